@@ -1,0 +1,3 @@
+"""Coroner: diagnoses an incident's service and drafts its postmortem."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,208 @@
+"""Our own view of Kubernetes objects. Readers convert API objects into these; nothing else sees the SDK.
+
+Timestamps are timezone-aware UTC datetimes. Sizes are bytes. Missing data is `None`, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A node, pod, deployment or HPA condition (`status.conditions[]`)."""
+
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str | None = None
+    message: str | None = None
+    last_transition: datetime | None = None
+    last_heartbeat: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    """One entry of `node.status.images` (largest first, at most 50 by default)."""
+
+    names: tuple[str, ...]
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class NodeSnapshot:
+    name: str
+    labels: Mapping[str, str]
+    unschedulable: bool
+    conditions: tuple[Condition, ...]
+    images: tuple[NodeImage, ...]
+    created_at: datetime | None = None
+    capacity: Mapping[str, str] = field(default_factory=dict)
+    allocatable: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Mapping[str, Any], ...] = ()
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    @property
+    def ready(self) -> bool:
+        cond = self.condition("Ready")
+        return cond is not None and cond.status == "True"
+
+
+@dataclass(frozen=True)
+class FsStats:
+    """A kubelet summary filesystem block (`node.fs` or `node.runtime.imageFs`)."""
+
+    capacity_bytes: int | None
+    available_bytes: int | None
+    used_bytes: int | None
+    inodes: int | None = None
+    inodes_free: int | None = None
+    inodes_used: int | None = None
+
+    @property
+    def used_ratio(self) -> float | None:
+        """(capacity - available) / capacity, as the kubelet computes pressure."""
+        if not self.capacity_bytes or self.available_bytes is None:
+            return None
+        return (self.capacity_bytes - self.available_bytes) / self.capacity_bytes
+
+
+@dataclass(frozen=True)
+class NodeFsSummary:
+    """`GET /api/v1/nodes/{name}/proxy/stats/summary`, reduced to what disk checks need."""
+
+    node: str
+    nodefs: FsStats | None
+    imagefs: FsStats | None
+    container_fs: FsStats | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A container probe reduced to its kind: `http`, `tcp`, `exec`, `grpc`."""
+
+    kind: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ContainerSnapshot:
+    """Spec and status of one container of a pod (status fields are None for templates)."""
+
+    name: str
+    image: str
+    memory_limit: str | None = None
+    memory_request: str | None = None
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    ready: bool | None = None
+    restart_count: int | None = None
+    state: str | None = None  # "running" | "waiting" | "terminated"
+    state_reason: str | None = None  # e.g. CrashLoopBackOff, ImagePullBackOff, OOMKilled
+    state_message: str | None = None
+    last_terminated_reason: str | None = None
+    image_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    kind: str
+    name: str
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class PodSnapshot:
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    phase: str | None
+    node_name: str | None
+    containers: tuple[ContainerSnapshot, ...]
+    conditions: tuple[Condition, ...] = ()
+    owners: tuple[OwnerRef, ...] = ()
+    created_at: datetime | None = None
+    reason: str | None = None  # e.g. "Evicted"
+    message: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        cond = next((c for c in self.conditions if c.type == "Ready"), None)
+        return cond is not None and cond.status == "True"
+
+
+@dataclass(frozen=True)
+class EventSnapshot:
+    """A core/v1 Event. `last_at` falls back to `eventTime` and `firstTimestamp` when absent."""
+
+    namespace: str | None
+    involved_kind: str
+    involved_name: str
+    reason: str
+    message: str
+    type: str  # "Normal" | "Warning"
+    count: int
+    first_at: datetime | None
+    last_at: datetime | None
+    source: str | None = None  # reporting component, e.g. "kubelet"
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentSnapshot:
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    selector: Mapping[str, str]  # matchLabels
+    replicas: int | None
+    ready_replicas: int | None
+    updated_replicas: int | None
+    available_replicas: int | None
+    revision: int | None  # annotation deployment.kubernetes.io/revision
+    paused: bool
+    containers: tuple[ContainerSnapshot, ...]
+    conditions: tuple[Condition, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    revision_history_limit: int | None = None
+    created_at: datetime | None = None
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplicaSetSnapshot:
+    """One rollout revision. `template` is the raw pod template (dict) that `rollout undo` patches back."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    revision: int | None
+    revision_history: tuple[int, ...]  # annotation deployment.kubernetes.io/revision-history
+    replicas: int | None
+    ready_replicas: int | None
+    available_replicas: int | None
+    containers: tuple[ContainerSnapshot, ...]
+    owners: tuple[OwnerRef, ...]
+    created_at: datetime | None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    template: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HpaSnapshot:
+    """autoscaling/v2 HorizontalPodAutoscaler."""
+
+    name: str
+    namespace: str
+    target_kind: str
+    target_name: str
+    min_replicas: int | None
+    max_replicas: int
+    current_replicas: int | None
+    desired_replicas: int | None
+    last_scale_time: datetime | None
+    conditions: tuple[Condition, ...] = ()
+    current_metrics: tuple[Mapping[str, Any], ...] = ()

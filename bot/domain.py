@@ -1,0 +1,117 @@
+"""Frozen domain types shared by every stage. They import no SDK.
+
+A finding is neutral data: Slack blocks, terminal text, JSON and the postmortem are all renderings of it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Severity(enum.StrEnum):
+    """Ordered from most to least urgent; `rank` sorts findings."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = list(Severity)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found.
+
+    `rule` is the stable id (for example `node-disk-high`): the same word in code, JSON, docs and Slack.
+    `evidence` holds JSON-able facts (numbers, object names, layer digests) so every claim can be traced.
+    """
+
+    rule: str
+    severity: Severity
+    title: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str | None = None
+    check: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "title": self.title,
+            "evidence": dict(self.evidence),
+            "remediation": self.remediation,
+            "check": self.check,
+        }
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first, then by rule and title so the order is stable across runs."""
+    return sorted(findings, key=lambda f: (f.severity.rank, f.rule, f.title))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the incident timeline, rendered as `[2024-05-14 03:02:11] text`.
+
+    `key` is stable for the same fact however often it is gathered: storage deduplicates on it.
+    """
+
+    at: datetime
+    source: str
+    text: str
+    key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "source": self.source, "text": self.text, "key": self.key}
+
+
+@dataclass(frozen=True)
+class RollbackCandidate:
+    """A Deployment revision one could roll back to; `patch` is the JSON patch `kubectl rollout undo` sends."""
+
+    revision: int
+    image: str
+    size_bytes: int | None
+    healthy: bool
+    live_from: datetime | None = None
+    live_until: datetime | None = None
+    recommended: bool = False
+    undo_command: str = ""
+    patch: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "image": self.image,
+            "size_bytes": self.size_bytes,
+            "healthy": self.healthy,
+            "live_from": self.live_from.isoformat() if self.live_from else None,
+            "live_until": self.live_until.isoformat() if self.live_until else None,
+            "recommended": self.recommended,
+            "undo_command": self.undo_command,
+            "patch": [dict(p) for p in self.patch],
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """The workload a diagnosis is about."""
+
+    context: str | None
+    namespace: str
+    kind: str
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"context": self.context, "namespace": self.namespace, "kind": self.kind, "name": self.name}

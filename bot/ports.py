@@ -1,0 +1,95 @@
+"""The protocols the core depends on. Implementations are named for their technology
+(`KubernetesClusterReader`, `RegistryImageReader`, `DockerImageReader`); test doubles are `Fake*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.cluster.snapshots import (
+    DeploymentSnapshot,
+    EventSnapshot,
+    HpaSnapshot,
+    NodeFsSummary,
+    NodeSnapshot,
+    PodSnapshot,
+    ReplicaSetSnapshot,
+)
+from bot.images.model import FileEntry, ImageManifest, LayerRef
+
+
+class CoronerError(Exception):
+    """Base of every error Coroner reports to a person: its message is meant to be read as is."""
+
+
+class ClusterReadError(CoronerError):
+    """The cluster could not answer (network, timeout, unexpected status)."""
+
+
+class ClusterForbidden(ClusterReadError):
+    """RBAC refused a call. `verb` and `resource` say what permission is missing."""
+
+    def __init__(self, message: str, *, verb: str, resource: str) -> None:
+        super().__init__(message)
+        self.verb = verb
+        self.resource = resource
+
+
+class ClusterNotFound(ClusterReadError):
+    """The object does not exist."""
+
+
+class ImageReadError(CoronerError):
+    """The image could not be read (unknown reference, registry down, auth refused)."""
+
+
+class ClusterReader(Protocol):
+    """Read-only view of one cluster context. Methods raise `ClusterReadError` subclasses."""
+
+    context: str | None
+
+    def list_nodes(self) -> list[NodeSnapshot]: ...
+
+    def node_fs_summary(self, node: str) -> NodeFsSummary:
+        """Kubelet summary API through `nodes/{node}/proxy`; raises `ClusterForbidden` without that RBAC."""
+        ...
+
+    def list_namespaces(self) -> list[str]: ...
+
+    def list_pods(
+        self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
+    ) -> list[PodSnapshot]: ...
+
+    def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[EventSnapshot]: ...
+
+    def get_deployment(self, namespace: str, name: str) -> DeploymentSnapshot: ...
+
+    def list_deployments(
+        self, namespace: str | None, *, label_selector: str | None = None
+    ) -> list[DeploymentSnapshot]: ...
+
+    def list_replicasets(self, namespace: str, *, label_selector: str | None = None) -> list[ReplicaSetSnapshot]: ...
+
+    def list_hpas(self, namespace: str) -> list[HpaSnapshot]: ...
+
+
+class ImageReader(Protocol):
+    """Reads an image without running it. Raises `ImageReadError`."""
+
+    def manifest(self, ref: str) -> ImageManifest: ...
+
+    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+        """Stream the tar members of one layer; memory stays flat however big the layer is."""
+        ...
+
+
+class ChatPoster(Protocol):
+    """Posts rendered messages to chat (Slack). Returns the message id (`ts`)."""
+
+    def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,1 @@
+"""Alembic migrations (this file only makes the directory ship inside the wheel)."""

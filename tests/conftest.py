@@ -1,0 +1,59 @@
+"""Shared fixtures: real services, skipped when absent unless CORONER_REQUIRE_SERVICES=1 makes them fail."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CORONER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def services_required() -> bool:
+    return os.environ.get("CORONER_REQUIRE_SERVICES") == "1"
+
+
+def service_unavailable(what: str) -> None:
+    """Skip, or fail when the run promised that every service is there."""
+    if services_required():
+        pytest.fail(f"{what} (CORONER_REQUIRE_SERVICES=1)")
+    pytest.skip(what)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards. Names are random so parallel runs don't meet."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"coroner_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        service_unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A client of a running Docker engine."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
+        service_unavailable(f"no Docker engine answers: {exc}")
+    return client

@@ -1,0 +1,35 @@
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+def test_defaults_use_sqlite_and_packaged_playbooks(monkeypatch):
+    monkeypatch.delenv("CORONER_DATABASE_URL", raising=False)
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:")
+    assert (settings.playbooks_dir / "__init__.py").exists()
+
+
+def test_webhook_secrets_split_on_commas_for_rotation(monkeypatch):
+    monkeypatch.setenv("CORONER_PAGERDUTY_WEBHOOK_SECRETS", "old-secret, new-secret")
+    secrets = load_settings().pagerduty_webhook_secrets
+    assert [s.get_secret_value() for s in secrets] == ["old-secret", "new-secret"]
+
+
+def test_invalid_setting_is_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("CORONER_DATABASE_URL", "mysql://nope")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "CORONER_DATABASE_URL" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_setting_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("CORONER_CATALOG_FILE", str(tmp_path / "absent.yaml"))
+    with pytest.raises(SettingsError, match="CORONER_CATALOG_FILE"):
+        load_settings()
+
+
+def test_secret_values_are_not_in_repr(monkeypatch):
+    monkeypatch.setenv("CORONER_SLACK_SIGNING_SECRET", "s3cr3t-value")
+    assert "s3cr3t-value" not in repr(load_settings())
