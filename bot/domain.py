@@ -115,3 +115,35 @@ class Target:
 
     def to_json(self) -> dict[str, Any]:
         return {"context": self.context, "namespace": self.namespace, "kind": self.kind, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident as Coroner knows it, whatever its source (PagerDuty, a /diagnose command)."""
+
+    id: str  # Coroner's own id
+    source: str  # "pagerduty" | "slack" | "cli"
+    external_id: str | None  # e.g. PagerDuty's incident id "PGR0VU2"
+    title: str
+    service: str | None
+    status: str  # "triggered" | "acknowledged" | "resolved"
+    urgency: str | None
+    created_at: datetime
+    resolved_at: datetime | None = None
+    number: int | None = None
+    html_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "external_id": self.external_id,
+            "title": self.title,
+            "service": self.service,
+            "status": self.status,
+            "urgency": self.urgency,
+            "created_at": self.created_at.isoformat(),
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "number": self.number,
+            "html_url": self.html_url,
+        }
