@@ -21,6 +21,8 @@ TOP_PATHS = 6
 # A child holding at least this share of its directory is worth looking into on its own.
 SIGNIFICANT_SHARE = 0.10
 MAX_DEPTH = 8
+# A directory whose size is spread over more children than this is reported as one path.
+MAX_SPLIT = 4
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class _Filesystem:
         parent = self._dir(parent_path.split("/") if parent_path else [], layer, create=False)
         if parent is None or parent.children is None:
             return
-        if name == OPAQUE_PREFIX + ".opq":
+        if name == OPAQUE_PREFIX + "opq":
             for child in parent.children.values():
                 self._hide(child, layer)
             parent.children.clear()
@@ -190,7 +192,7 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
     def select(directory: str, depth: int) -> None:
         own = sizes[directory][0]
         big = [c for c in children.get(directory, ()) if sizes[c][0] > 0 and sizes[c][0] >= SIGNIFICANT_SHARE * own]
-        if not big:
+        if not big or (len(big) > MAX_SPLIT and directory):
             if directory:
                 picked.append(directory)
             return
