@@ -162,14 +162,20 @@ def parse(text: str, *, path: str = "Dockerfile") -> Dockerfile:
         raise DockerfileParseError(path, 1, f"cannot parse: {exc}") from exc
 
 
-def expand(text: str, variables: dict[str, str | None]) -> str:
-    """Substitute `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`."""
+def expand(text: str, variables: dict[str, str | None], *, keep_unknown: bool = False) -> str:
+    """Substitute `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`.
+
+    With `keep_unknown`, a reference with no value and no default is left as written: for a linter the
+    value is decided at build time (`--build-arg`, or BuildKit's automatic TARGETARCH and friends).
+    """
 
     def sub(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(4)
         op, word = m.group(2), m.group(3) or ""
         present = name in variables
         value = variables.get(name)
+        if keep_unknown and value is None and op in (None, "+", ":+"):
+            return m.group(0)
         if op is None:
             return value or ""
         if op == ":-":
@@ -279,7 +285,7 @@ class _Parser:
                 close_stage()
                 current = []
                 image_raw, name = self._from_target(ins)
-                image = expand(image_raw, arg_values)
+                image = expand(image_raw, arg_values, keep_unknown=True)
                 if not image.strip():
                     raise self.fail(ins.line, f"base name ({image_raw}) should not be blank")
                 ins = _replace(ins, stage_index=len(stages))

@@ -138,7 +138,7 @@ def test_base_stage_lookup() -> None:
         ("FROM alpine\nHEALTHCHECK CMD\n", 2, "requires a command"),
         ("FROM alpine\nONBUILD FROM x\n", 2, "isn't allowed as an ONBUILD trigger"),
         ("FROM alpine\nRUN\n", 2, "requires at least one argument"),
-        ("ARG X\nFROM ${X}\n", 2, "should not be blank"),
+        ("ARG X=\nFROM ${X:-}\n", 2, "should not be blank"),
         ("# escape=x\nFROM a\n", 1, "invalid escape"),
         ("FROM alpine\nENV =x\n", 2, "ENV names"),
     ],
