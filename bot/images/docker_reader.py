@@ -9,6 +9,7 @@ resolved at the end through `manifest.json`, which both layouts carry. Only file
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import posixpath
@@ -29,6 +30,7 @@ from bot.images.tarstream import (
     PrefixedStream,
     UnsupportedLayer,
     iter_layer_blob,
+    iter_members,
 )
 from bot.images.timeparse import parse_time
 from bot.ports import ImageReadError
@@ -39,6 +41,16 @@ MAX_JSON_BYTES = 16 << 20
 # Instructions that never change the filesystem, as the legacy builder records them.
 _METADATA = ("ENV", "CMD", "LABEL", "ARG", "EXPOSE", "ENTRYPOINT", "USER", "HEALTHCHECK", "VOLUME",
              "STOPSIGNAL", "SHELL", "ONBUILD", "MAINTAINER")  # fmt: skip
+
+
+def _read_head(body: io.RawIOBase, size: int) -> bytes:
+    head = bytearray()
+    while len(head) < size:
+        chunk = body.read(size - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return bytes(head)
 
 
 def _looks_like_tar(head: bytes) -> bool:
@@ -160,24 +172,21 @@ class DockerImageReader:
         documents: dict[str, Any] = {}
         layers_by_path: dict[str, list[FileEntry]] = {}
         aliases: dict[str, str] = {}
-        stream = ChunkStream(image.save(chunk_size=self._chunk_size, named=False))
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE) as outer:
-            for member in outer:
-                name = member.name.lstrip("./") if member.name.startswith("./") else member.name
-                if member.issym():
-                    # Pre-25 saves link a repeated layer to its first copy.
-                    aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
-                    continue
-                if not member.isreg():
-                    continue
-                fileobj = outer.extractfile(member)
-                assert fileobj is not None
-                head = fileobj.read(512)
-                if head[:1] in (b"{", b"["):
-                    if member.size <= MAX_JSON_BYTES:
-                        documents[name] = json.loads(head + fileobj.read())
-                elif _looks_like_tar(head):
-                    layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, fileobj)))
+        stream = io.BufferedReader(ChunkStream(image.save(chunk_size=self._chunk_size, named=False)), buffer_size=TAR_BUFSIZE)
+        for member, body in iter_members(stream):
+            name = member.name[2:] if member.name.startswith("./") else member.name
+            if member.issym():
+                # Pre-25 saves link a repeated layer to its first copy.
+                aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+                continue
+            if not member.isreg():
+                continue
+            head = _read_head(body, min(512, member.size))
+            if head[:1] in (b"{", b"["):
+                if member.size <= MAX_JSON_BYTES:
+                    documents[name] = json.loads(head + body.readall())
+            elif _looks_like_tar(head):
+                layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, body)))
         manifest = documents.get("manifest.json")
         if not manifest:
             raise ValueError("no manifest.json in the saved image")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tarfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -210,7 +211,7 @@ class RegistryImageReader:
         response = self._send(ref, self._url(ref, "blobs", layer.digest), stream=True)
         try:
             yield from iter_layer_blob(ChunkStream(self._metered(response, layer)))
-        except (UnsupportedLayer, OSError, EOFError) as exc:
+        except (UnsupportedLayer, OSError, EOFError, tarfile.TarError) as exc:
             raise ImageReadError(f"layer {layer.index} ({layer.digest}) of {ref.repository} is unreadable: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ImageReadError(f"registry {ref.registry} broke off layer {layer.index}: {exc}") from exc
