@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot.images.errors import ByteBudgetExceeded
 from bot.images.config import history_entries, image_config
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.reference import ImageRef, parse_reference
@@ -41,10 +42,6 @@ DEFAULT_BUDGET = 8 << 30
 CHUNK = 1 << 20
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-
-
-class ByteBudgetExceeded(ImageReadError):
-    """Reading this layer would exceed the reader's download budget; the walk skips its contents."""
 
 
 class RegistryImageReader:
