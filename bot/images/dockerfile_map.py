@@ -80,6 +80,7 @@ def parse_instructions(text: str, path: str = "Dockerfile") -> list[InstructionL
     return list(parse(text, path=path).instructions)
 
 
+_CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s+")
 _ARGS_PREFIX = re.compile(r"^\|\d+\s+(?:\S+=\S*\s+)*")
 _SHELL = re.compile(r"^(?:/bin/(?:ba)?sh|sh) -c\s+")
@@ -133,7 +134,7 @@ def map_history(
         keyword = stage[d].keyword.upper()
         if reconstructed[h].keyword == keyword:
             result[h] = Mapping(
-                instruction=redact(" ".join(stage[d].original.split())),
+                instruction=redact(" ".join(_CONTINUATION.sub(" ", stage[d].original).split())),
                 line=stage[d].line,
                 keyword=keyword,
                 from_dockerfile=True,

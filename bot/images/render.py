@@ -33,7 +33,7 @@ def render_text(report: ImageReport) -> str:
     for layer in big:
         if layer.size_bytes == 0:
             continue
-        line = f" line {layer.line}" if layer.line is not None else ""
+        line = f"  (Dockerfile line {layer.line})" if layer.line is not None else ""
         instruction = layer.instruction if len(layer.instruction) <= 70 else layer.instruction[:67] + "..."
         out.append(f"  #{layer.index:<2} {human_bytes(layer.size_bytes):>9}  {instruction}{line}")
         for path in layer.top_paths[:4]:
