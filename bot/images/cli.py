@@ -10,16 +10,23 @@ import click
 from bot.images.autopsy import autopsy
 from bot.images.render import render_text
 from bot.ports import CoronerError, ImageReader
+from bot.settings import Settings, load_settings
 
 
-def build_reader(source: str, docker_contents: str = "auto") -> ImageReader:
+def build_reader(settings: Settings, source: str, docker_contents: str = "auto") -> ImageReader:
     if source == "docker":
         from bot.images.docker_reader import DockerImageReader
 
         return DockerImageReader(contents=docker_contents)
     from bot.images.registry_reader import RegistryImageReader
 
-    return RegistryImageReader()
+    password = settings.registry_password.get_secret_value() if settings.registry_password else None
+    return RegistryImageReader(
+        platform=settings.image_platform,
+        byte_budget=settings.image_byte_budget,
+        username=settings.registry_username,
+        password=password,
+    )
 
 
 @click.command("image")
@@ -36,17 +43,15 @@ def image_command(
     ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
 ) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
-    if source is None:
-        from bot.settings import load_settings
-
-        source = load_settings().image_source
+    settings = load_settings()
+    source = source or settings.image_source
     dockerfile_text = None
     if dockerfile is not None:
         try:
             dockerfile_text = dockerfile.read_text(encoding="utf-8")
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
-    report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
+    report = autopsy(build_reader(settings, source, docker_contents), ref, dockerfile_text=dockerfile_text,
                      dockerfile_path=str(dockerfile) if dockerfile else None, against=against)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))

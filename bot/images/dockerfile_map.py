@@ -93,7 +93,7 @@ def history_instruction(created_by: str) -> tuple[str, str]:
     text = created_by.strip()
     if not text:
         return "ADD", "ADD <rootfs> /  # imported or base layer, no history"
-    text = _BUILDKIT_SUFFIX.sub("", text)
+    text = _ARGS_PREFIX.sub("", _BUILDKIT_SUFFIX.sub("", text))
     if _NOP.match(text):
         body = _NOP.sub("", text).strip()
         copy = _COPY_SOURCE.match(body)
