@@ -113,6 +113,7 @@ class Comparison:
     size_bytes: int
     against_size_bytes: int
     layers: tuple[LayerDelta, ...]
+    compressed: bool = False  # sizes are the registry's compressed blob sizes (both images alike)
 
     @property
     def growth_factor(self) -> float | None:
@@ -124,6 +125,7 @@ class Comparison:
             "size_bytes": self.size_bytes,
             "against_size_bytes": self.against_size_bytes,
             "growth_factor": self.growth_factor,
+            "compressed": self.compressed,
             "layers": [d.to_json() for d in self.layers],
         }
 
@@ -247,6 +249,7 @@ def compare_layers(current: ImageManifest, against: ImageManifest, against_ref: 
         size_bytes=current.size_bytes,
         against_size_bytes=against.size_bytes,
         layers=tuple(rows),
+        compressed=any(layer.compressed for layer in a_layers + b_layers),
     )
 
 

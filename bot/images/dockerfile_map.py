@@ -104,14 +104,14 @@ def history_instruction(created_by: str) -> tuple[str, str]:
         return body.split(None, 1)[0].upper(), redact(body)
     without_args = _ARGS_PREFIX.sub("", text)
     if _SHELL.match(without_args):
-        return "RUN", redact("RUN " + _SHELL.sub("", without_args))
+        return "RUN", redact("RUN " + " ".join(_SHELL.sub("", without_args).split()))
     keyword = text.split(None, 1)[0].upper()
     if keyword in ("RUN", "COPY", "ADD", "ENV", "WORKDIR", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE", "USER",
                    "HEALTHCHECK", "VOLUME", "ARG", "SHELL", "STOPSIGNAL", "ONBUILD"):  # fmt: skip
         if keyword == "RUN":
             rest = text.split(None, 1)[1] if " " in text else ""
             rest = _SHELL.sub("", _ARGS_PREFIX.sub("", rest))
-            return "RUN", redact("RUN " + rest)
+            return "RUN", redact("RUN " + " ".join(rest.split()))
         return keyword, redact(text)
     return "RUN", redact("RUN " + text)
 
