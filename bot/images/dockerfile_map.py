@@ -88,11 +88,23 @@ _BUILDKIT_SUFFIX = re.compile(r"\s+# buildkit$")
 _COPY_SOURCE = re.compile(r"^(COPY|ADD) (?:--\S+ )*(?:multi:|dir:|file:)?([0-9a-f]{8,})?\S* in (\S+)\s*$")
 
 
+_LEGACY_EXEC = re.compile(r'^(CMD|ENTRYPOINT|SHELL|RUN)\s+\[((?:"(?:[^"\\]|\\.)*"\s*)+)\]$')
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_form(keyword: str, body: str) -> str:
+    """The legacy builder records `CMD ["a" "b"]` (Go's %q of a list); a Dockerfile needs JSON."""
+    match = _LEGACY_EXEC.match(body)
+    if not match:
+        return body
+    return f"{keyword} [{', '.join(_QUOTED.findall(match.group(2)))}]"
+
+
 def history_instruction(created_by: str) -> tuple[str, str]:
     """(KEYWORD, approximate instruction text) for one `created_by`, values redacted."""
     text = created_by.strip()
     if not text:
-        return "ADD", "ADD <rootfs> /  # imported or base layer, no history"
+        return "ADD", "ADD <rootfs> /"
     text = _ARGS_PREFIX.sub("", _BUILDKIT_SUFFIX.sub("", text))
     if _NOP.match(text):
         body = _NOP.sub("", text).strip()
@@ -101,7 +113,8 @@ def history_instruction(created_by: str) -> tuple[str, str]:
             keyword, _, dest = copy.groups()
             source = "." if "dir:" in body else "<file>"
             return keyword, redact(f"{keyword} {source} {dest}")
-        return body.split(None, 1)[0].upper(), redact(body)
+        keyword = body.split(None, 1)[0].upper()
+        return keyword, redact(_json_form(keyword, body))
     without_args = _ARGS_PREFIX.sub("", text)
     if _SHELL.match(without_args):
         return "RUN", redact("RUN " + " ".join(_SHELL.sub("", without_args).split()))
@@ -152,5 +165,7 @@ def reconstruct_dockerfile(history: Sequence[HistoryEntry]) -> str:
     lines = [RECONSTRUCTED_HEADER.rstrip("\n"), "FROM scratch"]
     for entry in history:
         _, text = history_instruction(entry.created_by)
+        if not entry.created_by.strip():
+            lines.append("# a layer with no history: imported, or the base image's root filesystem")
         lines.append(text)
     return "\n".join(lines) + "\n"
