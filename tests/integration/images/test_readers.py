@@ -113,3 +113,14 @@ def test_overlay_listing_and_docker_save_give_the_same_report(docker_client, bui
     assert report.totals == engine_report.totals
     assert _summary(report) == _summary(engine_report)
     assert [layer.top_paths for layer in report.layers] == [layer.top_paths for layer in engine_report.layers]
+
+
+def test_cli_text_from_the_registry_with_dockerfile_and_against(built_image, tmp_path):
+    coroner = str(Path(sys.executable).parent / "coroner")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(built_image.dockerfile)
+    result = subprocess.run([coroner, "image", built_image.remote, "--source", "registry", "--dockerfile", str(dockerfile),
+                             "--against", built_image.remote], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(Dockerfile line 9)" in result.stdout and "vcs-directory" in result.stdout
+    assert "s3cr3t-build-arg-value" not in result.stdout
