@@ -52,7 +52,7 @@ def image_command(
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
     report = autopsy(build_reader(settings, source, docker_contents), ref, dockerfile_text=dockerfile_text,
-                     dockerfile_path=str(dockerfile) if dockerfile else None, against=against)
+                     dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

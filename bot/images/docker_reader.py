@@ -15,6 +15,7 @@ import os
 import logging
 import posixpath
 import tarfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,6 +83,8 @@ class DockerImageReader:
         self._contents = contents
         self._saved: dict[str, _SavedImage] = {}
         self.used_overlay = False
+        # One save (or overlay listing) per image, however many threads ask for its layers.
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -134,7 +137,10 @@ class DockerImageReader:
         config itself (one save pass, which the layer walk reuses)."""
         flags = self._guess_empty(api_history, n_layers)
         if flags is None:
-            config = self._config_from_disk(image) or self._save(ref, image).config
+            config = self._config_from_disk(image)
+            if config is None:
+                with self._lock:
+                    config = self._save(ref, image).config
             return history_entries(config.get("history"))
         return tuple(
             HistoryEntry(
@@ -175,6 +181,10 @@ class DockerImageReader:
 
     def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
         image = self._image(ref)
+        with self._lock:
+            return self._layer_files(ref, image, layer)
+
+    def _layer_files(self, ref: str, image: Any, layer: LayerRef) -> Iterator[FileEntry]:
         if self._contents == "auto" and image.id not in self._saved:
             dirs = overlay.layer_dirs(image.attrs)
             if dirs is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import tarfile
 from collections.abc import Iterator
 from typing import Any
@@ -59,6 +60,8 @@ class RegistryImageReader:
         self._os, _, self._arch = platform.partition("/")
         self.byte_budget = byte_budget
         self.bytes_read = 0
+        self._reserved = 0  # bytes promised to layers being read, so parallel reads respect the budget
+        self._budget_lock = threading.Lock()
         self._auth = (username, password) if username is not None else None
         self._tokens: dict[tuple[str, str], str] = {}  # (registry, repository) -> bearer token
 
@@ -198,10 +201,12 @@ class RegistryImageReader:
 
     def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
         image_ref = parse_reference(ref)
-        if self.bytes_read + layer.size_bytes > self.byte_budget:
-            raise ByteBudgetExceeded(
-                f"layer {layer.index} ({layer.size_bytes} bytes) would exceed the download budget of {self.byte_budget} bytes"
-            )
+        with self._budget_lock:
+            if self._reserved + layer.size_bytes > self.byte_budget:
+                raise ByteBudgetExceeded(
+                    f"layer {layer.index} ({layer.size_bytes} bytes) would exceed the download budget of {self.byte_budget} bytes"
+                )
+            self._reserved += layer.size_bytes
         return self._stream_layer(image_ref, layer)
 
     def _stream_layer(self, ref: ImageRef, layer: LayerRef) -> Iterator[FileEntry]:
@@ -217,8 +222,10 @@ class RegistryImageReader:
 
     def _metered(self, response: httpx.Response, layer: LayerRef) -> Iterator[bytes]:
         for chunk in response.iter_raw(CHUNK):
-            self.bytes_read += len(chunk)
-            if self.bytes_read > self.byte_budget:
+            with self._budget_lock:
+                self.bytes_read += len(chunk)
+                over = self.bytes_read > self.byte_budget
+            if over:
                 raise ByteBudgetExceeded(f"download budget of {self.byte_budget} bytes exhausted in layer {layer.index}")
             yield chunk
 
