@@ -48,6 +48,26 @@ class ImageSummary:
     def size_bytes(self) -> int:
         return self.total_bytes if self.total_bytes is not None else sum(layer.size_bytes for layer in self.layers)
 
+    def to_json(self) -> dict[str, Any]:
+        """The subset of the `coroner image --format json` shape that `from_json` reads back."""
+        data: dict[str, Any] = {
+            "ref": self.ref,
+            "layers": [
+                {
+                    "index": la.index,
+                    "instruction": la.instruction,
+                    "size_bytes": la.size_bytes,
+                    "digest": la.digest,
+                    "top_paths": [{"path": p.path, "size_bytes": p.size_bytes} for p in la.top_paths],
+                }
+                for la in self.layers
+            ],
+            "totals": {"size_bytes": self.size_bytes},
+        }
+        if self.previous_ref is not None or self.previous_total_bytes is not None:
+            data["against"] = {"ref": self.previous_ref, "size_bytes": self.previous_total_bytes}
+        return data
+
     @classmethod
     def from_manifest(
         cls,
@@ -118,6 +138,9 @@ class DockerfileFix:
     notes: tuple[str, ...] = ()
     path: str = "Dockerfile"
     rules: tuple[str, ...] = ()  # rule ids the fix addresses
+
+    def to_json(self) -> dict[str, Any]:
+        return {"diff": self.diff, "notes": list(self.notes), "path": self.path, "rules": list(self.rules)}
 
 
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")

@@ -15,6 +15,7 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 
 from bot.ports import CoronerError
+from bot.settings import Settings
 from bot.slack.blocks import DiagnosisLike
 from bot.slack.listeners import register_diagnose, register_error_handler, register_rollback_button
 from bot.slack.poster import build_web_client
@@ -48,3 +49,21 @@ def create_slack_app(
     register_rollback_button(app)
     register_error_handler(app)
     return app
+
+
+def create_slack_app_from_settings(
+    settings: Settings, *, diagnose: Callable[[str], DiagnosisLike], offer_rollback: bool = False
+) -> App:
+    """The composition root's entry: secrets and the API URL come from Settings, never from os.environ."""
+    secret, bot_token = settings.slack_signing_secret, settings.slack_bot_token
+    if secret is None or bot_token is None:
+        missing = [name for name, value in (("SIGNING_SECRET", secret), ("BOT_TOKEN", bot_token)) if value is None]
+        raise SlackAppError(f"Slack is not configured: set {' and '.join('CORONER_SLACK_' + m for m in missing)}")
+    token = bot_token.get_secret_value()
+    return create_slack_app(
+        signing_secret=secret.get_secret_value(),
+        bot_token=token,
+        diagnose=diagnose,
+        client=build_web_client(token=token, base_url=settings.slack_api_url),
+        offer_rollback=offer_rollback,
+    )

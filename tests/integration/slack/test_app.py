@@ -202,3 +202,54 @@ def test_refused_bot_token_is_a_clear_error(slack_api, kit) -> None:
     with pytest.raises(SlackAppError, match="invalid_auth"):
         create_slack_app(signing_secret=kit.secret, bot_token="xoxb-invalid", diagnose=kit.story,
                          client=WebClient(token="xoxb-invalid", base_url=slack_api.api_url))
+
+
+def test_ack_does_not_wait_for_the_diagnosis(make_client, slack_api, kit) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def slow(service: str) -> Any:
+        assert release.wait(10), "the test never released the diagnosis"
+        return kit.story(service)
+
+    client = make_client(slow)
+    response = post_command(client, kit, "user-profile-service", slack_api.webhook())
+    # The ack came back while the diagnosis is still blocked: nothing has been posted yet.
+    assert response.status_code == 200 and slack_api.calls("/webhook/") == []
+    release.set()
+    assert slack_api.wait_for("/webhook/")[0].body["response_type"] == "in_channel"
+
+
+def test_error_handler_answers_listener_failures(slack_api, kit, serve_asgi) -> None:
+    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
+                           client=WebClient(token=kit.token, base_url=slack_api.api_url))
+
+    @app.command("/broken")
+    def broken(ack: Any) -> None:
+        raise RuntimeError("boom")
+
+    client = httpx.Client(base_url=serve_asgi(slack_asgi_app(app)), timeout=10)
+    body = kit.slash("x", response_url=slack_api.webhook("broken"), command="/broken")
+    client.post("/slack/events", content=body, headers=kit.sign(body))
+    reply = slack_api.wait_for("/webhook/broken")[0].body
+    assert reply["text"] == (
+        "Coroner hit an internal error while handling your request (RuntimeError). The details are in the bot's logs."
+    )
+
+
+def test_app_from_settings_uses_the_configured_api_url(slack_api, kit) -> None:
+    from bot.settings import Settings
+    from bot.slack.app import create_slack_app_from_settings
+
+    settings = Settings(slack_bot_token=kit.token, slack_signing_secret=kit.secret, slack_api_url=slack_api.api_url)
+    create_slack_app_from_settings(settings, diagnose=kit.story)
+    assert slack_api.wait_for("/api/auth.test")[0].headers["Authorization"] == f"Bearer {kit.token}"
+
+
+def test_app_from_settings_names_missing_variables() -> None:
+    from bot.settings import Settings
+    from bot.slack.app import create_slack_app_from_settings
+
+    with pytest.raises(SlackAppError, match="set CORONER_SLACK_SIGNING_SECRET and CORONER_SLACK_BOT_TOKEN"):
+        create_slack_app_from_settings(Settings(), diagnose=lambda s: None)  # type: ignore[arg-type,return-value]
