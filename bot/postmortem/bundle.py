@@ -50,7 +50,8 @@ def _incident(d: Mapping[str, Any]) -> Incident:
 
 def _timeline(d: Mapping[str, Any]) -> TimelineEntry:
     at = _time(d["at"])
-    return TimelineEntry(at=at, source=str(d["source"]), text=str(d["text"]), key=str(d.get("key") or f"{at}:{d['text']}"))
+    key = str(d.get("key") or f"{at.isoformat()}:{d['text']}")
+    return TimelineEntry(at=at, source=str(d["source"]), text=str(d["text"]), key=key)
 
 
 def _finding(d: Mapping[str, Any]) -> Finding:
@@ -117,5 +118,7 @@ def load_bundle(data: Any) -> dict[str, Any]:
         "findings": _list(data, "findings", _finding),
         "rollback_candidates": _list(data, "rollback_candidates", _candidate),
         "image": _parse("image", ImageSummary.from_json, data["image"]) if data.get("image") else None,
-        "dockerfile_fix": _parse("dockerfile_fix", _fix, data["dockerfile_fix"]) if data.get("dockerfile_fix") else None,
+        "dockerfile_fix": (
+            _parse("dockerfile_fix", _fix, data["dockerfile_fix"]) if data.get("dockerfile_fix") else None
+        ),
     }

@@ -78,12 +78,15 @@ def section(text: str, *, block_id: str | None = None) -> dict[str, Any]:
 
 
 def header(text: str) -> dict[str, Any]:
-    """Headers are plain text: nothing to escape, but they are short."""
-    return {"type": "header", "text": {"type": "plain_text", "text": truncate(" ".join(text.split()), HEADER_TEXT_MAX)}}
+    """Headers are plain text, where Slack parses no mentions. A zero-width space after each `<` makes
+    sure of it without changing what people see (entities would show literally in plain text)."""
+    plain = truncate(" ".join(text.split()).replace("<", "<\u200b"), HEADER_TEXT_MAX)
+    return {"type": "header", "text": {"type": "plain_text", "text": plain}}
 
 
 def context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(truncate(t, SECTION_TEXT_MAX)) for t in texts[:CONTEXT_ELEMENTS_MAX]]}
+    elements = [_mrkdwn(truncate(t, SECTION_TEXT_MAX)) for t in texts[:CONTEXT_ELEMENTS_MAX]]
+    return {"type": "context", "elements": elements}
 
 
 def divider() -> dict[str, Any]:
@@ -122,7 +125,8 @@ def _when(raw: Any) -> str:
 
 def _target_text(data: Mapping[str, Any]) -> str:
     target = data.get("target") or {}
-    parts = [f"{target.get('kind', 'Deployment')} {code(str(target.get('namespace', '?')) + '/' + str(target.get('name', data.get('service', '?'))))}"]
+    workload = f"{target.get('namespace', '?')}/{target.get('name') or data.get('service', '?')}"
+    parts = [f"{one_line(str(target.get('kind', 'Deployment')))} {code(truncate(workload, 300))}"]
     if target.get("context"):
         parts.append(f"context {code(str(target['context']))}")
     if data.get("duration_ms") is not None:
@@ -152,7 +156,10 @@ def _rollback_blocks(data: Mapping[str, Any], *, offer_rollback: bool) -> list[d
     lines = ["*Rollback candidates*"]
     for c in candidates[:5]:
         size = human_bytes(c["size_bytes"]) if c.get("size_bytes") is not None else "size unknown"
-        mark = ":white_check_mark: recommended" if c.get("recommended") else ("healthy" if c.get("healthy") else "not healthy")
+        if c.get("recommended"):
+            mark = ":white_check_mark: recommended"
+        else:
+            mark = "healthy" if c.get("healthy") else "not healthy"
         lines.append(f"• revision {int(c['revision'])}: {code(str(c.get('image', '?')))} ({size}) {mark}")
         if c.get("recommended") and c.get("undo_command"):
             lines.append(f"      {code(str(c['undo_command']))}")

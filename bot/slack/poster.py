@@ -32,7 +32,9 @@ def with_rate_limit_retries(client: WebClient, *, max_retries: int = 3) -> WebCl
     return client
 
 
-def build_web_client(*, token: str, base_url: str = SLACK_API_URL, timeout: int = 10, max_retries: int = 3) -> WebClient:
+def build_web_client(
+    *, token: str, base_url: str = SLACK_API_URL, timeout: int = 10, max_retries: int = 3
+) -> WebClient:
     return with_rate_limit_retries(WebClient(token=token, base_url=base_url, timeout=timeout), max_retries=max_retries)
 
 

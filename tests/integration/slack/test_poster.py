@@ -24,6 +24,7 @@ def test_post_returns_ts_and_sends_blocks_and_thread(slack_api, kit) -> None:
     # Slack parses mentions in the fallback text and in mrkdwn objects; plain_text headers are not parsed.
     mrkdwn = [call.body["text"]] + [b["text"]["text"] for b in blocks if b["text"]["type"] == "mrkdwn"]
     assert all("<!channel>" not in t for t in mrkdwn)
+    assert "<!channel>" not in json.loads(json.dumps(blocks[0]))["text"]["text"]
     assert "&lt;!channel&gt; disk full" in mrkdwn[0]
 
 

@@ -136,7 +136,7 @@ def test_postmortem_notice() -> None:
     notice = PostmortemNotice("inc-1", "disk <full> & more", 3, "in_review", "f" * 64, service="user-profile-service",
                               url="https://coroner.example/postmortems/inc-1", summary="`COPY . .` 1.8 GB")
     message = postmortem_message(notice)
-    assert message.blocks[0]["text"]["text"] == "Postmortem in review: disk <full> & more"
+    assert message.blocks[0]["text"]["text"] == "Postmortem in review: disk <\u200bfull> & more"
     assert "*disk &lt;full&gt; &amp; more*" in message.blocks[1]["text"]["text"]
     assert "version 3" in message.blocks[1]["text"]["text"]
     assert message.blocks[-1]["elements"][0]["url"] == notice.url
