@@ -13,6 +13,7 @@ from collections.abc import Callable
 from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from bot.ports import CoronerError
 from bot.settings import Settings
@@ -45,6 +46,8 @@ def create_slack_app(
         app = App(signing_secret=signing_secret, client=web_client, process_before_response=False)
     except BoltError as exc:
         raise SlackAppError(f"Slack refused the bot token: {exc}") from exc
+    except (SlackClientError, OSError) as exc:
+        raise SlackAppError(f"cannot reach Slack at {web_client.base_url} to check the bot token: {exc}") from exc
     register_diagnose(app, diagnose=diagnose, command=command, offer_rollback=offer_rollback)
     register_rollback_button(app)
     register_error_handler(app)

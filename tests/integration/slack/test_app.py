@@ -253,3 +253,9 @@ def test_app_from_settings_names_missing_variables() -> None:
 
     with pytest.raises(SlackAppError, match="set CORONER_SLACK_SIGNING_SECRET and CORONER_SLACK_BOT_TOKEN"):
         create_slack_app_from_settings(Settings(), diagnose=lambda s: None)  # type: ignore[arg-type,return-value]
+
+
+def test_unreachable_slack_at_start_is_a_clear_error(kit) -> None:
+    with pytest.raises(SlackAppError, match="cannot reach Slack at http://127.0.0.1:9/api/"):
+        create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
+                         client=WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2))

@@ -68,3 +68,20 @@ def test_bad_bundle_is_a_clear_error(tmp_path: Path, content: str, message: str)
     assert result.exit_code == 1
     assert result.output.startswith(f"coroner: error: {path}: ")
     assert message in result.output
+
+
+def test_same_bytes_across_processes_and_hash_seeds(bundle: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run(
+            [sys.executable, "-c", "from bot.cli import main; main()", "postmortem", "render", str(bundle)],
+            capture_output=True, env=env, check=True,
+        )
+        outputs.add(run.stdout)
+    assert len(outputs) == 1
+    assert outputs.pop().startswith(b"# Postmortem: user-profile-service")
