@@ -44,6 +44,11 @@ def code(text: str) -> Md:
     return Md(f"{fence}{pad}{flat}{pad}{fence}")
 
 
+def table_code(text: str) -> Md:
+    """A code span inside a GFM table cell, where an unescaped `|` would end the cell even in code."""
+    return Md(code(text).replace("|", "\\|"))
+
+
 def fenced(text: str, lang: str = "") -> Md:
     """A fenced code block longer than any backtick fence inside the text, so a diff cannot close it."""
     runs = [len(m) for m in re.findall(r"^ {0,3}(`{3,})", text, flags=re.MULTILINE)]

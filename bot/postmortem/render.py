@@ -18,7 +18,7 @@ import jinja2
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from bot.ports import CoronerError
-from bot.postmortem.markdown import Md, code, fenced, inline
+from bot.postmortem.markdown import Md, code, fenced, inline, table_code
 from bot.postmortem.view import PostmortemView
 from bot.report import stamp
 from bot.units import human_bytes
@@ -68,6 +68,7 @@ def make_environment(templates_dir: Path | None = None) -> Environment:
     env.filters["refs"] = lambda refs: Md(", ".join(inline(r) for r in refs))
     env.filters["md"] = inline
     env.filters["fence"] = fenced
+    env.filters["table_code"] = table_code
     return env
 
 

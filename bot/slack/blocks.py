@@ -105,7 +105,7 @@ def _severity(raw: Any) -> Severity:
 
 
 def _finding_line(finding: Mapping[str, Any]) -> str:
-    title = one_line(str(finding.get("title", "")))
+    title = one_line(str(finding.get("title") or finding.get("message") or ""))
     line = f"• *{title}*  {code(str(finding.get('rule', '?')))}"
     evidence = finding.get("evidence") or {}
     if evidence:

@@ -69,7 +69,7 @@ def test_draft_has_every_section(story: dict) -> None:
 
 def test_draft_names_the_culprits_with_their_sizes_and_evidence(story: dict) -> None:
     text = render_postmortem(build_view(**story))
-    assert "was 4.2 GB, 19.5× the 220 MB" in text
+    assert "was 4.2 GB, 19.5× the 220 MB of `registry.local/ups:7`." in text
     assert (
         "- Layer 3, `COPY . .`: 1.8 GB (43% of the image): `app/.git` 800 MB, `app/.venv` 600 MB, "
         "`app/data/test.csv` 400 MB (F3, F6)"
@@ -167,3 +167,22 @@ def test_fix_without_notes_or_rules(story: dict) -> None:
     story["dockerfile_fix"] = DockerfileFix(diff="--- a\n+++ b\n")
     text = render_postmortem(build_view(**story))
     assert "Proposed change to `Dockerfile`:" in text
+
+
+def test_pipes_in_instructions_stay_inside_their_table_cell(story: dict, image: ImageSummary) -> None:
+    layers = (dataclasses.replace(image.layers[0], instruction="RUN a || b | c"), *image.layers[1:])
+    story["image"] = dataclasses.replace(image, layers=layers)
+    text = render_postmortem(build_view(**story))
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    rows: list[list[str]] = []
+    in_row = False
+    for t in tokens:
+        if t.type in ("tr_open", "tr_close"):
+            in_row = t.type == "tr_open"
+            if in_row:
+                rows.append([])
+        elif t.type == "inline" and in_row:
+            rows[-1].append(t.content)
+    layer_rows = [r for r in rows if len(r) and r[0] in {"Layer", "0", "1", "2 (culprit)", "3 (culprit)"}]
+    assert all(len(r) == 4 for r in layer_rows)
+    assert any("RUN a" in cell and "| c" in cell for r in layer_rows for cell in r)
