@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from bot.domain import Severity
+from bot.domain import RollbackCandidate, Severity
 from bot.report import format_value, stamp
 from bot.slack.mrkdwn import code, escape, one_line, truncate
 from bot.units import human_bytes
@@ -93,8 +93,34 @@ def divider() -> dict[str, Any]:
     return {"type": "divider"}
 
 
-def _data(diagnosis: DiagnosisLike | Mapping[str, Any]) -> Mapping[str, Any]:
-    return diagnosis.to_json() if isinstance(diagnosis, DiagnosisLike) else diagnosis
+def _data(diagnosis: DiagnosisLike | Mapping[str, Any]) -> dict[str, Any]:
+    """The diagnosis JSON, with the rollback candidates' `recommended` and `undo_command` restored.
+
+    The documented JSON lists candidates with only revision, image, size and health. The recommendation
+    is taken from the domain objects when the diagnosis carries them (`rollback_candidates` of
+    `RollbackCandidate`), else from the `rollback-candidate` finding's evidence.
+    """
+    data = dict(diagnosis.to_json() if isinstance(diagnosis, DiagnosisLike) else diagnosis)
+    objects = getattr(diagnosis, "rollback_candidates", None)
+    if objects and all(isinstance(c, RollbackCandidate) for c in objects):
+        data["rollback_candidates"] = [c.to_json() for c in objects]
+        return data
+    candidates = [dict(c) for c in data.get("rollback_candidates") or []]
+    if candidates and not any(c.get("recommended") for c in candidates):
+        evidence = next(
+            (
+                f.get("evidence") or {}
+                for f in data.get("findings") or []
+                if f.get("rule") == "rollback-candidate" and "revision" in (f.get("evidence") or {})
+            ),
+            None,
+        )
+        for c in candidates:
+            if evidence is not None and c.get("revision") == evidence["revision"]:
+                c["recommended"] = True
+                c.setdefault("undo_command", evidence.get("undo_command") or "")
+    data["rollback_candidates"] = candidates
+    return data
 
 
 def _severity(raw: Any) -> Severity:

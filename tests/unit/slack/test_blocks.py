@@ -146,3 +146,37 @@ def test_postmortem_notice() -> None:
 def test_error_message() -> None:
     message = error_message("Could not finish")
     assert message.blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": ":warning: Could not finish"}}]
+
+
+def test_recommendation_from_the_rollback_candidate_finding() -> None:
+    """The documented diagnosis JSON lists candidates without `recommended`: the finding says which."""
+    data = diagnosis([{"rule": "rollback-candidate", "severity": "high", "title": "Roll back to revision 7",
+                       "evidence": {"revision": 7, "undo_command": "kubectl rollout undo deployment/x -n prod "
+                                                                   "--to-revision=7"}}])
+    data["rollback_candidates"] = [{k: c[k] for k in ("revision", "image", "size_bytes", "healthy")}
+                                   for c in data["rollback_candidates"]]
+    blocks = diagnosis_message(data, offer_rollback=True).blocks
+    rollback = next(b for b in blocks if b.get("block_id") == "rollback")["text"]["text"]
+    assert "revision 7: `r/ups:7` (220 MB) :white_check_mark: recommended" in rollback
+    assert "`kubectl rollout undo deployment/x -n prod --to-revision=7`" in rollback
+    assert any(b["type"] == "actions" for b in blocks)
+
+
+def test_recommendation_from_domain_candidates() -> None:
+    from bot.domain import RollbackCandidate
+
+    class Diagnosis:
+        rollback_candidates = (
+            RollbackCandidate(revision=4, image="r/ups:4", size_bytes=230686720, healthy=True, recommended=True,
+                              undo_command="kubectl rollout undo deployment/ups -n prod --to-revision=4"),
+        )
+
+        def to_json(self) -> dict[str, Any]:
+            data = diagnosis([])
+            data["rollback_candidates"] = [{"revision": 4, "image": "r/ups:4", "size_bytes": 230686720,
+                                            "healthy": True}]
+            return data
+
+    blocks = diagnosis_message(Diagnosis(), offer_rollback=True).blocks
+    button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
+    assert button["text"]["text"] == "Roll back to revision 4"
