@@ -85,6 +85,8 @@ def _fix(d: Mapping[str, Any]) -> DockerfileFix:
         notes=tuple(str(n) for n in d.get("notes") or ()),
         path=str(d.get("path") or "Dockerfile"),
         rules=tuple(str(r) for r in d.get("rules") or ()),
+        dockerignore=d.get("dockerignore"),
+        dockerignore_path=str(d.get("dockerignore_path") or ".dockerignore"),
     )
 
 

@@ -138,9 +138,31 @@ class DockerfileFix:
     notes: tuple[str, ...] = ()
     path: str = "Dockerfile"
     rules: tuple[str, ...] = ()  # rule ids the fix addresses
+    dockerignore: str | None = None  # a proposed .dockerignore, when the build context lacks one
+    dockerignore_path: str = ".dockerignore"
 
     def to_json(self) -> dict[str, Any]:
-        return {"diff": self.diff, "notes": list(self.notes), "path": self.path, "rules": list(self.rules)}
+        return {
+            "diff": self.diff,
+            "notes": list(self.notes),
+            "path": self.path,
+            "rules": list(self.rules),
+            "dockerignore": self.dockerignore,
+            "dockerignore_path": self.dockerignore_path,
+        }
+
+    @classmethod
+    def from_fix_result(cls, result: Any) -> DockerfileFix:
+        """Adapt the Dockerfile doctor's `FixResult` (`diff`, `notes`, `path`, `fixed` findings,
+        `dockerignore`) without importing it: the postmortem depends on data, not on the fixer."""
+        return cls(
+            diff=result.diff,
+            notes=tuple(result.notes),
+            path=result.path,
+            rules=tuple(sorted({f.rule for f in result.fixed})),
+            dockerignore=getattr(result, "dockerignore", None),
+            dockerignore_path=getattr(result, "dockerignore_path", None) or ".dockerignore",
+        )
 
 
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")

@@ -147,6 +147,8 @@ class FixView:
     diff_block: Md
     notes: tuple[str, ...]
     rules: tuple[str, ...]
+    dockerignore_path: str
+    dockerignore_block: Md | None
 
 
 @dataclass(frozen=True)
@@ -423,7 +425,14 @@ def _action_items(
 
 
 def _fix_view(fix: DockerfileFix) -> FixView:
-    return FixView(path=fix.path, diff_block=fenced(fix.diff, "diff"), notes=fix.notes, rules=fix.rules)
+    return FixView(
+        path=fix.path,
+        diff_block=fenced(fix.diff, "diff"),
+        notes=fix.notes,
+        rules=fix.rules,
+        dockerignore_path=fix.dockerignore_path,
+        dockerignore_block=fenced(fix.dockerignore, "gitignore") if fix.dockerignore else None,
+    )
 
 
 def _rollback_view(candidate: RollbackCandidate) -> RollbackView:

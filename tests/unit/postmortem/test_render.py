@@ -186,3 +186,22 @@ def test_pipes_in_instructions_stay_inside_their_table_cell(story: dict, image: 
     layer_rows = [r for r in rows if len(r) and r[0] in {"Layer", "0", "1", "2 (culprit)", "3 (culprit)"}]
     assert all(len(r) == 4 for r in layer_rows)
     assert any("RUN a" in cell and "| c" in cell for r in layer_rows for cell in r)
+
+
+def test_fix_from_the_doctors_result_with_a_dockerignore(story: dict) -> None:
+    @dataclasses.dataclass
+    class FixResult:  # the shape of bot.dockerfile.fix.FixResult
+        path: str
+        diff: str
+        notes: tuple[str, ...]
+        fixed: tuple[Finding, ...]
+        dockerignore: str | None
+
+    result = FixResult("svc/Dockerfile", "--- a/svc/Dockerfile\n+++ b/svc/Dockerfile\n", ("kept USER",),
+                       (Finding("DL3009", Severity.LOW, "x"), Finding("DL3015", Severity.LOW, "y"),
+                        Finding("DL3009", Severity.LOW, "z")), ".git\n.venv\n*.csv\n")
+    story["dockerfile_fix"] = DockerfileFix.from_fix_result(result)
+    text = render_postmortem(build_view(**story))
+    assert "Proposed change to `svc/Dockerfile`, addressing `DL3009`, `DL3015`:" in text
+    fences = {t.info: t.content for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"}
+    assert fences["gitignore"] == ".git\n.venv\n*.csv\n"
