@@ -61,7 +61,8 @@ def evidence_json(evidence: Mapping[str, Any]) -> str:
 
 
 def is_size_key(key: str) -> bool:
-    return key == "bytes" or key.endswith("_bytes") or key in {"size", "bytes_total"}
+    """`bytes`, `size_bytes`, `bytes_if_max`, `size`: evidence keys that hold a byte count."""
+    return "bytes" in key.lower().split("_") or key == "size"
 
 
 def format_value(key: str, value: Any, *, max_items: int = 10) -> str:
@@ -71,7 +72,8 @@ def format_value(key: str, value: Any, *, max_items: int = 10) -> str:
     if isinstance(value, int | float) and is_size_key(key):
         return human_bytes(value)
     if isinstance(value, float) and (key.endswith("ratio") or key.endswith("_fraction")):
-        return f"{value * 100:.0f}%"
+        # A used/free ratio is a share; a growth ratio (19.55) is a factor.
+        return f"{value * 100:.0f}%" if 0 <= value <= 1 else f"{value:.1f}×"
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, str | int):
@@ -79,6 +81,8 @@ def format_value(key: str, value: Any, *, max_items: int = 10) -> str:
     if isinstance(value, Mapping):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, Sequence):
+        if not value:
+            return "none"
         items = [format_value(key, item) for item in value]
         more = len(items) - max_items
         shown = ", ".join(items[:max_items])

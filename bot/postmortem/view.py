@@ -65,6 +65,7 @@ WENT_BADLY: tuple[tuple[str, str], ...] = (
 CULPRIT_SHARE = 0.20
 CULPRIT_MIN_BYTES = 100 * 1024 * 1024
 TOP_PATHS = 5
+INSTRUCTION_MAX = 80
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class PathView:
 @dataclass(frozen=True)
 class LayerView:
     index: int
-    instruction: str
+    instruction: str  # shortened to INSTRUCTION_MAX characters for prose and tables
+    instruction_full: str
     size: str
     size_bytes: int
     share: str  # "49%" of the image
@@ -269,9 +271,11 @@ def _incident_view(incident: Incident) -> IncidentView:
 
 
 def _layer_refs(layer: LayerSummary, findings: dict[str, Finding]) -> tuple[str, ...]:
-    """Findings whose evidence names this layer by index (`layer`, `layer_index`) or by digest."""
+    """Size findings whose evidence names this layer by index (`layer`, `layer_index`) or by digest."""
     refs = []
     for ref, finding in findings.items():
+        if finding.rule not in ROOT_CAUSE_RULES:
+            continue  # runs-as-root or a secret names a layer too, but does not make it big
         evidence = finding.evidence
         named = [evidence.get(k) for k in ("layer", "layer_index")]
         digests = [evidence.get(k) for k in ("layer_digest", "digest")]
@@ -292,7 +296,8 @@ def _image_view(
         layers.append(
             LayerView(
                 index=layer.index,
-                instruction=layer.instruction,
+                instruction=_shorten(layer.instruction, INSTRUCTION_MAX),
+                instruction_full=layer.instruction,
                 size=human_bytes(layer.size_bytes),
                 size_bytes=layer.size_bytes,
                 share=f"{layer.size_bytes / total * 100:.0f}%" if total else "0%",
@@ -456,3 +461,8 @@ def _backticks_to_code(sentence: str) -> Md:
     """Sentences in the tables above are trusted Markdown with `code` spans; escape the rest."""
     parts = sentence.split("`")
     return Md("".join(code(p) if i % 2 else escape(p) for i, p in enumerate(parts)))
+
+
+def _shorten(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

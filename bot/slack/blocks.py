@@ -31,6 +31,8 @@ FALLBACK_TEXT_MAX = 3000
 # documented limit held (slackapi/bolt-js#2509); 11 K leaves room for what Slack adds.
 TOTAL_CHARS_BUDGET = 11_000
 FINDING_LINE_MAX = 600
+EVIDENCE_FACTS = 6
+EVIDENCE_LINE_MAX = 240
 TIMELINE_ENTRIES = 10
 ROLLBACK_ACTION_ID = "coroner_rollback"
 
@@ -134,9 +136,11 @@ def _finding_line(finding: Mapping[str, Any]) -> str:
     title = one_line(str(finding.get("title") or finding.get("message") or ""))
     line = f"• *{title}*  {code(str(finding.get('rule', '?')))}"
     evidence = finding.get("evidence") or {}
-    if evidence:
-        facts = ", ".join(f"{k}={format_value(k, evidence[k])}" for k in sorted(evidence))
-        line += f"\n      {one_line(facts)}"
+    # Chat gets the scalar facts only; nested evidence (image lists, patches) is in the JSON and the draft.
+    scalars = [k for k in sorted(evidence) if isinstance(evidence[k], str | int | float | bool)]
+    if scalars:
+        facts = ", ".join(f"{k}={format_value(k, evidence[k])}" for k in scalars[:EVIDENCE_FACTS])
+        line += f"\n      {truncate(one_line(facts), EVIDENCE_LINE_MAX)}"
     return truncate(line, FINDING_LINE_MAX)
 
 

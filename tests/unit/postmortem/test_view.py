@@ -47,7 +47,7 @@ def test_image_summary_from_manifest_pairs_history_with_layers() -> None:
 
 
 def test_culprits_are_big_layers_or_layers_named_by_a_finding(incident, image) -> None:
-    small_named = Finding("secret-file", Severity.HIGH, ".env in layer 1", {"layer": 1})
+    small_named = Finding("data-files", Severity.HIGH, "CSV in layer 1", {"layer": 1})
     view = build_view(incident=incident, timeline=[], findings=[small_named], image=image)
     assert view.image is not None
     assert [la.index for la in view.image.culprits] == [2, 3, 1]  # largest first
@@ -91,3 +91,29 @@ def test_text_report_reads_like_the_incident_report(findings, timeline, candidat
     assert "evidence: imagefs_used_ratio=96%, node=node-1" in text
     assert " * revision 7: registry.local/ups:7 (220 MB, healthy)" in text
     assert "undo: kubectl rollout undo deployment/user-profile-service -n prod --to-revision=7" in text
+
+
+def test_evidence_values_read_like_people_write_them() -> None:
+    from bot.report import format_value
+
+    assert format_value("bytes_if_max", 67645734900) == "63 GB"
+    assert format_value("imagefs_used_ratio", 0.978) == "98%"
+    assert format_value("ratio", 19.55) == "19.6×"
+    assert format_value("nodes", ["a", "b"]) == "a, b"
+    assert format_value("paths", [str(i) for i in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … 2 more"
+    assert format_value("patch", {"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    assert format_value("paused", False) == "false"
+
+
+def test_long_instructions_are_shortened_and_hygiene_findings_do_not_make_culprits(incident, image) -> None:
+    import dataclasses
+
+    long_run = "RUN " + "apt-get install -y pkg && " * 20
+    layers = (image.layers[0], dataclasses.replace(image.layers[1], instruction=long_run), *image.layers[2:])
+    root = Finding("runs-as-root", Severity.MEDIUM, "root", {"layer": 1})
+    view = build_view(incident=incident, timeline=[], findings=[root], image=dataclasses.replace(image, layers=layers))
+    assert view.image is not None
+    layer = view.image.layers[1]
+    assert len(layer.instruction) <= 80 and layer.instruction.endswith("…")
+    assert layer.instruction_full == long_run
+    assert (layer.culprit, layer.refs) == (False, ())

@@ -180,3 +180,11 @@ def test_recommendation_from_domain_candidates() -> None:
     blocks = diagnosis_message(Diagnosis(), offer_rollback=True).blocks
     button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
     assert button["text"]["text"] == "Roll back to revision 4"
+
+
+def test_chat_evidence_keeps_scalar_facts_only() -> None:
+    f = {"rule": "node-disk-high", "severity": "critical", "title": "imagefs 97.8%",
+         "evidence": {"node": "n1", "largest_images": [{"image": "x", "size_bytes": 1}], "available_bytes": 2 * 1024**3}}
+    text = json.dumps(diagnosis_message(diagnosis([f])).blocks)
+    assert "available_bytes=2 GB, node=n1" in text
+    assert "largest_images" not in text
