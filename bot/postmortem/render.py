@@ -8,6 +8,7 @@ loudly instead of shipping a draft with a hole in it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import datetime
@@ -48,8 +49,13 @@ def _finalize(value: Any) -> Any:
     raise PostmortemRenderError(f"the template printed a {type(value).__name__}: print its fields instead")
 
 
+@functools.lru_cache(maxsize=8)
 def make_environment(templates_dir: Path | None = None) -> Environment:
-    """Templates in `templates_dir` (Settings.templates_dir) win over the packaged ones, name by name."""
+    """Templates in `templates_dir` (Settings.templates_dir) win over the packaged ones, name by name.
+
+    Cached per directory: compiling the template costs more than rendering it. jinja2 still notices an
+    edited template (`auto_reload` compares modification times), so previews stay live.
+    """
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None:
         loaders.append(FileSystemLoader(str(templates_dir)))

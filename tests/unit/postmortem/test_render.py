@@ -205,3 +205,15 @@ def test_fix_from_the_doctors_result_with_a_dockerignore(story: dict) -> None:
     assert "Proposed change to `svc/Dockerfile`, addressing `DL3009`, `DL3015`:" in text
     fences = {t.info: t.content for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"}
     assert fences["gitignore"] == ".git\n.venv\n*.csv\n"
+
+
+def test_an_edited_override_is_picked_up(story: dict, tmp_path: Path) -> None:
+    import os
+
+    template = tmp_path / "postmortem.md.j2"
+    template.write_text("first\n")
+    assert render_postmortem(build_view(**story), templates_dir=tmp_path) == "first\n"
+    template.write_text("second\n")
+    stat = template.stat()
+    os.utime(template, (stat.st_atime, stat.st_mtime + 5))  # a later mtime, whatever the clock resolution
+    assert render_postmortem(build_view(**story), templates_dir=tmp_path) == "second\n"
