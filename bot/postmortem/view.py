@@ -241,7 +241,7 @@ def _finding_view(number: int, finding: Finding) -> FindingView:
     )
 
 
-def duration_text(start: datetime, end: datetime) -> str:
+def duration_text(*, start: datetime, end: datetime) -> str:
     """`2 h 30 min`, `20 min`, `45 s`: whole units, for people."""
     seconds = max(0, int((utc(end) - utc(start)).total_seconds()))
     hours, rest = divmod(seconds, 3600)
@@ -266,7 +266,7 @@ def _incident_view(incident: Incident) -> IncidentView:
         html_url=incident.html_url,
         started=stamp(incident.created_at),
         resolved=stamp(incident.resolved_at) if incident.resolved_at else None,
-        duration=duration_text(incident.created_at, incident.resolved_at) if incident.resolved_at else None,
+        duration=duration_text(start=incident.created_at, end=incident.resolved_at) if incident.resolved_at else None,
     )
 
 
@@ -390,7 +390,7 @@ def _went_badly(by_rule: dict[str, list[FindingView]], incident: Incident) -> tu
         if rule in by_rule:
             claims.append(Claim(_backticks_to_code(sentence), tuple(fv.ref for fv in by_rule[rule])))
     if incident.resolved_at is not None:
-        took = duration_text(incident.created_at, incident.resolved_at)
+        took = duration_text(start=incident.created_at, end=incident.resolved_at)
         claims.append(
             Claim(Md(f"Recovery took {took}, from {stamp(incident.created_at)} to {stamp(incident.resolved_at)}"))
         )

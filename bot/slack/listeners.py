@@ -28,7 +28,7 @@ def parse_service(text: str | None) -> str | None:
     return words[0] if len(words) == 1 and SERVICE.match(words[0]) else None
 
 
-def usage(command: str, text: str | None) -> str:
+def usage(*, command: str, text: str | None) -> str:
     given = " ".join((text or "").split())
     if not given:
         return f"Usage: {code(command + ' SERVICE')}, for example {code(command + ' user-profile-service')}."
@@ -61,7 +61,7 @@ def register_diagnose(
     def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
         service = parse_service(command.get("text"))
         if service is None:
-            ack(text=usage(command["command"], command.get("text")), response_type="ephemeral")
+            ack(text=usage(command=command["command"], text=command.get("text")), response_type="ephemeral")
             return
         ack(text=f"Diagnosing {code(service)}…", response_type="ephemeral")
 

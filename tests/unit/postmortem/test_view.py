@@ -65,10 +65,10 @@ def test_findings_get_stable_references_in_severity_order(incident, findings) ->
 
 def test_duration_text() -> None:
     start = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
-    assert duration_text(start, start + timedelta(hours=2, minutes=30)) == "2 h 30 min"
-    assert duration_text(start, start + timedelta(hours=2)) == "2 h"
-    assert duration_text(start, start + timedelta(minutes=20, seconds=5)) == "20 min"
-    assert duration_text(start, start + timedelta(seconds=45)) == "45 s"
+    assert duration_text(start=start, end=start + timedelta(hours=2, minutes=30)) == "2 h 30 min"
+    assert duration_text(start=start, end=start + timedelta(hours=2)) == "2 h"
+    assert duration_text(start=start, end=start + timedelta(minutes=20, seconds=5)) == "20 min"
+    assert duration_text(start=start, end=start + timedelta(seconds=45)) == "45 s"
 
 
 def test_timeline_is_ordered_in_utc_and_deduplicated_by_key() -> None:
