@@ -11,7 +11,7 @@ Strings in the view are raw: the renderer escapes them. `Md` values are Markdown
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -348,7 +348,7 @@ def _affected_nodes(findings: Sequence[Finding]) -> tuple[str, ...]:
             value = finding.evidence.get(key)
             if isinstance(value, str):
                 nodes.add(value)
-            elif isinstance(value, list | tuple):
+            elif isinstance(value, Mapping | list | tuple):  # a mapping counts per node: its keys
                 nodes.update(str(v) for v in value)
     return tuple(sorted(nodes))
 

@@ -135,7 +135,8 @@ def _severity(raw: Any) -> Severity:
 def _finding_line(finding: Mapping[str, Any]) -> str:
     title = one_line(str(finding.get("title") or finding.get("message") or ""))
     line = f"• *{title}*  {code(str(finding.get('rule', '?')))}"
-    evidence = finding.get("evidence") or {}
+    evidence = finding.get("evidence")
+    evidence = evidence if isinstance(evidence, Mapping) else {}
     # Chat gets the scalar facts only; nested evidence (image lists, patches) is in the JSON and the draft.
     scalars = [k for k in sorted(evidence) if isinstance(evidence[k], str | int | float | bool)]
     if scalars:
@@ -179,7 +180,7 @@ def _counts_text(findings: Sequence[Mapping[str, Any]]) -> str:
 def _rollback_blocks(data: Mapping[str, Any], *, offer_rollback: bool) -> list[dict[str, Any]]:
     candidates = sorted(
         data.get("rollback_candidates") or [],
-        key=lambda c: (not c.get("recommended"), not c.get("healthy"), -int(c.get("revision", 0))),
+        key=lambda c: (not c.get("recommended"), not c.get("healthy"), -int(c.get("revision") or 0)),
     )
     if not candidates:
         return []
@@ -190,7 +191,7 @@ def _rollback_blocks(data: Mapping[str, Any], *, offer_rollback: bool) -> list[d
             mark = ":white_check_mark: recommended"
         else:
             mark = "healthy" if c.get("healthy") else "not healthy"
-        lines.append(f"• revision {int(c['revision'])}: {code(str(c.get('image', '?')))} ({size}) {mark}")
+        lines.append(f"• revision {int(c.get('revision') or 0)}: {code(str(c.get('image', '?')))} ({size}) {mark}")
         if c.get("recommended") and c.get("undo_command"):
             lines.append(f"      {code(str(c['undo_command']))}")
     if len(candidates) > 5:

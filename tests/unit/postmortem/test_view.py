@@ -117,3 +117,12 @@ def test_long_instructions_are_shortened_and_hygiene_findings_do_not_make_culpri
     assert len(layer.instruction) <= 80 and layer.instruction.endswith("…")
     assert layer.instruction_full == long_run
     assert (layer.culprit, layer.refs) == (False, ())
+
+
+def test_affected_nodes_from_strings_lists_and_counts(incident) -> None:
+    findings = [
+        Finding("evictions", Severity.HIGH, "evicted", {"nodes": {"n2": 1, "n1": 3}}),
+        Finding("node-not-ready", Severity.HIGH, "down", {"node": "n3"}),
+        Finding("node-disk-high", Severity.HIGH, "full", {"nodes": ["n1", "n4"]}),
+    ]
+    assert build_view(incident=incident, timeline=[], findings=findings).affected_nodes == ("n1", "n2", "n3", "n4")

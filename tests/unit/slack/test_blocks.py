@@ -188,3 +188,12 @@ def test_chat_evidence_keeps_scalar_facts_only() -> None:
     text = json.dumps(diagnosis_message(diagnosis([f])).blocks)
     assert "available_bytes=2 GB, node=n1" in text
     assert "largest_images" not in text
+
+
+def test_malformed_pieces_do_not_break_the_message() -> None:
+    data = diagnosis([{"rule": "x", "severity": "high", "title": "t", "evidence": ["not", "a", "mapping"]}, {}])
+    data["rollback_candidates"] = [{"image": "r/ups:?", "healthy": False}]
+    data["timeline"] = [{"at": "yesterday", "text": "odd time"}]
+    message = diagnosis_message(data)
+    assert_valid(message.blocks)
+    assert "`[yesterday]` odd time" in json.dumps(message.blocks)
