@@ -318,7 +318,7 @@ def _check_caches(st: _State) -> None:
                     cached = bool(mounts) or pip_env_off
                     if call.action == "install" and shipped and not cached and "--no-cache-dir" not in u.words:
                         st.add("pip-cache", ins, remediation="pip install --no-cache-dir … (or a cache mount).")
-                    if not shipped and not mounts:
+                    if not shipped and not mounts and not cached and "--no-cache-dir" not in u.words:
                         st.add("no-cache-mount", ins, "pip in a builder stage without a cache mount: every rebuild downloads again",
                                fixable=_root_user_at(stage, ins), target="/root/.cache/pip",
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
