@@ -425,10 +425,22 @@ def _check_build_tools(st: _State) -> None:
                     if is_build_tool(name) and name not in removed and not (auto_removed and call.manager == "apt"):
                         tools.append(name)
             if tools:
-                st.add("build-tools-in-final-stage", ins,
+                st.add("build-tools-in-final-stage", ins, fixable=_wheel_pattern(st, stage),
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=False, packages=tools,
+                       packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
+
+
+def _wheel_pattern(st: _State, stage: Stage) -> bool:
+    """The single-stage pip pattern `coroner fix` rewrites into a wheel-building builder stage."""
+    if len(st.dockerfile.stages) != 1 or parse_ref(stage.base_image).name != "python":
+        return False
+    pip_runs = [
+        ins for ins in _runs(stage)
+        if any(c.manager == "pip" and c.action == "install" and ("-r" in c.command.words or "--requirement" in c.command.words)
+               for c in st.calls(ins))
+    ]
+    return len(pip_runs) == 1 and len(st.script(pip_runs[0]).commands) == 1
 
 
 def _apk_virtual_removed(st: _State, ins: Instruction) -> bool:
@@ -667,7 +679,7 @@ def _check_copy_order(st: _State) -> None:
                 if any(_fn_any(name, wanted) for name in manifests_copied):
                     continue
                 st.add("copy-before-deps", whole,
-                       f"COPY {' '.join(_sources(whole))} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
+                       f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
                        install_line=ins.line, manager=manager,
                        remediation="COPY the dependency manifests and install them first, then COPY the source.")
                 break
