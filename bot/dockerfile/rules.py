@@ -425,9 +425,9 @@ def _check_build_tools(st: _State) -> None:
                     if is_build_tool(name) and name not in removed and not (auto_removed and call.manager == "apt"):
                         tools.append(name)
             if tools:
-                st.add("build-tools-in-final-stage", ins, fixable=_wheel_pattern(st, stage),
+                st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       packages=tools,
+                       fixable=_wheel_pattern(st, stage), packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
 
 
