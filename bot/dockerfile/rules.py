@@ -324,6 +324,8 @@ def _check_caches(st: _State) -> None:
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
                 if call.manager in ("npm", "yarn", "go") and call.action in ("install", "ci", "download", "build", ""):
                     target = {"npm": "/root/.npm", "yarn": "/usr/local/share/.cache/yarn", "go": "/root/go/pkg/mod"}[call.manager]
+                    if call.manager == "go" and call.action in ("build", "install"):
+                        target = "/root/.cache/go-build"
                     if not shipped and not mounts:
                         st.add("no-cache-mount", ins, f"{call.manager} in a builder stage without a cache mount",
                                fixable=_root_user_at(stage, ins), target=target,
