@@ -39,8 +39,8 @@ def lint_command(
 ) -> None:
     """Lint Dockerfiles (default: ./Dockerfile). Honours `# coroner: ignore=ID` and `# hadolint ignore=DLxxxx`."""
     from bot.dockerfile.catalog import FAIL_ON
-    from bot.dockerfile.context import DockerignoreError
-    from bot.dockerfile.parser import DockerfileParseError, parse
+    from bot.dockerfile.parser import parse
+    from bot.ports import CoronerError
     from bot.dockerfile.report import to_json, to_sarif, to_text
     from bot.dockerfile.rules import lint, lint_with_audit
 
@@ -65,7 +65,7 @@ def lint_command(
                 # .dockerignore existence check: measuring is opt-in.
                 default_context = Path(path).parent if path != "-" else None
                 found = lint(dockerfile, context=default_context, measure_context=False, ignore=ignore_ids)
-        except (DockerfileParseError, DockerignoreError) as exc:
+        except CoronerError as exc:  # a parse error or a bad .dockerignore pattern: name it, lint the rest
             click.echo(f"coroner: error: {exc}", err=True)
             parse_failed = True
             continue

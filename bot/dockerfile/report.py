@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.dockerfile.catalog import RULES, level
-from bot.dockerfile.context import ContextAudit
 from bot.domain import Finding
+
+if TYPE_CHECKING:
+    from bot.dockerfile.context import ContextAudit
 
 DOCS_BASE = "https://github.com/coroner-bot/coroner/blob/main/docs/rules/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -11,9 +11,8 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.dockerfile import context as ctxmod
 from bot.dockerfile.catalog import BY_ID
 from bot.dockerfile.images import (
     cgroup_unaware,
@@ -27,6 +26,9 @@ from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.shell import Command, Script, parse_script
 from bot.domain import Finding, sort_findings
+
+if TYPE_CHECKING:  # the context walk is imported only when a context is given: `coroner lint` starts fast
+    from bot.dockerfile import context as ctxmod
 
 _IGNORE = re.compile(r"#\s*coroner:?\s*ignore\s*=\s*([\w\-, ]+)", re.I)
 _HADOLINT_IGNORE = re.compile(r"#\s*hadolint\s+ignore\s*=\s*([\w, ]+)", re.I)
@@ -613,7 +615,9 @@ def _check_dockerignore(st: _State) -> None:
     if st.context is None:
         return
     copies = _whole_context_copies(d)
-    ignore_file = ctxmod.find_dockerignore(st.context, d.path if Path(d.path).parent == st.context else None)
+    from bot.dockerfile import context as ctxmod
+
+    ignore_file = ctxmod.find_dockerignore(st.context, d.path)
     audit_result = ctxmod.audit(st.context, dockerfile=d.path) if st.measure else None
     st.audit = audit_result
     if ignore_file is None:
