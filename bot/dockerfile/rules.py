@@ -615,6 +615,8 @@ def _check_dockerignore(st: _State) -> None:
     if st.context is None:
         return
     copies = _whole_context_copies(d)
+    if not copies and not st.measure:
+        return  # nothing copies the whole context, and no walk was asked for
     from bot.dockerfile import context as ctxmod
 
     ignore_file = ctxmod.find_dockerignore(st.context, d.path)
