@@ -243,3 +243,11 @@ def test_dockerignore_incomplete_names_what_the_context_holds(tmp_path: Path) ->
     inc = [f for f in found if f.rule == "dockerignore-incomplete"][0]
     assert "**/*.csv" in inc.evidence["missing"] and "id_rsa" in inc.evidence["missing"]
     assert "not really" not in repr(inc)
+
+
+def test_every_rule_has_a_doc_page() -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "rules"
+    for rule in RULES:
+        page = docs / f"{rule.id}.md"
+        assert page.is_file(), page
+        assert page.read_text().startswith(f"# {rule.id}\n")
