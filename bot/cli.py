@@ -37,3 +37,7 @@ from bot.dockerfile.cli import fix_command, lint_command  # noqa: E402  (command
 
 main.add_command(lint_command)
 main.add_command(fix_command)
+
+from bot.images.cli import image_command  # noqa: E402
+
+main.add_command(image_command)
