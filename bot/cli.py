@@ -41,3 +41,7 @@ main.add_command(fix_command)
 from bot.images.cli import image_command  # noqa: E402
 
 main.add_command(image_command)
+
+from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
+
+main.add_command(sim_command)
