@@ -36,3 +36,8 @@ def main(verbose: int) -> None:
 from bot.images.cli import image_command  # noqa: E402
 
 main.add_command(image_command)
+
+from bot.engine.cli import diagnose_command, playbooks_group  # noqa: E402
+
+main.add_command(diagnose_command)
+main.add_command(playbooks_group)

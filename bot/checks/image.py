@@ -46,10 +46,14 @@ def run(ctx: CheckContext, params: ImageParams) -> list[Finding]:
             )
         ]
     against = _previous_image(ctx, image) if params.compare_previous else None
-    dockerfile_text = None
+    dockerfile_text = dockerfile_path = None
     if ctx.entry is not None and ctx.entry.dockerfile is not None and ctx.entry.dockerfile.is_file():
         dockerfile_text = ctx.entry.dockerfile.read_text(encoding="utf-8", errors="replace")
-    report = autopsy(ctx.images, image, dockerfile_text=dockerfile_text, against=against)
+        dockerfile_path = str(ctx.entry.dockerfile)
+    # An unreadable image raises ImageReadError: the runner reports it as this check's gap.
+    report = autopsy(
+        ctx.images, image, dockerfile_text=dockerfile_text, dockerfile_path=dockerfile_path, against=against
+    )
     return list(report.findings)
 
 
