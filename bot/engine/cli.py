@@ -18,7 +18,7 @@ def build_cluster_reader(*, kubeconfig: Path | None, context: str | None) -> Clu
     """The production reader (official kubernetes client); imported late so `playbooks check` needs no cluster."""
     from bot.cluster.kubernetes_reader import KubernetesClusterReader
 
-    return KubernetesClusterReader(kubeconfig=kubeconfig, context=context)
+    return KubernetesClusterReader.connect(kubeconfig, context)
 
 
 def build_image_reader(source: str) -> ImageReader:
