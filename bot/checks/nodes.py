@@ -57,7 +57,7 @@ def _since(ctx: CheckContext, cond: Condition | None) -> tuple[str, dict[str, ob
         return "", {}
     age = (ctx.now - cond.last_transition).total_seconds()
     text = f" since {cond.last_transition:%Y-%m-%d %H:%M:%S}"
-    if age >= 0:
+    if 0 <= age < 7 * 86400:  # older than a week, the date says enough
         text += f" ({facts.human_duration(age)})"
     return text, {"since": cond.last_transition.isoformat()}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +86,7 @@ def diagnose(
     `ClusterReadError` when the workload itself cannot be read; every other gap becomes a finding."""
     started = time.monotonic()
     cached = CachingClusterReader(cluster)
+    _prefetch(cached)
     resolution = resolve(service, cluster=cached, catalog=catalog, namespace=namespace)
     target = resolution.target
     try:
@@ -124,6 +126,19 @@ def diagnose(
         resolved_via=resolution.via,
         checks=tuple(runs),
     )
+
+
+def _prefetch(cached: CachingClusterReader) -> None:
+    """Start listing nodes while the service is being resolved: every playbook needs them, and on a
+    2,000-node cluster it is the largest list. Errors are memoised and met again by the checks."""
+
+    def work() -> None:
+        try:
+            cached.list_nodes()
+        except CoronerError:
+            pass
+
+    threading.Thread(target=work, name="prefetch-nodes", daemon=True).start()
 
 
 def _candidates(ctx: CheckContext) -> list[RollbackCandidate]:
