@@ -7,6 +7,8 @@ Every entry has a stable `key`, so gathering the same fact twice (a PagerDuty re
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -17,27 +19,93 @@ BAD_CONDITIONS = {"DiskPressure": "True", "MemoryPressure": "True", "PIDPressure
 _SOURCE_ORDER = {"rollout": 0, "node": 1, "kubernetes": 2, "coroner": 3}
 
 
-def event_entries(events: Iterable[EventSnapshot]) -> list[TimelineEntry]:
-    """One entry per event, at its first occurrence; repeats are counted in the text."""
-    out = []
+# Normal events that only narrate a pod's life; the report keeps warnings and the ones that explain.
+ROUTINE_REASONS = frozenset({"Scheduled", "Pulling", "Created", "Started", "SuccessfulCreate", "SuccessfulDelete", "Killing"})
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+
+
+def _shape(ev: EventSnapshot) -> str:
+    """The message with the object's own name and IPs blanked, so the same failure on 12 pods is one line."""
+    return _IP.sub("<ip>", ev.message.strip().replace(ev.involved_name, "{name}"))
+
+
+def event_entries(events: Iterable[EventSnapshot], *, routine: bool = False, group_seconds: int = 60) -> list[TimelineEntry]:
+    """Events as timeline lines, at their first occurrence, repeats counted.
+
+    The same reason and message on several objects of one kind within `group_seconds` is one line
+    naming them ("3 pods: Failed: ..."); routine Normal events (Scheduled, Pulling, Created, ...) are
+    left out unless `routine`.
+    """
+    groups: dict[tuple[str, str, str, int], list[EventSnapshot]] = {}
     for ev in events:
         at = ev.first_at or ev.last_at
-        if at is None:
+        if at is None or (not routine and ev.type == "Normal" and ev.reason in ROUTINE_REASONS):
             continue
+        bucket = int(at.timestamp()) // group_seconds
+        groups.setdefault((ev.involved_kind, ev.reason, _shape(ev), bucket), []).append(ev)
+    out = []
+    for (kind, reason, shape, _), members in groups.items():
+        members.sort(key=lambda e: (e.first_at or e.last_at, e.involved_name))  # type: ignore[arg-type, return-value]
+        first = members[0]
+        at = first.first_at or first.last_at
+        assert at is not None
+        count = sum(e.count for e in members)
+        last = max((e.last_at for e in members if e.last_at), default=None)
         repeats = ""
-        if ev.count > 1:
-            repeats = f" (×{ev.count}"
-            repeats += f", last {ev.last_at:%H:%M:%S})" if ev.last_at and ev.last_at != at else ")"
-        kind = ev.involved_kind
+        if count > len(members):
+            repeats = f" (×{count}"
+            repeats += f", last {last:%H:%M:%S})" if last and last != at else ")"
+        if len(members) == 1:
+            subject = f"{kind} {first.involved_name}"
+            message = first.message.strip()
+        else:
+            names = sorted({e.involved_name for e in members})
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            subject = f"{len(names)} {_plural(kind)} ({shown})"
+            message = shape.replace("{name}", "<" + kind.lower() + ">")
         out.append(
             TimelineEntry(
                 at=at,
                 source="kubernetes",
-                text=f"{kind} {ev.involved_name}: {ev.reason}: {ev.message.strip()}{repeats}",
-                key=f"k8s-event:{ev.uid}" if ev.uid else f"k8s-event:{ev.namespace}/{kind}/{ev.involved_name}/{ev.reason}/{at.isoformat()}",
+                text=f"{subject}: {reason}: {message}{repeats}",
+                key=(
+                    f"k8s-event:{first.uid}"
+                    if len(members) == 1 and first.uid
+                    else f"k8s-event:{first.namespace}/{kind}/{reason}/{hashlib.sha1(shape.encode()).hexdigest()[:12]}/{at.isoformat()}"
+                    + ("" if len(members) == 1 else "/group")
+                ),
             )
         )
     return out
+
+
+def _plural(kind: str) -> str:
+    return {"Pod": "pods", "Node": "nodes", "ReplicaSet": "replicasets"}.get(kind, kind.lower() + "s")
+
+
+# Node events that only restate a condition transition; `condition_entries` already tells it, with the reason.
+CONDITION_EVENTS = {
+    "NodeNotReady": "Ready",
+    "NodeHasDiskPressure": "DiskPressure",
+    "NodeHasInsufficientMemory": "MemoryPressure",
+    "NodeHasInsufficientPID": "PIDPressure",
+}
+
+
+def node_event_entries(events: Iterable[EventSnapshot], nodes: Iterable[NodeSnapshot]) -> list[TimelineEntry]:
+    """Events of these nodes, minus those a current bad condition of the node already records."""
+    by_name = {n.name: n for n in nodes}
+    kept = []
+    for ev in events:
+        node = by_name.get(ev.involved_name)
+        if node is None:
+            continue
+        cond_type = CONDITION_EVENTS.get(ev.reason)
+        cond = node.condition(cond_type) if cond_type else None
+        if cond is not None and condition_entries([NodeSnapshot(node.name, {}, False, (cond,), ())]):
+            continue
+        kept.append(ev)
+    return event_entries(kept)
 
 
 def revision_entries(

@@ -73,7 +73,10 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot]) -> list
     reasons: Counter[str] = Counter()
     for pod in bad:
         waiting = _waiting(pod)
-        reasons[waiting[0].state_reason if waiting else (pod.phase or "Unknown")] += 1  # type: ignore[index]
+        if waiting:
+            reasons[waiting[0].state_reason] += 1  # type: ignore[index]
+        else:
+            reasons["running, readiness failing" if pod.phase == "Running" else (pod.phase or "Unknown")] += 1
     ready = len(live) - len(bad)
     severity = Severity.CRITICAL if ready == 0 else Severity.HIGH if ready * 2 < (desired or len(live)) else Severity.MEDIUM
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
@@ -206,7 +209,7 @@ def _evictions(where: str, pods: list[PodSnapshot], events: list[EventSnapshot])
     messages = Counter(
         [p.message for p in evicted_pods.values() if p.message] + [e.message for e in evicted_events]
     )
-    resource = next((m for m, _ in messages.most_common()), None)
+    resource = next((m.strip() for m, _ in messages.most_common()), None)
     return [
         Finding(
             rule="evictions",

@@ -172,10 +172,9 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
         troubled = [n for n in nodes if n.name not in mine and tl.condition_entries([n])]
         chosen = (relevant + troubled)[:MAX_TIMELINE_NODES]
         groups.append(tl.condition_entries(chosen))
-        chosen_names = {n.name for n in chosen}
         try:
             node_events = ctx.cluster.list_events(None, field_selector="involvedObject.kind=Node")
-            groups.append(tl.event_entries(e for e in node_events if e.involved_name in chosen_names))
+            groups.append(tl.node_event_entries(node_events, chosen))
         except ClusterReadError as exc:
             log.info("timeline without node events: %s", exc)
     except ClusterReadError as exc:
