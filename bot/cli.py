@@ -41,3 +41,7 @@ from bot.engine.cli import diagnose_command, playbooks_group  # noqa: E402
 
 main.add_command(diagnose_command)
 main.add_command(playbooks_group)
+
+from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
+
+main.add_command(sim_command)

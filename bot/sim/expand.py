@@ -6,6 +6,7 @@ same bytes (tests and timeline dedupe keys depend on it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections import defaultdict
@@ -33,6 +34,7 @@ _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' Sa
 _UID_NAMESPACE = uuid.UUID("6f1c2a6e-6c1d-4c1e-9f53-8c1f0d3c0a11")
 
 
+@functools.lru_cache(maxsize=65536)
 def ts(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with a Z, as the API server writes `metav1.Time`."""
     if value is None:
@@ -350,6 +352,8 @@ class _Workload:
             self.rs_names[revision.revision] = f"{dep.name}-{pod_hash}"
             template["metadata"]["labels"]["pod-template-hash"] = pod_hash
             self.templates[revision.revision] = template
+        self.qos = {rev: _qos(t["spec"]["containers"][0]) for rev, t in self.templates.items()}
+        self._owners: dict[tuple[str, str], dict[str, Any]] = {}
 
     def replicasets(self, pods_by_revision: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         dep = self.dep
@@ -389,6 +393,12 @@ class _Workload:
         return out
 
     def _owner(self, api_version: str, kind: str, name: str) -> dict[str, Any]:
+        key = (kind, name)
+        if key not in self._owners:
+            self._owners[key] = self._new_owner(api_version, kind, name)
+        return dict(self._owners[key])
+
+    def _new_owner(self, api_version: str, kind: str, name: str) -> dict[str, Any]:
         return {"apiVersion": api_version, "kind": kind, "name": name,
                 "uid": uid_for(kind, self.dep.namespace, name), "controller": True, "blockOwnerDeletion": True}
 
@@ -424,11 +434,13 @@ class _Workload:
         if node:
             spec["nodeName"] = node
         started = ts(created + timedelta(seconds=2)) if node else None
-        status: dict[str, Any] = {"phase": group.phase, "qosClass": _qos(container)}
+        fmt = {"pod": name, "node": node or "", "image": image, "namespace": dep.namespace,
+               "container": container["name"], "ip": ip or "", "uid": meta["uid"]}
+        status: dict[str, Any] = {"phase": group.phase, "qosClass": self.qos[group.revision]}
         if group.pod_reason:
             status["reason"] = group.pod_reason
         if group.pod_message:
-            status["message"] = group.pod_message
+            status["message"] = group.pod_message.format(**fmt)
         scheduled_at = ts(created + timedelta(seconds=1))
         conditions = []
         if node is None:
@@ -456,7 +468,7 @@ class _Workload:
                 status["podIP"] = ip
                 status["podIPs"] = [{"ip": ip}]
             status["startTime"] = ts(created)
-            status["containerStatuses"] = [self._container_status(group, container, started, name)]
+            status["containerStatuses"] = [self._container_status(group, container, started, name, fmt)]
         status["conditions"] = conditions
         pod = {"kind": "Pod", "apiVersion": "v1", "metadata": meta, "spec": spec, "status": status}
         events = []
@@ -464,8 +476,7 @@ class _Workload:
             first = created + timedelta(seconds=template_event.at)
             last = created + timedelta(seconds=template_event.last if template_event.last is not None
                                        else template_event.at)
-            message = template_event.message.format(pod=name, node=node or "", image=image, namespace=dep.namespace,
-                                                    container=container["name"], ip=ip or "")
+            message = template_event.message.format(**fmt)
             events.append(build_event(
                 kind="Pod", name=name, namespace=dep.namespace, reason=template_event.reason, message=message,
                 type_=template_event.type, first=first, last=last, count=template_event.count,
@@ -475,7 +486,8 @@ class _Workload:
         return pod, events
 
     def _container_status(
-        self, group: PodGroupSpec, container: dict[str, Any], started: str | None, pod_name: str
+        self, group: PodGroupSpec, container: dict[str, Any], started: str | None, pod_name: str,
+        fmt: dict[str, str],
     ) -> dict[str, Any]:
         image = container["image"]
         status: dict[str, Any] = {
@@ -485,7 +497,7 @@ class _Workload:
         if group.waiting:
             waiting = {"reason": group.waiting}
             if group.waiting_message:
-                waiting["message"] = group.waiting_message
+                waiting["message"] = group.waiting_message.format(**fmt)
             status["state"] = {"waiting": waiting}
         elif group.terminated or group.phase in ("Failed", "Succeeded"):
             status["state"] = {"terminated": {

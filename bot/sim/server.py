@@ -60,8 +60,11 @@ class _Resource:
         for index, obj in enumerate(self.items):
             meta = obj["metadata"]
             namespace = meta.get("namespace") if self.namespaced else None
-            self.get_json.append(_dumps(obj))
-            self.item_json.append(_dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}))
+            item = _dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+            self.item_json.append(item)
+            # A GET carries TypeMeta first, as the API server writes it.
+            type_meta = _dumps({"kind": obj.get("kind", self.kind), "apiVersion": obj.get("apiVersion", self.api_version)})
+            self.get_json.append(type_meta[:-1] + (b"," + item[1:] if item != b"{}" else b"}"))
             self.by_name[(namespace, meta["name"])] = index
             self.by_namespace.setdefault(namespace, []).append(index)
 
