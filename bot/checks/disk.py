@@ -54,9 +54,7 @@ def run(ctx: CheckContext, params: DiskParams) -> list[Finding]:
     if use_summary:
         summaries, forbidden, unreachable = _fetch_summaries(ctx, nodes, params.max_workers)
         if forbidden is not None:
-            from bot.engine.runner import forbidden_finding  # the engine's wording for a missing permission
-
-            out.append(forbidden_finding("disk", forbidden))
+            ctx.forbidden("disk", forbidden)
         if unreachable:
             names = sorted(unreachable)
             out.append(

@@ -19,7 +19,7 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
 )
 from bot.engine.context import CheckContext
-from bot.ports import ClusterReadError, ImageReadError
+from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
 
 def selector_string(selector: dict[str, str] | object) -> str | None:
@@ -83,6 +83,23 @@ def service_events(ctx: CheckContext) -> list[EventSnapshot]:
         return out
 
     return ctx.memo("service-events", compute)
+
+
+def readable_service_events(ctx: CheckContext, check: str) -> list[EventSnapshot]:
+    """The service's events, or none when RBAC refuses them (the gap is reported, the check goes on)."""
+    try:
+        return service_events(ctx)
+    except ClusterForbidden as exc:
+        ctx.forbidden(check, exc)
+        return []
+
+
+def events_readable(ctx: CheckContext) -> bool:
+    try:
+        service_events(ctx)
+        return True
+    except ClusterReadError:
+        return False
 
 
 def hpa_names(ctx: CheckContext) -> set[str]:

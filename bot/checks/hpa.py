@@ -42,9 +42,7 @@ def run(ctx: CheckContext, params: HpaParams) -> list[Finding]:
             if h.target_kind == "Deployment" and h.target_name == ctx.target.name
         ]
     except ClusterForbidden as exc:
-        from bot.engine.runner import forbidden_finding
-
-        out.append(forbidden_finding("hpa", exc))
+        ctx.forbidden("hpa", exc)
         hpas = []
     for hpa in hpas:
         finding = _scaling(ctx, hpa, params)
@@ -64,7 +62,7 @@ def _scaling(ctx: CheckContext, hpa: HpaSnapshot, params: HpaParams) -> Finding 
         limited is not None and limited.reason == "TooManyReplicas"
     )
     rescales = sorted(
-        (e for e in facts.service_events(ctx) if e.involved_kind == "HorizontalPodAutoscaler"
+        (e for e in facts.readable_service_events(ctx, "hpa") if e.involved_kind == "HorizontalPodAutoscaler"
          and e.involved_name == hpa.name and e.reason == "SuccessfulRescale"),
         key=lambda e: e.last_at or e.first_at or ctx.now,
     )
@@ -137,7 +135,7 @@ def _pull_pressure(ctx: CheckContext, hpas: list[HpaSnapshot], params: HpaParams
     if severity is None:
         return None
     pulls = [
-        r for e in facts.service_events(ctx) if e.reason == "Pulled"
+        r for e in facts.readable_service_events(ctx, "hpa") if e.reason == "Pulled"
         for r in [parse_pulled(e.message)]
         if r and r.seconds and not r.cached and facts.normalize_ref(r.image) == facts.normalize_ref(image)
     ]

@@ -43,7 +43,7 @@ class WorkloadParams(BaseModel):
 def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     dep = facts.deployment(ctx)
     pods = facts.pods(ctx)
-    events = facts.service_events(ctx)
+    events = facts.readable_service_events(ctx, "workload")
     where = f"{ctx.target.namespace}/{ctx.target.name}"
     out: list[Finding] = []
     out += _not_ready(where, dep.replicas, pods)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import TypeVar
 from bot.catalog import CatalogEntry
 from bot.domain import Target
 from bot.engine.cache import Memo
-from bot.ports import ClusterReader, ImageReader
+from bot.ports import ClusterForbidden, ClusterReader, ImageReader
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ class CheckContext:
     entry: CatalogEntry | None = None
     node_proxy_enabled: bool = False
     memo_store: Memo = field(default_factory=Memo)
+    gaps: list[tuple[str, ClusterForbidden]] = field(default_factory=list)
+    _gaps_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def container(self) -> str | None:
@@ -38,3 +41,8 @@ class CheckContext:
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         return self.memo_store.get(("fact", key), compute)
+
+    def forbidden(self, check: str, exc: ClusterForbidden) -> None:
+        """A check went on without data RBAC refused; the engine reports the missing permission once."""
+        with self._gaps_lock:
+            self.gaps.append((check, exc))

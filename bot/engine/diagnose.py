@@ -22,7 +22,7 @@ from bot.engine.cache import CachingClusterReader
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import UnknownService, resolve
-from bot.engine.runner import CheckRun, order_findings, run_playbook
+from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def diagnose(
         node_proxy_enabled=node_proxy_enabled,
     )
     runs = run_playbook(ctx, playbook)
-    findings = order_findings([f for run in runs for f in run.findings])
+    findings = order_findings(merge_forbidden([f for run in runs for f in run.findings]))
     candidates = _candidates(ctx)
     timeline = _timeline(ctx, limit=timeline_limit)
     return Diagnosis(

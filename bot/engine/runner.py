@@ -79,7 +79,41 @@ def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
         runs.append(
             CheckRun(step.check, status, int((time.monotonic() - started) * 1000), tuple(findings), error)
         )
-    return runs
+    return _with_gaps(ctx, runs)
+
+
+def _with_gaps(ctx: CheckContext, runs: list[CheckRun]) -> list[CheckRun]:
+    """Permissions a check went on without (`ctx.forbidden`) become its check-forbidden findings."""
+    with ctx._gaps_lock:
+        gaps = list(ctx.gaps)
+    out = []
+    for run in runs:
+        extra = tuple(forbidden_finding(run.check, exc) for check, exc in gaps if check == run.check)
+        out.append(dataclasses.replace(run, findings=run.findings + extra) if extra else run)
+    return out
+
+
+def merge_forbidden(findings: list[Finding]) -> list[Finding]:
+    """One check-forbidden finding per missing permission, naming every check that lacked it."""
+    merged: dict[tuple[str, str], list[Finding]] = {}
+    rest = []
+    for f in findings:
+        if f.rule == "check-forbidden" and "verb" in f.evidence:
+            merged.setdefault((str(f.evidence["verb"]), str(f.evidence["resource"])), []).append(f)
+        else:
+            rest.append(f)
+    for (verb, resource), group in merged.items():
+        checks = sorted({str(f.evidence["check"]) for f in group})
+        first = group[0]
+        rest.append(
+            dataclasses.replace(
+                first,
+                title=f"{', '.join(checks)}: forbidden: needs {verb} on {resource}",
+                evidence={**first.evidence, "check": checks[0] if len(checks) == 1 else checks},
+                check=checks[0],
+            )
+        )
+    return rest
 
 
 def forbidden_finding(check: str, exc: ClusterForbidden) -> Finding:

@@ -33,7 +33,18 @@ def test_calm_hpa_and_cached_image_give_nothing(healthy, ctx_of):
 
 def test_forbidden_hpa_still_reports_pull_pressure(meltdown, ctx_of):
     meltdown.forbidden.add("list_hpas")
-    found = hpa.run(ctx_of(meltdown), hpa.HpaParams())
-    rules = {f.rule for f in found}
-    assert rules == {"check-forbidden", "pull-pressure"}
-    assert "needs list on horizontalpodautoscalers" in next(f for f in found if f.rule == "check-forbidden").title
+    ctx = ctx_of(meltdown)
+    found = hpa.run(ctx, hpa.HpaParams())
+    assert {f.rule for f in found} == {"pull-pressure"}
+    assert [(c, e.verb, e.resource) for c, e in ctx.gaps] == [("hpa", "list", "horizontalpodautoscalers")]
+
+
+def test_forbidden_events_still_report_from_pods_and_nodes(meltdown, ctx_of):
+    from bot.checks import workload
+
+    meltdown.forbidden.add("list_events")
+    ctx = ctx_of(meltdown)
+    found = {f.rule for f in workload.run(ctx, workload.WorkloadParams())}
+    assert {"pods-not-ready", "image-pull-failing", "registry-errors", "evictions"} <= found
+    assert "image-pull-slow" not in found  # only events tell pull durations
+    assert {(c, e.resource) for c, e in ctx.gaps} == {("workload", "events")}

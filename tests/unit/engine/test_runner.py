@@ -32,9 +32,22 @@ def test_forbidden_check_becomes_a_finding_naming_the_permission_and_others_repo
     assert runs["nodes"].status == "ok"
     assert [f.rule for f in runs["nodes"].findings] == ["node-not-ready"]
     assert runs["hpa"].status == "forbidden"
-    (gap,) = runs["hpa"].findings
-    assert gap.rule == "check-forbidden" and gap.check == "hpa"
-    assert gap.title == "hpa: forbidden: needs get on deployments"
+    assert {f.rule for f in runs["hpa"].findings} == {"check-forbidden"}
+    assert all(f.check == "hpa" for f in runs["hpa"].findings)
+    # The list it went on without, and the get that stopped it.
+    assert sorted(f.title for f in runs["hpa"].findings) == [
+        "hpa: forbidden: needs get on deployments",
+        "hpa: forbidden: needs list on horizontalpodautoscalers",
+    ]
+
+
+def test_the_same_missing_permission_is_one_finding_naming_every_check():
+    from bot.engine.runner import merge_forbidden
+
+    reader = FakeClusterReader(nodes=[node("n1")], forbidden={"get_deployment"})
+    runs = run_playbook(ctx(reader), book("workload", "rollout"))
+    (gap,) = merge_forbidden([f for r in runs for f in r.findings])
+    assert gap.title == "rollout, workload: forbidden: needs get on deployments"
 
 
 def test_slow_check_times_out_and_others_still_report():
