@@ -38,9 +38,16 @@ from bot.dockerfile.cli import fix_command, lint_command  # noqa: E402  (command
 main.add_command(lint_command)
 main.add_command(fix_command)
 
+
 from bot.images.cli import image_command  # noqa: E402
 
 main.add_command(image_command)
+
+
+from bot.engine.cli import diagnose_command, playbooks_group  # noqa: E402
+
+main.add_command(diagnose_command)
+main.add_command(playbooks_group)
 
 from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
 
