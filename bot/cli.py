@@ -32,3 +32,9 @@ def main(verbose: int) -> None:
     """Coroner: diagnose an incident's service, post the timeline, draft the postmortem."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+from bot.server import serve  # noqa: E402
+from bot.store.cli import db  # noqa: E402
+
+main.add_command(db)
+main.add_command(serve)
