@@ -40,18 +40,21 @@ def create_app(
     clock: Clock | None = None,
     pending_sweep_seconds: float | None = 60.0,
     extra_routes: Sequence[BaseRoute] = (),
+    incident_service: IncidentService | None = None,
 ) -> Starlette:
     """The ASGI app over `store`.
 
     `webhook_secrets`: every PagerDuty V3 secret currently valid (several while one rotates); with none,
     every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's). `pending_sweep_seconds`: how often
-    stored-but-unprocessed events are retried in the background (None: only once, at startup).
+    stored-but-unprocessed events are retried in the background (None: only once, at startup,
+    before serving).
     `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
+    `incident_service` replaces the default `IncidentService(store, clock=clock)`.
     """
     secrets = tuple(s for s in webhook_secrets if s)
     if not secrets:
         log.warning("no PagerDuty webhook secret configured: every webhook will be refused (401)")
-    service = IncidentService(store, clock=clock)
+    service = incident_service or IncidentService(store, clock=clock)
 
     async def pagerduty_webhook(request: Request) -> Response:
         declared = request.headers.get("content-length")
@@ -98,13 +101,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep(service, pending_sweep_seconds))
+        # Events left pending by a previous run are processed before new traffic, keeping their order.
+        await _sweep_once(service)
+        sweeper = asyncio.create_task(_sweep(service, pending_sweep_seconds)) if pending_sweep_seconds else None
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
     routes: list[BaseRoute] = [
         Route("/pagerduty/webhook", pagerduty_webhook, methods=["POST"]),
@@ -123,18 +129,21 @@ def app_from_settings(settings: Settings) -> Starlette:
     )
 
 
-async def _sweep(service: IncidentService, interval: float | None) -> None:
-    """Retry stored events whose processing failed (or was interrupted by a restart)."""
+async def _sweep(service: IncidentService, interval: float) -> None:
+    """Retry, every `interval` seconds, stored events whose processing failed."""
     while True:
-        try:
-            done = await run_in_threadpool(service.process_pending)
-            if done:
-                log.info("processed %d pending PagerDuty events", done)
-        except StoreUnavailable as exc:
-            log.warning("pending events not processed: %s", exc)
-        if interval is None:
-            return
         await asyncio.sleep(interval)
+        await _sweep_once(service)
+
+
+async def _sweep_once(service: IncidentService) -> None:
+    try:
+        done = await run_in_threadpool(service.process_pending)
+    except StoreUnavailable as exc:
+        log.warning("pending events not processed: %s", exc)
+        return
+    if done:
+        log.info("processed %d pending PagerDuty events", done)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -151,7 +151,8 @@ class IncidentService:
             log.info("ignored PagerDuty event type", extra={"event_type": event.event_type, "event_id": event.id})
             return
         incident_id = incident_id_for(data.id)
-        service = data.service.summary if data.service else None
+        # Column width; PagerDuty names are short, but one overlong name must not wedge processing.
+        service = data.service.summary[:255] if data.service and data.service.summary else None
         uow.incidents.add_if_absent(
             Incident(
                 id=incident_id,

@@ -61,9 +61,10 @@ class JobRepository:
     ) -> bool:
         """Queue a job unless one with the same `dedupe_key` exists (in any status). True if queued."""
         now = self._clock.now()
+        table: sa.Table = JobRow.__table__  # type: ignore[assignment]
         result = insert_ignoring_conflicts(
             self._session,
-            JobRow.__table__,  # type: ignore[arg-type]
+            table,
             [
                 {
                     "kind": kind,
@@ -79,8 +80,9 @@ class JobRepository:
                     "updated_at": now,
                 }
             ],
+            returning=table.c.id,
         )
-        return result.rowcount == 1
+        return result.scalar_one_or_none() is not None
 
     def get(self, job_id: int) -> Job | None:
         row = self._session.get(JobRow, job_id)

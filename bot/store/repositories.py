@@ -106,8 +106,9 @@ class IncidentRepository:
             "resolved_at": incident.resolved_at,
             "status_at": incident.resolved_at or incident.created_at,
         }
-        result = insert_ignoring_conflicts(self._session, IncidentRow.__table__, [values])  # type: ignore[arg-type]
-        return result.rowcount == 1
+        table: sa.Table = IncidentRow.__table__  # type: ignore[assignment]
+        result = insert_ignoring_conflicts(self._session, table, [values], returning=table.c.id)
+        return result.scalar_one_or_none() is not None
 
     def update_details(
         self,
@@ -285,8 +286,10 @@ class TimelineRepository:
             {"incident_id": incident_id, "key": e.key, "at": e.at, "source": e.source, "text": e.text}
             for e in unique.values()
         ]
-        result = insert_ignoring_conflicts(self._session, TimelineEntryRow.__table__, rows)  # type: ignore[arg-type]
-        return max(result.rowcount, 0)
+        table: sa.Table = TimelineEntryRow.__table__  # type: ignore[assignment]
+        # Count what RETURNING gives back: rowcount of a multi-row insert is not reliable across drivers.
+        result = insert_ignoring_conflicts(self._session, table, rows, returning=table.c.id)
+        return len(result.all())
 
     def list(self, incident_id: str) -> list[TimelineEntry]:
         """Ordered by time; ties keep insertion order."""
