@@ -52,3 +52,9 @@ main.add_command(playbooks_group)
 from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
 
 main.add_command(sim_command)
+
+from bot.server import serve  # noqa: E402
+from bot.store.cli import db  # noqa: E402
+
+main.add_command(db)
+main.add_command(serve)
