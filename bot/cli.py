@@ -58,3 +58,7 @@ from bot.store.cli import db  # noqa: E402
 
 main.add_command(db)
 main.add_command(serve)
+
+from bot.postmortem.cli import postmortem  # noqa: E402 - commands are registered after the group exists
+
+main.add_command(postmortem)
