@@ -33,6 +33,32 @@ def main(verbose: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+from bot.dockerfile.cli import fix_command, lint_command  # noqa: E402  (commands register after the group)
+
+main.add_command(lint_command)
+main.add_command(fix_command)
+
+
+from bot.images.cli import image_command  # noqa: E402
+
+main.add_command(image_command)
+
+
+from bot.engine.cli import diagnose_command, playbooks_group  # noqa: E402
+
+main.add_command(diagnose_command)
+main.add_command(playbooks_group)
+
+from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
+
+main.add_command(sim_command)
+
+from bot.server import serve  # noqa: E402
+from bot.store.cli import db  # noqa: E402
+
+main.add_command(db)
+main.add_command(serve)
+
 from bot.postmortem.cli import postmortem  # noqa: E402 - commands are registered after the group exists
 
 main.add_command(postmortem)
