@@ -38,6 +38,6 @@ def test_tini_is_installed_before_the_numeric_user_and_is_pid_1():
 
 def test_dockerignore_keeps_the_context_to_what_the_build_copies():
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignore[1:2] == ["**"] or "**" in ignore
+    assert "**" in ignore
     for needed in ("pyproject.toml", "README.md", "bot/", "playbooks/", "migrations/"):
         assert f"!{needed}" in ignore
