@@ -51,21 +51,22 @@ class ImageSummary:
     def to_json(self) -> dict[str, Any]:
         """The subset of the `coroner image --format json` shape that `from_json` reads back."""
         data: dict[str, Any] = {
-            "ref": self.ref,
+            "image": {"ref": self.ref},
             "layers": [
                 {
                     "index": la.index,
                     "instruction": la.instruction,
                     "size_bytes": la.size_bytes,
                     "digest": la.digest,
-                    "top_paths": [{"path": p.path, "size_bytes": p.size_bytes} for p in la.top_paths],
+                    "top_paths": [{"path": p.path, "bytes": p.size_bytes} for p in la.top_paths],
                 }
                 for la in self.layers
             ],
             "totals": {"size_bytes": self.size_bytes},
+            "comparison": None,
         }
         if self.previous_ref is not None or self.previous_total_bytes is not None:
-            data["against"] = {"ref": self.previous_ref, "size_bytes": self.previous_total_bytes}
+            data["comparison"] = {"against": self.previous_ref, "against_size_bytes": self.previous_total_bytes}
         return data
 
     @classmethod
@@ -98,28 +99,39 @@ class ImageSummary:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, previous_total_bytes: int | None = None) -> ImageSummary:
-        """Read the `coroner image --format json` shape: `layers[]` with `index`, `size_bytes`,
-        `created_by`, `instruction` and `top_paths` (items `{path, size_bytes}` or `[path, size]`)."""
+        """Read the `coroner image --format json` shape: `image.ref`, `totals.size_bytes`,
+        `comparison.against`/`against_size_bytes` (with `--against`), and `layers[]` with `index`,
+        `size_bytes`, `created_by`, `instruction` and `top_paths` (items `{path, bytes}`,
+        `{path, size_bytes}` or `[path, size]`). `previous_total_bytes` is used without a comparison."""
+        raw_layers = list(data.get("layers", []))
+        # `docker history` and the incident report give a layer's uncompressed diff size (the autopsy's
+        # `stored_bytes` when not compressed); `size_bytes` there is what its files add up to.
+        stored = bool(raw_layers) and all(
+            raw.get("stored_bytes") is not None and not raw.get("compressed") for raw in raw_layers
+        )
         layers = []
-        for raw in data.get("layers", []):
+        for raw in raw_layers:
             instruction = raw.get("instruction") or instruction_of(raw.get("created_by") or "")
             layers.append(
                 LayerSummary(
                     index=int(raw["index"]),
                     instruction=str(instruction),
-                    size_bytes=int(raw.get("size_bytes") or 0),
+                    size_bytes=int((raw["stored_bytes"] if stored else raw.get("size_bytes")) or 0),
                     digest=raw.get("digest"),
                     top_paths=tuple(_path_size(p) for p in raw.get("top_paths") or ()),
                 )
             )
         totals = data.get("totals") or {}
-        against = data.get("against") or {}
+        image = data.get("image")
+        ref = image.get("ref") if isinstance(image, Mapping) else (image or data.get("ref"))
+        comparison = data.get("comparison") or {}
+        previous_bytes = comparison.get("against_size_bytes")
         return cls(
-            ref=str(data.get("ref") or data.get("image") or "?"),
+            ref=str(ref or "?"),
             layers=tuple(layers),
-            total_bytes=totals.get("size_bytes"),
-            previous_ref=against.get("ref"),
-            previous_total_bytes=against.get("size_bytes", previous_total_bytes),
+            total_bytes=None if stored else totals.get("size_bytes"),
+            previous_ref=comparison.get("against"),
+            previous_total_bytes=previous_bytes if previous_bytes is not None else previous_total_bytes,
         )
 
 

@@ -126,3 +126,33 @@ def test_affected_nodes_from_strings_lists_and_counts(incident) -> None:
         Finding("node-disk-high", Severity.HIGH, "full", {"nodes": ["n1", "n4"]}),
     ]
     assert build_view(incident=incident, timeline=[], findings=findings).affected_nodes == ("n1", "n2", "n3", "n4")
+
+
+def test_image_summary_reads_the_autopsy_json() -> None:
+    data = {
+        "image": {"ref": "r/ups:5", "digest": "sha256:x", "user": None},
+        "layers": [
+            {"index": 0, "size_bytes": 100, "created_by": "/bin/sh -c #(nop) ADD file:1 in / ", "instruction": "",
+             "line": None, "top_paths": []},
+            {"index": 1, "size_bytes": 900, "created_by": "COPY . . # buildkit", "instruction": "COPY . .", "line": 9,
+             "top_paths": [{"path": "app/.git", "bytes": 800, "files": 12}]},
+        ],
+        "totals": {"size_bytes": 1000, "reclaimable_bytes": 0},
+        "comparison": {"against": "r/ups:4", "size_bytes": 1000, "against_size_bytes": 50, "growth_factor": 20.0},
+    }
+    summary = ImageSummary.from_json(data, previous_total_bytes=7)
+    assert (summary.ref, summary.previous_ref, summary.previous_total_bytes) == ("r/ups:5", "r/ups:4", 50)
+    assert [la.instruction for la in summary.layers] == ["ADD file:1 in /", "COPY . ."]
+    assert summary.layers[1].top_paths == (PathSize("app/.git", 800),)
+    assert ImageSummary.from_json(summary.to_json()) == summary
+    data["comparison"] = None
+    assert ImageSummary.from_json(data, previous_total_bytes=7).previous_total_bytes == 7
+
+
+def test_uncompressed_stored_sizes_win_over_file_sums() -> None:
+    layer = {"index": 0, "size_bytes": 1900, "stored_bytes": 2100, "compressed": False, "instruction": "RUN apt-get"}
+    summary = ImageSummary.from_json({"image": {"ref": "r"}, "layers": [layer], "totals": {"size_bytes": 1900}})
+    assert (summary.layers[0].size_bytes, summary.size_bytes) == (2100, 2100)
+    compressed = dict(layer, compressed=True)
+    summary = ImageSummary.from_json({"image": {"ref": "r"}, "layers": [compressed], "totals": {"size_bytes": 1900}})
+    assert (summary.layers[0].size_bytes, summary.size_bytes) == (1900, 1900)
