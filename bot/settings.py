@@ -54,12 +54,6 @@ class Settings(BaseSettings):
     image_source: Literal["registry", "docker"] = Field(
         default="registry", description="How images are read: OCI registry over HTTP, or the Docker engine."
     )
-    registry_username: str | None = Field(default=None, description="Registry user for image reads (bearer/basic auth).")
-    registry_password: SecretStr | None = Field(default=None, description="Registry password or token for image reads.")
-    image_platform: str = Field(default="linux/amd64", description="Platform picked from a multi-arch image index.")
-    image_byte_budget: int = Field(
-        default=8 << 30, ge=0, description="Most bytes of layer blobs one image autopsy downloads from a registry."
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
     @field_validator("pagerduty_webhook_secrets", mode="before")

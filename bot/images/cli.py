@@ -10,23 +10,19 @@ import click
 from bot.images.autopsy import autopsy
 from bot.images.render import render_text
 from bot.ports import CoronerError, ImageReader
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 
 
-def build_reader(settings: Settings, source: str, docker_contents: str = "auto") -> ImageReader:
+def build_reader(source: str, docker_contents: str = "auto") -> ImageReader:
+    """The reader for `--source` (also used by `coroner diagnose`). Registry credentials, platform and
+    download budget are `RegistryImageReader` arguments; they are not settings yet."""
     if source == "docker":
         from bot.images.docker_reader import DockerImageReader
 
         return DockerImageReader(contents=docker_contents)
     from bot.images.registry_reader import RegistryImageReader
 
-    password = settings.registry_password.get_secret_value() if settings.registry_password else None
-    return RegistryImageReader(
-        platform=settings.image_platform,
-        byte_budget=settings.image_byte_budget,
-        username=settings.registry_username,
-        password=password,
-    )
+    return RegistryImageReader()
 
 
 @click.command("image")
@@ -43,15 +39,14 @@ def image_command(
     ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
 ) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
-    settings = load_settings()
-    source = source or settings.image_source
+    source = source or load_settings().image_source
     dockerfile_text = None
     if dockerfile is not None:
         try:
             dockerfile_text = dockerfile.read_text(encoding="utf-8")
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
-    report = autopsy(build_reader(settings, source, docker_contents), ref, dockerfile_text=dockerfile_text,
+    report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
                      dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
