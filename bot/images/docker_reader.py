@@ -16,6 +16,7 @@ import logging
 import posixpath
 import tarfile
 import threading
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -209,7 +210,7 @@ class DockerImageReader:
                 cached = self._read_save(image)
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise ImageReadError(f"Docker engine could not save {ref}: {exc}") from exc
-            except (tarfile.TarError, UnsupportedLayer, ValueError, KeyError) as exc:
+            except (tarfile.TarError, UnsupportedLayer, ValueError, KeyError, EOFError, zlib.error) as exc:
                 raise ImageReadError(f"the saved image {ref} is not readable: {exc}") from exc
             self._saved[image.id] = cached
         return cached

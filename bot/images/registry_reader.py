@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import zlib
 import tarfile
 from collections.abc import Iterator
 from typing import Any
@@ -213,7 +214,7 @@ class RegistryImageReader:
         response = self._send(ref, self._url(ref, "blobs", layer.digest), stream=True)
         try:
             yield from iter_layer_blob(ChunkStream(self._metered(response, layer)))
-        except (UnsupportedLayer, OSError, EOFError, tarfile.TarError) as exc:
+        except (UnsupportedLayer, OSError, EOFError, tarfile.TarError, zlib.error) as exc:
             raise ImageReadError(f"layer {layer.index} ({layer.digest}) of {ref.repository} is unreadable: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ImageReadError(f"registry {ref.registry} broke off layer {layer.index}: {exc}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import posixpath
 import tarfile
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO
 
@@ -133,14 +134,43 @@ def open_layer_stream(raw: IO[bytes]) -> tuple[IO[bytes], str]:
     return stream, ""
 
 
+class GzipStream(io.RawIOBase):
+    """Plain bytes of a gzip stream (several members allowed), decompressed a chunk at a time."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._out = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while self._offset >= len(self._out):
+            if self._inflate.eof:
+                rest = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(wbits=31)
+                if rest:
+                    self._out, self._offset = self._inflate.decompress(rest, TAR_BUFSIZE), 0
+                    continue
+            data = self._inflate.unconsumed_tail or self._raw.read(TAR_BUFSIZE)
+            if not data:
+                return 0
+            self._out, self._offset = self._inflate.decompress(data, TAR_BUFSIZE), 0
+        n = min(len(buffer), len(self._out) - self._offset)
+        buffer[:n] = memoryview(self._out)[self._offset : self._offset + n]
+        self._offset += n
+        return n
+
+
 def iter_layer_blob(raw: IO[bytes]) -> Iterator[FileEntry]:
     stream, compression = open_layer_stream(raw)
     if compression == "gz":
-        yield from iter_tar(stream, compression=compression)
-    else:
-        if not hasattr(stream, "readinto"):
-            stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
-        yield from iter_tar_fast(stream)
+        stream = GzipStream(stream)
+    if not hasattr(stream, "readinto") or compression == "gz":
+        stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
+    yield from iter_tar_fast(stream)
 
 
 class UnsupportedLayer(Exception):

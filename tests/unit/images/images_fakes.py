@@ -154,7 +154,8 @@ class RegistryDouble:
 
     def add_image(self, name: str, tag: str, layers: list[bytes], history: list[dict[str, object]], *,
                   gzip_layers: bool = True, index: bool = False, config_extra: dict[str, object] | None = None,
-                  streamed: list[tuple[str, int, Callable[[], Iterator[bytes]]]] | None = None) -> None:
+                  streamed: list[tuple[str, int, Callable[[], Iterator[bytes]]]] | None = None,
+                  streamed_gzip: bool = False) -> None:
         descriptors, diff_ids = [], []
         for layer in layers:
             blob = gzip.compress(layer, compresslevel=1) if gzip_layers else layer
@@ -166,7 +167,8 @@ class RegistryDouble:
         for digest, size, generator in streamed or []:
             self.blobs[digest] = generator
             self.blob_sizes[digest] = size
-            descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size})
+            media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if streamed_gzip else "")
+            descriptors.append({"mediaType": media, "digest": digest, "size": size})
             diff_ids.append(digest)
         config = {"architecture": "amd64", "os": "linux", "config": {"User": "app", **(config_extra or {})},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}

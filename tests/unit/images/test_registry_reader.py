@@ -87,3 +87,11 @@ def test_parallel_reads_give_the_same_report_and_respect_the_budget(registry):
     limited = autopsy(reader, ref, workers=4)
     assert [layer.contents_read for layer in limited.layers] == [True, True, True, False, False, False]
     assert reader.bytes_read <= reader.byte_budget
+
+
+def test_corrupt_layer_blob_is_a_clear_error(registry):
+    registry.add_image("app", "bad", LAYERS, HISTORY)
+    manifest = RegistryImageReader().manifest(f"127.0.0.1:{registry.port}/app:bad")
+    registry.blobs[manifest.layers[1].digest] = b"\x1f\x8b\x08\x00" + b"garbage" * 100
+    with pytest.raises(ImageReadError, match="layer 1 .* is unreadable"):
+        list(RegistryImageReader().layer_files(f"127.0.0.1:{registry.port}/app:bad", manifest.layers[1]))
