@@ -67,6 +67,30 @@ def context(root: Path, files: int, big_mb: int) -> None:
     (root / "config.txt").write_text("v1\n")
 
 
+def start_registry(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's docker-registry on a free loopback port, filesystem storage under `workdir`."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = workdir / "registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    process = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200:
+                return process, f"127.0.0.1:{port}"
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("docker-registry did not start")
+
+
 def timed(cmd: list[str], runs: int) -> tuple[float, str]:
     samples, out = [], ""
     for _ in range(runs):
@@ -85,6 +109,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--registry", action="store_true", help="also push to a local docker-registry and time --source registry")
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
     suffix = uuid.uuid4().hex[:8]
@@ -124,6 +149,25 @@ def main() -> None:
         print(f"| coroner reclaimable_bytes | {ours['reclaimable_bytes']} |")
         print(f"| figures equal | efficiency {same_efficiency}, wasted {same_wasted} |")
         print(f"| coroner no slower than dive | {coroner_s <= dive_s} |")
+        if args.registry:
+            process, registry = start_registry(ctx)
+            remote = f"{registry}/coroner-bench-{suffix}:1"
+            try:
+                client.images.get(image).tag(remote)
+                for line in client.images.push(remote.rsplit(":", 1)[0], tag="1", stream=True, decode=True):
+                    if "error" in line:
+                        raise SystemExit(line["error"])
+                registry_s, registry_out = timed([coroner, "image", remote, "--source", "registry", "--format", "json"], args.runs)
+                remote_totals = json.loads(registry_out)["totals"]
+                print(f"| `coroner image --source registry --format json` (gzip blobs over HTTP, median of {args.runs}) | {registry_s:.2f} s |")
+                print(f"| registry and engine give the same totals | {remote_totals == ours} |")
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+                try:
+                    client.images.remove(remote, force=True)
+                except docker.errors.APIError:
+                    pass
         if not (same_efficiency and same_wasted):
             raise SystemExit("dive figures differ")
     finally:
