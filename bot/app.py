@@ -45,9 +45,9 @@ def create_app(
     """The ASGI app over `store`.
 
     `webhook_secrets`: every PagerDuty V3 secret currently valid (several while one rotates); with none,
-    every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's). `pending_sweep_seconds`: how often
-    stored-but-unprocessed events are retried in the background (None: only once, at startup,
-    before serving).
+    every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's).
+    `pending_sweep_seconds`: how often stored-but-unprocessed events are retried in the background
+    (None: only once, at startup, before serving).
     `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
     `incident_service` replaces the default `IncidentService(store, clock=clock)`.
     """
@@ -124,9 +124,7 @@ def create_app(
 def app_from_settings(settings: Settings) -> Starlette:
     """The production app, assembled from Settings (what `coroner serve` runs)."""
     store = Store.from_url(settings.database_url)
-    return create_app(
-        store=store, webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets]
-    )
+    return create_app(store=store, webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets])
 
 
 async def _sweep(service: IncidentService, interval: float) -> None:

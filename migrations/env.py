@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from bot.settings import load_settings
 from bot.store.db import make_engine
@@ -17,7 +20,7 @@ def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or load_settings().database_url
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations spell the plain column type, so an old migration never depends on today's Python class.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"

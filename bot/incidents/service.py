@@ -180,7 +180,11 @@ class IncidentService:
             uow.incidents.set_status(incident_id, status=status, at=event.occurred_at)
         uow.timeline.add_entries(
             incident_id=incident_id,
-            entries=[TimelineEntry(at=event.occurred_at, source=PAGERDUTY, text=timeline_text(event), key=timeline_key(event))],
+            entries=[
+                TimelineEntry(
+                    at=event.occurred_at, source=PAGERDUTY, text=timeline_text(event), key=timeline_key(event)
+                )
+            ],
         )
         if event.event_type == "incident.triggered":
             uow.jobs.enqueue(

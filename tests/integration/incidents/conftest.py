@@ -203,9 +203,7 @@ def make_client(serve_app, clock: FakeClock) -> Callable[[Store], httpx.Client]:
     """An HTTP client of the real app over `store` (its startup sweep included)."""
 
     def make(store: Store) -> httpx.Client:
-        app = create_app(
-            store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None
-        )
+        app = create_app(store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None)
         return serve_app(app)
 
     return make

@@ -64,8 +64,15 @@ class FlakyIncidentService(IncidentService):
 
 def test_failed_processing_keeps_the_raw_event_for_reprocessing(store, clock, pagerduty, serve_app):
     flaky = FlakyIncidentService(store, failures=1, clock=clock)
-    client = serve_app(create_app(store=store, webhook_secrets=[pagerduty.new_secret], clock=clock,
-                                  pending_sweep_seconds=None, incident_service=flaky))
+    client = serve_app(
+        create_app(
+            store=store,
+            webhook_secrets=[pagerduty.new_secret],
+            clock=clock,
+            pending_sweep_seconds=None,
+            incident_service=flaky,
+        )
+    )
     body = pagerduty.body(event_id="e-1")
     assert pagerduty.post(client, body).status_code == 202  # stored: PagerDuty must not resend it
     assert store.list_incidents() == []
@@ -99,8 +106,15 @@ def test_an_event_that_keeps_failing_is_left_for_a_person(store, clock):
     service = IncidentService(store, clock=clock)
     with store.unit_of_work() as uow:
         # A body an older, more lenient release accepted: it no longer parses.
-        uow.events.add(source="pagerduty", delivery_id="w", event_id="e", event_type="incident.triggered",
-                       headers={}, body=b'{"event": {}}', received_at=clock.now())
+        uow.events.add(
+            source="pagerduty",
+            delivery_id="w",
+            event_id="e",
+            event_type="incident.triggered",
+            headers={},
+            body=b'{"event": {}}',
+            received_at=clock.now(),
+        )
         uow.commit()
     for _ in range(10):
         service.process_pending()
