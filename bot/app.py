@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, parse_envelope, verify_v3
+from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
 from bot.incidents.service import IncidentService
 from bot.ports import Clock
 from bot.settings import Settings
@@ -68,6 +68,7 @@ def create_app(
             return _error(401, "invalid signature")
         try:
             event = parse_envelope(body)
+            delivery_id(request.headers)
         except MalformedEvent as exc:
             log.warning("PagerDuty webhook refused: %s", exc)
             return _error(400, str(exc))
