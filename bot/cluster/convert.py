@@ -1,0 +1,310 @@
+"""Kubernetes API JSON -> our snapshot types. Pure functions over the wire format, no SDK.
+
+The reader asks the official client for raw bodies (`_preload_content=False`) and converts them here:
+the SDK's model deserialisation is the slowest part of a large list, and working on the documented JSON
+keeps these conversions testable on real API responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from bot.cluster.snapshots import (
+    Condition,
+    ContainerSnapshot,
+    DeploymentSnapshot,
+    EventSnapshot,
+    FsStats,
+    HpaSnapshot,
+    NodeFsSummary,
+    NodeImage,
+    NodeSnapshot,
+    OwnerRef,
+    PodSnapshot,
+    Probe,
+    ReplicaSetSnapshot,
+)
+
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+
+Json = Mapping[str, Any]
+
+
+def parse_time(value: Any) -> datetime | None:
+    """RFC 3339 (`2024-05-14T02:38:03Z`, with or without fractions/offset) -> aware UTC; None if absent."""
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _revision(annotations: Mapping[str, str]) -> int | None:
+    return _int(annotations.get(REVISION))
+
+
+def _revision_history(annotations: Mapping[str, str]) -> tuple[int, ...]:
+    raw = annotations.get(REVISION_HISTORY) or ""
+    return tuple(n for n in (_int(part.strip()) for part in raw.split(",")) if n is not None)
+
+
+def _meta(obj: Json) -> Json:
+    return obj.get("metadata") or {}
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def condition(raw: Json) -> Condition:
+    return Condition(
+        type=str(raw.get("type", "")),
+        status=str(raw.get("status", "Unknown")),
+        reason=raw.get("reason") or None,
+        message=raw.get("message") or None,
+        last_transition=parse_time(raw.get("lastTransitionTime")),
+        last_heartbeat=parse_time(raw.get("lastHeartbeatTime") or raw.get("lastUpdateTime")),
+    )
+
+
+def _conditions(status: Json) -> tuple[Condition, ...]:
+    return tuple(condition(c) for c in status.get("conditions") or ())
+
+
+def owner_refs(meta: Json) -> tuple[OwnerRef, ...]:
+    return tuple(
+        OwnerRef(kind=str(o.get("kind", "")), name=str(o.get("name", "")), uid=o.get("uid"))
+        for o in meta.get("ownerReferences") or ()
+    )
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def node(obj: Json) -> NodeSnapshot:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    return NodeSnapshot(
+        name=str(meta.get("name", "")),
+        labels=_str_map(meta.get("labels")),
+        unschedulable=bool(spec.get("unschedulable", False)),
+        conditions=_conditions(status),
+        images=tuple(
+            NodeImage(names=tuple(i.get("names") or ()), size_bytes=_int(i.get("sizeBytes")) or 0)
+            for i in status.get("images") or ()
+        ),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        capacity=_str_map(status.get("capacity")),
+        allocatable=_str_map(status.get("allocatable")),
+        taints=tuple(dict(t) for t in spec.get("taints") or ()),
+    )
+
+
+def fs_stats(raw: Json | None) -> FsStats | None:
+    if not raw:
+        return None
+    return FsStats(
+        capacity_bytes=_int(raw.get("capacityBytes")),
+        available_bytes=_int(raw.get("availableBytes")),
+        used_bytes=_int(raw.get("usedBytes")),
+        inodes=_int(raw.get("inodes")),
+        inodes_free=_int(raw.get("inodesFree")),
+        inodes_used=_int(raw.get("inodesUsed")),
+    )
+
+
+def node_fs_summary(name: str, summary: Json) -> NodeFsSummary:
+    """The kubelet Summary (`/stats/summary`): nodefs = node.fs, imagefs = node.runtime.imageFs."""
+    node_part = summary.get("node") or {}
+    runtime = node_part.get("runtime") or {}
+    return NodeFsSummary(
+        node=str(node_part.get("nodeName") or name),
+        nodefs=fs_stats(node_part.get("fs")),
+        imagefs=fs_stats(runtime.get("imageFs")),
+        container_fs=fs_stats(runtime.get("containerFs")),
+    )
+
+
+# ---------------------------------------------------------------- containers and pods
+
+
+def probe(raw: Json | None) -> Probe | None:
+    """A probe reduced to its kind: what a weak-probe check needs, without the SDK's shapes."""
+    if not raw:
+        return None
+    if http := raw.get("httpGet"):
+        return Probe(kind="http", detail=f"{http.get('scheme', 'HTTP').lower()} :{http.get('port', '')}"
+                                         f"{http.get('path', '/')}")
+    if tcp := raw.get("tcpSocket"):
+        return Probe(kind="tcp", detail=f":{tcp.get('port', '')}")
+    if exec_ := raw.get("exec"):
+        return Probe(kind="exec", detail=" ".join(str(a) for a in exec_.get("command") or ()))
+    if grpc := raw.get("grpc"):
+        return Probe(kind="grpc", detail=f":{grpc.get('port', '')}")
+    return Probe(kind="unknown")
+
+
+def _state(raw: Json | None) -> tuple[str | None, str | None, str | None]:
+    """(state, reason, message) of a containerStatus `state` or `lastState`."""
+    for name in ("waiting", "terminated", "running"):
+        detail = (raw or {}).get(name)
+        if detail is not None:
+            return name, detail.get("reason") or None, detail.get("message") or None
+    return None, None, None
+
+
+def container(spec: Json, status: Json | None = None) -> ContainerSnapshot:
+    resources = spec.get("resources") or {}
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    state, reason, message = _state(status.get("state")) if status else (None, None, None)
+    last_state, last_reason, _ = _state(status.get("lastState")) if status else (None, None, None)
+    return ContainerSnapshot(
+        name=str(spec.get("name", "")),
+        image=str(spec.get("image", "")),
+        memory_limit=str(limits["memory"]) if limits.get("memory") is not None else None,
+        memory_request=str(requests["memory"]) if requests.get("memory") is not None else None,
+        readiness_probe=probe(spec.get("readinessProbe")),
+        liveness_probe=probe(spec.get("livenessProbe")),
+        ready=bool(status.get("ready")) if status else None,
+        restart_count=_int(status.get("restartCount")) if status else None,
+        state=state,
+        state_reason=reason,
+        state_message=message,
+        last_terminated_reason=last_reason if last_state == "terminated" else None,
+        image_id=(status.get("imageID") or None) if status else None,
+    )
+
+
+def _containers(spec: Json, statuses: list[Json] | None = None) -> tuple[ContainerSnapshot, ...]:
+    by_name = {s.get("name"): s for s in statuses or ()}
+    return tuple(container(c, by_name.get(c.get("name"))) for c in spec.get("containers") or ())
+
+
+def pod(obj: Json) -> PodSnapshot:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    return PodSnapshot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=_str_map(meta.get("labels")),
+        phase=status.get("phase"),
+        node_name=spec.get("nodeName") or None,
+        containers=_containers(spec, status.get("containerStatuses")),
+        conditions=_conditions(status),
+        owners=owner_refs(meta),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        reason=status.get("reason") or None,
+        message=status.get("message") or None,
+    )
+
+
+# ---------------------------------------------------------------- events
+
+
+def event(obj: Json) -> EventSnapshot:
+    """A core/v1 Event. Newer writers leave firstTimestamp/lastTimestamp empty and set eventTime/series."""
+    meta = _meta(obj)
+    involved = obj.get("involvedObject") or {}
+    series = obj.get("series") or {}
+    event_time = parse_time(obj.get("eventTime"))
+    first = parse_time(obj.get("firstTimestamp")) or event_time
+    last = (parse_time(obj.get("lastTimestamp")) or parse_time(series.get("lastObservedTime"))
+            or event_time or first)
+    count = _int(obj.get("count")) or _int(series.get("count")) or 1
+    source = (obj.get("source") or {}).get("component") or obj.get("reportingComponent") or None
+    return EventSnapshot(
+        namespace=meta.get("namespace") or involved.get("namespace") or None,
+        involved_kind=str(involved.get("kind", "")),
+        involved_name=str(involved.get("name", "")),
+        reason=str(obj.get("reason") or ""),
+        message=str(obj.get("message") or ""),
+        type=str(obj.get("type") or "Normal"),
+        count=count,
+        first_at=first,
+        last_at=last,
+        source=source,
+        uid=meta.get("uid"),
+    )
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def deployment(obj: Json) -> DeploymentSnapshot:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    annotations = _str_map(meta.get("annotations"))
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    return DeploymentSnapshot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=_str_map(meta.get("labels")),
+        selector=_str_map((spec.get("selector") or {}).get("matchLabels")),
+        replicas=_int(spec.get("replicas")),
+        ready_replicas=_int(status.get("readyReplicas")) or 0,
+        updated_replicas=_int(status.get("updatedReplicas")) or 0,
+        available_replicas=_int(status.get("availableReplicas")) or 0,
+        revision=_revision(annotations),
+        paused=bool(spec.get("paused", False)),
+        containers=_containers(template_spec),
+        conditions=_conditions(status),
+        annotations=annotations,
+        revision_history_limit=_int(spec.get("revisionHistoryLimit")),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        uid=meta.get("uid"),
+    )
+
+
+def replicaset(obj: Json) -> ReplicaSetSnapshot:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    annotations = _str_map(meta.get("annotations"))
+    template = spec.get("template") or {}
+    return ReplicaSetSnapshot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=_str_map(meta.get("labels")),
+        revision=_revision(annotations),
+        revision_history=_revision_history(annotations),
+        replicas=_int(spec.get("replicas")),
+        ready_replicas=_int(status.get("readyReplicas")) or 0,
+        available_replicas=_int(status.get("availableReplicas")) or 0,
+        containers=_containers(template.get("spec") or {}),
+        owners=owner_refs(meta),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        annotations=annotations,
+        template=template,
+    )
+
+
+def hpa(obj: Json) -> HpaSnapshot:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    target = spec.get("scaleTargetRef") or {}
+    return HpaSnapshot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        target_kind=str(target.get("kind", "")),
+        target_name=str(target.get("name", "")),
+        min_replicas=_int(spec.get("minReplicas")),
+        max_replicas=_int(spec.get("maxReplicas")) or 0,
+        current_replicas=_int(status.get("currentReplicas")),
+        desired_replicas=_int(status.get("desiredReplicas")),
+        last_scale_time=parse_time(status.get("lastScaleTime")),
+        conditions=_conditions(status),
+        current_metrics=tuple(dict(m) for m in status.get("currentMetrics") or ()),
+    )

@@ -1,0 +1,250 @@
+"""`ClusterReader` on the official `kubernetes` client, with a kubeconfig context or in-cluster config.
+
+The client does transport, auth and kubeconfig handling; bodies are read raw (`_preload_content=False`)
+and converted by `bot.cluster.convert`, so no SDK object leaves this module and a 20,000-pod list is not
+pushed through the SDK's slow model deserialiser. Every `ApiException` becomes a `ClusterReadError`
+subclass that says what was asked and, for 403, which permission is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from bot.cluster import convert
+from bot.cluster.snapshots import (
+    DeploymentSnapshot,
+    EventSnapshot,
+    HpaSnapshot,
+    NodeFsSummary,
+    NodeSnapshot,
+    PodSnapshot,
+    ReplicaSetSnapshot,
+)
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_PAGE_SIZE = 500
+
+
+def _status_message(exc: ApiException) -> str:
+    """The API server's own sentence from the `Status` body, else the HTTP reason."""
+    try:
+        body = json.loads(exc.body) if exc.body else {}
+    except (TypeError, ValueError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or exc.reason or "no detail")
+
+
+def map_api_exception(exc: ApiException, *, what: str, verb: str, resource: str) -> ClusterReadError:
+    """403 -> ClusterForbidden(verb, resource), 404 -> ClusterNotFound, anything else -> ClusterReadError."""
+    detail = _status_message(exc)
+    if exc.status == 403:
+        return ClusterForbidden(f"{what}: forbidden: needs {verb} on {resource} ({detail})",
+                                verb=verb, resource=resource)
+    if exc.status == 404:
+        return ClusterNotFound(f"{what}: not found ({detail})")
+    if not exc.status:
+        return ClusterReadError(f"{what}: {detail}")
+    return ClusterReadError(f"{what}: HTTP {exc.status} {exc.reason or ''}: {detail}".replace("  ", " "))
+
+
+class KubernetesClusterReader:
+    """Read-only view of one cluster through the official client. Thread-safe: checks call it concurrently."""
+
+    def __init__(self, api_client: k8s.ApiClient, *, context: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, page_size: int | None = DEFAULT_PAGE_SIZE) -> None:
+        self.context = context
+        self._api_client = api_client
+        self._core = k8s.CoreV1Api(api_client)
+        self._apps = k8s.AppsV1Api(api_client)
+        self._autoscaling = k8s.AutoscalingV2Api(api_client)
+        self._timeout = timeout
+        self._page_size = page_size
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None, *,
+                        pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
+        """From a kubeconfig file (default `~/.kube/config`) and context (default: its current context)."""
+        configuration = k8s.Configuration()
+        configuration.connection_pool_maxsize = pool_size
+        try:
+            api_client = k8s_config.new_client_from_config(
+                config_file=str(path) if path is not None else None, context=context,
+                persist_config=False, client_configuration=configuration)
+        except (ConfigException, OSError, TypeError, ValueError) as exc:
+            where = path or "~/.kube/config"
+            raise ClusterReadError(f"cannot load kubeconfig {where} (context {context or 'current'}): {exc}") from exc
+        return cls(api_client, context=context or _current_context(path), **kwargs)
+
+    @classmethod
+    def in_cluster(cls, *, pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
+        """From the pod's service account (token and CA mounted by Kubernetes)."""
+        configuration = k8s.Configuration()
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except ConfigException as exc:
+            raise ClusterReadError(f"not running in a cluster: {exc}") from exc
+        configuration.connection_pool_maxsize = pool_size
+        return cls(k8s.ApiClient(configuration), context=None, **kwargs)
+
+    @classmethod
+    def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None,
+                **kwargs: Any) -> KubernetesClusterReader:
+        """A kubeconfig when one is given or found; otherwise the in-cluster service account."""
+        if kubeconfig is not None:
+            return cls.from_kubeconfig(kubeconfig, context, **kwargs)
+        try:
+            return cls.from_kubeconfig(None, context, **kwargs)
+        except ClusterReadError:
+            if context is not None:
+                raise
+            return cls.in_cluster(**kwargs)
+
+    def close(self) -> None:
+        self._api_client.close()
+
+    def __enter__(self) -> KubernetesClusterReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ transport
+
+    def _call(self, fn: Callable[..., Any], *args: Any, what: str, verb: str, resource: str,
+              **kwargs: Any) -> Any:
+        """One request, its body parsed as JSON; every failure converted at this boundary."""
+        try:
+            response = fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+        except ApiException as exc:
+            raise map_api_exception(exc, what=what, verb=verb, resource=resource) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterReadError(f"{what}: cannot reach the API server: {exc}") from exc
+        try:
+            data = response.data
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterReadError(f"{what}: connection lost while reading: {exc}") from exc
+        finally:
+            response.release_conn()
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ClusterReadError(f"{what}: the API server answered with something other than JSON") from exc
+
+    def _list(self, fn: Callable[..., Any], *args: Any, what: str, resource: str, **kwargs: Any) -> Iterator[Any]:
+        """Every item of a list, following `continue` tokens page by page as kubectl does."""
+        token: str | None = None
+        while True:
+            paging: dict[str, Any] = {}
+            if self._page_size:
+                paging["limit"] = self._page_size
+            if token:
+                paging["_continue"] = token
+            body = self._call(fn, *args, what=what, verb="list", resource=resource, **kwargs, **paging)
+            yield from body.get("items") or ()
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    @staticmethod
+    def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+        out = {}
+        if label_selector:
+            out["label_selector"] = label_selector
+        if field_selector:
+            out["field_selector"] = field_selector
+        return out
+
+    # ------------------------------------------------------------ ClusterReader
+
+    def list_nodes(self) -> list[NodeSnapshot]:
+        return [convert.node(n) for n in self._list(self._core.list_node, what="list nodes", resource="nodes")]
+
+    def node_fs_summary(self, node: str) -> NodeFsSummary:
+        # The node proxy returns the kubelet's JSON as a string; parsed by the SDK it comes back mangled
+        # (kubernetes-client/python#2158), hence the raw body.
+        body = self._call(self._core.connect_get_node_proxy_with_path, node, "stats/summary",
+                          what=f"kubelet summary of node {node}", verb="get", resource="nodes/proxy")
+        return convert.node_fs_summary(node, body)
+
+    def list_namespaces(self) -> list[str]:
+        items = self._list(self._core.list_namespace, what="list namespaces", resource="namespaces")
+        return [str((n.get("metadata") or {}).get("name", "")) for n in items]
+
+    def list_pods(self, namespace: str | None, *, label_selector: str | None = None,
+                  field_selector: str | None = None) -> list[PodSnapshot]:
+        selectors = self._selectors(label_selector, field_selector)
+        if namespace is None:
+            items = self._list(self._core.list_pod_for_all_namespaces, what="list pods in all namespaces",
+                               resource="pods", **selectors)
+        else:
+            items = self._list(self._core.list_namespaced_pod, namespace, what=f"list pods of {namespace}",
+                               resource="pods", **selectors)
+        return [convert.pod(p) for p in items]
+
+    def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[EventSnapshot]:
+        selectors = self._selectors(None, field_selector)
+        if namespace is None:
+            items = self._list(self._core.list_event_for_all_namespaces, what="list events in all namespaces",
+                               resource="events", **selectors)
+        else:
+            items = self._list(self._core.list_namespaced_event, namespace, what=f"list events of {namespace}",
+                               resource="events", **selectors)
+        return [convert.event(e) for e in items]
+
+    def get_deployment(self, namespace: str, name: str) -> DeploymentSnapshot:
+        body = self._call(self._apps.read_namespaced_deployment, name, namespace,
+                          what=f"get deployment {namespace}/{name}", verb="get", resource="deployments")
+        return convert.deployment(body)
+
+    def list_deployments(self, namespace: str | None, *, label_selector: str | None = None
+                         ) -> list[DeploymentSnapshot]:
+        selectors = self._selectors(label_selector, None)
+        if namespace is None:
+            items = self._list(self._apps.list_deployment_for_all_namespaces,
+                               what="list deployments in all namespaces", resource="deployments", **selectors)
+        else:
+            items = self._list(self._apps.list_namespaced_deployment, namespace,
+                               what=f"list deployments of {namespace}", resource="deployments", **selectors)
+        return [convert.deployment(d) for d in items]
+
+    def list_replicasets(self, namespace: str, *, label_selector: str | None = None) -> list[ReplicaSetSnapshot]:
+        items = self._list(self._apps.list_namespaced_replica_set, namespace,
+                           what=f"list replicasets of {namespace}", resource="replicasets",
+                           **self._selectors(label_selector, None))
+        return [convert.replicaset(r) for r in items]
+
+    def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
+        items = self._list(self._autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace,
+                           what=f"list horizontalpodautoscalers of {namespace}",
+                           resource="horizontalpodautoscalers")
+        return [convert.hpa(h) for h in items]
+
+    def server_version(self) -> str:
+        """`gitVersion` of the API server (a cheap connectivity check)."""
+        body = self._call(k8s.VersionApi(self._api_client).get_code, what="get version", verb="get",
+                          resource="version")
+        return str(body.get("gitVersion", ""))
+
+
+def _current_context(path: str | Path | None) -> str | None:
+    try:
+        _, active = k8s_config.list_kube_config_contexts(config_file=str(path) if path is not None else None)
+    except (ConfigException, OSError, TypeError, ValueError):
+        return None
+    return active.get("name") if active else None

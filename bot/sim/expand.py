@@ -1,0 +1,815 @@
+"""Turns the compact scenario spec into the JSON objects a real API server returns.
+
+Names, uids and IPs are derived from hashes of the scenario content, so the same file always serves the
+same bytes (tests and timeline dedupe keys depend on it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.images.model import FileEntry, HistoryEntry, ImageConfig, ImageManifest, LayerRef
+from bot.sim.quantity import format_binary, parse_bytes
+from bot.sim.scenario import Forbidden, ImageEvidence, Scenario
+from bot.sim.schema import (
+    ContainerSpec,
+    DeploymentSpec,
+    EventSpec,
+    FileSpec,
+    HpaSpec,
+    ImageSpec,
+    NodeSpec,
+    PodGroupSpec,
+    ProbeSpec,
+    RevisionSpec,
+    ScenarioFile,
+)
+
+_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' SafeEncodeString
+_UID_NAMESPACE = uuid.UUID("6f1c2a6e-6c1d-4c1e-9f53-8c1f0d3c0a11")
+
+
+@functools.lru_cache(maxsize=65536)
+def ts(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, as the API server writes `metav1.Time`."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def safe_hash(seed: str, length: int) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_HASH_ALPHABET[b % len(_HASH_ALPHABET)] for b in digest[:length])
+
+
+def uid_for(*parts: str) -> str:
+    return str(uuid.uuid5(_UID_NAMESPACE, "/".join(parts)))
+
+
+def _ip(seed: str, prefix: str = "10.0") -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return f"{prefix}.{digest[0] % 250 + 2}.{digest[1] % 250 + 2}"
+
+
+def _meta(name: str, namespace: str | None, created: datetime, kind: str, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["uid"] = uid_for(kind, namespace or "", name)
+    meta["resourceVersion"] = str(int(hashlib.sha256(f"{kind}/{namespace}/{name}".encode()).hexdigest()[:7], 16))
+    meta["creationTimestamp"] = ts(created)
+    meta.update({k: v for k, v in extra.items() if v})
+    return meta
+
+
+# ---------------------------------------------------------------- nodes
+
+
+_CONDITION_TEXT = {
+    "MemoryPressure": (
+        ("KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    ),
+    "DiskPressure": (
+        ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    ),
+    "PIDPressure": (
+        ("KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+    ),
+}
+_PRESSURE_TAINTS = {
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+}
+
+
+def repository_of(ref: str) -> str:
+    """`registry:5000/app:tag` -> `registry:5000/app` (a port is not a tag)."""
+    name, _, tag = ref.partition("@")[0].rpartition(":")
+    return name if name and "/" not in tag else ref.partition("@")[0]
+
+
+def _expand_node_specs(specs: list[NodeSpec]) -> list[NodeSpec]:
+    out = []
+    for spec in specs:
+        if spec.count is None:
+            out.append(spec)
+            continue
+        if "{i}" not in spec.name:
+            raise ValueError(f"nodes: {spec.name!r} has count {spec.count} but no {{i}} in its name")
+        out.extend(spec.model_copy(update={"name": spec.name.format(i=i), "count": None})
+                   for i in range(1, spec.count + 1))
+    return out
+
+
+def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
+               image_digests: dict[str, str]) -> dict[str, Any]:
+    pressures = {p.type: p for p in spec.pressure}
+    conditions = []
+    for ctype, (ok, bad) in _CONDITION_TEXT.items():
+        pressure = pressures.get(ctype)
+        reason, message = bad if pressure else ok
+        conditions.append({
+            "type": ctype, "status": "True" if pressure else "False",
+            "lastHeartbeatTime": ts(now), "lastTransitionTime": ts(pressure.since if pressure else spec.created),
+            "reason": reason, "message": pressure.message if pressure and pressure.message else message,
+        })
+    conditions.append({
+        "type": "Ready", "status": "True" if spec.ready else "False",
+        "lastHeartbeatTime": ts(now),
+        "lastTransitionTime": ts(spec.not_ready_since if not spec.ready and spec.not_ready_since else spec.created),
+        "reason": "KubeletReady" if spec.ready else "KubeletNotReady",
+        "message": "kubelet is posting ready status" if spec.ready else spec.not_ready_message,
+    })
+    taints = []
+    if spec.unschedulable:
+        taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": ts(now)})
+    for ctype in pressures:
+        taints.append({"key": _PRESSURE_TAINTS[ctype], "effect": "NoSchedule", "timeAdded": ts(pressures[ctype].since)})
+    if not spec.ready:
+        since = ts(spec.not_ready_since or now)
+        taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": since})
+        taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": since})
+    images = []
+    for image in spec.images:
+        if image.ref is not None:
+            if image.ref not in image_sizes:
+                raise ValueError(f"nodes: {spec.name}: image ref {image.ref!r} is not in images:")
+            names = image.names or [f"{repository_of(image.ref)}@{image_digests[image.ref]}", image.ref]
+            images.append({"names": names, "sizeBytes": image_sizes[image.ref]})
+        else:
+            if image.size is None or not image.names:
+                raise ValueError(f"nodes: {spec.name}: an image without ref needs names and size")
+            images.append({"names": image.names, "sizeBytes": parse_bytes(image.size)})
+    images.sort(key=lambda i: -i["sizeBytes"])
+    ip = spec.internal_ip or _ip(spec.name)
+    capacity = dict(spec.capacity)
+    allocatable = dict(capacity)
+    if "memory" in capacity:
+        allocatable["memory"] = format_binary(max(parse_bytes(capacity["memory"]) - 1024**3, 0))
+    if "ephemeral-storage" in capacity:
+        allocatable["ephemeral-storage"] = str(int(parse_bytes(capacity["ephemeral-storage"]) * 0.9))
+    labels = {
+        "kubernetes.io/hostname": spec.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        **spec.labels,
+    }
+    node_spec: dict[str, Any] = {"providerID": f"aws:///eu-west-1a/i-{hashlib.sha256(spec.name.encode()).hexdigest()[:17]}"}
+    if spec.unschedulable:
+        node_spec["unschedulable"] = True
+    if taints:
+        node_spec["taints"] = taints
+    return {
+        "kind": "Node", "apiVersion": "v1",
+        "metadata": _meta(spec.name, None, spec.created, "Node", labels=labels, annotations={
+            "node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"}),
+        "spec": node_spec,
+        "status": {
+            "capacity": capacity, "allocatable": allocatable, "conditions": conditions,
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": spec.name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": hashlib.md5(spec.name.encode()).hexdigest(),  # noqa: S324 - an id, not security
+                "systemUUID": uid_for("system", spec.name), "bootID": uid_for("boot", spec.name),
+                "kernelVersion": "5.10.215-203.850.amzn2.x86_64", "osImage": "Amazon Linux 2",
+                "containerRuntimeVersion": "containerd://1.7.11", "kubeletVersion": spec.kubelet_version,
+                "kubeProxyVersion": spec.kubelet_version, "operatingSystem": "linux", "architecture": "amd64",
+            },
+            "images": images,
+        },
+    }
+
+
+def _fs_block(total: int, used: int, inodes: int, inodes_used: int, now: datetime) -> dict[str, Any]:
+    return {
+        "time": ts(now), "availableBytes": max(total - used, 0), "capacityBytes": total, "usedBytes": used,
+        "inodesFree": inodes - inodes_used, "inodes": inodes, "inodesUsed": inodes_used,
+    }
+
+
+def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
+    """The kubelet's `/stats/summary` for one node, with the fields clients read."""
+    storage = parse_bytes(spec.capacity.get("ephemeral-storage", "100Gi"))
+    nodefs = spec.nodefs
+    node_fs = (
+        _fs_block(nodefs.capacity_bytes(), nodefs.used_bytes(), nodefs.inodes, nodefs.inodes_used, now)
+        if nodefs else _fs_block(storage, storage * 45 // 100, 6_553_600, 412_000, now)
+    )
+    imagefs = spec.imagefs
+    image_fs = (
+        _fs_block(imagefs.capacity_bytes(), imagefs.used_bytes(), imagefs.inodes, imagefs.inodes_used, now)
+        if imagefs else dict(node_fs)  # one shared filesystem: the kubelet reports it twice
+    )
+    memory = parse_bytes(spec.capacity.get("memory", "32Gi"))
+    memory_used = parse_bytes(spec.memory_used) if spec.memory_used is not None else memory * 55 // 100
+    started = ts(spec.created)
+    pods = []
+    for pod in node_pods:
+        meta = pod["metadata"]
+        containers = []
+        for container in pod["spec"]["containers"]:
+            containers.append({
+                "name": container["name"], "startTime": meta["creationTimestamp"],
+                "cpu": {"time": ts(now), "usageNanoCores": 180_000_000, "usageCoreNanoSeconds": 9_000_000_000_000},
+                "memory": {"time": ts(now), "workingSetBytes": 268_435_456, "rssBytes": 201_326_592},
+                "rootfs": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
+                           "capacityBytes": node_fs["capacityBytes"], "usedBytes": 24_576, "inodesUsed": 7},
+                "logs": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
+                         "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_048_576, "inodesUsed": 2},
+            })
+        pods.append({
+            "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
+            "startTime": meta["creationTimestamp"], "containers": containers,
+            "ephemeral-storage": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
+                                  "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_073_152,
+                                  "inodesUsed": 9},
+        })
+    return {
+        "node": {
+            "nodeName": spec.name,
+            "systemContainers": [
+                {"name": "kubelet", "startTime": started,
+                 "memory": {"time": ts(now), "workingSetBytes": 98_435_072}},
+                {"name": "runtime", "startTime": started,
+                 "memory": {"time": ts(now), "workingSetBytes": 154_238_976}},
+            ],
+            "startTime": started,
+            "cpu": {"time": ts(now), "usageNanoCores": 1_250_000_000, "usageCoreNanoSeconds": 91_234_000_000_000},
+            "memory": {"time": ts(now), "availableBytes": max(memory - memory_used, 0),
+                       "usageBytes": memory_used, "workingSetBytes": memory_used, "rssBytes": memory_used * 4 // 5,
+                       "pageFaults": 0, "majorPageFaults": 0},
+            "network": {"time": ts(now), "name": "eth0", "rxBytes": 91_234_567_890, "txBytes": 12_345_678_901},
+            "fs": node_fs,
+            "runtime": {"imageFs": image_fs},
+            "rlimit": {"time": ts(now), "maxpid": 4_194_304, "curproc": 1_204},
+        },
+        "pods": pods,
+    }
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def _probe(spec: ProbeSpec | None) -> dict[str, Any] | None:
+    if spec is None:
+        return None
+    probe: dict[str, Any]
+    if spec.http is not None:
+        probe = {"httpGet": {"path": spec.http, "port": spec.port, "scheme": "HTTP"}}
+    elif spec.tcp:
+        probe = {"tcpSocket": {"port": spec.port}}
+    elif spec.exec is not None:
+        probe = {"exec": {"command": list(spec.exec)}}
+    else:
+        probe = {"grpc": {"port": spec.port, "service": ""}}
+    probe.update({
+        "initialDelaySeconds": spec.initial_delay, "timeoutSeconds": spec.timeout, "periodSeconds": spec.period,
+        "successThreshold": 1, "failureThreshold": spec.failure_threshold,
+    })
+    return probe
+
+
+def _container(base: ContainerSpec, revision: RevisionSpec) -> dict[str, Any]:
+    spec = base
+    if revision.container is not None:
+        spec = base.model_copy(update=revision.container.model_dump(exclude_none=True))
+    container: dict[str, Any] = {"name": spec.name, "image": revision.image}
+    if spec.command is not None:
+        container["command"] = list(spec.command)
+    if spec.args is not None:
+        container["args"] = list(spec.args)
+    if spec.ports:
+        container["ports"] = [{"name": "http" if i == 0 else f"port-{p}", "containerPort": p, "protocol": "TCP"}
+                              for i, p in enumerate(spec.ports)]
+    if spec.env_from_configmaps:
+        container["envFrom"] = [{"configMapRef": {"name": name}} for name in spec.env_from_configmaps]
+    if spec.env:
+        container["env"] = [{"name": k, "value": v} for k, v in spec.env.items()]
+    resources: dict[str, Any] = {}
+    if spec.limits:
+        resources["limits"] = dict(spec.limits)
+    if spec.requests:
+        resources["requests"] = dict(spec.requests)
+    container["resources"] = resources
+    for key, probe in (("livenessProbe", spec.liveness), ("readinessProbe", spec.readiness)):
+        if (converted := _probe(probe)) is not None:
+            container[key] = converted
+    container.update({
+        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+        "imagePullPolicy": "IfNotPresent",
+    })
+    return container
+
+
+def _template(dep: DeploymentSpec, revision: RevisionSpec, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": {"creationTimestamp": None, "labels": dict(labels)},
+        "spec": {
+            "containers": [_container(dep.container, revision)],
+            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+            "serviceAccountName": dep.name, "serviceAccount": dep.name, "securityContext": {},
+            "schedulerName": "default-scheduler",
+        },
+    }
+
+
+def _qos(container: dict[str, Any]) -> str:
+    resources = container.get("resources") or {}
+    if not resources:
+        return "BestEffort"
+    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    if limits and all(requests.get(k, limits[k]) == limits[k] for k in ("cpu", "memory") if k in limits) and \
+            {"cpu", "memory"} <= set(limits):
+        return "Guaranteed"
+    return "Burstable"
+
+
+class _Workload:
+    """Builds one Deployment with its ReplicaSets, pods and pod events."""
+
+    def __init__(self, dep: DeploymentSpec, now: datetime, image_digests: dict[str, str]) -> None:
+        self.dep = dep
+        self.image_digests = image_digests
+        self.now = now
+        self.selector = dep.selector or dict(dep.labels) or {"app": dep.name}
+        self.pod_labels = {**dep.labels, **self.selector}
+        self.current = max(dep.revisions, key=lambda r: r.revision)
+        self.rs_names: dict[int, str] = {}
+        self.hashes: dict[int, str] = {}
+        self.templates: dict[int, dict[str, Any]] = {}
+        for revision in dep.revisions:
+            template = _template(dep, revision, self.pod_labels)
+            pod_hash = revision.pod_template_hash or safe_hash(
+                f"{dep.namespace}/{dep.name}/{revision.image}/{revision.revision}", 10)
+            self.hashes[revision.revision] = pod_hash
+            self.rs_names[revision.revision] = f"{dep.name}-{pod_hash}"
+            template["metadata"]["labels"]["pod-template-hash"] = pod_hash
+            self.templates[revision.revision] = template
+        self.qos = {rev: _qos(t["spec"]["containers"][0]) for rev, t in self.templates.items()}
+        self._owners: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def replicasets(self, pods_by_revision: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        dep = self.dep
+        out = []
+        max_surge = max(1, -(-dep.replicas * 25 // 100))
+        for revision in dep.revisions:
+            pods = pods_by_revision.get(revision.revision, [])
+            live = [p for p in pods if p["status"]["phase"] in ("Running", "Pending")]
+            ready = revision.ready if revision.ready is not None else sum(1 for p in live if _pod_ready(p))
+            annotations = {
+                "deployment.kubernetes.io/desired-replicas": str(dep.replicas),
+                "deployment.kubernetes.io/max-replicas": str(dep.replicas + max_surge),
+                "deployment.kubernetes.io/revision": str(revision.revision),
+            }
+            if revision.revision_history:
+                annotations["deployment.kubernetes.io/revision-history"] = ",".join(
+                    str(r) for r in revision.revision_history)
+            if revision.change_cause:
+                annotations["kubernetes.io/change-cause"] = revision.change_cause
+            labels = dict(self.templates[revision.revision]["metadata"]["labels"])
+            name = self.rs_names[revision.revision]
+            meta = _meta(name, dep.namespace, revision.created, "ReplicaSet", labels=labels, annotations=annotations)
+            meta["generation"] = 2 if revision.replicas == 0 else 1
+            meta["ownerReferences"] = [self._owner("apps/v1", "Deployment", dep.name)]
+            status: dict[str, Any] = {"replicas": revision.replicas, "observedGeneration": meta["generation"]}
+            if revision.replicas:
+                status.update({"fullyLabeledReplicas": revision.replicas, "readyReplicas": ready,
+                               "availableReplicas": ready})
+            out.append({
+                "kind": "ReplicaSet", "apiVersion": "apps/v1", "metadata": meta,
+                "spec": {"replicas": revision.replicas,
+                         "selector": {"matchLabels": {**self.selector,
+                                                      "pod-template-hash": self.hashes[revision.revision]}},
+                         "template": self.templates[revision.revision]},
+                "status": status,
+            })
+        return out
+
+    def _owner(self, api_version: str, kind: str, name: str) -> dict[str, Any]:
+        key = (kind, name)
+        if key not in self._owners:
+            self._owners[key] = self._new_owner(api_version, kind, name)
+        return dict(self._owners[key])
+
+    def _new_owner(self, api_version: str, kind: str, name: str) -> dict[str, Any]:
+        return {"apiVersion": api_version, "kind": kind, "name": name,
+                "uid": uid_for(kind, self.dep.namespace, name), "controller": True, "blockOwnerDeletion": True}
+
+    def pods(self) -> tuple[dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
+        by_revision: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        events: list[dict[str, Any]] = []
+        for group_index, group in enumerate(self.dep.pods):
+            for i in range(group.count):
+                pod, pod_events = self._pod(group, group_index, i)
+                by_revision[group.revision].append(pod)
+                events.extend(pod_events)
+        return by_revision, events
+
+    def _pod(self, group: PodGroupSpec, group_index: int, i: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        dep = self.dep
+        rs_name = self.rs_names[group.revision]
+        name = group.names[i] if group.names else f"{rs_name}-{safe_hash(f'{rs_name}/{group_index}/{i}', 5)}"
+        created = group.created + timedelta(seconds=group.stagger * i)
+        node = group.nodes[i % len(group.nodes)] if group.nodes else None
+        template = self.templates[group.revision]
+        container = dict(template["spec"]["containers"][0])
+        image = container["image"]
+        ip = _ip(f"pod/{dep.namespace}/{name}", "10.0") if node and group.phase == "Running" else None
+        meta = _meta(name, dep.namespace, created, "Pod", labels=dict(template["metadata"]["labels"]))
+        meta["generateName"] = f"{rs_name}-"
+        meta["ownerReferences"] = [self._owner("apps/v1", "ReplicaSet", rs_name)]
+        spec = {**template["spec"], "containers": [container]}
+        spec["tolerations"] = [
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300},
+        ]
+        if node:
+            spec["nodeName"] = node
+        started = ts(created + timedelta(seconds=2)) if node else None
+        fmt = {"pod": name, "node": node or "", "image": image, "namespace": dep.namespace,
+               "container": container["name"], "ip": ip or "", "uid": meta["uid"]}
+        status: dict[str, Any] = {"phase": group.phase, "qosClass": self.qos[group.revision]}
+        if group.pod_reason:
+            status["reason"] = group.pod_reason
+        if group.pod_message:
+            status["message"] = group.pod_message.format(**fmt)
+        scheduled_at = ts(created + timedelta(seconds=1))
+        conditions = []
+        if node is None:
+            conditions.append({
+                "type": "PodScheduled", "status": "False", "lastProbeTime": None, "lastTransitionTime": ts(created),
+                "reason": "Unschedulable",
+                "message": group.unschedulable_message or "0/6 nodes are available: 6 Insufficient cpu.",
+            })
+        else:
+            ready = group.ready and group.phase == "Running"
+            ready_reason = None if ready else "ContainersNotReady"
+            ready_message = None if ready else f"containers with unready status: [{container['name']}]"
+            conditions.extend([
+                {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": scheduled_at},
+                {"type": "Ready", "status": "True" if ready else "False", "lastProbeTime": None,
+                 "lastTransitionTime": scheduled_at, **({"reason": ready_reason, "message": ready_message}
+                                                         if ready_reason else {})},
+                {"type": "ContainersReady", "status": "True" if ready else "False", "lastProbeTime": None,
+                 "lastTransitionTime": scheduled_at, **({"reason": ready_reason, "message": ready_message}
+                                                         if ready_reason else {})},
+                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": scheduled_at},
+            ])
+            status["hostIP"] = _ip(f"host/{node}")
+            if ip:
+                status["podIP"] = ip
+                status["podIPs"] = [{"ip": ip}]
+            status["startTime"] = ts(created)
+            status["containerStatuses"] = [self._container_status(group, container, started, name, fmt)]
+        status["conditions"] = conditions
+        pod = {"kind": "Pod", "apiVersion": "v1", "metadata": meta, "spec": spec, "status": status}
+        events = []
+        for template_event in group.events:
+            first = created + timedelta(seconds=template_event.at)
+            last = created + timedelta(seconds=template_event.last if template_event.last is not None
+                                       else template_event.at)
+            message = template_event.message.format(**fmt)
+            events.append(build_event(
+                kind="Pod", name=name, namespace=dep.namespace, reason=template_event.reason, message=message,
+                type_=template_event.type, first=first, last=last, count=template_event.count,
+                component=template_event.component, host=node, field_path=f"spec.containers{{{container['name']}}}",
+                involved_uid=meta["uid"],
+            ))
+        return pod, events
+
+    def _container_status(
+        self, group: PodGroupSpec, container: dict[str, Any], started: str | None, pod_name: str,
+        fmt: dict[str, str],
+    ) -> dict[str, Any]:
+        image = container["image"]
+        status: dict[str, Any] = {
+            "name": container["name"], "image": image, "imageID": "", "ready": group.ready and group.phase == "Running",
+            "restartCount": group.restarts, "started": group.phase == "Running" and group.waiting is None,
+        }
+        if group.waiting:
+            waiting = {"reason": group.waiting}
+            if group.waiting_message:
+                waiting["message"] = group.waiting_message.format(**fmt)
+            status["state"] = {"waiting": waiting}
+        elif group.terminated or group.phase in ("Failed", "Succeeded"):
+            status["state"] = {"terminated": {
+                "exitCode": group.exit_code if group.exit_code is not None else 137,
+                "reason": group.terminated or "Error", "startedAt": started, "finishedAt": ts(self.now)}}
+        else:
+            status["state"] = {"running": {"startedAt": started}}
+        if group.waiting is None or group.waiting == "CrashLoopBackOff":
+            digest = self.image_digests.get(image) or "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+            status["imageID"] = f"{repository_of(image)}@{digest}"
+            container_seed = f"{self.dep.namespace}/{pod_name}".encode()
+            status["containerID"] = "containerd://" + hashlib.sha256(container_seed).hexdigest()
+        if group.last_terminated:
+            status["lastState"] = {"terminated": {
+                "exitCode": group.last_exit_code if group.last_exit_code is not None else 1,
+                "reason": group.last_terminated, "startedAt": started, "finishedAt": started}}
+        else:
+            status["lastState"] = {}
+        return status
+
+    def deployment(self, pods_by_revision: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+        dep = self.dep
+        current = self.current
+        current_pods = [p for p in pods_by_revision.get(current.revision, [])
+                        if p["status"]["phase"] in ("Running", "Pending")]
+        all_live = [p for pods in pods_by_revision.values() for p in pods if p["status"]["phase"] in ("Running", "Pending")]
+        ready = sum(1 for p in all_live if _pod_ready(p))
+        updated = len(current_pods)
+        unavailable = max(dep.replicas - ready, 0)
+        max_unavailable = dep.replicas * 25 // 100
+        available = unavailable <= max_unavailable
+        rs_name = self.rs_names[current.revision]
+        annotations = {"deployment.kubernetes.io/revision": str(current.revision)}
+        if current.change_cause:
+            annotations["kubernetes.io/change-cause"] = current.change_cause
+        meta = _meta(dep.name, dep.namespace, dep.created, "Deployment", labels=dict(dep.labels),
+                     annotations=annotations)
+        meta["generation"] = current.revision + 3
+        progressing = (
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+             "message": f'ReplicaSet "{rs_name}" has timed out progressing.'}
+            if dep.progress_deadline_exceeded else
+            {"type": "Progressing", "status": "True",
+             "reason": "NewReplicaSetAvailable" if updated and ready >= dep.replicas else "ReplicaSetUpdated",
+             "message": (f'ReplicaSet "{rs_name}" has successfully progressed.' if ready >= dep.replicas
+                         else f'ReplicaSet "{rs_name}" is progressing.')}
+        )
+        progressing.update({"lastUpdateTime": ts(self.now), "lastTransitionTime": ts(current.created)})
+        status: dict[str, Any] = {
+            "observedGeneration": meta["generation"], "replicas": len(all_live), "updatedReplicas": updated,
+            "readyReplicas": ready, "availableReplicas": ready,
+            "conditions": [
+                {"type": "Available", "status": "True" if available else "False",
+                 "lastUpdateTime": ts(self.now), "lastTransitionTime": ts(current.created),
+                 "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                 "message": "Deployment has minimum availability." if available
+                 else "Deployment does not have minimum availability."},
+                progressing,
+            ],
+        }
+        if unavailable:
+            status["unavailableReplicas"] = unavailable
+        spec: dict[str, Any] = {
+            "replicas": dep.replicas, "selector": {"matchLabels": dict(self.selector)},
+            "template": {**self.templates[current.revision],
+                         "metadata": {"creationTimestamp": None, "labels": dict(self.pod_labels)}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+            "revisionHistoryLimit": dep.revision_history_limit, "progressDeadlineSeconds": 600,
+        }
+        if dep.paused:
+            spec["paused"] = True
+        return {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": meta, "spec": spec, "status": status}
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def build_hpa(spec: HpaSpec, now: datetime) -> dict[str, Any]:
+    conditions = [
+        {"type": c.type, "status": c.status, "lastTransitionTime": ts(c.since), "reason": c.reason,
+         "message": c.message}
+        for c in spec.conditions
+    ]
+    if not conditions:
+        at_max = spec.desired_replicas >= spec.max_replicas
+        conditions = [
+            {"type": "AbleToScale", "status": "True", "lastTransitionTime": ts(spec.created),
+             "reason": "ReadyForNewScale", "message": "recommended size matches current size"},
+            {"type": "ScalingActive", "status": "True", "lastTransitionTime": ts(spec.created),
+             "reason": "ValidMetricFound",
+             "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization "
+                        "(percentage of request)"},
+            {"type": "ScalingLimited", "status": "True" if at_max else "False",
+             "lastTransitionTime": ts(spec.last_scale_time or spec.created),
+             "reason": "TooManyReplicas" if at_max else "DesiredWithinRange",
+             "message": "the desired replica count is more than the maximum replica count" if at_max
+             else "the desired count is within the acceptable range"},
+        ]
+    metrics = []
+    if spec.cpu_current_utilization is not None:
+        metrics.append({"type": "Resource", "resource": {"name": "cpu", "current": {
+            "averageUtilization": spec.cpu_current_utilization,
+            "averageValue": f"{spec.cpu_current_utilization * 5}m"}}})
+    status: dict[str, Any] = {
+        "observedGeneration": 1, "currentReplicas": spec.current_replicas,
+        "desiredReplicas": spec.desired_replicas, "currentMetrics": metrics, "conditions": conditions,
+    }
+    if spec.last_scale_time:
+        status["lastScaleTime"] = ts(spec.last_scale_time)
+    return {
+        "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2",
+        "metadata": _meta(spec.name, spec.namespace, spec.created, "HorizontalPodAutoscaler") | {"generation": 1},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.target},
+            "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": spec.cpu_target_utilization}}}],
+            "behavior": {
+                "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+                    {"type": "Pods", "value": 4, "periodSeconds": 15},
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+                "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max", "policies": [
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+            },
+        },
+        "status": status,
+    }
+
+
+_API_VERSIONS = {"Pod": "v1", "Node": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1",
+                 "HorizontalPodAutoscaler": "autoscaling/v2", "Namespace": "v1", "Service": "v1"}
+
+
+def build_event(*, kind: str, name: str, namespace: str | None, reason: str, message: str, type_: str,
+                first: datetime, last: datetime | None, count: int, component: str, host: str | None,
+                field_path: str | None = None, involved_uid: str | None = None) -> dict[str, Any]:
+    """A core/v1 Event as the kubelet and controllers write it (name `<object>.<hex>`)."""
+    event_ns = namespace if namespace is not None else "default"
+    last = last or first
+    suffix = hashlib.sha256(f"{kind}/{event_ns}/{name}/{reason}/{first.isoformat()}/{message}".encode()).hexdigest()
+    event_name = f"{name}.{int(suffix[:15], 16):x}"[:253]
+    involved: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": _API_VERSIONS.get(kind, "v1"),
+                                "uid": involved_uid or uid_for(kind, namespace or "", name)}
+    if kind != "Node":
+        involved["namespace"] = event_ns
+    if field_path:
+        involved["fieldPath"] = field_path
+    source: dict[str, Any] = {"component": component}
+    if host:
+        source["host"] = host
+    meta = _meta(event_name, event_ns, first, "Event")
+    return {
+        "kind": "Event", "apiVersion": "v1", "metadata": meta, "involvedObject": involved, "reason": reason,
+        "message": message, "source": source, "firstTimestamp": ts(first), "lastTimestamp": ts(last),
+        "count": count, "type": type_, "eventTime": None, "reportingComponent": component,
+        "reportingInstance": host or "",
+    }
+
+
+def _event_from_spec(spec: EventSpec, objects: dict[tuple[str, str | None, str], dict[str, Any]]) -> dict[str, Any]:
+    namespace = spec.namespace
+    if namespace is None and spec.kind not in ("Node", "Namespace"):
+        candidates = [key for key in objects if key[0] == spec.kind and key[2] == spec.name]
+        namespace = candidates[0][1] if candidates else "default"
+    target = objects.get((spec.kind, namespace if spec.kind != "Node" else None, spec.name))
+    uid = target["metadata"]["uid"] if target else None
+    return build_event(kind=spec.kind, name=spec.name, namespace=namespace, reason=spec.reason,
+                       message=spec.message, type_=spec.type, first=spec.first, last=spec.last, count=spec.count,
+                       component=spec.component, host=spec.host, involved_uid=uid)
+
+
+# ---------------------------------------------------------------- images
+
+
+def _file_entry(spec: FileSpec | tuple[str, Any]) -> FileEntry:
+    if isinstance(spec, tuple):
+        path, size = spec
+        return FileEntry(path=path.strip("/").removeprefix("./"), size_bytes=parse_bytes(size))
+    return FileEntry(path=spec.path.strip("/").removeprefix("./"), size_bytes=parse_bytes(spec.size),
+                     kind=spec.kind, mode=spec.mode if spec.mode is not None else (0o755 if spec.kind == "dir" else 0o644),
+                     link_target=spec.link_target)
+
+
+def _with_parent_dirs(files: list[FileEntry]) -> tuple[FileEntry, ...]:
+    """Tar order: each directory once, before the first entry below it, as `docker save` writes layers."""
+    out: list[FileEntry] = []
+    seen: set[str] = set()
+    for entry in files:
+        parts = entry.path.split("/")
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory not in seen:
+                seen.add(directory)
+                out.append(FileEntry(path=directory, size_bytes=0, kind="dir", mode=0o755))
+        if entry.kind == "dir":
+            if entry.path in seen:
+                continue
+            seen.add(entry.path)
+        out.append(entry)
+    return tuple(out)
+
+
+def build_image(spec: ImageSpec) -> ImageEvidence:
+    layers, layer_files = [], {}
+    for index, layer in enumerate(spec.layers):
+        files = [_file_entry(f) for f in layer.files]
+        file_total = sum(f.size_bytes for f in files)
+        size = parse_bytes(layer.size) if layer.size is not None else file_total
+        if file_total > size:
+            raise ValueError(f"images: {spec.ref}: layer {index}: files add up to {file_total} bytes, "
+                             f"more than the layer's size {size}")
+        digest = layer.digest or "sha256:" + hashlib.sha256(f"{spec.ref}/layer/{index}".encode()).hexdigest()
+        layers.append(LayerRef(index=index, digest=digest, size_bytes=size, compressed=False, diff_id=digest))
+        layer_files[digest] = _with_parent_dirs(files)
+    config = spec.config
+    manifest = ImageManifest(
+        ref=spec.ref,
+        digest=spec.digest or "sha256:" + hashlib.sha256(f"{spec.ref}/manifest".encode()).hexdigest(),
+        config=ImageConfig(
+            user=config.user, entrypoint=tuple(config.entrypoint) if config.entrypoint is not None else None,
+            cmd=tuple(config.cmd) if config.cmd is not None else None, env=tuple(config.env),
+            working_dir=config.working_dir, labels=dict(config.labels),
+            healthcheck=tuple(config.healthcheck) if config.healthcheck is not None else None,
+            exposed_ports=tuple(config.exposed_ports),
+        ),
+        history=tuple(HistoryEntry(created_by=h.created_by, created=h.created, empty_layer=h.empty_layer,
+                                   comment=h.comment) for h in spec.history),
+        layers=tuple(layers), architecture=spec.architecture, os=spec.os, created=spec.created,
+    )
+    return ImageEvidence(ref=spec.ref, manifest=manifest, layer_files=layer_files, dockerfile=spec.dockerfile,
+                         dockerignore=spec.dockerignore)
+
+
+# ---------------------------------------------------------------- the whole scenario
+
+
+def _namespace(name: str, created: datetime) -> dict[str, Any]:
+    meta = _meta(name, None, created, "Namespace", labels={"kubernetes.io/metadata.name": name})
+    return {"kind": "Namespace", "apiVersion": "v1", "metadata": meta,
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+
+
+_RAW_TARGETS = {"Node": "nodes", "Namespace": "namespaces", "Pod": "pods", "Event": "events",
+                "Deployment": "deployments", "ReplicaSet": "replicasets", "HorizontalPodAutoscaler": "hpas"}
+
+
+def expand(spec: ScenarioFile) -> Scenario:
+    now = spec.now
+    images = {}
+    for image in spec.images:
+        if image.ref in images:
+            raise ValueError(f"images: {image.ref} is listed twice")
+        images[image.ref] = build_image(image)
+    image_sizes = {ref: ev.manifest.size_bytes for ref, ev in images.items()}
+
+    node_specs = _expand_node_specs(spec.nodes)
+    names = [n.name for n in node_specs]
+    if len(set(names)) != len(names):
+        raise ValueError("nodes: node names repeat")
+    image_digests = {ref: ev.manifest.digest or "" for ref, ev in images.items()}
+    nodes = [build_node(n, now=now, image_sizes=image_sizes, image_digests=image_digests) for n in node_specs]
+
+    scenario = Scenario(
+        name=spec.name, description=spec.description, now=now, server_version=spec.server_version,
+        resource_version=spec.resource_version, latency_ms=spec.latency_ms, user=spec.rbac.user,
+        forbidden=tuple(Forbidden(f.verb, f.resource, f.namespace) for f in spec.rbac.forbidden),
+        incident=spec.incident, nodes=nodes, images=images,
+        unavailable_summaries=frozenset(n.name for n in node_specs if n.summary_unavailable),
+    )
+    earliest = min([n.created for n in node_specs] + [d.created for d in spec.deployments] + [now])
+    known_nodes = set(names)
+    for dep in spec.deployments:
+        workload = _Workload(dep, now, image_digests)
+        by_revision, pod_events = workload.pods()
+        for pods in by_revision.values():
+            for pod in pods:
+                node = pod["spec"].get("nodeName")
+                if node and node not in known_nodes:
+                    raise ValueError(f"deployments: {dep.name}: a pod is placed on unknown node {node!r}")
+                scenario.pods.append(pod)
+        scenario.replicasets.extend(workload.replicasets(by_revision))
+        scenario.deployments.append(workload.deployment(by_revision))
+        scenario.events.extend(pod_events)
+    scenario.hpas.extend(build_hpa(h, now) for h in spec.hpas)
+
+    for raw in spec.raw:
+        kind = raw.get("kind")
+        if kind not in _RAW_TARGETS:
+            raise ValueError(f"raw: kind {kind!r} is not served (one of {', '.join(_RAW_TARGETS)})")
+        obj = dict(raw)
+        obj.setdefault("apiVersion", _API_VERSIONS[kind])
+        getattr(scenario, _RAW_TARGETS[kind]).append(obj)
+
+    objects = {}
+    for collection in (scenario.nodes, scenario.pods, scenario.deployments, scenario.replicasets, scenario.hpas):
+        for obj in collection:
+            meta = obj["metadata"]
+            objects[(obj["kind"], meta.get("namespace"), meta["name"])] = obj
+    scenario.events.extend(_event_from_spec(e, objects) for e in spec.events)
+    scenario.events.sort(key=lambda e: (e.get("lastTimestamp") or "", e["metadata"]["name"]))
+
+    namespaces = set(spec.namespaces) | {"default", "kube-system"}
+    for collection in (scenario.pods, scenario.deployments, scenario.replicasets, scenario.hpas, scenario.events):
+        namespaces.update(o["metadata"]["namespace"] for o in collection if o["metadata"].get("namespace"))
+    existing = {n["metadata"]["name"] for n in scenario.namespaces}
+    scenario.namespaces.extend(_namespace(n, earliest) for n in sorted(namespaces - existing))
+
+    pods_by_node: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for pod in scenario.pods:
+        if pod["spec"].get("nodeName") and pod["status"].get("phase") in ("Running", "Pending"):
+            pods_by_node[pod["spec"]["nodeName"]].append(pod)
+    for node_spec in node_specs:
+        scenario.summaries[node_spec.name] = build_summary(node_spec, pods_by_node.get(node_spec.name, []), now=now)
+    return scenario

@@ -1,0 +1,378 @@
+"""The scenario file format (YAML), validated with pydantic. `docs/scenarios.md` documents every field.
+
+The file is compact on purpose: nodes, deployments with their revisions and pod groups, HPAs, events and
+image evidence are shorthand that `bot.sim.expand` turns into full API objects. `raw:` takes any
+Kubernetes object verbatim, for shapes the shorthand does not cover.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.sim.quantity import parse_bytes
+
+Quantity = int | str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("timestamps need a timezone (write 2024-05-14T02:40:00Z)")
+    return value
+
+
+class FsSpec(_Model):
+    """A filesystem of the kubelet summary. `used` is bytes, a quantity or a percentage ("97%")."""
+
+    capacity: Quantity
+    used: Quantity
+    inodes: int = 6_553_600
+    inodes_used: int = 412_000
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, value: Quantity) -> Quantity:
+        parse_bytes(value)
+        return value
+
+    @field_validator("used")
+    @classmethod
+    def _used(cls, value: Quantity) -> Quantity:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            percent = float(value.strip()[:-1])
+            if not 0 <= percent <= 100:
+                raise ValueError("a percentage between 0% and 100%")
+            return value
+        parse_bytes(value)
+        return value
+
+    def capacity_bytes(self) -> int:
+        return parse_bytes(self.capacity)
+
+    def used_bytes(self) -> int:
+        if isinstance(self.used, str) and self.used.strip().endswith("%"):
+            return int(self.capacity_bytes() * float(self.used.strip()[:-1]) / 100)
+        return parse_bytes(self.used)
+
+
+class PressureSpec(_Model):
+    type: Literal["DiskPressure", "MemoryPressure", "PIDPressure"]
+    since: datetime
+    message: str | None = None
+
+    _tz = field_validator("since")(_aware)
+
+
+class NodeImageSpec(_Model):
+    """`{ref: <image ref in images:>}` takes the size from the evidence; else give `names` and `size`."""
+
+    ref: str | None = None
+    names: list[str] = Field(default_factory=list)
+    size: Quantity | None = None
+
+
+class NodeSpec(_Model):
+    name: str
+    count: int | None = Field(default=None, ge=1, description="Repeat; `{i}` in name is 1..count.")
+    created: datetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    ready: bool = True
+    not_ready_since: datetime | None = None
+    not_ready_message: str = "PLEG is not healthy: pleg was last seen active 3m12.4s ago; threshold is 3m0s"
+    pressure: list[PressureSpec] = Field(default_factory=list)
+    unschedulable: bool = False
+    capacity: dict[str, str] = Field(
+        default_factory=lambda: {"cpu": "8", "memory": "32Gi", "ephemeral-storage": "100Gi", "pods": "110"}
+    )
+    images: list[NodeImageSpec] = Field(default_factory=list)
+    nodefs: FsSpec | None = None
+    imagefs: FsSpec | None = None
+    memory_used: Quantity | None = None
+    internal_ip: str | None = None
+    kubelet_version: str = "v1.29.3-eks-ae9a62a"
+    summary_unavailable: bool = False
+
+    _tz = field_validator("created", "not_ready_since")(_aware)
+
+
+class ProbeSpec(_Model):
+    """Exactly one of http (a path), tcp, exec, grpc."""
+
+    http: str | None = None
+    tcp: bool | None = None
+    exec: list[str] | None = None
+    grpc: bool | None = None
+    port: int = 8080
+    initial_delay: int = 0
+    period: int = 10
+    timeout: int = 1
+    failure_threshold: int = 3
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ProbeSpec:
+        kinds = [k for k in ("http", "tcp", "exec", "grpc") if getattr(self, k) not in (None, False)]
+        if len(kinds) != 1:
+            raise ValueError(f"a probe needs exactly one of http, tcp, exec, grpc (got {kinds or 'none'})")
+        return self
+
+
+class ContainerSpec(_Model):
+    name: str = "app"
+    ports: list[int] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    env_from_configmaps: list[str] = Field(default_factory=list)
+    command: list[str] | None = None
+    args: list[str] | None = None
+    readiness: ProbeSpec | None = None
+    liveness: ProbeSpec | None = None
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class ContainerOverride(_Model):
+    """Per-revision changes to the deployment's container (only the fields given are replaced)."""
+
+    env: dict[str, str] | None = None
+    env_from_configmaps: list[str] | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    readiness: ProbeSpec | None = None
+    liveness: ProbeSpec | None = None
+    requests: dict[str, str] | None = None
+    limits: dict[str, str] | None = None
+
+
+class RevisionSpec(_Model):
+    revision: int = Field(ge=1)
+    image: str
+    created: datetime
+    replicas: int = 0
+    ready: int | None = None
+    revision_history: list[int] = Field(default_factory=list)
+    change_cause: str | None = None
+    pod_template_hash: str | None = Field(default=None, description="fixed hash, so events can name the RS")
+    container: ContainerOverride | None = None
+
+    _tz = field_validator("created")(_aware)
+
+
+class EventTemplate(_Model):
+    """An event attached to every pod of a group. `{pod}`, `{node}`, `{image}`, `{namespace}`,
+    `{container}` and `{ip}` are substituted in the message. Offsets count from the pod's creation."""
+
+    reason: str
+    message: str
+    type: Literal["Normal", "Warning"] = "Normal"
+    at: int = Field(default=0, description="seconds after the pod was created")
+    last: int | None = Field(default=None, description="seconds after creation of the last occurrence")
+    count: int = 1
+    component: str = "kubelet"
+
+
+class PodGroupSpec(_Model):
+    revision: int
+    count: int = Field(default=1, ge=1)
+    names: list[str] | None = None
+    nodes: list[str] = Field(default_factory=list, description="round-robin; empty = unscheduled")
+    phase: Literal["Running", "Pending", "Failed", "Succeeded"] = "Running"
+    ready: bool = True
+    waiting: str | None = Field(default=None, description="container waiting reason, e.g. ImagePullBackOff")
+    waiting_message: str | None = None
+    terminated: str | None = Field(default=None, description="container terminated reason")
+    exit_code: int | None = None
+    restarts: int = 0
+    last_terminated: str | None = None
+    last_exit_code: int | None = None
+    pod_reason: str | None = None
+    pod_message: str | None = None
+    unschedulable_message: str | None = None
+    created: datetime
+    stagger: int = Field(default=0, description="seconds between the creation of consecutive pods")
+    events: list[EventTemplate] = Field(default_factory=list)
+
+    _tz = field_validator("created")(_aware)
+
+    @model_validator(mode="after")
+    def _names(self) -> PodGroupSpec:
+        if self.names is not None and len(self.names) != self.count:
+            raise ValueError(f"names lists {len(self.names)} pods but count is {self.count}")
+        return self
+
+
+class DeploymentSpec(_Model):
+    name: str
+    namespace: str = "default"
+    created: datetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    selector: dict[str, str] | None = None
+    replicas: int = 1
+    revision_history_limit: int = 10
+    paused: bool = False
+    progress_deadline_exceeded: bool = False
+    container: ContainerSpec = Field(default_factory=ContainerSpec)
+    revisions: list[RevisionSpec]
+    pods: list[PodGroupSpec] = Field(default_factory=list)
+
+    _tz = field_validator("created")(_aware)
+
+    @model_validator(mode="after")
+    def _revisions(self) -> DeploymentSpec:
+        numbers = [r.revision for r in self.revisions]
+        if not numbers:
+            raise ValueError("a deployment needs at least one revision")
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"revision numbers repeat: {numbers}")
+        for group in self.pods:
+            if group.revision not in numbers:
+                raise ValueError(f"pods refer to revision {group.revision}, which is not in revisions {numbers}")
+        return self
+
+
+class HpaConditionSpec(_Model):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    since: datetime
+
+    _tz = field_validator("since")(_aware)
+
+
+class HpaSpec(_Model):
+    name: str
+    namespace: str = "default"
+    target: str = Field(description="Deployment name")
+    created: datetime
+    min_replicas: int = 1
+    max_replicas: int
+    current_replicas: int
+    desired_replicas: int
+    last_scale_time: datetime | None = None
+    cpu_target_utilization: int = 70
+    cpu_current_utilization: int | None = None
+    conditions: list[HpaConditionSpec] = Field(default_factory=list)
+
+    _tz = field_validator("created", "last_scale_time")(_aware)
+
+
+class EventSpec(_Model):
+    kind: str
+    name: str
+    namespace: str | None = Field(default=None, description="defaults to the object's namespace, 'default' for nodes")
+    reason: str
+    message: str
+    type: Literal["Normal", "Warning"] = "Normal"
+    first: datetime
+    last: datetime | None = None
+    count: int = 1
+    component: str = "kubelet"
+    host: str | None = None
+
+    _tz = field_validator("first", "last")(_aware)
+
+
+class FileSpec(_Model):
+    path: str
+    size: Quantity = 0
+    kind: Literal["file", "dir", "symlink", "hardlink", "other"] = "file"
+    mode: int | None = None
+    link_target: str | None = None
+
+
+class LayerSpec(_Model):
+    digest: str | None = None
+    size: Quantity | None = Field(default=None, description="defaults to the sum of the files")
+    files: list[FileSpec | tuple[str, Quantity]] = Field(default_factory=list)
+
+
+class HistorySpec(_Model):
+    created_by: str
+    created: datetime | None = None
+    empty_layer: bool = False
+    comment: str | None = None
+
+
+class ImageConfigSpec(_Model):
+    user: str | None = None
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    env: list[str] = Field(default_factory=list)
+    working_dir: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    healthcheck: list[str] | None = None
+    exposed_ports: list[str] = Field(default_factory=list)
+
+
+class ImageSpec(_Model):
+    ref: str
+    digest: str | None = None
+    created: datetime | None = None
+    architecture: str = "amd64"
+    os: str = "linux"
+    config: ImageConfigSpec = Field(default_factory=ImageConfigSpec)
+    history: list[HistorySpec] = Field(default_factory=list)
+    layers: list[LayerSpec] = Field(default_factory=list)
+    dockerfile: str | None = None
+    dockerignore: str | None = None
+
+    @model_validator(mode="after")
+    def _history_matches_layers(self) -> ImageSpec:
+        non_empty = sum(1 for h in self.history if not h.empty_layer)
+        if self.history and non_empty != len(self.layers):
+            raise ValueError(
+                f"{non_empty} non-empty history entries but {len(self.layers)} layers: each layer needs one"
+            )
+        return self
+
+
+class ForbiddenSpec(_Model):
+    verb: Literal["get", "list", "watch"]
+    resource: str = Field(description="e.g. nodes, nodes/proxy, events, deployments")
+    namespace: str | None = None
+
+
+class RbacSpec(_Model):
+    user: str = "system:serviceaccount:coroner:coroner"
+    forbidden: list[ForbiddenSpec] = Field(default_factory=list)
+
+
+class IncidentSpec(_Model):
+    """What PagerDuty said about the outage the scenario replays (for the demo and the timeline)."""
+
+    service: str
+    namespace: str | None = None
+    title: str
+    triggered_at: datetime
+    resolved_at: datetime | None = None
+    urgency: Literal["high", "low"] = "high"
+    pagerduty_service_id: str | None = None
+    incident_number: int | None = None
+
+    _tz = field_validator("triggered_at", "resolved_at")(_aware)
+
+
+class ScenarioFile(_Model):
+    name: str
+    description: str = ""
+    now: datetime = Field(description="the instant the scenario is a snapshot of")
+    extends: str | None = Field(default=None, description="another scenario whose content this one starts from")
+    server_version: str = "v1.29.3-eks-adc7111"
+    latency_ms: int = Field(default=0, ge=0)
+    resource_version: str = "48213977"
+    incident: IncidentSpec | None = None
+    rbac: RbacSpec = Field(default_factory=RbacSpec)
+    namespaces: list[str] = Field(default_factory=list)
+    nodes: list[NodeSpec] = Field(default_factory=list)
+    deployments: list[DeploymentSpec] = Field(default_factory=list)
+    hpas: list[HpaSpec] = Field(default_factory=list)
+    events: list[EventSpec] = Field(default_factory=list)
+    images: list[ImageSpec] = Field(default_factory=list)
+    raw: list[dict[str, Any]] = Field(default_factory=list)
+
+    _tz = field_validator("now")(_aware)

@@ -1,0 +1,125 @@
+"""The unmodified official `kubernetes` client, configured by a written kubeconfig, against the sim."""
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from bot.cluster.kubernetes_reader import KubernetesClusterReader
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.server import running_sim
+
+BAD_NODE = "ip-10-0-2-63.ec2.internal"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with running_sim("registry-meltdown") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(sim, tmp_path_factory):
+    return sim.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", context="meltdown")
+
+
+@pytest.fixture(scope="module")
+def reader(kubeconfig):
+    with KubernetesClusterReader.from_kubeconfig(kubeconfig, "meltdown", page_size=7) as r:
+        yield r
+
+
+def test_sdk_typed_calls_work_unmodified(kubeconfig):
+    api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig), context="meltdown")
+    core = k8s.CoreV1Api(api_client)
+    nodes = core.list_node()
+    assert len(nodes.items) == 6
+    assert nodes.items[0].status.conditions[0].last_transition_time.tzinfo is not None
+    pods = core.list_namespaced_pod("prod", label_selector="app.kubernetes.io/name=user-profile-service",
+                                    field_selector="status.phase=Running")
+    assert pods.items and all(p.status.phase == "Running" for p in pods.items)
+    deployment = k8s.AppsV1Api(api_client).read_namespaced_deployment("user-profile-service", "prod")
+    assert deployment.metadata.annotations["deployment.kubernetes.io/revision"] == "5"
+    hpas = k8s.AutoscalingV2Api(api_client).list_namespaced_horizontal_pod_autoscaler("prod")
+    assert hpas.items[0].spec.max_replicas == 30
+    with pytest.raises(ApiException) as info:
+        core.read_node("no-such-node")
+    assert info.value.status == 404
+    api_client.close()
+
+
+def test_reader_context_and_version(reader):
+    assert reader.context == "meltdown"
+    assert reader.server_version() == "v1.29.3-eks-adc7111"
+
+
+def test_reader_nodes_and_summary(reader):
+    nodes = {n.name: n for n in reader.list_nodes()}
+    assert len(nodes) == 6
+    bad = nodes[BAD_NODE]
+    assert not bad.ready and bad.condition("DiskPressure").reason == "KubeletHasDiskPressure"
+    assert bad.images[0].size_bytes == 4509715660
+    summary = reader.node_fs_summary(BAD_NODE)
+    assert summary.imagefs.used_ratio == pytest.approx(0.978, abs=0.001)
+    assert summary.nodefs.capacity_bytes == 30 * 1024**3
+
+
+def test_reader_pages_through_lists(reader, sim):
+    before = len(sim.requests)
+    pods = reader.list_pods("prod", label_selector="app=user-profile-service")
+    assert len(pods) == 33  # 5 pages of 7
+    assert len(sim.requests) - before == 5
+
+
+def test_reader_workloads(reader):
+    deployment = reader.get_deployment("prod", "user-profile-service")
+    assert deployment.revision == 5 and deployment.replicas == 30
+    replicasets = reader.list_replicasets("prod", label_selector="app.kubernetes.io/name=user-profile-service")
+    assert sorted(r.revision for r in replicasets) == [3, 4, 5]
+    assert reader.list_deployments(None, label_selector="app=user-profile-service")[0].name == deployment.name
+    assert reader.list_hpas("prod")[0].max_replicas == 30
+    events = reader.list_events("prod", field_selector="reason=Pulled")
+    assert events and all(e.reason == "Pulled" for e in events)
+    assert "prod" in reader.list_namespaces()
+
+
+def test_reader_maps_404(reader):
+    with pytest.raises(ClusterNotFound, match='deployments.apps "nope" not found') as info:
+        reader.get_deployment("prod", "nope")
+    assert isinstance(info.value.__cause__, ApiException)
+
+
+def test_reader_maps_403_with_verb_and_resource(tmp_path):
+    scenario = load_scenario("registry-meltdown")
+    scenario.forbidden = (Forbidden("get", "nodes/proxy"), Forbidden("list", "events"))
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path) as reader:
+            with pytest.raises(ClusterForbidden) as info:
+                reader.node_fs_summary(BAD_NODE)
+            assert (info.value.verb, info.value.resource) == ("get", "nodes/proxy")
+            assert "forbidden: needs get on nodes/proxy" in str(info.value)
+            with pytest.raises(ClusterForbidden) as info:
+                reader.list_events("prod")
+            assert (info.value.verb, info.value.resource) == ("list", "events")
+            assert reader.list_nodes()  # the rest still answers
+
+
+def test_unreachable_server_is_a_read_error(tmp_path):
+    with running_sim("registry-meltdown") as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+    # The server is gone now.
+    with KubernetesClusterReader.from_kubeconfig(path, timeout=2) as reader:
+        with pytest.raises(ClusterReadError):
+            reader.list_nodes()
+
+
+def test_missing_kubeconfig_is_a_read_error(tmp_path):
+    with pytest.raises(ClusterReadError, match="cannot load kubeconfig"):
+        KubernetesClusterReader.from_kubeconfig(tmp_path / "absent", "nope")
+
+
+def test_unknown_context_is_a_read_error(kubeconfig):
+    with pytest.raises(ClusterReadError, match="cannot load kubeconfig"):
+        KubernetesClusterReader.from_kubeconfig(kubeconfig, "other-cluster")
