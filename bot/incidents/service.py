@@ -139,10 +139,13 @@ class IncidentService:
                 uow.commit()
             return False
 
-    def process_pending(self, *, limit: int = 100) -> int:
-        """(Re)process stored events not processed yet, oldest first. Returns how many got processed."""
+    def process_pending(self, *, limit: int = 100, retry_exhausted: bool = False) -> int:
+        """(Re)process stored events not processed yet, oldest first. Events that failed
+        `MAX_PROCESS_ATTEMPTS` times are skipped unless `retry_exhausted` (a person asked, after a fix).
+        Returns how many got processed."""
+        max_attempts = None if retry_exhausted else MAX_PROCESS_ATTEMPTS
         with self._store.unit_of_work() as uow:
-            pending = [e for e in uow.events.pending(limit=limit) if e.attempts < MAX_PROCESS_ATTEMPTS]
+            pending = uow.events.pending(limit=limit, max_attempts=max_attempts)
         return sum(1 for e in pending if self.process(e.id))
 
     def apply(self, uow: UnitOfWork, event: WebhookEvent) -> None:

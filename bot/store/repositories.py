@@ -238,15 +238,17 @@ class InboundEventRepository:
             stmt = stmt.where(InboundEventRow.source == source)
         return int(self._session.scalar(stmt) or 0)
 
-    def pending(self, *, limit: int = 100) -> list[InboundEvent]:
+    def pending(self, *, limit: int = 100, max_attempts: int | None = None) -> list[InboundEvent]:
         """Unprocessed events, oldest first (the order they were received, which PagerDuty keeps per
-        incident)."""
+        incident); with `max_attempts`, only those tried fewer times than that."""
         stmt = (
             sa.select(InboundEventRow)
             .where(InboundEventRow.processed_at.is_(None))
             .order_by(InboundEventRow.id)
             .limit(limit)
         )
+        if max_attempts is not None:
+            stmt = stmt.where(InboundEventRow.attempts < max_attempts)
         return [_inbound(row) for row in self._session.scalars(stmt)]
 
     def lock_pending(self, event_id: int) -> InboundEvent | None:
