@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
 from bot.settings import load_settings
 from bot.store.db import make_engine
 from bot.store.models import Base, UtcDateTime
+
+# An arbitrary constant: the advisory lock every Coroner process takes while migrating PostgreSQL.
+MIGRATION_LOCK_KEY = 0x636F726F6E6572  # "coroner"
 
 config = context.config
 target_metadata = Base.metadata
@@ -54,6 +58,10 @@ def run_migrations_online() -> None:
                 render_item=render_item,
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Replicas starting together would race to create the same tables: the first one
+                    # migrates, the others wait here and then find the database at head.
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 context.run_migrations()
     finally:
         engine.dispose()

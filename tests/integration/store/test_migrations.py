@@ -106,3 +106,19 @@ def test_cli_unknown_revision_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["db", "upgrade", "nope", "--url", url])
     assert result.exit_code == 1
     assert "nope" in result.output
+
+
+def test_replicas_upgrading_at_once_do_not_collide(fresh_database_url):
+    """Separate processes, like replicas starting together (Alembic's context is per process)."""
+    import subprocess
+    import sys
+
+    script = "import sys; from bot.store import migrate; migrate.upgrade(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, fresh_database_url], stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert tables(fresh_database_url) == TABLES
+    migrate.check(fresh_database_url)
