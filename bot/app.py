@@ -60,9 +60,15 @@ def create_app(
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _error(413, "body too large")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error(413, "body too large")
+        # Read with a cap: the body is not authenticated yet, so it must not be buffered without limit.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _error(413, "body too large")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         if not verify_v3(body, request.headers.get(SIGNATURE_HEADER), secrets):
             log.warning("PagerDuty webhook refused: bad or missing signature", extra={"client": _client(request)})
             return _error(401, "invalid signature")

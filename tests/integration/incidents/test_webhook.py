@@ -168,3 +168,17 @@ def test_late_processing_of_an_older_event_does_not_reopen(client, store, pagerd
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
+
+
+def test_oversized_bodies_are_413_declared_or_streamed(client, store, pagerduty):
+    big = b"x" * (1024 * 1024 + 1)
+    assert pagerduty.post(client, big).status_code == 413
+
+    def chunked():
+        for _ in range(17):
+            yield b"y" * 65536
+
+    headers = pagerduty.headers(b"")
+    response = client.post("/pagerduty/webhook", content=chunked(), headers=headers)
+    assert response.status_code == 413
+    assert count(store, "inbound_events") == 0
