@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import threading
 import time
 import uuid
@@ -15,12 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from starlette.types import ASGIApp
 
 from bot.app import create_app
 from bot.incidents.pagerduty import sign_v3
-from bot.store import Store
+from bot.store import Store, migrate
+from bot.store.models import Base
 
 OLD_SECRET = "whsec-old"
 NEW_SECRET = "whsec-new"
@@ -95,9 +98,61 @@ def pd_headers(body: bytes, *, secret: str = NEW_SECRET, webhook_id: str | None 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A migrated database with empty tables."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'coroner.db'}"
-    return request.getfixturevalue("postgres_url")
+        url = f"sqlite:///{tmp_path / 'coroner.db'}"
+        migrate.upgrade(url)
+        return url
+    url = request.getfixturevalue("shared_postgres_url")
+    _empty_tables(url)
+    return url
+
+
+# --- one migrated PostgreSQL database per session, emptied before each test --------------------------
+# Creating and migrating a database costs about a second; tests of behaviour (not of migrations) share
+# one and start from empty tables instead.
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CORONER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _service_unavailable(what: str) -> None:
+    # Same contract as tests/conftest.py's service_unavailable (which a session fixture cannot request).
+    if os.environ.get("CORONER_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} (CORONER_REQUIRE_SERVICES=1)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def shared_postgres_url() -> Iterator[str]:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"coroner_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        _service_unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_tables(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # DELETE, not TRUNCATE: on tables this small it is far cheaper (TRUNCATE syncs new files).
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -108,7 +163,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     store = Store.from_url(database_url, clock=clock)
-    store.upgrade()
     yield store
     store.dispose()
 
@@ -149,9 +203,7 @@ def make_client(serve_app, clock: FakeClock) -> Callable[[Store], httpx.Client]:
     """An HTTP client of the real app over `store` (its startup sweep included)."""
 
     def make(store: Store) -> httpx.Client:
-        app = create_app(
-            store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None
-        )
+        app = create_app(store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None)
         return serve_app(app)
 
     return make
