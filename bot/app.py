@@ -129,9 +129,10 @@ def create_app(
 
 
 def app_from_settings(settings: Settings) -> Starlette:
-    """The production app, assembled from Settings (what `coroner serve` runs)."""
-    store = Store.from_url(settings.database_url)
-    return create_app(store=store, webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets])
+    """The production app, assembled from Settings by the composition root (what `coroner serve` runs)."""
+    from bot.wiring import build, build_app
+
+    return build_app(build(settings))
 
 
 async def _sweep(service: IncidentService, interval: float) -> None:
