@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -66,6 +66,7 @@ class _Work:
     context: Path | None
     measure: bool
     notes: list[str] = field(default_factory=list)
+    pins: Mapping[str, str] = field(default_factory=dict)
 
     def parsed(self) -> Dockerfile:
         return parse(self.text, path=self.path)
@@ -75,16 +76,25 @@ class _Work:
 
 
 def fix(
-    text: str, *, path: str = "Dockerfile", context: Path | None = None, measure_context: bool = True
+    text: str,
+    *,
+    path: str = "Dockerfile",
+    context: Path | None = None,
+    measure_context: bool = True,
+    pins: Mapping[str, str] | None = None,
 ) -> FixResult:
-    """Rewrite `text`. Raises DockerfileParseError when the input does not parse."""
+    """Rewrite `text`. Raises DockerfileParseError when the input does not parse.
+
+    `pins` maps a base image as written in FROM (`python:3.11`) to its exact pin, known from an image at
+    hand (see `pin_from_image`). Without one, an unpinned base stays as it is: no version is invented.
+    """
     crlf = "\r\n" in text
     norm = text.replace("\r\n", "\n")
     if norm.startswith("\ufeff"):
         norm = norm[1:]
     original_df = parse(norm, path=path)
     before = lint(original_df, context=context, measure_context=measure_context)
-    work = _Work(norm, path, context, measure_context)
+    work = _Work(norm, path, context, measure_context, pins=dict(pins or {}))
     for _ in range(_MAX_ROUNDS):
         start = work.text
         for fixer in _FIXERS:
@@ -109,7 +119,9 @@ def fix(
     notes = _notes(after) + work.notes
     remaining_keys = {(f.rule, f.title) for f in after}
     fixed = tuple(f for f in before if (f.rule, f.title) not in remaining_keys and f.rule not in ("dockerignore-missing", "dockerignore-incomplete"))
-    ignore_content, ignore_path, ignore_fixed = _dockerignore(before, context, path, measure_context)
+    ignore_content, ignore_path, ignore_fixed = _dockerignore(
+        before, context, path, measure_context, _named_sources(norm, path)
+    )
     after = [f for f in after if f.rule not in ("dockerignore-missing", "dockerignore-incomplete") or not ignore_content]
     return FixResult(
         path=path,
@@ -629,7 +641,54 @@ def _fix_copy_link(w: _Work) -> str | None:
     return _splice(d.text, edits) if edits else None
 
 
+def pin_from_image(ref: str, *, digest: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """The exact pin for `ref` from facts about the image itself, or None when they do not give one.
+
+    A digest pins exactly (`python:3.11@sha256:…`). Otherwise the official images' version variable
+    (`PYTHON_VERSION=3.11.9`) turns `python:3.11` into `python:3.11.9`, keeping the variant suffix.
+    """
+    parsed = parse_ref(ref)
+    if digest:
+        base = ref.split("@", 1)[0]
+        return f"{base}@{digest}"
+    env = env or {}
+    var = {"python": "PYTHON_VERSION", "node": "NODE_VERSION", "golang": "GOLANG_VERSION", "ruby": "RUBY_VERSION",
+           "php": "PHP_VERSION", "perl": "PERL_VERSION"}.get(parsed.name)
+    version = env.get(var) if var else None
+    if not version or not re.fullmatch(r"[0-9][0-9A-Za-z.\-]*", version):
+        return None
+    tag = parsed.tag or "latest"
+    suffix = ""
+    m = re.match(r"^[0-9][0-9.]*(?P<suffix>-.+)?$", tag)
+    if m:
+        suffix = m.group("suffix") or ""
+    elif tag != "latest":
+        suffix = "-" + tag  # `python:slim` -> `python:3.11.9-slim`
+    if tag != "latest" and m and not version.startswith(tag.split("-", 1)[0]):
+        return None  # the image's version does not belong to this tag: something is off, don't guess
+    return parsed.with_tag(version + suffix)
+
+
+def _fix_base_pin(w: _Work) -> str | None:
+    if not w.pins:
+        return None
+    d = w.parsed()
+    edits = []
+    for stage in d.stages:
+        pin = w.pins.get(stage.base_image) or w.pins.get(stage.base_image_raw)
+        if not pin or pin == stage.base_image:
+            continue
+        ins = stage.from_instruction
+        lines = ins.original.split("\n")
+        new = lines[0].replace(stage.base_image_raw, pin, 1)
+        if new != lines[0]:
+            lines[0] = new
+            edits.append((*_span(ins), lines))
+    return _splice(d.text, edits) if edits else None
+
+
 _FIXERS: tuple[Callable[[_Work], str | None], ...] = (
+    _fix_base_pin,
     _fix_multistage,
     _fix_apt_update_alone,
     _fix_regex("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", "--no-install-recommends"),
@@ -681,9 +740,37 @@ def _notes(after: list[Finding]) -> list[str]:
     return notes
 
 
+def _keep_copied(lines: list[str], copied: list[str]) -> list[str]:
+    """Drop the patterns that would exclude a path the Dockerfile COPYs by name: the build would fail."""
+    out = []
+    for line in lines:
+        if line.startswith("#") or line.startswith("!"):
+            out.append(line)
+            continue
+        m = ctxmod.Matcher(ctxmod.parse_dockerignore(line))
+        if any(m.excluded(src) for src in copied):
+            continue
+        out.append(line)
+    return out
+
+
+def _named_sources(text: str, path: str) -> list[str]:
+    d = parse(text, path=path)
+    out = []
+    for ins in d.instructions:
+        if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and not ins.heredocs:
+            words = list(ins.exec_form) if ins.exec_form else ins.arguments.split()
+            for src in words[:-1]:
+                src = src.strip("./") if src.startswith("./") else src
+                if src and src not in (".", "*") and "$" not in src and not src.startswith(("http://", "https://")):
+                    out.append(src.rstrip("/"))
+    return out
+
+
 def _dockerignore(
-    before: list[Finding], context: Path | None, path: str, measure: bool
+    before: list[Finding], context: Path | None, path: str, measure: bool, copied: list[str] | None = None
 ) -> tuple[str | None, str | None, tuple[Finding, ...]]:
+    copied = copied or []
     if context is None:
         return None, None, ()
     missing = [f for f in before if f.rule == "dockerignore-missing"]
@@ -692,13 +779,16 @@ def _dockerignore(
         return None, None, ()
     audit = ctxmod.audit(context, dockerfile=path) if measure else None
     if missing:
-        return "\n".join(ctxmod.recommended_dockerignore(audit)) + "\n", str(context / ".dockerignore"), tuple(missing)
+        lines = _keep_copied(ctxmod.recommended_dockerignore(audit), copied)
+        return "\n".join(lines) + "\n", str(context / ".dockerignore"), tuple(missing)
     existing_path = ctxmod.find_dockerignore(context, path)
     if existing_path is None:
         return None, None, ()
     existing = existing_path.read_text(errors="replace")
     add = [m for m in incomplete[0].evidence.get("missing", [])]
-    lines = [m.rstrip("/") for m in add]
+    lines = _keep_copied([m.rstrip("/") for m in add], copied)
+    if not lines:
+        return None, None, ()
     body = existing if existing.endswith("\n") or not existing else existing + "\n"
     body += "# Added by `coroner fix`\n" + "\n".join(lines) + "\n"
     return body, str(existing_path), tuple(incomplete)

@@ -202,3 +202,27 @@ def test_dockerignore_extended_when_incomplete(tmp_path: Path) -> None:
 
 def test_unified_diff_of_equal_texts_is_empty() -> None:
     assert unified_diff("a\n", "a\n") == ""
+
+
+def test_pin_comes_from_the_image_when_at_hand() -> None:
+    from bot.dockerfile.fix import pin_from_image
+
+    assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9"
+    assert pin_from_image("python:3.11-slim", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9-slim"
+    assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.12.1"}) is None
+    assert pin_from_image("python", env={"PYTHON_VERSION": "3.12.1"}) == "python:3.12.1"
+    assert pin_from_image("node:20", digest="sha256:" + "a" * 64) == "node:20@sha256:" + "a" * 64
+    assert pin_from_image("alpine", env={}) is None
+    r = fix("FROM python\nUSER 10001\n", pins={"python": "python:3.12.1"})
+    assert r.text.startswith("FROM python:3.12.1\n")
+    assert not any(n.startswith("base-image-unpinned") for n in r.notes)
+
+
+def test_generated_dockerignore_keeps_what_the_dockerfile_copies(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(data / "model.csv", "wb") as fh:
+        fh.truncate(2 * 1024 * 1024)
+    r = fix("FROM python:3.12-slim\nCOPY data/model.csv /app/\nCOPY . /app\nUSER 10001\n", context=tmp_path)
+    assert r.dockerignore is not None
+    assert "**/*.csv" not in r.dockerignore.splitlines()
