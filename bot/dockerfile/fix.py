@@ -18,7 +18,7 @@ from bot.dockerfile import context as ctxmod
 from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, parse, split_words
-from bot.dockerfile.rules import lint
+from bot.dockerfile.rules import copy_order_blocker, lint
 from bot.dockerfile.shell import parse_script
 from bot.domain import Finding
 
@@ -479,7 +479,6 @@ _MANIFEST_COPY = {
     "uv": "pyproject.toml uv.lock*",
     "pipenv": "Pipfile Pipfile.lock*",
 }
-_MOVABLE_BETWEEN = frozenset({"RUN", "ENV", "ARG", "LABEL", "EXPOSE", "USER"})
 
 
 def _fix_copy_order(w: _Work) -> str | None:
@@ -493,7 +492,7 @@ def _fix_copy_order(w: _Work) -> str | None:
         stage = d.stages[whole.stage_index]
         items = list(stage.instructions)
         between = items[items.index(whole) + 1 : items.index(install)]
-        reason = _not_movable(between + [install], manager)
+        reason = copy_order_blocker(between + [install])
         if reason:
             w.notes.append(f"copy-before-deps (line {whole.line}): left alone, {reason}")
             continue
@@ -530,23 +529,6 @@ def _requirement_files(ins: Instruction) -> list[str]:
     return out
 
 
-def _not_movable(instructions: list[Instruction], manager: str) -> str | None:
-    for ins in instructions:
-        if ins.keyword not in _MOVABLE_BETWEEN:
-            return f"line {ins.line} ({ins.keyword}) sits between the source COPY and the install"
-        if ins.keyword != "RUN":
-            continue
-        for c in parse_script(ins.shell_script).commands:
-            call = classify(c)
-            if call is None:
-                return f"line {ins.line} runs `{c.unwrapped().name}`, which may need the source"
-            if call.manager == "pip" and any(p in (".", "-e") or p.startswith(("./", "/")) for p in call.packages):
-                return f"line {ins.line} installs the project itself"
-            if call.manager == "pip" and "-e" in c.words:
-                return f"line {ins.line} installs the project itself"
-    return None
-
-
 def _fix_shell_form(w: _Work) -> str | None:
     d = w.parsed()
     edits = []
@@ -562,24 +544,24 @@ def _fix_shell_form(w: _Work) -> str | None:
 
 
 def _fix_user_order(w: _Work) -> str | None:
+    """Move every USER that precedes the stage's last root-only command to just after it, in order."""
     d = w.parsed()
-    for f in _by_rule(w.findings(), "root-command-after-user"):
-        user = _ins_at(d, f.evidence["user_line"])
-        if user is None:
+    findings = _by_rule(w.findings(), "root-command-after-user")
+    for stage in d.stages:
+        lines_hit = {f.evidence["line"] for f in findings}
+        roots = [ins for ins in stage.instructions if ins.line in lines_hit]
+        if not roots:
             continue
-        stage = d.stages[user.stage_index]
-        items = list(stage.instructions)
-        last_root = None
-        for ins in items[items.index(user) + 1 :]:
-            if ins.keyword == "USER":
-                break
-            if any(g.rule == "root-command-after-user" and g.evidence.get("line") == ins.line for g in w.findings()):
-                last_root = ins
-        if last_root is None:
-            continue
-        lines = _lines(d.text)
-        user_lines = lines[user.line - 1 : user.end_line]
-        return _splice(d.text, [(user.line - 1, user.end_line, []), (last_root.end_line, last_root.end_line, user_lines)])
+        last_root = roots[-1]
+        users = [ins for ins in stage.instructions if ins.keyword == "USER" and ins.line < last_root.line]
+        text_lines = _lines(d.text)
+        moved = [line for u in users for line in text_lines[u.line - 1 : u.end_line]]
+        edits = [(u.line - 1, u.end_line, []) for u in users]
+        edits.append((last_root.end_line, last_root.end_line, moved))
+        w.notes.append(
+            f"root-command-after-user: USER moved after line {last_root.line}; the RUNs in between now run as root"
+        )
+        return _splice(d.text, edits)
     return None
 
 

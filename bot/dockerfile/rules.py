@@ -245,7 +245,7 @@ def _check_apt(st: _State) -> None:
             actions = {c.action for c in apt}
             if "update" in actions and not actions & {"install", "upgrade", "dist-upgrade", "full-upgrade"}:
                 nxt = _next_instruction(stage, ins)
-                joinable = nxt is not None and nxt.keyword == "RUN" and any(
+                joinable = nxt is not None and nxt.keyword == "RUN" and not nxt.heredocs and not ins.heredocs and any(
                     c.manager == "apt" and c.action == "install" for c in st.calls(nxt)
                 )
                 st.add("apt-update-alone", ins, fixable=joinable,
@@ -686,14 +686,48 @@ def _check_copy_order(st: _State) -> None:
                 wanted = _MANIFESTS.get(manager, ())
                 if any(_fn_any(name, wanted) for name in manifests_copied):
                     continue
+                items = list(stage.instructions)
+                blocker = copy_order_blocker(items[items.index(whole) + 1 : items.index(ins) + 1])
                 st.add("copy-before-deps", whole,
                        f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
-                       install_line=ins.line, manager=manager,
+                       install_line=ins.line, manager=manager, fixable=blocker is None and manager in _MANIFEST_MOVE,
+                       blocker=blocker,
                        remediation="COPY the dependency manifests and install them first, then COPY the source.")
                 break
             else:
                 continue
             break
+
+
+_MOVABLE_BETWEEN = frozenset({"RUN", "ENV", "ARG", "LABEL", "EXPOSE", "USER"})
+# Managers whose manifests `coroner fix` knows how to copy ahead of the source.
+_MANIFEST_MOVE = frozenset({"pip", "npm", "pnpm", "yarn", "go", "bundle", "composer", "poetry", "uv", "pipenv"})
+_SAFE_CLEANUP = re.compile(r"^(/var/|/tmp/|/root/\.cache|/root/\.npm|/usr/local/share/\.cache)")
+
+
+def copy_order_blocker(instructions: list[Instruction]) -> str | None:
+    """Why the source COPY cannot move after these instructions (they may need the source), or None."""
+    for ins in instructions:
+        if ins.keyword not in _MOVABLE_BETWEEN:
+            return f"line {ins.line} ({ins.keyword}) sits between the source COPY and the install"
+        if ins.keyword != "RUN":
+            continue
+        for c in parse_script(ins.shell_script).commands:
+            u = c.unwrapped()
+            if u.name == "rm" and all(_SAFE_CLEANUP.match(w) for w in u.words[1:] if not w.startswith("-")):
+                continue
+            call = classify(c)
+            if call is None:
+                return f"line {ins.line} runs `{u.name}`, which may need the source"
+            if call.manager == "pip" and (
+                "-e" in c.words or any(p in (".", "-e") or p.startswith(("./", "/")) for p in call.packages)
+            ):
+                return f"line {ins.line} installs the project itself"
+            if call.manager in ("npm", "pnpm", "yarn") and call.action not in ("install", "ci", "", "cache"):
+                return f"line {ins.line} runs `{u.name} {call.action}`, which may need the source"
+            if call.manager == "go" and call.action != "download":
+                return f"line {ins.line} runs `go {call.action}`, which needs the source"
+    return None
 
 
 def _fn_any(name: str, patterns: tuple[str, ...]) -> bool:

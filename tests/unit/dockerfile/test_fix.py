@@ -7,9 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.dockerfile.fix import fix, unified_diff
-from bot.dockerfile.parser import parse
+from bot.dockerfile.parser import DockerfileParseError, parse
 from bot.dockerfile.rules import lint
 
 POSTMORTEM = """\
@@ -226,3 +228,27 @@ def test_generated_dockerignore_keeps_what_the_dockerfile_copies(tmp_path: Path)
     r = fix("FROM python:3.12-slim\nCOPY data/model.csv /app/\nCOPY . /app\nUSER 10001\n", context=tmp_path)
     assert r.dockerignore is not None
     assert "**/*.csv" not in r.dockerignore.splitlines()
+
+
+_LINES = [
+    "RUN apt-get update", "RUN apt-get install -y gcc curl", "RUN pip install -r requirements.txt",
+    "RUN pip install flask", "COPY . .", "COPY app /app", "ADD conf.yml /etc/", "USER app", "USER 0",
+    "RUN apk add jq", "CMD python app.py", "ENTRYPOINT app $PORT", "WORKDIR /srv", "RUN npm ci",
+    "RUN yum install -y x", "ENV A=1", "# comment", "", "RUN <<EOF\napt-get install -y x\nEOF",
+    "RUN set -e; \\\n  apt-get update; \\\n  # note\n  apt-get install -y x", "FROM python:3.12 AS b",
+    "HEALTHCHECK NONE", "ONBUILD RUN pip install x", "RUN useradd -u 1500 app",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["FROM python:3.11", "FROM debian:12", "FROM alpine", "FROM node:20"]),
+       st.lists(st.sampled_from(_LINES), max_size=10))
+def test_fuzz_fix_output_always_parses_and_is_clean(base: str, lines: list[str]) -> None:
+    text = "\n".join([base, *lines]) + "\n"
+    try:
+        parse(text)
+    except DockerfileParseError:
+        return
+    result = fix(text)
+    fixed = parse(result.text)
+    assert [f.rule for f in lint(fixed) if f.evidence["fixable"]] == []
