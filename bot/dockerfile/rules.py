@@ -578,8 +578,35 @@ def _check_process(st: _State) -> None:
         st.add("no-init", pid1, f"{pid1.keyword} runs {head} as PID 1: SIGTERM is not forwarded", fixable=False,
                remediation='Exec the server directly, or add an init: ENTRYPOINT ["tini", "--"].')
     elif head.endswith(".sh"):
-        st.add("no-init", pid1, f"{pid1.keyword} runs the script {head} as PID 1 with no init", fixable=False,
+        script = _script_from_context(st, argv[0])
+        if script is not None and re.search(r"^\s*exec\s", script, re.M):
+            return  # the script replaces itself with the server: signals reach it
+        unless = "" if script is not None else " (unless it execs its child)"
+        st.add("no-init", pid1, f"{pid1.keyword} runs the script {head} as PID 1 with no init{unless}", fixable=False,
                remediation='Make the script end with `exec "$@"`, or add an init: ENTRYPOINT ["tini", "--", …].')
+
+
+def _script_from_context(st: _State, target: str) -> str | None:
+    """The text of the entrypoint script when a COPY put it there from the build context we can read."""
+    if st.context is None:
+        return None
+    name = target.rsplit("/", 1)[-1]
+    for ins in st.dockerfile.instructions:
+        if ins.keyword not in ("COPY", "ADD") or ins.flag("from") is not None or ins.heredocs:
+            continue
+        words = list(ins.exec_form) if ins.exec_form is not None else ins.arguments.split()
+        if len(words) < 2:
+            continue
+        dest = words[-1]
+        for src in words[:-1]:
+            if dest.rstrip("/").rsplit("/", 1)[-1] == name or (dest.endswith("/") and src.rsplit("/", 1)[-1] == name):
+                candidate = st.context / src
+                try:
+                    if candidate.is_file() and candidate.stat().st_size < 1_000_000:
+                        return candidate.read_text(errors="replace")
+                except OSError:
+                    return None
+    return None
 
 
 def _check_healthcheck(st: _State) -> None:
@@ -817,8 +844,6 @@ def _check_cleanup_later(st: _State) -> None:
                     removals += [f"pkg:{p}" for p in call.packages]
                 if call.manager == "apk" and call.action == "del":
                     removals += [f"pkg:{p}" for p in call.packages]
-                if call.manager == "apt" and call.action == "clean":
-                    removals.append("/var/cache/apt")
             hits: list[tuple[str, Instruction]] = []
             for r in removals:
                 for path, origin in added:
@@ -836,9 +861,8 @@ def _check_cleanup_later(st: _State) -> None:
                        remediation="Remove it in the same RUN that created it, or build it in another stage.")
             for call in calls:
                 if call.action in ("install", "add"):
+                    # not /var/cache/apt: Debian and Ubuntu images ship a docker-clean hook that empties it
                     added += [(f"pkg:{p.split('=', 1)[0]}", ins) for p in call.packages]
-                    if call.manager == "apt":
-                        added.append(("/var/cache/apt/archives", ins))
                 if call.manager == "apt" and call.action == "update" and not _removes_apt_lists(st, ins):
                     added.append(("/var/lib/apt/lists", ins))
                 if call.manager == "pip" and call.action == "install" and "--no-cache-dir" not in call.command.words:
