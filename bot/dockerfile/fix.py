@@ -82,11 +82,16 @@ def fix(
     context: Path | None = None,
     measure_context: bool = True,
     pins: Mapping[str, str] | None = None,
+    dockerignore_missing: bool = False,
+    context_files: Mapping[str, int] | None = None,
 ) -> FixResult:
     """Rewrite `text`. Raises DockerfileParseError when the input does not parse.
 
     `pins` maps a base image as written in FROM (`python:3.11`) to its exact pin, known from an image at
     hand (see `pin_from_image`). Without one, an unpinned base stays as it is: no version is invented.
+    `dockerignore_missing` says, without a context to look at, that the build had no .dockerignore (the
+    postmortem knows it from the image): the result then carries the .dockerignore to write, tailored to
+    `context_files` (context path -> bytes, e.g. the files of the image's `COPY . .` layer) when given.
     """
     crlf = "\r\n" in text
     norm = text.replace("\r\n", "\n")
@@ -122,6 +127,11 @@ def fix(
     ignore_content, ignore_path, ignore_fixed = _dockerignore(
         before, context, path, measure_context, _named_sources(norm, path)
     )
+    if ignore_content is None and context is None and dockerignore_missing:
+        listed = ctxmod.audit_from_files(context_files) if context_files else None
+        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), _named_sources(norm, path))
+        ignore_content = "\n".join(lines) + "\n"
+        ignore_path = str(PurePosixPath(_diff_path(path)).parent / ".dockerignore")
     after = [f for f in after if f.rule not in ("dockerignore-missing", "dockerignore-incomplete") or not ignore_content]
     return FixResult(
         path=path,

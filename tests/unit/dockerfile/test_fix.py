@@ -252,3 +252,21 @@ def test_fuzz_fix_output_always_parses_and_is_clean(base: str, lines: list[str])
     result = fix(text)
     fixed = parse(result.text)
     assert [f.rule for f in lint(fixed) if f.evidence["fixable"]] == []
+
+
+def test_dockerignore_without_a_context_when_the_caller_knows_it_is_missing() -> None:
+    r = fix(POSTMORTEM, dockerignore_missing=True)
+    assert r.dockerignore is not None and ".git" in r.dockerignore.splitlines()
+    assert "# **/*.csv" in r.dockerignore.splitlines()
+    assert r.dockerignore_path == ".dockerignore"
+    assert fix(POSTMORTEM).dockerignore is None
+
+
+def test_dockerignore_from_the_files_a_copy_layer_held() -> None:
+    files = {".git/objects/pack/p.pack": 900_000_000, "venv/pyvenv.cfg": 70, "venv/lib/x.so": 500_000_000,
+             "data/train.csv": 400_000_000, "app.py": 2_000, "requirements.txt": 40, ".env": 30}
+    r = fix(POSTMORTEM, dockerignore_missing=True, context_files=files)
+    assert r.dockerignore is not None
+    lines = r.dockerignore.splitlines()
+    assert {".git", "**/venv", "**/*.csv", ".env"} <= set(lines)
+    assert "# **/*.csv" not in lines
