@@ -18,7 +18,8 @@ from bot.dockerfile import context as ctxmod
 from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, parse, split_words
-from bot.dockerfile.rules import copy_order_blocker, lint
+from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
+from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint
 from bot.dockerfile.shell import parse_script
 from bot.domain import Finding
 
@@ -275,7 +276,6 @@ def _fix_multistage(w: _Work) -> str | None:
     ref = parse_ref(stage.base_image)
     slim = slim_variant(ref)
     if ref.name != "python":
-        w.notes.append("build-tools-in-final-stage: no multi-stage pattern recognised (pip wheels); left alone")
         return None
     pip_run: Instruction | None = None
     requirement: str | None = None
@@ -367,6 +367,46 @@ def _fix_multistage(w: _Work) -> str | None:
             "needs the CUDA runtime at run time, install only the runtime libraries (cuda-libraries-<version>)"
         )
     return "\n".join(out)
+
+
+def _fix_go_multistage(w: _Work) -> str | None:
+    """Single-stage Go image: build in the golang image, ship only the binary on a distroless runtime."""
+    d = w.parsed()
+    if not [f for f in w.findings() if f.rule == "build-tools-in-final-stage"]:
+        return None
+    output = go_build_output(d)
+    if output is None:
+        return None
+    stage = d.stages[0]
+    lines = _lines(d.text)
+    from_ins = stage.from_instruction
+    out: list[str] = lines[: from_ins.line - 1]
+    out.append(f"{_head(from_ins)[0]}{stage.base_image_raw} AS builder")
+    final: list[str] = []
+    envs: list[str] = []
+    prev_end = from_ins.end_line
+    for ins in stage.instructions[1:]:
+        gap = lines[prev_end : ins.line - 1]
+        prev_end = ins.end_line
+        body = ins.original.split("\n")
+        if ins.keyword in _FINAL_ONLY_KEYWORDS:
+            if ins.keyword == "USER":
+                w.notes.append(f"build-tools-in-final-stage: USER {ins.arguments} dropped; the runtime image runs as nonroot (65532)")
+                continue
+            final += gap + body
+            continue
+        if ins.keyword in ("ENV", "WORKDIR"):
+            envs += body  # the program may read them at run time (relative CMD, $PORT): keep them in both stages
+        out += gap + body
+    out += lines[prev_end:]
+    while out and not out[-1].strip():
+        out.pop()
+    out += ["", f"FROM {GO_RUNTIME_IMAGE}", *envs, f"COPY --from=builder {output} {output}", *final]
+    w.notes.append(
+        f"build-tools-in-final-stage: split into a golang `builder` stage and {GO_RUNTIME_IMAGE} (glibc, CA "
+        "certificates, tzdata, no shell); only the binary ships. Pin that image by digest."
+    )
+    return "\n".join(out) + "\n"
 
 
 def _fix_apt_update_alone(w: _Work) -> str | None:
@@ -682,6 +722,7 @@ def _fix_base_pin(w: _Work) -> str | None:
 _FIXERS: tuple[Callable[[_Work], str | None], ...] = (
     _fix_base_pin,
     _fix_multistage,
+    _fix_go_multistage,
     _fix_apt_update_alone,
     _fix_regex("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", "--no-install-recommends"),
     _fix_apt_lists,

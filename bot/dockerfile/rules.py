@@ -411,7 +411,7 @@ def _check_build_tools(st: _State) -> None:
             if toolchain_image(ref):
                 st.add("build-tools-in-final-stage", stage.from_instruction,
                        f"{stage.base_image} is a toolchain image, and it ships",
-                       fixable=False, image=stage.base_image,
+                       fixable=go_build_output(d) is not None, image=stage.base_image,
                        remediation="Build in this image, then COPY --from the artifact into a runtime image.")
         for ins in _runs(stage):
             calls = st.calls(ins)
@@ -431,8 +431,54 @@ def _check_build_tools(st: _State) -> None:
             if tools:
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=_wheel_pattern(st, stage), packages=tools,
+                       fixable=_wheel_pattern(st, stage) or go_build_output(d) is not None, packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
+
+
+GO_RUNTIME_IMAGE = "gcr.io/distroless/base-debian12:nonroot"  # glibc, CA certificates, tzdata; no shell
+_FINAL_ONLY = frozenset({"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "USER", "VOLUME", "STOPSIGNAL", "LABEL"})
+
+
+def go_build_output(dockerfile: Dockerfile) -> str | None:
+    """The absolute `go build -o` path of a single-stage Go image that `coroner fix` can split, else None.
+
+    Recognised: one stage on a golang image, one RUN with `go build -o PATH` and no layer after it, no
+    HEALTHCHECK (the runtime image has no shell), and a CMD/ENTRYPOINT that is (or can become) exec form.
+    """
+    if len(dockerfile.stages) != 1:
+        return None
+    stage = dockerfile.stages[0]
+    if parse_ref(stage.base_image).name != "golang":
+        return None
+    workdir: str | None = None
+    output: str | None = None
+    build_index = -1
+    for i, ins in enumerate(stage.instructions):
+        if ins.keyword == "WORKDIR":
+            path = ins.arguments.strip()
+            workdir = path if path.startswith("/") else (f"{workdir.rstrip('/')}/{path}" if workdir else None)
+        if ins.keyword == "HEALTHCHECK" and ins.arguments.strip().upper() != "NONE":
+            return None
+        if ins.keyword in ("CMD", "ENTRYPOINT") and ins.exec_form is None and _has_shell_features(ins.arguments):
+            return None
+        if ins.keyword == "RUN" and ins.exec_form is None:
+            for c in parse_script(ins.shell_script).commands:
+                u = c.unwrapped()
+                if u.name == "go" and len(u.words) > 1 and u.words[1] == "build" and "-o" in u.words:
+                    j = u.words.index("-o")
+                    if j + 1 >= len(u.words) or output is not None:
+                        return None
+                    out = u.words[j + 1]
+                    if not out.startswith("/"):
+                        if workdir is None or "$" in workdir:
+                            return None
+                        out = f"{workdir.rstrip('/')}/{out.removeprefix('./')}"
+                    output, build_index = out, i
+    if output is None or "$" in output or output.endswith("/"):
+        return None
+    if any(ins.keyword in ("RUN", "COPY", "ADD") for ins in stage.instructions[build_index + 1 :]):
+        return None
+    return output
 
 
 def _wheel_pattern(st: _State, stage: Stage) -> bool:

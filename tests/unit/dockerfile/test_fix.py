@@ -236,12 +236,13 @@ _LINES = [
     "RUN apk add jq", "CMD python app.py", "ENTRYPOINT app $PORT", "WORKDIR /srv", "RUN npm ci",
     "RUN yum install -y x", "ENV A=1", "# comment", "", "RUN <<EOF\napt-get install -y x\nEOF",
     "RUN set -e; \\\n  apt-get update; \\\n  # note\n  apt-get install -y x", "FROM python:3.12 AS b",
-    "HEALTHCHECK NONE", "ONBUILD RUN pip install x", "RUN useradd -u 1500 app",
+    "HEALTHCHECK NONE", "ONBUILD RUN pip install x", "RUN useradd -u 1500 app", "RUN go build -o /out/app .",
+    "RUN go build -o app ./cmd", "CMD [\"/out/app\"]", "HEALTHCHECK CMD curl -f localhost || exit 1",
 ]
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["FROM python:3.11", "FROM debian:12", "FROM alpine", "FROM node:20"]),
+@given(st.sampled_from(["FROM python:3.11", "FROM debian:12", "FROM alpine", "FROM node:20", "FROM golang:1.22"]),
        st.lists(st.sampled_from(_LINES), max_size=10))
 def test_fuzz_fix_output_always_parses_and_is_clean(base: str, lines: list[str]) -> None:
     text = "\n".join([base, *lines]) + "\n"
@@ -270,3 +271,39 @@ def test_dockerignore_from_the_files_a_copy_layer_held() -> None:
     lines = r.dockerignore.splitlines()
     assert {".git", "**/venv", "**/*.csv", ".env"} <= set(lines)
     assert "# **/*.csv" not in lines
+
+
+GO_SINGLE = """\
+FROM golang:1.22
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ENV PORT=8080
+RUN CGO_ENABLED=0 go build -o app ./cmd/server
+EXPOSE 8080
+CMD ./app --port 8080
+"""
+
+
+def test_go_single_stage_becomes_builder_plus_distroless() -> None:
+    r = fix(GO_SINGLE)
+    d = parse(r.text)
+    assert [s.name for s in d.stages] == ["builder", None]
+    final = d.final_stage
+    assert final.base_image == "gcr.io/distroless/base-debian12:nonroot"
+    kw = [(i.keyword, i.arguments) for i in final.instructions[1:]]
+    assert ("WORKDIR", "/src") in kw and ("ENV", "PORT=8080") in kw
+    assert ("COPY", "--link --from=builder /src/app /src/app".split(" ", 1)[1]) not in kw  # flags are parsed out
+    copy = [i for i in final.instructions if i.keyword == "COPY"][0]
+    assert copy.flag("from") == "builder" and copy.arguments == "/src/app /src/app"
+    assert final.instructions[-1].exec_form == ("./app", "--port", "8080")
+    assert "build-tools-in-final-stage" not in {f.rule for f in lint(d)}
+    assert "runs-as-root" not in {f.rule for f in lint(d)}
+
+
+def test_go_pattern_not_recognised_with_a_shell_healthcheck() -> None:
+    text = GO_SINGLE + "HEALTHCHECK CMD curl -f http://localhost:8080/ || exit 1\n"
+    r = fix(text)
+    assert parse(r.text).stages[0].base_image == "golang:1.22" and len(parse(r.text).stages) == 1
+    assert any(n.startswith("build-tools-in-final-stage") for n in r.notes)
