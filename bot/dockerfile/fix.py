@@ -19,7 +19,7 @@ from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
-from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint
+from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
 from bot.dockerfile.shell import parse_script
 from bot.domain import Finding
 
@@ -296,24 +296,7 @@ def _fix_multistage(w: _Work) -> str | None:
     if pip_run is None or requirement is None or len(parse_script(pip_run.shell_script).commands) != 1:
         w.notes.append("build-tools-in-final-stage: no single `pip install -r` RUN to turn into wheels; left alone")
         return None
-    tool_runs: list[Instruction] = []
-    runtime_packages: dict[int, list[str]] = {}
-    dropped: list[str] = []
-    for ins in stage.instructions:
-        if ins.keyword != "RUN" or ins is pip_run:
-            continue
-        calls = [classify(c) for c in parse_script(ins.shell_script).commands]
-        if not calls or any(c is None or c.manager != "apt" for c in calls):
-            continue
-        installs = [c for c in calls if c and c.action == "install"]
-        if all(c and c.action == "update" for c in calls):
-            tool_runs.append(ins)
-            continue
-        if installs and any(is_build_tool(p.split("=", 1)[0]) for c in installs for p in c.packages):
-            tool_runs.append(ins)
-            keep = [p for c in installs for p in c.packages if not is_build_tool(p.split("=", 1)[0])]
-            dropped += [p for c in installs for p in c.packages if is_build_tool(p.split("=", 1)[0])]
-            runtime_packages[ins.line] = keep
+    tool_runs, runtime_packages, dropped = _apt_tool_runs(stage, skip=pip_run)
     if not tool_runs:
         return None
     lines = _lines(d.text)
@@ -366,6 +349,74 @@ def _fix_multistage(w: _Work) -> str | None:
             "build-tools-in-final-stage: the CUDA toolkit (compiler and headers) no longer ships; if the app "
             "needs the CUDA runtime at run time, install only the runtime libraries (cuda-libraries-<version>)"
         )
+    return "\n".join(out)
+
+
+def _apt_tool_runs(stage: Stage, *, skip: Instruction) -> tuple[list[Instruction], dict[int, list[str]], list[str]]:
+    """The apt-only RUNs that install build tools (and a lone `apt-get update`), the runtime packages to
+    keep per RUN, and the build tools dropped."""
+    tool_runs: list[Instruction] = []
+    runtime_packages: dict[int, list[str]] = {}
+    dropped: list[str] = []
+    for ins in stage.instructions:
+        if ins.keyword != "RUN" or ins is skip:
+            continue
+        calls = [classify(c) for c in parse_script(ins.shell_script).commands]
+        if not calls or any(c is None or c.manager != "apt" for c in calls):
+            continue
+        installs = [c for c in calls if c and c.action == "install"]
+        if all(c and c.action == "update" for c in calls):
+            tool_runs.append(ins)
+            continue
+        if installs and any(is_build_tool(p.split("=", 1)[0]) for c in installs for p in c.packages):
+            tool_runs.append(ins)
+            runtime_packages[ins.line] = [p for c in installs for p in c.packages if not is_build_tool(p.split("=", 1)[0])]
+            dropped += [p for c in installs for p in c.packages if is_build_tool(p.split("=", 1)[0])]
+    return tool_runs, runtime_packages, dropped
+
+
+def _fix_npm_multistage(w: _Work) -> str | None:
+    """Single-stage Node image that compiles native modules: build node_modules in a builder stage."""
+    d = w.parsed()
+    if not [f for f in w.findings() if f.rule == "build-tools-in-final-stage" and f.evidence.get("instruction") == "RUN"]:
+        return None
+    found = npm_pattern(d)
+    if found is None:
+        return None
+    npm_run, workdir = found
+    stage = d.stages[0]
+    tool_runs, runtime_packages, dropped = _apt_tool_runs(stage, skip=npm_run)
+    if not tool_runs:
+        return None
+    slim = slim_variant(parse_ref(stage.base_image)) or stage.base_image_raw
+    lines = _lines(d.text)
+    from_ins = stage.from_instruction
+    out: list[str] = lines[: from_ins.line - 1] + [f"{_head(from_ins)[0]}{stage.base_image_raw} AS builder"]
+    for ins in stage.instructions[1:]:
+        if ins is npm_run:
+            break
+        if ins in tool_runs or ins.keyword in ("ARG", "ENV", "WORKDIR", "SHELL"):
+            out += ins.original.split("\n")
+    out += ["COPY package.json package-lock.json* ./", *npm_run.original.split("\n"), ""]
+    out.append(f"{_head(from_ins)[0]}{slim}" + (f" AS {stage.name}" if stage.name else ""))
+    prev_end = from_ins.end_line
+    for ins in stage.instructions[1:]:
+        out += lines[prev_end : ins.line - 1]
+        prev_end = ins.end_line
+        if ins in tool_runs:
+            keep = runtime_packages.get(ins.line, [])
+            if keep:
+                out.append(f"{_indent(ins)}RUN apt-get update && apt-get install -y {' '.join(keep)}")
+            continue
+        if ins is npm_run:
+            out.append(f"{_indent(ins)}COPY --from=builder {workdir.rstrip('/')}/node_modules ./node_modules")
+            continue
+        out += ins.original.split("\n")
+    out += lines[prev_end:]
+    w.notes.append(
+        "build-tools-in-final-stage: split into a `builder` stage that compiles node_modules and a final stage "
+        f"on {slim}; {', '.join(sorted(set(dropped)))} no longer ship"
+    )
     return "\n".join(out)
 
 
@@ -723,6 +774,7 @@ _FIXERS: tuple[Callable[[_Work], str | None], ...] = (
     _fix_base_pin,
     _fix_multistage,
     _fix_go_multistage,
+    _fix_npm_multistage,
     _fix_apt_update_alone,
     _fix_regex("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", "--no-install-recommends"),
     _fix_apt_lists,

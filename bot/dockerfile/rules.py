@@ -431,7 +431,8 @@ def _check_build_tools(st: _State) -> None:
             if tools:
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=_wheel_pattern(st, stage) or go_build_output(d) is not None, packages=tools,
+                       fixable=_wheel_pattern(st, stage) or go_build_output(d) is not None or npm_pattern(d) is not None,
+                       packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
 
 
@@ -479,6 +480,35 @@ def go_build_output(dockerfile: Dockerfile) -> str | None:
     if any(ins.keyword in ("RUN", "COPY", "ADD") for ins in stage.instructions[build_index + 1 :]):
         return None
     return output
+
+
+def npm_pattern(dockerfile: Dockerfile) -> tuple[Instruction, str] | None:
+    """(the `npm ci`/`npm install` RUN, its absolute WORKDIR) of a single-stage Node image `coroner fix`
+    can split into a builder that compiles node_modules and a slim runtime, else None."""
+    if len(dockerfile.stages) != 1:
+        return None
+    stage = dockerfile.stages[0]
+    if parse_ref(stage.base_image).name != "node":
+        return None
+    workdir: str | None = None
+    found: tuple[Instruction, str] | None = None
+    for ins in stage.instructions:
+        if ins.keyword == "WORKDIR":
+            path = ins.arguments.strip()
+            workdir = path if path.startswith("/") and "$" not in path else None
+        if ins.keyword != "RUN" or ins.exec_form is not None:
+            continue
+        commands = parse_script(ins.shell_script).commands
+        calls = [classify(c) for c in commands]
+        npm = [c for c in calls if c is not None and c.manager == "npm"]
+        if not npm:
+            continue
+        if found is not None or len(commands) != 1 or npm[0].action not in ("ci", "install") or npm[0].packages:
+            return None
+        if workdir is None:
+            return None
+        found = (ins, workdir)
+    return found
 
 
 def _wheel_pattern(st: _State, stage: Stage) -> bool:

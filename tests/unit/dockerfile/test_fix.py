@@ -237,7 +237,7 @@ _LINES = [
     "RUN yum install -y x", "ENV A=1", "# comment", "", "RUN <<EOF\napt-get install -y x\nEOF",
     "RUN set -e; \\\n  apt-get update; \\\n  # note\n  apt-get install -y x", "FROM python:3.12 AS b",
     "HEALTHCHECK NONE", "ONBUILD RUN pip install x", "RUN useradd -u 1500 app", "RUN go build -o /out/app .",
-    "RUN go build -o app ./cmd", "CMD [\"/out/app\"]", "HEALTHCHECK CMD curl -f localhost || exit 1",
+    "RUN go build -o app ./cmd", "CMD [\"/out/app\"]", "WORKDIR /app", "RUN apt-get install -y g++ make", "HEALTHCHECK CMD curl -f localhost || exit 1",
 ]
 
 
@@ -307,3 +307,26 @@ def test_go_pattern_not_recognised_with_a_shell_healthcheck() -> None:
     r = fix(text)
     assert parse(r.text).stages[0].base_image == "golang:1.22" and len(parse(r.text).stages) == 1
     assert any(n.startswith("build-tools-in-final-stage") for n in r.notes)
+
+
+NODE_NATIVE = """\
+FROM node:20
+WORKDIR /app
+RUN apt-get update && apt-get install -y python3 make g++
+COPY . .
+RUN npm ci
+CMD ["node", "server.js"]
+"""
+
+
+def test_node_native_modules_build_in_a_builder_stage() -> None:
+    r = fix(NODE_NATIVE)
+    d = parse(r.text)
+    assert [s.name for s in d.stages] == ["builder", None]
+    assert d.final_stage.base_image == "node:20-slim"
+    builder = "\n".join(i.original for i in d.stages[0].instructions)
+    assert "npm ci" in builder and "g++" in builder
+    final = "\n".join(i.original for i in d.final_stage.instructions)
+    assert "g++" not in final and "make" not in final
+    assert "COPY --link --from=builder /app/node_modules ./node_modules" in final
+    assert [f.rule for f in lint(d) if f.evidence["fixable"]] == []
