@@ -691,6 +691,10 @@ def _fix_runs_as_root(w: _Work) -> str | None:
         else:
             at = items[-1].end_line
         indent = _indent(items[0])
+        w.notes.append(
+            f"runs-as-root: the container now runs as uid {NON_ROOT_USER.split(':')[0]}; make sure the app can "
+            "write where it needs to (COPY --chown, a writable volume) and binds a port above 1023"
+        )
         return _splice(d.text, [(at, at, [f"{indent}USER {NON_ROOT_USER}"])])
     return None
 
