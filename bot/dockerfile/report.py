@@ -13,7 +13,6 @@ from bot.domain import Finding
 if TYPE_CHECKING:
     from bot.dockerfile.context import ContextAudit
 
-DOCS_BASE = "https://github.com/coroner-bot/coroner/blob/main/docs/rules/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -86,7 +85,6 @@ def to_sarif(findings: Sequence[Finding]) -> str:
             "name": "".join(part.capitalize() for part in r.id.split("-")),
             "shortDescription": {"text": r.message},
             "fullDescription": {"text": r.message + (f" (hadolint {', '.join(r.hadolint)})" if r.hadolint else "")},
-            "helpUri": f"{DOCS_BASE}{r.id}.md",
             "help": {"text": f"{r.message}. See docs/rules/{r.id}.md."},
             "defaultConfiguration": {"level": level(r.severity)},
             "properties": {"tags": ["dockerfile"], "severity": r.severity.value, "hadolint": list(r.hadolint)},
@@ -117,7 +115,7 @@ def to_sarif(findings: Sequence[Finding]) -> str:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "coroner", "version": __version__, "informationUri": DOCS_BASE, "rules": rules}},
+                "tool": {"driver": {"name": "coroner", "version": __version__, "rules": rules}},
                 "results": results,
                 "columnKind": "utf16CodeUnits",
             }
