@@ -83,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=20000)
     parser.add_argument("--big-mb", type=int, default=300)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
@@ -101,6 +101,8 @@ def main() -> None:
         subprocess.run([coroner, "image", image, "--source", "docker", "--format", "json"], capture_output=True)
         coroner_s, coroner_out = timed([coroner, "image", image, "--source", "docker", "--format", "json"], args.runs)
         dive_s, dive_out = timed([dive, image, "--source", "docker", "--ci"], args.runs)
+        save_s, save_out = timed([coroner, "image", image, "--source", "docker", "--format", "json",
+                                  "--docker-contents", "save"], args.runs)
         json_path = ctx / "dive.json"
         subprocess.run([dive, image, "--source", "docker", "--json", str(json_path)], capture_output=True, check=True)
         dive_json = json.loads(json_path.read_text())["image"]
@@ -109,10 +111,14 @@ def main() -> None:
         ci_wasted = int(re.search(r"wastedBytes: (\d+) bytes", dive_out).group(1))  # type: ignore[union-attr]
         same_efficiency = ours["dive_efficiency"] == dive_json["efficiencyScore"]
         same_wasted = ours["dive_wasted_bytes"] == dive_json["inefficientBytes"] == ci_wasted
+        saved = json.loads(save_out)["totals"]
+        same_paths = saved == ours
         size = client.images.get(image).attrs["Size"]
         print(f"| image | {size / 1e6:.0f} MB, {args.files} files + .git pack + {args.big_mb} MB csv, 5 layers |")
         print(f"| `coroner image --format json` (median of {args.runs}) | {coroner_s:.2f} s |")
+        print(f"| `coroner image --format json --docker-contents save` (median of {args.runs}) | {save_s:.2f} s |")
         print(f"| `dive --ci` (median of {args.runs}) | {dive_s:.2f} s |")
+        print(f"| overlay2 listing and docker save give the same totals | {same_paths} |")
         print(f"| dive efficiency (dive --json / --ci / coroner) | {dive_json['efficiencyScore']!r} / {ci_efficiency} % / {ours['dive_efficiency']!r} |")
         print(f"| dive wastedBytes (dive --json / --ci / coroner) | {dive_json['inefficientBytes']} / {ci_wasted} / {ours['dive_wasted_bytes']} |")
         print(f"| coroner reclaimable_bytes | {ours['reclaimable_bytes']} |")

@@ -9,16 +9,17 @@ recorded evidence.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain import Finding, Severity, sort_findings
+from bot.images.errors import ByteBudgetExceeded
 from bot.images.dockerfile_map import Mapping, map_history, reconstruct_dockerfile
 from bot.images.humanize import human_bytes
 from bot.images.model import FileEntry, ImageManifest, LayerRef
-from bot.images.registry_reader import ByteBudgetExceeded
 from bot.images.rules import CHECK, LayerInfo, Thresholds, layer_rules, no_healthcheck, runs_as_root, secret_in_history
 from bot.images.secrets import redact
 from bot.images.walk import LayerWalk, PathSize, WalkResult, walk_layers
@@ -113,6 +114,7 @@ class Comparison:
     size_bytes: int
     against_size_bytes: int
     layers: tuple[LayerDelta, ...]
+    compressed: bool = False  # sizes are the registry's compressed blob sizes (both images alike)
 
     @property
     def growth_factor(self) -> float | None:
@@ -124,6 +126,7 @@ class Comparison:
             "size_bytes": self.size_bytes,
             "against_size_bytes": self.against_size_bytes,
             "growth_factor": self.growth_factor,
+            "compressed": self.compressed,
             "layers": [d.to_json() for d in self.layers],
         }
 
@@ -178,20 +181,34 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _contents(reader: ImageReader, ref: str, layers: Iterable[LayerRef], notes: list[str]) -> Iterator[tuple[LayerRef, Iterable[FileEntry] | None]]:
-    budget_hit = False
-    for layer in layers:
-        if budget_hit:
-            yield layer, None
-            continue
-        try:
-            entries = list(reader.layer_files(ref, layer))
-        except ByteBudgetExceeded as exc:
-            notes.append(f"contents not read from layer {layer.index} on: {exc}")
-            budget_hit = True
-            yield layer, None
-            continue
-        yield layer, entries
+def _contents(
+    reader: ImageReader, ref: str, layers: Iterable[LayerRef], notes: list[str], workers: int
+) -> Iterator[tuple[LayerRef, Iterable[FileEntry] | None]]:
+    """Layer contents in order. With `workers` > 1 the next layers are fetched while the walk works on
+    the current one (registry blobs download in parallel); the walk itself stays in order."""
+
+    def read(layer: LayerRef) -> list[FileEntry]:
+        return list(reader.layer_files(ref, layer))
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        pending = [(layer, pool.submit(read, layer) if pool else None) for layer in layers]
+        budget_hit = False
+        for layer, future in pending:
+            if budget_hit:
+                yield layer, None
+                continue
+            try:
+                entries = future.result() if future is not None else read(layer)
+            except ByteBudgetExceeded as exc:
+                notes.append(f"contents not read from layer {layer.index} on: {exc}")
+                budget_hit = True
+                yield layer, None
+                continue
+            yield layer, entries
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _layer_size(walk: LayerWalk) -> int:
@@ -247,6 +264,7 @@ def compare_layers(current: ImageManifest, against: ImageManifest, against_ref: 
         size_bytes=current.size_bytes,
         against_size_bytes=against.size_bytes,
         layers=tuple(rows),
+        compressed=any(layer.compressed for layer in a_layers + b_layers),
     )
 
 
@@ -299,12 +317,16 @@ def autopsy(
     against: str | None = None,
     against_reader: ImageReader | None = None,
     thresholds: Thresholds | None = None,
+    workers: int = 1,
 ) -> ImageReport:
-    """Read `ref` through `reader`, walk its layers and judge them. Raises `ImageReadError`."""
+    """Read `ref` through `reader`, walk its layers and judge them. Raises `ImageReadError`.
+
+    `workers` > 1 reads that many layers at once; the reader must then be thread-safe (both of ours are).
+    """
     t = thresholds or Thresholds()
     manifest = reader.manifest(ref)
     notes: list[str] = []
-    result: WalkResult = walk_layers(_contents(reader, ref, manifest.layers, notes), data_file_min=t.data_file_min_bytes)
+    result: WalkResult = walk_layers(_contents(reader, ref, manifest.layers, notes, workers), data_file_min=t.data_file_min_bytes)
     mappings = map_history(manifest.history, dockerfile_text, path=dockerfile_path or "Dockerfile")
     layer_mappings = [m for m, e in zip(mappings, manifest.history) if not e.empty_layer]
     layer_entries = [e for e in manifest.history if not e.empty_layer]

@@ -10,13 +10,16 @@ import click
 from bot.images.autopsy import autopsy
 from bot.images.render import render_text
 from bot.ports import CoronerError, ImageReader
+from bot.settings import load_settings
 
 
-def build_reader(source: str) -> ImageReader:
+def build_reader(source: str, docker_contents: str = "auto") -> ImageReader:
+    """The reader for `--source` (also used by `coroner diagnose`). Registry credentials, platform and
+    download budget are `RegistryImageReader` arguments; they are not settings yet."""
     if source == "docker":
         from bot.images.docker_reader import DockerImageReader
 
-        return DockerImageReader()
+        return DockerImageReader(contents=docker_contents)
     from bot.images.registry_reader import RegistryImageReader
 
     return RegistryImageReader()
@@ -30,20 +33,21 @@ def build_reader(source: str) -> ImageReader:
 @click.option("--dockerfile", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Map each layer to its instruction and line in this Dockerfile.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def image_command(ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str) -> None:
+@click.option("--docker-contents", type=click.Choice(["auto", "save"]), default="auto", hidden=True,
+              help="Engine only: list layers from overlay2 when possible (auto) or always stream docker save.")
+def image_command(
+    ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
+) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
-    if source is None:
-        from bot.settings import load_settings
-
-        source = load_settings().image_source
+    source = source or load_settings().image_source
     dockerfile_text = None
     if dockerfile is not None:
         try:
             dockerfile_text = dockerfile.read_text(encoding="utf-8")
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
-    report = autopsy(build_reader(source), ref, dockerfile_text=dockerfile_text,
-                     dockerfile_path=str(dockerfile) if dockerfile else None, against=against)
+    report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
+                     dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

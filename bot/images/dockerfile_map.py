@@ -80,6 +80,7 @@ def parse_instructions(text: str, path: str = "Dockerfile") -> list[InstructionL
     return list(parse(text, path=path).instructions)
 
 
+_CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s+")
 _ARGS_PREFIX = re.compile(r"^\|\d+\s+(?:\S+=\S*\s+)*")
 _SHELL = re.compile(r"^(?:/bin/(?:ba)?sh|sh) -c\s+")
@@ -87,12 +88,24 @@ _BUILDKIT_SUFFIX = re.compile(r"\s+# buildkit$")
 _COPY_SOURCE = re.compile(r"^(COPY|ADD) (?:--\S+ )*(?:multi:|dir:|file:)?([0-9a-f]{8,})?\S* in (\S+)\s*$")
 
 
+_LEGACY_EXEC = re.compile(r'^(CMD|ENTRYPOINT|SHELL|RUN)\s+\[((?:"(?:[^"\\]|\\.)*"\s*)+)\]$')
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_form(keyword: str, body: str) -> str:
+    """The legacy builder records `CMD ["a" "b"]` (Go's %q of a list); a Dockerfile needs JSON."""
+    match = _LEGACY_EXEC.match(body)
+    if not match:
+        return body
+    return f"{keyword} [{', '.join(_QUOTED.findall(match.group(2)))}]"
+
+
 def history_instruction(created_by: str) -> tuple[str, str]:
     """(KEYWORD, approximate instruction text) for one `created_by`, values redacted."""
     text = created_by.strip()
     if not text:
-        return "ADD", "ADD <rootfs> /  # imported or base layer, no history"
-    text = _BUILDKIT_SUFFIX.sub("", text)
+        return "ADD", "ADD <rootfs> /"
+    text = _ARGS_PREFIX.sub("", _BUILDKIT_SUFFIX.sub("", text))
     if _NOP.match(text):
         body = _NOP.sub("", text).strip()
         copy = _COPY_SOURCE.match(body)
@@ -100,17 +113,18 @@ def history_instruction(created_by: str) -> tuple[str, str]:
             keyword, _, dest = copy.groups()
             source = "." if "dir:" in body else "<file>"
             return keyword, redact(f"{keyword} {source} {dest}")
-        return body.split(None, 1)[0].upper(), redact(body)
+        keyword = body.split(None, 1)[0].upper()
+        return keyword, redact(_json_form(keyword, body))
     without_args = _ARGS_PREFIX.sub("", text)
     if _SHELL.match(without_args):
-        return "RUN", redact("RUN " + _SHELL.sub("", without_args))
+        return "RUN", redact("RUN " + " ".join(_SHELL.sub("", without_args).split()))
     keyword = text.split(None, 1)[0].upper()
     if keyword in ("RUN", "COPY", "ADD", "ENV", "WORKDIR", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE", "USER",
                    "HEALTHCHECK", "VOLUME", "ARG", "SHELL", "STOPSIGNAL", "ONBUILD"):  # fmt: skip
         if keyword == "RUN":
             rest = text.split(None, 1)[1] if " " in text else ""
             rest = _SHELL.sub("", _ARGS_PREFIX.sub("", rest))
-            return "RUN", redact("RUN " + rest)
+            return "RUN", redact("RUN " + " ".join(rest.split()))
         return keyword, redact(text)
     return "RUN", redact("RUN " + text)
 
@@ -133,7 +147,7 @@ def map_history(
         keyword = stage[d].keyword.upper()
         if reconstructed[h].keyword == keyword:
             result[h] = Mapping(
-                instruction=redact(" ".join(stage[d].original.split())),
+                instruction=redact(" ".join(_CONTINUATION.sub(" ", stage[d].original).split())),
                 line=stage[d].line,
                 keyword=keyword,
                 from_dockerfile=True,
@@ -151,5 +165,7 @@ def reconstruct_dockerfile(history: Sequence[HistoryEntry]) -> str:
     lines = [RECONSTRUCTED_HEADER.rstrip("\n"), "FROM scratch"]
     for entry in history:
         _, text = history_instruction(entry.created_by)
+        if not entry.created_by.strip():
+            lines.append("# a layer with no history: imported, or the base image's root filesystem")
         lines.append(text)
     return "\n".join(lines) + "\n"

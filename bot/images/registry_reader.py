@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import tarfile
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from bot.images.errors import ByteBudgetExceeded
 from bot.images.config import history_entries, image_config
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.reference import ImageRef, parse_reference
@@ -43,10 +45,6 @@ CHUNK = 1 << 20
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
-class ByteBudgetExceeded(ImageReadError):
-    """Reading this layer would exceed the reader's download budget; the walk skips its contents."""
-
-
 class RegistryImageReader:
     def __init__(
         self,
@@ -62,6 +60,8 @@ class RegistryImageReader:
         self._os, _, self._arch = platform.partition("/")
         self.byte_budget = byte_budget
         self.bytes_read = 0
+        self._reserved = 0  # bytes promised to layers being read, so parallel reads respect the budget
+        self._budget_lock = threading.Lock()
         self._auth = (username, password) if username is not None else None
         self._tokens: dict[tuple[str, str], str] = {}  # (registry, repository) -> bearer token
 
@@ -201,10 +201,12 @@ class RegistryImageReader:
 
     def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
         image_ref = parse_reference(ref)
-        if self.bytes_read + layer.size_bytes > self.byte_budget:
-            raise ByteBudgetExceeded(
-                f"layer {layer.index} ({layer.size_bytes} bytes) would exceed the download budget of {self.byte_budget} bytes"
-            )
+        with self._budget_lock:
+            if self._reserved + layer.size_bytes > self.byte_budget:
+                raise ByteBudgetExceeded(
+                    f"layer {layer.index} ({layer.size_bytes} bytes) would exceed the download budget of {self.byte_budget} bytes"
+                )
+            self._reserved += layer.size_bytes
         return self._stream_layer(image_ref, layer)
 
     def _stream_layer(self, ref: ImageRef, layer: LayerRef) -> Iterator[FileEntry]:
@@ -220,8 +222,10 @@ class RegistryImageReader:
 
     def _metered(self, response: httpx.Response, layer: LayerRef) -> Iterator[bytes]:
         for chunk in response.iter_raw(CHUNK):
-            self.bytes_read += len(chunk)
-            if self.bytes_read > self.byte_budget:
+            with self._budget_lock:
+                self.bytes_read += len(chunk)
+                over = self.bytes_read > self.byte_budget
+            if over:
                 raise ByteBudgetExceeded(f"download budget of {self.byte_budget} bytes exhausted in layer {layer.index}")
             yield chunk
 

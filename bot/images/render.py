@@ -19,7 +19,11 @@ def render_text(report: ImageReport) -> str:
     head = f"{report.ref}: {human_bytes(totals.size_bytes)} in {len(report.layers)} layers"
     if report.comparison and report.comparison.growth_factor:
         c = report.comparison
-        head += f" (was {human_bytes(c.against_size_bytes)} in {c.against}: {c.growth_factor}x)"
+        if c.compressed:
+            head += (f"; compressed {human_bytes(c.size_bytes)} against {human_bytes(c.against_size_bytes)} "
+                     f"for {c.against}: {c.growth_factor}x")
+        else:
+            head += f": {c.growth_factor}x {c.against} ({human_bytes(c.against_size_bytes)})"
     out.append(head)
     reclaim = f"reclaimable {human_bytes(totals.reclaimable_bytes)}"
     if totals.dive_efficiency is not None:
@@ -33,12 +37,20 @@ def render_text(report: ImageReport) -> str:
     for layer in big:
         if layer.size_bytes == 0:
             continue
-        line = f" line {layer.line}" if layer.line is not None else ""
+        line = f"  (Dockerfile line {layer.line})" if layer.line is not None else ""
         instruction = layer.instruction if len(layer.instruction) <= 70 else layer.instruction[:67] + "..."
         out.append(f"  #{layer.index:<2} {human_bytes(layer.size_bytes):>9}  {instruction}{line}")
         for path in layer.top_paths[:4]:
             out.append(f"        {human_bytes(path.bytes):>9}  /{path.path}")
     out.append("")
+    if report.comparison:
+        grew = sorted((d for d in report.comparison.layers if d.delta_bytes > 0), key=lambda d: -d.delta_bytes)[:3]
+        if grew:
+            out.append(f"Grew since {report.comparison.against}:")
+            for delta in grew:
+                where = f"#{delta.index}" if delta.index is not None else "-"
+                out.append(f"  {where:<3} +{human_bytes(delta.delta_bytes):>9}  {delta.instruction[:70]}  ({delta.status})")
+            out.append("")
     if report.findings:
         out.append("Findings:")
         for finding in report.findings[:SHOWN_FINDINGS]:

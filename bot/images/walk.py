@@ -146,7 +146,11 @@ class _Filesystem:
 
 
 def _is_whiteout(path: str) -> bool:
-    return posixpath.basename(path).startswith(WHITEOUT_PREFIX)
+    return path.rpartition("/")[2].startswith(WHITEOUT_PREFIX)
+
+
+def _dirname(path: str) -> str:
+    return path.rpartition("/")[0]
 
 
 def _is_marker_dir(path: str, venvs: set[str]) -> bool:
@@ -169,13 +173,13 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
         if entry.kind == "dir" or _is_whiteout(entry.path):
             continue
         path = entry.path
-        if posixpath.basename(path) == "pyvenv.cfg":
-            venvs.add(posixpath.dirname(path))
+        if path.endswith("pyvenv.cfg") and path.rpartition("/")[2] == "pyvenv.cfg":
+            venvs.add(_dirname(path))
         node = sizes.setdefault(path, [0, 0])
         node[0] += entry.size_bytes
         node[1] += 1
         child = path
-        parent = posixpath.dirname(path)
+        parent = _dirname(path)
         while True:
             children[parent].add(child)
             agg = sizes.setdefault(parent, [0, 0])
@@ -183,7 +187,7 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
             agg[1] += 1
             if not parent:
                 break
-            child, parent = parent, posixpath.dirname(parent)
+            child, parent = parent, _dirname(parent)
     total = sizes.get("", [0, 0])[0]
     if total <= 0:
         return ()
@@ -208,7 +212,7 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
 
 
 def _classify_layer(walk: LayerWalk, entries: list[FileEntry], data_file_min: int) -> None:
-    venvs = {posixpath.dirname(e.path) for e in entries if posixpath.basename(e.path) == "pyvenv.cfg"}
+    venvs = {_dirname(e.path) for e in entries if e.path.endswith("pyvenv.cfg") and e.path.rpartition("/")[2] == "pyvenv.cfg"}
     for entry in entries:
         path = entry.path
         if entry.kind == "dir" or _is_whiteout(path):

@@ -17,8 +17,13 @@ pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
 
 @pytest.fixture(scope="module")
-def engine_report(docker_client, built_image):
-    return autopsy(DockerImageReader(docker_client), built_image.local, dockerfile_text=built_image.dockerfile)
+def engine_reader(docker_client):
+    return DockerImageReader(docker_client)
+
+
+@pytest.fixture(scope="module")
+def engine_report(engine_reader, built_image):
+    return autopsy(engine_reader, built_image.local, dockerfile_text=built_image.dockerfile)
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +100,27 @@ def test_cli_json_from_the_engine(built_image):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["totals"]["dive_efficiency"] is not None and data["findings"]
+
+
+def test_overlay_listing_and_docker_save_give_the_same_report(docker_client, built_image, engine_reader, engine_report):
+    import os
+
+    if os.geteuid() == 0:
+        assert engine_reader.used_overlay  # root on the engine's host: the fast path was taken
+    saved = DockerImageReader(docker_client, contents="save")
+    report = autopsy(saved, built_image.local, dockerfile_text=built_image.dockerfile)
+    assert not saved.used_overlay
+    assert report.totals == engine_report.totals
+    assert _summary(report) == _summary(engine_report)
+    assert [layer.top_paths for layer in report.layers] == [layer.top_paths for layer in engine_report.layers]
+
+
+def test_cli_text_from_the_registry_with_dockerfile_and_against(built_image, tmp_path):
+    coroner = str(Path(sys.executable).parent / "coroner")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(built_image.dockerfile)
+    result = subprocess.run([coroner, "image", built_image.remote, "--source", "registry", "--dockerfile", str(dockerfile),
+                             "--against", built_image.remote], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(Dockerfile line 9)" in result.stdout and "vcs-directory" in result.stdout
+    assert "s3cr3t-build-arg-value" not in result.stdout

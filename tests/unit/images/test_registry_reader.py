@@ -73,3 +73,17 @@ def test_uncompressed_layers_are_read(registry):
     manifest = reader.manifest(ref)
     assert not manifest.layers[0].compressed
     assert [e.path for e in reader.layer_files(ref, manifest.layers[0])] == ["bin", "bin/sh"]
+
+
+def test_parallel_reads_give_the_same_report_and_respect_the_budget(registry):
+    layers = [tar_bytes([(f"l{i}/", None), (f"l{i}/f", bytes(1000 * (i + 1)))]) for i in range(6)]
+    history = [{"created_by": f"/bin/sh -c step {i}"} for i in range(6)]
+    registry.add_image("many", "v1", layers, history)
+    ref = f"127.0.0.1:{registry.port}/many:v1"
+    sequential = autopsy(RegistryImageReader(), ref)
+    parallel = autopsy(RegistryImageReader(), ref, workers=4)
+    assert parallel.totals == sequential.totals and parallel.layers == sequential.layers
+    reader = RegistryImageReader(byte_budget=sum(layer.stored_bytes for layer in sequential.layers[:3]))
+    limited = autopsy(reader, ref, workers=4)
+    assert [layer.contents_read for layer in limited.layers] == [True, True, True, False, False, False]
+    assert reader.bytes_read <= reader.byte_budget

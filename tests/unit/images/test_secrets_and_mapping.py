@@ -25,3 +25,16 @@ def test_mapping_aligns_the_final_stage_with_the_end_of_history():
     mapped = map_history(history, dockerfile)
     assert [m.line for m in mapped] == [None, 5, 6]
     assert mapped[1].instruction == "COPY --from=build /out /out"
+
+
+def test_reconstructed_dockerfile_is_labelled_parseable_and_redacted():
+    from bot.dockerfile.parser import parse
+    from bot.images.dockerfile_map import reconstruct_dockerfile
+
+    history = [HistoryEntry(""), HistoryEntry("/bin/sh -c #(nop)  ENV API_KEY=hunter2", empty_layer=True),
+               HistoryEntry("|1 TOKEN=abc /bin/sh -c make    all"), HistoryEntry('/bin/sh -c #(nop)  CMD ["python" "main.py"]', empty_layer=True)]
+    text = reconstruct_dockerfile(history)
+    assert text.startswith("# RECONSTRUCTED")
+    assert "hunter2" not in text and "abc" not in text
+    keywords = [(i.keyword, i.original) for i in parse(text).instructions]
+    assert keywords[-2:] == [("RUN", "RUN make all"), ("CMD", 'CMD ["python", "main.py"]')]
