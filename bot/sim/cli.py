@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
@@ -44,6 +45,9 @@ def sim_command(scenario_name: str | None, generate_nodes: int | None, pods_per_
         scenario = load_scenario(scenario_name)  # type: ignore[arg-type]
     if latency_ms is not None:
         scenario.latency_ms = latency_ms
+    # The scenario lives as long as the process: keep the collector from rescanning it on every request.
+    gc.collect()
+    gc.freeze()
     try:
         server = SimServer(scenario, host=host, port=port)
     except OSError as exc:

@@ -304,6 +304,9 @@ def _decode_continue(token: str) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections to a real API server
+    # Headers and body go out as two writes; with Nagle on, each keep-alive answer waits ~40 ms for the
+    # client's delayed ACK.
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
