@@ -12,6 +12,7 @@ import binascii
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -308,6 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out as two writes; with Nagle on, each keep-alive answer waits ~40 ms for the
     # client's delayed ACK.
     disable_nagle_algorithm = True
+    # Buffered: headers and a small body leave in one segment, flushed once per request.
+    wbufsize = 1 << 16
     server: _HttpServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -354,6 +357,31 @@ class _HttpServer(ThreadingHTTPServer):
     request_queue_size = 1024  # benchmarks open many connections at once
     sim: SimServer
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End idle keep-alive connections so their handler threads exit with the server."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the peer
+
 
 class SimServer:
     """The sim on a loopback port, served from a background thread. Use `running_sim()` in tests."""
@@ -394,10 +422,12 @@ class SimServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop accepting, end open connections, release the port. Safe to call twice."""
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self._httpd.close_connections()
         self._httpd.server_close()
 
     def write_kubeconfig(self, path: str | Path, *, context: str = DEFAULT_CONTEXT,

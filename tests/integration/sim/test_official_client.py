@@ -150,3 +150,22 @@ def test_reader_converts_the_sims_json_like_the_sdk_reads_it(kubeconfig, reader)
         assert pod.containers[0].restart_count == (sdk.status.container_statuses[0].restart_count
                                                    if sdk.status.container_statuses else None)
     api_client.close()
+
+
+def test_stop_ends_keep_alive_connections_and_frees_the_port():
+    import socket
+
+    with running_sim("registry-meltdown") as server:
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        conn.sendall(b"GET /version HTTP/1.1\r\nHost: sim\r\n\r\n")
+        answer = b""
+        while b"}" not in answer:
+            answer += conn.recv(65536)
+        assert b"gitVersion" in answer
+        port = server.port
+    conn.settimeout(5)
+    assert conn.recv(1) == b""  # the server closed the idle keep-alive connection
+    conn.close()
+    with socket.socket() as probe:  # and the port can be bound again
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
