@@ -169,3 +169,16 @@ def test_stop_ends_keep_alive_connections_and_frees_the_port():
     with socket.socket() as probe:  # and the port can be bound again
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))
+
+
+def test_scenario_latency_delays_every_answer(tmp_path):
+    import time
+
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 150
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path) as reader:
+            started = time.perf_counter()
+            reader.list_namespaces()
+            assert time.perf_counter() - started >= 0.15  # a lower bound only: sleeping cannot be faster
