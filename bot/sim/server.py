@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -371,6 +372,14 @@ class _HttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, Ctrl-C) is normal here; anything else is logged with its trace."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            log.debug("sim: client %s went away", client_address)
+            return
+        log.exception("sim: error answering %s", client_address)
 
     def close_connections(self) -> None:
         """End idle keep-alive connections so their handler threads exit with the server."""

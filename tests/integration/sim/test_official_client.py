@@ -182,3 +182,26 @@ def test_scenario_latency_delays_every_answer(tmp_path):
             started = time.perf_counter()
             reader.list_namespaces()
             assert time.perf_counter() - started >= 0.15  # a lower bound only: sleeping cannot be faster
+
+
+def test_slow_api_server_costs_one_timeout(tmp_path):
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 3000
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path, timeout=0.3) as reader:
+            with pytest.raises(ClusterReadError, match="list nodes") as info:
+                reader.list_nodes()
+            assert not isinstance(info.value, (ClusterForbidden, ClusterNotFound))
+
+
+def test_sdk_sees_the_403_status(tmp_path):
+    scenario = load_scenario("rbac-forbidden")
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        api_client = k8s_config.new_client_from_config(config_file=str(path))
+        with pytest.raises(ApiException) as info:
+            k8s.CoreV1Api(api_client).list_event_for_all_namespaces()
+        assert info.value.status == 403
+        assert 'cannot list resource \\"events\\" in API group \\"\\" at the cluster scope' in info.value.body
+        api_client.close()
