@@ -205,3 +205,24 @@ def test_sdk_sees_the_403_status(tmp_path):
         assert info.value.status == 403
         assert 'cannot list resource \\"events\\" in API group \\"\\" at the cluster scope' in info.value.body
         api_client.close()
+
+
+@pytest.mark.parametrize("name", ["registry-meltdown", "crashloop-bad-config", "memory-pressure-storm"])
+def test_every_object_deserialises_into_the_sdk_models(name, tmp_path):
+    """The SDK's own models accept every object the sim serves: the shapes are the real ones."""
+    with running_sim(name) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        api_client = k8s_config.new_client_from_config(config_file=str(path))
+        core, apps = k8s.CoreV1Api(api_client), k8s.AppsV1Api(api_client)
+        scenario = server.scenario
+        assert len(core.list_node().items) == len(scenario.nodes)
+        assert len(core.list_namespace().items) == len(scenario.namespaces)
+        assert len(core.list_pod_for_all_namespaces().items) == len(scenario.pods)
+        events = core.list_event_for_all_namespaces().items
+        assert len(events) == len(scenario.events) and all(e.involved_object.kind for e in events)
+        assert len(apps.list_deployment_for_all_namespaces().items) == len(scenario.deployments)
+        replicasets = apps.list_replica_set_for_all_namespaces().items
+        assert all(rs.metadata.owner_references[0].kind == "Deployment" for rs in replicasets)
+        hpas = k8s.AutoscalingV2Api(api_client).list_horizontal_pod_autoscaler_for_all_namespaces().items
+        assert len(hpas) == len(scenario.hpas)
+        api_client.close()
