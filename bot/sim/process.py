@@ -3,9 +3,11 @@ GIL and the garbage collector with the code being measured."""
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,12 +45,15 @@ def sim_process(kubeconfig: str | Path, *, scenario: str | Path | None = None, g
     if latency_ms is not None:
         args += ["--latency-ms", str(latency_ms)]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
+    lines: queue.Queue[str] = queue.Queue()
+    # A thread reads stdout: select() on a buffered pipe misses lines already read into the buffer.
+    pump = threading.Thread(target=_pump, args=(process, lines), daemon=True, name="coroner-sim-stdout")
+    pump.start()
     try:
-        assert process.stdout is not None
-        banner = _read_line(process, start_timeout)
+        banner = _next_line(lines, start_timeout)
         if " at http" not in banner:
             raise SimProcessError(f"coroner sim did not start (exit {process.poll()}): {banner.strip()!r}")
-        _read_line(process, start_timeout)  # the kubeconfig line: the file is written once it is printed
+        _next_line(lines, start_timeout)  # the kubeconfig line: the file is written once it is printed
         yield SimProcess(url=banner.rsplit(" at ", 1)[1].strip(), kubeconfig=Path(kubeconfig), context=context,
                          pid=process.pid)
     finally:
@@ -59,16 +64,20 @@ def sim_process(kubeconfig: str | Path, *, scenario: str | Path | None = None, g
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stdout is not None:
+        pump.join(timeout=5)
+        if process.stdout is not None and not pump.is_alive():
             process.stdout.close()
 
 
-def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    import selectors
-
+def _pump(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
     assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise SimProcessError(f"coroner sim printed nothing within {timeout:.0f} s")
-    return process.stdout.readline()
+    for line in process.stdout:
+        lines.put(line)
+    lines.put("")  # end of output: the process exited
+
+
+def _next_line(lines: queue.Queue[str], timeout: float) -> str:
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise SimProcessError(f"coroner sim printed nothing within {timeout:.0f} s") from None
