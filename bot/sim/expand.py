@@ -215,9 +215,9 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
     for pod in node_pods:
         meta = pod["metadata"]
         containers = []
-        for container in pod["spec"]["containers"]:
+        for container in pod["spec"].get("containers") or ():
             containers.append({
-                "name": container["name"], "startTime": meta["creationTimestamp"],
+                "name": container.get("name", ""), "startTime": meta.get("creationTimestamp"),
                 "cpu": {"time": ts(now), "usageNanoCores": 180_000_000, "usageCoreNanoSeconds": 9_000_000_000_000},
                 "memory": {"time": ts(now), "workingSetBytes": 268_435_456, "rssBytes": 201_326_592},
                 "rootfs": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
@@ -226,8 +226,8 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
                          "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_048_576, "inodesUsed": 2},
             })
         pods.append({
-            "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
-            "startTime": meta["creationTimestamp"], "containers": containers,
+            "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid", "")},
+            "startTime": meta.get("creationTimestamp"), "containers": containers,
             "ephemeral-storage": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
                                   "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_073_152,
                                   "inodesUsed": 9},
@@ -788,12 +788,20 @@ def expand(spec: ScenarioFile) -> Scenario:
         scenario.events.extend(pod_events)
     scenario.hpas.extend(build_hpa(h, now) for h in spec.hpas)
 
-    for raw in spec.raw:
+    for index, raw in enumerate(spec.raw):
         kind = raw.get("kind")
         if kind not in _RAW_TARGETS:
-            raise ValueError(f"raw: kind {kind!r} is not served (one of {', '.join(_RAW_TARGETS)})")
+            raise ValueError(f"raw.{index}: kind {kind!r} is not served (one of {', '.join(_RAW_TARGETS)})")
+        meta = raw.get("metadata")
+        if not isinstance(meta, dict) or not meta.get("name"):
+            raise ValueError(f"raw.{index}: a {kind} needs metadata.name")
+        if kind not in ("Node", "Namespace") and not meta.get("namespace"):
+            raise ValueError(f"raw.{index}: a {kind} needs metadata.namespace")
         obj = dict(raw)
         obj.setdefault("apiVersion", _API_VERSIONS[kind])
+        if kind in ("Pod", "Node"):
+            obj.setdefault("spec", {})
+            obj.setdefault("status", {})
         getattr(scenario, _RAW_TARGETS[kind]).append(obj)
 
     objects = {}
