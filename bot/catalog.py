@@ -1,0 +1,103 @@
+"""The service catalog: which cluster, namespace and workload a service name means, and where its
+Dockerfile, PagerDuty service and Slack channel are.
+
+```yaml
+services:
+  user-profile-service:
+    context: prod-eu            # kubeconfig context; absent = the reader's default
+    namespace: prod
+    workload: deployment/user-profile-service   # or just the name; kind defaults to Deployment
+    container: app              # which container's image to examine; absent = the first one
+    pagerduty_service_id: PF9KMXH
+    slack_channel: "#user-profile"
+    dockerfile: ../services/user-profile/Dockerfile   # relative to this file
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.ports import CoronerError
+
+
+class CatalogError(CoronerError):
+    """The catalog file cannot be read or does not validate; the message names the file and the field."""
+
+
+class CatalogEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    context: str | None = None
+    namespace: str
+    workload: str | None = None
+    container: str | None = None
+    pagerduty_service_id: str | None = None
+    slack_channel: str | None = None
+    dockerfile: Path | None = None
+
+    @field_validator("workload")
+    @classmethod
+    def _kind_is_supported(cls, value: str | None) -> str | None:
+        if value and "/" in value and value.split("/", 1)[0].lower() not in ("deployment", "deployments", "deploy"):
+            raise ValueError("only deployment/<name> workloads are supported")
+        return value
+
+    @property
+    def workload_kind(self) -> str:
+        return "Deployment"
+
+    @property
+    def workload_name(self) -> str:
+        if self.workload:
+            return self.workload.split("/", 1)[-1]
+        return self.name
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    services: dict[str, CatalogEntry] = Field(default_factory=dict)
+
+    def get(self, service: str) -> CatalogEntry | None:
+        return self.services.get(service)
+
+    def by_pagerduty_service(self, service_id: str) -> CatalogEntry | None:
+        return next((e for e in self.services.values() if e.pagerduty_service_id == service_id), None)
+
+    def names(self) -> list[str]:
+        return sorted(self.services)
+
+
+def empty_catalog() -> Catalog:
+    return Catalog()
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate a catalog file. Dockerfile paths become absolute (relative to the file)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: expected a mapping with a 'services' key")
+    services = raw.get("services")
+    if isinstance(services, dict):
+        for name, entry in services.items():
+            if isinstance(entry, dict):
+                entry.setdefault("name", name)
+                if entry.get("dockerfile"):
+                    entry["dockerfile"] = str((path.parent / str(entry["dockerfile"])).resolve())
+    try:
+        return Catalog.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise CatalogError(f"{path}: {problems}") from None

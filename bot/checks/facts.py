@@ -1,0 +1,238 @@
+"""Facts about the diagnosed service, computed once per run and shared by the checks.
+
+Everything goes through `ctx.memo`, so two checks asking for the service's pods at the same moment
+cause one list call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.cluster.snapshots import (
+    ContainerSnapshot,
+    DeploymentSnapshot,
+    EventSnapshot,
+    NodeSnapshot,
+    PodSnapshot,
+    ReplicaSetSnapshot,
+)
+from bot.engine.context import CheckContext
+from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
+
+
+def selector_string(selector: dict[str, str] | object) -> str | None:
+    items = sorted(dict(selector).items())  # type: ignore[call-overload]
+    return ",".join(f"{k}={v}" for k, v in items) or None
+
+
+def deployment(ctx: CheckContext) -> DeploymentSnapshot:
+    return ctx.cluster.get_deployment(ctx.target.namespace, ctx.target.name)
+
+
+def pods(ctx: CheckContext) -> list[PodSnapshot]:
+    """The Deployment's pods: its selector, narrowed to pods owned by its ReplicaSets when known."""
+
+    def compute() -> list[PodSnapshot]:
+        dep = deployment(ctx)
+        found = ctx.cluster.list_pods(ctx.target.namespace, label_selector=selector_string(dep.selector))
+        rs_names = {rs.name for rs in replicasets(ctx)}
+        if not rs_names:
+            return found
+        return [p for p in found if not p.owners or any(o.name in rs_names for o in p.owners)]
+
+    return ctx.memo("pods", compute)
+
+
+def replicasets(ctx: CheckContext) -> list[ReplicaSetSnapshot]:
+    """The Deployment's ReplicaSets (its revisions), oldest revision first."""
+
+    def compute() -> list[ReplicaSetSnapshot]:
+        dep = deployment(ctx)
+        found = ctx.cluster.list_replicasets(ctx.target.namespace, label_selector=selector_string(dep.selector))
+        owned = [
+            rs for rs in found if any(o.kind == "Deployment" and o.name == dep.name for o in rs.owners)
+        ]
+        return sorted(owned, key=lambda rs: (rs.revision or 0, rs.created_at or datetime.min))
+
+    return ctx.memo("replicasets", compute)
+
+
+def namespace_events(ctx: CheckContext) -> list[EventSnapshot]:
+    return ctx.cluster.list_events(ctx.target.namespace)
+
+
+def service_events(ctx: CheckContext) -> list[EventSnapshot]:
+    """Events about the Deployment, its ReplicaSets, its pods (live or gone) and its HPA."""
+
+    def compute() -> list[EventSnapshot]:
+        rs_names = {rs.name for rs in replicasets(ctx)}
+        pod_names = {p.name for p in pods(ctx)}
+        prefixes = tuple(f"{name}-" for name in rs_names)
+        out = []
+        for ev in namespace_events(ctx):
+            kind, name = ev.involved_kind, ev.involved_name
+            if (
+                (kind == "Deployment" and name == ctx.target.name)
+                or (kind == "ReplicaSet" and name in rs_names)
+                or (kind == "Pod" and (name in pod_names or (prefixes and name.startswith(prefixes))))
+                or (kind == "HorizontalPodAutoscaler" and name in hpa_names(ctx))
+            ):
+                out.append(ev)
+        return out
+
+    return ctx.memo("service-events", compute)
+
+
+def readable_service_events(ctx: CheckContext, check: str) -> list[EventSnapshot]:
+    """The service's events, or none when RBAC refuses them (the gap is reported, the check goes on)."""
+    try:
+        return service_events(ctx)
+    except ClusterForbidden as exc:
+        ctx.forbidden(check, exc)
+        return []
+
+
+def events_readable(ctx: CheckContext) -> bool:
+    try:
+        service_events(ctx)
+        return True
+    except ClusterReadError:
+        return False
+
+
+def hpa_names(ctx: CheckContext) -> set[str]:
+    def compute() -> set[str]:
+        try:
+            return {
+                h.name
+                for h in ctx.cluster.list_hpas(ctx.target.namespace)
+                if h.target_kind == "Deployment" and h.target_name == ctx.target.name
+            }
+        except ClusterReadError:
+            return set()
+
+    return ctx.memo("hpa-names", compute)
+
+
+def pick_container(ctx: CheckContext, containers: Iterable[ContainerSnapshot]) -> ContainerSnapshot | None:
+    """The catalog's container, else the first one."""
+    containers = list(containers)
+    if ctx.container:
+        chosen = next((c for c in containers if c.name == ctx.container), None)
+        if chosen is not None:
+            return chosen
+    return containers[0] if containers else None
+
+
+def current_image(ctx: CheckContext) -> str | None:
+    chosen = pick_container(ctx, deployment(ctx).containers)
+    return chosen.image if chosen else None
+
+
+def nodes(ctx: CheckContext) -> list[NodeSnapshot]:
+    return ctx.cluster.list_nodes()
+
+
+def nodes_by_name(ctx: CheckContext) -> dict[str, NodeSnapshot]:
+    return ctx.memo("nodes-by-name", lambda: {n.name: n for n in nodes(ctx)})
+
+
+def service_node_names(ctx: CheckContext) -> set[str]:
+    """Nodes where the service's pods are scheduled."""
+    return ctx.memo("service-nodes", lambda: {p.node_name for p in pods(ctx) if p.node_name})
+
+
+# --- image references and sizes ------------------------------------------------------------------
+
+
+def normalize_ref(ref: str) -> str:
+    """`nginx:1` -> `docker.io/library/nginx:1`; adds `:latest` when there is neither tag nor digest."""
+    name, digest = (ref.split("@", 1) + [""])[:2]
+    first = name.split("/", 1)[0]
+    has_domain = "/" in name and ("." in first or ":" in first or first == "localhost")
+    if not has_domain:
+        name = f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
+    last = name.rsplit("/", 1)[-1]
+    if not digest and ":" not in last:
+        name += ":latest"
+    return f"{name}@{digest}" if digest else name
+
+
+def node_has_image_entry(names: Iterable[str], ref: str) -> bool:
+    wanted = normalize_ref(ref)
+    return any(normalize_ref(n) == wanted for n in names)
+
+
+def node_has_image(node: NodeSnapshot, ref: str) -> bool:
+    return any(node_has_image_entry(img.names, ref) for img in node.images)
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    bytes: int | None
+    source: str  # "node status.images" | "registry manifest (compressed)" | "unknown"
+
+
+def image_size(ctx: CheckContext, ref: str) -> ImageSize:
+    """From the nodes' `status.images` (what the runtime stores), else the image reader's manifest."""
+
+    def compute() -> ImageSize:
+        sizes = _node_image_sizes(ctx).get(normalize_ref(ref))
+        if sizes:
+            return ImageSize(max(sizes), "node status.images")
+        if ctx.images is not None:
+            try:
+                manifest = ctx.images.manifest(ref)
+            except ImageReadError:
+                return ImageSize(None, "unknown")
+            compressed = any(layer.compressed for layer in manifest.layers)
+            return ImageSize(manifest.size_bytes, "registry manifest (compressed)" if compressed else "image reader")
+        return ImageSize(None, "unknown")
+
+    return ctx.memo(("image-size", ref), compute)
+
+
+def _node_image_sizes(ctx: CheckContext) -> dict[str, list[int]]:
+    def compute() -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        try:
+            all_nodes = nodes(ctx)
+        except ClusterReadError:
+            return out
+        for node in all_nodes:
+            for img in node.images:
+                for name in img.names:
+                    out.setdefault(normalize_ref(name), []).append(img.size_bytes)
+        return out
+
+    return ctx.memo("node-image-sizes", compute)
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "unknown size"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.1f} {unit}" if value < 10 and unit != "B" else f"{value:.0f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def human_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} d"
+
+
+def ts(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None

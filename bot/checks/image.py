@@ -1,0 +1,64 @@
+"""image: the image autopsy (layers, waste, the Dockerfile behind them) on the current revision's image,
+through the `ImageReader` port (an OCI registry in production, never the docker socket).
+
+The autopsy's own findings are passed through unchanged; their rule ids belong to `bot.images`.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.checks import facts
+from bot.domain import Finding, Severity
+from bot.engine.context import CheckContext
+
+RULES: tuple[str, ...] = ()  # the autopsy's rules; the engine adds nothing of its own here
+
+
+class ImageParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    compare_previous: bool = Field(default=True, description="Diff against the previous revision's image.")
+
+
+def run(ctx: CheckContext, params: ImageParams) -> list[Finding]:
+    image = facts.current_image(ctx)
+    if not image:
+        return []
+    if ctx.images is None:
+        return [
+            Finding(
+                rule="check-failed",
+                severity=Severity.INFO,
+                title=f"image: no image reader configured, {image} was not examined",
+                evidence={"check": "image", "image": image, "error": "no ImageReader"},
+            )
+        ]
+    try:
+        from bot.images.autopsy import autopsy
+    except ImportError:
+        return [
+            Finding(
+                rule="check-failed",
+                severity=Severity.INFO,
+                title="image: the image autopsy is not installed in this build",
+                evidence={"check": "image", "image": image, "error": "bot.images.autopsy missing"},
+            )
+        ]
+    against = _previous_image(ctx, image) if params.compare_previous else None
+    dockerfile_text = dockerfile_path = None
+    if ctx.entry is not None and ctx.entry.dockerfile is not None and ctx.entry.dockerfile.is_file():
+        dockerfile_text = ctx.entry.dockerfile.read_text(encoding="utf-8", errors="replace")
+        dockerfile_path = str(ctx.entry.dockerfile)
+    # An unreadable image raises ImageReadError: the runner reports it as this check's gap.
+    report = autopsy(
+        ctx.images, image, dockerfile_text=dockerfile_text, dockerfile_path=dockerfile_path, against=against
+    )
+    return list(report.findings)
+
+
+def _previous_image(ctx: CheckContext, image: str) -> str | None:
+    from bot.checks.rollout import revisions
+
+    earlier = [r for r in revisions(ctx) if not r.current and r.image and r.image != image]
+    return earlier[-1].image if earlier else None

@@ -1,0 +1,93 @@
+"""Lenient parsing of kubelet image-pull event messages (REFERENCE §3.7).
+
+The `Pulled` message grew over the years: a duration since 2020, "including waiting" since 1.25, the
+image size around 1.30. Every part is optional here; what is absent is None.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PULLED = re.compile(
+    r'Successfully pulled image "(?P<image>[^"]+)"'
+    r'(?:\s+in\s+(?P<pull>[0-9.]+[a-zµ]+(?:[0-9.]+[a-zµ]+)*))?'
+    r'(?:\s*\((?P<total>[0-9.]+[a-zµ]+(?:[0-9.]+[a-zµ]+)*)\s+including waiting\))?'
+    r'(?:.*?Image size:\s*(?P<size>\d+)\s*bytes)?',
+    re.IGNORECASE | re.DOTALL,
+)
+_ALREADY = re.compile(r'Container image "(?P<image>[^"]+)" already present on machine', re.IGNORECASE)
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|us|µs|ns|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+@dataclass(frozen=True)
+class PullRecord:
+    image: str
+    seconds: float | None  # the pull itself
+    total_seconds: float | None  # including waiting for the pull slot
+    size_bytes: int | None
+    cached: bool = False
+
+
+def go_duration(text: str | None) -> float | None:
+    """`1m32.5s` -> 92.5; None when nothing parses."""
+    if not text:
+        return None
+    parts = _DURATION_PART.findall(text)
+    if not parts:
+        return None
+    return sum(float(value) * _UNIT[unit] for value, unit in parts)
+
+
+def parse_pulled(message: str) -> PullRecord | None:
+    already = _ALREADY.search(message)
+    if already:
+        return PullRecord(already["image"], None, None, None, cached=True)
+    match = _PULLED.search(message)
+    if not match:
+        return None
+    size = match["size"]
+    return PullRecord(
+        image=match["image"],
+        seconds=go_duration(match["pull"]),
+        total_seconds=go_duration(match["total"]),
+        size_bytes=int(size) if size else None,
+    )
+
+
+_REGISTRY_ERRORS = (
+    ("503", re.compile(r"503 Service Unavailable|status code 503|\b503\b", re.I)),
+    ("502", re.compile(r"502 Bad Gateway|\b502\b", re.I)),
+    ("500", re.compile(r"500 Internal Server Error|\b500\b", re.I)),
+    ("504", re.compile(r"504 Gateway Time-?out|\b504\b", re.I)),
+    ("rate-limited", re.compile(r"toomanyrequests|429 Too Many Requests|rate limit", re.I)),
+    ("connection refused", re.compile(r"connection refused", re.I)),
+    ("connection reset", re.compile(r"connection reset", re.I)),
+    ("timeout", re.compile(r"i/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout|request canceled", re.I)),
+    ("unexpected EOF", re.compile(r"unexpected EOF", re.I)),
+    ("DNS", re.compile(r"no such host|server misbehaving", re.I)),
+)
+_URL_HOST = re.compile(r"https?://([^/\"\s]+)/v2/")
+_IMAGE_IN_QUOTES = re.compile(r'image "([^"]+)"')
+
+
+def registry_error_kind(message: str) -> str | None:
+    """What kind of registry-side failure a pull error message shows, if any."""
+    for kind, pattern in _REGISTRY_ERRORS:
+        if pattern.search(message):
+            return kind
+    return None
+
+
+def registry_host(message: str) -> str | None:
+    url = _URL_HOST.search(message)
+    if url:
+        return url.group(1)
+    image = _IMAGE_IN_QUOTES.search(message)
+    if image:
+        first = image.group(1).split("/", 1)[0]
+        if "/" in image.group(1) and ("." in first or ":" in first or first == "localhost"):
+            return first
+        return "docker.io"
+    return None

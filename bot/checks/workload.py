@@ -1,0 +1,303 @@
+"""workload, for the service's pods: pods-not-ready, crashloop, image-pull-failing, image-pull-slow,
+evictions, registry-errors, no-memory-limit, weak-probe.
+
+Pod findings are grouped (one finding for "7 pods crash-looping", with the pods in the evidence), so
+a 200-replica Deployment gives a readable report.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.checks import facts
+from bot.checks.pulls import parse_pulled, registry_error_kind, registry_host
+from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
+from bot.domain import Finding, Severity
+from bot.engine.context import CheckContext
+
+RULES = (
+    "pods-not-ready",
+    "crashloop",
+    "image-pull-failing",
+    "image-pull-slow",
+    "evictions",
+    "registry-errors",
+    "no-memory-limit",
+    "weak-probe",
+)
+PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
+MAX_LISTED = 20
+
+
+class WorkloadParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    restart_threshold: int = Field(default=5, ge=1, description="Restarts that count as a crash loop without CrashLoopBackOff.")
+    slow_pull_seconds: float = Field(default=60, gt=0, description="A pull slower than this is slow.")
+    tcp_probe_is_weak: bool = Field(default=True, description="Report readiness probes that only open a TCP socket.")
+
+
+def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
+    dep = facts.deployment(ctx)
+    pods = facts.pods(ctx)
+    events = facts.readable_service_events(ctx, "workload")
+    where = f"{ctx.target.namespace}/{ctx.target.name}"
+    out: list[Finding] = []
+    out += _not_ready(where, dep.replicas, pods)
+    out += _crashloop(where, pods, params)
+    out += _pull_failing(where, pods, events)
+    out += _pull_slow(where, events, params)
+    out += _evictions(where, pods, events)
+    out += _registry_errors(where, pods, events)
+    out += _memory_limits(where, dep.containers)
+    out += _probes(where, dep.containers, params)
+    return out
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _waiting(pod: PodSnapshot) -> list[ContainerSnapshot]:
+    return [c for c in pod.containers if c.state == "waiting" and c.state_reason]
+
+
+def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot]) -> list[Finding]:
+    live = [p for p in pods if p.phase not in ("Succeeded", "Failed")]
+    bad = [p for p in live if not p.ready]
+    if not bad:
+        return []
+    reasons: Counter[str] = Counter()
+    for pod in bad:
+        waiting = _waiting(pod)
+        if waiting:
+            reasons[waiting[0].state_reason] += 1  # type: ignore[index]
+        else:
+            reasons["running, readiness failing" if pod.phase == "Running" else (pod.phase or "Unknown")] += 1
+    ready = len(live) - len(bad)
+    severity = Severity.CRITICAL if ready == 0 else Severity.HIGH if ready * 2 < (desired or len(live)) else Severity.MEDIUM
+    why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+    return [
+        Finding(
+            rule="pods-not-ready",
+            severity=severity,
+            title=f"{len(bad)} of {len(live)} pods of {where} are not ready ({why})",
+            evidence={
+                "count": len(bad),
+                "pods_total": len(live),
+                "ready": ready,
+                "desired": desired,
+                "reasons": dict(reasons),
+                "pods": sorted(p.name for p in bad)[:MAX_LISTED],
+            },
+        )
+    ]
+
+
+def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> list[Finding]:
+    looping: list[tuple[PodSnapshot, ContainerSnapshot]] = [
+        (p, c)
+        for p in pods
+        for c in p.containers
+        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= params.restart_threshold
+    ]
+    if not looping:
+        return []
+    restarts = max(c.restart_count or 0 for _, c in looping)
+    last = Counter(c.last_terminated_reason for _, c in looping if c.last_terminated_reason)
+    message = next((c.state_message for _, c in looping if c.state_message), None)
+    containers = sorted({c.name for _, c in looping})
+    exit_reason = f"; last exit {last.most_common(1)[0][0]}" if last else ""
+    oom = "OOMKilled" in last
+    return [
+        Finding(
+            rule="crashloop",
+            severity=Severity.CRITICAL if len({p.name for p, _ in looping}) == len(pods) else Severity.HIGH,
+            title=f"{len({p.name for p, _ in looping})} pods of {where} are crash-looping (container "
+            f"{', '.join(containers)}, up to {restarts} restarts{exit_reason})",
+            evidence={
+                "pods": sorted({p.name for p, _ in looping})[:MAX_LISTED],
+                "containers": containers,
+                "restarts": restarts,
+                "last_terminated_reasons": dict(last),
+                "message": message,
+            },
+            remediation=(
+                "The container is killed for memory: raise its limit or fix the leak."
+                if oom
+                else "Read the previous container's logs (kubectl logs --previous); a bad config or a missing "
+                "secret shows there. If it started with the last rollout, roll back."
+            ),
+        )
+    ]
+
+
+def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:
+    failing = [(p, c) for p in pods for c in _waiting(p) if c.state_reason in PULL_FAILURES]
+    failed_events = [e for e in events if e.reason in ("Failed", "ErrImagePull") and "pull" in e.message.lower()]
+    if not failing and not failed_events:
+        return []
+    reasons = Counter(c.state_reason for _, c in failing)
+    sample = next((c.state_message for _, c in failing if c.state_message), None) or (
+        failed_events[-1].message if failed_events else None
+    )
+    images = sorted({c.image for _, c in failing})
+    pods_named = sorted({p.name for p, _ in failing} | {e.involved_name for e in failed_events if e.involved_kind == "Pod"})
+    why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "pull failures in events"
+    return [
+        Finding(
+            rule="image-pull-failing",
+            severity=Severity.HIGH,
+            title=f"{len(pods_named)} pods of {where} cannot pull their image ({why})",
+            evidence={
+                "pods": pods_named[:MAX_LISTED],
+                "count": len(pods_named),
+                "reasons": dict(reasons),
+                "images": images,
+                "failed_events": sum(e.count for e in failed_events),
+                "message": sample,
+            },
+        )
+    ]
+
+
+def _pull_slow(where: str, events: list[EventSnapshot], params: WorkloadParams) -> list[Finding]:
+    pulls = [r for e in events if e.reason == "Pulled" for r in [parse_pulled(e.message)] if r and not r.cached]
+    timed = [r for r in pulls if r.seconds is not None]
+    slow = [r for r in timed if r.seconds >= params.slow_pull_seconds]  # type: ignore[operator]
+    if not slow:
+        return []
+    durations = [r.seconds for r in timed]  # type: ignore[misc]
+    sizes = [r.size_bytes for r in slow if r.size_bytes]
+    worst = max(slow, key=lambda r: r.seconds or 0)
+    throughput = None
+    if worst.size_bytes and worst.seconds:
+        throughput = worst.size_bytes / worst.seconds
+    size_text = f" of {facts.human_bytes(max(sizes))}" if sizes else ""
+    return [
+        Finding(
+            rule="image-pull-slow",
+            severity=Severity.MEDIUM,
+            title=f"{len(slow)} of {len(timed)} image pulls for {where} took over {params.slow_pull_seconds:g}s "
+            f"(slowest {facts.human_duration(worst.seconds or 0)}{size_text}, median "
+            f"{facts.human_duration(statistics.median(durations))})",
+            evidence={
+                "count": len(slow),
+                "pulls": len(timed),
+                "slowest_seconds": worst.seconds,
+                "median_seconds": statistics.median(durations),
+                "image": worst.image,
+                "size_bytes": max(sizes) if sizes else None,
+                "throughput_bytes_per_second": round(throughput) if throughput else None,
+                "threshold_seconds": params.slow_pull_seconds,
+            },
+            remediation="Shrink the image, or pre-pull it on the nodes; every new pod waits this long.",
+        )
+    ]
+
+
+def _evictions(where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:
+    evicted_pods = {p.name: p for p in pods if p.reason == "Evicted"}
+    evicted_events = [e for e in events if e.reason == "Evicted"]
+    names = sorted(set(evicted_pods) | {e.involved_name for e in evicted_events})
+    if not names:
+        return []
+    by_node: Counter[str] = Counter(p.node_name or "?" for p in evicted_pods.values())
+    messages = Counter(
+        [p.message for p in evicted_pods.values() if p.message] + [e.message for e in evicted_events]
+    )
+    resource = next((m.strip() for m, _ in messages.most_common()), None)
+    return [
+        Finding(
+            rule="evictions",
+            severity=Severity.HIGH,
+            title=f"{len(names)} pods of {where} were evicted"
+            + (f": {resource}" if resource else ""),
+            evidence={
+                "count": len(names),
+                "pods": names[:MAX_LISTED],
+                "nodes": dict(by_node),
+                "messages": dict(messages.most_common(3)),
+            },
+        )
+    ]
+
+
+def _registry_errors(where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:
+    messages: list[tuple[str, int]] = [
+        (c.state_message, 1) for p in pods for c in _waiting(p) if c.state_reason in PULL_FAILURES and c.state_message
+    ]
+    messages += [(e.message, e.count) for e in events if e.type == "Warning" and "pull" in e.message.lower()]
+    kinds: Counter[str] = Counter()
+    hosts: Counter[str] = Counter()
+    samples: dict[str, str] = {}
+    for message, count in messages:
+        kind = registry_error_kind(message)
+        if kind is None:
+            continue
+        kinds[kind] += count
+        host = registry_host(message)
+        if host:
+            hosts[host] += count
+        samples.setdefault(kind, message)
+    if not kinds:
+        return []
+    total = sum(kinds.values())
+    host_text = f" {', '.join(hosts)}" if hosts else ""
+    per_kind = ", ".join(f"{n}× {k}" for k, n in kinds.most_common())
+    return [
+        Finding(
+            rule="registry-errors",
+            severity=Severity.CRITICAL if total >= 20 else Severity.HIGH,
+            title=f"The registry{host_text} is failing pulls for {where}: {per_kind}",
+            evidence={"count": total, "errors": dict(kinds), "registries": dict(hosts), "samples": samples},
+            remediation="The registry is overloaded or down: stop the pull storm (scale the HPA down, roll back "
+            "to a smaller image) before restarting it.",
+        )
+    ]
+
+
+def _memory_limits(where: str, containers: tuple[ContainerSnapshot, ...]) -> list[Finding]:
+    return [
+        Finding(
+            rule="no-memory-limit",
+            severity=Severity.MEDIUM,
+            title=f"Container {c.name} of {where} has no memory limit",
+            evidence={"container": c.name, "memory_request": c.memory_request, "image": c.image},
+            remediation="Set resources.limits.memory: under cgroups v2 a runtime without a limit sizes itself "
+            "from the host's memory, gets OOM-killed and crash-loops.",
+        )
+        for c in containers
+        if not c.memory_limit
+    ]
+
+
+def _probes(where: str, containers: tuple[ContainerSnapshot, ...], params: WorkloadParams) -> list[Finding]:
+    out = []
+    for c in containers:
+        probe = c.readiness_probe
+        if probe is None:
+            title, kind = f"Container {c.name} of {where} has no readiness probe", None
+        elif probe.kind == "tcp" and params.tcp_probe_is_weak:
+            title, kind = f"Container {c.name} of {where} has only a TCP readiness probe", "tcp"
+        else:
+            continue
+        out.append(
+            Finding(
+                rule="weak-probe",
+                severity=Severity.LOW,
+                title=title,
+                evidence={
+                    "container": c.name,
+                    "readiness_probe": kind,
+                    "detail": probe.detail if probe else None,
+                    "liveness_probe": c.liveness_probe.kind if c.liveness_probe else None,
+                },
+                remediation="Use an HTTP (or exec/gRPC) readiness probe that exercises the app: a TCP check "
+                "passes while the process inside is stuck.",
+            )
+        )
+    return out

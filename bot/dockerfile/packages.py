@@ -1,0 +1,110 @@
+"""What a shell command does, in package-manager terms: which manager, which subcommand, which packages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.dockerfile.shell import Command
+
+APT = ("apt-get", "apt", "aptitude")
+# Options that take a value, so the value is not mistaken for a subcommand or package.
+_VALUE_OPTIONS = frozenset(
+    {"-o", "-c", "-t", "--option", "--target-release", "-r", "--requirement", "-e", "--editable", "-f",
+     "--find-links", "-i", "--index-url", "--extra-index-url", "-X", "--repo", "--virtual", "-t", "--target",
+     "--prefix", "--root", "-w", "--wheel-dir", "-d", "--dest", "--constraint", "--cache-dir", "--platform",
+     "--enablerepo", "--disablerepo", "--setopt", "--installroot", "--repository"}
+)
+
+
+@dataclass(frozen=True)
+class PackageCall:
+    manager: str  # apt, apk, yum, dnf, microdnf, zypper, pip, npm, yarn, pnpm, go, gem, bundle, composer
+    action: str  # install, update, upgrade, remove, clean, wheel, ci, download, build, ...
+    packages: tuple[str, ...]
+    command: Command
+
+
+def classify(command: Command) -> PackageCall | None:
+    c = command.unwrapped()
+    name = c.name
+    words = c.words
+    if name in APT:
+        pos = _positional(words[1:])
+        return PackageCall("apt", pos[0] if pos else "", tuple(pos[1:]), command) if pos else None
+    if name == "apk":
+        pos = _positional(words[1:])
+        return PackageCall("apk", pos[0], tuple(pos[1:]), command) if pos else None
+    if name in ("yum", "dnf", "microdnf", "zypper", "tdnf"):
+        pos = _positional(words[1:])
+        if not pos:
+            return None
+        action = {"in": "install", "up": "update", "rm": "remove", "erase": "remove"}.get(pos[0], pos[0])
+        mgr = "dnf" if name in ("dnf", "microdnf", "tdnf") else name
+        return PackageCall(mgr, action, tuple(pos[1:]), command)
+    pip = _pip_args(words)
+    if pip is not None:
+        pos = _positional(pip)
+        return PackageCall("pip", pos[0] if pos else "", tuple(pos[1:]), command) if pos else None
+    if name in ("npm", "pnpm"):
+        pos = _positional(words[1:])
+        action = pos[0] if pos else ""
+        action = {"i": "install", "add": "install", "clean-install": "ci"}.get(action, action)
+        return PackageCall(name, action, tuple(pos[1:]), command) if action else None
+    if name == "yarn":
+        pos = _positional(words[1:])
+        if not pos and any(w in ("--version", "-v", "--help", "-h") for w in words[1:]):
+            return PackageCall("yarn", "version", (), command)
+        return PackageCall("yarn", pos[0] if pos else "install", tuple(pos[1:]), command)
+    if name == "go" and len(words) > 1:
+        pos = _positional(words[1:])
+        if pos[:2] == ["mod", "download"]:
+            return PackageCall("go", "download", (), command)
+        if pos and pos[0] in ("build", "install"):
+            return PackageCall("go", pos[0], tuple(pos[1:]), command)
+    if name in ("gem", "bundle", "composer", "cargo", "mvn", "gradle", "poetry", "uv", "pipenv"):
+        pos = _positional(words[1:])
+        return PackageCall(name, pos[0] if pos else "", tuple(pos[1:]), command)
+    return None
+
+
+def _pip_args(words: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The arguments after `pip`, `pip3`, `pip3.11` or `python -m pip`; None when this is not pip."""
+    if not words:
+        return None
+    head = words[0].rsplit("/", 1)[-1]
+    if re.fullmatch(r"pip[0-9.]*", head):
+        return words[1:]
+    if re.fullmatch(r"python[0-9.]*", head) and len(words) > 2 and words[1] == "-m" and words[2] == "pip":
+        return words[3:]
+    return None
+
+
+def _positional(args: tuple[str, ...] | list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for w in args:
+        if skip:
+            skip = False
+            continue
+        if w in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if w.startswith("-"):
+            continue
+        out.append(w)
+    return out
+
+
+# Packages that are only needed to build, never to run.
+_BUILD_TOOL = re.compile(
+    r"^(build-essential|build-base|gcc(-[0-9.]+)?|g\+\+(-[0-9.]+)?|gcc-c\+\+|clang(-[0-9]+)?|llvm(-[0-9]+)?|"
+    r"make|cmake|autoconf|automake|libtool|pkg-config|pkgconf|git|vim|vim-tiny|nano|"
+    r"cuda-toolkit.*|nvidia-cuda-toolkit|cuda-nvcc.*|cuda-compiler.*|"
+    r"golang(-go)?|rustc|cargo|maven|gradle|openjdk-[0-9]+-jdk(-headless)?|musl-dev|linux-headers|"
+    r"python3?-dev|python[0-9.]*-dev|.*-dev|.*-devel)(=.*)?$"
+)
+
+
+def is_build_tool(package: str) -> bool:
+    return bool(_BUILD_TOOL.match(package))

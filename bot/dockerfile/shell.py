@@ -1,0 +1,268 @@
+"""A small POSIX-shell reader for RUN commands.
+
+Rules need to know which commands a RUN executes and how they are joined (`&&`, `||`, `;`, `|`), not to
+run them. So this tokenizes quoting, `$(...)`, backticks, redirections, comments and line continuations,
+and splits the script into simple commands. It never raises: an unterminated quote ends at the end of
+the script, as a lenient reader should (BuildKit does not validate the shell either).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_OPERATORS = ("&&", "||", ";;", ";", "|", "&", "(", ")", "\n")
+# Reserved words that can precede a command without being the command.
+_PREFIX_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time", "fi", "done"})
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_REDIRECT = re.compile(r"^[0-9]*(>>|>&|<&|<<-|<<<|<<|<>|>\||>|<)")
+_WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "exec", "command", "time", "gosu", "su-exec", "xargs"})
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # quotes removed
+    raw: str  # as written
+    operator: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """One simple command. `joined_by` is the operator that came before it ("" for the first)."""
+
+    words: tuple[str, ...]  # quotes removed, assignments and redirections excluded
+    raw: str
+    joined_by: str = ""
+    depth: int = 0  # subshell nesting
+    assignments: tuple[str, ...] = ()
+    redirects: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.words[0].rsplit("/", 1)[-1] if self.words else ""
+
+    def unwrapped(self) -> Command:
+        """The command with `sudo`, `env VAR=x` and similar wrappers peeled off."""
+        words = list(self.words)
+        while words and words[0].rsplit("/", 1)[-1] in _WRAPPERS:
+            wrapper = words.pop(0).rsplit("/", 1)[-1]
+            while words and (words[0].startswith("-") or (wrapper == "env" and _ASSIGNMENT.match(words[0]))):
+                opt = words.pop(0)
+                if wrapper == "sudo" and opt in ("-u", "-g") and words:
+                    words.pop(0)
+            if wrapper in ("gosu", "su-exec") and words:
+                words.pop(0)  # the user
+        return Command(tuple(words), self.raw, self.joined_by, self.depth, self.assignments, self.redirects)
+
+    def has_option(self, *options: str) -> bool:
+        """True when any word equals one of the options, or is a short-option cluster that holds it (`-yq`)."""
+        for w in self.words[1:]:
+            if w in options:
+                return True
+            for o in options:
+                if len(o) == 2 and o[0] == "-" and o[1] != "-" and w.startswith("-") and not w.startswith("--"):
+                    if o[1] in w[1:]:
+                        return True
+                if o.startswith("--") and w.startswith(o + "="):
+                    return True
+        return False
+
+    def positional(self) -> list[str]:
+        """Non-option words after the command name (an `-o X`-style option's value is skipped for apt)."""
+        out: list[str] = []
+        skip = False
+        for w in self.words[1:]:
+            if skip:
+                skip = False
+                continue
+            if w in ("-o", "-c", "-t", "--option", "--target-release", "-r", "--requirement", "-e", "-f", "-i"):
+                skip = True
+                continue
+            if w.startswith("-"):
+                continue
+            out.append(w)
+        return out
+
+
+@dataclass(frozen=True)
+class Script:
+    commands: tuple[Command, ...]
+    errexit: bool  # `set -e` (or -o errexit) is in effect from the start
+
+    def find(self, *names: str) -> list[Command]:
+        return [c for c in self.commands if c.unwrapped().name in names]
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and text[i + 1] == "\n":
+            i += 2
+            continue
+        if c in " \t\r":
+            i += 1
+            continue
+        if c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+        if op is not None:
+            tokens.append(Token(";" if op == "\n" else op, op, operator=True))
+            i += len(op)
+            continue
+        start = i
+        out: list[str] = []
+        while i < n:
+            c = text[i]
+            if c in " \t\r\n" or (c in ";&|()" and not _redirect_amp(text, i, out)):
+                break
+            if c == "\\":
+                if i + 1 < n and text[i + 1] == "\n":
+                    i += 2
+                    continue
+                if i + 1 < n:
+                    out.append(text[i + 1])
+                i += 2
+            elif c == "'":
+                end = text.find("'", i + 1)
+                end = n if end < 0 else end
+                out.append(text[i + 1 : end])
+                i = end + 1
+            elif c == '"':
+                i += 1
+                while i < n and text[i] != '"':
+                    if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`\n':
+                        if text[i + 1] != "\n":
+                            out.append(text[i + 1])
+                        i += 2
+                    elif text.startswith("$(", i):
+                        j = _matching_paren(text, i + 1)
+                        out.append(text[i:j])
+                        i = j
+                    else:
+                        out.append(text[i])
+                        i += 1
+                i += 1
+            elif text.startswith("$(", i):
+                j = _matching_paren(text, i + 1)
+                out.append(text[i:j])
+                i = j
+            elif c == "`":
+                end = text.find("`", i + 1)
+                end = n if end < 0 else end + 1
+                out.append(text[i:end])
+                i = end
+            else:
+                out.append(c)
+                i += 1
+        tokens.append(Token("".join(out), text[start:i]))
+    return tokens
+
+
+def _redirect_amp(text: str, i: int, out: list[str]) -> bool:
+    """`2>&1` and `>&2` keep their `&` inside the word."""
+    return text[i] == "&" and bool(out) and out[-1] in "<>"
+
+
+def _matching_paren(text: str, i: int) -> int:
+    """Index just past the `)` that closes the `(` at i (quotes and nesting honoured)."""
+    depth, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            end = text.find("'", i + 1)
+            i = n if end < 0 else end + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
+def parse_script(text: str) -> Script:
+    commands: list[Command] = []
+    words: list[Token] = []
+    joined_by = ""
+    depth = 0
+
+    def flush(next_op: str) -> None:
+        nonlocal words, joined_by
+        if words:
+            commands.append(_command(words, joined_by, depth))
+            joined_by = next_op
+        elif next_op in ("&&", "||", "|") and commands:
+            joined_by = next_op
+        elif next_op == ";" and not commands:
+            joined_by = ""
+        words = []
+
+    tokens = tokenize(text)
+    k = 0
+    while k < len(tokens):
+        t = tokens[k]
+        if t.operator:
+            if t.text == "(":
+                if words:
+                    flush(joined_by)
+                depth += 1
+            elif t.text == ")":
+                flush(";")
+                depth = max(0, depth - 1)
+            else:
+                flush(t.text)
+        else:
+            words.append(t)
+            # a heredoc inside RUN: its body is data, not commands
+        k += 1
+    flush("")
+    expanded: list[Command] = []
+    for c in commands:
+        expanded.append(c)
+        inner = c.unwrapped()
+        if inner.name in ("sh", "bash", "dash", "ash", "zsh") and "-c" in inner.words:
+            idx = inner.words.index("-c")
+            if idx + 1 < len(inner.words):
+                for sub in parse_script(inner.words[idx + 1]).commands:
+                    expanded.append(Command(sub.words, sub.raw, sub.joined_by or c.joined_by, c.depth + 1))
+    errexit = False
+    for c in expanded:
+        if c.name == "set":
+            opts = " ".join(c.words[1:])
+            if re.search(r"(^|\s)-[a-zA-Z]*e", opts) or "errexit" in opts:
+                errexit = True
+    return Script(tuple(expanded), errexit)
+
+
+def _command(tokens: list[Token], joined_by: str, depth: int) -> Command:
+    words: list[str] = []
+    assignments: list[str] = []
+    redirects: list[str] = []
+    skip_next = False
+    for t in tokens:
+        if skip_next:
+            redirects[-1] += " " + t.text
+            skip_next = False
+            continue
+        m = _REDIRECT.match(t.raw)
+        if m:
+            redirects.append(t.raw)
+            skip_next = len(m.group(0)) == len(t.raw)  # `> file`: the target is the next word
+            continue
+        if not words and _ASSIGNMENT.match(t.text):
+            assignments.append(t.text)
+            continue
+        if not words and t.text in _PREFIX_WORDS:
+            continue
+        words.append(t.text)
+    raw = " ".join(t.raw for t in tokens)
+    return Command(tuple(words), raw, joined_by, depth, tuple(assignments), tuple(redirects))

@@ -1,0 +1,246 @@
+"""`diagnose(service, ...)`: resolve the service, run a playbook's checks, gather the timeline and the
+rollback candidates, and return one `Diagnosis` that every surface renders (terminal, JSON, Slack).
+
+This is the public entry point for the CLI, the Slack command and the PagerDuty jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import timeline as tl
+from bot.catalog import Catalog
+from bot.checks import facts, rollout
+from bot.domain import Finding, RollbackCandidate, Severity, Target, TimelineEntry
+from bot.engine.cache import CachingClusterReader
+from bot.engine.context import CheckContext
+from bot.engine.playbook import Playbook
+from bot.engine.resolve import UnknownService, resolve
+from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
+
+log = logging.getLogger(__name__)
+MAX_TIMELINE_NODES = 50
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    service: str
+    target: Target
+    findings: tuple[Finding, ...]
+    rollback_candidates: tuple[RollbackCandidate, ...]
+    timeline: tuple[TimelineEntry, ...]
+    duration_ms: int
+    playbook: str = "diagnose"
+    resolved_via: str = ""
+    checks: tuple[CheckRun, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms."""
+        return {
+            "service": self.service,
+            "target": self.target.to_json(),
+            "findings": [
+                {"rule": f.rule, "severity": f.severity.value, "title": f.title, "evidence": _jsonable(f.evidence)}
+                for f in self.findings
+            ],
+            "rollback_candidates": [
+                {"revision": c.revision, "image": c.image, "size_bytes": c.size_bytes, "healthy": c.healthy}
+                for c in self.rollback_candidates
+            ],
+            "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
+            "duration_ms": self.duration_ms,
+        }
+
+    @property
+    def recommended(self) -> RollbackCandidate | None:
+        return next((c for c in self.rollback_candidates if c.recommended), None)
+
+    def render_text(self) -> str:
+        return render_text(self)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def diagnose(
+    service: str,
+    *,
+    cluster: ClusterReader,
+    playbook: Playbook,
+    images: ImageReader | None = None,
+    catalog: Catalog | None = None,
+    namespace: str | None = None,
+    node_proxy_enabled: bool = False,
+    clock: Clock | None = None,
+    timeline_limit: int = 200,
+) -> Diagnosis:
+    """Raises `UnknownService`/`AmbiguousService` when the name does not pick one workload, and
+    `ClusterReadError` when the workload itself cannot be read; every other gap becomes a finding."""
+    started = time.monotonic()
+    cached = CachingClusterReader(cluster)
+    _prefetch(cached)
+    resolution = resolve(service, cluster=cached, catalog=catalog, namespace=namespace)
+    target = resolution.target
+    try:
+        cached.get_deployment(target.namespace, target.name)
+    except ClusterNotFound:
+        raise UnknownService(
+            service, [], f"{resolution.via} points at Deployment {target.namespace}/{target.name}, which does not exist"
+        ) from None
+    except ClusterForbidden as exc:
+        raise ClusterForbidden(
+            f"forbidden: needs {exc.verb} on {exc.resource} in namespace {target.namespace} to diagnose {service}",
+            verb=exc.verb,
+            resource=exc.resource,
+        ) from exc
+    now = clock.now() if clock else datetime.now(UTC)
+    ctx = CheckContext(
+        service=service,
+        target=target,
+        cluster=cached,
+        now=now,
+        images=images,
+        entry=resolution.entry,
+        node_proxy_enabled=node_proxy_enabled,
+    )
+    runs = run_playbook(ctx, playbook)
+    findings = order_findings(merge_forbidden([f for run in runs for f in run.findings]))
+    candidates = _candidates(ctx)
+    timeline = _timeline(ctx, limit=timeline_limit)
+    return Diagnosis(
+        service=service,
+        target=target,
+        findings=tuple(findings),
+        rollback_candidates=tuple(candidates),
+        timeline=tuple(timeline),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        playbook=playbook.name,
+        resolved_via=resolution.via,
+        checks=tuple(runs),
+    )
+
+
+def _prefetch(cached: CachingClusterReader) -> None:
+    """Start listing nodes while the service is being resolved: every playbook needs them, and on a
+    2,000-node cluster it is the largest list. Errors are memoised and met again by the checks."""
+
+    def work() -> None:
+        try:
+            cached.list_nodes()
+        except CoronerError:
+            pass
+
+    threading.Thread(target=work, name="prefetch-nodes", daemon=True).start()
+
+
+def _candidates(ctx: CheckContext) -> list[RollbackCandidate]:
+    try:
+        return rollout.candidates(ctx)
+    except CoronerError as exc:
+        log.info("no rollback candidates: %s", exc)
+        return []
+
+
+def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
+    """Built from what the checks already fetched (the run's cache), plus node events."""
+    groups: list[list[TimelineEntry]] = []
+    try:
+        groups.append(tl.event_entries(facts.service_events(ctx)))
+    except ClusterReadError as exc:
+        log.info("timeline without service events: %s", exc)
+    try:
+        groups.append(
+            tl.revision_entries(ctx.target.namespace, ctx.target.name, facts.replicasets(ctx), container=ctx.container)
+        )
+    except ClusterReadError as exc:
+        log.info("timeline without revisions: %s", exc)
+    try:
+        mine = facts.service_node_names(ctx)
+    except ClusterReadError:
+        mine = set()
+    try:
+        nodes = facts.nodes(ctx)
+        relevant = [n for n in nodes if n.name in mine]
+        troubled = [n for n in nodes if n.name not in mine and tl.condition_entries([n])]
+        chosen = (relevant + troubled)[:MAX_TIMELINE_NODES]
+        groups.append(tl.condition_entries(chosen))
+        try:
+            node_events = ctx.cluster.list_events(None, field_selector="involvedObject.kind=Node")
+            groups.append(tl.node_event_entries(node_events, chosen))
+        except ClusterReadError as exc:
+            log.info("timeline without node events: %s", exc)
+    except ClusterReadError as exc:
+        log.info("timeline without nodes: %s", exc)
+    return tl.merge(*groups, limit=limit)
+
+
+# --- the text rendering: it reads like the incident report ----------------------------------------
+
+_MARK = {
+    Severity.CRITICAL: "CRITICAL",
+    Severity.HIGH: "HIGH",
+    Severity.MEDIUM: "MEDIUM",
+    Severity.LOW: "LOW",
+    Severity.INFO: "INFO",
+}
+
+
+def render_text(d: Diagnosis) -> str:
+    t = d.target
+    context = f", context {t.context}" if t.context else ""
+    lines = [
+        f"Coroner diagnosis of {d.service}: {t.kind} {t.namespace}/{t.name}{context} "
+        f"(found by {d.resolved_via or 'name'}; playbook {d.playbook}; {d.duration_ms} ms)",
+        "",
+    ]
+    counts = {s: sum(1 for f in d.findings if f.severity is s) for s in Severity}
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    lines.append(f"Findings ({summary or 'none'}):")
+    advised: set[str] = set()
+    for i, f in enumerate(d.findings, 1):
+        lines.append(f"  {i:>2}. [{_MARK[f.severity]}] {f.rule}: {f.title}")
+        # One piece of advice per rule: three full nodes need the same remedy once.
+        if f.remediation and f.severity.rank <= Severity.HIGH.rank and f.rule not in advised:
+            advised.add(f.rule)
+            lines.append(f"      → {f.remediation}")
+    if not d.findings:
+        lines.append("  nothing wrong found.")
+    lines.append("")
+    lines.append("Rollback:")
+    rec = d.recommended
+    if rec is not None:
+        size = facts.human_bytes(rec.size_bytes)
+        window = f", live from {rec.live_from:%Y-%m-%d %H:%M:%S}" if rec.live_from else ""
+        window += f" to {rec.live_until:%Y-%m-%d %H:%M:%S}" if rec.live_until else ""
+        lines.append(f"  Recommended: revision {rec.revision}, {rec.image} ({size}), healthy then{window}.")
+        lines.append(f"  Equivalent:  {rec.undo_command}")
+        paths = ", ".join(f"{p['op']} {p['path']}" for p in rec.patch)
+        lines.append(f"  Patch Coroner would apply (not applied): JSON patch {paths} (see --format json).")
+    elif d.rollback_candidates:
+        lines.append("  No earlier revision was healthy; nothing to recommend.")
+    else:
+        lines.append("  No earlier revision to roll back to.")
+    for c in d.rollback_candidates:
+        if c is rec:
+            continue
+        state = "healthy" if c.healthy else "unhealthy"
+        lines.append(f"  - revision {c.revision}: {c.image} ({facts.human_bytes(c.size_bytes)}), {state}")
+    lines.append("")
+    lines.append("Timeline (UTC):")
+    lines.extend(f"  {tl.render_line(e)}" for e in d.timeline)
+    if not d.timeline:
+        lines.append("  no events, revisions or condition changes recorded.")
+    gaps = [r for r in d.checks if r.status != "ok"]
+    if gaps:
+        lines.append("")
+        lines.append("Gaps:")
+        lines.extend(f"  {r.check}: {r.status}: {r.error}" for r in gaps)
+    return "\n".join(lines) + "\n"

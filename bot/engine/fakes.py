@@ -1,0 +1,265 @@
+"""`FakeClusterReader`: an in-memory `ClusterReader` written against our own protocol, for tests and
+for callers (Slack, jobs) that want to exercise the engine without a cluster.
+
+It can refuse calls (`forbidden={"nodes/proxy": ("get", "nodes/proxy")}`), hang (`slow={"list_hpas": 5}`)
+and fail, and it counts calls so tests can prove that a run fetched each list once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.cluster.snapshots import (
+    Condition,
+    ContainerSnapshot,
+    DeploymentSnapshot,
+    EventSnapshot,
+    HpaSnapshot,
+    NodeFsSummary,
+    NodeImage,
+    NodeSnapshot,
+    OwnerRef,
+    PodSnapshot,
+    ReplicaSetSnapshot,
+)
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+
+# Which permission each call needs, as the message of a refusal names it.
+PERMISSION = {
+    "list_nodes": ("list", "nodes"),
+    "node_fs_summary": ("get", "nodes/proxy"),
+    "list_namespaces": ("list", "namespaces"),
+    "list_pods": ("list", "pods"),
+    "list_events": ("list", "events"),
+    "get_deployment": ("get", "deployments"),
+    "list_deployments": ("list", "deployments"),
+    "list_replicasets": ("list", "replicasets"),
+    "list_hpas": ("list", "horizontalpodautoscalers"),
+}
+
+
+def _matches(labels: dict[str, str] | object, selector: str | None) -> bool:
+    if not selector:
+        return True
+    labels = dict(labels)  # type: ignore[call-overload]
+    for part in selector.split(","):
+        key, _, value = part.partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+@dataclass
+class FakeClusterReader:
+    nodes: list[NodeSnapshot] = field(default_factory=list)
+    summaries: dict[str, NodeFsSummary] = field(default_factory=dict)
+    pods: list[PodSnapshot] = field(default_factory=list)
+    events: list[EventSnapshot] = field(default_factory=list)
+    deployments: list[DeploymentSnapshot] = field(default_factory=list)
+    replicasets: list[ReplicaSetSnapshot] = field(default_factory=list)
+    hpas: list[HpaSnapshot] = field(default_factory=list)
+    namespaces: list[str] | None = None
+    context: str | None = "fake"
+    forbidden: set[str] = field(default_factory=set)  # method names, or "list_deployments:<ns|*>"
+    failing: set[str] = field(default_factory=set)
+    slow: dict[str, float] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _enter(self, method: str, scope: str | None = None) -> None:
+        with self._lock:
+            self.calls[method] += 1
+        if method in self.slow:
+            time.sleep(self.slow[method])
+        verb, resource = PERMISSION[method]
+        if method in self.forbidden or f"{method}:{scope or '*'}" in self.forbidden:
+            where = f" in namespace {scope}" if scope else " at the cluster scope"
+            raise ClusterForbidden(
+                f'{resource} is forbidden: User "system:serviceaccount:coroner:coroner" cannot {verb} '
+                f'resource "{resource}"{where}',
+                verb=verb,
+                resource=resource,
+            )
+        if method in self.failing:
+            raise ClusterReadError(f"{method}: connection refused")
+
+    def list_nodes(self) -> list[NodeSnapshot]:
+        self._enter("list_nodes")
+        return list(self.nodes)
+
+    def node_fs_summary(self, node: str) -> NodeFsSummary:
+        self._enter("node_fs_summary")
+        if node not in self.summaries:
+            raise ClusterReadError(f"summary of node {node}: 503 kubelet unreachable")
+        return self.summaries[node]
+
+    def list_namespaces(self) -> list[str]:
+        self._enter("list_namespaces")
+        if self.namespaces is not None:
+            return list(self.namespaces)
+        return sorted({d.namespace for d in self.deployments} | {p.namespace for p in self.pods})
+
+    def list_pods(
+        self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
+    ) -> list[PodSnapshot]:
+        self._enter("list_pods", namespace)
+        return [
+            p for p in self.pods if (namespace is None or p.namespace == namespace) and _matches(p.labels, label_selector)
+        ]
+
+    def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[EventSnapshot]:
+        self._enter("list_events", namespace)
+        out = [e for e in self.events if namespace is None or e.namespace == namespace]
+        if field_selector:
+            for part in field_selector.split(","):
+                key, _, value = part.partition("=")
+                attr = {"involvedObject.kind": "involved_kind", "involvedObject.name": "involved_name", "reason": "reason", "type": "type"}[key]
+                out = [e for e in out if getattr(e, attr) == value]
+        return out
+
+    def get_deployment(self, namespace: str, name: str) -> DeploymentSnapshot:
+        self._enter("get_deployment", namespace)
+        for dep in self.deployments:
+            if dep.namespace == namespace and dep.name == name:
+                return dep
+        raise ClusterNotFound(f'deployments.apps "{name}" not found in namespace {namespace}')
+
+    def list_deployments(self, namespace: str | None, *, label_selector: str | None = None) -> list[DeploymentSnapshot]:
+        self._enter("list_deployments", namespace)
+        return [
+            d for d in self.deployments
+            if (namespace is None or d.namespace == namespace) and _matches(d.labels, label_selector)
+        ]
+
+    def list_replicasets(self, namespace: str, *, label_selector: str | None = None) -> list[ReplicaSetSnapshot]:
+        self._enter("list_replicasets", namespace)
+        return [r for r in self.replicasets if r.namespace == namespace and _matches(r.labels, label_selector)]
+
+    def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
+        self._enter("list_hpas", namespace)
+        return [h for h in self.hpas if h.namespace == namespace]
+
+
+# --- small builders, so a test states only what it is about ----------------------------------------
+
+
+def node(
+    name: str,
+    *,
+    ready: bool = True,
+    pressure: Iterable[str] = (),
+    since: datetime | None = None,
+    unschedulable: bool = False,
+    images: Iterable[tuple[tuple[str, ...] | str, int]] = (),
+) -> NodeSnapshot:
+    conditions = [
+        Condition(
+            "Ready",
+            "True" if ready else "False",
+            "KubeletReady" if ready else "KubeletNotReady",
+            None if ready else "container runtime is down",
+            last_transition=since,
+        )
+    ]
+    reasons = {"DiskPressure": "KubeletHasDiskPressure", "MemoryPressure": "KubeletHasInsufficientMemory", "PIDPressure": "KubeletHasInsufficientPID"}
+    for kind in ("DiskPressure", "MemoryPressure", "PIDPressure"):
+        on = kind in set(pressure)
+        conditions.append(
+            Condition(kind, "True" if on else "False", reasons[kind] if on else f"KubeletHasNo{kind}", last_transition=since)
+        )
+    return NodeSnapshot(
+        name=name,
+        labels={"kubernetes.io/hostname": name},
+        unschedulable=unschedulable,
+        conditions=tuple(conditions),
+        images=tuple(NodeImage((n,) if isinstance(n, str) else n, size) for n, size in images),
+    )
+
+
+def container(
+    name: str = "app",
+    image: str = "registry.example.com/shop/app:v2",
+    *,
+    memory_limit: str | None = "512Mi",
+    readiness: str | None = "http",
+    ready: bool | None = True,
+    state: str | None = "running",
+    reason: str | None = None,
+    message: str | None = None,
+    restarts: int = 0,
+    last_terminated: str | None = None,
+) -> ContainerSnapshot:
+    from bot.cluster.snapshots import Probe
+
+    return ContainerSnapshot(
+        name=name,
+        image=image,
+        memory_limit=memory_limit,
+        readiness_probe=Probe(readiness) if readiness else None,
+        ready=ready,
+        restart_count=restarts,
+        state=state,
+        state_reason=reason,
+        state_message=message,
+        last_terminated_reason=last_terminated,
+    )
+
+
+def pod(
+    name: str,
+    *,
+    namespace: str = "prod",
+    labels: dict[str, str] | None = None,
+    node_name: str | None = "node-1",
+    ready: bool = True,
+    phase: str = "Running",
+    containers: Iterable[ContainerSnapshot] | None = None,
+    owner: str | None = None,
+    reason: str | None = None,
+    message: str | None = None,
+) -> PodSnapshot:
+    return PodSnapshot(
+        name=name,
+        namespace=namespace,
+        labels=labels or {"app": "app"},
+        phase=phase,
+        node_name=node_name,
+        containers=tuple(containers or (container(),)),
+        conditions=(Condition("Ready", "True" if ready else "False"),),
+        owners=(OwnerRef("ReplicaSet", owner),) if owner else (),
+        reason=reason,
+        message=message,
+    )
+
+
+def event(
+    involved: str,
+    reason: str,
+    message: str,
+    *,
+    kind: str = "Pod",
+    namespace: str | None = "prod",
+    type: str = "Warning",
+    count: int = 1,
+    at: datetime | None = None,
+    uid: str | None = None,
+) -> EventSnapshot:
+    return EventSnapshot(
+        namespace=namespace,
+        involved_kind=kind,
+        involved_name=involved,
+        reason=reason,
+        message=message,
+        type=type,
+        count=count,
+        first_at=at,
+        last_at=at,
+        uid=uid,
+    )

@@ -1,0 +1,167 @@
+"""Runs a playbook's checks concurrently, each under its own timeout and all under the run's.
+
+Checks are synchronous (the kubernetes client is), so each runs in a daemon thread: a check that hangs
+past its timeout is abandoned, reported, and cannot keep the process alive. A check that raises becomes
+a finding that says what is missing; the other checks still report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from bot.domain import Finding, Severity
+from bot.engine.context import CheckContext
+from bot.engine.playbook import Playbook, PlaybookStep
+from bot.engine.registry import CHECKS
+from bot.ports import ClusterForbidden, CoronerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """How one check went: `status` is ok | failed | forbidden | timeout."""
+
+    check: str
+    status: str
+    duration_ms: int
+    findings: tuple[Finding, ...]
+    error: str | None = None
+
+
+def _start(ctx: CheckContext, step: PlaybookStep) -> Future[list[Finding]]:
+    future: Future[list[Finding]] = Future()
+    spec = CHECKS[step.check]
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(list(spec.run(ctx, step.params)))
+        except BaseException as exc:  # handed to the waiting runner, which turns it into a finding
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=f"check-{step.check}", daemon=True).start()
+    return future
+
+
+def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
+    started = time.monotonic()
+    run_deadline = started + playbook.timeout_seconds
+    futures = [(step, _start(ctx, step)) for step in playbook.steps]
+    runs: list[CheckRun] = []
+    for step, future in futures:
+        deadline = min(started + step.timeout_seconds, run_deadline)
+        timeout = step.timeout_seconds if deadline < run_deadline else playbook.timeout_seconds
+        try:
+            findings = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            status, error = "ok", None
+            findings = [f if f.check else dataclasses.replace(f, check=step.check) for f in findings]
+        except FutureTimeout:
+            status, error = "timeout", f"no answer within {timeout:g}s"
+            findings = [_timeout_finding(step.check, timeout, whole_run=deadline >= run_deadline)]
+        except ClusterForbidden as exc:
+            status, error = "forbidden", str(exc)
+            findings = [forbidden_finding(step.check, exc)]
+        except CoronerError as exc:
+            status, error = "failed", str(exc)
+            findings = [_failed_finding(step.check, str(exc))]
+        except Exception as exc:  # noqa: BLE001 - the one place a broken check must not break the run
+            log.exception("check %s raised", step.check, extra={"check": step.check})
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            findings = [_failed_finding(step.check, error)]
+        runs.append(
+            CheckRun(step.check, status, int((time.monotonic() - started) * 1000), tuple(findings), error)
+        )
+    return _with_gaps(ctx, runs)
+
+
+def _with_gaps(ctx: CheckContext, runs: list[CheckRun]) -> list[CheckRun]:
+    """Permissions a check went on without (`ctx.forbidden`) become its check-forbidden findings."""
+    with ctx._gaps_lock:
+        gaps = list(ctx.gaps)
+    out = []
+    for run in runs:
+        extra = tuple(forbidden_finding(run.check, exc) for check, exc in gaps if check == run.check)
+        out.append(dataclasses.replace(run, findings=run.findings + extra) if extra else run)
+    return out
+
+
+def merge_forbidden(findings: list[Finding]) -> list[Finding]:
+    """One check-forbidden finding per missing permission, naming every check that lacked it."""
+    merged: dict[tuple[str, str], list[Finding]] = {}
+    rest = []
+    for f in findings:
+        if f.rule == "check-forbidden" and "verb" in f.evidence:
+            merged.setdefault((str(f.evidence["verb"]), str(f.evidence["resource"])), []).append(f)
+        else:
+            rest.append(f)
+    for (verb, resource), group in merged.items():
+        checks = sorted({str(f.evidence["check"]) for f in group})
+        first = group[0]
+        rest.append(
+            dataclasses.replace(
+                first,
+                title=f"{', '.join(checks)}: forbidden: needs {verb} on {resource}",
+                evidence={**first.evidence, "check": checks[0] if len(checks) == 1 else checks},
+                check=checks[0],
+            )
+        )
+    return rest
+
+
+def forbidden_finding(check: str, exc: ClusterForbidden) -> Finding:
+    """Also used by checks that degrade gracefully (disk without nodes/proxy)."""
+    return Finding(
+        rule="check-forbidden",
+        severity=Severity.LOW,
+        title=f"{check}: forbidden: needs {exc.verb} on {exc.resource}",
+        evidence={"check": check, "verb": exc.verb, "resource": exc.resource, "error": str(exc)},
+        remediation=f"Grant the bot's ServiceAccount `{exc.verb}` on `{exc.resource}` (see deploy/kubernetes/).",
+        check=check,
+    )
+
+
+def _failed_finding(check: str, error: str) -> Finding:
+    return Finding(
+        rule="check-failed",
+        severity=Severity.LOW,
+        title=f"{check}: could not run: {error}",
+        evidence={"check": check, "error": error},
+        check=check,
+    )
+
+
+def _timeout_finding(check: str, timeout: float, *, whole_run: bool) -> Finding:
+    what = "the run's" if whole_run else "its"
+    return Finding(
+        rule="check-timeout",
+        severity=Severity.LOW,
+        title=f"{check}: no answer within {timeout:g}s ({what} timeout); its findings are missing",
+        evidence={"check": check, "timeout_seconds": timeout, "whole_run": whole_run},
+        check=check,
+    )
+
+
+# Evidence keys that measure how bad a finding is, most telling first. Within one severity, the
+# finding with the larger measure comes first: the fullest disk, the largest pull, the most restarts.
+_WEIGHT_KEYS = ("used_percent", "ratio", "bytes", "restarts", "count", "pods")
+
+
+def _weight(finding: Finding) -> float:
+    for key in _WEIGHT_KEYS:
+        value = finding.evidence.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 0.0
+
+
+def order_findings(findings: list[Finding]) -> list[Finding]:
+    """By severity, then by the evidence (rule, then the larger measure first, then the title)."""
+    return sorted(findings, key=lambda f: (f.severity.rank, f.rule, -_weight(f), f.title))

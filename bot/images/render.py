@@ -1,0 +1,57 @@
+"""The terminal rendering of an `ImageReport`: what an on-call reads at 3 AM.
+
+The few layers that matter (biggest first, with what is inside), the totals next to dive's, then the
+findings with their fix. Everything here is already redacted by the autopsy.
+"""
+
+from __future__ import annotations
+
+from bot.images.autopsy import ImageReport
+from bot.images.humanize import human_bytes
+
+SHOWN_LAYERS = 5
+SHOWN_FINDINGS = 12
+
+
+def render_text(report: ImageReport) -> str:
+    out: list[str] = []
+    totals = report.totals
+    head = f"{report.ref}: {human_bytes(totals.size_bytes)} in {len(report.layers)} layers"
+    if report.comparison and report.comparison.growth_factor:
+        c = report.comparison
+        head += f" (was {human_bytes(c.against_size_bytes)} in {c.against}: {c.growth_factor}x)"
+    out.append(head)
+    reclaim = f"reclaimable {human_bytes(totals.reclaimable_bytes)}"
+    if totals.dive_efficiency is not None:
+        reclaim += f"; dive: efficiency {totals.dive_efficiency * 100:.4f} %, wasted {human_bytes(totals.dive_wasted_bytes or 0)}"
+    if not totals.complete:
+        reclaim += " (partial: some layer contents were not read)"
+    out.append(reclaim)
+    out.append("")
+    big = sorted(report.layers, key=lambda layer: -layer.size_bytes)[:SHOWN_LAYERS]
+    out.append("Largest layers:")
+    for layer in big:
+        if layer.size_bytes == 0:
+            continue
+        line = f" line {layer.line}" if layer.line is not None else ""
+        instruction = layer.instruction if len(layer.instruction) <= 70 else layer.instruction[:67] + "..."
+        out.append(f"  #{layer.index:<2} {human_bytes(layer.size_bytes):>9}  {instruction}{line}")
+        for path in layer.top_paths[:4]:
+            out.append(f"        {human_bytes(path.bytes):>9}  /{path.path}")
+    out.append("")
+    if report.findings:
+        out.append("Findings:")
+        for finding in report.findings[:SHOWN_FINDINGS]:
+            out.append(f"  [{finding.severity.value.upper()}] {finding.rule}: {finding.title}")
+            if finding.remediation:
+                out.append(f"      fix: {finding.remediation}")
+        if len(report.findings) > SHOWN_FINDINGS:
+            out.append(f"  ... and {len(report.findings) - SHOWN_FINDINGS} more (--format json for all)")
+    else:
+        out.append("No findings.")
+    if report.reconstructed_dockerfile is not None:
+        out.append("")
+        out.append("Instructions are RECONSTRUCTED from the history (no --dockerfile given).")
+    for note in report.notes:
+        out.append(f"note: {note}")
+    return "\n".join(out) + "\n"

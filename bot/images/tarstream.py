@@ -1,0 +1,246 @@
+"""Streaming tar reading: one pass, `r|` mode, never a whole layer in memory.
+
+Layers arrive as HTTP bodies or as members of a `docker save` stream, so everything here works on
+non-seekable file objects. `ChunkStream` adapts an iterator of byte chunks (httpx, docker-py) to the
+`read()` interface tarfile wants.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from bot.images.model import FileEntry
+
+# tarfile reads in blocks of `bufsize`; its 10 KiB default makes a gigabyte layer cost 100k calls.
+TAR_BUFSIZE = 1 << 20
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class ChunkStream(io.RawIOBase):
+    """A read-only, non-seekable file over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while len(self._pending) - self._offset == 0:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+            self._offset = 0
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
+        self._offset += n
+        return n
+
+
+class PrefixedStream(io.RawIOBase):
+    """Puts back bytes already read (a peeked header) in front of a stream."""
+
+    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        readinto = getattr(self._rest, "readinto", None)
+        if readinto is not None:
+            return readinto(buffer) or 0
+        data = self._rest.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+def normalise(name: str) -> str:
+    """`./usr/bin/` -> `usr/bin`; "" for the root itself."""
+    cleaned = posixpath.normpath("/" + name).lstrip("/")
+    return "" if cleaned == "." else cleaned
+
+
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.isdir():
+        return "dir"
+    if member.issym():
+        return "symlink"
+    if member.islnk():
+        return "hardlink"
+    if member.isreg():
+        return "file"
+    return "other"
+
+
+def entry_from_member(member: tarfile.TarInfo) -> FileEntry | None:
+    path = normalise(member.name)
+    if not path:
+        return None
+    kind = _kind(member)
+    return FileEntry(
+        path=path,
+        # Hardlinks, symlinks and directories carry no data in a tar: their header size is 0, as dive counts.
+        size_bytes=member.size if kind == "file" else 0,
+        kind=kind,
+        mode=member.mode,
+        uid=member.uid,
+        link_target=member.linkname or None,
+    )
+
+
+def iter_tar(fileobj: IO[bytes], *, compression: str = "") -> Iterator[FileEntry]:
+    """Entries of an (optionally gzip) tar read in one streaming pass. `compression` is "", "gz" or "*"."""
+    mode = f"r|{compression}" if compression else "r|"
+    with tarfile.open(fileobj=fileobj, mode=mode, bufsize=TAR_BUFSIZE) as archive:
+        for member in archive:
+            entry = entry_from_member(member)
+            if entry is not None:
+                yield entry
+
+
+def open_layer_stream(raw: IO[bytes]) -> tuple[IO[bytes], str]:
+    """Sniff the compression of a layer blob and return a stream of the plain tar plus what was found.
+
+    gzip is left to tarfile (`r|gz`); zstd needs the optional `zstandard` package.
+    """
+    head = raw.read(4)
+    stream: IO[bytes] = io.BufferedReader(PrefixedStream(head, raw), buffer_size=TAR_BUFSIZE)
+    if head.startswith(GZIP_MAGIC):
+        return stream, "gz"
+    if head == ZSTD_MAGIC:
+        try:
+            import zstandard  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise UnsupportedLayer("zstd-compressed layer: install the `zstandard` package to read it") from exc
+        return zstandard.ZstdDecompressor().stream_reader(stream), ""  # type: ignore[no-any-return]
+    return stream, ""
+
+
+def iter_layer_blob(raw: IO[bytes]) -> Iterator[FileEntry]:
+    stream, compression = open_layer_stream(raw)
+    if compression == "gz":
+        yield from iter_tar(stream, compression=compression)
+    else:
+        if not hasattr(stream, "readinto"):
+            stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
+        yield from iter_tar_fast(stream)
+
+
+class UnsupportedLayer(Exception):
+    """A layer format this reader cannot decode; readers turn it into `ImageReadError`."""
+
+
+class BoundedStream(io.RawIOBase):
+    """The next `size` bytes of a stream (one tar member's data), without copying them anywhere."""
+
+    def __init__(self, raw: IO[bytes], size: int) -> None:
+        self._raw = raw
+        self.remaining = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self.remaining)]
+        n = self._raw.readinto(view)  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("tar member truncated")
+        self.remaining -= n
+        return n
+
+
+_SKIP = bytearray(TAR_BUFSIZE)
+
+
+def _read_exact(raw: IO[bytes], size: int) -> bytes:
+    data = raw.read(size)
+    if len(data) != size:
+        raise EOFError("unexpected end of tar stream")
+    return data
+
+
+def skip(raw: IO[bytes], size: int) -> None:
+    view = memoryview(_SKIP)
+    while size > 0:
+        n = raw.readinto(view[: min(size, len(view))])  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("unexpected end of tar stream")
+        size -= n
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        length = int(data[pos:space])
+        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records
+
+
+def iter_members(raw: IO[bytes]) -> Iterator[tuple[tarfile.TarInfo, BoundedStream]]:
+    """A fast streaming tar reader for the hot path: headers parsed by tarfile, data skipped with
+    `readinto` into one reusable buffer. PAX (`x`, `g`) and GNU long names (`L`, `K`) are applied;
+    each member's data is offered as a `BoundedStream` and skipped if the caller does not read it.
+    `raw` must support `readinto` (wrap it in `io.BufferedReader`)."""
+    global_pax: dict[str, str] = {}
+    pending: dict[str, str] = {}
+    while True:
+        block = raw.read(512)
+        if len(block) < 512 or not any(block):
+            return
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        padded = (info.size + 511) & ~511
+        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            records = _pax(_read_exact(raw, padded)[: info.size])
+            (global_pax if info.type == tarfile.XGLTYPE else pending).update(records)
+            continue
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            value = _read_exact(raw, padded)[: info.size].rstrip(b"\0").decode("utf-8", "surrogateescape")
+            pending["path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"] = value
+            continue
+        overrides = {**global_pax, **pending}
+        pending = {}
+        if "path" in overrides:
+            info.name = overrides["path"]
+        if "linkpath" in overrides:
+            info.linkname = overrides["linkpath"]
+        if "size" in overrides:
+            info.size = int(overrides["size"])
+            padded = (info.size + 511) & ~511
+        if info.type in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE):
+            data_size = 0 if info.type != tarfile.LNKTYPE else info.size
+            padded = (data_size + 511) & ~511
+        else:
+            data_size = info.size
+        body = BoundedStream(raw, data_size)
+        yield info, body
+        skip(raw, body.remaining + (padded - data_size))
+
+
+def iter_tar_fast(raw: IO[bytes]) -> Iterator[FileEntry]:
+    for info, _ in iter_members(raw):
+        entry = entry_from_member(info)
+        if entry is not None:
+            yield entry

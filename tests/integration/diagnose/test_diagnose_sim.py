@@ -1,0 +1,133 @@
+"""`diagnose()` and `coroner diagnose` on sim scenarios, through the official kubernetes client."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.engine.diagnose import diagnose
+from bot.engine.resolve import UnknownService
+
+
+def rules(d):
+    return [f.rule for f in d.findings]
+
+
+def finding(d, rule):
+    return next(f for f in d.findings if f.rule == rule)
+
+
+def test_registry_meltdown(cluster, playbook):
+    with cluster("registry-meltdown") as c:
+        d = diagnose("user-profile-service", cluster=c.reader, images=c.images, playbook=playbook,
+                     node_proxy_enabled=True)
+    assert (d.target.context, d.target.namespace, d.target.name) == ("registry-meltdown", "prod", "user-profile-service")
+    found = set(rules(d))
+    assert {
+        "node-not-ready", "node-pressure", "node-disk-high", "pods-not-ready", "image-pull-failing",
+        "image-pull-slow", "evictions", "registry-errors", "image-size-regression", "rollback-candidate",
+        "hpa-scaling", "pull-pressure",
+    } <= found
+    assert not {"check-forbidden", "check-failed", "check-timeout"} & found
+    # The autopsy ran on revision 5's image through the image reader and its findings are here.
+    assert any(f.check == "image" for f in d.findings)
+    disk = [f for f in d.findings if f.rule == "node-disk-high"]
+    assert {f.evidence["node"] for f in disk} == {
+        "ip-10-0-2-63.ec2.internal", "ip-10-0-3-29.ec2.internal", "ip-10-0-3-84.ec2.internal"
+    }
+    assert all(f.evidence["filesystem"] == "imagefs" and f.evidence["used_percent"] > 96 for f in disk)
+    reg = finding(d, "image-size-regression")
+    assert (reg.evidence["current_revision"], reg.evidence["previous_revision"]) == (5, 4)
+    assert reg.evidence["current_size_bytes"] == 4_509_715_660
+    rb = finding(d, "rollback-candidate")
+    assert rb.evidence["undo_command"] == "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=4"
+    template = rb.evidence["patch"][0]["value"]
+    assert template["spec"]["containers"][0]["image"] == "registry.internal:5000/user-profile-service:2024.05.02-3"
+    assert "pod-template-hash" not in template["metadata"]["labels"]
+    assert [(c.revision, c.healthy) for c in d.rollback_candidates][:1] == [(4, True)]
+    assert d.recommended.revision == 4
+    out = d.to_json()
+    assert list(out) == ["service", "target", "findings", "rollback_candidates", "timeline", "duration_ms"]
+    assert [e["at"] for e in out["timeline"]] == sorted(e["at"] for e in out["timeline"])
+    assert {"rollout", "node", "kubernetes"} <= {e["source"] for e in out["timeline"]}
+    assert finding(d, "registry-errors").evidence["registries"] == {"registry.internal:5000": 24}
+
+
+def test_registry_meltdown_without_summary_api_falls_back(cluster, playbook):
+    with cluster("registry-meltdown") as c:
+        d = diagnose("user-profile-service", cluster=c.reader, playbook=playbook, node_proxy_enabled=False)
+        assert not any("/proxy/" in p for p in c.sim.paths())
+    disk = [f for f in d.findings if f.rule == "node-disk-high"]
+    assert len(disk) == 3 and all(f.evidence["source"] == "node conditions and status.images" for f in disk)
+
+
+def test_crashloop_bad_config(cluster, playbook):
+    with cluster("crashloop-bad-config") as c:
+        d = diagnose("checkout-api", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    assert (d.target.namespace, d.target.name) == ("payments", "checkout-api")
+    crash = finding(d, "crashloop")
+    assert crash.evidence["restarts"] == 7 and crash.evidence["last_terminated_reasons"] == {"Error": 2}
+    assert not {"node-not-ready", "node-pressure", "node-disk-high", "image-size-regression"} & set(rules(d))
+    assert finding(d, "weak-probe").evidence["readiness_probe"] == "tcp"
+    rb = finding(d, "rollback-candidate")
+    assert rb.evidence["revision"] == 6 and rb.evidence["current_healthy"] is False
+    assert rb.evidence["undo_command"] == "kubectl rollout undo deployment/checkout-api -n payments --to-revision=6"
+    assert d.recommended.revision == 6
+
+
+def test_memory_pressure_storm(cluster, playbook):
+    with cluster("memory-pressure-storm") as c:
+        d = diagnose("report-worker", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    pressure = [f for f in d.findings if f.rule == "node-pressure"]
+    assert {f.evidence["condition"] for f in pressure} == {"MemoryPressure"} and len(pressure) == 3
+    assert "OOMKilled" in finding(d, "crashloop").evidence["last_terminated_reasons"]
+    assert "memory" in finding(d, "crashloop").remediation
+    assert "low on resource: memory" in finding(d, "evictions").title
+    assert finding(d, "no-memory-limit").evidence["container"] == "worker"
+    assert finding(d, "weak-probe").evidence["readiness_probe"] is None
+
+
+def test_rbac_forbidden_names_what_is_missing_and_the_rest_reports(cluster, playbook):
+    with cluster("rbac-forbidden") as c:
+        d = diagnose("user-profile-service", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    gaps = sorted(f.title for f in d.findings if f.rule == "check-forbidden")
+    assert gaps == [
+        "disk: forbidden: needs get on nodes/proxy",
+        "hpa, rollout, workload: forbidden: needs list on events",
+    ]
+    found = set(rules(d))
+    # Nodes, pods, revisions and node images still tell most of the story.
+    assert {"node-disk-high", "node-not-ready", "pods-not-ready", "image-pull-failing", "registry-errors",
+            "image-size-regression", "rollback-candidate", "pull-pressure", "hpa-scaling"} <= found
+    disk = [f for f in d.findings if f.rule == "node-disk-high"]
+    assert all(f.evidence["source"] == "node conditions and status.images" for f in disk)
+    assert "image-pull-slow" not in found  # only events carry pull durations
+    assert {e.source for e in d.timeline} == {"rollout", "node"}
+
+
+def test_unknown_service_suggests_the_closest(cluster, playbook):
+    with cluster("registry-meltdown") as c:
+        with pytest.raises(UnknownService) as err:
+            diagnose("user-profil-service", cluster=c.reader, playbook=playbook)
+    assert err.value.suggestions[0] == "user-profile-service"
+
+
+def test_cli_json_and_text(cluster):
+    with cluster("registry-meltdown") as c:
+        runner = CliRunner()
+        base = ["diagnose", "user-profile-service", "--kubeconfig", str(c.kubeconfig), "--no-images"]
+        result = runner.invoke(main, [*base, "--format", "json", "--node-proxy"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        assert out["target"] == {"context": "registry-meltdown", "namespace": "prod", "kind": "Deployment",
+                                 "name": "user-profile-service"}
+        assert out["rollback_candidates"][0]["revision"] == 4
+        text = runner.invoke(main, base)
+        assert text.exit_code == 0
+        assert "[2024-05-14 02:38:03] Deployment prod/user-profile-service revision 5 rolled out" in text.output
+        assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=4" in text.output
+        unknown = runner.invoke(main, ["diagnose", "nope-service", "--kubeconfig", str(c.kubeconfig)])
+        assert unknown.exit_code == 3 and "unknown service 'nope-service'" in unknown.output
+        bad_playbook = runner.invoke(main, [*base, "--playbook", "diagnoze"])
+        assert bad_playbook.exit_code == 2 and "did you mean diagnose" in bad_playbook.output

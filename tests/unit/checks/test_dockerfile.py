@@ -1,0 +1,32 @@
+"""The dockerfile check lints the catalog's Dockerfile with the Dockerfile doctor."""
+
+from bot.catalog import CatalogEntry
+from bot.checks import dockerfile
+
+BAD = """FROM python:3.12
+COPY . .
+RUN apt-get update && apt-get install -y build-essential cuda-toolkit-12-4
+RUN pip install -r requirements.txt
+CMD ["python", "app.py"]
+"""
+
+
+def test_lints_the_catalog_dockerfile(meltdown, ctx_of, tmp_path):
+    path = tmp_path / "Dockerfile"
+    path.write_text(BAD)
+    (tmp_path / ".git").mkdir()
+    entry = CatalogEntry(name="user-profile-service", namespace="prod", dockerfile=path)
+    findings = dockerfile.run(ctx_of(meltdown, entry=entry), dockerfile.DockerfileParams())
+    rules = {f.rule for f in findings}
+    assert findings and all(f.check for f in findings)
+    assert len(rules) >= 2
+
+
+def test_no_dockerfile_in_catalog_gives_nothing(meltdown, ctx_of):
+    assert dockerfile.run(ctx_of(meltdown), dockerfile.DockerfileParams()) == []
+
+
+def test_missing_file_is_named(meltdown, ctx_of, tmp_path):
+    entry = CatalogEntry(name="x", namespace="prod", dockerfile=tmp_path / "nope")
+    (f,) = dockerfile.run(ctx_of(meltdown, entry=entry), dockerfile.DockerfileParams())
+    assert f.rule == "check-failed" and "does not exist" in f.title

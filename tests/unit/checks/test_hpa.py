@@ -1,0 +1,50 @@
+from bot.checks import hpa
+from bot.domain import Severity
+
+
+def by_rule(findings):
+    return {f.rule: f for f in findings}
+
+
+def test_hpa_at_max_and_scaling_fast(meltdown, ctx_of):
+    f = by_rule(hpa.run(ctx_of(meltdown), hpa.HpaParams()))["hpa-scaling"]
+    assert f.severity is Severity.HIGH
+    assert f.evidence["at_max"] and f.evidence["scaling_fast"] and f.evidence["count"] == 3
+    assert "10 replicas, 14 desired, max 10" in f.title
+
+
+def test_pull_pressure_is_size_times_pods_without_the_image(meltdown, ctx_of):
+    f = by_rule(hpa.run(ctx_of(meltdown), hpa.HpaParams()))["pull-pressure"]
+    # 4 pending pods on nodes 4-6 (no v7 there) + 7 pods the HPA wants (14 desired - 7 live).
+    assert f.evidence["pods"] == 11
+    assert f.evidence["bytes"] == 11 * 4_200_000_000
+    assert f.evidence["pods_to_create"] == 7
+    assert f.severity is Severity.CRITICAL
+    assert f.evidence["registry_egress_bytes_per_second"] == round(11 * 4_200_000_000 / ((192.5 + 121) / 2))
+    assert "46 GB" in f.title
+
+
+def test_calm_hpa_and_cached_image_give_nothing(healthy, ctx_of):
+    from bot.cluster.snapshots import HpaSnapshot
+
+    healthy.hpas = [HpaSnapshot("user-profile-service", "prod", "Deployment", "user-profile-service", 2, 10, 2, 2, None)]
+    assert hpa.run(ctx_of(healthy), hpa.HpaParams()) == []
+
+
+def test_forbidden_hpa_still_reports_pull_pressure(meltdown, ctx_of):
+    meltdown.forbidden.add("list_hpas")
+    ctx = ctx_of(meltdown)
+    found = hpa.run(ctx, hpa.HpaParams())
+    assert {f.rule for f in found} == {"pull-pressure"}
+    assert [(c, e.verb, e.resource) for c, e in ctx.gaps] == [("hpa", "list", "horizontalpodautoscalers")]
+
+
+def test_forbidden_events_still_report_from_pods_and_nodes(meltdown, ctx_of):
+    from bot.checks import workload
+
+    meltdown.forbidden.add("list_events")
+    ctx = ctx_of(meltdown)
+    found = {f.rule for f in workload.run(ctx, workload.WorkloadParams())}
+    assert {"pods-not-ready", "image-pull-failing", "registry-errors", "evictions"} <= found
+    assert "image-pull-slow" not in found  # only events tell pull durations
+    assert {(c, e.resource) for c, e in ctx.gaps} == {("workload", "events")}

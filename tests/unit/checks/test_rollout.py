@@ -1,0 +1,75 @@
+from dataclasses import replace
+
+from bot.checks import rollout
+from bot.domain import Severity
+
+
+def by_rule(findings):
+    return {f.rule: f for f in findings}
+
+
+def test_size_regression_against_previous_revision(meltdown, ctx_of):
+    found = by_rule(rollout.run(ctx_of(meltdown), rollout.RolloutParams()))
+    reg = found["image-size-regression"]
+    assert reg.severity is Severity.CRITICAL
+    assert reg.evidence["current_revision"] == 7 and reg.evidence["previous_revision"] == 6
+    assert reg.evidence["current_size_bytes"] == 4_200_000_000
+    assert reg.evidence["previous_size_bytes"] == 220_000_000
+    assert reg.evidence["ratio"] == 19.09
+    assert "4.2 GB, 19.1× revision 6's 220 MB" in reg.title
+
+
+def test_rollback_candidate_is_newest_healthy_with_exact_command_and_patch(meltdown, ctx_of):
+    ctx = ctx_of(meltdown)
+    cand = by_rule(rollout.run(ctx, rollout.RolloutParams()))["rollback-candidate"]
+    assert cand.severity is Severity.HIGH
+    assert cand.evidence["revision"] == 6
+    assert cand.evidence["undo_command"] == (
+        "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=6"
+    )
+    template_op, annotations_op = cand.evidence["patch"]
+    assert template_op["op"] == "replace" and template_op["path"] == "/spec/template"
+    assert "pod-template-hash" not in template_op["value"]["metadata"]["labels"]
+    assert template_op["value"]["spec"]["containers"][0]["image"].endswith(":v6")
+    # kubectl keeps the Deployment's own revision and last-applied annotations, takes the rest from the RS.
+    assert annotations_op == {
+        "op": "replace",
+        "path": "/metadata/annotations",
+        "value": {
+            "deployment.kubernetes.io/revision": "7",
+            "kubectl.kubernetes.io/last-applied-configuration": "{}",
+            "team": "profile",
+        },
+    }
+    ranked = rollout.candidates(ctx)
+    assert [(c.revision, c.healthy, c.recommended) for c in ranked] == [(6, True, True), (5, True, False)]
+    assert ranked[0].size_bytes == 220_000_000
+    assert ranked[0].live_until is not None and ranked[0].live_until.isoformat().startswith("2024-05-14T02:30")
+
+
+def test_revision_with_failure_events_while_live_is_not_recommended(meltdown, ctx_of):
+    from bot.engine.fakes import event
+
+    rs6 = next(rs for rs in meltdown.replicasets if rs.revision == 6)
+    meltdown.events.append(event(f"{rs6.name}-x", "BackOff", "Back-off restarting failed container", count=30,
+                                 at=rs6.created_at.replace(hour=3)))
+    ranked = rollout.candidates(ctx_of(meltdown))
+    assert [(c.revision, c.healthy, c.recommended) for c in ranked] == [(5, True, True), (6, False, False)]
+
+
+def test_paused_deployment_is_noted(meltdown, ctx_of):
+    meltdown.deployments[0] = replace(meltdown.deployments[0], paused=True)
+    cand = by_rule(rollout.run(ctx_of(meltdown), rollout.RolloutParams()))["rollback-candidate"]
+    assert "paused" in cand.evidence["notes"][0]
+
+
+def test_single_revision_gives_nothing(healthy, ctx_of):
+    assert rollout.run(ctx_of(healthy), rollout.RolloutParams()) == []
+
+
+def test_same_size_is_no_regression(meltdown, ctx_of):
+    for n in meltdown.nodes:
+        object.__setattr__(n, "images", tuple(replace(i, size_bytes=220_000_000) for i in n.images))
+    found = by_rule(rollout.run(ctx_of(meltdown), rollout.RolloutParams()))
+    assert "image-size-regression" not in found
+    assert found["rollback-candidate"].severity is Severity.HIGH  # revision 7 is still unhealthy now

@@ -1,0 +1,68 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.engine.diagnose import diagnose
+from bot.engine.playbook import load_playbooks
+from bot.engine.resolve import UnknownService
+from bot.settings import packaged_dir
+
+
+class FixedClock:
+    def now(self):
+        return datetime(2024, 5, 14, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def playbook():
+    return load_playbooks(packaged_dir("playbooks"))["diagnose"]
+
+
+def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
+    d = diagnose("user-profile-service", cluster=meltdown, playbook=playbook, node_proxy_enabled=True, clock=FixedClock())
+    out = json.loads(json.dumps(d.to_json()))
+    assert list(out) == ["service", "target", "findings", "rollback_candidates", "timeline", "duration_ms"]
+    assert out["target"] == {"context": "fake", "namespace": "prod", "kind": "Deployment", "name": "user-profile-service"}
+    assert all(list(f) == ["rule", "severity", "title", "evidence"] for f in out["findings"])
+    assert out["rollback_candidates"][0] == {
+        "revision": 6, "image": "registry.example.com/shop/user-profile-service:v6",
+        "size_bytes": 220_000_000, "healthy": True,
+    }
+    assert all(list(e) == ["at", "source", "text"] for e in out["timeline"])
+    rules = [f["rule"] for f in out["findings"]]
+    assert rules[0] in ("node-disk-high", "image-size-regression", "node-not-ready", "pull-pressure", "registry-errors")
+    assert {"node-disk-high", "image-size-regression", "rollback-candidate", "pull-pressure", "hpa-scaling",
+            "registry-errors", "evictions", "node-not-ready", "node-pressure"} <= set(rules)
+    severities = [f["severity"] for f in out["findings"]]
+    order = ["critical", "high", "medium", "low", "info"]
+    assert severities == sorted(severities, key=order.index)
+    # Each list was fetched once for all the checks and the timeline.
+    assert meltdown.calls["list_nodes"] == 1 and meltdown.calls["list_replicasets"] == 1
+    assert meltdown.calls["node_fs_summary"] == 6
+
+
+def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
+    d = diagnose("user-profile-service", cluster=meltdown, playbook=playbook, clock=FixedClock())
+    times = [e.at for e in d.timeline]
+    assert times == sorted(times)
+    sources = {e.source for e in d.timeline}
+    assert {"rollout", "node", "kubernetes"} <= sources
+    text = d.render_text()
+    assert "[2024-05-14 02:30:00] Deployment prod/user-profile-service revision 7 rolled out" in text
+    assert "[2024-05-14 02:50:00] Node node-1 DiskPressure (KubeletHasDiskPressure)" in text
+    assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=6" in text
+    assert "Recommended: revision 6, registry.example.com/shop/user-profile-service:v6 (220 MB)" in text
+    assert "other-service" not in text
+
+
+def test_unknown_service(meltdown, playbook):
+    with pytest.raises(UnknownService, match="user-profile-service"):
+        diagnose("user-profile", cluster=meltdown, playbook=playbook)
+
+
+def test_healthy_service_has_no_serious_findings(healthy, playbook):
+    d = diagnose("user-profile-service", cluster=healthy, playbook=playbook, node_proxy_enabled=True)
+    assert [f.rule for f in d.findings if f.severity.rank <= 2] == []
+    assert d.rollback_candidates == ()
+    assert "No earlier revision to roll back to." in d.render_text()

@@ -1,0 +1,74 @@
+from dataclasses import replace
+
+import pytest
+
+from bot.catalog import CatalogError, load_catalog
+from bot.engine.resolve import AmbiguousService, UnknownService, resolve
+from bot.ports import ClusterForbidden
+
+
+def test_catalog_first(meltdown, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\n")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        "services:\n  profiles:\n    context: prod-eu\n    namespace: prod\n"
+        "    workload: deployment/user-profile-service\n    container: app\n    pagerduty_service_id: PF9KMXH\n"
+        "    slack_channel: '#profiles'\n    dockerfile: Dockerfile\n"
+    )
+    catalog = load_catalog(path)
+    res = resolve("profiles", cluster=meltdown, catalog=catalog)
+    assert res.via == "catalog"
+    assert (res.target.context, res.target.namespace, res.target.name) == ("prod-eu", "prod", "user-profile-service")
+    assert res.entry.dockerfile == (tmp_path / "Dockerfile").resolve()
+    assert catalog.by_pagerduty_service("PF9KMXH").name == "profiles"
+    assert meltdown.calls == {}  # no cluster call needed
+
+
+def test_catalog_errors_name_file_and_field(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("services:\n  x:\n    namespace: prod\n    pager: 1\n")
+    with pytest.raises(CatalogError, match=r"c\.yaml: services\.x\.pager: Extra inputs are not permitted"):
+        load_catalog(path)
+
+
+def test_deployment_name_then_labels(meltdown):
+    assert resolve("user-profile-service", cluster=meltdown).via == "deployment name"
+    dep = meltdown.deployments[0]
+    meltdown.deployments[0] = replace(dep, name="upsvc-v2", labels={"app.kubernetes.io/name": "profile-api"})
+    res = resolve("profile-api", cluster=meltdown)
+    assert res.via == "label app.kubernetes.io/name" and res.target.name == "upsvc-v2"
+    res = resolve("user-profile-service", cluster=meltdown)  # still in the selector's app label
+    assert res.via == "label app"
+
+
+def test_unknown_service_gets_closest_names(meltdown):
+    with pytest.raises(UnknownService) as err:
+        resolve("user-profil-service", cluster=meltdown)
+    assert err.value.suggestions == ["user-profile-service"]
+    assert "Did you mean: user-profile-service?" in str(err.value)
+    with pytest.raises(UnknownService) as err:
+        resolve("zzz", cluster=meltdown)
+    assert err.value.suggestions == []
+
+
+def test_several_matches_ask_to_choose(meltdown):
+    meltdown.deployments.append(replace(meltdown.deployments[0], namespace="staging"))
+    with pytest.raises(AmbiguousService) as err:
+        resolve("user-profile-service", cluster=meltdown)
+    assert "prod/user-profile-service, staging/user-profile-service" in str(err.value)
+    assert resolve("user-profile-service", cluster=meltdown, namespace="staging").target.namespace == "staging"
+
+
+def test_cluster_wide_list_forbidden_searches_readable_namespaces(meltdown):
+    meltdown.deployments.append(replace(meltdown.deployments[0], name="other", namespace="secret"))
+    meltdown.forbidden |= {"list_deployments:*", "list_deployments:secret"}
+    res = resolve("user-profile-service", cluster=meltdown)
+    assert res.target.namespace == "prod"
+    with pytest.raises(UnknownService, match="1 readable namespaces of 2"):
+        resolve("other", cluster=meltdown)
+
+
+def test_nothing_readable_is_forbidden(meltdown):
+    meltdown.forbidden |= {"list_deployments:*", "list_deployments:prod"}
+    with pytest.raises(ClusterForbidden):
+        resolve("user-profile-service", cluster=meltdown)

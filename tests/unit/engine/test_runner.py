@@ -1,0 +1,112 @@
+import threading
+
+from bot.domain import Finding, Severity
+from bot.engine import registry
+from bot.engine.cache import CachingClusterReader
+from bot.engine.context import CheckContext
+from bot.engine.fakes import FakeClusterReader, node
+from bot.engine.playbook import parse_playbook
+from bot.engine.runner import order_findings, run_playbook
+from bot.domain import Target
+from datetime import UTC, datetime
+
+
+def ctx(reader):
+    return CheckContext(
+        service="svc", target=Target("fake", "prod", "Deployment", "svc"),
+        cluster=CachingClusterReader(reader), now=datetime(2024, 5, 14, tzinfo=UTC),
+    )
+
+
+def book(*checks, timeout=5.0, check_timeout=5.0):
+    return parse_playbook(
+        {"name": "t", "triggers": ["diagnose"], "timeout_seconds": timeout, "check_timeout_seconds": check_timeout,
+         "checks": [{"check": c} for c in checks]},
+        source="t.yaml",
+    )
+
+
+def test_forbidden_check_becomes_a_finding_naming_the_permission_and_others_report():
+    reader = FakeClusterReader(nodes=[node("n1", ready=False)], forbidden={"list_hpas", "get_deployment"})
+    runs = {r.check: r for r in run_playbook(ctx(reader), book("nodes", "hpa"))}
+    assert runs["nodes"].status == "ok"
+    assert [f.rule for f in runs["nodes"].findings] == ["node-not-ready"]
+    assert runs["hpa"].status == "forbidden"
+    assert {f.rule for f in runs["hpa"].findings} == {"check-forbidden"}
+    assert all(f.check == "hpa" for f in runs["hpa"].findings)
+    # The list it went on without, and the get that stopped it.
+    assert sorted(f.title for f in runs["hpa"].findings) == [
+        "hpa: forbidden: needs get on deployments",
+        "hpa: forbidden: needs list on horizontalpodautoscalers",
+    ]
+
+
+def test_the_same_missing_permission_is_one_finding_naming_every_check():
+    from bot.engine.runner import merge_forbidden
+
+    reader = FakeClusterReader(nodes=[node("n1")], forbidden={"get_deployment"})
+    runs = run_playbook(ctx(reader), book("workload", "rollout"))
+    (gap,) = merge_forbidden([f for r in runs for f in r.findings])
+    assert gap.title == "rollout, workload: forbidden: needs get on deployments"
+
+
+def test_slow_check_times_out_and_others_still_report():
+    reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_hpas": 2.0}, forbidden={"get_deployment"})
+    runs = {r.check: r for r in run_playbook(ctx(reader), book("nodes", "hpa", check_timeout=0.2))}
+    assert runs["nodes"].status == "ok"
+    assert runs["hpa"].status == "timeout"
+    assert runs["hpa"].findings[0].rule == "check-timeout"
+    assert "no answer within 0.2s" in runs["hpa"].findings[0].title
+
+
+def test_whole_run_timeout_caps_every_check():
+    reader = FakeClusterReader(slow={"list_nodes": 2.0})
+    (run,) = run_playbook(ctx(reader), book("nodes", timeout=0.2, check_timeout=10))
+    assert run.status == "timeout" and run.findings[0].evidence["whole_run"] is True
+
+
+def test_crashing_check_becomes_check_failed(monkeypatch):
+    def boom(ctx, params):
+        raise KeyError("status")
+
+    spec = registry.CheckSpec("nodes", boom, registry.CHECKS["nodes"].params, (), "")
+    monkeypatch.setitem(registry.CHECKS, "nodes", spec)
+    (run,) = run_playbook(ctx(FakeClusterReader()), book("nodes"))
+    assert run.status == "failed" and run.findings[0].rule == "check-failed"
+    assert "KeyError" in run.findings[0].title
+
+
+def test_read_error_becomes_check_failed_with_the_message():
+    reader = FakeClusterReader(failing={"list_nodes"})
+    (run,) = run_playbook(ctx(reader), book("nodes"))
+    assert run.findings[0].title == "nodes: could not run: list_nodes: connection refused"
+
+
+def test_checks_share_one_fetch_of_each_list():
+    reader = FakeClusterReader(nodes=[node("n1")], slow={"list_nodes": 0.05})
+    run_playbook(ctx(reader), book("nodes", "disk"))
+    assert reader.calls["list_nodes"] == 1
+
+
+def test_cache_is_single_flight_under_concurrency():
+    reader = FakeClusterReader(nodes=[node("n1")], slow={"list_nodes": 0.05})
+    cached = CachingClusterReader(reader)
+    threads = [threading.Thread(target=cached.list_nodes) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert reader.calls["list_nodes"] == 1
+
+
+def test_order_is_severity_then_evidence():
+    f = lambda sev, rule, **ev: Finding(rule, sev, rule, ev)  # noqa: E731
+    ordered = order_findings([
+        f(Severity.LOW, "weak-probe"),
+        f(Severity.CRITICAL, "node-disk-high", used_percent=91.0),
+        f(Severity.CRITICAL, "node-disk-high", used_percent=97.0),
+        f(Severity.HIGH, "evictions", count=3),
+    ])
+    assert [(x.rule, x.evidence.get("used_percent")) for x in ordered] == [
+        ("node-disk-high", 97.0), ("node-disk-high", 91.0), ("evictions", None), ("weak-probe", None)
+    ]

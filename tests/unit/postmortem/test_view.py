@@ -1,0 +1,158 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from bot.domain import Finding, Severity, TimelineEntry
+from bot.images.model import HistoryEntry, ImageConfig, ImageManifest, LayerRef
+from bot.postmortem.evidence import ImageSummary, PathSize, instruction_of
+from bot.postmortem.view import build_view, duration_text
+from bot.report import ordered_timeline, stamp, text_report, timeline_line
+
+
+@pytest.mark.parametrize(
+    ("created_by", "instruction"),
+    [
+        ("/bin/sh -c #(nop)  COPY dir:9f2 in /app ", "COPY dir:9f2 in /app"),
+        ("/bin/sh -c apt-get update &&     apt-get install -y gcc", "RUN apt-get update && apt-get install -y gcc"),
+        ("RUN /bin/sh -c pip install -r requirements.txt # buildkit", "RUN pip install -r requirements.txt"),
+        ("COPY . . # buildkit", "COPY . ."),
+        ('/bin/sh -c #(nop)  CMD ["python" "app.py"]', 'CMD ["python" "app.py"]'),
+    ],
+)
+def test_instruction_of_history(created_by: str, instruction: str) -> None:
+    assert instruction_of(created_by) == instruction
+
+
+def test_image_summary_from_manifest_pairs_history_with_layers() -> None:
+    manifest = ImageManifest(
+        ref="r/app:8",
+        digest=None,
+        config=ImageConfig(),
+        history=(
+            HistoryEntry("/bin/sh -c #(nop) ADD file:1 in / "),
+            HistoryEntry("/bin/sh -c #(nop)  ENV A=b", empty_layer=True),
+            HistoryEntry("COPY . . # buildkit"),
+        ),
+        layers=(LayerRef(0, "sha256:a", 100), LayerRef(1, "sha256:b", 900)),
+    )
+    previous = ImageManifest(ref="r/app:7", digest=None, config=ImageConfig(), history=(),
+                             layers=(LayerRef(0, "sha256:a", 100),))
+    summary = ImageSummary.from_manifest(manifest, top_paths={1: [PathSize(".git", 800)]}, previous=previous)
+    assert [(la.index, la.instruction, la.size_bytes) for la in summary.layers] == [
+        (0, "ADD file:1 in /", 100),
+        (1, "COPY . .", 900),
+    ]
+    assert summary.layers[1].top_paths == (PathSize(".git", 800),)
+    assert (summary.size_bytes, summary.previous_ref, summary.previous_total_bytes) == (1000, "r/app:7", 100)
+
+
+def test_culprits_are_big_layers_or_layers_named_by_a_finding(incident, image) -> None:
+    small_named = Finding("data-files", Severity.HIGH, "CSV in layer 1", {"layer": 1})
+    view = build_view(incident=incident, timeline=[], findings=[small_named], image=image)
+    assert view.image is not None
+    assert [la.index for la in view.image.culprits] == [2, 3, 1]  # largest first
+    assert view.image.layers[1].refs == ("F1",)
+    assert view.image.growth is None  # nothing to compare against
+
+
+def test_findings_get_stable_references_in_severity_order(incident, findings) -> None:
+    view = build_view(incident=incident, timeline=[], findings=list(reversed(findings)))
+    assert [(f.ref, f.severity) for f in view.findings][:3] == [("F1", "critical"), ("F2", "critical"), ("F3", "high")]
+    assert view.affected_nodes == ("node-1", "node-3")
+    assert [f.label for f in view.factors] == [
+        "HPA pull amplification", "Disk pressure on nodes", "Registry errors and image pulls"]
+
+
+def test_duration_text() -> None:
+    start = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
+    assert duration_text(start=start, end=start + timedelta(hours=2, minutes=30)) == "2 h 30 min"
+    assert duration_text(start=start, end=start + timedelta(hours=2)) == "2 h"
+    assert duration_text(start=start, end=start + timedelta(minutes=20, seconds=5)) == "20 min"
+    assert duration_text(start=start, end=start + timedelta(seconds=45)) == "45 s"
+
+
+def test_timeline_is_ordered_in_utc_and_deduplicated_by_key() -> None:
+    cest = timezone(timedelta(hours=2))
+    entries = [
+        TimelineEntry(datetime(2024, 5, 14, 5, 2, 11, tzinfo=cest), "pagerduty", "PagerDuty triggers.", "pd:1"),
+        TimelineEntry(datetime(2024, 5, 14, 3, 0, 0), "kubernetes", "Pulled\nslowly", "ev:1"),  # naive = UTC
+        TimelineEntry(datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC), "pagerduty", "again", "pd:1"),
+    ]
+    lines = [timeline_line(e) for e in ordered_timeline(entries)]
+    assert lines == ["[2024-05-14 03:00:00] Pulled slowly", "[2024-05-14 03:02:11] PagerDuty triggers."]
+    assert stamp(datetime(2024, 5, 14, 5, 2, 11, 999, tzinfo=cest)) == "2024-05-14 03:02:11"
+
+
+def test_text_report_reads_like_the_incident_report(findings, timeline, candidates) -> None:
+    text = text_report(title="user-profile-service", findings=findings, timeline=timeline,
+                       rollback_candidates=candidates)
+    assert "[2024-05-14 03:02:11] PagerDuty triggers." in text
+    assert "  CRITICAL node-disk-high: imagefs 96% on node-1" in text
+    assert "evidence: imagefs_used_ratio=96%, node=node-1" in text
+    assert " * revision 7: registry.local/ups:7 (220 MB, healthy)" in text
+    assert "undo: kubectl rollout undo deployment/user-profile-service -n prod --to-revision=7" in text
+
+
+def test_evidence_values_read_like_people_write_them() -> None:
+    from bot.report import format_value
+
+    assert format_value("bytes_if_max", 67645734900) == "63 GB"
+    assert format_value("imagefs_used_ratio", 0.978) == "98%"
+    assert format_value("ratio", 19.55) == "19.6×"
+    assert format_value("nodes", ["a", "b"]) == "a, b"
+    assert format_value("paths", [str(i) for i in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … 2 more"
+    assert format_value("patch", {"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    assert format_value("paused", False) == "false"
+
+
+def test_long_instructions_are_shortened_and_hygiene_findings_do_not_make_culprits(incident, image) -> None:
+    import dataclasses
+
+    long_run = "RUN " + "apt-get install -y pkg && " * 20
+    layers = (image.layers[0], dataclasses.replace(image.layers[1], instruction=long_run), *image.layers[2:])
+    root = Finding("runs-as-root", Severity.MEDIUM, "root", {"layer": 1})
+    view = build_view(incident=incident, timeline=[], findings=[root], image=dataclasses.replace(image, layers=layers))
+    assert view.image is not None
+    layer = view.image.layers[1]
+    assert len(layer.instruction) <= 80 and layer.instruction.endswith("…")
+    assert layer.instruction_full == long_run
+    assert (layer.culprit, layer.refs) == (False, ())
+
+
+def test_affected_nodes_from_strings_lists_and_counts(incident) -> None:
+    findings = [
+        Finding("evictions", Severity.HIGH, "evicted", {"nodes": {"n2": 1, "n1": 3}}),
+        Finding("node-not-ready", Severity.HIGH, "down", {"node": "n3"}),
+        Finding("node-disk-high", Severity.HIGH, "full", {"nodes": ["n1", "n4"]}),
+    ]
+    assert build_view(incident=incident, timeline=[], findings=findings).affected_nodes == ("n1", "n2", "n3", "n4")
+
+
+def test_image_summary_reads_the_autopsy_json() -> None:
+    data = {
+        "image": {"ref": "r/ups:5", "digest": "sha256:x", "user": None},
+        "layers": [
+            {"index": 0, "size_bytes": 100, "created_by": "/bin/sh -c #(nop) ADD file:1 in / ", "instruction": "",
+             "line": None, "top_paths": []},
+            {"index": 1, "size_bytes": 900, "created_by": "COPY . . # buildkit", "instruction": "COPY . .", "line": 9,
+             "top_paths": [{"path": "app/.git", "bytes": 800, "files": 12}]},
+        ],
+        "totals": {"size_bytes": 1000, "reclaimable_bytes": 0},
+        "comparison": {"against": "r/ups:4", "size_bytes": 1000, "against_size_bytes": 50, "growth_factor": 20.0},
+    }
+    summary = ImageSummary.from_json(data, previous_total_bytes=7)
+    assert (summary.ref, summary.previous_ref, summary.previous_total_bytes) == ("r/ups:5", "r/ups:4", 50)
+    assert [la.instruction for la in summary.layers] == ["ADD file:1 in /", "COPY . ."]
+    assert summary.layers[1].top_paths == (PathSize("app/.git", 800),)
+    assert ImageSummary.from_json(summary.to_json()) == summary
+    data["comparison"] = None
+    assert ImageSummary.from_json(data, previous_total_bytes=7).previous_total_bytes == 7
+
+
+def test_uncompressed_stored_sizes_win_over_file_sums() -> None:
+    layer = {"index": 0, "size_bytes": 1900, "stored_bytes": 2100, "compressed": False, "instruction": "RUN apt-get"}
+    summary = ImageSummary.from_json({"image": {"ref": "r"}, "layers": [layer], "totals": {"size_bytes": 1900}})
+    assert (summary.layers[0].size_bytes, summary.size_bytes) == (2100, 2100)
+    compressed = dict(layer, compressed=True)
+    summary = ImageSummary.from_json({"image": {"ref": "r"}, "layers": [compressed], "totals": {"size_bytes": 1900}})
+    assert (summary.layers[0].size_bytes, summary.size_bytes) == (1900, 1900)
