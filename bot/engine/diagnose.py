@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -128,17 +129,25 @@ def diagnose(
     )
 
 
-def _prefetch(cached: CachingClusterReader) -> None:
-    """Start listing nodes while the service is being resolved: every playbook needs them, and on a
-    2,000-node cluster it is the largest list. Errors are memoised and met again by the checks."""
+NODE_EVENTS = "involvedObject.kind=Node"
 
-    def work() -> None:
+
+def _prefetch(cached: CachingClusterReader) -> None:
+    """Start listing nodes and node events while the service is being resolved: every diagnosis needs
+    them, and on a 2,000-node cluster the node list is the largest. Errors are memoised and met again
+    by the checks and the timeline, which report them."""
+
+    def work(fetch: Callable[[], object]) -> None:
         try:
-            cached.list_nodes()
+            fetch()
         except CoronerError:
             pass
 
-    threading.Thread(target=work, name="prefetch-nodes", daemon=True).start()
+    for name, fetch in (
+        ("nodes", cached.list_nodes),
+        ("node-events", lambda: cached.list_events(None, field_selector=NODE_EVENTS)),
+    ):
+        threading.Thread(target=work, args=(fetch,), name=f"prefetch-{name}", daemon=True).start()
 
 
 def _candidates(ctx: CheckContext) -> list[RollbackCandidate]:
@@ -173,7 +182,7 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
         chosen = (relevant + troubled)[:MAX_TIMELINE_NODES]
         groups.append(tl.condition_entries(chosen))
         try:
-            node_events = ctx.cluster.list_events(None, field_selector="involvedObject.kind=Node")
+            node_events = ctx.cluster.list_events(None, field_selector=NODE_EVENTS)
             groups.append(tl.node_event_entries(node_events, chosen))
         except ClusterReadError as exc:
             log.info("timeline without node events: %s", exc)
