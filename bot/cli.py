@@ -45,3 +45,8 @@ main.add_command(playbooks_group)
 from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
 
 main.add_command(sim_command)
+
+from bot.dockerfile.cli import fix_command, lint_command  # noqa: E402  (commands register after the group)
+
+main.add_command(lint_command)
+main.add_command(fix_command)

@@ -11,9 +11,8 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.dockerfile import context as ctxmod
 from bot.dockerfile.catalog import BY_ID
 from bot.dockerfile.images import (
     cgroup_unaware,
@@ -27,6 +26,9 @@ from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.shell import Command, Script, parse_script
 from bot.domain import Finding, sort_findings
+
+if TYPE_CHECKING:  # the context walk is imported only when a context is given: `coroner lint` starts fast
+    from bot.dockerfile import context as ctxmod
 
 _IGNORE = re.compile(r"#\s*coroner:?\s*ignore\s*=\s*([\w\-, ]+)", re.I)
 _HADOLINT_IGNORE = re.compile(r"#\s*hadolint\s+ignore\s*=\s*([\w, ]+)", re.I)
@@ -318,12 +320,14 @@ def _check_caches(st: _State) -> None:
                     cached = bool(mounts) or pip_env_off
                     if call.action == "install" and shipped and not cached and "--no-cache-dir" not in u.words:
                         st.add("pip-cache", ins, remediation="pip install --no-cache-dir … (or a cache mount).")
-                    if not shipped and not mounts:
+                    if not shipped and not mounts and not cached and "--no-cache-dir" not in u.words:
                         st.add("no-cache-mount", ins, "pip in a builder stage without a cache mount: every rebuild downloads again",
                                fixable=_root_user_at(stage, ins), target="/root/.cache/pip",
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
                 if call.manager in ("npm", "yarn", "go") and call.action in ("install", "ci", "download", "build", ""):
                     target = {"npm": "/root/.npm", "yarn": "/usr/local/share/.cache/yarn", "go": "/root/go/pkg/mod"}[call.manager]
+                    if call.manager == "go" and call.action in ("build", "install"):
+                        target = "/root/.cache/go-build"
                     if not shipped and not mounts:
                         st.add("no-cache-mount", ins, f"{call.manager} in a builder stage without a cache mount",
                                fixable=_root_user_at(stage, ins), target=target,
@@ -427,8 +431,20 @@ def _check_build_tools(st: _State) -> None:
             if tools:
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=False, packages=tools,
+                       fixable=_wheel_pattern(st, stage), packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
+
+
+def _wheel_pattern(st: _State, stage: Stage) -> bool:
+    """The single-stage pip pattern `coroner fix` rewrites into a wheel-building builder stage."""
+    if len(st.dockerfile.stages) != 1 or parse_ref(stage.base_image).name != "python":
+        return False
+    pip_runs = [
+        ins for ins in _runs(stage)
+        if any(c.manager == "pip" and c.action == "install" and ("-r" in c.command.words or "--requirement" in c.command.words)
+               for c in st.calls(ins))
+    ]
+    return len(pip_runs) == 1 and len(st.script(pip_runs[0]).commands) == 1
 
 
 def _apk_virtual_removed(st: _State, ins: Instruction) -> bool:
@@ -599,7 +615,11 @@ def _check_dockerignore(st: _State) -> None:
     if st.context is None:
         return
     copies = _whole_context_copies(d)
-    ignore_file = ctxmod.find_dockerignore(st.context, d.path if Path(d.path).parent == st.context else None)
+    if not copies and not st.measure:
+        return  # nothing copies the whole context, and no walk was asked for
+    from bot.dockerfile import context as ctxmod
+
+    ignore_file = ctxmod.find_dockerignore(st.context, d.path)
     audit_result = ctxmod.audit(st.context, dockerfile=d.path) if st.measure else None
     st.audit = audit_result
     if ignore_file is None:
@@ -667,7 +687,7 @@ def _check_copy_order(st: _State) -> None:
                 if any(_fn_any(name, wanted) for name in manifests_copied):
                     continue
                 st.add("copy-before-deps", whole,
-                       f"COPY {' '.join(_sources(whole))} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
+                       f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
                        install_line=ins.line, manager=manager,
                        remediation="COPY the dependency manifests and install them first, then COPY the source.")
                 break

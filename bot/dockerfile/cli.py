@@ -1,0 +1,118 @@
+"""`coroner lint` and `coroner fix`.
+
+Only click is imported at module level: `coroner lint` runs once per CI job, so start-up time matters, and
+the rest of the bot's dependencies are not needed here.
+
+Exit codes, as CI expects: 0 nothing reaches `--fail-on`; 1 something does; 2 usage or parse error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+_FAIL_ON = ("error", "warning", "info", "none")
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--context", "context_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Build context: measure what `docker build` sends, with and without .dockerignore.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option("--fail-on", type=click.Choice(_FAIL_ON), default=None,
+              help="Lowest level that fails the run (default: warning).")
+@click.option("--failure-threshold", type=click.Choice(_FAIL_ON), default=None, hidden=True,
+              help="hadolint's name for --fail-on.")
+@click.option("--ignore", "ignores", multiple=True, metavar="ID",
+              help="Rule id or hadolint code to skip (repeatable, or comma-separated).")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+def lint_command(
+    paths: tuple[str, ...],
+    context_dir: Path | None,
+    fmt: str,
+    fail_on: str | None,
+    failure_threshold: str | None,
+    ignores: tuple[str, ...],
+    no_color: bool,
+) -> None:
+    """Lint Dockerfiles (default: ./Dockerfile). Honours `# coroner: ignore=ID` and `# hadolint ignore=DLxxxx`."""
+    from bot.dockerfile.catalog import FAIL_ON
+    from bot.dockerfile.parser import parse
+    from bot.ports import CoronerError
+    from bot.dockerfile.report import to_json, to_sarif, to_text
+    from bot.dockerfile.rules import lint, lint_with_audit
+
+    threshold = fail_on or failure_threshold or "warning"
+    ignore_ids = tuple(i.strip() for chunk in ignores for i in chunk.split(",") if i.strip())
+    findings = []
+    audits = []
+    parse_failed = False
+    for path in paths or ("Dockerfile",):
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        shown = "Dockerfile" if path == "-" else path
+        try:
+            dockerfile = parse(text, path=shown)
+            if context_dir is not None:
+                found, audit = lint_with_audit(dockerfile, context=context_dir, ignore=ignore_ids)
+                audits.append(audit)
+            else:
+                # Without --context, the Dockerfile's directory stands in for it, but only for the cheap
+                # .dockerignore existence check: measuring is opt-in.
+                default_context = Path(path).parent if path != "-" else None
+                found = lint(dockerfile, context=default_context, measure_context=False, ignore=ignore_ids)
+        except CoronerError as exc:  # a parse error or a bad .dockerignore pattern: name it, lint the rest
+            click.echo(f"coroner: error: {exc}", err=True)
+            parse_failed = True
+            continue
+        findings.extend(found)
+    if fmt == "json":
+        click.echo(to_json(findings))
+    elif fmt == "sarif":
+        click.echo(to_sarif(findings))
+    else:
+        out = to_text(findings, audits=audits, color=not no_color and sys.stdout.isatty())
+        if out:
+            click.echo(out, nl=False)
+    if parse_failed:
+        sys.exit(2)
+    failing = FAIL_ON[threshold]
+    sys.exit(1 if any(f.severity in failing for f in findings) else 0)
+
+
+@click.command("fix")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--context", "context_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Build context (default: the Dockerfile's directory); also measured when given.")
+@click.option("--write", is_flag=True, help="Apply the fix in place, and write the missing .dockerignore.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def fix_command(path: Path, context_dir: Path | None, write: bool, fmt: str) -> None:
+    """Print a unified diff that fixes PATH (applies with `patch -p1`); --write applies it."""
+    import json
+
+    from bot.dockerfile.fix import fix
+
+    raw = path.read_bytes().decode("utf-8", errors="replace")
+    context = context_dir if context_dir is not None else path.parent
+    result = fix(raw, path=str(path), context=context, measure_context=context_dir is not None)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        if result.diff:
+            click.echo(result.diff, nl=False)
+        if result.dockerignore and result.dockerignore_path:
+            verb = "write" if write else "would write"
+            click.echo(f"# {verb} {result.dockerignore_path}:", err=True)
+            for line in result.dockerignore.splitlines():
+                click.echo(f"#   {line}", err=True)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+    if write:
+        if result.changed:
+            path.write_bytes(result.text.encode("utf-8"))
+        if result.dockerignore and result.dockerignore_path:
+            Path(result.dockerignore_path).write_text(result.dockerignore, encoding="utf-8")

@@ -1,0 +1,228 @@
+"""`fix` removes every fixable finding, touches nothing else, never invents a version, and its diff applies."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.dockerfile.fix import fix, unified_diff
+from bot.dockerfile.parser import parse
+from bot.dockerfile.rules import lint
+
+POSTMORTEM = """\
+FROM python:3.11
+COPY . .
+RUN apt-get update
+RUN apt-get install -y build-essential cuda-toolkit-12-1 libpq-dev
+RUN pip install -r requirements.txt
+CMD python app.py
+"""
+
+NODE = """\
+# syntax=docker/dockerfile:1
+FROM node:20-slim
+WORKDIR /app
+COPY . .
+RUN npm ci
+EXPOSE 3000
+CMD node server.js
+"""
+
+ALPINE = """\
+FROM alpine:3.20
+# tools we need
+RUN apk update && apk add curl ca-certificates
+ADD config.yml /etc/app/config.yml
+USER app
+RUN apk add jq
+ENTRYPOINT ["/usr/local/bin/app"]
+"""
+
+MULTI = """\
+ARG GO_VERSION=1.22
+FROM golang:${GO_VERSION} AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -o /out/app ./cmd/app
+
+FROM debian:12-slim
+RUN apt-get update && apt-get install -y ca-certificates
+COPY --from=build /out/app /usr/local/bin/app
+ENTRYPOINT ["/usr/local/bin/app"]
+"""
+
+HEREDOC = """\
+FROM ubuntu:24.04
+RUN <<EOF
+apt-get update
+apt-get install -y curl
+EOF
+RUN useradd -u 1234 -m svc
+USER svc
+CMD ["/bin/true"]
+"""
+
+CASES = {"postmortem": POSTMORTEM, "node": NODE, "alpine": ALPINE, "multi": MULTI, "heredoc": HEREDOC}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fixed_file_relints_without_fixable_findings(name: str) -> None:
+    result = fix(CASES[name])
+    assert result.changed
+    fixable = [f for f in lint(parse(result.text)) if f.evidence["fixable"]]
+    assert fixable == []
+    assert result.diff.startswith("--- a/Dockerfile\n+++ b/Dockerfile\n")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fix_is_idempotent(name: str) -> None:
+    once = fix(CASES[name]).text
+    twice = fix(once)
+    assert twice.text == once and twice.diff == ""
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="the patch binary is not installed")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_diff_applies_with_patch_p1(name: str, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(CASES[name])
+    result = fix(CASES[name])
+    proc = subprocess.run(["patch", "-p1", "--batch"], input=result.diff, text=True, cwd=tmp_path, capture_output=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "Dockerfile").read_text() == result.text
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="the patch binary is not installed")
+def test_diff_applies_for_a_nested_path_and_no_trailing_newline(tmp_path: Path) -> None:
+    text = "FROM alpine:3.20\nCMD app --serve"
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "Dockerfile").write_text(text)
+    result = fix(text, path="svc/Dockerfile")
+    assert result.diff.startswith("--- a/svc/Dockerfile\n+++ b/svc/Dockerfile\n")
+    assert "\\ No newline at end of file" in result.diff
+    proc = subprocess.run(["patch", "-p1", "--batch"], input=result.diff, text=True, cwd=tmp_path, capture_output=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "svc" / "Dockerfile").read_text() == result.text
+
+
+def test_postmortem_case_gives_the_full_rewrite() -> None:
+    r = fix(POSTMORTEM)
+    text = r.text
+    d = parse(text)
+    assert [s.name for s in d.stages] == ["builder", None]
+    assert d.stages[0].base_image == "python:3.11" and d.final_stage.base_image == "python:3.11-slim"
+    assert "pip wheel --wheel-dir /wheels -r requirements.txt" in text
+    assert "--mount=type=cache,target=/root/.cache/pip" in text
+    assert "pip install --no-cache-dir --no-index --find-links=/wheels -r requirements.txt" in text
+    assert "apt-get update \\\n    && apt-get install --no-install-recommends -y build-essential" in text
+    final = d.final_stage.instructions
+    keywords = [(i.keyword, i.arguments) for i in final]
+    req = keywords.index(("COPY", "--link requirements.txt ./".split(" ", 1)[1])) if False else None
+    del req
+    copies = [i for i in final if i.keyword == "COPY"]
+    assert copies[0].arguments == "requirements.txt ./" and copies[-1].arguments == ". ."
+    assert all(c.flag("link") == "" for c in copies)
+    assert final[-2].keyword == "USER" and final[-2].arguments == "10001:10001"
+    assert final[-1].exec_form == ("python", "app.py")
+    assert "build-essential" not in "\n".join(i.original for i in final)
+    assert any("cuda" in n for n in r.notes) and any("libpq5" in n for n in r.notes)
+    assert {"build-tools-in-final-stage", "apt-update-alone", "pip-cache", "copy-before-deps"} <= {f.rule for f in r.fixed}
+
+
+def test_changes_nothing_the_rules_did_not_ask_for() -> None:
+    text = "FROM alpine:3.20\n# keep   this   comment\nLABEL a=b   c=d\nRUN apk add --no-cache curl\nCMD app\n"
+    r = fix(text)
+    before = text.splitlines()
+    after = r.text.splitlines()
+    for line in before[:4]:
+        assert line in after
+    assert 'CMD ["app"]' in after
+
+
+def test_never_invents_a_version() -> None:
+    r = fix("FROM alpine\nRUN apk add --no-cache curl\nUSER 10001\n")
+    assert r.text.splitlines()[0] == "FROM alpine"
+    assert any(n.startswith("base-image-unpinned (line 1): left alone") and "never invents" in n for n in r.notes)
+
+
+def test_root_command_after_user_moves_user_down() -> None:
+    r = fix(ALPINE)
+    d = parse(r.text)
+    kws = [i.keyword for i in d.instructions]
+    assert kws.index("USER") > max(i for i, k in enumerate(kws) if k == "RUN")
+    assert "apk add --no-cache curl ca-certificates" in r.text and "apk add --no-cache jq" in r.text
+    assert "COPY config.yml /etc/app/config.yml" in r.text.replace("COPY --link", "COPY")
+
+
+def test_non_numeric_user_becomes_its_uid() -> None:
+    r = fix(HEREDOC)
+    assert "USER 1234" in r.text
+    assert "apt-get install --no-install-recommends -y curl" in r.text
+    assert "rm -rf /var/lib/apt/lists/*\nEOF" in r.text
+
+
+def test_node_manifests_move_before_source() -> None:
+    r = fix(NODE)
+    lines = r.text.splitlines()
+    assert lines.index("COPY --link package.json package-lock.json* ./") < lines.index("RUN npm ci \\") < lines.index("COPY --link . .")
+
+
+def test_builder_stage_gets_cache_mount_not_no_cache_dir() -> None:
+    r = fix(MULTI)
+    assert "RUN --mount=type=cache,target=/root/go/pkg/mod go mod download" in r.text
+    assert "RUN --mount=type=cache,target=/root/.cache/go-build go build" in r.text
+    assert "rm -rf /var/lib/apt/lists/*" in r.text
+    assert "COPY --link --from=build /out/app /usr/local/bin/app" in r.text
+
+
+def test_crlf_is_preserved() -> None:
+    text = "FROM alpine:3.20\r\nCMD app\r\n"
+    r = fix(text)
+    assert r.text == 'FROM alpine:3.20\r\nUSER 10001:10001\r\nCMD ["app"]\r\n'
+
+
+def test_dockerignore_content_when_missing(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    r = fix(POSTMORTEM, context=tmp_path)
+    assert r.dockerignore is not None and r.dockerignore_path == str(tmp_path / ".dockerignore")
+    assert ".git" in r.dockerignore.splitlines() and ".env" in r.dockerignore.splitlines()
+    assert "dockerignore-missing" in {f.rule for f in r.fixed}
+
+
+def test_dockerignore_extended_when_incomplete(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("# mine\n.git\n")
+    r = fix(POSTMORTEM, context=tmp_path)
+    assert r.dockerignore is not None and r.dockerignore.startswith("# mine\n.git\n")
+    assert "**/node_modules" in r.dockerignore
+
+
+def test_unified_diff_of_equal_texts_is_empty() -> None:
+    assert unified_diff("a\n", "a\n") == ""
+
+
+def test_pin_comes_from_the_image_when_at_hand() -> None:
+    from bot.dockerfile.fix import pin_from_image
+
+    assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9"
+    assert pin_from_image("python:3.11-slim", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9-slim"
+    assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.12.1"}) is None
+    assert pin_from_image("python", env={"PYTHON_VERSION": "3.12.1"}) == "python:3.12.1"
+    assert pin_from_image("node:20", digest="sha256:" + "a" * 64) == "node:20@sha256:" + "a" * 64
+    assert pin_from_image("alpine", env={}) is None
+    r = fix("FROM python\nUSER 10001\n", pins={"python": "python:3.12.1"})
+    assert r.text.startswith("FROM python:3.12.1\n")
+    assert not any(n.startswith("base-image-unpinned") for n in r.notes)
+
+
+def test_generated_dockerignore_keeps_what_the_dockerfile_copies(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(data / "model.csv", "wb") as fh:
+        fh.truncate(2 * 1024 * 1024)
+    r = fix("FROM python:3.12-slim\nCOPY data/model.csv /app/\nCOPY . /app\nUSER 10001\n", context=tmp_path)
+    assert r.dockerignore is not None
+    assert "**/*.csv" not in r.dockerignore.splitlines()
