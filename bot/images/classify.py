@@ -5,7 +5,6 @@ culprit rather than per file. Pure functions of the path: no I/O, no SDK.
 
 from __future__ import annotations
 
-import posixpath
 import re
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -89,7 +88,7 @@ def is_data_file(path: str) -> bool:
 
 def secret_kind(path: str) -> str | None:
     """A name for the kind of secret the file probably holds, or None."""
-    name = posixpath.basename(path)
+    name = path.rpartition("/")[2]
     if is_system(path) and not path.startswith("usr/src/app/"):
         return None
     if name == ".env" or (name.startswith(".env.") and not name.endswith(ENV_TEMPLATE_SUFFIXES)):
@@ -114,7 +113,7 @@ def toolchain_root(path: str) -> str | None:
 
 
 def cache_root(path: str) -> str | None:
-    if posixpath.basename(path) in CACHE_IGNORED:
+    if path.rpartition("/")[2] in CACHE_IGNORED:
         return None
     for pattern in CACHE_DIRS:
         match = pattern.match(path)

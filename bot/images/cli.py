@@ -12,11 +12,11 @@ from bot.images.render import render_text
 from bot.ports import CoronerError, ImageReader
 
 
-def build_reader(source: str) -> ImageReader:
+def build_reader(source: str, docker_contents: str = "auto") -> ImageReader:
     if source == "docker":
         from bot.images.docker_reader import DockerImageReader
 
-        return DockerImageReader()
+        return DockerImageReader(contents=docker_contents)
     from bot.images.registry_reader import RegistryImageReader
 
     return RegistryImageReader()
@@ -30,7 +30,11 @@ def build_reader(source: str) -> ImageReader:
 @click.option("--dockerfile", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Map each layer to its instruction and line in this Dockerfile.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def image_command(ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str) -> None:
+@click.option("--docker-contents", type=click.Choice(["auto", "save"]), default="auto", hidden=True,
+              help="Engine only: list layers from overlay2 when possible (auto) or always stream docker save.")
+def image_command(
+    ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
+) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
     if source is None:
         from bot.settings import load_settings
@@ -42,7 +46,7 @@ def image_command(ref: str, against: str | None, source: str | None, dockerfile:
             dockerfile_text = dockerfile.read_text(encoding="utf-8")
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
-    report = autopsy(build_reader(source), ref, dockerfile_text=dockerfile_text,
+    report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
                      dockerfile_path=str(dockerfile) if dockerfile else None, against=against)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))

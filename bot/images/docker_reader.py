@@ -9,7 +9,9 @@ resolved at the end through `manifest.json`, which both layouts carry. Only file
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import logging
 import posixpath
 import tarfile
@@ -20,6 +22,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from bot.images import overlay
 from bot.images.config import history_entries, image_config
 from bot.images.model import FileEntry, HistoryEntry, ImageManifest, LayerRef
 from bot.images.tarstream import (
@@ -29,6 +32,7 @@ from bot.images.tarstream import (
     PrefixedStream,
     UnsupportedLayer,
     iter_layer_blob,
+    iter_members,
 )
 from bot.images.timeparse import parse_time
 from bot.ports import ImageReadError
@@ -39,6 +43,16 @@ MAX_JSON_BYTES = 16 << 20
 # Instructions that never change the filesystem, as the legacy builder records them.
 _METADATA = ("ENV", "CMD", "LABEL", "ARG", "EXPOSE", "ENTRYPOINT", "USER", "HEALTHCHECK", "VOLUME",
              "STOPSIGNAL", "SHELL", "ONBUILD", "MAINTAINER")  # fmt: skip
+
+
+def _read_head(body: io.RawIOBase, size: int) -> bytes:
+    head = bytearray()
+    while len(head) < size:
+        chunk = body.read(size - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return bytes(head)
 
 
 def _looks_like_tar(head: bytes) -> bool:
@@ -54,10 +68,20 @@ class _SavedImage:
 
 
 class DockerImageReader:
-    def __init__(self, client: docker.DockerClient | None = None, *, chunk_size: int = 1 << 20) -> None:
+    """`contents="auto"` lists layer files from the engine's overlay2 diff directories when this process
+    can read them (same host, root), which skips the engine's export; otherwise, and with `"save"`, it
+    streams `image.save()`. Both give the same file lists (an integration test holds them equal)."""
+
+    def __init__(
+        self, client: docker.DockerClient | None = None, *, chunk_size: int = 1 << 20, contents: str = "auto"
+    ) -> None:
+        if contents not in ("auto", "save"):
+            raise ValueError("contents must be 'auto' or 'save'")
         self._client = client
         self._chunk_size = chunk_size
+        self._contents = contents
         self._saved: dict[str, _SavedImage] = {}
+        self.used_overlay = False
 
     @property
     def client(self) -> docker.DockerClient:
@@ -110,7 +134,7 @@ class DockerImageReader:
         config itself (one save pass, which the layer walk reuses)."""
         flags = self._guess_empty(api_history, n_layers)
         if flags is None:
-            config = self._save(ref, image).config
+            config = self._config_from_disk(image) or self._save(ref, image).config
             return history_entries(config.get("history"))
         return tuple(
             HistoryEntry(
@@ -137,8 +161,32 @@ class DockerImageReader:
             return [f or i in zero_unknown for i, f in enumerate(flags)]
         return None
 
+    def _config_from_disk(self, image: Any) -> dict[str, Any] | None:
+        if self._contents != "auto":
+            return None
+        try:
+            info = self.client.info()
+            path = os.path.join(info["DockerRootDir"], "image", info["Driver"], "imagedb", "content", "sha256",
+                                image.id.split(":", 1)[-1])
+            with open(path, "rb") as handle:
+                return json.load(handle)  # type: ignore[no-any-return]
+        except (OSError, ValueError, KeyError, docker.errors.DockerException):
+            return None
+
     def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
-        saved = self._save(ref, self._image(ref))
+        image = self._image(ref)
+        if self._contents == "auto" and image.id not in self._saved:
+            dirs = overlay.layer_dirs(image.attrs)
+            if dirs is not None:
+                diff_ids = image.attrs["RootFS"]["Layers"]
+                try:
+                    layers = {diff_id: overlay.scan_diff(path) for diff_id, path in zip(diff_ids, dirs)}
+                except OSError as exc:
+                    log.info("overlay2 listing failed, falling back to docker save", extra={"error": str(exc)})
+                else:
+                    self._saved[image.id] = _SavedImage(config={}, layers=layers)
+                    self.used_overlay = True
+        saved = self._save(ref, image)
         key = layer.diff_id or layer.digest
         if key not in saved.layers:
             raise ImageReadError(f"layer {key} of {ref} is not in the image the engine saved")
@@ -160,24 +208,21 @@ class DockerImageReader:
         documents: dict[str, Any] = {}
         layers_by_path: dict[str, list[FileEntry]] = {}
         aliases: dict[str, str] = {}
-        stream = ChunkStream(image.save(chunk_size=self._chunk_size, named=False))
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE) as outer:
-            for member in outer:
-                name = member.name.lstrip("./") if member.name.startswith("./") else member.name
-                if member.issym():
-                    # Pre-25 saves link a repeated layer to its first copy.
-                    aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
-                    continue
-                if not member.isreg():
-                    continue
-                fileobj = outer.extractfile(member)
-                assert fileobj is not None
-                head = fileobj.read(512)
-                if head[:1] in (b"{", b"["):
-                    if member.size <= MAX_JSON_BYTES:
-                        documents[name] = json.loads(head + fileobj.read())
-                elif _looks_like_tar(head):
-                    layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, fileobj)))
+        stream = io.BufferedReader(ChunkStream(image.save(chunk_size=self._chunk_size, named=False)), buffer_size=TAR_BUFSIZE)
+        for member, body in iter_members(stream):
+            name = member.name[2:] if member.name.startswith("./") else member.name
+            if member.issym():
+                # Pre-25 saves link a repeated layer to its first copy.
+                aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+                continue
+            if not member.isreg():
+                continue
+            head = _read_head(body, min(512, member.size))
+            if head[:1] in (b"{", b"["):
+                if member.size <= MAX_JSON_BYTES:
+                    documents[name] = json.loads(head + body.readall())
+            elif _looks_like_tar(head):
+                layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, body)))
         manifest = documents.get("manifest.json")
         if not manifest:
             raise ValueError("no manifest.json in the saved image")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import tarfile
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from bot.images.errors import ByteBudgetExceeded
 from bot.images.config import history_entries, image_config
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.reference import ImageRef, parse_reference
@@ -40,10 +42,6 @@ DEFAULT_BUDGET = 8 << 30
 CHUNK = 1 << 20
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-
-
-class ByteBudgetExceeded(ImageReadError):
-    """Reading this layer would exceed the reader's download budget; the walk skips its contents."""
 
 
 class RegistryImageReader:
@@ -210,7 +208,7 @@ class RegistryImageReader:
         response = self._send(ref, self._url(ref, "blobs", layer.digest), stream=True)
         try:
             yield from iter_layer_blob(ChunkStream(self._metered(response, layer)))
-        except (UnsupportedLayer, OSError, EOFError) as exc:
+        except (UnsupportedLayer, OSError, EOFError, tarfile.TarError) as exc:
             raise ImageReadError(f"layer {layer.index} ({layer.digest}) of {ref.repository} is unreadable: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ImageReadError(f"registry {ref.registry} broke off layer {layer.index}: {exc}") from exc

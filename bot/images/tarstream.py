@@ -41,7 +41,7 @@ class ChunkStream(io.RawIOBase):
                 return 0
             self._offset = 0
         n = min(len(buffer), len(self._pending) - self._offset)
-        buffer[:n] = self._pending[self._offset : self._offset + n]
+        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
         self._offset += n
         return n
 
@@ -62,6 +62,9 @@ class PrefixedStream(io.RawIOBase):
             buffer[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
+        readinto = getattr(self._rest, "readinto", None)
+        if readinto is not None:
+            return readinto(buffer) or 0
         data = self._rest.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -132,8 +135,112 @@ def open_layer_stream(raw: IO[bytes]) -> tuple[IO[bytes], str]:
 
 def iter_layer_blob(raw: IO[bytes]) -> Iterator[FileEntry]:
     stream, compression = open_layer_stream(raw)
-    yield from iter_tar(stream, compression=compression)
+    if compression == "gz":
+        yield from iter_tar(stream, compression=compression)
+    else:
+        if not hasattr(stream, "readinto"):
+            stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
+        yield from iter_tar_fast(stream)
 
 
 class UnsupportedLayer(Exception):
     """A layer format this reader cannot decode; readers turn it into `ImageReadError`."""
+
+
+class BoundedStream(io.RawIOBase):
+    """The next `size` bytes of a stream (one tar member's data), without copying them anywhere."""
+
+    def __init__(self, raw: IO[bytes], size: int) -> None:
+        self._raw = raw
+        self.remaining = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self.remaining)]
+        n = self._raw.readinto(view)  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("tar member truncated")
+        self.remaining -= n
+        return n
+
+
+_SKIP = bytearray(TAR_BUFSIZE)
+
+
+def _read_exact(raw: IO[bytes], size: int) -> bytes:
+    data = raw.read(size)
+    if len(data) != size:
+        raise EOFError("unexpected end of tar stream")
+    return data
+
+
+def skip(raw: IO[bytes], size: int) -> None:
+    view = memoryview(_SKIP)
+    while size > 0:
+        n = raw.readinto(view[: min(size, len(view))])  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("unexpected end of tar stream")
+        size -= n
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        length = int(data[pos:space])
+        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records
+
+
+def iter_members(raw: IO[bytes]) -> Iterator[tuple[tarfile.TarInfo, BoundedStream]]:
+    """A fast streaming tar reader for the hot path: headers parsed by tarfile, data skipped with
+    `readinto` into one reusable buffer. PAX (`x`, `g`) and GNU long names (`L`, `K`) are applied;
+    each member's data is offered as a `BoundedStream` and skipped if the caller does not read it.
+    `raw` must support `readinto` (wrap it in `io.BufferedReader`)."""
+    global_pax: dict[str, str] = {}
+    pending: dict[str, str] = {}
+    while True:
+        block = raw.read(512)
+        if len(block) < 512 or not any(block):
+            return
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        padded = (info.size + 511) & ~511
+        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            records = _pax(_read_exact(raw, padded)[: info.size])
+            (global_pax if info.type == tarfile.XGLTYPE else pending).update(records)
+            continue
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            value = _read_exact(raw, padded)[: info.size].rstrip(b"\0").decode("utf-8", "surrogateescape")
+            pending["path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"] = value
+            continue
+        overrides = {**global_pax, **pending}
+        pending = {}
+        if "path" in overrides:
+            info.name = overrides["path"]
+        if "linkpath" in overrides:
+            info.linkname = overrides["linkpath"]
+        if "size" in overrides:
+            info.size = int(overrides["size"])
+            padded = (info.size + 511) & ~511
+        if info.type in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE):
+            data_size = 0 if info.type != tarfile.LNKTYPE else info.size
+            padded = (data_size + 511) & ~511
+        else:
+            data_size = info.size
+        body = BoundedStream(raw, data_size)
+        yield info, body
+        skip(raw, body.remaining + (padded - data_size))
+
+
+def iter_tar_fast(raw: IO[bytes]) -> Iterator[FileEntry]:
+    for info, _ in iter_members(raw):
+        entry = entry_from_member(info)
+        if entry is not None:
+            yield entry

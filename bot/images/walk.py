@@ -21,6 +21,8 @@ TOP_PATHS = 6
 # A child holding at least this share of its directory is worth looking into on its own.
 SIGNIFICANT_SHARE = 0.10
 MAX_DEPTH = 8
+# A directory whose size is spread over more children than this is reported as one path.
+MAX_SPLIT = 4
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class _Filesystem:
         parent = self._dir(parent_path.split("/") if parent_path else [], layer, create=False)
         if parent is None or parent.children is None:
             return
-        if name == OPAQUE_PREFIX + ".opq":
+        if name == OPAQUE_PREFIX + "opq":
             for child in parent.children.values():
                 self._hide(child, layer)
             parent.children.clear()
@@ -144,7 +146,11 @@ class _Filesystem:
 
 
 def _is_whiteout(path: str) -> bool:
-    return posixpath.basename(path).startswith(WHITEOUT_PREFIX)
+    return path.rpartition("/")[2].startswith(WHITEOUT_PREFIX)
+
+
+def _dirname(path: str) -> str:
+    return path.rpartition("/")[0]
 
 
 def _is_marker_dir(path: str, venvs: set[str]) -> bool:
@@ -167,13 +173,13 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
         if entry.kind == "dir" or _is_whiteout(entry.path):
             continue
         path = entry.path
-        if posixpath.basename(path) == "pyvenv.cfg":
-            venvs.add(posixpath.dirname(path))
+        if path.endswith("pyvenv.cfg") and path.rpartition("/")[2] == "pyvenv.cfg":
+            venvs.add(_dirname(path))
         node = sizes.setdefault(path, [0, 0])
         node[0] += entry.size_bytes
         node[1] += 1
         child = path
-        parent = posixpath.dirname(path)
+        parent = _dirname(path)
         while True:
             children[parent].add(child)
             agg = sizes.setdefault(parent, [0, 0])
@@ -181,7 +187,7 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
             agg[1] += 1
             if not parent:
                 break
-            child, parent = parent, posixpath.dirname(parent)
+            child, parent = parent, _dirname(parent)
     total = sizes.get("", [0, 0])[0]
     if total <= 0:
         return ()
@@ -190,7 +196,7 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
     def select(directory: str, depth: int) -> None:
         own = sizes[directory][0]
         big = [c for c in children.get(directory, ()) if sizes[c][0] > 0 and sizes[c][0] >= SIGNIFICANT_SHARE * own]
-        if not big:
+        if not big or (len(big) > MAX_SPLIT and directory):
             if directory:
                 picked.append(directory)
             return
@@ -206,7 +212,7 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
 
 
 def _classify_layer(walk: LayerWalk, entries: list[FileEntry], data_file_min: int) -> None:
-    venvs = {posixpath.dirname(e.path) for e in entries if posixpath.basename(e.path) == "pyvenv.cfg"}
+    venvs = {_dirname(e.path) for e in entries if e.path.endswith("pyvenv.cfg") and e.path.rpartition("/")[2] == "pyvenv.cfg"}
     for entry in entries:
         path = entry.path
         if entry.kind == "dir" or _is_whiteout(path):

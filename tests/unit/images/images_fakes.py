@@ -1,0 +1,191 @@
+"""Test doubles for the images feature: an in-memory `ImageReader`, tar builders, and a local OCI
+registry double that speaks the distribution API's wire format (manifests, blobs, bearer auth)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bot.images.model import FileEntry, HistoryEntry, ImageConfig, ImageManifest, LayerRef
+
+
+def tar_bytes(members: list[tuple[str, bytes | None]]) -> bytes:
+    """(name, data) pairs; data None makes a directory."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def entries(members: list[tuple[str, int] | tuple[str, int, str]]) -> list[FileEntry]:
+    out = []
+    for member in members:
+        path, size = member[0], member[1]
+        kind = member[2] if len(member) > 2 else ("dir" if path.endswith("/") else "file")  # type: ignore[misc]
+        out.append(FileEntry(path=path.rstrip("/"), size_bytes=size, kind=kind))
+    return out
+
+
+class FakeImageReader:
+    """Layers given as FileEntry lists; history entries as (created_by, empty_layer)."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, tuple[ImageManifest, list[list[FileEntry]]]] = {}
+
+    def add(self, ref: str, layers: list[list[FileEntry]], history: list[tuple[str, bool]] | None = None,
+            config: ImageConfig | None = None, sizes: list[int] | None = None) -> None:
+        refs = tuple(
+            LayerRef(index=i, digest=f"sha256:{ref}-{i}", size_bytes=(sizes[i] if sizes else sum(e.size_bytes for e in layer)),
+                     diff_id=f"sha256:{ref}-{i}")
+            for i, layer in enumerate(layers)
+        )
+        hist = history or [(f"/bin/sh -c step {i}", False) for i in range(len(layers))]
+        manifest = ImageManifest(
+            ref=ref, digest=None, config=config or ImageConfig(user="app", healthcheck=("CMD", "true")),
+            history=tuple(HistoryEntry(created_by=c, empty_layer=e) for c, e in hist), layers=refs,
+        )
+        self.images[ref] = (manifest, layers)
+
+    def manifest(self, ref: str) -> ImageManifest:
+        from bot.ports import ImageReadError
+
+        if ref not in self.images:
+            raise ImageReadError(f"image {ref} not found")
+        return self.images[ref][0]
+
+    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+        return iter(self.images[ref][1][layer.index])
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class RegistryDouble:
+    """A loopback registry: `add_image` stores blobs and a manifest (optionally behind an index);
+    `token` turns on bearer auth with a token service at /token."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.blobs: dict[str, bytes | Callable[[], Iterator[bytes]]] = {}
+        self.blob_sizes: dict[str, int] = {}
+        self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.token = token
+        self.token_requests: list[str] = []
+        self.refuse_tokens = False
+        self.blob_requests: list[str] = []
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                host = f"http://127.0.0.1:{double.port}"
+                if self.path.startswith("/token"):
+                    double.token_requests.append(self.path)
+                    if double.refuse_tokens:
+                        self._send(401, b'{"details":"incorrect username or password"}')
+                        return
+                    self._send(200, json.dumps({"token": double.token}).encode())
+                    return
+                if double.token and self.headers.get("Authorization") != f"Bearer {double.token}":
+                    self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                               headers={"WWW-Authenticate": f'Bearer realm="{host}/token",service="double",scope="repository:app:pull"'})
+                    return
+                parts = self.path.split("/")
+                # /v2/<name...>/<kind>/<reference>
+                kind, reference, name = parts[-2], parts[-1], "/".join(parts[2:-2])
+                if kind == "manifests" and (name, reference) in double.manifests:
+                    media, body = double.manifests[(name, reference)]
+                    self._send(200, body, media, {"Docker-Content-Digest": sha(body)})
+                elif kind == "blobs" and reference in double.blobs:
+                    double.blob_requests.append(reference)
+                    blob = double.blobs[reference]
+                    if callable(blob):
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/octet-stream")
+                        self.send_header("Content-Length", str(double.blob_sizes[reference]))
+                        self.end_headers()
+                        for chunk in blob():
+                            self.wfile.write(chunk)
+                    else:
+                        self._send(200, blob, "application/octet-stream")
+                else:
+                    self._send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add_blob(self, data: bytes) -> str:
+        digest = sha(data)
+        self.blobs[digest] = data
+        return digest
+
+    def add_image(self, name: str, tag: str, layers: list[bytes], history: list[dict[str, object]], *,
+                  gzip_layers: bool = True, index: bool = False, config_extra: dict[str, object] | None = None,
+                  streamed: list[tuple[str, int, Callable[[], Iterator[bytes]]]] | None = None) -> None:
+        descriptors, diff_ids = [], []
+        for layer in layers:
+            blob = gzip.compress(layer, compresslevel=1) if gzip_layers else layer
+            descriptors.append({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzip_layers else ""),
+                "digest": self.add_blob(blob), "size": len(blob),
+            })
+            diff_ids.append(sha(layer))
+        for digest, size, generator in streamed or []:
+            self.blobs[digest] = generator
+            self.blob_sizes[digest] = size
+            descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size})
+            diff_ids.append(digest)
+        config = {"architecture": "amd64", "os": "linux", "config": {"User": "app", **(config_extra or {})},
+                  "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}
+        config_blob = json.dumps(config).encode()
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": self.add_blob(config_blob), "size": len(config_blob)},
+            "layers": descriptors,
+        }).encode()
+        media = "application/vnd.oci.image.manifest.v1+json"
+        if index:
+            self.manifests[(name, sha(manifest))] = (media, manifest)
+            listing = json.dumps({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [
+                    {"mediaType": media, "digest": sha(b"arm"), "size": 1, "platform": {"os": "linux", "architecture": "arm64"}},
+                    {"mediaType": media, "digest": sha(manifest), "size": len(manifest), "platform": {"os": "linux", "architecture": "amd64"}},
+                ],
+            }).encode()
+            self.manifests[(name, tag)] = ("application/vnd.oci.image.index.v1+json", listing)
+        else:
+            self.manifests[(name, tag)] = (media, manifest)

@@ -1,0 +1,47 @@
+"""A 1 GB layer streams through the registry reader and the walk with flat memory."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, tarfile
+    sys.path.insert(0, sys.argv[1])
+    from images_fakes import RegistryDouble, tar_bytes
+    from bot.images.autopsy import autopsy
+    from bot.images.registry_reader import RegistryImageReader
+
+    SIZE = 1 << 30
+    info = tarfile.TarInfo("data/big.bin"); info.size = SIZE
+    header = info.tobuf(format=tarfile.PAX_FORMAT)
+    total = len(header) + SIZE + 1024
+
+    def generate():
+        yield header
+        zeros = bytes(1 << 20)
+        for _ in range(SIZE >> 20):
+            yield zeros
+        yield bytes(1024)
+
+    registry = RegistryDouble()
+    registry.add_image("big", "v1", [tar_bytes([("etc/", None)])],
+                       [{"created_by": "base"}, {"created_by": "/bin/sh -c #(nop) COPY file:abcdef12 in /data "}],
+                       streamed=[("sha256:" + "b" * 64, total, generate)])
+    report = autopsy(RegistryImageReader(), f"127.0.0.1:{registry.port}/big:v1")
+    layer = report.layers[1]
+    assert layer.size_bytes == SIZE, layer
+    assert report.layers[1].top_paths[0].path == "data/big.bin"
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """
+)
+
+
+def test_one_gigabyte_layer_keeps_peak_rss_under_200_mb():
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(Path(__file__).parent)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    peak_kib = int(result.stdout.strip().splitlines()[-1])
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
