@@ -63,7 +63,8 @@ class _Resource:
             item = _dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
             self.item_json.append(item)
             # A GET carries TypeMeta first, as the API server writes it.
-            type_meta = _dumps({"kind": obj.get("kind", self.kind), "apiVersion": obj.get("apiVersion", self.api_version)})
+            type_meta = _dumps({"kind": obj.get("kind", self.kind),
+                                "apiVersion": obj.get("apiVersion", self.api_version)})
             self.get_json.append(type_meta[:-1] + (b"," + item[1:] if item != b"{}" else b"}"))
             self.by_name[(namespace, meta["name"])] = index
             self.by_namespace.setdefault(namespace, []).append(index)
@@ -304,6 +305,9 @@ def _decode_continue(token: str) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections to a real API server
+    # Headers and body go out as two writes; with Nagle on, each keep-alive answer waits ~40 ms for the
+    # client's delayed ACK.
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -369,6 +373,7 @@ class SimServer:
     @property
     def url(self) -> str:
         host = self._httpd.server_address[0]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{self.port}"
 
     def record(self, method: str, path: str) -> None:

@@ -123,3 +123,30 @@ def test_missing_kubeconfig_is_a_read_error(tmp_path):
 def test_unknown_context_is_a_read_error(kubeconfig):
     with pytest.raises(ClusterReadError, match="cannot load kubeconfig"):
         KubernetesClusterReader.from_kubeconfig(kubeconfig, "other-cluster")
+
+
+def test_unreachable_kubelet_is_a_read_error_not_forbidden(tmp_path):
+    scenario = load_scenario("registry-meltdown")
+    scenario.unavailable_summaries = frozenset({BAD_NODE})
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path) as reader:
+            with pytest.raises(ClusterReadError, match="HTTP 503") as info:
+                reader.node_fs_summary(BAD_NODE)
+            assert not isinstance(info.value, (ClusterForbidden, ClusterNotFound))
+            assert "connection refused" in str(info.value)
+            with pytest.raises(ClusterNotFound):
+                reader.node_fs_summary("no-such-node")
+
+
+def test_reader_converts_the_sims_json_like_the_sdk_reads_it(kubeconfig, reader):
+    """Our JSON conversion and the SDK's own model agree on the fields both read."""
+    api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig), context="meltdown")
+    sdk_pods = {p.metadata.name: p for p in k8s.CoreV1Api(api_client).list_namespaced_pod("prod").items}
+    for pod in reader.list_pods("prod"):
+        sdk = sdk_pods[pod.name]
+        assert pod.created_at == sdk.metadata.creation_timestamp
+        assert pod.phase == sdk.status.phase and pod.node_name == sdk.spec.node_name
+        assert pod.containers[0].restart_count == (sdk.status.container_statuses[0].restart_count
+                                                   if sdk.status.container_statuses else None)
+    api_client.close()
