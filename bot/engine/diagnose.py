@@ -22,7 +22,7 @@ from bot.domain import Finding, RollbackCandidate, Severity, Target, TimelineEnt
 from bot.engine.cache import CachingClusterReader
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
-from bot.engine.resolve import UnknownService, resolve
+from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
 
@@ -93,8 +93,10 @@ def diagnose(
     try:
         cached.get_deployment(target.namespace, target.name)
     except ClusterNotFound:
-        raise UnknownService(
-            service, [], f"{resolution.via} points at Deployment {target.namespace}/{target.name}, which does not exist"
+        where = f" in context {target.context}" if target.context else ""
+        raise WorkloadNotFound(
+            f"{service!r} resolves through the {resolution.via} to Deployment {target.namespace}/{target.name}, "
+            f"which does not exist{where}"
         ) from None
     except ClusterForbidden as exc:
         raise ClusterForbidden(
