@@ -6,7 +6,7 @@ cause one list call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,9 +22,9 @@ from bot.engine.context import CheckContext
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
 
-def selector_string(selector: dict[str, str] | object) -> str | None:
-    items = sorted(dict(selector).items())  # type: ignore[call-overload]
-    return ",".join(f"{k}={v}" for k, v in items) or None
+def selector_string(selector: Mapping[str, str]) -> str | None:
+    """matchLabels as a label selector; None (everything) only when the selector is empty."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or None
 
 
 def deployment(ctx: CheckContext) -> DeploymentSnapshot:
