@@ -1,11 +1,13 @@
 """The `coroner` command. Logging is configured here and nowhere else.
 
-Each feature keeps its subcommands next to its code (`bot/<feature>/cli.py`); this module only
-assembles them, and turns a `CoronerError` into one readable line instead of a traceback.
+Each feature keeps its subcommands next to its code (`bot/<feature>/cli.py`). They are imported only
+when invoked: `coroner lint` runs in CI on every commit and must not pay for SQLAlchemy, the
+kubernetes client and bolt. A `CoronerError` becomes one readable line instead of a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -15,8 +17,35 @@ import click
 from bot import __version__
 from bot.ports import CoronerError
 
+# name -> "module:attribute"; the order is the order of `coroner --help`.
+COMMANDS: dict[str, str] = {
+    "demo": "bot.demo.cli:demo",
+    "diagnose": "bot.engine.cli:diagnose_command",
+    "playbooks": "bot.engine.cli:playbooks_group",
+    "image": "bot.images.cli:image_command",
+    "lint": "bot.dockerfile.cli:lint_command",
+    "fix": "bot.dockerfile.cli:fix_command",
+    "postmortem": "bot.postmortem.cli:postmortem",
+    "serve": "bot.server:serve",
+    "db": "bot.store.cli:db",
+    "sim": "bot.sim.cli:sim_command",
+}
+
 
 class CoronerGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -32,21 +61,3 @@ def main(verbose: int) -> None:
     """Coroner: diagnose an incident's service, post the timeline, draft the postmortem."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-from bot.images.cli import image_command  # noqa: E402
-
-main.add_command(image_command)
-
-from bot.engine.cli import diagnose_command, playbooks_group  # noqa: E402
-
-main.add_command(diagnose_command)
-main.add_command(playbooks_group)
-
-from bot.sim.cli import sim_command  # noqa: E402 - commands register after the group is defined
-
-main.add_command(sim_command)
-
-from bot.dockerfile.cli import fix_command, lint_command  # noqa: E402  (commands register after the group)
-
-main.add_command(lint_command)
-main.add_command(fix_command)

@@ -1,0 +1,154 @@
+"""The ASGI app: PagerDuty intake, `/healthz`, `/readyz`. Built by `create_app(...)`, never at import.
+
+Status codes follow PagerDuty's delivery rules (REFERENCE.md §1.3): any 4xx other than 429 is a *drop*
+(three in a row disable the subscription for 24 h) while 5xx and 429 are *retried* for up to 48 h. So a
+request that is not ours or cannot be read (bad signature, bad JSON) is a 4xx, and a fault of ours
+(database down) is a 503, so that PagerDuty keeps the event until we can store it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, parse_envelope, verify_v3
+from bot.incidents.service import IncidentService
+from bot.ports import Clock
+from bot.settings import Settings
+from bot.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# PagerDuty drops webhooks over 256 KB; anything far larger is not PagerDuty.
+MAX_BODY_BYTES = 1024 * 1024
+RETRY_AFTER_SECONDS = "30"
+
+
+def create_app(
+    *,
+    store: Store,
+    webhook_secrets: Sequence[str],
+    clock: Clock | None = None,
+    pending_sweep_seconds: float | None = 60.0,
+    extra_routes: Sequence[BaseRoute] = (),
+    incident_service: IncidentService | None = None,
+) -> Starlette:
+    """The ASGI app over `store`.
+
+    `webhook_secrets`: every PagerDuty V3 secret currently valid (several while one rotates); with none,
+    every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's). `pending_sweep_seconds`: how often
+    stored-but-unprocessed events are retried in the background (None: only once, at startup,
+    before serving).
+    `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
+    `incident_service` replaces the default `IncidentService(store, clock=clock)`.
+    """
+    secrets = tuple(s for s in webhook_secrets if s)
+    if not secrets:
+        log.warning("no PagerDuty webhook secret configured: every webhook will be refused (401)")
+    service = incident_service or IncidentService(store, clock=clock)
+
+    async def pagerduty_webhook(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return _error(413, "body too large")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "body too large")
+        if not verify_v3(body, request.headers.get(SIGNATURE_HEADER), secrets):
+            log.warning("PagerDuty webhook refused: bad or missing signature", extra={"client": _client(request)})
+            return _error(401, "invalid signature")
+        try:
+            event = parse_envelope(body)
+        except MalformedEvent as exc:
+            log.warning("PagerDuty webhook refused: %s", exc)
+            return _error(400, str(exc))
+        try:
+            recorded = await run_in_threadpool(
+                service.record, event=event, body=body, headers=dict(request.headers.items())
+            )
+        except StoreUnavailable as exc:
+            log.error("PagerDuty webhook not stored, asking for a retry: %s", exc)
+            return _error(503, "temporarily unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
+        if recorded.inbound_id is None:
+            return JSONResponse({"status": "duplicate"}, status_code=202)
+        # Stored: from here on nothing is lost, so whatever happens the answer is 202. Processing is a
+        # few inserts; if it fails the event stays pending for the sweep.
+        try:
+            await run_in_threadpool(service.process, recorded.inbound_id)
+        except StoreUnavailable as exc:
+            log.warning("stored PagerDuty event left pending: %s", exc)
+        return JSONResponse({"status": "accepted"}, status_code=202)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await run_in_threadpool(store.ping)
+        except StoreUnavailable as exc:
+            log.warning("not ready: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Events left pending by a previous run are processed before new traffic, keeping their order.
+        await _sweep_once(service)
+        sweeper = asyncio.create_task(_sweep(service, pending_sweep_seconds)) if pending_sweep_seconds else None
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+
+    routes: list[BaseRoute] = [
+        Route("/pagerduty/webhook", pagerduty_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *extra_routes,
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_settings(settings: Settings) -> Starlette:
+    """The production app, assembled from Settings (what `coroner serve` runs)."""
+    store = Store.from_url(settings.database_url)
+    return create_app(
+        store=store, webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets]
+    )
+
+
+async def _sweep(service: IncidentService, interval: float) -> None:
+    """Retry, every `interval` seconds, stored events whose processing failed."""
+    while True:
+        await asyncio.sleep(interval)
+        await _sweep_once(service)
+
+
+async def _sweep_once(service: IncidentService) -> None:
+    try:
+        done = await run_in_threadpool(service.process_pending)
+    except StoreUnavailable as exc:
+        log.warning("pending events not processed: %s", exc)
+        return
+    if done:
+        log.info("processed %d pending PagerDuty events", done)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _client(request: Request) -> Any:
+    return request.client.host if request.client else None

@@ -1,0 +1,1 @@
+"""`coroner demo`: the outage replayed end to end."""

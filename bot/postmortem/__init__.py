@@ -1,0 +1,25 @@
+"""Postmortem drafts: evidence in, a byte-stable Markdown draft out (no LLM, no clock).
+
+    view = build_view(incident=..., timeline=[...], findings=[...], rollback_candidates=[...],
+                      image=ImageSummary(...), dockerfile_fix=DockerfileFix(...))
+    markdown = render_postmortem(view, templates_dir=settings.templates_dir)
+    version_key = content_hash(markdown)
+"""
+
+from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary, PathSize, instruction_of
+from bot.postmortem.render import PostmortemRenderError, content_hash, make_environment, render_postmortem
+from bot.postmortem.view import PostmortemView, build_view
+
+__all__ = [
+    "DockerfileFix",
+    "ImageSummary",
+    "LayerSummary",
+    "PathSize",
+    "PostmortemRenderError",
+    "PostmortemView",
+    "build_view",
+    "content_hash",
+    "instruction_of",
+    "make_environment",
+    "render_postmortem",
+]

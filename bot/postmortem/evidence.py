@@ -1,0 +1,183 @@
+"""Inputs of the postmortem besides the domain types: the image summary and the Dockerfile fix.
+
+They are plain data so the postmortem does not depend on how the image autopsy or the Dockerfile
+doctor are built: `ImageSummary.from_manifest` adapts the image readers' model, `ImageSummary.from_json`
+adapts the JSON of `coroner image --format json`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.images.model import ImageManifest
+
+
+@dataclass(frozen=True)
+class PathSize:
+    """One of the largest paths inside a layer (`.git`, `app/.venv`, `data/*.csv`)."""
+
+    path: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One filesystem layer: its index in the image (0 = base), the instruction that made it, its size."""
+
+    index: int
+    instruction: str
+    size_bytes: int
+    digest: str | None = None
+    top_paths: tuple[PathSize, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """The current image and, when known, the size of the image it replaced."""
+
+    ref: str
+    layers: tuple[LayerSummary, ...]
+    total_bytes: int | None = None  # None = the sum of the layers
+    previous_ref: str | None = None
+    previous_total_bytes: int | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        return self.total_bytes if self.total_bytes is not None else sum(layer.size_bytes for layer in self.layers)
+
+    def to_json(self) -> dict[str, Any]:
+        """The subset of the `coroner image --format json` shape that `from_json` reads back."""
+        data: dict[str, Any] = {
+            "ref": self.ref,
+            "layers": [
+                {
+                    "index": la.index,
+                    "instruction": la.instruction,
+                    "size_bytes": la.size_bytes,
+                    "digest": la.digest,
+                    "top_paths": [{"path": p.path, "size_bytes": p.size_bytes} for p in la.top_paths],
+                }
+                for la in self.layers
+            ],
+            "totals": {"size_bytes": self.size_bytes},
+        }
+        if self.previous_ref is not None or self.previous_total_bytes is not None:
+            data["against"] = {"ref": self.previous_ref, "size_bytes": self.previous_total_bytes}
+        return data
+
+    @classmethod
+    def from_manifest(
+        cls,
+        manifest: ImageManifest,
+        *,
+        top_paths: Mapping[int, Sequence[PathSize]] | None = None,
+        previous: ImageManifest | None = None,
+    ) -> ImageSummary:
+        """Pair the non-empty history entries with the layers, in order (OCI config semantics)."""
+        instructions = [instruction_of(h.created_by) for h in manifest.history if not h.empty_layer]
+        layers = tuple(
+            LayerSummary(
+                index=layer.index,
+                instruction=instructions[i] if i < len(instructions) else "(no history)",
+                size_bytes=layer.size_bytes,
+                digest=layer.digest,
+                top_paths=tuple((top_paths or {}).get(layer.index, ())),
+            )
+            for i, layer in enumerate(manifest.layers)
+        )
+        return cls(
+            ref=manifest.ref,
+            layers=layers,
+            total_bytes=manifest.size_bytes,
+            previous_ref=previous.ref if previous else None,
+            previous_total_bytes=previous.size_bytes if previous else None,
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, previous_total_bytes: int | None = None) -> ImageSummary:
+        """Read the `coroner image --format json` shape: `layers[]` with `index`, `size_bytes`,
+        `created_by`, `instruction` and `top_paths` (items `{path, size_bytes}` or `[path, size]`)."""
+        layers = []
+        for raw in data.get("layers", []):
+            instruction = raw.get("instruction") or instruction_of(raw.get("created_by") or "")
+            layers.append(
+                LayerSummary(
+                    index=int(raw["index"]),
+                    instruction=str(instruction),
+                    size_bytes=int(raw.get("size_bytes") or 0),
+                    digest=raw.get("digest"),
+                    top_paths=tuple(_path_size(p) for p in raw.get("top_paths") or ()),
+                )
+            )
+        totals = data.get("totals") or {}
+        against = data.get("against") or {}
+        return cls(
+            ref=str(data.get("ref") or data.get("image") or "?"),
+            layers=tuple(layers),
+            total_bytes=totals.get("size_bytes"),
+            previous_ref=against.get("ref"),
+            previous_total_bytes=against.get("size_bytes", previous_total_bytes),
+        )
+
+
+def _path_size(raw: Any) -> PathSize:
+    if isinstance(raw, Mapping):
+        return PathSize(path=str(raw["path"]), size_bytes=int(raw.get("size_bytes", raw.get("bytes", 0))))
+    path, size = raw
+    return PathSize(path=str(path), size_bytes=int(size))
+
+
+@dataclass(frozen=True)
+class DockerfileFix:
+    """The Dockerfile doctor's proposal: a unified diff and one note per change."""
+
+    diff: str
+    notes: tuple[str, ...] = ()
+    path: str = "Dockerfile"
+    rules: tuple[str, ...] = ()  # rule ids the fix addresses
+    dockerignore: str | None = None  # a proposed .dockerignore, when the build context lacks one
+    dockerignore_path: str = ".dockerignore"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "diff": self.diff,
+            "notes": list(self.notes),
+            "path": self.path,
+            "rules": list(self.rules),
+            "dockerignore": self.dockerignore,
+            "dockerignore_path": self.dockerignore_path,
+        }
+
+    @classmethod
+    def from_fix_result(cls, result: Any) -> DockerfileFix:
+        """Adapt the Dockerfile doctor's `FixResult` (`diff`, `notes`, `path`, `fixed` findings,
+        `dockerignore`) without importing it: the postmortem depends on data, not on the fixer."""
+        return cls(
+            diff=result.diff,
+            notes=tuple(result.notes),
+            path=result.path,
+            rules=tuple(sorted({f.rule for f in result.fixed})),
+            dockerignore=getattr(result, "dockerignore", None),
+            dockerignore_path=getattr(result, "dockerignore_path", None) or ".dockerignore",
+        )
+
+
+_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
+_SHELL = re.compile(r"^(?:RUN )?/bin/sh -c\s+")
+
+
+def instruction_of(created_by: str) -> str:
+    """`docker history`'s `created_by` as the Dockerfile instruction a person recognises.
+
+    Classic builder: `/bin/sh -c #(nop)  COPY dir:… in /app` and `/bin/sh -c apt-get …`;
+    BuildKit: `RUN /bin/sh -c apt-get … # buildkit` and `COPY . . # buildkit`.
+    """
+    text = " ".join(created_by.split()).removesuffix(" # buildkit")
+    if _NOP.match(text):
+        return _NOP.sub("", text)
+    if _SHELL.match(text):
+        return "RUN " + _SHELL.sub("", text)
+    return text

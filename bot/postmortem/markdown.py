@@ -1,0 +1,57 @@
+"""Markdown for untrusted text.
+
+The postmortem is Markdown that people review and a web page renders, so a PagerDuty title such as
+`# Oops | <script>` must stay one harmless line of text. `Md` marks text that is already Markdown;
+the renderer escapes every other string that reaches the output (see `render.py`), so a template cannot
+forget to.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class Md(str):
+    """A string that is Markdown already and must be emitted as is."""
+
+    __slots__ = ()
+
+
+# CommonMark lets any ASCII punctuation be backslash-escaped. These are the ones that can change the
+# structure of a line that does not start the line: emphasis, links, images, HTML, tables, headings'
+# closing sequence, code spans and strikethrough.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
+
+
+def escape(text: str) -> Md:
+    """Backslash-escape the structural characters, keeping the spacing as is."""
+    return Md(_SPECIAL.sub(r"\\\1", str(text)))
+
+
+def inline(text: str) -> Md:
+    """Escaped and folded onto one line: newlines in a title cannot start a heading or a list."""
+    return escape(" ".join(str(text).split()))
+
+
+def code(text: str) -> Md:
+    """An inline code span whose delimiter is longer than any backtick run inside (CommonMark §6.1)."""
+    flat = " ".join(str(text).split())
+    if not flat:
+        return Md("")
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return Md(f"{fence}{pad}{flat}{pad}{fence}")
+
+
+def table_code(text: str) -> Md:
+    """A code span inside a GFM table cell, where an unescaped `|` would end the cell even in code."""
+    return Md(code(text).replace("|", "\\|"))
+
+
+def fenced(text: str, lang: str = "") -> Md:
+    """A fenced code block longer than any backtick fence inside the text, so a diff cannot close it."""
+    runs = [len(m) for m in re.findall(r"^ {0,3}(`{3,})", text, flags=re.MULTILINE)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    body = text if text.endswith("\n") else text + "\n"
+    return Md(f"{fence}{lang}\n{body}{fence}")

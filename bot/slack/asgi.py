@@ -1,0 +1,39 @@
+"""Mount the bolt app on Starlette at `POST /slack/events`.
+
+bolt's own Starlette adapter calls the blocking `App.dispatch` inside `async def`, which stalls the
+event loop for every request (REFERENCE.md §2.2). Here `dispatch` runs in Starlette's thread pool; it
+returns as soon as the listener acks, and lazy listeners continue on bolt's executor.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SLACK_EVENTS_PATH = "/slack/events"
+# Slack's payloads are a few KB; refuse anything far larger before it is buffered for HMAC checks.
+MAX_BODY_BYTES = 1_000_000
+
+
+def slack_routes(app: App, *, path: str = SLACK_EVENTS_PATH, max_body_bytes: int = MAX_BODY_BYTES) -> list[Route]:
+    async def events(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body_bytes:
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    return [Route(path, events, methods=["POST"])]
+
+
+def slack_asgi_app(app: App, *, path: str = SLACK_EVENTS_PATH) -> Starlette:
+    """A standalone ASGI app with only the Slack route (the main app mounts `slack_routes` instead)."""
+    return Starlette(routes=slack_routes(app, path=path))

@@ -1,0 +1,201 @@
+"""The tables, as typed SQLAlchemy 2.x mappings. Nothing outside `bot.store` sees these rows:
+repositories turn them into `bot.domain` types (or the small records of `bot.store.records`).
+
+Every change here needs an Alembic revision in `migrations/versions/`; `coroner db check` (and the
+test suite) fail when the models and the migrations drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names: Alembic can then drop and alter them on every backend (SQLite's
+# batch mode needs names), and a migration written on SQLite means the same thing on PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out. SQLite keeps no offset, so values are normalised to UTC on the way
+    in and tagged as UTC on the way out; PostgreSQL stores `timestamptz`. Naive input is refused, because
+    guessing its zone is how timelines end up an hour off."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text)
+    service: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    urgency: Mapped[str | None] = mapped_column(String(32))
+    number: Mapped[int | None] = mapped_column(Integer)
+    html_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    # When the current status was set, by the source's clock: an older event processed late (a
+    # re-processed raw event) must not move the status backwards.
+    status_at: Mapped[datetime]
+
+
+class InboundEventRow(Base):
+    """A webhook exactly as received. The source of truth: incidents and timelines are derived from it,
+    and `processed_at IS NULL` marks what still has to be (re)processed."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id"),
+        UniqueConstraint("source", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    delivery_id: Mapped[str | None] = mapped_column(String(128))  # PagerDuty X-Webhook-Id
+    event_id: Mapped[str] = mapped_column(String(128))  # PagerDuty event.id
+    event_type: Mapped[str] = mapped_column(String(128))
+    headers: Mapped[dict[str, Any]]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class TimelineEntryRow(Base):
+    __tablename__ = "timeline_entries"
+    __table_args__ = (UniqueConstraint("incident_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class DiagnosisRunRow(Base):
+    __tablename__ = "diagnosis_runs"
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    playbook: Mapped[str | None] = mapped_column(String(255))
+    target: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("diagnosis_runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]]
+    remediation: Mapped[str | None] = mapped_column(Text)
+    check: Mapped[str | None] = mapped_column(String(128))
+
+
+class PostmortemRow(Base):
+    __tablename__ = "postmortems"
+    __table_args__ = (UniqueConstraint("incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+
+
+class PostmortemVersionRow(Base):
+    __tablename__ = "postmortem_versions"
+    __table_args__ = (UniqueConstraint("postmortem_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body_markdown: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of body_markdown (UTF-8)
+    status: Mapped[str] = mapped_column(String(16))  # draft | in_review | approved
+    author: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class AuditLogRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(128))
+    target: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]]
+
+
+class JobRow(Base):
+    """Durable work. Claimed under a lease: a worker that dies leaves a job that becomes claimable again
+    when `lease_until` passes, so nothing is lost and nothing runs twice at the same time."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,547 @@
+"""Repositories: add and get, inside a unit of work's session. They never commit (the unit of work does)
+and never hand out ORM rows: callers get `bot.domain` types or `bot.store.records`.
+
+Idempotence is done by the database, not by check-then-insert: `INSERT ... ON CONFLICT DO NOTHING` on the
+unique keys, in the dialect's own syntax, so two replicas (or a retry racing the original) cannot both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bot.domain import Finding, Incident, Severity, TimelineEntry
+from bot.ports import Clock
+from bot.store.db import StoreError
+from bot.store.models import (
+    AuditLogRow,
+    DiagnosisRunRow,
+    FindingRow,
+    InboundEventRow,
+    IncidentRow,
+    PostmortemRow,
+    PostmortemVersionRow,
+    TimelineEntryRow,
+)
+from bot.store.records import AuditRecord, DiagnosisRun, InboundEvent, PostmortemStatus, PostmortemVersion
+
+
+class NotFound(StoreError):
+    """The object asked for does not exist."""
+
+
+def insert_ignoring_conflicts(
+    session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, returning: sa.Column[Any] | None = None
+) -> sa.CursorResult[Any]:
+    """`INSERT ... ON CONFLICT DO NOTHING` for SQLite and PostgreSQL: rows that collide with any unique
+    constraint are skipped silently. `rowcount` (or the returned ids) tells how many were really added."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - make_engine refuses other backends
+        raise StoreError(f"unsupported dialect {dialect}")
+    stmt = insert(table).values(list(rows)).on_conflict_do_nothing()
+    if returning is not None:
+        stmt = stmt.returning(returning)
+    return session.execute(stmt)  # type: ignore[return-value]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- incidents -----------------------------------------------------------------------------------------
+
+
+def _incident(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        source=row.source,
+        external_id=row.external_id,
+        title=row.title,
+        service=row.service,
+        status=row.status,
+        urgency=row.urgency,
+        created_at=row.created_at,
+        resolved_at=row.resolved_at,
+        number=row.number,
+        html_url=row.html_url,
+    )
+
+
+class IncidentRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, incident_id: str) -> Incident | None:
+        row = self._session.get(IncidentRow, incident_id)
+        return _incident(row) if row else None
+
+    def find_by_external_id(self, *, source: str, external_id: str) -> Incident | None:
+        row = self._session.scalars(
+            sa.select(IncidentRow).where(IncidentRow.source == source, IncidentRow.external_id == external_id)
+        ).one_or_none()
+        return _incident(row) if row else None
+
+    def add_if_absent(self, incident: Incident) -> bool:
+        """Insert unless an incident with the same id (or source + external id) exists. True if inserted."""
+        values = {
+            "id": incident.id,
+            "source": incident.source,
+            "external_id": incident.external_id,
+            "title": incident.title,
+            "service": incident.service,
+            "status": incident.status,
+            "urgency": incident.urgency,
+            "number": incident.number,
+            "html_url": incident.html_url,
+            "created_at": incident.created_at,
+            "resolved_at": incident.resolved_at,
+            "status_at": incident.resolved_at or incident.created_at,
+        }
+        table: sa.Table = IncidentRow.__table__  # type: ignore[assignment]
+        result = insert_ignoring_conflicts(self._session, table, [values], returning=table.c.id)
+        return result.scalar_one_or_none() is not None
+
+    def update_details(
+        self,
+        incident_id: str,
+        *,
+        title: str | None = None,
+        service: str | None = None,
+        urgency: str | None = None,
+        html_url: str | None = None,
+        number: int | None = None,
+    ) -> None:
+        """Refresh descriptive fields from a newer event; `None` leaves a field as it is."""
+        row = self._row(incident_id)
+        for name, value in (
+            ("title", title),
+            ("service", service),
+            ("urgency", urgency),
+            ("html_url", html_url),
+            ("number", number),
+        ):
+            if value is not None:
+                setattr(row, name, value)
+
+    def set_status(self, incident_id: str, *, status: str, at: datetime) -> bool:
+        """Move the incident to `status` as of `at`, unless a later status is already recorded (events
+        re-processed late must not reopen a resolved incident). True if the status changed."""
+        row = self._row(incident_id)
+        if at < row.status_at:
+            return False
+        changed = row.status != status
+        row.status = status
+        row.status_at = at
+        if status == "resolved":
+            row.resolved_at = row.resolved_at or at
+        else:
+            row.resolved_at = None
+        return changed
+
+    def list(self, *, status: str | None = None, limit: int = 50) -> list[Incident]:
+        stmt = sa.select(IncidentRow).order_by(IncidentRow.created_at.desc(), IncidentRow.id).limit(limit)
+        if status is not None:
+            stmt = stmt.where(IncidentRow.status == status)
+        return [_incident(row) for row in self._session.scalars(stmt)]
+
+    def _row(self, incident_id: str) -> IncidentRow:
+        row = self._session.get(IncidentRow, incident_id, with_for_update=self._lock_rows())
+        if row is None:
+            raise NotFound(f"no incident {incident_id}")
+        return row
+
+    def _lock_rows(self) -> bool:
+        # Row locks serialise concurrent status changes on PostgreSQL; SQLite is single-writer already.
+        return self._session.get_bind().dialect.name == "postgresql"
+
+
+# --- raw inbound events --------------------------------------------------------------------------------
+
+
+def _inbound(row: InboundEventRow) -> InboundEvent:
+    return InboundEvent(
+        id=row.id,
+        source=row.source,
+        delivery_id=row.delivery_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        headers=dict(row.headers),
+        body=bytes(row.body),
+        received_at=row.received_at,
+        processed_at=row.processed_at,
+        attempts=row.attempts,
+        last_error=row.last_error,
+    )
+
+
+class InboundEventRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        source: str,
+        delivery_id: str | None,
+        event_id: str,
+        event_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        received_at: datetime,
+    ) -> int | None:
+        """Store a raw event once. Returns its id, or None when it is a duplicate (same delivery id, or the
+        same event id delivered under another delivery id)."""
+        values = {
+            "source": source,
+            "delivery_id": delivery_id,
+            "event_id": event_id,
+            "event_type": event_type,
+            "headers": dict(headers),
+            "body": body,
+            "received_at": received_at,
+            "processed_at": None,
+            "attempts": 0,
+            "last_error": None,
+        }
+        result = insert_ignoring_conflicts(
+            self._session,
+            InboundEventRow.__table__,  # type: ignore[arg-type]
+            [values],
+            returning=InboundEventRow.__table__.c.id,  # type: ignore[attr-defined]
+        )
+        new_id = result.scalar_one_or_none()
+        return int(new_id) if new_id is not None else None
+
+    def get(self, event_id: int) -> InboundEvent | None:
+        row = self._session.get(InboundEventRow, event_id)
+        return _inbound(row) if row else None
+
+    def count(self, *, source: str | None = None) -> int:
+        stmt = sa.select(sa.func.count()).select_from(InboundEventRow)
+        if source is not None:
+            stmt = stmt.where(InboundEventRow.source == source)
+        return int(self._session.scalar(stmt) or 0)
+
+    def pending(self, *, limit: int = 100) -> list[InboundEvent]:
+        """Unprocessed events, oldest first (the order they were received, which PagerDuty keeps per
+        incident)."""
+        stmt = (
+            sa.select(InboundEventRow)
+            .where(InboundEventRow.processed_at.is_(None))
+            .order_by(InboundEventRow.id)
+            .limit(limit)
+        )
+        return [_inbound(row) for row in self._session.scalars(stmt)]
+
+    def lock_pending(self, event_id: int) -> InboundEvent | None:
+        """Take the event for processing if it is still pending. On PostgreSQL the row stays locked until
+        commit (`SKIP LOCKED`: another replica busy with it makes this return None)."""
+        stmt = sa.select(InboundEventRow).where(
+            InboundEventRow.id == event_id, InboundEventRow.processed_at.is_(None)
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        row = self._session.scalars(stmt).one_or_none()
+        return _inbound(row) if row else None
+
+    def mark_processed(self, event_id: int, *, at: datetime) -> None:
+        self._session.execute(
+            sa.update(InboundEventRow)
+            .where(InboundEventRow.id == event_id)
+            .values(processed_at=at, attempts=InboundEventRow.attempts + 1, last_error=None)
+        )
+
+    def mark_failed(self, event_id: int, *, error: str) -> None:
+        self._session.execute(
+            sa.update(InboundEventRow)
+            .where(InboundEventRow.id == event_id)
+            .values(attempts=InboundEventRow.attempts + 1, last_error=error[:2000])
+        )
+
+
+# --- timeline ------------------------------------------------------------------------------------------
+
+
+class TimelineRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add_entries(self, *, incident_id: str, entries: Iterable[TimelineEntry]) -> int:
+        """Add entries, skipping any whose key the incident already has. Returns how many were new."""
+        unique: dict[str, TimelineEntry] = {}
+        for entry in entries:
+            unique.setdefault(entry.key, entry)
+        if not unique:
+            return 0
+        rows = [
+            {"incident_id": incident_id, "key": e.key, "at": e.at, "source": e.source, "text": e.text}
+            for e in unique.values()
+        ]
+        table: sa.Table = TimelineEntryRow.__table__  # type: ignore[assignment]
+        # Count what RETURNING gives back: rowcount of a multi-row insert is not reliable across drivers.
+        result = insert_ignoring_conflicts(self._session, table, rows, returning=table.c.id)
+        return len(result.all())
+
+    def list(self, incident_id: str) -> list[TimelineEntry]:
+        """Ordered by time; ties keep insertion order."""
+        stmt = (
+            sa.select(TimelineEntryRow)
+            .where(TimelineEntryRow.incident_id == incident_id)
+            .order_by(TimelineEntryRow.at, TimelineEntryRow.id)
+        )
+        return [
+            TimelineEntry(at=row.at, source=row.source, text=row.text, key=row.key)
+            for row in self._session.scalars(stmt)
+        ]
+
+
+# --- diagnosis runs and findings -----------------------------------------------------------------------
+
+
+class DiagnosisRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(
+        self,
+        *,
+        dedupe_key: str,
+        incident_id: str | None,
+        findings: Sequence[Finding],
+        started_at: datetime,
+        finished_at: datetime | None = None,
+        playbook: str | None = None,
+        target: Mapping[str, Any] | None = None,
+    ) -> tuple[DiagnosisRun, bool]:
+        """Store a run and its findings once per `dedupe_key`. Returns the stored run and whether it is new;
+        a repeat returns the run recorded first, untouched."""
+        run_table: sa.Table = DiagnosisRunRow.__table__  # type: ignore[assignment]
+        result = insert_ignoring_conflicts(
+            self._session,
+            run_table,
+            [
+                {
+                    "dedupe_key": dedupe_key,
+                    "incident_id": incident_id,
+                    "playbook": playbook,
+                    "target": dict(target or {}),
+                    "started_at": started_at,
+                    "finished_at": finished_at,
+                }
+            ],
+            returning=run_table.c.id,
+        )
+        run_id = result.scalar_one_or_none()
+        created = run_id is not None
+        if created:
+            self._session.add_all(
+                FindingRow(
+                    run_id=run_id,
+                    position=position,
+                    rule=f.rule,
+                    severity=f.severity.value,
+                    title=f.title,
+                    evidence=dict(f.evidence),
+                    remediation=f.remediation,
+                    check=f.check,
+                )
+                for position, f in enumerate(findings)
+            )
+            self._session.flush()
+        run = self.get(dedupe_key)
+        assert run is not None  # inserted above, or present since the conflict
+        return run, created
+
+    def get(self, dedupe_key: str) -> DiagnosisRun | None:
+        row = self._session.scalars(
+            sa.select(DiagnosisRunRow).where(DiagnosisRunRow.dedupe_key == dedupe_key)
+        ).one_or_none()
+        return self._run(row) if row else None
+
+    def list_for_incident(self, incident_id: str) -> list[DiagnosisRun]:
+        rows = self._session.scalars(
+            sa.select(DiagnosisRunRow)
+            .where(DiagnosisRunRow.incident_id == incident_id)
+            .order_by(DiagnosisRunRow.started_at, DiagnosisRunRow.id)
+        )
+        return [self._run(row) for row in rows]
+
+    def _run(self, row: DiagnosisRunRow) -> DiagnosisRun:
+        finding_rows = self._session.scalars(
+            sa.select(FindingRow).where(FindingRow.run_id == row.id).order_by(FindingRow.position)
+        )
+        findings = tuple(
+            Finding(
+                rule=f.rule,
+                severity=Severity(f.severity),
+                title=f.title,
+                evidence=dict(f.evidence),
+                remediation=f.remediation,
+                check=f.check,
+            )
+            for f in finding_rows
+        )
+        return DiagnosisRun(
+            id=row.id,
+            dedupe_key=row.dedupe_key,
+            incident_id=row.incident_id,
+            playbook=row.playbook,
+            target=dict(row.target),
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            findings=findings,
+        )
+
+
+# --- postmortems ---------------------------------------------------------------------------------------
+
+
+class PostmortemRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def save_version(
+        self,
+        *,
+        incident_id: str,
+        body_markdown: str,
+        author: str | None = None,
+        status: PostmortemStatus = PostmortemStatus.DRAFT,
+    ) -> tuple[PostmortemVersion, bool]:
+        """Append a version unless the latest one has the same content (sha256). Returns the latest version
+        and whether it was added. Versions are numbered 1, 2, 3… per incident."""
+        now = self._clock.now()
+        insert_ignoring_conflicts(
+            self._session,
+            PostmortemRow.__table__,  # type: ignore[arg-type]
+            [{"incident_id": incident_id, "created_at": now}],
+        )
+        stmt = sa.select(PostmortemRow).where(PostmortemRow.incident_id == incident_id)
+        if self._is_postgres():
+            # Two savers of the same postmortem queue here, so they cannot both claim version N+1.
+            stmt = stmt.with_for_update()
+        postmortem = self._session.scalars(stmt).one()
+        latest = self._latest_row(postmortem.id)
+        digest = content_hash(body_markdown)
+        if latest is not None and latest.content_hash == digest:
+            return self._version(incident_id, latest), False
+        row = PostmortemVersionRow(
+            postmortem_id=postmortem.id,
+            version=(latest.version + 1) if latest else 1,
+            body_markdown=body_markdown,
+            content_hash=digest,
+            status=status.value,
+            author=author,
+            created_at=now,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return self._version(incident_id, row), True
+
+    def latest(self, incident_id: str) -> PostmortemVersion | None:
+        postmortem_id = self._postmortem_id(incident_id)
+        if postmortem_id is None:
+            return None
+        row = self._latest_row(postmortem_id)
+        return self._version(incident_id, row) if row else None
+
+    def versions(self, incident_id: str) -> list[PostmortemVersion]:
+        postmortem_id = self._postmortem_id(incident_id)
+        if postmortem_id is None:
+            return []
+        rows = self._session.scalars(
+            sa.select(PostmortemVersionRow)
+            .where(PostmortemVersionRow.postmortem_id == postmortem_id)
+            .order_by(PostmortemVersionRow.version)
+        )
+        return [self._version(incident_id, row) for row in rows]
+
+    def set_status(self, *, incident_id: str, version: int, status: PostmortemStatus) -> PostmortemVersion:
+        postmortem_id = self._postmortem_id(incident_id)
+        row = None
+        if postmortem_id is not None:
+            row = self._session.scalars(
+                sa.select(PostmortemVersionRow).where(
+                    PostmortemVersionRow.postmortem_id == postmortem_id, PostmortemVersionRow.version == version
+                )
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no postmortem version {version} for incident {incident_id}")
+        row.status = status.value
+        self._session.flush()
+        return self._version(incident_id, row)
+
+    def _postmortem_id(self, incident_id: str) -> int | None:
+        return self._session.scalar(sa.select(PostmortemRow.id).where(PostmortemRow.incident_id == incident_id))
+
+    def _latest_row(self, postmortem_id: int) -> PostmortemVersionRow | None:
+        return self._session.scalars(
+            sa.select(PostmortemVersionRow)
+            .where(PostmortemVersionRow.postmortem_id == postmortem_id)
+            .order_by(PostmortemVersionRow.version.desc())
+            .limit(1)
+        ).first()
+
+    def _is_postgres(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    @staticmethod
+    def _version(incident_id: str, row: PostmortemVersionRow) -> PostmortemVersion:
+        return PostmortemVersion(
+            incident_id=incident_id,
+            version=row.version,
+            body_markdown=row.body_markdown,
+            content_hash=row.content_hash,
+            status=PostmortemStatus(row.status),
+            author=row.author,
+            created_at=row.created_at,
+        )
+
+
+# --- audit log -----------------------------------------------------------------------------------------
+
+
+class AuditRepository:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def record(
+        self, *, actor: str, action: str, target: str | None = None, details: Mapping[str, Any] | None = None
+    ) -> AuditRecord:
+        row = AuditLogRow(at=self._clock.now(), actor=actor, action=action, target=target, details=dict(details or {}))
+        self._session.add(row)
+        self._session.flush()
+        return AuditRecord(at=row.at, actor=row.actor, action=row.action, target=row.target, details=dict(row.details))
+
+    def list(self, *, target: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        stmt = sa.select(AuditLogRow).order_by(AuditLogRow.at, AuditLogRow.id).limit(limit)
+        if target is not None:
+            stmt = stmt.where(AuditLogRow.target == target)
+        return [
+            AuditRecord(at=r.at, actor=r.actor, action=r.action, target=r.target, details=dict(r.details))
+            for r in self._session.scalars(stmt)
+        ]
+
+
+__all__ = [
+    "AuditRepository",
+    "DiagnosisRepository",
+    "InboundEventRepository",
+    "IncidentRepository",
+    "NotFound",
+    "PostmortemRepository",
+    "TimelineRepository",
+    "content_hash",
+    "insert_ignoring_conflicts",
+]

@@ -1,0 +1,61 @@
+"""`coroner demo` replays the outage end to end, and a second run adds nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from click.testing import CliRunner
+
+from bot.cli import main
+
+TABLES = ("incidents", "inbound_events", "timeline_entries", "diagnosis_runs", "findings",
+          "postmortems", "postmortem_versions", "jobs")
+
+
+def counts(db) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
+
+
+def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
+    workdir = tmp_path / "coroner-demo"
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["demo", "--workdir", str(workdir)])
+    assert first.exit_code == 0, first.output
+    out = first.output
+    # The page went through the signed intake, and the timeline is in the incident report's style.
+    assert "] PagerDuty triggers. [prod] user-profile-service" in out
+    assert "] PagerDuty resolves." in out
+    assert "[2024-05-14 02:38:03] Deployment prod/user-profile-service revision 5 rolled out" in out
+    # The culprits, with their sizes, and the rollback to the 220 MB revision.
+    assert "COPY . ." in out and "app/.git 800 MB" in out and "app/.venv 600 MB" in out
+    assert "apt-get install" in out
+    assert "revision 4: registry.internal:5000/user-profile-service:2024.05.02-3 (220 MB, healthy)" in out
+    assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=4" in out
+    for rule in ("node-not-ready", "node-pressure", "node-disk-high", "registry-errors", "pull-pressure",
+                 "hpa-scaling", "vcs-directory", "image-size-regression"):
+        assert f" {rule}: " in out, rule
+
+    drafts = list(workdir.glob("postmortem-*.md"))
+    assert len(drafts) == 1 and str(drafts[0].name) in out
+    draft = drafts[0].read_text()
+    assert "```diff" in draft and "--- a/Dockerfile" in draft and "+++ b/Dockerfile" in draft
+    assert "--no-install-recommends" in draft
+
+    before = counts(workdir / "coroner.db")
+    assert before["incidents"] == 1 and before["inbound_events"] == 2 and before["jobs"] == 1
+    assert before["diagnosis_runs"] == 1 and before["postmortem_versions"] == 1
+    assert before["timeline_entries"] > 10
+
+    second = runner.invoke(main, ["demo", "--workdir", str(workdir)])
+    assert second.exit_code == 0, second.output
+    assert "unchanged, no new version" in second.output
+    assert counts(workdir / "coroner.db") == before
+    assert drafts[0].read_text() == draft
+
+
+def test_demo_refuses_a_scenario_without_an_incident(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path), "--scenario", "memory-pressure-storm"])
+    assert result.exit_code != 0
+    assert "scenario memory-pressure-storm has no incident" in result.output

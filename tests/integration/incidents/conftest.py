@@ -1,0 +1,181 @@
+"""Intake fixtures: the real app over a real database (SQLite and PostgreSQL), driven by real HTTP
+requests whose bodies are signed the way PagerDuty signs them."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from bot.app import create_app
+from bot.incidents.pagerduty import sign_v3
+from bot.store import Store
+
+OLD_SECRET = "whsec-old"
+NEW_SECRET = "whsec-new"
+
+
+class FakeClock:
+    def __init__(self, start: datetime = datetime(2024, 5, 14, 3, 2, 30, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+_counter = itertools.count()
+
+
+def pd_body(
+    event_type: str = "incident.triggered",
+    *,
+    event_id: str | None = None,
+    incident_id: str = "PGR0VU2",
+    occurred_at: str = "2024-05-14T03:02:11Z",
+    data: dict[str, Any] | None = None,
+    agent: dict[str, Any] | None = None,
+) -> bytes:
+    """A V3 body shaped like PagerDuty's (REFERENCE.md §1.1)."""
+    status = {"incident.resolved": "resolved", "incident.acknowledged": "acknowledged"}.get(event_type, "triggered")
+    incident = {
+        "id": incident_id,
+        "type": "incident",
+        "number": 1234,
+        "title": "user-profile-service: readiness probes failing",
+        "status": status,
+        "urgency": "high",
+        "incident_key": "ups-readiness",
+        "created_at": "2024-05-14T03:02:11Z",
+        "html_url": f"https://acme.pagerduty.com/incidents/{incident_id}",
+        "self": f"https://api.pagerduty.com/incidents/{incident_id}",
+        "service": {"id": "PF9KMXH", "summary": "user-profile-service", "type": "service_reference"},
+        "assignees": [],
+        "escalation_policy": {"id": "P1", "type": "escalation_policy_reference"},
+        "teams": [],
+        "priority": {"id": "PSO75BM", "summary": "P1", "type": "priority_reference"},
+        "conference_bridge": None,
+        "resolve_reason": None,
+    }
+    event = {
+        "id": event_id or f"evt-{next(_counter)}-{uuid.uuid4().hex[:8]}",
+        "event_type": event_type,
+        "resource_type": "incident",
+        "occurred_at": occurred_at,
+        "agent": agent,
+        "client": None,
+        "data": incident if data is None else data,
+    }
+    # Compact separators, like PagerDuty's own bodies; the exact bytes are what gets signed.
+    return json.dumps({"event": event}, separators=(",", ":")).encode()
+
+
+def pd_headers(body: bytes, *, secret: str = NEW_SECRET, webhook_id: str | None = None) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "PagerDuty-Webhook/V3.0",
+        "X-Webhook-Id": webhook_id or uuid.uuid4().hex,
+        "X-Webhook-Subscription": "PSUB123",
+        "X-PagerDuty-Signature": sign_v3(body, secret),
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'coroner.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
+    store = Store.from_url(database_url, clock=clock)
+    store.upgrade()
+    yield store
+    store.dispose()
+
+
+@contextlib.contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """Run `app` under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[ASGIApp], httpx.Client]]:
+    """Serve an app under uvicorn and return an HTTP client of it; both stop at teardown."""
+    with contextlib.ExitStack() as stack:
+
+        def serve(app: ASGIApp) -> httpx.Client:
+            base_url = stack.enter_context(serving(app))
+            return stack.enter_context(httpx.Client(base_url=base_url, timeout=30))
+
+        yield serve
+
+
+@pytest.fixture
+def make_client(serve_app, clock: FakeClock) -> Callable[[Store], httpx.Client]:
+    """An HTTP client of the real app over `store` (its startup sweep included)."""
+
+    def make(store: Store) -> httpx.Client:
+        app = create_app(
+            store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None
+        )
+        return serve_app(app)
+
+    return make
+
+
+@pytest.fixture
+def client(make_client, store) -> httpx.Client:
+    return make_client(store)
+
+
+def post(client: httpx.Client, body: bytes, **header_args: Any) -> httpx.Response:
+    return client.post("/pagerduty/webhook", content=body, headers=pd_headers(body, **header_args))
+
+
+class PagerDutyDouble:
+    """Builds and sends deliveries the way PagerDuty does (tests use it through the `pagerduty` fixture)."""
+
+    old_secret = OLD_SECRET
+    new_secret = NEW_SECRET
+    body = staticmethod(pd_body)
+    headers = staticmethod(pd_headers)
+    post = staticmethod(post)
+
+
+@pytest.fixture
+def pagerduty() -> PagerDutyDouble:
+    return PagerDutyDouble()

@@ -1,0 +1,60 @@
+"""SlackChatPoster against the local Web API double with a real WebClient."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.slack.blocks import PostmortemNotice, postmortem_message
+from bot.slack.poster import ChatPostError, SlackChatPoster, build_web_client
+
+
+def test_post_returns_ts_and_sends_blocks_and_thread(slack_api, kit) -> None:
+    poster = SlackChatPoster(build_web_client(token=kit.token, base_url=slack_api.api_url))
+    message = postmortem_message(PostmortemNotice("inc-1", "<!channel> disk full", 2, "in_review", "ab" * 32))
+    ts = poster.post(channel="C0INC", text=message.text, blocks=message.blocks, thread_ts="1715655731.000001")
+    call = slack_api.wait_for("/api/chat.postMessage")[0]
+    assert ts == "1715655731.000101"
+    assert call.headers["Authorization"] == f"Bearer {kit.token}"
+    assert call.body["channel"] == "C0INC" and call.body["thread_ts"] == "1715655731.000001"
+    blocks = call.body["blocks"] if isinstance(call.body["blocks"], list) else json.loads(call.body["blocks"])
+    assert blocks == message.blocks
+    # Slack parses mentions in the fallback text and in mrkdwn objects; plain_text headers are not parsed.
+    mrkdwn = [call.body["text"]] + [b["text"]["text"] for b in blocks if b["text"]["type"] == "mrkdwn"]
+    assert all("<!channel>" not in t for t in mrkdwn)
+    assert "<!channel>" not in json.loads(json.dumps(blocks[0]))["text"]["text"]
+    assert "&lt;!channel&gt; disk full" in mrkdwn[0]
+
+
+def test_rate_limit_is_retried_after_retry_after(slack_api, kit) -> None:
+    slack_api.rate_limit_next(1)
+    poster = SlackChatPoster(WebClient(token=kit.token, base_url=slack_api.api_url))  # handler added for us
+    assert poster.post(channel="C0INC", text="hi", blocks=[]) == "1715655731.000101"
+    assert len(slack_api.calls("/api/chat.postMessage")) == 2
+
+
+def test_persistent_rate_limit_is_a_clear_error(slack_api) -> None:
+    poster = SlackChatPoster(WebClient(token="xoxb-ratelimited", base_url=slack_api.api_url), max_retries=1)
+    with pytest.raises(ChatPostError, match="chat.postMessage to C0INC failed: ratelimited"):
+        poster.post(channel="C0INC", text="hi", blocks=[])
+    assert len(slack_api.calls("/api/chat.postMessage")) == 2
+
+
+def test_invalid_token_is_a_clear_error(slack_api) -> None:
+    poster = SlackChatPoster(WebClient(token="xoxp-user-token", base_url=slack_api.api_url))
+    with pytest.raises(ChatPostError, match="failed: invalid_auth"):
+        poster.post(channel="C0INC", text="hi", blocks=[])
+
+
+def test_slack_refusal_is_a_clear_error(slack_api, kit) -> None:
+    poster = SlackChatPoster(WebClient(token=kit.token, base_url=slack_api.api_url))
+    with pytest.raises(ChatPostError, match="failed: channel_not_found"):
+        poster.post(channel="", text="hi", blocks=[])
+
+
+def test_unreachable_slack_is_a_clear_error(kit) -> None:
+    poster = SlackChatPoster(WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2))
+    with pytest.raises(ChatPostError, match="chat.postMessage to C0INC failed"):
+        poster.post(channel="C0INC", text="hi", blocks=[])

@@ -1,0 +1,169 @@
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.domain import Finding, Incident, Severity, TimelineEntry
+from bot.store import NotFound, PostmortemStatus
+
+T0 = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
+
+
+def make_incident(store, incident_id="pd-PGR0VU2"):
+    with store.unit_of_work() as uow:
+        uow.incidents.add_if_absent(
+            Incident(
+                id=incident_id,
+                source="pagerduty",
+                external_id=incident_id.removeprefix("pd-"),
+                title="user-profile-service down",
+                service="user-profile-service",
+                status="triggered",
+                urgency="high",
+                created_at=T0,
+            )
+        )
+        uow.commit()
+    return incident_id
+
+
+def entry(key, minutes, text=None):
+    return TimelineEntry(at=T0 + timedelta(minutes=minutes), source="test", text=text or key, key=key)
+
+
+def test_incident_round_trips_as_a_domain_object(store):
+    incident_id = make_incident(store)
+    incident = store.get_incident(incident_id)
+    assert isinstance(incident, Incident)
+    assert incident.created_at == T0 and incident.created_at.tzinfo is not None
+    assert store.list_incidents() == [incident]
+    assert store.get_incident("pd-nope") is None
+
+
+def test_incident_insert_is_idempotent(store):
+    make_incident(store)
+    with store.unit_of_work() as uow:
+        assert not uow.incidents.add_if_absent(store.get_incident("pd-PGR0VU2"))
+        uow.commit()
+    assert len(store.list_incidents()) == 1
+
+
+def test_status_never_moves_back_in_time(store):
+    incident_id = make_incident(store)
+    with store.unit_of_work() as uow:
+        assert uow.incidents.set_status(incident_id, status="resolved", at=T0 + timedelta(hours=2))
+        assert not uow.incidents.set_status(incident_id, status="triggered", at=T0 + timedelta(minutes=1))
+        uow.commit()
+    incident = store.get_incident(incident_id)
+    assert incident.status == "resolved"
+    assert incident.resolved_at == T0 + timedelta(hours=2)
+
+
+def test_set_status_of_unknown_incident_is_not_found(store):
+    with store.unit_of_work() as uow, pytest.raises(NotFound):
+        uow.incidents.set_status("pd-nope", status="resolved", at=T0)
+
+
+def test_timeline_ignores_duplicate_keys_and_keeps_time_order(store):
+    incident_id = make_incident(store)
+    assert store.add_timeline_entries(incident_id=incident_id, entries=[entry("b", 5), entry("a", 1)]) == 2
+    again = [entry("a", 1, text="changed"), entry("c", 3), entry("c", 3)]
+    assert store.add_timeline_entries(incident_id=incident_id, entries=again) == 1
+    assert store.add_timeline_entries(incident_id=incident_id, entries=[]) == 0
+    timeline = store.timeline(incident_id)
+    assert [e.key for e in timeline] == ["a", "c", "b"]
+    assert timeline[0].text == "a"  # the first version of a fact wins
+    assert all(isinstance(e, TimelineEntry) for e in timeline)
+
+
+def test_timeline_refuses_naive_datetimes(store):
+    incident_id = make_incident(store)
+    naive = TimelineEntry(at=datetime(2024, 5, 14, 3, 0), source="t", text="t", key="k")
+    with pytest.raises(Exception, match="naive"):
+        store.add_timeline_entries(incident_id=incident_id, entries=[naive])
+
+
+def findings():
+    return [
+        Finding(
+            rule="image-layer-waste",
+            severity=Severity.HIGH,
+            title="COPY . . layer is 1.8 GB",
+            evidence={"bytes": 1_800_000_000, "paths": [".git", ".venv"]},
+            remediation="add a .dockerignore",
+            check="image",
+        ),
+        Finding(rule="node-disk-high", severity=Severity.CRITICAL, title="imagefs 97%", evidence={"node": "n1"}),
+    ]
+
+
+def test_diagnosis_is_recorded_once_per_dedupe_key(store, clock):
+    incident_id = make_incident(store)
+    run, created = store.record_diagnosis(
+        dedupe_key="diagnose:pd-PGR0VU2", incident_id=incident_id, findings=findings(), started_at=clock.now(),
+        playbook="default", target={"namespace": "prod", "name": "user-profile-service"},
+    )
+    assert created
+    assert list(run.findings) == findings()  # domain Findings, in the order given
+    again, created = store.record_diagnosis(
+        dedupe_key="diagnose:pd-PGR0VU2", incident_id=incident_id, findings=findings()[:1], started_at=clock.now()
+    )
+    assert not created and again == run
+    with store.unit_of_work() as uow:
+        assert [r.id for r in uow.diagnoses.list_for_incident(incident_id)] == [run.id]
+
+
+def test_postmortem_versions_skip_identical_content(store):
+    incident_id = make_incident(store)
+    v1, added = store.save_postmortem_version(incident_id=incident_id, body_markdown="# Draft\n")
+    assert added and v1.version == 1 and v1.status is PostmortemStatus.DRAFT
+    assert v1.content_hash == hashlib.sha256(b"# Draft\n").hexdigest()
+    same, added = store.save_postmortem_version(incident_id=incident_id, body_markdown="# Draft\n")
+    assert not added and same == v1
+    v2, added = store.save_postmortem_version(incident_id=incident_id, body_markdown="# Draft 2\n", author="alice")
+    assert added and v2.version == 2 and v2.author == "alice"
+    with store.unit_of_work() as uow:
+        approved = uow.postmortems.set_status(incident_id=incident_id, version=2, status=PostmortemStatus.APPROVED)
+        uow.commit()
+    assert approved.status is PostmortemStatus.APPROVED
+    with store.unit_of_work() as uow:
+        assert [v.version for v in uow.postmortems.versions(incident_id)] == [1, 2]
+        assert uow.postmortems.latest(incident_id).status is PostmortemStatus.APPROVED
+        assert uow.postmortems.latest("pd-other") is None
+        with pytest.raises(NotFound):
+            uow.postmortems.set_status(incident_id=incident_id, version=9, status=PostmortemStatus.IN_REVIEW)
+
+
+def test_raw_events_are_unique_on_delivery_id_and_on_event_id(store, clock):
+    def add(delivery_id, event_id):
+        with store.unit_of_work() as uow:
+            new_id = uow.events.add(
+                source="pagerduty", delivery_id=delivery_id, event_id=event_id, event_type="incident.triggered",
+                headers={"X-Webhook-Id": delivery_id or ""}, body=b'{"raw": true}\n', received_at=clock.now(),
+            )
+            uow.commit()
+            return new_id
+
+    first = add("w1", "e1")
+    assert first is not None
+    assert add("w1", "e2") is None  # a retry of the same delivery
+    assert add("w2", "e1") is None  # the same event delivered under another webhook id
+    assert add("w3", "e3") is not None
+    with store.unit_of_work() as uow:
+        assert uow.events.count() == 2
+        stored = uow.events.get(first)
+    assert stored.body == b'{"raw": true}\n' and stored.processed_at is None
+
+
+def test_audit_log(store):
+    store.audit(actor="U123", action="rollback.requested", target="pd-PGR0VU2", details={"revision": 6})
+    with store.unit_of_work() as uow:
+        [record] = uow.audit.list(target="pd-PGR0VU2")
+    assert (record.actor, record.action, record.details) == ("U123", "rollback.requested", {"revision": 6})
+
+
+def test_nothing_is_written_without_commit(store):
+    with store.unit_of_work() as uow:
+        uow.audit.record(actor="a", action="b")
+    with store.unit_of_work() as uow:
+        assert uow.audit.list() == []
