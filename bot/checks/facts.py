@@ -6,7 +6,7 @@ cause one list call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,9 +22,9 @@ from bot.engine.context import CheckContext
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
 
-def selector_string(selector: dict[str, str] | object) -> str | None:
-    items = sorted(dict(selector).items())  # type: ignore[call-overload]
-    return ",".join(f"{k}={v}" for k, v in items) or None
+def selector_string(selector: Mapping[str, str]) -> str | None:
+    """matchLabels as a label selector; None (everything) only when the selector is empty."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or None
 
 
 def deployment(ctx: CheckContext) -> DeploymentSnapshot:
@@ -37,7 +37,7 @@ def pods(ctx: CheckContext) -> list[PodSnapshot]:
     def compute() -> list[PodSnapshot]:
         dep = deployment(ctx)
         found = ctx.cluster.list_pods(ctx.target.namespace, label_selector=selector_string(dep.selector))
-        rs_names = {rs.name for rs in replicasets(ctx)}
+        rs_names = _replicaset_names(ctx)
         if not rs_names:
             return found
         return [p for p in found if not p.owners or any(o.name in rs_names for o in p.owners)]
@@ -59,6 +59,14 @@ def replicasets(ctx: CheckContext) -> list[ReplicaSetSnapshot]:
     return ctx.memo("replicasets", compute)
 
 
+def _replicaset_names(ctx: CheckContext) -> set[str]:
+    """Without ReplicaSets (RBAC), pods and events are matched by selector alone; rollout reports the gap."""
+    try:
+        return {rs.name for rs in replicasets(ctx)}
+    except ClusterForbidden:
+        return set()
+
+
 def namespace_events(ctx: CheckContext) -> list[EventSnapshot]:
     return ctx.cluster.list_events(ctx.target.namespace)
 
@@ -67,7 +75,7 @@ def service_events(ctx: CheckContext) -> list[EventSnapshot]:
     """Events about the Deployment, its ReplicaSets, its pods (live or gone) and its HPA."""
 
     def compute() -> list[EventSnapshot]:
-        rs_names = {rs.name for rs in replicasets(ctx)}
+        rs_names = _replicaset_names(ctx)
         pod_names = {p.name for p in pods(ctx)}
         prefixes = tuple(f"{name}-" for name in rs_names)
         out = []

@@ -106,3 +106,9 @@ def test_no_readiness_probe_is_weak(healthy, ctx_of):
     healthy.deployments[0] = replace(healthy.deployments[0], containers=(container(readiness=None),))
     found = by_rule(workload.run(ctx_of(healthy), workload.WorkloadParams()))
     assert found["weak-probe"][0].title.endswith("has no readiness probe")
+
+
+def test_forbidden_replicasets_do_not_blind_the_pod_checks(meltdown, ctx_of):
+    meltdown.forbidden.add("list_replicasets")
+    found = by_rule(workload.run(ctx_of(meltdown), workload.WorkloadParams()))
+    assert {"pods-not-ready", "image-pull-failing", "evictions", "registry-errors"} <= set(found)
