@@ -43,6 +43,11 @@ class FixResult:
     def changed(self) -> bool:
         return self.text != self.original
 
+    @property
+    def applied(self) -> tuple[str, ...]:
+        """One line per finding the rewrite removed: `rule (line N)`."""
+        return tuple(f"{f.rule} (line {f.evidence.get('line')})" for f in self.fixed)
+
     def to_json(self) -> dict[str, object]:
         return {
             "file": self.path,

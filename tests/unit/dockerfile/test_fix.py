@@ -326,3 +326,8 @@ def test_node_native_modules_build_in_a_builder_stage() -> None:
     assert "g++" not in final and "make" not in final
     assert "COPY --link --from=builder /app/node_modules ./node_modules" in final
     assert [f.rule for f in lint(d) if f.evidence["fixable"]] == []
+
+
+def test_applied_lists_the_removed_findings() -> None:
+    r = fix(POSTMORTEM)
+    assert "pip-cache (line 5)" in r.applied and len(r.applied) == len(r.fixed)
