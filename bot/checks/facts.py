@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import units
 from bot.cluster.snapshots import (
     ContainerSnapshot,
     DeploymentSnapshot,
@@ -219,14 +220,8 @@ def _node_image_sizes(ctx: CheckContext) -> dict[str, list[int]]:
 
 
 def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "unknown size"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}" if value < 10 and unit != "B" else f"{value:.0f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+    """`bot.units.human_bytes`, saying so when a size is not known."""
+    return "unknown size" if n is None else units.human_bytes(n)
 
 
 def human_duration(seconds: float) -> str:

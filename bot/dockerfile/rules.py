@@ -26,6 +26,7 @@ from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.shell import Command, Script, parse_script
 from bot.domain import Finding, sort_findings
+from bot.units import human_bytes
 
 if TYPE_CHECKING:  # the context walk is imported only when a context is given: `coroner lint` starts fast
     from bot.dockerfile import context as ctxmod
@@ -732,8 +733,8 @@ def _check_dockerignore(st: _State) -> None:
             if audit_result is not None:
                 extra = {"context_bytes": audit_result.total_bytes,
                          "largest": [e.path for e in audit_result.largest[:5]]}
-                junk = ", ".join(f"{e.path} ({_human(e.sent_bytes)})" for e in audit_result.junk[:4])
-                title = f"No .dockerignore: the build sends {_human(audit_result.total_bytes)}" + (f", including {junk}" if junk else "")
+                junk = ", ".join(f"{e.path} ({human_bytes(e.sent_bytes)})" for e in audit_result.junk[:4])
+                title = f"No .dockerignore: the build sends {human_bytes(audit_result.total_bytes)}" + (f", including {junk}" if junk else "")
             st.add("dockerignore-missing", copies[0] if copies else None, title, fixable=True,
                    remediation="Write a .dockerignore (coroner fix --write does).", **extra)
         return
@@ -750,15 +751,6 @@ def _check_dockerignore(st: _State) -> None:
                f".dockerignore misses: {', '.join(shown[:8])}", fixable=True, missing=shown,
                dockerignore=str(ignore_file),
                remediation="Add the missing patterns (coroner fix --write does).")
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def _check_copy_order(st: _State) -> None:

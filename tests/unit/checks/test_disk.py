@@ -13,9 +13,9 @@ def test_summary_api_measures_nodefs_against_eviction_threshold(meltdown, ctx_of
     assert "nodefs.available<10%" in f.title
     assert f.evidence["largest_images"][0] == {
         "image": "registry.example.com/shop/user-profile-service:v7",
-        "size_bytes": 4_200_000_000,
+        "size_bytes": 4_509_715_660,
     }
-    assert f.evidence["service_image_bytes_on_node"] == 4_200_000_000
+    assert f.evidence["service_image_bytes_on_node"] == 4_509_715_660
     assert meltdown.calls["node_fs_summary"] == 6
 
 

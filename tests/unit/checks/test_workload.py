@@ -24,7 +24,7 @@ def test_meltdown_workload_findings(meltdown, ctx_of):
     assert not_ready.evidence["reasons"] == {"ImagePullBackOff": 4}
     assert found["image-pull-failing"][0].evidence["reasons"] == {"ImagePullBackOff": 4}
     slow = found["image-pull-slow"][0]
-    assert slow.evidence["slowest_seconds"] == 192.5 and slow.evidence["size_bytes"] == 4_200_000_000
+    assert slow.evidence["slowest_seconds"] == 192.5 and slow.evidence["size_bytes"] == 4_509_715_660
     assert "3 min" in slow.title
     ev = found["evictions"][0]
     assert ev.evidence["count"] == 3 and "ephemeral-storage" in ev.title

@@ -27,7 +27,7 @@ def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
     assert all(list(f) == ["rule", "severity", "title", "evidence"] for f in out["findings"])
     assert out["rollback_candidates"][0] == {
         "revision": 6, "image": "registry.example.com/shop/user-profile-service:v6",
-        "size_bytes": 220_000_000, "healthy": True,
+        "size_bytes": 230_686_720, "healthy": True,
     }
     assert all(list(e) == ["at", "source", "text"] for e in out["timeline"])
     rules = [f["rule"] for f in out["findings"]]
