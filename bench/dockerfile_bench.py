@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,14 +39,23 @@ def tool(name: str) -> str:
     return found
 
 
+CPU: dict[str, float] = defaultdict(float)  # CPU seconds (user + sys) per tool: steadier than wall time on a busy machine
+
+
 def timed(cmd: list[str], repeat: int) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Best wall time over `repeat` runs; also adds the CPU time of one run to CPU[tool name]."""
     times = []
+    cpus = []
     proc = None
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     assert proc is not None
+    CPU[Path(cmd[0]).name + ("/batch" if len(cmd) > 6 else "/single")] += min(cpus)
     return min(times), proc
 
 
@@ -58,6 +69,10 @@ def main() -> None:
     if not sources:
         sys.exit(f"no *.Dockerfile in {args.corpus}")
     coroner, hadolint = tool("coroner"), tool("hadolint")
+    # pip compiles .pyc files at install time; an environment with PYTHONDONTWRITEBYTECODE=1 (like CI sandboxes)
+    # would otherwise recompile every module on every run, which is not what a user's `coroner` does.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "bot")], env=env, capture_output=True)
     version = subprocess.run([hadolint, "--version"], capture_output=True, text=True).stdout.strip()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,8 +98,16 @@ def main() -> None:
     print(f"| one process, {args.copies} files (best of {args.repeat}) | {t_cor:.3f} s | {t_had:.3f} s | {t_had / t_cor:.1f}x |")
     print(f"| one process per file, {len(sources)} files, total | {sum(per_file_cor):.3f} s | {sum(per_file_had):.3f} s "
           f"| {sum(per_file_had) / sum(per_file_cor):.1f}x |")
+    wins = sum(1 for c, h in zip(per_file_cor, per_file_had) if c < h)
+    print(f"| one process per file, files where coroner is faster | {wins}/{len(sources)} | | |")
     print(f"| one process per file, median | {statistics.median(per_file_cor) * 1000:.0f} ms "
           f"| {statistics.median(per_file_had) * 1000:.0f} ms | |")
+    print(f"| CPU time (user+sys), batch | {CPU['coroner/batch']:.3f} s | {CPU['hadolint/batch']:.3f} s "
+          f"| {CPU['hadolint/batch'] / CPU['coroner/batch']:.1f}x |")
+    print(f"| CPU time (user+sys), per file, total | {CPU['coroner/single']:.3f} s | {CPU['hadolint/single']:.3f} s "
+          f"| {CPU['hadolint/single'] / CPU['coroner/single']:.1f}x |")
+    load = os.getloadavg()[0]
+    print(f"\nMachine: {os.cpu_count()} CPUs, load average {load:.1f} while measuring.")
     print(f"\nFindings in the {args.copies}-file batch: coroner {n_cor}, hadolint {n_had} (all codes, ShellCheck included).\n")
 
     agreement(sources, hadolint)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, parse_envelope, verify_v3
+from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
 from bot.incidents.service import IncidentService
 from bot.ports import Clock
 from bot.settings import Settings
@@ -45,9 +45,9 @@ def create_app(
     """The ASGI app over `store`.
 
     `webhook_secrets`: every PagerDuty V3 secret currently valid (several while one rotates); with none,
-    every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's). `pending_sweep_seconds`: how often
-    stored-but-unprocessed events are retried in the background (None: only once, at startup,
-    before serving).
+    every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's).
+    `pending_sweep_seconds`: how often stored-but-unprocessed events are retried in the background
+    (None: only once, at startup, before serving).
     `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
     `incident_service` replaces the default `IncidentService(store, clock=clock)`.
     """
@@ -60,14 +60,21 @@ def create_app(
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _error(413, "body too large")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error(413, "body too large")
+        # Read with a cap: the body is not authenticated yet, so it must not be buffered without limit.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _error(413, "body too large")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         if not verify_v3(body, request.headers.get(SIGNATURE_HEADER), secrets):
             log.warning("PagerDuty webhook refused: bad or missing signature", extra={"client": _client(request)})
             return _error(401, "invalid signature")
         try:
             event = parse_envelope(body)
+            delivery_id(request.headers)
         except MalformedEvent as exc:
             log.warning("PagerDuty webhook refused: %s", exc)
             return _error(400, str(exc))
@@ -122,11 +129,10 @@ def create_app(
 
 
 def app_from_settings(settings: Settings) -> Starlette:
-    """The production app, assembled from Settings (what `coroner serve` runs)."""
-    store = Store.from_url(settings.database_url)
-    return create_app(
-        store=store, webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets]
-    )
+    """The production app, assembled from Settings by the composition root (what `coroner serve` runs)."""
+    from bot.wiring import build, build_app
+
+    return build_app(build(settings))
 
 
 async def _sweep(service: IncidentService, interval: float) -> None:

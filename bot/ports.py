@@ -4,20 +4,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.cluster.snapshots import (
-    DeploymentSnapshot,
-    EventSnapshot,
-    HpaSnapshot,
-    NodeFsSummary,
-    NodeSnapshot,
-    PodSnapshot,
-    ReplicaSetSnapshot,
-)
-from bot.images.model import FileEntry, ImageManifest, LayerRef
+if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and must start fast
+    from collections.abc import Iterator
+    from datetime import datetime
+
+    from bot.cluster.snapshots import (
+        DeploymentSnapshot,
+        EventSnapshot,
+        HpaSnapshot,
+        NodeFsSummary,
+        NodeSnapshot,
+        PodSnapshot,
+        ReplicaSetSnapshot,
+    )
+    from bot.images.model import FileEntry, ImageManifest, LayerRef
 
 
 class CoronerError(Exception):

@@ -76,6 +76,10 @@ def format_value(key: str, value: Any, *, max_items: int = 10) -> str:
         return f"{value * 100:.0f}%" if 0 <= value <= 1 else f"{value:.1f}×"
     if isinstance(value, float):
         return f"{value:.3g}"
+    if isinstance(value, str) and "\n" in value.strip():
+        # A diff or a file: one line of evidence cannot hold it, and its own section shows it in full.
+        lines = value.strip().splitlines()
+        return f"{lines[0]} … ({len(lines)} lines)"
     if isinstance(value, str | int):
         return str(value)
     if isinstance(value, Mapping):

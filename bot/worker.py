@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,3 +86,14 @@ class DiagnosisWorker:
             uow.commit()
         log.info("diagnosis job done", extra={"job_id": job.id, "service": diagnosis.service})
         return JobOutcome(job=done, diagnosis=diagnosis)
+
+    def run_forever(self, stop: threading.Event, *, idle_seconds: float = 2.0) -> None:
+        """Work through the queue until `stop` is set, polling every `idle_seconds` when it is empty."""
+        while not stop.is_set():
+            try:
+                outcome = self.run_once()
+            except Exception:  # noqa: BLE001 - already recorded on the job; the worker must outlive one bad job
+                log.exception("diagnosis job failed")
+                continue
+            if outcome is None:
+                stop.wait(idle_seconds)

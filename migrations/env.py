@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from bot.settings import load_settings
 from bot.store.db import make_engine
 from bot.store.models import Base, UtcDateTime
+
+# An arbitrary constant: the advisory lock every Coroner process takes while migrating PostgreSQL.
+MIGRATION_LOCK_KEY = 0x636F726F6E6572  # "coroner"
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,7 +24,7 @@ def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or load_settings().database_url
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations spell the plain column type, so an old migration never depends on today's Python class.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
@@ -51,6 +58,10 @@ def run_migrations_online() -> None:
                 render_item=render_item,
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Replicas starting together would race to create the same tables: the first one
+                    # migrates, the others wait here and then find the database at head.
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 context.run_migrations()
     finally:
         engine.dispose()

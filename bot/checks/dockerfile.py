@@ -1,10 +1,13 @@
 """dockerfile: when the service catalog names the service's Dockerfile, lint it and propose the fix.
 
-The linter and fixer are `bot.dockerfile`'s: their findings pass through unchanged, and the fixer's
-unified diff rides on one `dockerfile-fix` finding so the Slack message and the postmortem can show it.
+The linter and fixer are `bot.dockerfile`'s: lint findings pass through unchanged, and the fixer's
+unified diff (and the `.dockerignore` it proposes) ride on one `dockerfile-fix` finding, so the Slack
+message and the postmortem can show them.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,7 +50,7 @@ def run(ctx: CheckContext, params: DockerfileParams) -> list[Finding]:
         for f in lint(parsed, context=path.parent, measure_context=params.measure_context)
     ]
     if params.propose_fix:
-        fix = _propose_fix(text, str(path))
+        fix = _propose_fix(text, path, measure_context=params.measure_context)
         if fix is not None:
             findings.append(fix)
     return findings
@@ -59,20 +62,29 @@ def _with_check(finding: Finding) -> Finding:
     return replace(finding, check="dockerfile")
 
 
-def _propose_fix(text: str, path: str) -> Finding | None:
-    try:
-        from bot.dockerfile.fix import fix
-    except ImportError:  # the fixer ships separately from the linter
+def _propose_fix(text: str, path: Path, *, measure_context: bool) -> Finding | None:
+    from bot.dockerfile.fix import fix
+
+    result = fix(text, path=str(path), context=path.parent, measure_context=measure_context)
+    if not result.changed and not result.dockerignore:
         return None
-    result = fix(text, path=path)
-    diff = getattr(result, "diff", None)
-    if not diff:
-        return None
-    applied = list(getattr(result, "applied", ()) or ())
+    fixed_rules = sorted({f.rule for f in result.fixed})
+    what = f": fixes {', '.join(fixed_rules)}" if fixed_rules else ""
+    if result.dockerignore:
+        what += (", " if what else ": ") + f"and writes {result.dockerignore_path or '.dockerignore'}"
     return Finding(
         rule="dockerfile-fix",
         severity=Severity.INFO,
-        title=f"Proposed fix for {path}" + (f": {len(applied)} changes" if applied else ""),
-        evidence={"path": path, "diff": diff, "applied": [str(a) for a in applied]},
-        remediation="Review and commit the diff; `coroner fix` writes it.",
+        title=f"Proposed fix for {path.name}{what}",
+        evidence={
+            "path": str(path),
+            "diff": result.diff,
+            "fixed": fixed_rules,
+            "remaining": sorted({f.rule for f in result.remaining}),
+            "notes": list(result.notes),
+            "dockerignore": result.dockerignore,
+            "dockerignore_path": result.dockerignore_path,
+        },
+        remediation="Review and commit the diff (`coroner fix` writes it).",
+        check="dockerfile",
     )

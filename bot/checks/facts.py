@@ -6,10 +6,11 @@ cause one list call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import units
 from bot.cluster.snapshots import (
     ContainerSnapshot,
     DeploymentSnapshot,
@@ -22,9 +23,9 @@ from bot.engine.context import CheckContext
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
 
-def selector_string(selector: dict[str, str] | object) -> str | None:
-    items = sorted(dict(selector).items())  # type: ignore[call-overload]
-    return ",".join(f"{k}={v}" for k, v in items) or None
+def selector_string(selector: Mapping[str, str]) -> str | None:
+    """matchLabels as a label selector; None (everything) only when the selector is empty."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or None
 
 
 def deployment(ctx: CheckContext) -> DeploymentSnapshot:
@@ -37,7 +38,7 @@ def pods(ctx: CheckContext) -> list[PodSnapshot]:
     def compute() -> list[PodSnapshot]:
         dep = deployment(ctx)
         found = ctx.cluster.list_pods(ctx.target.namespace, label_selector=selector_string(dep.selector))
-        rs_names = {rs.name for rs in replicasets(ctx)}
+        rs_names = _replicaset_names(ctx)
         if not rs_names:
             return found
         return [p for p in found if not p.owners or any(o.name in rs_names for o in p.owners)]
@@ -59,6 +60,14 @@ def replicasets(ctx: CheckContext) -> list[ReplicaSetSnapshot]:
     return ctx.memo("replicasets", compute)
 
 
+def _replicaset_names(ctx: CheckContext) -> set[str]:
+    """Without ReplicaSets (RBAC), pods and events are matched by selector alone; rollout reports the gap."""
+    try:
+        return {rs.name for rs in replicasets(ctx)}
+    except ClusterForbidden:
+        return set()
+
+
 def namespace_events(ctx: CheckContext) -> list[EventSnapshot]:
     return ctx.cluster.list_events(ctx.target.namespace)
 
@@ -67,7 +76,7 @@ def service_events(ctx: CheckContext) -> list[EventSnapshot]:
     """Events about the Deployment, its ReplicaSets, its pods (live or gone) and its HPA."""
 
     def compute() -> list[EventSnapshot]:
-        rs_names = {rs.name for rs in replicasets(ctx)}
+        rs_names = _replicaset_names(ctx)
         pod_names = {p.name for p in pods(ctx)}
         prefixes = tuple(f"{name}-" for name in rs_names)
         out = []
@@ -211,14 +220,8 @@ def _node_image_sizes(ctx: CheckContext) -> dict[str, list[int]]:
 
 
 def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "unknown size"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}" if value < 10 and unit != "B" else f"{value:.0f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+    """`bot.units.human_bytes`, saying so when a size is not known."""
+    return "unknown size" if n is None else units.human_bytes(n)
 
 
 def human_duration(seconds: float) -> str:

@@ -145,9 +145,9 @@ def _pull_pressure(ctx: CheckContext, hpas: list[HpaSnapshot], params: HpaParams
         typical = statistics.median(r.seconds for r in pulls if r.seconds)
         egress = pending_bytes / typical if typical else None
     title = (
-        f"{pods_now} pods will pull {image} ({facts.human_bytes(size.bytes)}) : {facts.human_bytes(pending_bytes)} "
-        f"from the registry"
-    ).replace(" :", ":")
+        f"{pods_now} pods will pull {image} ({facts.human_bytes(size.bytes)}): {facts.human_bytes(pending_bytes)} "
+        "from the registry"
+    )
     if egress:
         title += f" (≈{facts.human_bytes(egress)}/s egress while they pull)"
     if to_max:

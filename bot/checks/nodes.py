@@ -127,7 +127,7 @@ def _rest_finding(rule: str, rest: list[tuple[NodeSnapshot, Finding]], total: in
     shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
     return Finding(
         rule=rule,
-        severity=max((f.severity for _, f in rest), key=lambda s: -s.rank),
+        severity=min((f.severity for _, f in rest), key=lambda s: s.rank),  # the worst of them
         title=f"{len(names)} more nodes (of {total}) {_WHAT[rule]}: {shown}",
         evidence={"count": len(rest), "nodes": names, "total_nodes": total},
     )

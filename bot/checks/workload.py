@@ -76,7 +76,7 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot]) -> list
         if waiting:
             reasons[waiting[0].state_reason] += 1  # type: ignore[index]
         else:
-            reasons["running, readiness failing" if pod.phase == "Running" else (pod.phase or "Unknown")] += 1
+            reasons["Running but not ready" if pod.phase == "Running" else (pod.phase or "Unknown")] += 1
     ready = len(live) - len(bad)
     severity = Severity.CRITICAL if ready == 0 else Severity.HIGH if ready * 2 < (desired or len(live)) else Severity.MEDIUM
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())

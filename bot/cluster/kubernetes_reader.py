@@ -38,6 +38,15 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 500
 
 
+def _configuration(pool_size: int) -> k8s.Configuration:
+    configuration = k8s.Configuration()
+    configuration.connection_pool_maxsize = pool_size  # checks fetch node summaries concurrently
+    # Retry a refused connection, never a read: a slow API server must cost one timeout, not four
+    # (urllib3's default retries a timed-out GET three times).
+    configuration.retries = urllib3.Retry(total=None, connect=2, read=0, redirect=3, status=0, other=0)
+    return configuration
+
+
 def _status_message(exc: ApiException) -> str:
     """The API server's own sentence from the `Status` body, else the HTTP reason."""
     try:
@@ -80,8 +89,7 @@ class KubernetesClusterReader:
     def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None, *,
                         pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """From a kubeconfig file (default `~/.kube/config`) and context (default: its current context)."""
-        configuration = k8s.Configuration()
-        configuration.connection_pool_maxsize = pool_size
+        configuration = _configuration(pool_size)
         try:
             api_client = k8s_config.new_client_from_config(
                 config_file=str(path) if path is not None else None, context=context,
@@ -94,12 +102,11 @@ class KubernetesClusterReader:
     @classmethod
     def in_cluster(cls, *, pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """From the pod's service account (token and CA mounted by Kubernetes)."""
-        configuration = k8s.Configuration()
+        configuration = _configuration(pool_size)
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)
         except ConfigException as exc:
             raise ClusterReadError(f"not running in a cluster: {exc}") from exc
-        configuration.connection_pool_maxsize = pool_size
         return cls(k8s.ApiClient(configuration), context=None, **kwargs)
 
     @classmethod

@@ -10,6 +10,7 @@ Every write is idempotent on stable keys, so running the demo twice adds no rows
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -141,7 +142,13 @@ def replay(
     image = ImageSummary.from_json(
         report.to_json(), previous_total_bytes=previous.size_bytes if previous else None
     )
-    dockerfile_fix = DockerfileFix.from_fix_result(fix(dockerfile)) if dockerfile else None
+    dockerfile_fix = None
+    if dockerfile:
+        # The image proves the build had no .dockerignore and shows what `COPY . .` took from the
+        # context, so the fix can propose a .dockerignore that covers those paths.
+        result = fix(dockerfile, dockerignore_missing=scenario.dockerignore_for(current_image) is None,
+                     context_files=copied_context_files(report))
+        dockerfile_fix = DockerfileFix.from_fix_result(result)
     view = build_view(incident=incident, timeline=timeline, findings=diagnosis.findings,
                       rollback_candidates=diagnosis.rollback_candidates, image=image, dockerfile_fix=dockerfile_fix)
     markdown = render_postmortem(view, templates_dir=templates_dir)
@@ -151,6 +158,17 @@ def replay(
     store.dispose()
     return DemoRun(incident=incident, diagnosis=diagnosis, image=report, timeline=timeline, postmortem_path=path,
                    postmortem_version=version.version, postmortem_is_new=created)
+
+
+def copied_context_files(report: ImageReport) -> dict[str, int]:
+    """Context path -> bytes for the layer a whole-context `COPY . <dir>` made, from its largest paths.
+    The layer's paths sit under the destination directory, so their common prefix is stripped."""
+    layer = next((lay for lay in report.layers if lay.instruction.split()[:2] == ["COPY", "."]), None)
+    if layer is None or not layer.top_paths:
+        return {}
+    paths = [p.path for p in layer.top_paths]
+    prefix = posixpath.commonpath(paths) if len(paths) > 1 else posixpath.dirname(paths[0])
+    return {posixpath.relpath(p.path, prefix or "."): p.bytes for p in layer.top_paths}
 
 
 def _demo_catalog(workdir: Path, scenario: Scenario, service: str, namespace: str, image: str) -> Catalog:

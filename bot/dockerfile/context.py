@@ -12,6 +12,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.ports import CoronerError
@@ -289,6 +290,56 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
         junk=junk,
         secrets=tuple(sorted(secrets)),
         data_patterns=data_patterns,
+    )
+
+
+def audit_from_files(files: Mapping[str, int], *, root: str = "(listed files)", top: int = 10) -> ContextAudit:
+    """The same audit from a list of context paths and sizes, for example the files a `COPY . .` layer
+    holds in an image: the postmortem knows what the context was without having it."""
+    per_top: dict[str, list[int]] = {}
+    kinds: dict[str, str] = {}
+    is_dir: dict[str, bool] = {}
+    secrets: list[str] = []
+    data_bytes: dict[str, int] = {}
+    for raw, size in files.items():
+        path = raw.strip("/")
+        if not path:
+            continue
+        parts = path.split("/")
+        top_name = parts[0]
+        is_dir[top_name] = is_dir.get(top_name, False) or len(parts) > 1
+        bucket = per_top.setdefault(top_name, [0, 0])
+        bucket[0] += size
+        bucket[1] += size
+        for part in parts[:-1]:
+            if part in _JUNK_DIRS:
+                kinds.setdefault(top_name, "git" if part == ".git" else "cache")
+        if parts[-1] == "pyvenv.cfg" and len(parts) > 1:
+            kinds[top_name] = "venv"
+        if _SECRET_NAME.match(parts[-1]):
+            secrets.append(path)
+        low = parts[-1].lower()
+        for ext in DATA_EXTENSIONS:
+            if low.endswith(ext):
+                data_bytes[ext] = data_bytes.get(ext, 0) + size
+                break
+    entries = [
+        ContextEntry(name + ("/" if is_dir.get(name) else ""), sent, total, kinds.get(name, ""))
+        for name, (sent, total) in per_top.items()
+    ]
+    entries.sort(key=lambda e: (-e.sent_bytes, e.path))
+    total = sum(files.values())
+    return ContextAudit(
+        root=root,
+        dockerignore=None,
+        total_bytes=total,
+        total_files=len(files),
+        sent_bytes=total,
+        sent_files=len(files),
+        largest=tuple(entries[:top]),
+        junk=tuple(e for e in entries if e.kind),
+        secrets=tuple(sorted(secrets)),
+        data_patterns=tuple(f"**/*{ext}" for ext, size in sorted(data_bytes.items()) if size >= LARGE_BYTES),
     )
 
 

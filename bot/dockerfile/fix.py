@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -18,7 +18,8 @@ from bot.dockerfile import context as ctxmod
 from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, parse, split_words
-from bot.dockerfile.rules import lint
+from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
+from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
 from bot.dockerfile.shell import parse_script
 from bot.domain import Finding
 
@@ -41,6 +42,11 @@ class FixResult:
     @property
     def changed(self) -> bool:
         return self.text != self.original
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        """One line per finding the rewrite removed: `rule (line N)`."""
+        return tuple(f"{f.rule} (line {f.evidence.get('line')})" for f in self.fixed)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -66,6 +72,7 @@ class _Work:
     context: Path | None
     measure: bool
     notes: list[str] = field(default_factory=list)
+    pins: Mapping[str, str] = field(default_factory=dict)
 
     def parsed(self) -> Dockerfile:
         return parse(self.text, path=self.path)
@@ -75,16 +82,30 @@ class _Work:
 
 
 def fix(
-    text: str, *, path: str = "Dockerfile", context: Path | None = None, measure_context: bool = True
+    text: str,
+    *,
+    path: str = "Dockerfile",
+    context: Path | None = None,
+    measure_context: bool = True,
+    pins: Mapping[str, str] | None = None,
+    dockerignore_missing: bool = False,
+    context_files: Mapping[str, int] | None = None,
 ) -> FixResult:
-    """Rewrite `text`. Raises DockerfileParseError when the input does not parse."""
+    """Rewrite `text`. Raises DockerfileParseError when the input does not parse.
+
+    `pins` maps a base image as written in FROM (`python:3.11`) to its exact pin, known from an image at
+    hand (see `pin_from_image`). Without one, an unpinned base stays as it is: no version is invented.
+    `dockerignore_missing` says, without a context to look at, that the build had no .dockerignore (the
+    postmortem knows it from the image): the result then carries the .dockerignore to write, tailored to
+    `context_files` (context path -> bytes, e.g. the files of the image's `COPY . .` layer) when given.
+    """
     crlf = "\r\n" in text
     norm = text.replace("\r\n", "\n")
     if norm.startswith("\ufeff"):
         norm = norm[1:]
     original_df = parse(norm, path=path)
     before = lint(original_df, context=context, measure_context=measure_context)
-    work = _Work(norm, path, context, measure_context)
+    work = _Work(norm, path, context, measure_context, pins=dict(pins or {}))
     for _ in range(_MAX_ROUNDS):
         start = work.text
         for fixer in _FIXERS:
@@ -109,7 +130,14 @@ def fix(
     notes = _notes(after) + work.notes
     remaining_keys = {(f.rule, f.title) for f in after}
     fixed = tuple(f for f in before if (f.rule, f.title) not in remaining_keys and f.rule not in ("dockerignore-missing", "dockerignore-incomplete"))
-    ignore_content, ignore_path, ignore_fixed = _dockerignore(before, context, path, measure_context)
+    ignore_content, ignore_path, ignore_fixed = _dockerignore(
+        before, context, path, measure_context, _named_sources(norm, path)
+    )
+    if ignore_content is None and context is None and dockerignore_missing:
+        listed = ctxmod.audit_from_files(context_files) if context_files else None
+        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), _named_sources(norm, path))
+        ignore_content = "\n".join(lines) + "\n"
+        ignore_path = str(PurePosixPath(_diff_path(path)).parent / ".dockerignore")
     after = [f for f in after if f.rule not in ("dockerignore-missing", "dockerignore-incomplete") or not ignore_content]
     return FixResult(
         path=path,
@@ -253,7 +281,6 @@ def _fix_multistage(w: _Work) -> str | None:
     ref = parse_ref(stage.base_image)
     slim = slim_variant(ref)
     if ref.name != "python":
-        w.notes.append("build-tools-in-final-stage: no multi-stage pattern recognised (pip wheels); left alone")
         return None
     pip_run: Instruction | None = None
     requirement: str | None = None
@@ -274,24 +301,7 @@ def _fix_multistage(w: _Work) -> str | None:
     if pip_run is None or requirement is None or len(parse_script(pip_run.shell_script).commands) != 1:
         w.notes.append("build-tools-in-final-stage: no single `pip install -r` RUN to turn into wheels; left alone")
         return None
-    tool_runs: list[Instruction] = []
-    runtime_packages: dict[int, list[str]] = {}
-    dropped: list[str] = []
-    for ins in stage.instructions:
-        if ins.keyword != "RUN" or ins is pip_run:
-            continue
-        calls = [classify(c) for c in parse_script(ins.shell_script).commands]
-        if not calls or any(c is None or c.manager != "apt" for c in calls):
-            continue
-        installs = [c for c in calls if c and c.action == "install"]
-        if all(c and c.action == "update" for c in calls):
-            tool_runs.append(ins)
-            continue
-        if installs and any(is_build_tool(p.split("=", 1)[0]) for c in installs for p in c.packages):
-            tool_runs.append(ins)
-            keep = [p for c in installs for p in c.packages if not is_build_tool(p.split("=", 1)[0])]
-            dropped += [p for c in installs for p in c.packages if is_build_tool(p.split("=", 1)[0])]
-            runtime_packages[ins.line] = keep
+    tool_runs, runtime_packages, dropped = _apt_tool_runs(stage, skip=pip_run)
     if not tool_runs:
         return None
     lines = _lines(d.text)
@@ -345,6 +355,114 @@ def _fix_multistage(w: _Work) -> str | None:
             "needs the CUDA runtime at run time, install only the runtime libraries (cuda-libraries-<version>)"
         )
     return "\n".join(out)
+
+
+def _apt_tool_runs(stage: Stage, *, skip: Instruction) -> tuple[list[Instruction], dict[int, list[str]], list[str]]:
+    """The apt-only RUNs that install build tools (and a lone `apt-get update`), the runtime packages to
+    keep per RUN, and the build tools dropped."""
+    tool_runs: list[Instruction] = []
+    runtime_packages: dict[int, list[str]] = {}
+    dropped: list[str] = []
+    for ins in stage.instructions:
+        if ins.keyword != "RUN" or ins is skip:
+            continue
+        calls = [classify(c) for c in parse_script(ins.shell_script).commands]
+        if not calls or any(c is None or c.manager != "apt" for c in calls):
+            continue
+        installs = [c for c in calls if c and c.action == "install"]
+        if all(c and c.action == "update" for c in calls):
+            tool_runs.append(ins)
+            continue
+        if installs and any(is_build_tool(p.split("=", 1)[0]) for c in installs for p in c.packages):
+            tool_runs.append(ins)
+            runtime_packages[ins.line] = [p for c in installs for p in c.packages if not is_build_tool(p.split("=", 1)[0])]
+            dropped += [p for c in installs for p in c.packages if is_build_tool(p.split("=", 1)[0])]
+    return tool_runs, runtime_packages, dropped
+
+
+def _fix_npm_multistage(w: _Work) -> str | None:
+    """Single-stage Node image that compiles native modules: build node_modules in a builder stage."""
+    d = w.parsed()
+    if not [f for f in w.findings() if f.rule == "build-tools-in-final-stage" and f.evidence.get("instruction") == "RUN"]:
+        return None
+    found = npm_pattern(d)
+    if found is None:
+        return None
+    npm_run, workdir = found
+    stage = d.stages[0]
+    tool_runs, runtime_packages, dropped = _apt_tool_runs(stage, skip=npm_run)
+    if not tool_runs:
+        return None
+    slim = slim_variant(parse_ref(stage.base_image)) or stage.base_image_raw
+    lines = _lines(d.text)
+    from_ins = stage.from_instruction
+    out: list[str] = lines[: from_ins.line - 1] + [f"{_head(from_ins)[0]}{stage.base_image_raw} AS builder"]
+    for ins in stage.instructions[1:]:
+        if ins is npm_run:
+            break
+        if ins in tool_runs or ins.keyword in ("ARG", "ENV", "WORKDIR", "SHELL"):
+            out += ins.original.split("\n")
+    out += ["COPY package.json package-lock.json* ./", *npm_run.original.split("\n"), ""]
+    out.append(f"{_head(from_ins)[0]}{slim}" + (f" AS {stage.name}" if stage.name else ""))
+    prev_end = from_ins.end_line
+    for ins in stage.instructions[1:]:
+        out += lines[prev_end : ins.line - 1]
+        prev_end = ins.end_line
+        if ins in tool_runs:
+            keep = runtime_packages.get(ins.line, [])
+            if keep:
+                out.append(f"{_indent(ins)}RUN apt-get update && apt-get install -y {' '.join(keep)}")
+            continue
+        if ins is npm_run:
+            out.append(f"{_indent(ins)}COPY --from=builder {workdir.rstrip('/')}/node_modules ./node_modules")
+            continue
+        out += ins.original.split("\n")
+    out += lines[prev_end:]
+    w.notes.append(
+        "build-tools-in-final-stage: split into a `builder` stage that compiles node_modules and a final stage "
+        f"on {slim}; {', '.join(sorted(set(dropped)))} no longer ship"
+    )
+    return "\n".join(out)
+
+
+def _fix_go_multistage(w: _Work) -> str | None:
+    """Single-stage Go image: build in the golang image, ship only the binary on a distroless runtime."""
+    d = w.parsed()
+    if not [f for f in w.findings() if f.rule == "build-tools-in-final-stage"]:
+        return None
+    output = go_build_output(d)
+    if output is None:
+        return None
+    stage = d.stages[0]
+    lines = _lines(d.text)
+    from_ins = stage.from_instruction
+    out: list[str] = lines[: from_ins.line - 1]
+    out.append(f"{_head(from_ins)[0]}{stage.base_image_raw} AS builder")
+    final: list[str] = []
+    envs: list[str] = []
+    prev_end = from_ins.end_line
+    for ins in stage.instructions[1:]:
+        gap = lines[prev_end : ins.line - 1]
+        prev_end = ins.end_line
+        body = ins.original.split("\n")
+        if ins.keyword in _FINAL_ONLY_KEYWORDS:
+            if ins.keyword == "USER":
+                w.notes.append(f"build-tools-in-final-stage: USER {ins.arguments} dropped; the runtime image runs as nonroot (65532)")
+                continue
+            final += gap + body
+            continue
+        if ins.keyword in ("ENV", "WORKDIR"):
+            envs += body  # the program may read them at run time (relative CMD, $PORT): keep them in both stages
+        out += gap + body
+    out += lines[prev_end:]
+    while out and not out[-1].strip():
+        out.pop()
+    out += ["", f"FROM {GO_RUNTIME_IMAGE}", *envs, f"COPY --from=builder {output} {output}", *final]
+    w.notes.append(
+        f"build-tools-in-final-stage: split into a golang `builder` stage and {GO_RUNTIME_IMAGE} (glibc, CA "
+        "certificates, tzdata, no shell); only the binary ships. Pin that image by digest."
+    )
+    return "\n".join(out) + "\n"
 
 
 def _fix_apt_update_alone(w: _Work) -> str | None:
@@ -467,7 +585,6 @@ _MANIFEST_COPY = {
     "uv": "pyproject.toml uv.lock*",
     "pipenv": "Pipfile Pipfile.lock*",
 }
-_MOVABLE_BETWEEN = frozenset({"RUN", "ENV", "ARG", "LABEL", "EXPOSE", "USER"})
 
 
 def _fix_copy_order(w: _Work) -> str | None:
@@ -481,7 +598,7 @@ def _fix_copy_order(w: _Work) -> str | None:
         stage = d.stages[whole.stage_index]
         items = list(stage.instructions)
         between = items[items.index(whole) + 1 : items.index(install)]
-        reason = _not_movable(between + [install], manager)
+        reason = copy_order_blocker(between + [install])
         if reason:
             w.notes.append(f"copy-before-deps (line {whole.line}): left alone, {reason}")
             continue
@@ -518,23 +635,6 @@ def _requirement_files(ins: Instruction) -> list[str]:
     return out
 
 
-def _not_movable(instructions: list[Instruction], manager: str) -> str | None:
-    for ins in instructions:
-        if ins.keyword not in _MOVABLE_BETWEEN:
-            return f"line {ins.line} ({ins.keyword}) sits between the source COPY and the install"
-        if ins.keyword != "RUN":
-            continue
-        for c in parse_script(ins.shell_script).commands:
-            call = classify(c)
-            if call is None:
-                return f"line {ins.line} runs `{c.unwrapped().name}`, which may need the source"
-            if call.manager == "pip" and any(p in (".", "-e") or p.startswith(("./", "/")) for p in call.packages):
-                return f"line {ins.line} installs the project itself"
-            if call.manager == "pip" and "-e" in c.words:
-                return f"line {ins.line} installs the project itself"
-    return None
-
-
 def _fix_shell_form(w: _Work) -> str | None:
     d = w.parsed()
     edits = []
@@ -550,24 +650,24 @@ def _fix_shell_form(w: _Work) -> str | None:
 
 
 def _fix_user_order(w: _Work) -> str | None:
+    """Move every USER that precedes the stage's last root-only command to just after it, in order."""
     d = w.parsed()
-    for f in _by_rule(w.findings(), "root-command-after-user"):
-        user = _ins_at(d, f.evidence["user_line"])
-        if user is None:
+    findings = _by_rule(w.findings(), "root-command-after-user")
+    for stage in d.stages:
+        lines_hit = {f.evidence["line"] for f in findings}
+        roots = [ins for ins in stage.instructions if ins.line in lines_hit]
+        if not roots:
             continue
-        stage = d.stages[user.stage_index]
-        items = list(stage.instructions)
-        last_root = None
-        for ins in items[items.index(user) + 1 :]:
-            if ins.keyword == "USER":
-                break
-            if any(g.rule == "root-command-after-user" and g.evidence.get("line") == ins.line for g in w.findings()):
-                last_root = ins
-        if last_root is None:
-            continue
-        lines = _lines(d.text)
-        user_lines = lines[user.line - 1 : user.end_line]
-        return _splice(d.text, [(user.line - 1, user.end_line, []), (last_root.end_line, last_root.end_line, user_lines)])
+        last_root = roots[-1]
+        users = [ins for ins in stage.instructions if ins.keyword == "USER" and ins.line < last_root.line]
+        text_lines = _lines(d.text)
+        moved = [line for u in users for line in text_lines[u.line - 1 : u.end_line]]
+        edits = [(u.line - 1, u.end_line, []) for u in users]
+        edits.append((last_root.end_line, last_root.end_line, moved))
+        w.notes.append(
+            f"root-command-after-user: USER moved after line {last_root.line}; the RUNs in between now run as root"
+        )
+        return _splice(d.text, edits)
     return None
 
 
@@ -596,6 +696,10 @@ def _fix_runs_as_root(w: _Work) -> str | None:
         else:
             at = items[-1].end_line
         indent = _indent(items[0])
+        w.notes.append(
+            f"runs-as-root: the container now runs as uid {NON_ROOT_USER.split(':')[0]}; make sure the app can "
+            "write where it needs to (COPY --chown, a writable volume) and binds a port above 1023"
+        )
         return _splice(d.text, [(at, at, [f"{indent}USER {NON_ROOT_USER}"])])
     return None
 
@@ -629,8 +733,57 @@ def _fix_copy_link(w: _Work) -> str | None:
     return _splice(d.text, edits) if edits else None
 
 
+def pin_from_image(ref: str, *, digest: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """The exact pin for `ref` from facts about the image itself, or None when they do not give one.
+
+    A digest pins exactly (`python:3.11@sha256:…`). Otherwise the official images' version variable
+    (`PYTHON_VERSION=3.11.9`) turns `python:3.11` into `python:3.11.9`, keeping the variant suffix.
+    """
+    parsed = parse_ref(ref)
+    if digest:
+        base = ref.split("@", 1)[0]
+        return f"{base}@{digest}"
+    env = env or {}
+    var = {"python": "PYTHON_VERSION", "node": "NODE_VERSION", "golang": "GOLANG_VERSION", "ruby": "RUBY_VERSION",
+           "php": "PHP_VERSION", "perl": "PERL_VERSION"}.get(parsed.name)
+    version = env.get(var) if var else None
+    if not version or not re.fullmatch(r"[0-9][0-9A-Za-z.\-]*", version):
+        return None
+    tag = parsed.tag or "latest"
+    suffix = ""
+    m = re.match(r"^[0-9][0-9.]*(?P<suffix>-.+)?$", tag)
+    if m:
+        suffix = m.group("suffix") or ""
+    elif tag != "latest":
+        suffix = "-" + tag  # `python:slim` -> `python:3.11.9-slim`
+    if tag != "latest" and m and not version.startswith(tag.split("-", 1)[0]):
+        return None  # the image's version does not belong to this tag: something is off, don't guess
+    return parsed.with_tag(version + suffix)
+
+
+def _fix_base_pin(w: _Work) -> str | None:
+    if not w.pins:
+        return None
+    d = w.parsed()
+    edits = []
+    for stage in d.stages:
+        pin = w.pins.get(stage.base_image) or w.pins.get(stage.base_image_raw)
+        if not pin or pin == stage.base_image:
+            continue
+        ins = stage.from_instruction
+        lines = ins.original.split("\n")
+        new = lines[0].replace(stage.base_image_raw, pin, 1)
+        if new != lines[0]:
+            lines[0] = new
+            edits.append((*_span(ins), lines))
+    return _splice(d.text, edits) if edits else None
+
+
 _FIXERS: tuple[Callable[[_Work], str | None], ...] = (
+    _fix_base_pin,
     _fix_multistage,
+    _fix_go_multistage,
+    _fix_npm_multistage,
     _fix_apt_update_alone,
     _fix_regex("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", "--no-install-recommends"),
     _fix_apt_lists,
@@ -681,9 +834,37 @@ def _notes(after: list[Finding]) -> list[str]:
     return notes
 
 
+def _keep_copied(lines: list[str], copied: list[str]) -> list[str]:
+    """Drop the patterns that would exclude a path the Dockerfile COPYs by name: the build would fail."""
+    out = []
+    for line in lines:
+        if line.startswith("#") or line.startswith("!"):
+            out.append(line)
+            continue
+        m = ctxmod.Matcher(ctxmod.parse_dockerignore(line))
+        if any(m.excluded(src) for src in copied):
+            continue
+        out.append(line)
+    return out
+
+
+def _named_sources(text: str, path: str) -> list[str]:
+    d = parse(text, path=path)
+    out = []
+    for ins in d.instructions:
+        if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and not ins.heredocs:
+            words = list(ins.exec_form) if ins.exec_form else ins.arguments.split()
+            for src in words[:-1]:
+                src = src.strip("./") if src.startswith("./") else src
+                if src and src not in (".", "*") and "$" not in src and not src.startswith(("http://", "https://")):
+                    out.append(src.rstrip("/"))
+    return out
+
+
 def _dockerignore(
-    before: list[Finding], context: Path | None, path: str, measure: bool
+    before: list[Finding], context: Path | None, path: str, measure: bool, copied: list[str] | None = None
 ) -> tuple[str | None, str | None, tuple[Finding, ...]]:
+    copied = copied or []
     if context is None:
         return None, None, ()
     missing = [f for f in before if f.rule == "dockerignore-missing"]
@@ -692,13 +873,16 @@ def _dockerignore(
         return None, None, ()
     audit = ctxmod.audit(context, dockerfile=path) if measure else None
     if missing:
-        return "\n".join(ctxmod.recommended_dockerignore(audit)) + "\n", str(context / ".dockerignore"), tuple(missing)
+        lines = _keep_copied(ctxmod.recommended_dockerignore(audit), copied)
+        return "\n".join(lines) + "\n", str(context / ".dockerignore"), tuple(missing)
     existing_path = ctxmod.find_dockerignore(context, path)
     if existing_path is None:
         return None, None, ()
     existing = existing_path.read_text(errors="replace")
     add = [m for m in incomplete[0].evidence.get("missing", [])]
-    lines = [m.rstrip("/") for m in add]
+    lines = _keep_copied([m.rstrip("/") for m in add], copied)
+    if not lines:
+        return None, None, ()
     body = existing if existing.endswith("\n") or not existing else existing + "\n"
     body += "# Added by `coroner fix`\n" + "\n".join(lines) + "\n"
     return body, str(existing_path), tuple(incomplete)

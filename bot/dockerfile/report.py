@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from bot import __version__
 from bot.dockerfile.catalog import RULES, level
 from bot.domain import Finding
+from bot.units import human_bytes
 
 if TYPE_CHECKING:
     from bot.dockerfile.context import ContextAudit
 
-DOCS_BASE = "https://github.com/coroner-bot/coroner/blob/main/docs/rules/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -54,28 +54,19 @@ def to_text(findings: Sequence[Finding], *, audits: Sequence[ContextAudit] = (),
         lines.append(f"{ev.get('file')}:{ev.get('line')} {f.rule}{code} {sev}: {f.title}{fix}")
     for a in audits:
         lines.append("")
-        lines.append(f"build context {a.root}: {_human(a.sent_bytes)} in {a.sent_files} files sent"
+        lines.append(f"build context {a.root}: {human_bytes(a.sent_bytes)} in {a.sent_files} files sent"
                      + (f" with {a.dockerignore}" if a.dockerignore else " (no .dockerignore)")
-                     + f"; {_human(a.total_bytes)} in {a.total_files} files without it")
+                     + f"; {human_bytes(a.total_bytes)} in {a.total_files} files without it")
         for e in a.largest:
             kind = f" [{e.kind}]" if e.kind else ""
-            ignored = "" if e.sent_bytes == e.total_bytes else f" (of {_human(e.total_bytes)}; rest ignored)"
-            lines.append(f"  {_human(e.sent_bytes):>10}  {e.path}{kind}{ignored}")
+            ignored = "" if e.sent_bytes == e.total_bytes else f" (of {human_bytes(e.total_bytes)}; rest ignored)"
+            lines.append(f"  {human_bytes(e.sent_bytes):>10}  {e.path}{kind}{ignored}")
         for s in a.secrets:
             lines.append(f"  secret-looking file sent: {s}")
     if findings:
         fixable = sum(1 for f in findings if f.evidence.get("fixable"))
         lines.append(f"{len(findings)} finding(s), {fixable} fixable with `coroner fix`")
     return "\n".join(lines) + ("\n" if lines else "")
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def to_sarif(findings: Sequence[Finding]) -> str:
@@ -86,7 +77,6 @@ def to_sarif(findings: Sequence[Finding]) -> str:
             "name": "".join(part.capitalize() for part in r.id.split("-")),
             "shortDescription": {"text": r.message},
             "fullDescription": {"text": r.message + (f" (hadolint {', '.join(r.hadolint)})" if r.hadolint else "")},
-            "helpUri": f"{DOCS_BASE}{r.id}.md",
             "help": {"text": f"{r.message}. See docs/rules/{r.id}.md."},
             "defaultConfiguration": {"level": level(r.severity)},
             "properties": {"tags": ["dockerfile"], "severity": r.severity.value, "hadolint": list(r.hadolint)},
@@ -117,7 +107,7 @@ def to_sarif(findings: Sequence[Finding]) -> str:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "coroner", "version": __version__, "informationUri": DOCS_BASE, "rules": rules}},
+                "tool": {"driver": {"name": "coroner", "version": __version__, "rules": rules}},
                 "results": results,
                 "columnKind": "utf16CodeUnits",
             }

@@ -26,6 +26,7 @@ from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.shell import Command, Script, parse_script
 from bot.domain import Finding, sort_findings
+from bot.units import human_bytes
 
 if TYPE_CHECKING:  # the context walk is imported only when a context is given: `coroner lint` starts fast
     from bot.dockerfile import context as ctxmod
@@ -245,7 +246,7 @@ def _check_apt(st: _State) -> None:
             actions = {c.action for c in apt}
             if "update" in actions and not actions & {"install", "upgrade", "dist-upgrade", "full-upgrade"}:
                 nxt = _next_instruction(stage, ins)
-                joinable = nxt is not None and nxt.keyword == "RUN" and any(
+                joinable = nxt is not None and nxt.keyword == "RUN" and not nxt.heredocs and not ins.heredocs and any(
                     c.manager == "apt" and c.action == "install" for c in st.calls(nxt)
                 )
                 st.add("apt-update-alone", ins, fixable=joinable,
@@ -411,7 +412,7 @@ def _check_build_tools(st: _State) -> None:
             if toolchain_image(ref):
                 st.add("build-tools-in-final-stage", stage.from_instruction,
                        f"{stage.base_image} is a toolchain image, and it ships",
-                       fixable=False, image=stage.base_image,
+                       fixable=go_build_output(d) is not None, image=stage.base_image,
                        remediation="Build in this image, then COPY --from the artifact into a runtime image.")
         for ins in _runs(stage):
             calls = st.calls(ins)
@@ -431,8 +432,84 @@ def _check_build_tools(st: _State) -> None:
             if tools:
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=_wheel_pattern(st, stage), packages=tools,
+                       fixable=_wheel_pattern(st, stage) or go_build_output(d) is not None or npm_pattern(d) is not None,
+                       packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
+
+
+GO_RUNTIME_IMAGE = "gcr.io/distroless/base-debian12:nonroot"  # glibc, CA certificates, tzdata; no shell
+_FINAL_ONLY = frozenset({"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "USER", "VOLUME", "STOPSIGNAL", "LABEL"})
+
+
+def go_build_output(dockerfile: Dockerfile) -> str | None:
+    """The absolute `go build -o` path of a single-stage Go image that `coroner fix` can split, else None.
+
+    Recognised: one stage on a golang image, one RUN with `go build -o PATH` and no layer after it, no
+    HEALTHCHECK (the runtime image has no shell), and a CMD/ENTRYPOINT that is (or can become) exec form.
+    """
+    if len(dockerfile.stages) != 1:
+        return None
+    stage = dockerfile.stages[0]
+    if parse_ref(stage.base_image).name != "golang":
+        return None
+    workdir: str | None = None
+    output: str | None = None
+    build_index = -1
+    for i, ins in enumerate(stage.instructions):
+        if ins.keyword == "WORKDIR":
+            path = ins.arguments.strip()
+            workdir = path if path.startswith("/") else (f"{workdir.rstrip('/')}/{path}" if workdir else None)
+        if ins.keyword == "HEALTHCHECK" and ins.arguments.strip().upper() != "NONE":
+            return None
+        if ins.keyword in ("CMD", "ENTRYPOINT") and ins.exec_form is None and _has_shell_features(ins.arguments):
+            return None
+        if ins.keyword == "RUN" and ins.exec_form is None:
+            for c in parse_script(ins.shell_script).commands:
+                u = c.unwrapped()
+                if u.name == "go" and len(u.words) > 1 and u.words[1] == "build" and "-o" in u.words:
+                    j = u.words.index("-o")
+                    if j + 1 >= len(u.words) or output is not None:
+                        return None
+                    out = u.words[j + 1]
+                    if not out.startswith("/"):
+                        if workdir is None or "$" in workdir:
+                            return None
+                        out = f"{workdir.rstrip('/')}/{out.removeprefix('./')}"
+                    output, build_index = out, i
+    if output is None or "$" in output or output.endswith("/"):
+        return None
+    if any(ins.keyword in ("RUN", "COPY", "ADD") for ins in stage.instructions[build_index + 1 :]):
+        return None
+    return output
+
+
+def npm_pattern(dockerfile: Dockerfile) -> tuple[Instruction, str] | None:
+    """(the `npm ci`/`npm install` RUN, its absolute WORKDIR) of a single-stage Node image `coroner fix`
+    can split into a builder that compiles node_modules and a slim runtime, else None."""
+    if len(dockerfile.stages) != 1:
+        return None
+    stage = dockerfile.stages[0]
+    if parse_ref(stage.base_image).name != "node":
+        return None
+    workdir: str | None = None
+    found: tuple[Instruction, str] | None = None
+    for ins in stage.instructions:
+        if ins.keyword == "WORKDIR":
+            path = ins.arguments.strip()
+            workdir = path if path.startswith("/") and "$" not in path else None
+        if ins.keyword != "RUN" or ins.exec_form is not None:
+            continue
+        commands = parse_script(ins.shell_script).commands
+        calls = [classify(c) for c in commands]
+        npm = [c for c in calls if c is not None and c.manager == "npm"]
+        if not npm:
+            continue
+        if found is not None or len(commands) != 1 or npm[0].action not in ("ci", "install") or npm[0].packages:
+            return None
+        if workdir is None:
+            return None
+        found = (ins, workdir)
+    return found
 
 
 def _wheel_pattern(st: _State, stage: Stage) -> bool:
@@ -578,8 +655,35 @@ def _check_process(st: _State) -> None:
         st.add("no-init", pid1, f"{pid1.keyword} runs {head} as PID 1: SIGTERM is not forwarded", fixable=False,
                remediation='Exec the server directly, or add an init: ENTRYPOINT ["tini", "--"].')
     elif head.endswith(".sh"):
-        st.add("no-init", pid1, f"{pid1.keyword} runs the script {head} as PID 1 with no init", fixable=False,
+        script = _script_from_context(st, argv[0])
+        if script is not None and re.search(r"^\s*exec\s", script, re.M):
+            return  # the script replaces itself with the server: signals reach it
+        unless = "" if script is not None else " (unless it execs its child)"
+        st.add("no-init", pid1, f"{pid1.keyword} runs the script {head} as PID 1 with no init{unless}", fixable=False,
                remediation='Make the script end with `exec "$@"`, or add an init: ENTRYPOINT ["tini", "--", …].')
+
+
+def _script_from_context(st: _State, target: str) -> str | None:
+    """The text of the entrypoint script when a COPY put it there from the build context we can read."""
+    if st.context is None:
+        return None
+    name = target.rsplit("/", 1)[-1]
+    for ins in st.dockerfile.instructions:
+        if ins.keyword not in ("COPY", "ADD") or ins.flag("from") is not None or ins.heredocs:
+            continue
+        words = list(ins.exec_form) if ins.exec_form is not None else ins.arguments.split()
+        if len(words) < 2:
+            continue
+        dest = words[-1]
+        for src in words[:-1]:
+            if dest.rstrip("/").rsplit("/", 1)[-1] == name or (dest.endswith("/") and src.rsplit("/", 1)[-1] == name):
+                candidate = st.context / src
+                try:
+                    if candidate.is_file() and candidate.stat().st_size < 1_000_000:
+                        return candidate.read_text(errors="replace")
+                except OSError:
+                    return None
+    return None
 
 
 def _check_healthcheck(st: _State) -> None:
@@ -629,8 +733,8 @@ def _check_dockerignore(st: _State) -> None:
             if audit_result is not None:
                 extra = {"context_bytes": audit_result.total_bytes,
                          "largest": [e.path for e in audit_result.largest[:5]]}
-                junk = ", ".join(f"{e.path} ({_human(e.sent_bytes)})" for e in audit_result.junk[:4])
-                title = f"No .dockerignore: the build sends {_human(audit_result.total_bytes)}" + (f", including {junk}" if junk else "")
+                junk = ", ".join(f"{e.path} ({human_bytes(e.sent_bytes)})" for e in audit_result.junk[:4])
+                title = f"No .dockerignore: the build sends {human_bytes(audit_result.total_bytes)}" + (f", including {junk}" if junk else "")
             st.add("dockerignore-missing", copies[0] if copies else None, title, fixable=True,
                    remediation="Write a .dockerignore (coroner fix --write does).", **extra)
         return
@@ -647,15 +751,6 @@ def _check_dockerignore(st: _State) -> None:
                f".dockerignore misses: {', '.join(shown[:8])}", fixable=True, missing=shown,
                dockerignore=str(ignore_file),
                remediation="Add the missing patterns (coroner fix --write does).")
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def _check_copy_order(st: _State) -> None:
@@ -686,14 +781,48 @@ def _check_copy_order(st: _State) -> None:
                 wanted = _MANIFESTS.get(manager, ())
                 if any(_fn_any(name, wanted) for name in manifests_copied):
                     continue
+                items = list(stage.instructions)
+                blocker = copy_order_blocker(items[items.index(whole) + 1 : items.index(ins) + 1])
                 st.add("copy-before-deps", whole,
                        f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
-                       install_line=ins.line, manager=manager,
+                       install_line=ins.line, manager=manager, fixable=blocker is None and manager in _MANIFEST_MOVE,
+                       blocker=blocker,
                        remediation="COPY the dependency manifests and install them first, then COPY the source.")
                 break
             else:
                 continue
             break
+
+
+_MOVABLE_BETWEEN = frozenset({"RUN", "ENV", "ARG", "LABEL", "EXPOSE", "USER"})
+# Managers whose manifests `coroner fix` knows how to copy ahead of the source.
+_MANIFEST_MOVE = frozenset({"pip", "npm", "pnpm", "yarn", "go", "bundle", "composer", "poetry", "uv", "pipenv"})
+_SAFE_CLEANUP = re.compile(r"^(/var/|/tmp/|/root/\.cache|/root/\.npm|/usr/local/share/\.cache)")
+
+
+def copy_order_blocker(instructions: list[Instruction]) -> str | None:
+    """Why the source COPY cannot move after these instructions (they may need the source), or None."""
+    for ins in instructions:
+        if ins.keyword not in _MOVABLE_BETWEEN:
+            return f"line {ins.line} ({ins.keyword}) sits between the source COPY and the install"
+        if ins.keyword != "RUN":
+            continue
+        for c in parse_script(ins.shell_script).commands:
+            u = c.unwrapped()
+            if u.name == "rm" and all(_SAFE_CLEANUP.match(w) for w in u.words[1:] if not w.startswith("-")):
+                continue
+            call = classify(c)
+            if call is None:
+                return f"line {ins.line} runs `{u.name}`, which may need the source"
+            if call.manager == "pip" and (
+                "-e" in c.words or any(p in (".", "-e") or p.startswith(("./", "/")) for p in call.packages)
+            ):
+                return f"line {ins.line} installs the project itself"
+            if call.manager in ("npm", "pnpm", "yarn") and call.action not in ("install", "ci", "", "cache"):
+                return f"line {ins.line} runs `{u.name} {call.action}`, which may need the source"
+            if call.manager == "go" and call.action != "download":
+                return f"line {ins.line} runs `go {call.action}`, which needs the source"
+    return None
 
 
 def _fn_any(name: str, patterns: tuple[str, ...]) -> bool:
@@ -783,8 +912,6 @@ def _check_cleanup_later(st: _State) -> None:
                     removals += [f"pkg:{p}" for p in call.packages]
                 if call.manager == "apk" and call.action == "del":
                     removals += [f"pkg:{p}" for p in call.packages]
-                if call.manager == "apt" and call.action == "clean":
-                    removals.append("/var/cache/apt")
             hits: list[tuple[str, Instruction]] = []
             for r in removals:
                 for path, origin in added:
@@ -802,9 +929,8 @@ def _check_cleanup_later(st: _State) -> None:
                        remediation="Remove it in the same RUN that created it, or build it in another stage.")
             for call in calls:
                 if call.action in ("install", "add"):
+                    # not /var/cache/apt: Debian and Ubuntu images ship a docker-clean hook that empties it
                     added += [(f"pkg:{p.split('=', 1)[0]}", ins) for p in call.packages]
-                    if call.manager == "apt":
-                        added.append(("/var/cache/apt/archives", ins))
                 if call.manager == "apt" and call.action == "update" and not _removes_apt_lists(st, ins):
                     added.append(("/var/lib/apt/lists", ins))
                 if call.manager == "pip" and call.action == "install" and "--no-cache-dir" not in call.command.words:

@@ -32,7 +32,7 @@ def build_image_reader(source: str) -> ImageReader:
 @click.option("--namespace", "-n", help="Look for the service in this namespace only.")
 @click.option("--context", help="kubeconfig context (default: the catalog's, then CORONER_KUBE_CONTEXT, then current).")
 @click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="kubeconfig file (default: CORONER_KUBECONFIG, in-cluster, ~/.kube/config).")
+              help="kubeconfig file (default: CORONER_KUBECONFIG, else ~/.kube/config, else in-cluster).")
 @click.option("--playbook", "playbook_name", help="Playbook name (default: the one triggered by 'diagnose').")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),

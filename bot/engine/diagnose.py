@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from bot.domain import Finding, RollbackCandidate, Severity, Target, TimelineEnt
 from bot.engine.cache import CachingClusterReader
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
-from bot.engine.resolve import UnknownService, resolve
+from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
 
@@ -92,8 +93,10 @@ def diagnose(
     try:
         cached.get_deployment(target.namespace, target.name)
     except ClusterNotFound:
-        raise UnknownService(
-            service, [], f"{resolution.via} points at Deployment {target.namespace}/{target.name}, which does not exist"
+        where = f" in context {target.context}" if target.context else ""
+        raise WorkloadNotFound(
+            f"{service!r} resolves through the {resolution.via} to Deployment {target.namespace}/{target.name}, "
+            f"which does not exist{where}"
         ) from None
     except ClusterForbidden as exc:
         raise ClusterForbidden(
@@ -128,17 +131,25 @@ def diagnose(
     )
 
 
-def _prefetch(cached: CachingClusterReader) -> None:
-    """Start listing nodes while the service is being resolved: every playbook needs them, and on a
-    2,000-node cluster it is the largest list. Errors are memoised and met again by the checks."""
+NODE_EVENTS = "involvedObject.kind=Node"
 
-    def work() -> None:
+
+def _prefetch(cached: CachingClusterReader) -> None:
+    """Start listing nodes and node events while the service is being resolved: every diagnosis needs
+    them, and on a 2,000-node cluster the node list is the largest. Errors are memoised and met again
+    by the checks and the timeline, which report them."""
+
+    def work(fetch: Callable[[], object]) -> None:
         try:
-            cached.list_nodes()
+            fetch()
         except CoronerError:
             pass
 
-    threading.Thread(target=work, name="prefetch-nodes", daemon=True).start()
+    for name, fetch in (
+        ("nodes", cached.list_nodes),
+        ("node-events", lambda: cached.list_events(None, field_selector=NODE_EVENTS)),
+    ):
+        threading.Thread(target=work, args=(fetch,), name=f"prefetch-{name}", daemon=True).start()
 
 
 def _candidates(ctx: CheckContext) -> list[RollbackCandidate]:
@@ -173,7 +184,7 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
         chosen = (relevant + troubled)[:MAX_TIMELINE_NODES]
         groups.append(tl.condition_entries(chosen))
         try:
-            node_events = ctx.cluster.list_events(None, field_selector="involvedObject.kind=Node")
+            node_events = ctx.cluster.list_events(None, field_selector=NODE_EVENTS)
             groups.append(tl.node_event_entries(node_events, chosen))
         except ClusterReadError as exc:
             log.info("timeline without node events: %s", exc)
@@ -193,6 +204,53 @@ _MARK = {
 }
 
 
+def summary_lines(d: Diagnosis) -> list[str]:
+    """What happened, in causal order, one sentence per kind of evidence; each names its rule."""
+    by_rule: dict[str, list[Finding]] = {}
+    for f in d.findings:
+        by_rule.setdefault(f.rule, []).append(f)
+
+    def first(rule: str) -> Finding | None:
+        return by_rule.get(rule, [None])[0]
+
+    def nodes_of(rule: str) -> int:
+        return len({str(f.evidence["node"]) for f in by_rule.get(rule, []) if "node" in f.evidence})
+
+    out = []
+    if (f := first("image-size-regression")) is not None:
+        out.append(f"The current revision's image grew: {f.title} (image-size-regression).")
+    if (f := first("crashloop")) is not None:
+        out.append(f"{f.title} (crashloop).")
+    if by_rule.get("node-disk-high") and nodes_of("node-disk-high"):
+        worst = by_rule["node-disk-high"][0]
+        ev = worst.evidence
+        detail = (
+            f"{ev['node']} {ev.get('filesystem', 'disk')} {ev['used_percent']:g}% used"
+            if ev.get("used_percent") is not None
+            else f"{ev['node']} reports DiskPressure"
+        )
+        out.append(f"{nodes_of('node-disk-high')} node(s) are short of disk, worst {detail} (node-disk-high).")
+    if (n := nodes_of("node-not-ready")):
+        out.append(f"{n} node(s) are NotReady (node-not-ready).")
+    pressures = sorted({str(f.evidence.get("condition")) for f in by_rule.get("node-pressure", [])})
+    if pressures and (n := nodes_of("node-pressure")):
+        out.append(f"{n} node(s) report {', '.join(pressures)} (node-pressure).")
+    if (f := first("hpa-scaling")) is not None:
+        out.append(f"{f.title} (hpa-scaling).")
+    if (f := first("pull-pressure")) is not None:
+        out.append(f"{f.title} (pull-pressure).")
+    if (f := first("registry-errors")) is not None:
+        out.append(f"{f.title} (registry-errors).")
+    if (f := first("evictions")) is not None:
+        out.append(f"{f.title} (evictions).")
+    if (f := first("pods-not-ready")) is not None:
+        out.append(f"{f.title} (pods-not-ready).")
+    rec = d.recommended
+    if rec is not None and (f := first("rollback-candidate")) is not None and f.severity.rank <= Severity.HIGH.rank:
+        out.append(f"Recommended: roll back to revision {rec.revision} ({rec.image}): {rec.undo_command}")
+    return out
+
+
 def render_text(d: Diagnosis) -> str:
     t = d.target
     context = f", context {t.context}" if t.context else ""
@@ -201,6 +259,11 @@ def render_text(d: Diagnosis) -> str:
         f"(found by {d.resolved_via or 'name'}; playbook {d.playbook}; {d.duration_ms} ms)",
         "",
     ]
+    story = summary_lines(d)
+    if story:
+        lines.append("Summary:")
+        lines.extend(f"  {line}" for line in story)
+        lines.append("")
     counts = {s: sum(1 for f in d.findings if f.severity is s) for s in Severity}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     lines.append(f"Findings ({summary or 'none'}):")

@@ -69,15 +69,22 @@ class FakeClusterReader:
     failing: set[str] = field(default_factory=set)
     slow: dict[str, float] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
+    max_in_flight: Counter[str] = field(default_factory=Counter)  # peak concurrent calls of each slow method
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._in_flight: Counter[str] = Counter()
 
     def _enter(self, method: str, scope: str | None = None) -> None:
         with self._lock:
             self.calls[method] += 1
         if method in self.slow:
+            with self._lock:
+                self._in_flight[method] += 1
+                self.max_in_flight[method] = max(self.max_in_flight[method], self._in_flight[method])
             time.sleep(self.slow[method])
+            with self._lock:
+                self._in_flight[method] -= 1
         verb, resource = PERMISSION[method]
         if method in self.forbidden or f"{method}:{scope or '*'}" in self.forbidden:
             where = f" in namespace {scope}" if scope else " at the cluster scope"

@@ -43,6 +43,12 @@ class AmbiguousService(CoronerError):
         self.choices = choices
 
 
+class WorkloadNotFound(CoronerError):
+    """The catalog (or a name) points at a workload that the cluster does not have."""
+
+    exit_code = 3
+
+
 @dataclass(frozen=True)
 class Resolution:
     target: Target
@@ -66,7 +72,8 @@ def resolve(
     entry = catalog.get(service) if catalog else None
     if entry is not None and (namespace is None or namespace == entry.namespace):
         return Resolution(
-            Target(entry.context or cluster.context, entry.namespace, entry.workload_kind, entry.workload_name),
+            # The reader's context is what is actually read; the catalog's only fills in when it has none.
+            Target(cluster.context or entry.context, entry.namespace, entry.workload_kind, entry.workload_name),
             entry,
             "catalog",
         )

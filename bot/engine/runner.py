@@ -35,7 +35,7 @@ class CheckRun:
     error: str | None = None
 
 
-def _start(ctx: CheckContext, step: PlaybookStep) -> Future[list[Finding]]:
+def _start(ctx: CheckContext, step: PlaybookStep, finished: dict[int, float]) -> Future[list[Finding]]:
     future: Future[list[Finding]] = Future()
     spec = CHECKS[step.check]
 
@@ -43,8 +43,11 @@ def _start(ctx: CheckContext, step: PlaybookStep) -> Future[list[Finding]]:
         if not future.set_running_or_notify_cancel():
             return
         try:
-            future.set_result(list(spec.run(ctx, step.params)))
+            result = list(spec.run(ctx, step.params))
+            finished[id(future)] = time.monotonic()
+            future.set_result(result)
         except BaseException as exc:  # handed to the waiting runner, which turns it into a finding
+            finished[id(future)] = time.monotonic()
             future.set_exception(exc)
 
     threading.Thread(target=work, name=f"check-{step.check}", daemon=True).start()
@@ -54,7 +57,8 @@ def _start(ctx: CheckContext, step: PlaybookStep) -> Future[list[Finding]]:
 def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
     started = time.monotonic()
     run_deadline = started + playbook.timeout_seconds
-    futures = [(step, _start(ctx, step)) for step in playbook.steps]
+    finished: dict[int, float] = {}
+    futures = [(step, _start(ctx, step, finished)) for step in playbook.steps]
     runs: list[CheckRun] = []
     for step, future in futures:
         deadline = min(started + step.timeout_seconds, run_deadline)
@@ -76,9 +80,8 @@ def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
             log.exception("check %s raised", step.check, extra={"check": step.check})
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             findings = [_failed_finding(step.check, error)]
-        runs.append(
-            CheckRun(step.check, status, int((time.monotonic() - started) * 1000), tuple(findings), error)
-        )
+        ended = finished.get(id(future), time.monotonic())
+        runs.append(CheckRun(step.check, status, int((ended - started) * 1000), tuple(findings), error))
     return _with_gaps(ctx, runs)
 
 

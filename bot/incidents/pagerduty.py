@@ -95,7 +95,7 @@ class IncidentData(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    id: str
+    id: str = Field(min_length=1, max_length=60)  # becomes Coroner's incident id "pd-<id>"
     type: str = "incident"
     number: int | None = None
     title: str = ""
@@ -115,8 +115,9 @@ class WebhookEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    id: str = Field(min_length=1)
-    event_type: str = Field(min_length=1)
+    # Bounded like the columns they land in: an oversized value is a 400 here, not a database error later.
+    id: str = Field(min_length=1, max_length=128)
+    event_type: str = Field(min_length=1, max_length=128)
     resource_type: str | None = None
     occurred_at: datetime
     agent: Reference | None = None
@@ -145,12 +146,27 @@ def parse_envelope(body: bytes) -> WebhookEvent:
         raise MalformedEvent("not a V3 webhook: expected an object with an 'event' object")
     try:
         event = WebhookEvent.model_validate(document["event"])
+    except ValidationError as exc:
+        raise MalformedEvent(f"invalid V3 event: bad or missing {_fields(exc)}") from None
+    try:
         # Validate incident data at the door: if it is unusable, retrying will not make it usable.
         event.incident  # noqa: B018
     except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in err["loc"]) or "event" for err in exc.errors()})
-        raise MalformedEvent(f"invalid V3 event: bad or missing {', '.join(fields)}") from None
+        raise MalformedEvent(f"invalid V3 event: bad or missing {_fields(exc, prefix='data.')}") from None
     return event
+
+
+def delivery_id(headers: Mapping[str, str]) -> str | None:
+    """`X-Webhook-Id`, the same on every retry of one delivery. Raises `MalformedEvent` when it is not
+    a plausible id."""
+    value = {k.lower(): v for k, v in headers.items()}.get(WEBHOOK_ID_HEADER.lower(), "").strip()
+    if len(value) > 128:
+        raise MalformedEvent(f"{WEBHOOK_ID_HEADER} is too long")
+    return value or None
+
+
+def _fields(exc: ValidationError, prefix: str = "") -> str:
+    return ", ".join(sorted({prefix + ".".join(str(p) for p in err["loc"]) for err in exc.errors()}))
 
 
 def headers_of_interest(headers: Mapping[str, str]) -> dict[str, str]:

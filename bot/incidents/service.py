@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.domain import Incident, TimelineEntry
-from bot.incidents.pagerduty import WebhookEvent, headers_of_interest, parse_envelope
+from bot.incidents.pagerduty import WebhookEvent, delivery_id, headers_of_interest, parse_envelope
 from bot.ports import Clock
 from bot.store import Store, StoreUnavailable, UnitOfWork
 
@@ -100,12 +100,13 @@ class IncidentService:
 
     def record(self, *, event: WebhookEvent, body: bytes, headers: Mapping[str, str]) -> Recorded:
         """Store the raw event unless it was seen (same `X-Webhook-Id`, or same `event.id`).
-        Raises `StoreUnavailable` when the database is down: the caller must make PagerDuty retry."""
-        delivery_id = {k.lower(): v for k, v in headers.items()}.get("x-webhook-id") or None
+        Raises `StoreUnavailable` when the database is down: the caller must make PagerDuty retry;
+        `MalformedEvent` for an implausible `X-Webhook-Id`."""
+        webhook_id = delivery_id(headers)
         with self._store.unit_of_work() as uow:
             inbound_id = uow.events.add(
                 source=PAGERDUTY,
-                delivery_id=delivery_id,
+                delivery_id=webhook_id,
                 event_id=event.id,
                 event_type=event.event_type,
                 headers=headers_of_interest(headers),
@@ -114,7 +115,7 @@ class IncidentService:
             )
             uow.commit()
         if inbound_id is None:
-            log.info("duplicate PagerDuty delivery", extra={"event_id": event.id, "delivery_id": delivery_id})
+            log.info("duplicate PagerDuty delivery", extra={"event_id": event.id, "delivery_id": webhook_id})
         return Recorded(inbound_id)
 
     def process(self, inbound_id: int) -> bool:
@@ -138,10 +139,13 @@ class IncidentService:
                 uow.commit()
             return False
 
-    def process_pending(self, *, limit: int = 100) -> int:
-        """(Re)process stored events not processed yet, oldest first. Returns how many got processed."""
+    def process_pending(self, *, limit: int = 100, retry_exhausted: bool = False) -> int:
+        """(Re)process stored events not processed yet, oldest first. Events that failed
+        `MAX_PROCESS_ATTEMPTS` times are skipped unless `retry_exhausted` (a person asked, after a fix).
+        Returns how many got processed."""
+        max_attempts = None if retry_exhausted else MAX_PROCESS_ATTEMPTS
         with self._store.unit_of_work() as uow:
-            pending = [e for e in uow.events.pending(limit=limit) if e.attempts < MAX_PROCESS_ATTEMPTS]
+            pending = uow.events.pending(limit=limit, max_attempts=max_attempts)
         return sum(1 for e in pending if self.process(e.id))
 
     def apply(self, uow: UnitOfWork, event: WebhookEvent) -> None:
@@ -180,7 +184,11 @@ class IncidentService:
             uow.incidents.set_status(incident_id, status=status, at=event.occurred_at)
         uow.timeline.add_entries(
             incident_id=incident_id,
-            entries=[TimelineEntry(at=event.occurred_at, source=PAGERDUTY, text=timeline_text(event), key=timeline_key(event))],
+            entries=[
+                TimelineEntry(
+                    at=event.occurred_at, source=PAGERDUTY, text=timeline_text(event), key=timeline_key(event)
+                )
+            ],
         )
         if event.event_type == "incident.triggered":
             uow.jobs.enqueue(

@@ -6,11 +6,15 @@ signed with `sign_v3`, so a simulated page goes through the same verification an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
 
 from bot.incidents.pagerduty import SIGNATURE_HEADER, SUBSCRIPTION_HEADER, WEBHOOK_ID_HEADER, sign_v3
 
@@ -84,6 +88,27 @@ def delivery_headers(
     }
 
 
+def deliver(
+    app: ASGIApp,
+    body: bytes,
+    *,
+    secrets: Sequence[str],
+    webhook_id: str | None = None,
+    path: str = "/pagerduty/webhook",
+) -> httpx.Response:
+    """POST `body`, signed, to the ASGI `app` in this process: a real HTTP request through the app's routing,
+    verification and intake, without a socket. For code that is not already inside an event loop (the demo)."""
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://coroner.local") as client:
+            return await client.post(
+                path, content=body, headers=delivery_headers(body, secrets=secrets, webhook_id=webhook_id)
+            )
+
+    return asyncio.run(send())
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -93,4 +118,4 @@ def _ref_id(name: str | None) -> str:
     return "P" + uuid.uuid5(uuid.NAMESPACE_URL, name or "").hex[:6].upper()
 
 
-__all__ = ["delivery_headers", "incident_event_body"]
+__all__ = ["deliver", "delivery_headers", "incident_event_body"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
@@ -22,7 +23,8 @@ from bot.sim.kubeconfig import DEFAULT_CONTEXT
 @click.option("--write-kubeconfig", "kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a kubeconfig whose current context points at the sim.")
 @click.option("--context", default=DEFAULT_CONTEXT, show_default=True, help="Context name in that kubeconfig.")
-@click.option("--latency-ms", type=click.IntRange(min=0), default=None, help="Delay every answer (overrides the scenario).")
+@click.option("--latency-ms", type=click.IntRange(min=0), default=None,
+              help="Delay every answer (overrides the scenario).")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
 def sim_command(scenario_name: str | None, generate_nodes: int | None, pods_per_node: int, host: str, port: int,
                 kubeconfig: Path | None, context: str, latency_ms: int | None, list_only: bool) -> None:
@@ -44,6 +46,9 @@ def sim_command(scenario_name: str | None, generate_nodes: int | None, pods_per_
         scenario = load_scenario(scenario_name)  # type: ignore[arg-type]
     if latency_ms is not None:
         scenario.latency_ms = latency_ms
+    # The scenario lives as long as the process: keep the collector from rescanning it on every request.
+    gc.collect()
+    gc.freeze()
     try:
         server = SimServer(scenario, host=host, port=port)
     except OSError as exc:

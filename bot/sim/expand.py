@@ -25,6 +25,7 @@ from bot.sim.schema import (
     ImageSpec,
     NodeSpec,
     PodGroupSpec,
+    PressureSpec,
     ProbeSpec,
     RevisionSpec,
     ScenarioFile,
@@ -112,7 +113,7 @@ def _expand_node_specs(specs: list[NodeSpec]) -> list[NodeSpec]:
 
 def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
                image_digests: dict[str, str]) -> dict[str, Any]:
-    pressures = {p.type: p for p in spec.pressure}
+    pressures: dict[str, PressureSpec] = {p.type: p for p in spec.pressure}
     conditions = []
     for ctype, (ok, bad) in _CONDITION_TEXT.items():
         pressure = pressures.get(ctype)
@@ -138,7 +139,7 @@ def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
         since = ts(spec.not_ready_since or now)
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": since})
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": since})
-    images = []
+    images: list[dict[str, Any]] = []
     for image in spec.images:
         if image.ref is not None:
             if image.ref not in image_sizes:
@@ -214,9 +215,9 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
     for pod in node_pods:
         meta = pod["metadata"]
         containers = []
-        for container in pod["spec"]["containers"]:
+        for container in pod["spec"].get("containers") or ():
             containers.append({
-                "name": container["name"], "startTime": meta["creationTimestamp"],
+                "name": container.get("name", ""), "startTime": meta.get("creationTimestamp"),
                 "cpu": {"time": ts(now), "usageNanoCores": 180_000_000, "usageCoreNanoSeconds": 9_000_000_000_000},
                 "memory": {"time": ts(now), "workingSetBytes": 268_435_456, "rssBytes": 201_326_592},
                 "rootfs": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
@@ -225,8 +226,8 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
                          "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_048_576, "inodesUsed": 2},
             })
         pods.append({
-            "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
-            "startTime": meta["creationTimestamp"], "containers": containers,
+            "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid", "")},
+            "startTime": meta.get("creationTimestamp"), "containers": containers,
             "ephemeral-storage": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
                                   "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_073_152,
                                   "inodesUsed": 9},
@@ -427,7 +428,8 @@ class _Workload:
         meta["ownerReferences"] = [self._owner("apps/v1", "ReplicaSet", rs_name)]
         spec = {**template["spec"], "containers": [container]}
         spec["tolerations"] = [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300},
             {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
              "tolerationSeconds": 300},
         ]
@@ -523,7 +525,8 @@ class _Workload:
         current = self.current
         current_pods = [p for p in pods_by_revision.get(current.revision, [])
                         if p["status"]["phase"] in ("Running", "Pending")]
-        all_live = [p for pods in pods_by_revision.values() for p in pods if p["status"]["phase"] in ("Running", "Pending")]
+        all_live = [p for pods in pods_by_revision.values() for p in pods
+                    if p["status"]["phase"] in ("Running", "Pending")]
         ready = sum(1 for p in all_live if _pod_ready(p))
         updated = len(current_pods)
         unavailable = max(dep.replicas - ready, 0)
@@ -536,7 +539,7 @@ class _Workload:
         meta = _meta(dep.name, dep.namespace, dep.created, "Deployment", labels=dict(dep.labels),
                      annotations=annotations)
         meta["generation"] = current.revision + 3
-        progressing = (
+        progressing: dict[str, Any] = (
             {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
              "message": f'ReplicaSet "{rs_name}" has timed out progressing.'}
             if dep.progress_deadline_exceeded else
@@ -677,8 +680,9 @@ def _file_entry(spec: FileSpec | tuple[str, Any]) -> FileEntry:
     if isinstance(spec, tuple):
         path, size = spec
         return FileEntry(path=path.strip("/").removeprefix("./"), size_bytes=parse_bytes(size))
+    default_mode = 0o755 if spec.kind == "dir" else 0o644
     return FileEntry(path=spec.path.strip("/").removeprefix("./"), size_bytes=parse_bytes(spec.size),
-                     kind=spec.kind, mode=spec.mode if spec.mode is not None else (0o755 if spec.kind == "dir" else 0o644),
+                     kind=spec.kind, mode=spec.mode if spec.mode is not None else default_mode,
                      link_target=spec.link_target)
 
 
@@ -784,12 +788,20 @@ def expand(spec: ScenarioFile) -> Scenario:
         scenario.events.extend(pod_events)
     scenario.hpas.extend(build_hpa(h, now) for h in spec.hpas)
 
-    for raw in spec.raw:
+    for index, raw in enumerate(spec.raw):
         kind = raw.get("kind")
         if kind not in _RAW_TARGETS:
-            raise ValueError(f"raw: kind {kind!r} is not served (one of {', '.join(_RAW_TARGETS)})")
+            raise ValueError(f"raw.{index}: kind {kind!r} is not served (one of {', '.join(_RAW_TARGETS)})")
+        meta = raw.get("metadata")
+        if not isinstance(meta, dict) or not meta.get("name"):
+            raise ValueError(f"raw.{index}: a {kind} needs metadata.name")
+        if kind not in ("Node", "Namespace") and not meta.get("namespace"):
+            raise ValueError(f"raw.{index}: a {kind} needs metadata.namespace")
         obj = dict(raw)
         obj.setdefault("apiVersion", _API_VERSIONS[kind])
+        if kind in ("Pod", "Node"):
+            obj.setdefault("spec", {})
+            obj.setdefault("status", {})
         getattr(scenario, _RAW_TARGETS[kind]).append(obj)
 
     objects = {}

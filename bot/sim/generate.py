@@ -96,7 +96,8 @@ def generate_scenario_data(*, nodes: int = 100, pods_per_node: int = 10, service
              "stagger": 2, "phase": "Pending", "ready": False, "waiting": "ImagePullBackOff", "events": [
                  {"reason": "Pulling", "at": 1, "message": "Pulling image \"{image}\""},
                  {"reason": "Failed", "type": "Warning", "at": 60, "last": 400, "count": 3, "message": _PULL_503},
-                 {"reason": "BackOff", "at": 61, "last": 500, "count": 9, "message": "Back-off pulling image \"{image}\""},
+                 {"reason": "BackOff", "at": 61, "last": 500, "count": 9,
+                  "message": "Back-off pulling image \"{image}\""},
              ]},
         ],
     })

@@ -69,15 +69,23 @@ class Scenario:
     source: Path | None = None
 
     def image(self, ref: str) -> ImageEvidence | None:
-        return self.images.get(ref)
+        """By the ref pods use, or by digest (`repo@sha256:…` as in a pod's imageID, or the bare digest)."""
+        if ref in self.images:
+            return self.images[ref]
+        digest = ref.rpartition("@")[2]
+        if digest.startswith("sha256:"):
+            for evidence in self.images.values():
+                if evidence.manifest.digest == digest:
+                    return evidence
+        return None
 
     def dockerfile_for(self, ref: str) -> str | None:
         """The Dockerfile text that built `ref`, when the scenario recorded it."""
-        evidence = self.images.get(ref)
+        evidence = self.image(ref)
         return evidence.dockerfile if evidence else None
 
     def dockerignore_for(self, ref: str) -> str | None:
-        evidence = self.images.get(ref)
+        evidence = self.image(ref)
         return evidence.dockerignore if evidence else None
 
     @property

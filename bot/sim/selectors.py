@@ -45,7 +45,9 @@ _EXISTS_TERM = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*$")
 
 def _split_terms(selector: str) -> list[str]:
     """Split on commas outside parentheses (`a in (x,y),b=c`)."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in selector:
         if char == "(":
             depth += 1

@@ -12,6 +12,8 @@ import binascii
 import json
 import logging
 import re
+import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -63,7 +65,8 @@ class _Resource:
             item = _dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
             self.item_json.append(item)
             # A GET carries TypeMeta first, as the API server writes it.
-            type_meta = _dumps({"kind": obj.get("kind", self.kind), "apiVersion": obj.get("apiVersion", self.api_version)})
+            type_meta = _dumps({"kind": obj.get("kind", self.kind),
+                                "apiVersion": obj.get("apiVersion", self.api_version)})
             self.get_json.append(type_meta[:-1] + (b"," + item[1:] if item != b"{}" else b"}"))
             self.by_name[(namespace, meta["name"])] = index
             self.by_namespace.setdefault(namespace, []).append(index)
@@ -304,6 +307,11 @@ def _decode_continue(token: str) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients pool connections to a real API server
+    # Headers and body go out as two writes; with Nagle on, each keep-alive answer waits ~40 ms for the
+    # client's delayed ACK.
+    disable_nagle_algorithm = True
+    # Buffered: headers and a small body leave in one segment, flushed once per request.
+    wbufsize = 1 << 16
     server: _HttpServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -350,6 +358,39 @@ class _HttpServer(ThreadingHTTPServer):
     request_queue_size = 1024  # benchmarks open many connections at once
     sim: SimServer
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, Ctrl-C) is normal here; anything else is logged with its trace."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            log.debug("sim: client %s went away", client_address)
+            return
+        log.exception("sim: error answering %s", client_address)
+
+    def close_connections(self) -> None:
+        """End idle keep-alive connections so their handler threads exit with the server."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the peer
+
 
 class SimServer:
     """The sim on a loopback port, served from a background thread. Use `running_sim()` in tests."""
@@ -369,6 +410,7 @@ class SimServer:
     @property
     def url(self) -> str:
         host = self._httpd.server_address[0]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{self.port}"
 
     def record(self, method: str, path: str) -> None:
@@ -389,10 +431,12 @@ class SimServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop accepting, end open connections, release the port. Safe to call twice."""
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self._httpd.close_connections()
         self._httpd.server_close()
 
     def write_kubeconfig(self, path: str | Path, *, context: str = DEFAULT_CONTEXT,

@@ -1,8 +1,8 @@
 """Storage: SQLAlchemy 2.x tables, repositories, the unit of work, durable jobs, Alembic migrations.
 
-    store = Store.from_url(settings.database_url)
-    store.upgrade()                      # Alembic, to head
-    store.add_timeline_entries(incident_id=..., entries=[...])
+store = Store.from_url(settings.database_url)
+store.upgrade()                      # Alembic, to head
+store.add_timeline_entries(incident_id=..., entries=[...])
 """
 
 from bot.store.db import StoreError, StoreUnavailable, make_engine

@@ -58,3 +58,44 @@ def check(url: str | None) -> None:
     target = _url(url)
     migrate.check(target)
     click.echo(f"{describe_url(target)}: up to date ({migrate.head()}), no drift")
+
+
+@db.command("pending")
+@url_option
+def pending(url: str | None) -> None:
+    """List stored webhook events that are not processed yet, with the last error."""
+    from bot.store import Store
+
+    store = Store.from_url(_url(url))
+    try:
+        with store.unit_of_work() as uow:
+            events = uow.events.pending(limit=1000)
+    finally:
+        store.dispose()
+    for event in events:
+        error = f"  {event.last_error}" if event.last_error else ""
+        click.echo(
+            f"{event.id}\t{event.received_at.isoformat(timespec='seconds')}\t{event.source}\t{event.event_type}"
+            f"\tattempts={event.attempts}{error}"
+        )
+    click.echo(f"{len(events)} pending", err=True)
+
+
+@db.command("reprocess")
+@url_option
+def reprocess(url: str | None) -> None:
+    """Process stored webhook events again, including those that failed too often (after a fix)."""
+    from bot.incidents.service import IncidentService
+    from bot.store import Store
+
+    store = Store.from_url(_url(url))
+    try:
+        service = IncidentService(store)
+        done = service.process_pending(limit=1000, retry_exhausted=True)
+        with store.unit_of_work() as uow:
+            left = len(uow.events.pending(limit=1000))
+    finally:
+        store.dispose()
+    click.echo(f"processed {done}; {left} still pending")
+    if left:
+        raise SystemExit(1)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.ports import Clock
 from bot.store.db import StoreError
-from bot.store.models import JobRow
+from bot.store.models import JobRow, table_of
 from bot.store.records import Job, JobStatus
 from bot.store.repositories import insert_ignoring_conflicts
 
@@ -61,7 +61,7 @@ class JobRepository:
     ) -> bool:
         """Queue a job unless one with the same `dedupe_key` exists (in any status). True if queued."""
         now = self._clock.now()
-        table: sa.Table = JobRow.__table__  # type: ignore[assignment]
+        table = table_of(JobRow)
         result = insert_ignoring_conflicts(
             self._session,
             table,
@@ -159,7 +159,9 @@ class JobRepository:
         if row is None:
             raise LeaseLost(f"job {job_id} does not exist")
         if row.status != JobStatus.RUNNING.value or row.claimed_by != worker:
-            raise LeaseLost(f"job {job_id} is no longer held by {worker} (status {row.status}, holder {row.claimed_by})")
+            raise LeaseLost(
+                f"job {job_id} is no longer held by {worker} (status {row.status}, holder {row.claimed_by})"
+            )
         if row.lease_until is not None and row.lease_until < self._clock.now():
             raise LeaseLost(f"job {job_id}: the lease of {worker} expired at {row.lease_until.isoformat()}")
         return row

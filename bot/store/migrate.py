@@ -6,6 +6,7 @@ from Settings by `migrations/env.py`.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import TextIO
 
 from alembic import command
@@ -37,9 +38,9 @@ def alembic_config(url: str | None = None, *, stdout: TextIO | None = None) -> C
     return config
 
 
-def _run(what: str, url: str | None, fn: object, *args: object, **kwargs: object) -> None:
+def _run(what: str, url: str | None, fn: Callable[..., object], *args: object) -> None:
     try:
-        fn(*args, **kwargs)  # type: ignore[operator]
+        fn(*args)
     except UNAVAILABLE_ERRORS as exc:
         orig = getattr(exc, "orig", exc)
         target = describe_url(url) if url else "the database"

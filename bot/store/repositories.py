@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain import Finding, Incident, Severity, TimelineEntry
@@ -27,6 +28,7 @@ from bot.store.models import (
     PostmortemRow,
     PostmortemVersionRow,
     TimelineEntryRow,
+    table_of,
 )
 from bot.store.records import AuditRecord, DiagnosisRun, InboundEvent, PostmortemStatus, PostmortemVersion
 
@@ -36,21 +38,26 @@ class NotFound(StoreError):
 
 
 def insert_ignoring_conflicts(
-    session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, returning: sa.Column[Any] | None = None
-) -> sa.CursorResult[Any]:
+    session: Session,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: sa.ColumnElement[Any] | None = None,
+) -> sa.Result[Any]:
     """`INSERT ... ON CONFLICT DO NOTHING` for SQLite and PostgreSQL: rows that collide with any unique
-    constraint are skipped silently. `rowcount` (or the returned ids) tells how many were really added."""
+    constraint are skipped silently. With `returning`, the result holds one row per row really added."""
     dialect = session.get_bind().dialect.name
+    stmt: Any
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        stmt = postgresql.insert(table)
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        stmt = sqlite.insert(table)
     else:  # pragma: no cover - make_engine refuses other backends
         raise StoreError(f"unsupported dialect {dialect}")
-    stmt = insert(table).values(list(rows)).on_conflict_do_nothing()
+    stmt = stmt.values(list(rows)).on_conflict_do_nothing()
     if returning is not None:
         stmt = stmt.returning(returning)
-    return session.execute(stmt)  # type: ignore[return-value]
+    return session.execute(stmt)
 
 
 def content_hash(text: str) -> str:
@@ -106,7 +113,7 @@ class IncidentRepository:
             "resolved_at": incident.resolved_at,
             "status_at": incident.resolved_at or incident.created_at,
         }
-        table: sa.Table = IncidentRow.__table__  # type: ignore[assignment]
+        table = table_of(IncidentRow)
         result = insert_ignoring_conflicts(self._session, table, [values], returning=table.c.id)
         return result.scalar_one_or_none() is not None
 
@@ -214,9 +221,9 @@ class InboundEventRepository:
         }
         result = insert_ignoring_conflicts(
             self._session,
-            InboundEventRow.__table__,  # type: ignore[arg-type]
+            table_of(InboundEventRow),
             [values],
-            returning=InboundEventRow.__table__.c.id,  # type: ignore[attr-defined]
+            returning=table_of(InboundEventRow).c.id,
         )
         new_id = result.scalar_one_or_none()
         return int(new_id) if new_id is not None else None
@@ -231,23 +238,23 @@ class InboundEventRepository:
             stmt = stmt.where(InboundEventRow.source == source)
         return int(self._session.scalar(stmt) or 0)
 
-    def pending(self, *, limit: int = 100) -> list[InboundEvent]:
+    def pending(self, *, limit: int = 100, max_attempts: int | None = None) -> list[InboundEvent]:
         """Unprocessed events, oldest first (the order they were received, which PagerDuty keeps per
-        incident)."""
+        incident); with `max_attempts`, only those tried fewer times than that."""
         stmt = (
             sa.select(InboundEventRow)
             .where(InboundEventRow.processed_at.is_(None))
             .order_by(InboundEventRow.id)
             .limit(limit)
         )
+        if max_attempts is not None:
+            stmt = stmt.where(InboundEventRow.attempts < max_attempts)
         return [_inbound(row) for row in self._session.scalars(stmt)]
 
     def lock_pending(self, event_id: int) -> InboundEvent | None:
         """Take the event for processing if it is still pending. On PostgreSQL the row stays locked until
         commit (`SKIP LOCKED`: another replica busy with it makes this return None)."""
-        stmt = sa.select(InboundEventRow).where(
-            InboundEventRow.id == event_id, InboundEventRow.processed_at.is_(None)
-        )
+        stmt = sa.select(InboundEventRow).where(InboundEventRow.id == event_id, InboundEventRow.processed_at.is_(None))
         if self._session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         row = self._session.scalars(stmt).one_or_none()
@@ -286,7 +293,7 @@ class TimelineRepository:
             {"incident_id": incident_id, "key": e.key, "at": e.at, "source": e.source, "text": e.text}
             for e in unique.values()
         ]
-        table: sa.Table = TimelineEntryRow.__table__  # type: ignore[assignment]
+        table = table_of(TimelineEntryRow)
         # Count what RETURNING gives back: rowcount of a multi-row insert is not reliable across drivers.
         result = insert_ignoring_conflicts(self._session, table, rows, returning=table.c.id)
         return len(result.all())
@@ -324,7 +331,7 @@ class DiagnosisRepository:
     ) -> tuple[DiagnosisRun, bool]:
         """Store a run and its findings once per `dedupe_key`. Returns the stored run and whether it is new;
         a repeat returns the run recorded first, untouched."""
-        run_table: sa.Table = DiagnosisRunRow.__table__  # type: ignore[assignment]
+        run_table = table_of(DiagnosisRunRow)
         result = insert_ignoring_conflicts(
             self._session,
             run_table,
@@ -423,7 +430,7 @@ class PostmortemRepository:
         now = self._clock.now()
         insert_ignoring_conflicts(
             self._session,
-            PostmortemRow.__table__,  # type: ignore[arg-type]
+            table_of(PostmortemRow),
             [{"incident_id": incident_id, "created_at": now}],
         )
         stmt = sa.select(PostmortemRow).where(PostmortemRow.incident_id == incident_id)

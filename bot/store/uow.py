@@ -12,7 +12,7 @@ cannot be reached surfaces as `StoreUnavailable`, whichever statement hit it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,8 +23,8 @@ from bot.clock import SystemClock
 from bot.domain import Finding, Incident, TimelineEntry
 from bot.ports import Clock
 from bot.store.db import UNAVAILABLE_ERRORS, make_engine, ping, unavailable
-from bot.store.jobs import JobRepository
-from bot.store.records import DiagnosisRun, PostmortemStatus, PostmortemVersion
+from bot.store.jobs import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, JobRepository
+from bot.store.records import DiagnosisRun, Job, PostmortemStatus, PostmortemVersion
 from bot.store.repositories import (
     AuditRepository,
     DiagnosisRepository,
@@ -173,3 +173,43 @@ class Store:
         with self.unit_of_work() as uow:
             uow.audit.record(actor=actor, action=action, target=target, details=details)
             uow.commit()
+
+    # --- durable jobs (see bot.store.jobs) -----------------------------------------------------------
+
+    def enqueue_job(
+        self, *, kind: str, dedupe_key: str, payload: Mapping[str, Any], max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    ) -> bool:
+        """Queue a job once per `dedupe_key`; False if it already exists (in any status)."""
+        with self.unit_of_work() as uow:
+            queued = uow.jobs.enqueue(kind=kind, dedupe_key=dedupe_key, payload=payload, max_attempts=max_attempts)
+            uow.commit()
+            return queued
+
+    def claim_job(
+        self, *, worker: str, lease: timedelta = DEFAULT_LEASE, kinds: Sequence[str] | None = None
+    ) -> Job | None:
+        """Claim the oldest claimable job, committed before returning (the lease holds from here)."""
+        with self.unit_of_work() as uow:
+            job = uow.jobs.claim(worker=worker, lease=lease, kinds=kinds)
+            uow.commit()
+            return job
+
+    def renew_job(self, job_id: int, *, worker: str, lease: timedelta = DEFAULT_LEASE) -> Job:
+        with self.unit_of_work() as uow:
+            job = uow.jobs.renew(job_id, worker=worker, lease=lease)
+            uow.commit()
+            return job
+
+    def complete_job(self, job_id: int, *, worker: str) -> Job:
+        """Raises `LeaseLost` if the lease passed and the job is no longer this worker's."""
+        with self.unit_of_work() as uow:
+            job = uow.jobs.complete(job_id, worker=worker)
+            uow.commit()
+            return job
+
+    def fail_job(self, job_id: int, *, worker: str, error: str) -> Job:
+        """Re-queued while attempts remain, else `failed`. Raises `LeaseLost` like `complete_job`."""
+        with self.unit_of_work() as uow:
+            job = uow.jobs.fail(job_id, worker=worker, error=error)
+            uow.commit()
+            return job

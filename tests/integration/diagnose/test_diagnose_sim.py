@@ -131,3 +131,38 @@ def test_cli_json_and_text(cluster):
         assert unknown.exit_code == 3 and "unknown service 'nope-service'" in unknown.output
         bad_playbook = runner.invoke(main, [*base, "--playbook", "diagnoze"])
         assert bad_playbook.exit_code == 2 and "did you mean diagnose" in bad_playbook.output
+
+
+def test_cli_resolves_through_the_catalog_with_its_context_and_dockerfile(cluster, tmp_path):
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "Dockerfile").write_text(
+        "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y build-essential cuda-toolkit-12-1\n"
+        "COPY . .\nCMD [\"python3\", \"-m\", \"app\"]\n"
+    )
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "services:\n  profiles:\n    context: registry-meltdown\n    namespace: prod\n"
+        "    workload: deployment/user-profile-service\n    container: app\n    pagerduty_service_id: PF9KMXH\n"
+        "    dockerfile: svc/Dockerfile\n"
+    )
+    with cluster("registry-meltdown") as c:
+        result = CliRunner().invoke(
+            main, ["diagnose", "profiles", "--catalog", str(catalog), "--kubeconfig", str(c.kubeconfig),
+                   "--no-images", "--format", "json"],
+        )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["service"] == "profiles"
+    assert out["target"] == {"context": "registry-meltdown", "namespace": "prod", "kind": "Deployment",
+                             "name": "user-profile-service"}
+    rules = {f["rule"] for f in out["findings"]}
+    assert "build-tools-in-final-stage" in rules  # the catalog's Dockerfile was linted
+    assert "dockerignore-missing" in rules
+
+
+def test_unknown_context_is_a_clear_error(cluster):
+    with cluster("registry-meltdown") as c:
+        result = CliRunner().invoke(main, ["diagnose", "user-profile-service", "--kubeconfig", str(c.kubeconfig),
+                                           "--context", "prod-eu"])
+    assert result.exit_code == 1
+    assert "coroner: error: cannot load kubeconfig" in result.output and "prod-eu" in result.output

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,20 +21,10 @@ from starlette.types import ASGIApp
 from bot.app import create_app
 from bot.incidents.pagerduty import sign_v3
 from bot.store import Store
+from tests.integration.conftest import FakeClock
 
 OLD_SECRET = "whsec-old"
 NEW_SECRET = "whsec-new"
-
-
-class FakeClock:
-    def __init__(self, start: datetime = datetime(2024, 5, 14, 3, 2, 30, tzinfo=UTC)) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 _counter = itertools.count()
@@ -93,22 +83,14 @@ def pd_headers(body: bytes, *, secret: str = NEW_SECRET, webhook_id: str | None 
     }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'coroner.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(datetime(2024, 5, 14, 3, 2, 30, tzinfo=UTC))
 
 
 @pytest.fixture
 def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     store = Store.from_url(database_url, clock=clock)
-    store.upgrade()
     yield store
     store.dispose()
 
@@ -149,9 +131,7 @@ def make_client(serve_app, clock: FakeClock) -> Callable[[Store], httpx.Client]:
     """An HTTP client of the real app over `store` (its startup sweep included)."""
 
     def make(store: Store) -> httpx.Client:
-        app = create_app(
-            store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None
-        )
+        app = create_app(store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None)
         return serve_app(app)
 
     return make

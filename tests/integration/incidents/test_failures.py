@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from bot.app import app_from_settings, create_app
 from bot.incidents.pagerduty import parse_envelope
 from bot.incidents.service import IncidentService
+from bot.incidents.simulate import incident_event_body
 from bot.settings import load_settings
 from bot.store import Store
 
@@ -64,8 +65,15 @@ class FlakyIncidentService(IncidentService):
 
 def test_failed_processing_keeps_the_raw_event_for_reprocessing(store, clock, pagerduty, serve_app):
     flaky = FlakyIncidentService(store, failures=1, clock=clock)
-    client = serve_app(create_app(store=store, webhook_secrets=[pagerduty.new_secret], clock=clock,
-                                  pending_sweep_seconds=None, incident_service=flaky))
+    client = serve_app(
+        create_app(
+            store=store,
+            webhook_secrets=[pagerduty.new_secret],
+            clock=clock,
+            pending_sweep_seconds=None,
+            incident_service=flaky,
+        )
+    )
     body = pagerduty.body(event_id="e-1")
     assert pagerduty.post(client, body).status_code == 202  # stored: PagerDuty must not resend it
     assert store.list_incidents() == []
@@ -99,8 +107,15 @@ def test_an_event_that_keeps_failing_is_left_for_a_person(store, clock):
     service = IncidentService(store, clock=clock)
     with store.unit_of_work() as uow:
         # A body an older, more lenient release accepted: it no longer parses.
-        uow.events.add(source="pagerduty", delivery_id="w", event_id="e", event_type="incident.triggered",
-                       headers={}, body=b'{"event": {}}', received_at=clock.now())
+        uow.events.add(
+            source="pagerduty",
+            delivery_id="w",
+            event_id="e",
+            event_type="incident.triggered",
+            headers={},
+            body=b'{"event": {}}',
+            received_at=clock.now(),
+        )
         uow.commit()
     for _ in range(10):
         service.process_pending()
@@ -118,3 +133,46 @@ def test_app_from_settings_serves_signed_webhooks(tmp_path, pagerduty, serve_app
     assert pagerduty.post(client, pagerduty.body(), secret="whsec-old").status_code == 202
     assert pagerduty.post(client, pagerduty.body(), secret="nope").status_code == 401
     assert client.get("/readyz").status_code == 200
+
+
+def test_sweep_is_not_starved_by_events_that_keep_failing(store, clock):
+    service = IncidentService(store, clock=clock)
+    with store.unit_of_work() as uow:
+        for n in range(3):
+            uow.events.add(
+                source="pagerduty",
+                delivery_id=f"bad-{n}",
+                event_id=f"bad-{n}",
+                event_type="incident.triggered",
+                headers={},
+                body=b'{"event": {}}',
+                received_at=clock.now(),
+            )
+        uow.commit()
+    for _ in range(5):
+        service.process_pending(limit=2)
+    body = incident_event_body(
+        "incident.triggered", event_id="good", incident_id="PGOOD", title="t", service="s", occurred_at=clock.now()
+    )
+    service.record(event=parse_envelope(body), body=body, headers={})
+    assert service.process_pending(limit=2) == 1  # the exhausted ones no longer fill the batch
+    assert store.get_incident("pd-PGOOD") is not None
+
+
+def test_cli_lists_and_reprocesses_pending_events(database_url, clock):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    store = Store.from_url(database_url, clock=clock)
+    body = incident_event_body(
+        "incident.triggered", event_id="e1", incident_id="PCLI", title="t", service="s", occurred_at=clock.now()
+    )
+    IncidentService(store, clock=clock).record(event=parse_envelope(body), body=body, headers={})
+    store.dispose()
+    runner = CliRunner()
+    listed = runner.invoke(main, ["db", "pending", "--url", database_url])
+    assert listed.exit_code == 0 and "incident.triggered" in listed.output and "1 pending" in listed.output
+    done = runner.invoke(main, ["db", "reprocess", "--url", database_url])
+    assert done.exit_code == 0, done.output
+    assert "processed 1; 0 still pending" in done.output

@@ -24,7 +24,10 @@ def test_coroner_serve_upgrades_the_schema_and_serves(tmp_path, pagerduty):
     }
     proc = subprocess.Popen(
         [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -40,8 +43,9 @@ def test_coroner_serve_upgrades_the_schema_and_serves(tmp_path, pagerduty):
             time.sleep(0.1)
         assert httpx.get(f"{base}/readyz").status_code == 200
         body = pagerduty.body()
-        response = httpx.post(f"{base}/pagerduty/webhook", content=body,
-                              headers=delivery_headers(body, secrets=["whsec-b"]))
+        response = httpx.post(
+            f"{base}/pagerduty/webhook", content=body, headers=delivery_headers(body, secrets=["whsec-b"])
+        )
         assert response.status_code == 202
     finally:
         proc.terminate()

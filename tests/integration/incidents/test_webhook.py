@@ -86,18 +86,36 @@ def test_unknown_event_type_is_stored_and_ignored(client, store, pagerduty):
 
 
 def test_ping_is_accepted(client, store, pagerduty):
-    body = json.dumps({"event": {"id": "ping-1", "event_type": "pagey.ping", "occurred_at": "2024-05-14T03:00:00Z",
-                                 "agent": None, "client": None, "data": {"message": "Hello from your friend Pagey!"}}}).encode()
+    body = json.dumps(
+        {
+            "event": {
+                "id": "ping-1",
+                "event_type": "pagey.ping",
+                "occurred_at": "2024-05-14T03:00:00Z",
+                "agent": None,
+                "client": None,
+                "data": {"message": "Hello from your friend Pagey!"},
+            }
+        }
+    ).encode()
     assert pagerduty.post(client, body).status_code == 202
 
 
 def test_triggered_acknowledged_resolved_lifecycle(client, store, pagerduty):
     deliveries = [
         pagerduty.body("incident.triggered", event_id="e-trig", occurred_at="2024-05-14T03:02:11Z"),
-        pagerduty.body("incident.acknowledged", event_id="e-ack", occurred_at="2024-05-14T03:05:40Z",
-                       agent={"id": "PU1", "type": "user_reference", "summary": "Dana (on call)"}),
-        pagerduty.body("incident.resolved", event_id="e-res", occurred_at="2024-05-14T05:32:00Z",
-                       agent={"id": "PU1", "type": "user_reference", "summary": "Dana (on call)"}),
+        pagerduty.body(
+            "incident.acknowledged",
+            event_id="e-ack",
+            occurred_at="2024-05-14T03:05:40Z",
+            agent={"id": "PU1", "type": "user_reference", "summary": "Dana (on call)"},
+        ),
+        pagerduty.body(
+            "incident.resolved",
+            event_id="e-res",
+            occurred_at="2024-05-14T05:32:00Z",
+            agent={"id": "PU1", "type": "user_reference", "summary": "Dana (on call)"},
+        ),
     ]
     for body in deliveries:
         assert pagerduty.post(client, body).status_code == 202
@@ -118,8 +136,11 @@ def test_triggered_acknowledged_resolved_lifecycle(client, store, pagerduty):
     with store.unit_of_work() as uow:
         [job] = uow.jobs.list()
     assert job.kind == "diagnose" and job.status is JobStatus.QUEUED
-    assert job.payload == {"incident_id": "pd-PGR0VU2", "service": "user-profile-service",
-                           "pagerduty_incident_id": "PGR0VU2"}
+    assert job.payload == {
+        "incident_id": "pd-PGR0VU2",
+        "service": "user-profile-service",
+        "pagerduty_incident_id": "PGR0VU2",
+    }
 
 
 def test_a_second_trigger_event_for_the_same_incident_adds_no_job(client, store, pagerduty):
@@ -131,8 +152,14 @@ def test_a_second_trigger_event_for_the_same_incident_adds_no_job(client, store,
 
 
 def test_late_processing_of_an_older_event_does_not_reopen(client, store, pagerduty):
-    assert pagerduty.post(client, pagerduty.body("incident.resolved", occurred_at="2024-05-14T05:00:00Z")).status_code == 202
-    assert pagerduty.post(client, pagerduty.body("incident.triggered", occurred_at="2024-05-14T03:00:00Z")).status_code == 202
+    assert (
+        pagerduty.post(client, pagerduty.body("incident.resolved", occurred_at="2024-05-14T05:00:00Z")).status_code
+        == 202
+    )
+    assert (
+        pagerduty.post(client, pagerduty.body("incident.triggered", occurred_at="2024-05-14T03:00:00Z")).status_code
+        == 202
+    )
     [incident] = store.list_incidents()
     assert incident.status == "resolved"
     assert [e.text.split(".")[0] for e in store.timeline(incident.id)] == ["PagerDuty triggers", "PagerDuty resolves"]
@@ -141,3 +168,17 @@ def test_late_processing_of_an_older_event_does_not_reopen(client, store, pagerd
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
+
+
+def test_oversized_bodies_are_413_declared_or_streamed(client, store, pagerduty):
+    big = b"x" * (1024 * 1024 + 1)
+    assert pagerduty.post(client, big).status_code == 413
+
+    def chunked():
+        for _ in range(17):
+            yield b"y" * 65536
+
+    headers = pagerduty.headers(b"")
+    response = client.post("/pagerduty/webhook", content=chunked(), headers=headers)
+    assert response.status_code == 413
+    assert count(store, "inbound_events") == 0

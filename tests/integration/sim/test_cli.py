@@ -11,20 +11,24 @@ from bot.cli import main
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 
 
-def test_sim_serves_until_interrupted(tmp_path):
+@pytest.mark.parametrize(("source", "banner", "nodes"), [
+    (["--scenario", "registry-meltdown"], "serving registry-meltdown (6 nodes, 33 pods)", 6),
+    (["--generate-nodes", "12", "--pods-per-node", "5"], "serving generated-12-nodes (12 nodes, 60 pods)", 12),
+])
+def test_sim_serves_until_interrupted(tmp_path, source, banner, nodes):
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "sim", "--scenario", "registry-meltdown",
+        [sys.executable, "-c", "from bot.cli import main; main()", "sim", *source,
          "--port", "0", "--write-kubeconfig", str(kubeconfig), "--context", "meltdown"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         first = process.stdout.readline()
-        assert first.startswith("coroner sim: serving registry-meltdown (6 nodes, 33 pods) at http://127.0.0.1:")
+        assert first.startswith(f"coroner sim: {banner} at http://127.0.0.1:")
         assert process.stdout.readline().startswith(f"kubeconfig: {kubeconfig}")
         with KubernetesClusterReader.from_kubeconfig(kubeconfig) as reader:
             assert reader.context == "meltdown"
-            assert len(reader.list_nodes()) == 6
+            assert len(reader.list_nodes()) == nodes
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
         assert "stopped" in process.stderr.read()

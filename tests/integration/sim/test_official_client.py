@@ -123,3 +123,106 @@ def test_missing_kubeconfig_is_a_read_error(tmp_path):
 def test_unknown_context_is_a_read_error(kubeconfig):
     with pytest.raises(ClusterReadError, match="cannot load kubeconfig"):
         KubernetesClusterReader.from_kubeconfig(kubeconfig, "other-cluster")
+
+
+def test_unreachable_kubelet_is_a_read_error_not_forbidden(tmp_path):
+    scenario = load_scenario("registry-meltdown")
+    scenario.unavailable_summaries = frozenset({BAD_NODE})
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path) as reader:
+            with pytest.raises(ClusterReadError, match="HTTP 503") as info:
+                reader.node_fs_summary(BAD_NODE)
+            assert not isinstance(info.value, (ClusterForbidden, ClusterNotFound))
+            assert "connection refused" in str(info.value)
+            with pytest.raises(ClusterNotFound):
+                reader.node_fs_summary("no-such-node")
+
+
+def test_reader_converts_the_sims_json_like_the_sdk_reads_it(kubeconfig, reader):
+    """Our JSON conversion and the SDK's own model agree on the fields both read."""
+    api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig), context="meltdown")
+    sdk_pods = {p.metadata.name: p for p in k8s.CoreV1Api(api_client).list_namespaced_pod("prod").items}
+    for pod in reader.list_pods("prod"):
+        sdk = sdk_pods[pod.name]
+        assert pod.created_at == sdk.metadata.creation_timestamp
+        assert pod.phase == sdk.status.phase and pod.node_name == sdk.spec.node_name
+        assert pod.containers[0].restart_count == (sdk.status.container_statuses[0].restart_count
+                                                   if sdk.status.container_statuses else None)
+    api_client.close()
+
+
+def test_stop_ends_keep_alive_connections_and_frees_the_port():
+    import socket
+
+    with running_sim("registry-meltdown") as server:
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        conn.sendall(b"GET /version HTTP/1.1\r\nHost: sim\r\n\r\n")
+        answer = b""
+        while b"}" not in answer:
+            answer += conn.recv(65536)
+        assert b"gitVersion" in answer
+        port = server.port
+    conn.settimeout(5)
+    assert conn.recv(1) == b""  # the server closed the idle keep-alive connection
+    conn.close()
+    with socket.socket() as probe:  # and the port can be bound again
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+def test_scenario_latency_delays_every_answer(tmp_path):
+    import time
+
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 150
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path) as reader:
+            started = time.perf_counter()
+            reader.list_namespaces()
+            assert time.perf_counter() - started >= 0.15  # a lower bound only: sleeping cannot be faster
+
+
+def test_slow_api_server_costs_one_timeout(tmp_path):
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 3000
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        with KubernetesClusterReader.from_kubeconfig(path, timeout=0.3) as reader:
+            with pytest.raises(ClusterReadError, match="list nodes") as info:
+                reader.list_nodes()
+            assert not isinstance(info.value, (ClusterForbidden, ClusterNotFound))
+
+
+def test_sdk_sees_the_403_status(tmp_path):
+    scenario = load_scenario("rbac-forbidden")
+    with running_sim(scenario) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        api_client = k8s_config.new_client_from_config(config_file=str(path))
+        with pytest.raises(ApiException) as info:
+            k8s.CoreV1Api(api_client).list_event_for_all_namespaces()
+        assert info.value.status == 403
+        assert 'cannot list resource \\"events\\" in API group \\"\\" at the cluster scope' in info.value.body
+        api_client.close()
+
+
+@pytest.mark.parametrize("name", ["registry-meltdown", "crashloop-bad-config", "memory-pressure-storm"])
+def test_every_object_deserialises_into_the_sdk_models(name, tmp_path):
+    """The SDK's own models accept every object the sim serves: the shapes are the real ones."""
+    with running_sim(name) as server:
+        path = server.write_kubeconfig(tmp_path / "config")
+        api_client = k8s_config.new_client_from_config(config_file=str(path))
+        core, apps = k8s.CoreV1Api(api_client), k8s.AppsV1Api(api_client)
+        scenario = server.scenario
+        assert len(core.list_node().items) == len(scenario.nodes)
+        assert len(core.list_namespace().items) == len(scenario.namespaces)
+        assert len(core.list_pod_for_all_namespaces().items) == len(scenario.pods)
+        events = core.list_event_for_all_namespaces().items
+        assert len(events) == len(scenario.events) and all(e.involved_object.kind for e in events)
+        assert len(apps.list_deployment_for_all_namespaces().items) == len(scenario.deployments)
+        replicasets = apps.list_replica_set_for_all_namespaces().items
+        assert all(rs.metadata.owner_references[0].kind == "Deployment" for rs in replicasets)
+        hpas = k8s.AutoscalingV2Api(api_client).list_horizontal_pod_autoscaler_for_all_namespaces().items
+        assert len(hpas) == len(scenario.hpas)
+        api_client.close()

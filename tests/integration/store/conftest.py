@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.store import Store
-
-
-class FakeClock:
-    def __init__(self, start: datetime = datetime(2024, 5, 14, 3, 0, 0, tzinfo=UTC)) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
+from tests.integration.conftest import FakeClock
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """An empty database, with no schema at all."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'coroner.db'}"
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
     return request.getfixturevalue("postgres_url")
 
 
@@ -36,6 +26,5 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     store = Store.from_url(database_url, clock=clock)
-    store.upgrade()
     yield store
     store.dispose()

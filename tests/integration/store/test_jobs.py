@@ -10,17 +10,11 @@ LEASE = timedelta(minutes=5)
 
 
 def enqueue(store, key, **kwargs):
-    with store.unit_of_work() as uow:
-        queued = uow.jobs.enqueue(kind="diagnose", dedupe_key=key, payload={"key": key}, **kwargs)
-        uow.commit()
-    return queued
+    return store.enqueue_job(kind="diagnose", dedupe_key=key, payload={"key": key}, **kwargs)
 
 
 def claim(store, worker, lease=LEASE):
-    with store.unit_of_work() as uow:
-        job = uow.jobs.claim(worker=worker, lease=lease)
-        uow.commit()
-    return job
+    return store.claim_job(worker=worker, lease=lease)
 
 
 def test_enqueue_is_once_per_dedupe_key(store):
@@ -30,15 +24,20 @@ def test_enqueue_is_once_per_dedupe_key(store):
         assert [j.dedupe_key for j in uow.jobs.list()] == ["diagnose:pd-1"]
 
 
+def test_claim_filters_by_kind(store):
+    store.enqueue_job(kind="postmortem", dedupe_key="pm:1", payload={})
+    store.enqueue_job(kind="diagnose", dedupe_key="d:1", payload={})
+    assert store.claim_job(worker="w", kinds=["diagnose"]).dedupe_key == "d:1"
+    assert store.claim_job(worker="w", kinds=["diagnose"]) is None
+
+
 def test_claim_complete(store):
     enqueue(store, "k1")
     job = claim(store, "w1")
     assert job.status is JobStatus.RUNNING and job.attempts == 1 and job.claimed_by == "w1"
     assert job.payload == {"key": "k1"}
     assert claim(store, "w2") is None  # leased to w1
-    with store.unit_of_work() as uow:
-        done = uow.jobs.complete(job.id, worker="w1")
-        uow.commit()
+    done = store.complete_job(job.id, worker="w1")
     assert done.status is JobStatus.DONE
     assert claim(store, "w2") is None
 
@@ -51,17 +50,17 @@ def test_expired_lease_makes_the_job_claimable_again(store, clock):
     clock.advance(minutes=2)
     second = claim(store, "w2")
     assert second.id == first.id and second.claimed_by == "w2" and second.attempts == 2
-    with store.unit_of_work() as uow, pytest.raises(LeaseLost):
-        uow.jobs.complete(first.id, worker="w1")  # w1 came back too late
+    with pytest.raises(LeaseLost):
+        store.complete_job(first.id, worker="w1")  # w1 came back too late
+    with pytest.raises(LeaseLost):
+        store.fail_job(first.id, worker="w1", error="late")
 
 
 def test_a_renewed_lease_keeps_the_job(store, clock):
     enqueue(store, "k1")
     job = claim(store, "w1")
     clock.advance(minutes=4)
-    with store.unit_of_work() as uow:
-        uow.jobs.renew(job.id, worker="w1", lease=LEASE)
-        uow.commit()
+    store.renew_job(job.id, worker="w1", lease=LEASE)
     clock.advance(minutes=4)
     assert claim(store, "w2") is None
 
@@ -69,13 +68,9 @@ def test_a_renewed_lease_keeps_the_job(store, clock):
 def test_failures_requeue_until_attempts_run_out(store):
     enqueue(store, "k1", max_attempts=2)
     job = claim(store, "w1")
-    with store.unit_of_work() as uow:
-        assert uow.jobs.fail(job.id, worker="w1", error="cluster unreachable").status is JobStatus.QUEUED
-        uow.commit()
+    assert store.fail_job(job.id, worker="w1", error="cluster unreachable").status is JobStatus.QUEUED
     job = claim(store, "w1")
-    with store.unit_of_work() as uow:
-        failed = uow.jobs.fail(job.id, worker="w1", error="cluster unreachable")
-        uow.commit()
+    failed = store.fail_job(job.id, worker="w1", error="cluster unreachable")
     assert failed.status is JobStatus.FAILED and failed.last_error == "cluster unreachable"
     assert claim(store, "w1") is None
 

@@ -31,36 +31,36 @@ def test_every_model_table_is_one_we_expect():
     assert set(Base.metadata.tables) == TABLES
 
 
-def test_upgrade_from_empty_then_no_drift(database_url):
-    assert migrate.current(database_url) == ""
-    migrate.upgrade(database_url)
-    assert tables(database_url) == TABLES
-    assert migrate.current(database_url) == f"{migrate.head()} (head)"
-    migrate.check(database_url)
+def test_upgrade_from_empty_then_no_drift(fresh_database_url):
+    assert migrate.current(fresh_database_url) == ""
+    migrate.upgrade(fresh_database_url)
+    assert tables(fresh_database_url) == TABLES
+    assert migrate.current(fresh_database_url) == f"{migrate.head()} (head)"
+    migrate.check(fresh_database_url)
 
 
-def test_downgrade_to_base_and_back_up(database_url):
-    migrate.upgrade(database_url)
-    migrate.downgrade(database_url, "base")
-    assert tables(database_url) == set()
-    assert migrate.current(database_url) == ""
-    migrate.upgrade(database_url)
-    assert tables(database_url) == TABLES
-    migrate.check(database_url)
+def test_downgrade_to_base_and_back_up(fresh_database_url):
+    migrate.upgrade(fresh_database_url)
+    migrate.downgrade(fresh_database_url, "base")
+    assert tables(fresh_database_url) == set()
+    assert migrate.current(fresh_database_url) == ""
+    migrate.upgrade(fresh_database_url)
+    assert tables(fresh_database_url) == TABLES
+    migrate.check(fresh_database_url)
 
 
-def test_check_fails_on_a_database_behind_the_models(database_url):
+def test_check_fails_on_a_database_behind_the_models(fresh_database_url):
     try:
-        migrate.check(database_url)
+        migrate.check(fresh_database_url)
     except MigrationError as exc:
         assert "not up to date" in str(exc)
     else:
         raise AssertionError("check passed on an empty database")
 
 
-def test_unique_constraints_carry_conventional_names(database_url):
-    migrate.upgrade(database_url)
-    engine = sa.create_engine(database_url)
+def test_unique_constraints_carry_conventional_names(fresh_database_url):
+    migrate.upgrade(fresh_database_url)
+    engine = sa.create_engine(fresh_database_url)
     try:
         names = {c["name"] for c in sa.inspect(engine).get_unique_constraints("inbound_events")}
     finally:
@@ -68,17 +68,17 @@ def test_unique_constraints_carry_conventional_names(database_url):
     assert names == {"uq_inbound_events_source_delivery_id", "uq_inbound_events_source_event_id"}
 
 
-def test_cli_upgrade_current_check_downgrade(database_url):
+def test_cli_upgrade_current_check_downgrade(fresh_database_url):
     runner = CliRunner()
-    result = runner.invoke(main, ["db", "upgrade", "--url", database_url])
+    result = runner.invoke(main, ["db", "upgrade", "--url", fresh_database_url])
     assert result.exit_code == 0, result.output
     assert "(head)" in result.output
-    result = runner.invoke(main, ["db", "check", "--url", database_url])
+    result = runner.invoke(main, ["db", "check", "--url", fresh_database_url])
     assert result.exit_code == 0, result.output
     assert "no drift" in result.output
-    result = runner.invoke(main, ["db", "downgrade", "base", "--url", database_url])
+    result = runner.invoke(main, ["db", "downgrade", "base", "--url", fresh_database_url])
     assert result.exit_code == 0, result.output
-    assert runner.invoke(main, ["db", "current", "--url", database_url]).output.strip() == "base"
+    assert runner.invoke(main, ["db", "current", "--url", fresh_database_url]).output.strip() == "base"
 
 
 def test_cli_reads_the_url_from_settings_in_any_directory(tmp_path, monkeypatch):
@@ -106,3 +106,19 @@ def test_cli_unknown_revision_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["db", "upgrade", "nope", "--url", url])
     assert result.exit_code == 1
     assert "nope" in result.output
+
+
+def test_replicas_upgrading_at_once_do_not_collide(fresh_database_url):
+    """Separate processes, like replicas starting together (Alembic's context is per process)."""
+    import subprocess
+    import sys
+
+    script = "import sys; from bot.store import migrate; migrate.upgrade(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, fresh_database_url], stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert tables(fresh_database_url) == TABLES
+    migrate.check(fresh_database_url)

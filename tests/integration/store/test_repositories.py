@@ -100,8 +100,12 @@ def findings():
 def test_diagnosis_is_recorded_once_per_dedupe_key(store, clock):
     incident_id = make_incident(store)
     run, created = store.record_diagnosis(
-        dedupe_key="diagnose:pd-PGR0VU2", incident_id=incident_id, findings=findings(), started_at=clock.now(),
-        playbook="default", target={"namespace": "prod", "name": "user-profile-service"},
+        dedupe_key="diagnose:pd-PGR0VU2",
+        incident_id=incident_id,
+        findings=findings(),
+        started_at=clock.now(),
+        playbook="default",
+        target={"namespace": "prod", "name": "user-profile-service"},
     )
     assert created
     assert list(run.findings) == findings()  # domain Findings, in the order given
@@ -138,8 +142,13 @@ def test_raw_events_are_unique_on_delivery_id_and_on_event_id(store, clock):
     def add(delivery_id, event_id):
         with store.unit_of_work() as uow:
             new_id = uow.events.add(
-                source="pagerduty", delivery_id=delivery_id, event_id=event_id, event_type="incident.triggered",
-                headers={"X-Webhook-Id": delivery_id or ""}, body=b'{"raw": true}\n', received_at=clock.now(),
+                source="pagerduty",
+                delivery_id=delivery_id,
+                event_id=event_id,
+                event_type="incident.triggered",
+                headers={"X-Webhook-Id": delivery_id or ""},
+                body=b'{"raw": true}\n',
+                received_at=clock.now(),
             )
             uow.commit()
             return new_id

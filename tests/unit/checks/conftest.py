@@ -23,7 +23,7 @@ from bot.engine.fakes import FakeClusterReader, container, event, node, pod
 T0 = datetime(2024, 5, 14, 2, 0, 0, tzinfo=UTC)
 NS, NAME = "prod", "user-profile-service"
 REPO = "registry.example.com/shop/user-profile-service"
-BIG, SMALL = 4_200_000_000, 220_000_000
+BIG, SMALL = 4_509_715_660, 230_686_720
 LABELS = {"app": NAME}
 
 

@@ -13,9 +13,9 @@ def test_summary_api_measures_nodefs_against_eviction_threshold(meltdown, ctx_of
     assert "nodefs.available<10%" in f.title
     assert f.evidence["largest_images"][0] == {
         "image": "registry.example.com/shop/user-profile-service:v7",
-        "size_bytes": 4_200_000_000,
+        "size_bytes": 4_509_715_660,
     }
-    assert f.evidence["service_image_bytes_on_node"] == 4_200_000_000
+    assert f.evidence["service_image_bytes_on_node"] == 4_509_715_660
     assert meltdown.calls["node_fs_summary"] == 6
 
 
@@ -62,3 +62,18 @@ def test_unreachable_kubelets_fall_back_per_node(meltdown, ctx_of):
 
 def test_healthy_disks_give_nothing(healthy, ctx_of):
     assert disk.run(ctx_of(healthy, node_proxy=True), disk.DiskParams()) == []
+
+
+def test_summaries_are_fetched_concurrently_through_a_bounded_pool(ctx_of):
+    from bot.cluster.snapshots import FsStats, NodeFsSummary
+    from bot.engine.fakes import FakeClusterReader, node
+
+    names = [f"n{i:03}" for i in range(60)]
+    reader = FakeClusterReader(
+        nodes=[node(n) for n in names],
+        summaries={n: NodeFsSummary(n, FsStats(100, 50, None), None) for n in names},
+        slow={"node_fs_summary": 0.02},
+    )
+    disk.run(ctx_of(reader, node_proxy=True), disk.DiskParams(max_workers=8))
+    assert reader.calls["node_fs_summary"] == 60
+    assert 1 < reader.max_in_flight["node_fs_summary"] <= 8

@@ -17,11 +17,11 @@ def test_pull_pressure_is_size_times_pods_without_the_image(meltdown, ctx_of):
     f = by_rule(hpa.run(ctx_of(meltdown), hpa.HpaParams()))["pull-pressure"]
     # 4 pending pods on nodes 4-6 (no v7 there) + 7 pods the HPA wants (14 desired - 7 live).
     assert f.evidence["pods"] == 11
-    assert f.evidence["bytes"] == 11 * 4_200_000_000
+    assert f.evidence["bytes"] == 11 * 4_509_715_660
     assert f.evidence["pods_to_create"] == 7
     assert f.severity is Severity.CRITICAL
-    assert f.evidence["registry_egress_bytes_per_second"] == round(11 * 4_200_000_000 / ((192.5 + 121) / 2))
-    assert "46 GB" in f.title
+    assert f.evidence["registry_egress_bytes_per_second"] == round(11 * 4_509_715_660 / ((192.5 + 121) / 2))
+    assert "46.2 GB" in f.title
 
 
 def test_calm_hpa_and_cached_image_give_nothing(healthy, ctx_of):

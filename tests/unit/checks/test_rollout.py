@@ -13,10 +13,10 @@ def test_size_regression_against_previous_revision(meltdown, ctx_of):
     reg = found["image-size-regression"]
     assert reg.severity is Severity.CRITICAL
     assert reg.evidence["current_revision"] == 7 and reg.evidence["previous_revision"] == 6
-    assert reg.evidence["current_size_bytes"] == 4_200_000_000
-    assert reg.evidence["previous_size_bytes"] == 220_000_000
-    assert reg.evidence["ratio"] == 19.09
-    assert "4.2 GB, 19.1× revision 6's 220 MB" in reg.title
+    assert reg.evidence["current_size_bytes"] == 4_509_715_660
+    assert reg.evidence["previous_size_bytes"] == 230_686_720
+    assert reg.evidence["ratio"] == 19.55
+    assert "4.2 GB, 19.5× revision 6's 220 MB" in reg.title
 
 
 def test_rollback_candidate_is_newest_healthy_with_exact_command_and_patch(meltdown, ctx_of):
@@ -43,7 +43,7 @@ def test_rollback_candidate_is_newest_healthy_with_exact_command_and_patch(meltd
     }
     ranked = rollout.candidates(ctx)
     assert [(c.revision, c.healthy, c.recommended) for c in ranked] == [(6, True, True), (5, True, False)]
-    assert ranked[0].size_bytes == 220_000_000
+    assert ranked[0].size_bytes == 230_686_720
     assert ranked[0].live_until is not None and ranked[0].live_until.isoformat().startswith("2024-05-14T02:30")
 
 
@@ -69,7 +69,7 @@ def test_single_revision_gives_nothing(healthy, ctx_of):
 
 def test_same_size_is_no_regression(meltdown, ctx_of):
     for n in meltdown.nodes:
-        object.__setattr__(n, "images", tuple(replace(i, size_bytes=220_000_000) for i in n.images))
+        object.__setattr__(n, "images", tuple(replace(i, size_bytes=230_686_720) for i in n.images))
     found = by_rule(rollout.run(ctx_of(meltdown), rollout.RolloutParams()))
     assert "image-size-regression" not in found
     assert found["rollback-candidate"].severity is Severity.HIGH  # revision 7 is still unhealthy now

@@ -24,7 +24,7 @@ def test_meltdown_workload_findings(meltdown, ctx_of):
     assert not_ready.evidence["reasons"] == {"ImagePullBackOff": 4}
     assert found["image-pull-failing"][0].evidence["reasons"] == {"ImagePullBackOff": 4}
     slow = found["image-pull-slow"][0]
-    assert slow.evidence["slowest_seconds"] == 192.5 and slow.evidence["size_bytes"] == 4_200_000_000
+    assert slow.evidence["slowest_seconds"] == 192.5 and slow.evidence["size_bytes"] == 4_509_715_660
     assert "3 min" in slow.title
     ev = found["evictions"][0]
     assert ev.evidence["count"] == 3 and "ephemeral-storage" in ev.title
@@ -106,3 +106,9 @@ def test_no_readiness_probe_is_weak(healthy, ctx_of):
     healthy.deployments[0] = replace(healthy.deployments[0], containers=(container(readiness=None),))
     found = by_rule(workload.run(ctx_of(healthy), workload.WorkloadParams()))
     assert found["weak-probe"][0].title.endswith("has no readiness probe")
+
+
+def test_forbidden_replicasets_do_not_blind_the_pod_checks(meltdown, ctx_of):
+    meltdown.forbidden.add("list_replicasets")
+    found = by_rule(workload.run(ctx_of(meltdown), workload.WorkloadParams()))
+    assert {"pods-not-ready", "image-pull-failing", "evictions", "registry-errors"} <= set(found)

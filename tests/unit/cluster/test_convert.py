@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from bot.cluster import convert
 
 UTC = timezone.utc
+IMAGE = "registry.internal:5000/user-profile-service:2024.05.14-1"
 
 NODE = {
     "metadata": {"name": "ip-10-0-2-63.ec2.internal", "creationTimestamp": "2024-04-11T08:03:12Z",
@@ -57,11 +58,10 @@ POD = {
                         "lastTransitionTime": "2024-05-14T02:52:48Z", "reason": "ContainersNotReady"}],
         "containerStatuses": [
             {"name": "envoy", "ready": True, "restartCount": 0, "image": "envoyproxy/envoy:v1.29.4",
-             "imageID": "docker.io/envoyproxy/envoy@sha256:aa", "state": {"running": {"startedAt": "2024-05-14T02:52:50Z"}},
-             "lastState": {}},
-            {"name": "app", "ready": False, "restartCount": 4, "image": "registry.internal:5000/user-profile-service:2024.05.14-1",
-             "imageID": "", "state": {"waiting": {"reason": "ImagePullBackOff",
-                                                  "message": "Back-off pulling image \"registry.internal:5000/user-profile-service:2024.05.14-1\""}},
+             "imageID": "docker.io/envoyproxy/envoy@sha256:aa",
+             "state": {"running": {"startedAt": "2024-05-14T02:52:50Z"}}, "lastState": {}},
+            {"name": "app", "ready": False, "restartCount": 4, "image": IMAGE, "imageID": "",
+             "state": {"waiting": {"reason": "ImagePullBackOff", "message": f"Back-off pulling image \"{IMAGE}\""}},
              "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
                                           "startedAt": "2024-05-14T02:53:00Z", "finishedAt": "2024-05-14T02:54:00Z"}}},
         ],

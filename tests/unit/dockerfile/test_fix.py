@@ -7,9 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.dockerfile.fix import fix, unified_diff
-from bot.dockerfile.parser import parse
+from bot.dockerfile.parser import DockerfileParseError, parse
 from bot.dockerfile.rules import lint
 
 POSTMORTEM = """\
@@ -120,9 +122,6 @@ def test_postmortem_case_gives_the_full_rewrite() -> None:
     assert "pip install --no-cache-dir --no-index --find-links=/wheels -r requirements.txt" in text
     assert "apt-get update \\\n    && apt-get install --no-install-recommends -y build-essential" in text
     final = d.final_stage.instructions
-    keywords = [(i.keyword, i.arguments) for i in final]
-    req = keywords.index(("COPY", "--link requirements.txt ./".split(" ", 1)[1])) if False else None
-    del req
     copies = [i for i in final if i.keyword == "COPY"]
     assert copies[0].arguments == "requirements.txt ./" and copies[-1].arguments == ". ."
     assert all(c.flag("link") == "" for c in copies)
@@ -202,3 +201,133 @@ def test_dockerignore_extended_when_incomplete(tmp_path: Path) -> None:
 
 def test_unified_diff_of_equal_texts_is_empty() -> None:
     assert unified_diff("a\n", "a\n") == ""
+
+
+def test_pin_comes_from_the_image_when_at_hand() -> None:
+    from bot.dockerfile.fix import pin_from_image
+
+    assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9"
+    assert pin_from_image("python:3.11-slim", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9-slim"
+    assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.12.1"}) is None
+    assert pin_from_image("python", env={"PYTHON_VERSION": "3.12.1"}) == "python:3.12.1"
+    assert pin_from_image("node:20", digest="sha256:" + "a" * 64) == "node:20@sha256:" + "a" * 64
+    assert pin_from_image("alpine", env={}) is None
+    r = fix("FROM python\nUSER 10001\n", pins={"python": "python:3.12.1"})
+    assert r.text.startswith("FROM python:3.12.1\n")
+    assert not any(n.startswith("base-image-unpinned") for n in r.notes)
+
+
+def test_generated_dockerignore_keeps_what_the_dockerfile_copies(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(data / "model.csv", "wb") as fh:
+        fh.truncate(2 * 1024 * 1024)
+    r = fix("FROM python:3.12-slim\nCOPY data/model.csv /app/\nCOPY . /app\nUSER 10001\n", context=tmp_path)
+    assert r.dockerignore is not None
+    assert "**/*.csv" not in r.dockerignore.splitlines()
+
+
+_LINES = [
+    "RUN apt-get update", "RUN apt-get install -y gcc curl", "RUN pip install -r requirements.txt",
+    "RUN pip install flask", "COPY . .", "COPY app /app", "ADD conf.yml /etc/", "USER app", "USER 0",
+    "RUN apk add jq", "CMD python app.py", "ENTRYPOINT app $PORT", "WORKDIR /srv", "RUN npm ci",
+    "RUN yum install -y x", "ENV A=1", "# comment", "", "RUN <<EOF\napt-get install -y x\nEOF",
+    "RUN set -e; \\\n  apt-get update; \\\n  # note\n  apt-get install -y x", "FROM python:3.12 AS b",
+    "HEALTHCHECK NONE", "ONBUILD RUN pip install x", "RUN useradd -u 1500 app", "RUN go build -o /out/app .",
+    "RUN go build -o app ./cmd", "CMD [\"/out/app\"]", "WORKDIR /app", "RUN apt-get install -y g++ make", "HEALTHCHECK CMD curl -f localhost || exit 1",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["FROM python:3.11", "FROM debian:12", "FROM alpine", "FROM node:20", "FROM golang:1.22"]),
+       st.lists(st.sampled_from(_LINES), max_size=10))
+def test_fuzz_fix_output_always_parses_and_is_clean(base: str, lines: list[str]) -> None:
+    text = "\n".join([base, *lines]) + "\n"
+    try:
+        parse(text)
+    except DockerfileParseError:
+        return
+    result = fix(text)
+    fixed = parse(result.text)
+    assert [f.rule for f in lint(fixed) if f.evidence["fixable"]] == []
+
+
+def test_dockerignore_without_a_context_when_the_caller_knows_it_is_missing() -> None:
+    r = fix(POSTMORTEM, dockerignore_missing=True)
+    assert r.dockerignore is not None and ".git" in r.dockerignore.splitlines()
+    assert "# **/*.csv" in r.dockerignore.splitlines()
+    assert r.dockerignore_path == ".dockerignore"
+    assert fix(POSTMORTEM).dockerignore is None
+
+
+def test_dockerignore_from_the_files_a_copy_layer_held() -> None:
+    files = {".git/objects/pack/p.pack": 900_000_000, "venv/pyvenv.cfg": 70, "venv/lib/x.so": 500_000_000,
+             "data/train.csv": 400_000_000, "app.py": 2_000, "requirements.txt": 40, ".env": 30}
+    r = fix(POSTMORTEM, dockerignore_missing=True, context_files=files)
+    assert r.dockerignore is not None
+    lines = r.dockerignore.splitlines()
+    assert {".git", "**/venv", "**/*.csv", ".env"} <= set(lines)
+    assert "# **/*.csv" not in lines
+
+
+GO_SINGLE = """\
+FROM golang:1.22
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ENV PORT=8080
+RUN CGO_ENABLED=0 go build -o app ./cmd/server
+EXPOSE 8080
+CMD ./app --port 8080
+"""
+
+
+def test_go_single_stage_becomes_builder_plus_distroless() -> None:
+    r = fix(GO_SINGLE)
+    d = parse(r.text)
+    assert [s.name for s in d.stages] == ["builder", None]
+    final = d.final_stage
+    assert final.base_image == "gcr.io/distroless/base-debian12:nonroot"
+    kw = [(i.keyword, i.arguments) for i in final.instructions[1:]]
+    assert ("WORKDIR", "/src") in kw and ("ENV", "PORT=8080") in kw
+    copy = [i for i in final.instructions if i.keyword == "COPY"][0]
+    assert copy.flag("from") == "builder" and copy.arguments == "/src/app /src/app"
+    assert final.instructions[-1].exec_form == ("./app", "--port", "8080")
+    assert "build-tools-in-final-stage" not in {f.rule for f in lint(d)}
+    assert "runs-as-root" not in {f.rule for f in lint(d)}
+
+
+def test_go_pattern_not_recognised_with_a_shell_healthcheck() -> None:
+    text = GO_SINGLE + "HEALTHCHECK CMD curl -f http://localhost:8080/ || exit 1\n"
+    r = fix(text)
+    assert parse(r.text).stages[0].base_image == "golang:1.22" and len(parse(r.text).stages) == 1
+    assert any(n.startswith("build-tools-in-final-stage") for n in r.notes)
+
+
+NODE_NATIVE = """\
+FROM node:20
+WORKDIR /app
+RUN apt-get update && apt-get install -y python3 make g++
+COPY . .
+RUN npm ci
+CMD ["node", "server.js"]
+"""
+
+
+def test_node_native_modules_build_in_a_builder_stage() -> None:
+    r = fix(NODE_NATIVE)
+    d = parse(r.text)
+    assert [s.name for s in d.stages] == ["builder", None]
+    assert d.final_stage.base_image == "node:20-slim"
+    builder = "\n".join(i.original for i in d.stages[0].instructions)
+    assert "npm ci" in builder and "g++" in builder
+    final = "\n".join(i.original for i in d.final_stage.instructions)
+    assert "g++" not in final and "make" not in final
+    assert "COPY --link --from=builder /app/node_modules ./node_modules" in final
+    assert [f.rule for f in lint(d) if f.evidence["fixable"]] == []
+
+
+def test_applied_lists_the_removed_findings() -> None:
+    r = fix(POSTMORTEM)
+    assert "pip-cache (line 5)" in r.applied and len(r.applied) == len(r.fixed)

@@ -251,3 +251,12 @@ def test_every_rule_has_a_doc_page() -> None:
         page = docs / f"{rule.id}.md"
         assert page.is_file(), page
         assert page.read_text().startswith(f"# {rule.id}\n")
+
+
+def test_entrypoint_script_that_execs_its_child_is_not_no_init(tmp_path: Path) -> None:
+    text = 'FROM alpine:3.20\nCOPY docker-entrypoint.sh /usr/local/bin/\nENTRYPOINT ["docker-entrypoint.sh"]\nCMD ["app"]\n'
+    (tmp_path / "docker-entrypoint.sh").write_text('#!/bin/sh\nset -e\nexec "$@"\n')
+    assert "no-init" not in {f.rule for f in rules_of(text, context=tmp_path, measure_context=False)}
+    (tmp_path / "docker-entrypoint.sh").write_text("#!/bin/sh\napp\n")
+    assert "no-init" in {f.rule for f in rules_of(text, context=tmp_path, measure_context=False)}
+    assert "unless it execs" in [f for f in rules_of(text) if f.rule == "no-init"][0].title

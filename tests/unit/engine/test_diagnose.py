@@ -27,7 +27,7 @@ def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
     assert all(list(f) == ["rule", "severity", "title", "evidence"] for f in out["findings"])
     assert out["rollback_candidates"][0] == {
         "revision": 6, "image": "registry.example.com/shop/user-profile-service:v6",
-        "size_bytes": 220_000_000, "healthy": True,
+        "size_bytes": 230_686_720, "healthy": True,
     }
     assert all(list(e) == ["at", "source", "text"] for e in out["timeline"])
     rules = [f["rule"] for f in out["findings"]]
@@ -54,6 +54,13 @@ def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
     assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=6" in text
     assert "Recommended: revision 6, registry.example.com/shop/user-profile-service:v6 (220 MB)" in text
     assert "other-service" not in text
+    summary = text.split("Summary:\n")[1].split("\n\n")[0]
+    assert "(image-size-regression)" in summary and "(pull-pressure)" in summary
+    assert "3 node(s) are NotReady (node-not-ready)." in summary
+    assert summary.splitlines()[-1].strip() == (
+        "Recommended: roll back to revision 6 (registry.example.com/shop/user-profile-service:v6): "
+        "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=6"
+    )
 
 
 def test_unknown_service(meltdown, playbook):

@@ -18,7 +18,8 @@ def test_catalog_first(meltdown, tmp_path):
     catalog = load_catalog(path)
     res = resolve("profiles", cluster=meltdown, catalog=catalog)
     assert res.via == "catalog"
-    assert (res.target.context, res.target.namespace, res.target.name) == ("prod-eu", "prod", "user-profile-service")
+    # The reader (context "fake") is what is read; the CLI picks the catalog's context when building it.
+    assert (res.target.context, res.target.namespace, res.target.name) == ("fake", "prod", "user-profile-service")
     assert res.entry.dockerfile == (tmp_path / "Dockerfile").resolve()
     assert catalog.by_pagerduty_service("PF9KMXH").name == "profiles"
     assert meltdown.calls == {}  # no cluster call needed
@@ -72,3 +73,16 @@ def test_nothing_readable_is_forbidden(meltdown):
     meltdown.forbidden |= {"list_deployments:*", "list_deployments:prod"}
     with pytest.raises(ClusterForbidden):
         resolve("user-profile-service", cluster=meltdown)
+
+
+def test_catalog_pointing_at_a_missing_deployment_says_so(meltdown, tmp_path):
+    from bot.engine.diagnose import diagnose
+    from bot.engine.playbook import load_playbooks
+    from bot.engine.resolve import WorkloadNotFound
+    from bot.settings import packaged_dir
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text("services:\n  profiles:\n    namespace: prod\n    workload: deployment/profiles-v2\n")
+    playbook = load_playbooks(packaged_dir("playbooks"))["diagnose"]
+    with pytest.raises(WorkloadNotFound, match="'profiles' resolves through the catalog to Deployment prod/profiles-v2"):
+        diagnose("profiles", cluster=meltdown, playbook=playbook, catalog=load_catalog(path))

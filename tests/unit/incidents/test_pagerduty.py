@@ -5,6 +5,7 @@ import pytest
 
 from bot.incidents.pagerduty import (
     MalformedEvent,
+    delivery_id,
     headers_of_interest,
     parse_envelope,
     sign_v3,
@@ -161,3 +162,14 @@ def test_timeline_text_reads_like_the_incident_report():
 def test_resolution_names_who_resolved():
     event = parse_envelope(envelope(event_type="incident.resolved"))
     assert timeline_text(event) == "PagerDuty resolves. user-profile-service: readiness failing [by Tenex Engineer]"
+
+
+def test_oversized_ids_are_refused_before_they_reach_the_database():
+    with pytest.raises(MalformedEvent, match="id"):
+        parse_envelope(envelope(id="x" * 129))
+    with pytest.raises(MalformedEvent, match="data.id"):
+        parse_envelope(envelope(data={"id": "P" * 61, "type": "incident"}))
+    with pytest.raises(MalformedEvent, match="X-Webhook-Id"):
+        delivery_id({"X-Webhook-Id": "w" * 129})
+    assert delivery_id({"x-webhook-id": " w1 "}) == "w1"
+    assert delivery_id({}) is None

@@ -10,8 +10,13 @@ AT = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
 
 
 def body(**overrides):
-    args = dict(event_id="e1", incident_id="PGR0VU2", title="user-profile-service down",
-                service="user-profile-service", occurred_at=AT)
+    args = dict(
+        event_id="e1",
+        incident_id="PGR0VU2",
+        title="user-profile-service down",
+        service="user-profile-service",
+        occurred_at=AT,
+    )
     args.update(overrides)
     return incident_event_body("incident.triggered", **args)
 

@@ -99,6 +99,7 @@ def test_evidence_values_read_like_people_write_them() -> None:
     assert format_value("bytes_if_max", 67645734900) == "63 GB"
     assert format_value("imagefs_used_ratio", 0.978) == "98%"
     assert format_value("ratio", 19.55) == "19.6×"
+    assert format_value("diff", "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1 @@\n") == "--- a/Dockerfile … (3 lines)"
     assert format_value("nodes", ["a", "b"]) == "a, b"
     assert format_value("paths", [str(i) for i in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … 2 more"
     assert format_value("patch", {"b": 1, "a": 2}) == '{"a": 2, "b": 1}'

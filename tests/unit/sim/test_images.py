@@ -41,3 +41,12 @@ def test_unknown_image_and_layer(reader):
 
 def test_dockerfile(reader):
     assert "cuda-toolkit-12-1" in reader.dockerfile(CURRENT)
+
+
+def test_lookup_by_the_digest_a_pod_reports():
+    scenario = load_scenario("registry-meltdown")
+    pod = next(p for p in scenario.pods if p["status"].get("containerStatuses")
+               and p["status"]["containerStatuses"][0]["imageID"]
+               and p["spec"]["containers"][0]["image"] == CURRENT)
+    image_id = pod["status"]["containerStatuses"][0]["imageID"]
+    assert ScenarioImageReader(scenario).manifest(image_id).ref == CURRENT

@@ -113,3 +113,25 @@ raw:
     scenario = load_scenario(path)
     raw = [p for p in scenario.pods if p["metadata"]["name"] == "hand-written"]
     assert raw and raw[0]["apiVersion"] == "v1"
+
+
+def test_raw_object_without_name_is_refused(tmp_path):
+    path = write(tmp_path, MINIMAL + """
+raw:
+  - kind: Pod
+    metadata: {namespace: shop}
+""")
+    with pytest.raises(ScenarioError, match="raw.0: a Pod needs metadata.name"):
+        load_scenario(path)
+
+
+def test_minimal_raw_pod_on_a_node_is_served(tmp_path):
+    path = write(tmp_path, MINIMAL + """
+raw:
+  - kind: Pod
+    metadata: {name: bare, namespace: shop}
+    spec: {nodeName: node-1}
+    status: {phase: Running}
+""")
+    scenario = load_scenario(path)
+    assert any(p["podRef"]["name"] == "bare" for p in scenario.summaries["node-1"]["pods"])

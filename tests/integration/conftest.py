@@ -1,0 +1,75 @@
+"""Database fixtures shared by the integration tests: each runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bot.store import migrate
+from bot.store.models import Base
+from tests.conftest import POSTGRES_ADMIN_URL, service_unavailable
+
+
+class FakeClock:
+    """A clock the test moves by hand (leases, receipt times)."""
+
+    def __init__(self, start: datetime = datetime(2024, 5, 14, 3, 0, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A migrated database with empty tables."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'coroner.db'}"
+        migrate.upgrade(url)
+        return url
+    url = request.getfixturevalue("shared_postgres_url")
+    _empty_tables(url)
+    return url
+
+
+# --- one migrated PostgreSQL database per session, emptied before each test --------------------------
+# Creating and migrating a database costs about a second; tests of behaviour (not of migrations) share
+# one and start from empty tables instead.
+
+@pytest.fixture(scope="session")
+def shared_postgres_url() -> Iterator[str]:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"coroner_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        service_unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_tables(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # DELETE, not TRUNCATE: on tables this small it is far cheaper (TRUNCATE syncs new files).
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()
+
