@@ -9,7 +9,8 @@ import click
 
 from bot.images.autopsy import autopsy
 from bot.images.render import render_text
-from bot.ports import CoronerError, ImageReader
+from bot.images.reference import DOCKER_HUB, parse_reference
+from bot.ports import CoronerError, ImageReader, ImageReadError
 from bot.settings import load_settings
 
 
@@ -23,6 +24,13 @@ def build_reader(source: str, docker_contents: str = "auto") -> ImageReader:
     from bot.images.registry_reader import RegistryImageReader
 
     return RegistryImageReader()
+
+
+def _on_docker_hub(ref: str) -> bool:
+    try:
+        return parse_reference(ref).registry == DOCKER_HUB
+    except ValueError:
+        return False
 
 
 @click.command("image")
@@ -46,8 +54,13 @@ def image_command(
             dockerfile_text = dockerfile.read_text(encoding="utf-8")
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
-    report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
-                     dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
+    try:
+        report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
+                         dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
+    except ImageReadError as exc:
+        if source == "registry" and _on_docker_hub(ref):
+            raise ImageReadError(f"{exc} (for an image in the local Docker engine, add --source docker)") from exc
+        raise
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

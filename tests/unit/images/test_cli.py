@@ -48,3 +48,8 @@ def test_unknown_image_is_one_line_and_exit_1(registry):
 def test_missing_dockerfile_is_a_clear_error(registry, tmp_path):
     result = CliRunner().invoke(main, ["image", "x:1", "--dockerfile", str(tmp_path / "nope")])
     assert result.exit_code == 1 and "cannot read" in result.output
+
+
+def test_bad_reference_is_one_line():
+    result = CliRunner().invoke(main, ["image", "not a ref", "--source", "registry"])
+    assert result.exit_code == 1 and "not an image reference" in result.output
