@@ -211,35 +211,49 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
     return tuple(PathSize(path=p, bytes=sizes[p][0], files=sizes[p][1]) for p in ranked)
 
 
+def _add(walk: LayerWalk, category: str, key: str, size: int, detail: str | None = None) -> None:
+    group = walk.groups[category].get(key)
+    if group is None:
+        group = walk.groups[category][key] = Group(detail=detail)
+    group.bytes += size
+    group.files += 1
+
+
+# Cheap tests that rule a path out of the slower classifiers (most files of a big layer are neither).
+_VCS_MARKERS = tuple(f"{d}/" for d in classify.VCS_DIRS)
+_CACHE_HINTS = ("var/", ".cache/", ".npm/")
+
+
 def _classify_layer(walk: LayerWalk, entries: list[FileEntry], data_file_min: int) -> None:
-    venvs = {_dirname(e.path) for e in entries if e.path.endswith("pyvenv.cfg") and e.path.rpartition("/")[2] == "pyvenv.cfg"}
+    venvs = tuple(
+        _dirname(e.path) + "/" for e in entries if e.path.endswith("pyvenv.cfg") and e.path.rpartition("/")[2] == "pyvenv.cfg"
+    )
     for entry in entries:
         path = entry.path
-        if entry.kind == "dir" or _is_whiteout(path):
+        if entry.kind == "dir":
+            continue
+        name = path.rpartition("/")[2]
+        if name.startswith(WHITEOUT_PREFIX):
             continue
         size = entry.size_bytes
-
-        def add(category: str, key: str, detail: str | None = None) -> None:
-            group = walk.groups[category].setdefault(key, Group(detail=detail))
-            group.bytes += size
-            group.files += 1
-
-        root = classify.vcs_root(path)
-        if root:
-            add("vcs", root)
-            continue
-        venv = next((v for v in venvs if path.startswith(v + "/") or path == v + "/pyvenv.cfg"), None)
+        if any(marker in path for marker in _VCS_MARKERS) or name in classify.VCS_DIRS:
+            root = classify.vcs_root(path)
+            if root:
+                _add(walk, "vcs", root, size)
+                continue
+        venv = next((v[:-1] for v in venvs if path.startswith(v)), None) if venvs else None
         dep = venv or classify.dependency_root(path)
         if dep and not classify.is_system(dep):
-            add("dependencies", dep)
+            _add(walk, "dependencies", dep, size)
         secret = classify.secret_kind(path)
         if secret:
-            add("secret", path, secret)
+            _add(walk, "secret", path, size, secret)
         if size >= data_file_min and classify.is_data_file(path):
-            add("data", path)
-        cache = classify.cache_root(path)
-        if cache:
-            add("cache", cache)
+            _add(walk, "data", path, size)
+        if any(hint in path for hint in _CACHE_HINTS):
+            cache = classify.cache_root(path)
+            if cache:
+                _add(walk, "cache", cache, size)
 
 
 def walk_layers(
