@@ -18,7 +18,7 @@ from typing import Any
 from bot.domain import Finding, Severity, sort_findings
 from bot.images.errors import ByteBudgetExceeded
 from bot.images.dockerfile_map import Mapping, map_history, reconstruct_dockerfile
-from bot.images.humanize import human_bytes
+from bot.units import human_bytes
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.rules import CHECK, LayerInfo, Thresholds, layer_rules, no_healthcheck, runs_as_root, secret_in_history
 from bot.images.secrets import redact

@@ -7,7 +7,7 @@ findings with their fix. Everything here is already redacted by the autopsy.
 from __future__ import annotations
 
 from bot.images.autopsy import ImageReport
-from bot.images.humanize import human_bytes
+from bot.units import human_bytes
 
 SHOWN_LAYERS = 5
 SHOWN_FINDINGS = 12

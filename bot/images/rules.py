@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.domain import Finding, Severity
-from bot.images.humanize import human_bytes
+from bot.units import human_bytes
 from bot.images.model import ImageManifest
 from bot.images.secrets import find_secrets
 from bot.images.walk import Group, LayerWalk, WalkResult
