@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     image_source: Literal["registry", "docker"] = Field(
         default="registry", description="How images are read: OCI registry over HTTP, or the Docker engine."
     )
+    registry_username: str | None = Field(default=None, description="Registry user for bearer-token auth.")
+    registry_password: SecretStr | None = Field(default=None, description="Registry password or token.")
+    image_platform: str = Field(
+        default="linux/amd64", description="Platform picked from a multi-arch image index (os/arch)."
+    )
+    image_byte_budget: int = Field(
+        default=8 << 30, gt=0, description="Most layer bytes one autopsy downloads from a registry."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
     @field_validator("pagerduty_webhook_secrets", mode="before")

@@ -10,21 +10,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.catalog import Catalog, load_catalog
-from bot.engine.diagnose import Diagnosis, diagnose
-from bot.engine.playbook import Playbook, load_playbooks, select_playbook
-from bot.engine.resolve import catalog_context
+from pathlib import Path
+
 from bot.ports import ChatPoster, ClusterReader, ImageReader
 from bot.settings import Settings
-from bot.store import Store
-from bot.store.records import Job
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the CLI's `image` and `diagnose` paths build readers without the store or Slack
     from starlette.applications import Starlette
+
+    from bot.catalog import Catalog
+    from bot.engine.diagnose import Diagnosis
+    from bot.engine.playbook import Playbook
+    from bot.store import Store
+    from bot.store.records import Job
 
 log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
+
+
+def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
+    """The official kubernetes client: the given kubeconfig, else CORONER_KUBECONFIG, else in-cluster."""
+    from bot.cluster.kubernetes_reader import KubernetesClusterReader
+
+    return KubernetesClusterReader.connect(kubeconfig or settings.kubeconfig, context or settings.kube_context)
+
+
+def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:
+    """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine."""
+    if (source or settings.image_source) == "docker":
+        from bot.images.docker_reader import DockerImageReader
+
+        return DockerImageReader(contents=docker_contents)
+    from bot.images.registry_reader import RegistryImageReader
+
+    password = settings.registry_password.get_secret_value() if settings.registry_password else None
+    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget,
+                               username=settings.registry_username, password=password)
 
 
 @dataclass
@@ -40,22 +62,22 @@ class Services:
 
     def cluster(self, context: str | None) -> ClusterReader:
         """One reader per kubeconfig context, built on first use (a catalog may span clusters)."""
-        from bot.cluster.kubernetes_reader import KubernetesClusterReader
-
         with self._lock:
             if context not in self._clusters:
-                self._clusters[context] = KubernetesClusterReader.connect(self.settings.kubeconfig, context)
+                self._clusters[context] = cluster_reader(self.settings, context=context)
             return self._clusters[context]
 
     def images(self) -> ImageReader:
-        from bot.images.cli import build_reader
-
         with self._lock:
             if self._images is None:
-                self._images = build_reader(self.settings.image_source)
+                self._images = image_reader(self.settings)
             return self._images
 
     def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None) -> Diagnosis:
+        from bot.engine.diagnose import diagnose
+        from bot.engine.playbook import select_playbook
+        from bot.engine.resolve import catalog_context
+
         context = catalog_context(self.catalog, service) or self.settings.kube_context
         return diagnose(
             service,
@@ -82,6 +104,10 @@ class Services:
 
 
 def build(settings: Settings) -> Services:
+    from bot.catalog import Catalog, load_catalog
+    from bot.engine.playbook import load_playbooks
+    from bot.store import Store
+
     chat = None
     if settings.slack_bot_token is not None:
         from bot.slack.poster import SlackChatPoster, build_web_client

@@ -11,20 +11,6 @@ from bot.catalog import Catalog, load_catalog
 from bot.engine.diagnose import diagnose
 from bot.engine.playbook import load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
-from bot.ports import ClusterReader, ImageReader
-
-
-def build_cluster_reader(*, kubeconfig: Path | None, context: str | None) -> ClusterReader:
-    """The production reader (official kubernetes client); imported late so `playbooks check` needs no cluster."""
-    from bot.cluster.kubernetes_reader import KubernetesClusterReader
-
-    return KubernetesClusterReader.connect(kubeconfig, context)
-
-
-def build_image_reader(source: str) -> ImageReader:
-    from bot.images.cli import build_reader
-
-    return build_reader(source)
 
 
 @click.command("diagnose")
@@ -61,8 +47,10 @@ def diagnose_command(
     playbooks = load_playbooks(settings.playbooks_dir)
     playbook = select_playbook(playbooks, name=playbook_name, trigger="diagnose")
     chosen_context = context or catalog_context(catalog, service) or settings.kube_context
-    cluster = build_cluster_reader(kubeconfig=kubeconfig or settings.kubeconfig, context=chosen_context)
-    images = build_image_reader(settings.image_source) if read_images else None
+    from bot.wiring import cluster_reader, image_reader
+
+    cluster = cluster_reader(settings, kubeconfig=kubeconfig, context=chosen_context)
+    images = image_reader(settings) if read_images else None
     result = diagnose(
         service,
         cluster=cluster,

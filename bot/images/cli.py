@@ -10,20 +10,8 @@ import click
 from bot.images.autopsy import autopsy
 from bot.images.render import render_text
 from bot.images.reference import DOCKER_HUB, parse_reference
-from bot.ports import CoronerError, ImageReader, ImageReadError
+from bot.ports import CoronerError, ImageReadError
 from bot.settings import load_settings
-
-
-def build_reader(source: str, docker_contents: str = "auto") -> ImageReader:
-    """The reader for `--source` (also used by `coroner diagnose`). Registry credentials, platform and
-    download budget are `RegistryImageReader` arguments; they are not settings yet."""
-    if source == "docker":
-        from bot.images.docker_reader import DockerImageReader
-
-        return DockerImageReader(contents=docker_contents)
-    from bot.images.registry_reader import RegistryImageReader
-
-    return RegistryImageReader()
 
 
 def _on_docker_hub(ref: str) -> bool:
@@ -47,7 +35,10 @@ def image_command(
     ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
 ) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
-    source = source or load_settings().image_source
+    from bot.wiring import image_reader
+
+    settings = load_settings()
+    source = source or settings.image_source
     dockerfile_text = None
     if dockerfile is not None:
         try:
@@ -55,7 +46,8 @@ def image_command(
         except OSError as exc:
             raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
     try:
-        report = autopsy(build_reader(source, docker_contents), ref, dockerfile_text=dockerfile_text,
+        reader = image_reader(settings, source=source, docker_contents=docker_contents)
+        report = autopsy(reader, ref, dockerfile_text=dockerfile_text,
                          dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
     except ImageReadError as exc:
         if source == "registry" and _on_docker_hub(ref):

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.domain import Finding, Incident, RollbackCandidate, Severity, TimelineEntry
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary

@@ -33,3 +33,20 @@ def test_missing_file_setting_names_the_variable(monkeypatch, tmp_path):
 def test_secret_values_are_not_in_repr(monkeypatch):
     monkeypatch.setenv("CORONER_SLACK_SIGNING_SECRET", "s3cr3t-value")
     assert "s3cr3t-value" not in repr(load_settings())
+
+
+def test_registry_settings_reach_the_registry_reader(monkeypatch):
+    from bot.images.registry_reader import RegistryImageReader
+    from bot.wiring import image_reader
+
+    monkeypatch.setenv("CORONER_IMAGE_BYTE_BUDGET", "1048576")
+    monkeypatch.setenv("CORONER_IMAGE_PLATFORM", "linux/arm64")
+    reader = image_reader(load_settings())
+    assert isinstance(reader, RegistryImageReader)
+    assert reader.byte_budget == 1048576
+
+
+def test_byte_budget_must_be_positive(monkeypatch):
+    monkeypatch.setenv("CORONER_IMAGE_BYTE_BUDGET", "0")
+    with pytest.raises(SettingsError, match="CORONER_IMAGE_BYTE_BUDGET"):
+        load_settings()
