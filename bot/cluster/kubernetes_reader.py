@@ -97,6 +97,7 @@ class _ProxyGetter:
         configuration = api_client.configuration
         self._configuration = configuration
         self._host = configuration.host
+        self._prefix = urllib3.util.parse_url(self._host).path or ""
         self._safe = configuration.safe_chars_for_path_param
         self._timeout = urllib3.Timeout(total=timeout)
         self._lock = threading.Lock()
@@ -108,11 +109,10 @@ class _ProxyGetter:
         """False when the REST layer would do more than one plain GET (client-go style read retries)."""
         return not getattr(api_client.configuration, "client_go_retries", False)
 
-    def url(self, node: str, path: str) -> str:
+    def resource_path(self, node: str, path: str) -> str:
         # The generated code quotes path parameters with the configuration's safe characters, so
         # `stats/summary` goes out as `stats%2Fsummary`, as the official client sends it.
-        return (f"{self._host}/api/v1/nodes/{quote(node, safe=self._safe)}/proxy/"
-                f"{quote(path, safe=self._safe)}")
+        return f"/api/v1/nodes/{quote(node, safe=self._safe)}/proxy/{quote(path, safe=self._safe)}"
 
     def headers(self) -> dict[str, str]:
         now = time.monotonic()
@@ -134,12 +134,35 @@ class _ProxyGetter:
             headers[auth["key"]] = auth["value"]
         return headers
 
+    def _connection_pool(self, manager: urllib3.PoolManager) -> urllib3.HTTPConnectionPool | None:
+        """The manager's pool for the API server, when requests can go to it directly: a plain
+        `PoolManager` only looks the pool up (by a key of every TLS setting) and strips the URL to its
+        path before calling it; a `ProxyManager` (a proxy in the kubeconfig or the environment) rewrites
+        requests, so it is always called as the REST layer calls it."""
+        if type(manager) is not urllib3.PoolManager:
+            return None
+        return manager.connection_from_url(self._host)
+
     def get(self, node: str, path: str) -> urllib3.BaseHTTPResponse:
         """The raw response (not preloaded); errors are raised exactly as the REST layer raises them."""
+        resource_path = self.resource_path(node, path)
+        manager = self._api_client.rest_client.pool_manager
+        headers = self.headers()
         try:
-            return self._api_client.rest_client.pool_manager.request(
-                "GET", self.url(node, path), headers=self.headers(), timeout=self._timeout,
-                preload_content=False)
+            pool = self._connection_pool(manager)
+            if pool is not None:
+                try:
+                    response = pool.urlopen("GET", self._prefix + resource_path, headers=headers,
+                                            timeout=self._timeout, preload_content=False,
+                                            assert_same_host=False, redirect=False)
+                except urllib3.exceptions.ClosedPoolError:
+                    response = None  # the manager dropped that pool: let it make a new one
+                if response is not None and not response.get_redirect_location():
+                    return response
+                if response is not None:  # the manager follows redirects as the REST layer's call would
+                    response.drain_conn()
+            return manager.request("GET", self._host + resource_path, headers=headers, timeout=self._timeout,
+                                   preload_content=False)
         except urllib3.exceptions.SSLError as exc:  # the REST layer's own conversion
             raise ApiException(status=0, reason="\n".join([type(exc).__name__, str(exc)])) from exc
 
@@ -228,8 +251,8 @@ class KubernetesClusterReader:
         except ValueError as exc:
             raise ClusterReadError(f"{what}: the API server answered with something other than JSON") from exc
 
-    def _get_proxy(self, node: str, path: str, *, what: str) -> Any:
-        """`_call` for the node-proxy fast path: the same error mapping, the body parsed as JSON."""
+    def _get_proxy(self, node: str, path: str, *, what: str) -> bytes:
+        """`_call` for the node-proxy fast path: the same error mapping; the raw body."""
         assert self._proxy is not None
         resource = "nodes/proxy"
         try:
@@ -248,10 +271,7 @@ class KubernetesClusterReader:
             exc = ApiException(status=response.status, reason=response.reason,
                                body=data.decode("utf-8", "replace"))
             raise map_api_exception(exc, what=what, verb="get", resource=resource) from exc
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise ClusterReadError(f"{what}: the API server answered with something other than JSON") from exc
+        return data
 
     def _list(self, fn: Callable[..., Any], *args: Any, what: str, resource: str, **kwargs: Any) -> Iterator[Any]:
         """Every item of a list, following `continue` tokens page by page as kubectl does."""
@@ -286,12 +306,15 @@ class KubernetesClusterReader:
         # The node proxy returns the kubelet's JSON as a string; parsed by the SDK it comes back mangled
         # (kubernetes-client/python#2158), hence the raw body.
         what = f"kubelet summary of node {node}"
-        if self._proxy is not None:
-            body = self._get_proxy(node, SUMMARY_PATH, what=what)
-        else:
+        if self._proxy is None:
             body = self._call(self._core.connect_get_node_proxy_with_path, node, SUMMARY_PATH,
                               what=what, verb="get", resource="nodes/proxy")
-        return convert.node_fs_summary(node, body)
+            return convert.node_fs_summary(node, body)
+        data = self._get_proxy(node, SUMMARY_PATH, what=what)
+        try:
+            return convert.node_fs_summary_body(node, data)
+        except ValueError as exc:
+            raise ClusterReadError(f"{what}: the API server answered with something other than JSON") from exc
 
     def list_namespaces(self) -> list[str]:
         items = self._list(self._core.list_namespace, what="list namespaces", resource="namespaces")

@@ -61,6 +61,7 @@ class _Capture(BaseHTTPRequestHandler):
 def _capturing(tmp_path: Path, *, status: int = 200, body: bytes = b"{}") -> Iterator[tuple[Path, type[_Capture]]]:
     handler = type("Handler", (_Capture,), {"status": status, "body": body, "seen": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.port = server.server_address[1]  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -80,6 +81,8 @@ def test_fast_path_sends_what_the_generated_method_sends(tmp_path):
     with _capturing(tmp_path, body=json.dumps(SUMMARY).encode()) as (path, handler):
         with KubernetesClusterReader.from_kubeconfig(path) as fast:
             assert fast._proxy is not None  # noqa: SLF001
+            manager = fast._api_client.rest_client.pool_manager  # noqa: SLF001
+            assert fast._proxy._connection_pool(manager) is not None  # noqa: SLF001 - straight to the pool
             via_fast = fast.node_fs_summary("node/1 a")
         with KubernetesClusterReader.from_kubeconfig(path) as reader:
             via_sdk = _official(reader).node_fs_summary("node/1 a")
@@ -190,3 +193,77 @@ def test_client_go_retries_fall_back_to_the_generated_method(tmp_path):
         again = KubernetesClusterReader(reader._api_client)  # noqa: SLF001
         assert again._proxy is None  # noqa: SLF001
         assert again.node_fs_summary(BAD_NODE).imagefs is not None
+
+
+def _kubeconfig(path: Path, cluster: dict[str, str]) -> Path:
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+              "clusters": [{"name": "c", "cluster": cluster}],
+              "users": [{"name": "u", "user": {"token": SIM_TOKEN}}],
+              "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+def _both(path: Path) -> tuple[object, object]:
+    with KubernetesClusterReader.from_kubeconfig(path) as fast:
+        via_fast = fast.node_fs_summary("n1")
+    with KubernetesClusterReader.from_kubeconfig(path) as reader:
+        via_sdk = _official(reader).node_fs_summary("n1")
+    return via_fast, via_sdk
+
+
+def test_fast_path_keeps_a_server_url_path_prefix(tmp_path):
+    """Rancher-style `server: https://host/k8s/clusters/c-1`: the prefix stays in every request."""
+    with _capturing(tmp_path, body=json.dumps(SUMMARY).encode()) as (path, handler):
+        port = handler.port  # type: ignore[attr-defined]
+        config = _kubeconfig(tmp_path / "prefixed", {"server": f"http://127.0.0.1:{port}/k8s/clusters/c-1"})
+        via_fast, via_sdk = _both(config)
+    assert via_fast == via_sdk
+    assert [p for p, _ in handler.seen] == ["/k8s/clusters/c-1/api/v1/nodes/n1/proxy/stats%2Fsummary"] * 2
+
+
+def test_fast_path_goes_through_a_kubeconfig_proxy_like_the_client(tmp_path):
+    """With `proxy-url` the client's pool manager is a ProxyManager: the fast path calls it as the REST
+    layer does, so the proxy sees the same absolute-form request."""
+    with _capturing(tmp_path, body=json.dumps(SUMMARY).encode()) as (path, handler):
+        port = handler.port  # type: ignore[attr-defined]
+        config = _kubeconfig(tmp_path / "proxied", {"server": "http://kube.invalid:6443",
+                                                    "proxy-url": f"http://127.0.0.1:{port}"})
+        via_fast, via_sdk = _both(config)
+        with KubernetesClusterReader.from_kubeconfig(config) as reader:
+            manager = reader._api_client.rest_client.pool_manager  # noqa: SLF001
+            assert reader._proxy._connection_pool(manager) is None  # noqa: SLF001 - through the ProxyManager
+    assert via_fast == via_sdk and via_fast.nodefs is not None
+    (fast_path, fast_headers), (sdk_path, sdk_headers) = handler.seen
+    assert fast_path == sdk_path == "http://kube.invalid:6443/api/v1/nodes/n1/proxy/stats%2Fsummary"
+    assert fast_headers == sdk_headers
+
+
+def test_fast_path_follows_a_redirect_like_the_client(tmp_path):
+    summary = json.dumps(SUMMARY).encode()
+
+    class Redirecting(_Capture):
+        seen: list[tuple[str, dict[str, str]]] = []
+
+        def do_GET(self) -> None:  # noqa: N802
+            type(self).seen.append((self.path, {}))
+            moved = self.path.endswith("stats%2Fsummary")
+            body = b"" if moved else summary
+            self.send_response(307 if moved else 200)
+            if moved:
+                self.send_header("Location", "/moved/summary")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = write_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{server.server_address[1]}")
+        via_fast, via_sdk = _both(config)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert via_fast == via_sdk and via_fast.nodefs is not None
+    paths = [p for p, _ in Redirecting.seen]
+    assert paths.count("/moved/summary") == 2
