@@ -1,6 +1,6 @@
 """Benchmark: `coroner diagnose` on a generated 2,000-node cluster against a lower bound.
 
-    .venv/bin/python bench/diagnose_bench.py [--nodes 2000] [--pods-per-node 10] [--runs 5]
+    .venv/bin/python bench/diagnose_bench.py [--nodes 2000] [--pods-per-node 10] [--runs 5] [--baseline-src DIR]
 
 1. A server process generates the cluster (bot.sim.generate) and serves it (bot.sim.server), in its own
    process so it does not share a GIL with the client being measured.
@@ -11,6 +11,14 @@
    many as the reader's pool), with no dependency between them, the bodies read (`fetch`) and also
    parsed (`fetch+json`). The same with httpx is reported too: it is slower than bare urllib3 here. No real client can beat this: it does no
    conversion, no analysis and knows every URL in advance.
+
+4. With `--baseline-src DIR` (a checkout's source, e.g. `git archive <commit> bot | tar -x -C DIR`), the
+   same `coroner diagnose` with DIR first on PYTHONPATH runs in every repetition too: before/after
+   measured in one interleaved run, against the same lower bounds.
+
+Every repetition runs diagnose, then the lower bounds, so each diagnose has a lower bound measured
+seconds apart under the same load: the summary reports the ratio of medians and the median of these
+per-repetition ratios.
 
 Prints a JSON summary and a Markdown table for docs/benchmarks-diagnose.md.
 """
@@ -52,11 +60,12 @@ def serve(nodes: int, pods_per_node: int, kubeconfig: Path) -> None:
     server.stop()
 
 
-def run_diagnose(kubeconfig: Path) -> dict[str, float]:
+def run_diagnose(kubeconfig: Path, src: Path | None = None) -> dict[str, float]:
     cmd = [str(Path(PYTHON).parent / "coroner"), "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
            "--node-proxy", "--no-images", "--format", "json"]
+    env = {**os.environ, "PYTHONPATH": str(src)} if src is not None else None
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = subprocess.run(cmd, capture_output=True, env=env)
     out, err = proc.stdout, proc.stderr
     wall = time.monotonic() - started
     if proc.returncode != 0:
@@ -117,6 +126,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=2000)
     parser.add_argument("--pods-per-node", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline-src", type=Path, help="Also run diagnose from this source tree, interleaved.")
     args = parser.parse_args()
     if os.environ.get("CORONER_BENCH_SERVE"):
         serve(args.nodes, args.pods_per_node, Path(os.environ["CORONER_BENCH_SERVE"]))
@@ -139,8 +149,13 @@ def main() -> None:
         fetch: list[float] = []
         fetch_json: list[float] = []
         httpx_json: list[float] = []
+        baseline: list[dict[str, float]] = []
+        if args.baseline_src:
+            run_diagnose(kubeconfig, args.baseline_src)  # warm-up, as for the first run above
         for _ in range(args.runs):
             runs.append(run_diagnose(kubeconfig))
+            if args.baseline_src:
+                baseline.append(run_diagnose(kubeconfig, args.baseline_src))
             fetch.append(lower_bound(info["url"], paths, parse=False, kind="urllib3"))
             fetch_json.append(lower_bound(info["url"], paths, parse=True, kind="urllib3"))
             httpx_json.append(lower_bound(info["url"], paths, parse=True, kind="httpx"))
@@ -152,6 +167,7 @@ def main() -> None:
             server.stdin.flush()
         server.wait(timeout=30)
     med = statistics.median
+    pairwise = [r["duration_s"] / lb for r, lb in zip(runs, fetch_json, strict=True)]
     summary = {
         "nodes": info["nodes"], "pods": info["pods"], "events": info["events"], "requests_per_diagnose": per_run,
         "summary_requests": sum(1 for p in paths if "/proxy/stats" in p),
@@ -163,6 +179,8 @@ def main() -> None:
         "ratio_duration_vs_httpx_json": round(med(r["duration_s"] for r in runs) / med(httpx_json), 2),
         "ratio_duration_vs_fetch_json": round(med(r["duration_s"] for r in runs) / med(fetch_json), 2),
         "ratio_duration_vs_fetch": round(med(r["duration_s"] for r in runs) / med(fetch), 2),
+        "median_pairwise_ratio_vs_fetch_json": round(med(pairwise), 2),
+        "pairwise_ratios_vs_fetch_json": [round(x, 2) for x in pairwise],
         "best_diagnose_duration_s": round(min(r["duration_s"] for r in runs), 3),
         "best_lower_bound_fetch_json_s": round(min(fetch_json), 3),
         "ratio_best_vs_best": round(min(r["duration_s"] for r in runs) / min(fetch_json), 2),
@@ -173,6 +191,12 @@ def main() -> None:
         "peak_rss_mb": round(rss, 1),
         "runs": args.runs,
     }
+    if baseline:
+        summary["baseline_src"] = str(args.baseline_src)
+        summary["baseline_duration_s"] = round(med(r["duration_s"] for r in baseline), 3)
+        summary["baseline_wall_s"] = round(med(r["wall_s"] for r in baseline), 3)
+        summary["baseline_ratio_vs_fetch_json"] = round(med(r["duration_s"] for r in baseline) / med(fetch_json), 2)
+        summary["all_baseline_duration_s"] = [round(r["duration_s"], 3) for r in baseline]
     print(json.dumps(summary, indent=2))
     print(
         "\n| nodes | pods | requests | diagnose (in-process) | diagnose (CLI wall) | lower bound fetch | "

@@ -7,6 +7,8 @@ keeps these conversions testable on real API responses.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -141,6 +143,27 @@ def node_fs_summary(name: str, summary: Json) -> NodeFsSummary:
         imagefs=fs_stats(runtime.get("imageFs")),
         container_fs=fs_stats(runtime.get("containerFs")),
     )
+
+
+# The kubelet encodes `node` first (Summary's field order), compact or indented.
+_SUMMARY_HEAD = re.compile(r'\s*\{\s*"node"\s*:\s*')
+_DECODER = json.JSONDecoder()
+
+
+def node_fs_summary_body(name: str, body: bytes | str) -> NodeFsSummary:
+    """The kubelet Summary from its raw body, parsing only the `node` object when it comes first: the
+    per-pod stats after it, most of the body on a busy node, are never read. Anything else is parsed
+    whole. Raises ValueError when the body is not a JSON object (or its `node` is not one)."""
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    head = _SUMMARY_HEAD.match(text)
+    if head is not None:
+        node_part, _ = _DECODER.raw_decode(text, head.end())
+        summary: Any = {"node": node_part}
+    else:
+        summary = json.loads(text)
+    if not isinstance(summary, dict) or not isinstance(summary.get("node") or {}, dict):
+        raise ValueError("a kubelet summary is a JSON object with a `node` object")
+    return node_fs_summary(name, summary)
 
 
 # ---------------------------------------------------------------- containers and pods

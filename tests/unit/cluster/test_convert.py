@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from bot.cluster import convert
 
 UTC = timezone.utc
@@ -200,3 +202,47 @@ def test_summary_without_image_fs():
     summary = convert.node_fs_summary("n1", {"node": {"nodeName": "n1", "fs": {
         "availableBytes": 10, "capacityBytes": 100, "usedBytes": 90, "inodesFree": 5, "inodes": 9, "inodesUsed": 4}}})
     assert summary.nodefs.used_ratio == 0.9 and summary.imagefs is None
+
+
+# ---------------------------------------------------------------- summary from the raw body
+
+_NODE = {"nodeName": "n1", "fs": {"capacityBytes": 100, "availableBytes": 10, "usedBytes": 90},
+         "runtime": {"imageFs": {"capacityBytes": 200, "availableBytes": 50, "usedBytes": 150,
+                                 "inodes": 10, "inodesFree": 1}}}
+
+
+def test_summary_body_compact_and_indented_agree_with_the_parsed_object():
+    import json
+
+    whole = {"node": _NODE, "pods": [{"podRef": {"name": "p"}, "node": {"nodeName": "decoy"}}]}
+    expected = convert.node_fs_summary("n1", whole)
+    assert convert.node_fs_summary_body("n1", json.dumps(whole).encode()) == expected
+    assert convert.node_fs_summary_body("n1", json.dumps(whole, indent=2).encode()) == expected
+    assert expected.imagefs is not None and expected.imagefs.inodes_free == 1
+
+
+def test_summary_body_reads_only_the_node_object_when_it_comes_first():
+    import json
+
+    body = '{"node": ' + json.dumps(_NODE) + ', "pods": [ this part is never parsed'
+    assert convert.node_fs_summary_body("n1", body).nodefs.used_ratio == 0.9
+
+
+def test_summary_body_with_node_not_first_is_parsed_whole():
+    import json
+
+    body = json.dumps({"pods": [{"node": {"nodeName": "decoy"}}], "node": _NODE}).encode()
+    summary = convert.node_fs_summary_body("n1", body)
+    assert summary.node == "n1" and summary.nodefs.used_ratio == 0.9
+
+
+def test_summary_body_that_is_not_a_summary_raises_value_error():
+    for body in (b"<html>bad gateway</html>", b"[1, 2]", b'{"node": [1]}', b'{"node": {"fs": ', b"\xff\xfe",
+                 b'{"node": 3, "pods": []}'):
+        with pytest.raises(ValueError):
+            convert.node_fs_summary_body("n1", body)
+
+
+def test_summary_body_without_a_node_is_empty():
+    summary = convert.node_fs_summary_body("n1", b'{"pods": []}')
+    assert summary.node == "n1" and summary.nodefs is None and summary.imagefs is None
