@@ -166,3 +166,28 @@ def test_unknown_context_is_a_clear_error(cluster):
                                            "--context", "prod-eu"])
     assert result.exit_code == 1
     assert "coroner: error: cannot load kubeconfig" in result.output and "prod-eu" in result.output
+
+
+def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
+    # In a real process: the exit code is the error's (an abort at shutdown used to make it 134), and
+    # urllib3's retry warnings do not bury Coroner's own line.
+    import socket
+    import subprocess
+    import sys
+
+    from bot.sim.kubeconfig import write_kubeconfig
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    kubeconfig = tmp_path / "config"
+    write_kubeconfig(kubeconfig, f"http://127.0.0.1:{port}")
+    result = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
+         "--no-images"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("coroner: error: ") and "cannot reach the API server" in line
