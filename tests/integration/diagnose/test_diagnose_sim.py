@@ -191,3 +191,26 @@ def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith("coroner: error: ") and "cannot reach the API server" in line
+
+
+def test_cli_several_matches_ask_to_choose_with_exit_4(cluster, tmp_path):
+    # The same Deployment name in prod and in staging: the user must pick the namespace.
+    scenario = tmp_path / "two-profiles.yaml"
+    scenario.write_text(
+        "extends: registry-meltdown\nname: two-profiles\nraw:\n"
+        "  - kind: Deployment\n    apiVersion: apps/v1\n"
+        "    metadata: {name: user-profile-service, namespace: staging, labels: {app: user-profile-service}}\n"
+        "    spec: {replicas: 1, selector: {matchLabels: {app: user-profile-service}},\n"
+        "           template: {metadata: {labels: {app: user-profile-service}},\n"
+        "                      spec: {containers: [{name: app, image: busybox}]}}}\n"
+    )
+    with cluster(str(scenario)) as c:
+        runner = CliRunner()
+        base = ["diagnose", "user-profile-service", "--kubeconfig", str(c.kubeconfig), "--no-images"]
+        result = runner.invoke(main, base)
+        assert result.exit_code == 4, result.output
+        assert "matches 2 workloads: prod/user-profile-service, staging/user-profile-service" in result.output
+        assert "Choose one with --namespace" in result.output
+        chosen = runner.invoke(main, [*base, "-n", "prod", "--format", "json"])
+        assert chosen.exit_code == 0, chosen.output
+        assert json.loads(chosen.output)["target"]["namespace"] == "prod"
