@@ -214,3 +214,28 @@ def test_cli_several_matches_ask_to_choose_with_exit_4(cluster, tmp_path):
         chosen = runner.invoke(main, [*base, "-n", "prod", "--format", "json"])
         assert chosen.exit_code == 0, chosen.output
         assert json.loads(chosen.output)["target"]["namespace"] == "prod"
+
+
+def test_a_check_past_its_timeout_on_a_slow_api_server_is_a_finding_and_the_rest_report(tmp_path):
+    # Every answer of the sim takes 150 ms; the disk check (a summary per node) gets 100 ms in all.
+    from bot.cluster.kubernetes_reader import KubernetesClusterReader
+    from bot.engine.playbook import parse_playbook
+    from bot.sim.scenario import load_scenario
+    from bot.sim.server import running_sim
+
+    playbook = parse_playbook(
+        {"name": "slow", "triggers": ["diagnose"], "timeout_seconds": 30,
+         "checks": [{"check": "nodes"}, {"check": "disk", "timeout_seconds": 0.1}, {"check": "rollout"}]},
+        source="slow.yaml",
+    )
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 150
+    with running_sim(scenario) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "config", context="slow")
+        with KubernetesClusterReader.from_kubeconfig(kubeconfig, "slow") as reader:
+            d = diagnose("user-profile-service", cluster=reader, playbook=playbook, node_proxy_enabled=True)
+    (timeout,) = [f for f in d.findings if f.rule == "check-timeout"]
+    assert timeout.evidence == {"check": "disk", "timeout_seconds": 0.1, "whole_run": False}
+    assert "node-disk-high" not in rules(d)
+    assert {"node-not-ready", "node-pressure", "image-size-regression", "rollback-candidate"} <= set(rules(d))
+    assert [(r.check, r.status) for r in d.checks] == [("nodes", "ok"), ("disk", "timeout"), ("rollout", "ok")]
