@@ -239,3 +239,12 @@ def test_a_check_past_its_timeout_on_a_slow_api_server_is_a_finding_and_the_rest
     assert "node-disk-high" not in rules(d)
     assert {"node-not-ready", "node-pressure", "image-size-regression", "rollback-candidate"} <= set(rules(d))
     assert [(r.check, r.status) for r in d.checks] == [("nodes", "ok"), ("disk", "timeout"), ("rollout", "ok")]
+
+
+def test_a_kubeconfig_that_is_not_yaml_is_one_line_naming_the_file(tmp_path):
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n")
+    result = CliRunner().invoke(main, ["diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"coroner: error: cannot load kubeconfig {kubeconfig}: not valid YAML at line 3")
+    assert result.output.count("\n") == 1
