@@ -63,3 +63,11 @@ def test_demo_refuses_a_scenario_without_an_incident(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path), "--scenario", "memory-pressure-storm"])
     assert result.exit_code != 0
     assert "scenario memory-pressure-storm has no incident" in result.output
+
+
+def test_demo_in_a_directory_it_cannot_create_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["demo", "--workdir", str(blocker / "demo")])
+    assert result.exit_code == 1
+    assert result.output == f"coroner: error: cannot use {blocker / 'demo'} as the demo's directory: Not a directory\n"
