@@ -84,7 +84,11 @@ def load_catalog(path: Path) -> Catalog:
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+        # PyYAML's message spans several lines and quotes the source; the operator needs one line.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from exc
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping with a 'services' key")
     services = raw.get("services")

@@ -61,3 +61,6 @@ def main(verbose: int) -> None:
     """Coroner: diagnose an incident's service, post the timeline, draft the postmortem."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3 logs every connection retry as a WARNING: an unreachable API server would print a screen
+    # of them before Coroner's own one-line error. They are shown from -vv on.
+    logging.getLogger("urllib3").setLevel(level if verbose >= 2 else logging.ERROR)

@@ -45,15 +45,23 @@ def run(ctx: CheckContext, params: DockerfileParams) -> list[Finding]:
     text = path.read_text(encoding="utf-8", errors="replace")
     # A Dockerfile that does not parse raises DockerfileParseError (a CoronerError): the runner reports it.
     parsed = parse(text, path=str(path))
+    measure = params.measure_context and _has_sources(path)
     findings = [
         f if f.check else _with_check(f)
-        for f in lint(parsed, context=path.parent, measure_context=params.measure_context)
+        for f in lint(parsed, context=path.parent, measure_context=measure)
     ]
     if params.propose_fix:
-        fix = _propose_fix(text, path, measure_context=params.measure_context)
+        fix = _propose_fix(text, path, measure_context=measure)
         if fix is not None:
             findings.append(fix)
     return findings
+
+
+def _has_sources(path: Path) -> bool:
+    """Whether the Dockerfile sits in a build context. A catalog may point at a copy kept apart from the
+    sources; measuring that directory would report "the build sends 586 B" for a 1.8 GB build."""
+    own = {path.name, ".dockerignore", f"{path.name}.dockerignore"}
+    return any(child.name not in own for child in path.parent.iterdir())
 
 
 def _with_check(finding: Finding) -> Finding:

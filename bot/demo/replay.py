@@ -82,7 +82,10 @@ def replay(
     spec = scenario.incident
     if spec is None or spec.resolved_at is None:
         raise DemoError(f"scenario {scenario.name} has no incident with trigger and resolve times to replay")
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoError(f"cannot use {workdir} as the demo's directory: {exc.strerror}") from exc
     store = Store.from_url(f"sqlite:///{(workdir / 'coroner.db').resolve()}")
     store.upgrade()
     pd_id = pagerduty_id(scenario)

@@ -87,7 +87,42 @@ def diagnose(
     `ClusterReadError` when the workload itself cannot be read; every other gap becomes a finding."""
     started = time.monotonic()
     cached = CachingClusterReader(cluster)
-    _prefetch(cached)
+    prefetches = _prefetch(cached)
+    try:
+        return _diagnose(
+            service,
+            started=started,
+            cached=cached,
+            playbook=playbook,
+            images=images,
+            catalog=catalog,
+            namespace=namespace,
+            node_proxy_enabled=node_proxy_enabled,
+            clock=clock,
+            timeline_limit=timeline_limit,
+        )
+    finally:
+        # Also when resolution fails: a prefetch still talking to the API server while the CLI exits
+        # can abort the interpreter at shutdown (exit 134 instead of the error's own exit code).
+        # Bounded by the run's timeout, which already caps every check that waits on these lists.
+        deadline = started + playbook.timeout_seconds
+        for thread in prefetches:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _diagnose(
+    service: str,
+    *,
+    started: float,
+    cached: CachingClusterReader,
+    playbook: Playbook,
+    images: ImageReader | None,
+    catalog: Catalog | None,
+    namespace: str | None,
+    node_proxy_enabled: bool,
+    clock: Clock | None,
+    timeline_limit: int,
+) -> Diagnosis:
     resolution = resolve(service, cluster=cached, catalog=catalog, namespace=namespace)
     target = resolution.target
     try:
@@ -134,10 +169,10 @@ def diagnose(
 NODE_EVENTS = "involvedObject.kind=Node"
 
 
-def _prefetch(cached: CachingClusterReader) -> None:
+def _prefetch(cached: CachingClusterReader) -> list[threading.Thread]:
     """Start listing nodes and node events while the service is being resolved: every diagnosis needs
     them, and on a 2,000-node cluster the node list is the largest. Errors are memoised and met again
-    by the checks and the timeline, which report them."""
+    by the checks and the timeline, which report them. The caller joins the returned threads."""
 
     def work(fetch: Callable[[], object]) -> None:
         try:
@@ -145,11 +180,15 @@ def _prefetch(cached: CachingClusterReader) -> None:
         except CoronerError:
             pass
 
+    threads = []
     for name, fetch in (
         ("nodes", cached.list_nodes),
         ("node-events", lambda: cached.list_events(None, field_selector=NODE_EVENTS)),
     ):
-        threading.Thread(target=work, args=(fetch,), name=f"prefetch-{name}", daemon=True).start()
+        thread = threading.Thread(target=work, args=(fetch,), name=f"prefetch-{name}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads
 
 
 def _candidates(ctx: CheckContext) -> list[RollbackCandidate]:

@@ -56,7 +56,11 @@ def sim_command(scenario_name: str | None, generate_nodes: int | None, pods_per_
     click.echo(f"coroner sim: serving {scenario.name} ({len(scenario.nodes)} nodes, {len(scenario.pods)} pods) "
                f"at {server.url}")
     if kubeconfig is not None:
-        server.write_kubeconfig(kubeconfig, context=context)
+        try:
+            server.write_kubeconfig(kubeconfig, context=context)
+        except OSError as exc:
+            server.stop()
+            raise click.ClickException(f"cannot write the kubeconfig {kubeconfig}: {exc.strerror}") from exc
         click.echo(f"kubeconfig: {kubeconfig} (context {context})")
         click.echo(f"try: kubectl --kubeconfig {kubeconfig} get nodes")
     click.echo("Ctrl-C to stop.", err=True)

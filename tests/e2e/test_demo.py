@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from click.testing import CliRunner
 
 from bot.cli import main
 
 TABLES = ("incidents", "inbound_events", "timeline_entries", "diagnosis_runs", "findings",
-          "postmortems", "postmortem_versions", "jobs")
+          "postmortems", "postmortem_versions", "jobs", "audit_log")
 
 
 def counts(db) -> dict[str, int]:
@@ -21,8 +22,11 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     workdir = tmp_path / "coroner-demo"
     runner = CliRunner()
 
+    started = time.monotonic()
     first = runner.invoke(main, ["demo", "--workdir", str(workdir)])
+    elapsed = time.monotonic() - started
     assert first.exit_code == 0, first.output
+    assert elapsed < 10, f"the demo took {elapsed:.1f} s; issue 2 asks for 10 s"  # the issue's own budget
     out = first.output
     # The page went through the signed intake, and the timeline is in the incident report's style.
     assert "] PagerDuty triggers. [prod] user-profile-service" in out
@@ -59,3 +63,11 @@ def test_demo_refuses_a_scenario_without_an_incident(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path), "--scenario", "memory-pressure-storm"])
     assert result.exit_code != 0
     assert "scenario memory-pressure-storm has no incident" in result.output
+
+
+def test_demo_in_a_directory_it_cannot_create_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["demo", "--workdir", str(blocker / "demo")])
+    assert result.exit_code == 1
+    assert result.output == f"coroner: error: cannot use {blocker / 'demo'} as the demo's directory: Not a directory\n"

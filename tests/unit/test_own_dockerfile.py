@@ -41,3 +41,35 @@ def test_dockerignore_keeps_the_context_to_what_the_build_copies():
     assert "**" in ignore
     for needed in ("pyproject.toml", "README.md", "bot/", "playbooks/", "migrations/"):
         assert f"!{needed}" in ignore
+
+
+def test_coroners_own_doctor_finds_nothing_at_any_level_with_the_real_context():
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(
+        main, ["lint", str(ROOT / "Dockerfile"), "--context", str(ROOT), "--format", "json", "--fail-on", "info"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == []
+
+
+def test_the_practices_the_issue_names():
+    stages = [line for line in DOCKERFILE.splitlines() if line.startswith("FROM ")]
+    assert len(stages) >= 2  # wheels are built in a builder stage
+    for stage in stages:
+        image = stage.split()[1]
+        assert "slim" in image and any(ch.isdigit() for ch in image.split(":")[1].split(".")[-1])
+    assert "--mount=type=cache,target=/root/.cache/pip" in DOCKERFILE
+    assert "pip wheel" in DOCKERFILE
+    assert all("--link" in line for line in DOCKERFILE.splitlines() if line.startswith("COPY "))
+    lines = DOCKERFILE.splitlines()
+    manifest = next(i for i, line in enumerate(lines) if line.startswith("COPY") and "pyproject.toml" in line)
+    source = next(i for i, line in enumerate(lines) if line.startswith("COPY") and "bot/" in line)
+    assert manifest < source
+    healthcheck = DOCKERFILE.split("\nHEALTHCHECK ", 1)[1].split("\nENTRYPOINT", 1)[0]  # with its continuation
+    assert "/healthz" in healthcheck
+    for keyword in ("ENTRYPOINT", "CMD"):
+        (line,) = [line for line in lines if line.startswith(f"{keyword} ")]
+        assert line.split(None, 1)[1].startswith("["), f"{keyword} must be exec form"

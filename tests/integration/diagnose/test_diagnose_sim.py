@@ -166,3 +166,85 @@ def test_unknown_context_is_a_clear_error(cluster):
                                            "--context", "prod-eu"])
     assert result.exit_code == 1
     assert "coroner: error: cannot load kubeconfig" in result.output and "prod-eu" in result.output
+
+
+def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
+    # In a real process: the exit code is the error's (an abort at shutdown used to make it 134), and
+    # urllib3's retry warnings do not bury Coroner's own line.
+    import socket
+    import subprocess
+    import sys
+
+    from bot.sim.kubeconfig import write_kubeconfig
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    kubeconfig = tmp_path / "config"
+    write_kubeconfig(kubeconfig, f"http://127.0.0.1:{port}")
+    result = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
+         "--no-images"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("coroner: error: ") and "cannot reach the API server" in line
+
+
+def test_cli_several_matches_ask_to_choose_with_exit_4(cluster, tmp_path):
+    # The same Deployment name in prod and in staging: the user must pick the namespace.
+    scenario = tmp_path / "two-profiles.yaml"
+    scenario.write_text(
+        "extends: registry-meltdown\nname: two-profiles\nraw:\n"
+        "  - kind: Deployment\n    apiVersion: apps/v1\n"
+        "    metadata: {name: user-profile-service, namespace: staging, labels: {app: user-profile-service}}\n"
+        "    spec: {replicas: 1, selector: {matchLabels: {app: user-profile-service}},\n"
+        "           template: {metadata: {labels: {app: user-profile-service}},\n"
+        "                      spec: {containers: [{name: app, image: busybox}]}}}\n"
+    )
+    with cluster(str(scenario)) as c:
+        runner = CliRunner()
+        base = ["diagnose", "user-profile-service", "--kubeconfig", str(c.kubeconfig), "--no-images"]
+        result = runner.invoke(main, base)
+        assert result.exit_code == 4, result.output
+        assert "matches 2 workloads: prod/user-profile-service, staging/user-profile-service" in result.output
+        assert "Choose one with --namespace" in result.output
+        chosen = runner.invoke(main, [*base, "-n", "prod", "--format", "json"])
+        assert chosen.exit_code == 0, chosen.output
+        assert json.loads(chosen.output)["target"]["namespace"] == "prod"
+
+
+def test_a_check_past_its_timeout_on_a_slow_api_server_is_a_finding_and_the_rest_report(tmp_path):
+    # Every answer of the sim takes 150 ms; the disk check (a summary per node) gets 100 ms in all.
+    from bot.cluster.kubernetes_reader import KubernetesClusterReader
+    from bot.engine.playbook import parse_playbook
+    from bot.sim.scenario import load_scenario
+    from bot.sim.server import running_sim
+
+    playbook = parse_playbook(
+        {"name": "slow", "triggers": ["diagnose"], "timeout_seconds": 30,
+         "checks": [{"check": "nodes"}, {"check": "disk", "timeout_seconds": 0.1}, {"check": "rollout"}]},
+        source="slow.yaml",
+    )
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 150
+    with running_sim(scenario) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "config", context="slow")
+        with KubernetesClusterReader.from_kubeconfig(kubeconfig, "slow") as reader:
+            d = diagnose("user-profile-service", cluster=reader, playbook=playbook, node_proxy_enabled=True)
+    (timeout,) = [f for f in d.findings if f.rule == "check-timeout"]
+    assert timeout.evidence == {"check": "disk", "timeout_seconds": 0.1, "whole_run": False}
+    assert "node-disk-high" not in rules(d)
+    assert {"node-not-ready", "node-pressure", "image-size-regression", "rollback-candidate"} <= set(rules(d))
+    assert [(r.check, r.status) for r in d.checks] == [("nodes", "ok"), ("disk", "timeout"), ("rollout", "ok")]
+
+
+def test_a_kubeconfig_that_is_not_yaml_is_one_line_naming_the_file(tmp_path):
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n")
+    result = CliRunner().invoke(main, ["diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"coroner: error: cannot load kubeconfig {kubeconfig}: not valid YAML at line 3")
+    assert result.output.count("\n") == 1

@@ -55,3 +55,13 @@ def test_unknown_scenario_is_one_line():
 @pytest.mark.parametrize("args", [["--scenario", "registry-meltdown", "--port", "70000"]])
 def test_bad_port(args):
     assert CliRunner().invoke(main, ["sim", *args]).exit_code == 2
+
+
+def test_unwritable_kubeconfig_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["sim", "--scenario", "registry-meltdown", "--write-kubeconfig",
+                                       str(blocker / "config")])
+    assert result.exit_code == 1
+    assert f"Error: cannot write the kubeconfig {blocker / 'config'}: " in result.output
+    assert "Traceback" not in result.output

@@ -37,17 +37,25 @@ def test_lint_only_when_asked(meltdown, ctx_of, tmp_path):
 def test_unparsable_dockerfile_is_a_named_error(meltdown, ctx_of, tmp_path):
     import pytest
 
-    from bot.ports import CoronerError
+    from bot.dockerfile.parser import DockerfileParseError
 
     path = tmp_path / "Dockerfile"
     path.write_text("RUN echo before any FROM\n")
     entry = CatalogEntry(name="x", namespace="prod", dockerfile=path)
-    try:
-        findings = dockerfile.run(ctx_of(meltdown, entry=entry), dockerfile.DockerfileParams())
-    except CoronerError as exc:
-        assert str(path) in str(exc)
-    else:
-        pytest.skip(f"the parser accepts it and lints instead: {[f.rule for f in findings]}")
+    # Raised to the runner, which turns it into this check's check-failed finding.
+    with pytest.raises(DockerfileParseError, match=rf"{path}:1: RUN before the first FROM"):
+        dockerfile.run(ctx_of(meltdown, entry=entry), dockerfile.DockerfileParams())
+
+
+def test_a_dockerfile_kept_apart_from_its_sources_is_not_measured_as_a_context(meltdown, ctx_of, tmp_path):
+    # A catalog may point at a copy of the Dockerfile: a "context" of that one file would report
+    # "the build sends 586 B", which is not what the build sent.
+    path = tmp_path / "Dockerfile"
+    path.write_text(BAD)
+    entry = CatalogEntry(name="x", namespace="prod", dockerfile=path)
+    findings = dockerfile.run(ctx_of(meltdown, entry=entry), dockerfile.DockerfileParams())
+    (missing,) = [f for f in findings if f.rule == "dockerignore-missing"]
+    assert "the build sends" not in missing.title
 
 
 def test_no_dockerfile_in_catalog_gives_nothing(meltdown, ctx_of):

@@ -68,6 +68,16 @@ def test_unknown_service(meltdown, playbook):
         diagnose("user-profile", cluster=meltdown, playbook=playbook)
 
 
+def test_a_failed_resolution_leaves_no_prefetch_running(meltdown, playbook):
+    # A prefetch still reading when the CLI exits can abort the interpreter (exit 134, not 3).
+    import threading
+
+    meltdown.slow["list_nodes"] = 0.3
+    with pytest.raises(UnknownService):
+        diagnose("user-profile", cluster=meltdown, playbook=playbook)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("prefetch-")] == []
+
+
 def test_healthy_service_has_no_serious_findings(healthy, playbook):
     d = diagnose("user-profile-service", cluster=healthy, playbook=playbook, node_proxy_enabled=True)
     assert [f.rule for f in d.findings if f.severity.rank <= 2] == []

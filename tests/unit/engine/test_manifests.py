@@ -38,3 +38,49 @@ def test_bot_runs_non_root_with_read_only_root_fs_and_no_docker_socket():
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert "docker.sock" not in (DEPLOY / "deployment.yaml").read_text().replace("never mount /var/run/docker.sock", "")
+
+
+def _container():
+    (dep,) = docs(DEPLOY / "deployment.yaml")
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    return dep, container
+
+
+def test_serve_listens_where_the_probes_look():
+    # `coroner serve` binds 127.0.0.1:8080 by default: the manifest must bind every interface, on the
+    # port its probes and its named container port use.
+    _, container = _container()
+    args = container["args"]
+    assert args[0] == "serve"
+    assert args[args.index("--host") + 1] == "0.0.0.0"
+    port = int(args[args.index("--port") + 1])
+    (http,) = [p for p in container["ports"] if p["name"] == "http"]
+    assert http["containerPort"] == port
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] in ("http", port)
+    assert {container["readinessProbe"]["httpGet"]["path"], container["livenessProbe"]["httpGet"]["path"]} == {
+        "/readyz", "/healthz"
+    }
+
+
+def test_every_environment_variable_is_a_setting():
+    from bot.settings import ENV_PREFIX, Settings
+
+    _, container = _container()
+    names = [e["name"] for e in container["env"]]
+    assert names and all(n.startswith(ENV_PREFIX) for n in names)
+    unknown = [n for n in names if n[len(ENV_PREFIX):].lower() not in Settings.model_fields]
+    assert unknown == []
+
+
+def test_a_mounted_catalog_is_not_optional():
+    # Settings refuses a CORONER_CATALOG_FILE that does not exist, so an optional ConfigMap would turn
+    # a missing catalog into a crash loop instead of a pod waiting for its volume.
+    dep, container = _container()
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    catalog = env.get("CORONER_CATALOG_FILE")
+    if catalog is None:
+        return
+    mount = next(m for m in container["volumeMounts"] if catalog.startswith(m["mountPath"].rstrip("/") + "/"))
+    volume = next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    assert not volume.get("configMap", {}).get("optional", False)

@@ -32,6 +32,22 @@ def test_catalog_errors_name_file_and_field(tmp_path):
         load_catalog(path)
 
 
+def test_catalog_yaml_error_is_one_line_with_the_position(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("services:\n  x: [\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert str(err.value).startswith(f"{path}: not valid YAML at line 3, column 1: ")
+    assert "\n" not in str(err.value)
+
+
+def test_catalog_that_is_not_a_mapping_names_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(CatalogError, match=r"c\.yaml: expected a mapping with a 'services' key"):
+        load_catalog(path)
+
+
 def test_deployment_name_then_labels(meltdown):
     assert resolve("user-profile-service", cluster=meltdown).via == "deployment name"
     dep = meltdown.deployments[0]
