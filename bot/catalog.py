@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.ports import CoronerError
+from bot.yamlfile import load_yaml
 
 
 class CatalogError(CoronerError):
@@ -79,16 +79,7 @@ def empty_catalog() -> Catalog:
 
 def load_catalog(path: Path) -> Catalog:
     """Read and validate a catalog file. Dockerfile paths become absolute (relative to the file)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        # PyYAML's message spans several lines and quotes the source; the operator needs one line.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from exc
+    raw = load_yaml(path, error=CatalogError) or {}
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping with a 'services' key")
     services = raw.get("services")

@@ -8,9 +8,8 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.ports import ChatPoster, ClusterReader, ImageReader
 from bot.settings import Settings
@@ -31,20 +30,9 @@ PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
 
 def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
     """The official kubernetes client: the given kubeconfig, else CORONER_KUBECONFIG, else in-cluster."""
-    import yaml
-
     from bot.cluster.kubernetes_reader import KubernetesClusterReader
-    from bot.ports import ClusterReadError
 
-    path = kubeconfig or settings.kubeconfig
-    try:
-        return KubernetesClusterReader.connect(path, context or settings.kube_context)
-    except yaml.YAMLError as exc:
-        # The kubernetes client lets PyYAML's multi-line error escape for a kubeconfig that is not YAML.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ClusterReadError(f"cannot load kubeconfig {path or '~/.kube/config'}: not valid YAML{where}: {problem}") from exc
+    return KubernetesClusterReader.connect(kubeconfig or settings.kubeconfig, context or settings.kube_context)
 
 
 def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:

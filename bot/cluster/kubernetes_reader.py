@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -43,6 +44,7 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+from bot.yamlfile import describe_yaml_error
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,8 @@ class KubernetesClusterReader:
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             where = path or "~/.kube/config"
             raise ClusterReadError(f"cannot load kubeconfig {where} (context {context or 'current'}): {exc}") from exc
+        except yaml.YAMLError as exc:  # the client lets PyYAML's multi-line report escape
+            raise ClusterReadError(f"cannot load kubeconfig {path or '~/.kube/config'}: {describe_yaml_error(exc)}") from exc
         return cls(api_client, context=context or _current_context(path), **kwargs)
 
     @classmethod

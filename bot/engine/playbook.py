@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.engine.registry import CHECKS
 from bot.ports import CoronerError
+from bot.yamlfile import load_yaml
 
 TRIGGER = re.compile(r"^(diagnose|pagerduty:[a-z][a-z0-9_.]*)$")
 DEFAULT_PLAYBOOK = "diagnose"
@@ -134,15 +134,7 @@ def _format_errors(source: str, errors: list[Any], prefix: str = "") -> str:
 
 
 def load_playbook(path: Path) -> Playbook:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlaybookError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlaybookError(f"{path}: YAML error at {where}{problem}") from exc
+    data = load_yaml(path, error=PlaybookError)
     return parse_playbook(data, source=str(path))
 
 

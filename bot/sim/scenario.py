@@ -13,12 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from bot.images.model import FileEntry, ImageManifest
 from bot.ports import CoronerError
 from bot.sim.schema import IncidentSpec, ScenarioFile
+from bot.yamlfile import load_yaml
 
 
 class ScenarioError(CoronerError):
@@ -123,12 +123,7 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
+    data = load_yaml(path, error=ScenarioError)
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping at the top level, got {type(data).__name__}")
     return data

@@ -41,7 +41,7 @@ def test_unknown_parameter_is_an_error(tmp_path):
 
 def test_yaml_error_gives_line(tmp_path):
     path = write(tmp_path, "p.yaml", "name: p\ntriggers: [diagnose\nchecks: []\n")
-    with pytest.raises(PlaybookError, match=r"p\.yaml: YAML error at line \d+, column \d+"):
+    with pytest.raises(PlaybookError, match=r"p\.yaml: not valid YAML at line \d+, column \d+"):
         load_playbook(path)
 
 
