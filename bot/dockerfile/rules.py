@@ -42,6 +42,13 @@ _SECRET_WORDS = re.compile(
     re.I,
 )
 _NOT_SECRET_SUFFIX = re.compile(r"_(FILE|PATH|DIR|URL|ENABLED|HOST|PORT|USER|USERNAME|NAME|TYPE|ID)$", re.I)
+
+
+def is_secret_name(name: str) -> bool:
+    """A variable named for a secret (`DB_PASSWORD`, `GITHUB_TOKEN`), not for where one lives (`TOKEN_FILE`).
+    The image autopsy's secret-in-history uses the same words, so both features agree."""
+    return bool(_SECRET_WORDS.search(name)) and not _NOT_SECRET_SUFFIX.search(name)
+
 _MANIFESTS = {
     "pip": ("requirements*.txt", "pyproject.toml", "poetry.lock", "Pipfile*", "setup.py", "setup.cfg", "uv.lock"),
     "poetry": ("pyproject.toml", "poetry.lock"),
@@ -602,7 +609,7 @@ def _check_secrets(st: _State) -> None:
         if ins.keyword not in ("ENV", "ARG"):
             continue
         for key, value in ins.pairs:
-            if not _SECRET_WORDS.search(key) or _NOT_SECRET_SUFFIX.search(key):
+            if not is_secret_name(key):
                 continue
             literal = value is not None and value != "" and not value.startswith("$")
             if ins.keyword == "ENV" and not literal:
