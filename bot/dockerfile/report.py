@@ -63,6 +63,8 @@ def to_text(findings: Sequence[Finding], *, audits: Sequence[ContextAudit] = (),
             lines.append(f"  {human_bytes(e.sent_bytes):>10}  {e.path}{kind}{ignored}")
         for s in a.secrets:
             lines.append(f"  secret-looking file sent: {s}")
+        for u in a.unreadable:
+            lines.append(f"  unreadable, not measured: {u}")
     if findings:
         fixable = sum(1 for f in findings if f.evidence.get("fixable"))
         lines.append(f"{len(findings)} finding(s), {fixable} fixable with `coroner fix`")
