@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from bot.dockerfile import context as ctxmod
 from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
-from bot.dockerfile.parser import Dockerfile, Instruction, Stage, parse, split_words
+from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
 from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
 from bot.dockerfile.shell import parse_script
@@ -113,7 +113,7 @@ def fix(
             if new is not None and new != work.text:
                 try:
                     parse(new, path=path)
-                except Exception as exc:  # a fixer bug must never hand back a broken file
+                except DockerfileParseError as exc:  # a fixer bug must never hand back a broken file
                     work.notes.append(f"internal: a {fixer.__name__} rewrite did not parse ({exc}); skipped")
                     continue
                 work.text = new
