@@ -253,7 +253,7 @@ def no_healthcheck(manifest: ImageManifest, layers: Sequence[LayerInfo]) -> list
         return []
     last = layers[-1]
     return [
-        _finding("no-healthcheck", Severity.LOW,
+        _finding("no-healthcheck", Severity.INFO,  # as the Dockerfile doctor's no-healthcheck: one id, one severity
                  "The image defines no HEALTHCHECK" + (" (disabled with NONE)" if healthcheck else ""),
                  {"layer": last.index, "bytes": 0, "instruction": "HEALTHCHECK (none)"},
                  "Add a HEALTHCHECK (or rely on Kubernetes liveness/readiness probes and say so).")

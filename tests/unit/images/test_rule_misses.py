@@ -54,3 +54,13 @@ def test_root_in_any_spelling_runs_as_root(user):
     reader = FakeImageReader()
     reader.add("x:1", [BASE], history=[ADD], config=ImageConfig(user=user or None, healthcheck=("CMD", "true")))
     assert "runs-as-root" in {f.rule for f in autopsy(reader, "x:1").findings}
+
+
+def test_rules_shared_with_the_dockerfile_doctor_keep_its_severity():
+    from bot.dockerfile.catalog import BY_ID
+
+    reader = FakeImageReader()
+    reader.add("x:1", [BASE], history=[ADD], config=ImageConfig(user=None, healthcheck=None))
+    found = {f.rule: f.severity for f in autopsy(reader, "x:1").findings}
+    for rule in ("runs-as-root", "no-healthcheck"):
+        assert found[rule] == BY_ID[rule].severity, rule
