@@ -149,19 +149,33 @@ def agreement(sources: list[Path], hadolint: str) -> None:
 
 
 def fix_check(sources: list[Path]) -> None:
-    ok = changed = 0
+    ok = changed = patched = 0
     problems = []
+    have_patch = shutil.which("patch") is not None
     for src in sources:
-        result = fix(src.read_text(), path=src.name)
+        original = src.read_text()
+        result = fix(original, path=src.name)
         changed += result.changed
         left = [f for f in lint(parse(result.text, path=src.name)) if f.evidence.get("fixable")]
         if left:
             problems.append(f"{src.name}: {[f.rule for f in left]}")
         else:
             ok += 1
+        if have_patch:
+            # The diff as printed must rebuild the fixed file from the original with `patch -p1`.
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / src.name).write_text(original)
+                proc = subprocess.run(["patch", "-p1", "--batch", "--silent"], input=result.diff, text=True,
+                                      cwd=tmp, capture_output=True)
+                if proc.returncode == 0 and (Path(tmp) / src.name).read_text() == result.text:
+                    patched += 1
+                else:
+                    problems.append(f"{src.name}: the diff does not apply with patch -p1 ({proc.stderr.strip()[:120]})")
     print("## Fix check\n")
     print(f"`coroner fix` output parses and re-lints with no fixable finding on {ok}/{len(sources)} files "
           f"({changed} changed).")
+    if have_patch:
+        print(f"Its diff applies with `patch -p1` and gives the fixed file on {patched}/{len(sources)} files.")
     for p in problems:
         print(f"- {p}")
 

@@ -192,6 +192,7 @@ class ContextAudit:
     junk: tuple[ContextEntry, ...]  # sent entries that should be ignored (.git, venvs, caches, data)
     secrets: tuple[str, ...]  # sent paths that look like credentials (names only, never contents)
     data_patterns: tuple[str, ...] = field(default_factory=tuple)  # e.g. "**/*.csv" when CSVs are sent
+    unreadable: tuple[str, ...] = field(default_factory=tuple)  # paths the walk could not read: the totals miss them
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -204,6 +205,7 @@ class ContextAudit:
             "largest": [e.__dict__ for e in self.largest],
             "junk": [e.__dict__ for e in self.junk],
             "secrets": list(self.secrets),
+            "unreadable": list(self.unreadable),
         }
 
 
@@ -229,10 +231,13 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
     data_bytes: dict[str, int] = {}
     totals = [0, 0, 0, 0]  # total_bytes, total_files, sent_bytes, sent_files
 
+    unreadable: list[str] = []  # docker build fails on these unless they are ignored; say so, never hide it
+
     def walk(directory: Path, rel: str, excluded_dir: bool) -> None:
         try:
             entries = list(os.scandir(directory))
         except OSError:
+            unreadable.append(rel or ".")
             return
         for entry in entries:
             path = f"{rel}/{entry.name}" if rel else entry.name
@@ -240,6 +245,7 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
+                unreadable.append(path)
                 continue
             excluded = excluded_dir or (matcher.excluded(path) if patterns else False)
             if stat.S_ISDIR(st.st_mode):
@@ -290,6 +296,7 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
         junk=junk,
         secrets=tuple(sorted(secrets)),
         data_patterns=data_patterns,
+        unreadable=tuple(sorted(unreadable)),
     )
 
 

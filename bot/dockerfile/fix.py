@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from bot.dockerfile import context as ctxmod
 from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
-from bot.dockerfile.parser import Dockerfile, Instruction, Stage, parse, split_words
+from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
 from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
 from bot.dockerfile.shell import parse_script
@@ -113,7 +113,7 @@ def fix(
             if new is not None and new != work.text:
                 try:
                     parse(new, path=path)
-                except Exception as exc:  # a fixer bug must never hand back a broken file
+                except DockerfileParseError as exc:  # a fixer bug must never hand back a broken file
                     work.notes.append(f"internal: a {fixer.__name__} rewrite did not parse ({exc}); skipped")
                     continue
                 work.text = new
@@ -143,7 +143,7 @@ def fix(
         path=path,
         original=text,
         text=out_text,
-        diff=unified_diff(text, out_text, path=path),
+        diff=unified_diff(text, out_text, path=path, secrets=_secret_values(original_df, before)),
         fixed=fixed + ignore_fixed,
         remaining=tuple(after),
         notes=tuple(notes),
@@ -152,19 +152,52 @@ def fix(
     )
 
 
-def unified_diff(before: str, after: str, *, path: str = "Dockerfile") -> str:
-    """A diff `patch -p1` applies from the directory the path is relative to."""
+def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: frozenset[str] = frozenset()) -> str:
+    """A diff `patch -p1` applies from the directory the path is relative to.
+
+    `secrets` are values that must never be printed. The context shrinks (3, 2, 1, then 0 lines; `patch`
+    applies zero-context hunks at their line numbers) until no context line holds one. A changed line
+    that holds one is printed masked: that diff no longer applies, and says so in a trailing line that
+    `patch` ignores.
+    """
     if before == after:
         return ""
     rel = _diff_path(path)
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
+
+    def sensitive(line: str) -> bool:
+        return any(value in line for value in secrets)
+
+    lines: list[str] = []
+    for context in (3, 2, 1, 0):
+        lines = list(difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}", n=context))
+        if not any(line.startswith(" ") and sensitive(line) for line in lines[2:]):
+            break
     out: list[str] = []
-    for line in difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}"):
+    masked = False
+    for i, line in enumerate(lines):
+        if i >= 2 and sensitive(line):
+            for value in secrets:
+                line = line.replace(value, "***")
+            masked = True
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
         out.append(line)
+    if masked:
+        out.append("# coroner: a secret's value is masked above, so this diff will not apply; use `coroner fix --write`\n")
     return "".join(out)
+
+
+def _secret_values(d: Dockerfile, findings: list[Finding]) -> frozenset[str]:
+    """The literal values behind secret-in-env findings (a finding itself only names the variable)."""
+    names = {(f.evidence.get("line"), f.evidence.get("name")) for f in findings if f.rule == "secret-in-env"}
+    values: set[str] = set()
+    for ins in d.instructions:
+        for key, value in ins.pairs:
+            if (ins.line, key) in names and value:
+                values.add(value)
+    return frozenset(values)
 
 
 def _diff_path(path: str) -> str:

@@ -285,6 +285,8 @@ class _Parser:
                 close_stage()
                 current = []
                 image_raw, name = self._from_target(ins)
+                if "${" in _VAR.sub("", image_raw):  # BuildKit: failed to process "...": missing '}'
+                    raise self.fail(ins.line, f"failed to process {image_raw!r}: unterminated ${{...}} substitution")
                 image = expand(image_raw, arg_values, keep_unknown=True)
                 if not image.strip():
                     raise self.fail(ins.line, f"base name ({image_raw}) should not be blank")

@@ -63,6 +63,8 @@ def to_text(findings: Sequence[Finding], *, audits: Sequence[ContextAudit] = (),
             lines.append(f"  {human_bytes(e.sent_bytes):>10}  {e.path}{kind}{ignored}")
         for s in a.secrets:
             lines.append(f"  secret-looking file sent: {s}")
+        for u in a.unreadable:
+            lines.append(f"  unreadable, not measured: {u}")
     if findings:
         fixable = sum(1 for f in findings if f.evidence.get("fixable"))
         lines.append(f"{len(findings)} finding(s), {fixable} fixable with `coroner fix`")
@@ -94,7 +96,7 @@ def to_sarif(findings: Sequence[Finding]) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(str(ev.get("file"))), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": _artifact(str(ev.get("file"))),
                         "region": {"startLine": int(ev.get("line") or 1), "endLine": int(ev.get("end_line") or ev.get("line") or 1)},
                     }
                 }
@@ -121,3 +123,18 @@ def _uri(path: str) -> str:
 
     path = path.replace("\\", "/")
     return quote(path[2:] if path.startswith("./") else path)
+
+
+def _artifact(path: str) -> dict[str, str]:
+    """Code scanning resolves a relative uri against %SRCROOT% (the checkout). An absolute path is made
+    relative to the working directory when it lies below it; otherwise it becomes a file:// URI, which
+    SARIF forbids to pair with a uriBaseId."""
+    import os
+    from pathlib import Path
+
+    if os.path.isabs(path):
+        try:
+            path = str(Path(path).relative_to(Path.cwd()))
+        except ValueError:
+            return {"uri": Path(path).as_uri()}
+    return {"uri": _uri(path), "uriBaseId": "%SRCROOT%"}

@@ -23,7 +23,7 @@ from bot.dockerfile.images import (
     toolchain_image,
 )
 from bot.dockerfile.packages import PackageCall, classify, is_build_tool
-from bot.dockerfile.parser import Dockerfile, Instruction, Stage
+from bot.dockerfile.parser import Dockerfile, Instruction, Stage, expand
 from bot.dockerfile.shell import Command, Script, parse_script
 from bot.domain import Finding, sort_findings
 from bot.units import human_bytes
@@ -42,6 +42,13 @@ _SECRET_WORDS = re.compile(
     re.I,
 )
 _NOT_SECRET_SUFFIX = re.compile(r"_(FILE|PATH|DIR|URL|ENABLED|HOST|PORT|USER|USERNAME|NAME|TYPE|ID)$", re.I)
+
+
+def is_secret_name(name: str) -> bool:
+    """A variable named for a secret (`DB_PASSWORD`, `GITHUB_TOKEN`), not for where one lives (`TOKEN_FILE`).
+    The image autopsy's secret-in-history uses the same words, so both features agree."""
+    return bool(_SECRET_WORDS.search(name)) and not _NOT_SECRET_SUFFIX.search(name)
+
 _MANIFESTS = {
     "pip": ("requirements*.txt", "pyproject.toml", "poetry.lock", "Pipfile*", "setup.py", "setup.cfg", "uv.lock"),
     "poetry": ("pyproject.toml", "poetry.lock"),
@@ -538,15 +545,26 @@ _ROOT_ONLY = {"apt": {"install", "update", "upgrade", "remove", "purge", "dist-u
 
 def _check_users(st: _State) -> None:
     d = st.dockerfile
+    global_defaults = {k: v for ins in d.global_args for k, v in ins.pairs}
+    resolved: dict[int, str] = {}  # USER line -> the user with the stage's ARG/ENV values substituted
     for stage in d.stages:
         user: Instruction | None = None
+        variables: dict[str, str | None] = {}
         for ins in stage.instructions:
+            if ins.keyword == "ARG":
+                for k, v in ins.pairs:
+                    variables[k] = v if v is not None else global_defaults.get(k)
+            elif ins.keyword == "ENV":
+                variables.update(ins.pairs)
             if ins.keyword == "USER":
-                name = _user_of(ins.arguments)
+                # `ARG U=app` + `USER ${U}` is a name; a value only known at build time stays `$U` and is skipped.
+                name = _user_of(expand(ins.arguments, variables, keep_unknown=True))
+                resolved[ins.line] = name
                 user = None if _is_root(name) else ins
                 if not re.fullmatch(r"\d+", name) and "$" not in name:
                     st.add("user-not-numeric", ins, f"USER {name} is not numeric: runAsNonRoot cannot verify it",
-                           fixable=_known_uid(st, stage, name) is not None, user=name,
+                           # the fixer rewrites a literal name only; `USER ${U}` is left to the author
+                           fixable="$" not in ins.arguments and _known_uid(st, stage, name) is not None, user=name,
                            remediation="Use the numeric id: USER 10001:10001.")
             elif ins.keyword == "RUN" and user is not None:
                 for call in st.calls(ins):
@@ -568,7 +586,7 @@ def _check_users(st: _State) -> None:
             return
         st.add("runs-as-root", final.from_instruction, "No USER in the final stage: the container runs as root",
                hadolint=None, reason="no-user", remediation="Add a numeric non-root USER, e.g. USER 10001:10001.")
-    elif _is_root(_user_of(last_user.arguments)):
+    elif _is_root(resolved.get(last_user.line, _user_of(last_user.arguments))):
         st.add("runs-as-root", last_user, f"The last USER is {last_user.arguments}: the container runs as root",
                hadolint="DL3002", fixable=False, reason="last-user-root",
                remediation="Drop privileges with a numeric non-root USER at the end of the final stage.")
@@ -602,7 +620,7 @@ def _check_secrets(st: _State) -> None:
         if ins.keyword not in ("ENV", "ARG"):
             continue
         for key, value in ins.pairs:
-            if not _SECRET_WORDS.search(key) or _NOT_SECRET_SUFFIX.search(key):
+            if not is_secret_name(key):
                 continue
             literal = value is not None and value != "" and not value.startswith("$")
             if ins.keyword == "ENV" and not literal:

@@ -1,6 +1,6 @@
 """What a path in a layer is: the categories the image rules care about, and the "meaningful
 directory" it belongs to (`app/.git`, `app/.venv`, `usr/local/cuda-12.1`), so sizes are reported per
-culprit rather than per file. Pure functions of the path: no I/O, no SDK.
+culprit rather than per file. Pure functions of the path (and, for `.npmrc`, of bytes a reader peeked at): no I/O, no SDK.
 """
 
 from __future__ import annotations
@@ -86,10 +86,24 @@ def is_data_file(path: str) -> bool:
     return lower.endswith(DATA_SUFFIXES) and not is_system(path) and "/node_modules/" not in lower
 
 
-def secret_kind(path: str) -> str | None:
-    """A name for the kind of secret the file probably holds, or None."""
+# Files that are credentials only when they hold a literal token; the layer readers peek at them.
+PEEKED_NAMES = frozenset({".npmrc"})
+PEEK_MAX_BYTES = 64 * 1024
+# `//registry/:_authToken=npm_…`, `_auth=…`, `_password=…`; `${NPM_TOKEN}` is a reference, not a token.
+_NPM_TOKEN = re.compile(rb"(?m)^\s*(?:\S*:)?_(?:authToken|auth|password)\s*=\s*(?!\$\{)\S")
+
+
+def holds_token(name: str, data: bytes) -> bool:
+    return bool(_NPM_TOKEN.search(data)) if name == ".npmrc" else False
+
+
+def secret_kind(path: str, token: bool | None = None) -> str | None:
+    """A name for the kind of secret the file probably holds, or None. `token` is what a reader found
+    inside a peeked file (`.npmrc`): False clears it, None (not read) keeps the suspicion."""
     name = path.rpartition("/")[2]
     if is_system(path) and not path.startswith("usr/src/app/"):
+        return None
+    if name in PEEKED_NAMES and token is False:
         return None
     if name == ".env" or (name.startswith(".env.") and not name.endswith(ENV_TEMPLATE_SUFFIXES)):
         return "dotenv file"

@@ -3,9 +3,6 @@
 With a Dockerfile, the final stage's instructions are aligned with the end of the history (the
 history's beginning is the base image). Without one, each history entry is turned back into an
 approximate instruction, and the result is labelled as reconstructed.
-
-The parser is `bot.dockerfile.parser.parse` when that package is present; this module needs only
-`.instructions[*].keyword/.line/.original`, and falls back to a small line parser otherwise.
 """
 
 from __future__ import annotations
@@ -13,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+from bot.dockerfile.parser import Instruction, parse
 from bot.images.model import HistoryEntry
 from bot.images.secrets import redact
 
@@ -22,20 +19,6 @@ RECONSTRUCTED_HEADER = (
     "# RECONSTRUCTED by Coroner from the image history: approximate, not the original Dockerfile.\n"
     "# COPY sources and the base image are not recorded in the history.\n"
 )
-
-
-class InstructionLike(Protocol):
-    keyword: str
-    line: int
-    original: str
-
-
-@dataclass(frozen=True)
-class SimpleInstruction:
-    keyword: str
-    line: int
-    end_line: int
-    original: str
 
 
 @dataclass(frozen=True)
@@ -48,35 +31,8 @@ class Mapping:
     from_dockerfile: bool
 
 
-def _fallback_parse(text: str) -> list[SimpleInstruction]:
-    instructions: list[SimpleInstruction] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        stripped = lines[i].strip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        start = i
-        parts = [lines[i].rstrip()]
-        while parts[-1].endswith("\\") and i + 1 < len(lines):
-            i += 1
-            if lines[i].strip().startswith("#"):
-                continue
-            parts.append(lines[i].rstrip())
-        original = "\n".join(parts).strip()
-        instructions.append(
-            SimpleInstruction(keyword=original.split(None, 1)[0].upper(), line=start + 1, end_line=i + 1, original=original)
-        )
-        i += 1
-    return instructions
-
-
-def parse_instructions(text: str, path: str = "Dockerfile") -> list[InstructionLike]:
-    try:
-        from bot.dockerfile.parser import parse  # type: ignore[import-not-found]
-    except ImportError:
-        return list(_fallback_parse(text))
+def parse_instructions(text: str, path: str = "Dockerfile") -> list[Instruction]:
+    """The Dockerfile doctor's parser: a file that does not parse is a DockerfileParseError (exit 2)."""
     return list(parse(text, path=path).instructions)
 
 

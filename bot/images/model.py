@@ -74,3 +74,6 @@ class FileEntry:
     mode: int | None = None
     uid: int | None = None
     link_target: str | None = None
+    # For a file whose contents decide whether it is a secret (`.npmrc`): whether it holds a literal
+    # token. None when the contents were not read.
+    token: bool | None = None

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
+from bot.images import classify
 from bot.images.model import FileEntry
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
@@ -76,7 +77,12 @@ def scan_diff(root: str) -> list[FileEntry]:
                         entries.append(FileEntry(path=path, size_bytes=0, kind="hardlink", mode=stat.S_IMODE(mode), uid=info.st_uid))
                         continue
                     seen_inodes.add(inode)
-                entries.append(FileEntry(path=path, size_bytes=info.st_size, kind="file", mode=stat.S_IMODE(mode), uid=info.st_uid))
+                token = None
+                if child.name in classify.PEEKED_NAMES and info.st_size <= classify.PEEK_MAX_BYTES:
+                    with open(child.path, "rb") as handle:
+                        token = classify.holds_token(child.name, handle.read())
+                entries.append(FileEntry(path=path, size_bytes=info.st_size, kind="file", mode=stat.S_IMODE(mode),
+                                         uid=info.st_uid, token=token))
             else:
                 entries.append(FileEntry(path=path, size_bytes=0, kind="other", mode=stat.S_IMODE(mode), uid=info.st_uid))
 

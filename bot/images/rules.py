@@ -243,7 +243,7 @@ def runs_as_root(manifest: ImageManifest, layers: Sequence[LayerInfo]) -> list[F
         _finding("runs-as-root", Severity.MEDIUM,
                  f"The image runs as root (USER {'is not set' if not user else user})",
                  {"layer": last.index, "bytes": 0, "instruction": "USER " + (manifest.config.user or "(not set)"), "user": manifest.config.user},
-                 "Add a non-root user and `USER app` (or a numeric UID) before the CMD.")
+                 "Add a non-root user and a numeric `USER 10001:10001` before the CMD (runAsNonRoot can only verify a number).")
     ]
 
 
@@ -253,7 +253,7 @@ def no_healthcheck(manifest: ImageManifest, layers: Sequence[LayerInfo]) -> list
         return []
     last = layers[-1]
     return [
-        _finding("no-healthcheck", Severity.LOW,
+        _finding("no-healthcheck", Severity.INFO,  # as the Dockerfile doctor's no-healthcheck: one id, one severity
                  "The image defines no HEALTHCHECK" + (" (disabled with NONE)" if healthcheck else ""),
                  {"layer": last.index, "bytes": 0, "instruction": "HEALTHCHECK (none)"},
                  "Add a HEALTHCHECK (or rely on Kubernetes liveness/readiness probes and say so).")

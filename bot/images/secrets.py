@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.dockerfile.rules import is_secret_name
+
 REDACTED = "***"
 
 _SECRET_NAME = r"[A-Za-z0-9_.-]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)[A-Za-z0-9_.-]*"
@@ -30,8 +32,12 @@ def _is_reference(value: str) -> bool:
 
 
 def find_secrets(text: str) -> list[SecretHit]:
-    hits = [SecretHit(m.group(1)) for m in _ASSIGNMENT.finditer(text) if not _is_reference(m.group(2))]
-    hits += [SecretHit(m.group(2)) for m in _ENV_SPACE.finditer(text) if not _is_reference(m.group(3))]
+    # Redaction is broad (AUTHOR=me is masked too: hiding a harmless value costs little), but a finding
+    # needs the Dockerfile doctor's precise words, or ENV AUTHOR=me would be a critical secret.
+    hits = [SecretHit(m.group(1)) for m in _ASSIGNMENT.finditer(text)
+            if not _is_reference(m.group(2)) and is_secret_name(m.group(1))]
+    hits += [SecretHit(m.group(2)) for m in _ENV_SPACE.finditer(text)
+             if not _is_reference(m.group(3)) and is_secret_name(m.group(2))]
     hits += [SecretHit("token " + m.group(1)[:4] + "…") for m in _TOKENS.finditer(text)]
     seen: dict[str, SecretHit] = {}
     for hit in hits:

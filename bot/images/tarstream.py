@@ -11,9 +11,11 @@ import io
 import posixpath
 import tarfile
 import zlib
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from typing import IO
 
+from bot.images import classify
 from bot.images.model import FileEntry
 
 # tarfile reads in blocks of `bufsize`; its 10 KiB default makes a gigabyte layer cost 100k calls.
@@ -269,8 +271,21 @@ def iter_members(raw: IO[bytes]) -> Iterator[tuple[tarfile.TarInfo, BoundedStrea
         skip(raw, body.remaining + (padded - data_size))
 
 
+def _read_body(body: BoundedStream) -> bytes:
+    data = bytearray(body.remaining)
+    view = memoryview(data)
+    got = 0
+    while got < len(data):
+        got += body.readinto(view[got:])
+    return bytes(data)
+
+
 def iter_tar_fast(raw: IO[bytes]) -> Iterator[FileEntry]:
-    for info, _ in iter_members(raw):
+    for info, body in iter_members(raw):
         entry = entry_from_member(info)
-        if entry is not None:
-            yield entry
+        if entry is None:
+            continue
+        name = entry.path.rpartition("/")[2]
+        if entry.kind == "file" and name in classify.PEEKED_NAMES and entry.size_bytes <= classify.PEEK_MAX_BYTES:
+            entry = replace(entry, token=classify.holds_token(name, _read_body(body)))
+        yield entry

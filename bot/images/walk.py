@@ -245,7 +245,7 @@ def _classify_layer(walk: LayerWalk, entries: list[FileEntry], data_file_min: in
         dep = venv or classify.dependency_root(path)
         if dep and not classify.is_system(dep):
             _add(walk, "dependencies", dep, size)
-        secret = classify.secret_kind(path)
+        secret = classify.secret_kind(path, entry.token)
         if secret:
             _add(walk, "secret", path, size, secret)
         if size >= data_file_min and classify.is_data_file(path):

@@ -19,13 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-
-def service_unavailable(what: str) -> None:
-    # Same contract as tests/conftest.py's helper (not importable under --import-mode=importlib).
-    if os.environ.get("CORONER_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} (CORONER_REQUIRE_SERVICES=1)")
-    pytest.skip(what)
+from tests.conftest import service_unavailable
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 BUSYBOX = "/usr/bin/busybox"

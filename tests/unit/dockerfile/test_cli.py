@@ -121,3 +121,23 @@ def test_fix_parse_error_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     res = runner.invoke(main, ["fix", str(write(tmp_path, "FROM a\nBOGUS x\n"))])
     assert res.exit_code == 2
     assert ":2: unknown instruction: BOGUS" in res.output
+
+
+def test_sarif_locations_resolve_in_code_scanning(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "svc").mkdir()
+    path = write(tmp_path / "svc", BAD)
+    monkeypatch.chdir(tmp_path)
+
+    def locations(arg: str) -> set[tuple[str, str | None]]:
+        doc = json.loads(runner.invoke(main, ["lint", "--format", "sarif", arg]).output)
+        return {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                 r["locations"][0]["physicalLocation"]["artifactLocation"].get("uriBaseId"))
+                for r in doc["runs"][0]["results"]}
+
+    # Relative to the checkout, whether the path was given relative or absolute.
+    assert locations("svc/Dockerfile") == locations(str(path)) == {("svc/Dockerfile", "%SRCROOT%")}
+    monkeypatch.chdir(tmp_path / "svc")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    elsewhere = write(outside, BAD)
+    assert locations(str(elsewhere)) == {(elsewhere.as_uri(), None)}

@@ -130,3 +130,24 @@ def test_recommended_dockerignore_covers_what_the_context_holds(ctx: Path) -> No
         assert m.excluded(path), path
     for path in ("src/app.py", "Dockerfile", "requirements.txt", ".env.example"):
         assert not m.excluded(path), path
+
+
+def test_unreadable_directory_is_reported_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "x").write_bytes(b"x" * 10)
+    (tmp_path / "app.py").write_text("print()\n")
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        # chmod 000 does not stop root (the test runner here), so refuse the directory the way the kernel would
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = audit(tmp_path)
+    assert result.unreadable == ("locked",)
+    assert result.to_json()["unreadable"] == ["locked"]
+    assert result.total_files == 1

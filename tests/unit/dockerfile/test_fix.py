@@ -331,3 +331,28 @@ def test_node_native_modules_build_in_a_builder_stage() -> None:
 def test_applied_lists_the_removed_findings() -> None:
     r = fix(POSTMORTEM)
     assert "pip-cache (line 5)" in r.applied and len(r.applied) == len(r.fixed)
+
+
+SECRET_DOCKERFILE = (
+    "FROM python:3.12-slim\n"
+    "ENV API_TOKEN=s3cr3t-in-env DEBUG=1\n"
+    "ARG DB_PASSWORD=s3cr3t-in-arg\n"
+    "RUN pip install flask==3.0.0\n"
+    "CMD python app.py\n"
+)
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="the patch binary is not installed")
+def test_diff_never_prints_a_secret_and_still_applies(tmp_path: Path) -> None:
+    result = fix(SECRET_DOCKERFILE)
+    assert result.changed
+    assert "s3cr3t" not in result.diff and "s3cr3t" not in str(result.to_json())
+    (tmp_path / "Dockerfile").write_text(SECRET_DOCKERFILE)
+    proc = subprocess.run(["patch", "-p1", "--batch"], input=result.diff, text=True, cwd=tmp_path, capture_output=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "Dockerfile").read_text() == result.text
+
+
+def test_a_changed_line_holding_a_secret_is_masked() -> None:
+    diff = unified_diff("ENV A_TOKEN=s3cr3t\n", "ENV A_TOKEN=s3cr3t B=1\n", secrets=frozenset({"s3cr3t"}))
+    assert "s3cr3t" not in diff and "A_TOKEN=***" in diff and "will not apply" in diff

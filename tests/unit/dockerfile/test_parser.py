@@ -187,3 +187,10 @@ def test_fuzz_arbitrary_text(text: str) -> None:
         parse(text)
     except DockerfileParseError:
         pass
+
+
+def test_unterminated_substitution_in_from_is_a_parse_error() -> None:
+    with pytest.raises(DockerfileParseError) as info:
+        parse("ARG V=3.20\nFROM alpine:${V:-x\n")
+    assert info.value.line == 2 and info.value.exit_code == 2
+    assert parse("ARG V=3.20\nFROM alpine:${V:-3.19}\n").stages[0].base_image == "alpine:3.20"

@@ -260,3 +260,12 @@ def test_entrypoint_script_that_execs_its_child_is_not_no_init(tmp_path: Path) -
     (tmp_path / "docker-entrypoint.sh").write_text("#!/bin/sh\napp\n")
     assert "no-init" in {f.rule for f in rules_of(text, context=tmp_path, measure_context=False)}
     assert "unless it execs" in [f for f in rules_of(text) if f.rule == "no-init"][0].title
+
+
+def test_user_from_a_build_arg_is_resolved() -> None:
+    by_arg = rules_of("FROM alpine:3.20\nARG U=app\nUSER ${U}\n")
+    assert [(f.rule, f.evidence["fixable"]) for f in by_arg if f.rule == "user-not-numeric"] == [("user-not-numeric", False)]
+    assert "user-not-numeric" not in {f.rule for f in rules_of("FROM alpine:3.20\nARG U=1000\nUSER ${U}\n")}
+    assert "user-not-numeric" not in {f.rule for f in rules_of("FROM alpine:3.20\nARG U\nUSER ${U}\n")}  # known at build time only
+    root = rules_of("ARG R=root\nFROM alpine:3.20\nARG R\nUSER ${R}\n")
+    assert [f.evidence["hadolint"] for f in root if f.rule == "runs-as-root"] == ["DL3002"]

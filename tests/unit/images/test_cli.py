@@ -53,3 +53,14 @@ def test_missing_dockerfile_is_a_clear_error(registry, tmp_path):
 def test_bad_reference_is_one_line():
     result = CliRunner().invoke(main, ["image", "not a ref", "--source", "registry"])
     assert result.exit_code == 1 and "not an image reference" in result.output
+
+
+def test_dockerfile_that_does_not_parse_is_file_line_and_exit_2(registry, tmp_path):
+    registry.add_image("app", "v2", LAYERS, HISTORY)
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN <<EOF\necho never closed\n")
+    result = CliRunner().invoke(main, ["image", f"127.0.0.1:{registry.port}/app:v2", "--source", "registry",
+                                       "--dockerfile", str(dockerfile)])
+    assert result.exit_code == 2, result.output
+    assert f"{dockerfile}:2:" in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

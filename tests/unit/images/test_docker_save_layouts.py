@@ -87,3 +87,11 @@ def test_overlay_diff_listing_converts_whiteouts_opaque_dirs_and_hardlinks(tmp_p
         ("app", 0, "dir"), ("app/a", 10, "file"), ("app/b", 0, "hardlink"), ("app/.wh.gone", 0, "file"),
         ("opq", 0, "dir"), ("opq/.wh..wh..opq", 0, "file"),
     ]
+
+
+def test_overlay_listing_peeks_at_npmrc_for_a_token(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / ".npmrc").write_bytes(b"//r/:_authToken=npm_s3cr3t\n")
+    (tmp_path / ".npmrc").write_bytes(b"registry=https://r/\n")
+    tokens = {e.path: e.token for e in scan_diff(str(tmp_path)) if e.kind == "file"}
+    assert tokens == {".npmrc": False, "app/.npmrc": True}

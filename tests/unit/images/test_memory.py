@@ -46,9 +46,9 @@ SCRIPT = textwrap.dedent(
     layer = report.layers[1]
     assert layer.size_bytes == SIZE, layer
     assert report.layers[1].top_paths[0].path == "data/big.bin"
-    # VmHWM, not ru_maxrss: Linux carries the parent's maxrss into a forked child, so under a big
-    # pytest process ru_maxrss reports the parent's peak, not this process's.
-    print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+    # VmHWM is this process's own peak: ru_maxrss survives execve and would report pytest's peak instead.
+    with open("/proc/self/status") as status:
+        print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")))
     """
 )
 

@@ -95,3 +95,18 @@ def test_corrupt_layer_blob_is_a_clear_error(registry):
     registry.blobs[manifest.layers[1].digest] = b"\x1f\x8b\x08\x00" + b"garbage" * 100
     with pytest.raises(ImageReadError, match="layer 1 .* is unreadable"):
         list(RegistryImageReader().layer_files(f"127.0.0.1:{registry.port}/app:bad", manifest.layers[1]))
+
+
+def test_npmrc_is_a_secret_only_with_a_literal_token(registry):
+    # The reader peeks at .npmrc (a few bytes) as it streams by: a token makes it a secret-file,
+    # a registry setting or an ${NPM_TOKEN} reference does not.
+    layers = [tar_bytes([
+        ("a/", None), ("a/.npmrc", b"registry=https://npm.example.com/\n//npm.example.com/:_authToken=npm_s3cr3t\n"),
+        ("b/", None), ("b/.npmrc", b"//npm.example.com/:_authToken=${NPM_TOKEN}\n"),
+        ("c/", None), ("c/.npmrc", b"registry=https://npm.example.com/\nsave-exact=true\n"),
+    ])]
+    registry.add_image("npm", "v1", layers, [{"created_by": "/bin/sh -c #(nop) COPY dir:a in / "}])
+    report = autopsy(RegistryImageReader(), f"127.0.0.1:{registry.port}/npm:v1")
+    secret_paths = [f.evidence["path"] for f in report.findings if f.rule == "secret-file"]
+    assert secret_paths == ["a/.npmrc"]
+    assert "npm_s3cr3t" not in str(report.to_json())

@@ -38,3 +38,13 @@ def test_reconstructed_dockerfile_is_labelled_parseable_and_redacted():
     assert "hunter2" not in text and "abc" not in text
     keywords = [(i.keyword, i.original) for i in parse(text).instructions]
     assert keywords[-2:] == [("RUN", "RUN make all"), ("CMD", 'CMD ["python", "main.py"]')]
+
+
+def test_names_that_only_contain_a_secret_word_are_not_secrets():
+    # Same words as the Dockerfile doctor's secret-in-env: where a secret lives, or a word that merely
+    # contains AUTH/TOKEN, is no finding (the value is still masked when shown).
+    for text in ("ENV GITHUB_TOKEN_FILE=/run/secrets/gh", "ENV AUTHOR=me", "ENV OAUTH_CALLBACK=/cb",
+                 "ENV AUTH_URL=https://auth.example.com"):
+        assert find_secrets(text) == [], text
+    assert [h.name for h in find_secrets("|2 DB_PASSWORD=x GITHUB_TOKEN=y /bin/sh -c make")] == ["DB_PASSWORD", "GITHUB_TOKEN"]
+    assert "me" not in redact("ENV AUTHOR=me").split("=", 1)[1]
