@@ -196,7 +196,10 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
     def select(directory: str, depth: int) -> None:
         own = sizes[directory][0]
         big = [c for c in children.get(directory, ()) if sizes[c][0] > 0 and sizes[c][0] >= SIGNIFICANT_SHARE * own]
-        if not big or (len(big) > MAX_SPLIT and directory):
+        # Stop at a directory that no single child explains, and at one whose weight is several plain
+        # files side by side (three CSVs are "the test data directory", 400 MB, not three lines).
+        leaves_only = len(big) >= 2 and all(c not in children for c in big)
+        if not big or (directory and (len(big) > MAX_SPLIT or leaves_only)):
             if directory:
                 picked.append(directory)
             return
