@@ -84,3 +84,15 @@ def test_top_paths_stop_at_meaningful_directories():
 def test_layer_without_contents_makes_totals_incomplete():
     result = walk_layers([(LayerRef(index=0, digest="a", size_bytes=9), None)])
     assert not result.complete and result.dive is None
+
+
+def test_top_paths_name_a_directory_of_a_few_big_files_not_each_file():
+    layer = entries([("app/tests/data/a.csv", 190), ("app/tests/data/b.csv", 150), ("app/tests/data/c.csv", 80),
+                     ("app/.git/objects/pack/p1", 800), ("app/main.py", 3)])
+    paths = [(p.path, p.bytes) for p in top_paths(layer)]
+    assert ("app/tests/data", 420) in paths and not any(p.endswith(".csv") for p, _ in paths)
+
+
+def test_top_paths_keep_a_single_big_file():
+    layer = entries([("data/big.bin", 1000), ("etc/hosts", 1)])
+    assert top_paths(layer)[0].path == "data/big.bin"
