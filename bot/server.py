@@ -1,6 +1,12 @@
-"""`coroner serve`: the ASGI app under uvicorn."""
+"""`coroner serve`: the ASGI app under uvicorn; `serving` runs one in a thread (the demo, the tests)."""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -35,3 +41,24 @@ def serve(host: str, port: int, upgrade: bool, worker: bool) -> None:
         uvicorn.run(build_app(services), host=host, port=port, log_level=settings.log_level.lower())
     finally:
         stop.set()
+
+
+@contextmanager
+def serving(app: Any, *, lifespan: str = "on", start_timeout: float = 10.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan))
+    thread = threading.Thread(target=server.run, name="coroner-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=start_timeout)

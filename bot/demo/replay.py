@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-import uvicorn
-from starlette.applications import Starlette
 
 from bot.app import create_app
 from bot.catalog import Catalog, CatalogEntry
@@ -37,6 +32,7 @@ from bot.ports import CoronerError
 from bot.postmortem.evidence import DockerfileFix, ImageSummary
 from bot.postmortem.render import render_postmortem
 from bot.postmortem.view import build_view
+from bot.server import serving
 from bot.sim.images import ScenarioImageReader
 from bot.sim.kubeconfig import DEFAULT_CONTEXT
 from bot.sim.scenario import Scenario, load_scenario
@@ -185,21 +181,3 @@ def _demo_catalog(workdir: Path, scenario: Scenario, service: str, namespace: st
     entry = CatalogEntry(name=service, namespace=namespace, workload=f"deployment/{service}", dockerfile=dockerfile)
     return Catalog(services={service: entry})
 
-
-@contextmanager
-def serving(app: Starlette, *, start_timeout: float = 10.0) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port in a thread: the demo's page travels over real HTTP."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="coroner-demo-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + start_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise DemoError("the intake app did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=start_timeout)

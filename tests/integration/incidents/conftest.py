@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp
 
 from bot.app import create_app
 from bot.incidents.pagerduty import sign_v3
+from bot.server import serving
 from bot.store import Store
 from tests.integration.conftest import FakeClock
 
@@ -93,25 +91,6 @@ def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     store = Store.from_url(database_url, clock=clock)
     yield store
     store.dispose()
-
-
-@contextlib.contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Run `app` under uvicorn on a free loopback port, in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ Assertions poll the recorded requests, since lazy listeners answer from another 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -250,25 +251,7 @@ def kit() -> Any:
 @pytest.fixture
 def serve_asgi() -> Iterator[Callable[[Any], str]]:
     """Run ASGI apps under a real uvicorn on port 0; yields a starter that returns the base URL."""
-    import uvicorn
+    from bot.server import serving
 
-    servers: list[tuple[Any, threading.Thread]] = []
-
-    def start(asgi_app: Any) -> str:
-        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        servers.append((server, thread))
-        port = server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with contextlib.ExitStack() as stack:
+        yield lambda asgi_app: stack.enter_context(serving(asgi_app, lifespan="off"))
