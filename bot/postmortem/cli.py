@@ -63,3 +63,33 @@ def templates(directory: Path, force: bool) -> None:
             raise CoronerError(f"{target} exists; pass --force to overwrite it")
         target.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
         click.echo(str(target))
+
+
+@postmortem.command("show")
+@click.argument("incident")
+@click.option("--version", type=int, help="Which version (default: the latest).")
+def show(incident: str, version: int | None) -> None:
+    """Print a stored draft of INCIDENT (e.g. pd-Q1A2B3C); its version, status and hash go to stderr."""
+    from bot.postmortem.review import version_of
+    from bot.store import Store
+
+    stored = version_of(Store.from_url(load_settings().database_url), incident_id=incident, version=version)
+    click.echo(f"{incident} v{stored.version} {stored.status.value} sha256:{stored.content_hash}", err=True)
+    click.echo(stored.body_markdown, nl=False)
+
+
+@postmortem.command("review")
+@click.argument("incident")
+@click.argument("status", type=click.Choice(["in_review", "approved", "draft"]))
+@click.option("--version", type=int, help="Which version (default: the latest).")
+@click.option("--by", "actor", required=True, help="Who reviews (written to the audit log).")
+def review(incident: str, status: str, version: int | None, actor: str) -> None:
+    """Move INCIDENT's postmortem along draft → in_review → approved (or back to draft from review)."""
+    from bot.postmortem.review import change_status, version_of
+    from bot.store import Store
+    from bot.store.records import PostmortemStatus
+
+    store = Store.from_url(load_settings().database_url)
+    number = version or version_of(store, incident_id=incident).version
+    changed = change_status(store, incident_id=incident, version=number, to=PostmortemStatus(status), actor=actor)
+    click.echo(f"{incident} v{changed.version}: {changed.status.value}")

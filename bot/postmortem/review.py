@@ -1,0 +1,55 @@
+"""The review of a postmortem draft: draft → in review → approved, each step written to the audit log.
+
+A reviewer can send a draft back (in review → draft); an approved postmortem is final, so a later edit
+is a new version that starts as a draft again.
+"""
+
+from __future__ import annotations
+
+from bot.ports import CoronerError
+from bot.store import NotFound, Store
+from bot.store.records import PostmortemStatus, PostmortemVersion
+
+ALLOWED: dict[PostmortemStatus, frozenset[PostmortemStatus]] = {
+    PostmortemStatus.DRAFT: frozenset({PostmortemStatus.IN_REVIEW}),
+    PostmortemStatus.IN_REVIEW: frozenset({PostmortemStatus.APPROVED, PostmortemStatus.DRAFT}),
+    PostmortemStatus.APPROVED: frozenset(),
+}
+
+
+class ReviewError(CoronerError):
+    """A status change the review flow does not allow, or a postmortem that does not exist."""
+
+
+def version_of(store: Store, *, incident_id: str, version: int | None = None) -> PostmortemVersion:
+    """The given version of the incident's postmortem, or its latest."""
+    with store.unit_of_work() as uow:
+        versions = uow.postmortems.versions(incident_id)
+    if not versions:
+        raise ReviewError(f"incident {incident_id} has no postmortem")
+    if version is None:
+        return max(versions, key=lambda v: v.version)
+    for candidate in versions:
+        if candidate.version == version:
+            return candidate
+    raise ReviewError(f"incident {incident_id} has no postmortem version {version} (latest is {max(v.version for v in versions)})")
+
+
+def change_status(
+    store: Store, *, incident_id: str, version: int, to: PostmortemStatus, actor: str
+) -> PostmortemVersion:
+    current = version_of(store, incident_id=incident_id, version=version)
+    if to not in ALLOWED[current.status]:
+        raise ReviewError(
+            f"postmortem v{version} of {incident_id} is {current.status.value}: it cannot become {to.value}"
+        )
+    with store.unit_of_work() as uow:
+        try:
+            changed = uow.postmortems.set_status(incident_id=incident_id, version=version, status=to)
+        except NotFound as exc:
+            raise ReviewError(str(exc)) from exc
+        uow.audit.record(actor=actor, action=f"postmortem.{to.value}", target=incident_id,
+                         details={"version": version, "from": current.status.value,
+                                  "content_hash": current.content_hash})
+        uow.commit()
+    return changed
