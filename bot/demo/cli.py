@@ -58,3 +58,5 @@ def demo(workdir: Path, scenario_name: str) -> None:
     state = "new draft" if run.postmortem_is_new else "unchanged, no new version"
     click.echo(f"Postmortem draft v{run.postmortem_version} ({state}): {run.postmortem_path}")
     click.echo(f"Stored in {workdir / 'coroner.db'}; finished in {time.monotonic() - started:.1f} s")
+    click.echo(f"Review it: CORONER_DATABASE_URL=sqlite:///{workdir / 'coroner.db'} "
+               f"coroner postmortem review {run.incident.id} in_review --by <you>")
