@@ -9,7 +9,6 @@ loudly instead of shipping a draft with a hole in it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from bot.ports import CoronerError
 from bot.postmortem.markdown import Md, code, fenced, inline, table_code
 from bot.postmortem.view import PostmortemView
 from bot.report import stamp
+from bot.store.repositories import content_hash as content_hash  # the store's version key, re-exported for the CLI
 from bot.units import human_bytes
 
 TEMPLATE = "postmortem.md.j2"
@@ -105,8 +105,3 @@ def _template_line(exc: BaseException) -> str:
             line = f":{tb.tb_lineno}"
         tb = tb.tb_next
     return line
-
-
-def content_hash(markdown: str) -> str:
-    """sha256 hex of the UTF-8 text: the version key of a stored draft."""
-    return hashlib.sha256(markdown.encode("utf-8")).hexdigest()

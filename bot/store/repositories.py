@@ -61,6 +61,7 @@ def insert_ignoring_conflicts(
 
 
 def content_hash(text: str) -> str:
+    """sha256 hex of the UTF-8 text: the version key of a stored postmortem draft."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
