@@ -294,6 +294,30 @@ def _ins_at(d: Dockerfile, line: int) -> Instruction | None:
     return None
 
 
+_Edit = Callable[[Dockerfile, Instruction, Finding], list[str] | None]
+
+
+def _edit_each(w: _Work, rule: str, edit: _Edit, *, once_per_line: bool = False) -> str | None:
+    """Rewrite the instruction each fixable `rule` finding points at with `edit` (None: leave it).
+
+    The shape most fixers share. `once_per_line` is for rules that report one instruction several times
+    (one finding per package manager or flag) but need a single edit of it.
+    """
+    d = w.parsed()
+    edits = []
+    seen: set[int] = set()
+    for f in _by_rule(w.findings(), rule):
+        ins = _ins_at(d, f.evidence["line"])
+        if ins is None or ins.line in seen:
+            continue
+        if once_per_line:
+            seen.add(ins.line)
+        new = edit(d, ins, f)
+        if new is not None:
+            edits.append((*_span(ins), new))
+    return _splice(d.text, edits) if edits else None
+
+
 # --- fixers --------------------------------------------------------------------------------------
 
 
@@ -525,53 +549,31 @@ def _fix_apt_update_alone(w: _Work) -> str | None:
 
 def _fix_regex(rule: str, pattern: re.Pattern[str], insert: str, already: str) -> Callable[[_Work], str | None]:
     def fixer(w: _Work) -> str | None:
-        d = w.parsed()
-        edits = []
-        seen: set[int] = set()
-        for f in _by_rule(w.findings(), rule):
-            ins = _ins_at(d, f.evidence["line"])
-            if ins is None or ins.line in seen:
-                continue
-            seen.add(ins.line)
-            new = _insert_in_command(ins, pattern, insert, already)
-            if new is not None:
-                edits.append((*_span(ins), new))
-        return _splice(d.text, edits) if edits else None
+        return _edit_each(w, rule, lambda d, ins, f: _insert_in_command(ins, pattern, insert, already),
+                          once_per_line=True)
 
     fixer.__name__ = f"fix_{rule}"
     return fixer
 
 
 def _fix_apt_lists(w: _Work) -> str | None:
-    d = w.parsed()
-    edits = []
-    for f in _by_rule(w.findings(), "apt-lists-not-removed"):
-        ins = _ins_at(d, f.evidence["line"])
-        if ins is not None:
-            edits.append((*_span(ins), _append_command(d, ins, "rm -rf /var/lib/apt/lists/*")))
-    return _splice(d.text, edits) if edits else None
+    return _edit_each(w, "apt-lists-not-removed",
+                      lambda d, ins, f: _append_command(d, ins, "rm -rf /var/lib/apt/lists/*"))
+
+
+_CACHE_CLEAN = {"yum": "yum clean all", "dnf": "dnf clean all", "microdnf": "microdnf clean all",
+                "yarn": "yarn cache clean", "npm": "npm cache clean --force"}
 
 
 def _fix_package_cache(w: _Work) -> str | None:
-    d = w.parsed()
-    edits = []
-    seen: set[int] = set()
-    for f in _by_rule(w.findings(), "package-cache"):
-        ins = _ins_at(d, f.evidence["line"])
-        if ins is None or ins.line in seen:
-            continue
-        seen.add(ins.line)
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
         manager = f.evidence.get("manager")
         if manager == "apk":
-            new = _insert_in_command(ins, _APK_ADD, "--no-cache", "--no-cache")
-            if new is not None:
-                edits.append((*_span(ins), new))
-            continue
-        command = {"yum": "yum clean all", "dnf": "dnf clean all", "microdnf": "microdnf clean all",
-                   "yarn": "yarn cache clean", "npm": "npm cache clean --force"}.get(str(manager))
-        if command:
-            edits.append((*_span(ins), _append_command(d, ins, command)))
-    return _splice(d.text, edits) if edits else None
+            return _insert_in_command(ins, _APK_ADD, "--no-cache", "--no-cache")
+        command = _CACHE_CLEAN.get(str(manager))
+        return _append_command(d, ins, command) if command else None
+
+    return _edit_each(w, "package-cache", edit, once_per_line=True)
 
 
 def _fix_cache_mount(w: _Work) -> str | None:
@@ -595,16 +597,14 @@ def _fix_cache_mount(w: _Work) -> str | None:
 
 
 def _fix_add(w: _Work) -> str | None:
-    d = w.parsed()
-    edits = []
-    for f in _by_rule(w.findings(), "add-instead-of-copy"):
-        ins = _ins_at(d, f.evidence["line"])
-        if ins is None or any(fl.name in ("checksum", "keep-git-dir", "unpack") for fl in ins.flags):
-            continue
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
+        if any(fl.name in ("checksum", "keep-git-dir", "unpack") for fl in ins.flags):
+            return None
         lines = ins.original.split("\n")
         lines[0] = re.sub(r"^(\s*)ADD\b", r"\1COPY", lines[0], count=1, flags=re.I)
-        edits.append((*_span(ins), lines))
-    return _splice(d.text, edits) if edits else None
+        return lines
+
+    return _edit_each(w, "add-instead-of-copy", edit)
 
 
 _MANIFEST_COPY = {
@@ -669,17 +669,11 @@ def _requirement_files(ins: Instruction) -> list[str]:
 
 
 def _fix_shell_form(w: _Work) -> str | None:
-    d = w.parsed()
-    edits = []
-    for f in _by_rule(w.findings(), "shell-form-entrypoint"):
-        ins = _ins_at(d, f.evidence["line"])
-        if ins is None or ins.exec_form is not None:
-            continue
-        words = split_words(ins.arguments)
-        if not words:
-            continue
-        edits.append((*_span(ins), [f"{_indent(ins)}{ins.keyword} {json.dumps(words)}"]))
-    return _splice(d.text, edits) if edits else None
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
+        words = split_words(ins.arguments) if ins.exec_form is None else []
+        return [f"{_indent(ins)}{ins.keyword} {json.dumps(words)}"] if words else None
+
+    return _edit_each(w, "shell-form-entrypoint", edit)
 
 
 def _fix_user_order(w: _Work) -> str | None:
@@ -740,30 +734,20 @@ def _fix_runs_as_root(w: _Work) -> str | None:
 def _fix_user_numeric(w: _Work) -> str | None:
     from bot.dockerfile.rules import _known_uid, _State  # the uid lookup is the rule's own
 
-    d = w.parsed()
-    edits = []
-    for f in _by_rule(w.findings(), "user-not-numeric"):
-        ins = _ins_at(d, f.evidence["line"])
-        if ins is None:
-            continue
-        state = _State(d, None, False)
-        uid = _known_uid(state, d.stages[ins.stage_index], f.evidence["user"])
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
+        uid = _known_uid(_State(d, None, False), d.stages[ins.stage_index], f.evidence["user"])
         if uid is None:
-            continue
+            return None
         lines = ins.original.split("\n")
         lines[0] = re.sub(r"(USER\s+)" + re.escape(f.evidence["user"]) + r"\b", r"\g<1>" + uid, lines[0], count=1, flags=re.I)
-        edits.append((*_span(ins), lines))
-    return _splice(d.text, edits) if edits else None
+        return lines
+
+    return _edit_each(w, "user-not-numeric", edit)
 
 
 def _fix_copy_link(w: _Work) -> str | None:
-    d = w.parsed()
-    edits = []
-    for f in _by_rule(w.findings(), "copy-without-link"):
-        ins = _ins_at(d, f.evidence["line"])
-        if ins is not None and ins.flag("link") is None:
-            edits.append((*_span(ins), _add_flag(ins, "--link")))
-    return _splice(d.text, edits) if edits else None
+    return _edit_each(w, "copy-without-link",
+                      lambda d, ins, f: _add_flag(ins, "--link") if ins.flag("link") is None else None)
 
 
 def pin_from_image(ref: str, *, digest: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
