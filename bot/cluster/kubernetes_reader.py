@@ -91,6 +91,23 @@ SUMMARY_PATH = "stats/summary"
 AUTH_HEADERS_TTL = 1.0
 
 
+def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str) -> tuple[Any, bytes]:
+    """Make one unparsed request and read its whole body, converting transport and API errors."""
+    try:
+        response = request()
+    except ApiException as exc:
+        raise map_api_exception(exc, what=what, verb=verb, resource=resource) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ClusterReadError(f"{what}: cannot reach the API server: {exc}") from exc
+    try:
+        data = response.data
+    except urllib3.exceptions.HTTPError as exc:
+        raise ClusterReadError(f"{what}: connection lost while reading: {exc}") from exc
+    finally:
+        response.release_conn()
+    return response, data
+
+
 class _ProxyGetter:
     """GET `/api/v1/nodes/{node}/proxy/{path}` as `CoreV1Api.connect_get_node_proxy_with_path` sends it,
     straight through the ApiClient's pool manager."""
@@ -239,18 +256,8 @@ class KubernetesClusterReader:
     def _call(self, fn: Callable[..., Any], *args: Any, what: str, verb: str, resource: str,
               **kwargs: Any) -> Any:
         """One request, its body parsed as JSON; every failure converted at this boundary."""
-        try:
-            response = fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
-        except ApiException as exc:
-            raise map_api_exception(exc, what=what, verb=verb, resource=resource) from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise ClusterReadError(f"{what}: cannot reach the API server: {exc}") from exc
-        try:
-            data = response.data
-        except urllib3.exceptions.HTTPError as exc:
-            raise ClusterReadError(f"{what}: connection lost while reading: {exc}") from exc
-        finally:
-            response.release_conn()
+        _, data = _send(lambda: fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs),
+                        what=what, verb=verb, resource=resource)
         try:
             return json.loads(data)
         except ValueError as exc:
@@ -259,19 +266,9 @@ class KubernetesClusterReader:
     def _get_proxy(self, node: str, path: str, *, what: str) -> bytes:
         """`_call` for the node-proxy fast path: the same error mapping; the raw body."""
         assert self._proxy is not None
+        proxy = self._proxy
         resource = "nodes/proxy"
-        try:
-            response = self._proxy.get(node, path)
-        except ApiException as exc:
-            raise map_api_exception(exc, what=what, verb="get", resource=resource) from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise ClusterReadError(f"{what}: cannot reach the API server: {exc}") from exc
-        try:
-            data = response.data
-        except urllib3.exceptions.HTTPError as exc:
-            raise ClusterReadError(f"{what}: connection lost while reading: {exc}") from exc
-        finally:
-            response.release_conn()
+        response, data = _send(lambda: proxy.get(node, path), what=what, verb="get", resource=resource)
         if not 200 <= response.status <= 299:
             exc = ApiException(status=response.status, reason=response.reason,
                                body=data.decode("utf-8", "replace"))
