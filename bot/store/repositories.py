@@ -60,6 +60,12 @@ def insert_ignoring_conflicts(
     return session.execute(stmt)
 
 
+def _locks_rows(session: Session) -> bool:
+    """Whether `SELECT ... FOR UPDATE` means anything here: row locks serialise concurrent writers on
+    PostgreSQL; SQLite is single-writer already (and has no such clause)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def content_hash(text: str) -> str:
     """sha256 hex of the UTF-8 text: the version key of a stored postmortem draft."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -162,14 +168,10 @@ class IncidentRepository:
         return [_incident(row) for row in self._session.scalars(stmt)]
 
     def _row(self, incident_id: str) -> IncidentRow:
-        row = self._session.get(IncidentRow, incident_id, with_for_update=self._lock_rows())
+        row = self._session.get(IncidentRow, incident_id, with_for_update=_locks_rows(self._session))
         if row is None:
             raise NotFound(f"no incident {incident_id}")
         return row
-
-    def _lock_rows(self) -> bool:
-        # Row locks serialise concurrent status changes on PostgreSQL; SQLite is single-writer already.
-        return self._session.get_bind().dialect.name == "postgresql"
 
 
 # --- raw inbound events --------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class InboundEventRepository:
         """Take the event for processing if it is still pending. On PostgreSQL the row stays locked until
         commit (`SKIP LOCKED`: another replica busy with it makes this return None)."""
         stmt = sa.select(InboundEventRow).where(InboundEventRow.id == event_id, InboundEventRow.processed_at.is_(None))
-        if self._session.get_bind().dialect.name == "postgresql":
+        if _locks_rows(self._session):
             stmt = stmt.with_for_update(skip_locked=True)
         row = self._session.scalars(stmt).one_or_none()
         return _inbound(row) if row else None
@@ -435,7 +437,7 @@ class PostmortemRepository:
             [{"incident_id": incident_id, "created_at": now}],
         )
         stmt = sa.select(PostmortemRow).where(PostmortemRow.incident_id == incident_id)
-        if self._is_postgres():
+        if _locks_rows(self._session):
             # Two savers of the same postmortem queue here, so they cannot both claim version N+1.
             stmt = stmt.with_for_update()
         postmortem = self._session.scalars(stmt).one()
@@ -499,9 +501,6 @@ class PostmortemRepository:
             .order_by(PostmortemVersionRow.version.desc())
             .limit(1)
         ).first()
-
-    def _is_postgres(self) -> bool:
-        return self._session.get_bind().dialect.name == "postgresql"
 
     @staticmethod
     def _version(incident_id: str, row: PostmortemVersionRow) -> PostmortemVersion:
