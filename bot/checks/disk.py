@@ -42,10 +42,7 @@ class DiskParams(BaseModel):
 
 def run(ctx: CheckContext, params: DiskParams) -> list[Finding]:
     nodes = facts.nodes(ctx)
-    try:
-        mine = facts.service_node_names(ctx)
-    except ClusterReadError:
-        mine = set()
+    mine = facts.readable_service_node_names(ctx)
     if params.scope == "service":
         nodes = [n for n in nodes if n.name in mine]
     use_summary = params.summary == "on" or (params.summary == "auto" and ctx.node_proxy_enabled)

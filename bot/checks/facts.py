@@ -153,6 +153,14 @@ def service_node_names(ctx: CheckContext) -> set[str]:
     return ctx.memo("service-nodes", lambda: {p.node_name for p in pods(ctx) if p.node_name})
 
 
+def readable_service_node_names(ctx: CheckContext) -> set[str]:
+    """`service_node_names`, or none when the pods cannot be read: node checks still cover every node."""
+    try:
+        return service_node_names(ctx)
+    except ClusterReadError:
+        return set()
+
+
 # --- image references and sizes ------------------------------------------------------------------
 
 

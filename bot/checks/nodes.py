@@ -12,7 +12,6 @@ from bot.checks import facts
 from bot.cluster.snapshots import Condition, NodeSnapshot
 from bot.domain import Finding, Severity
 from bot.engine.context import CheckContext
-from bot.ports import ClusterReadError
 
 RULES = ("node-not-ready", "node-pressure", "node-cordoned")
 PRESSURES = ("DiskPressure", "MemoryPressure", "PIDPressure")
@@ -27,10 +26,7 @@ class NodesParams(BaseModel):
 
 def run(ctx: CheckContext, params: NodesParams) -> list[Finding]:
     all_nodes = facts.nodes(ctx)
-    try:
-        mine = facts.service_node_names(ctx)
-    except ClusterReadError:
-        mine = set()
+    mine = facts.readable_service_node_names(ctx)
     if params.scope == "service":
         all_nodes = [n for n in all_nodes if n.name in mine]
     # The service's nodes first, then by name: the ones that matter to this incident lead.

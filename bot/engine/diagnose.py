@@ -212,10 +212,7 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
         )
     except ClusterReadError as exc:
         log.info("timeline without revisions: %s", exc)
-    try:
-        mine = facts.service_node_names(ctx)
-    except ClusterReadError:
-        mine = set()
+    mine = facts.readable_service_node_names(ctx)
     try:
         nodes = facts.nodes(ctx)
         relevant = [n for n in nodes if n.name in mine]
