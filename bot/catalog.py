@@ -73,10 +73,6 @@ class Catalog(BaseModel):
         return sorted(self.services)
 
 
-def empty_catalog() -> Catalog:
-    return Catalog()
-
-
 def load_catalog(path: Path) -> Catalog:
     """Read and validate a catalog file. Dockerfile paths become absolute (relative to the file)."""
     raw = load_yaml(path, error=CatalogError) or {}

@@ -57,10 +57,6 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     return out
 
 
-def _listed(names: list[str]) -> str:
-    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
-
 def _waiting(pod: PodSnapshot) -> list[ContainerSnapshot]:
     return [c for c in pod.containers if c.state == "waiting" and c.state_reason]
 

@@ -15,10 +15,6 @@ class Rule:
     hadolint: tuple[str, ...] = ()  # hadolint's codes for the same rule
     fixable: bool = False  # whether `coroner fix` can usually remove it (a finding may say otherwise)
 
-    @property
-    def doc_path(self) -> str:
-        return f"docs/rules/{self.id}.md"
-
 
 S = Severity
 RULES: tuple[Rule, ...] = (

@@ -81,10 +81,6 @@ class Instruction:
     stage_index: int = -1  # -1: before the first FROM (global ARGs)
     onbuild: Instruction | None = None  # the trigger of an ONBUILD
 
-    @property
-    def is_exec_form(self) -> bool:
-        return self.exec_form is not None
-
     def flag(self, name: str) -> str | None:
         """The value of the last `--name=value` flag ("" for a bare `--name`), or None when absent."""
         found: str | None = None

@@ -174,10 +174,6 @@ def _chain(d: Dockerfile, stage: Stage) -> list[Stage]:
     return out
 
 
-def _root_image(d: Dockerfile, stage: Stage) -> str:
-    return _chain(d, stage)[0].base_image
-
-
 def _runs(stage: Stage) -> Iterator[Instruction]:
     posix = True
     for ins in stage.instructions:

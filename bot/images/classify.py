@@ -134,8 +134,3 @@ def cache_root(path: str) -> str | None:
         if match:
             return match.group(0)
     return None
-
-
-def meaningful_root(path: str) -> str | None:
-    """The directory a top-paths listing should stop at instead of descending further."""
-    return vcs_root(path) or dependency_root(path) or toolchain_root(path) or cache_root(path)

@@ -131,10 +131,6 @@ class WebhookEvent(BaseModel):
             return None
         return IncidentData.model_validate(self.data)
 
-    @property
-    def is_incident_event(self) -> bool:
-        return self.event_type in INCIDENT_DATA_EVENTS
-
 
 def parse_envelope(body: bytes) -> WebhookEvent:
     """Parse a V3 body into its event. Raises `MalformedEvent` (with a short reason, no body echo)."""

@@ -352,10 +352,6 @@ def _affected_nodes(findings: Sequence[Finding]) -> tuple[str, ...]:
     return tuple(sorted(nodes))
 
 
-def _refs_text(refs: Sequence[str]) -> str:
-    return ", ".join(refs)
-
-
 def _went_well(
     image: ImageView | None,
     recommended: RollbackCandidate | None,

@@ -88,10 +88,6 @@ class JobRepository:
         row = self._session.get(JobRow, job_id)
         return _job(row) if row else None
 
-    def get_by_key(self, dedupe_key: str) -> Job | None:
-        row = self._session.scalars(sa.select(JobRow).where(JobRow.dedupe_key == dedupe_key)).one_or_none()
-        return _job(row) if row else None
-
     def list(self, *, status: JobStatus | None = None, kind: str | None = None) -> list[Job]:
         stmt = sa.select(JobRow).order_by(JobRow.id)
         if status is not None:

@@ -98,12 +98,6 @@ class IncidentRepository:
         row = self._session.get(IncidentRow, incident_id)
         return _incident(row) if row else None
 
-    def find_by_external_id(self, *, source: str, external_id: str) -> Incident | None:
-        row = self._session.scalars(
-            sa.select(IncidentRow).where(IncidentRow.source == source, IncidentRow.external_id == external_id)
-        ).one_or_none()
-        return _incident(row) if row else None
-
     def add_if_absent(self, incident: Incident) -> bool:
         """Insert unless an incident with the same id (or source + external id) exists. True if inserted."""
         values = {
