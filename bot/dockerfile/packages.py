@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.dockerfile.shell import Command
+from bot.dockerfile.shell import Command, positional_words
 
 APT = ("apt-get", "apt", "aptitude")
 # Options that take a value, so the value is not mistaken for a subcommand or package.
@@ -81,19 +81,7 @@ def _pip_args(words: tuple[str, ...]) -> tuple[str, ...] | None:
 
 
 def _positional(args: tuple[str, ...] | list[str]) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for w in args:
-        if skip:
-            skip = False
-            continue
-        if w in _VALUE_OPTIONS:
-            skip = True
-            continue
-        if w.startswith("-"):
-            continue
-        out.append(w)
-    return out
+    return positional_words(args, _VALUE_OPTIONS)
 
 
 # Packages that are only needed to build, never to run.

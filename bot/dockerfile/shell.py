@@ -9,6 +9,7 @@ the script, as a lenient reader should (BuildKit does not validate the shell eit
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "(", ")", "\n")
@@ -69,19 +70,29 @@ class Command:
 
     def positional(self) -> list[str]:
         """Non-option words after the command name (an `-o X`-style option's value is skipped for apt)."""
-        out: list[str] = []
-        skip = False
-        for w in self.words[1:]:
-            if skip:
-                skip = False
-                continue
-            if w in ("-o", "-c", "-t", "--option", "--target-release", "-r", "--requirement", "-e", "-f", "-i"):
-                skip = True
-                continue
-            if w.startswith("-"):
-                continue
-            out.append(w)
-        return out
+        return positional_words(self.words[1:], _COMMON_VALUE_OPTIONS)
+
+
+_COMMON_VALUE_OPTIONS = frozenset(
+    {"-o", "-c", "-t", "--option", "--target-release", "-r", "--requirement", "-e", "-f", "-i"}
+)
+
+
+def positional_words(args: Sequence[str], value_options: Container[str]) -> list[str]:
+    """The words of `args` that are not options, nor the value of an option in `value_options`."""
+    out: list[str] = []
+    skip = False
+    for w in args:
+        if skip:
+            skip = False
+            continue
+        if w in value_options:
+            skip = True
+            continue
+        if w.startswith("-"):
+            continue
+        out.append(w)
+    return out
 
 
 @dataclass(frozen=True)
