@@ -51,8 +51,11 @@ class MalformedEvent(CoronerError):
 def sign_v3(body: bytes, secret: str) -> str:
     """The `X-PagerDuty-Signature` value PagerDuty sends for `body` under `secret`: `v1=<hex>`.
     Join several with ", " to imitate a rotation."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_SCHEME}={digest}"
+    return f"{SIGNATURE_SCHEME}={_digest(body, secret)}"
+
+
+def _digest(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 def verify_v3(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
@@ -68,7 +71,7 @@ def verify_v3(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
         if sep and scheme.strip() == SIGNATURE_SCHEME and value.strip():
             offered.append(value.strip().lower().encode("ascii", "replace"))
     expected = [
-        hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest().encode("ascii")
+        _digest(body, secret).encode("ascii")
         for secret in secrets
         if secret
     ]
