@@ -138,8 +138,9 @@ def _past_health(
     return True, "no failure events while live"
 
 
-def undo_command(namespace: str, name: str, revision: int) -> str:
-    return f"kubectl rollout undo deployment/{name} -n {namespace} --to-revision={revision}"
+def undo_command(namespace: str, name: str, revision: int, *, context: str | None = None) -> str:
+    context_flag = f" --context {context}" if context else ""
+    return f"kubectl{context_flag} rollout undo deployment/{name} -n {namespace} --to-revision={revision}"
 
 
 def rollback_patch(dep: DeploymentSnapshot, rs: ReplicaSetSnapshot) -> tuple[dict[str, Any], ...]:

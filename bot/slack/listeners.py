@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.checks import rollout
 from bot.ports import CoronerError
 from bot.slack.blocks import ROLLBACK_ACTION_ID, DiagnosisLike, diagnosis_message, error_message
 from bot.slack.mrkdwn import code, one_line, truncate
@@ -86,8 +87,8 @@ def undo_command(request: Mapping[str, Any]) -> str:
     if revision < 1 or not NAME.match(namespace) or not NAME.match(name):
         raise ValueError("not a rollback target")
     context = request.get("context")
-    context_flag = f" --context {context}" if isinstance(context, str) and NAME.match(context) else ""
-    return f"kubectl{context_flag} rollout undo deployment/{name} -n {namespace} --to-revision={revision}"
+    return rollout.undo_command(namespace, name, revision,
+                                context=context if isinstance(context, str) and NAME.match(context) else None)
 
 
 def register_rollback_button(app: App) -> None:
