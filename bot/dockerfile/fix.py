@@ -383,9 +383,7 @@ def _fix_multistage(w: _Work) -> str | None:
         out += lines[prev_end : ins.line - 1]  # comments and blank lines between instructions stay
         prev_end = ins.end_line
         if ins in tool_runs:
-            keep = runtime_packages.get(ins.line, [])
-            if keep:
-                out.append(f"{_indent(ins)}RUN apt-get update && apt-get install -y {' '.join(keep)}")
+            out += _runtime_install(ins, runtime_packages)
             continue
         if ins is pip_run:
             head, _ = _head(ins)
@@ -437,6 +435,12 @@ def _apt_tool_runs(stage: Stage, *, skip: Instruction) -> tuple[list[Instruction
     return tool_runs, runtime_packages, dropped
 
 
+def _runtime_install(ins: Instruction, runtime_packages: dict[int, list[str]]) -> list[str]:
+    """What a build-tool RUN becomes in the final stage: an install of its runtime packages, if any."""
+    keep = runtime_packages.get(ins.line, [])
+    return [f"{_indent(ins)}RUN apt-get update && apt-get install -y {' '.join(keep)}"] if keep else []
+
+
 def _fix_npm_multistage(w: _Work) -> str | None:
     """Single-stage Node image that compiles native modules: build node_modules in a builder stage."""
     d = w.parsed()
@@ -466,9 +470,7 @@ def _fix_npm_multistage(w: _Work) -> str | None:
         out += lines[prev_end : ins.line - 1]
         prev_end = ins.end_line
         if ins in tool_runs:
-            keep = runtime_packages.get(ins.line, [])
-            if keep:
-                out.append(f"{_indent(ins)}RUN apt-get update && apt-get install -y {' '.join(keep)}")
+            out += _runtime_install(ins, runtime_packages)
             continue
         if ins is npm_run:
             out.append(f"{_indent(ins)}COPY --from=builder {workdir.rstrip('/')}/node_modules ./node_modules")
