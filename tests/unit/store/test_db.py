@@ -33,7 +33,9 @@ def test_unopenable_sqlite_file_is_unavailable_and_names_the_database(tmp_path):
 
 
 def test_building_a_store_does_not_connect(tmp_path):
-    Store.from_url(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")  # no error until first use
+    store = Store.from_url(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")  # no error until first use
+    assert not (tmp_path / "missing").exists()  # nothing was touched on disk
+    store.dispose()
 
 
 class _Dialect:
