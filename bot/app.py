@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
-from bot.incidents.service import IncidentService
+from bot.incidents.service import IncidentService, Processed
 from bot.ports import Clock
 from bot.settings import Settings
 from bot.store import Store, StoreUnavailable
@@ -46,8 +46,8 @@ def create_app(
 
     `webhook_secrets`: every PagerDuty V3 secret currently valid (several while one rotates); with none,
     every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's).
-    `pending_sweep_seconds`: how often stored-but-unprocessed events are retried in the background
-    (None: only once, at startup, before serving).
+    `pending_sweep_seconds`: how often the applier looks for stored-but-unprocessed events when no
+    webhook woke it (events whose processing failed, events stored by another replica).
     `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
     `incident_service` replaces the default `IncidentService(store, clock=clock)`.
     """
@@ -87,12 +87,9 @@ def create_app(
             return _error(503, "temporarily unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
         if recorded.inbound_id is None:
             return JSONResponse({"status": "duplicate"}, status_code=202)
-        # Stored: from here on nothing is lost, so whatever happens the answer is 202. Processing is a
-        # few inserts; if it fails the event stays pending for the sweep.
-        try:
-            await run_in_threadpool(service.process, recorded.inbound_id)
-        except StoreUnavailable as exc:
-            log.warning("stored PagerDuty event left pending: %s", exc)
+        # Stored: from here on nothing is lost. Applying it (incident, timeline, jobs) is the applier's
+        # work, off the request path, so PagerDuty's 5 s and a storm's throughput do not depend on it.
+        applier.wake()
         return JSONResponse({"status": "accepted"}, status_code=202)
 
     async def healthz(_: Request) -> Response:
@@ -106,18 +103,19 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ready", "database": "ok"})
 
+    applier = Applier(service, interval=pending_sweep_seconds or 60.0)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Events left pending by a previous run are processed before new traffic, keeping their order.
-        await _sweep_once(service)
-        sweeper = asyncio.create_task(_sweep(service, pending_sweep_seconds)) if pending_sweep_seconds else None
+        await applier.apply_pending()
+        task = asyncio.create_task(applier.run())
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     routes: list[BaseRoute] = [
         Route("/pagerduty/webhook", pagerduty_webhook, methods=["POST"]),
@@ -135,21 +133,40 @@ def app_from_settings(settings: Settings) -> Starlette:
     return build_app(build(settings))
 
 
-async def _sweep(service: IncidentService, interval: float) -> None:
-    """Retry, every `interval` seconds, stored events whose processing failed."""
-    while True:
-        await asyncio.sleep(interval)
-        await _sweep_once(service)
+class Applier:
+    """Applies stored events in the background, oldest first: woken by each accepted webhook, and every
+    `interval` seconds anyway (events another replica stored, events whose processing failed)."""
 
+    BATCH = 200
 
-async def _sweep_once(service: IncidentService) -> None:
-    try:
-        done = await run_in_threadpool(service.process_pending)
-    except StoreUnavailable as exc:
-        log.warning("pending events not processed: %s", exc)
-        return
-    if done:
-        log.info("processed %d pending PagerDuty events", done)
+    def __init__(self, service: IncidentService, *, interval: float) -> None:
+        self._service = service
+        self._interval = interval
+        self._wake: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            self._wake.clear()
+            await self.apply_pending()
+
+    async def apply_pending(self) -> None:
+        while True:
+            try:
+                counts = await run_in_threadpool(self._service.process_pending, limit=self.BATCH)
+            except StoreUnavailable as exc:
+                log.warning("pending events not processed: %s", exc)
+                return
+            if counts[Processed.DONE] or counts[Processed.FAILED]:
+                log.info("applied %d PagerDuty events (%d failed)", counts[Processed.DONE], counts[Processed.FAILED])
+            if sum(counts.values()) < self.BATCH or not counts[Processed.DONE]:
+                return
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

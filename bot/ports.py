@@ -92,6 +92,14 @@ class ChatPoster(Protocol):
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str: ...
 
+    def update(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Edit a posted message in place (the live root message, a notice's state)."""
+        ...
+
+    def post_ephemeral(self, *, channel: str, user: str, text: str) -> None:
+        """A message only `user` sees (a refusal, a usage hint)."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

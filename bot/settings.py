@@ -62,9 +62,20 @@ class Settings(BaseSettings):
     image_byte_budget: int = Field(
         default=8 << 30, gt=0, description="Most layer bytes one autopsy downloads from a registry."
     )
+    slack_default_channel: str | None = Field(
+        default=None, description="Channel for incidents whose service has no slack_channel in the catalog."
+    )
+    diagnosis_coalesce_seconds: int = Field(
+        default=120, ge=0, description="Incidents of one service triggered this close together share one diagnosis."
+    )
+    workers: int = Field(default=4, ge=1, le=64, description="Job worker threads per `coroner serve` process.")
+    reviewers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Slack user ids (U…) and user-group ids (S…) allowed to approve and roll back.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
-    @field_validator("pagerduty_webhook_secrets", mode="before")
+    @field_validator("pagerduty_webhook_secrets", "reviewers", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):

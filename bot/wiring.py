@@ -1,5 +1,6 @@
-"""Composition root: the one place that turns Settings into the store, the readers, the playbook engine
-and the chat poster. Nothing else builds an SDK client, so every other module can be tested with fakes.
+"""Composition root: the one place that turns Settings into the store, the readers, the playbook engine,
+the chat poster, the job handlers and the app. Every entry point (serve, the CLI, the demo, the tests)
+builds through `build(settings, ...)`, with overrides for doubles, so there is one pipeline.
 """
 
 from __future__ import annotations
@@ -8,20 +9,28 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bot.ports import ChatPoster, ClusterReader, ImageReader
+from starlette.applications import Starlette
+
+from bot.app import create_app
+from bot.catalog import Catalog, load_catalog
+from bot.clock import SystemClock
+from bot.engine.diagnose import Diagnosis, diagnose
+from bot.engine.playbook import Playbook, load_playbooks, select_playbook
+from bot.engine.resolve import catalog_context
+from bot.incidents.service import IncidentService
+from bot.jobs.diagnose_incident import KIND as DIAGNOSE_KIND
+from bot.jobs.draft_postmortem import KIND as DRAFT_KIND
+from bot.jobs.post_to_slack import KIND as POST_KIND
+from bot.lifecycle.diagnosis import DiagnosisHandler
+from bot.lifecycle.drafting import DraftHandler
+from bot.lifecycle.slack_thread import SlackThreadHandler
+from bot.ports import ChatPoster, ClusterReader, Clock, ImageReader
 from bot.settings import Settings
-
-if TYPE_CHECKING:  # the CLI's `image` and `diagnose` paths build readers without the store or Slack
-    from starlette.applications import Starlette
-
-    from bot.catalog import Catalog
-    from bot.engine.diagnose import Diagnosis
-    from bot.engine.playbook import Playbook
-    from bot.store import Store
-    from bot.store.records import Job
+from bot.store import Store
+from bot.worker import Handler, default_worker_name
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +57,19 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
                                username=settings.registry_username, password=password)
 
 
+def split_service(text: str) -> tuple[str | None, str]:
+    """`prod/user-profile-service` -> ("prod", "user-profile-service"); a bare name has no namespace."""
+    namespace, sep, name = text.partition("/")
+    return (namespace, name) if sep else (None, text)
+
+
 @dataclass
 class Services:
     settings: Settings
     store: Store
     playbooks: Mapping[str, Playbook]
     catalog: Catalog
+    clock: Clock
     chat: ChatPoster | None = None
     _clusters: dict[str | None, ClusterReader] = field(default_factory=dict)
     _images: ImageReader | None = None
@@ -66,6 +82,9 @@ class Services:
                 self._clusters[context] = cluster_reader(self.settings, context=context)
             return self._clusters[context]
 
+    def cluster_for(self, service: str) -> ClusterReader:
+        return self.cluster(catalog_context(self.catalog, split_service(service)[1]) or self.settings.kube_context)
+
     def images(self) -> ImageReader:
         with self._lock:
             if self._images is None:
@@ -73,60 +92,77 @@ class Services:
             return self._images
 
     def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None) -> Diagnosis:
-        from bot.engine.diagnose import diagnose
-        from bot.engine.playbook import select_playbook
-        from bot.engine.resolve import catalog_context
-
-        context = catalog_context(self.catalog, service) or self.settings.kube_context
+        """Diagnose `service` (a catalog name, a workload name, or `namespace/name`)."""
+        given_namespace, name = split_service(service)
         return diagnose(
-            service,
-            cluster=self.cluster(context),
+            name,
+            cluster=self.cluster_for(name),
             images=self.images(),
             playbook=select_playbook(dict(self.playbooks), trigger=trigger),
             catalog=self.catalog,
-            namespace=namespace,
+            namespace=namespace or given_namespace,
             node_proxy_enabled=self.settings.node_proxy_enabled,
         )
 
-    def diagnose_job(self, job: Job) -> Diagnosis:
-        """A PagerDuty-triggered diagnosis; the catalog maps PagerDuty's service id to our service name."""
-        entry = self.catalog.by_pagerduty_service(job.payload.get("pagerduty_service_id") or "")
-        service = entry.name if entry is not None else job.payload["service"]
-        result = self.diagnose(service, trigger=PAGERDUTY_TRIGGER)
-        channel = entry.slack_channel if entry is not None else None
-        if self.chat is not None and channel:
-            from bot.slack.blocks import diagnosis_message
+    def incident_service(self) -> IncidentService:
+        return IncidentService(self.store, clock=self.clock,
+                               coalesce=timedelta(seconds=self.settings.diagnosis_coalesce_seconds))
 
-            message = diagnosis_message(result)
-            self.chat.post(channel=channel, text=message.text, blocks=message.blocks)
-        return result
+    def draft_url(self, incident_id: str) -> str | None:
+        """The signed web view link of an incident's postmortem (None until the web view is configured)."""
+        return None
+
+    def handlers(self, *, worker: str | None = None) -> dict[str, Handler]:
+        """The job handlers `serve`'s workers run, by job kind."""
+        return {
+            DIAGNOSE_KIND: DiagnosisHandler(
+                store=self.store, catalog=self.catalog,
+                diagnose=lambda service: self.diagnose(service, trigger=PAGERDUTY_TRIGGER),
+                cluster_for=self.cluster_for, images=self.images,
+            ),
+            POST_KIND: SlackThreadHandler(
+                store=self.store, chat=self.chat, catalog=self.catalog,
+                default_channel=self.settings.slack_default_channel, worker=worker or default_worker_name(),
+                now=self.clock.now, draft_url=self.draft_url,
+            ),
+            DRAFT_KIND: DraftHandler(store=self.store, templates_dir=self.settings.templates_dir),
+        }
 
 
-def build(settings: Settings) -> Services:
-    from bot.catalog import Catalog, load_catalog
-    from bot.engine.playbook import load_playbooks
-    from bot.store import Store
+def build(
+    settings: Settings,
+    *,
+    chat: ChatPoster | None = None,
+    images: ImageReader | None = None,
+    clusters: Mapping[str | None, ClusterReader] | None = None,
+    catalog: Catalog | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    """The object graph from Settings. The overrides replace a part with a double or a recording (the demo
+    reads images from its scenario's evidence); everything else is what production runs."""
+    if chat is None and settings.slack_bot_token is not None:
+        from bot.slack.poster import SlackChatPoster
+        from slack_sdk import WebClient
 
-    chat = None
-    if settings.slack_bot_token is not None:
-        from bot.slack.poster import SlackChatPoster, build_web_client
-
-        chat = SlackChatPoster(
-            build_web_client(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
-        )
-    return Services(
+        # No retry handler here: a rate-limited post goes back to the queue with Slack's Retry-After.
+        chat = SlackChatPoster(WebClient(token=settings.slack_bot_token.get_secret_value(),
+                                         base_url=settings.slack_api_url, timeout=10))
+    clock = clock or SystemClock()
+    services = Services(
         settings=settings,
-        store=Store.from_url(settings.database_url),
+        store=Store.from_url(settings.database_url, clock=clock),
         playbooks=load_playbooks(settings.playbooks_dir),
-        catalog=load_catalog(settings.catalog_file) if settings.catalog_file else Catalog(),
+        catalog=catalog or (load_catalog(settings.catalog_file) if settings.catalog_file else Catalog()),
+        clock=clock,
         chat=chat,
+        _images=images,
     )
+    services._clusters.update(clusters or {})
+    return services
 
 
-def build_app(services: Services) -> Starlette:
+def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0) -> Starlette:
     """The production app: PagerDuty intake, health, and Slack's `/diagnose` when Slack is configured."""
-    from bot.app import create_app
-
     settings = services.settings
     routes = []
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
@@ -140,4 +176,6 @@ def build_app(services: Services) -> Starlette:
         store=services.store,
         webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets],
         extra_routes=routes,
+        incident_service=services.incident_service(),
+        pending_sweep_seconds=pending_sweep_seconds,
     )

@@ -1,8 +1,9 @@
 """`ChatPoster` over the Slack Web API.
 
-slack_sdk retries only connection errors by default; a burst of posts during an incident hits
-`chat.postMessage`'s ~1 message/s per channel limit, so the client always carries a
-`RateLimitErrorRetryHandler` that honours `Retry-After`.
+Posts run inside durable jobs, so the client does not sleep through rate limits itself: a 429 or an
+unreachable Slack becomes `ChatPostError(retryable=True, retry_after=…)`, and the job is queued again
+after Slack's `Retry-After`. Errors that a retry cannot fix by itself (a channel that does not exist, a
+bad token) are `retryable=False` and keep their Slack error code in the message.
 """
 
 from __future__ import annotations
@@ -19,10 +20,19 @@ from bot.ports import CoronerError
 log = logging.getLogger(__name__)
 
 SLACK_API_URL = "https://slack.com/api/"
+# Slack error codes that mean "later", not "never" (besides HTTP 429 and 5xx).
+_TRANSIENT = frozenset({"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"})
 
 
 class ChatPostError(CoronerError):
     """Slack refused or could not take a message; the message names the API error code."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None,
+                 error: str | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.error = error
 
 
 def with_rate_limit_retries(client: WebClient, *, max_retries: int = 3) -> WebClient:
@@ -35,24 +45,45 @@ def with_rate_limit_retries(client: WebClient, *, max_retries: int = 3) -> WebCl
 def build_web_client(
     *, token: str, base_url: str = SLACK_API_URL, timeout: int = 10, max_retries: int = 3
 ) -> WebClient:
+    """A client for interactive calls (listeners), which waits out a short rate limit itself."""
     return with_rate_limit_retries(WebClient(token=token, base_url=base_url, timeout=timeout), max_retries=max_retries)
 
 
-class SlackChatPoster:
-    """Implements `bot.ports.ChatPoster`. Returns the posted message's `ts` (a thread parent id)."""
+def _failure(method: str, channel: str, exc: Exception) -> ChatPostError:
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        status = exc.response.status_code
+        header = (exc.response.headers or {}).get("Retry-After") or (exc.response.headers or {}).get("retry-after")
+        retry_after = float(header) if header and str(header).replace(".", "", 1).isdigit() else None
+        retryable = status == 429 or status >= 500 or error in _TRANSIENT
+        return ChatPostError(f"{method} to {channel} failed: {error or 'HTTP ' + str(status)}",
+                             retryable=retryable, retry_after=retry_after, error=error)
+    return ChatPostError(f"{method} to {channel} failed: {exc}", retryable=True)
 
-    def __init__(self, client: WebClient, *, max_retries: int = 3) -> None:
-        self._client = with_rate_limit_retries(client, max_retries=max_retries)
+
+class SlackChatPoster:
+    """Implements `bot.ports.ChatPoster`. `post` returns the posted message's `ts` (a thread parent id)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
         try:
             response = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise ChatPostError(f"chat.postMessage to {channel} failed: {error or 'HTTP ' + str(status)}") from exc
-        except (SlackClientError, OSError) as exc:
-            raise ChatPostError(f"chat.postMessage to {channel} failed: {exc}") from exc
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            raise _failure("chat.postMessage", channel, exc) from exc
         ts = str(response["ts"])
         log.info("posted to slack", extra={"channel": channel, "ts": ts, "thread_ts": thread_ts})
         return ts
+
+    def update(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            raise _failure("chat.update", channel, exc) from exc
+
+    def post_ephemeral(self, *, channel: str, user: str, text: str) -> None:
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            raise _failure("chat.postEphemeral", channel, exc) from exc

@@ -84,18 +84,19 @@ def pending(url: str | None) -> None:
 @db.command("reprocess")
 @url_option
 def reprocess(url: str | None) -> None:
-    """Process stored webhook events again, including those that failed too often (after a fix)."""
-    from bot.incidents.service import IncidentService
+    """Process stored webhook events again, including those that failed too often (after a fix).
+
+    Events are claimed one at a time as the running bots claim them, so this is safe while `serve` runs
+    and beside another `reprocess`: each event is counted by the one process that applied it."""
+    from bot.incidents.service import IncidentService, Processed
     from bot.store import Store
 
     store = Store.from_url(_url(url))
     try:
-        service = IncidentService(store)
-        done = service.process_pending(limit=1000, retry_exhausted=True)
-        with store.unit_of_work() as uow:
-            left = len(uow.events.pending(limit=1000))
+        counts = IncidentService(store).process_pending(limit=1000, retry_exhausted=True)
     finally:
         store.dispose()
-    click.echo(f"processed {done}; {left} still pending")
-    if left:
+    skipped = f"; {counts[Processed.SKIPPED]} taken by another process" if counts[Processed.SKIPPED] else ""
+    click.echo(f"processed {counts[Processed.DONE]}; {counts[Processed.FAILED]} failed{skipped}")
+    if counts[Processed.FAILED]:
         raise SystemExit(1)

@@ -87,6 +87,13 @@ def _incident(row: IncidentRow) -> Incident:
         resolved_at=row.resolved_at,
         number=row.number,
         html_url=row.html_url,
+        pagerduty_service_id=row.pagerduty_service_id,
+        assignee=row.assignee,
+        priority=row.priority,
+        slack_channel=row.slack_channel,
+        slack_ts=row.slack_ts,
+        probable_cause=row.probable_cause,
+        reopen_count=row.reopen_count or 0,
     )
 
 
@@ -110,6 +117,10 @@ class IncidentRepository:
             "urgency": incident.urgency,
             "number": incident.number,
             "html_url": incident.html_url,
+            "pagerduty_service_id": incident.pagerduty_service_id,
+            "assignee": incident.assignee,
+            "priority": incident.priority,
+            "reopen_count": incident.reopen_count,
             "created_at": incident.created_at,
             "resolved_at": incident.resolved_at,
             "status_at": incident.resolved_at or incident.created_at,
@@ -127,6 +138,9 @@ class IncidentRepository:
         urgency: str | None = None,
         html_url: str | None = None,
         number: int | None = None,
+        pagerduty_service_id: str | None = None,
+        assignee: str | None = None,
+        priority: str | None = None,
     ) -> None:
         """Refresh descriptive fields from a newer event; `None` leaves a field as it is."""
         row = self._row(incident_id)
@@ -136,6 +150,9 @@ class IncidentRepository:
             ("urgency", urgency),
             ("html_url", html_url),
             ("number", number),
+            ("pagerduty_service_id", pagerduty_service_id),
+            ("assignee", assignee),
+            ("priority", priority),
         ):
             if value is not None:
                 setattr(row, name, value)
@@ -154,6 +171,29 @@ class IncidentRepository:
         else:
             row.resolved_at = None
         return changed
+
+    def count_reopen(self, incident_id: str) -> int:
+        """Count one more reopening; returns the new count (the generation of the next diagnosis)."""
+        row = self._row(incident_id)
+        row.reopen_count = (row.reopen_count or 0) + 1
+        return row.reopen_count
+
+    def set_slack_root(self, incident_id: str, *, channel: str, ts: str) -> None:
+        row = self._row(incident_id)
+        row.slack_channel, row.slack_ts = channel, ts
+
+    def set_probable_cause(self, incident_id: str, cause: str | None) -> None:
+        self._row(incident_id).probable_cause = cause
+
+    def open_for_service(self, service: str) -> Incident | None:
+        """The most recent incident of `service` that is not resolved (where a /diagnose answer also goes)."""
+        row = self._session.scalars(
+            sa.select(IncidentRow)
+            .where(IncidentRow.service == service, IncidentRow.status != "resolved")
+            .order_by(IncidentRow.created_at.desc())
+            .limit(1)
+        ).first()
+        return _incident(row) if row else None
 
     def list(self, *, status: str | None = None, limit: int = 50) -> list[Incident]:
         stmt = sa.select(IncidentRow).order_by(IncidentRow.created_at.desc(), IncidentRow.id).limit(limit)
@@ -325,6 +365,9 @@ class DiagnosisRepository:
         finished_at: datetime | None = None,
         playbook: str | None = None,
         target: Mapping[str, Any] | None = None,
+        rollback_candidates: Sequence[Mapping[str, Any]] | None = None,
+        image: Mapping[str, Any] | None = None,
+        dockerfile_fix: Mapping[str, Any] | None = None,
     ) -> tuple[DiagnosisRun, bool]:
         """Store a run and its findings once per `dedupe_key`. Returns the stored run and whether it is new;
         a repeat returns the run recorded first, untouched."""
@@ -340,6 +383,9 @@ class DiagnosisRepository:
                     "target": dict(target or {}),
                     "started_at": started_at,
                     "finished_at": finished_at,
+                    "rollback_candidates": [dict(c) for c in rollback_candidates or []],
+                    "image": dict(image) if image is not None else None,
+                    "dockerfile_fix": dict(dockerfile_fix) if dockerfile_fix is not None else None,
                 }
             ],
             returning=run_table.c.id,
@@ -369,6 +415,10 @@ class DiagnosisRepository:
         row = self._session.scalars(
             sa.select(DiagnosisRunRow).where(DiagnosisRunRow.dedupe_key == dedupe_key)
         ).one_or_none()
+        return self._run(row) if row else None
+
+    def get_by_id(self, run_id: int) -> DiagnosisRun | None:
+        row = self._session.get(DiagnosisRunRow, run_id)
         return self._run(row) if row else None
 
     def list_for_incident(self, incident_id: str) -> list[DiagnosisRun]:
@@ -403,6 +453,9 @@ class DiagnosisRepository:
             started_at=row.started_at,
             finished_at=row.finished_at,
             findings=findings,
+            rollback_candidates=tuple(dict(c) for c in row.rollback_candidates or ()),
+            image=dict(row.image) if row.image is not None else None,
+            dockerfile_fix=dict(row.dockerfile_fix) if row.dockerfile_fix is not None else None,
         )
 
 

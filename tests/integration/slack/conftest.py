@@ -46,6 +46,10 @@ class SlackDouble:
     rate_limited: int = 0
     retry_after: str = "0"
     ts_counter: int = 100
+    down: bool = False  # answer every Web API call with HTTP 503, as during a Slack outage
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, ts) -> message
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # users.info answers
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # usergroups.users.list answers
 
     @property
     def api_url(self) -> str:
@@ -117,6 +121,9 @@ def _handler(double: SlackDouble) -> type[BaseHTTPRequestHandler]:
             if limited:
                 self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": double.retry_after})
                 return
+            if double.down:
+                self._send(503, b"upstream unavailable")
+                return
             if not token.startswith("xoxb-") or token == "xoxb-invalid":
                 self._send(200, {"ok": False, "error": "invalid_auth"})
                 return
@@ -127,6 +134,26 @@ def _handler(double: SlackDouble) -> type[BaseHTTPRequestHandler]:
                                  "is_enterprise_install": False})
             elif method == "chat.postMessage":
                 self._post_message(body)
+            elif method == "chat.update":
+                key = (str(body.get("channel")), str(body.get("ts")))
+                with double.lock:
+                    known = key in double.messages
+                    if known:
+                        double.messages[key] = {**double.messages[key], **body}
+                if known:
+                    self._send(200, {"ok": True, "channel": key[0], "ts": key[1]})
+                else:
+                    self._send(200, {"ok": False, "error": "message_not_found"})
+            elif method == "users.info":
+                user = double.users.get(str(body.get("user")))
+                self._send(200, {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"})
+            elif method == "usergroups.users.list":
+                members = double.usergroups.get(str(body.get("usergroup")))
+                self._send(200, {"ok": True, "users": members} if members is not None
+                           else {"ok": False, "error": "no_such_subteam"})
+            elif method == "views.open":
+                self._send(200, {"ok": True, "view": {"id": "V0001", **(body.get("view") if isinstance(
+                    body.get("view"), dict) else json.loads(body.get("view") or "{}"))}})
             else:
                 self._send(200, {"ok": True})
 
@@ -146,6 +173,7 @@ def _handler(double: SlackDouble) -> type[BaseHTTPRequestHandler]:
             with double.lock:
                 double.ts_counter += 1
                 ts = f"1715655731.{double.ts_counter:06d}"
+                double.messages[(str(body["channel"]), ts)] = dict(body)
             self._send(200, {"ok": True, "channel": body["channel"], "ts": ts,
                              "message": {"text": body.get("text"), "ts": ts}})
 

@@ -28,18 +28,28 @@ def test_post_returns_ts_and_sends_blocks_and_thread(slack_api, kit) -> None:
     assert "&lt;!channel&gt; disk full" in mrkdwn[0]
 
 
-def test_rate_limit_is_retried_after_retry_after(slack_api, kit) -> None:
+def test_a_rate_limit_is_a_retryable_error_carrying_retry_after(slack_api, kit) -> None:
+    """Posts run in jobs: a 429 goes back to the queue with Slack's Retry-After instead of sleeping here."""
+    slack_api.retry_after = "17"
     slack_api.rate_limit_next(1)
-    poster = SlackChatPoster(WebClient(token=kit.token, base_url=slack_api.api_url))  # handler added for us
-    assert poster.post(channel="C0INC", text="hi", blocks=[]) == "1715655731.000101"
-    assert len(slack_api.calls("/api/chat.postMessage")) == 2
-
-
-def test_persistent_rate_limit_is_a_clear_error(slack_api) -> None:
-    poster = SlackChatPoster(WebClient(token="xoxb-ratelimited", base_url=slack_api.api_url), max_retries=1)
-    with pytest.raises(ChatPostError, match="chat.postMessage to C0INC failed: ratelimited"):
+    poster = SlackChatPoster(WebClient(token=kit.token, base_url=slack_api.api_url))
+    with pytest.raises(ChatPostError, match="chat.postMessage to C0INC failed: ratelimited") as raised:
         poster.post(channel="C0INC", text="hi", blocks=[])
-    assert len(slack_api.calls("/api/chat.postMessage")) == 2
+    assert raised.value.retryable and raised.value.retry_after == 17.0
+    assert len(slack_api.calls("/api/chat.postMessage")) == 1
+    assert poster.post(channel="C0INC", text="hi", blocks=[])  # the retry goes through
+
+
+def test_slack_down_is_retryable_and_a_missing_channel_is_not(slack_api, kit) -> None:
+    poster = SlackChatPoster(WebClient(token=kit.token, base_url=slack_api.api_url))
+    slack_api.down = True
+    with pytest.raises(ChatPostError) as down:
+        poster.post(channel="C0INC", text="hi", blocks=[])
+    assert down.value.retryable
+    slack_api.down = False
+    with pytest.raises(ChatPostError, match="channel_not_found") as missing:
+        poster.post(channel="", text="hi", blocks=[])
+    assert not missing.value.retryable
 
 
 def test_invalid_token_is_a_clear_error(slack_api) -> None:

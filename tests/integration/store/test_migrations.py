@@ -16,6 +16,8 @@ TABLES = {
     "postmortem_versions",
     "audit_log",
     "jobs",
+    "slack_posts",
+    "diagnosis_requests",
 }
 
 
