@@ -50,8 +50,12 @@ STATUSES = ("acknowledged", "resolved")
 _INCIDENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TIMELINE_SOURCE = "pagerduty"
 
-# Labels for `on_call(method, outcome)`, one call per HTTP attempt: a metrics counter hooks in here.
-OK, RATE_LIMITED, CLIENT_ERROR, SERVER_ERROR, UNREACHABLE = "ok", "rate_limited", "client_error", "server_error", "unreachable"
+# Outcomes told to `on_call(method, outcome)`, once per HTTP attempt: a metrics counter hooks in there.
+OK = "ok"
+RATE_LIMITED = "rate_limited"
+CLIENT_ERROR = "client_error"
+SERVER_ERROR = "server_error"
+UNREACHABLE = "unreachable"
 
 
 class PagerDutyError(CoronerError):
@@ -129,14 +133,12 @@ class PagerDutyClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock | None = None,
         on_call: Callable[[str, str], None] | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not token:
             raise ValueError("a PagerDuty API token is required")
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
-            transport=transport,
             headers={"Authorization": f"Token token={token}", "Accept": ACCEPT},
         )
         self.base_url = base_url.rstrip("/")
@@ -414,17 +416,20 @@ def parse_log_entry(raw: Any) -> LogEntry | None:
         type=entry_type,
         created_at=created_at,
         summary=summary,
-        agent_name=_str(agent.get("summary")),
+        agent_name=_reference_name(agent),
         agent_type=_str(agent.get("type")),
         channel_type=_str(channel.get("type")),
-        user_name=_str(_mapping(raw.get("user")).get("summary")) or _str(_mapping(notification.get("user")).get("summary")),
+        user_name=_reference_name(raw.get("user")) or _reference_name(notification.get("user")),
         notification_method=_notification_method(notification, channel),
-        assignees=tuple(
-            name for a in raw.get("assignees") or [] if (name := _str(_mapping(a).get("summary")))
-        ),
+        assignees=tuple(name for a in _list(raw.get("assignees")) if (name := _reference_name(a))),
         escalation_level=level,
-        note=_str(raw.get("note")) or (_str(channel.get("summary")) if entry_type == "annotate_log_entry" else None),
+        note=_str(raw.get("note")) or (_note_text(channel) if entry_type == "annotate_log_entry" else None),
     )
+
+
+def _note_text(channel: Mapping[str, Any]) -> str | None:
+    # A note's text rides in its channel; which key is not documented, so both seen in the wild are read.
+    return _str(channel.get("content")) or _str(channel.get("summary"))
 
 
 def _notification_method(notification: Mapping[str, Any], channel: Mapping[str, Any]) -> str | None:
@@ -433,6 +438,15 @@ def _notification_method(notification: Mapping[str, Any], channel: Mapping[str, 
         return None
     kind = kind.removesuffix("_notification")  # "sms_notification" -> "sms", "push_notification" -> "push"
     return kind if kind in ("sms", "email", "phone", "push") else None
+
+
+def _reference_name(value: Any) -> str | None:
+    """The `summary` of a PagerDuty reference object (a user's or service's display name)."""
+    return _str(_mapping(value).get("summary"))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -475,7 +489,9 @@ def log_entry_text(entry: LogEntry) -> str:
     if kind in ("acknowledge_log_entry", "acknowledgement_log_entry"):
         return f"{who} acknowledged"
     if kind == "unacknowledge_log_entry":
-        return "PagerDuty: the acknowledgement timed out" if entry.channel_type == "timeout" else f"{who} unacknowledged"
+        if entry.channel_type == "timeout":
+            return "PagerDuty: the acknowledgement timed out"
+        return f"{who} unacknowledged"
     if kind == "escalate_log_entry":
         if entry.escalation_level is not None:
             target = f" to level {entry.escalation_level}" + (f" ({assignees})" if assignees else "")

@@ -47,6 +47,9 @@ FROM_MISSING = {
     "code": 2016,
 }
 REQUESTER_NOT_FOUND = {"message": "Requester User Not Found", "code": 1008}
+BAD_TIME = "Invalid time values in 'since' and/or 'until' parameters"
+
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON body, extra headers
 
 
 @dataclass
@@ -77,7 +80,9 @@ class PagerDutyApiDouble:
     token: str = API_TOKEN
     read_only_token: str = READ_ONLY_TOKEN
     users: dict[str, str] = field(
-        default_factory=lambda: {"alice@example.com": "Alice", "bob@example.com": "Bob", "coroner@example.com": "Coroner"}
+        default_factory=lambda: {
+            "alice@example.com": "Alice", "bob@example.com": "Bob", "coroner@example.com": "Coroner"
+        }
     )
     incidents: dict[str, IncidentState] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
@@ -94,7 +99,9 @@ class PagerDutyApiDouble:
 
     # -- set-up -------------------------------------------------------------------------------------
 
-    def add_incident(self, incident_id: str, *, status: str = "triggered", log_entries: list[dict[str, Any]] | None = None) -> IncidentState:
+    def add_incident(
+        self, incident_id: str, *, status: str = "triggered", log_entries: list[dict[str, Any]] | None = None
+    ) -> IncidentState:
         with self.lock:
             state = IncidentState(incident_id, status=status, log_entries=list(log_entries or []))
             self.incidents[incident_id] = state
@@ -219,7 +226,7 @@ def _handler(double: PagerDutyApiDouble) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test); nothing to answer
 
-        def _answer(self, method: str, path: str, record: Recorded) -> tuple[int, Any, dict[str, str]]:
+        def _answer(self, method: str, path: str, record: Recorded) -> Answer:
             with double.lock:
                 if double.rate_limited > 0:
                     double.rate_limited -= 1
@@ -238,7 +245,7 @@ def _handler(double: PagerDutyApiDouble) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _route(double: PagerDutyApiDouble, method: str, path: str, record: Recorded) -> tuple[int, Any, dict[str, str]]:
+def _route(double: PagerDutyApiDouble, method: str, path: str, record: Recorded) -> Answer:
     """The request's answer; called with `double.lock` held."""
     authorization = record.header("Authorization") or ""
     if authorization not in (f"Token token={double.token}", f"Token token={double.read_only_token}"):
@@ -260,7 +267,7 @@ def _route(double: PagerDutyApiDouble, method: str, path: str, record: Recorded)
         if email not in double.users:
             return 400, {"error": REQUESTER_NOT_FOUND}, {}
         if not (record.header("Content-Type") or "").startswith("application/json"):
-            return 400, {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": ["Body is not JSON"]}}, {}
+            return _invalid("Body is not JSON")
         if method == "POST" and parts[2:] == ["notes"]:
             return _add_note(double, state, email, record.body)
         if method == "PUT" and len(parts) == 2:
@@ -272,11 +279,11 @@ def _route(double: PagerDutyApiDouble, method: str, path: str, record: Recorded)
     return 404, {"error": NOT_FOUND}, {}
 
 
-def _invalid(detail: str) -> tuple[int, Any, dict[str, str]]:
+def _invalid(detail: str) -> Answer:
     return 400, {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": [detail]}}, {}
 
 
-def _add_note(double: PagerDutyApiDouble, state: IncidentState, email: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+def _add_note(double: PagerDutyApiDouble, state: IncidentState, email: str, body: Any) -> Answer:
     note = body.get("note") if isinstance(body, dict) else None
     content = note.get("content") if isinstance(note, dict) else None
     if not isinstance(content, str) or not content.strip():
@@ -295,7 +302,7 @@ def _add_note(double: PagerDutyApiDouble, state: IncidentState, email: str, body
     return 200, {"note": created}, {}
 
 
-def _update(double: PagerDutyApiDouble, state: IncidentState, email: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+def _update(double: PagerDutyApiDouble, state: IncidentState, email: str, body: Any) -> Answer:
     incident = body.get("incident") if isinstance(body, dict) else None
     if not isinstance(incident, dict) or incident.get("type") not in ("incident", "incident_reference"):
         return _invalid("Incident type must be incident or incident_reference")
@@ -310,7 +317,7 @@ def _update(double: PagerDutyApiDouble, state: IncidentState, email: str, body: 
     return 200, {"incident": _incident(state)}, {}
 
 
-def _log_entries(state: IncidentState, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+def _log_entries(state: IncidentState, query: dict[str, list[str]]) -> Answer:
     try:
         limit = min(int(query.get("limit", ["25"])[0]), 100)
         offset = int(query.get("offset", ["0"])[0])
@@ -326,7 +333,7 @@ def _log_entries(state: IncidentState, query: dict[str, list[str]]) -> tuple[int
             try:
                 bound = datetime.fromisoformat(query[name][0].replace("Z", "+00:00"))
             except ValueError:
-                return 400, {"error": {"message": "Invalid time values in 'since' and/or 'until' parameters", "code": 2004}}, {}
+                return 400, {"error": {"message": BAD_TIME, "code": 2004}}, {}
             entries = [e for e in entries if keep(_created(e), bound)]
     page = entries[offset : offset + limit]
     total = len(entries) if query.get("total") == ["true"] else None
