@@ -206,11 +206,13 @@ def _handler(double: PagerDutyApiDouble) -> type[BaseHTTPRequestHandler]:
                     double.delayed -= 1
                     delay = double.delay_seconds
             status, payload, headers = self._answer(method, split.path, record)
+            with double.lock:
+                # Set before the answer leaves, so a client that has its answer sees the status recorded.
+                record.status = status
             if delay:
                 time.sleep(delay)
             self._send(status, payload, headers)
             with double.lock:
-                record.status = status
                 double.lock.notify_all()
 
         def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:

@@ -261,8 +261,8 @@ def test_pagerduty_down_is_unavailable(pagerduty_api, sleeps, calls):
 
 def test_a_note_that_timed_out_after_it_was_sent_is_not_sent_again(pagerduty_api, sleeps):
     pagerduty_api.add_incident(INCIDENT)
-    pagerduty_api.delay_next(1, 1.0)
-    with PagerDutyClient(base_url=pagerduty_api.url, token=API_TOKEN, timeout=0.2, sleep=sleeps) as client:
+    pagerduty_api.delay_next(1, 3.0)
+    with PagerDutyClient(base_url=pagerduty_api.url, token=API_TOKEN, timeout=1.0, sleep=sleeps) as client:
         with pytest.raises(PagerDutyUnavailable, match=r"ReadTimeout\) after 1 attempt"):
             client.add_note(INCIDENT, content="diagnosis", from_email="coroner@example.com")
     assert len(pagerduty_api.calls("POST")) == 1
@@ -271,8 +271,8 @@ def test_a_note_that_timed_out_after_it_was_sent_is_not_sent_again(pagerduty_api
 
 def test_a_read_that_timed_out_is_retried(pagerduty_api, sleeps):
     pagerduty_api.add_incident(INCIDENT, log_entries=incident_story())
-    pagerduty_api.delay_next(1, 1.0)
-    with PagerDutyClient(base_url=pagerduty_api.url, token=API_TOKEN, timeout=0.2, sleep=sleeps) as client:
+    pagerduty_api.delay_next(1, 3.0)
+    with PagerDutyClient(base_url=pagerduty_api.url, token=API_TOKEN, timeout=1.0, sleep=sleeps) as client:
         assert len(client.log_entries(INCIDENT)) == 7
     assert len(pagerduty_api.calls("GET")) == 2
 
