@@ -48,6 +48,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated V3 webhook secrets; several are accepted while a secret rotates.",
     )
+    pagerduty_api_token: SecretStr | None = Field(
+        default=None,
+        description="PagerDuty REST API key; unset = no note write-back, no Acknowledge/Resolve buttons, no log enrichment.",
+    )
+    pagerduty_api_url: str = Field(
+        default="https://api.pagerduty.com", description="PagerDuty REST API base URL (tests point it at a double)."
+    )
+    pagerduty_from_email: str | None = Field(
+        default=None, description="Email of the PagerDuty user the bot writes notes as (the From header)."
+    )
     playbooks_dir: Path = Field(default_factory=lambda: packaged_dir("playbooks"), description="Playbook YAML files.")
     templates_dir: Path | None = Field(default=None, description="Overrides the packaged postmortem templates.")
     catalog_file: Path | None = Field(default=None, description="Service catalog YAML.")
