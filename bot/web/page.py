@@ -30,6 +30,7 @@ TEMPLATE = "postmortem.html.j2"
 STYLESHEET = "postmortem.css"
 PAGE_IDS = ("pm-title", "pm-state", "pm-draft", "pm-history", "pm-contents")  # the template's own ids
 _ALIGN = re.compile(r"text-align:(left|center|right)")
+_TASK = re.compile(r"\[([ xX])\] ")
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,21 @@ def _plain(inline: Token) -> str:
     return "".join(child.content for child in inline.children or () if child.type in ("text", "code_inline"))
 
 
+def _mark_task(tokens: Sequence[Token], item: int) -> None:
+    """`- [ ] text` (the draft's action items) becomes a list item classed `task` or `task done`, with the
+    brackets dropped: the stylesheet draws the box, so no form control enters the page."""
+    if item + 2 >= len(tokens) or tokens[item + 1].type != "paragraph_open":
+        return
+    children = tokens[item + 2].children or []
+    if not children or children[0].type != "text":
+        return
+    box = _TASK.match(children[0].content)
+    if box is None:
+        return
+    children[0].content = children[0].content[box.end():]
+    tokens[item].attrSet("class", "task done" if box.group(1) in "xX" else "task")
+
+
 def render_markdown(text: str, *, drop_title: bool = False) -> RenderedDraft:
     """The draft's body as HTML, its `##` headings given ids so that the contents can link to them.
     With `drop_title`, a leading `# heading` is left out (the page header shows the title)."""
@@ -186,6 +202,8 @@ def render_markdown(text: str, *, drop_title: bool = False) -> RenderedDraft:
             title = _plain(tokens[i + 1])
             token.attrSet("id", _slug(title, taken))
             sections.append(Section(str(token.attrGet("id")), title))
+        elif token.type == "list_item_open":
+            _mark_task(tokens, i)
         elif token.type in ("th_open", "td_open") and (align := _ALIGN.fullmatch(str(token.attrGet("style") or ""))):
             # markdown-it aligns cells with a style attribute, which the CSP refuses: use a class.
             token.attrs.pop("style")

@@ -199,3 +199,12 @@ def test_policy_pins_the_inline_stylesheet_and_allows_no_script(page):
     digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
     assert f"style-src 'sha256-{digest}'" in policy
     assert "default-src 'none'" in policy and "script-src" not in policy and "unsafe" not in policy
+
+
+def test_action_items_become_boxes_drawn_by_the_stylesheet(page):
+    html = render_page(dataclasses.replace(
+        page, markdown="## Action items\n\n- [ ] Merge the `Dockerfile` fix (F1)\n- [x] Roll back\n- plain [ ] item\n"))
+    assert '<li class="task">Merge the <code>Dockerfile</code> fix (F1)</li>' in html.replace("\n", "")
+    assert '<li class="task done">Roll back</li>' in html.replace("\n", "")
+    assert "<li>plain [ ] item</li>" in html
+    assert "<input" not in html
