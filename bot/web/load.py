@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.report import utc
 from bot.store import Store
 from bot.store.records import AuditRecord
 from bot.web.page import PostmortemPage, ReviewEvent
@@ -35,7 +36,7 @@ def review_history(records: Iterable[AuditRecord]) -> tuple[ReviewEvent, ...]:
             version=version,
             comment=comment if isinstance(comment, str) and comment.strip() else None,
         ))
-    return tuple(sorted(events, key=lambda e: (e.at, e.version)))
+    return tuple(sorted(events, key=lambda e: (utc(e.at), e.version)))
 
 
 def load_postmortem_page(store: Store, incident_id: str) -> PostmortemPage | None:

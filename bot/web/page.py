@@ -13,7 +13,7 @@ import base64
 import functools
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -24,13 +24,14 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
-from bot.report import stamp
+from bot.report import stamp, utc
 
 TEMPLATE = "postmortem.html.j2"
 STYLESHEET = "postmortem.css"
 PAGE_IDS = ("pm-title", "pm-state", "pm-draft", "pm-history", "pm-contents")  # the template's own ids
 _ALIGN = re.compile(r"text-align:(left|center|right)")
 _TASK = re.compile(r"\[([ xX])\] ")
+_HUNK = re.compile(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def _label(table: dict[str, Label], key: str) -> Label:
     return table.get(key) or Label(key.replace("_", " ").capitalize() or "Unknown", "other")
 
 
+@functools.lru_cache(maxsize=1)
 def _stylesheet() -> str:
     return (resources.files("bot.web") / "templates" / STYLESHEET).read_text(encoding="utf-8")
 
@@ -104,26 +106,41 @@ def content_security_policy() -> str:
 
 # ---- Markdown -------------------------------------------------------------------------------------------
 
-def _diff_line_class(line: str) -> str:
-    if line.startswith(("+++", "---")):
-        return "file"
-    if line.startswith("@@"):
-        return "hunk"
-    if line.startswith("+"):
-        return "add"
-    if line.startswith("-"):
-        return "del"
-    if line.startswith("\\"):
-        return "note"  # "\ No newline at end of file"
-    return "ctx"
+def _diff_classes(lines: Sequence[str]) -> Iterator[str]:
+    """What each line of a unified diff does. Inside a hunk its header's line counts decide, so a removed
+    `-- comment` line (`--- comment`) is a removal, not a file header; outside one, the leading character."""
+    old = new = 0  # lines the current hunk still holds on each side
+    for line in lines:
+        if old > 0 or new > 0:
+            if line.startswith("-"):
+                old -= 1
+                yield "del"
+            elif line.startswith("+"):
+                new -= 1
+                yield "add"
+            elif line.startswith("\\"):
+                yield "note"  # "\ No newline at end of file"
+            else:
+                old, new = old - 1, new - 1
+                yield "ctx"
+        elif hunk := _HUNK.match(line):
+            old, new = int(hunk.group(1) or 1), int(hunk.group(2) or 1)
+            yield "hunk"
+        elif line.startswith(("--- ", "+++ ")):
+            yield "file"
+        elif line.startswith(("+", "-")):
+            yield "add" if line.startswith("+") else "del"  # a hand-written diff without hunk headers
+        elif line.startswith("\\"):
+            yield "note"
+        else:
+            yield "ctx"  # context, or git's "diff --git" and "index" lines
 
 
 def highlight_diff(text: str) -> Markup:
     """A unified diff as HTML, one escaped line per span, classed by what the line does."""
     lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
     spans = "".join(
-        f'<span class="line {_diff_line_class(line)}">{escape(line)}</span>'
-        for line in lines
+        f'<span class="line {css}">{escape(line)}</span>' for line, css in zip(lines, _diff_classes(lines), strict=True)
     )
     return Markup(f'<pre class="diff"><code>{spans}</code></pre>\n')
 
@@ -227,7 +244,7 @@ def _environment() -> Environment:
 
 def render_page(page: PostmortemPage) -> str:
     """The complete HTML document for `page`."""
-    history = sorted(page.history, key=lambda e: (e.at, e.version))
+    history = sorted(page.history, key=lambda e: (utc(e.at), e.version))
     return _environment().get_template(TEMPLATE).render(
         page=page,
         state=_label(STATES, page.status),

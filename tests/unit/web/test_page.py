@@ -208,3 +208,23 @@ def test_action_items_become_boxes_drawn_by_the_stylesheet(page):
     assert '<li class="task done">Roll back</li>' in html.replace("\n", "")
     assert "<li>plain [ ] item</li>" in html
     assert "<input" not in html
+
+
+def test_inside_a_hunk_the_counts_decide_so_a_removed_sql_comment_is_a_removal():
+    diff = "--- a/schema.sql\n+++ b/schema.sql\n@@ -1,3 +1,2 @@\n--- drop me\n---- and me\n SELECT 1;\n+++counter\n"
+    html = str(highlight_diff(diff))
+    assert spans(html, "file") == ["--- a/schema.sql", "+++ b/schema.sql"]
+    assert spans(html, "del") == ["--- drop me", "---- and me"]
+    assert spans(html, "add") == ["+++counter"]
+    assert spans(html, "ctx") == [" SELECT 1;"]
+
+
+def test_a_diff_without_hunk_headers_is_still_coloured():
+    html = str(highlight_diff("-COPY . .\n+COPY --link . .\n"))
+    assert (spans(html, "del"), spans(html, "add")) == (["-COPY . ."], ["+COPY --link . ."])
+
+
+def test_history_with_naive_and_aware_times_still_sorts(page):
+    naive = ReviewEvent(datetime(2024, 5, 14, 6, 10), "carol", "in_review", 1)  # SQLite hands times back naive
+    html = render_page(dataclasses.replace(page, history=(*page.history, naive)))
+    assert html.index("carol") < html.index("bob")
