@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.ports import CoronerError
 
 ENV_PREFIX = "CORONER_"
+# An HMAC key shorter than this is guessable offline from one signed link.
+WEB_SECRET_MIN_LENGTH = 32
 
 
 def packaged_dir(name: str) -> Path:
@@ -83,6 +85,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated Slack user ids (U…) and user-group ids (S…) allowed to approve and roll back.",
     )
+    web_secret: SecretStr | None = Field(
+        default=None, description="Signs the postmortem web view's links; unset = the web view is off."
+    )
+    public_url: str = Field(
+        default="http://localhost:8080", description="Base URL of this bot as people reach it; links in Slack start with it."
+    )
+    web_link_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a signed postmortem link stays valid."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
     @field_validator("pagerduty_webhook_secrets", "reviewers", mode="before")
@@ -98,6 +109,21 @@ class Settings(BaseSettings):
         if value is not None and not value.exists():
             raise ValueError(f"{value} does not exist")
         return value
+
+    @field_validator("web_secret")
+    @classmethod
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never quotes the value: it is a secret even when it is a bad one.
+        if value is not None and len(value.get_secret_value()) < WEB_SECRET_MIN_LENGTH:
+            raise ValueError(f"must be at least {WEB_SECRET_MIN_LENGTH} characters")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("must be an http:// or https:// base URL without query or fragment")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
