@@ -62,7 +62,12 @@ class Settings(BaseSettings):
     image_byte_budget: int = Field(
         default=8 << 30, gt=0, description="Most layer bytes one autopsy downloads from a registry."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Log level of every command; -v raises it to INFO, -vv to DEBUG."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per record; json: one JSON object per line."
+    )
 
     @field_validator("pagerduty_webhook_secrets", mode="before")
     @classmethod
