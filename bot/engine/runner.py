@@ -20,6 +20,7 @@ from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
 from bot.logs import carry_log_context, log_context
+from bot.metrics import CHECK_DURATION
 from bot.ports import ClusterForbidden, CoronerError
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             findings = [_failed_finding(step.check, error)]
         ended = finished.get(id(future), time.monotonic())
+        CHECK_DURATION.labels(check=step.check).observe(ended - started)
         runs.append(CheckRun(step.check, status, int((ended - started) * 1000), tuple(findings), error))
     return _with_gaps(ctx, runs)
 

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.metrics import api_call
 from bot.ports import CoronerError
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,13 @@ def build_web_client(
     return with_rate_limit_retries(WebClient(token=token, base_url=base_url, timeout=timeout), max_retries=max_retries)
 
 
+def slack_outcome(exc: Exception) -> str:
+    """`ratelimited` when Slack still answered 429 after the retries, else `error`."""
+    if isinstance(exc, SlackApiError) and exc.response is not None and exc.response.status_code == 429:
+        return "ratelimited"
+    return "error"
+
+
 class SlackChatPoster:
     """Implements `bot.ports.ChatPoster`. Returns the posted message's `ts` (a thread parent id)."""
 
@@ -46,7 +54,10 @@ class SlackChatPoster:
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
         try:
-            response = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
+            with api_call("slack", "chat.postMessage", outcome_of=slack_outcome):
+                response = self._client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks, thread_ts=thread_ts
+                )
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             status = exc.response.status_code if exc.response is not None else "?"
