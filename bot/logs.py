@@ -28,7 +28,10 @@ R = TypeVar("R")
 _FIELDS: ContextVar[Mapping[str, object]] = ContextVar("coroner_log_fields", default=MappingProxyType({}))
 
 # What a bare LogRecord carries; anything else on a record came from `extra=` or from the context.
-_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# `color_message` is uvicorn's: the message again, with terminal colour codes for its own formatter.
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "color_message"
+}
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -44,10 +47,6 @@ def log_context(**fields: object) -> Iterator[None]:
         yield
     finally:
         _FIELDS.reset(token)
-
-
-def current_log_fields() -> Mapping[str, object]:
-    return _FIELDS.get()
 
 
 def carry_log_context(fn: Callable[P, R]) -> Callable[P, R]:
@@ -120,7 +119,7 @@ class _StderrHandler(logging.StreamHandler[Any]):
     def __init__(self) -> None:
         logging.Handler.__init__(self)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
