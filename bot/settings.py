@@ -94,7 +94,12 @@ class Settings(BaseSettings):
     web_link_ttl_seconds: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long a signed postmortem link stays valid."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Log level of every command; -v raises it to INFO, -vv to DEBUG."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per record; json: one JSON object per line."
+    )
 
     @field_validator("pagerduty_webhook_secrets", "reviewers", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
+from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def _prefetch(cached: CachingClusterReader) -> list[threading.Thread]:
         ("nodes", cached.list_nodes),
         ("node-events", lambda: cached.list_events(None, field_selector=NODE_EVENTS)),
     ):
-        thread = threading.Thread(target=work, args=(fetch,), name=f"prefetch-{name}", daemon=True)
+        thread = threading.Thread(target=carry_log_context(work), args=(fetch,), name=f"prefetch-{name}", daemon=True)
         thread.start()
         threads.append(thread)
     return threads

@@ -19,6 +19,8 @@ from bot.domain import Finding, Severity
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
+from bot.logs import carry_log_context, log_context
+from bot.metrics import CHECK_DURATION
 from bot.ports import ClusterForbidden, CoronerError
 
 log = logging.getLogger(__name__)
@@ -43,14 +45,16 @@ def _start(ctx: CheckContext, step: PlaybookStep, finished: dict[int, float]) ->
         if not future.set_running_or_notify_cancel():
             return
         try:
-            result = list(spec.run(ctx, step.params))
+            with log_context(check=step.check):
+                result = list(spec.run(ctx, step.params))
             finished[id(future)] = time.monotonic()
             future.set_result(result)
         except BaseException as exc:  # handed to the waiting runner, which turns it into a finding
             finished[id(future)] = time.monotonic()
             future.set_exception(exc)
 
-    threading.Thread(target=work, name=f"check-{step.check}", daemon=True).start()
+    # The check's thread logs with the caller's context (a job's job_id and incident_id) plus its name.
+    threading.Thread(target=carry_log_context(work), name=f"check-{step.check}", daemon=True).start()
     return future
 
 
@@ -81,6 +85,7 @@ def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             findings = [_failed_finding(step.check, error)]
         ended = finished.get(id(future), time.monotonic())
+        CHECK_DURATION.labels(check=step.check).observe(ended - started)
         runs.append(CheckRun(step.check, status, int((ended - started) * 1000), tuple(findings), error))
     return _with_gaps(ctx, runs)
 

@@ -23,6 +23,7 @@ from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.rules import CHECK, LayerInfo, Thresholds, layer_rules, no_healthcheck, runs_as_root, secret_in_history
 from bot.images.secrets import redact
 from bot.images.walk import LayerWalk, PathSize, WalkResult, walk_layers
+from bot.logs import carry_log_context
 from bot.ports import ImageReader
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def _contents(
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        pending = [(layer, pool.submit(read, layer) if pool else None) for layer in layers]
+        pending = [(layer, pool.submit(carry_log_context(read), layer) if pool else None) for layer in layers]
         budget_hit = False
         for layer, future in pending:
             if budget_hit:

@@ -108,6 +108,8 @@ class SimApi:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
+        # Every RBAC decision made, as (verb, API group, resource, namespace): what a Role must grant.
+        self.rbac_checks: deque[tuple[str, str, str, str | None]] = deque(maxlen=100_000)
         resources = [
             _Resource("nodes", "Node", "", "v1", False, scenario.nodes),
             _Resource("namespaces", "Namespace", "", "v1", False, scenario.namespaces),
@@ -165,6 +167,7 @@ class SimApi:
     def _check(self, verb: str, resource: _Resource, namespace: str | None, name: str | None,
                rbac_resource: str | None = None) -> None:
         rbac = rbac_resource or resource.resource
+        self.rbac_checks.append((verb, resource.group, rbac, namespace))
         if not self.scenario.is_forbidden(verb, rbac, namespace):
             return
         user = self.scenario.user

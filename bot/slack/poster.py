@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.metrics import api_call
 from bot.ports import CoronerError
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,25 @@ def _failure(method: str, channel: str, exc: Exception) -> ChatPostError:
     return ChatPostError(f"{method} to {channel} failed: {exc}", retryable=True)
 
 
+def slack_outcome(exc: Exception) -> str:
+    """`ratelimited` when Slack answered 429, else `error`."""
+    if isinstance(exc, SlackApiError) and exc.response is not None and exc.response.status_code == 429:
+        return "ratelimited"
+    return "error"
+
+
 class SlackChatPoster:
-    """Implements `bot.ports.ChatPoster`. `post` returns the posted message's `ts` (a thread parent id)."""
+    """Implements `bot.ports.ChatPoster`. `post` returns the posted message's `ts` (a thread parent id).
+    Every call is counted in `coroner_api_calls_total{api="slack"}`."""
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
         try:
-            response = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
+            with api_call("slack", "chat.postMessage", outcome_of=slack_outcome):
+                response = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                         thread_ts=thread_ts)
         except (SlackApiError, SlackClientError, OSError) as exc:
             raise _failure("chat.postMessage", channel, exc) from exc
         ts = str(response["ts"])
@@ -78,12 +89,14 @@ class SlackChatPoster:
 
     def update(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         try:
-            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            with api_call("slack", "chat.update", outcome_of=slack_outcome):
+                self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except (SlackApiError, SlackClientError, OSError) as exc:
             raise _failure("chat.update", channel, exc) from exc
 
     def post_ephemeral(self, *, channel: str, user: str, text: str) -> None:
         try:
-            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+            with api_call("slack", "chat.postEphemeral", outcome_of=slack_outcome):
+                self._client.chat_postEphemeral(channel=channel, user=user, text=text)
         except (SlackApiError, SlackClientError, OSError) as exc:
             raise _failure("chat.postEphemeral", channel, exc) from exc

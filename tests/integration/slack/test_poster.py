@@ -68,3 +68,29 @@ def test_unreachable_slack_is_a_clear_error(kit) -> None:
     poster = SlackChatPoster(WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2))
     with pytest.raises(ChatPostError, match="chat.postMessage to C0INC failed"):
         poster.post(channel="C0INC", text="hi", blocks=[])
+
+
+def calls(outcome: str) -> float:
+    from bot.metrics import REGISTRY
+
+    labels = {"api": "slack", "method": "chat.postMessage", "outcome": outcome}
+    return REGISTRY.get_sample_value("coroner_api_calls_total", labels) or 0.0
+
+
+def test_each_post_is_counted_by_outcome(slack_api, kit) -> None:
+    before = {outcome: calls(outcome) for outcome in ("ok", "error", "ratelimited")}
+    SlackChatPoster(WebClient(token=kit.token, base_url=slack_api.api_url)).post(channel="C0INC", text="hi", blocks=[])
+    with pytest.raises(ChatPostError):
+        SlackChatPoster(WebClient(token="xoxp-user-token", base_url=slack_api.api_url)).post(
+            channel="C0INC", text="hi", blocks=[]
+        )
+    with pytest.raises(ChatPostError):
+        SlackChatPoster(WebClient(token="xoxb-ratelimited", base_url=slack_api.api_url)).post(
+            channel="C0INC", text="hi", blocks=[]
+        )
+    with pytest.raises(ChatPostError):
+        SlackChatPoster(WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2)).post(
+            channel="C0INC", text="hi", blocks=[]
+        )
+    after = {outcome: calls(outcome) for outcome in before}
+    assert {outcome: after[outcome] - before[outcome] for outcome in before} == {"ok": 1, "error": 2, "ratelimited": 1}
