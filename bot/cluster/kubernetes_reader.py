@@ -27,13 +27,10 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
-import yaml
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from bot.cluster import convert
+from bot.cluster import connection, convert
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -44,21 +41,11 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
-from bot.yamlfile import describe_yaml_error
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 500
-
-
-def _configuration(pool_size: int) -> k8s.Configuration:
-    configuration = k8s.Configuration()
-    configuration.connection_pool_maxsize = pool_size  # checks fetch node summaries concurrently
-    # Retry a refused connection, never a read: a slow API server must cost one timeout, not four
-    # (urllib3's default retries a timed-out GET three times).
-    configuration.retries = urllib3.Retry(total=None, connect=2, read=0, redirect=3, status=0, other=0)
-    return configuration
 
 
 def _status_message(exc: ApiException) -> str:
@@ -207,40 +194,20 @@ class KubernetesClusterReader:
     def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None, *,
                         pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """From a kubeconfig file (default `~/.kube/config`) and context (default: its current context)."""
-        configuration = _configuration(pool_size)
-        try:
-            api_client = k8s_config.new_client_from_config(
-                config_file=str(path) if path is not None else None, context=context,
-                persist_config=False, client_configuration=configuration)
-        except (ConfigException, OSError, TypeError, ValueError) as exc:
-            where = path or "~/.kube/config"
-            raise ClusterReadError(f"cannot load kubeconfig {where} (context {context or 'current'}): {exc}") from exc
-        except yaml.YAMLError as exc:  # the client lets PyYAML's multi-line report escape
-            raise ClusterReadError(f"cannot load kubeconfig {path or '~/.kube/config'}: {describe_yaml_error(exc)}") from exc
-        return cls(api_client, context=context or _current_context(path), **kwargs)
+        api_client, context = connection.from_kubeconfig(path, context, pool_size=pool_size)
+        return cls(api_client, context=context, **kwargs)
 
     @classmethod
     def in_cluster(cls, *, pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """From the pod's service account (token and CA mounted by Kubernetes)."""
-        configuration = _configuration(pool_size)
-        try:
-            k8s_config.load_incluster_config(client_configuration=configuration)
-        except ConfigException as exc:
-            raise ClusterReadError(f"not running in a cluster: {exc}") from exc
-        return cls(k8s.ApiClient(configuration), context=None, **kwargs)
+        return cls(connection.in_cluster(pool_size=pool_size), context=None, **kwargs)
 
     @classmethod
-    def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None,
-                **kwargs: Any) -> KubernetesClusterReader:
+    def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None, *,
+                pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """A kubeconfig when one is given or found; otherwise the in-cluster service account."""
-        if kubeconfig is not None:
-            return cls.from_kubeconfig(kubeconfig, context, **kwargs)
-        try:
-            return cls.from_kubeconfig(None, context, **kwargs)
-        except ClusterReadError:
-            if context is not None:
-                raise
-            return cls.in_cluster(**kwargs)
+        api_client, context = connection.connect(kubeconfig, context, pool_size=pool_size)
+        return cls(api_client, context=context, **kwargs)
 
     def close(self) -> None:
         self._api_client.close()
@@ -377,10 +344,3 @@ class KubernetesClusterReader:
                           resource="version")
         return str(body.get("gitVersion", ""))
 
-
-def _current_context(path: str | Path | None) -> str | None:
-    try:
-        _, active = k8s_config.list_kube_config_contexts(config_file=str(path) if path is not None else None)
-    except (ConfigException, OSError, TypeError, ValueError):
-        return None
-    return active.get("name") if active else None
