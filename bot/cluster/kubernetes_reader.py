@@ -48,7 +48,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 500
 
 
-def _status_message(exc: ApiException) -> str:
+def status_message(exc: ApiException) -> str:
     """The API server's own sentence from the `Status` body, else the HTTP reason."""
     try:
         body = json.loads(exc.body) if exc.body else {}
@@ -60,7 +60,7 @@ def _status_message(exc: ApiException) -> str:
 
 def map_api_exception(exc: ApiException, *, what: str, verb: str, resource: str) -> ClusterReadError:
     """403 -> ClusterForbidden(verb, resource), 404 -> ClusterNotFound, anything else -> ClusterReadError."""
-    detail = _status_message(exc)
+    detail = status_message(exc)
     if exc.status == 403:
         return ClusterForbidden(f"{what}: forbidden: needs {verb} on {resource} ({detail})",
                                 verb=verb, resource=resource)
