@@ -49,13 +49,19 @@ DEFAULT_PAGE_SIZE = 500
 
 
 def status_message(exc: ApiException) -> str:
-    """The API server's own sentence from the `Status` body, else the HTTP reason."""
+    """The API server's own sentence from the `Status` body (with the causes it does not already say),
+    else the HTTP reason."""
     try:
         body = json.loads(exc.body) if exc.body else {}
     except (TypeError, ValueError):
         body = {}
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message or exc.reason or "no detail")
+    if not isinstance(body, dict):
+        body = {}
+    message = str(body.get("message") or exc.reason or "no detail")
+    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    causes = [str(c.get("message")) for c in details.get("causes") or () if isinstance(c, dict) and c.get("message")]
+    missing = [c for c in causes if c not in message]
+    return f"{message}: {'; '.join(missing)}" if missing else message
 
 
 def map_api_exception(exc: ApiException, *, what: str, verb: str, resource: str) -> ClusterReadError:

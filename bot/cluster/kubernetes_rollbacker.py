@@ -77,7 +77,7 @@ def _reads_as_rollback_errors(what: str, namespace: str) -> Iterator[None]:
         raise RollbackError(f"{what}: {exc}") from exc
 
 
-def _patch_error(exc: ApiException, *, what: str, namespace: str) -> RollbackError:
+def patch_error(exc: ApiException, *, what: str, namespace: str) -> RollbackError:
     detail = status_message(exc)
     if exc.status == 403:
         return _forbidden(what, verb="patch", resource="deployments", namespace=namespace)
@@ -178,7 +178,7 @@ class KubernetesRollbacker:
                 name, namespace, patch, dry_run="All" if dry_run else None, _content_type=JSON_PATCH,
                 _preload_content=False, _request_timeout=self._timeout)
         except ApiException as exc:
-            raise _patch_error(exc, what=what, namespace=namespace) from exc
+            raise patch_error(exc, what=what, namespace=namespace) from exc
         except urllib3.exceptions.HTTPError as exc:
             if _timed_out(exc):  # the request went out: the API server may have stored it
                 raise RollbackError(f"{what}: no answer within {self._timeout:g} s; the patch may have been "

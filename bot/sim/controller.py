@@ -121,6 +121,9 @@ class DeploymentController:
         new_rs, event = self._sync_revision(dep, sets, now)
         old = [rs for rs in sets if rs["metadata"]["name"] != new_rs["metadata"]["name"]]
         done = self._step(dep, new_rs, old)
+        for rs in [new_rs, *old]:
+            if rs != self._store.find("replicasets", namespace, rs["metadata"]["name"]):
+                self._store.put("replicasets", rs)
         self._write_status(dep, new_rs, old, event=event, done=done, now=now)
         self._store.put("deployments", dep)
         return done
@@ -183,10 +186,9 @@ class DeploymentController:
         }
 
     def _step(self, dep: dict[str, Any], new_rs: dict[str, Any], old: list[dict[str, Any]]) -> bool:
-        """One rolling-update step over the ReplicaSets; stores those that changed. True when complete."""
+        """One rolling-update step over the ReplicaSets (changed in place). True when the rollout is complete."""
         desired = int(dep["spec"].get("replicas", 1))
         surge, _ = surge_and_unavailable(dep)
-        before = {rs["metadata"]["name"]: json.dumps(rs, sort_keys=True) for rs in [new_rs, *old]}
         # The pods created at the previous step have pulled their image and passed readiness by now.
         created = int(new_rs["status"].get("replicas", 0))
         _set_ready(new_rs, created)
@@ -200,9 +202,6 @@ class DeploymentController:
             for rs in sorted(old, key=_revision):  # the oldest go first
                 others = sum(int(o["spec"].get("replicas", 0)) for o in old if o is not rs)
                 _scale(rs, max(0, min(int(rs["spec"].get("replicas", 0)), allowed - others)))
-        for rs in [new_rs, *old]:
-            if json.dumps(rs, sort_keys=True) != before.get(rs["metadata"]["name"]):
-                self._store.put("replicasets", rs)
         ready = int(new_rs["status"].get("readyReplicas", 0))
         return ready >= desired and all(int(rs["spec"].get("replicas", 0)) == 0 for rs in old)
 

@@ -60,7 +60,7 @@ def apply_patch(document: dict[str, Any], body: bytes, content_type: str) -> dic
 
 def _pointer(path: Any) -> list[str]:
     if not isinstance(path, str) or (path and not path.startswith("/")):
-        raise PatchError(f"invalid JSON pointer {path!r}: it must start with /", bad_request=True)
+        raise PatchError(f"invalid JSON pointer {path!r}: it must start with /")
     if path == "":
         return []
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
