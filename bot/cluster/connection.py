@@ -8,6 +8,7 @@ file and the context.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 import urllib3
 import yaml
@@ -73,3 +74,18 @@ def current_context(path: str | Path | None) -> str | None:
     except (ConfigException, OSError, TypeError, ValueError):
         return None
     return active.get("name") if active else None
+
+
+class ApiClientOwner:
+    """Owns an ApiClient: `close()`, or the end of a `with` block, releases its connection pool."""
+
+    _api_client: k8s.ApiClient
+
+    def close(self) -> None:
+        self._api_client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -40,7 +40,7 @@ from bot.cluster.snapshots import (
     PodSnapshot,
     ReplicaSetSnapshot,
 )
-from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, CoronerError
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +84,37 @@ SUMMARY_PATH = "stats/summary"
 AUTH_HEADERS_TTL = 1.0
 
 
-def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str) -> tuple[Any, bytes]:
-    """Make one unparsed request and read its whole body, converting transport and API errors."""
+def _timed_out(exc: urllib3.exceptions.HTTPError) -> bool:
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
+
+
+def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiException], CoronerError],
+         error: type[CoronerError] = ClusterReadError, write: bool = False) -> tuple[Any, bytes]:
+    """Make one unparsed request and read its whole body, converting transport and API errors: `api_error`
+    maps the API server's refusals, `error` is raised for the rest. A `write` that got no answer may have
+    been applied, and the message says so."""
     try:
         response = request()
     except ApiException as exc:
-        raise map_api_exception(exc, what=what, verb=verb, resource=resource) from exc
+        raise api_error(exc) from exc
     except urllib3.exceptions.HTTPError as exc:
-        raise ClusterReadError(f"{what}: cannot reach the API server: {exc}") from exc
+        if write and _timed_out(exc):  # the request went out: the API server may have stored it
+            raise error(f"{what}: no answer in time; the change may have been applied: check before retrying") from exc
+        raise error(f"{what}: cannot reach the API server: {exc}") from exc
     try:
         data = response.data
     except urllib3.exceptions.HTTPError as exc:
-        raise ClusterReadError(f"{what}: connection lost while reading: {exc}") from exc
+        raise error(f"{what}: connection lost while reading: {exc}") from exc
     finally:
         response.release_conn()
     return response, data
+
+
+def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str) -> tuple[Any, bytes]:
+    """`send` for reads: 403 and 404 become `ClusterForbidden` and `ClusterNotFound`."""
+    return send(request, what=what,
+                api_error=lambda exc: map_api_exception(exc, what=what, verb=verb, resource=resource))
 
 
 class _ProxyGetter:
@@ -180,7 +196,7 @@ class _ProxyGetter:
             raise ApiException(status=0, reason="\n".join([type(exc).__name__, str(exc)])) from exc
 
 
-class KubernetesClusterReader:
+class KubernetesClusterReader(connection.ApiClientOwner):
     """Read-only view of one cluster through the official client. Thread-safe: checks call it concurrently."""
 
     def __init__(self, api_client: k8s.ApiClient, *, context: str | None = None,
@@ -214,15 +230,6 @@ class KubernetesClusterReader:
         """A kubeconfig when one is given or found; otherwise the in-cluster service account."""
         api_client, context = connection.connect(kubeconfig, context, pool_size=pool_size)
         return cls(api_client, context=context, **kwargs)
-
-    def close(self) -> None:
-        self._api_client.close()
-
-    def __enter__(self) -> KubernetesClusterReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ transport
 

@@ -23,12 +23,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from bot.cluster import connection
-from bot.cluster.kubernetes_reader import DEFAULT_TIMEOUT, KubernetesClusterReader, status_message
+from bot.cluster.kubernetes_reader import DEFAULT_TIMEOUT, KubernetesClusterReader, send, status_message
 from bot.cluster.rollback import (
     JSON_PATCH,
     RollbackResult,
@@ -90,12 +89,7 @@ def patch_error(exc: ApiException, *, what: str, namespace: str) -> RollbackErro
     return RollbackError(f"{what}: the API server refused the patch: HTTP {exc.status}: {detail}")
 
 
-def _timed_out(exc: urllib3.exceptions.HTTPError) -> bool:
-    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
-    return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
-
-
-class KubernetesRollbacker:
+class KubernetesRollbacker(connection.ApiClientOwner):
     """Rolls Deployments of one cluster context back. Thread-safe, like the reader it reads through."""
 
     def __init__(self, api_client: k8s.ApiClient, *, context: str | None = None,
@@ -115,15 +109,6 @@ class KubernetesRollbacker:
         except ClusterReadError as exc:
             raise RollbackError(str(exc)) from exc
         return cls(api_client, context=context, timeout=timeout)
-
-    def close(self) -> None:
-        self._api_client.close()
-
-    def __enter__(self) -> KubernetesRollbacker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ ClusterRollbacker
 
@@ -173,23 +158,11 @@ class KubernetesRollbacker:
 
     def _patch(self, namespace: str, name: str, patch: list[dict[str, Any]], *, dry_run: bool,
                what: str) -> dict[str, Any]:
-        try:
-            response = self._apps.patch_namespaced_deployment(
-                name, namespace, patch, dry_run="All" if dry_run else None, _content_type=JSON_PATCH,
-                _preload_content=False, _request_timeout=self._timeout)
-        except ApiException as exc:
-            raise patch_error(exc, what=what, namespace=namespace) from exc
-        except urllib3.exceptions.HTTPError as exc:
-            if _timed_out(exc):  # the request went out: the API server may have stored it
-                raise RollbackError(f"{what}: no answer within {self._timeout:g} s; the patch may have been "
-                                    f"applied: check the rollout status") from exc
-            raise RollbackError(f"{what}: cannot reach the API server: {exc}") from exc
-        try:
-            data = response.data
-        except urllib3.exceptions.HTTPError as exc:
-            raise RollbackError(f"{what}: connection lost while reading the answer to the patch: {exc}") from exc
-        finally:
-            response.release_conn()
+        _, data = send(lambda: self._apps.patch_namespaced_deployment(
+                           name, namespace, patch, dry_run="All" if dry_run else None, _content_type=JSON_PATCH,
+                           _preload_content=False, _request_timeout=self._timeout),
+                       what=what, api_error=lambda exc: patch_error(exc, what=what, namespace=namespace),
+                       error=RollbackError, write=True)
         try:
             body = json.loads(data)
         except ValueError as exc:

@@ -89,58 +89,55 @@ def _index(container: list[Any], key: str, op: str, path: str, *, insert: bool =
     return index
 
 
-def _get(doc: Any, path: str, op: str) -> Any:
-    parts = _pointer(path)
-    if not parts:
-        return doc
-    parent, key = _parent(doc, parts, op, path)
-    if isinstance(parent, dict) and key in parent:
-        return parent[key]
+def _target(doc: Any, path: str, op: str, *, insert: bool = False) -> tuple[Any, Any]:
+    """The container that holds `path`'s last step, and that step: a key, or a list index."""
+    parent, key = _parent(doc, _pointer(path), op, path)
+    if isinstance(parent, dict):
+        return parent, key
     if isinstance(parent, list):
-        return parent[_index(parent, key, op, path)]
-    raise PatchError(f"{op} operation does not apply: doc is missing key: {path}")
+        return parent, _index(parent, key, op, path, insert=insert)
+    raise PatchError(f"{op} operation does not apply: doc is missing path: {path}")
+
+
+def _existing(doc: Any, path: str, op: str) -> tuple[Any, Any]:
+    parent, key = _target(doc, path, op)
+    if isinstance(parent, dict) and key not in parent:
+        raise PatchError(f"{op} operation does not apply: doc is missing key: {path}")
+    return parent, key
+
+
+def _get(doc: Any, path: str, op: str) -> Any:
+    if not _pointer(path):
+        return doc
+    parent, key = _existing(doc, path, op)
+    return parent[key]
 
 
 def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:
-    parts = _pointer(path)
-    if not parts:
+    if not _pointer(path):
         return value
-    parent, key = _parent(doc, parts, op, path)
-    if isinstance(parent, dict):
-        parent[key] = value
-    elif isinstance(parent, list):
-        parent.insert(_index(parent, key, op, path, insert=True), value)
+    parent, key = _target(doc, path, op, insert=True)
+    if isinstance(parent, list):
+        parent.insert(key, value)
     else:
-        raise PatchError(f"{op} operation does not apply: doc is missing path: {path}")
+        parent[key] = value
     return doc
 
 
 def _remove(doc: Any, path: str, op: str = "remove") -> Any:
-    parts = _pointer(path)
-    if not parts:
+    if not _pointer(path):
         raise PatchError(f"{op} operation does not apply: cannot remove the whole document")
-    parent, key = _parent(doc, parts, op, path)
-    if isinstance(parent, dict) and key in parent:
-        del parent[key]
-    elif isinstance(parent, list):
-        del parent[_index(parent, key, op, path)]
-    else:
-        raise PatchError(f"{op} operation does not apply: doc is missing key: {path}")
+    parent, key = _existing(doc, path, op)
+    del parent[key]
     return doc
 
 
 def _replace(doc: Any, path: str, value: Any) -> Any:
     """Replace in place (keys keep their order); the target must exist."""
-    parts = _pointer(path)
-    if not parts:
+    if not _pointer(path):
         return value
-    parent, key = _parent(doc, parts, "replace", path)
-    if isinstance(parent, dict) and key in parent:
-        parent[key] = value
-    elif isinstance(parent, list):
-        parent[_index(parent, key, "replace", path)] = value
-    else:
-        raise PatchError(f"replace operation does not apply: doc is missing key: {path}")
+    parent, key = _existing(doc, path, "replace")
+    parent[key] = value
     return doc
 
 

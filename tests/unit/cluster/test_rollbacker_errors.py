@@ -1,12 +1,16 @@
-"""The API server's refusals of the rollback patch, as `Status` bodies, become one-line `RollbackError`s."""
+"""The API server's refusals of the rollback patch (`Status` bodies) and a patch left unanswered become
+one-line `RollbackError`s."""
 
 import json
+import socket
 
 import pytest
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from bot.cluster.kubernetes_reader import send
 from bot.cluster.kubernetes_rollbacker import patch_error
-from bot.ports import RollbackConflict, RollbackError, RollbackForbidden, RollbackNotFound
+from bot.ports import ClusterReadError, RollbackConflict, RollbackError, RollbackForbidden, RollbackNotFound
 
 WHAT = "roll back prod/web"
 
@@ -41,3 +45,24 @@ def test_refusals_become_one_line_errors(exc, kind, message):
     error = patch_error(exc, what=WHAT, namespace="prod")
     assert type(error) is kind
     assert str(error) == message and "\n" not in str(error)
+
+
+def test_a_write_that_got_no_answer_may_have_been_applied():
+    """A real socket that accepts the request and never answers: the read times out after the request left."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/apis/apps/v1/namespaces/prod/deployments/web"
+        pool = urllib3.PoolManager()
+
+        def patch():
+            return pool.request("PATCH", url, body=b"[]", timeout=0.2, retries=False, preload_content=False)
+
+        with pytest.raises(RollbackError) as written:
+            send(patch, what=WHAT, api_error=lambda exc: patch_error(exc, what=WHAT, namespace="prod"),
+                 error=RollbackError, write=True)
+        with pytest.raises(ClusterReadError) as read:
+            send(patch, what="get deployment prod/web", api_error=lambda exc: ClusterReadError(str(exc)))
+    assert str(written.value) == ("roll back prod/web: no answer in time; the change may have been applied: "
+                                  "check before retrying")
+    assert str(read.value).startswith("get deployment prod/web: cannot reach the API server: ")
