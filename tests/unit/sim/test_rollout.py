@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bot.sim.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.server import SimApi
 
 DEPLOYMENT = "/apis/apps/v1/namespaces/prod/deployments/user-profile-service"
@@ -120,10 +120,11 @@ def test_dry_run_validates_and_stores_nothing(api):
     assert code == 422 and "supported values: \"All\"" in json.loads(body)["message"]
 
 
-def test_forbidden_patch_is_a_403_status_and_changes_nothing():
-    scenario = load_scenario("registry-meltdown")
-    scenario.forbidden = (Forbidden("patch", "deployments", "prod"),)
-    api = SimApi(scenario)
+def test_forbidden_patch_is_a_403_status_and_changes_nothing(tmp_path):
+    (tmp_path / "no-patch.yaml").write_text(
+        "extends: registry-meltdown\nname: no-patch\n"
+        "rbac: {forbidden: [{verb: patch, resource: deployments, namespace: prod}]}\n")
+    api = SimApi(load_scenario(tmp_path / "no-patch.yaml"))
     code, status = patch(api, set_image(NEW_IMAGE), STRATEGIC_MERGE_PATCH)
     assert code == 403
     assert status == {
