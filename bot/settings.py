@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         default=False,
         description="Read the kubelet summary API through nodes/proxy (needs the opt-in RBAC binding).",
     )
+    rollback_enabled: bool = Field(
+        default=False,
+        description="Offer the rollback button in Slack when the diagnosis recommends a rollback (needs the "
+        "opt-in rollback Role in the service's namespace).",
+    )
     slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- token for the Web API.")
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Verifies Slack's requests.")
