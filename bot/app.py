@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
 from bot.incidents.service import IncidentService, Processed
+from bot.metrics import WEBHOOKS
 from bot.ports import Clock
 from bot.settings import Settings
 from bot.store import Store, StoreUnavailable
@@ -71,22 +72,28 @@ def create_app(
         body = b"".join(chunks)
         if not verify_v3(body, request.headers.get(SIGNATURE_HEADER), secrets):
             log.warning("PagerDuty webhook refused: bad or missing signature", extra={"client": _client(request)})
+            _count("unverified", "failed")
             return _error(401, "invalid signature")
         try:
             event = parse_envelope(body)
             delivery_id(request.headers)
         except MalformedEvent as exc:
             log.warning("PagerDuty webhook refused: %s", exc)
+            _count("malformed", "failed")
             return _error(400, str(exc))
+        _count(event.event_type, "received")
         try:
             recorded = await run_in_threadpool(
                 service.record, event=event, body=body, headers=dict(request.headers.items())
             )
         except StoreUnavailable as exc:
             log.error("PagerDuty webhook not stored, asking for a retry: %s", exc)
+            _count(event.event_type, "failed")
             return _error(503, "temporarily unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
         if recorded.inbound_id is None:
+            _count(event.event_type, "duplicate")
             return JSONResponse({"status": "duplicate"}, status_code=202)
+        _count(event.event_type, "accepted")
         # Stored: from here on nothing is lost. Applying it (incident, timeline, jobs) is the applier's
         # work, off the request path, so PagerDuty's 5 s and a storm's throughput do not depend on it.
         applier.wake()
@@ -167,6 +174,12 @@ class Applier:
                 log.info("applied %d PagerDuty events (%d failed)", counts[Processed.DONE], counts[Processed.FAILED])
             if sum(counts.values()) < self.BATCH or not counts[Processed.DONE]:
                 return
+
+
+def _count(event_type: str, outcome: str) -> None:
+    # Event types are PagerDuty's own words (validated, at most 128 characters); the list is open-ended
+    # but small, so the label set stays bounded in practice.
+    WEBHOOKS.labels(source="pagerduty", event_type=event_type, outcome=outcome).inc()
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -69,6 +69,11 @@ def api_call(api: str, method: str, *, outcome_of: Callable[[Exception], str] = 
     API_CALLS.labels(api=api, method=method, outcome="ok").inc()
 
 
+def count_pagerduty_call(method: str, outcome: str) -> None:
+    """The PagerDuty client's `on_call` hook: one count per HTTP attempt."""
+    API_CALLS.labels(api="pagerduty", method=method, outcome=outcome).inc()
+
+
 class JobQueueCollector(Collector):
     """`coroner_job_queue_depth{kind}` and `coroner_job_oldest_age_seconds{kind}`, read at scrape time.
 

@@ -36,7 +36,8 @@ def serve(host: str, port: int, upgrade: bool, worker: bool) -> None:
         start_workers(services.store, lambda name: services.handlers(worker=name), count=settings.workers,
                       stop=stop)
     try:
-        uvicorn.run(build_app(services), host=host, port=port, log_level=settings.log_level.lower())
+        # log_config=None: uvicorn's own lines go through Coroner's handler (JSON with CORONER_LOG_FORMAT=json).
+        uvicorn.run(build_app(services), host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
     finally:
         stop.set()
 

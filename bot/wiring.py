@@ -14,7 +14,21 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+import functools
+
+from slack_bolt import App
+from starlette.routing import BaseRoute
+
 from bot.app import create_app
+from bot.incidents.pagerduty_api import PagerDutyClient, enrich_timeline
+from bot.incidents.pagerduty_api import build_client as build_pagerduty_client
+from bot.jobs.note_to_pagerduty import KIND as NOTE_KIND
+from bot.lifecycle.actions import IncidentActions
+from bot.lifecycle.pagerduty_note import PagerDutyNoteHandler
+from bot.metrics import count_pagerduty_call, metrics_routes
+from bot.web.links import PostmortemLinks
+from bot.web.load import load_postmortem_page
+from bot.web.routes import postmortem_routes
 from bot.catalog import Catalog, load_catalog
 from bot.clock import SystemClock
 from bot.engine.diagnose import Diagnosis, diagnose
@@ -27,7 +41,7 @@ from bot.jobs.post_to_slack import KIND as POST_KIND
 from bot.lifecycle.diagnosis import DiagnosisHandler
 from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
-from bot.ports import ChatPoster, ClusterReader, Clock, ImageReader
+from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker import Handler, default_worker_name
@@ -35,6 +49,7 @@ from bot.worker import Handler, default_worker_name
 log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
+JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND)
 
 
 def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
@@ -71,7 +86,10 @@ class Services:
     catalog: Catalog
     clock: Clock
     chat: ChatPoster | None = None
+    pagerduty: PagerDutyClient | None = None
+    links: PostmortemLinks | None = None
     _clusters: dict[str | None, ClusterReader] = field(default_factory=dict)
+    _rollbackers: dict[str | None, ClusterRollbacker] = field(default_factory=dict)
     _images: ImageReader | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +102,16 @@ class Services:
 
     def cluster_for(self, service: str) -> ClusterReader:
         return self.cluster(catalog_context(self.catalog, split_service(service)[1]) or self.settings.kube_context)
+
+    def rollbacker(self, context: str | None) -> ClusterRollbacker:
+        """The opt-in writer (CORONER_ROLLBACK_ENABLED), one per context like the readers."""
+        from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
+
+        context = context or self.settings.kube_context
+        with self._lock:
+            if context not in self._rollbackers:
+                self._rollbackers[context] = KubernetesRollbacker.connect(self.settings.kubeconfig, context)
+            return self._rollbackers[context]
 
     def images(self) -> ImageReader:
         with self._lock:
@@ -109,24 +137,38 @@ class Services:
                                coalesce=timedelta(seconds=self.settings.diagnosis_coalesce_seconds))
 
     def draft_url(self, incident_id: str) -> str | None:
-        """The signed web view link of an incident's postmortem (None until the web view is configured)."""
-        return None
+        """The signed web view link of an incident's postmortem (None while CORONER_WEB_SECRET is unset)."""
+        return self.links.url(incident_id, now=self.clock.now()) if self.links is not None else None
+
+    def writes_notes(self) -> bool:
+        return self.pagerduty is not None and bool(self.settings.pagerduty_from_email)
 
     def handlers(self, *, worker: str | None = None) -> dict[str, Handler]:
         """The job handlers `serve`'s workers run, by job kind."""
-        return {
+        name = worker or default_worker_name()
+        handlers: dict[str, Handler] = {
             DIAGNOSE_KIND: DiagnosisHandler(
                 store=self.store, catalog=self.catalog,
                 diagnose=lambda service: self.diagnose(service, trigger=PAGERDUTY_TRIGGER),
-                cluster_for=self.cluster_for, images=self.images,
+                cluster_for=self.cluster_for, images=self.images, note_pagerduty=self.writes_notes(),
             ),
             POST_KIND: SlackThreadHandler(
                 store=self.store, chat=self.chat, catalog=self.catalog,
-                default_channel=self.settings.slack_default_channel, worker=worker or default_worker_name(),
-                now=self.clock.now, draft_url=self.draft_url,
+                default_channel=self.settings.slack_default_channel, worker=name,
+                now=self.clock.now, draft_url=self.draft_url, pagerduty_buttons=self.pagerduty is not None,
+                offer_rollback=self.settings.rollback_enabled,
             ),
-            DRAFT_KIND: DraftHandler(store=self.store, templates_dir=self.settings.templates_dir),
+            DRAFT_KIND: DraftHandler(store=self.store, templates_dir=self.settings.templates_dir,
+                                     enrich=lambda pd_id: enrich_timeline(self.pagerduty, pd_id)),
         }
+        if self.pagerduty is not None and self.settings.pagerduty_from_email:
+            handlers[NOTE_KIND] = PagerDutyNoteHandler(store=self.store, client=self.pagerduty,
+                                                       from_email=self.settings.pagerduty_from_email, worker=name)
+        return handlers
+
+    def actions(self) -> IncidentActions:
+        return IncidentActions(store=self.store, pagerduty=self.pagerduty,
+                               rollbacker_for=self.rollbacker if self.settings.rollback_enabled else None)
 
 
 def build(
@@ -155,23 +197,40 @@ def build(
         catalog=catalog or (load_catalog(settings.catalog_file) if settings.catalog_file else Catalog()),
         clock=clock,
         chat=chat,
+        pagerduty=build_pagerduty_client(settings, on_call=count_pagerduty_call),
+        links=PostmortemLinks.from_settings(settings),
         _images=images,
     )
+    if services.pagerduty is not None and not settings.pagerduty_from_email:
+        log.warning("CORONER_PAGERDUTY_FROM_EMAIL is not set: diagnoses are not written back as PagerDuty notes")
     services._clusters.update(clusters or {})
     return services
 
 
 def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0) -> Starlette:
-    """The production app: PagerDuty intake, health, and Slack's `/diagnose` when Slack is configured."""
+    """The production app: PagerDuty intake, health, metrics, Slack (`/diagnose` and the incident's
+    buttons) when Slack is configured, and the postmortem web view when CORONER_WEB_SECRET is set."""
     settings = services.settings
-    routes = []
+    routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS)]
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
         from bot.slack.app import create_slack_app_from_settings
         from bot.slack.asgi import slack_routes
+        from bot.slack.incident_listeners import register_incident_actions
+        from bot.slack.reviewers import Reviewers
 
-        routes = slack_routes(create_slack_app_from_settings(settings, diagnose=services.diagnose))
+        def incident_buttons(app: App) -> None:
+            register_incident_actions(app, actions=services.actions(),
+                                      reviewers=Reviewers(settings.reviewers, client=app.client),
+                                      draft_url=services.draft_url, rollback_enabled=settings.rollback_enabled)
+
+        routes += slack_routes(create_slack_app_from_settings(
+            settings, diagnose=services.diagnose, offer_rollback=settings.rollback_enabled,
+            register=[incident_buttons]))
     else:
         log.info("Slack is not configured (CORONER_SLACK_SIGNING_SECRET, CORONER_SLACK_BOT_TOKEN): /slack/events is off")
+    if settings.web_secret is not None:
+        routes += postmortem_routes(load=functools.partial(load_postmortem_page, services.store),
+                                    secret=settings.web_secret.get_secret_value(), clock=services.clock.now)
     return create_app(
         store=services.store,
         webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets],

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
 
+from bot.logs import log_context
+from bot.metrics import JOB_DURATION
 from bot.ports import CoronerError
 from bot.store import Store, StoreUnavailable
 from bot.store.jobs import DEFAULT_LEASE, LeaseLost
@@ -93,7 +95,7 @@ class JobLease:
             self._store.renew_job(self.job.id, worker=self._worker, lease=self._lease)
         except LeaseLost as exc:
             self._lost = str(exc)
-            log.warning("lease lost; the job stops before its next side effect", extra={"job_id": self.job.id})
+            log.warning("lease lost; the job stops before its next side effect")
 
     def _beat(self) -> None:
         interval = max(0.05, self._lease.total_seconds() / 3)
@@ -135,25 +137,34 @@ class JobWorker:
         job = self._store.claim_job(worker=self.name, lease=self._lease, kinds=list(self._handlers))
         if job is None:
             return None
+        with log_context(job_id=job.id, kind=job.kind, incident_id=job.payload.get("incident_id")):
+            return self._run(job)
+
+    def _run(self, job: Job) -> Job:
         handler = self._handlers[job.kind]
         started = time.monotonic()
+        outcome = "error"
         try:
             with JobLease(self._store, job, worker=self.name, lease=self._lease) as lease:
                 handler(job, lease)
                 lease.ensure_held()
+            outcome = "ok"
         except LeaseLost:
-            log.warning("job abandoned: its lease was lost", extra={"job_id": job.id, "kind": job.kind})
+            outcome = "lease_lost"
+            log.warning("job abandoned: its lease was lost")
             raise
         except RetryLater as exc:
+            outcome = "retry"
             self._fail(job, f"{exc}", retry_in=exc.after_seconds)
-            log.info("job will retry in %.0f s: %s", exc.after_seconds, exc,
-                     extra={"job_id": job.id, "kind": job.kind})
+            log.info("job will retry in %.0f s: %s", exc.after_seconds, exc)
             return job
         except Exception as exc:
             self._fail(job, f"{type(exc).__name__}: {exc}", retry_in=self._retry_backoff.delay(job.attempts))
             raise
+        finally:
+            JOB_DURATION.labels(kind=job.kind, outcome=outcome).observe(time.monotonic() - started)
         done = self._store.complete_job(job.id, worker=self.name)
-        log.info("job done in %.2f s", time.monotonic() - started, extra={"job_id": job.id, "kind": job.kind})
+        log.info("job done in %.2f s", time.monotonic() - started)
         return done
 
     def _fail(self, job: Job, error: str, *, retry_in: float) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from bot.catalog import Catalog
 from bot.engine.diagnose import Diagnosis
 from bot.jobs.diagnose_incident import DiagnoseIncident, diagnosis_key_for_job
+from bot.jobs.note_to_pagerduty import KIND as NOTE_KIND
+from bot.jobs.note_to_pagerduty import NoteToPagerDuty
 from bot.jobs.post_to_slack import KIND as POST_KIND
 from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.evidence import ImageEvidence, gather
@@ -35,6 +37,7 @@ class DiagnosisHandler:
     diagnose: Callable[[str], Diagnosis]  # service name -> the triggered playbook's diagnosis
     cluster_for: Callable[[str], ClusterReader]  # service name -> the reader of its cluster
     images: Callable[[], ImageReader]
+    note_pagerduty: bool = False  # write the diagnosis back to PagerDuty as a note (CORONER_PAGERDUTY_API_TOKEN)
 
     def __call__(self, job: Job, lease: JobLease) -> None:
         command = DiagnoseIncident.from_payload(job.payload)
@@ -72,6 +75,10 @@ class DiagnosisHandler:
                 post = PostToSlack(incident_id=incident_id, kind="diagnosis", ref=str(run.id))
                 uow.jobs.enqueue(kind=POST_KIND, dedupe_key=post.dedupe_key(), payload=post.to_payload(),
                                  max_attempts=POST_MAX_ATTEMPTS)
+                if self.note_pagerduty:
+                    note = NoteToPagerDuty(incident_id=incident_id, run_id=run.id)
+                    uow.jobs.enqueue(kind=NOTE_KIND, dedupe_key=note.dedupe_key(), payload=note.to_payload(),
+                                     max_attempts=POST_MAX_ATTEMPTS)
             uow.commit()
         log.info("diagnosis stored for %d incident(s)", len(waiting),
                  extra={"incident_id": command.incident_id, "service": service, "run_id": run.id})

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.domain import TimelineEntry
+from bot.incidents.pagerduty_api import LogEnrichment
 from bot.jobs.diagnose_incident import diagnosis_key_for_job
 from bot.jobs.draft_postmortem import DraftPostmortem
 from bot.jobs.post_to_slack import KIND as POST_KIND
@@ -26,8 +26,8 @@ from bot.worker import JobLease
 log = logging.getLogger(__name__)
 
 # Best-effort enrichment of the timeline from PagerDuty's log entries (who was notified, who
-# acknowledged); returns None when it is not configured or PagerDuty could not be read.
-Enrich = Callable[[str], list[TimelineEntry] | None]
+# acknowledged), by PagerDuty incident id: the entries, or why there are none.
+Enrich = Callable[[str], LogEnrichment]
 
 
 class DraftError(CoronerError):
@@ -57,10 +57,13 @@ class DraftHandler:
         incident = self.store.get_incident(command.incident_id)
         if incident is None:
             raise DraftError(f"no incident {command.incident_id}")
+        gaps = []
         if incident.external_id and self.enrich is not None:
-            extra = self.enrich(incident.external_id)
-            if extra:
-                self.store.add_timeline_entries(incident_id=incident.id, entries=extra)
+            enrichment = self.enrich(incident.external_id)
+            if enrichment.entries:
+                self.store.add_timeline_entries(incident_id=incident.id, entries=enrichment.entries)
+            if enrichment.missing:
+                gaps.append(enrichment.missing)
         run = latest_diagnosis(self.store, incident.id)
         bundle = load_bundle({
             "incident": incident.to_json(),
@@ -70,7 +73,9 @@ class DraftHandler:
             "image": run.image if run else None,
             "dockerfile_fix": run.dockerfile_fix if run else None,
         })
-        markdown = render_postmortem(build_view(**bundle), templates_dir=self.templates_dir)
+        if run is None:
+            gaps.append("no diagnosis was stored for this incident")
+        markdown = render_postmortem(build_view(**bundle, gaps=gaps), templates_dir=self.templates_dir)
         lease.ensure_held()
         version, created = self.store.save_postmortem_version(
             incident_id=incident.id, body_markdown=markdown, author="coroner")

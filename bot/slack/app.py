@@ -8,7 +8,7 @@ the composition root with secrets from Settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
@@ -36,6 +36,7 @@ def create_slack_app(
     client: WebClient | None = None,
     offer_rollback: bool = False,
     command: str = "/diagnose",
+    register: Sequence[Callable[[App], None]] = (),
 ) -> App:
     """Build the app. `client` (for tests or a custom base URL) must carry the bot token; without it a
     rate-limit-aware client for `bot_token` is built. The token is checked once with `auth.test`."""
@@ -49,13 +50,18 @@ def create_slack_app(
     except (SlackClientError, OSError) as exc:
         raise SlackAppError(f"cannot reach Slack at {web_client.base_url} to check the bot token: {exc}") from exc
     register_diagnose(app, diagnose=diagnose, command=command, offer_rollback=offer_rollback)
+    # bolt runs the first listener that matches: `register`'s come first, so with rollbacks enabled their
+    # rollback listener acts, and otherwise the button only explains `kubectl rollout undo`.
+    for add_listeners in register:
+        add_listeners(app)
     register_rollback_button(app)
     register_error_handler(app)
     return app
 
 
 def create_slack_app_from_settings(
-    settings: Settings, *, diagnose: Callable[[str], DiagnosisLike], offer_rollback: bool = False
+    settings: Settings, *, diagnose: Callable[[str], DiagnosisLike], offer_rollback: bool = False,
+    register: Sequence[Callable[[App], None]] = (),
 ) -> App:
     """The composition root's entry: secrets and the API URL come from Settings, never from os.environ."""
     secret, bot_token = settings.slack_signing_secret, settings.slack_bot_token
@@ -69,4 +75,5 @@ def create_slack_app_from_settings(
         diagnose=diagnose,
         client=build_web_client(token=token, base_url=settings.slack_api_url),
         offer_rollback=offer_rollback,
+        register=register,
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -24,10 +28,14 @@ from bot.settings import Settings
 from bot.sim.images import ScenarioImageReader
 from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
+from bot.web.links import PostmortemLinks
 from bot.wiring import build, build_app
 from bot.worker import start_workers
+from tests.conftest import service_unavailable
+from tests.integration.web.test_browser import run_chromium
 
 SECRET = "pd-lifecycle-secret"
+WEB_SECRET = "lifecycle-web-secret-0123456789abcdef"
 SERVICE = "user-profile-service"
 CHANNEL = "#user-profile"
 T0 = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
@@ -38,7 +46,24 @@ class Bot:
     url: str
     services: Any
     slack: Any
+    kit: Any
     incident_pd_id: str = "PLIFE01"
+
+    def click(self, action_id: str, value: str, *, user: str, message: dict[str, Any]) -> httpx.Response:
+        """A person clicks a button of `message`: the signed block_actions request Slack sends."""
+        payload = {
+            "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": user, "team_id": "T0001"},
+            "api_app_id": "A0001", "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"],
+                          "thread_ts": message.get("thread_ts")},
+            "channel": {"id": message["channel"]}, "message": {"ts": message["ts"],
+                                                              "thread_ts": message.get("thread_ts")},
+            "response_url": self.slack.webhook(f"T1/{user}/{action_id}"),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "actions",
+                         "value": value, "action_ts": "1.3"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return httpx.post(f"{self.url}/slack/events", content=body, headers=self.kit.sign(body), timeout=10)
 
     def send(self, body: bytes, *, webhook_id: str | None = None) -> httpx.Response:
         headers = delivery_headers(body, secrets=[SECRET], webhook_id=webhook_id)
@@ -84,15 +109,19 @@ def bot(request, tmp_path: Path, slack_api, kit) -> Iterator[Bot]:
             database_url=database, kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
             slack_signing_secret=kit.secret, slack_bot_token=kit.token, slack_api_url=slack_api.api_url,
             pagerduty_webhook_secrets=[SECRET], catalog_file=catalog, node_proxy_enabled=True,
-            reviewers=["U0LEAD"],
+            reviewers=["U0LEAD", "S0SRE"], web_secret=WEB_SECRET, rollback_enabled=True,
         )
+        slack_api.usergroups["S0SRE"] = ["U0GROUPIE"]
         services = build(settings, images=ScenarioImageReader(scenario))
         services.store.upgrade()
         url = stack.enter_context(serving(build_app(services, pending_sweep_seconds=1.0)))
+        # The links in Slack start at the bot's public URL: here, where uvicorn listens.
+        services.settings = settings.model_copy(update={"public_url": url})
+        services.links = PostmortemLinks.from_settings(services.settings)
         stack.callback(stop.set)
         start_workers(services.store, lambda name: services.handlers(worker=name), count=2, stop=stop,
                       idle_seconds=0.05)
-        yield Bot(url=url, services=services, slack=slack_api)
+        yield Bot(url=url, services=services, slack=slack_api, kit=kit)
 
 
 def posts(slack, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
@@ -173,3 +202,73 @@ def test_page_to_thread_to_draft(bot: Bot) -> None:
     keys = [(m.get("channel"), m.get("thread_ts"), text_of(m)) for m in posts(slack, thread_ts=ts) + posts(slack)]
     assert len(keys) == len(set(keys))
     assert len(slack.calls("/api/chat.postMessage")) == before + 2  # the resolved line and the notice
+
+    # Review in Slack: a stranger's Approve is refused (and audited), a reviewer's approves it.
+    incident_id = f"pd-{bot.incident_pd_id}"
+    stored_notice = next(m for (channel, ts), m in slack.messages.items() if "coroner_pm_approve" in text_of(m))
+    notice_ts = next(ts for (channel, ts), m in slack.messages.items() if m is stored_notice)
+    message = {"ts": notice_ts, "channel": CHANNEL, "thread_ts": ts}
+    value = json.dumps({"incident_id": incident_id, "version": 1})
+    assert bot.click("coroner_pm_approve", value, user="U0STRANGER", message=message).status_code == 200
+    refusal = wait_until(lambda: slack.calls("/webhook/T1/U0STRANGER/"), what="the refusal")[0].body
+    assert refusal["response_type"] == "ephemeral" and "CORONER_REVIEWERS" in json.dumps(refusal)
+    assert bot.click("coroner_pm_approve", value, user="U0LEAD", message=message).status_code == 200
+
+    def approved() -> bool:
+        with slack.lock:
+            return "`approved`" in text_of(slack.messages[(CHANNEL, notice_ts)])
+
+    wait_until(approved, what="the notice updated in place")
+    with bot.services.store.unit_of_work() as uow:
+        (version,) = uow.postmortems.versions(incident_id)
+        audit = [(r.actor, r.action) for r in uow.audit.list(target=incident_id)]
+    assert version.status.value == "approved"
+    assert audit == [("U0STRANGER", "postmortem.approve.refused"), ("U0LEAD", "postmortem.in_review"),
+                     ("U0LEAD", "postmortem.approved")]
+    # A member of a reviewer group is a reviewer too (usergroups.users.list); approved is final.
+    assert bot.click("coroner_pm_approve", value, user="U0GROUPIE", message=message).status_code == 200
+    final = wait_until(lambda: slack.calls("/webhook/T1/U0GROUPIE/"), what="the answer to the group member")[0]
+    assert "cannot become approved" in json.dumps(final.body)
+
+    # The notice's "Open draft" link is signed; Chromium opens it and shows the approved draft and its diff.
+    url = next(e["url"] for b in json.loads(text_of(stored_notice)) if b["type"] == "actions"
+               for e in b["elements"] if e.get("url"))
+    assert url.startswith(bot.url + "/postmortems/" + incident_id + "?")
+    assert httpx.get(url.replace("sig=", "sig=0"), timeout=10).status_code == 403
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        service_unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    dom = run_chromium(chromium, Path(tempfile.mkdtemp()) / "profile", url, "--dump-dom")
+    assert "user-profile-service: 5xx rate 38%" in dom and "Approved" in dom
+    assert '<span class="line add">' in dom and "--no-install-recommends" in dom
+
+
+def test_rollback_from_the_thread_patches_the_deployment_for_reviewers_only(bot: Bot) -> None:
+    slack = bot.slack
+    bot.send(bot.event("incident.triggered", minutes=0), webhook_id="d-trig")
+    ts = wait_until(lambda: posts(slack) and root_ts(slack), what="the root message")
+    diagnosis = wait_until(lambda: posts(slack, thread_ts=ts), what="the diagnosis")[0]
+    # CORONER_ROLLBACK_ENABLED: serve offers the button on the diagnosis it posts.
+    button = next(e for b in json.loads(text_of(diagnosis)) if b["type"] == "actions" for e in b["elements"]
+                  if e["action_id"] == "coroner_rollback")
+    assert json.loads(button["value"])["revision"] == 4 and "confirm" in button
+    message = {"ts": next(t for (c, t), m in slack.messages.items() if m is diagnosis or m == diagnosis),
+               "channel": CHANNEL, "thread_ts": ts}
+
+    assert bot.click("coroner_rollback", button["value"], user="U0STRANGER", message=message).status_code == 200
+    refusal = wait_until(lambda: slack.calls("/webhook/T1/U0STRANGER/"), what="the refusal")[0].body
+    assert "CORONER_REVIEWERS" in json.dumps(refusal)
+    cluster = bot.services.cluster_for(SERVICE)
+    assert cluster.get_deployment("prod", SERVICE).containers[0].image.endswith(":2024.05.14-1")  # untouched
+
+    assert bot.click("coroner_rollback", button["value"], user="U0LEAD", message=message).status_code == 200
+    lines = wait_until(lambda: [text_of(m) + str(m.get("text")) for m in posts(slack, thread_ts=ts)
+                                if "rolled" in str(m.get("text")) or "rollout" in str(m.get("text"))],
+                       what="the rollback's result in the thread")
+    assert "<@U0LEAD> rolled `prod/user-profile-service` back to revision 4" in lines[0]
+    wait_until(lambda: any("successfully rolled out" in str(m.get("text")) for m in slack.messages.values()),
+               what="the rollout's progress reaching done", timeout=60)
+    assert cluster.get_deployment("prod", SERVICE).containers[0].image.endswith(":2024.05.02-3")
+    with bot.services.store.unit_of_work() as uow:
+        audit = [(r.actor, r.action, r.details.get("revision")) for r in uow.audit.list(target=f"prod/{SERVICE}")]
+    assert audit == [("U0STRANGER", "rollback.refused", None), ("U0LEAD", "rollback", 4)]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 
-from bot.demo.replay import copied_context_files
+from bot.lifecycle.evidence import copied_context_files
 from bot.dockerfile.fix import fix
 from bot.domain import Incident, TimelineEntry
 from bot.images.autopsy import autopsy
