@@ -3,6 +3,10 @@
 `/diagnose` acknowledges at once (Slack gives 3 s) and runs the diagnosis in a lazy listener, which
 answers through `response_url`. Nothing here is built at import time: `create_slack_app` is called by
 the composition root with secrets from Settings.
+
+Building the app never contacts Slack, so that Slack being down cannot stop `serve`: the bot token is
+checked by `bot.slack.health.start_auth_check` in the background, and bolt calls `auth.test` again on
+the first request it authorizes.
 """
 
 from __future__ import annotations
@@ -11,9 +15,7 @@ import logging
 from collections.abc import Callable
 
 from slack_bolt import App
-from slack_bolt.error import BoltError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from bot.ports import CoronerError
 from bot.settings import Settings
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class SlackAppError(CoronerError):
-    """The Slack app could not start (for example the bot token was refused by auth.test)."""
+    """The Slack app cannot be built (a missing setting)."""
 
 
 def create_slack_app(
@@ -37,17 +39,13 @@ def create_slack_app(
     offer_rollback: bool = False,
     command: str = "/diagnose",
 ) -> App:
-    """Build the app. `client` (for tests or a custom base URL) must carry the bot token; without it a
-    rate-limit-aware client for `bot_token` is built. The token is checked once with `auth.test`."""
+    """Build the app without contacting Slack. `client` (for tests or a custom base URL) must carry the
+    bot token; without it a rate-limit-aware client for `bot_token` is built."""
     web_client = client if client is not None else build_web_client(token=bot_token)
     if web_client.token is None:
         web_client.token = bot_token
-    try:
-        app = App(signing_secret=signing_secret, client=web_client, process_before_response=False)
-    except BoltError as exc:
-        raise SlackAppError(f"Slack refused the bot token: {exc}") from exc
-    except (SlackClientError, OSError) as exc:
-        raise SlackAppError(f"cannot reach Slack at {web_client.base_url} to check the bot token: {exc}") from exc
+    app = App(signing_secret=signing_secret, client=web_client, process_before_response=False,
+              token_verification_enabled=False)
     register_diagnose(app, diagnose=diagnose, command=command, offer_rollback=offer_rollback)
     register_rollback_button(app)
     register_error_handler(app)

@@ -3,6 +3,9 @@
 slack_sdk retries only connection errors by default; a burst of posts during an incident hits
 `chat.postMessage`'s ~1 message/s per channel limit, so the client always carries a
 `RateLimitErrorRetryHandler` that honours `Retry-After`.
+
+Every post also tells `SlackHealth` how Slack is doing: an outage (unreachable, 5xx, token refused)
+turns `/readyz`'s Slack to degraded and wakes the background `auth.test`; a success clears it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.ports import CoronerError
+from bot.slack.health import SlackHealth, failure_reason, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,11 @@ SLACK_API_URL = "https://slack.com/api/"
 
 class ChatPostError(CoronerError):
     """Slack refused or could not take a message; the message names the API error code."""
+
+
+class SlackUnavailable(ChatPostError):
+    """Slack could not be used at all (down, 5xx, token refused): the post is worth retrying later,
+    once `SlackHealth` is ok again, unlike a refusal of this one message."""
 
 
 def with_rate_limit_retries(client: WebClient, *, max_retries: int = 3) -> WebClient:
@@ -41,18 +50,23 @@ def build_web_client(
 class SlackChatPoster:
     """Implements `bot.ports.ChatPoster`. Returns the posted message's `ts` (a thread parent id)."""
 
-    def __init__(self, client: WebClient, *, max_retries: int = 3) -> None:
+    def __init__(self, client: WebClient, *, max_retries: int = 3, health: SlackHealth | None = None) -> None:
         self._client = with_rate_limit_retries(client, max_retries=max_retries)
+        self._health = health
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
         try:
             response = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise ChatPostError(f"chat.postMessage to {channel} failed: {error or 'HTTP ' + str(status)}") from exc
         except (SlackClientError, OSError) as exc:
-            raise ChatPostError(f"chat.postMessage to {channel} failed: {exc}") from exc
+            reason = failure_reason(exc, base_url=self._client.base_url)
+            message = f"chat.postMessage to {channel} failed: {reason}"
+            if not is_outage(exc):
+                raise ChatPostError(message) from exc
+            if self._health is not None:
+                self._health.record_failure(f"chat.postMessage: {reason}")
+            raise SlackUnavailable(message) from exc
+        if self._health is not None:
+            self._health.record_ok()
         ts = str(response["ts"])
         log.info("posted to slack", extra={"channel": channel, "ts": ts, "thread_ts": thread_ts})
         return ts
