@@ -194,17 +194,24 @@ def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = Non
     }
 
 
-def slash_command_body(text: str, *, response_url: str, command: str = "/diagnose") -> str:
-    return urlencode({
+def slash_command_fields(text: str, *, response_url: str, command: str = "/diagnose") -> dict[str, str]:
+    """The fields of a slash command (REFERENCE.md §2.1): form-encoded over HTTP, a JSON object in a
+    Socket Mode envelope."""
+    return {
         "token": "deprecated", "team_id": "T0001", "team_domain": "coroner-test", "channel_id": "C0INC",
         "channel_name": "incidents", "user_id": "U0ONCALL", "user_name": "oncall", "command": command,
         "text": text, "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A0001",
         "is_enterprise_install": "false",
-    })
+    }
 
 
-def block_action_body(value: str, *, response_url: str) -> str:
-    payload = {
+def slash_command_body(text: str, *, response_url: str, command: str = "/diagnose") -> str:
+    return urlencode(slash_command_fields(text, response_url=response_url, command=command))
+
+
+def block_action_payload(value: str, *, response_url: str) -> dict[str, Any]:
+    """A click on the rollback button: `payload=<json>` over HTTP, the envelope's payload in Socket Mode."""
+    return {
         "type": "block_actions", "team": {"id": "T0001", "domain": "coroner-test"},
         "user": {"id": "U0ONCALL", "username": "oncall", "team_id": "T0001"}, "api_app_id": "A0001",
         "token": "deprecated", "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0INC"},
@@ -212,7 +219,10 @@ def block_action_body(value: str, *, response_url: str) -> str:
         "actions": [{"type": "button", "action_id": "coroner_rollback", "block_id": "rollback_actions",
                      "value": value, "text": {"type": "plain_text", "text": "Roll back"}, "action_ts": "1.3"}],
     }
-    return urlencode({"payload": json.dumps(payload)})
+
+
+def block_action_body(value: str, *, response_url: str) -> str:
+    return urlencode({"payload": json.dumps(block_action_payload(value, response_url=response_url))})
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.slack_socket import SlackSocketDouble, running_slack_socket
 from tests.doubles.slack_web import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -24,6 +25,12 @@ from tests.doubles.slack_web import (
 @pytest.fixture
 def slack_api() -> Iterator[SlackDouble]:
     with running_slack_web() as double:
+        yield double
+
+
+@pytest.fixture
+def slack_socket() -> Iterator[SlackSocketDouble]:
+    with running_slack_socket() as double:
         yield double
 
 
