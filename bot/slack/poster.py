@@ -11,6 +11,7 @@ turns `/readyz`'s Slack to degraded and wakes the background `auth.test`; a succ
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -70,3 +71,26 @@ class SlackChatPoster:
         ts = str(response["ts"])
         log.info("posted to slack", extra={"channel": channel, "ts": ts, "thread_ts": thread_ts})
         return ts
+
+
+class RetryingChatPoster:
+    """Implements `bot.ports.ChatPoster`: a post that fails because Slack is down waits until
+    `SlackHealth` is ok again (the background `auth.test` finds out) and is sent again, for at most
+    `patience` seconds. Keep `patience` under a job's lease, so that no other worker takes the job
+    (and posts it again) while this one waits."""
+
+    def __init__(self, poster: SlackChatPoster, health: SlackHealth, *, patience: float = 240.0) -> None:
+        self._poster = poster
+        self._health = health
+        self._patience = patience
+
+    def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
+        deadline = time.monotonic() + self._patience
+        while True:
+            try:
+                return self._poster.post(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
+            except SlackUnavailable:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._health.wait_until("ok", timeout=left):
+                    raise
+                log.info("Slack is back: posting again", extra={"channel": channel})

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +32,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.doubles.loopback import serving_http
 from tests.doubles.slack_web import block_action_payload, slash_command_fields
 
 APP_TOKEN = "xapp-1-A0001-1234-coroner-test"
@@ -206,23 +207,10 @@ def running_slack_socket(*, listening: bool = True) -> Iterator[SlackSocketDoubl
     ws_thread = threading.Thread(target=ws_server.serve_forever, daemon=True)
     ws_thread.start()
 
-    http_server = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(double), bind_and_activate=False)
-    http_server.server_bind()
-    double.api_url = f"http://127.0.0.1:{http_server.server_address[1]}/api/"
-    http_thread = threading.Thread(target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def come_up() -> None:
-        http_server.server_activate()
-        http_thread.start()
-
-    double.come_up = come_up
-    if listening:
-        come_up()
     try:
-        yield double
+        with serving_http(_http_handler(double), listening=listening) as http:
+            double.api_url, double.come_up = f"{http.url}/api/", http.come_up
+            yield double
     finally:
-        if http_thread.is_alive():
-            http_server.shutdown()
-        http_server.server_close()
         ws_server.shutdown()
         ws_thread.join(timeout=5)

@@ -23,9 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode
+
+from tests.doubles.loopback import serving_http
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-coroner-test"
@@ -158,24 +160,9 @@ def running_slack_web(*, listening: bool = True) -> Iterator[SlackDouble]:
     """Serve the double on a loopback port. With `listening=False` the port is bound but refuses
     connections (Slack is down) until `double.come_up()`: the URL is known before Slack is up."""
     double = SlackDouble()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double), bind_and_activate=False)
-    server.server_bind()
-    double.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def come_up() -> None:
-        server.server_activate()
-        thread.start()
-
-    double.come_up = come_up
-    if listening:
-        come_up()
-    try:
+    with serving_http(_handler(double), listening=listening) as server:
+        double.url, double.come_up = server.url, server.come_up
         yield double
-    finally:
-        if thread.is_alive():
-            server.shutdown()
-        server.server_close()
 
 
 def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:

@@ -105,3 +105,40 @@ def test_health_starts_degraded_until_something_answers() -> None:
     health.record_failure("y")
     status = health.status()
     assert status.state == "degraded" and status.last_error == "y" and status.since >= first
+
+
+def test_a_post_made_while_slack_is_down_is_sent_when_slack_is_back(kit) -> None:
+    import threading
+
+    from bot.slack.poster import RetryingChatPoster
+
+    with running_slack_web(listening=False) as slack:
+        client = WebClient(token=kit.token, base_url=slack.api_url, timeout=2)
+        health = SlackHealth()
+        check = start_auth_check(client, health, retry_seconds=0.05, max_retry_seconds=0.2)
+        poster = RetryingChatPoster(SlackChatPoster(client, health=health), health, patience=30)
+        posted: list[str] = []
+        thread = threading.Thread(target=lambda: posted.append(poster.post(channel="C0INC", text="hi", blocks=[])))
+        try:
+            thread.start()
+            wait_for_status(health, lambda s: (s.last_error or "").startswith("chat.postMessage: cannot reach"))
+            assert posted == []
+            slack.come_up()
+            thread.join(10)
+        finally:
+            check.close()
+        assert posted == ["1715655731.000101"]
+        assert len(slack.calls("/api/chat.postMessage")) == 1  # sent once, when Slack was back
+
+
+def test_a_post_gives_up_when_slack_stays_down_past_its_patience(kit) -> None:
+    from bot.slack.poster import RetryingChatPoster
+
+    with running_slack_web(listening=False) as slack:
+        client = WebClient(token=kit.token, base_url=slack.api_url, timeout=2)
+        health = SlackHealth()
+        poster = RetryingChatPoster(SlackChatPoster(client, health=health), health, patience=0.3)
+        started = time.monotonic()
+        with pytest.raises(SlackUnavailable, match="chat.postMessage to C0INC failed: cannot reach Slack"):
+            poster.post(channel="C0INC", text="hi", blocks=[])
+        assert time.monotonic() - started < 10
