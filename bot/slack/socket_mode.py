@@ -78,8 +78,9 @@ class SocketModeRunner:
             return self._last_error
 
     def wait_connected(self, timeout: float) -> bool:
-        with self._state:
-            return self._state.wait_for(lambda: self._greeted is not None, timeout) and self.connected
+        """Block until connected (each `hello` wakes this); False on timeout."""
+        with self._state:  # re-entrant: `connected` takes it too
+            return self._state.wait_for(lambda: self.connected, timeout)
 
     def close(self) -> None:
         self._stop.set()

@@ -50,6 +50,7 @@ class SlackSocketDouble:
     api_url: str = ""
     opens: list[dict[str, str]] = field(default_factory=list)  # headers of each apps.connections.open
     hellos: int = 0
+    open_connections: int = 0
     acks: dict[str, SocketAck] = field(default_factory=dict)
     unexpected: list[str] = field(default_factory=list)  # frames from the app that are not acks
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -86,6 +87,7 @@ class SlackSocketDouble:
         with self.lock:
             self._current = connection
             self.hellos += 1
+            self.open_connections += 1
             self.lock.notify_all()
         try:
             for frame in connection:
@@ -96,6 +98,7 @@ class SlackSocketDouble:
             with self.lock:
                 if self._current is connection:
                     self._current = None
+                self.open_connections -= 1
                 self.lock.notify_all()
 
     def _receive(self, frame: str) -> None:
@@ -112,10 +115,15 @@ class SlackSocketDouble:
     # -- what tests call -------------------------------------------------------------------------------
 
     def wait_connected(self, hellos: int = 1, timeout: float = 10.0) -> None:
-        """Wait until `hellos` connections were greeted and one is open."""
+        """Wait until `hellos` connections were greeted and only the latest is still open (the app has
+        let go of the ones it replaced)."""
+        def settled() -> bool:
+            return self.hellos >= hellos and self._current is not None and self.open_connections == 1
+
         with self.lock:
-            if not self.lock.wait_for(lambda: self.hellos >= hellos and self._current is not None, timeout):
-                raise AssertionError(f"no {hellos} Socket Mode connection(s); got {self.hellos}")
+            if not self.lock.wait_for(settled, timeout):
+                raise AssertionError(f"no {hellos} Socket Mode connection(s) with one open; got {self.hellos} "
+                                     f"greeted, {self.open_connections} open")
 
     def send(self, envelope: dict[str, Any]) -> str:
         with self.lock:

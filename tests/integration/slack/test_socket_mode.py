@@ -124,7 +124,7 @@ def test_a_dropped_connection_reconnects_with_a_new_url(connect, slack_api, slac
 
     slack_socket.outage = False
     slack_socket.wait_connected(hellos=2)
-    wait_until(lambda: runner.connected)
+    assert runner.wait_connected(10)
     envelope_id = slack_socket.send_slash_command("user-profile-service", response_url=slack_api.webhook())
     assert slack_socket.wait_ack(envelope_id).payload is not None
     slack_api.wait_for("/webhook/")
@@ -137,7 +137,7 @@ def test_a_disconnect_frame_moves_to_a_new_connection(connect, slack_api, slack_
     slack_socket.send_disconnect("refresh_requested")
     slack_socket.wait_connected(hellos=2)
     assert len(slack_socket.opens) > opens  # each connection uses a fresh URL (tickets are single-use)
-    wait_until(lambda: runner.connected)
+    assert runner.wait_connected(10)
     envelope_id = slack_socket.send_slash_command("user-profile-service", response_url=slack_api.webhook())
     assert slack_socket.wait_ack(envelope_id).payload is not None
 
