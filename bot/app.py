@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -42,6 +42,7 @@ def create_app(
     pending_sweep_seconds: float | None = 60.0,
     extra_routes: Sequence[BaseRoute] = (),
     incident_service: IncidentService | None = None,
+    readiness: Callable[[], dict[str, str]] | None = None,
 ) -> Starlette:
     """The ASGI app over `store`.
 
@@ -51,6 +52,7 @@ def create_app(
     webhook woke it (events whose processing failed, events stored by another replica).
     `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
     `incident_service` replaces the default `IncidentService(store, clock=clock)`.
+    `readiness` adds the state of the other parts to `/readyz` (Slack degraded does not make it 503).
     """
     secrets = tuple(s for s in webhook_secrets if s)
     if not secrets:
@@ -107,8 +109,9 @@ def create_app(
             await run_in_threadpool(store.ping)
         except StoreUnavailable as exc:
             log.warning("not ready: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "ok"})
+            return JSONResponse({"status": "unavailable", "database": "down", **(readiness() if readiness else {})},
+                                status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok", **(readiness() if readiness else {})})
 
     applier = Applier(service, interval=pending_sweep_seconds or 60.0)
 

@@ -43,6 +43,7 @@ from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
 from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
 from bot.settings import Settings
+from bot.slack.health import SlackHealth
 from bot.store import Store
 from bot.worker import Handler, default_worker_name
 
@@ -88,6 +89,8 @@ class Services:
     chat: ChatPoster | None = None
     pagerduty: PagerDutyClient | None = None
     links: PostmortemLinks | None = None
+    slack_health: SlackHealth = field(default_factory=SlackHealth)
+    _slack_app: App | None = None
     _clusters: dict[str | None, ClusterReader] = field(default_factory=dict)
     _rollbackers: dict[str | None, ClusterRollbacker] = field(default_factory=dict)
     _images: ImageReader | None = None
@@ -166,6 +169,37 @@ class Services:
                                                        from_email=self.settings.pagerduty_from_email, worker=name)
         return handlers
 
+    def slack_app(self, *, socket_mode: bool = False) -> App:
+        """The bolt app (`/diagnose` and the incident's buttons), built once: HTTP and Socket Mode share it."""
+        from bot.slack.app import create_slack_app_from_settings
+        from bot.slack.incident_listeners import register_incident_actions
+        from bot.slack.reviewers import Reviewers
+
+        settings = self.settings
+
+        def incident_buttons(app: App) -> None:
+            register_incident_actions(app, actions=self.actions(),
+                                      reviewers=Reviewers(settings.reviewers, client=app.client),
+                                      draft_url=self.draft_url, rollback_enabled=settings.rollback_enabled)
+
+        with self._lock:
+            if self._slack_app is None:
+                self._slack_app = create_slack_app_from_settings(
+                    settings, diagnose=self.diagnose, offer_rollback=settings.rollback_enabled,
+                    register=[incident_buttons], socket_mode=socket_mode)
+            return self._slack_app
+
+    def readiness(self) -> dict[str, str]:
+        """What `/readyz` adds: Slack's state. A degraded Slack does not make the bot unready (the intake
+        must keep accepting); posts wait in the queue until it is back."""
+        if self.settings.slack_bot_token is None:
+            return {}
+        status = self.slack_health.status()
+        report = {"slack": status.state}
+        if status.state != "ok" and status.last_error:
+            report["slack_error"] = status.last_error
+        return report
+
     def actions(self) -> IncidentActions:
         return IncidentActions(store=self.store, pagerduty=self.pagerduty,
                                rollbacker_for=self.rollbacker if self.settings.rollback_enabled else None)
@@ -182,13 +216,15 @@ def build(
 ) -> Services:
     """The object graph from Settings. The overrides replace a part with a double or a recording (the demo
     reads images from its scenario's evidence); everything else is what production runs."""
+    health = SlackHealth()
     if chat is None and settings.slack_bot_token is not None:
-        from bot.slack.poster import SlackChatPoster
         from slack_sdk import WebClient
+
+        from bot.slack.poster import SlackChatPoster
 
         # No retry handler here: a rate-limited post goes back to the queue with Slack's Retry-After.
         chat = SlackChatPoster(WebClient(token=settings.slack_bot_token.get_secret_value(),
-                                         base_url=settings.slack_api_url, timeout=10))
+                                         base_url=settings.slack_api_url, timeout=10), health=health)
     clock = clock or SystemClock()
     services = Services(
         settings=settings,
@@ -199,6 +235,7 @@ def build(
         chat=chat,
         pagerduty=build_pagerduty_client(settings, on_call=count_pagerduty_call),
         links=PostmortemLinks.from_settings(settings),
+        slack_health=health,
         _images=images,
     )
     if services.pagerduty is not None and not settings.pagerduty_from_email:
@@ -213,19 +250,9 @@ def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0)
     settings = services.settings
     routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS)]
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
-        from bot.slack.app import create_slack_app_from_settings
         from bot.slack.asgi import slack_routes
-        from bot.slack.incident_listeners import register_incident_actions
-        from bot.slack.reviewers import Reviewers
 
-        def incident_buttons(app: App) -> None:
-            register_incident_actions(app, actions=services.actions(),
-                                      reviewers=Reviewers(settings.reviewers, client=app.client),
-                                      draft_url=services.draft_url, rollback_enabled=settings.rollback_enabled)
-
-        routes += slack_routes(create_slack_app_from_settings(
-            settings, diagnose=services.diagnose, offer_rollback=settings.rollback_enabled,
-            register=[incident_buttons]))
+        routes += slack_routes(services.slack_app())
     else:
         log.info("Slack is not configured (CORONER_SLACK_SIGNING_SECRET, CORONER_SLACK_BOT_TOKEN): /slack/events is off")
     if settings.web_secret is not None:
@@ -237,4 +264,5 @@ def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0)
         extra_routes=routes,
         incident_service=services.incident_service(),
         pending_sweep_seconds=pending_sweep_seconds,
+        readiness=services.readiness,
     )

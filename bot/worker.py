@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 class RetryLater(CoronerError):
     """A handler cannot finish now but will later (Slack rate-limits or is down, a post is in flight
-    elsewhere): the job is queued again after `after_seconds`, counting one attempt."""
+    elsewhere): the job is queued again after `after_seconds` (None: the worker's backoff for the
+    attempt), counting one attempt."""
 
-    def __init__(self, message: str, *, after_seconds: float) -> None:
+    def __init__(self, message: str, *, after_seconds: float | None) -> None:
         super().__init__(message)
         self.after_seconds = after_seconds
 
@@ -155,8 +156,9 @@ class JobWorker:
             raise
         except RetryLater as exc:
             outcome = "retry"
-            self._fail(job, f"{exc}", retry_in=exc.after_seconds)
-            log.info("job will retry in %.0f s: %s", exc.after_seconds, exc)
+            delay = exc.after_seconds if exc.after_seconds is not None else self._retry_backoff.delay(job.attempts)
+            self._fail(job, f"{exc}", retry_in=delay)
+            log.info("job will retry in %.1f s: %s", delay, exc)
             return job
         except Exception as exc:
             self._fail(job, f"{type(exc).__name__}: {exc}", retry_in=self._retry_backoff.delay(job.attempts))

@@ -192,5 +192,5 @@ class SlackThreadHandler:
 def as_retry(exc: ChatPostError) -> Exception:
     """A Slack failure as the worker should see it: later (with Slack's Retry-After), or an error."""
     if exc.retryable:
-        return RetryLater(str(exc), after_seconds=exc.retry_after if exc.retry_after is not None else 10.0)
+        return RetryLater(str(exc), after_seconds=exc.retry_after)
     return exc

@@ -62,8 +62,10 @@ def test_diagnose_acks_then_answers_in_channel(make_client, slack_api, kit, diag
     assert "coroner_rollback" not in text  # the rollback button is opt-in
 
 
-def test_auth_test_was_called_with_the_bot_token(make_client, slack_api) -> None:
-    make_client()
+def test_the_app_is_built_without_contacting_slack_and_authorizes_on_first_use(make_client, slack_api, kit) -> None:
+    client = make_client()
+    assert slack_api.requests == []  # building the app made no call: Slack may be down at start
+    post_command(client, kit, "user-profile-service", slack_api.webhook())
     call = slack_api.wait_for("/api/auth.test")[0]
     assert call.headers["Authorization"] == "Bearer xoxb-1234-coroner-test"
 
@@ -87,7 +89,9 @@ def test_tampered_body_is_401(make_client, slack_api, kit) -> None:
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -3600])
+# A future timestamp gets closer to "now" while the request travels: +305 stays outside the 300 s window
+# even when the check runs a few seconds after signing (+301 failed when a second boundary passed).
+@pytest.mark.parametrize("skew", [-301, 305, -3600])
 def test_timestamp_outside_the_replay_window_is_401(make_client, slack_api, kit, diagnosed, skew) -> None:
     client = make_client()
     response = post_command(client, kit, "user-profile-service", slack_api.webhook(),
@@ -200,12 +204,6 @@ def test_oversized_body_is_413(make_client, kit) -> None:
     assert client.post("/slack/events", content=body, headers=kit.sign(body)).status_code == 413
 
 
-def test_refused_bot_token_is_a_clear_error(slack_api, kit) -> None:
-    with pytest.raises(SlackAppError, match="invalid_auth"):
-        create_slack_app(signing_secret=kit.secret, bot_token="xoxb-invalid", diagnose=kit.story,
-                         client=WebClient(token="xoxb-invalid", base_url=slack_api.api_url))
-
-
 def test_ack_does_not_wait_for_the_diagnosis(make_client, slack_api, kit) -> None:
     import threading
 
@@ -243,9 +241,15 @@ def test_error_handler_answers_listener_failures(slack_api, kit, serve_asgi) -> 
 def test_app_from_settings_uses_the_configured_api_url(slack_api, kit) -> None:
     from bot.settings import Settings
     from bot.slack.app import create_slack_app_from_settings
+    from bot.slack.health import SlackHealth, start_auth_check
 
     settings = Settings(slack_bot_token=kit.token, slack_signing_secret=kit.secret, slack_api_url=slack_api.api_url)
-    create_slack_app_from_settings(settings, diagnose=kit.story)
+    app = create_slack_app_from_settings(settings, diagnose=kit.story)
+    check = start_auth_check(app.client, health := SlackHealth())
+    try:
+        assert health.wait_until("ok", timeout=10)
+    finally:
+        check.close()
     assert slack_api.wait_for("/api/auth.test")[0].headers["Authorization"] == f"Bearer {kit.token}"
 
 
@@ -255,9 +259,3 @@ def test_app_from_settings_names_missing_variables() -> None:
 
     with pytest.raises(SlackAppError, match="set CORONER_SLACK_SIGNING_SECRET and CORONER_SLACK_BOT_TOKEN"):
         create_slack_app_from_settings(Settings(), diagnose=lambda s: None)  # type: ignore[arg-type,return-value]
-
-
-def test_unreachable_slack_at_start_is_a_clear_error(kit) -> None:
-    with pytest.raises(SlackAppError, match="cannot reach Slack at http://127.0.0.1:9/api/"):
-        create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
-                         client=WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2))

@@ -272,3 +272,31 @@ def test_rollback_from_the_thread_patches_the_deployment_for_reviewers_only(bot:
     with bot.services.store.unit_of_work() as uow:
         audit = [(r.actor, r.action, r.details.get("revision")) for r in uow.audit.list(target=f"prod/{SERVICE}")]
     assert audit == [("U0STRANGER", "rollback.refused", None), ("U0LEAD", "rollback", 4)]
+
+
+def test_slack_down_delays_the_thread_and_loses_nothing(bot: Bot) -> None:
+    """Slack answers 503 to everything: the intake keeps accepting, /readyz says Slack is degraded, the
+    posts wait in the queue with backoff, and the thread appears, once each, when Slack is back."""
+    slack = bot.slack
+    slack.down = True
+    assert bot.send(bot.event("incident.triggered", minutes=0), webhook_id="d-trig").status_code == 202
+    assert bot.send(bot.event("incident.acknowledged", minutes=3), webhook_id="d-ack").status_code == 202
+
+    def degraded() -> dict[str, Any] | None:
+        ready = httpx.get(f"{bot.url}/readyz", timeout=5)
+        return ready.json() if ready.status_code == 200 and ready.json().get("slack") == "degraded" else None
+
+    ready = wait_until(degraded, what="/readyz to report Slack degraded")
+    assert "chat.postMessage" in ready["slack_error"] and ready["database"] == "ok"
+    attempts = wait_until(lambda: len(slack.calls("/api/chat.postMessage")) >= 2 and
+                          slack.calls("/api/chat.postMessage"), what="retries while Slack is down")
+    assert not slack.messages  # Slack took nothing yet
+    slack.down = False
+    ts = wait_until(lambda: slack.messages and root_ts(slack), what="the root once Slack is back", timeout=40)
+    lines = wait_until(lambda: [m for m in slack.messages.values() if m.get("thread_ts") == ts
+                                and "acknowledged" in text_of(m)], what="the acknowledged line", timeout=40)
+    assert len(lines) == 1
+    roots = [m for m in slack.messages.values() if not m.get("thread_ts")]
+    assert len(roots) == 1 and len(attempts) >= 2
+    wait_until(lambda: httpx.get(f"{bot.url}/readyz", timeout=5).json().get("slack") == "ok",
+               what="/readyz to report Slack ok again")
