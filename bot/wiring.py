@@ -41,11 +41,12 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
         from bot.images.docker_reader import DockerImageReader
 
         return DockerImageReader(contents=docker_contents)
+    from bot.images.registry_auth import RegistryAuth
     from bot.images.registry_reader import RegistryImageReader
 
-    password = settings.registry_password.get_secret_value() if settings.registry_password else None
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget,
-                               username=settings.registry_username, password=password)
+    # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
+    auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
+    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
 
 
 @dataclass

@@ -62,14 +62,14 @@ class FakeImageReader:
         )
         self.images[ref] = (manifest, layers)
 
-    def manifest(self, ref: str) -> ImageManifest:
+    def manifest(self, ref: str, *, deadline: object = None) -> ImageManifest:
         from bot.ports import ImageReadError
 
         if ref not in self.images:
             raise ImageReadError(f"image {ref} not found")
         return self.images[ref][0]
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: object = None) -> Iterator[FileEntry]:
         return iter(self.images[ref][1][layer.index])
 
 
