@@ -217,8 +217,8 @@ def skip(raw: IO[bytes], size: int, deadline: Deadline = NO_DEADLINE) -> None:
         if not n:
             raise EOFError("unexpected end of tar stream")
         size -= n
-        # A gzip bomb inflates without touching the network: time is checked per megabyte read.
-        deadline.check("reading a layer")
+        if size > 0:  # a gzip bomb inflates without touching the network: time is checked per megabyte
+            deadline.check("reading a layer")
 
 
 def _size(text: str, what: str) -> int:
@@ -275,8 +275,11 @@ class _HeaderBudget:
         else:
             self.member += size
             used = self.member
-        if size > self.limit or used > self.limit:
-            raise MalformedLayer(f"{what} header of {size} bytes ({used} in a row) is over the limit of {self.limit} bytes")
+        if size > self.limit:
+            raise MalformedLayer(f"{what} header of {size} bytes is over the limit of {self.limit} bytes")
+        if used > self.limit:
+            whose = "global headers" if is_global else "headers before one member"
+            raise MalformedLayer(f"{what} {whose} add up to {used} bytes, over the limit of {self.limit} bytes")
 
 
 _NO_DATA_TYPES = (tarfile.SYMTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE)

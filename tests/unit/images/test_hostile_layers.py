@@ -111,7 +111,7 @@ def test_names_longer_than_the_limit_are_one_line_naming_the_layer(registry):
 
 BOMB = textwrap.dedent(
     """
-    import sys, tarfile
+    import sys, tarfile, time
     sys.path.insert(0, sys.argv[1])
     from images_fakes import RegistryDouble, file_header, gzip_chunks, pax_record, sha, special_header
     from bot.images.autopsy import autopsy
@@ -142,9 +142,11 @@ BOMB = textwrap.dedent(
     registry = RegistryDouble()
     registry.add_image("bomb", "v1", [], [{"created_by": "ADD bomb"}],
                        streamed=[(sha(blob), len(blob), lambda: iter([blob]))], streamed_gzip=True)
+    started = time.perf_counter()
     try:
         autopsy(RegistryImageReader(), f"127.0.0.1:{registry.port}/bomb:v1")
     except ImageReadError as exc:
+        print(f"{time.perf_counter() - started:.3f}")
         print(exc)
     else:
         print("no error")
