@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
         PodSnapshot,
         ReplicaSetSnapshot,
     )
+    from bot.deadline import Deadline
     from bot.images.model import FileEntry, ImageManifest, LayerRef
 
 
@@ -125,11 +126,12 @@ class ClusterRollbacker(Protocol):
 
 
 class ImageReader(Protocol):
-    """Reads an image without running it. Raises `ImageReadError`."""
+    """Reads an image without running it. Raises `ImageReadError`, and `DeadlineExceeded` once
+    `deadline` has passed: a reader that waits on a network stops waiting then (default: no deadline)."""
 
-    def manifest(self, ref: str) -> ImageManifest: ...
+    def manifest(self, ref: str, *, deadline: Deadline = ...) -> ImageManifest: ...
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = ...) -> Iterator[FileEntry]:
         """Stream the tar members of one layer; memory stays flat however big the layer is."""
         ...
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.ports import CoronerError
+
+if TYPE_CHECKING:
+    from bot.images.registry_auth import Credential
 
 ENV_PREFIX = "CORONER_"
 # An HMAC key shorter than this is guessable offline from one signed link.
@@ -71,7 +74,20 @@ class Settings(BaseSettings):
     image_source: Literal["registry", "docker"] = Field(
         default="registry", description="How images are read: OCI registry over HTTP, or the Docker engine."
     )
-    registry_username: str | None = Field(default=None, description="Registry user for bearer-token auth.")
+    registry_auth: SecretStr | None = Field(
+        default=None,
+        description="Registry credentials by host: JSON {host: {username, password}}, a Docker config.json, "
+        "or the path of one. Each credential is sent to its own host only.",
+    )
+    registry_token_realms: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated token-service origins (https://auth.example.net) that may receive a "
+        "registry's credentials besides its own origin and HTTPS hosts of its own domain.",
+    )
+    registry_host: str | None = Field(
+        default=None, description="The registry host[:port] that CORONER_REGISTRY_USERNAME/PASSWORD belong to."
+    )
+    registry_username: str | None = Field(default=None, description="Registry user, for CORONER_REGISTRY_HOST only.")
     registry_password: SecretStr | None = Field(default=None, description="Registry password or token.")
     image_platform: str = Field(
         default="linux/amd64", description="Platform picked from a multi-arch image index (os/arch)."
@@ -106,12 +122,45 @@ class Settings(BaseSettings):
         default="text", description="text: one readable line per record; json: one JSON object per line."
     )
 
-    @field_validator("pagerduty_webhook_secrets", "reviewers", mode="before")
+    @field_validator("pagerduty_webhook_secrets", "reviewers", "registry_token_realms", mode="before")
     @classmethod
-    def _split_secrets(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("registry_auth")
+    @classmethod
+    def _registry_auth_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from bot.images.registry_auth import load_registry_auth
+
+            load_registry_auth(value.get_secret_value())  # RegistryAuthError is a ValueError, without secrets
+        return value
+
+    @field_validator("registry_username")
+    @classmethod
+    def _username_has_a_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A password without a host used to go to every registry that asked, and to their token services.
+        if value and not info.data.get("registry_host"):
+            raise ValueError(
+                "set CORONER_REGISTRY_HOST to the registry these credentials belong to (they go to no other), "
+                "or use CORONER_REGISTRY_AUTH"
+            )
+        return value
+
+    def registry_credentials(self) -> dict[str, Credential]:
+        """CORONER_REGISTRY_AUTH's credentials, plus the USERNAME/PASSWORD pair for CORONER_REGISTRY_HOST."""
+        from bot.images.registry_auth import Credential, RegistryAuthError, load_registry_auth
+
+        try:
+            credentials = load_registry_auth(self.registry_auth.get_secret_value()) if self.registry_auth else {}
+        except RegistryAuthError as exc:  # the file changed since the settings were read
+            raise SettingsError(f"{ENV_PREFIX}REGISTRY_AUTH: {exc}") from None
+        if self.registry_username and self.registry_host:
+            password = self.registry_password.get_secret_value() if self.registry_password else ""
+            credentials[self.registry_host] = Credential(self.registry_username, password)
+        return credentials
 
     @field_validator("playbooks_dir", "templates_dir", "catalog_file", "kubeconfig")
     @classmethod

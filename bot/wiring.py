@@ -66,11 +66,12 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
         from bot.images.docker_reader import DockerImageReader
 
         return DockerImageReader(contents=docker_contents)
+    from bot.images.registry_auth import RegistryAuth
     from bot.images.registry_reader import RegistryImageReader
 
-    password = settings.registry_password.get_secret_value() if settings.registry_password else None
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget,
-                               username=settings.registry_username, password=password)
+    # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
+    auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
+    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
 
 
 def split_service(text: str) -> tuple[str | None, str]:
@@ -117,10 +118,9 @@ class Services:
             return self._rollbackers[context]
 
     def images(self) -> ImageReader:
-        with self._lock:
-            if self._images is None:
-                self._images = image_reader(self.settings)
-            return self._images
+        """A reader per use: the registry reader's byte budget (CORONER_IMAGE_BYTE_BUDGET) is per autopsy,
+        so one process-wide reader would stop reading layers once 8 GiB had been read in total."""
+        return self._images if self._images is not None else image_reader(self.settings)
 
     def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None) -> Diagnosis:
         """Diagnose `service` (a catalog name, a workload name, or `namespace/name`)."""

@@ -9,6 +9,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.deadline import Deadline
 from bot.domain import RollbackCandidate
 from bot.dockerfile.fix import fix
 from bot.images.autopsy import ImageReport, autopsy
@@ -16,6 +17,10 @@ from bot.ports import CoronerError, ImageReader
 from bot.postmortem.evidence import DockerfileFix, ImageSummary
 
 log = logging.getLogger(__name__)
+
+# The postmortem's autopsy runs in the diagnosis job, after the checks: bounded like a check, so a
+# registry that trickles bytes cannot hold the job (and its lease) for ever.
+AUTOPSY_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,8 @@ def gather(
         except OSError as exc:
             log.warning("cannot read the catalog's Dockerfile %s: %s", dockerfile, exc.strerror)
     try:
-        report = autopsy(images, image_ref, dockerfile_text=text, against=previous.image if previous else None)
+        report = autopsy(images, image_ref, dockerfile_text=text, against=previous.image if previous else None,
+                         deadline=Deadline.after(AUTOPSY_SECONDS))
     except CoronerError as exc:
         return ImageEvidence(image=None, dockerfile_fix=_fix(text, dockerfile, None),
                              gap=f"image {image_ref} could not be read: {exc}")
