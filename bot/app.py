@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.http_body import read_capped
 from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
 from bot.incidents.service import IncidentService, Processed
 from bot.metrics import WEBHOOKS
@@ -60,18 +61,9 @@ def create_app(
     service = incident_service or IncidentService(store, clock=clock)
 
     async def pagerduty_webhook(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        body = await read_capped(request, MAX_BODY_BYTES)
+        if body is None:
             return _error(413, "body too large")
-        # Read with a cap: the body is not authenticated yet, so it must not be buffered without limit.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return _error(413, "body too large")
-            chunks.append(chunk)
-        body = b"".join(chunks)
         if not verify_v3(body, request.headers.get(SIGNATURE_HEADER), secrets):
             log.warning("PagerDuty webhook refused: bad or missing signature", extra={"client": _client(request)})
             _count("unverified", "failed")

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.http_body import read_capped
+
 SLACK_EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few KB; refuse anything far larger before it is buffered for HMAC checks.
 MAX_BODY_BYTES = 1_000_000
@@ -22,11 +24,8 @@ MAX_BODY_BYTES = 1_000_000
 
 def slack_routes(app: App, *, path: str = SLACK_EVENTS_PATH, max_body_bytes: int = MAX_BODY_BYTES) -> list[Route]:
     async def events(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return JSONResponse({"error": "request too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > max_body_bytes:
+        body = await read_capped(request, max_body_bytes)
+        if body is None:
             return JSONResponse({"error": "request too large"}, status_code=413)
         bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
         return to_starlette_response(bolt_response)
