@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -21,8 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.http_body import read_capped
+from bot.incidents.applier import Applier
+from bot.incidents.intake import IntakeWriter
 from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
-from bot.incidents.service import IncidentService, Processed
+from bot.incidents.service import IncidentService
 from bot.metrics import WEBHOOKS
 from bot.ports import Clock
 from bot.settings import Settings
@@ -77,9 +80,7 @@ def create_app(
             return _error(400, str(exc))
         _count(event.event_type, "received")
         try:
-            recorded = await run_in_threadpool(
-                service.record, event=event, body=body, headers=dict(request.headers.items())
-            )
+            recorded = await writer.record(event=event, body=body, headers=dict(request.headers.items()))
         except StoreUnavailable as exc:
             log.error("PagerDuty webhook not stored, asking for a retry: %s", exc)
             _count(event.event_type, "failed")
@@ -105,19 +106,25 @@ def create_app(
                                 status_code=503)
         return JSONResponse({"status": "ready", "database": "ok", **(readiness() if readiness else {})})
 
-    applier = Applier(service, interval=pending_sweep_seconds or 60.0)
+    writer = IntakeWriter(store, clock=clock)
+    applier = Applier(service, interval=pending_sweep_seconds or 60.0, intake_busy=writer.busy)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Events left pending by a previous run are processed before new traffic, keeping their order.
         await applier.apply_pending()
-        task = asyncio.create_task(applier.run())
+        # Everything built so far (the SDKs, the engine, the playbooks) lives as long as the process: move it
+        # out of the collector's reach, so that full collections stay short and do not stall requests.
+        gc.freeze()
+        tasks = [asyncio.create_task(writer.run()), asyncio.create_task(applier.run())]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     routes: list[BaseRoute] = [
         Route("/pagerduty/webhook", pagerduty_webhook, methods=["POST"]),
@@ -133,42 +140,6 @@ def app_from_settings(settings: Settings) -> Starlette:
     from bot.wiring import build, build_app
 
     return build_app(build(settings))
-
-
-class Applier:
-    """Applies stored events in the background, oldest first: woken by each accepted webhook, and every
-    `interval` seconds anyway (events another replica stored, events whose processing failed)."""
-
-    BATCH = 200
-
-    def __init__(self, service: IncidentService, *, interval: float) -> None:
-        self._service = service
-        self._interval = interval
-        self._wake: asyncio.Event | None = None
-
-    def wake(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
-    async def run(self) -> None:
-        self._wake = asyncio.Event()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
-            self._wake.clear()
-            await self.apply_pending()
-
-    async def apply_pending(self) -> None:
-        while True:
-            try:
-                counts = await run_in_threadpool(self._service.process_pending, limit=self.BATCH)
-            except StoreUnavailable as exc:
-                log.warning("pending events not processed: %s", exc)
-                return
-            if counts[Processed.DONE] or counts[Processed.FAILED]:
-                log.info("applied %d PagerDuty events (%d failed)", counts[Processed.DONE], counts[Processed.FAILED])
-            if sum(counts.values()) < self.BATCH or not counts[Processed.DONE]:
-                return
 
 
 def _count(event_type: str, outcome: str) -> None:

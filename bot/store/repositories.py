@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ def insert_ignoring_conflicts(
     rows: Sequence[Mapping[str, Any]],
     *,
     returning: sa.ColumnElement[Any] | None = None,
+    returning_columns: Sequence[sa.ColumnElement[Any]] = (),
 ) -> sa.Result[Any]:
     """`INSERT ... ON CONFLICT DO NOTHING` for SQLite and PostgreSQL: rows that collide with any unique
     constraint are skipped silently. With `returning`, the result holds one row per row really added."""
@@ -54,10 +56,13 @@ def insert_ignoring_conflicts(
         stmt = sqlite.insert(table)
     else:  # pragma: no cover - make_engine refuses other backends
         raise StoreError(f"unsupported dialect {dialect}")
-    stmt = stmt.values(list(rows)).on_conflict_do_nothing()
-    if returning is not None:
-        stmt = stmt.returning(returning)
-    return session.execute(stmt)
+    # Rows go as execute parameters, not `.values(...)` literals: the statement's structure is then the same
+    # every time and SQLAlchemy compiles it once (compiling it per call was most of the intake's CPU).
+    stmt = stmt.on_conflict_do_nothing()
+    if returning is not None or returning_columns:
+        stmt = stmt.returning(*([returning] if returning is not None else []), *returning_columns)
+    params = [dict(row) for row in rows]
+    return session.execute(stmt, params[0] if len(params) == 1 else params)
 
 
 def _locks_rows(session: Session) -> bool:
@@ -227,9 +232,39 @@ def _inbound(row: InboundEventRow) -> InboundEvent:
     )
 
 
+@dataclass(frozen=True)
+class NewInboundEvent:
+    """A raw event to store (see `InboundEventRepository.add_many`)."""
+
+    source: str
+    delivery_id: str | None
+    event_id: str
+    event_type: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
 class InboundEventRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def add_many(self, events: Sequence[NewInboundEvent]) -> list[int | None]:
+        """Store several raw events in one INSERT; for each, its new id, or None when it is a duplicate (of a
+        stored event, or of an earlier one in `events`: same delivery id, or same event id)."""
+        table = table_of(InboundEventRow)
+        rows = [{"source": e.source, "delivery_id": e.delivery_id, "event_id": e.event_id,
+                 "event_type": e.event_type, "headers": dict(e.headers), "body": e.body,
+                 "received_at": e.received_at, "processed_at": None, "attempts": 0, "last_error": None}
+                for e in events]
+        inserted = insert_ignoring_conflicts(
+            self._session, table, rows, returning_columns=(table.c.id, table.c.delivery_id, table.c.event_id))
+        ids = {(row.delivery_id, row.event_id): int(row.id) for row in inserted}
+        out: list[int | None] = []
+        for event in events:
+            # Each stored row answers for the first of the events it came from; a repeat is a duplicate.
+            out.append(ids.pop((event.delivery_id, event.event_id), None))
+        return out
 
     def add(
         self,
