@@ -20,7 +20,7 @@ from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
 from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
-from bot.dockerfile.shell import parse_script
+from bot.dockerfile.shell import Script, parse_script
 from bot.domain import Finding
 
 NON_ROOT_USER = "10001:10001"  # above the range distributions hand out, so it never collides with a real user
@@ -67,18 +67,47 @@ def _brief(f: Finding) -> dict[str, object]:
 
 @dataclass
 class _Work:
-    text: str
-    path: str
+    """The text being rewritten, parsed, and its findings: each computed once per accepted rewrite.
+
+    Fixers that change nothing (most of them, most of the time) then cost no parse and no lint; linting
+    again for every fixer made `coroner fix` ~30 lint passes over the file.
+    """
+
+    dockerfile: Dockerfile
     context: Path | None
     measure: bool
     notes: list[str] = field(default_factory=list)
     pins: Mapping[str, str] = field(default_factory=dict)
+    _findings: list[Finding] | None = None
+    _by_line: dict[int, Instruction] | None = None
+    _scripts: dict[str, Script] = field(default_factory=dict)  # shared by every lint of the rewrites
+
+    @property
+    def text(self) -> str:
+        return self.dockerfile.text
+
+    @property
+    def path(self) -> str:
+        return self.dockerfile.path
 
     def parsed(self) -> Dockerfile:
-        return parse(self.text, path=self.path)
+        return self.dockerfile
 
     def findings(self) -> list[Finding]:
-        return lint(self.parsed(), context=self.context, measure_context=self.measure)
+        if self._findings is None:
+            self._findings = lint(self.dockerfile, context=self.context, measure_context=self.measure,
+                                  script_cache=self._scripts)
+        return self._findings
+
+    def instruction_at(self, line: int) -> Instruction | None:
+        if self._by_line is None:
+            self._by_line = {ins.line: ins for ins in self.dockerfile.instructions}
+        return self._by_line.get(line)
+
+    def accept(self, dockerfile: Dockerfile) -> None:
+        self.dockerfile = dockerfile
+        self._findings = None
+        self._by_line = None
 
 
 def fix(
@@ -104,19 +133,20 @@ def fix(
     if norm.startswith("\ufeff"):
         norm = norm[1:]
     original_df = parse(norm, path=path)
-    before = lint(original_df, context=context, measure_context=measure_context)
-    work = _Work(norm, path, context, measure_context, pins=dict(pins or {}))
+    scripts: dict[str, Script] = {}
+    before = lint(original_df, context=context, measure_context=measure_context, script_cache=scripts)
+    work = _Work(original_df, context, measure_context, pins=dict(pins or {}), _findings=before, _scripts=scripts)
     for _ in range(_MAX_ROUNDS):
         start = work.text
         for fixer in _FIXERS:
             new = fixer(work)
             if new is not None and new != work.text:
                 try:
-                    parse(new, path=path)
+                    rewritten = parse(new, path=path)
                 except DockerfileParseError as exc:  # a fixer bug must never hand back a broken file
                     work.notes.append(f"internal: a {fixer.__name__} rewrite did not parse ({exc}); skipped")
                     continue
-                work.text = new
+                work.accept(rewritten)
         if work.text == start:
             break
     after = work.findings()
@@ -130,12 +160,11 @@ def fix(
     notes = _notes(after) + work.notes
     remaining_keys = {(f.rule, f.title) for f in after}
     fixed = tuple(f for f in before if (f.rule, f.title) not in remaining_keys and f.rule not in ("dockerignore-missing", "dockerignore-incomplete"))
-    ignore_content, ignore_path, ignore_fixed = _dockerignore(
-        before, context, path, measure_context, _named_sources(norm, path)
-    )
+    named_sources = _named_sources(original_df)
+    ignore_content, ignore_path, ignore_fixed = _dockerignore(before, context, path, measure_context, named_sources)
     if ignore_content is None and context is None and dockerignore_missing:
         listed = ctxmod.audit_from_files(context_files) if context_files else None
-        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), _named_sources(norm, path))
+        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), named_sources)
         ignore_content = "\n".join(lines) + "\n"
         ignore_path = str(PurePosixPath(_diff_path(path)).parent / ".dockerignore")
     after = [f for f in after if f.rule not in ("dockerignore-missing", "dockerignore-incomplete") or not ignore_content]
@@ -215,11 +244,19 @@ def _lines(text: str) -> list[str]:
 
 
 def _splice(text: str, edits: list[tuple[int, int, list[str]]]) -> str:
-    """Apply (start, end, new_lines) edits over 0-based line ranges [start, end), bottom-up."""
+    """Apply (start, end, new_lines) edits over 0-based, non-overlapping line ranges [start, end).
+
+    One pass from the top: replacing slices in place, one edit at a time, moved the rest of the file
+    once per edit."""
     lines = _lines(text)
-    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
-        lines[start:end] = new
-    return "\n".join(lines)
+    out: list[str] = []
+    pos = 0
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
+        out += lines[pos:start]
+        out += new
+        pos = max(pos, end)
+    out += lines[pos:]
+    return "\n".join(out)
 
 
 def _span(ins: Instruction) -> tuple[int, int]:
@@ -287,13 +324,6 @@ def _by_rule(findings: list[Finding], rule: str) -> list[Finding]:
     return [f for f in findings if f.rule == rule and f.evidence.get("fixable")]
 
 
-def _ins_at(d: Dockerfile, line: int) -> Instruction | None:
-    for ins in d.instructions:
-        if ins.line == line:
-            return ins
-    return None
-
-
 _Edit = Callable[[Dockerfile, Instruction, Finding], list[str] | None]
 
 
@@ -307,7 +337,7 @@ def _edit_each(w: _Work, rule: str, edit: _Edit, *, once_per_line: bool = False)
     edits = []
     seen: set[int] = set()
     for f in _by_rule(w.findings(), rule):
-        ins = _ins_at(d, f.evidence["line"])
+        ins = w.instruction_at(f.evidence["line"])
         if ins is None or ins.line in seen:
             continue
         if once_per_line:
@@ -527,7 +557,7 @@ def _fix_go_multistage(w: _Work) -> str | None:
 def _fix_apt_update_alone(w: _Work) -> str | None:
     d = w.parsed()
     for f in _by_rule(w.findings(), "apt-update-alone"):
-        ins = _ins_at(d, f.evidence["line"])
+        ins = w.instruction_at(f.evidence["line"])
         if ins is None:
             continue
         stage = d.stages[ins.stage_index]
@@ -587,7 +617,7 @@ def _fix_cache_mount(w: _Work) -> str | None:
             targets[f.evidence["line"]].append(f.evidence["target"])
     edits = []
     for line, ts in targets.items():
-        ins = _ins_at(d, line)
+        ins = w.instruction_at(line)
         if ins is None:
             continue
         lines = ins.original.split("\n")
@@ -625,8 +655,8 @@ _MANIFEST_COPY = {
 def _fix_copy_order(w: _Work) -> str | None:
     d = w.parsed()
     for f in _by_rule(w.findings(), "copy-before-deps"):
-        whole = _ins_at(d, f.evidence["line"])
-        install = _ins_at(d, f.evidence["install_line"])
+        whole = w.instruction_at(f.evidence["line"])
+        install = w.instruction_at(f.evidence["install_line"])
         if whole is None or install is None:
             continue
         manager = str(f.evidence.get("manager"))
@@ -867,8 +897,7 @@ def _keep_copied(lines: list[str], copied: list[str]) -> list[str]:
     return out
 
 
-def _named_sources(text: str, path: str) -> list[str]:
-    d = parse(text, path=path)
+def _named_sources(d: Dockerfile) -> list[str]:
     out = []
     for ins in d.instructions:
         if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and not ins.heredocs:

@@ -118,13 +118,13 @@ class Stage:
     from_instruction: Instruction
     instructions: tuple[Instruction, ...]  # FROM first
     platform: str | None = None
+    # The earlier stage this one builds on (`FROM builder`), resolved once by the parser: a lookup per
+    # question made long stage chains cubic.
+    base_index: int | None = None
 
     def base_stage(self, stages: tuple[Stage, ...]) -> Stage | None:
         """The earlier stage this one builds on (`FROM builder`), or None for an image."""
-        for s in stages[: self.index]:
-            if s.name is not None and s.name == self.base_image.lower():
-                return s
-        return None
+        return stages[self.base_index] if self.base_index is not None else None
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,16 @@ class Dockerfile:
             if s.name == name.lower():
                 return s
         return None
+
+    def chain(self, stage: Stage) -> list[Stage]:
+        """The stage and the stages it builds on, oldest first."""
+        out = [stage]
+        cur = stage.base_stage(self.stages)
+        while cur is not None:  # base_index always points back, so this ends
+            out.append(cur)
+            cur = cur.base_stage(self.stages)
+        out.reverse()
+        return out
 
 
 def parse(text: str, *, path: str = "Dockerfile") -> Dockerfile:
@@ -260,6 +270,7 @@ class _Parser:
         arg_values: dict[str, str | None] = {}
         current: list[Instruction] = []
         current_from: tuple[Instruction, str, str, str | None, str | None] | None = None
+        stage_index: dict[str, int] = {}  # stage name -> the first stage of that name
 
         def close_stage() -> None:
             if current_from is not None:
@@ -273,8 +284,11 @@ class _Parser:
                         from_instruction=ins,
                         instructions=tuple(current),
                         platform=platform,
+                        base_index=stage_index.get(image.lower()),
                     )
                 )
+                if name is not None:
+                    stage_index.setdefault(name, len(stages) - 1)
 
         for ins in raw:
             if ins.keyword == "FROM":
