@@ -926,7 +926,7 @@ def _dockerignore(
     existing_path = ctxmod.find_dockerignore(context, path)
     if existing_path is None:
         return None, None, ()
-    existing = existing_path.read_text(errors="replace")
+    existing = ctxmod.read_dockerignore(existing_path)
     add = [m for m in incomplete[0].evidence.get("missing", [])]
     lines = _keep_copied([m.rstrip("/") for m in add], copied)
     if not lines:

@@ -744,7 +744,7 @@ def _check_dockerignore(st: _State) -> None:
             st.add("dockerignore-missing", copies[0] if copies else None, title, fixable=True,
                    remediation="Write a .dockerignore (coroner fix --write does).", **extra)
         return
-    patterns = ctxmod.parse_dockerignore(ignore_file.read_text(errors="replace"), source=str(ignore_file))
+    patterns = ctxmod.parse_dockerignore(ctxmod.read_dockerignore(ignore_file), source=str(ignore_file))
     missing = ctxmod.missing_standard_entries(patterns)
     extra_missing: list[str] = []
     if audit_result is not None:
