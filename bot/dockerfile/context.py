@@ -230,7 +230,7 @@ def find_dockerignore(context: Path, dockerfile: str | None = None) -> Path | No
 def read_dockerignore(path: Path) -> str:
     """The file's text. `docker build` fails on a .dockerignore it cannot read, so this is an error too."""
     try:
-        return path.read_text(errors="replace")
+        return path.read_text(encoding="utf-8", errors="surrogateescape")  # written back as read by `fix --write`
     except OSError as exc:
         raise DockerignoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
 

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from bot.dockerfile.source import MAX_DOCKERFILE_BYTES, printable
 from bot.ports import CoronerError
 
 KEYWORDS = frozenset(
@@ -31,12 +32,13 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za
 
 
 class DockerfileParseError(CoronerError):
-    """The Dockerfile does not parse. The message is `path:line: reason`; the CLI exits 2."""
+    """The Dockerfile does not parse. The message is `path:line: reason`, one printable line (the reason
+    quotes the file, which may hold terminal escapes); the CLI exits 2."""
 
     exit_code = 2
 
     def __init__(self, path: str, line: int, reason: str) -> None:
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(printable(f"{path}:{line}: {reason}"))
         self.path = path
         self.line = line
         self.reason = reason
@@ -160,6 +162,8 @@ class Dockerfile:
 
 
 def parse(text: str, *, path: str = "Dockerfile") -> Dockerfile:
+    if len(text) > MAX_DOCKERFILE_BYTES:  # characters, not bytes: close enough to refuse what is no Dockerfile
+        raise DockerfileParseError(path, 1, f"larger than {MAX_DOCKERFILE_BYTES // (1024 * 1024)} MB; a Dockerfile is a few KB")
     try:
         return _Parser(text, path).run()
     except DockerfileParseError:
