@@ -93,6 +93,7 @@ def fix_command(path: Path, context_dir: Path | None, write: bool, fmt: str) -> 
 
     from bot.dockerfile.fix import fix
     from bot.dockerfile.source import read_dockerfile, to_bytes, write_text
+    from bot.redact import redact
 
     raw = read_dockerfile(str(path))
     context = context_dir if context_dir is not None else path.parent
@@ -106,9 +107,9 @@ def fix_command(path: Path, context_dir: Path | None, write: bool, fmt: str) -> 
             verb = "write" if write else "would write"
             click.echo(f"# {verb} {result.dockerignore_path}:", err=True)
             for line in result.dockerignore.splitlines():
-                click.echo(f"#   {line}", err=True)
+                click.echo(f"#   {redact(line)}", err=True)
         for note in result.notes:
-            click.echo(f"note: {note}", err=True)
+            click.echo(f"note: {redact(note)}", err=True)
     if write:
         if result.changed:
             write_text(path, result.text)

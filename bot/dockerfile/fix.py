@@ -22,6 +22,7 @@ from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
 from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
 from bot.dockerfile.shell import Script, parse_script
 from bot.domain import Finding
+from bot.redact import redact, redact_json
 
 NON_ROOT_USER = "10001:10001"  # above the range distributions hand out, so it never collides with a real user
 _MAX_ROUNDS = 5
@@ -49,7 +50,8 @@ class FixResult:
         return tuple(f"{f.rule} (line {f.evidence.get('line')})" for f in self.fixed)
 
     def to_json(self) -> dict[str, object]:
-        return {
+        """The result as JSON, credentials redacted (the diff is already)."""
+        return redact_json({
             "file": self.path,
             "changed": self.changed,
             "diff": self.diff,
@@ -58,7 +60,7 @@ class FixResult:
             "notes": list(self.notes),
             "dockerignore": self.dockerignore,
             "dockerignore_path": self.dockerignore_path,
-        }
+        })
 
 
 def _brief(f: Finding) -> dict[str, object]:
@@ -184,10 +186,11 @@ def fix(
 def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: frozenset[str] = frozenset()) -> str:
     """A diff `patch -p1` applies from the directory the path is relative to.
 
-    `secrets` are values that must never be printed. The context shrinks (3, 2, 1, then 0 lines; `patch`
-    applies zero-context hunks at their line numbers) until no context line holds one. A changed line
-    that holds one is printed masked: that diff no longer applies, and says so in a trailing line that
-    `patch` ignores.
+    Credentials never print: a line is sensitive when `bot.redact.redact` (given `secrets`, the literal
+    values the findings know of) would change it. The context shrinks (3, 2, 1, then 0 lines; `patch`
+    applies zero-context hunks at their line numbers) until no context line is sensitive. A changed line
+    that is sensitive is printed redacted: that diff no longer applies, and says so in a trailing line
+    that `patch` ignores.
     """
     if before == after:
         return ""
@@ -196,7 +199,7 @@ def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: 
     b = after.splitlines(keepends=True)
 
     def sensitive(line: str) -> bool:
-        return any(value in line for value in secrets)
+        return redact(line, values=secrets) != line
 
     lines: list[str] = []
     for context in (3, 2, 1, 0):
@@ -207,8 +210,7 @@ def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: 
     masked = False
     for i, line in enumerate(lines):
         if i >= 2 and sensitive(line):
-            for value in secrets:
-                line = line.replace(value, "***")
+            line = redact(line, values=secrets)
             masked = True
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"

@@ -9,7 +9,7 @@ import click
 
 from bot.dockerfile.source import DockerfileInputError, read_dockerfile
 from bot.images.autopsy import autopsy
-from bot.images.render import render_text
+from bot.images.render import render_json, render_text
 from bot.images.reference import DOCKER_HUB, parse_reference
 from bot.ports import CoronerError, ImageReadError
 from bot.settings import load_settings
@@ -55,6 +55,6 @@ def image_command(
             raise ImageReadError(f"{exc} (for an image in the local Docker engine, add --source docker)") from exc
         raise
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps(render_json(report), indent=2))
     else:
         click.echo(render_text(report), nl=False)

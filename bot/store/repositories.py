@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import Finding, Incident, Severity, TimelineEntry
 from bot.ports import Clock
+from bot.redact import redact, redact_json
 from bot.store.db import StoreError
 from bot.store.models import (
     AuditLogRow,
@@ -320,15 +321,16 @@ class TimelineRepository:
         self._session = session
 
     def add_entries(self, *, incident_id: str, entries: Iterable[TimelineEntry]) -> int:
-        """Add entries, skipping any whose key the incident already has. Returns how many were new."""
+        """Add entries, skipping any whose key the incident already has. Returns how many were new.
+        Credentials in the text (and in a key made from it) are redacted before they are stored."""
         unique: dict[str, TimelineEntry] = {}
         for entry in entries:
-            unique.setdefault(entry.key, entry)
+            unique.setdefault(redact(entry.key), entry)
         if not unique:
             return 0
         rows = [
-            {"incident_id": incident_id, "key": e.key, "at": e.at, "source": e.source, "text": e.text}
-            for e in unique.values()
+            {"incident_id": incident_id, "key": key, "at": e.at, "source": e.source, "text": redact(e.text)}
+            for key, e in unique.items()
         ]
         table = table_of(TimelineEntryRow)
         # Count what RETURNING gives back: rowcount of a multi-row insert is not reliable across drivers.
@@ -399,9 +401,9 @@ class DiagnosisRepository:
                     position=position,
                     rule=f.rule,
                     severity=f.severity.value,
-                    title=f.title,
-                    evidence=dict(f.evidence),
-                    remediation=f.remediation,
+                    title=redact(f.title),  # credentials never reach the database
+                    evidence=redact_json(dict(f.evidence)),
+                    remediation=redact(f.remediation) if f.remediation else f.remediation,
                     check=f.check,
                 )
                 for position, f in enumerate(findings)
@@ -476,7 +478,9 @@ class PostmortemRepository:
         status: PostmortemStatus = PostmortemStatus.DRAFT,
     ) -> tuple[PostmortemVersion, bool]:
         """Append a version unless the latest one has the same content (sha256). Returns the latest version
-        and whether it was added. Versions are numbered 1, 2, 3… per incident."""
+        and whether it was added. Versions are numbered 1, 2, 3… per incident. Credentials in the body are
+        redacted before it is hashed and stored (the renderer redacts already; this is the last gate)."""
+        body_markdown = redact(body_markdown)
         now = self._clock.now()
         insert_ignoring_conflicts(
             self._session,
