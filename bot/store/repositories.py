@@ -184,7 +184,7 @@ class IncidentRepository:
         row.slack_channel, row.slack_ts = channel, ts
 
     def set_probable_cause(self, incident_id: str, cause: str | None) -> None:
-        self._row(incident_id).probable_cause = cause
+        self._row(incident_id).probable_cause = redact(cause) if cause else cause
 
     def open_for_service(self, service: str) -> Incident | None:
         """The most recent incident of `service` that is not resolved (where a /diagnose answer also goes)."""
@@ -385,9 +385,10 @@ class DiagnosisRepository:
                     "target": dict(target or {}),
                     "started_at": started_at,
                     "finished_at": finished_at,
-                    "rollback_candidates": [dict(c) for c in rollback_candidates or []],
-                    "image": dict(image) if image is not None else None,
-                    "dockerfile_fix": dict(dockerfile_fix) if dockerfile_fix is not None else None,
+                    # the evidence documents carry instructions and diffs: credentials never reach the database
+                    "rollback_candidates": redact_json([dict(c) for c in rollback_candidates or []]),
+                    "image": redact_json(dict(image)) if image is not None else None,
+                    "dockerfile_fix": redact_json(dict(dockerfile_fix)) if dockerfile_fix is not None else None,
                 }
             ],
             returning=run_table.c.id,
@@ -401,7 +402,7 @@ class DiagnosisRepository:
                     position=position,
                     rule=f.rule,
                     severity=f.severity.value,
-                    title=redact(f.title),  # credentials never reach the database
+                    title=redact(f.title),
                     evidence=redact_json(dict(f.evidence)),
                     remediation=redact(f.remediation) if f.remediation else f.remediation,
                     check=f.check,

@@ -31,6 +31,7 @@ from bot.images.registry_reader import RegistryImageReader
 from bot.postmortem.evidence import ImageSummary, instruction_of
 from bot.report import text_report
 from bot.slack.blocks import PostmortemNotice, diagnosis_message, postmortem_message
+from bot.slack.incident_blocks import root_message, thread_line
 from bot.store import Store
 
 pytestmark = pytest.mark.registry
@@ -210,6 +211,11 @@ def test_slack_blocks(report) -> None:
     notice = PostmortemNotice(incident_id="pd-1", incident_title="app down", version=1, status="draft",
                               content_hash="0" * 64, summary="Root cause: " + INSTRUCTIONS[2])
     assert leaks(json.dumps(postmortem_message(notice).to_json())) == []
+    incident = Incident(id="pd-1", source="pagerduty", external_id="P1", title="app down", service="app",
+                        status="triggered", urgency="high", created_at=T0, probable_cause=INSTRUCTIONS[1])
+    assert leaks(json.dumps(root_message(incident, now=T0, pagerduty_buttons=True).to_json())) == []
+    for entry in _diagnosis(report).timeline:
+        assert leaks(json.dumps(thread_line(entry).to_json())) == []
 
 
 def _bundle(report) -> dict:
@@ -241,20 +247,24 @@ def test_stored_rows(report, database_url: str) -> None:
     store = Store.from_url(database_url)
     try:
         diagnosis = _diagnosis(report)
+        bundle = _bundle(report)
         with store.unit_of_work() as uow:
             uow.incidents.add_if_absent(Incident(id="pd-1", source="pagerduty", external_id="P1", title="app down",
                                                  service="app", status="triggered", urgency="high", created_at=T0))
+            uow.incidents.set_probable_cause("pd-1", diagnosis.findings[-1].title)
+            uow.diagnoses.record(dedupe_key="d1", incident_id="pd-1", findings=diagnosis.findings, started_at=T0,
+                                 target={"name": "app"}, image=bundle["image"], dockerfile_fix=bundle["dockerfile_fix"])
             uow.commit()
         store.add_timeline_entries(incident_id="pd-1", entries=diagnosis.timeline)
-        store.record_diagnosis(dedupe_key="d1", incident_id="pd-1", findings=diagnosis.findings, started_at=T0)
         body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
         store.save_postmortem_version(incident_id="pd-1", body_markdown=body)
         dumped = []
         with store.engine.connect() as conn:
-            for table in ("timeline_entries", "findings", "postmortem_versions"):
+            for table in ("incidents", "diagnosis_runs", "findings", "timeline_entries", "postmortem_versions"):
                 rows = conn.execute(sa.text(f"SELECT * FROM {table}")).all()
                 assert rows, table
                 dumped += [json.dumps([str(v) for v in row]) for row in rows]
         assert leaks("\n".join(dumped)) == []
+        assert "curl -fsSL -u admin:***" in "\n".join(dumped)  # what was stored is still readable
     finally:
         store.dispose()
