@@ -304,7 +304,6 @@ class _Parser:
                 image = expand(image_raw, arg_values, keep_unknown=True)
                 if not image.strip():
                     raise self.fail(ins.line, f"base name ({image_raw}) should not be blank")
-                ins = _replace(ins, stage_index=len(stages))
                 platform = ins.flag("platform")
                 current_from = (ins, image, image_raw, name, platform)
                 current.append(ins)
@@ -315,7 +314,6 @@ class _Parser:
                     arg_values[k] = v
                 global_args.append(ins)
             else:
-                ins = _replace(ins, stage_index=len(stages))
                 current.append(ins)
             instructions.append(ins)
         close_stage()
@@ -357,6 +355,7 @@ class _Parser:
     def _logical_instructions(self, start: int) -> list[Instruction]:
         out: list[Instruction] = []
         comments: list[str] = []
+        stage_index = -1  # each FROM starts the next stage; what comes before the first is global
         i = start
         n = len(self.lines)
         while i < n:
@@ -388,14 +387,16 @@ class _Parser:
                     break
             last = min(i, n - 1)
             logical = " ".join(p.strip() for p in parts).strip()
-            ins, end = self._instruction(logical, first, last, tuple(comments))
+            if logical[:4].upper() == "FROM" and logical[4:5].isspace():
+                stage_index += 1
+            ins, end = self._instruction(logical, first, last, tuple(comments), stage_index=stage_index)
             out.append(ins)
             comments = []
             i = end + 1
         return out
 
     def _instruction(
-        self, logical: str, first: int, last: int, comments: tuple[str, ...]
+        self, logical: str, first: int, last: int, comments: tuple[str, ...], *, stage_index: int = -1
     ) -> tuple[Instruction, int]:
         lineno = first + 1
         keyword, rest = re.match(r"(\S*)(.*)", logical, re.S).groups()  # type: ignore[union-attr]
@@ -418,6 +419,7 @@ class _Parser:
                     original=original,
                     arguments=rest,
                     leading_comments=comments,
+                    stage_index=stage_index,
                     onbuild=trigger,
                 ),
                 end,
@@ -472,6 +474,7 @@ class _Parser:
                 exec_form=exec_form,
                 heredocs=tuple(heredocs),
                 leading_comments=comments,
+                stage_index=stage_index,
             ),
             end,
         )
@@ -521,8 +524,3 @@ def _json_array(text: str) -> tuple[str, ...] | None:
         return tuple(value)
     return None
 
-
-def _replace(ins: Instruction, **changes: object) -> Instruction:
-    from dataclasses import replace
-
-    return replace(ins, **changes)  # type: ignore[arg-type]
