@@ -29,16 +29,20 @@ from typing import Any, TypeVar
 
 REDACTED = "***"
 
+# Every pattern is linear in the text: no nested quantifiers, and each scan that looks ahead for an
+# option is bounded. Text from an image's history is untrusted and may be megabytes long.
+
 # Words that make a variable name a secret's name, anywhere in it (broad on purpose, see above).
-SECRET_NAME = (
-    r"[A-Za-z0-9_.-]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
-    r"|CREDENTIALS?|AUTH)[A-Za-z0-9_.-]*"
-)
+_SECRET_WORD = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH",
+                          re.I)
 # Names of where a secret lives, not of the secret.
 _PLACE_SUFFIX = re.compile(r"[_.-](FILE|PATH|DIR)$", re.I)
 _VALUE = r"(\"[^\"]*\"|'[^']*'|[^\s\"';&|]+)"
-ASSIGNMENT = re.compile(rf"(?i)(?<![A-Za-z0-9_])({SECRET_NAME})={_VALUE}")
-ENV_SPACE = re.compile(rf"(?im)(\bENV\s+)({SECRET_NAME})[ \t]+(?![^\n]*=)(\S[^\n]*)$")
+# NAME=value (any NAME: whether it names a secret is decided by `names_a_secret`), as in ENV, ARG, the
+# legacy builder's `|2 NAME=value /bin/sh -c` prefix, a shell line or a query string.
+ASSIGNMENT = re.compile(rf"(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)={_VALUE}")
+# `ENV NAME value` (the old space form).
+ENV_SPACE = re.compile(r"(?im)(\bENV[ \t]+)([A-Za-z0-9_.-]+)[ \t]+(?![^\n]*=)(\S[^\n]*)$")
 TOKEN = re.compile(
     r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}"
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|sk_live_[A-Za-z0-9]{16,}|npm_[A-Za-z0-9]{30,}"
@@ -48,17 +52,20 @@ PRIVATE_KEY = re.compile(
     r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S
 )
 # scheme://user:password@  (the password runs to the last `@` before the path)
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@'\"]*:)([^\s/'\"]+)@")
+_URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://[^\s/:@'\"]*:)([^\s/'\"]+)@")
 # https://token@  (no password: the user part is the credential)
 _URL_USER = re.compile(r"(?i)\b(https?://)([^\s/:@'\"]+)@")
-_CURL_USER = re.compile(
-    r"(\bcurl\b[^\n;&|]*?\s(?:-u|-U|--user|--proxy-user)(?:\s+|=)?[\"']?[^\s:\"']*:)([^\s\"']+)"
-)
-# `-p` is a password only for these commands (for mysql only attached: `mysql -p db` prompts).
-_SHORT_PASSWORD = re.compile(
-    r"(\b(?:mysql|mysqladmin|mysqldump|mariadb)\b[^\n;&|]*?\s-p"
-    r"|\b(?:sshpass|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n;&|]*?\s-p\s*)"
-    r"([^\s\"';&|]+)"
+# Options whose meaning depends on the command: `-u user:pass` is curl's credential (`docker run -u
+# 1000:1000` is not), `-p` a password only for mysql (attached: `mysql -p db` prompts) and the logins.
+# One left-to-right pass: a command word opens a scope that the next `\n ; & |` closes.
+_SCOPED = re.compile(
+    r"(?P<sep>[\n;&|])"
+    r"|\b(?P<curl>curl)\b"
+    r"|\b(?P<mysql>mysql|mysqladmin|mysqldump|mariadb)\b"
+    r"|\b(?P<login>sshpass|docker[ \t]+login|podman[ \t]+login|helm[ \t]+registry[ \t]+login)\b"
+    r"|\s(?:-u|-U|--user|--proxy-user)(?:\s+|=)?[\"']?[^\s:\"']*:(?P<userpass>[^\s\"']+)"
+    r"|\s-p(?P<attached>[^\s\"';&|]+)"
+    r"|\s-p[ \t]+(?P<spaced>[^\s\"';&|]+)"
 )
 _OPTION = re.compile(
     r"(?i)(--(?:[a-z0-9]+-)*(?:password|passwd|pass|passphrase|pwd|token|secret|api-?key|apikey|access-?key"
@@ -88,16 +95,39 @@ def _masked(group: int) -> Callable[[re.Match[str]], str]:
     return sub
 
 
+def names_a_secret(name: str) -> bool:
+    """Broad: any name holding a secret word (`DB_PASSWORD`, `npm_config__authToken`, `AUTHOR`), except
+    the name of a place (`TOKEN_FILE`)."""
+    return bool(_SECRET_WORD.search(name)) and not _PLACE_SUFFIX.search(name)
+
+
 def _assignment(m: re.Match[str]) -> str:
-    if _PLACE_SUFFIX.search(m.group(1)) or is_reference(m.group(2)):
+    if not names_a_secret(m.group(1)) or is_reference(m.group(2)):
         return m.group(0)
     return f"{m.group(1)}={REDACTED}"
 
 
 def _env_space(m: re.Match[str]) -> str:
-    if _PLACE_SUFFIX.search(m.group(2)) or is_reference(m.group(3)):
+    if not names_a_secret(m.group(2)) or is_reference(m.group(3)):
         return m.group(0)
     return f"{m.group(1)}{m.group(2)} {REDACTED}"
+
+
+def _scoped(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    command = ""
+    for m in _SCOPED.finditer(text):
+        kind = m.lastgroup
+        if kind == "sep":
+            command = ""
+        elif kind in ("curl", "mysql", "login"):
+            command = kind
+        elif (kind, command) in (("userpass", "curl"), ("attached", "mysql"), ("attached", "login"),
+                                 ("spaced", "login")) and not is_reference(m.group(kind)):
+            out += [text[pos : m.start(kind)], REDACTED]
+            pos = m.end(kind)
+    return "".join(out) + text[pos:] if out else text
 
 
 def redact(text: str, *, values: Collection[str] = ()) -> str:
@@ -108,8 +138,9 @@ def redact(text: str, *, values: Collection[str] = ()) -> str:
         text = text.replace(value, REDACTED)
     text = PRIVATE_KEY.sub(REDACTED, text)
     text = TOKEN.sub(REDACTED, text)
-    for pattern in (_URL_PASSWORD, _URL_USER, _HEADER, _CURL_USER, _SHORT_PASSWORD, _OPTION):
+    for pattern in (_URL_PASSWORD, _URL_USER, _HEADER, _OPTION):
         text = pattern.sub(_masked(2), text)
+    text = _scoped(text)
     text = ASSIGNMENT.sub(_assignment, text)
     return ENV_SPACE.sub(_env_space, text)
 
