@@ -26,6 +26,7 @@ from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
 from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
+from bot.redact import redact, redact_json
 
 log = logging.getLogger(__name__)
 MAX_TIMELINE_NODES = 50
@@ -44,8 +45,9 @@ class Diagnosis:
     checks: tuple[CheckRun, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms."""
-        return {
+        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms.
+        Credentials in any string are redacted (`bot.redact`): this JSON is printed and posted."""
+        return redact_json({
             "service": self.service,
             "target": self.target.to_json(),
             "findings": [
@@ -58,7 +60,7 @@ class Diagnosis:
             ],
             "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
             "duration_ms": self.duration_ms,
-        }
+        })
 
     @property
     def recommended(self) -> RollbackCandidate | None:
@@ -343,4 +345,4 @@ def render_text(d: Diagnosis) -> str:
         lines.append("")
         lines.append("Gaps:")
         lines.extend(f"  {r.check}: {r.status}: {r.error}" for r in gaps)
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines)) + "\n"

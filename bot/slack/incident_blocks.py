@@ -1,5 +1,6 @@
 """Block Kit for an incident's life in Slack: the live root message, its thread lines, and the
-postmortem review notice. Built from our own typed values; every untrusted string is escaped."""
+postmortem review notice. Built from our own typed values; every untrusted string is escaped, and the
+ones that quote a diagnosis (the probable cause, timeline lines) are redacted first (`bot.redact`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain import Incident, TimelineEntry
+from bot.redact import redact
 from bot.report import stamp
 from bot.slack.blocks import FALLBACK_TEXT_MAX, SECTION_TEXT_MAX, SlackMessage, context, header, section
 from bot.slack.mrkdwn import code, escape, one_line, truncate
@@ -63,7 +65,7 @@ def root_message(incident: Incident, *, now: datetime, pagerduty_buttons: bool) 
         section(truncate(f"{emoji} *{title}*\n" + "\n".join(facts), SECTION_TEXT_MAX), block_id="incident"),
     ]
     if incident.probable_cause:
-        blocks.append(section(truncate(f":mag: *Probable cause:* {one_line(incident.probable_cause)}",
+        blocks.append(section(truncate(f":mag: *Probable cause:* {one_line(redact(incident.probable_cause))}",
                                        SECTION_TEXT_MAX), block_id="probable_cause"))
     else:
         blocks.append(context("Coroner is diagnosing; the findings will land in this thread."))
@@ -79,8 +81,9 @@ def root_message(incident: Incident, *, now: datetime, pagerduty_buttons: bool) 
 
 
 def thread_line(entry: TimelineEntry) -> SlackMessage:
-    text = f"`[{stamp(entry.at)}]` {truncate(one_line(entry.text), 2800)}"
-    return SlackMessage(text=truncate(one_line(entry.text), FALLBACK_TEXT_MAX), blocks=[section(text)])
+    line = one_line(redact(entry.text))  # redacted before the cut: half a credential matches no pattern
+    text = f"`[{stamp(entry.at)}]` {truncate(line, 2800)}"
+    return SlackMessage(text=truncate(line, FALLBACK_TEXT_MAX), blocks=[section(text)])
 
 
 @dataclass(frozen=True)

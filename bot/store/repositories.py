@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import Finding, Incident, Severity, TimelineEntry
 from bot.ports import Clock
+from bot.redact import redact, redact_json
 from bot.store.db import StoreError
 from bot.store.models import (
     AuditLogRow,
@@ -188,7 +189,7 @@ class IncidentRepository:
         row.slack_channel, row.slack_ts = channel, ts
 
     def set_probable_cause(self, incident_id: str, cause: str | None) -> None:
-        self._row(incident_id).probable_cause = cause
+        self._row(incident_id).probable_cause = redact(cause) if cause else cause
 
     def open_for_service(self, service: str) -> Incident | None:
         """The most recent incident of `service` that is not resolved (where a /diagnose answer also goes)."""
@@ -355,15 +356,16 @@ class TimelineRepository:
         self._session = session
 
     def add_entries(self, *, incident_id: str, entries: Iterable[TimelineEntry]) -> int:
-        """Add entries, skipping any whose key the incident already has. Returns how many were new."""
+        """Add entries, skipping any whose key the incident already has. Returns how many were new.
+        Credentials in the text (and in a key made from it) are redacted before they are stored."""
         unique: dict[str, TimelineEntry] = {}
         for entry in entries:
-            unique.setdefault(entry.key, entry)
+            unique.setdefault(redact(entry.key), entry)
         if not unique:
             return 0
         rows = [
-            {"incident_id": incident_id, "key": e.key, "at": e.at, "source": e.source, "text": e.text}
-            for e in unique.values()
+            {"incident_id": incident_id, "key": key, "at": e.at, "source": e.source, "text": redact(e.text)}
+            for key, e in unique.items()
         ]
         table = table_of(TimelineEntryRow)
         # Count what RETURNING gives back: rowcount of a multi-row insert is not reliable across drivers.
@@ -418,9 +420,10 @@ class DiagnosisRepository:
                     "target": dict(target or {}),
                     "started_at": started_at,
                     "finished_at": finished_at,
-                    "rollback_candidates": [dict(c) for c in rollback_candidates or []],
-                    "image": dict(image) if image is not None else None,
-                    "dockerfile_fix": dict(dockerfile_fix) if dockerfile_fix is not None else None,
+                    # the evidence documents carry instructions and diffs: credentials never reach the database
+                    "rollback_candidates": redact_json([dict(c) for c in rollback_candidates or []]),
+                    "image": redact_json(dict(image)) if image is not None else None,
+                    "dockerfile_fix": redact_json(dict(dockerfile_fix)) if dockerfile_fix is not None else None,
                 }
             ],
             returning=run_table.c.id,
@@ -434,9 +437,9 @@ class DiagnosisRepository:
                     position=position,
                     rule=f.rule,
                     severity=f.severity.value,
-                    title=f.title,
-                    evidence=dict(f.evidence),
-                    remediation=f.remediation,
+                    title=redact(f.title),
+                    evidence=redact_json(dict(f.evidence)),
+                    remediation=redact(f.remediation) if f.remediation else f.remediation,
                     check=f.check,
                 )
                 for position, f in enumerate(findings)
@@ -511,7 +514,9 @@ class PostmortemRepository:
         status: PostmortemStatus = PostmortemStatus.DRAFT,
     ) -> tuple[PostmortemVersion, bool]:
         """Append a version unless the latest one has the same content (sha256). Returns the latest version
-        and whether it was added. Versions are numbered 1, 2, 3… per incident."""
+        and whether it was added. Versions are numbered 1, 2, 3… per incident. Credentials in the body are
+        redacted before it is hashed and stored (the renderer redacts already; this is the last gate)."""
+        body_markdown = redact(body_markdown)
         now = self._clock.now()
         insert_ignoring_conflicts(
             self._session,
