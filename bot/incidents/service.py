@@ -238,7 +238,9 @@ class IncidentService:
             current = uow.incidents.get(incident_id)
             resolution = current.reopen_count if current is not None else 0
             draft = DraftPostmortem(incident_id=incident_id, resolution=resolution)
-            uow.jobs.enqueue(kind=DRAFT_KIND, dedupe_key=draft.dedupe_key(), payload=draft.to_payload())
+            # Many attempts: the draft waits (RetryLater) while the incident's diagnosis is still running.
+            uow.jobs.enqueue(kind=DRAFT_KIND, dedupe_key=draft.dedupe_key(), payload=draft.to_payload(),
+                             max_attempts=POST_MAX_ATTEMPTS)
 
     def _apply_note(self, uow: UnitOfWork, event: WebhookEvent, incident_id: str) -> None:
         if uow.incidents.get(incident_id) is None:

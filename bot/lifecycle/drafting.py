@@ -20,8 +20,8 @@ from bot.postmortem.bundle import load_bundle
 from bot.postmortem.render import render_postmortem
 from bot.postmortem.view import build_view
 from bot.store import Store
-from bot.store.records import DiagnosisRun, Job
-from bot.worker import JobLease
+from bot.store.records import DiagnosisRun, Job, JobStatus
+from bot.worker import JobLease, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,17 @@ log = logging.getLogger(__name__)
 Enrich = Callable[[str], LogEnrichment]
 
 
+DIAGNOSIS_WAIT_SECONDS = 10.0
+
+
 class DraftError(CoronerError):
     """The postmortem of an incident cannot be drafted (the incident is unknown)."""
+
+
+def diagnosis_in_progress(store: Store, incident_id: str) -> bool:
+    with store.unit_of_work() as uow:
+        jobs = [uow.jobs.get(job_id) for job_id in uow.diagnosis_requests.jobs_of(incident_id)]
+    return any(job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING) for job in jobs)
 
 
 def latest_diagnosis(store: Store, incident_id: str) -> DiagnosisRun | None:
@@ -57,6 +66,9 @@ class DraftHandler:
         incident = self.store.get_incident(command.incident_id)
         if incident is None:
             raise DraftError(f"no incident {command.incident_id}")
+        if diagnosis_in_progress(self.store, incident.id):
+            # Resolved before its diagnosis finished: the draft is written from the diagnosis, so it waits.
+            raise RetryLater(f"the diagnosis of {incident.id} is still running", after_seconds=DIAGNOSIS_WAIT_SECONDS)
         gaps = []
         if incident.external_id and self.enrich is not None:
             enrichment = self.enrich(incident.external_id)

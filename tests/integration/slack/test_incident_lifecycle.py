@@ -300,3 +300,50 @@ def test_slack_down_delays_the_thread_and_loses_nothing(bot: Bot) -> None:
     assert len(roots) == 1 and len(attempts) >= 2
     wait_until(lambda: httpx.get(f"{bot.url}/readyz", timeout=5).json().get("slack") == "ok",
                what="/readyz to report Slack ok again")
+
+
+def test_an_alert_storm_is_one_diagnosis_posted_to_every_thread(bot: Bot) -> None:
+    """PagerDuty opens many incidents for one broken service: they share one diagnosis (the coalescing
+    window), and each incident's thread gets it."""
+    storm = [f"PSTORM{n}" for n in range(4)]
+    for n, pd_id in enumerate(storm):
+        bot.incident_pd_id = pd_id
+        assert bot.send(bot.event("incident.triggered", minutes=n / 10)).status_code == 202
+    slack = bot.slack
+
+    def threads_with_diagnosis() -> list[str]:
+        roots = {ts: m for (c, ts), m in slack.messages.items() if not m.get("thread_ts")}
+        return [ts for ts in roots if any(m.get("thread_ts") == ts and "image-size-regression" in text_of(m)
+                                          for m in slack.messages.values())]
+
+    wait_until(lambda: len(threads_with_diagnosis()) == len(storm), what="the diagnosis in every thread", timeout=60)
+    with bot.services.store.unit_of_work() as uow:
+        jobs = uow.jobs.list(kind="diagnose_incident")
+        runs = [r for pd_id in storm for r in uow.diagnoses.list_for_incident(f"pd-{pd_id}")]
+    assert len(jobs) == 1 and len(runs) == 1
+    # Each root shows the same probable cause.
+    with slack.lock:
+        roots = [m for m in slack.messages.values() if not m.get("thread_ts")]
+    assert len(roots) == len(storm) and all("Probable cause" in text_of(r) for r in roots)
+
+
+def test_a_reopened_incident_is_diagnosed_again_and_resolves_into_a_new_draft_version(bot: Bot) -> None:
+    slack = bot.slack
+    bot.send(bot.event("incident.triggered", minutes=0))
+    bot.send(bot.event("incident.resolved", minutes=30))
+    incident_id = f"pd-{bot.incident_pd_id}"
+
+    def versions() -> list[Any]:
+        with bot.services.store.unit_of_work() as uow:
+            return uow.postmortems.versions(incident_id)
+
+    wait_until(lambda: len(versions()) == 1, what="the first draft", timeout=40)
+    bot.send(bot.event("incident.reopened", minutes=45))
+    bot.send(bot.event("incident.resolved", minutes=80, event_id="ev-resolved-again"))
+    wait_until(lambda: len(versions()) == 2, what="a second draft version", timeout=60)
+    with bot.services.store.unit_of_work() as uow:
+        generations = sorted(j.payload["generation"] for j in uow.jobs.list(kind="diagnose_incident"))
+    assert generations == [0, 1]
+    notices = wait_until(lambda: [m for m in slack.messages.values() if "Postmortem draft v2" in text_of(m)],
+                         what="the notice of v2", timeout=30)
+    assert len(notices) == 1
