@@ -80,16 +80,19 @@ def show(incident: str, version: int | None) -> None:
 
 @postmortem.command("review")
 @click.argument("incident")
-@click.argument("status", type=click.Choice(["in_review", "approved", "draft"]))
+@click.argument("status", type=click.Choice(["in_review", "approved", "changes_requested", "draft"]))
 @click.option("--version", type=int, help="Which version (default: the latest).")
 @click.option("--by", "actor", required=True, help="Who reviews (written to the audit log).")
-def review(incident: str, status: str, version: int | None, actor: str) -> None:
-    """Move INCIDENT's postmortem along draft → in_review → approved (or back to draft from review)."""
+@click.option("--comment", help="What should change (with changes_requested); shown in the web view.")
+def review(incident: str, status: str, version: int | None, actor: str, comment: str | None) -> None:
+    """Move INCIDENT's postmortem along draft → in_review → approved, or ask for changes
+    (changes_requested, with --comment), or send it back to draft."""
     from bot.postmortem.review import change_status, version_of
     from bot.store import Store
     from bot.store.records import PostmortemStatus
 
     store = Store.from_url(load_settings().database_url)
     number = version or version_of(store, incident_id=incident).version
-    changed = change_status(store, incident_id=incident, version=number, to=PostmortemStatus(status), actor=actor)
+    changed = change_status(store, incident_id=incident, version=number, to=PostmortemStatus(status), actor=actor,
+                            comment=comment)
     click.echo(f"{incident} v{changed.version}: {changed.status.value}")
