@@ -4,7 +4,10 @@ A real HTTP server on port 0 answers Web API methods over the real wire format:
 - a bearer `xoxb-…` token is accepted, anything else gets `invalid_auth`;
 - `auth.test` returns a canned bot identity;
 - `chat.postMessage` is recorded and answered with a `ts`, refusing what Slack refuses
-  (no channel, more than 50 blocks, blocks too long);
+  (no channel, more than 50 blocks, blocks too long, `not_in_channel` for a channel listed in
+  `channels_without_bot`);
+- `chat.update` edits a message posted before, and answers `message_not_found` for a channel and `ts`
+  that name none (the same block rules apply);
 - `xoxb-ratelimited` always gets HTTP 429, and `rate_limit_next(n)` makes the next n calls 429,
   both with `Retry-After`;
 - `/webhook/...` stands for `response_url` and records what the app posts there.
@@ -46,6 +49,9 @@ class SlackDouble:
     rate_limited: int = 0
     retry_after: str = "0"
     ts_counter: int = 100
+    channels_without_bot: set[str] = field(default_factory=set)
+    # (channel, ts) -> the message as last posted or updated
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -127,33 +133,59 @@ def _handler(double: SlackDouble) -> type[BaseHTTPRequestHandler]:
                                  "is_enterprise_install": False})
             elif method == "chat.postMessage":
                 self._post_message(body)
+            elif method == "chat.update":
+                self._update_message(body)
             else:
                 self._send(200, {"ok": True})
+
+        def _blocks_refused(self, body: dict[str, Any]) -> bool:
+            blocks = body.get("blocks") or []
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            error = None
+            if len(blocks) > 50:
+                error = "invalid_blocks"
+            elif len(json.dumps(blocks)) > 13_000:
+                error = "msg_blocks_too_long"
+            if error:
+                self._send(200, {"ok": False, "error": error})
+            return error is not None
 
         def _post_message(self, body: dict[str, Any]) -> None:
             if not body.get("channel"):
                 self._send(200, {"ok": False, "error": "channel_not_found"})
                 return
-            blocks = body.get("blocks") or []
-            if isinstance(blocks, str):
-                blocks = json.loads(blocks)
-            if len(blocks) > 50:
-                self._send(200, {"ok": False, "error": "invalid_blocks"})
+            if body["channel"] in double.channels_without_bot:
+                self._send(200, {"ok": False, "error": "not_in_channel"})
                 return
-            if len(json.dumps(blocks)) > 13_000:
-                self._send(200, {"ok": False, "error": "msg_blocks_too_long"})
+            if self._blocks_refused(body):
                 return
             with double.lock:
                 double.ts_counter += 1
                 ts = f"1715655731.{double.ts_counter:06d}"
+                double.messages[(body["channel"], ts)] = body
             self._send(200, {"ok": True, "channel": body["channel"], "ts": ts,
                              "message": {"text": body.get("text"), "ts": ts}})
+
+        def _update_message(self, body: dict[str, Any]) -> None:
+            key = (body.get("channel") or "", body.get("ts") or "")
+            with double.lock:
+                known = key in double.messages
+            if not known:
+                self._send(200, {"ok": False, "error": "message_not_found"})
+                return
+            if self._blocks_refused(body):
+                return
+            with double.lock:
+                double.messages[key] = body
+            self._send(200, {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text")})
 
     return Handler
 
 
-@pytest.fixture
-def slack_api() -> Iterator[SlackDouble]:
+@contextlib.contextmanager
+def serve_slack_double() -> Iterator[SlackDouble]:
+    """The double on a free loopback port until the block ends (also used by bench/slack_diagnose.py)."""
     double = SlackDouble()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double))
     double.url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -164,6 +196,12 @@ def slack_api() -> Iterator[SlackDouble]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def slack_api() -> Iterator[SlackDouble]:
+    with serve_slack_double() as double:
+        yield double
 
 
 def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
@@ -182,9 +220,9 @@ def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = Non
     }
 
 
-def slash_command_body(text: str, *, response_url: str, command: str = "/diagnose") -> str:
+def slash_command_body(text: str, *, response_url: str, command: str = "/diagnose", channel_id: str = "C0INC") -> str:
     return urlencode({
-        "token": "deprecated", "team_id": "T0001", "team_domain": "coroner-test", "channel_id": "C0INC",
+        "token": "deprecated", "team_id": "T0001", "team_domain": "coroner-test", "channel_id": channel_id,
         "channel_name": "incidents", "user_id": "U0ONCALL", "user_name": "oncall", "command": command,
         "text": text, "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A0001",
         "is_enterprise_install": "false",
