@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from bot.engine.registry import CHECKS
 from bot.ports import ClusterForbidden, CoronerError
 
 log = logging.getLogger(__name__)
+
+# Told `(check, status)` as the run learns each check's outcome, in playbook order (a check that
+# finishes early is reported once those before it are in). Called on the run's thread: keep it short.
+OnCheckDone = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def _start(ctx: CheckContext, step: PlaybookStep, finished: dict[int, float]) ->
     return future
 
 
-def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
+def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnCheckDone | None = None) -> list[CheckRun]:
     started = time.monotonic()
     run_deadline = started + playbook.timeout_seconds
     finished: dict[int, float] = {}
@@ -82,6 +87,8 @@ def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
             findings = [_failed_finding(step.check, error)]
         ended = finished.get(id(future), time.monotonic())
         runs.append(CheckRun(step.check, status, int((ended - started) * 1000), tuple(findings), error))
+        if on_check_done is not None:
+            on_check_done(step.check, status)
     return _with_gaps(ctx, runs)
 
 

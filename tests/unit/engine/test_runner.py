@@ -110,3 +110,12 @@ def test_order_is_severity_then_evidence():
     assert [(x.rule, x.evidence.get("used_percent")) for x in ordered] == [
         ("node-disk-high", 97.0), ("node-disk-high", 91.0), ("evictions", None), ("weak-probe", None)
     ]
+
+
+def test_on_check_done_hears_each_check_and_its_status_in_playbook_order():
+    reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_hpas": 2.0}, forbidden={"get_deployment"})
+    heard: list[tuple[str, str]] = []
+    runs = run_playbook(ctx(reader), book("nodes", "hpa", "workload", check_timeout=0.2),
+                        on_check_done=lambda check, status: heard.append((check, status)))
+    assert heard == [(r.check, r.status) for r in runs]
+    assert heard == [("nodes", "ok"), ("hpa", "timeout"), ("workload", "forbidden")]
