@@ -47,12 +47,24 @@ class SlackChatPoster:
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
         try:
             response = self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise ChatPostError(f"chat.postMessage to {channel} failed: {error or 'HTTP ' + str(status)}") from exc
         except (SlackClientError, OSError) as exc:
-            raise ChatPostError(f"chat.postMessage to {channel} failed: {exc}") from exc
+            raise ChatPostError(f"chat.postMessage to {channel} failed: {_reason(exc)}") from exc
         ts = str(response["ts"])
         log.info("posted to slack", extra={"channel": channel, "ts": ts, "thread_ts": thread_ts})
         return ts
+
+    def update(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Edit a message the bot posted (`chat.update`); Slack answers `message_not_found` for any other."""
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except (SlackClientError, OSError) as exc:
+            raise ChatPostError(f"chat.update of {channel} {ts} failed: {_reason(exc)}") from exc
+
+
+def _reason(exc: SlackClientError | OSError) -> str:
+    """Slack's error code (`not_in_channel`, `ratelimited`, …), else the HTTP status or the transport error."""
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error") if exc.response is not None else None
+        status = exc.response.status_code if exc.response is not None else "?"
+        return str(error or f"HTTP {status}")
+    return str(exc)

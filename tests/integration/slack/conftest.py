@@ -293,3 +293,73 @@ def serve_asgi() -> Iterator[Callable[[Any], str]]:
 
     with contextlib.ExitStack() as stack:
         yield lambda asgi_app: stack.enter_context(serving(asgi_app, lifespan="off"))
+
+
+class SlashHarness:
+    """The Slack app under uvicorn with `/diagnose`'s collaborators as recorders:
+    `start(diagnose=..., **create_slack_app options)` returns an httpx client on it (`create_app` only
+    builds the app); `diagnosed` lists the
+    services diagnosed, `runs` the `SlashRun`s handed to `record_run`, `incident_threads` maps a service
+    name to its open incident's (channel, thread_ts)."""
+
+    def __init__(self, slack_api: SlackDouble, serve: Callable[[Any], str]) -> None:
+        self.slack_api, self._serve = slack_api, serve
+        self.diagnosed: list[Any] = []
+        self.runs: list[Any] = []
+        self.incident_threads: dict[str, tuple[str, str]] = {}
+        self._recorded = threading.Condition()
+
+    def story(self, service: Any, on_check_done: Callable[[str, str], None]) -> FakeDiagnosis:
+        self.diagnosed.append(service)
+        return story_diagnosis(service.name)
+
+    def record_run(self, run: Any) -> None:
+        with self._recorded:
+            self.runs.append(run)
+            self._recorded.notify_all()
+
+    def incident_thread_for(self, service: Any) -> Any:
+        from bot.slack.diagnose_command import IncidentThread
+
+        found = self.incident_threads.get(service.name)
+        return IncidentThread(*found) if found else None
+
+    def create_app(self, diagnose: Any = None, **options: Any) -> Any:
+        from slack_sdk import WebClient
+
+        from bot.slack.app import create_slack_app
+
+        return create_slack_app(
+            signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, diagnose=diagnose or self.story,
+            record_run=self.record_run, incident_thread_for=self.incident_thread_for,
+            client=WebClient(token=BOT_TOKEN, base_url=self.slack_api.api_url), **options,
+        )
+
+    def start(self, diagnose: Any = None, **options: Any) -> Any:
+        import httpx
+
+        from bot.slack.asgi import slack_asgi_app
+
+        return httpx.Client(base_url=self._serve(slack_asgi_app(self.create_app(diagnose, **options))), timeout=10)
+
+    def command(self, client: Any, text: str, *, response_url: str | None = None, channel_id: str = "C0INC",
+                **sign_args: Any) -> Any:
+        body = slash_command_body(text, response_url=response_url or self.slack_api.webhook(), channel_id=channel_id)
+        return client.post("/slack/events", content=body, headers=sign(body, **sign_args))
+
+    def wait_runs(self, count: int = 1, timeout: float = 10.0) -> list[Any]:
+        """The runs once `count` have been recorded: each run is recorded after its answer is out."""
+        with self._recorded:
+            if not self._recorded.wait_for(lambda: len(self.runs) >= count, timeout):
+                raise AssertionError(f"{len(self.runs)} of {count} /diagnose runs recorded")
+            return list(self.runs)
+
+    def channel_messages(self, channel: str = "C0INC") -> list[dict[str, Any]]:
+        """The messages of `channel` as they stand now (after every chat.update), oldest first."""
+        with self.slack_api.lock:
+            return [body for (where, _), body in sorted(self.slack_api.messages.items()) if where == channel]
+
+
+@pytest.fixture
+def slash(slack_api: SlackDouble, serve_asgi: Callable[[Any], str]) -> SlashHarness:
+    return SlashHarness(slack_api, serve_asgi)
