@@ -58,3 +58,19 @@ def test_unreachable_slack_is_a_clear_error(kit) -> None:
     poster = SlackChatPoster(WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2))
     with pytest.raises(ChatPostError, match="chat.postMessage to C0INC failed"):
         poster.post(channel="C0INC", text="hi", blocks=[])
+
+
+def test_update_edits_a_posted_message_and_names_slacks_refusal(slack_api, kit) -> None:
+    poster = SlackChatPoster(build_web_client(token=kit.token, base_url=slack_api.api_url))
+    ts = poster.post(channel="C0INC", text="before", blocks=[])
+    poster.update(channel="C0INC", ts=ts, text="after", blocks=[])
+    assert slack_api.messages[("C0INC", ts)]["text"] == "after"
+    with pytest.raises(ChatPostError, match=r"^chat.update of C0INC 1\.2 failed: message_not_found$"):
+        poster.update(channel="C0INC", ts="1.2", text="x", blocks=[])
+
+
+def test_post_where_the_bot_is_not_a_member_is_not_in_channel(slack_api, kit) -> None:
+    slack_api.channels_without_bot.add("C0PRIVATE")
+    poster = SlackChatPoster(build_web_client(token=kit.token, base_url=slack_api.api_url))
+    with pytest.raises(ChatPostError, match="^chat.postMessage to C0PRIVATE failed: not_in_channel$"):
+        poster.post(channel="C0PRIVATE", text="x", blocks=[])
