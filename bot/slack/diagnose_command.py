@@ -1,15 +1,15 @@
 """`/diagnose SERVICE`: acked at once, diagnosed on a bounded pool, answered in one message that fills in.
 
 Three kinds of thread, so that nothing slow can delay an ack (Slack gives 3 s, then shows an error):
-- bolt's listener executor runs `acknowledge` and the lazy `start_diagnosis`; both return within
-  microseconds: the lazy listener only submits the run to the diagnosis pool;
+- bolt's listener executor runs `acknowledge`, which acks and submits the run to the diagnosis pool:
+  microseconds, whatever the pool is doing;
 - the diagnosis pool (`concurrency` threads, `CORONER_DIAGNOSE_CONCURRENCY`) runs the diagnoses and
-  every Web API call they need; commands beyond its size wait in its queue, none is dropped;
-- the progress edits are sent from `LiveMessage`'s timer thread, so a diagnosis never waits on Slack.
+  every Web API call they make; commands beyond its size wait in its queue, none is dropped;
+- `LiveMessage`'s timer thread sends the progress edits, so a diagnosis never waits on Slack.
 
 The answer: "Diagnosing `svc`…" is posted in the command's channel as the run starts, edited as each
-check finishes (nodes ✓ disk ✓ …, at most once a second), then replaced by the full diagnosis. When the
-bot cannot post there (`not_in_channel`, a DM), the answer goes to `response_url` instead, as before.
+check finishes (nodes ✓ · disk ✓ · …, at most once a second), then replaced by the full diagnosis. When
+the bot cannot post there (`not_in_channel`, a DM), the answer goes to `response_url` instead.
 Every run is handed to `record_run` (who, where, when, what came of it), and a diagnosis is also posted
 in the thread of the service's open incident when `incident_thread_for` names one.
 """
@@ -122,7 +122,6 @@ IncidentThreadFor = Callable[[ServiceRef], IncidentThread | None]
 class SlashCommand:
     """The fields of Slack's slash-command payload that a run uses (REFERENCE.md §2.1)."""
 
-    command: str
     user_id: str
     user_name: str
     channel_id: str
@@ -130,8 +129,8 @@ class SlashCommand:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], service: ServiceRef) -> SlashCommand:
-        return cls(command=str(payload["command"]), user_id=str(payload["user_id"]),
-                   user_name=str(payload["user_name"]), channel_id=str(payload["channel_id"]), service=service)
+        return cls(user_id=str(payload["user_id"]), user_name=str(payload["user_name"]),
+                   channel_id=str(payload["channel_id"]), service=service)
 
 
 # --- the progress message ---------------------------------------------------------------------------------
@@ -196,26 +195,19 @@ class DiagnoseCommand:
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
 
-    def acknowledge(self, ack: Ack, payload: Mapping[str, Any]) -> None:
-        """On bolt's listener executor: answer within Slack's 3 s, whatever the diagnosis pool is doing."""
+    def acknowledge(self, ack: Ack, payload: Mapping[str, Any], respond: Respond) -> None:
+        """The listener: ack within Slack's 3 s, hand the run to the diagnosis pool, return. Both take
+        microseconds whatever the pool is doing: the pool queues what it cannot start yet."""
         service = parse_service(payload.get("text"))
         if service is None:
             ack(text=usage(command=str(payload["command"]), text=payload.get("text")), response_type="ephemeral")
             return
-        SlashCommand.from_payload(payload, service)  # a payload without the fields a run needs fails here
-        # Counted at the ack, not when the lazy listener submits, so the next ack counts this one.
+        command = SlashCommand.from_payload(payload, service)
         with self._in_flight_lock:
             ahead = self._in_flight
             self._in_flight += 1
         queued = f" (queued behind {ahead} other diagnoses)" if ahead >= self._concurrency else ""
         ack(text=f"Diagnosing {code(str(service))}…{queued}", response_type="ephemeral")
-
-    def start(self, payload: Mapping[str, Any], respond: Respond) -> None:
-        """The lazy listener: hand the run to the diagnosis pool and return at once."""
-        service = parse_service(payload.get("text"))
-        if service is None:
-            return  # the ack already explained the usage
-        command = SlashCommand.from_payload(payload, service)
         try:
             future = self._pool.submit(self.run, command, respond, self._clock.now())
         except RuntimeError:  # the pool is shut down: the process is stopping
@@ -256,6 +248,7 @@ class DiagnoseCommand:
         live = self._post_live(command)
         try:
             diagnosis = self._diagnose(service, _Progress(service, live))
+            answer = diagnosis_message(diagnosis, offer_rollback=self._offer_rollback)
         except CoronerError as exc:
             self._answer(live, respond, error_reply(doing, exc), fallback="ephemeral")
             return "failed", None, one_line(str(exc))
@@ -263,7 +256,6 @@ class DiagnoseCommand:
             log.error("/diagnose %s failed", service, exc_info=exc, extra={"service": str(service)})
             self._answer(live, respond, error_reply(doing, exc), fallback="ephemeral")
             return "error", None, f"internal error ({type(exc).__name__})"
-        answer = diagnosis_message(diagnosis, offer_rollback=self._offer_rollback)
         self._answer(live, respond, answer, fallback="in_channel")
         self._post_in_incident(service, answer)
         return "ok", answer.text, None
@@ -307,10 +299,9 @@ class DiagnoseCommand:
 
 
 def register_diagnose(app: App, handler: DiagnoseCommand, *, command: str = "/diagnose") -> None:
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
-        handler.acknowledge(ack, command)
+    # A plain listener, not a bolt lazy one: submitting to the pool is as quick as an ack, and a lazy
+    # listener would cost a deep copy of the request and a second task on bolt's executor per command.
+    def acknowledge(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        handler.acknowledge(ack, command, respond)
 
-    def start_diagnosis(command: dict[str, Any], respond: Respond) -> None:
-        handler.start(command, respond)
-
-    app.command(command)(ack=acknowledge, lazy=[start_diagnosis])
+    app.command(command)(acknowledge)

@@ -329,11 +329,12 @@ class SlashHarness:
 
         from bot.slack.app import create_slack_app
 
-        return create_slack_app(
-            signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, diagnose=diagnose or self.story,
-            record_run=self.record_run, incident_thread_for=self.incident_thread_for,
-            client=WebClient(token=BOT_TOKEN, base_url=self.slack_api.api_url), **options,
-        )
+        collaborators: dict[str, Any] = {
+            "diagnose": diagnose or self.story, "record_run": self.record_run,
+            "incident_thread_for": self.incident_thread_for,
+            "client": WebClient(token=BOT_TOKEN, base_url=self.slack_api.api_url),
+        }
+        return create_slack_app(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, **{**collaborators, **options})
 
     def start(self, diagnose: Any = None, **options: Any) -> Any:
         import httpx

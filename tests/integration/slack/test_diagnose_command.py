@@ -132,6 +132,27 @@ def test_a_diagnosis_that_raises_is_reported_without_internals_and_recorded(slas
     assert not any("pw@db" in json.dumps(r.body) for r in slack_api.requests)
 
 
+
+def test_a_run_the_store_cannot_record_is_logged_whole_and_the_next_command_still_runs(slash, caplog) -> None:
+    from bot.store.db import StoreUnavailable
+
+    tries: list[Any] = []
+
+    def record_run(run: Any) -> None:
+        tries.append(run)
+        if len(tries) == 1:
+            raise StoreUnavailable("record the run: the database is unavailable")
+        slash.record_run(run)
+
+    client = slash.start(record_run=record_run, diagnose_concurrency=1)  # one at a time: in order
+    slash.command(client, "first-service")
+    slash.command(client, SERVICE)
+    (run,) = slash.wait_runs()
+    assert run.service == SERVICE and [t.service for t in tries] == ["first-service", SERVICE]
+    lost = [r for r in caplog.records if r.getMessage().startswith("could not record the /diagnose run")]
+    assert [r.run for r in lost] == [tries[0]]  # type: ignore[attr-defined]
+    assert tries[0].outcome == "ok"
+
 def test_without_the_bot_in_the_channel_the_answer_goes_to_response_url(slash, slack_api) -> None:
     slack_api.channels_without_bot.add("C0PRIVATE")
     client = slash.start()
