@@ -169,6 +169,8 @@ class _Progress:
 # --- the command ------------------------------------------------------------------------------------------
 
 class DiagnoseCommand:
+    """`/diagnose` with its collaborators and its diagnosis pool; `register_diagnose` puts it on an app."""
+
     def __init__(
         self,
         *,
@@ -301,7 +303,8 @@ class DiagnoseCommand:
 def register_diagnose(app: App, handler: DiagnoseCommand, *, command: str = "/diagnose") -> None:
     # A plain listener, not a bolt lazy one: submitting to the pool is as quick as an ack, and a lazy
     # listener would cost a deep copy of the request and a second task on bolt's executor per command.
-    def acknowledge(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        handler.acknowledge(ack, command, respond)
+    # bolt fills the arguments by name; `body` is the slash command's payload.
+    def acknowledge(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        handler.acknowledge(ack, body, respond)
 
     app.command(command)(acknowledge)

@@ -333,3 +333,34 @@ def test_slack_acks_do_not_wait_for_threads_held_by_other_routes(slash, slack_ap
             t.join(timeout=40)
         others.close()
 
+
+
+def test_the_engine_on_a_slow_simulated_cluster_fills_the_checklist_then_answers(slash, slack_api, tmp_path) -> None:
+    """The real path: the engine's `on_check_done` through the official kubernetes client to `chat.update`."""
+    from bot.cluster.kubernetes_reader import KubernetesClusterReader
+    from bot.engine.diagnose import diagnose as engine_diagnose
+    from bot.engine.playbook import load_playbooks
+    from bot.settings import packaged_dir
+    from bot.sim.scenario import load_scenario
+    from bot.sim.server import running_sim
+
+    scenario = load_scenario("registry-meltdown")
+    scenario.latency_ms = 600  # ≈ 2 s a diagnosis: long enough for a progress edit (one a second)
+    playbook = load_playbooks(packaged_dir("playbooks"))["diagnose"]
+    with running_sim(scenario) as sim:
+        reader = KubernetesClusterReader.connect(sim.write_kubeconfig(tmp_path / "kubeconfig"), None)
+
+        def diagnose(service: ServiceRef, on_check_done: Any) -> Any:
+            return engine_diagnose(service.name, namespace=service.namespace, cluster=reader, playbook=playbook,
+                                   on_check_done=on_check_done)
+
+        client = slash.start(diagnose)
+        slash.command(client, "prod/user-profile-service")
+        (run,) = slash.wait_runs(timeout=60)
+    *progress, final = [e["text"] for e in updates(slack_api)]
+    assert final.startswith("Diagnosis of user-profile-service: ") and run.summary == final
+    assert progress, "no progress edit during a 2 s diagnosis"
+    steps = [step.check for step in playbook.steps]
+    for text in progress:
+        shown = [item.split(" ")[0] for item in text.removeprefix("Diagnosing prod/user-profile-service… ").split(", ")]
+        assert shown == steps[: len(shown)], text  # the checks so far, in the playbook's order
