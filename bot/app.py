@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,8 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.http_body import read_capped
+from bot.incidents.applier import Applier
+from bot.incidents.intake import IntakeWriter
 from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_id, parse_envelope, verify_v3
 from bot.incidents.service import IncidentService
+from bot.metrics import WEBHOOKS
 from bot.ports import Clock
 from bot.settings import Settings
 from bot.store import Store, StoreUnavailable
@@ -41,15 +46,17 @@ def create_app(
     pending_sweep_seconds: float | None = 60.0,
     extra_routes: Sequence[BaseRoute] = (),
     incident_service: IncidentService | None = None,
+    readiness: Callable[[], dict[str, str]] | None = None,
 ) -> Starlette:
     """The ASGI app over `store`.
 
     `webhook_secrets`: every PagerDuty V3 secret currently valid (several while one rotates); with none,
     every webhook is refused with 401. `clock` stamps receipt and processing (default: the store's).
-    `pending_sweep_seconds`: how often stored-but-unprocessed events are retried in the background
-    (None: only once, at startup, before serving).
+    `pending_sweep_seconds`: how often the applier looks for stored-but-unprocessed events when no
+    webhook woke it (events whose processing failed, events stored by another replica).
     `extra_routes` lets other features (Slack, review pages) mount their endpoints on the same app.
     `incident_service` replaces the default `IncidentService(store, clock=clock)`.
+    `readiness` adds the state of the other parts to `/readyz` (Slack degraded does not make it 503).
     """
     secrets = tuple(s for s in webhook_secrets if s)
     if not secrets:
@@ -57,42 +64,34 @@ def create_app(
     service = incident_service or IncidentService(store, clock=clock)
 
     async def pagerduty_webhook(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        body = await read_capped(request, MAX_BODY_BYTES)
+        if body is None:
             return _error(413, "body too large")
-        # Read with a cap: the body is not authenticated yet, so it must not be buffered without limit.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return _error(413, "body too large")
-            chunks.append(chunk)
-        body = b"".join(chunks)
         if not verify_v3(body, request.headers.get(SIGNATURE_HEADER), secrets):
             log.warning("PagerDuty webhook refused: bad or missing signature", extra={"client": _client(request)})
+            _count("unverified", "failed")
             return _error(401, "invalid signature")
         try:
             event = parse_envelope(body)
             delivery_id(request.headers)
         except MalformedEvent as exc:
             log.warning("PagerDuty webhook refused: %s", exc)
+            _count("malformed", "failed")
             return _error(400, str(exc))
+        _count(event.event_type, "received")
         try:
-            recorded = await run_in_threadpool(
-                service.record, event=event, body=body, headers=dict(request.headers.items())
-            )
+            recorded = await writer.record(event=event, body=body, headers=dict(request.headers.items()))
         except StoreUnavailable as exc:
             log.error("PagerDuty webhook not stored, asking for a retry: %s", exc)
+            _count(event.event_type, "failed")
             return _error(503, "temporarily unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
         if recorded.inbound_id is None:
+            _count(event.event_type, "duplicate")
             return JSONResponse({"status": "duplicate"}, status_code=202)
-        # Stored: from here on nothing is lost, so whatever happens the answer is 202. Processing is a
-        # few inserts; if it fails the event stays pending for the sweep.
-        try:
-            await run_in_threadpool(service.process, recorded.inbound_id)
-        except StoreUnavailable as exc:
-            log.warning("stored PagerDuty event left pending: %s", exc)
+        _count(event.event_type, "accepted")
+        # Stored: from here on nothing is lost. Applying it (incident, timeline, jobs) is the applier's
+        # work, off the request path, so PagerDuty's 5 s and a storm's throughput do not depend on it.
+        applier.wake()
         return JSONResponse({"status": "accepted"}, status_code=202)
 
     async def healthz(_: Request) -> Response:
@@ -103,21 +102,29 @@ def create_app(
             await run_in_threadpool(store.ping)
         except StoreUnavailable as exc:
             log.warning("not ready: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "ok"})
+            return JSONResponse({"status": "unavailable", "database": "down", **(readiness() if readiness else {})},
+                                status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok", **(readiness() if readiness else {})})
+
+    writer = IntakeWriter(store, clock=clock)
+    applier = Applier(service, interval=pending_sweep_seconds or 60.0, intake_busy=writer.busy)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Events left pending by a previous run are processed before new traffic, keeping their order.
-        await _sweep_once(service)
-        sweeper = asyncio.create_task(_sweep(service, pending_sweep_seconds)) if pending_sweep_seconds else None
+        await applier.apply_pending()
+        # Everything built so far (the SDKs, the engine, the playbooks) lives as long as the process: move it
+        # out of the collector's reach, so that full collections stay short and do not stall requests.
+        gc.freeze()
+        tasks = [asyncio.create_task(writer.run()), asyncio.create_task(applier.run())]
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
 
     routes: list[BaseRoute] = [
         Route("/pagerduty/webhook", pagerduty_webhook, methods=["POST"]),
@@ -135,21 +142,10 @@ def app_from_settings(settings: Settings) -> Starlette:
     return build_app(build(settings))
 
 
-async def _sweep(service: IncidentService, interval: float) -> None:
-    """Retry, every `interval` seconds, stored events whose processing failed."""
-    while True:
-        await asyncio.sleep(interval)
-        await _sweep_once(service)
-
-
-async def _sweep_once(service: IncidentService) -> None:
-    try:
-        done = await run_in_threadpool(service.process_pending)
-    except StoreUnavailable as exc:
-        log.warning("pending events not processed: %s", exc)
-        return
-    if done:
-        log.info("processed %d pending PagerDuty events", done)
+def _count(event_type: str, outcome: str) -> None:
+    # Event types are PagerDuty's own words (validated, at most 128 characters); the list is open-ended
+    # but small, so the label set stays bounded in practice.
+    WEBHOOKS.labels(source="pagerduty", event_type=event_type, outcome=outcome).inc()
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

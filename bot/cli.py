@@ -8,13 +8,13 @@ kubernetes client and bolt. A `CoronerError` becomes one readable line instead o
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
 import click
 
 from bot import __version__
+from bot.logs import configure_logging
 from bot.ports import CoronerError
 
 # name -> "module:attribute"; the order is the order of `coroner --help`.
@@ -30,6 +30,10 @@ COMMANDS: dict[str, str] = {
     "db": "bot.store.cli:db",
     "sim": "bot.sim.cli:sim_command",
 }
+
+# Commands that read no settings: they run once per CI job, and pydantic's import would double their
+# start-up time (docs/benchmarks-dockerfile.md). Their log level comes from -v alone.
+SETTINGS_FREE = frozenset({"lint", "fix"})
 
 
 class CoronerGroup(click.Group):
@@ -56,11 +60,13 @@ class CoronerGroup(click.Group):
 
 @click.group(cls=CoronerGroup)
 @click.version_option(__version__, prog_name="coroner")
-@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help="More logging than CORONER_LOG_LEVEL (-v info, -vv debug).")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
     """Coroner: diagnose an incident's service, post the timeline, draft the postmortem."""
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # urllib3 logs every connection retry as a WARNING: an unreachable API server would print a screen
-    # of them before Coroner's own one-line error. They are shown from -vv on.
-    logging.getLogger("urllib3").setLevel(level if verbose >= 2 else logging.ERROR)
+    if ctx.invoked_subcommand in SETTINGS_FREE:
+        configure_logging(None, verbose=verbose)
+        return
+    from bot.settings import load_settings
+
+    configure_logging(load_settings(), verbose=verbose)

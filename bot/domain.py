@@ -132,6 +132,13 @@ class Incident:
     resolved_at: datetime | None = None
     number: int | None = None
     html_url: str | None = None
+    pagerduty_service_id: str | None = None
+    assignee: str | None = None
+    priority: str | None = None
+    slack_channel: str | None = None  # where its live root message is, once posted
+    slack_ts: str | None = None
+    probable_cause: str | None = None  # one line from the diagnosis, shown on the root message
+    reopen_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {

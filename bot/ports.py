@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
     from collections.abc import Iterator
     from datetime import datetime
 
+    from bot.cluster.rollback import RollbackResult, RolloutProgress
     from bot.cluster.snapshots import (
         DeploymentSnapshot,
         EventSnapshot,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
         PodSnapshot,
         ReplicaSetSnapshot,
     )
+    from bot.deadline import Deadline
     from bot.images.model import FileEntry, ImageManifest, LayerRef
 
 
@@ -41,6 +43,36 @@ class ClusterForbidden(ClusterReadError):
 
 class ClusterNotFound(ClusterReadError):
     """The object does not exist."""
+
+
+class RollbackError(CoronerError):
+    """A rollback that was not applied, or a rollout that could not be followed; the message says why."""
+
+
+class RollbackForbidden(RollbackError):
+    """RBAC refused a call the rollback needs; `verb`, `resource` and `namespace` say what to grant."""
+
+    def __init__(self, message: str, *, verb: str, resource: str, namespace: str) -> None:
+        super().__init__(message)
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+
+
+class RollbackNotFound(RollbackError):
+    """The Deployment, or the revision asked for, does not exist."""
+
+
+class RollbackPaused(RollbackError):
+    """The Deployment is paused: `kubectl rollout undo` refuses it too, until `kubectl rollout resume`."""
+
+
+class RollbackConflict(RollbackError):
+    """The Deployment changed since the rollback was offered (or while it was patched)."""
+
+
+class RolloutTimeout(RollbackError):
+    """The rollout did not finish within the time allowed to watch it."""
 
 
 class ImageReadError(CoronerError):
@@ -77,12 +109,29 @@ class ClusterReader(Protocol):
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]: ...
 
 
+class ClusterRollbacker(Protocol):
+    """The one change Coroner makes to a cluster: `kubectl rollout undo` of a Deployment, and following
+    the rollout it starts. Separate from `ClusterReader` so read-only code cannot reach it. Methods raise
+    `RollbackError` subclasses."""
+
+    context: str | None
+
+    def rollback(self, *, namespace: str, name: str, to_revision: int, expected_revision: int | None = None,
+                 dry_run: bool = False) -> RollbackResult: ...
+
+    def rollout_progress(self, *, namespace: str, name: str) -> RolloutProgress: ...
+
+    def wait_for_rollout(self, *, namespace: str, name: str, timeout: float = 600.0,
+                         poll: float = 2.0) -> Iterator[RolloutProgress]: ...
+
+
 class ImageReader(Protocol):
-    """Reads an image without running it. Raises `ImageReadError`."""
+    """Reads an image without running it. Raises `ImageReadError`, and `DeadlineExceeded` once
+    `deadline` has passed: a reader that waits on a network stops waiting then (default: no deadline)."""
 
-    def manifest(self, ref: str) -> ImageManifest: ...
+    def manifest(self, ref: str, *, deadline: Deadline = ...) -> ImageManifest: ...
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = ...) -> Iterator[FileEntry]:
         """Stream the tar members of one layer; memory stays flat however big the layer is."""
         ...
 
@@ -91,6 +140,14 @@ class ChatPoster(Protocol):
     """Posts rendered messages to chat (Slack). Returns the message id (`ts`)."""
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str: ...
+
+    def update(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Edit a posted message in place (the live root message, a notice's state)."""
+        ...
+
+    def post_ephemeral(self, *, channel: str, user: str, text: str) -> None:
+        """A message only `user` sees (a refusal, a usage hint)."""
+        ...
 
 
 class Clock(Protocol):

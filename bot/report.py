@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain import Finding, RollbackCandidate, Severity, TimelineEntry, sort_findings
+from bot.redact import redact
 from bot.units import human_bytes
 
 SEVERITY_LABEL = {
@@ -139,4 +140,4 @@ def text_report(
             lines.append(f" {mark} {rollback_text(c)}")
             if c.recommended and c.undo_command:
                 lines.append(f"     undo: {c.undo_command}")
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines)) + "\n"

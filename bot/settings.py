@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.ports import CoronerError
 
+if TYPE_CHECKING:
+    from bot.images.registry_auth import Credential
+
 ENV_PREFIX = "CORONER_"
+# An HMAC key shorter than this is guessable offline from one signed link.
+WEB_SECRET_MIN_LENGTH = 32
 
 
 def packaged_dir(name: str) -> Path:
@@ -40,6 +45,11 @@ class Settings(BaseSettings):
         default=False,
         description="Read the kubelet summary API through nodes/proxy (needs the opt-in RBAC binding).",
     )
+    rollback_enabled: bool = Field(
+        default=False,
+        description="Offer the rollback button in Slack when the diagnosis recommends a rollback (needs the "
+        "opt-in rollback Role in the service's namespace).",
+    )
     slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- token for the Web API.")
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Verifies Slack's requests.")
@@ -51,13 +61,36 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated V3 webhook secrets; several are accepted while a secret rotates.",
     )
+    pagerduty_api_token: SecretStr | None = Field(
+        default=None,
+        description="PagerDuty REST API key; unset = no note write-back, no Acknowledge/Resolve buttons, no log enrichment.",
+    )
+    pagerduty_api_url: str = Field(
+        default="https://api.pagerduty.com", description="PagerDuty REST API base URL (tests point it at a double)."
+    )
+    pagerduty_from_email: str | None = Field(
+        default=None, description="Email of the PagerDuty user the bot writes notes as (the From header)."
+    )
     playbooks_dir: Path = Field(default_factory=lambda: packaged_dir("playbooks"), description="Playbook YAML files.")
     templates_dir: Path | None = Field(default=None, description="Overrides the packaged postmortem templates.")
     catalog_file: Path | None = Field(default=None, description="Service catalog YAML.")
     image_source: Literal["registry", "docker"] = Field(
         default="registry", description="How images are read: OCI registry over HTTP, or the Docker engine."
     )
-    registry_username: str | None = Field(default=None, description="Registry user for bearer-token auth.")
+    registry_auth: SecretStr | None = Field(
+        default=None,
+        description="Registry credentials by host: JSON {host: {username, password}}, a Docker config.json, "
+        "or the path of one. Each credential is sent to its own host only.",
+    )
+    registry_token_realms: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated token-service origins (https://auth.example.net) that may receive a "
+        "registry's credentials besides its own origin and HTTPS hosts of its own domain.",
+    )
+    registry_host: str | None = Field(
+        default=None, description="The registry host[:port] that CORONER_REGISTRY_USERNAME/PASSWORD belong to."
+    )
+    registry_username: str | None = Field(default=None, description="Registry user, for CORONER_REGISTRY_HOST only.")
     registry_password: SecretStr | None = Field(default=None, description="Registry password or token.")
     image_platform: str = Field(
         default="linux/amd64", description="Platform picked from a multi-arch image index (os/arch)."
@@ -65,14 +98,72 @@ class Settings(BaseSettings):
     image_byte_budget: int = Field(
         default=8 << 30, gt=0, description="Most layer bytes one autopsy downloads from a registry."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    slack_default_channel: str | None = Field(
+        default=None, description="Channel for incidents whose service has no slack_channel in the catalog."
+    )
+    diagnosis_coalesce_seconds: int = Field(
+        default=120, ge=0, description="Incidents of one service triggered this close together share one diagnosis."
+    )
+    workers: int = Field(default=4, ge=1, le=64, description="Job worker threads per `coroner serve` process.")
+    reviewers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Slack user ids (U…) and user-group ids (S…) allowed to approve and roll back.",
+    )
+    web_secret: SecretStr | None = Field(
+        default=None, description="Signs the postmortem web view's links; unset = the web view is off."
+    )
+    public_url: str = Field(
+        default="http://localhost:8080", description="Base URL of this bot as people reach it; links in Slack start with it."
+    )
+    web_link_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a signed postmortem link stays valid."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Log level of every command; -v raises it to INFO, -vv to DEBUG."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per record; json: one JSON object per line."
+    )
 
-    @field_validator("pagerduty_webhook_secrets", mode="before")
+    @field_validator("pagerduty_webhook_secrets", "reviewers", "registry_token_realms", mode="before")
     @classmethod
-    def _split_secrets(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("registry_auth")
+    @classmethod
+    def _registry_auth_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from bot.images.registry_auth import load_registry_auth
+
+            load_registry_auth(value.get_secret_value())  # RegistryAuthError is a ValueError, without secrets
+        return value
+
+    @field_validator("registry_username")
+    @classmethod
+    def _username_has_a_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A password without a host used to go to every registry that asked, and to their token services.
+        if value and not info.data.get("registry_host"):
+            raise ValueError(
+                "set CORONER_REGISTRY_HOST to the registry these credentials belong to (they go to no other), "
+                "or use CORONER_REGISTRY_AUTH"
+            )
+        return value
+
+    def registry_credentials(self) -> dict[str, Credential]:
+        """CORONER_REGISTRY_AUTH's credentials, plus the USERNAME/PASSWORD pair for CORONER_REGISTRY_HOST."""
+        from bot.images.registry_auth import Credential, RegistryAuthError, load_registry_auth
+
+        try:
+            credentials = load_registry_auth(self.registry_auth.get_secret_value()) if self.registry_auth else {}
+        except RegistryAuthError as exc:  # the file changed since the settings were read
+            raise SettingsError(f"{ENV_PREFIX}REGISTRY_AUTH: {exc}") from None
+        if self.registry_username and self.registry_host:
+            password = self.registry_password.get_secret_value() if self.registry_password else ""
+            credentials[self.registry_host] = Credential(self.registry_username, password)
+        return credentials
 
     @field_validator("playbooks_dir", "templates_dir", "catalog_file", "kubeconfig")
     @classmethod
@@ -80,6 +171,21 @@ class Settings(BaseSettings):
         if value is not None and not value.exists():
             raise ValueError(f"{value} does not exist")
         return value
+
+    @field_validator("web_secret")
+    @classmethod
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never quotes the value: it is a secret even when it is a bad one.
+        if value is not None and len(value.get_secret_value()) < WEB_SECRET_MIN_LENGTH:
+            raise ValueError(f"must be at least {WEB_SECRET_MIN_LENGTH} characters")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("must be an http:// or https:// base URL without query or fragment")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

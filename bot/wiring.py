@@ -1,5 +1,6 @@
-"""Composition root: the one place that turns Settings into the store, the readers, the playbook engine
-and the chat poster. Nothing else builds an SDK client, so every other module can be tested with fakes.
+"""Composition root: the one place that turns Settings into the store, the readers, the playbook engine,
+the chat poster, the job handlers and the app. Every entry point (serve, the CLI, the demo, the tests)
+builds through `build(settings, ...)`, with overrides for doubles, so there is one pipeline.
 """
 
 from __future__ import annotations
@@ -8,24 +9,48 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bot.ports import ChatPoster, ClusterReader, ImageReader
+from starlette.applications import Starlette
+
+import functools
+
+from slack_bolt import App
+from starlette.routing import BaseRoute
+
+from bot.app import create_app
+from bot.incidents.pagerduty_api import PagerDutyClient, enrich_timeline
+from bot.incidents.pagerduty_api import build_client as build_pagerduty_client
+from bot.jobs.note_to_pagerduty import KIND as NOTE_KIND
+from bot.lifecycle.actions import IncidentActions
+from bot.lifecycle.pagerduty_note import PagerDutyNoteHandler
+from bot.metrics import count_pagerduty_call, metrics_routes
+from bot.web.links import PostmortemLinks
+from bot.web.load import load_postmortem_page
+from bot.web.routes import postmortem_routes
+from bot.catalog import Catalog, load_catalog
+from bot.clock import SystemClock
+from bot.engine.diagnose import Diagnosis, diagnose
+from bot.engine.playbook import Playbook, load_playbooks, select_playbook
+from bot.engine.resolve import catalog_context
+from bot.incidents.service import IncidentService
+from bot.jobs.diagnose_incident import KIND as DIAGNOSE_KIND
+from bot.jobs.draft_postmortem import KIND as DRAFT_KIND
+from bot.jobs.post_to_slack import KIND as POST_KIND
+from bot.lifecycle.diagnosis import DiagnosisHandler
+from bot.lifecycle.drafting import DraftHandler
+from bot.lifecycle.slack_thread import SlackThreadHandler
+from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
 from bot.settings import Settings
-
-if TYPE_CHECKING:  # the CLI's `image` and `diagnose` paths build readers without the store or Slack
-    from starlette.applications import Starlette
-
-    from bot.catalog import Catalog
-    from bot.engine.diagnose import Diagnosis
-    from bot.engine.playbook import Playbook
-    from bot.store import Store
-    from bot.store.records import Job
+from bot.slack.health import SlackHealth
+from bot.store import Store
+from bot.worker import Handler, default_worker_name
 
 log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
+JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND)
 
 
 def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
@@ -41,11 +66,18 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
         from bot.images.docker_reader import DockerImageReader
 
         return DockerImageReader(contents=docker_contents)
+    from bot.images.registry_auth import RegistryAuth
     from bot.images.registry_reader import RegistryImageReader
 
-    password = settings.registry_password.get_secret_value() if settings.registry_password else None
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget,
-                               username=settings.registry_username, password=password)
+    # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
+    auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
+    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
+
+
+def split_service(text: str) -> tuple[str | None, str]:
+    """`prod/user-profile-service` -> ("prod", "user-profile-service"); a bare name has no namespace."""
+    namespace, sep, name = text.partition("/")
+    return (namespace, name) if sep else (None, text)
 
 
 @dataclass
@@ -54,8 +86,14 @@ class Services:
     store: Store
     playbooks: Mapping[str, Playbook]
     catalog: Catalog
+    clock: Clock
     chat: ChatPoster | None = None
+    pagerduty: PagerDutyClient | None = None
+    links: PostmortemLinks | None = None
+    slack_health: SlackHealth = field(default_factory=SlackHealth)
+    _slack_app: App | None = None
     _clusters: dict[str | None, ClusterReader] = field(default_factory=dict)
+    _rollbackers: dict[str | None, ClusterRollbacker] = field(default_factory=dict)
     _images: ImageReader | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,78 +104,165 @@ class Services:
                 self._clusters[context] = cluster_reader(self.settings, context=context)
             return self._clusters[context]
 
-    def images(self) -> ImageReader:
+    def cluster_for(self, service: str) -> ClusterReader:
+        return self.cluster(catalog_context(self.catalog, split_service(service)[1]) or self.settings.kube_context)
+
+    def rollbacker(self, context: str | None) -> ClusterRollbacker:
+        """The opt-in writer (CORONER_ROLLBACK_ENABLED), one per context like the readers."""
+        from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
+
+        context = context or self.settings.kube_context
         with self._lock:
-            if self._images is None:
-                self._images = image_reader(self.settings)
-            return self._images
+            if context not in self._rollbackers:
+                self._rollbackers[context] = KubernetesRollbacker.connect(self.settings.kubeconfig, context)
+            return self._rollbackers[context]
+
+    def images(self) -> ImageReader:
+        """A reader per use: the registry reader's byte budget (CORONER_IMAGE_BYTE_BUDGET) is per autopsy,
+        so one process-wide reader would stop reading layers once 8 GiB had been read in total."""
+        return self._images if self._images is not None else image_reader(self.settings)
 
     def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None) -> Diagnosis:
-        from bot.engine.diagnose import diagnose
-        from bot.engine.playbook import select_playbook
-        from bot.engine.resolve import catalog_context
-
-        context = catalog_context(self.catalog, service) or self.settings.kube_context
+        """Diagnose `service` (a catalog name, a workload name, or `namespace/name`)."""
+        given_namespace, name = split_service(service)
         return diagnose(
-            service,
-            cluster=self.cluster(context),
+            name,
+            cluster=self.cluster_for(name),
             images=self.images(),
             playbook=select_playbook(dict(self.playbooks), trigger=trigger),
             catalog=self.catalog,
-            namespace=namespace,
+            namespace=namespace or given_namespace,
             node_proxy_enabled=self.settings.node_proxy_enabled,
         )
 
-    def diagnose_job(self, job: Job) -> Diagnosis:
-        """A PagerDuty-triggered diagnosis; the catalog maps PagerDuty's service id to our service name."""
-        entry = self.catalog.by_pagerduty_service(job.payload.get("pagerduty_service_id") or "")
-        service = entry.name if entry is not None else job.payload["service"]
-        result = self.diagnose(service, trigger=PAGERDUTY_TRIGGER)
-        channel = entry.slack_channel if entry is not None else None
-        if self.chat is not None and channel:
-            from bot.slack.blocks import diagnosis_message
+    def incident_service(self) -> IncidentService:
+        return IncidentService(self.store, clock=self.clock,
+                               coalesce=timedelta(seconds=self.settings.diagnosis_coalesce_seconds))
 
-            message = diagnosis_message(result)
-            self.chat.post(channel=channel, text=message.text, blocks=message.blocks)
-        return result
+    def draft_url(self, incident_id: str) -> str | None:
+        """The signed web view link of an incident's postmortem (None while CORONER_WEB_SECRET is unset)."""
+        return self.links.url(incident_id, now=self.clock.now()) if self.links is not None else None
 
+    def writes_notes(self) -> bool:
+        return self.pagerduty is not None and bool(self.settings.pagerduty_from_email)
 
-def build(settings: Settings) -> Services:
-    from bot.catalog import Catalog, load_catalog
-    from bot.engine.playbook import load_playbooks
-    from bot.store import Store
+    def handlers(self, *, worker: str | None = None) -> dict[str, Handler]:
+        """The job handlers `serve`'s workers run, by job kind."""
+        name = worker or default_worker_name()
+        handlers: dict[str, Handler] = {
+            DIAGNOSE_KIND: DiagnosisHandler(
+                store=self.store, catalog=self.catalog,
+                diagnose=lambda service: self.diagnose(service, trigger=PAGERDUTY_TRIGGER),
+                cluster_for=self.cluster_for, images=self.images, note_pagerduty=self.writes_notes(),
+            ),
+            POST_KIND: SlackThreadHandler(
+                store=self.store, chat=self.chat, catalog=self.catalog,
+                default_channel=self.settings.slack_default_channel, worker=name,
+                now=self.clock.now, draft_url=self.draft_url, pagerduty_buttons=self.pagerduty is not None,
+                offer_rollback=self.settings.rollback_enabled,
+            ),
+            DRAFT_KIND: DraftHandler(store=self.store, templates_dir=self.settings.templates_dir,
+                                     enrich=lambda pd_id: enrich_timeline(self.pagerduty, pd_id)),
+        }
+        if self.pagerduty is not None and self.settings.pagerduty_from_email:
+            handlers[NOTE_KIND] = PagerDutyNoteHandler(store=self.store, client=self.pagerduty,
+                                                       from_email=self.settings.pagerduty_from_email, worker=name)
+        return handlers
 
-    chat = None
-    if settings.slack_bot_token is not None:
-        from bot.slack.poster import SlackChatPoster, build_web_client
-
-        chat = SlackChatPoster(
-            build_web_client(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
-        )
-    return Services(
-        settings=settings,
-        store=Store.from_url(settings.database_url),
-        playbooks=load_playbooks(settings.playbooks_dir),
-        catalog=load_catalog(settings.catalog_file) if settings.catalog_file else Catalog(),
-        chat=chat,
-    )
-
-
-def build_app(services: Services) -> Starlette:
-    """The production app: PagerDuty intake, health, and Slack's `/diagnose` when Slack is configured."""
-    from bot.app import create_app
-
-    settings = services.settings
-    routes = []
-    if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
+    def slack_app(self, *, socket_mode: bool = False) -> App:
+        """The bolt app (`/diagnose` and the incident's buttons), built once: HTTP and Socket Mode share it."""
         from bot.slack.app import create_slack_app_from_settings
+        from bot.slack.incident_listeners import register_incident_actions
+        from bot.slack.reviewers import Reviewers
+
+        settings = self.settings
+
+        def incident_buttons(app: App) -> None:
+            register_incident_actions(app, actions=self.actions(),
+                                      reviewers=Reviewers(settings.reviewers, client=app.client),
+                                      draft_url=self.draft_url, rollback_enabled=settings.rollback_enabled)
+
+        with self._lock:
+            if self._slack_app is None:
+                self._slack_app = create_slack_app_from_settings(
+                    settings, diagnose=self.diagnose, offer_rollback=settings.rollback_enabled,
+                    register=[incident_buttons], socket_mode=socket_mode)
+            return self._slack_app
+
+    def readiness(self) -> dict[str, str]:
+        """What `/readyz` adds: Slack's state. A degraded Slack does not make the bot unready (the intake
+        must keep accepting); posts wait in the queue until it is back."""
+        if self.settings.slack_bot_token is None:
+            return {}
+        status = self.slack_health.status()
+        report = {"slack": status.state}
+        if status.state != "ok" and status.last_error:
+            report["slack_error"] = status.last_error
+        return report
+
+    def actions(self) -> IncidentActions:
+        return IncidentActions(store=self.store, pagerduty=self.pagerduty,
+                               rollbacker_for=self.rollbacker if self.settings.rollback_enabled else None)
+
+
+def build(
+    settings: Settings,
+    *,
+    chat: ChatPoster | None = None,
+    images: ImageReader | None = None,
+    clusters: Mapping[str | None, ClusterReader] | None = None,
+    catalog: Catalog | None = None,
+    clock: Clock | None = None,
+) -> Services:
+    """The object graph from Settings. The overrides replace a part with a double or a recording (the demo
+    reads images from its scenario's evidence); everything else is what production runs."""
+    health = SlackHealth()
+    if chat is None and settings.slack_bot_token is not None:
+        from slack_sdk import WebClient
+
+        from bot.slack.poster import SlackChatPoster
+
+        # No retry handler here: a rate-limited post goes back to the queue with Slack's Retry-After.
+        chat = SlackChatPoster(WebClient(token=settings.slack_bot_token.get_secret_value(),
+                                         base_url=settings.slack_api_url, timeout=10), health=health)
+    clock = clock or SystemClock()
+    services = Services(
+        settings=settings,
+        store=Store.from_url(settings.database_url, clock=clock),
+        playbooks=load_playbooks(settings.playbooks_dir),
+        catalog=catalog or (load_catalog(settings.catalog_file) if settings.catalog_file else Catalog()),
+        clock=clock,
+        chat=chat,
+        pagerduty=build_pagerduty_client(settings, on_call=count_pagerduty_call),
+        links=PostmortemLinks.from_settings(settings),
+        slack_health=health,
+        _images=images,
+    )
+    if services.pagerduty is not None and not settings.pagerduty_from_email:
+        log.warning("CORONER_PAGERDUTY_FROM_EMAIL is not set: diagnoses are not written back as PagerDuty notes")
+    services._clusters.update(clusters or {})
+    return services
+
+
+def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0) -> Starlette:
+    """The production app: PagerDuty intake, health, metrics, Slack (`/diagnose` and the incident's
+    buttons) when Slack is configured, and the postmortem web view when CORONER_WEB_SECRET is set."""
+    settings = services.settings
+    routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS)]
+    if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
         from bot.slack.asgi import slack_routes
 
-        routes = slack_routes(create_slack_app_from_settings(settings, diagnose=services.diagnose))
+        routes += slack_routes(services.slack_app())
     else:
         log.info("Slack is not configured (CORONER_SLACK_SIGNING_SECRET, CORONER_SLACK_BOT_TOKEN): /slack/events is off")
+    if settings.web_secret is not None:
+        routes += postmortem_routes(load=functools.partial(load_postmortem_page, services.store),
+                                    secret=settings.web_secret.get_secret_value(), clock=services.clock.now)
     return create_app(
         store=services.store,
         webhook_secrets=[s.get_secret_value() for s in settings.pagerduty_webhook_secrets],
         extra_routes=routes,
+        incident_service=services.incident_service(),
+        pending_sweep_seconds=pending_sweep_seconds,
+        readiness=services.readiness,
     )

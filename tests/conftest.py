@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.doubles.pagerduty_api import PagerDutyApiDouble
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CORONER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -63,3 +65,13 @@ def docker_client():
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
         service_unavailable(f"no Docker engine answers: {exc}")
     return client
+
+
+@pytest.fixture
+def pagerduty_api() -> Iterator[PagerDutyApiDouble]:
+    """A running local double of PagerDuty's REST API (tests/doubles/pagerduty_api.py)."""
+    double = PagerDutyApiDouble().start()
+    try:
+        yield double
+    finally:
+        double.stop()

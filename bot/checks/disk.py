@@ -18,6 +18,7 @@ from bot.checks import facts
 from bot.cluster.snapshots import FsStats, NodeFsSummary, NodeSnapshot
 from bot.domain import Finding, Severity
 from bot.engine.context import CheckContext
+from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterReadError
 
 RULES = ("node-disk-high",)
@@ -115,7 +116,7 @@ def _fetch_summaries(
             return name, exc
 
     with ThreadPoolExecutor(max_workers=min(max_workers, max(1, len(rest)))) as pool:
-        for name, result in pool.map(fetch, [n.name for n in rest]):
+        for name, result in pool.map(carry_log_context(fetch), [n.name for n in rest]):
             if isinstance(result, ClusterForbidden):
                 forbidden = forbidden or result
             elif isinstance(result, Exception):

@@ -6,7 +6,7 @@ cause one list call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,14 +18,10 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    selector_string,
 )
 from bot.engine.context import CheckContext
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
-
-
-def selector_string(selector: Mapping[str, str]) -> str | None:
-    """matchLabels as a label selector; None (everything) only when the selector is empty."""
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or None
 
 
 def deployment(ctx: CheckContext) -> DeploymentSnapshot:

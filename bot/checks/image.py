@@ -43,9 +43,11 @@ def run(ctx: CheckContext, params: ImageParams) -> list[Finding]:
     if ctx.entry is not None and ctx.entry.dockerfile is not None and ctx.entry.dockerfile.is_file():
         dockerfile_text = ctx.entry.dockerfile.read_text(encoding="utf-8", errors="replace")
         dockerfile_path = str(ctx.entry.dockerfile)
-    # An unreadable image raises ImageReadError: the runner reports it as this check's gap.
+    # An unreadable image raises ImageReadError: the runner reports it as this check's gap. The
+    # deadline makes the reads and the walk stop when the check's time is up, rather than run on.
     report = autopsy(
-        ctx.images, image, dockerfile_text=dockerfile_text, dockerfile_path=dockerfile_path, against=against
+        ctx.images, image, dockerfile_text=dockerfile_text, dockerfile_path=dockerfile_path, against=against,
+        deadline=ctx.deadline,
     )
     return list(report.findings)
 

@@ -9,32 +9,21 @@ the `kubectl rollout undo` equivalent and the exact JSON patch kubectl would sen
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
-from bot.cluster.snapshots import DeploymentSnapshot, EventSnapshot, ReplicaSetSnapshot
+from bot.cluster.rollback import rollback_patch
+from bot.cluster.snapshots import EventSnapshot, ReplicaSetSnapshot
 from bot.checks.workload import PULL_FAILURES
 from bot.domain import Finding, RollbackCandidate, Severity
 from bot.engine.context import CheckContext
 
 RULES = ("image-size-regression", "rollback-candidate")
 
-REVISION = "deployment.kubernetes.io/revision"
-# kubectl polymorphichelpers/rollback.go annotationsToSkip: the Deployment keeps its own values of these.
-ANNOTATIONS_TO_SKIP = (
-    "kubectl.kubernetes.io/last-applied-configuration",
-    REVISION,
-    "deployment.kubernetes.io/revision-history",
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-)
 FAILURE_REASONS = {"BackOff", "Failed", "Unhealthy", "Evicted", "OOMKilling", "ErrImagePull", "FailedCreate"}
 
 
@@ -141,22 +130,6 @@ def _past_health(
 def undo_command(namespace: str, name: str, revision: int, *, context: str | None = None) -> str:
     context_flag = f" --context {context}" if context else ""
     return f"kubectl{context_flag} rollout undo deployment/{name} -n {namespace} --to-revision={revision}"
-
-
-def rollback_patch(dep: DeploymentSnapshot, rs: ReplicaSetSnapshot) -> tuple[dict[str, Any], ...]:
-    """The JSON patch `kubectl rollout undo` sends: the RS's template without `pod-template-hash`, and
-    the RS's annotations except the bookkeeping ones, for which the Deployment keeps its own values."""
-    template = copy.deepcopy(dict(rs.template))
-    labels = dict((template.get("metadata") or {}).get("labels") or {})
-    labels.pop("pod-template-hash", None)
-    if "metadata" in template:
-        template["metadata"] = {**template["metadata"], "labels": labels}
-    annotations = {k: v for k, v in dep.annotations.items() if k in ANNOTATIONS_TO_SKIP}
-    annotations.update({k: v for k, v in rs.annotations.items() if k not in ANNOTATIONS_TO_SKIP})
-    return (
-        {"op": "replace", "path": "/spec/template", "value": template},
-        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
-    )
 
 
 def candidates(ctx: CheckContext, max_candidates: int = 10) -> list[RollbackCandidate]:

@@ -291,6 +291,10 @@ def deployment(obj: Json) -> DeploymentSnapshot:
         revision_history_limit=_int(spec.get("revisionHistoryLimit")),
         created_at=parse_time(meta.get("creationTimestamp")),
         uid=meta.get("uid"),
+        template=spec.get("template") or {},
+        generation=_int(meta.get("generation")),
+        observed_generation=_int(status.get("observedGeneration")),
+        status_replicas=_int(status.get("replicas")) or 0,
     )
 
 

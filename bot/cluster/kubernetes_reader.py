@@ -27,13 +27,10 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
-import yaml
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from bot.cluster import convert
+from bot.cluster import connection, convert
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -43,8 +40,7 @@ from bot.cluster.snapshots import (
     PodSnapshot,
     ReplicaSetSnapshot,
 )
-from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
-from bot.yamlfile import describe_yaml_error
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, CoronerError
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +48,25 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAGE_SIZE = 500
 
 
-def _configuration(pool_size: int) -> k8s.Configuration:
-    configuration = k8s.Configuration()
-    configuration.connection_pool_maxsize = pool_size  # checks fetch node summaries concurrently
-    # Retry a refused connection, never a read: a slow API server must cost one timeout, not four
-    # (urllib3's default retries a timed-out GET three times).
-    configuration.retries = urllib3.Retry(total=None, connect=2, read=0, redirect=3, status=0, other=0)
-    return configuration
-
-
-def _status_message(exc: ApiException) -> str:
-    """The API server's own sentence from the `Status` body, else the HTTP reason."""
+def status_message(exc: ApiException) -> str:
+    """The API server's own sentence from the `Status` body (with the causes it does not already say),
+    else the HTTP reason."""
     try:
         body = json.loads(exc.body) if exc.body else {}
     except (TypeError, ValueError):
         body = {}
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message or exc.reason or "no detail")
+    if not isinstance(body, dict):
+        body = {}
+    message = str(body.get("message") or exc.reason or "no detail")
+    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    causes = [str(c.get("message")) for c in details.get("causes") or () if isinstance(c, dict) and c.get("message")]
+    missing = [c for c in causes if c not in message]
+    return f"{message}: {'; '.join(missing)}" if missing else message
 
 
 def map_api_exception(exc: ApiException, *, what: str, verb: str, resource: str) -> ClusterReadError:
     """403 -> ClusterForbidden(verb, resource), 404 -> ClusterNotFound, anything else -> ClusterReadError."""
-    detail = _status_message(exc)
+    detail = status_message(exc)
     if exc.status == 403:
         return ClusterForbidden(f"{what}: forbidden: needs {verb} on {resource} ({detail})",
                                 verb=verb, resource=resource)
@@ -91,21 +84,37 @@ SUMMARY_PATH = "stats/summary"
 AUTH_HEADERS_TTL = 1.0
 
 
-def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str) -> tuple[Any, bytes]:
-    """Make one unparsed request and read its whole body, converting transport and API errors."""
+def _timed_out(exc: urllib3.exceptions.HTTPError) -> bool:
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
+
+
+def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiException], CoronerError],
+         error: type[CoronerError] = ClusterReadError, write: bool = False) -> tuple[Any, bytes]:
+    """Make one unparsed request and read its whole body, converting transport and API errors: `api_error`
+    maps the API server's refusals, `error` is raised for the rest. A `write` that got no answer may have
+    been applied, and the message says so."""
     try:
         response = request()
     except ApiException as exc:
-        raise map_api_exception(exc, what=what, verb=verb, resource=resource) from exc
+        raise api_error(exc) from exc
     except urllib3.exceptions.HTTPError as exc:
-        raise ClusterReadError(f"{what}: cannot reach the API server: {exc}") from exc
+        if write and _timed_out(exc):  # the request went out: the API server may have stored it
+            raise error(f"{what}: no answer in time; the change may have been applied: check before retrying") from exc
+        raise error(f"{what}: cannot reach the API server: {exc}") from exc
     try:
         data = response.data
     except urllib3.exceptions.HTTPError as exc:
-        raise ClusterReadError(f"{what}: connection lost while reading: {exc}") from exc
+        raise error(f"{what}: connection lost while reading: {exc}") from exc
     finally:
         response.release_conn()
     return response, data
+
+
+def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str) -> tuple[Any, bytes]:
+    """`send` for reads: 403 and 404 become `ClusterForbidden` and `ClusterNotFound`."""
+    return send(request, what=what,
+                api_error=lambda exc: map_api_exception(exc, what=what, verb=verb, resource=resource))
 
 
 class _ProxyGetter:
@@ -187,7 +196,7 @@ class _ProxyGetter:
             raise ApiException(status=0, reason="\n".join([type(exc).__name__, str(exc)])) from exc
 
 
-class KubernetesClusterReader:
+class KubernetesClusterReader(connection.ApiClientOwner):
     """Read-only view of one cluster through the official client. Thread-safe: checks call it concurrently."""
 
     def __init__(self, api_client: k8s.ApiClient, *, context: str | None = None,
@@ -207,49 +216,20 @@ class KubernetesClusterReader:
     def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None, *,
                         pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """From a kubeconfig file (default `~/.kube/config`) and context (default: its current context)."""
-        configuration = _configuration(pool_size)
-        try:
-            api_client = k8s_config.new_client_from_config(
-                config_file=str(path) if path is not None else None, context=context,
-                persist_config=False, client_configuration=configuration)
-        except (ConfigException, OSError, TypeError, ValueError) as exc:
-            where = path or "~/.kube/config"
-            raise ClusterReadError(f"cannot load kubeconfig {where} (context {context or 'current'}): {exc}") from exc
-        except yaml.YAMLError as exc:  # the client lets PyYAML's multi-line report escape
-            raise ClusterReadError(f"cannot load kubeconfig {path or '~/.kube/config'}: {describe_yaml_error(exc)}") from exc
-        return cls(api_client, context=context or _current_context(path), **kwargs)
+        api_client, context = connection.from_kubeconfig(path, context, pool_size=pool_size)
+        return cls(api_client, context=context, **kwargs)
 
     @classmethod
     def in_cluster(cls, *, pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """From the pod's service account (token and CA mounted by Kubernetes)."""
-        configuration = _configuration(pool_size)
-        try:
-            k8s_config.load_incluster_config(client_configuration=configuration)
-        except ConfigException as exc:
-            raise ClusterReadError(f"not running in a cluster: {exc}") from exc
-        return cls(k8s.ApiClient(configuration), context=None, **kwargs)
+        return cls(connection.in_cluster(pool_size=pool_size), context=None, **kwargs)
 
     @classmethod
-    def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None,
-                **kwargs: Any) -> KubernetesClusterReader:
+    def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None, *,
+                pool_size: int = 32, **kwargs: Any) -> KubernetesClusterReader:
         """A kubeconfig when one is given or found; otherwise the in-cluster service account."""
-        if kubeconfig is not None:
-            return cls.from_kubeconfig(kubeconfig, context, **kwargs)
-        try:
-            return cls.from_kubeconfig(None, context, **kwargs)
-        except ClusterReadError:
-            if context is not None:
-                raise
-            return cls.in_cluster(**kwargs)
-
-    def close(self) -> None:
-        self._api_client.close()
-
-    def __enter__(self) -> KubernetesClusterReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        api_client, context = connection.connect(kubeconfig, context, pool_size=pool_size)
+        return cls(api_client, context=context, **kwargs)
 
     # ------------------------------------------------------------ transport
 
@@ -377,10 +357,3 @@ class KubernetesClusterReader:
                           resource="version")
         return str(body.get("gitVersion", ""))
 
-
-def _current_context(path: str | Path | None) -> str | None:
-    try:
-        _, active = k8s_config.list_kube_config_contexts(config_file=str(path) if path is not None else None)
-    except (ConfigException, OSError, TypeError, ValueError):
-        return None
-    return active.get("name") if active else None

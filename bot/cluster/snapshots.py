@@ -170,6 +170,10 @@ class DeploymentSnapshot:
     revision_history_limit: int | None = None
     created_at: datetime | None = None
     uid: str | None = None
+    template: Mapping[str, Any] = field(default_factory=dict)  # raw pod template, compared with revisions'
+    generation: int | None = None  # metadata.generation: bumped by the API server on spec changes
+    observed_generation: int | None = None  # status.observedGeneration: what the controller has acted on
+    status_replicas: int | None = None  # status.replicas: pods of every revision, old ones included
 
 
 @dataclass(frozen=True)
@@ -206,3 +210,8 @@ class HpaSnapshot:
     last_scale_time: datetime | None
     conditions: tuple[Condition, ...] = ()
     current_metrics: tuple[Mapping[str, Any], ...] = ()
+
+
+def selector_string(selector: Mapping[str, str]) -> str | None:
+    """matchLabels as a label selector; None (everything) only when the selector is empty."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or None

@@ -1,49 +1,49 @@
-"""The registry-meltdown outage, end to end in one process, on embedded defaults.
+"""The registry-meltdown outage, end to end, through the path `coroner serve` runs in production.
 
-Nothing here is canned: the page is a genuinely signed PagerDuty V3 delivery that goes through the
-real intake app; the diagnosis is the shipped playbook run by the durable job worker against the
-simulated API server through the official kubernetes client; the image autopsy and the Dockerfile fix
-run on the scenario's recorded evidence; the postmortem is rendered from what the store holds.
-Every write is idempotent on stable keys, so running the demo twice adds no rows.
+The demo assembles nothing of its own: it builds the object graph with `wiring.build` (overriding only
+the image reader with the scenario's recorded image evidence, since no public registry is reachable),
+serves `wiring.build_app` under uvicorn, runs `serve`'s job workers, and points Slack at a local Web API
+double. Then it sends genuinely signed PagerDuty V3 deliveries (triggered, acknowledged, resolved) over
+HTTP and waits until the workers have posted the thread and drafted the postmortem. Every write is
+idempotent on stable keys, so running the demo twice adds no rows and posts nothing new.
 """
 
 from __future__ import annotations
 
 import hashlib
-import posixpath
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
-from bot.app import create_app
-from bot.catalog import Catalog, CatalogEntry
-from bot.cluster.kubernetes_reader import KubernetesClusterReader
-from bot.dockerfile.fix import fix
+from bot.demo.slack_double import Conversation, running_slack_double
 from bot.domain import Incident, TimelineEntry
-from bot.engine.diagnose import Diagnosis, diagnose
-from bot.engine.playbook import load_playbooks, select_playbook
-from bot.images.autopsy import ImageReport, autopsy
 from bot.incidents.service import incident_id_for
 from bot.incidents.simulate import delivery_headers, incident_event_body
+from bot.lifecycle.drafting import latest_diagnosis
 from bot.ports import CoronerError
-from bot.postmortem.evidence import DockerfileFix, ImageSummary
-from bot.postmortem.render import render_postmortem
-from bot.postmortem.view import build_view
 from bot.server import serving
+from bot.settings import Settings
 from bot.sim.images import ScenarioImageReader
-from bot.sim.kubeconfig import DEFAULT_CONTEXT
 from bot.sim.scenario import Scenario, load_scenario
 from bot.sim.server import running_sim
-from bot.store import Store
-from bot.worker import DiagnosisWorker, record_diagnosis
+from bot.store.records import DiagnosisRun, JobStatus
+from bot.wiring import Services, build, build_app
+from bot.worker import start_workers
 
-# Signs the demo's own deliveries to its own in-process app; production secrets come from
-# CORONER_PAGERDUTY_WEBHOOK_SECRETS and are never this one.
+# Signs the demo's own deliveries to its own app; production secrets come from
+# CORONER_PAGERDUTY_WEBHOOK_SECRETS and are never this one. Same for the Slack token of the double.
 DEMO_WEBHOOK_SECRET = "coroner-demo-only-secret"
-DEMO_PLAYBOOK_TRIGGER = "pagerduty:incident.triggered"
+DEMO_SLACK_TOKEN = "xoxb-coroner-demo-double"
+DEMO_SIGNING_SECRET = "coroner-demo-signing-secret"
+DEMO_ON_CALL = "Dana On-Call"
+SETTLE_TIMEOUT = 60.0
 
 
 class DemoError(CoronerError):
@@ -53,12 +53,13 @@ class DemoError(CoronerError):
 @dataclass(frozen=True)
 class DemoRun:
     incident: Incident
-    diagnosis: Diagnosis
-    image: ImageReport | None
+    diagnosis: DiagnosisRun | None
     timeline: list[TimelineEntry]
+    conversation: Conversation
     postmortem_path: Path
     postmortem_version: int
     postmortem_is_new: bool
+    duplicates: int  # deliveries the intake recognised as already received (a second run)
 
 
 def pagerduty_id(scenario: Scenario) -> str:
@@ -66,14 +67,24 @@ def pagerduty_id(scenario: Scenario) -> str:
     return "Q" + hashlib.sha256(scenario.name.encode()).hexdigest()[:6].upper()
 
 
-def replay(
-    *,
-    workdir: Path,
-    playbooks_dir: Path,
-    templates_dir: Path | None = None,
-    scenario_name: str = "registry-meltdown",
-    echo: Callable[[str], None] = print,
-) -> DemoRun:
+def demo_settings(workdir: Path, *, kubeconfig: Path, catalog: Path, slack_api_url: str, base: Settings) -> Settings:
+    """The operator's settings (playbooks, templates) with the demo's own database, cluster and doubles."""
+    return base.model_copy(update={
+        "database_url": f"sqlite:///{(workdir / 'coroner.db').resolve()}",
+        "kubeconfig": kubeconfig,
+        "kube_context": None,
+        "catalog_file": catalog,
+        "slack_bot_token": SecretStr(DEMO_SLACK_TOKEN),
+        "slack_signing_secret": SecretStr(DEMO_SIGNING_SECRET),
+        "slack_api_url": slack_api_url,
+        "slack_default_channel": None,
+        "pagerduty_webhook_secrets": [SecretStr(DEMO_WEBHOOK_SECRET)],
+        "node_proxy_enabled": True,
+        "image_source": "registry",
+    })
+
+
+def replay(*, workdir: Path, base: Settings, scenario_name: str = "registry-meltdown") -> DemoRun:
     scenario = load_scenario(scenario_name)
     spec = scenario.incident
     if spec is None or spec.resolved_at is None:
@@ -82,102 +93,111 @@ def replay(
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DemoError(f"cannot use {workdir} as the demo's directory: {exc.strerror}") from exc
-    store = Store.from_url(f"sqlite:///{(workdir / 'coroner.db').resolve()}")
-    store.upgrade()
     pd_id = pagerduty_id(scenario)
     incident_id = incident_id_for(pd_id)
-    images = ScenarioImageReader(scenario)
-    playbook = select_playbook(load_playbooks(playbooks_dir), trigger=DEMO_PLAYBOOK_TRIGGER)
-    app = create_app(store=store, webhook_secrets=[DEMO_WEBHOOK_SECRET], pending_sweep_seconds=None)
+    service_id = spec.pagerduty_service_id or "PDEMO01"
+    namespace = spec.namespace or "prod"
 
-    def deliver(http: httpx.Client, event_type: str, at: datetime) -> None:
-        body = incident_event_body(
-            event_type,
-            event_id=f"{pd_id}-{event_type}",
-            incident_id=pd_id,
-            title=spec.title,
-            service=spec.service,
-            occurred_at=at,
-            created_at=spec.triggered_at,
-            urgency=spec.urgency,
-            number=spec.incident_number,
-            agent="on-call" if event_type != "incident.triggered" else None,
+    with ExitStack() as stack:
+        sim = stack.enter_context(running_sim(scenario))
+        slack_url, conversation = stack.enter_context(running_slack_double())
+        catalog = _write_catalog(workdir, scenario, service_id=service_id, namespace=namespace)
+        settings = demo_settings(workdir, kubeconfig=sim.write_kubeconfig(workdir / "kubeconfig"),
+                                 catalog=catalog, slack_api_url=slack_url, base=base)
+        services = build(settings, images=ScenarioImageReader(scenario))
+        services.store.upgrade()
+        url = stack.enter_context(serving(build_app(services, pending_sweep_seconds=0.5)))
+        stack.enter_context(_workers(services))
+        before = _version_count(services, incident_id)
+        duplicates = 0
+        with httpx.Client(base_url=url, timeout=10) as http:
+            for event_type, at in (("incident.triggered", spec.triggered_at),
+                                   ("incident.acknowledged", spec.triggered_at + timedelta(minutes=4)),
+                                   ("incident.resolved", spec.resolved_at)):
+                body = incident_event_body(
+                    event_type, event_id=f"{pd_id}-{event_type}", incident_id=pd_id, title=spec.title,
+                    service=spec.service, service_id=service_id, occurred_at=at, created_at=spec.triggered_at,
+                    urgency=spec.urgency, number=spec.incident_number,
+                    agent=None if event_type == "incident.triggered" else DEMO_ON_CALL, assignees=(DEMO_ON_CALL,),
+                )
+                headers = delivery_headers(body, secrets=[DEMO_WEBHOOK_SECRET],
+                                           webhook_id=f"{pd_id}-{event_type}-delivery")
+                response = http.post("/pagerduty/webhook", content=body, headers=headers)
+                if response.status_code != 202:
+                    raise DemoError(f"intake answered {response.status_code} to {event_type}: {response.text}")
+                duplicates += response.json().get("status") == "duplicate"
+                if event_type == "incident.triggered":
+                    # The on-call acknowledges once the diagnosis is in the thread, as they would.
+                    _settle(services, incident_id, until=lambda: latest_diagnosis(services.store, incident_id))
+        _settle(services, incident_id, until=lambda: _version_count(services, incident_id) > 0)
+        incident = services.store.get_incident(incident_id)
+        if incident is None:
+            raise DemoError(f"the intake did not create incident {incident_id}")
+        with services.store.unit_of_work() as uow:
+            version = uow.postmortems.latest(incident_id)
+        if version is None:
+            raise DemoError(f"no postmortem was drafted for {incident_id}")
+        path = workdir / f"postmortem-{pd_id}.md"
+        path.write_text(version.body_markdown, encoding="utf-8")
+        run = DemoRun(
+            incident=incident, diagnosis=latest_diagnosis(services.store, incident_id),
+            timeline=services.store.timeline(incident_id), conversation=conversation, postmortem_path=path,
+            postmortem_version=version.version, postmortem_is_new=_version_count(services, incident_id) > before,
+            duplicates=duplicates,
         )
-        headers = delivery_headers(body, secrets=[DEMO_WEBHOOK_SECRET], webhook_id=f"{pd_id}-{event_type}-delivery")
-        response = http.post("/pagerduty/webhook", content=body, headers=headers)
-        if response.status_code != 202:
-            raise DemoError(f"intake answered {response.status_code} to {event_type}: {response.text}")
-
-    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http, running_sim(scenario) as sim:
-        kubeconfig = sim.write_kubeconfig(workdir / "kubeconfig")
-        deliver(http, "incident.triggered", spec.triggered_at)
-        cluster = KubernetesClusterReader.connect(kubeconfig, DEFAULT_CONTEXT)
-        deployment = cluster.get_deployment(spec.namespace or "prod", spec.service)
-        current_image = deployment.containers[0].image
-        catalog = _demo_catalog(workdir, scenario, spec.service, spec.namespace or "prod", current_image)
-
-        def run(service: str) -> Diagnosis:
-            return diagnose(service, cluster=cluster, images=images, playbook=playbook, catalog=catalog,
-                            node_proxy_enabled=True)
-
-        outcome = DiagnosisWorker(store, lambda job: run(job.payload["service"]), name="coroner-demo").run_once()
-        if outcome is not None:
-            diagnosis = outcome.diagnosis
-        else:
-            # A second run: the job was done the first time. Diagnose again to show it; the store
-            # recognises the same diagnosis and the same timeline entries and adds nothing.
-            diagnosis = run(spec.service)
-            record_diagnosis(store, incident_id=incident_id, diagnosis=diagnosis, started_at=spec.triggered_at)
-        deliver(http, "incident.resolved", spec.resolved_at)
-
-    incident = store.get_incident(incident_id)
-    if incident is None:
-        raise DemoError(f"the intake did not create incident {incident_id}")
-    timeline = store.timeline(incident_id)
-    previous = diagnosis.recommended
-    dockerfile = scenario.dockerfile_for(current_image)
-    report = autopsy(images, current_image, dockerfile_text=dockerfile,
-                     against=previous.image if previous else None)
-    image = ImageSummary.from_json(
-        report.to_json(), previous_total_bytes=previous.size_bytes if previous else None
-    )
-    dockerfile_fix = None
-    if dockerfile:
-        # The image proves the build had no .dockerignore and shows what `COPY . .` took from the
-        # context, so the fix can propose a .dockerignore that covers those paths.
-        result = fix(dockerfile, dockerignore_missing=scenario.dockerignore_for(current_image) is None,
-                     context_files=copied_context_files(report))
-        dockerfile_fix = DockerfileFix.from_fix_result(result)
-    view = build_view(incident=incident, timeline=timeline, findings=diagnosis.findings,
-                      rollback_candidates=diagnosis.rollback_candidates, image=image, dockerfile_fix=dockerfile_fix)
-    markdown = render_postmortem(view, templates_dir=templates_dir)
-    version, created = store.save_postmortem_version(incident_id=incident_id, body_markdown=markdown, author="coroner")
-    path = workdir / f"postmortem-{pd_id}.md"
-    path.write_text(markdown, encoding="utf-8")
-    store.dispose()
-    return DemoRun(incident=incident, diagnosis=diagnosis, image=report, timeline=timeline, postmortem_path=path,
-                   postmortem_version=version.version, postmortem_is_new=created)
+        services.store.dispose()
+        return run
 
 
-def copied_context_files(report: ImageReport) -> dict[str, int]:
-    """Context path -> bytes for the layer a whole-context `COPY . <dir>` made, from its largest paths.
-    The layer's paths sit under the destination directory, so their common prefix is stripped."""
-    layer = next((lay for lay in report.layers if lay.instruction.split()[:2] == ["COPY", "."]), None)
-    if layer is None or not layer.top_paths:
-        return {}
-    paths = [p.path for p in layer.top_paths]
-    prefix = posixpath.commonpath(paths) if len(paths) > 1 else posixpath.dirname(paths[0])
-    return {posixpath.relpath(p.path, prefix or "."): p.bytes for p in layer.top_paths}
+@contextmanager
+def _workers(services: Services) -> Iterator[None]:
+    stop = threading.Event()
+    threads = start_workers(services.store, lambda name: services.handlers(worker=name),
+                            count=services.settings.workers, stop=stop, idle_seconds=0.05)
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
 
 
-def _demo_catalog(workdir: Path, scenario: Scenario, service: str, namespace: str, image: str) -> Catalog:
-    """A catalog entry pointing at the Dockerfile that built the image, as a team would keep it."""
-    text = scenario.dockerfile_for(image)
-    dockerfile = None
+def _settle(services: Services, incident_id: str, *, until: object) -> None:
+    """Wait until `until()` holds and no job is queued or running: the workers have caught up."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while time.monotonic() < deadline:
+        with services.store.unit_of_work() as uow:
+            busy = uow.jobs.list(status=JobStatus.QUEUED) + uow.jobs.list(status=JobStatus.RUNNING)
+            pending = uow.events.pending(limit=1)
+        if not busy and not pending and callable(until) and until():
+            return
+        time.sleep(0.05)
+    raise DemoError(f"incident {incident_id}: the workers did not finish within {SETTLE_TIMEOUT:.0f} s")
+
+
+def _version_count(services: Services, incident_id: str) -> int:
+    with services.store.unit_of_work() as uow:
+        return len(uow.postmortems.versions(incident_id))
+
+
+def _write_catalog(workdir: Path, scenario: Scenario, *, service_id: str, namespace: str) -> Path:
+    """A catalog entry as a team would keep it: PagerDuty service, Slack channel, and the Dockerfile that
+    built the image now running."""
+    spec = scenario.incident
+    assert spec is not None
+    running = next((d for d in scenario.deployments if d["metadata"]["name"] == spec.service), None)
+    containers = running["spec"]["template"]["spec"]["containers"] if running is not None else []
+    text = scenario.dockerfile_for(containers[0]["image"]) if containers else None
+    lines = ["services:", f"  {spec.service}:", f"    namespace: {namespace}",
+             f"    pagerduty_service_id: {service_id}", f"    slack_channel: '#inc-{spec.service}'"]
     if text is not None:
-        dockerfile = workdir / service / "Dockerfile"
+        dockerfile = workdir / spec.service / "Dockerfile"
         dockerfile.parent.mkdir(parents=True, exist_ok=True)
         dockerfile.write_text(text, encoding="utf-8")
-    entry = CatalogEntry(name=service, namespace=namespace, workload=f"deployment/{service}", dockerfile=dockerfile)
-    return Catalog(services={service: entry})
+        lines.append(f"    dockerfile: {spec.service}/Dockerfile")
+    path = workdir / "catalog.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
+
+__all__ = ["DemoError", "DemoRun", "replay"]

@@ -43,6 +43,7 @@ def lint_command(
     from bot.ports import CoronerError
     from bot.dockerfile.report import to_json, to_sarif, to_text
     from bot.dockerfile.rules import lint, lint_with_audit
+    from bot.dockerfile.source import printable, read_dockerfile, to_bytes
 
     threshold = fail_on or failure_threshold or "warning"
     ignore_ids = tuple(i.strip() for chunk in ignores for i in chunk.split(",") if i.strip())
@@ -50,13 +51,9 @@ def lint_command(
     audits = []
     parse_failed = False
     for path in paths or ("Dockerfile",):
-        try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         shown = "Dockerfile" if path == "-" else path
         try:
-            dockerfile = parse(text, path=shown)
+            dockerfile = parse(read_dockerfile(path), path=shown)
             if context_dir is not None:
                 found, audit = lint_with_audit(dockerfile, context=context_dir, ignore=ignore_ids)
                 audits.append(audit)
@@ -65,8 +62,8 @@ def lint_command(
                 # .dockerignore existence check: measuring is opt-in.
                 default_context = Path(path).parent if path != "-" else None
                 found = lint(dockerfile, context=default_context, measure_context=False, ignore=ignore_ids)
-        except CoronerError as exc:  # a parse error or a bad .dockerignore pattern: name it, lint the rest
-            click.echo(f"coroner: error: {exc}", err=True)
+        except CoronerError as exc:  # unreadable, too big, a parse error or a bad .dockerignore: name it, lint the rest
+            click.echo(f"coroner: error: {printable(str(exc))}", err=True)
             parse_failed = True
             continue
         findings.extend(found)
@@ -77,7 +74,7 @@ def lint_command(
     else:
         out = to_text(findings, audits=audits, color=not no_color and sys.stdout.isatty())
         if out:
-            click.echo(out, nl=False)
+            click.echo(to_bytes(out), nl=False)  # the file's own bytes, even those that are not UTF-8
     if parse_failed:
         sys.exit(2)
     failing = FAIL_ON[threshold]
@@ -95,24 +92,26 @@ def fix_command(path: Path, context_dir: Path | None, write: bool, fmt: str) -> 
     import json
 
     from bot.dockerfile.fix import fix
+    from bot.dockerfile.source import read_dockerfile, to_bytes, write_text
+    from bot.redact import redact
 
-    raw = path.read_bytes().decode("utf-8", errors="replace")
+    raw = read_dockerfile(str(path))
     context = context_dir if context_dir is not None else path.parent
     result = fix(raw, path=str(path), context=context, measure_context=context_dir is not None)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         if result.diff:
-            click.echo(result.diff, nl=False)
+            click.echo(to_bytes(result.diff), nl=False)  # the file's own bytes: the diff applies
         if result.dockerignore and result.dockerignore_path:
             verb = "write" if write else "would write"
             click.echo(f"# {verb} {result.dockerignore_path}:", err=True)
             for line in result.dockerignore.splitlines():
-                click.echo(f"#   {line}", err=True)
+                click.echo(f"#   {redact(line)}", err=True)
         for note in result.notes:
-            click.echo(f"note: {note}", err=True)
+            click.echo(f"note: {redact(note)}", err=True)
     if write:
         if result.changed:
-            path.write_bytes(result.text.encode("utf-8"))
+            write_text(path, result.text)
         if result.dockerignore and result.dockerignore_path:
-            Path(result.dockerignore_path).write_text(result.dockerignore, encoding="utf-8")
+            write_text(Path(result.dockerignore_path), result.dockerignore)

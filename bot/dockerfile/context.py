@@ -209,20 +209,36 @@ class ContextAudit:
         }
 
 
+def _is_file(path: Path) -> bool:
+    """`Path.is_file`, but a path we may not look at is no file (pathlib raises PermissionError there)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def find_dockerignore(context: Path, dockerfile: str | None = None) -> Path | None:
     """BuildKit reads `<Dockerfile>.dockerignore` next to the Dockerfile first, then `<context>/.dockerignore`."""
     if dockerfile:
         specific = Path(dockerfile).with_name(Path(dockerfile).name + ".dockerignore")
-        if specific.is_file():
+        if _is_file(specific):
             return specific
     candidate = context / ".dockerignore"
-    return candidate if candidate.is_file() else None
+    return candidate if _is_file(candidate) else None
+
+
+def read_dockerignore(path: Path) -> str:
+    """The file's text. `docker build` fails on a .dockerignore it cannot read, so this is an error too."""
+    try:
+        return path.read_text(encoding="utf-8", errors="surrogateescape")  # written back as read by `fix --write`
+    except OSError as exc:
+        raise DockerignoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> ContextAudit:
     """Walk the context once: what `docker build` sends without and with the current .dockerignore."""
     ignore_file = find_dockerignore(context, dockerfile)
-    patterns = parse_dockerignore(ignore_file.read_text(errors="replace"), source=str(ignore_file)) if ignore_file else []
+    patterns = parse_dockerignore(read_dockerignore(ignore_file), source=str(ignore_file)) if ignore_file else []
     matcher = Matcher(patterns)
     per_top: dict[str, list[int]] = {}  # name -> [sent, total]
     is_dir: dict[str, bool] = {}
@@ -253,9 +269,9 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
                     is_dir[top_name] = True
                 if entry.name in _JUNK_DIRS and top_name not in kinds:
                     kinds[top_name] = "git" if entry.name == ".git" else "cache"
-                if entry.name in _VENV_NAMES or (Path(entry.path) / "pyvenv.cfg").is_file():
-                    if (Path(entry.path) / "pyvenv.cfg").is_file() or (Path(entry.path) / "bin" / "activate").is_file():
-                        kinds.setdefault(top_name, "venv")
+                venv_marker = _is_file(Path(entry.path) / "pyvenv.cfg")
+                if venv_marker or (entry.name in _VENV_NAMES and _is_file(Path(entry.path) / "bin" / "activate")):
+                    kinds.setdefault(top_name, "venv")
                 # an excluded directory stays excluded below unless an exception can reach inside it
                 below_excluded = excluded and not matcher.may_reinclude_below(path)
                 walk(Path(entry.path), path, below_excluded)

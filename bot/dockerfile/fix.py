@@ -20,8 +20,9 @@ from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
 from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
-from bot.dockerfile.shell import parse_script
+from bot.dockerfile.shell import Script, parse_script
 from bot.domain import Finding
+from bot.redact import redact, redact_json
 
 NON_ROOT_USER = "10001:10001"  # above the range distributions hand out, so it never collides with a real user
 _MAX_ROUNDS = 5
@@ -49,7 +50,8 @@ class FixResult:
         return tuple(f"{f.rule} (line {f.evidence.get('line')})" for f in self.fixed)
 
     def to_json(self) -> dict[str, object]:
-        return {
+        """The result as JSON, credentials redacted (the diff is already)."""
+        return redact_json({
             "file": self.path,
             "changed": self.changed,
             "diff": self.diff,
@@ -58,7 +60,7 @@ class FixResult:
             "notes": list(self.notes),
             "dockerignore": self.dockerignore,
             "dockerignore_path": self.dockerignore_path,
-        }
+        })
 
 
 def _brief(f: Finding) -> dict[str, object]:
@@ -67,18 +69,47 @@ def _brief(f: Finding) -> dict[str, object]:
 
 @dataclass
 class _Work:
-    text: str
-    path: str
+    """The text being rewritten, parsed, and its findings: each computed once per accepted rewrite.
+
+    Fixers that change nothing (most of them, most of the time) then cost no parse and no lint; linting
+    again for every fixer made `coroner fix` ~30 lint passes over the file.
+    """
+
+    dockerfile: Dockerfile
     context: Path | None
     measure: bool
     notes: list[str] = field(default_factory=list)
     pins: Mapping[str, str] = field(default_factory=dict)
+    _findings: list[Finding] | None = None
+    _by_line: dict[int, Instruction] | None = None
+    _scripts: dict[str, Script] = field(default_factory=dict)  # shared by every lint of the rewrites
+
+    @property
+    def text(self) -> str:
+        return self.dockerfile.text
+
+    @property
+    def path(self) -> str:
+        return self.dockerfile.path
 
     def parsed(self) -> Dockerfile:
-        return parse(self.text, path=self.path)
+        return self.dockerfile
 
     def findings(self) -> list[Finding]:
-        return lint(self.parsed(), context=self.context, measure_context=self.measure)
+        if self._findings is None:
+            self._findings = lint(self.dockerfile, context=self.context, measure_context=self.measure,
+                                  script_cache=self._scripts)
+        return self._findings
+
+    def instruction_at(self, line: int) -> Instruction | None:
+        if self._by_line is None:
+            self._by_line = {ins.line: ins for ins in self.dockerfile.instructions}
+        return self._by_line.get(line)
+
+    def accept(self, dockerfile: Dockerfile) -> None:
+        self.dockerfile = dockerfile
+        self._findings = None
+        self._by_line = None
 
 
 def fix(
@@ -104,19 +135,20 @@ def fix(
     if norm.startswith("\ufeff"):
         norm = norm[1:]
     original_df = parse(norm, path=path)
-    before = lint(original_df, context=context, measure_context=measure_context)
-    work = _Work(norm, path, context, measure_context, pins=dict(pins or {}))
+    scripts: dict[str, Script] = {}
+    before = lint(original_df, context=context, measure_context=measure_context, script_cache=scripts)
+    work = _Work(original_df, context, measure_context, pins=dict(pins or {}), _findings=before, _scripts=scripts)
     for _ in range(_MAX_ROUNDS):
         start = work.text
         for fixer in _FIXERS:
             new = fixer(work)
             if new is not None and new != work.text:
                 try:
-                    parse(new, path=path)
+                    rewritten = parse(new, path=path)
                 except DockerfileParseError as exc:  # a fixer bug must never hand back a broken file
                     work.notes.append(f"internal: a {fixer.__name__} rewrite did not parse ({exc}); skipped")
                     continue
-                work.text = new
+                work.accept(rewritten)
         if work.text == start:
             break
     after = work.findings()
@@ -130,12 +162,11 @@ def fix(
     notes = _notes(after) + work.notes
     remaining_keys = {(f.rule, f.title) for f in after}
     fixed = tuple(f for f in before if (f.rule, f.title) not in remaining_keys and f.rule not in ("dockerignore-missing", "dockerignore-incomplete"))
-    ignore_content, ignore_path, ignore_fixed = _dockerignore(
-        before, context, path, measure_context, _named_sources(norm, path)
-    )
+    named_sources = _named_sources(original_df)
+    ignore_content, ignore_path, ignore_fixed = _dockerignore(before, context, path, measure_context, named_sources)
     if ignore_content is None and context is None and dockerignore_missing:
         listed = ctxmod.audit_from_files(context_files) if context_files else None
-        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), _named_sources(norm, path))
+        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), named_sources)
         ignore_content = "\n".join(lines) + "\n"
         ignore_path = str(PurePosixPath(_diff_path(path)).parent / ".dockerignore")
     after = [f for f in after if f.rule not in ("dockerignore-missing", "dockerignore-incomplete") or not ignore_content]
@@ -155,10 +186,11 @@ def fix(
 def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: frozenset[str] = frozenset()) -> str:
     """A diff `patch -p1` applies from the directory the path is relative to.
 
-    `secrets` are values that must never be printed. The context shrinks (3, 2, 1, then 0 lines; `patch`
-    applies zero-context hunks at their line numbers) until no context line holds one. A changed line
-    that holds one is printed masked: that diff no longer applies, and says so in a trailing line that
-    `patch` ignores.
+    Credentials never print: a line is sensitive when `bot.redact.redact` (given `secrets`, the literal
+    values the findings know of) would change it. The context shrinks (3, 2, 1, then 0 lines; `patch`
+    applies zero-context hunks at their line numbers) until no context line is sensitive. A changed line
+    that is sensitive is printed redacted: that diff no longer applies, and says so in a trailing line
+    that `patch` ignores.
     """
     if before == after:
         return ""
@@ -167,7 +199,7 @@ def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: 
     b = after.splitlines(keepends=True)
 
     def sensitive(line: str) -> bool:
-        return any(value in line for value in secrets)
+        return redact(line, values=secrets) != line
 
     lines: list[str] = []
     for context in (3, 2, 1, 0):
@@ -178,8 +210,7 @@ def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: 
     masked = False
     for i, line in enumerate(lines):
         if i >= 2 and sensitive(line):
-            for value in secrets:
-                line = line.replace(value, "***")
+            line = redact(line, values=secrets)
             masked = True
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
@@ -215,11 +246,19 @@ def _lines(text: str) -> list[str]:
 
 
 def _splice(text: str, edits: list[tuple[int, int, list[str]]]) -> str:
-    """Apply (start, end, new_lines) edits over 0-based line ranges [start, end), bottom-up."""
+    """Apply (start, end, new_lines) edits over 0-based, non-overlapping line ranges [start, end).
+
+    One pass from the top: replacing slices in place, one edit at a time, moved the rest of the file
+    once per edit."""
     lines = _lines(text)
-    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
-        lines[start:end] = new
-    return "\n".join(lines)
+    out: list[str] = []
+    pos = 0
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
+        out += lines[pos:start]
+        out += new
+        pos = max(pos, end)
+    out += lines[pos:]
+    return "\n".join(out)
 
 
 def _span(ins: Instruction) -> tuple[int, int]:
@@ -287,13 +326,6 @@ def _by_rule(findings: list[Finding], rule: str) -> list[Finding]:
     return [f for f in findings if f.rule == rule and f.evidence.get("fixable")]
 
 
-def _ins_at(d: Dockerfile, line: int) -> Instruction | None:
-    for ins in d.instructions:
-        if ins.line == line:
-            return ins
-    return None
-
-
 _Edit = Callable[[Dockerfile, Instruction, Finding], list[str] | None]
 
 
@@ -307,7 +339,7 @@ def _edit_each(w: _Work, rule: str, edit: _Edit, *, once_per_line: bool = False)
     edits = []
     seen: set[int] = set()
     for f in _by_rule(w.findings(), rule):
-        ins = _ins_at(d, f.evidence["line"])
+        ins = w.instruction_at(f.evidence["line"])
         if ins is None or ins.line in seen:
             continue
         if once_per_line:
@@ -527,7 +559,7 @@ def _fix_go_multistage(w: _Work) -> str | None:
 def _fix_apt_update_alone(w: _Work) -> str | None:
     d = w.parsed()
     for f in _by_rule(w.findings(), "apt-update-alone"):
-        ins = _ins_at(d, f.evidence["line"])
+        ins = w.instruction_at(f.evidence["line"])
         if ins is None:
             continue
         stage = d.stages[ins.stage_index]
@@ -587,7 +619,7 @@ def _fix_cache_mount(w: _Work) -> str | None:
             targets[f.evidence["line"]].append(f.evidence["target"])
     edits = []
     for line, ts in targets.items():
-        ins = _ins_at(d, line)
+        ins = w.instruction_at(line)
         if ins is None:
             continue
         lines = ins.original.split("\n")
@@ -625,8 +657,8 @@ _MANIFEST_COPY = {
 def _fix_copy_order(w: _Work) -> str | None:
     d = w.parsed()
     for f in _by_rule(w.findings(), "copy-before-deps"):
-        whole = _ins_at(d, f.evidence["line"])
-        install = _ins_at(d, f.evidence["install_line"])
+        whole = w.instruction_at(f.evidence["line"])
+        install = w.instruction_at(f.evidence["install_line"])
         if whole is None or install is None:
             continue
         manager = str(f.evidence.get("manager"))
@@ -867,8 +899,7 @@ def _keep_copied(lines: list[str], copied: list[str]) -> list[str]:
     return out
 
 
-def _named_sources(text: str, path: str) -> list[str]:
-    d = parse(text, path=path)
+def _named_sources(d: Dockerfile) -> list[str]:
     out = []
     for ins in d.instructions:
         if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and not ins.heredocs:
@@ -897,7 +928,7 @@ def _dockerignore(
     existing_path = ctxmod.find_dockerignore(context, path)
     if existing_path is None:
         return None, None, ()
-    existing = existing_path.read_text(errors="replace")
+    existing = ctxmod.read_dockerignore(existing_path)
     add = [m for m in incomplete[0].evidence.get("missing", [])]
     lines = _keep_copied([m.rstrip("/") for m in add], copied)
     if not lines:

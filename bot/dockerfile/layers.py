@@ -10,14 +10,7 @@ LAYER_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
 
 def shipped_stages(dockerfile: Dockerfile) -> list[Stage]:
     """The final stage and the stages it is built FROM, oldest first."""
-    chain = [dockerfile.final_stage]
-    seen = {dockerfile.final_stage.index}
-    cur = dockerfile.final_stage.base_stage(dockerfile.stages)
-    while cur is not None and cur.index not in seen:
-        chain.insert(0, cur)
-        seen.add(cur.index)
-        cur = cur.base_stage(dockerfile.stages)
-    return chain
+    return dockerfile.chain(dockerfile.final_stage)
 
 
 def layer_instructions(dockerfile: Dockerfile, *, include_workdir: bool = False) -> list[Instruction]:

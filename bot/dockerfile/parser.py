@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from bot.dockerfile.source import MAX_DOCKERFILE_BYTES, printable
 from bot.ports import CoronerError
 
 KEYWORDS = frozenset(
@@ -31,12 +32,13 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za
 
 
 class DockerfileParseError(CoronerError):
-    """The Dockerfile does not parse. The message is `path:line: reason`; the CLI exits 2."""
+    """The Dockerfile does not parse. The message is `path:line: reason`, one printable line (the reason
+    quotes the file, which may hold terminal escapes); the CLI exits 2."""
 
     exit_code = 2
 
     def __init__(self, path: str, line: int, reason: str) -> None:
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(printable(f"{path}:{line}: {reason}"))
         self.path = path
         self.line = line
         self.reason = reason
@@ -118,13 +120,13 @@ class Stage:
     from_instruction: Instruction
     instructions: tuple[Instruction, ...]  # FROM first
     platform: str | None = None
+    # The earlier stage this one builds on (`FROM builder`), resolved once by the parser: a lookup per
+    # question made long stage chains cubic.
+    base_index: int | None = None
 
     def base_stage(self, stages: tuple[Stage, ...]) -> Stage | None:
         """The earlier stage this one builds on (`FROM builder`), or None for an image."""
-        for s in stages[: self.index]:
-            if s.name is not None and s.name == self.base_image.lower():
-                return s
-        return None
+        return stages[self.base_index] if self.base_index is not None else None
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,20 @@ class Dockerfile:
                 return s
         return None
 
+    def chain(self, stage: Stage) -> list[Stage]:
+        """The stage and the stages it builds on, oldest first."""
+        out = [stage]
+        cur = stage.base_stage(self.stages)
+        while cur is not None:  # base_index always points back, so this ends
+            out.append(cur)
+            cur = cur.base_stage(self.stages)
+        out.reverse()
+        return out
+
 
 def parse(text: str, *, path: str = "Dockerfile") -> Dockerfile:
+    if len(text) > MAX_DOCKERFILE_BYTES:  # characters, not bytes: close enough to refuse what is no Dockerfile
+        raise DockerfileParseError(path, 1, f"larger than {MAX_DOCKERFILE_BYTES // (1024 * 1024)} MB; a Dockerfile is a few KB")
     try:
         return _Parser(text, path).run()
     except DockerfileParseError:
@@ -260,6 +274,7 @@ class _Parser:
         arg_values: dict[str, str | None] = {}
         current: list[Instruction] = []
         current_from: tuple[Instruction, str, str, str | None, str | None] | None = None
+        stage_index: dict[str, int] = {}  # stage name -> the first stage of that name
 
         def close_stage() -> None:
             if current_from is not None:
@@ -273,8 +288,11 @@ class _Parser:
                         from_instruction=ins,
                         instructions=tuple(current),
                         platform=platform,
+                        base_index=stage_index.get(image.lower()),
                     )
                 )
+                if name is not None:
+                    stage_index.setdefault(name, len(stages) - 1)
 
         for ins in raw:
             if ins.keyword == "FROM":
@@ -286,7 +304,6 @@ class _Parser:
                 image = expand(image_raw, arg_values, keep_unknown=True)
                 if not image.strip():
                     raise self.fail(ins.line, f"base name ({image_raw}) should not be blank")
-                ins = _replace(ins, stage_index=len(stages))
                 platform = ins.flag("platform")
                 current_from = (ins, image, image_raw, name, platform)
                 current.append(ins)
@@ -297,7 +314,6 @@ class _Parser:
                     arg_values[k] = v
                 global_args.append(ins)
             else:
-                ins = _replace(ins, stage_index=len(stages))
                 current.append(ins)
             instructions.append(ins)
         close_stage()
@@ -339,6 +355,7 @@ class _Parser:
     def _logical_instructions(self, start: int) -> list[Instruction]:
         out: list[Instruction] = []
         comments: list[str] = []
+        stage_index = -1  # each FROM starts the next stage; what comes before the first is global
         i = start
         n = len(self.lines)
         while i < n:
@@ -370,14 +387,16 @@ class _Parser:
                     break
             last = min(i, n - 1)
             logical = " ".join(p.strip() for p in parts).strip()
-            ins, end = self._instruction(logical, first, last, tuple(comments))
+            if logical[:4].upper() == "FROM" and logical[4:5].isspace():
+                stage_index += 1
+            ins, end = self._instruction(logical, first, last, tuple(comments), stage_index=stage_index)
             out.append(ins)
             comments = []
             i = end + 1
         return out
 
     def _instruction(
-        self, logical: str, first: int, last: int, comments: tuple[str, ...]
+        self, logical: str, first: int, last: int, comments: tuple[str, ...], *, stage_index: int = -1
     ) -> tuple[Instruction, int]:
         lineno = first + 1
         keyword, rest = re.match(r"(\S*)(.*)", logical, re.S).groups()  # type: ignore[union-attr]
@@ -400,6 +419,7 @@ class _Parser:
                     original=original,
                     arguments=rest,
                     leading_comments=comments,
+                    stage_index=stage_index,
                     onbuild=trigger,
                 ),
                 end,
@@ -454,6 +474,7 @@ class _Parser:
                 exec_form=exec_form,
                 heredocs=tuple(heredocs),
                 leading_comments=comments,
+                stage_index=stage_index,
             ),
             end,
         )
@@ -503,8 +524,3 @@ def _json_array(text: str) -> tuple[str, ...] | None:
         return tuple(value)
     return None
 
-
-def _replace(ins: Instruction, **changes: object) -> Instruction:
-    from dataclasses import replace
-
-    return replace(ins, **changes)  # type: ignore[arg-type]

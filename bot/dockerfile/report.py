@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot import __version__
 from bot.dockerfile.catalog import RULES, level
 from bot.domain import Finding
+from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 
 def to_json(findings: Sequence[Finding]) -> str:
-    return json.dumps([finding_json(f) for f in _ordered(findings)], indent=2)
+    return json.dumps(redact_json([finding_json(f) for f in _ordered(findings)]), indent=2)
 
 
 def _ordered(findings: Sequence[Finding]) -> list[Finding]:
@@ -68,7 +69,7 @@ def to_text(findings: Sequence[Finding], *, audits: Sequence[ContextAudit] = (),
     if findings:
         fixable = sum(1 for f in findings if f.evidence.get("fixable"))
         lines.append(f"{len(findings)} finding(s), {fixable} fixable with `coroner fix`")
-    return "\n".join(lines) + ("\n" if lines else "")
+    return redact("\n".join(lines)) + ("\n" if lines else "")
 
 
 def to_sarif(findings: Sequence[Finding]) -> str:
@@ -110,7 +111,7 @@ def to_sarif(findings: Sequence[Finding]) -> str:
         "runs": [
             {
                 "tool": {"driver": {"name": "coroner", "version": __version__, "rules": rules}},
-                "results": results,
+                "results": redact_json(results),
                 "columnKind": "utf16CodeUnits",
             }
         ],

@@ -74,20 +74,23 @@ class _State:
     measure: bool
     audit: ctxmod.ContextAudit | None = None
     shipped: set[int] = field(default_factory=set)
-    scripts: dict[int, Script] = field(default_factory=dict)
+    # Parsed RUN scripts by their text. `coroner fix` passes one dict to every lint of its rewrites, so
+    # a RUN that a rewrite did not touch is tokenized once, not once per lint.
+    scripts: dict[str, Script] = field(default_factory=dict)
+    package_calls: dict[int, list[PackageCall]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
     def script(self, ins: Instruction) -> Script:
-        if ins.line not in self.scripts:
-            if ins.exec_form is not None:
-                text = shlex.join(ins.exec_form)
-            else:
-                text = ins.shell_script
-            self.scripts[ins.line] = parse_script(text)
-        return self.scripts[ins.line]
+        text = shlex.join(ins.exec_form) if ins.exec_form is not None else ins.shell_script
+        script = self.scripts.get(text)
+        if script is None:
+            script = self.scripts[text] = parse_script(text)
+        return script
 
     def calls(self, ins: Instruction) -> list[PackageCall]:
-        return [call for c in self.script(ins).commands if (call := classify(c)) is not None]
+        if ins.line not in self.package_calls:  # several checks ask: classify each command once
+            self.package_calls[ins.line] = [call for c in self.script(ins).commands if (call := classify(c)) is not None]
+        return self.package_calls[ins.line]
 
     def add(
         self,
@@ -125,13 +128,16 @@ def lint(
     context: Path | None = None,
     measure_context: bool = True,
     ignore: tuple[str, ...] | list[str] = (),
+    script_cache: dict[str, Script] | None = None,
 ) -> list[Finding]:
     """All findings for a parsed Dockerfile, inline ignores applied, most severe first.
 
     `context` is the build context directory: it enables dockerignore-missing, and with
     `measure_context` the walk behind dockerignore-incomplete. `ignore` takes rule ids or hadolint codes.
+    `script_cache` (RUN script text -> parsed script) is filled and reused: pass the same dict to lint
+    successive versions of one file.
     """
-    st = _State(dockerfile, context, measure_context)
+    st = _State(dockerfile, context, measure_context, scripts=script_cache if script_cache is not None else {})
     st.shipped = _shipped_stages(dockerfile)
     for check in _CHECKS:
         check(st)
@@ -154,24 +160,7 @@ def lint_with_audit(
 
 def _shipped_stages(d: Dockerfile) -> set[int]:
     """The final stage and the stages it is built FROM: their layers are in the image that ships."""
-    shipped: set[int] = set()
-    stage: Stage | None = d.final_stage
-    while stage is not None and stage.index not in shipped:
-        shipped.add(stage.index)
-        stage = stage.base_stage(d.stages)
-    return shipped
-
-
-def _chain(d: Dockerfile, stage: Stage) -> list[Stage]:
-    """The stage and the stages it builds on, oldest first."""
-    out = [stage]
-    seen = {stage.index}
-    cur = stage.base_stage(d.stages)
-    while cur is not None and cur.index not in seen:
-        out.insert(0, cur)
-        seen.add(cur.index)
-        cur = cur.base_stage(d.stages)
-    return out
+    return {s.index for s in d.chain(d.final_stage)}
 
 
 def _runs(stage: Stage) -> Iterator[Instruction]:
@@ -242,13 +231,13 @@ def _check_base_images(st: _State) -> None:
 def _check_apt(st: _State) -> None:
     d = st.dockerfile
     for stage in d.stages:
-        runs = list(_runs(stage))
-        for ins in runs:
+        following = {a.line: b for a, b in zip(stage.instructions, stage.instructions[1:])}
+        for ins in _runs(stage):
             calls = st.calls(ins)
             apt = [c for c in calls if c.manager == "apt"]
             actions = {c.action for c in apt}
             if "update" in actions and not actions & {"install", "upgrade", "dist-upgrade", "full-upgrade"}:
-                nxt = _next_instruction(stage, ins)
+                nxt = following.get(ins.line)
                 joinable = nxt is not None and nxt.keyword == "RUN" and not nxt.heredocs and not ins.heredocs and any(
                     c.manager == "apt" and c.action == "install" for c in st.calls(nxt)
                 )
@@ -267,14 +256,6 @@ def _check_apt(st: _State) -> None:
                 if call.manager in ("apk", "dnf", "yum") and call.action == "upgrade":
                     st.add("apt-upgrade", ins, f"{call.command.unwrapped().name} upgrade in the image: unpinned",
                            remediation="Rebuild on a fresher base image instead of upgrading inside it.")
-
-
-def _next_instruction(stage: Stage, ins: Instruction) -> Instruction | None:
-    items = stage.instructions
-    for i, cur in enumerate(items):
-        if cur is ins:
-            return items[i + 1] if i + 1 < len(items) else None
-    return None
 
 
 def _no_recommends(cmd: Command) -> bool:
@@ -297,24 +278,31 @@ def _removes_apt_lists(st: _State, ins: Instruction) -> bool:
     return False
 
 
-def _env_value(stage_chain: list[Stage], name: str) -> str | None:
-    value = None
-    for s in stage_chain:
-        for ins in s.instructions:
+def _inherited_env(d: Dockerfile, name: str) -> list[str | None]:
+    """Per stage, the value of ENV `name` at its end, inherited from the stages it builds on.
+
+    One pass in stage order: a base stage always comes earlier, so its value is known by then.
+    """
+    values: list[str | None] = []
+    for stage in d.stages:
+        value = values[stage.base_index] if stage.base_index is not None else None
+        for ins in stage.instructions:
             if ins.keyword == "ENV":
                 for k, v in ins.pairs:
                     if k == name:
                         value = v
-    return value
+        values.append(value)
+    return values
 
 
 def _check_caches(st: _State) -> None:
     d = st.dockerfile
+    pip_no_cache = _inherited_env(d, "PIP_NO_CACHE_DIR")
     for stage in d.stages:
-        chain = _chain(d, stage)
-        pip_env = (_env_value(chain, "PIP_NO_CACHE_DIR") or "").lower()
+        pip_env = (pip_no_cache[stage.index] or "").lower()
         pip_env_off = pip_env in ("1", "true", "yes", "on", "off", "0", "false") and pip_env != ""
         shipped = stage.index in st.shipped
+        root_at = _root_user_at(stage)
         for ins in _runs(stage):
             mounts = _cache_mount_targets(ins)
             calls = st.calls(ins)
@@ -326,7 +314,7 @@ def _check_caches(st: _State) -> None:
                         st.add("pip-cache", ins, remediation="pip install --no-cache-dir … (or a cache mount).")
                     if not shipped and not mounts and not cached and "--no-cache-dir" not in u.words:
                         st.add("no-cache-mount", ins, "pip in a builder stage without a cache mount: every rebuild downloads again",
-                               fixable=_root_user_at(stage, ins), target="/root/.cache/pip",
+                               fixable=root_at[ins.line], target="/root/.cache/pip",
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
                 if call.manager in ("npm", "yarn", "go") and call.action in ("install", "ci", "download", "build", ""):
                     target = {"npm": "/root/.npm", "yarn": "/usr/local/share/.cache/yarn", "go": "/root/go/pkg/mod"}[call.manager]
@@ -334,7 +322,7 @@ def _check_caches(st: _State) -> None:
                         target = "/root/.cache/go-build"
                     if not shipped and not mounts:
                         st.add("no-cache-mount", ins, f"{call.manager} in a builder stage without a cache mount",
-                               fixable=_root_user_at(stage, ins), target=target,
+                               fixable=root_at[ins.line], target=target,
                                remediation=f"RUN --mount=type=cache,target={target} …")
                 if not shipped or mounts:
                     continue
@@ -354,14 +342,15 @@ def _check_caches(st: _State) -> None:
                            manager="npm", remediation="End the RUN with `&& npm cache clean --force`.")
 
 
-def _root_user_at(stage: Stage, ins: Instruction) -> bool:
+def _root_user_at(stage: Stage) -> dict[int, bool]:
+    """Per instruction line of the stage: whether it runs as root (no USER yet, or USER root)."""
+    out: dict[int, bool] = {}
     user = None
     for cur in stage.instructions:
-        if cur is ins:
-            break
+        out[cur.line] = user is None or _is_root(user)
         if cur.keyword == "USER":
             user = _user_of(cur.arguments)
-    return user is None or _is_root(user)
+    return out
 
 
 def _script_has(st: _State, ins: Instruction, name: str, arg_prefix: str) -> bool:
@@ -410,6 +399,7 @@ def _check_build_tools(st: _State) -> None:
     d = st.dockerfile
     for idx in sorted(st.shipped):
         stage = d.stages[idx]
+        splittable: bool | None = None  # whether `coroner fix` can split the stage: decided once, if asked
         if stage.base_stage(d.stages) is None:
             ref = parse_ref(stage.base_image)
             if toolchain_image(ref):
@@ -433,9 +423,11 @@ def _check_build_tools(st: _State) -> None:
                     if is_build_tool(name) and name not in removed and not (auto_removed and call.manager == "apt"):
                         tools.append(name)
             if tools:
+                if splittable is None:
+                    splittable = _wheel_pattern(st, stage) or go_build_output(d) is not None or npm_pattern(d) is not None
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=_wheel_pattern(st, stage) or go_build_output(d) is not None or npm_pattern(d) is not None,
+                       fixable=splittable,
                        packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
 
@@ -570,7 +562,7 @@ def _check_users(st: _State) -> None:
                                user_line=user.line, remediation="Move USER after the root-only commands.")
                         break
     final = d.final_stage
-    chain = _chain(d, final)
+    chain = d.chain(final)
     last_user: Instruction | None = None
     for s in chain:
         for ins in s.instructions:
@@ -629,7 +621,7 @@ def _check_secrets(st: _State) -> None:
 def _effective_process(d: Dockerfile) -> tuple[Instruction | None, Instruction | None]:
     entry: Instruction | None = None
     cmd: Instruction | None = None
-    for s in _chain(d, d.final_stage):
+    for s in d.chain(d.final_stage):
         for ins in s.instructions:
             if ins.keyword == "ENTRYPOINT":
                 entry, cmd = ins, None  # ENTRYPOINT resets an inherited CMD
@@ -705,7 +697,7 @@ def _check_healthcheck(st: _State) -> None:
     entry, cmd = _effective_process(d)
     if entry is None and cmd is None:
         return
-    for s in _chain(d, d.final_stage):
+    for s in d.chain(d.final_stage):
         for ins in s.instructions:
             if ins.keyword == "HEALTHCHECK":
                 return
@@ -752,7 +744,7 @@ def _check_dockerignore(st: _State) -> None:
             st.add("dockerignore-missing", copies[0] if copies else None, title, fixable=True,
                    remediation="Write a .dockerignore (coroner fix --write does).", **extra)
         return
-    patterns = ctxmod.parse_dockerignore(ignore_file.read_text(errors="replace"), source=str(ignore_file))
+    patterns = ctxmod.parse_dockerignore(ctxmod.read_dockerignore(ignore_file), source=str(ignore_file))
     missing = ctxmod.missing_standard_entries(patterns)
     extra_missing: list[str] = []
     if audit_result is not None:

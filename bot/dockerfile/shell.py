@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "(", ")", "\n")
 # Reserved words that can precede a command without being the command.
@@ -18,6 +19,8 @@ _PREFIX_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until",
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _REDIRECT = re.compile(r"^[0-9]*(>>|>&|<&|<<-|<<<|<<|<>|>\||>|<)")
 _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "exec", "command", "time", "gosu", "su-exec", "xargs"})
+# A run of characters that are taken literally inside a word: consumed at once, not one by one.
+_PLAIN = re.compile(r"[^\s;&|()\\'\"$`]+")
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,16 @@ class Command:
     assignments: tuple[str, ...] = ()
     redirects: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.words[0].rsplit("/", 1)[-1] if self.words else ""
 
     def unwrapped(self) -> Command:
         """The command with `sudo`, `env VAR=x` and similar wrappers peeled off."""
+        return self._unwrapped
+
+    @cached_property
+    def _unwrapped(self) -> Command:  # rules ask for it several times per command: peel once
         words = list(self.words)
         while words and words[0].rsplit("/", 1)[-1] in _WRAPPERS:
             wrapper = words.pop(0).rsplit("/", 1)[-1]
@@ -119,7 +126,7 @@ def tokenize(text: str) -> list[Token]:
             while i < n and text[i] != "\n":
                 i += 1
             continue
-        op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+        op = next((o for o in _OPERATORS if text.startswith(o, i)), None) if c in ";&|()\n" else None
         if op is not None:
             tokens.append(Token(";" if op == "\n" else op, op, operator=True))
             i += len(op)
@@ -127,6 +134,11 @@ def tokenize(text: str) -> list[Token]:
         start = i
         out: list[str] = []
         while i < n:
+            plain = _PLAIN.match(text, i)
+            if plain is not None:
+                out.append(plain.group())
+                i = plain.end()
+                continue
             c = text[i]
             if c in " \t\r\n" or (c in ";&|()" and not _redirect_amp(text, i, out)):
                 break
@@ -175,7 +187,7 @@ def tokenize(text: str) -> list[Token]:
 
 def _redirect_amp(text: str, i: int, out: list[str]) -> bool:
     """`2>&1` and `>&2` keep their `&` inside the word."""
-    return text[i] == "&" and bool(out) and out[-1] in "<>"
+    return text[i] == "&" and bool(out) and out[-1].endswith(("<", ">"))
 
 
 def _matching_paren(text: str, i: int) -> int:

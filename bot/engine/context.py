@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from bot.catalog import CatalogEntry
+from bot.deadline import NO_DEADLINE, Deadline
 from bot.domain import Target
 from bot.engine.cache import Memo
 from bot.ports import ClusterForbidden, ClusterReader, ImageReader
@@ -31,6 +32,9 @@ class CheckContext:
     images: ImageReader | None = None
     entry: CatalogEntry | None = None
     node_proxy_enabled: bool = False
+    # When this check's time is up. The runner gives each check its own; readers that wait on a network
+    # (the image reader) stop at it, so the check's thread ends instead of being abandoned.
+    deadline: Deadline = NO_DEADLINE
     memo_store: Memo = field(default_factory=Memo)
     gaps: list[tuple[str, ClusterForbidden]] = field(default_factory=list)
     _gaps_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

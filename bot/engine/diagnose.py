@@ -24,7 +24,9 @@ from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, order_findings, run_playbook
+from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
+from bot.redact import redact, redact_json
 
 log = logging.getLogger(__name__)
 MAX_TIMELINE_NODES = 50
@@ -43,8 +45,9 @@ class Diagnosis:
     checks: tuple[CheckRun, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms."""
-        return {
+        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms.
+        Credentials in any string are redacted (`bot.redact`): this JSON is printed and posted."""
+        return redact_json({
             "service": self.service,
             "target": self.target.to_json(),
             "findings": [
@@ -57,7 +60,7 @@ class Diagnosis:
             ],
             "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
             "duration_ms": self.duration_ms,
-        }
+        })
 
     @property
     def recommended(self) -> RollbackCandidate | None:
@@ -189,7 +192,7 @@ def _prefetch(cached: CachingClusterReader) -> list[threading.Thread]:
         ("nodes", cached.list_nodes),
         ("node-events", lambda: cached.list_events(None, field_selector=NODE_EVENTS)),
     ):
-        thread = threading.Thread(target=work, args=(fetch,), name=f"prefetch-{name}", daemon=True)
+        thread = threading.Thread(target=carry_log_context(work), args=(fetch,), name=f"prefetch-{name}", daemon=True)
         thread.start()
         threads.append(thread)
     return threads
@@ -346,4 +349,4 @@ def render_text(d: Diagnosis) -> str:
         lines.append("")
         lines.append("Gaps:")
         lines.extend(f"  {r.check}: {r.status}: {r.error}" for r in gaps)
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines)) + "\n"

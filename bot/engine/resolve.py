@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.catalog import Catalog, CatalogEntry
 from bot.cluster.snapshots import DeploymentSnapshot
 from bot.domain import Target
+from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReader, CoronerError
 
 NAME_LABELS = ("app.kubernetes.io/name", "app")
@@ -129,7 +130,7 @@ def _readable_deployments(
             return None
 
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(namespaces)))) as pool:
-        results = list(pool.map(one, namespaces))
+        results = list(pool.map(carry_log_context(one), namespaces))
     readable = [ns for ns, r in zip(namespaces, results) if r is not None]
     found = [d for r in results if r for d in r]
     if not readable:

@@ -1,8 +1,11 @@
 """Runs a playbook's checks concurrently, each under its own timeout and all under the run's.
 
-Checks are synchronous (the kubernetes client is), so each runs in a daemon thread: a check that hangs
-past its timeout is abandoned, reported, and cannot keep the process alive. A check that raises becomes
-a finding that says what is missing; the other checks still report.
+Checks are synchronous (the kubernetes client is), so each runs in a daemon thread. Each gets its
+deadline in its context (`ctx.deadline`), and what it waits on stops there: the image reader's socket
+timeouts are bounded by it and a watchdog cuts a stalled read. The runner reports a late check as timed
+out, then gives its thread `STOP_GRACE_SECONDS` to return, so a diagnosis leaves nothing running behind
+it; a thread still alive after that is logged as the bug it is. A check that raises becomes a finding
+that says what is missing; the other checks still report.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from bot.deadline import Deadline, DeadlineExceeded
 from bot.domain import Finding, Severity
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
+from bot.logs import carry_log_context, log_context
+from bot.metrics import CHECK_DURATION
 from bot.ports import ClusterForbidden, CoronerError
 
 log = logging.getLogger(__name__)
@@ -40,39 +46,53 @@ class CheckRun:
     error: str | None = None
 
 
-def _start(ctx: CheckContext, step: PlaybookStep, finished: dict[int, float]) -> Future[list[Finding]]:
+# How long past its deadline a check's thread may take to notice it and return.
+STOP_GRACE_SECONDS = 1.0
+
+
+def _start(
+    ctx: CheckContext, step: PlaybookStep, deadline: float, finished: dict[int, float]
+) -> tuple[Future[list[Finding]], threading.Thread]:
     future: Future[list[Finding]] = Future()
     spec = CHECKS[step.check]
+    check_ctx = dataclasses.replace(ctx, deadline=Deadline(deadline))  # shares the memo and the gaps
 
     def work() -> None:
         if not future.set_running_or_notify_cancel():
             return
         try:
-            result = list(spec.run(ctx, step.params))
+            with log_context(check=step.check):
+                result = list(spec.run(check_ctx, step.params))
             finished[id(future)] = time.monotonic()
             future.set_result(result)
         except BaseException as exc:  # handed to the waiting runner, which turns it into a finding
             finished[id(future)] = time.monotonic()
             future.set_exception(exc)
 
-    threading.Thread(target=work, name=f"check-{step.check}", daemon=True).start()
-    return future
+    # The check's thread logs with the caller's context (a job's job_id and incident_id) plus its name.
+    thread = threading.Thread(target=carry_log_context(work), name=f"check-{step.check}", daemon=True)
+    thread.start()
+    return future, thread
+
+
+def _deadline(started: float, step: PlaybookStep, playbook: Playbook) -> float:
+    return min(started + step.timeout_seconds, started + playbook.timeout_seconds)
 
 
 def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnCheckDone | None = None) -> list[CheckRun]:
     started = time.monotonic()
     run_deadline = started + playbook.timeout_seconds
     finished: dict[int, float] = {}
-    futures = [(step, _start(ctx, step, finished)) for step in playbook.steps]
+    started_checks = [(step, *_start(ctx, step, _deadline(started, step, playbook), finished)) for step in playbook.steps]
     runs: list[CheckRun] = []
-    for step, future in futures:
-        deadline = min(started + step.timeout_seconds, run_deadline)
+    for step, future, _ in started_checks:
+        deadline = _deadline(started, step, playbook)
         timeout = step.timeout_seconds if deadline < run_deadline else playbook.timeout_seconds
         try:
             findings = future.result(timeout=max(0.0, deadline - time.monotonic()))
             status, error = "ok", None
             findings = [f if f.check else dataclasses.replace(f, check=step.check) for f in findings]
-        except FutureTimeout:
+        except (FutureTimeout, DeadlineExceeded):
             status, error = "timeout", f"no answer within {timeout:g}s"
             findings = [_timeout_finding(step.check, timeout, whole_run=deadline >= run_deadline)]
         except ClusterForbidden as exc:
@@ -86,9 +106,14 @@ def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnChec
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             findings = [_failed_finding(step.check, error)]
         ended = finished.get(id(future), time.monotonic())
+        CHECK_DURATION.labels(check=step.check).observe(ended - started)
         runs.append(CheckRun(step.check, status, int((ended - started) * 1000), tuple(findings), error))
         if on_check_done is not None:
             on_check_done(step.check, status)
+    for step, _, thread in started_checks:
+        thread.join(timeout=max(0.0, _deadline(started, step, playbook) + STOP_GRACE_SECONDS - time.monotonic()))
+        if thread.is_alive():
+            log.warning("check %s is still running after its deadline", step.check, extra={"check": step.check})
     return _with_gaps(ctx, runs)
 
 

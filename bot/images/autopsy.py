@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.deadline import NO_DEADLINE, Deadline
 from bot.domain import Finding, Severity, sort_findings
 from bot.images.errors import ByteBudgetExceeded
 from bot.images.dockerfile_map import Mapping, map_history, reconstruct_dockerfile
@@ -23,6 +24,7 @@ from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.rules import CHECK, LayerInfo, Thresholds, layer_rules, no_healthcheck, runs_as_root, secret_in_history
 from bot.images.secrets import redact
 from bot.images.walk import LayerWalk, PathSize, WalkResult, walk_layers
+from bot.logs import carry_log_context
 from bot.ports import ImageReader
 
 log = logging.getLogger(__name__)
@@ -182,17 +184,18 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def _contents(
-    reader: ImageReader, ref: str, layers: Iterable[LayerRef], notes: list[str], workers: int
+    reader: ImageReader, ref: str, layers: Iterable[LayerRef], notes: list[str], workers: int, deadline: Deadline
 ) -> Iterator[tuple[LayerRef, Iterable[FileEntry] | None]]:
     """Layer contents in order. With `workers` > 1 the next layers are fetched while the walk works on
-    the current one (registry blobs download in parallel); the walk itself stays in order."""
+    the current one (registry blobs download in parallel); the walk itself stays in order. Every read
+    obeys `deadline`, so the pool's threads end with it."""
 
     def read(layer: LayerRef) -> list[FileEntry]:
-        return list(reader.layer_files(ref, layer))
+        return list(reader.layer_files(ref, layer, deadline=deadline))
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        pending = [(layer, pool.submit(read, layer) if pool else None) for layer in layers]
+        pending = [(layer, pool.submit(carry_log_context(read), layer) if pool else None) for layer in layers]
         budget_hit = False
         for layer, future in pending:
             if budget_hit:
@@ -318,15 +321,18 @@ def autopsy(
     against_reader: ImageReader | None = None,
     thresholds: Thresholds | None = None,
     workers: int = 1,
+    deadline: Deadline = NO_DEADLINE,
 ) -> ImageReport:
-    """Read `ref` through `reader`, walk its layers and judge them. Raises `ImageReadError`.
+    """Read `ref` through `reader`, walk its layers and judge them. Raises `ImageReadError`, and
+    `DeadlineExceeded` once `deadline` has passed (the reads and the walk stop then).
 
     `workers` > 1 reads that many layers at once; the reader must then be thread-safe (both of ours are).
     """
     t = thresholds or Thresholds()
-    manifest = reader.manifest(ref)
+    manifest = reader.manifest(ref, deadline=deadline)
     notes: list[str] = []
-    result: WalkResult = walk_layers(_contents(reader, ref, manifest.layers, notes, workers), data_file_min=t.data_file_min_bytes)
+    contents = _contents(reader, ref, manifest.layers, notes, workers, deadline)
+    result: WalkResult = walk_layers(contents, data_file_min=t.data_file_min_bytes, deadline=deadline)
     mappings = map_history(manifest.history, dockerfile_text, path=dockerfile_path or "Dockerfile")
     layer_mappings = [m for m, e in zip(mappings, manifest.history) if not e.empty_layer]
     layer_entries = [e for e in manifest.history if not e.empty_layer]
@@ -355,7 +361,7 @@ def autopsy(
     comparison = None
     if against is not None:
         other_reader = against_reader or reader
-        other = other_reader.manifest(against)
+        other = other_reader.manifest(against, deadline=deadline)
         other_texts = _layer_texts(other, map_history(other.history, None))
         current_texts = _layer_texts(manifest, map_history(manifest.history, None))
         comparison = compare_layers(manifest, other, against, current_texts, other_texts)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from bot.dockerfile.source import DockerfileInputError, read_dockerfile
 from bot.images.autopsy import autopsy
-from bot.images.render import render_text
+from bot.images.render import render_json, render_text
 from bot.images.reference import DOCKER_HUB, parse_reference
 from bot.ports import CoronerError, ImageReadError
 from bot.settings import load_settings
@@ -42,9 +43,9 @@ def image_command(
     dockerfile_text = None
     if dockerfile is not None:
         try:
-            dockerfile_text = dockerfile.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CoronerError(f"cannot read {dockerfile}: {exc.strerror}") from exc
+            dockerfile_text = read_dockerfile(str(dockerfile))  # capped in size, as for `coroner lint`
+        except DockerfileInputError as exc:
+            raise CoronerError(str(exc)) from exc  # this command's exit code for a file it cannot read: 1
     try:
         reader = image_reader(settings, source=source, docker_contents=docker_contents)
         report = autopsy(reader, ref, dockerfile_text=dockerfile_text,
@@ -54,6 +55,6 @@ def image_command(
             raise ImageReadError(f"{exc} (for an image in the local Docker engine, add --source docker)") from exc
         raise
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps(render_json(report), indent=2))
     else:
         click.echo(render_text(report), nl=False)

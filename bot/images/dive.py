@@ -16,9 +16,10 @@ so that Coroner's numbers can be put next to dive's and match to the byte:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from bot.deadline import NO_DEADLINE, Deadline, paced
 from bot.images.model import FileEntry
 
 WHITEOUT_PREFIX = ".wh."
@@ -34,8 +35,14 @@ class _Node:
         self.is_dir = is_dir
 
     def copy(self) -> _Node:
+        # Iterative: a layer may hold a directory thousands of levels deep.
         clone = _Node(self.size, self.is_dir)
-        clone.children = {name: child.copy() for name, child in self.children.items()}
+        stack = [(self, clone)]
+        while stack:
+            source, target = stack.pop()
+            for name, child in source.children.items():
+                twin = target.children[name] = _Node(child.size, child.is_dir)
+                stack.append((child, twin))
         return clone
 
 
@@ -104,9 +111,9 @@ class DiveEfficiency:
         # path -> [node count, cumulative, minimum]
         self._paths: dict[str, list[int]] = {}
 
-    def add_layer(self, entries: Iterable[FileEntry]) -> None:
+    def add_layer(self, entries: Iterable[FileEntry], *, deadline: Deadline = NO_DEADLINE) -> None:
         tree = _Node()
-        for entry in entries:
+        for entry in paced(entries, deadline, "scoring a layer as dive does"):
             names = _split(entry.path)
             if names:
                 _add_path(tree, names, entry.size_bytes, entry.kind == "dir")
@@ -114,19 +121,27 @@ class DiveEfficiency:
             self._first = tree
             self._stacked = tree.copy()  # StackTreeRange(trees, 0, -1): a copy of the first tree
         try:
-            self._visit(tree, [])
+            self._visit(tree)
         except _Abort:
             pass
         assert self._stacked is not None
-        self._stack(self._stacked, tree, [])
+        deadline.check("stacking a layer as dive does")
+        self._stack(self._stacked, tree)
 
-    def _visit(self, node: _Node, names: list[str]) -> None:
-        for name in sorted(node.children):
+    def _visit(self, root: _Node) -> None:
+        """Score the leaves of `root` depth first, children in name order (dive's VisitDepthChildFirst)."""
+        stack: list[tuple[_Node, list[str], Iterator[str]]] = [(root, [], iter(sorted(root.children)))]
+        while stack:
+            node, names, pending = stack[-1]
+            name = next(pending, None)
+            if name is None:
+                stack.pop()
+                continue
             child = node.children[name]
-            child_names = names + [name]
-            self._visit(child, child_names)
-            if not child.children:
-                self._score(child, child_names)
+            if child.children:
+                stack.append((child, names + [name], iter(sorted(child.children))))
+            else:
+                self._score(child, names + [name])
 
     def _score(self, node: _Node, names: list[str]) -> None:
         path_names = _leaf_path(names)
@@ -147,20 +162,28 @@ class DiveEfficiency:
             data[2] = size
         data[0] += 1
 
-    def _stack(self, lower: _Node, upper: _Node, names: list[str]) -> None:
+    @staticmethod
+    def _stack(lower: _Node, upper: _Node) -> None:
         # dive's Tree.Stack: visit the upper tree child-first in name order, remove whiteout targets,
-        # add (or overwrite the payload of) everything else.
-        for name in sorted(upper.children):
-            child = upper.children[name]
-            child_names = names + [name]
-            self._stack(lower, child, child_names)
-            if name.startswith(WHITEOUT_PREFIX):
-                target = _leaf_path(child_names)
+        # add (or overwrite the payload of) everything else. A node is applied once its subtree is.
+        stack: list[tuple[_Node, list[str], Iterator[str]]] = [(upper, [], iter(sorted(upper.children)))]
+        while stack:
+            node, names, pending = stack[-1]
+            name = next(pending, None)
+            if name is not None:
+                child = node.children[name]
+                stack.append((child, names + [name], iter(sorted(child.children))))
+                continue
+            stack.pop()
+            if not names:
+                continue
+            if names[-1].startswith(WHITEOUT_PREFIX):
+                target = _leaf_path(names)
                 parent = _get(lower, target[:-1])
                 if parent is not None:
                     parent.children.pop(target[-1], None)
             else:
-                _add_path(lower, child_names, child.size, child.is_dir)
+                _add_path(lower, names, node.size, node.is_dir)
 
     def result(self) -> DiveFigures:
         minimum = 0

@@ -24,15 +24,16 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from bot.deadline import NO_DEADLINE, Deadline, paced
 from bot.images import overlay
-from bot.images.config import history_entries, image_config
+from bot.images.config import MalformedDocument, history_entries, image_config
 from bot.images.model import FileEntry, HistoryEntry, ImageManifest, LayerRef
 from bot.images.tarstream import (
     GZIP_MAGIC,
     TAR_BUFSIZE,
     ChunkStream,
     PrefixedStream,
-    UnsupportedLayer,
+    LayerError,
     iter_layer_blob,
     iter_members,
 )
@@ -104,7 +105,13 @@ class DockerImageReader:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageReadError(f"Docker engine could not read {ref}: {exc}") from exc
 
-    def manifest(self, ref: str) -> ImageManifest:
+    def manifest(self, ref: str, *, deadline: Deadline = NO_DEADLINE) -> ImageManifest:
+        try:
+            return self._manifest(ref, deadline)
+        except MalformedDocument as exc:
+            raise ImageReadError(f"the engine's config of {ref} is malformed: {exc}") from exc
+
+    def _manifest(self, ref: str, deadline: Deadline) -> ImageManifest:
         image = self._image(ref)
         attrs = image.attrs
         diff_ids: list[str] = list((attrs.get("RootFS") or {}).get("Layers") or [])
@@ -112,7 +119,7 @@ class DockerImageReader:
             api_history = list(reversed(image.history()))  # the API answers newest first
         except docker.errors.DockerException as exc:
             raise ImageReadError(f"Docker engine could not give the history of {ref}: {exc}") from exc
-        history = self._history(ref, image, api_history, len(diff_ids))
+        history = self._history(ref, image, api_history, len(diff_ids), deadline)
         sizes = [int(item.get("Size") or 0) for item, entry in zip(api_history, history) if not entry.empty_layer]
         if len(sizes) != len(diff_ids):
             sizes = [0] * len(diff_ids)
@@ -132,7 +139,9 @@ class DockerImageReader:
             created=parse_time(attrs.get("Created")),
         )
 
-    def _history(self, ref: str, image: Any, api_history: list[dict[str, Any]], n_layers: int) -> tuple[HistoryEntry, ...]:
+    def _history(
+        self, ref: str, image: Any, api_history: list[dict[str, Any]], n_layers: int, deadline: Deadline
+    ) -> tuple[HistoryEntry, ...]:
         """The API's history lacks `empty_layer`; a zero size is ambiguous (`WORKDIR` makes an empty
         layer, `RUN true` none). Guess from the instruction; when the guess does not add up, ask the
         config itself (one save pass, which the layer walk reuses)."""
@@ -141,7 +150,7 @@ class DockerImageReader:
             config = self._config_from_disk(image)
             if config is None:
                 with self._lock:
-                    config = self._save(ref, image).config
+                    config = self._save(ref, image, deadline).config
             return history_entries(config.get("history"))
         return tuple(
             HistoryEntry(
@@ -180,12 +189,12 @@ class DockerImageReader:
         except (OSError, ValueError, KeyError, docker.errors.DockerException):
             return None
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = NO_DEADLINE) -> Iterator[FileEntry]:
         image = self._image(ref)
         with self._lock:
-            return self._layer_files(ref, image, layer)
+            return self._layer_files(ref, image, layer, deadline)
 
-    def _layer_files(self, ref: str, image: Any, layer: LayerRef) -> Iterator[FileEntry]:
+    def _layer_files(self, ref: str, image: Any, layer: LayerRef, deadline: Deadline) -> Iterator[FileEntry]:
         if self._contents == "auto" and image.id not in self._saved:
             dirs = overlay.layer_dirs(image.attrs)
             if dirs is not None:
@@ -197,30 +206,32 @@ class DockerImageReader:
                 else:
                     self._saved[image.id] = _SavedImage(config={}, layers=layers)
                     self.used_overlay = True
-        saved = self._save(ref, image)
+        saved = self._save(ref, image, deadline)
         key = layer.diff_id or layer.digest
         if key not in saved.layers:
             raise ImageReadError(f"layer {key} of {ref} is not in the image the engine saved")
         return iter(saved.layers[key])
 
-    def _save(self, ref: str, image: Any) -> _SavedImage:
+    def _save(self, ref: str, image: Any, deadline: Deadline) -> _SavedImage:
         cached = self._saved.get(image.id)
         if cached is None:
             try:
-                cached = self._read_save(image)
+                cached = self._read_save(image, ref=ref, deadline=deadline)
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise ImageReadError(f"Docker engine could not save {ref}: {exc}") from exc
-            except (tarfile.TarError, UnsupportedLayer, ValueError, KeyError, EOFError, zlib.error) as exc:
+            except (tarfile.TarError, LayerError, ValueError, KeyError, TypeError, EOFError, zlib.error, RecursionError) as exc:
                 raise ImageReadError(f"the saved image {ref} is not readable: {exc}") from exc
             self._saved[image.id] = cached
         return cached
 
-    def _read_save(self, image: Any) -> _SavedImage:
+    def _read_save(self, image: Any, *, ref: str | None = None, deadline: Deadline = NO_DEADLINE) -> _SavedImage:
+        ref = ref or image.id
         documents: dict[str, Any] = {}
         layers_by_path: dict[str, list[FileEntry]] = {}
         aliases: dict[str, str] = {}
-        stream = io.BufferedReader(ChunkStream(image.save(chunk_size=self._chunk_size, named=False)), buffer_size=TAR_BUFSIZE)
-        for member, body in iter_members(stream):
+        chunks = paced(image.save(chunk_size=self._chunk_size, named=False), deadline, f"saving {ref}", every=1)
+        stream = io.BufferedReader(ChunkStream(chunks), buffer_size=TAR_BUFSIZE)
+        for member, body in iter_members(stream, deadline=deadline):
             name = member.name[2:] if member.name.startswith("./") else member.name
             if member.issym():
                 # Pre-25 saves link a repeated layer to its first copy.
@@ -233,7 +244,10 @@ class DockerImageReader:
                 if member.size <= MAX_JSON_BYTES:
                     documents[name] = json.loads(head + body.readall())
             elif _looks_like_tar(head):
-                layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, body)))
+                try:
+                    layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, body), deadline=deadline))
+                except (LayerError, EOFError, tarfile.TarError, zlib.error) as exc:
+                    raise ImageReadError(f"layer {name} of the saved image {ref} is unreadable: {exc}") from exc
         manifest = documents.get("manifest.json")
         if not manifest:
             raise ValueError("no manifest.json in the saved image")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bot.images import classify
@@ -49,42 +49,49 @@ def _opaque(path: str) -> bool:
     return False
 
 
+def _children(directory: str) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(directory) as iterator:
+        return iter(sorted(iterator, key=lambda e: e.name))
+
+
 def scan_diff(root: str) -> list[FileEntry]:
+    """Entries of one diff directory, depth first in name order, as a tar of it lists them. Iterative:
+    an image may hold a directory thousands of levels deep."""
     entries: list[FileEntry] = []
     seen_inodes: set[tuple[int, int]] = set()
-
-    def walk(directory: str, prefix: str) -> None:
-        with os.scandir(directory) as iterator:
-            children = sorted(iterator, key=lambda e: e.name)
-        for child in children:
-            path = prefix + child.name
-            info = child.stat(follow_symlinks=False)
-            mode = info.st_mode
-            if stat.S_ISDIR(mode):
-                entries.append(FileEntry(path=path, size_bytes=0, kind="dir", mode=stat.S_IMODE(mode), uid=info.st_uid))
-                if _opaque(child.path):
-                    entries.append(FileEntry(path=f"{path}/.wh..wh..opq", size_bytes=0, kind="file"))
-                walk(child.path, path + "/")
-            elif stat.S_ISCHR(mode) and info.st_rdev == 0:
-                entries.append(FileEntry(path=prefix + ".wh." + child.name, size_bytes=0, kind="file"))
-            elif stat.S_ISLNK(mode):
-                entries.append(FileEntry(path=path, size_bytes=0, kind="symlink", mode=stat.S_IMODE(mode),
-                                         uid=info.st_uid, link_target=os.readlink(child.path)))
-            elif stat.S_ISREG(mode):
-                if info.st_nlink > 1:
-                    inode = (info.st_dev, info.st_ino)
-                    if inode in seen_inodes:
-                        entries.append(FileEntry(path=path, size_bytes=0, kind="hardlink", mode=stat.S_IMODE(mode), uid=info.st_uid))
-                        continue
-                    seen_inodes.add(inode)
-                token = None
-                if child.name in classify.PEEKED_NAMES and info.st_size <= classify.PEEK_MAX_BYTES:
-                    with open(child.path, "rb") as handle:
-                        token = classify.holds_token(child.name, handle.read())
-                entries.append(FileEntry(path=path, size_bytes=info.st_size, kind="file", mode=stat.S_IMODE(mode),
-                                         uid=info.st_uid, token=token))
-            else:
-                entries.append(FileEntry(path=path, size_bytes=0, kind="other", mode=stat.S_IMODE(mode), uid=info.st_uid))
-
-    walk(root, "")
+    stack: list[tuple[Iterator[os.DirEntry[str]], str]] = [(_children(root), "")]
+    while stack:
+        children, prefix = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        path = prefix + child.name
+        info = child.stat(follow_symlinks=False)
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            entries.append(FileEntry(path=path, size_bytes=0, kind="dir", mode=stat.S_IMODE(mode), uid=info.st_uid))
+            if _opaque(child.path):
+                entries.append(FileEntry(path=f"{path}/.wh..wh..opq", size_bytes=0, kind="file"))
+            stack.append((_children(child.path), path + "/"))
+        elif stat.S_ISCHR(mode) and info.st_rdev == 0:
+            entries.append(FileEntry(path=prefix + ".wh." + child.name, size_bytes=0, kind="file"))
+        elif stat.S_ISLNK(mode):
+            entries.append(FileEntry(path=path, size_bytes=0, kind="symlink", mode=stat.S_IMODE(mode),
+                                     uid=info.st_uid, link_target=os.readlink(child.path)))
+        elif stat.S_ISREG(mode):
+            if info.st_nlink > 1:
+                inode = (info.st_dev, info.st_ino)
+                if inode in seen_inodes:
+                    entries.append(FileEntry(path=path, size_bytes=0, kind="hardlink", mode=stat.S_IMODE(mode), uid=info.st_uid))
+                    continue
+                seen_inodes.add(inode)
+            token = None
+            if child.name in classify.PEEKED_NAMES and info.st_size <= classify.PEEK_MAX_BYTES:
+                with open(child.path, "rb") as handle:
+                    token = classify.holds_token(child.name, handle.read())
+            entries.append(FileEntry(path=path, size_bytes=info.st_size, kind="file", mode=stat.S_IMODE(mode),
+                                     uid=info.st_uid, token=token))
+        else:
+            entries.append(FileEntry(path=path, size_bytes=0, kind="other", mode=stat.S_IMODE(mode), uid=info.st_uid))
     return entries

@@ -1,11 +1,60 @@
-"""Image references (`registry:port/name:tag@digest`) split the way the distribution spec needs them."""
+"""Image references (`registry:port/name:tag@digest`) split the way the distribution spec needs them.
+
+A reference comes from a pod spec or a user, and a digest from a registry's own documents: both end up
+in a URL path, so both are checked against the grammar of distribution's `reference` package first.
+A digest is `sha256:<64 hex>` or `sha512:<128 hex>`, the two algorithms the OCI image spec registers;
+anything else (`../../admin/delete?all=1`) is refused before any request is built.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 DOCKER_HUB = "registry-1.docker.io"
+MAX_NAME_LENGTH = 255  # distribution's NameTotalLengthMax
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_DOMAIN_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = re.compile(rf"(?:{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*|\[[0-9a-fA-F:.]+\])(?::[0-9]{{1,5}})?")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
+
+
+def is_digest(value: object) -> bool:
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+def check_digest(value: object, what: str) -> str:
+    """`value` if it is a digest, else `ValueError` naming `what` (the value is shown truncated)."""
+    if not is_digest(value):
+        shown = repr(value)[:80]
+        raise ValueError(f"{what} {shown} is not a digest (sha256:<64 hex> or sha512:<128 hex>)")
+    return value  # type: ignore[return-value]
+
+
+def host_of(registry: str) -> str:
+    """`registry.example.com:5000` -> `registry.example.com`; `[::1]:5000` -> `::1`."""
+    if registry.startswith("["):
+        return registry[1:].split("]", 1)[0]
+    return registry.rsplit(":", 1)[0]
+
+
+def is_loopback(registry: str) -> bool:
+    host = host_of(registry)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(registry: str) -> str:
+    # Loopback registries speak plain HTTP (as dockerd itself allows); everything else is TLS.
+    return f"{'http' if is_loopback(registry) else 'https'}://{registry}"
 
 
 @dataclass(frozen=True)
@@ -16,34 +65,41 @@ class ImageRef:
 
     @property
     def is_loopback(self) -> bool:
-        host = self.registry.rsplit(":", 1)[0] if not self.registry.startswith("[") else self.registry[1:].split("]")[0]
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.registry)
 
     @property
     def base_url(self) -> str:
-        # Loopback registries speak plain HTTP (as dockerd itself allows); everything else is TLS.
-        return f"{'http' if self.is_loopback else 'https'}://{self.registry}"
+        return base_url(self.registry)
 
 
 def parse_reference(ref: str) -> ImageRef:
+    """Raises `ValueError("not an image reference: ...")` for anything outside distribution's grammar."""
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"not an image reference: {ref!r} ({why})")
+
     if not ref or any(c.isspace() for c in ref):
-        raise ValueError(f"not an image reference: {ref!r}")
-    name, digest = (ref.split("@", 1) + [""])[:2] if "@" in ref else (ref, "")
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
+        raise refuse("empty or contains spaces")
+    name, at, digest = ref.partition("@")
+    if at and not is_digest(digest):
+        raise refuse("the part after @ is not a digest")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         registry, path = first, rest
+        if not _HOST.fullmatch(registry):
+            raise refuse(f"{registry!r} is not a registry host")
     else:
         registry, path = DOCKER_HUB, name
-        if "/" not in path:
-            path = f"library/{path}"
     tag = ""
-    if ":" in path.rsplit("/", 1)[-1]:
+    last = path.rsplit("/", 1)[-1]
+    if ":" in last:
         path, tag = path.rsplit(":", 1)
-    if not path:
-        raise ValueError(f"not an image reference: {ref!r}")
+        if not _TAG.fullmatch(tag):
+            raise refuse(f"{tag!r} is not a tag")
+    if not _PATH.fullmatch(path):
+        raise refuse("the repository must be lowercase words separated by / . _ or -")
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    if len(path) > MAX_NAME_LENGTH:
+        raise refuse(f"the repository is longer than {MAX_NAME_LENGTH} characters")
     return ImageRef(registry=registry, repository=path, reference=digest or tag or "latest")

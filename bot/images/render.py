@@ -1,12 +1,16 @@
 """The terminal rendering of an `ImageReport`: what an on-call reads at 3 AM.
 
 The few layers that matter (biggest first, with what is inside), the totals next to dive's, then the
-findings with their fix. Everything here is already redacted by the autopsy.
+findings with their fix. The autopsy redacts what it reads; the renderings redact again, as every
+sink does (`bot.redact`), so a credential that a new field carries cannot slip through.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.images.autopsy import ImageReport
+from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
 SHOWN_LAYERS = 5
@@ -66,4 +70,9 @@ def render_text(report: ImageReport) -> str:
         out.append("Instructions are RECONSTRUCTED from the history (no --dockerfile given).")
     for note in report.notes:
         out.append(f"note: {note}")
-    return "\n".join(out) + "\n"
+    return redact("\n".join(out)) + "\n"
+
+
+def render_json(report: ImageReport) -> dict[str, Any]:
+    """`coroner image --format json`: `ImageReport.to_json()` with every string redacted."""
+    return redact_json(report.to_json())

@@ -11,10 +11,11 @@ import io
 import posixpath
 import tarfile
 import zlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from collections.abc import Iterable, Iterator
 from typing import IO
 
+from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import classify
 from bot.images.model import FileEntry
 
@@ -166,17 +167,16 @@ class GzipStream(io.RawIOBase):
         return n
 
 
-def iter_layer_blob(raw: IO[bytes]) -> Iterator[FileEntry]:
-    stream, compression = open_layer_stream(raw)
-    if compression == "gz":
-        stream = GzipStream(stream)
-    if not hasattr(stream, "readinto") or compression == "gz":
-        stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
-    yield from iter_tar_fast(stream)
+class LayerError(Exception):
+    """A layer this reader cannot read; readers turn it into an `ImageReadError` that names the layer."""
 
 
-class UnsupportedLayer(Exception):
-    """A layer format this reader cannot decode; readers turn it into `ImageReadError`."""
+class UnsupportedLayer(LayerError):
+    """A layer format this reader cannot decode (zstd without the `zstandard` package)."""
+
+
+class MalformedLayer(LayerError):
+    """Bytes that are not a tar this reader accepts: a broken header, a bad PAX record, a bomb."""
 
 
 class BoundedStream(io.RawIOBase):
@@ -210,65 +210,136 @@ def _read_exact(raw: IO[bytes], size: int) -> bytes:
     return data
 
 
-def skip(raw: IO[bytes], size: int) -> None:
+def skip(raw: IO[bytes], size: int, deadline: Deadline = NO_DEADLINE) -> None:
     view = memoryview(_SKIP)
     while size > 0:
         n = raw.readinto(view[: min(size, len(view))])  # type: ignore[attr-defined]
         if not n:
             raise EOFError("unexpected end of tar stream")
         size -= n
+        if size > 0:  # a gzip bomb inflates without touching the network: time is checked per megabyte
+            deadline.check("reading a layer")
+
+
+def _size(text: str, what: str) -> int:
+    if not text.isdigit() or not text.isascii():
+        raise MalformedLayer(f"{what} {text[:40]!r} is not a size")
+    return int(text)
 
 
 def _pax(data: bytes) -> dict[str, str]:
+    """PAX records, `<length> <key>=<value>\\n`, each length counting the whole record. Parsed as Go's
+    archive/tar does: a length that does not move forward or runs past the header is an error."""
     records: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
+        space = data.find(b" ", pos, pos + 21)
+        digits = data[pos:space] if space > pos else b""
+        if not digits.isdigit():
+            raise MalformedLayer(f"PAX record at byte {pos} has no length")
+        length = int(digits)
+        end = pos + length
+        if length <= len(digits) + 1 or end > len(data) or data[end - 1 : end] != b"\n":
+            raise MalformedLayer(f"PAX record at byte {pos} has a bad length ({length})")
+        key, equals, value = data[space + 1 : end - 1].partition(b"=")
+        if not key or not equals:
+            raise MalformedLayer(f"PAX record at byte {pos} is not key=value")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
+        pos = end
     return records
 
 
-def iter_members(raw: IO[bytes]) -> Iterator[tuple[tarfile.TarInfo, BoundedStream]]:
+@dataclass(frozen=True)
+class LayerLimits:
+    """What one layer may make the reader hold. Every tar header costs 512 bytes of input, but input can
+    be a gzip bomb, so headers are bounded here rather than by the download budget."""
+
+    # One PAX or GNU long-name header, and all of those before one member (Go's archive/tar allows 1 MiB).
+    max_extended_header: int = 1 << 20
+    max_entries: int = 1_000_000
+    max_name_bytes: int = 128 << 20  # paths and link targets kept for the walk
+
+
+class _HeaderBudget:
+    """Counts extended-header bytes: per member (reset by each member) and for the layer's global headers."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.member = 0
+        self.layer_global = 0
+
+    def take(self, size: int, *, is_global: bool, what: str) -> None:
+        if is_global:
+            self.layer_global += size
+            used = self.layer_global
+        else:
+            self.member += size
+            used = self.member
+        if size > self.limit:
+            raise MalformedLayer(f"{what} header of {size} bytes is over the limit of {self.limit} bytes")
+        if used > self.limit:
+            whose = "global headers" if is_global else "headers before one member"
+            raise MalformedLayer(f"{what} {whose} add up to {used} bytes, over the limit of {self.limit} bytes")
+
+
+_NO_DATA_TYPES = (tarfile.SYMTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE)
+
+
+def iter_members(
+    raw: IO[bytes], *, limits: LayerLimits = LayerLimits(), deadline: Deadline = NO_DEADLINE
+) -> Iterator[tuple[tarfile.TarInfo, BoundedStream]]:
     """A fast streaming tar reader for the hot path: headers parsed by tarfile, data skipped with
     `readinto` into one reusable buffer. PAX (`x`, `g`) and GNU long names (`L`, `K`) are applied;
     each member's data is offered as a `BoundedStream` and skipped if the caller does not read it.
-    `raw` must support `readinto` (wrap it in `io.BufferedReader`)."""
+    `raw` must support `readinto` (wrap it in `io.BufferedReader`). Raises `MalformedLayer`."""
     global_pax: dict[str, str] = {}
     pending: dict[str, str] = {}
+    budget = _HeaderBudget(limits.max_extended_header)
+    members = 0
     while True:
         block = raw.read(512)
         if len(block) < 512 or not any(block):
             return
-        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except (tarfile.HeaderError, ValueError) as exc:
+            raise MalformedLayer(f"tar header after {members} members: {exc}") from exc
+        if info.size < 0:
+            raise MalformedLayer(f"tar header after {members} members has a negative size")
         padded = (info.size + 511) & ~511
         if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            is_global = info.type == tarfile.XGLTYPE
+            budget.take(info.size, is_global=is_global, what="PAX")
             records = _pax(_read_exact(raw, padded)[: info.size])
-            (global_pax if info.type == tarfile.XGLTYPE else pending).update(records)
+            (global_pax if is_global else pending).update(records)
             continue
         if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            budget.take(info.size, is_global=False, what="GNU long-name")
             value = _read_exact(raw, padded)[: info.size].rstrip(b"\0").decode("utf-8", "surrogateescape")
             pending["path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"] = value
             continue
-        overrides = {**global_pax, **pending}
+        members += 1
+        if members > limits.max_entries:
+            raise MalformedLayer(f"more than {limits.max_entries} entries")
+        if not members & 255:
+            deadline.check("reading a layer")
+        overrides = {**global_pax, **pending} if global_pax else pending
         pending = {}
+        budget.member = 0
         if "path" in overrides:
             info.name = overrides["path"]
         if "linkpath" in overrides:
             info.linkname = overrides["linkpath"]
         if "size" in overrides:
-            info.size = int(overrides["size"])
+            info.size = _size(overrides["size"], "PAX size")
             padded = (info.size + 511) & ~511
-        if info.type in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE):
-            data_size = 0 if info.type != tarfile.LNKTYPE else info.size
-            padded = (data_size + 511) & ~511
+        if info.type in _NO_DATA_TYPES:
+            data_size, padded = 0, 0
         else:
             data_size = info.size
         body = BoundedStream(raw, data_size)
         yield info, body
-        skip(raw, body.remaining + (padded - data_size))
+        skip(raw, body.remaining + (padded - data_size), deadline)
 
 
 def _read_body(body: BoundedStream) -> bytes:
@@ -280,12 +351,31 @@ def _read_body(body: BoundedStream) -> bytes:
     return bytes(data)
 
 
-def iter_tar_fast(raw: IO[bytes]) -> Iterator[FileEntry]:
-    for info, body in iter_members(raw):
+def iter_tar_fast(
+    raw: IO[bytes], *, limits: LayerLimits = LayerLimits(), deadline: Deadline = NO_DEADLINE
+) -> Iterator[FileEntry]:
+    name_bytes = 0
+    for info, body in iter_members(raw, limits=limits, deadline=deadline):
         entry = entry_from_member(info)
         if entry is None:
             continue
+        name_bytes += len(entry.path) + len(entry.link_target or "")
+        if name_bytes > limits.max_name_bytes:
+            raise MalformedLayer(f"more than {limits.max_name_bytes} bytes of names")
         name = entry.path.rpartition("/")[2]
         if entry.kind == "file" and name in classify.PEEKED_NAMES and entry.size_bytes <= classify.PEEK_MAX_BYTES:
             entry = replace(entry, token=classify.holds_token(name, _read_body(body)))
         yield entry
+
+
+def iter_layer_blob(
+    raw: IO[bytes], *, limits: LayerLimits = LayerLimits(), deadline: Deadline = NO_DEADLINE
+) -> Iterator[FileEntry]:
+    """The entries of a layer blob (plain, gzip or zstd tar). Raises `LayerError` for a layer that cannot
+    be read, `EOFError` for a truncated one and `DeadlineExceeded` when time runs out."""
+    stream, compression = open_layer_stream(raw)
+    if compression == "gz":
+        stream = GzipStream(stream)
+    if not hasattr(stream, "readinto") or compression == "gz":
+        stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
+    yield from iter_tar_fast(stream, limits=limits, deadline=deadline)

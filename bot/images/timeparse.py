@@ -9,8 +9,11 @@ _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 
 
 def parse_time(value: object) -> datetime | None:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=UTC) if value > 0 else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC) if value > 0 else None
+        except (OverflowError, OSError, ValueError):  # a registry's config may say any number
+            return None
     if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
         return None
     text = _FRACTION.sub(r"\1", value.replace("Z", "+00:00"), count=1)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.deadline import NO_DEADLINE, Deadline, paced
 from bot.images import classify
 from bot.images.dive import OPAQUE_PREFIX, WHITEOUT_PREFIX, DiveEfficiency, DiveFigures
 from bot.images.model import FileEntry, LayerRef
@@ -164,12 +165,12 @@ def _is_marker_dir(path: str, venvs: set[str]) -> bool:
     return classify.cache_root(path + "/x") == path
 
 
-def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[PathSize, ...]:
+def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS, deadline: Deadline = NO_DEADLINE) -> tuple[PathSize, ...]:
     """The largest paths of a layer, summed up to the directory that explains them."""
     sizes: dict[str, list[int]] = {}
     children: dict[str, set[str]] = defaultdict(set)
     venvs: set[str] = set()
-    for entry in entries:
+    for entry in paced(entries, deadline, "summing a layer's paths"):
         if entry.kind == "dir" or _is_whiteout(entry.path):
             continue
         path = entry.path
@@ -192,8 +193,9 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
     if total <= 0:
         return ()
     picked: list[str] = []
-
-    def select(directory: str, depth: int) -> None:
+    to_explain = [("", 0)]
+    while to_explain:
+        directory, depth = to_explain.pop()
         own = sizes[directory][0]
         big = [c for c in children.get(directory, ()) if sizes[c][0] > 0 and sizes[c][0] >= SIGNIFICANT_SHARE * own]
         # Stop at a directory that no single child explains, and at one whose weight is several plain
@@ -202,14 +204,12 @@ def top_paths(entries: list[FileEntry], *, limit: int = TOP_PATHS) -> tuple[Path
         if not big or (directory and (len(big) > MAX_SPLIT or leaves_only)):
             if directory:
                 picked.append(directory)
-            return
+            continue
         for child in big:
             if child not in children or depth >= MAX_DEPTH or _is_marker_dir(child, venvs):
                 picked.append(child)
             else:
-                select(child, depth + 1)
-
-    select("", 0)
+                to_explain.append((child, depth + 1))
     ranked = sorted(picked, key=lambda p: (-sizes[p][0], p))[:limit]
     return tuple(PathSize(path=p, bytes=sizes[p][0], files=sizes[p][1]) for p in ranked)
 
@@ -264,9 +264,11 @@ def walk_layers(
     *,
     data_file_min: int = 1 << 20,
     with_dive: bool = True,
+    deadline: Deadline = NO_DEADLINE,
 ) -> WalkResult:
     """Walk layers in order. A layer whose contents are None (not read: budget, recorded evidence) keeps
-    its reader-given size and makes the totals incomplete."""
+    its reader-given size and makes the totals incomplete. A path's depth costs time in every pass, so
+    the passes check `deadline` as they go (raising `DeadlineExceeded`)."""
     walks: list[LayerWalk] = []
     fs = _Filesystem(walks)
     dive = DiveEfficiency() if with_dive else None
@@ -281,19 +283,19 @@ def walk_layers(
         walk.walked = True
         walk.file_count = sum(1 for e in entries if e.kind != "dir" and not _is_whiteout(e.path))
         walk.content_bytes = sum(e.size_bytes for e in entries)
-        for entry in entries:
+        for entry in paced(entries, deadline, "applying a layer's whiteouts"):
             if _is_whiteout(entry.path):
                 fs.delete(entry.path, position)
                 if not posixpath.basename(entry.path).startswith(OPAQUE_PREFIX):
                     parent, name = posixpath.split(entry.path)
                     walk.deleted.append(posixpath.join(parent, name[len(WHITEOUT_PREFIX) :]))
-        for entry in entries:
+        for entry in paced(entries, deadline, "merging a layer"):
             if not _is_whiteout(entry.path):
                 fs.add(entry, position)
-        walk.top_paths = top_paths(entries)
+        walk.top_paths = top_paths(entries, deadline=deadline)
         _classify_layer(walk, entries, data_file_min)
         if dive is not None:
-            dive.add_layer(entries)
+            dive.add_layer(entries, deadline=deadline)
     final_groups: dict[str, dict[str, dict[int, Group]]] = defaultdict(lambda: defaultdict(dict))
     final_bytes = 0
     stack: list[tuple[str, _View]] = [("", fs.root)]

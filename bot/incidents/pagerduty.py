@@ -109,7 +109,25 @@ class IncidentData(BaseModel):
     html_url: str | None = None
     service: Reference | None = None
     priority: Reference | None = None
+    assignees: list[Reference] = Field(default_factory=list)
     resolve_reason: Any = None
+
+    @property
+    def assignee_names(self) -> str | None:
+        names = [a.summary for a in self.assignees if a.summary]
+        return ", ".join(names) if names else None
+
+
+class NoteData(BaseModel):
+    """`event.data` of `incident.annotated`: a responder's note on an incident."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str | None = None
+    type: str = "incident_note"
+    incident: Reference
+    content: str = ""
+    trimmed: bool = False
 
 
 class WebhookEvent(BaseModel):
@@ -134,6 +152,13 @@ class WebhookEvent(BaseModel):
             return None
         return IncidentData.model_validate(self.data)
 
+    @property
+    def note(self) -> NoteData | None:
+        """The note of an `incident.annotated` event."""
+        if self.event_type != "incident.annotated":
+            return None
+        return NoteData.model_validate(self.data)
+
 
 def parse_envelope(body: bytes) -> WebhookEvent:
     """Parse a V3 body into its event. Raises `MalformedEvent` (with a short reason, no body echo)."""
@@ -150,6 +175,9 @@ def parse_envelope(body: bytes) -> WebhookEvent:
     try:
         # Validate incident data at the door: if it is unusable, retrying will not make it usable.
         event.incident  # noqa: B018
+        note = event.note
+        if note is not None and not note.incident.id:
+            raise MalformedEvent("invalid V3 event: bad or missing data.incident.id")
     except ValidationError as exc:
         raise MalformedEvent(f"invalid V3 event: bad or missing {_fields(exc, prefix='data.')}") from None
     return event

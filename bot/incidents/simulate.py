@@ -6,15 +6,11 @@ signed with `sign_v3`, so a simulated page goes through the same verification an
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
-from starlette.types import ASGIApp
 
 from bot.incidents.pagerduty import SIGNATURE_HEADER, SUBSCRIPTION_HEADER, WEBHOOK_ID_HEADER, sign_v3
 
@@ -29,11 +25,13 @@ def incident_event_body(
     title: str,
     service: str,
     occurred_at: datetime,
+    service_id: str | None = None,
     created_at: datetime | None = None,
     urgency: str = "high",
     priority: str | None = "P1",
     number: int | None = None,
     agent: str | None = None,
+    assignees: Sequence[str] = (),
 ) -> bytes:
     """The exact bytes PagerDuty would POST for an incident event. Deterministic for the same arguments,
     so a replay is recognised as the same event (`event_id`) and deduplicated."""
@@ -51,8 +49,8 @@ def incident_event_body(
         "created_at": _iso(created),
         "html_url": f"https://example.pagerduty.com/incidents/{incident_id}",
         "self": f"https://api.pagerduty.com/incidents/{incident_id}",
-        "service": {"id": _ref_id(service), "summary": service, "type": "service_reference"},
-        "assignees": [],
+        "service": {"id": service_id or _ref_id(service), "summary": service, "type": "service_reference"},
+        "assignees": [{"id": _ref_id(a), "type": "user_reference", "summary": a} for a in assignees],
         "escalation_policy": {},
         "teams": [],
         "priority": {"id": _ref_id(priority), "summary": priority, "type": "priority_reference"} if priority else None,
@@ -67,6 +65,23 @@ def incident_event_body(
         "agent": {"id": _ref_id(agent), "type": "user_reference", "summary": agent} if agent else None,
         "client": None,
         "data": data,
+    }
+    return json.dumps({"event": event}, separators=(",", ":")).encode("utf-8")
+
+
+def note_event_body(*, event_id: str, incident_id: str, content: str, occurred_at: datetime,
+                    agent: str | None = None) -> bytes:
+    """The bytes of an `incident.annotated` delivery: a responder's note (`data.type` = incident_note)."""
+    event = {
+        "id": event_id,
+        "event_type": "incident.annotated",
+        "resource_type": "incident",
+        "occurred_at": _iso(occurred_at),
+        "agent": {"id": _ref_id(agent), "type": "user_reference", "summary": agent} if agent else None,
+        "client": None,
+        "data": {"id": "N" + event_id[:12], "type": "incident_note", "content": content, "trimmed": False,
+                 "incident": {"id": incident_id, "type": "incident_reference",
+                              "html_url": f"https://example.pagerduty.com/incidents/{incident_id}"}},
     }
     return json.dumps({"event": event}, separators=(",", ":")).encode("utf-8")
 
@@ -88,27 +103,6 @@ def delivery_headers(
     }
 
 
-def deliver(
-    app: ASGIApp,
-    body: bytes,
-    *,
-    secrets: Sequence[str],
-    webhook_id: str | None = None,
-    path: str = "/pagerduty/webhook",
-) -> httpx.Response:
-    """POST `body`, signed, to the ASGI `app` in this process: a real HTTP request through the app's routing,
-    verification and intake, without a socket. For code that is not already inside an event loop (the demo)."""
-
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://coroner.local") as client:
-            return await client.post(
-                path, content=body, headers=delivery_headers(body, secrets=secrets, webhook_id=webhook_id)
-            )
-
-    return asyncio.run(send())
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -118,4 +112,9 @@ def _ref_id(name: str | None) -> str:
     return "P" + uuid.uuid5(uuid.NAMESPACE_URL, name or "").hex[:6].upper()
 
 
-__all__ = ["deliver", "delivery_headers", "incident_event_body"]
+__all__ = ["delivery_headers", "incident_event_body", "note_event_body", "service_id_for"]
+
+
+def service_id_for(name: str) -> str:
+    """The PagerDuty service id these bodies carry for a service name (for a catalog in tests and demos)."""
+    return _ref_id(name)

@@ -1,7 +1,8 @@
 """Render the postmortem view with jinja2, and hash the result for versioning.
 
 Escaping is the renderer's job, not the template author's: `finalize` escapes every plain string that a
-`{{ }}` prints, passes `Md` through, writes datetimes in the timeline's style, and refuses `None`.
+`{{ }}` prints, passes `Md` through, writes datetimes in the timeline's style, and refuses `None`. It
+redacts credentials first (`bot.redact`), in plain strings and in `Md` alike, so no template can print one.
 Together with `StrictUndefined`, a typo or a missing optional check in an overriding template fails
 loudly instead of shipping a draft with a hole in it.
 """
@@ -20,6 +21,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from bot.ports import CoronerError
 from bot.postmortem.markdown import Md, code, fenced, inline, table_code
 from bot.postmortem.view import PostmortemView
+from bot.redact import redact
 from bot.report import stamp
 from bot.store.repositories import content_hash as content_hash  # the store's version key, re-exported for the CLI
 from bot.units import human_bytes
@@ -35,9 +37,9 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, jinja2.Undefined):
         str(value)  # StrictUndefined raises here, naming what is missing
     if isinstance(value, Md):
-        return value
+        return Md(redact(value))
     if isinstance(value, str):
-        return inline(value)
+        return inline(redact(value))  # before escaping: `DB\_PASSWORD` would hide the name from the patterns
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):

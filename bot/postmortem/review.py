@@ -1,7 +1,8 @@
 """The review of a postmortem draft: draft → in review → approved, each step written to the audit log.
 
-A reviewer can send a draft back (in review → draft); an approved postmortem is final, so a later edit
-is a new version that starts as a draft again.
+A reviewer can ask for changes (draft or in review → changes_requested, with a comment stored in the
+audit record next to the version), or send a draft back (in review → draft); the next version drafted
+starts as a draft again. An approved postmortem is final.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from bot.store import NotFound, Store
 from bot.store.records import PostmortemStatus, PostmortemVersion
 
 ALLOWED: dict[PostmortemStatus, frozenset[PostmortemStatus]] = {
-    PostmortemStatus.DRAFT: frozenset({PostmortemStatus.IN_REVIEW}),
-    PostmortemStatus.IN_REVIEW: frozenset({PostmortemStatus.APPROVED, PostmortemStatus.DRAFT}),
+    PostmortemStatus.DRAFT: frozenset({PostmortemStatus.IN_REVIEW, PostmortemStatus.CHANGES_REQUESTED}),
+    PostmortemStatus.IN_REVIEW: frozenset(
+        {PostmortemStatus.APPROVED, PostmortemStatus.DRAFT, PostmortemStatus.CHANGES_REQUESTED}),
+    PostmortemStatus.CHANGES_REQUESTED: frozenset({PostmortemStatus.DRAFT}),
     PostmortemStatus.APPROVED: frozenset(),
 }
 
@@ -36,8 +39,9 @@ def version_of(store: Store, *, incident_id: str, version: int | None = None) ->
 
 
 def change_status(
-    store: Store, *, incident_id: str, version: int, to: PostmortemStatus, actor: str
+    store: Store, *, incident_id: str, version: int, to: PostmortemStatus, actor: str, comment: str | None = None
 ) -> PostmortemVersion:
+    """Move one version along the review; `comment` (a reviewer's request for changes) is audited with it."""
     current = version_of(store, incident_id=incident_id, version=version)
     if to not in ALLOWED[current.status]:
         raise ReviewError(
@@ -48,8 +52,9 @@ def change_status(
             changed = uow.postmortems.set_status(incident_id=incident_id, version=version, status=to)
         except NotFound as exc:
             raise ReviewError(str(exc)) from exc
-        uow.audit.record(actor=actor, action=f"postmortem.{to.value}", target=incident_id,
-                         details={"version": version, "from": current.status.value,
-                                  "content_hash": current.content_hash})
+        details = {"version": version, "from": current.status.value, "content_hash": current.content_hash}
+        if comment:
+            details["comment"] = comment
+        uow.audit.record(actor=actor, action=f"postmortem.{to.value}", target=incident_id, details=details)
         uow.commit()
     return changed

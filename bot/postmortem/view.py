@@ -184,6 +184,7 @@ class PostmortemView:
     rollback: RollbackView | None  # the recommended candidate
     other_candidates: tuple[RollbackView, ...]
     findings: tuple[FindingView, ...]  # every finding, in reference order
+    gaps: tuple[str, ...] = ()  # evidence that could not be gathered, said in the draft (never silently absent)
 
 
 def build_view(
@@ -194,6 +195,7 @@ def build_view(
     rollback_candidates: Sequence[RollbackCandidate] = (),
     image: ImageSummary | None = None,
     dockerfile_fix: DockerfileFix | None = None,
+    gaps: Sequence[str] = (),
 ) -> PostmortemView:
     """Assemble the view. Pure and deterministic: input order does not change the output."""
     ordered = ordered_findings(findings)
@@ -225,6 +227,7 @@ def build_view(
         rollback=_rollback_view(recommended) if recommended else None,
         other_candidates=tuple(_rollback_view(c) for c in candidates if c is not recommended),
         findings=finding_views,
+        gaps=tuple(gaps),
     )
 
 

@@ -57,7 +57,7 @@ def _ip(seed: str, prefix: str = "10.0") -> str:
     return f"{prefix}.{digest[0] % 250 + 2}.{digest[1] % 250 + 2}"
 
 
-def _meta(name: str, namespace: str | None, created: datetime, kind: str, **extra: Any) -> dict[str, Any]:
+def object_meta(name: str, namespace: str | None, created: datetime, kind: str, **extra: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -169,7 +169,7 @@ def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
         node_spec["taints"] = taints
     return {
         "kind": "Node", "apiVersion": "v1",
-        "metadata": _meta(spec.name, None, spec.created, "Node", labels=labels, annotations={
+        "metadata": object_meta(spec.name, None, spec.created, "Node", labels=labels, annotations={
             "node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"}),
         "spec": node_spec,
         "status": {
@@ -376,7 +376,7 @@ class _Workload:
                 annotations["kubernetes.io/change-cause"] = revision.change_cause
             labels = dict(self.templates[revision.revision]["metadata"]["labels"])
             name = self.rs_names[revision.revision]
-            meta = _meta(name, dep.namespace, revision.created, "ReplicaSet", labels=labels, annotations=annotations)
+            meta = object_meta(name, dep.namespace, revision.created, "ReplicaSet", labels=labels, annotations=annotations)
             meta["generation"] = 2 if revision.replicas == 0 else 1
             meta["ownerReferences"] = [self._owner("apps/v1", "Deployment", dep.name)]
             status: dict[str, Any] = {"replicas": revision.replicas, "observedGeneration": meta["generation"]}
@@ -423,7 +423,7 @@ class _Workload:
         container = dict(template["spec"]["containers"][0])
         image = container["image"]
         ip = _ip(f"pod/{dep.namespace}/{name}", "10.0") if node and group.phase == "Running" else None
-        meta = _meta(name, dep.namespace, created, "Pod", labels=dict(template["metadata"]["labels"]))
+        meta = object_meta(name, dep.namespace, created, "Pod", labels=dict(template["metadata"]["labels"]))
         meta["generateName"] = f"{rs_name}-"
         meta["ownerReferences"] = [self._owner("apps/v1", "ReplicaSet", rs_name)]
         spec = {**template["spec"], "containers": [container]}
@@ -536,7 +536,7 @@ class _Workload:
         annotations = {"deployment.kubernetes.io/revision": str(current.revision)}
         if current.change_cause:
             annotations["kubernetes.io/change-cause"] = current.change_cause
-        meta = _meta(dep.name, dep.namespace, dep.created, "Deployment", labels=dict(dep.labels),
+        meta = object_meta(dep.name, dep.namespace, dep.created, "Deployment", labels=dict(dep.labels),
                      annotations=annotations)
         meta["generation"] = current.revision + 3
         progressing: dict[str, Any] = (
@@ -613,7 +613,7 @@ def build_hpa(spec: HpaSpec, now: datetime) -> dict[str, Any]:
         status["lastScaleTime"] = ts(spec.last_scale_time)
     return {
         "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2",
-        "metadata": _meta(spec.name, spec.namespace, spec.created, "HorizontalPodAutoscaler") | {"generation": 1},
+        "metadata": object_meta(spec.name, spec.namespace, spec.created, "HorizontalPodAutoscaler") | {"generation": 1},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.target},
             "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
@@ -652,7 +652,7 @@ def build_event(*, kind: str, name: str, namespace: str | None, reason: str, mes
     source: dict[str, Any] = {"component": component}
     if host:
         source["host"] = host
-    meta = _meta(event_name, event_ns, first, "Event")
+    meta = object_meta(event_name, event_ns, first, "Event")
     return {
         "kind": "Event", "apiVersion": "v1", "metadata": meta, "involvedObject": involved, "reason": reason,
         "message": message, "source": source, "firstTimestamp": ts(first), "lastTimestamp": ts(last),
@@ -740,7 +740,7 @@ def build_image(spec: ImageSpec) -> ImageEvidence:
 
 
 def _namespace(name: str, created: datetime) -> dict[str, Any]:
-    meta = _meta(name, None, created, "Namespace", labels={"kubernetes.io/metadata.name": name})
+    meta = object_meta(name, None, created, "Namespace", labels={"kubernetes.io/metadata.name": name})
     return {"kind": "Namespace", "apiVersion": "v1", "metadata": meta,
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
 

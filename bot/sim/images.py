@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bot.deadline import NO_DEADLINE, Deadline
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.ports import ImageReadError
 from bot.sim.scenario import ImageEvidence, Scenario
@@ -23,10 +24,10 @@ class ScenarioImageReader:
             raise ImageReadError(f"image {ref} is not recorded in scenario {self._scenario.name} (known: {known})")
         return evidence
 
-    def manifest(self, ref: str) -> ImageManifest:
+    def manifest(self, ref: str, *, deadline: Deadline = NO_DEADLINE) -> ImageManifest:
         return self._evidence(ref).manifest
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = NO_DEADLINE) -> Iterator[FileEntry]:
         evidence = self._evidence(ref)
         files = evidence.layer_files.get(layer.digest)
         if files is None:

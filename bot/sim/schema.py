@@ -332,7 +332,7 @@ class ImageSpec(_Model):
 
 
 class ForbiddenSpec(_Model):
-    verb: Literal["get", "list", "watch"]
+    verb: Literal["get", "list", "watch", "patch"]
     resource: str = Field(description="e.g. nodes, nodes/proxy, events, deployments")
     namespace: str | None = None
 

@@ -1,8 +1,11 @@
 """The simulated Kubernetes API server: real REST paths, real JSON shapes, real `Status` errors.
 
-Every object is serialised once when the server starts, and each distinct list query once, so the sim
-answers a 2,000-node cluster about as fast as the loopback allows: a benchmark's lower bound measures
-the network path, not our JSON encoder.
+Every object is serialised once when the server starts (and again when it changes), and each distinct
+list query once, so the sim answers a 2,000-node cluster about as fast as the loopback allows: a
+benchmark's lower bound measures the network path, not our JSON encoder.
+
+Reads are served for every resource; the one write is PATCH of a Deployment (`bot.sim.writes`), after
+which `bot.sim.controller` rolls the new template out, one step per read of the apps API.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.sim.controller import DeploymentController
 from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
+from bot.sim.patch import PATCH_TYPES
 from bot.sim.scenario import Scenario, load_scenario
 from bot.sim.selectors import (
     SelectorError,
@@ -35,12 +41,10 @@ from bot.sim.selectors import (
     parse_label_selector,
     supported_fields,
 )
+from bot.sim.status import SimError, dumps, object_details
+from bot.sim.writes import patched_deployment
 
 log = logging.getLogger(__name__)
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 @dataclass
@@ -57,19 +61,47 @@ class _Resource:
     get_json: list[bytes] = field(default_factory=list)
     by_name: dict[tuple[str | None, str], int] = field(default_factory=dict)
     by_namespace: dict[str | None, list[int]] = field(default_factory=dict)
+    mutable: bool = False  # written by PATCH and the deployment controller: read under the SimApi's lock
 
     def __post_init__(self) -> None:
+        self.items = list(self.items)  # writes replace entries here, never in the scenario's own list
         for index, obj in enumerate(self.items):
-            meta = obj["metadata"]
-            namespace = meta.get("namespace") if self.namespaced else None
-            item = _dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+            item, whole = self.serialise(obj)
             self.item_json.append(item)
-            # A GET carries TypeMeta first, as the API server writes it.
-            type_meta = _dumps({"kind": obj.get("kind", self.kind),
-                                "apiVersion": obj.get("apiVersion", self.api_version)})
-            self.get_json.append(type_meta[:-1] + (b"," + item[1:] if item != b"{}" else b"}"))
-            self.by_name[(namespace, meta["name"])] = index
-            self.by_namespace.setdefault(namespace, []).append(index)
+            self.get_json.append(whole)
+            self._index(index, obj)
+
+    def serialise(self, obj: dict[str, Any]) -> tuple[bytes, bytes]:
+        item = dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+        # A GET carries TypeMeta first, as the API server writes it.
+        type_meta = dumps({"kind": obj.get("kind", self.kind), "apiVersion": obj.get("apiVersion", self.api_version)})
+        return item, type_meta[:-1] + (b"," + item[1:] if item != b"{}" else b"}")
+
+    def _key(self, obj: dict[str, Any]) -> tuple[str | None, str]:
+        meta = obj["metadata"]
+        return (meta.get("namespace") if self.namespaced else None), meta["name"]
+
+    def _index(self, index: int, obj: dict[str, Any]) -> None:
+        key = self._key(obj)
+        self.by_name[key] = index
+        self.by_namespace.setdefault(key[0], []).append(index)
+
+    def find(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        index = self.by_name.get((namespace, name))
+        return None if index is None else self.items[index]
+
+    def put(self, obj: dict[str, Any]) -> bytes:
+        """Store a new version of an object, or a new object (listed last); returns its GET body."""
+        item, whole = self.serialise(obj)
+        index = self.by_name.get(self._key(obj))
+        if index is None:
+            self.items.append(obj)
+            self.item_json.append(item)
+            self.get_json.append(whole)
+            self._index(len(self.items) - 1, obj)
+        else:
+            self.items[index], self.item_json[index], self.get_json[index] = obj, item, whole
+        return whole
 
     @property
     def api_version(self) -> str:
@@ -81,90 +113,168 @@ class _Resource:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
 
-class SimError(Exception):
-    """Becomes a `Status` response."""
-
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details
-
-    def body(self) -> bytes:
-        status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                  "message": self.message, "reason": self.reason}
-        if self.details is not None:
-            status["details"] = self.details
-        status["code"] = self.code
-        return _dumps(status)
-
-
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.]+)/(?P<version>v[0-9a-z]+))"
     r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?(?P<sub>/.*)?$"
 )
 
 
+class _Route(NamedTuple):  # a tuple: built on every request, and a frozen dataclass costs a microsecond more
+    resource: _Resource
+    namespace: str | None
+    name: str | None
+    sub: str | None
+    query: dict[str, str]
+
+
 class SimApi:
-    """Answers requests from a scenario; framework-free so it can be tested without sockets."""
+    """Answers requests from a scenario; framework-free so it can be tested without sockets.
+
+    Deployments and ReplicaSets can change (PATCH of a Deployment, then the simulated deployment
+    controller); the scenario's own objects are never modified.
+    """
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
+        # Every RBAC decision made, as (verb, API group, resource, namespace): what a Role must grant.
+        self.rbac_checks: deque[tuple[str, str, str, str | None]] = deque(maxlen=100_000)
         resources = [
             _Resource("nodes", "Node", "", "v1", False, scenario.nodes),
             _Resource("namespaces", "Namespace", "", "v1", False, scenario.namespaces),
             _Resource("pods", "Pod", "", "v1", True, scenario.pods),
             _Resource("events", "Event", "", "v1", True, scenario.events),
-            _Resource("deployments", "Deployment", "apps", "v1", True, scenario.deployments),
-            _Resource("replicasets", "ReplicaSet", "apps", "v1", True, scenario.replicasets),
+            _Resource("deployments", "Deployment", "apps", "v1", True, scenario.deployments, mutable=True),
+            _Resource("replicasets", "ReplicaSet", "apps", "v1", True, scenario.replicasets, mutable=True),
             _Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2", True,
                       scenario.hpas),
         ]
         self.resources = {(r.group, r.version, r.resource): r for r in resources}
-        self.summaries = {name: _dumps(summary) for name, summary in scenario.summaries.items()}
+        self._by_plural = {r.resource: r for r in resources}
+        self.summaries = {name: dumps(summary) for name, summary in scenario.summaries.items()}
         self._list_cache: dict[tuple[Any, ...], bytes] = {}
         self._cache_lock = threading.Lock()
         self._discovery = self._build_discovery(resources)
+        self._write_lock = threading.RLock()
+        rv = scenario.resource_version
+        self._resource_version = int(rv) if rv.isdigit() else 1
+        self._started = time.monotonic()
+        self.controller = DeploymentController(self, self.now)
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._resource_version)
+
+    def now(self) -> datetime:
+        """The scenario's `now`, moving on with the wall clock since the sim started."""
+        return self.scenario.now + timedelta(seconds=time.monotonic() - self._started)
 
     # ------------------------------------------------------------ dispatch
 
-    def handle(self, method: str, target: str) -> tuple[int, bytes]:
+    def handle(self, method: str, target: str, body: bytes = b"", content_type: str | None = None) -> tuple[int, bytes]:
         try:
+            if method == "PATCH":
+                return 200, self._patch(self._route(*self._path(target)), body, content_type)
             if method not in ("GET", "HEAD"):
-                raise SimError(405, "MethodNotAllowed",
-                               "the server does not allow this method on the requested resource", {})
+                raise self._method_not_allowed()
             return 200, self._get(target)
         except SimError as exc:
             return exc.code, exc.body()
 
-    def _get(self, target: str) -> bytes:
+    @staticmethod
+    def _method_not_allowed() -> SimError:
+        return SimError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+    @staticmethod
+    def _path(target: str) -> tuple[str, str]:
         url = urlsplit(target)
         # Go's router sees the decoded path: the client sends `proxy/stats%2Fsummary`.
-        path = unquote(url.path).rstrip("/") or "/"
-        if path in self._discovery:
-            return self._discovery[path]
+        return unquote(url.path).rstrip("/") or "/", url.query
+
+    def _route(self, path: str, query_string: str) -> _Route:
         match = _PATH.match(path)
         if not match:
             raise SimError(404, "NotFound", "the server could not find the requested resource", {})
         group = match.group("group") or ""
         version = match.group("core") or match.group("version")
-        key = (group, version, match.group("resource"))
-        resource = self.resources.get(key)
-        namespace, name, sub = match.group("ns"), match.group("name"), match.group("sub")
-        if resource is None:
+        resource = self.resources.get((group, version, match.group("resource")))
+        namespace = match.group("ns")
+        if resource is None or (namespace is not None and not resource.namespaced):
             raise SimError(404, "NotFound", "the server could not find the requested resource", {})
-        if namespace is not None and not resource.namespaced:
-            raise SimError(404, "NotFound", "the server could not find the requested resource", {})
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if sub:
-            return self._subresource(resource, name, sub)
-        if name is not None:
-            return self._get_one(resource, namespace, name)
-        return self._list(resource, namespace, query)
+        query = {k: v[-1] for k, v in parse_qs(query_string).items()}
+        return _Route(resource, namespace, match.group("name"), match.group("sub"), query)
+
+    def _get(self, target: str) -> bytes:
+        path, query_string = self._path(target)
+        discovery = self._discovery.get(path)
+        if discovery is not None:
+            return discovery
+        route = self._route(path, query_string)
+        if not route.resource.mutable:
+            return self._read(route)
+        with self._write_lock:
+            self.controller.tick()  # the controller moves on while the client watches
+            return self._read(route)
+
+    def _read(self, route: _Route) -> bytes:
+        if route.sub:
+            return self._subresource(route.resource, route.name, route.sub)
+        if route.name is not None:
+            return self._get_one(route.resource, route.namespace, route.name)
+        return self._list(route.resource, route.namespace, route.query)
+
+    # ------------------------------------------------------------ writes
+
+    def _patch(self, route: _Route, body: bytes, content_type: str | None) -> bytes:
+        resource, namespace, name = route.resource, route.namespace, route.name
+        if name is None or route.sub or resource.resource != "deployments" or namespace is None:
+            raise self._method_not_allowed()
+        self._check("patch", resource, namespace, name)
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media not in PATCH_TYPES:
+            raise SimError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: " + ", ".join(PATCH_TYPES), None)
+        dry_run = route.query.get("dryRun")
+        if dry_run not in (None, "All"):
+            raise SimError(422, "Invalid", f'PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+                           f'[]string{{"{dry_run}"}}: supported values: "All"', {"group": "meta.k8s.io",
+                                                                                 "kind": "PatchOptions"})
+        with self._write_lock:
+            current = resource.find(namespace, name)
+            if current is None:
+                raise self._not_found(resource, name)
+            updated = patched_deployment(current, body, media, namespace=namespace, name=name)
+            if updated == current:  # nothing to store: the API server keeps the object and its resourceVersion
+                return resource.get_json[resource.by_name[(namespace, name)]]
+            if dry_run:
+                return resource.serialise(updated)[1]
+            self.put("deployments", updated)
+            self.controller.notice(namespace, name)
+            return resource.get_json[resource.by_name[(namespace, name)]]
+
+    # ------------------------------------------------------------ the controller's storage (ObjectStore)
+
+    def find(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._by_plural[resource].find(namespace, name)
+
+    def in_namespace(self, resource: str, namespace: str) -> list[dict[str, Any]]:
+        served = self._by_plural[resource]
+        return [served.items[i] for i in served.by_namespace.get(namespace, ())]
+
+    def put(self, resource: str, obj: dict[str, Any]) -> None:
+        """Store under a new resourceVersion, as etcd would; cached lists are stale from now on."""
+        with self._write_lock:
+            self._resource_version += 1
+            obj["metadata"]["resourceVersion"] = self.resource_version
+            self._by_plural[resource].put(obj)
+            with self._cache_lock:
+                self._list_cache.clear()
 
     # ------------------------------------------------------------ RBAC and latency
 
     def _check(self, verb: str, resource: _Resource, namespace: str | None, name: str | None,
                rbac_resource: str | None = None) -> None:
         rbac = rbac_resource or resource.resource
+        self.rbac_checks.append((verb, resource.group, rbac, namespace))
         if not self.scenario.is_forbidden(verb, rbac, namespace):
             return
         user = self.scenario.user
@@ -172,20 +282,11 @@ class SimApi:
         subject = f'{resource.qualified} "{name}"' if name else resource.qualified
         message = (f'{subject} is forbidden: User "{user}" cannot {verb} resource "{rbac}" in API group '
                    f'"{resource.group}" {scope}')
-        details: dict[str, Any] = {}
-        if name:
-            details["name"] = name
-        if resource.group:
-            details["group"] = resource.group
-        details["kind"] = resource.resource
-        raise SimError(403, "Forbidden", message, details)
+        raise SimError(403, "Forbidden", message, object_details(resource.group, resource.resource, name))
 
     def _not_found(self, resource: _Resource, name: str) -> SimError:
-        details: dict[str, Any] = {"name": name}
-        if resource.group:
-            details["group"] = resource.group
-        details["kind"] = resource.resource
-        return SimError(404, "NotFound", f'{resource.qualified} "{name}" not found', details)
+        return SimError(404, "NotFound", f'{resource.qualified} "{name}" not found',
+                        object_details(resource.group, resource.resource, name))
 
     # ------------------------------------------------------------ verbs
 
@@ -239,14 +340,14 @@ class SimApi:
             indices = [i for i in indices if fields_match(field_reqs, _field_view(resource.items[i]))]
         offset = _decode_continue(cont) if cont else 0
         page = indices[offset: offset + limit] if limit else indices[offset:]
-        meta: dict[str, Any] = {"resourceVersion": self.scenario.resource_version}
+        meta: dict[str, Any] = {"resourceVersion": self.resource_version}
         remaining = len(indices) - offset - len(page)
         if limit and remaining > 0:
-            token = json.dumps({"v": "meta.k8s.io/v1", "rv": self.scenario.resource_version,
+            token = json.dumps({"v": "meta.k8s.io/v1", "rv": self.resource_version,
                                 "start": offset + len(page)})
             meta["continue"] = base64.urlsafe_b64encode(token.encode()).decode()
             meta["remainingItemCount"] = remaining
-        head = _dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": meta})
+        head = dumps({"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": meta})
         body = head[:-1] + b',"items":[' + b",".join(resource.item_json[i] for i in page) + b"]}"
         with self._cache_lock:
             if len(self._list_cache) < 10_000:
@@ -258,10 +359,10 @@ class SimApi:
     def _build_discovery(self, resources: list[_Resource]) -> dict[str, bytes]:
         groups = {"apps": "v1", "autoscaling": "v2"}
         out = {
-            "/version": _dumps(_version(self.scenario.server_version)),
-            "/api": _dumps({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+            "/version": dumps(_version(self.scenario.server_version)),
+            "/api": dumps({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"}]}),
-            "/apis": _dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            "/apis": dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
                  "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}} for g, v in groups.items()]}),
         }
@@ -269,14 +370,15 @@ class SimApi:
         for r in resources:
             gv = r.api_version
             entries = by_group.setdefault(gv, [])
+            verbs = ["get", "list", "patch", "watch"] if r.resource == "deployments" else ["get", "list", "watch"]
             entries.append({"name": r.resource, "singularName": r.kind.lower(), "namespaced": r.namespaced,
-                            "kind": r.kind, "verbs": ["get", "list", "watch"]})
+                            "kind": r.kind, "verbs": verbs})
             if r.resource == "nodes":
                 entries.append({"name": "nodes/proxy", "singularName": "", "namespaced": False,
                                 "kind": "NodeProxyOptions", "verbs": ["create", "delete", "get", "patch", "update"]})
         for gv, entries in by_group.items():
             path = "/api/v1" if gv == "v1" else f"/apis/{gv}"
-            out[path] = _dumps({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+            out[path] = dumps({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
                                 "resources": entries})
         return out
 
@@ -334,13 +436,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        request_body = self.rfile.read(length) if length else b""
         sim = self.server.sim
         sim.record(method, self.path)
         if sim.api.scenario.latency_ms:
             time.sleep(sim.api.scenario.latency_ms / 1000)
-        code, body = sim.api.handle(method, self.path)
+        code, body = sim.api.handle(method, self.path, request_body, self.headers.get("Content-Type"))
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -1,4 +1,5 @@
-"""Slack surface: mrkdwn escaping, Block Kit builders, bolt listeners, the ASGI route and the poster.
+"""Slack surface: mrkdwn escaping, Block Kit builders, bolt listeners, the ASGI route, Socket Mode,
+the poster, Slack's health and the app manifest.
 
-Only `app`, `asgi`, `listeners` and `poster` import slack_bolt/slack_sdk; `blocks` and `mrkdwn` are pure.
+`blocks`, `mrkdwn` and `manifest` are pure; the others import slack_bolt/slack_sdk.
 """

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.http_body import read_capped
+
 SLACK_EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few KB; refuse anything far larger before it is buffered for HMAC checks.
 MAX_BODY_BYTES = 1_000_000
@@ -37,11 +39,8 @@ def slack_routes(
     limiter = anyio.CapacityLimiter(dispatch_threads)
 
     async def events(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return JSONResponse({"error": "request too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > max_body_bytes:
+        body = await read_capped(request, max_body_bytes)
+        if body is None:
             return JSONResponse({"error": "request too large"}, status_code=413)
         bolt_response = await to_thread.run_sync(app.dispatch, to_bolt_request(request, body), limiter=limiter)
         return to_starlette_response(bolt_response)

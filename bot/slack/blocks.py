@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from bot.domain import RollbackCandidate, Severity
+from bot.redact import redact, redact_json
 from bot.report import format_value, stamp
 from bot.slack.mrkdwn import code, escape, one_line, truncate
 from bot.units import human_bytes
@@ -102,10 +103,11 @@ def _data(diagnosis: DiagnosisLike | Mapping[str, Any]) -> dict[str, Any]:
     is taken from the domain objects when the diagnosis carries them (`rollback_candidates` of
     `RollbackCandidate`), else from the `rollback-candidate` finding's evidence.
     """
-    data = dict(diagnosis.to_json() if isinstance(diagnosis, DiagnosisLike) else diagnosis)
+    # Redacted before anything is cut to Slack's limits: a credential cut in half no longer matches.
+    data = redact_json(dict(diagnosis.to_json() if isinstance(diagnosis, DiagnosisLike) else diagnosis))
     objects = getattr(diagnosis, "rollback_candidates", None)
     if objects and all(isinstance(c, RollbackCandidate) for c in objects):
-        data["rollback_candidates"] = [c.to_json() for c in objects]
+        data["rollback_candidates"] = redact_json([c.to_json() for c in objects])
         return data
     candidates = [dict(c) for c in data.get("rollback_candidates") or []]
     if candidates and not any(c.get("recommended") for c in candidates):
@@ -349,6 +351,8 @@ class PostmortemNotice:
 
 
 def postmortem_message(notice: PostmortemNotice) -> SlackMessage:
+    notice = replace(notice, incident_title=redact(notice.incident_title),
+                     summary=redact(notice.summary) if notice.summary else notice.summary)
     title = one_line(notice.incident_title)
     facts = [
         f"incident {code(notice.incident_id)}",
@@ -385,4 +389,5 @@ def postmortem_message(notice: PostmortemNotice) -> SlackMessage:
 
 def error_message(text: str, *, emoji: str = ":warning:") -> SlackMessage:
     """`text` is already mrkdwn (callers escape what they did not write)."""
+    text = redact(text)
     return SlackMessage(text=truncate(text, FALLBACK_TEXT_MAX), blocks=[section(f"{emoji} {text}")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bot.ports import CoronerError
 from bot.settings import load_settings
 from bot.store import migrate
 from bot.store.db import describe_url
@@ -11,6 +12,10 @@ from bot.store.db import describe_url
 
 def _url(url: str | None) -> str:
     return url or load_settings().database_url
+
+
+class DowngradeNotConfirmed(CoronerError):
+    """A downgrade was asked for without `--yes`: it drops tables and their rows."""
 
 
 url_option = click.option(
@@ -33,11 +38,18 @@ def upgrade(revision: str, url: str | None) -> None:
     click.echo(f"{describe_url(target)}: at {migrate.current(target) or 'base'}")
 
 
-@db.command("downgrade")
+# ignore_unknown_options: a relative revision such as `-1` is an argument, not an unknown option.
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
+@click.option("--yes", is_flag=True, help="Confirm: a downgrade drops tables and the rows in them.")
 @url_option
-def downgrade(revision: str, url: str | None) -> None:
-    """Downgrade the schema to REVISION (`base` drops every table, `-1` goes back one)."""
+def downgrade(revision: str, yes: bool, url: str | None) -> None:
+    """Downgrade the schema to REVISION (`base` drops every table, `-1` goes back one). Needs --yes."""
+    if not yes:
+        # Every downgrade drops what the migrations it undoes created, rows included; `-1` from the
+        # first revision is `base`. Nothing is touched without an explicit confirmation.
+        loss = "every table" if revision == "base" else "what the undone migrations created"
+        raise DowngradeNotConfirmed(f"downgrade {revision} drops {loss}, with its rows: pass --yes to confirm")
     target = _url(url)
     migrate.downgrade(target, revision)
     click.echo(f"{describe_url(target)}: at {migrate.current(target) or 'base'}")
@@ -84,18 +96,19 @@ def pending(url: str | None) -> None:
 @db.command("reprocess")
 @url_option
 def reprocess(url: str | None) -> None:
-    """Process stored webhook events again, including those that failed too often (after a fix)."""
-    from bot.incidents.service import IncidentService
+    """Process stored webhook events again, including those that failed too often (after a fix).
+
+    Events are claimed one at a time as the running bots claim them, so this is safe while `serve` runs
+    and beside another `reprocess`: each event is counted by the one process that applied it."""
+    from bot.incidents.service import IncidentService, Processed
     from bot.store import Store
 
     store = Store.from_url(_url(url))
     try:
-        service = IncidentService(store)
-        done = service.process_pending(limit=1000, retry_exhausted=True)
-        with store.unit_of_work() as uow:
-            left = len(uow.events.pending(limit=1000))
+        counts = IncidentService(store).process_pending(limit=1000, retry_exhausted=True)
     finally:
         store.dispose()
-    click.echo(f"processed {done}; {left} still pending")
-    if left:
+    skipped = f"; {counts[Processed.SKIPPED]} taken by another process" if counts[Processed.SKIPPED] else ""
+    click.echo(f"processed {counts[Processed.DONE]}; {counts[Processed.FAILED]} failed{skipped}")
+    if counts[Processed.FAILED]:
         raise SystemExit(1)

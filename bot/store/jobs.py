@@ -40,6 +40,7 @@ def _job(row: JobRow) -> Job:
         attempts=row.attempts,
         max_attempts=row.max_attempts,
         lease_until=row.lease_until,
+        available_at=row.available_at,
         claimed_by=row.claimed_by,
         last_error=row.last_error,
         created_at=row.created_at,
@@ -58,8 +59,8 @@ class JobRepository:
         dedupe_key: str,
         payload: Mapping[str, Any],
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    ) -> bool:
-        """Queue a job unless one with the same `dedupe_key` exists (in any status). True if queued."""
+    ) -> int | None:
+        """Queue a job unless one with the same `dedupe_key` exists (in any status). Its id if queued."""
         now = self._clock.now()
         table = table_of(JobRow)
         result = insert_ignoring_conflicts(
@@ -78,14 +79,24 @@ class JobRepository:
                     "last_error": None,
                     "created_at": now,
                     "updated_at": now,
+                    "available_at": None,
                 }
             ],
             returning=table.c.id,
         )
-        return result.scalar_one_or_none() is not None
+        new_id = result.scalar_one_or_none()
+        return int(new_id) if new_id is not None else None
 
-    def get(self, job_id: int) -> Job | None:
-        row = self._session.get(JobRow, job_id)
+    def get_by_key(self, dedupe_key: str, *, lock: bool = False) -> Job | None:
+        stmt = sa.select(JobRow).where(JobRow.dedupe_key == dedupe_key)
+        if lock and self._session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        row = self._session.scalars(stmt).one_or_none()
+        return _job(row) if row else None
+
+    def get(self, job_id: int, *, lock: bool = False) -> Job | None:
+        """`lock`: hold the row until commit (PostgreSQL), to serialise with whoever completes the job."""
+        row = self._session.get(JobRow, job_id, with_for_update=lock and self._session.get_bind().dialect.name == "postgresql")
         return _job(row) if row else None
 
     def list(self, *, status: JobStatus | None = None, kind: str | None = None) -> list[Job]:
@@ -102,9 +113,11 @@ class JobRepository:
         now = self._clock.now()
         self._fail_exhausted(now)
         expired = sa.and_(JobRow.status == JobStatus.RUNNING.value, JobRow.lease_until < now)
+        due = sa.or_(JobRow.available_at.is_(None), JobRow.available_at <= now)
         stmt = (
             sa.select(JobRow)
-            .where(sa.or_(JobRow.status == JobStatus.QUEUED.value, expired), JobRow.attempts < JobRow.max_attempts)
+            .where(sa.or_(JobRow.status == JobStatus.QUEUED.value, expired), JobRow.attempts < JobRow.max_attempts,
+                   due)
             .order_by(JobRow.id)
             .limit(1)
             .with_for_update(skip_locked=True)  # rendered on PostgreSQL; SQLite's write lock is already held
@@ -139,14 +152,17 @@ class JobRepository:
         self._session.flush()
         return _job(row)
 
-    def fail(self, job_id: int, *, worker: str, error: str) -> Job:
-        """Record a failed attempt: queued again while attempts remain, `failed` after the last one."""
+    def fail(self, job_id: int, *, worker: str, error: str, retry_in: timedelta | None = None) -> Job:
+        """Record a failed attempt: queued again while attempts remain (claimable after `retry_in`),
+        `failed` after the last one."""
         row = self._held(job_id, worker)
+        now = self._clock.now()
         row.status = (JobStatus.QUEUED if row.attempts < row.max_attempts else JobStatus.FAILED).value
         row.last_error = error[:2000]
         row.lease_until = None
         row.claimed_by = None
-        row.updated_at = self._clock.now()
+        row.available_at = now + retry_in if retry_in is not None else None
+        row.updated_at = now
         self._session.flush()
         return _job(row)
 

@@ -87,6 +87,15 @@ class IncidentRow(Base):
     # When the current status was set, by the source's clock: an older event processed late (a
     # re-processed raw event) must not move the status backwards.
     status_at: Mapped[datetime]
+    pagerduty_service_id: Mapped[str | None] = mapped_column(String(128))
+    assignee: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str | None] = mapped_column(String(64))
+    # The live root message in Slack: every later event edits it and threads under it.
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    probable_cause: Mapped[str | None] = mapped_column(Text)
+    # How many times PagerDuty reopened it: each reopening is a new diagnosis and a new resolution.
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class InboundEventRow(Base):
@@ -135,6 +144,11 @@ class DiagnosisRunRow(Base):
     target: Mapped[dict[str, Any]]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # The rest of the evidence the postmortem is drafted from, as it was at alert time: the rollback
+    # candidates, the image autopsy summary and the Dockerfile fix (JSON of bot.postmortem.evidence).
+    rollback_candidates: Mapped[list[Any] | None] = mapped_column(JSON)
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dockerfile_fix: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class FindingRow(Base):
@@ -170,7 +184,7 @@ class PostmortemVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     body_markdown: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of body_markdown (UTF-8)
-    status: Mapped[str] = mapped_column(String(16))  # draft | in_review | approved
+    status: Mapped[str] = mapped_column(String(32))  # draft | in_review | changes_requested | approved
     author: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
 
@@ -205,3 +219,36 @@ class JobRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Not claimable before this time: a retry waits out its backoff (or Slack's Retry-After).
+    available_at: Mapped[datetime | None]
+
+
+class SlackPostRow(Base):
+    """One message Coroner posts for an incident, keyed by (incident, kind, version) so that a job run
+    twice (a retry, a lost lease) posts once. `ts` is null while a worker holds the reservation."""
+
+    __tablename__ = "slack_posts"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    reserved_by: Mapped[str | None] = mapped_column(String(255))
+    reserved_at: Mapped[datetime]
+    posted_at: Mapped[datetime | None]
+
+
+class DiagnosisRequestRow(Base):
+    """An incident waiting on a diagnosis job. Incidents of one service that trigger close together
+    share one job (an alert storm is one diagnosis), each with its own row here."""
+
+    __tablename__ = "diagnosis_requests"
+    __table_args__ = (UniqueConstraint("incident_id", "job_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(255), index=True)
+    requested_at: Mapped[datetime]

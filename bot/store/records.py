@@ -14,6 +14,7 @@ from bot.domain import Finding
 class PostmortemStatus(enum.StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
 
 
@@ -51,6 +52,9 @@ class DiagnosisRun:
     started_at: datetime
     finished_at: datetime | None
     findings: tuple[Finding, ...]
+    rollback_candidates: tuple[dict[str, Any], ...] = ()
+    image: dict[str, Any] | None = None  # bot.postmortem.evidence.ImageSummary JSON
+    dockerfile_fix: dict[str, Any] | None = None  # bot.postmortem.evidence.DockerfileFix JSON
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,4 @@ class Job:
     claimed_by: str | None
     last_error: str | None
     created_at: datetime
+    available_at: datetime | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import Finding, Incident, Severity, TimelineEntry
 from bot.ports import Clock
+from bot.redact import redact, redact_json
 from bot.store.db import StoreError
 from bot.store.models import (
     AuditLogRow,
@@ -43,6 +45,7 @@ def insert_ignoring_conflicts(
     rows: Sequence[Mapping[str, Any]],
     *,
     returning: sa.ColumnElement[Any] | None = None,
+    returning_columns: Sequence[sa.ColumnElement[Any]] = (),
 ) -> sa.Result[Any]:
     """`INSERT ... ON CONFLICT DO NOTHING` for SQLite and PostgreSQL: rows that collide with any unique
     constraint are skipped silently. With `returning`, the result holds one row per row really added."""
@@ -54,10 +57,13 @@ def insert_ignoring_conflicts(
         stmt = sqlite.insert(table)
     else:  # pragma: no cover - make_engine refuses other backends
         raise StoreError(f"unsupported dialect {dialect}")
-    stmt = stmt.values(list(rows)).on_conflict_do_nothing()
-    if returning is not None:
-        stmt = stmt.returning(returning)
-    return session.execute(stmt)
+    # Rows go as execute parameters, not `.values(...)` literals: the statement's structure is then the same
+    # every time and SQLAlchemy compiles it once (compiling it per call was most of the intake's CPU).
+    stmt = stmt.on_conflict_do_nothing()
+    if returning is not None or returning_columns:
+        stmt = stmt.returning(*([returning] if returning is not None else []), *returning_columns)
+    params = [dict(row) for row in rows]
+    return session.execute(stmt, params[0] if len(params) == 1 else params)
 
 
 def _locks_rows(session: Session) -> bool:
@@ -87,6 +93,13 @@ def _incident(row: IncidentRow) -> Incident:
         resolved_at=row.resolved_at,
         number=row.number,
         html_url=row.html_url,
+        pagerduty_service_id=row.pagerduty_service_id,
+        assignee=row.assignee,
+        priority=row.priority,
+        slack_channel=row.slack_channel,
+        slack_ts=row.slack_ts,
+        probable_cause=row.probable_cause,
+        reopen_count=row.reopen_count or 0,
     )
 
 
@@ -110,6 +123,10 @@ class IncidentRepository:
             "urgency": incident.urgency,
             "number": incident.number,
             "html_url": incident.html_url,
+            "pagerduty_service_id": incident.pagerduty_service_id,
+            "assignee": incident.assignee,
+            "priority": incident.priority,
+            "reopen_count": incident.reopen_count,
             "created_at": incident.created_at,
             "resolved_at": incident.resolved_at,
             "status_at": incident.resolved_at or incident.created_at,
@@ -127,6 +144,9 @@ class IncidentRepository:
         urgency: str | None = None,
         html_url: str | None = None,
         number: int | None = None,
+        pagerduty_service_id: str | None = None,
+        assignee: str | None = None,
+        priority: str | None = None,
     ) -> None:
         """Refresh descriptive fields from a newer event; `None` leaves a field as it is."""
         row = self._row(incident_id)
@@ -136,6 +156,9 @@ class IncidentRepository:
             ("urgency", urgency),
             ("html_url", html_url),
             ("number", number),
+            ("pagerduty_service_id", pagerduty_service_id),
+            ("assignee", assignee),
+            ("priority", priority),
         ):
             if value is not None:
                 setattr(row, name, value)
@@ -154,6 +177,29 @@ class IncidentRepository:
         else:
             row.resolved_at = None
         return changed
+
+    def count_reopen(self, incident_id: str) -> int:
+        """Count one more reopening; returns the new count (the generation of the next diagnosis)."""
+        row = self._row(incident_id)
+        row.reopen_count = (row.reopen_count or 0) + 1
+        return row.reopen_count
+
+    def set_slack_root(self, incident_id: str, *, channel: str, ts: str) -> None:
+        row = self._row(incident_id)
+        row.slack_channel, row.slack_ts = channel, ts
+
+    def set_probable_cause(self, incident_id: str, cause: str | None) -> None:
+        self._row(incident_id).probable_cause = redact(cause) if cause else cause
+
+    def open_for_service(self, service: str) -> Incident | None:
+        """The most recent incident of `service` that is not resolved (where a /diagnose answer also goes)."""
+        row = self._session.scalars(
+            sa.select(IncidentRow)
+            .where(IncidentRow.service == service, IncidentRow.status != "resolved")
+            .order_by(IncidentRow.created_at.desc())
+            .limit(1)
+        ).first()
+        return _incident(row) if row else None
 
     def list(self, *, status: str | None = None, limit: int = 50) -> list[Incident]:
         stmt = sa.select(IncidentRow).order_by(IncidentRow.created_at.desc(), IncidentRow.id).limit(limit)
@@ -187,9 +233,39 @@ def _inbound(row: InboundEventRow) -> InboundEvent:
     )
 
 
+@dataclass(frozen=True)
+class NewInboundEvent:
+    """A raw event to store (see `InboundEventRepository.add_many`)."""
+
+    source: str
+    delivery_id: str | None
+    event_id: str
+    event_type: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+
 class InboundEventRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def add_many(self, events: Sequence[NewInboundEvent]) -> list[int | None]:
+        """Store several raw events in one INSERT; for each, its new id, or None when it is a duplicate (of a
+        stored event, or of an earlier one in `events`: same delivery id, or same event id)."""
+        table = table_of(InboundEventRow)
+        rows = [{"source": e.source, "delivery_id": e.delivery_id, "event_id": e.event_id,
+                 "event_type": e.event_type, "headers": dict(e.headers), "body": e.body,
+                 "received_at": e.received_at, "processed_at": None, "attempts": 0, "last_error": None}
+                for e in events]
+        inserted = insert_ignoring_conflicts(
+            self._session, table, rows, returning_columns=(table.c.id, table.c.delivery_id, table.c.event_id))
+        ids = {(row.delivery_id, row.event_id): int(row.id) for row in inserted}
+        out: list[int | None] = []
+        for event in events:
+            # Each stored row answers for the first of the events it came from; a repeat is a duplicate.
+            out.append(ids.pop((event.delivery_id, event.event_id), None))
+        return out
 
     def add(
         self,
@@ -280,15 +356,16 @@ class TimelineRepository:
         self._session = session
 
     def add_entries(self, *, incident_id: str, entries: Iterable[TimelineEntry]) -> int:
-        """Add entries, skipping any whose key the incident already has. Returns how many were new."""
+        """Add entries, skipping any whose key the incident already has. Returns how many were new.
+        Credentials in the text (and in a key made from it) are redacted before they are stored."""
         unique: dict[str, TimelineEntry] = {}
         for entry in entries:
-            unique.setdefault(entry.key, entry)
+            unique.setdefault(redact(entry.key), entry)
         if not unique:
             return 0
         rows = [
-            {"incident_id": incident_id, "key": e.key, "at": e.at, "source": e.source, "text": e.text}
-            for e in unique.values()
+            {"incident_id": incident_id, "key": key, "at": e.at, "source": e.source, "text": redact(e.text)}
+            for key, e in unique.items()
         ]
         table = table_of(TimelineEntryRow)
         # Count what RETURNING gives back: rowcount of a multi-row insert is not reliable across drivers.
@@ -325,6 +402,9 @@ class DiagnosisRepository:
         finished_at: datetime | None = None,
         playbook: str | None = None,
         target: Mapping[str, Any] | None = None,
+        rollback_candidates: Sequence[Mapping[str, Any]] | None = None,
+        image: Mapping[str, Any] | None = None,
+        dockerfile_fix: Mapping[str, Any] | None = None,
     ) -> tuple[DiagnosisRun, bool]:
         """Store a run and its findings once per `dedupe_key`. Returns the stored run and whether it is new;
         a repeat returns the run recorded first, untouched."""
@@ -340,6 +420,10 @@ class DiagnosisRepository:
                     "target": dict(target or {}),
                     "started_at": started_at,
                     "finished_at": finished_at,
+                    # the evidence documents carry instructions and diffs: credentials never reach the database
+                    "rollback_candidates": redact_json([dict(c) for c in rollback_candidates or []]),
+                    "image": redact_json(dict(image)) if image is not None else None,
+                    "dockerfile_fix": redact_json(dict(dockerfile_fix)) if dockerfile_fix is not None else None,
                 }
             ],
             returning=run_table.c.id,
@@ -353,9 +437,9 @@ class DiagnosisRepository:
                     position=position,
                     rule=f.rule,
                     severity=f.severity.value,
-                    title=f.title,
-                    evidence=dict(f.evidence),
-                    remediation=f.remediation,
+                    title=redact(f.title),
+                    evidence=redact_json(dict(f.evidence)),
+                    remediation=redact(f.remediation) if f.remediation else f.remediation,
                     check=f.check,
                 )
                 for position, f in enumerate(findings)
@@ -369,6 +453,10 @@ class DiagnosisRepository:
         row = self._session.scalars(
             sa.select(DiagnosisRunRow).where(DiagnosisRunRow.dedupe_key == dedupe_key)
         ).one_or_none()
+        return self._run(row) if row else None
+
+    def get_by_id(self, run_id: int) -> DiagnosisRun | None:
+        row = self._session.get(DiagnosisRunRow, run_id)
         return self._run(row) if row else None
 
     def list_for_incident(self, incident_id: str) -> list[DiagnosisRun]:
@@ -403,6 +491,9 @@ class DiagnosisRepository:
             started_at=row.started_at,
             finished_at=row.finished_at,
             findings=findings,
+            rollback_candidates=tuple(dict(c) for c in row.rollback_candidates or ()),
+            image=dict(row.image) if row.image is not None else None,
+            dockerfile_fix=dict(row.dockerfile_fix) if row.dockerfile_fix is not None else None,
         )
 
 
@@ -423,7 +514,9 @@ class PostmortemRepository:
         status: PostmortemStatus = PostmortemStatus.DRAFT,
     ) -> tuple[PostmortemVersion, bool]:
         """Append a version unless the latest one has the same content (sha256). Returns the latest version
-        and whether it was added. Versions are numbered 1, 2, 3… per incident."""
+        and whether it was added. Versions are numbered 1, 2, 3… per incident. Credentials in the body are
+        redacted before it is hashed and stored (the renderer redacts already; this is the last gate)."""
+        body_markdown = redact(body_markdown)
         now = self._clock.now()
         insert_ignoring_conflicts(
             self._session,

@@ -23,7 +23,9 @@ from bot.clock import SystemClock
 from bot.domain import Finding, Incident, TimelineEntry
 from bot.ports import Clock
 from bot.store.db import UNAVAILABLE_ERRORS, make_engine, ping, unavailable
+from bot.store.diagnosis_requests import DiagnosisRequestRepository
 from bot.store.jobs import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, JobRepository
+from bot.store.outbox import SlackPostRepository
 from bot.store.records import DiagnosisRun, Job, PostmortemStatus, PostmortemVersion
 from bot.store.repositories import (
     AuditRepository,
@@ -50,6 +52,8 @@ class UnitOfWork:
         self.postmortems = PostmortemRepository(self.session, self.clock)
         self.audit = AuditRepository(self.session, self.clock)
         self.jobs = JobRepository(self.session, self.clock)
+        self.slack_posts = SlackPostRepository(self.session, self.clock)
+        self.diagnosis_requests = DiagnosisRequestRepository(self.session)
         return self
 
     def __exit__(
@@ -183,7 +187,7 @@ class Store:
         with self.unit_of_work() as uow:
             queued = uow.jobs.enqueue(kind=kind, dedupe_key=dedupe_key, payload=payload, max_attempts=max_attempts)
             uow.commit()
-            return queued
+            return queued is not None
 
     def claim_job(
         self, *, worker: str, lease: timedelta = DEFAULT_LEASE, kinds: Sequence[str] | None = None
@@ -207,9 +211,10 @@ class Store:
             uow.commit()
             return job
 
-    def fail_job(self, job_id: int, *, worker: str, error: str) -> Job:
-        """Re-queued while attempts remain, else `failed`. Raises `LeaseLost` like `complete_job`."""
+    def fail_job(self, job_id: int, *, worker: str, error: str, retry_in: timedelta | None = None) -> Job:
+        """Re-queued (claimable after `retry_in`) while attempts remain, else `failed`. Raises `LeaseLost`
+        like `complete_job`."""
         with self.unit_of_work() as uow:
-            job = uow.jobs.fail(job_id, worker=worker, error=error)
+            job = uow.jobs.fail(job_id, worker=worker, error=error, retry_in=retry_in)
             uow.commit()
             return job

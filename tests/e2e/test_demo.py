@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from bot.cli import main
 
 TABLES = ("incidents", "inbound_events", "timeline_entries", "diagnosis_runs", "findings",
-          "postmortems", "postmortem_versions", "jobs", "audit_log")
+          "postmortems", "postmortem_versions", "jobs", "audit_log", "slack_posts", "diagnosis_requests")
 
 
 def counts(db) -> dict[str, int]:
@@ -24,6 +24,14 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     first = runner.invoke(main, ["demo", "--workdir", str(workdir)])
     assert first.exit_code == 0, first.output
     out = first.output
+    # What the on-call saw in Slack: the live root message in the catalog's channel, edited as the incident
+    # moved on, with the probable cause, and the thread: the diagnosis, each event, the draft's notice.
+    assert "Slack #inc-user-profile-service (root message" in out
+    assert "Resolved: [prod] user-profile-service" in out and "*Assignee:* Dana On-Call" in out
+    assert "Probable cause:* image grew 19.5× in revision 5" in out and "roll back to revision 4" in out
+    assert "└─ Diagnosis: user-profile-service" in out
+    assert "PagerDuty acknowledged." in out and "PagerDuty resolves." in out
+    assert "*Postmortem draft v1*" in out and "[Start review] [Approve] [Request changes]" in out
     # The page went through the signed intake, and the timeline is in the incident report's style.
     assert "] PagerDuty triggers. [prod] user-profile-service" in out
     assert "] PagerDuty resolves." in out
@@ -44,13 +52,17 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     assert "--no-install-recommends" in draft
 
     before = counts(workdir / "coroner.db")
-    assert before["incidents"] == 1 and before["inbound_events"] == 2 and before["jobs"] == 1
+    assert before["incidents"] == 1 and before["inbound_events"] == 3
+    # Jobs: the diagnosis, the draft, one Slack post per event and per stored fact. Posts: the root (the
+    # trigger), the diagnosis, the acknowledged and resolved lines, the notice.
+    assert before["jobs"] == 7 and before["slack_posts"] == 5
     assert before["diagnosis_runs"] == 1 and before["postmortem_versions"] == 1
     assert before["timeline_entries"] > 10
 
     second = runner.invoke(main, ["demo", "--workdir", str(workdir)])
     assert second.exit_code == 0, second.output
     assert "unchanged, no new version" in second.output
+    assert "Slack: nothing new posted (3 deliveries were duplicates of the last run)" in second.output
     assert counts(workdir / "coroner.db") == before
     assert drafts[0].read_text() == draft
 

@@ -57,7 +57,7 @@ def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
 
             def diagnosed() -> bool:
                 with sqlite3.connect(db) as conn:
-                    return conn.execute("select count(*) from jobs where status = 'done'").fetchone()[0] == 1
+                    return conn.execute("select count(*) from jobs where kind = 'diagnose_incident' and status = 'done'").fetchone()[0] == 1
 
             wait_until(diagnosed, timeout=60, what="the diagnosis job did not finish", proc=proc)
         finally:

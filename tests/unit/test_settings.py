@@ -50,3 +50,27 @@ def test_byte_budget_must_be_positive(monkeypatch):
     monkeypatch.setenv("CORONER_IMAGE_BYTE_BUDGET", "0")
     with pytest.raises(SettingsError, match="CORONER_IMAGE_BYTE_BUDGET"):
         load_settings()
+
+
+def test_web_view_is_off_until_a_secret_is_set(monkeypatch):
+    for name in ("CORONER_WEB_SECRET", "CORONER_PUBLIC_URL", "CORONER_WEB_LINK_TTL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.web_secret is None
+    assert settings.public_url == "http://localhost:8080"
+    assert settings.web_link_ttl_seconds == 7 * 24 * 3600
+
+
+def test_short_web_secret_is_refused_without_echoing_it(monkeypatch):
+    monkeypatch.setenv("CORONER_WEB_SECRET", "hunter2-too-short")
+    with pytest.raises(SettingsError, match="CORONER_WEB_SECRET: .*at least 32 characters") as err:
+        load_settings()
+    assert "hunter2" not in str(err.value)
+
+
+def test_public_url_is_a_base_without_trailing_slash(monkeypatch):
+    monkeypatch.setenv("CORONER_PUBLIC_URL", "https://coroner.example.com/")
+    assert load_settings().public_url == "https://coroner.example.com"
+    monkeypatch.setenv("CORONER_PUBLIC_URL", "coroner.example.com")
+    with pytest.raises(SettingsError, match="CORONER_PUBLIC_URL"):
+        load_settings()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -93,14 +94,42 @@ def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     store.dispose()
 
 
+def wait_applied(store: Store, *, timeout: float = 15.0) -> None:
+    """The intake answers 202 once the raw event is stored and applies it in the background: wait until
+    every stored event was applied or tried (a failed one keeps its error and stays pending)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with store.unit_of_work() as uow:
+            if all(event.attempts for event in uow.events.pending(limit=1000)):
+                return
+        time.sleep(0.02)
+    raise AssertionError("stored events were not applied in time")
+
+
+class SettlingClient(httpx.Client):
+    """A client of the intake whose accepted POSTs return once the applier has applied them, so a test
+    reads the incident state the way a person would a moment later."""
+
+    store: Store | None = None
+
+    def post(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        response = super().post(url, **kwargs)
+        if self.store is not None and response.status_code == 202 and response.json().get("status") == "accepted":
+            wait_applied(self.store)
+        return response
+
+
 @pytest.fixture
-def serve_app() -> Iterator[Callable[[ASGIApp], httpx.Client]]:
-    """Serve an app under uvicorn and return an HTTP client of it; both stop at teardown."""
+def serve_app() -> Iterator[Callable[..., httpx.Client]]:
+    """Serve an app under uvicorn and return an HTTP client of it; both stop at teardown. With `store`,
+    accepted webhooks return once applied (`SettlingClient`)."""
     with contextlib.ExitStack() as stack:
 
-        def serve(app: ASGIApp) -> httpx.Client:
+        def serve(app: ASGIApp, store: Store | None = None) -> httpx.Client:
             base_url = stack.enter_context(serving(app))
-            return stack.enter_context(httpx.Client(base_url=base_url, timeout=30))
+            client = stack.enter_context(SettlingClient(base_url=base_url, timeout=30))
+            client.store = store
+            return client
 
         yield serve
 
@@ -111,7 +140,7 @@ def make_client(serve_app, clock: FakeClock) -> Callable[[Store], httpx.Client]:
 
     def make(store: Store) -> httpx.Client:
         app = create_app(store=store, webhook_secrets=[OLD_SECRET, NEW_SECRET], clock=clock, pending_sweep_seconds=None)
-        return serve_app(app)
+        return serve_app(app, store)
 
     return make
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from bot.app import app_from_settings, create_app
 from bot.incidents.pagerduty import parse_envelope
-from bot.incidents.service import IncidentService
+from bot.incidents.service import IncidentService, Processed
 from bot.incidents.simulate import incident_event_body
 from bot.settings import load_settings
 from bot.store import Store
@@ -72,7 +72,8 @@ def test_failed_processing_keeps_the_raw_event_for_reprocessing(store, clock, pa
             clock=clock,
             pending_sweep_seconds=None,
             incident_service=flaky,
-        )
+        ),
+        store,
     )
     body = pagerduty.body(event_id="e-1")
     assert pagerduty.post(client, body).status_code == 202  # stored: PagerDuty must not resend it
@@ -82,13 +83,13 @@ def test_failed_processing_keeps_the_raw_event_for_reprocessing(store, clock, pa
     assert pending.attempts == 1 and pending.last_error == "RuntimeError: processing bug"
     # A retry of the delivery is a duplicate; the stored event is what gets reprocessed.
     assert pagerduty.post(client, body).json() == {"status": "duplicate"}
-    assert flaky.process_pending() == 1
+    assert flaky.process_pending()[Processed.DONE] == 1
     [incident] = store.list_incidents()
     assert len(store.timeline(incident.id)) == 1
     with store.unit_of_work() as uow:
         assert uow.events.pending() == []
-        assert len(uow.jobs.list()) == 1
-    assert flaky.process_pending() == 0  # processing is idempotent and done
+        assert len(uow.jobs.list(kind="diagnose_incident")) == 1
+    assert flaky.process_pending()[Processed.DONE] == 0  # processing is idempotent and done
 
 
 def test_events_stored_before_a_crash_are_processed_at_startup(store, clock, pagerduty, make_client):
@@ -155,7 +156,7 @@ def test_sweep_is_not_starved_by_events_that_keep_failing(store, clock):
         "incident.triggered", event_id="good", incident_id="PGOOD", title="t", service="s", occurred_at=clock.now()
     )
     service.record(event=parse_envelope(body), body=body, headers={})
-    assert service.process_pending(limit=2) == 1  # the exhausted ones no longer fill the batch
+    assert service.process_pending(limit=2)[Processed.DONE] == 1  # the exhausted ones no longer fill the batch
     assert store.get_incident("pd-PGOOD") is not None
 
 
@@ -175,4 +176,4 @@ def test_cli_lists_and_reprocesses_pending_events(database_url, clock):
     assert listed.exit_code == 0 and "incident.triggered" in listed.output and "1 pending" in listed.output
     done = runner.invoke(main, ["db", "reprocess", "--url", database_url])
     assert done.exit_code == 0, done.output
-    assert "processed 1; 0 still pending" in done.output
+    assert "processed 1; 0 failed" in done.output

@@ -3,6 +3,8 @@ import json
 import sqlalchemy as sa
 
 from bot.incidents.pagerduty import sign_v3
+from bot.jobs.diagnose_incident import DiagnoseIncident
+from bot.jobs.draft_postmortem import DraftPostmortem
 from bot.store import JobStatus, Store
 
 
@@ -71,7 +73,7 @@ def test_duplicate_delivery_is_202_and_stores_one_row(client, store, pagerduty):
     assert redelivered.status_code == 202 and redelivered.json() == {"status": "duplicate"}
     assert count(store, "inbound_events") == 1
     assert count(store, "timeline_entries") == 1
-    assert count(store, "jobs") == 1
+    assert count(store, "jobs") == 2  # the diagnosis and the Slack post, once each
 
 
 def test_unknown_event_type_is_stored_and_ignored(client, store, pagerduty):
@@ -134,20 +136,31 @@ def test_triggered_acknowledged_resolved_lifecycle(client, store, pagerduty):
         ("05:32:00", "PagerDuty resolves. user-profile-service: readiness probes failing [by Dana (on call)]"),
     ]
     with store.unit_of_work() as uow:
-        [job] = uow.jobs.list()
-    assert job.kind == "diagnose" and job.status is JobStatus.QUEUED
-    assert job.payload == {
-        "incident_id": "pd-PGR0VU2",
-        "service": "user-profile-service",
-        "pagerduty_incident_id": "PGR0VU2",
-    }
+        [job] = uow.jobs.list(kind="diagnose_incident")
+        posts = uow.jobs.list(kind="post_to_slack")
+        [draft] = uow.jobs.list(kind="draft_postmortem")
+    assert job.status is JobStatus.QUEUED
+    assert DiagnoseIncident.from_payload(job.payload) == DiagnoseIncident(
+        incident_id="pd-PGR0VU2", service="user-profile-service", pagerduty_service_id="PF9KMXH",
+        pagerduty_incident_id="PGR0VU2", generation=0)
+    # One Slack post per event, each after its fact is stored; the resolve queues the draft.
+    assert len(posts) == 3
+    assert DraftPostmortem.from_payload(draft.payload) == DraftPostmortem(incident_id="pd-PGR0VU2", resolution=0)
 
 
-def test_a_second_trigger_event_for_the_same_incident_adds_no_job(client, store, pagerduty):
+def test_a_second_trigger_adds_no_diagnosis_but_a_reopening_does(client, store, pagerduty):
+    def diagnoses() -> list[DiagnoseIncident]:
+        with store.unit_of_work() as uow:
+            return [DiagnoseIncident.from_payload(j.payload) for j in uow.jobs.list(kind="diagnose_incident")]
+
     assert pagerduty.post(client, pagerduty.body("incident.triggered")).status_code == 202
+    assert pagerduty.post(client, pagerduty.body("incident.triggered")).status_code == 202
+    assert [d.generation for d in diagnoses()] == [0]
+    # The trigger's diagnosis runs; a reopening later wants a fresh one.
+    job = store.claim_job(worker="w", kinds=["diagnose_incident"])
+    store.complete_job(job.id, worker="w")
     assert pagerduty.post(client, pagerduty.body("incident.reopened")).status_code == 202
-    assert pagerduty.post(client, pagerduty.body("incident.triggered")).status_code == 202
-    assert count(store, "jobs") == 1
+    assert [d.generation for d in diagnoses()] == [0, 1]
     assert count(store, "incidents") == 1
 
 

@@ -26,8 +26,10 @@ def answer(slash) -> dict[str, Any]:
     return message
 
 
-def test_auth_test_was_called_with_the_bot_token(slash, slack_api) -> None:
-    slash.start()
+def test_the_app_is_built_without_contacting_slack_and_authorizes_on_first_use(slash, slack_api) -> None:
+    client = slash.start()
+    assert slack_api.requests == []  # building the app made no call: Slack may be down at start
+    slash.command(client, "user-profile-service")
     call = slack_api.wait_for("/api/auth.test")[0]
     assert call.headers["Authorization"] == "Bearer xoxb-1234-coroner-test"
 
@@ -51,7 +53,9 @@ def test_tampered_body_is_401(slash, slack_api, kit) -> None:
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -3600])
+# A future timestamp gets closer to "now" while the request travels: +305 stays outside the 300 s window
+# even when the check runs a few seconds after signing (+301 failed when a second boundary passed).
+@pytest.mark.parametrize("skew", [-301, 305, -3600])
 def test_timestamp_outside_the_replay_window_is_401(slash, skew) -> None:
     client = slash.start()
     response = slash.command(client, "user-profile-service", timestamp=int(time.time()) + skew)
@@ -95,12 +99,6 @@ def test_oversized_body_is_413(slash, kit) -> None:
     assert client.post("/slack/events", content=body, headers=kit.sign(body)).status_code == 413
 
 
-def test_refused_bot_token_is_a_clear_error(slash, slack_api, kit) -> None:
-    with pytest.raises(SlackAppError, match="invalid_auth"):
-        create_slack_app(signing_secret=kit.secret, bot_token="xoxb-invalid", **collaborators(slash),
-                         client=WebClient(token="xoxb-invalid", base_url=slack_api.api_url))
-
-
 def test_error_handler_answers_listener_failures(slash, slack_api, kit, serve_asgi) -> None:
     app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **collaborators(slash),
                            client=WebClient(token=kit.token, base_url=slack_api.api_url))
@@ -122,8 +120,15 @@ def test_app_from_settings_uses_the_configured_api_url(slash, slack_api, kit) ->
     from bot.settings import Settings
     from bot.slack.app import create_slack_app_from_settings
 
+    from bot.slack.health import SlackHealth, start_auth_check
+
     settings = Settings(slack_bot_token=kit.token, slack_signing_secret=kit.secret, slack_api_url=slack_api.api_url)
-    create_slack_app_from_settings(settings, **collaborators(slash))
+    app = create_slack_app_from_settings(settings, **collaborators(slash))
+    check = start_auth_check(app.client, health := SlackHealth())
+    try:
+        assert health.wait_until("ok", timeout=10)
+    finally:
+        check.close()
     assert slack_api.wait_for("/api/auth.test")[0].headers["Authorization"] == f"Bearer {kit.token}"
 
 
@@ -134,8 +139,3 @@ def test_app_from_settings_names_missing_variables(slash) -> None:
     with pytest.raises(SlackAppError, match="set CORONER_SLACK_SIGNING_SECRET and CORONER_SLACK_BOT_TOKEN"):
         create_slack_app_from_settings(Settings(), **collaborators(slash))
 
-
-def test_unreachable_slack_at_start_is_a_clear_error(slash, kit) -> None:
-    with pytest.raises(SlackAppError, match="cannot reach Slack at http://127.0.0.1:9/api/"):
-        create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **collaborators(slash),
-                         client=WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/", timeout=2))

@@ -64,3 +64,21 @@ def test_without_slack_settings_the_route_is_absent_but_intake_works(tmp_path, s
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     bad = httpx.post(f"{url}/pagerduty/webhook", content=b"{}", headers={"X-PagerDuty-Signature": "v1=00"}, timeout=5)
     assert bad.status_code == 401
+
+
+def test_slack_down_at_start_does_not_stop_serve_and_intake_goes_on(tmp_path, serve_asgi, kit):
+    from tests.doubles.slack_web import running_slack_web
+    from tests.integration.incidents.conftest import pd_body, pd_headers
+
+    with running_slack_web(listening=False) as slack:
+        settings = settings_for(tmp_path, slack_signing_secret=kit.secret, slack_bot_token=kit.token,
+                                slack_api_url=slack.api_url, pagerduty_webhook_secrets=["whsec-new"])
+        services = build(settings)
+        services.store.upgrade()
+        url = serve_asgi(build_app(services))  # builds the Slack app while Slack refuses connections
+
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        body = pd_body()
+        accepted = httpx.post(f"{url}/pagerduty/webhook", content=body, headers=pd_headers(body), timeout=10)
+        assert accepted.status_code == 202 and accepted.json() == {"status": "accepted"}
+        assert slack.requests == []

@@ -1,4 +1,6 @@
+import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -16,6 +18,8 @@ TABLES = {
     "postmortem_versions",
     "audit_log",
     "jobs",
+    "slack_posts",
+    "diagnosis_requests",
 }
 
 
@@ -76,9 +80,29 @@ def test_cli_upgrade_current_check_downgrade(fresh_database_url):
     result = runner.invoke(main, ["db", "check", "--url", fresh_database_url])
     assert result.exit_code == 0, result.output
     assert "no drift" in result.output
-    result = runner.invoke(main, ["db", "downgrade", "base", "--url", fresh_database_url])
+    result = runner.invoke(main, ["db", "downgrade", "base", "--yes", "--url", fresh_database_url])
     assert result.exit_code == 0, result.output
     assert runner.invoke(main, ["db", "current", "--url", fresh_database_url]).output.strip() == "base"
+
+
+def test_cli_downgrade_minus_one_goes_back_one_revision(fresh_database_url):
+    """`-1` is the documented form; click must not read it as an option."""
+    migrate.upgrade(fresh_database_url)
+    previous = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(migrate.head()).down_revision
+    result = CliRunner().invoke(main, ["db", "downgrade", "-1", "--yes", "--url", fresh_database_url])
+    assert result.exit_code == 0, result.output
+    assert migrate.current(fresh_database_url).split(" ")[0] == (previous or "")
+
+
+@pytest.mark.parametrize("revision", ["base", "-1"])
+def test_cli_downgrade_without_yes_refuses_and_drops_nothing(fresh_database_url, revision):
+    migrate.upgrade(fresh_database_url)
+    result = CliRunner().invoke(main, ["db", "downgrade", revision, "--url", fresh_database_url])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "--yes" in result.output
+    assert tables(fresh_database_url) == TABLES
+    assert migrate.current(fresh_database_url) == f"{migrate.head()} (head)"
 
 
 def test_cli_reads_the_url_from_settings_in_any_directory(tmp_path, monkeypatch):

@@ -1,20 +1,22 @@
-"""The durable diagnosis worker: claim, diagnose, store, complete; a failure is recorded and retried."""
+"""The durable job worker: claim, run the kind's handler, complete; a failure is recorded and retried after
+a backoff; the lease is renewed while a handler runs, and a lost lease stops the job before its next side
+effect; a database outage is waited out quietly."""
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
-from bot.domain import Finding, Incident, Severity, Target, TimelineEntry
-from bot.engine.diagnose import Diagnosis
-from bot.incidents.service import DIAGNOSE_JOB
 from bot.store import Store
-from bot.store.records import JobStatus
-from bot.worker import DiagnosisWorker
+from bot.store.records import Job, JobStatus
+from bot.worker import Backoff, JobLease, JobWorker, RetryLater
 
-AT = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
+KIND = "test_job"
 
 
 @pytest.fixture
@@ -25,83 +27,138 @@ def store(tmp_path):
     s.dispose()
 
 
-def diagnosis_of(service: str) -> Diagnosis:
-    return Diagnosis(
-        service=service,
-        target=Target(context=None, namespace="prod", kind="Deployment", name=service),
-        findings=(Finding(rule="node-not-ready", severity=Severity.CRITICAL, title="Node n1 is NotReady"),),
-        rollback_candidates=(),
-        timeline=(TimelineEntry(at=AT, source="kubernetes", text="Node n1 NotReady", key="k8s:n1:notready"),),
-        duration_ms=5,
-    )
+def enqueue(store: Store, key: str = "k1", **kwargs) -> None:
+    assert store.enqueue_job(kind=KIND, dedupe_key=key, payload={"key": key}, **kwargs)
 
 
-def enqueue(store: Store, incident_id: str = "pd-Q1") -> None:
-    with store.unit_of_work() as uow:
-        uow.incidents.add_if_absent(Incident(id=incident_id, source="pagerduty", external_id=incident_id[3:],
-                                             title="5xx", service="user-profile-service", status="triggered",
-                                             urgency="high", created_at=AT))
-        uow.jobs.enqueue(kind=DIAGNOSE_JOB, dedupe_key=f"diagnose:{incident_id}",
-                         payload={"incident_id": incident_id, "service": "user-profile-service"})
-        uow.commit()
-
-
-def job_status(store: Store) -> tuple[JobStatus, int, str | None]:
+def only_job(store: Store) -> Job:
     with store.unit_of_work() as uow:
         (job,) = uow.jobs.list()
-    return job.status, job.attempts, job.last_error
+    return job
 
 
-def test_runs_a_job_and_stores_its_findings_and_timeline(store):
+def test_runs_the_handler_of_the_jobs_kind_and_completes_it(store):
     enqueue(store)
     seen = []
-    worker = DiagnosisWorker(store, lambda job: seen.append(job.payload["service"]) or diagnosis_of("svc"), name="w1")
-
-    outcome = worker.run_once()
-
-    assert outcome is not None and seen == ["user-profile-service"]
-    assert job_status(store)[0] == JobStatus.DONE
-    assert [e.key for e in store.timeline("pd-Q1")] == ["k8s:n1:notready"]
-    with store.unit_of_work() as uow:
-        (run,) = uow.diagnoses.list_for_incident("pd-Q1")
-    assert [f.rule for f in run.findings] == ["node-not-ready"]
+    worker = JobWorker(store, {KIND: lambda job, lease: seen.append(job.payload["key"])}, name="w1")
+    assert worker.run_once() is not None
+    assert seen == ["k1"] and only_job(store).status == JobStatus.DONE
     assert worker.run_once() is None  # nothing left to claim
 
 
-def test_a_failing_diagnosis_is_recorded_requeued_and_reraised(store):
+def test_a_failure_is_recorded_and_the_retry_waits_for_its_backoff(store):
     enqueue(store)
 
-    def broken(job):
+    def broken(job, lease):
         raise RuntimeError("cluster unreachable")
 
+    worker = JobWorker(store, {KIND: broken}, name="w1", retry_backoff=Backoff(base=60, cap=60, floor=30))
     with pytest.raises(RuntimeError, match="cluster unreachable"):
-        DiagnosisWorker(store, broken, name="w1").run_once()
-    status, attempts, error = job_status(store)
-    assert (status, attempts) == (JobStatus.QUEUED, 1)
-    assert "cluster unreachable" in error
+        worker.run_once()
+    job = only_job(store)
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 1) and "cluster unreachable" in job.last_error
+    assert job.available_at is not None and job.available_at >= store.clock.now() + timedelta(seconds=25)
+    # Not claimable before its backoff has passed: no tight retry loop on a failing job.
+    assert JobWorker(store, {KIND: lambda job, lease: None}, name="w2").run_once() is None
 
-    # The next worker picks it up again and finishes it.
-    assert DiagnosisWorker(store, lambda job: diagnosis_of("svc"), name="w2").run_once() is not None
-    assert job_status(store)[0] == JobStatus.DONE
+
+def test_retry_later_requeues_after_the_given_delay_without_an_error(store):
+    enqueue(store)
+
+    def rate_limited(job, lease):
+        raise RetryLater("Slack said 429", after_seconds=42)
+
+    assert JobWorker(store, {KIND: rate_limited}, name="w1").run_once() is not None
+    job = only_job(store)
+    assert job.status == JobStatus.QUEUED and "429" in job.last_error
+    assert timedelta(seconds=40) <= job.available_at - store.clock.now() <= timedelta(seconds=43)
+
+
+def test_the_lease_is_renewed_while_the_handler_runs(store):
+    """Regression: a job longer than its lease was claimed by a second worker while the first still ran."""
+    enqueue(store)
+    second_claim = []
+
+    def long_job(job, lease):
+        # Longer than the lease: without a heartbeat, another worker could claim it meanwhile.
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            second_claim.append(store.claim_job(worker="w2", kinds=[KIND]))
+            time.sleep(0.1)
+
+    worker = JobWorker(store, {KIND: long_job}, name="w1", lease=timedelta(seconds=0.6))
+    assert worker.run_once() is not None
+    assert second_claim and all(claim is None for claim in second_claim)
+    assert only_job(store).status == JobStatus.DONE and only_job(store).attempts == 1
+
+
+def test_a_worker_that_lost_its_lease_stops_before_the_side_effect(store):
+    enqueue(store)
+    effects = []
+
+    def stolen(job, lease: JobLease):
+        # Another worker takes the job over (as after a long stall past the lease).
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE jobs SET claimed_by = 'w2'"))
+        lease.renew()
+        lease.ensure_held()  # raises: the post below must not happen
+        effects.append("posted")
+
+    worker = JobWorker(store, {KIND: stolen}, name="w1")
+    with pytest.raises(Exception, match="no longer held by w1"):
+        worker.run_once()
+    assert effects == []
+    assert only_job(store).claimed_by == "w2"  # left alone for its new holder
 
 
 def test_run_forever_survives_a_bad_job_and_stops_when_told(store):
-    enqueue(store, "pd-Q1")
-    enqueue(store, "pd-Q2")
+    enqueue(store, "k1")
+    enqueue(store, "k2")
     stop = threading.Event()
     calls = []
 
-    def flaky(job):
-        calls.append(job.payload["incident_id"])
-        if job.payload["incident_id"] == "pd-Q1" and calls.count("pd-Q1") == 1:
+    def flaky(job, lease):
+        calls.append(job.payload["key"])
+        if job.payload["key"] == "k1" and calls.count("k1") == 1:
             raise RuntimeError("transient")
         if len(calls) >= 3:
             stop.set()
-        return diagnosis_of("svc")
 
-    thread = threading.Thread(target=DiagnosisWorker(store, flaky).run_forever, args=(stop,),
-                              kwargs={"idle_seconds": 0.05})
+    worker = JobWorker(store, {KIND: flaky}, retry_backoff=Backoff(base=0.01, cap=0.01, floor=0.0))
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05})
     thread.start()
     thread.join(timeout=30)
     assert not thread.is_alive()
-    assert sorted(calls) == ["pd-Q1", "pd-Q1", "pd-Q2"]
+    assert sorted(calls) == ["k1", "k1", "k2"]
+
+
+def test_a_database_outage_is_waited_out_with_backoff_and_two_log_lines(tmp_path, caplog):
+    """Regression: with the database away the worker spun at 96 % CPU and logged ~10,000 tracebacks in 11 s."""
+    path = tmp_path / "c.db"
+    store = Store.from_url(f"sqlite:///{path}")
+    store.upgrade()
+    enqueue(store)
+    # The database file becomes unreadable garbage: every claim fails like a lost connection.
+    broken = Store.from_url(f"sqlite:///{tmp_path / 'missing' / 'c.db'}")
+    worker = JobWorker(broken, {KIND: lambda job, lease: None}, name="w1",
+                       outage_backoff=Backoff(base=0.2, cap=0.4, floor=0.1))
+    stop = threading.Event()
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    started = time.process_time()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05})
+    thread.start()
+    time.sleep(2.0)
+    # The database comes back (here: the worker is pointed at the real one).
+    worker._store = store
+    time.sleep(1.5)
+    stop.set()
+    thread.join(timeout=10)
+    cpu = time.process_time() - started
+    outage = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    recovered = [r for r in caplog.records if "reachable again" in r.getMessage()]
+    assert len(outage) == 1 and len(recovered) == 1
+    assert not any(r.exc_info for r in caplog.records)  # no traceback per attempt
+    assert cpu < 1.5  # it slept between attempts instead of spinning
+    assert only_job(store).status == JobStatus.DONE  # and caught up once the database answered
+    broken.dispose()
+    store.dispose()

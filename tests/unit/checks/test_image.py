@@ -23,7 +23,7 @@ class FakeImageReader:
             ],
         }
 
-    def manifest(self, ref: str) -> ImageManifest:
+    def manifest(self, ref: str, *, deadline: object = None) -> ImageManifest:
         self.asked.append(ref)
         if ref not in self.files:
             raise ImageReadError(f"{ref}: manifest unknown")
@@ -37,7 +37,7 @@ class FakeImageReader:
             layers=layers,
         )
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: object = None) -> Iterator[FileEntry]:
         return iter(self.files[ref][layer.index])
 
 

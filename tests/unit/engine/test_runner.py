@@ -112,6 +112,53 @@ def test_order_is_severity_then_evidence():
     ]
 
 
+def test_each_check_duration_is_observed_even_when_it_times_out():
+    from bot.metrics import REGISTRY
+
+    def observed(check):
+        count = REGISTRY.get_sample_value("coroner_check_duration_seconds_count", {"check": check}) or 0.0
+        total = REGISTRY.get_sample_value("coroner_check_duration_seconds_sum", {"check": check}) or 0.0
+        return count, total
+
+    before = {c: observed(c) for c in ("nodes", "hpa")}
+    reader = FakeClusterReader(nodes=[node("n1")], slow={"list_nodes": 0.2, "list_hpas": 2.0})
+    run_playbook(ctx(reader), book("nodes", "hpa", check_timeout=0.5))
+    (nodes_count, nodes_sum), (hpa_count, hpa_sum) = (observed("nodes"), observed("hpa"))
+    assert nodes_count == before["nodes"][0] + 1
+    assert 0.2 <= nodes_sum - before["nodes"][1] < 0.5
+    assert hpa_count == before["hpa"][0] + 1
+    assert 0.5 <= hpa_sum - before["hpa"][1] < 2.0  # the wait until its timeout, not the 2 s it would take
+
+
+def test_a_check_logs_with_the_callers_context_and_its_own_name(monkeypatch):
+    import logging
+
+    from bot.logs import ContextFilter, log_context
+
+    def logs(ctx, params):
+        logging.getLogger("bot.checks.nodes").warning("looking")
+        return []
+
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    handler.addFilter(ContextFilter())
+    logging.getLogger("bot.checks.nodes").addHandler(handler)
+    monkeypatch.setitem(registry.CHECKS, "nodes", registry.CheckSpec("nodes", logs, registry.CHECKS["nodes"].params, (), ""))
+    try:
+        with log_context(job_id=9, incident_id="Q1"):
+            run_playbook(ctx(FakeClusterReader()), book("nodes"))
+    finally:
+        logging.getLogger("bot.checks.nodes").removeHandler(handler)
+    (record,) = records
+    assert record.threadName == "check-nodes"
+    assert (record.job_id, record.incident_id, record.check) == (9, "Q1", "nodes")
+
+
 def test_on_check_done_hears_each_check_and_its_status_in_playbook_order():
     reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_hpas": 2.0}, forbidden={"get_deployment"})
     heard: list[tuple[str, str]] = []

@@ -3,13 +3,15 @@ registry double that speaks the distribution API's wire format (manifests, blobs
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
 import json
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bot.images.model import FileEntry, HistoryEntry, ImageConfig, ImageManifest, LayerRef
@@ -60,33 +62,51 @@ class FakeImageReader:
         )
         self.images[ref] = (manifest, layers)
 
-    def manifest(self, ref: str) -> ImageManifest:
+    def manifest(self, ref: str, *, deadline: object = None) -> ImageManifest:
         from bot.ports import ImageReadError
 
         if ref not in self.images:
             raise ImageReadError(f"image {ref} not found")
         return self.images[ref][0]
 
-    def layer_files(self, ref: str, layer: LayerRef) -> Iterator[FileEntry]:
+    def layer_files(self, ref: str, layer: LayerRef, *, deadline: object = None) -> Iterator[FileEntry]:
         return iter(self.images[ref][1][layer.index])
+
+
+def basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up on a trickled body is what some tests do on purpose
+
+
 class RegistryDouble:
     """A loopback registry: `add_image` stores blobs and a manifest (optionally behind an index);
-    `token` turns on bearer auth with a token service at /token."""
+    `token` turns on bearer auth with a token service at /token (or at `realm`, another double's);
+    `basic=(user, password)` answers 401 with a Basic challenge instead. `seen` records the raw path and
+    the Authorization header of every request, so a test can tell which host received credentials.
+    `redirect_blobs_to` answers blob requests with a 307 to another double; `stall_manifests` never answers."""
 
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, token: str | None = None, *, basic: tuple[str, str] | None = None) -> None:
         self.blobs: dict[str, bytes | Callable[[], Iterator[bytes]]] = {}
         self.blob_sizes: dict[str, int] = {}
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
         self.token = token
+        self.basic = basic
+        self.realm: str | None = None
+        self.redirect_blobs_to: str | None = None
+        self.stall_manifests = False
         self.token_requests: list[str] = []
         self.refuse_tokens = False
         self.blob_requests: list[str] = []
+        self.seen: list[tuple[str, str | None]] = []
+        self.closed = threading.Event()
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -106,6 +126,7 @@ class RegistryDouble:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 host = f"http://127.0.0.1:{double.port}"
+                double.seen.append((self.path, self.headers.get("Authorization")))
                 if self.path.startswith("/token"):
                     double.token_requests.append(self.path)
                     if double.refuse_tokens:
@@ -113,13 +134,24 @@ class RegistryDouble:
                         return
                     self._send(200, json.dumps({"token": double.token}).encode())
                     return
+                unauthorized = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+                if double.basic and self.headers.get("Authorization") != basic_header(*double.basic):
+                    self._send(401, unauthorized, headers={"WWW-Authenticate": 'Basic realm="double"'})
+                    return
                 if double.token and self.headers.get("Authorization") != f"Bearer {double.token}":
-                    self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                               headers={"WWW-Authenticate": f'Bearer realm="{host}/token",service="double",scope="repository:app:pull"'})
+                    realm = double.realm or f"{host}/token"
+                    self._send(401, unauthorized,
+                               headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="double",scope="repository:app:pull"'})
                     return
                 parts = self.path.split("/")
                 # /v2/<name...>/<kind>/<reference>
                 kind, reference, name = parts[-2], parts[-1], "/".join(parts[2:-2])
+                if kind == "blobs" and double.redirect_blobs_to:
+                    self._send(307, b"", headers={"Location": double.redirect_blobs_to + self.path})
+                    return
+                if kind == "manifests" and double.stall_manifests:
+                    double.closed.wait()
+                    return
                 if kind == "manifests" and (name, reference) in double.manifests:
                     media, body = double.manifests[(name, reference)]
                     self._send(200, body, media, {"Docker-Content-Digest": sha(body)})
@@ -138,12 +170,13 @@ class RegistryDouble:
                 else:
                     self._send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -191,3 +224,55 @@ class RegistryDouble:
             self.manifests[(name, tag)] = ("application/vnd.oci.image.index.v1+json", listing)
         else:
             self.manifests[(name, tag)] = (media, manifest)
+
+
+# -- hostile layers: raw tar bytes that no well-behaved tar writer produces ----------------------------
+
+
+def _padded(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 512)
+
+
+def pax_record(key: str, value: str) -> bytes:
+    """One PAX record, `<length> key=value\n`, where the length counts its own digits."""
+    body = f" {key}={value}\n".encode()
+    length = len(body) + 1
+    while len(str(length).encode()) + len(body) != length:
+        length += 1
+    return str(length).encode() + body
+
+
+def special_header(kind: bytes, size: int) -> bytes:
+    """The 512-byte header of a PAX (`x`, `g`) or GNU long-name (`L`, `K`) member of `size` bytes."""
+    info = tarfile.TarInfo("././@PaxHeader" if kind in (tarfile.XHDTYPE, tarfile.XGLTYPE) else "././@LongLink")
+    info.type, info.size = kind, size
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def file_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def pax_layer(records: bytes, name: str = "app/file.txt", data: bytes = b"hello") -> bytes:
+    """A tar whose only file is preceded by a PAX header holding `records` verbatim (valid or not)."""
+    return (special_header(tarfile.XHDTYPE, len(records)) + _padded(records)
+            + file_header(name, len(data)) + _padded(data) + bytes(1024))
+
+
+def deep_layer(depth: int) -> bytes:
+    """A directory `depth` levels deep, with a file at the bottom."""
+    members: list[tuple[str, bytes | None]] = []
+    path = ""
+    for _ in range(depth):
+        path = f"{path}/d" if path else "d"
+        members.append((path + "/", None))
+    members.append((path + "/bottom.txt", b"deep"))
+    return tar_bytes(members)
+
+
+def gzip_chunks(chunks: Iterable[bytes]) -> bytes:
+    """gzip of a stream too big to hold: a bomb is built a megabyte at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(packer.compress(chunk) for chunk in chunks) + packer.flush()

@@ -95,3 +95,18 @@ def test_overlay_listing_peeks_at_npmrc_for_a_token(tmp_path):
     (tmp_path / ".npmrc").write_bytes(b"registry=https://r/\n")
     tokens = {e.path: e.token for e in scan_diff(str(tmp_path)) if e.kind == "file"}
     assert tokens == {".npmrc": False, "app/.npmrc": True}
+
+
+def test_a_hostile_layer_in_a_save_is_one_line_naming_it():
+    from images_fakes import pax_layer
+
+    from bot.ports import ImageReadError
+
+    hostile = pax_layer(b"0 path=x\n")
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [sha(hostile)]}, "history": [{"created_by": "a"}]})
+    manifest = [{"Config": "c.json", "RepoTags": ["app:1"], "Layers": ["aaa/layer.tar"]}]
+    save = _tar([("aaa/layer.tar", hostile, None), ("c.json", config.encode(), None),
+                 ("manifest.json", json.dumps(manifest).encode(), None)])
+    with pytest.raises(ImageReadError, match="layer aaa/layer.tar of the saved image .* unreadable: PAX record") as info:
+        DockerImageReader(client=None, contents="save")._read_save(SavedImageDouble(save), ref="app:1")
+    assert "\n" not in str(info.value)

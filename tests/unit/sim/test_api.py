@@ -128,6 +128,12 @@ def test_discovery_and_version(api):
     assert groups == {"apps", "autoscaling"}
 
 
-def test_writes_are_refused(api):
-    code, body = api.handle("PATCH", "/apis/apps/v1/namespaces/prod/deployments/user-profile-service")
-    assert code == 405 and json.loads(body)["reason"] == "MethodNotAllowed"
+def test_writes_other_than_patching_a_deployment_are_refused(api):
+    deployment = "/apis/apps/v1/namespaces/prod/deployments/user-profile-service"
+    patch = b'[{"op": "replace", "path": "/spec/replicas", "value": 3}]'
+    for method, path in (("POST", "/apis/apps/v1/namespaces/prod/deployments"), ("DELETE", deployment),
+                         ("PUT", deployment), ("PATCH", "/api/v1/namespaces/prod/pods/x"),
+                         ("PATCH", "/apis/apps/v1/namespaces/prod/replicasets/user-profile-service-5b6c4f8d97")):
+        code, body = api.handle(method, path, patch, "application/json-patch+json")
+        assert (code, json.loads(body)["reason"]) == (405, "MethodNotAllowed"), (method, path)
+    assert get(api, deployment)[1]["spec"]["replicas"] == 30

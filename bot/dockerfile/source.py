@@ -1,0 +1,62 @@
+"""Reading a Dockerfile from a path or stdin, and writing text back: capped in size, bytes kept.
+
+A Dockerfile is a few KB, so the input is capped: `coroner lint /dev/zero` stops after 10 MB instead of
+reading until memory runs out. Text is decoded with `surrogateescape`, so bytes that are not UTF-8 (a
+Latin-1 comment) survive the round trip: `coroner fix --write` writes back exactly the bytes it did not
+change, and the diff it prints carries them, so it still applies.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from bot.ports import CoronerError
+
+MAX_DOCKERFILE_BYTES = 10 * 1024 * 1024
+_ENCODING = "utf-8"
+_ERRORS = "surrogateescape"
+
+
+class DockerfileInputError(CoronerError):
+    """The Dockerfile cannot be read, or is too big to be one; the CLI exits 2."""
+
+    exit_code = 2
+
+
+def read_dockerfile(path: str) -> str:
+    """The text of `path` ("-" is stdin). Raises DockerfileInputError past MAX_DOCKERFILE_BYTES or on an
+    OSError."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_DOCKERFILE_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_DOCKERFILE_BYTES + 1)
+    except OSError as exc:
+        raise DockerfileInputError(f"cannot read {printable(path)}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_DOCKERFILE_BYTES:
+        limit = MAX_DOCKERFILE_BYTES // (1024 * 1024)
+        raise DockerfileInputError(f"cannot read {printable(path)}: larger than {limit} MB; a Dockerfile is a few KB")
+    return data.decode(_ENCODING, _ERRORS)
+
+
+def to_bytes(text: str) -> bytes:
+    """The bytes `text` was read from (and UTF-8 for what the fixer wrote)."""
+    return text.encode(_ENCODING, _ERRORS)
+
+
+def write_text(path: Path, text: str) -> None:
+    path.write_bytes(to_bytes(text))
+
+
+# C0 controls, DEL and C1 controls: on a terminal they move the cursor, retitle the window, clear the screen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ESCAPED_BYTE = re.compile(r"[\udc80-\udcff]")  # a byte that was not UTF-8, kept by surrogateescape
+
+
+def printable(text: str) -> str:
+    """`text` for one line on a terminal: control characters and undecodable bytes shown as `\\xNN`."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _ESCAPED_BYTE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)

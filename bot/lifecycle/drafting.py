@@ -1,0 +1,86 @@
+"""Handler of `DraftPostmortem`: on resolve, the evidence bundle is built from what is stored (the
+incident, its merged timeline, the diagnosis at alert time with its image autopsy and Dockerfile fix),
+rendered, stored as a new draft version, and announced in the incident's thread for review."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.incidents.pagerduty_api import LogEnrichment
+from bot.jobs.diagnose_incident import diagnosis_key_for_job
+from bot.jobs.draft_postmortem import DraftPostmortem
+from bot.jobs.post_to_slack import KIND as POST_KIND
+from bot.jobs.post_to_slack import PostToSlack
+from bot.lifecycle.diagnosis import POST_MAX_ATTEMPTS
+from bot.ports import CoronerError
+from bot.postmortem.bundle import load_bundle
+from bot.postmortem.render import render_postmortem
+from bot.postmortem.view import build_view
+from bot.store import Store
+from bot.store.records import DiagnosisRun, Job
+from bot.worker import JobLease
+
+log = logging.getLogger(__name__)
+
+# Best-effort enrichment of the timeline from PagerDuty's log entries (who was notified, who
+# acknowledged), by PagerDuty incident id: the entries, or why there are none.
+Enrich = Callable[[str], LogEnrichment]
+
+
+class DraftError(CoronerError):
+    """The postmortem of an incident cannot be drafted (the incident is unknown)."""
+
+
+def latest_diagnosis(store: Store, incident_id: str) -> DiagnosisRun | None:
+    """The diagnosis of this incident, its own or the one it shared with others of an alert storm."""
+    with store.unit_of_work() as uow:
+        runs = uow.diagnoses.list_for_incident(incident_id)
+        for job_id in uow.diagnosis_requests.jobs_of(incident_id):
+            job = uow.jobs.get(job_id)
+            shared = uow.diagnoses.get(diagnosis_key_for_job(job.dedupe_key)) if job is not None else None
+            if shared is not None and all(r.id != shared.id for r in runs):
+                runs.append(shared)
+    return max(runs, key=lambda r: (r.started_at, r.id)) if runs else None
+
+
+@dataclass
+class DraftHandler:
+    store: Store
+    templates_dir: Path | None = None
+    enrich: Enrich | None = None
+
+    def __call__(self, job: Job, lease: JobLease) -> None:
+        command = DraftPostmortem.from_payload(job.payload)
+        incident = self.store.get_incident(command.incident_id)
+        if incident is None:
+            raise DraftError(f"no incident {command.incident_id}")
+        gaps = []
+        if incident.external_id and self.enrich is not None:
+            enrichment = self.enrich(incident.external_id)
+            if enrichment.entries:
+                self.store.add_timeline_entries(incident_id=incident.id, entries=enrichment.entries)
+            if enrichment.missing:
+                gaps.append(enrichment.missing)
+        run = latest_diagnosis(self.store, incident.id)
+        bundle = load_bundle({
+            "incident": incident.to_json(),
+            "timeline": [e.to_json() for e in self.store.timeline(incident.id)],
+            "findings": [f.to_json() for f in run.findings] if run else [],
+            "rollback_candidates": list(run.rollback_candidates) if run else [],
+            "image": run.image if run else None,
+            "dockerfile_fix": run.dockerfile_fix if run else None,
+        })
+        if run is None:
+            gaps.append("no diagnosis was stored for this incident")
+        markdown = render_postmortem(build_view(**bundle, gaps=gaps), templates_dir=self.templates_dir)
+        lease.ensure_held()
+        version, created = self.store.save_postmortem_version(
+            incident_id=incident.id, body_markdown=markdown, author="coroner")
+        post = PostToSlack(incident_id=incident.id, kind="postmortem", ref=str(version.version))
+        self.store.enqueue_job(kind=POST_KIND, dedupe_key=post.dedupe_key(), payload=post.to_payload(),
+                               max_attempts=POST_MAX_ATTEMPTS)
+        log.info("postmortem v%d %s", version.version, "drafted" if created else "unchanged",
+                 extra={"incident_id": incident.id})

@@ -1,0 +1,72 @@
+"""Handler of `NoteToPagerDuty`: the diagnosis summary as a note on the PagerDuty incident. The note is
+reserved in the outbox under its key like a Slack post, so a retried job adds it once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.domain import Severity
+from bot.incidents.pagerduty_api import PagerDutyClient, PagerDutyError, PagerDutyUnavailable
+from bot.jobs.note_to_pagerduty import NoteToPagerDuty
+from bot.lifecycle.slack_thread import stored_cause
+from bot.store import Store
+from bot.store.outbox import Reservation
+from bot.store.records import DiagnosisRun, Job
+from bot.worker import JobLease, RetryLater
+
+log = logging.getLogger(__name__)
+
+NOTE_FINDINGS = 8
+
+
+def note_text(run: DiagnosisRun) -> str:
+    """Plain text (PagerDuty notes are not markdown): the probable cause, then the most severe findings."""
+    lines = ["Coroner diagnosis"]
+    cause = stored_cause(run)
+    if cause:
+        lines.append(f"Probable cause: {cause}")
+    urgent = sorted((f for f in run.findings if f.severity.rank <= Severity.HIGH.rank), key=lambda f: f.severity.rank)
+    for finding in urgent[:NOTE_FINDINGS]:
+        lines.append(f"- [{finding.severity.value}] {finding.rule}: {' '.join(finding.title.split())}")
+    if len(urgent) > NOTE_FINDINGS:
+        lines.append(f"... {len(urgent) - NOTE_FINDINGS} more high or critical findings in the Slack thread")
+    return "\n".join(lines)
+
+
+@dataclass
+class PagerDutyNoteHandler:
+    store: Store
+    client: PagerDutyClient
+    from_email: str
+    worker: str
+
+    def __call__(self, job: Job, lease: JobLease) -> None:
+        command = NoteToPagerDuty.from_payload(job.payload)
+        incident = self.store.get_incident(command.incident_id)
+        with self.store.unit_of_work() as uow:
+            run = uow.diagnoses.get_by_id(command.run_id)
+        if incident is None or incident.external_id is None or run is None:
+            log.warning("no PagerDuty note: unknown incident or diagnosis", extra={"incident_id": command.incident_id})
+            return
+        key = f"pagerduty-note:{command.incident_id}:{command.run_id}"
+        with self.store.unit_of_work() as uow:
+            state, _ = uow.slack_posts.reserve(key, incident_id=incident.id, worker=self.worker)
+            uow.commit()
+        if state is Reservation.POSTED:
+            return
+        if state is Reservation.BUSY:
+            raise RetryLater(f"note {key} is being sent by another worker", after_seconds=5)
+        lease.ensure_held()
+        try:
+            note_id = self.client.add_note(incident.external_id, content=note_text(run), from_email=self.from_email)
+        except PagerDutyError as exc:
+            with self.store.unit_of_work() as uow:
+                uow.slack_posts.release(key, worker=self.worker)
+                uow.commit()
+            if isinstance(exc, PagerDutyUnavailable):
+                raise RetryLater(str(exc), after_seconds=exc.retry_after or 30) from exc
+            raise
+        with self.store.unit_of_work() as uow:
+            uow.slack_posts.mark_posted(key, channel="pagerduty", ts=note_id)
+            uow.commit()

@@ -1,0 +1,302 @@
+"""The README's promise through `coroner serve`'s own app and workers: a signed page becomes a live Slack
+thread with the diagnosis, later PagerDuty events edit the root and add lines, and a resolve drafts the
+postmortem and posts its review notice. Slack is the local Web API double; the cluster is the simulator
+read through the official client; the database is SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from bot.incidents.simulate import delivery_headers, incident_event_body, note_event_body, service_id_for
+from bot.server import serving
+from bot.settings import Settings
+from bot.sim.images import ScenarioImageReader
+from bot.sim.scenario import load_scenario
+from bot.sim.server import running_sim
+from bot.web.links import PostmortemLinks
+from bot.wiring import build, build_app
+from bot.worker import start_workers
+from tests.conftest import service_unavailable
+from tests.integration.web.test_browser import run_chromium
+
+SECRET = "pd-lifecycle-secret"
+WEB_SECRET = "lifecycle-web-secret-0123456789abcdef"
+SERVICE = "user-profile-service"
+CHANNEL = "#user-profile"
+T0 = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
+
+
+@dataclass
+class Bot:
+    url: str
+    services: Any
+    slack: Any
+    kit: Any
+    incident_pd_id: str = "PLIFE01"
+
+    def click(self, action_id: str, value: str, *, user: str, message: dict[str, Any]) -> httpx.Response:
+        """A person clicks a button of `message`: the signed block_actions request Slack sends."""
+        payload = {
+            "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": user, "team_id": "T0001"},
+            "api_app_id": "A0001", "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"],
+                          "thread_ts": message.get("thread_ts")},
+            "channel": {"id": message["channel"]}, "message": {"ts": message["ts"],
+                                                              "thread_ts": message.get("thread_ts")},
+            "response_url": self.slack.webhook(f"T1/{user}/{action_id}"),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "actions",
+                         "value": value, "action_ts": "1.3"}],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return httpx.post(f"{self.url}/slack/events", content=body, headers=self.kit.sign(body), timeout=10)
+
+    def send(self, body: bytes, *, webhook_id: str | None = None) -> httpx.Response:
+        headers = delivery_headers(body, secrets=[SECRET], webhook_id=webhook_id)
+        return httpx.post(f"{self.url}/pagerduty/webhook", content=body, headers=headers, timeout=10)
+
+    def event(self, event_type: str, *, minutes: float, agent: str | None = "Alice Oncall",
+              assignees: tuple[str, ...] = (), event_id: str | None = None) -> bytes:
+        return incident_event_body(
+            event_type, event_id=event_id or f"ev-{event_type}-{minutes}", incident_id=self.incident_pd_id,
+            title="[prod] user-profile-service: 5xx rate 38% <!channel>", service=SERVICE,
+            occurred_at=T0 + timedelta(minutes=minutes), created_at=T0, number=4127,
+            agent=None if event_type == "incident.triggered" else agent, assignees=assignees,
+        )
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def bot(request, tmp_path: Path, slack_api, kit) -> Iterator[Bot]:
+    database = (f"sqlite:///{tmp_path / 'coroner.db'}" if request.param == "sqlite"
+                else request.getfixturevalue("postgres_url"))
+    scenario = load_scenario("registry-meltdown")
+    dockerfile = tmp_path / "service" / "Dockerfile"
+    dockerfile.parent.mkdir()
+    deployed = "registry.internal:5000/user-profile-service:2024.05.14-1"
+    dockerfile.write_text(scenario.dockerfile_for(deployed) or "FROM scratch\n")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        f"services:\n  {SERVICE}:\n    namespace: prod\n    pagerduty_service_id: {service_id_for(SERVICE)}\n"
+        f"    slack_channel: '{CHANNEL}'\n    dockerfile: service/Dockerfile\n"
+    )
+    stop = threading.Event()
+    with running_sim(scenario) as sim, contextlib.ExitStack() as stack:
+        settings = Settings(
+            database_url=database, kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
+            slack_signing_secret=kit.secret, slack_bot_token=kit.token, slack_api_url=slack_api.api_url,
+            pagerduty_webhook_secrets=[SECRET], catalog_file=catalog, node_proxy_enabled=True,
+            reviewers=["U0LEAD", "S0SRE"], web_secret=WEB_SECRET, rollback_enabled=True,
+        )
+        slack_api.usergroups["S0SRE"] = ["U0GROUPIE"]
+        services = build(settings, images=ScenarioImageReader(scenario))
+        services.store.upgrade()
+        url = stack.enter_context(serving(build_app(services, pending_sweep_seconds=1.0)))
+        # The links in Slack start at the bot's public URL: here, where uvicorn listens.
+        services.settings = settings.model_copy(update={"public_url": url})
+        services.links = PostmortemLinks.from_settings(services.settings)
+        stack.callback(stop.set)
+        start_workers(services.store, lambda name: services.handlers(worker=name), count=2, stop=stop,
+                      idle_seconds=0.05)
+        yield Bot(url=url, services=services, slack=slack_api, kit=kit)
+
+
+def posts(slack, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
+    found = [r.body for r in slack.calls("/api/chat.postMessage")]
+    return [b for b in found if (b.get("thread_ts") or None) == thread_ts]
+
+
+def root_of(slack) -> dict[str, Any]:
+    roots = posts(slack)
+    assert len(roots) == 1, roots
+    return roots[0]
+
+
+def root_ts(slack) -> str:
+    with slack.lock:
+        return next(ts for (channel, ts), m in slack.messages.items() if not m.get("thread_ts"))
+
+
+def current_root(slack) -> dict[str, Any]:
+    with slack.lock:
+        return dict(slack.messages[(CHANNEL, root_ts(slack))])
+
+
+def text_of(message: dict[str, Any]) -> str:
+    blocks = message.get("blocks")
+    return json.dumps(json.loads(blocks) if isinstance(blocks, str) else blocks, ensure_ascii=False)
+
+
+def test_page_to_thread_to_draft(bot: Bot) -> None:
+    slack = bot.slack
+    started = time.monotonic()
+    assert bot.send(bot.event("incident.triggered", minutes=0), webhook_id="d-trig").status_code == 202
+
+    # The root message lands in the catalog's channel, escaped, and gains the probable cause.
+    root = wait_until(lambda: posts(slack), what="the root message")[0]
+    assert root["channel"] == CHANNEL
+    assert "&lt;!channel&gt;" in text_of(root) and "<!channel>" not in text_of(root)
+    ts = root_ts(slack)
+    diagnosis = wait_until(lambda: posts(slack, thread_ts=ts), what="the diagnosis in the thread")[0]
+    assert "image-size-regression" in text_of(diagnosis) and "--to-revision=4" in text_of(diagnosis)
+    cause = wait_until(lambda: "Probable cause" in text_of(current_root(slack)) and current_root(slack),
+                       what="the probable cause on the root")
+    assert "19.5×" in text_of(cause) and "revision 4" in text_of(cause)
+    assert time.monotonic() - started < 10
+
+    # Later events: the root is edited in place, one line each in the thread.
+    bot.send(bot.event("incident.acknowledged", minutes=4), webhook_id="d-ack")
+    wait_until(lambda: "*Status:* acknowledged" in text_of(current_root(slack)), what="the root acknowledged")
+    bot.send(note_event_body(event_id="ev-note", incident_id=bot.incident_pd_id, occurred_at=T0 + timedelta(minutes=6),
+                             content="Registry <b>down</b>; nodes out of disk", agent="Alice Oncall"),
+             webhook_id="d-note")
+    bot.send(bot.event("incident.escalated", minutes=8, agent="Alice Oncall", assignees=("Bob Secondary",)),
+             webhook_id="d-esc")
+    lines = wait_until(lambda: len(posts(slack, thread_ts=ts)) >= 4 and posts(slack, thread_ts=ts),
+                       what="three event lines")
+    texts = [text_of(m) for m in lines[1:]]
+    assert any("acknowledged" in t for t in texts)
+    assert any("Registry &lt;b&gt;down&lt;/b&gt;" in t for t in texts)
+    assert any("Bob Secondary" in t for t in texts)
+    # PagerDuty re-triggers an incident it escalates: the root says so, and names the new assignee.
+    wait_until(lambda: "Bob Secondary" in text_of(current_root(slack)), what="the new assignee on the root")
+
+    # A duplicate delivery, of any of them, posts nothing.
+    before = len(slack.calls("/api/chat.postMessage"))
+    assert bot.send(bot.event("incident.acknowledged", minutes=4), webhook_id="d-ack").json()["status"] == "duplicate"
+    assert bot.send(bot.event("incident.triggered", minutes=0), webhook_id="d-trig-again").json()["status"] == "duplicate"
+
+    # Resolve: a draft is stored and announced in the thread with its review buttons.
+    bot.send(bot.event("incident.resolved", minutes=149), webhook_id="d-res")
+    notice = wait_until(lambda: [m for m in posts(slack, thread_ts=ts) if "coroner_pm_approve" in text_of(m)],
+                        what="the postmortem notice")[0]
+    for action in ("coroner_pm_start_review", "coroner_pm_request_changes"):
+        assert action in text_of(notice)
+    with bot.services.store.unit_of_work() as uow:
+        (version,) = uow.postmortems.versions(f"pd-{bot.incident_pd_id}")
+    assert version.status.value == "draft" and "cuda" in version.body_markdown.lower()
+    time.sleep(1.0)  # let any stray job run: nothing may be posted twice
+    keys = [(m.get("channel"), m.get("thread_ts"), text_of(m)) for m in posts(slack, thread_ts=ts) + posts(slack)]
+    assert len(keys) == len(set(keys))
+    assert len(slack.calls("/api/chat.postMessage")) == before + 2  # the resolved line and the notice
+
+    # Review in Slack: a stranger's Approve is refused (and audited), a reviewer's approves it.
+    incident_id = f"pd-{bot.incident_pd_id}"
+    stored_notice = next(m for (channel, ts), m in slack.messages.items() if "coroner_pm_approve" in text_of(m))
+    notice_ts = next(ts for (channel, ts), m in slack.messages.items() if m is stored_notice)
+    message = {"ts": notice_ts, "channel": CHANNEL, "thread_ts": ts}
+    value = json.dumps({"incident_id": incident_id, "version": 1})
+    assert bot.click("coroner_pm_approve", value, user="U0STRANGER", message=message).status_code == 200
+    refusal = wait_until(lambda: slack.calls("/webhook/T1/U0STRANGER/"), what="the refusal")[0].body
+    assert refusal["response_type"] == "ephemeral" and "CORONER_REVIEWERS" in json.dumps(refusal)
+    assert bot.click("coroner_pm_approve", value, user="U0LEAD", message=message).status_code == 200
+
+    def approved() -> bool:
+        with slack.lock:
+            return "`approved`" in text_of(slack.messages[(CHANNEL, notice_ts)])
+
+    wait_until(approved, what="the notice updated in place")
+    with bot.services.store.unit_of_work() as uow:
+        (version,) = uow.postmortems.versions(incident_id)
+        audit = [(r.actor, r.action) for r in uow.audit.list(target=incident_id)]
+    assert version.status.value == "approved"
+    assert audit == [("U0STRANGER", "postmortem.approve.refused"), ("U0LEAD", "postmortem.in_review"),
+                     ("U0LEAD", "postmortem.approved")]
+    # A member of a reviewer group is a reviewer too (usergroups.users.list); approved is final.
+    assert bot.click("coroner_pm_approve", value, user="U0GROUPIE", message=message).status_code == 200
+    final = wait_until(lambda: slack.calls("/webhook/T1/U0GROUPIE/"), what="the answer to the group member")[0]
+    assert "cannot become approved" in json.dumps(final.body)
+
+    # The notice's "Open draft" link is signed; Chromium opens it and shows the approved draft and its diff.
+    url = next(e["url"] for b in json.loads(text_of(stored_notice)) if b["type"] == "actions"
+               for e in b["elements"] if e.get("url"))
+    assert url.startswith(bot.url + "/postmortems/" + incident_id + "?")
+    assert httpx.get(url.replace("sig=", "sig=0"), timeout=10).status_code == 403
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        service_unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    dom = run_chromium(chromium, Path(tempfile.mkdtemp()) / "profile", url, "--dump-dom")
+    assert "user-profile-service: 5xx rate 38%" in dom and "Approved" in dom
+    assert '<span class="line add">' in dom and "--no-install-recommends" in dom
+
+
+def test_rollback_from_the_thread_patches_the_deployment_for_reviewers_only(bot: Bot) -> None:
+    slack = bot.slack
+    bot.send(bot.event("incident.triggered", minutes=0), webhook_id="d-trig")
+    ts = wait_until(lambda: posts(slack) and root_ts(slack), what="the root message")
+    diagnosis = wait_until(lambda: posts(slack, thread_ts=ts), what="the diagnosis")[0]
+    # CORONER_ROLLBACK_ENABLED: serve offers the button on the diagnosis it posts.
+    button = next(e for b in json.loads(text_of(diagnosis)) if b["type"] == "actions" for e in b["elements"]
+                  if e["action_id"] == "coroner_rollback")
+    assert json.loads(button["value"])["revision"] == 4 and "confirm" in button
+    message = {"ts": next(t for (c, t), m in slack.messages.items() if m is diagnosis or m == diagnosis),
+               "channel": CHANNEL, "thread_ts": ts}
+
+    assert bot.click("coroner_rollback", button["value"], user="U0STRANGER", message=message).status_code == 200
+    refusal = wait_until(lambda: slack.calls("/webhook/T1/U0STRANGER/"), what="the refusal")[0].body
+    assert "CORONER_REVIEWERS" in json.dumps(refusal)
+    cluster = bot.services.cluster_for(SERVICE)
+    assert cluster.get_deployment("prod", SERVICE).containers[0].image.endswith(":2024.05.14-1")  # untouched
+
+    assert bot.click("coroner_rollback", button["value"], user="U0LEAD", message=message).status_code == 200
+    lines = wait_until(lambda: [text_of(m) + str(m.get("text")) for m in posts(slack, thread_ts=ts)
+                                if "rolled" in str(m.get("text")) or "rollout" in str(m.get("text"))],
+                       what="the rollback's result in the thread")
+    assert "<@U0LEAD> rolled `prod/user-profile-service` back to revision 4" in lines[0]
+    wait_until(lambda: any("successfully rolled out" in str(m.get("text")) for m in slack.messages.values()),
+               what="the rollout's progress reaching done", timeout=60)
+    assert cluster.get_deployment("prod", SERVICE).containers[0].image.endswith(":2024.05.02-3")
+    with bot.services.store.unit_of_work() as uow:
+        audit = [(r.actor, r.action, r.details.get("revision")) for r in uow.audit.list(target=f"prod/{SERVICE}")]
+    assert audit == [("U0STRANGER", "rollback.refused", None), ("U0LEAD", "rollback", 4)]
+
+
+def test_slack_down_delays_the_thread_and_loses_nothing(bot: Bot) -> None:
+    """Slack answers 503 to everything: the intake keeps accepting, /readyz says Slack is degraded, the
+    posts wait in the queue with backoff, and the thread appears, once each, when Slack is back."""
+    slack = bot.slack
+    slack.down = True
+    assert bot.send(bot.event("incident.triggered", minutes=0), webhook_id="d-trig").status_code == 202
+    assert bot.send(bot.event("incident.acknowledged", minutes=3), webhook_id="d-ack").status_code == 202
+
+    def degraded() -> dict[str, Any] | None:
+        ready = httpx.get(f"{bot.url}/readyz", timeout=5)
+        return ready.json() if ready.status_code == 200 and ready.json().get("slack") == "degraded" else None
+
+    ready = wait_until(degraded, what="/readyz to report Slack degraded")
+    assert "chat.postMessage" in ready["slack_error"] and ready["database"] == "ok"
+    attempts = wait_until(lambda: len(slack.calls("/api/chat.postMessage")) >= 2 and
+                          slack.calls("/api/chat.postMessage"), what="retries while Slack is down")
+    assert not slack.messages  # Slack took nothing yet
+    slack.down = False
+    ts = wait_until(lambda: slack.messages and root_ts(slack), what="the root once Slack is back", timeout=40)
+    lines = wait_until(lambda: [m for m in slack.messages.values() if m.get("thread_ts") == ts
+                                and "acknowledged" in text_of(m)], what="the acknowledged line", timeout=40)
+    assert len(lines) == 1
+    roots = [m for m in slack.messages.values() if not m.get("thread_ts")]
+    assert len(roots) == 1 and len(attempts) >= 2
+    wait_until(lambda: httpx.get(f"{bot.url}/readyz", timeout=5).json().get("slack") == "ok",
+               what="/readyz to report Slack ok again")
