@@ -10,7 +10,7 @@
    the app's process times one before the bursts and reports it (`one_diagnosis_s`).
 2. The app: the real `create_slack_app` behind `slack_routes` under uvicorn, in its own child process
    (so the client does not share a GIL with it), diagnosing the sim through the official kubernetes
-   client. Its Web API calls go to the Slack double of the tests (`tests/integration/slack/conftest.py`),
+   client. Its Web API calls go to the Slack double of the tests (`tests/doubles/slack_web.py`),
    served by this process. After start-up it calls `gc.freeze()` (`--no-gc-freeze` to leave it out).
 3. A burst: `--commands` really signed slash commands, sent at once from as many threads over
    connections opened beforehand (a barrier releases them together). Each ack's time is from the
@@ -67,7 +67,7 @@ def serve(kubeconfig: Path, slack_api_url: str, concurrency: int, gc_freeze: boo
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
-    from tests.integration.slack.conftest import BOT_TOKEN, SIGNING_SECRET
+    from tests.doubles.slack_web import BOT_TOKEN, SIGNING_SECRET
 
     reader = KubernetesClusterReader.connect(kubeconfig, None)
     playbook = select_playbook(dict(load_playbooks(packaged_dir("playbooks"))), trigger="diagnose")
@@ -176,10 +176,10 @@ def ms(seconds: float) -> float:
 
 def measure(src: Path, kubeconfig: Path, *, commands: int, concurrency: int, repeat: int,
             gc_freeze: bool) -> dict[str, Any]:
-    from tests.integration.slack.conftest import serve_slack_double, sign, slash_command_body
+    from tests.doubles.slack_web import running_slack_web, sign, slash_command_body
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-    with serve_slack_double() as double:
+    with running_slack_web() as double:
         server = subprocess.Popen(  # noqa: S603 - this script, with fixed arguments
             [sys.executable, __file__, "--serve", "--kubeconfig", str(kubeconfig), "--slack-api", double.api_url,
              "--concurrency", str(concurrency), *(["--gc-freeze"] if gc_freeze else [])],
