@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(default=None, description="Verifies Slack's requests.")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL.")
+    diagnose_concurrency: int = Field(
+        default=4, ge=1, description="Slack /diagnose runs at once; more wait in a queue (the acks never do)."
+    )
     pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated V3 webhook secrets; several are accepted while a secret rotates.",

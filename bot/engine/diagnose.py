@@ -23,7 +23,7 @@ from bot.engine.cache import CachingClusterReader
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
-from bot.engine.runner import CheckRun, merge_forbidden, order_findings, run_playbook
+from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, order_findings, run_playbook
 from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
 from bot.redact import redact, redact_json
@@ -85,9 +85,11 @@ def diagnose(
     node_proxy_enabled: bool = False,
     clock: Clock | None = None,
     timeline_limit: int = 200,
+    on_check_done: OnCheckDone | None = None,
 ) -> Diagnosis:
     """Raises `UnknownService`/`AmbiguousService` when the name does not pick one workload, and
-    `ClusterReadError` when the workload itself cannot be read; every other gap becomes a finding."""
+    `ClusterReadError` when the workload itself cannot be read; every other gap becomes a finding.
+    `on_check_done(check, status)` hears each check's outcome as the run learns it (Slack's progress)."""
     started = time.monotonic()
     cached = CachingClusterReader(cluster)
     prefetches = _prefetch(cached)
@@ -103,6 +105,7 @@ def diagnose(
             node_proxy_enabled=node_proxy_enabled,
             clock=clock,
             timeline_limit=timeline_limit,
+            on_check_done=on_check_done,
         )
     finally:
         # Also when resolution fails: a prefetch still talking to the API server while the CLI exits
@@ -125,6 +128,7 @@ def _diagnose(
     node_proxy_enabled: bool,
     clock: Clock | None,
     timeline_limit: int,
+    on_check_done: OnCheckDone | None,
 ) -> Diagnosis:
     resolution = resolve(service, cluster=cached, catalog=catalog, namespace=namespace)
     target = resolution.target
@@ -152,7 +156,7 @@ def _diagnose(
         entry=resolution.entry,
         node_proxy_enabled=node_proxy_enabled,
     )
-    runs = run_playbook(ctx, playbook)
+    runs = run_playbook(ctx, playbook, on_check_done=on_check_done)
     findings = order_findings(merge_forbidden([f for run in runs for f in run.findings]))
     candidates = _candidates(ctx)
     timeline = _timeline(ctx, limit=timeline_limit)

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from bot.metrics import CHECK_DURATION
 from bot.ports import ClusterForbidden, CoronerError
 
 log = logging.getLogger(__name__)
+
+# Told `(check, status)` as the run learns each check's outcome, in playbook order (a check that
+# finishes early is reported once those before it are in). Called on the run's thread: keep it short.
+OnCheckDone = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ def _deadline(started: float, step: PlaybookStep, playbook: Playbook) -> float:
     return min(started + step.timeout_seconds, started + playbook.timeout_seconds)
 
 
-def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
+def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnCheckDone | None = None) -> list[CheckRun]:
     started = time.monotonic()
     run_deadline = started + playbook.timeout_seconds
     finished: dict[int, float] = {}
@@ -103,6 +108,8 @@ def run_playbook(ctx: CheckContext, playbook: Playbook) -> list[CheckRun]:
         ended = finished.get(id(future), time.monotonic())
         CHECK_DURATION.labels(check=step.check).observe(ended - started)
         runs.append(CheckRun(step.check, status, int((ended - started) * 1000), tuple(findings), error))
+        if on_check_done is not None:
+            on_check_done(step.check, status)
     for step, _, thread in started_checks:
         thread.join(timeout=max(0.0, _deadline(started, step, playbook) + STOP_GRACE_SECONDS - time.monotonic()))
         if thread.is_alive():

@@ -1,7 +1,7 @@
 """The bolt app: `/diagnose SERVICE` and the opt-in rollback button.
 
-`/diagnose` acknowledges at once (Slack gives 3 s) and runs the diagnosis in a lazy listener, which
-answers through `response_url`. Nothing here is built at import time: `create_slack_app` is called by
+`/diagnose` acknowledges at once (Slack gives 3 s) and diagnoses on its own bounded pool
+(`bot.slack.diagnose_command`). Nothing here is built at import time: `create_slack_app` is called by
 the composition root with secrets from Settings.
 
 Building the app never contacts Slack, so that Slack being down cannot stop `serve`: the bot token is
@@ -13,17 +13,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.ports import CoronerError
+from bot.ports import Clock, CoronerError
 from bot.settings import Settings
-from bot.slack.blocks import DiagnosisLike
-from bot.slack.listeners import register_diagnose, register_error_handler, register_rollback_button
-from bot.slack.poster import build_web_client
+from bot.slack.diagnose_command import (
+    DEFAULT_CONCURRENCY,
+    DiagnoseCommand,
+    IncidentThreadFor,
+    RecordRun,
+    SlashDiagnose,
+    register_diagnose,
+)
+from bot.slack.listeners import register_error_handler, register_rollback_button
+from bot.slack.poster import SlackChatPoster, build_web_client
 
 log = logging.getLogger(__name__)
+
+# bolt runs listeners here and waits up to 3 s for each ack: only quick work may run on it. Diagnoses
+# have their own pool (`bot.slack.diagnose_command`).
+LISTENER_THREADS = 8
 
 
 class SlackAppError(CoronerError):
@@ -34,10 +46,14 @@ def create_slack_app(
     *,
     signing_secret: str | None,
     bot_token: str,
-    diagnose: Callable[[str], DiagnosisLike],
+    diagnose: SlashDiagnose,
+    record_run: RecordRun,
+    incident_thread_for: IncidentThreadFor,
     client: WebClient | None = None,
     offer_rollback: bool = False,
     command: str = "/diagnose",
+    diagnose_concurrency: int = DEFAULT_CONCURRENCY,
+    clock: Clock | None = None,
     register: Sequence[Callable[[App], None]] = (),
 ) -> App:
     """Build the app without contacting Slack. `client` (for tests or a custom base URL) must carry the
@@ -50,8 +66,14 @@ def create_slack_app(
     if web_client.token is None:
         web_client.token = bot_token
     app = App(signing_secret=signing_secret or "", client=web_client, process_before_response=False,
-              token_verification_enabled=False, request_verification_enabled=signing_secret is not None)
-    register_diagnose(app, diagnose=diagnose, command=command, offer_rollback=offer_rollback)
+              token_verification_enabled=False, request_verification_enabled=signing_secret is not None,
+              listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener"))
+    diagnose_command = DiagnoseCommand(
+        diagnose=diagnose, record_run=record_run, incident_thread_for=incident_thread_for,
+        poster=SlackChatPoster(web_client), offer_rollback=offer_rollback, concurrency=diagnose_concurrency,
+        clock=clock,
+    )
+    register_diagnose(app, diagnose_command, command=command)
     # bolt runs the first listener that matches: `register`'s come first, so with rollbacks enabled their
     # rollback listener acts, and otherwise the button only explains `kubectl rollout undo`.
     for add_listeners in register:
@@ -62,8 +84,14 @@ def create_slack_app(
 
 
 def create_slack_app_from_settings(
-    settings: Settings, *, diagnose: Callable[[str], DiagnosisLike], offer_rollback: bool = False,
-    register: Sequence[Callable[[App], None]] = (), socket_mode: bool = False,
+    settings: Settings,
+    *,
+    diagnose: SlashDiagnose,
+    record_run: RecordRun,
+    incident_thread_for: IncidentThreadFor,
+    offer_rollback: bool = False,
+    register: Sequence[Callable[[App], None]] = (),
+    socket_mode: bool = False,
 ) -> App:
     """The composition root's entry: secrets and the API URL come from Settings, never from os.environ.
     Over HTTP the signing secret is required; in Socket Mode it is not used."""
@@ -77,7 +105,10 @@ def create_slack_app_from_settings(
         signing_secret=secret.get_secret_value() if secret is not None else None,
         bot_token=token,
         diagnose=diagnose,
+        record_run=record_run,
+        incident_thread_for=incident_thread_for,
         client=build_web_client(token=token, base_url=settings.slack_api_url),
         offer_rollback=offer_rollback,
+        diagnose_concurrency=settings.diagnose_concurrency,
         register=register,
     )

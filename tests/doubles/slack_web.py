@@ -4,7 +4,10 @@ A real HTTP server on port 0 answers Web API methods over the real wire format:
 - a bearer `xoxb-…` token is accepted, anything else gets `invalid_auth`;
 - `auth.test` returns a canned bot identity;
 - `chat.postMessage` is recorded and answered with a `ts`, refusing what Slack refuses
-  (no channel, more than 50 blocks, blocks too long);
+  (no channel, more than 50 blocks, blocks too long, `not_in_channel` for a channel listed in
+  `channels_without_bot`);
+- `chat.update` edits a message posted before (`messages` holds each as it stands now), and answers
+  `message_not_found` for a channel and `ts` that name none;
 - `xoxb-ratelimited` always gets HTTP 429, and `rate_limit_next(n)` makes the next n calls 429,
   both with `Retry-After`;
 - `/webhook/...` stands for `response_url` and records what the app posts there.
@@ -53,6 +56,7 @@ class SlackDouble:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, ts) -> message
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # users.info answers
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # usergroups.users.list answers
+    channels_without_bot: set[str] = field(default_factory=set)  # chat.postMessage: not_in_channel
 
     @property
     def api_url(self) -> str:
@@ -165,6 +169,9 @@ def _handler(double: SlackDouble) -> type[BaseHTTPRequestHandler]:
             if not body.get("channel"):
                 self._send(200, {"ok": False, "error": "channel_not_found"})
                 return
+            if body["channel"] in double.channels_without_bot:
+                self._send(200, {"ok": False, "error": "not_in_channel"})
+                return
             blocks = body.get("blocks") or []
             if isinstance(blocks, str):
                 blocks = json.loads(blocks)
@@ -210,19 +217,20 @@ def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = Non
     }
 
 
-def slash_command_fields(text: str, *, response_url: str, command: str = "/diagnose") -> dict[str, str]:
+def slash_command_fields(text: str, *, response_url: str, command: str = "/diagnose",
+                         channel_id: str = "C0INC") -> dict[str, str]:
     """The fields of a slash command (REFERENCE.md §2.1): form-encoded over HTTP, a JSON object in a
     Socket Mode envelope."""
     return {
-        "token": "deprecated", "team_id": "T0001", "team_domain": "coroner-test", "channel_id": "C0INC",
+        "token": "deprecated", "team_id": "T0001", "team_domain": "coroner-test", "channel_id": channel_id,
         "channel_name": "incidents", "user_id": "U0ONCALL", "user_name": "oncall", "command": command,
         "text": text, "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A0001",
         "is_enterprise_install": "false",
     }
 
 
-def slash_command_body(text: str, *, response_url: str, command: str = "/diagnose") -> str:
-    return urlencode(slash_command_fields(text, response_url=response_url, command=command))
+def slash_command_body(text: str, *, response_url: str, command: str = "/diagnose", channel_id: str = "C0INC") -> str:
+    return urlencode(slash_command_fields(text, response_url=response_url, command=command, channel_id=channel_id))
 
 
 def block_action_payload(value: str, *, response_url: str) -> dict[str, Any]:

@@ -113,6 +113,19 @@ def test_unknown_service_suggests_the_closest(cluster, playbook):
     assert err.value.suggestions[0] == "user-profile-service"
 
 
+
+def test_on_check_done_hears_every_check_of_the_playbook_once_with_its_status(cluster, playbook):
+    heard: list[tuple[str, str]] = []
+    with cluster("registry-meltdown") as c:
+        with pytest.raises(UnknownService):
+            diagnose("user-profil-service", cluster=c.reader, playbook=playbook,
+                     on_check_done=lambda check, status: heard.append((check, status)))
+        assert heard == []  # resolution failed before any check ran
+        d = diagnose("user-profile-service", cluster=c.reader, playbook=playbook,
+                     on_check_done=lambda check, status: heard.append((check, status)))
+    assert [check for check, _ in heard] == [step.check for step in playbook.steps]
+    assert heard == [(run.check, run.status) for run in d.checks]
+
 def test_cli_json_and_text(cluster):
     with cluster("registry-meltdown") as c:
         runner = CliRunner()

@@ -28,7 +28,7 @@ def wait_for_status(health: SlackHealth, test: Callable[[SlackStatus], bool], ti
 def test_slack_down_at_start_builds_the_app_then_recovers(kit) -> None:
     with running_slack_web(listening=False) as slack:
         client = WebClient(token=kit.token, base_url=slack.api_url, timeout=2)
-        create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story, client=client)
+        create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **kit.collaborators(), client=client)
 
         health = SlackHealth()
         check = start_auth_check(client, health, retry_seconds=0.05, max_retry_seconds=0.2)

@@ -74,13 +74,13 @@ def test_every_web_api_method_the_code_calls_has_its_scopes_in_the_manifest(mani
 def test_the_manifest_command_is_the_one_the_app_answers(manifest, slack_api, kit) -> None:
     [command] = manifest["features"]["slash_commands"]
     assert command["usage_hint"] == "[namespace/]service"
-    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
+    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **kit.collaborators(),
                            client=WebClient(token=kit.token, base_url=slack_api.api_url))
     body = kit.slash("user-profile-service", response_url=slack_api.webhook(), command=command["command"])
     response = app.dispatch(BoltRequest(body=body, headers=kit.sign(body)))
     assert response.status == 200
     assert json.loads(response.body)["text"] == "Diagnosing `user-profile-service`…"
-    assert slack_api.wait_for("/webhook/")[0].body["response_type"] == "in_channel"
+    assert kit.answers(slack_api)[0]["text"] == "Diagnosis of user-profile-service: 1 critical, 1 high"
 
     other = kit.slash("user-profile-service", response_url=slack_api.webhook(), command="/not-ours")
     assert app.dispatch(BoltRequest(body=other, headers=kit.sign(other))).status == 404
@@ -93,7 +93,7 @@ def test_the_manifest_urls_are_the_route_serve_mounts(manifest, kit) -> None:
     if manifest["settings"]["socket_mode_enabled"]:
         assert urls == [None, None]  # Slack dials nothing in Socket Mode
         return
-    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
+    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **kit.collaborators(),
                            client=WebClient(token=kit.token, base_url="http://127.0.0.1:9/api/"))
     [route] = slack_routes(app)
     assert {urlsplit(u).path for u in urls} == {route.path}

@@ -94,3 +94,21 @@ def test_each_post_is_counted_by_outcome(slack_api, kit) -> None:
         )
     after = {outcome: calls(outcome) for outcome in before}
     assert {outcome: after[outcome] - before[outcome] for outcome in before} == {"ok": 1, "error": 2, "ratelimited": 1}
+
+
+def test_update_edits_a_posted_message_and_names_slacks_refusal(slack_api, kit) -> None:
+    poster = SlackChatPoster(build_web_client(token=kit.token, base_url=slack_api.api_url))
+    ts = poster.post(channel="C0INC", text="before", blocks=[])
+    poster.update(channel="C0INC", ts=ts, text="after", blocks=[])
+    assert slack_api.messages[("C0INC", ts)]["text"] == "after"
+    with pytest.raises(ChatPostError, match=r"^chat.update to C0INC failed: message_not_found") as refused:
+        poster.update(channel="C0INC", ts="1.2", text="x", blocks=[])
+    assert refused.value.retryable is False
+
+
+def test_post_where_the_bot_is_not_a_member_is_not_in_channel(slack_api, kit) -> None:
+    slack_api.channels_without_bot.add("C0PRIVATE")
+    poster = SlackChatPoster(build_web_client(token=kit.token, base_url=slack_api.api_url))
+    with pytest.raises(ChatPostError, match="^chat.postMessage to C0PRIVATE failed: not_in_channel") as refused:
+        poster.post(channel="C0PRIVATE", text="x", blocks=[])
+    assert refused.value.retryable is False

@@ -31,11 +31,11 @@ def connect(slack_api, slack_socket, kit, diagnosed) -> Iterator[StartFn]:
 
     def start(diagnose: Any = None, *, offer_rollback: bool = False, api_url: str | None = None,
               **options: Any) -> SocketModeRunner:
-        def default(service: str) -> Any:
-            diagnosed.append(service)
-            return kit.story(service)
+        def default(service: Any, on_check_done: Any) -> Any:
+            diagnosed.append(service.name)
+            return kit.story(service.name)
 
-        app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=diagnose or default,
+        app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **kit.collaborators(diagnose or default),
                                client=WebClient(token=kit.token, base_url=slack_api.api_url),
                                offer_rollback=offer_rollback)
         runner = start_socket_mode(app, app_token=APP_TOKEN, api_url=api_url or slack_socket.api_url, **options)
@@ -56,8 +56,8 @@ def wait_until(test: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_diagnose_is_acked_over_the_socket_and_answered_via_response_url(
-    connect, slack_api, slack_socket, diagnosed
+def test_diagnose_is_acked_over_the_socket_and_answered_in_the_channel(
+    connect, slack_api, slack_socket, diagnosed, kit
 ) -> None:
     runner = connect()
     assert runner.wait_connected(10)
@@ -67,9 +67,9 @@ def test_diagnose_is_acked_over_the_socket_and_answered_via_response_url(
     assert ack.seconds < 3.0
     assert ack.payload == {"text": "Diagnosing `user-profile-service`…", "response_type": "ephemeral"}
 
-    answer = slack_api.wait_for("/webhook/")[0].body
+    (answer,) = kit.answers(slack_api)
     assert diagnosed == ["user-profile-service"]
-    assert answer["response_type"] == "in_channel"
+    assert answer["channel"] == "C0INC"
     assert answer["blocks"][0]["text"]["text"] == "Diagnosis: user-profile-service"
     # apps.connections.open went to the Socket Mode API URL with the app token, not to the bot's client.
     assert slack_socket.opens[0]["Authorization"] == f"Bearer {APP_TOKEN}"
@@ -79,16 +79,16 @@ def test_diagnose_is_acked_over_the_socket_and_answered_via_response_url(
 def test_the_ack_does_not_wait_for_the_diagnosis(connect, slack_api, slack_socket, kit) -> None:
     release = threading.Event()
 
-    def slow(service: str) -> Any:
+    def slow(service: Any, on_check_done: Any) -> Any:
         assert release.wait(10), "the test never released the diagnosis"
-        return kit.story(service)
+        return kit.story(service.name)
 
     assert connect(slow).wait_connected(10)
     envelope_id = slack_socket.send_slash_command("user-profile-service", response_url=slack_api.webhook())
     assert slack_socket.wait_ack(envelope_id, timeout=3.0).payload is not None
-    assert slack_api.calls("/webhook/") == []  # the diagnosis is still blocked
+    assert slack_api.calls("/api/chat.update") == []  # the diagnosis is still blocked
     release.set()
-    assert slack_api.wait_for("/webhook/")[0].body["response_type"] == "in_channel"
+    kit.answers(slack_api)
 
 
 def test_bad_service_text_gets_the_usage_in_the_ack(connect, slack_api, slack_socket, diagnosed) -> None:
@@ -98,7 +98,7 @@ def test_bad_service_text_gets_the_usage_in_the_ack(connect, slack_api, slack_so
     assert payload is not None and "is not a service name" in payload["text"]
     assert "<!channel>" not in payload["text"]
     time.sleep(0.2)
-    assert diagnosed == [] and slack_api.calls("/webhook/") == []
+    assert diagnosed == [] and slack_api.calls("/webhook/") == [] and slack_api.calls("/api/chat.") == []
 
 
 def test_a_block_action_reaches_the_rollback_listener(connect, slack_api, slack_socket) -> None:
@@ -113,7 +113,7 @@ def test_a_block_action_reaches_the_rollback_listener(connect, slack_api, slack_
             in reply["text"])
 
 
-def test_a_dropped_connection_reconnects_with_a_new_url(connect, slack_api, slack_socket) -> None:
+def test_a_dropped_connection_reconnects_with_a_new_url(connect, slack_api, slack_socket, kit) -> None:
     runner = connect(ping_interval=0.5)
     assert runner.wait_connected(10)
     opens = len(slack_socket.opens)
@@ -127,7 +127,7 @@ def test_a_dropped_connection_reconnects_with_a_new_url(connect, slack_api, slac
     assert runner.wait_connected(10)
     envelope_id = slack_socket.send_slash_command("user-profile-service", response_url=slack_api.webhook())
     assert slack_socket.wait_ack(envelope_id).payload is not None
-    slack_api.wait_for("/webhook/")
+    kit.answers(slack_api)
 
 
 def test_a_disconnect_frame_moves_to_a_new_connection(connect, slack_api, slack_socket) -> None:
@@ -169,7 +169,7 @@ def test_close_closes_the_socket(connect, slack_socket) -> None:
 def test_a_token_that_is_not_an_app_token_is_one_line_without_its_value(
     slack_socket, kit, token
 ) -> None:
-    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
+    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **kit.collaborators(),
                            client=WebClient(token=kit.token, base_url=slack_socket.api_url))
     with pytest.raises(SocketModeError) as error:
         start_socket_mode(app, app_token=token, api_url=slack_socket.api_url)
@@ -180,7 +180,7 @@ def test_a_token_that_is_not_an_app_token_is_one_line_without_its_value(
 
 
 def test_a_refused_app_token_is_one_line_without_its_value(slack_socket, kit) -> None:
-    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, diagnose=kit.story,
+    app = create_slack_app(signing_secret=kit.secret, bot_token=kit.token, **kit.collaborators(),
                            client=WebClient(token=kit.token, base_url=slack_socket.api_url))
     with pytest.raises(SocketModeError, match=r"^Slack refused CORONER_SLACK_APP_TOKEN: invalid_auth$"):
         start_socket_mode(app, app_token="xapp-invalid", api_url=slack_socket.api_url)

@@ -157,3 +157,12 @@ def test_a_check_logs_with_the_callers_context_and_its_own_name(monkeypatch):
     (record,) = records
     assert record.threadName == "check-nodes"
     assert (record.job_id, record.incident_id, record.check) == (9, "Q1", "nodes")
+
+
+def test_on_check_done_hears_each_check_and_its_status_in_playbook_order():
+    reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_hpas": 2.0}, forbidden={"get_deployment"})
+    heard: list[tuple[str, str]] = []
+    runs = run_playbook(ctx(reader), book("nodes", "hpa", "workload", check_timeout=0.2),
+                        on_check_done=lambda check, status: heard.append((check, status)))
+    assert heard == [(r.check, r.status) for r in runs]
+    assert heard == [("nodes", "ok"), ("hpa", "timeout"), ("workload", "forbidden")]
