@@ -115,6 +115,7 @@ def create_app(
         await applier.apply_pending()
         # Everything built so far (the SDKs, the engine, the playbooks) lives as long as the process: move it
         # out of the collector's reach, so that full collections stay short and do not stall requests.
+        gc.collect()
         gc.freeze()
         tasks = [asyncio.create_task(writer.run()), asyncio.create_task(applier.run())]
         try:

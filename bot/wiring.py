@@ -34,6 +34,7 @@ from bot.clock import SystemClock
 from bot.engine.diagnose import Diagnosis, diagnose
 from bot.engine.playbook import Playbook, load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
+from bot.engine.runner import OnCheckDone
 from bot.incidents.service import IncidentService
 from bot.jobs.diagnose_incident import KIND as DIAGNOSE_KIND
 from bot.jobs.draft_postmortem import KIND as DRAFT_KIND
@@ -43,6 +44,7 @@ from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
 from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
 from bot.settings import Settings
+from bot.slack.diagnose_command import IncidentThread, ServiceRef, SlashRun
 from bot.slack.health import SlackHealth
 from bot.store import Store
 from bot.worker import Handler, default_worker_name
@@ -122,7 +124,8 @@ class Services:
         so one process-wide reader would stop reading layers once 8 GiB had been read in total."""
         return self._images if self._images is not None else image_reader(self.settings)
 
-    def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None) -> Diagnosis:
+    def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None,
+                 on_check_done: OnCheckDone | None = None) -> Diagnosis:
         """Diagnose `service` (a catalog name, a workload name, or `namespace/name`)."""
         given_namespace, name = split_service(service)
         return diagnose(
@@ -133,7 +136,30 @@ class Services:
             catalog=self.catalog,
             namespace=namespace or given_namespace,
             node_proxy_enabled=self.settings.node_proxy_enabled,
+            on_check_done=on_check_done,
         )
+
+    def slash_diagnose(self, service: ServiceRef, on_check_done: OnCheckDone) -> Diagnosis:
+        return self.diagnose(service.name, namespace=service.namespace, on_check_done=on_check_done)
+
+    def record_slash_run(self, run: SlashRun) -> None:
+        """Who ran `/diagnose`, when, and what came of it: in the audit log, next to the clicks."""
+        self.store.audit(
+            actor=run.user_id, action="slack.diagnose", target=str(ServiceRef(run.namespace, run.service)),
+            details={"user_name": run.user_name, "channel_id": run.channel_id, "started_at": run.started_at.isoformat(),
+                     "finished_at": run.finished_at.isoformat(), "outcome": run.outcome, "summary": run.summary,
+                     "error": run.error},
+        )
+
+    def incident_thread_for(self, service: ServiceRef) -> IncidentThread | None:
+        """The open incident of the service, when it has a Slack thread: `/diagnose` answers there too."""
+        entry = self.catalog.get(service.name)
+        with self.store.unit_of_work() as uow:
+            incident = uow.incidents.open_for_service(
+                service.name, pagerduty_service_id=entry.pagerduty_service_id if entry is not None else None)
+        if incident is None or not incident.slack_channel or not incident.slack_ts:
+            return None
+        return IncidentThread(incident.slack_channel, incident.slack_ts)
 
     def incident_service(self) -> IncidentService:
         return IncidentService(self.store, clock=self.clock,
@@ -185,7 +211,8 @@ class Services:
         with self._lock:
             if self._slack_app is None:
                 self._slack_app = create_slack_app_from_settings(
-                    settings, diagnose=self.diagnose, offer_rollback=settings.rollback_enabled,
+                    settings, diagnose=self.slash_diagnose, record_run=self.record_slash_run,
+                    incident_thread_for=self.incident_thread_for, offer_rollback=settings.rollback_enabled,
                     register=[incident_buttons], socket_mode=socket_mode)
             return self._slack_app
 

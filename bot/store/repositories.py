@@ -191,11 +191,15 @@ class IncidentRepository:
     def set_probable_cause(self, incident_id: str, cause: str | None) -> None:
         self._row(incident_id).probable_cause = redact(cause) if cause else cause
 
-    def open_for_service(self, service: str) -> Incident | None:
-        """The most recent incident of `service` that is not resolved (where a /diagnose answer also goes)."""
+    def open_for_service(self, service: str, *, pagerduty_service_id: str | None = None) -> Incident | None:
+        """The most recent incident of `service` (by name, or by PagerDuty service id) that is not resolved:
+        where a /diagnose answer also goes."""
+        same = IncidentRow.service == service
+        if pagerduty_service_id:
+            same = sa.or_(same, IncidentRow.pagerduty_service_id == pagerduty_service_id)
         row = self._session.scalars(
             sa.select(IncidentRow)
-            .where(IncidentRow.service == service, IncidentRow.status != "resolved")
+            .where(same, IncidentRow.status != "resolved")
             .order_by(IncidentRow.created_at.desc())
             .limit(1)
         ).first()

@@ -347,3 +347,20 @@ def test_a_reopened_incident_is_diagnosed_again_and_resolves_into_a_new_draft_ve
     notices = wait_until(lambda: [m for m in slack.messages.values() if "Postmortem draft v2" in text_of(m)],
                          what="the notice of v2", timeout=30)
     assert len(notices) == 1
+
+
+def test_slash_diagnose_in_namespace_form_is_audited_and_answers_in_the_incident_thread(bot: Bot) -> None:
+    slack = bot.slack
+    bot.send(bot.event("incident.triggered", minutes=0))
+    ts = wait_until(lambda: posts(slack) and root_ts(slack), what="the root message")
+    wait_until(lambda: posts(slack, thread_ts=ts), what="the triggered diagnosis")
+    before = len(posts(slack, thread_ts=ts))
+    body = bot.kit.slash("prod/user-profile-service", response_url=slack.webhook("T1/slash/1"))
+    acked = httpx.post(f"{bot.url}/slack/events", content=body, headers=bot.kit.sign(body), timeout=10)
+    assert acked.status_code == 200 and "Diagnosing" in acked.text
+    answer = wait_until(lambda: posts(slack, thread_ts=ts)[before:], what="the /diagnose answer in the thread",
+                        timeout=60)
+    assert "image-size-regression" in text_of(answer[-1])
+    with bot.services.store.unit_of_work() as uow:
+        runs = [r for r in uow.audit.list(target="prod/user-profile-service") if r.action == "slack.diagnose"]
+    assert len(runs) == 1 and runs[0].actor == "U0ONCALL" and runs[0].details["outcome"] == "ok"
