@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         default=120, ge=0, description="Incidents of one service triggered this close together share one diagnosis."
     )
     workers: int = Field(default=4, ge=1, le=64, description="Job worker threads per `coroner serve` process.")
+    check_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Checks running at once in one process, across all diagnoses."
+    )
     reviewers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated Slack user ids (U…) and user-group ids (S…) allowed to approve and roll back.",

@@ -34,7 +34,7 @@ from bot.clock import SystemClock
 from bot.engine.diagnose import Diagnosis, diagnose
 from bot.engine.playbook import Playbook, load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
-from bot.engine.runner import OnCheckDone
+from bot.engine.runner import OnCheckDone, configure_check_slots
 from bot.incidents.service import IncidentService
 from bot.jobs.diagnose_incident import KIND as DIAGNOSE_KIND
 from bot.jobs.draft_postmortem import KIND as DRAFT_KIND
@@ -243,6 +243,7 @@ def build(
 ) -> Services:
     """The object graph from Settings. The overrides replace a part with a double or a recording (the demo
     reads images from its scenario's evidence); everything else is what production runs."""
+    configure_check_slots(settings.check_concurrency)
     health = SlackHealth()
     if chat is None and settings.slack_bot_token is not None:
         from slack_sdk import WebClient

@@ -48,6 +48,45 @@ class CheckRun:
 
 # How long past its deadline a check's thread may take to notice it and return.
 STOP_GRACE_SECONDS = 1.0
+DEFAULT_CHECK_SLOTS = 16
+
+
+class CheckSlots:
+    """How many checks may run at once in this process, whatever runs them: N job workers and the
+    /diagnose pool each run a playbook of several checks, and without a common bound N × checks threads
+    (each with its sockets and buffers) could exhaust the machine during a storm. A check waits for a
+    slot within its own deadline; one that gets none is reported as timed out."""
+
+    def __init__(self, size: int = DEFAULT_CHECK_SLOTS) -> None:
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+
+    def acquire(self, timeout: float) -> bool:
+        if not self._free.acquire(timeout=max(0.0, timeout)):
+            return False
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.running -= 1
+        self._free.release()
+
+
+# The process's bound; `configure_check_slots` sets its size from CORONER_CHECK_CONCURRENCY at start-up.
+CHECK_SLOTS = CheckSlots()
+
+
+def configure_check_slots(size: int) -> CheckSlots:
+    global CHECK_SLOTS
+    if size != CHECK_SLOTS.size:
+        CHECK_SLOTS = CheckSlots(size)
+    return CHECK_SLOTS
 
 
 def _start(
@@ -57,8 +96,14 @@ def _start(
     spec = CHECKS[step.check]
     check_ctx = dataclasses.replace(ctx, deadline=Deadline(deadline))  # shares the memo and the gaps
 
+    slots = CHECK_SLOTS
+
     def work() -> None:
         if not future.set_running_or_notify_cancel():
+            return
+        if not slots.acquire(timeout=deadline - time.monotonic()):
+            finished[id(future)] = time.monotonic()
+            future.set_exception(DeadlineExceeded(f"no free check slot (CORONER_CHECK_CONCURRENCY={slots.size})"))
             return
         try:
             with log_context(check=step.check):
@@ -68,6 +113,8 @@ def _start(
         except BaseException as exc:  # handed to the waiting runner, which turns it into a finding
             finished[id(future)] = time.monotonic()
             future.set_exception(exc)
+        finally:
+            slots.release()
 
     # The check's thread logs with the caller's context (a job's job_id and incident_id) plus its name.
     thread = threading.Thread(target=carry_log_context(work), name=f"check-{step.check}", daemon=True)

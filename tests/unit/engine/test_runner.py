@@ -166,3 +166,39 @@ def test_on_check_done_hears_each_check_and_its_status_in_playbook_order():
                         on_check_done=lambda check, status: heard.append((check, status)))
     assert heard == [(r.check, r.status) for r in runs]
     assert heard == [("nodes", "ok"), ("hpa", "timeout"), ("workload", "forbidden")]
+
+
+def test_checks_of_concurrent_diagnoses_share_one_process_wide_bound():
+    """N workers × a playbook's checks cannot exceed CORONER_CHECK_CONCURRENCY threads at work."""
+    from bot.engine import runner
+
+    previous = runner.CHECK_SLOTS.size
+    slots = runner.configure_check_slots(2)
+    try:
+        reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_nodes": 0.3, "list_hpas": 0.3},
+                                   forbidden={"get_deployment"})
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(run_playbook(ctx(reader), book("nodes", "hpa"))))
+                   for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert len(results) == 3 and all(r.status != "timeout" for runs in results for r in runs)
+        assert slots.peak == 2
+    finally:
+        runner.configure_check_slots(previous)
+
+
+def test_a_check_that_gets_no_slot_within_its_deadline_is_a_timeout():
+    from bot.engine import runner
+
+    previous = runner.CHECK_SLOTS.size
+    slots = runner.configure_check_slots(1)
+    try:
+        assert slots.acquire(timeout=1)  # someone else holds the only slot
+        runs = run_playbook(ctx(FakeClusterReader(nodes=[node("n1", ready=False)])), book("nodes", check_timeout=0.2))
+        assert runs[0].status == "timeout"
+        slots.release()
+    finally:
+        runner.configure_check_slots(previous)
