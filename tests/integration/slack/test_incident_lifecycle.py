@@ -32,6 +32,7 @@ from bot.web.links import PostmortemLinks
 from bot.wiring import build, build_app
 from bot.worker import start_workers
 from tests.conftest import service_unavailable
+from tests.doubles.pagerduty_api import incident_story
 from tests.integration.web.test_browser import run_chromium
 
 SECRET = "pd-lifecycle-secret"
@@ -48,6 +49,19 @@ class Bot:
     slack: Any
     kit: Any
     incident_pd_id: str = "PLIFE01"
+    pd: Any = None  # the PagerDuty REST double: knows each incident the tests page about
+    stop: threading.Event | None = None
+    workers: list[threading.Thread] | None = None
+
+    def start_workers(self) -> None:
+        """(Re)start serve's workers, so that handlers are built from the services as they are now."""
+        if self.stop is not None:
+            self.stop.set()
+            for thread in self.workers or []:
+                thread.join(timeout=10)
+        self.stop = threading.Event()
+        self.workers = start_workers(self.services.store, lambda name: self.services.handlers(worker=name),
+                                     count=2, stop=self.stop, idle_seconds=0.05)
 
     def click(self, action_id: str, value: str, *, user: str, message: dict[str, Any]) -> httpx.Response:
         """A person clicks a button of `message`: the signed block_actions request Slack sends."""
@@ -66,6 +80,9 @@ class Bot:
         return httpx.post(f"{self.url}/slack/events", content=body, headers=self.kit.sign(body), timeout=10)
 
     def send(self, body: bytes, *, webhook_id: str | None = None) -> httpx.Response:
+        pd_id = json.loads(body)["event"]["data"].get("id")
+        if self.pd is not None and pd_id and pd_id not in self.pd.incidents and b"incident_note" not in body:
+            self.pd.add_incident(pd_id, log_entries=incident_story(T0))
         headers = delivery_headers(body, secrets=[SECRET], webhook_id=webhook_id)
         return httpx.post(f"{self.url}/pagerduty/webhook", content=body, headers=headers, timeout=10)
 
@@ -90,7 +107,7 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def bot(request, tmp_path: Path, slack_api, kit) -> Iterator[Bot]:
+def bot(request, tmp_path: Path, slack_api, kit, pagerduty_api) -> Iterator[Bot]:
     database = (f"sqlite:///{tmp_path / 'coroner.db'}" if request.param == "sqlite"
                 else request.getfixturevalue("postgres_url"))
     scenario = load_scenario("registry-meltdown")
@@ -110,6 +127,8 @@ def bot(request, tmp_path: Path, slack_api, kit) -> Iterator[Bot]:
             slack_signing_secret=kit.secret, slack_bot_token=kit.token, slack_api_url=slack_api.api_url,
             pagerduty_webhook_secrets=[SECRET], catalog_file=catalog, node_proxy_enabled=True,
             reviewers=["U0LEAD", "S0SRE"], web_secret=WEB_SECRET, rollback_enabled=True,
+            pagerduty_api_token=pagerduty_api.token, pagerduty_api_url=pagerduty_api.url,
+            pagerduty_from_email="coroner@example.com",
         )
         slack_api.usergroups["S0SRE"] = ["U0GROUPIE"]
         services = build(settings, images=ScenarioImageReader(scenario))
@@ -118,10 +137,10 @@ def bot(request, tmp_path: Path, slack_api, kit) -> Iterator[Bot]:
         # The links in Slack start at the bot's public URL: here, where uvicorn listens.
         services.settings = settings.model_copy(update={"public_url": url})
         services.links = PostmortemLinks.from_settings(services.settings)
-        stack.callback(stop.set)
-        start_workers(services.store, lambda name: services.handlers(worker=name), count=2, stop=stop,
-                      idle_seconds=0.05)
-        yield Bot(url=url, services=services, slack=slack_api, kit=kit)
+        running = Bot(url=url, services=services, slack=slack_api, kit=kit, pd=pagerduty_api)
+        running.start_workers()
+        stack.callback(lambda: running.stop.set() if running.stop else None)
+        yield running
 
 
 def posts(slack, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
@@ -364,3 +383,66 @@ def test_slash_diagnose_in_namespace_form_is_audited_and_answers_in_the_incident
     with bot.services.store.unit_of_work() as uow:
         runs = [r for r in uow.audit.list(target="prod/user-profile-service") if r.action == "slack.diagnose"]
     assert len(runs) == 1 and runs[0].actor == "U0ONCALL" and runs[0].details["outcome"] == "ok"
+
+
+def test_pagerduty_both_ways_note_buttons_and_enrichment(bot: Bot) -> None:
+    slack, pd = bot.slack, bot.pd
+    slack.users["U0LEAD"] = {"id": "U0LEAD", "profile": {"email": "alice@example.com"}}
+    bot.send(bot.event("incident.triggered", minutes=0))
+    note = pd.wait_for("POST", f"/incidents/{bot.incident_pd_id}/notes", timeout=40)[0]
+    assert note.header("From") == "coroner@example.com" and "Probable cause: image grew 19.5×" in json.dumps(
+        note.body, ensure_ascii=False)
+    # The root offers Acknowledge and Resolve; a click calls PUT /incidents/{id} as the clicking person.
+    root = wait_until(lambda: "coroner_pd_acknowledge" in text_of(current_root(slack)) and current_root(slack),
+                      what="the PagerDuty buttons on the root")
+    message = {"ts": root_ts(slack), "channel": CHANNEL}
+    value = json.dumps({"incident_id": f"pd-{bot.incident_pd_id}"})
+    assert bot.click("coroner_pd_acknowledge", value, user="U0LEAD", message=message).status_code == 200
+    put = pd.wait_for("PUT", f"/incidents/{bot.incident_pd_id}")[0]
+    assert put.header("From") == "alice@example.com" and put.body["incident"]["status"] == "acknowledged"
+    wait_until(lambda: slack.calls("/webhook/T1/U0LEAD/coroner_pd_acknowledge"), what="the confirmation")
+    with bot.services.store.unit_of_work() as uow:
+        assert [(r.actor, r.action) for r in uow.audit.list(target=f"pd-{bot.incident_pd_id}")] == [
+            ("U0LEAD", "pagerduty.acknowledged")]
+    # The draft's timeline holds who was notified and who acknowledged, from PagerDuty's log entries.
+    bot.send(bot.event("incident.resolved", minutes=60))
+    incident_id = f"pd-{bot.incident_pd_id}"
+
+    def draft() -> str | None:
+        with bot.services.store.unit_of_work() as uow:
+            latest = uow.postmortems.latest(incident_id)
+        return latest.body_markdown if latest else None
+
+    body = wait_until(draft, what="the draft", timeout=40)
+    assert "notified Alice by sms" in body and "Bob acknowledged" in body and "Evidence gap" not in body
+
+
+def test_request_changes_opens_a_modal_and_the_comment_reaches_the_web_view(bot: Bot) -> None:
+    slack = bot.slack
+    bot.send(bot.event("incident.triggered", minutes=0))
+    bot.send(bot.event("incident.resolved", minutes=30))
+    notice = wait_until(lambda: [(ts, m) for (c, ts), m in slack.messages.items() if "coroner_pm_request_changes"
+                                 in text_of(m)], what="the notice", timeout=40)[0]
+    incident_id = f"pd-{bot.incident_pd_id}"
+    message = {"ts": notice[0], "channel": CHANNEL, "thread_ts": notice[1].get("thread_ts")}
+    value = json.dumps({"incident_id": incident_id, "version": 1})
+    assert bot.click("coroner_pm_request_changes", value, user="U0LEAD", message=message).status_code == 200
+    opened = wait_until(lambda: slack.calls("/api/views.open"), what="the modal")[0].body
+    view = json.loads(opened["view"]) if isinstance(opened["view"], str) else opened["view"]
+    # The reviewer types a comment and submits: Slack's view_submission, signed.
+    view["state"] = {"values": {"comment": {"text": {"type": "plain_text_input",
+                                                     "value": "Add the HPA <max> scale-ups to the timeline"}}}}
+    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": "U0LEAD"}, "view": view,
+               "api_app_id": "A0001"}
+    body = urlencode({"payload": json.dumps(payload)})
+    assert httpx.post(f"{bot.url}/slack/events", content=body, headers=bot.kit.sign(body),
+                      timeout=10).status_code == 200
+
+    def changes_requested() -> bool:
+        with slack.lock:
+            return "`changes_requested`" in text_of(slack.messages[(CHANNEL, notice[0])])
+
+    wait_until(changes_requested, what="the notice showing changes requested")
+    page = httpx.get(bot.services.draft_url(incident_id), timeout=10)
+    assert page.status_code == 200
+    assert "Add the HPA &lt;max&gt; scale-ups to the timeline" in page.text
