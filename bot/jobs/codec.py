@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from bot.ports import CoronerError
 
@@ -44,3 +44,14 @@ def _runtime_type(field: dataclasses.Field[Any]) -> type | None:
     text = str(field.type).replace(" ", "")
     base = text.split("|")[0]
     return {"str": str, "int": int, "bool": bool}.get(base)
+
+
+class JobCommand:
+    """Base of the commands: each is a frozen dataclass, and this is its payload codec."""
+
+    def to_payload(self) -> dict[str, Any]:
+        return to_payload(self)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Self:
+        return from_payload(cls, payload)

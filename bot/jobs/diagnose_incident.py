@@ -6,17 +6,15 @@ are its diagnosis requests, and the result is posted to each one's thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from bot.jobs.codec import from_payload, to_payload
+from bot.jobs.codec import JobCommand
 
 KIND = "diagnose_incident"
 
 
 @dataclass(frozen=True)
-class DiagnoseIncident:
+class DiagnoseIncident(JobCommand):
     incident_id: str  # the incident whose trigger (or reopening) queued the job
     service: str | None  # PagerDuty's service name, used when the catalog has no entry for the id
     pagerduty_service_id: str | None
@@ -25,13 +23,6 @@ class DiagnoseIncident:
 
     def dedupe_key(self) -> str:
         return f"{KIND}:{self.incident_id}:{self.generation}"
-
-    def to_payload(self) -> dict[str, Any]:
-        return to_payload(self)
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> DiagnoseIncident:
-        return from_payload(cls, payload)
 
 
 def diagnosis_key_for_job(job_dedupe_key: str) -> str:

@@ -7,11 +7,10 @@ a job that runs twice posts once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from bot.jobs.codec import JobPayloadError, from_payload, to_payload
+from bot.jobs.codec import JobCommand, JobPayloadError
 
 KIND = "post_to_slack"
 
@@ -24,7 +23,7 @@ POST_KINDS: tuple[str, ...] = ("event", "diagnosis", "postmortem", "note")
 
 
 @dataclass(frozen=True)
-class PostToSlack:
+class PostToSlack(JobCommand):
     incident_id: str
     kind: str
     ref: str
@@ -36,10 +35,3 @@ class PostToSlack:
 
     def dedupe_key(self) -> str:
         return f"{KIND}:{self.incident_id}:{self.kind}:{self.ref}"
-
-    def to_payload(self) -> dict[str, Any]:
-        return to_payload(self)
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> PostToSlack:
-        return from_payload(cls, payload)
