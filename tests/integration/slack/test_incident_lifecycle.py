@@ -340,10 +340,13 @@ def test_an_alert_storm_is_one_diagnosis_posted_to_every_thread(bot: Bot) -> Non
         jobs = uow.jobs.list(kind="diagnose_incident")
         runs = [r for pd_id in storm for r in uow.diagnoses.list_for_incident(f"pd-{pd_id}")]
     assert len(jobs) == 1 and len(runs) == 1
-    # Each root shows the same probable cause.
-    with slack.lock:
-        roots = [m for m in slack.messages.values() if not m.get("thread_ts")]
-    assert len(roots) == len(storm) and all("Probable cause" in text_of(r) for r in roots)
+    # Each root shows the probable cause (the root is edited right after the thread post).
+    def roots() -> list[dict[str, Any]]:
+        with slack.lock:
+            return [m for m in slack.messages.values() if not m.get("thread_ts")]
+
+    wait_until(lambda: all("Probable cause" in text_of(r) for r in roots()), what="the cause on every root")
+    assert len(roots()) == len(storm)
 
 
 def test_a_reopened_incident_is_diagnosed_again_and_resolves_into_a_new_draft_version(bot: Bot) -> None:
