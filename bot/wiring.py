@@ -216,6 +216,14 @@ class Services:
                     register=[incident_buttons], socket_mode=socket_mode)
             return self._slack_app
 
+    def post_waiting_now(self) -> None:
+        """Slack is back: the posts waiting out their backoff go now, not at their next retry time."""
+        with self.store.unit_of_work() as uow:
+            due = uow.jobs.make_due(POST_KIND)
+            uow.commit()
+        if due:
+            log.info("Slack is back: %d waiting posts go now", due)
+
     def readiness(self) -> dict[str, str]:
         """What `/readyz` adds: Slack's state. A degraded Slack does not make the bot unready (the intake
         must keep accepting); posts wait in the queue until it is back."""
@@ -266,6 +274,7 @@ def build(
         slack_health=health,
         _images=images,
     )
+    health.on_recovered(services.post_waiting_now)
     if services.pagerduty is not None and not settings.pagerduty_from_email:
         log.warning("CORONER_PAGERDUTY_FROM_EMAIL is not set: diagnoses are not written back as PagerDuty notes")
     services._clusters.update(clusters or {})

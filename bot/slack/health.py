@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -46,6 +47,11 @@ class SlackHealth:
         self._changed = threading.Condition()
         now = self._clock.now()
         self._status = SlackStatus(state="degraded", since=now, last_error="not checked yet", last_error_at=now)
+        self._on_recovered: list[Callable[[], None]] = []
+
+    def on_recovered(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (off the lock) each time Slack turns from degraded to ok."""
+        self._on_recovered.append(callback)
 
     def status(self) -> SlackStatus:
         with self._changed:
@@ -57,11 +63,18 @@ class SlackHealth:
 
     def record_ok(self) -> None:
         with self._changed:
-            if self._status.state != "ok":
+            recovered = self._status.state != "ok"
+            if recovered:
                 self._status = SlackStatus(state="ok", since=self._clock.now(), last_error=self._status.last_error,
                                            last_error_at=self._status.last_error_at)
                 log.info("Slack is reachable again")
                 self._changed.notify_all()
+        if recovered:
+            for callback in self._on_recovered:
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001 - a hook's failure must not turn a good post into an error
+                    log.exception("Slack recovery hook failed")
 
     def record_failure(self, error: str) -> None:
         with self._changed:

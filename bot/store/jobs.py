@@ -135,6 +135,17 @@ class JobRepository:
         self._session.flush()
         return _job(row)
 
+    def make_due(self, kind: str) -> int:
+        """Queued jobs of `kind` waiting out a backoff become claimable now (their cause went away: Slack
+        is back). Returns how many."""
+        now = self._clock.now()
+        result = self._session.execute(
+            sa.update(JobRow)
+            .where(JobRow.kind == kind, JobRow.status == JobStatus.QUEUED.value, JobRow.available_at > now)
+            .values(available_at=now, updated_at=now)
+        )
+        return int(result.rowcount or 0)
+
     def renew(self, job_id: int, *, worker: str, lease: timedelta = DEFAULT_LEASE) -> Job:
         """Extend the lease of a job this worker holds (long jobs call this before the lease runs out)."""
         row = self._held(job_id, worker)

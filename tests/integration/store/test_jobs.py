@@ -126,3 +126,21 @@ def test_postgres_claim_skips_a_row_locked_by_an_uncommitted_claim(postgres_url,
     assert claim(b, "c") is None
     a.dispose()
     b.dispose()
+
+
+def test_make_due_brings_forward_the_queued_jobs_of_one_kind(database_url):
+    from datetime import timedelta
+
+    store = Store.from_url(database_url)
+    store.enqueue_job(kind="post_to_slack", dedupe_key="p1", payload={})
+    store.enqueue_job(kind="diagnose_incident", dedupe_key="d1", payload={})
+    for kind in ("post_to_slack", "diagnose_incident"):
+        job = store.claim_job(worker="w", kinds=[kind])
+        store.fail_job(job.id, worker="w", error="Slack down", retry_in=timedelta(minutes=10))
+    assert store.claim_job(worker="w") is None  # both wait out their backoff
+    with store.unit_of_work() as uow:
+        assert uow.jobs.make_due("post_to_slack") == 1
+        uow.commit()
+    assert store.claim_job(worker="w").kind == "post_to_slack"
+    assert store.claim_job(worker="w") is None  # the other kind still waits
+    store.dispose()
