@@ -105,6 +105,67 @@ class RollbackCandidate:
 
 
 @dataclass(frozen=True)
+class RollbackDecision:
+    """Whether rolling back is advised, decided once from the evidence (issue 9). Every sink (text, JSON,
+    Slack, the postmortem) reads this; none re-derives "recommended" from a finding's evidence."""
+
+    recommended: bool
+    revision: int | None
+    reason: str  # one sentence an on-call reads: why, or why not
+    implicated_by: tuple[str, ...] = ()  # the rule ids whose evidence implicated the current revision
+
+    def to_json(self) -> dict[str, Any]:
+        return {"recommended": self.recommended, "revision": self.revision, "reason": self.reason,
+                "implicated_by": list(self.implicated_by)}
+
+
+NO_ROLLBACK_DECISION = RollbackDecision(False, None, "no rollout history was read")
+
+
+class Confidence(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True)
+class CauseLink:
+    """One link of the causal chain. `role` is trigger | mechanism | symptom | amplifier; `rules` are the
+    rule ids of the findings that are its evidence."""
+
+    role: str
+    text: str
+    rules: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role, "text": self.text, "rules": list(self.rules)}
+
+
+@dataclass(frozen=True)
+class ProbableCause:
+    """The one probable cause on top of a diagnosis (issue 9): the chain trigger -> mechanism -> symptoms,
+    the findings that support it, what was ruled out, and how sure. When the evidence does not single out
+    one cause, `chain` is empty and `candidates` lists the possibilities."""
+
+    summary: str  # the chain in one line: "revision 5 (image 4.2 GB, 19.5x revision 4) -> ... -> registry 503"
+    chain: tuple[CauseLink, ...]
+    supporting: tuple[str, ...]  # rule ids
+    ruled_out: tuple[str, ...]  # sentences: "the service's revision: live 4 days, ..."
+    confidence: Confidence
+    candidates: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "chain": [link.to_json() for link in self.chain],
+            "supporting": list(self.supporting),
+            "ruled_out": list(self.ruled_out),
+            "confidence": self.confidence.value,
+            "candidates": list(self.candidates),
+        }
+
+
+@dataclass(frozen=True)
 class Target:
     """The workload a diagnosis is about."""
 

@@ -18,7 +18,16 @@ from typing import Any
 from bot import timeline as tl
 from bot.catalog import Catalog
 from bot.checks import facts, rollout
-from bot.domain import Finding, RollbackCandidate, Severity, Target, TimelineEntry
+from bot.domain import (
+    NO_ROLLBACK_DECISION,
+    Finding,
+    ProbableCause,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    Target,
+    TimelineEntry,
+)
 from bot.engine.cache import CachingClusterReader
 from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
@@ -43,6 +52,9 @@ class Diagnosis:
     playbook: str = "diagnose"
     resolved_via: str = ""
     checks: tuple[CheckRun, ...] = field(default=())
+    # Decided once from the evidence (issue 9); every sink reads these and re-derives nothing.
+    rollback: RollbackDecision = NO_ROLLBACK_DECISION
+    cause: ProbableCause | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms.

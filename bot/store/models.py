@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -149,6 +150,21 @@ class DiagnosisRunRow(Base):
     rollback_candidates: Mapped[list[Any] | None] = mapped_column(JSON)
     image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     dockerfile_fix: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cause: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # ProbableCause.to_json()
+    rollback: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # RollbackDecision.to_json()
+
+
+class ImageAutopsyRow(Base):
+    """An image's autopsy, cached by manifest digest: replicas of `coroner serve` share it, so the admission
+    gate decides from the cache within its deadline and a reference image is read once."""
+
+    __tablename__ = "image_autopsies"
+
+    digest: Mapped[str] = mapped_column(String(128), primary_key=True)  # sha256:... of the manifest
+    ref: Mapped[str] = mapped_column(Text)  # the reference it was first read as
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    report: Mapped[dict[str, Any]]  # ImageReport.to_json()
+    created_at: Mapped[datetime]
 
 
 class FindingRow(Base):

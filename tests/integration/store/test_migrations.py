@@ -20,6 +20,7 @@ TABLES = {
     "jobs",
     "slack_posts",
     "diagnosis_requests",
+    "image_autopsies",
 }
 
 
