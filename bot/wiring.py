@@ -43,6 +43,7 @@ from bot.lifecycle.diagnosis import DiagnosisHandler
 from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
 from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
+from bot.readers import cluster_reader, image_reader
 from bot.settings import Settings
 from bot.slack.diagnose_command import IncidentThread, ServiceRef, SlashRun
 from bot.slack.health import SlackHealth
@@ -53,27 +54,6 @@ log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
 JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND)
-
-
-def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
-    """The official kubernetes client: the given kubeconfig, else CORONER_KUBECONFIG, else in-cluster."""
-    from bot.cluster.kubernetes_reader import KubernetesClusterReader
-
-    return KubernetesClusterReader.connect(kubeconfig or settings.kubeconfig, context or settings.kube_context)
-
-
-def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:
-    """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine."""
-    if (source or settings.image_source) == "docker":
-        from bot.images.docker_reader import DockerImageReader
-
-        return DockerImageReader(contents=docker_contents)
-    from bot.images.registry_auth import RegistryAuth
-    from bot.images.registry_reader import RegistryImageReader
-
-    # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
-    auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
 
 
 def split_service(text: str) -> tuple[str | None, str]:
