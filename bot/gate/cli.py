@@ -85,12 +85,11 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
                       policy=GatePolicy(max_growth=max_growth, min_growth_bytes=min_growth_bytes))
     fix = _fix(given) if given is not None else None
     if fmt == "json":
-        click.echo(render_json(decision, fix=fix.to_json() if fix else None))
+        click.echo(render_json(decision, fix=fix))
     elif fmt == "github":
-        click.echo(render_github(decision, dockerfile=given.path if given else None, fix_diff=fix.diff if fix else None),
-                   nl=False)
+        click.echo(render_github(decision, dockerfile=given.path if given else None, fix=fix), nl=False)
     else:
-        click.echo(render_text(decision, fix_diff=fix.diff if fix else None), nl=False)
+        click.echo(render_text(decision, fix=fix), nl=False)
     sys.exit(FAIL if decision.verdict == "fail" else PASS)
 
 

@@ -7,23 +7,38 @@ Every output is redacted, as every sink is (`bot.redact`): reasons quote instruc
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.gate.decision import GateDecision, GateReason
 from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
+if TYPE_CHECKING:
+    from bot.dockerfile.fix import FixResult
 
-def render_text(decision: GateDecision, *, fix_diff: str | None = None) -> str:
+
+def render_text(decision: GateDecision, *, fix: FixResult | None = None) -> str:
     against = f" against {decision.reference}" if decision.reference else ""
     out = [f"coroner gate: {decision.verdict.upper()} {decision.candidate}{against}"]
     for reason in decision.reasons:
         out.append(f"  {reason.code}: {reason.message}")
         out += [f"      {line}" for line in _evidence_lines(reason)]
     out += [f"note: {note}" for note in decision.notes]
-    if fix_diff:
-        out += ["", "Fix:", fix_diff.rstrip("\n")]
+    out += _fix_lines(fix)
     return redact("\n".join(out)) + "\n"
+
+
+def _fix_lines(fix: FixResult | None) -> list[str]:
+    """The fix as `coroner fix` gives it: the diff, then the .dockerignore to write."""
+    if fix is None or not (fix.diff or fix.dockerignore):
+        return []
+    out = ["", f"Fix for {fix.path} (coroner fix --write applies it):"]
+    if fix.diff:
+        out.append(fix.diff.rstrip("\n"))
+    if fix.dockerignore and fix.dockerignore_path:
+        out.append(f"and write {fix.dockerignore_path}:")
+        out += [f"  {line}" for line in fix.dockerignore.splitlines()]
+    return out
 
 
 def _evidence_lines(reason: GateReason) -> list[str]:
@@ -39,14 +54,14 @@ def _evidence_lines(reason: GateReason) -> list[str]:
     return lines
 
 
-def render_json(decision: GateDecision, *, fix: dict[str, Any] | None = None) -> str:
+def render_json(decision: GateDecision, *, fix: FixResult | None = None) -> str:
     data = decision.to_json()
     if fix is not None:
-        data["fix"] = fix
+        data["fix"] = fix.to_json()
     return json.dumps(redact_json(data), indent=2)
 
 
-def render_github(decision: GateDecision, *, dockerfile: str | None, fix_diff: str | None = None) -> str:
+def render_github(decision: GateDecision, *, dockerfile: str | None, fix: FixResult | None = None) -> str:
     """One `::error` per reason, on its Dockerfile line when known; notes as `::notice`."""
     out = []
     for reason in decision.reasons:
@@ -61,8 +76,10 @@ def render_github(decision: GateDecision, *, dockerfile: str | None, fix_diff: s
     if decision.reference:
         summary += f" against {decision.reference}"
     out.append(f"::notice title=coroner gate::{_data(redact(summary))}")
-    if fix_diff:
-        out += ["::group::coroner gate: Dockerfile fix", redact(fix_diff).rstrip("\n"), "::endgroup::"]
+    fix_lines = _fix_lines(fix)
+    if fix_lines:
+        # A diff line starts with " ", "+", "-" or "@": none can be read as a workflow command.
+        out += ["::group::coroner gate: Dockerfile fix", *(redact(line) for line in fix_lines[1:]), "::endgroup::"]
     return "\n".join(out) + "\n"
 
 

@@ -3,6 +3,7 @@ to Debian's docker-registry on loopback (the images tests' registry fixture, sha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -51,7 +52,7 @@ def coroner(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
     """`coroner ARGS` as a process, on this worktree's code."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     cli = [sys.executable, "-c", "from bot.cli import main; main()"]
-    return subprocess.run([*cli, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+    return subprocess.run([*cli, *args], check=False, capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 def _context(root: Path, dockerfile: str) -> Path:
@@ -93,8 +94,6 @@ def gate_images(docker_client, registry_url) -> Iterator[GateImages]:  # noqa: F
         yield GateImages(refs["v1"], refs["v2"], refs["v3"], workdir / "v2" / "Dockerfile")
     finally:
         for tag in reversed(created):
-            try:
+            with contextlib.suppress(Exception):  # cleanup must not hide the test's own failure
                 docker_client.images.remove(tag, force=True)
-            except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
-                pass
         shutil.rmtree(workdir, ignore_errors=True)

@@ -40,8 +40,9 @@ def test_the_github_format_lands_each_reason_on_its_dockerfile_line(gate_images:
     assert f"::error file={dockerfile},line=4,title=coroner gate%3A image-growth::" in "\n".join(errors)
     assert any(e.startswith(f"::error file={dockerfile},line=3,title=coroner gate%3A new-critical-finding::")
                for e in errors)
-    assert all("\n" not in e for e in errors)
-    assert proc.stdout.rstrip().splitlines()[-1] != ""
+    assert proc.stdout.splitlines()[len(errors)].startswith("::notice title=coroner gate::coroner gate: fail ")
+    group = proc.stdout.split("::group::coroner gate: Dockerfile fix\n", 1)[1].split("::endgroup::", 1)[0]
+    assert "-COPY . .\n" in group and ".dockerignore:" in group and "  .git\n" in group
 
 
 def test_text_output_without_the_smaller_threshold_fails_on_the_git_directory_only(gate_images: GateImages):
@@ -50,6 +51,7 @@ def test_text_output_without_the_smaller_threshold_fails_on_the_git_directory_on
     assert proc.stdout.startswith(f"coroner gate: FAIL {gate_images.grown} against {gate_images.reference}\n")
     assert "  new-critical-finding: vcs-directory:" in proc.stdout
     assert "image-growth" not in proc.stdout  # +12 MiB is under the default 100 MB
+    assert "Fix for" not in proc.stdout  # no --dockerfile, no fix
 
 
 def test_a_fixed_image_passes(gate_images: GateImages):
