@@ -165,6 +165,12 @@ def _is_critical(finding: Finding, policy: GatePolicy) -> bool:
     return finding.rule != "build-toolchain" or int(finding.evidence.get("bytes") or 0) >= policy.toolchain_min_bytes
 
 
+def _in_a_layer(finding: Finding) -> bool:
+    """A secret set in the image config (ENV) is in no layer: its finding names the last one for want of
+    better, and the gate would point at the wrong Dockerfile line."""
+    return finding.rule != "secret-in-history" or "history" in finding.evidence
+
+
 def _new_critical_findings(candidate: ImageReport, reference: ImageReport | None,
                            policy: GatePolicy) -> list[GateReason]:
     known: dict[str, set[str]] = {}
@@ -181,8 +187,8 @@ def _new_critical_findings(candidate: ImageReport, reference: ImageReport | None
         if what and not new:
             continue  # the reference ships it too
         index = finding.evidence.get("layer")
-        layer = layers.get(index) if isinstance(index, int) else None
-        line = finding.evidence.get("line")
+        layer = layers.get(index) if isinstance(index, int) and _in_a_layer(finding) else None
+        line = finding.evidence.get("line") if layer is not None else None
         reasons.append(GateReason(
             code=NEW_CRITICAL_FINDING,
             message=f"{finding.rule}: {finding.title}",
@@ -252,7 +258,7 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
     names = ", ".join(landing.node.node for landing in over[:5]) + (", ..." if len(over) > 5 else "")
     message = (
         f"{over_pods} pods × {human_bytes(size)} against the free imagefs on the {_count(len(over))} "
-        f"node{'s' if len(over) != 1 else ''} ({human_bytes(free)} free: {names}) would pass {past}; "
+        f"node{'s' if len(over) != 1 else ''} ({human_bytes(free)} free: {names}) would push them past {past}; "
         f"{pressure.max_replicas} replicas at most, {len(pulling_nodes)} of {len(receiving)} nodes without "
         f"the image: {human_bytes(total)} to pull"
     )

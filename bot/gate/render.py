@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from bot.gate.decision import GateDecision, GateReason
+from bot.gate.decision import IMAGE_GROWTH, GateDecision, GateReason
 from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
@@ -46,7 +46,8 @@ def _evidence_lines(reason: GateReason) -> list[str]:
     for layer in reason.evidence.get("layers") or ():
         where = f" (Dockerfile line {layer['line']})" if layer.get("line") is not None else ""
         lines.append(f"layer {layer['index']} {human_bytes(layer['bytes'])}  {layer['instruction'][:70]}{where}")
-        lines += [f"    {human_bytes(p['bytes']):>9}  /{p['path']}" for p in layer.get("top_paths") or ()]
+        if reason.code == IMAGE_GROWTH:  # a finding's message already says what it found inside
+            lines += [f"    {human_bytes(p['bytes']):>9}  /{p['path']}" for p in layer.get("top_paths") or ()]
     for node in reason.evidence.get("nodes") or ():
         lines.append(f"node {node['node']}: {human_bytes(node['used_bytes'])} of {human_bytes(node['capacity_bytes'])}"
                      f" used, {node['pods']} pods pulling -> {node['used_percent_after']:g}% "

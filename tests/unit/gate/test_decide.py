@@ -202,3 +202,12 @@ def test_critical_rules_are_the_image_rules_own_ids():
     source = (Path(__file__).resolve().parents[3] / "bot" / "images" / "rules.py").read_text()
     emitted = set(re.findall(r'_finding\(\s*"([a-z0-9-]+)"', source))
     assert set(CRITICAL_RULES) <= emitted
+
+
+def test_a_secret_in_the_config_points_at_no_layer_and_no_line():
+    candidate = report("app:v2", [BASE, APP], env=("DATABASE_PASSWORD=hunter2-but-longer",),
+                       dockerfile="FROM scratch\nCOPY . /app\n")
+    (reason,) = decide(candidate, small()).reasons
+    assert reason.evidence["rule"] == "secret-in-history" and reason.evidence["new"] == ["DATABASE_PASSWORD"]
+    assert reason.evidence["layers"] == [] and reason.line is None
+    assert "hunter2" not in json.dumps(decide(candidate, small()).to_json())
