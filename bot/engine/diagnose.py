@@ -262,8 +262,8 @@ _MARK = {
 def summary_lines(d: Diagnosis) -> list[str]:
     """What happened, in causal order, one sentence per kind of evidence; each names its rule."""
     by_rule: dict[str, list[Finding]] = {}
-    for f in d.findings:
-        by_rule.setdefault(f.rule, []).append(f)
+    for finding in d.findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
 
     def first(rule: str) -> Finding | None:
         return by_rule.get(rule, [None])[0]

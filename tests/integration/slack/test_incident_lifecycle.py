@@ -121,7 +121,6 @@ def bot(request, tmp_path: Path, slack_api, kit, pagerduty_api) -> Iterator[Bot]
         f"services:\n  {SERVICE}:\n    namespace: prod\n    pagerduty_service_id: {service_id_for(SERVICE)}\n"
         f"    slack_channel: '{CHANNEL}'\n    dockerfile: service/Dockerfile\n"
     )
-    stop = threading.Event()
     with running_sim(scenario) as sim, contextlib.ExitStack() as stack:
         settings = Settings(
             database_url=database, kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
@@ -401,8 +400,8 @@ def test_pagerduty_both_ways_note_buttons_and_enrichment(bot: Bot) -> None:
     assert note.header("From") == "coroner@example.com" and "Probable cause: image grew 19.5×" in json.dumps(
         note.body, ensure_ascii=False)
     # The root offers Acknowledge and Resolve; a click calls PUT /incidents/{id} as the clicking person.
-    root = wait_until(lambda: "coroner_pd_acknowledge" in text_of(current_root(slack)) and current_root(slack),
-                      what="the PagerDuty buttons on the root")
+    wait_until(lambda: "coroner_pd_acknowledge" in text_of(current_root(slack)) and current_root(slack),
+               what="the PagerDuty buttons on the root")
     message = {"ts": root_ts(slack), "channel": CHANNEL}
     value = json.dumps({"incident_id": f"pd-{bot.incident_pd_id}"})
     assert bot.click("coroner_pd_acknowledge", value, user="U0LEAD", message=message).status_code == 200
