@@ -60,7 +60,7 @@ def event_failure(ev: EventSnapshot) -> str | None:
         return "evicted"
     if ev.reason == "FailedScheduling":
         return "unschedulable"
-    if ev.reason in ("ErrImagePull", "Failed") and "pull" in message or ev.reason == "BackOff" and "pulling image" in message:
+    if (ev.reason in ("ErrImagePull", "Failed") and "pull" in message) or (ev.reason == "BackOff" and "pulling image" in message):
         return "registry-error" if registry_error_kind(ev.message) else "pull-error"
     if ev.reason == "Failed" and ("configmap" in message or "secret" in message or "createcontainer" in message):
         return "config-error"
@@ -68,7 +68,7 @@ def event_failure(ev: EventSnapshot) -> str | None:
         return "crash-loop"
     if ev.reason == "OOMKilling":
         return "oom-killed"
-    if ev.reason == "Unhealthy" and "readiness" in message or ev.reason == "Unhealthy" and "liveness" in message:
+    if (ev.reason == "Unhealthy" and "readiness" in message) or (ev.reason == "Unhealthy" and "liveness" in message):
         return "probe-failure"
     return None
 

@@ -72,7 +72,7 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision, wher
         ruled_out.append("the nodes: none is under pressure or NotReady")
     own = counts(imp.get("own_failures"))
     explained = imp.get("explained_by") or {}
-    strong = bool(own) and any(explained.get(k) for k in own) or growth is not None and len(chain) >= 4
+    strong = (bool(own) and any(explained.get(k) for k in own)) or (growth is not None and len(chain) >= 4)
     return _cause(chain, ruled_out, Confidence.HIGH if strong else Confidence.MEDIUM)
 
 
