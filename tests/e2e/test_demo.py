@@ -28,7 +28,7 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     # moved on, with the probable cause, and the thread: the diagnosis, each event, the draft's notice.
     assert "Slack #inc-user-profile-service (root message" in out
     assert "Resolved: [prod] user-profile-service" in out and "*Assignee:* Dana On-Call" in out
-    assert "Probable cause:* image grew 19.5× in revision 5" in out and "roll back to revision 4" in out
+    assert "Probable cause:* revision 5 (image 4.2 GB, 19.5× revision 4) →" in out and "roll back to revision 4" in out
     assert "└─ Diagnosis: user-profile-service" in out
     assert "PagerDuty acknowledged." in out and "PagerDuty resolves." in out
     assert "*Postmortem draft v1*" in out and "[Start review] [Approve] [Request changes]" in out
