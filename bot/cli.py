@@ -48,6 +48,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "bot.dockerfile.cli:fix_command",
         "Print a unified diff that fixes PATH (applies with `patch -p1`); --write applies it.",
     ),
+    "gate": LazyCommand(
+        "bot.gate.cli:gate_command",
+        "Fail when IMAGE grew too much, adds a secret, a VCS directory or a toolchain, or would fill the disks "
+        "of the nodes that receive it.",
+    ),
     "postmortem": LazyCommand("bot.postmortem.cli:postmortem", "Postmortem drafts."),
     "serve": LazyCommand(
         "bot.server:serve",
