@@ -102,10 +102,10 @@ def main() -> None:
 
     tools = {"python": args.bin / "python", "coroner": args.bin / "coroner",
              "hadolint": args.anchor_bin / "hadolint", "dive": args.anchor_bin / "dive"}
-    for name, path in tools.items():
+    for path in tools.values():
         if not path.exists():
             sys.exit(f"{path} not found: install the project with `pip install -e '.[test]'`")
-    import bot  # noqa: PLC0415 - the package the coroner script will import (PYTHONPATH decides which)
+    import bot  # the package the coroner script will import (PYTHONPATH decides which)
 
     compileall.compile_dir(Path(bot.__file__).parent, quiet=1)
     image = build_small_image()

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from starlette.applications import Starlette
 
