@@ -20,7 +20,7 @@ from bot.cluster.rollback import rollback_patch
 from bot.cluster.snapshots import EventSnapshot, ReplicaSetSnapshot
 from bot.checks.workload import PULL_FAILURES
 from bot.domain import Finding, RollbackCandidate, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES = ("image-size-regression", "rollback-candidate")
 

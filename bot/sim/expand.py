@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.images.model import FileEntry, HistoryEntry, ImageConfig, ImageManifest, LayerRef
 from bot.sim.quantity import format_binary, parse_bytes
-from bot.sim.scenario import Forbidden, ImageEvidence, Scenario
+from bot.sim.model import Forbidden, ImageEvidence, Scenario
 from bot.sim.schema import (
     ContainerSpec,
     DeploymentSpec,

@@ -32,7 +32,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.sim.controller import DeploymentController
 from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
 from bot.sim.patch import PATCH_TYPES
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.selectors import (
     SelectorError,
     fields_match,

@@ -3,7 +3,7 @@ import threading
 from bot.domain import Finding, Severity
 from bot.engine import registry
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.engine.fakes import FakeClusterReader, node
 from bot.engine.playbook import parse_playbook
 from bot.engine.runner import order_findings, run_playbook

@@ -195,7 +195,7 @@ def test_the_legacy_username_needs_the_host_it_belongs_to(monkeypatch):
 
 
 def test_settings_build_a_reader_whose_credentials_are_scoped(monkeypatch, doubles):
-    from bot.wiring import image_reader
+    from bot.readers import image_reader
 
     mine, other = make(doubles, basic=ALICE), make(doubles, basic=("bob", "pw-of-bob"))
     monkeypatch.setenv("CORONER_REGISTRY_USERNAME", "alice")
