@@ -186,7 +186,9 @@ def test_page_to_thread_to_draft(bot: Bot) -> None:
     assert "image-size-regression" in text_of(diagnosis) and "--to-revision=4" in text_of(diagnosis)
     cause = wait_until(lambda: "Probable cause" in text_of(current_root(slack)) and current_root(slack),
                        what="the probable cause on the root")
-    assert "19.5×" in text_of(cause) and "revision 4" in text_of(cause)
+    # Leads with the diagnosis's cause, and keeps the rollback clause because the decision recommends it.
+    assert "Probable cause:* revision 5 (image 4.2 GB, 19.5× revision 4) →" in text_of(cause)
+    assert "roll back to revision 4" in text_of(cause)
     assert time.monotonic() - started < 10
 
     # Later events: the root is edited in place, one line each in the thread.
@@ -397,7 +399,7 @@ def test_pagerduty_both_ways_note_buttons_and_enrichment(bot: Bot) -> None:
     slack.users["U0LEAD"] = {"id": "U0LEAD", "profile": {"email": "alice@example.com"}}
     bot.send(bot.event("incident.triggered", minutes=0))
     note = pd.wait_for("POST", f"/incidents/{bot.incident_pd_id}/notes", timeout=40)[0]
-    assert note.header("From") == "coroner@example.com" and "Probable cause: image grew 19.5×" in json.dumps(
+    assert note.header("From") == "coroner@example.com" and "Probable cause: revision 5 (image 4.2 GB, 19.5× revision 4) →" in json.dumps(
         note.body, ensure_ascii=False)
     # The root offers Acknowledge and Resolve; a click calls PUT /incidents/{id} as the clicking person.
     wait_until(lambda: "coroner_pd_acknowledge" in text_of(current_root(slack)) and current_root(slack),
