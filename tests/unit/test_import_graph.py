@@ -199,3 +199,50 @@ def test_a_cycle_is_found_and_named_through_a_function_level_import(tmp_path: Pa
     ]
     assert not any(edge.source == "pkg.c" for edge in edges)  # TYPE_CHECKING imports are not run
     assert find_cycles([edge for edge in marked if not edge.lazy]) == []
+
+
+# -- nothing under bot/ exists for the tests alone -------------------------------------------------------
+
+# Where the product starts: the `coroner` console script, and the packages loaded by path or by name
+# (alembic runs every migration; playbooks are read as package data).
+ENTRY_POINTS = {"bot.cli"} | {module for module in MODULES if module.startswith(("bot.migrations", "bot.playbooks"))}
+
+
+def named_modules(module: str, path: Path) -> Iterator[str]:
+    """Modules a module names in a string (`"bot.server:serve"` in the CLI's table, `-m bot.sim.server`,
+    a package of data files): they are loaded by name, so they are reached as surely as an import."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = node.value.partition(":")[0]
+            if name in MODULES and name != module:
+                yield name
+
+
+def reachable_from(roots: set[str]) -> set[str]:
+    edges: dict[str, set[str]] = {}
+    for edge in IMPORTS:
+        edges.setdefault(edge.source, set()).add(edge.target)
+    for module, path in MODULES.items():
+        edges.setdefault(module, set()).update(named_modules(module, path))
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parts = module.split(".")  # importing bot.x.y runs bot/__init__ and bot/x/__init__ first
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += edges.get(module, ())
+    return seen
+
+
+def test_every_module_of_bot_is_reached_from_an_entry_point() -> None:
+    """A module only the tests import (a double, a helper) belongs in tests/; one nothing imports is dead."""
+    tests = ROOT / "tests"
+    test_modules = module_files(tests, "tests")
+    used_by_tests = {edge.target for module, path in test_modules.items() for edge in imports_of(module, path, MODULES)}
+    unreached = sorted(set(MODULES) - reachable_from(ENTRY_POINTS))
+    only_tests = [module for module in unreached if module in used_by_tests]
+    assert not only_tests, f"imported only by tests (move them under tests/): {', '.join(only_tests)}"
+    assert not unreached, f"reached from no entry point (dead code?): {', '.join(unreached)}"
