@@ -23,6 +23,7 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterReader
 
@@ -60,8 +61,8 @@ class ClusterAsOf:
             for node in self.inner.list_nodes()
         ]
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        summary = self.inner.node_fs_summary(node)
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        summary = self.inner.node_fs_summary(node, pods=pods)
         snapshot = next((n for n in self.inner.list_nodes() if n.name == node), None)
         freed = sum(i.size_bytes for i in snapshot.images if self._arrived(i.names)) if snapshot else 0
         if summary.imagefs is not None:
@@ -89,6 +90,9 @@ class ClusterAsOf:
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self.inner.list_hpas(namespace)
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self.inner.list_jobs(namespace)
 
 
 def _without(fs: FsStats, freed: int) -> FsStats:

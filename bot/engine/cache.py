@@ -19,6 +19,7 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterReader
 
@@ -39,8 +40,8 @@ class CachingClusterReader:
     def list_nodes(self) -> list[NodeSnapshot]:
         return self._get(("nodes",), self.inner.list_nodes)
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        return self._get(("summary", node), lambda: self.inner.node_fs_summary(node))
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        return self._get(("summary", node, pods), lambda: self.inner.node_fs_summary(node, pods=pods))
 
     def list_namespaces(self) -> list[str]:
         return self._get(("namespaces",), self.inner.list_namespaces)
@@ -76,3 +77,6 @@ class CachingClusterReader:
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self._get(("hpas", namespace), lambda: self.inner.list_hpas(namespace))
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("jobs", namespace), lambda: self.inner.list_jobs(namespace))

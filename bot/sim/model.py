@@ -51,6 +51,11 @@ class Scenario:
     deployments: list[dict[str, Any]] = field(default_factory=list)
     replicasets: list[dict[str, Any]] = field(default_factory=list)
     hpas: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    cronjobs: list[dict[str, Any]] = field(default_factory=list)
+    daemonsets: list[dict[str, Any]] = field(default_factory=list)
+    statefulsets: list[dict[str, Any]] = field(default_factory=list)
+    priorityclasses: list[dict[str, Any]] = field(default_factory=list)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # node name -> Summary JSON
     unavailable_summaries: frozenset[str] = frozenset()  # nodes whose kubelet does not answer
     images: dict[str, ImageEvidence] = field(default_factory=dict)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.cluster.snapshots import (
@@ -26,6 +26,7 @@ from bot.cluster.snapshots import (
     OwnerRef,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
 from bot.sim.selectors import labels_match, parse_label_selector
@@ -58,6 +59,7 @@ class FakeClusterReader:
     deployments: list[DeploymentSnapshot] = field(default_factory=list)
     replicasets: list[ReplicaSetSnapshot] = field(default_factory=list)
     hpas: list[HpaSnapshot] = field(default_factory=list)
+    jobs: list[WorkloadSnapshot] = field(default_factory=list)
     namespaces: list[str] | None = None
     context: str | None = "fake"
     forbidden: set[str] = field(default_factory=set)  # method names, or "list_deployments:<ns|*>"
@@ -96,11 +98,12 @@ class FakeClusterReader:
         self._enter("list_nodes")
         return list(self.nodes)
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
         self._enter("node_fs_summary")
         if node not in self.summaries:
             raise ClusterReadError(f"summary of node {node}: 503 kubelet unreachable")
-        return self.summaries[node]
+        summary = self.summaries[node]
+        return summary if pods else replace(summary, pods=None)
 
     def list_namespaces(self) -> list[str]:
         self._enter("list_namespaces")
@@ -147,6 +150,10 @@ class FakeClusterReader:
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         self._enter("list_hpas", namespace)
         return [h for h in self.hpas if h.namespace == namespace]
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        self._enter("list_jobs", namespace)
+        return [j for j in self.jobs if namespace is None or j.namespace == namespace]
 
 
 # --- small builders, so a test states only what it is about ----------------------------------------
