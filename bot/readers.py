@@ -8,9 +8,12 @@ reading a registry never loads the Docker SDK, nor the kubernetes client).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.ports import ClusterReader, ImageReader
-from bot.settings import Settings
+
+if TYPE_CHECKING:  # the callers have loaded the settings already
+    from bot.settings import Settings
 
 
 def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
