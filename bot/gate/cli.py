@@ -99,7 +99,7 @@ def _gather(image: str, *, against: str | None, deployed: str | None, kubeconfig
     from bot.gate.pressure import read_pressure
     from bot.ports import ClusterReadError
     from bot.settings import load_settings
-    from bot.wiring import cluster_reader, image_reader
+    from bot.readers import cluster_reader, image_reader
 
     settings = load_settings()
     reader = image_reader(settings, source=source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gate_reports import BASE, MB, report
+from tests.unit.gate.gate_reports import BASE, MB, report
 
 from bot.gate import ClusterPressure, GatePolicy, NodeImageFs, decide
 from bot.images.autopsy import ImageReport

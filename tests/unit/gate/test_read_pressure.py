@@ -12,7 +12,7 @@ from bot.cluster.snapshots import (
     HpaSnapshot,
     NodeFsSummary,
 )
-from bot.engine.fakes import FakeClusterReader, node
+from tests.doubles.cluster_reader import FakeClusterReader, node
 from bot.gate import read_pressure
 from bot.ports import ClusterNotFound, ClusterReadError
 
