@@ -230,8 +230,8 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
         notes.append(f"pull pressure: none ({len(receiving)} receiving nodes, {len(pulling_nodes)} without the "
                      f"image, {pressure.max_replicas} replicas at most)")
         return []
-    fraction = len(pulling_nodes) / len(receiving)
-    pods = math.ceil(pressure.max_replicas * fraction - 1e-9)
+    # replicas x the fraction of nodes without the image, rounded up, in integers (no float edge)
+    pods = -(-pressure.max_replicas * len(pulling_nodes) // len(receiving))
     landings = []
     for node, count in _spread(pods, pulling_nodes):
         after = node.used_bytes + count * size
