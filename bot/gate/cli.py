@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from bot.redact import redact
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -93,10 +95,11 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
 
 
 def _undecided(exc: Undecided, *, fail_open: bool) -> NoReturn:
+    why = redact(" ".join(str(exc).split()))  # one line, whatever the error carried
     if fail_open and exc.fail_open:
-        click.echo(f"coroner gate: warning: could not decide, passing (--fail-open): {exc}", err=True)
+        click.echo(f"coroner gate: warning: could not decide, passing (--fail-open): {why}", err=True)
         sys.exit(PASS)
-    click.echo(f"coroner gate: could not decide: {exc}", err=True)
+    click.echo(f"coroner gate: could not decide: {why}", err=True)
     sys.exit(UNDECIDED)
 
 
