@@ -162,12 +162,13 @@ def _summaries(cluster: ClusterReader, names: list[str]) -> tuple[dict[str, Node
     one request is refused rather than one per node. Returns the summaries and why some are missing."""
     if not names:
         return {}, ""
+    found: dict[str, NodeFsSummary] = {}
     try:
-        first = cluster.node_fs_summary(names[0])
+        found[names[0]] = cluster.node_fs_summary(names[0])
     except ClusterForbidden:
         return {}, "the summary API is forbidden: no get nodes/proxy"
-    except ClusterReadError as exc:
-        return {}, f"the summary API did not answer: {exc}"
+    except ClusterReadError:
+        pass  # that kubelet is down; the others may answer
 
     def fetch(name: str) -> tuple[str, NodeFsSummary | None]:
         try:
@@ -175,7 +176,6 @@ def _summaries(cluster: ClusterReader, names: list[str]) -> tuple[dict[str, Node
         except ClusterReadError:
             return name, None
 
-    found = {names[0]: first}
     rest = names[1:]
     if rest:
         with ThreadPoolExecutor(max_workers=min(MAX_SUMMARY_REQUESTS, len(rest))) as pool:
