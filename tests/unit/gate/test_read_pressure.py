@@ -89,6 +89,13 @@ def test_without_nodes_proxy_the_figures_fall_back_to_status_images_and_say_so()
     assert "3 of 3 nodes" in note and "get nodes/proxy" in note
 
 
+def test_the_summary_api_can_be_skipped_when_time_is_short():
+    reader = world()
+    pressure = read_pressure(reader, "prod", "api", image_bytes=1, use_summary=False)
+    assert reader.calls["node_fs_summary"] == 0 and pressure.source == "status.images"
+    assert any("(the summary API was not asked)" in n for n in pressure.notes)
+
+
 @pytest.mark.parametrize("down", ["n1", "n3"])  # the first node, asked alone as the probe, or another
 def test_one_unreachable_kubelet_falls_back_for_that_node_only(down):
     reader = world()
