@@ -20,6 +20,7 @@ from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
 from bot.dockerfile.rules import GO_RUNTIME_IMAGE, copy_order_blocker, go_build_output, lint, npm_pattern
+from bot.dockerfile import split
 from bot.dockerfile.shell import Script, parse_script
 from bot.domain import Finding
 from bot.redact import redact, redact_json
@@ -359,89 +360,15 @@ _APK_ADD = re.compile(r"\bapk\s+add\b")
 
 
 def _fix_multistage(w: _Work) -> str | None:
-    """Single-stage Python image with build tools and `pip install -r`: build wheels in a builder stage."""
+    """Python with build tools in the final stage, on any base: build wheels in a builder stage."""
+    if not [f for f in _by_rule(w.findings(), "build-tools-in-final-stage") if f.evidence.get("instruction") == "RUN"]:
+        return None
     d = w.parsed()
-    if len(d.stages) != 1:
-        return None
-    findings = w.findings()
-    if not [f for f in findings if f.rule == "build-tools-in-final-stage" and f.evidence.get("instruction") == "RUN"]:
-        return None
-    stage = d.stages[0]
-    ref = parse_ref(stage.base_image)
-    slim = slim_variant(ref)
-    if ref.name != "python":
-        return None
-    pip_run: Instruction | None = None
-    requirement: str | None = None
-    for ins in stage.instructions:
-        if ins.keyword != "RUN":
-            continue
-        for c in parse_script(ins.shell_script).commands:
-            call = classify(c)
-            if call and call.manager == "pip" and call.action == "install":
-                words = list(call.command.unwrapped().words)
-                for i, word in enumerate(words):
-                    if word in ("-r", "--requirement") and i + 1 < len(words):
-                        requirement = words[i + 1]
-                    elif word.startswith("-r") and len(word) > 2:
-                        requirement = word[2:]
-                if requirement and pip_run is None:
-                    pip_run = ins
-    if pip_run is None or requirement is None or len(parse_script(pip_run.shell_script).commands) != 1:
-        w.notes.append("build-tools-in-final-stage: no single `pip install -r` RUN to turn into wheels; left alone")
-        return None
-    tool_runs, runtime_packages, dropped = _apt_tool_runs(stage, skip=pip_run)
-    if not tool_runs:
-        return None
-    lines = _lines(d.text)
-    from_ins = stage.from_instruction
-    builder: list[str] = [f"{_head(from_ins)[0]}{stage.base_image_raw} AS builder"]
-    for ins in stage.instructions[1:]:
-        if ins in tool_runs or ins.keyword in ("ARG", "ENV", "WORKDIR", "SHELL"):
-            builder += ins.original.split("\n")
-        if ins is pip_run:
-            break
-    dest = "./"
-    before_pip = stage.instructions[: stage.instructions.index(pip_run)]
-    needs_manifest = not any(i.keyword in ("COPY", "ADD") and i.flag("from") is None for i in before_pip)
-    builder.append(f"COPY {requirement} {dest}")
-    builder.append(f"RUN pip wheel --wheel-dir /wheels -r {requirement}")
-    builder.append("")
-    final_base = slim or stage.base_image_raw
-    out: list[str] = lines[: from_ins.line - 1] + builder
-    out.append(f"{_head(from_ins)[0]}{final_base}" + (f" AS {stage.name}" if stage.name else ""))
-    prev_end = from_ins.end_line
-    for ins in stage.instructions[1:]:
-        out += lines[prev_end : ins.line - 1]  # comments and blank lines between instructions stay
-        prev_end = ins.end_line
-        if ins in tool_runs:
-            out += _runtime_install(ins, runtime_packages)
-            continue
-        if ins is pip_run:
-            head, _ = _head(ins)
-            body = ins.original[len(head):] if "\n" not in ins.original else ins.arguments
-            body = re.sub(r"\binstall\b", "install --no-index --find-links=/wheels", body, count=1)
-            if needs_manifest:
-                out.append(f"{_indent(ins)}COPY {requirement} {dest}")
-            out.append(f"{_indent(ins)}RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels {body}")
-            continue
-        out += ins.original.split("\n")
-    out += lines[prev_end:]
-    w.notes.append(
-        "build-tools-in-final-stage: split into a `builder` stage that builds wheels and a final stage on "
-        f"{final_base}; {', '.join(sorted(set(dropped)))} no longer ship"
-    )
-    if any(p.endswith("-dev") for p in dropped):
-        w.notes.append(
-            "build-tools-in-final-stage: runtime libraries for the -dev packages (for example libpq5 for "
-            "libpq-dev) are not guessed; add them to the final stage if the wheels need them"
-        )
-    if any("cuda" in p for p in dropped):
-        w.notes.append(
-            "build-tools-in-final-stage: the CUDA toolkit (compiler and headers) no longer ships; if the app "
-            "needs the CUDA runtime at run time, install only the runtime libraries (cuda-libraries-<version>)"
-        )
-    return "\n".join(out)
+    found = split.plan(d)
+    if isinstance(found, str):
+        return None  # the rule said it is not fixable, with this reason; _notes reports it
+    w.notes += split.notes(found)
+    return split.rewrite(d, found)
 
 
 def _apt_tool_runs(stage: Stage, *, skip: Instruction) -> tuple[list[Instruction], dict[int, list[str]], list[str]]:
@@ -868,7 +795,7 @@ _WHY_LEFT = {
     "curl-pipe-shell": "the checksum of the downloaded script is not known here",
     "docker-socket": "removing the socket changes what the container can do; needs a human decision",
     "cgroup-unaware-runtime": "moving to a newer runtime means choosing a version; coroner never invents one",
-    "build-tools-in-final-stage": "no multi-stage pattern was recognised (pip wheels)",
+    "build-tools-in-final-stage": "no multi-stage split is known for this stage",
     "runs-as-root": "the Dockerfile sets USER root on purpose; drop privileges in the entrypoint or add a non-root USER",
 }
 
@@ -879,6 +806,8 @@ def _notes(after: list[Finding]) -> list[str]:
         if f.rule in ("copy-without-link", "no-cache-mount") or f.rule.startswith("dockerignore-"):
             continue
         why = _WHY_LEFT.get(f.rule, "no safe automatic rewrite")
+        if f.evidence.get("why_not"):
+            why = f"no safe multi-stage split: {f.evidence['why_not']}"
         if f.evidence.get("fixable"):
             why = "could not be rewritten automatically"
         notes.append(f"{f.rule} (line {f.evidence.get('line')}): left alone, {why}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.dockerfile.options import APK, APT as APT_OPTIONS, NPM, PIP, ParsedArgs, parse_args
 from bot.dockerfile.shell import Command, positional_words
 
 APT = ("apt-get", "apt", "aptitude")
@@ -23,6 +24,12 @@ class PackageCall:
     action: str  # install, update, upgrade, remove, clean, wheel, ci, download, build, ...
     packages: tuple[str, ...]
     command: Command
+    # The options as the tool itself reads them (pip, apt, apk, npm); empty for the other managers.
+    args: ParsedArgs = ParsedArgs((), ())
+
+    def has_option(self, *names: str) -> bool:
+        """Whether the tool would see one of the canonical options `names` (`--no-cache-dir`, `-y`)."""
+        return self.args.has(*names)
 
 
 def classify(command: Command) -> PackageCall | None:
@@ -30,11 +37,13 @@ def classify(command: Command) -> PackageCall | None:
     name = c.name
     words = c.words
     if name in APT:
-        pos = _positional(words[1:])
-        return PackageCall("apt", pos[0] if pos else "", tuple(pos[1:]), command) if pos else None
+        args = parse_args(words[1:], APT_OPTIONS)
+        pos = args.positional
+        return PackageCall("apt", pos[0], tuple(pos[1:]), command, args) if pos else None
     if name == "apk":
-        pos = _positional(words[1:])
-        return PackageCall("apk", pos[0], tuple(pos[1:]), command) if pos else None
+        args = parse_args(words[1:], APK)
+        pos = args.positional
+        return PackageCall("apk", pos[0], tuple(pos[1:]), command, args) if pos else None
     if name in ("yum", "dnf", "microdnf", "zypper", "tdnf"):
         pos = _positional(words[1:])
         if not pos:
@@ -44,13 +53,17 @@ def classify(command: Command) -> PackageCall | None:
         return PackageCall(mgr, action, tuple(pos[1:]), command)
     pip = _pip_args(words)
     if pip is not None:
-        pos = _positional(pip)
-        return PackageCall("pip", pos[0] if pos else "", tuple(pos[1:]), command) if pos else None
+        args = parse_args(pip, PIP)
+        pos = args.positional
+        return PackageCall("pip", pos[0], tuple(pos[1:]), command, args) if pos else None
     if name in ("npm", "pnpm"):
-        pos = _positional(words[1:])
+        args = parse_args(words[1:], NPM)
+        pos = args.positional
         action = pos[0] if pos else ""
-        action = {"i": "install", "add": "install", "clean-install": "ci"}.get(action, action)
-        return PackageCall(name, action, tuple(pos[1:]), command) if action else None
+        action = {"i": "install", "add": "install", "clean-install": "ci", "isntall": "install",
+                  "in": "install", "ins": "install", "inst": "install", "insta": "install", "instal": "install",
+                  "ic": "ci", "install-clean": "ci"}.get(action, action)
+        return PackageCall(name, action, tuple(pos[1:]), command, args) if action else None
     if name == "yarn":
         pos = _positional(words[1:])
         if not pos and any(w in ("--version", "-v", "--help", "-h") for w in words[1:]):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.dockerfile import split
 from bot.dockerfile.catalog import BY_ID
 from bot.dockerfile.images import (
     cgroup_unaware,
@@ -22,6 +23,7 @@ from bot.dockerfile.images import (
     slim_variant,
     toolchain_image,
 )
+from bot.dockerfile.options import is_false
 from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, expand
 from bot.dockerfile.shell import Command, Script, parse_script
@@ -244,7 +246,7 @@ def _check_apt(st: _State) -> None:
                 st.add("apt-update-alone", ins, fixable=joinable,
                        remediation="Run `apt-get update && apt-get install …` in the same RUN.")
             for call in apt:
-                if call.action == "install" and not _no_recommends(call.command):
+                if call.action == "install" and not _no_recommends(call):
                     st.add("apt-no-install-recommends", ins, packages=list(call.packages)[:20],
                            remediation="apt-get install -y --no-install-recommends …")
                 if call.action in ("upgrade", "dist-upgrade", "full-upgrade"):
@@ -258,12 +260,20 @@ def _check_apt(st: _State) -> None:
                            remediation="Rebuild on a fresher base image instead of upgrading inside it.")
 
 
-def _no_recommends(cmd: Command) -> bool:
-    words = cmd.unwrapped().words
-    if "--no-install-recommends" in words:
-        return True
-    joined = " ".join(words)
-    return bool(re.search(r"APT::Install-Recommends=(false|0|no)", joined, re.I))
+def _no_recommends(call: PackageCall) -> bool:
+    """apt-get's own reading: `--no-install-recommends`, `--install-recommends=no`, or
+    `-o APT::Install-Recommends=false`; the last one given wins."""
+    recommends = True
+    for option in call.args.options:
+        if option.name in ("-o", "--option") and option.value:
+            key, _, value = option.value.partition("=")
+            if key.lower() == "apt::install-recommends":
+                recommends = not is_false(value)
+        elif option.name == "--install-recommends":
+            recommends = option.value is None or not is_false(option.value)
+        elif option.name == "--no-install-recommends":
+            recommends = False
+    return not recommends
 
 
 def _removes_apt_lists(st: _State, ins: Instruction) -> bool:
@@ -310,9 +320,9 @@ def _check_caches(st: _State) -> None:
                 u = call.command.unwrapped()
                 if call.manager == "pip" and call.action in ("install", "wheel", "download"):
                     cached = bool(mounts) or pip_env_off
-                    if call.action == "install" and shipped and not cached and "--no-cache-dir" not in u.words:
+                    if call.action == "install" and shipped and not cached and not call.has_option("--no-cache-dir"):
                         st.add("pip-cache", ins, remediation="pip install --no-cache-dir … (or a cache mount).")
-                    if not shipped and not mounts and not cached and "--no-cache-dir" not in u.words:
+                    if not shipped and not mounts and not cached and not call.has_option("--no-cache-dir"):
                         st.add("no-cache-mount", ins, "pip in a builder stage without a cache mount: every rebuild downloads again",
                                fixable=root_at[ins.line], target="/root/.cache/pip",
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
@@ -326,7 +336,7 @@ def _check_caches(st: _State) -> None:
                                remediation=f"RUN --mount=type=cache,target={target} …")
                 if not shipped or mounts:
                     continue
-                if call.manager == "apk" and call.action == "add" and not {"--no-cache", "--no-network"} & set(u.words) and not _script_has(st, ins, "rm", "/var/cache/apk"):
+                if call.manager == "apk" and call.action == "add" and not call.has_option("--no-cache", "--no-network") and not _script_has(st, ins, "rm", "/var/cache/apk"):
                     st.add("package-cache", ins, "apk add without --no-cache", hadolint="DL3019", manager="apk",
                            remediation="apk add --no-cache …")
                 if call.manager in ("yum", "dnf") and call.action == "install" and not _cleans(st, ins, call.manager):
@@ -400,6 +410,7 @@ def _check_build_tools(st: _State) -> None:
     for idx in sorted(st.shipped):
         stage = d.stages[idx]
         splittable: bool | None = None  # whether `coroner fix` can split the stage: decided once, if asked
+        why_not: str | None = None
         if stage.base_stage(d.stages) is None:
             ref = parse_ref(stage.base_image)
             if toolchain_image(ref):
@@ -411,7 +422,7 @@ def _check_build_tools(st: _State) -> None:
             calls = st.calls(ins)
             removed = {p for c in calls if c.action in ("purge", "remove", "del", "autoremove") for p in c.packages}
             virtual = _apk_virtual_removed(st, ins)
-            auto_removed = any(c.action in ("purge", "autoremove") and "--auto-remove" in c.command.words for c in calls)
+            auto_removed = any(c.action in ("purge", "autoremove") and c.has_option("--auto-remove", "--autoremove") for c in calls)
             tools: list[str] = []
             for call in calls:
                 if call.action not in ("install", "add"):
@@ -424,10 +435,12 @@ def _check_build_tools(st: _State) -> None:
                         tools.append(name)
             if tools:
                 if splittable is None:
-                    splittable = _wheel_pattern(st, stage) or go_build_output(d) is not None or npm_pattern(d) is not None
+                    wheels = split.plan(d) if stage is d.final_stage else "a stage the final one builds on"
+                    splittable = go_build_output(d) is not None or npm_pattern(d) is not None or not isinstance(wheels, str)
+                    why_not = None if splittable else wheels
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
-                       fixable=splittable,
+                       fixable=splittable, why_not=why_not,
                        packages=tools,
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
 
@@ -505,18 +518,6 @@ def npm_pattern(dockerfile: Dockerfile) -> tuple[Instruction, str] | None:
             return None
         found = (ins, workdir)
     return found
-
-
-def _wheel_pattern(st: _State, stage: Stage) -> bool:
-    """The single-stage pip pattern `coroner fix` rewrites into a wheel-building builder stage."""
-    if len(st.dockerfile.stages) != 1 or parse_ref(stage.base_image).name != "python":
-        return False
-    pip_runs = [
-        ins for ins in _runs(stage)
-        if any(c.manager == "pip" and c.action == "install" and ("-r" in c.command.words or "--requirement" in c.command.words)
-               for c in st.calls(ins))
-    ]
-    return len(pip_runs) == 1 and len(st.script(pip_runs[0]).commands) == 1
 
 
 def _apk_virtual_removed(st: _State, ins: Instruction) -> bool:
@@ -775,7 +776,7 @@ def _check_copy_order(st: _State) -> None:
             for call in st.calls(ins):
                 manager = call.manager
                 install = (
-                    (manager == "pip" and call.action == "install" and ("-r" in call.command.words or "--requirement" in call.command.words or any(w.startswith("-r") and w.endswith(".txt") for w in call.command.words)))
+                    (manager == "pip" and call.action == "install" and call.has_option("-r", "--requirement"))
                     or (manager in ("npm", "pnpm") and call.action in ("install", "ci") and not call.packages)
                     or (manager == "yarn" and call.action == "install")
                     or (manager == "go" and call.action == "download")
@@ -939,7 +940,7 @@ def _check_cleanup_later(st: _State) -> None:
                     added += [(f"pkg:{p.split('=', 1)[0]}", ins) for p in call.packages]
                 if call.manager == "apt" and call.action == "update" and not _removes_apt_lists(st, ins):
                     added.append(("/var/lib/apt/lists", ins))
-                if call.manager == "pip" and call.action == "install" and "--no-cache-dir" not in call.command.words:
+                if call.manager == "pip" and call.action == "install" and not call.has_option("--no-cache-dir"):
                     added.append(("/root/.cache/pip", ins))
             for c in st.script(ins).commands:
                 u = c.unwrapped()
