@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from bot.dockerfile import context as ctxmod
+from bot.dockerfile.estimate import LayerEvidence, SizeEstimate, copy_destination, estimate
 from bot.dockerfile.images import parse_ref, slim_variant
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
@@ -40,10 +41,23 @@ class FixResult:
     notes: tuple[str, ...]  # what was left alone, and why
     dockerignore: str | None = None  # content of the .dockerignore to write, when one is missing or incomplete
     dockerignore_path: str | None = None
+    dockerignore_before: str | None = None  # the existing .dockerignore it rewrites; None: a new file
+    dropped_packages: tuple[str, ...] = ()  # build tools taken out of the final stage
+    size_estimate: SizeEstimate | None = None  # set by the caller that has the image's layers
 
     @property
     def changed(self) -> bool:
         return self.text != self.original
+
+    @property
+    def patch(self) -> str:
+        """The whole fix as one patch: the Dockerfile's diff, then the .dockerignore's (a new-file hunk
+        from /dev/null, or a change to the existing file). `git apply` and `patch -p1` apply it."""
+        if not self.dockerignore or not self.dockerignore_path:
+            return self.diff
+        ignore = unified_diff(self.dockerignore_before or "", self.dockerignore, path=self.dockerignore_path,
+                              new_file=self.dockerignore_before is None)
+        return self.diff + ignore
 
     @property
     def applied(self) -> tuple[str, ...]:
@@ -55,12 +69,15 @@ class FixResult:
         return redact_json({
             "file": self.path,
             "changed": self.changed,
-            "diff": self.diff,
+            "diff": self.patch,
+            "dockerfile_diff": self.diff,
             "fixed": [_brief(f) for f in self.fixed],
             "remaining": [_brief(f) for f in self.remaining],
             "notes": list(self.notes),
             "dockerignore": self.dockerignore,
             "dockerignore_path": self.dockerignore_path,
+            "dropped_packages": list(self.dropped_packages),
+            "size_estimate": self.size_estimate.to_json() if self.size_estimate else None,
         })
 
 
@@ -80,6 +97,7 @@ class _Work:
     context: Path | None
     measure: bool
     notes: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # build tools a split took out of the final stage
     pins: Mapping[str, str] = field(default_factory=dict)
     _findings: list[Finding] | None = None
     _by_line: dict[int, Instruction] | None = None
@@ -164,10 +182,12 @@ def fix(
     remaining_keys = {(f.rule, f.title) for f in after}
     fixed = tuple(f for f in before if (f.rule, f.title) not in remaining_keys and f.rule not in ("dockerignore-missing", "dockerignore-incomplete"))
     named_sources = _named_sources(original_df)
-    ignore_content, ignore_path, ignore_fixed = _dockerignore(before, context, path, measure_context, named_sources)
+    seen = ctxmod.unshipped_paths(context_files) if context_files else []
+    ignore_content, ignore_path, ignore_before, ignore_fixed = _dockerignore(
+        before, context, path, measure_context, named_sources, seen)
     if ignore_content is None and context is None and dockerignore_missing:
-        listed = ctxmod.audit_from_files(context_files) if context_files else None
-        lines = _keep_copied(ctxmod.recommended_dockerignore(listed), named_sources)
+        # what the image's `COPY .` layer held, named path by path (`seen`), not as a context walk would
+        lines = _keep_copied(ctxmod.recommended_dockerignore(None, seen), named_sources)
         ignore_content = "\n".join(lines) + "\n"
         ignore_path = str(PurePosixPath(_diff_path(path)).parent / ".dockerignore")
     after = [f for f in after if f.rule not in ("dockerignore-missing", "dockerignore-incomplete") or not ignore_content]
@@ -181,10 +201,38 @@ def fix(
         notes=tuple(notes),
         dockerignore=ignore_content,
         dockerignore_path=ignore_path,
+        dockerignore_before=ignore_before,
+        dropped_packages=tuple(work.dropped),
     )
 
 
-def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: frozenset[str] = frozenset()) -> str:
+def with_size_estimate(
+    result: FixResult,
+    layers: Sequence[LayerEvidence],
+    *,
+    total_bytes: int | None = None,
+    baseline: str | None = None,
+    baseline_bytes: int | None = None,
+) -> FixResult:
+    """`result` with the estimated size of the image it would build, from the layers of the image the
+    original Dockerfile built (see `bot.dockerfile.estimate`)."""
+    size = estimate(
+        layers,
+        total_bytes=total_bytes,
+        dropped_packages=result.dropped_packages,
+        fixed_rules=sorted({f.rule for f in result.fixed}),
+        dockerignore=result.dockerignore,
+        dockerignore_rule="dockerignore-missing" if result.dockerignore_before is None else "dockerignore-incomplete",
+        destination=copy_destination(parse(result.original.replace("\r\n", "\n").lstrip("\ufeff"), path=result.path)),
+        baseline=baseline,
+        baseline_bytes=baseline_bytes,
+    )
+    return replace(result, size_estimate=size)
+
+
+def unified_diff(
+    before: str, after: str, *, path: str = "Dockerfile", secrets: frozenset[str] = frozenset(), new_file: bool = False
+) -> str:
     """A diff `patch -p1` applies from the directory the path is relative to.
 
     Credentials never print: a line is sensitive when `bot.redact.redact` (given `secrets`, the literal
@@ -203,8 +251,9 @@ def unified_diff(before: str, after: str, *, path: str = "Dockerfile", secrets: 
         return redact(line, values=secrets) != line
 
     lines: list[str] = []
+    source = "/dev/null" if new_file else f"a/{rel}"
     for context in (3, 2, 1, 0):
-        lines = list(difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}", n=context))
+        lines = list(difflib.unified_diff(a, b, fromfile=source, tofile=f"b/{rel}", n=context))
         if not any(line.startswith(" ") and sensitive(line) for line in lines[2:]):
             break
     out: list[str] = []
@@ -368,6 +417,7 @@ def _fix_multistage(w: _Work) -> str | None:
     if isinstance(found, str):
         return None  # the rule said it is not fixable, with this reason; _notes reports it
     w.notes += split.notes(found)
+    w.dropped += found.dropped
     return split.rewrite(d, found)
 
 
@@ -841,27 +891,27 @@ def _named_sources(d: Dockerfile) -> list[str]:
 
 
 def _dockerignore(
-    before: list[Finding], context: Path | None, path: str, measure: bool, copied: list[str] | None = None
-) -> tuple[str | None, str | None, tuple[Finding, ...]]:
-    copied = copied or []
+    before: list[Finding], context: Path | None, path: str, measure: bool, copied: list[str],
+    seen: list[ctxmod.SeenPath],
+) -> tuple[str | None, str | None, str | None, tuple[Finding, ...]]:
+    """(content, path, the existing content it replaces, findings it fixes) of the .dockerignore to write."""
     if context is None:
-        return None, None, ()
+        return None, None, None, ()
     missing = [f for f in before if f.rule == "dockerignore-missing"]
     incomplete = [f for f in before if f.rule == "dockerignore-incomplete"]
-    if not missing and not incomplete:
-        return None, None, ()
-    audit = ctxmod.audit(context, dockerfile=path) if measure else None
-    if missing:
-        lines = _keep_copied(ctxmod.recommended_dockerignore(audit), copied)
-        return "\n".join(lines) + "\n", str(context / ".dockerignore"), tuple(missing)
     existing_path = ctxmod.find_dockerignore(context, path)
+    if not missing and not incomplete and not (seen and existing_path is not None):
+        return None, None, None, ()
+    audit = ctxmod.audit(context, dockerfile=path) if measure else None
     if existing_path is None:
-        return None, None, ()
+        lines = _keep_copied(ctxmod.recommended_dockerignore(audit, seen), copied)
+        return "\n".join(lines) + "\n", str(context / ".dockerignore"), None, tuple(missing)
     existing = ctxmod.read_dockerignore(existing_path)
-    add = [m for m in incomplete[0].evidence.get("missing", [])]
-    lines = _keep_copied([m.rstrip("/") for m in add], copied)
+    add = [str(m) for f in incomplete[:1] for m in f.evidence.get("missing", [])] + [s.path for s in seen]
+    present = {line.strip().rstrip("/") for line in existing.splitlines()}
+    lines = [line for line in dict.fromkeys(_keep_copied([m.rstrip("/") for m in add], copied)) if line not in present]
     if not lines:
-        return None, None, ()
+        return None, None, None, ()
     body = existing if existing.endswith("\n") or not existing else existing + "\n"
     body += "# Added by `coroner fix`\n" + "\n".join(lines) + "\n"
-    return body, str(existing_path), tuple(incomplete)
+    return body, str(existing_path), existing, tuple(incomplete)
