@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from bot.dockerfile import context as ctxmod
 from bot.dockerfile.estimate import LayerEvidence, SizeEstimate, copy_destination, estimate
 from bot.dockerfile.images import parse_ref, slim_variant
+from bot.dockerfile.options import APK, APT, PIP, OptionTable, parse_args
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, DockerfileParseError, Instruction, Stage, parse, split_words
 from bot.dockerfile.rules import _FINAL_ONLY as _FINAL_ONLY_KEYWORDS
@@ -352,15 +353,17 @@ def _append_command(d: Dockerfile, ins: Instruction, command: str) -> list[str]:
     return lines
 
 
-def _insert_in_command(ins: Instruction, pattern: re.Pattern[str], insert: str, already: str) -> list[str] | None:
-    """Insert ` insert` after each match of `pattern` whose command does not already hold `already`."""
+def _insert_in_command(ins: Instruction, pattern: re.Pattern[str], insert: str, table: OptionTable) -> list[str] | None:
+    """Insert the option ` insert` after each match of `pattern` whose command does not already give it,
+    as the tool reads its options (`table`: `--no-cache` is pip's `--no-cache-dir`)."""
     text = ins.original
     out: list[str] = []
     pos = 0
     changed = False
     for m in pattern.finditer(text):
         tail = re.split(r"&&|\|\||;|\|(?!\|)|\n\s*\n", text[m.end():], maxsplit=1)[0]
-        if already in tail or already in m.group(0):
+        words = (m.group(0) + " " + tail).replace("\\\n", " ").split()[1:]
+        if parse_args(words, table).has(insert):
             continue
         out.append(text[pos : m.end()])
         out.append(f" {insert}")
@@ -558,9 +561,9 @@ def _fix_apt_update_alone(w: _Work) -> str | None:
     return None
 
 
-def _fix_regex(rule: str, pattern: re.Pattern[str], insert: str, already: str) -> Callable[[_Work], str | None]:
+def _fix_regex(rule: str, pattern: re.Pattern[str], insert: str, table: OptionTable) -> Callable[[_Work], str | None]:
     def fixer(w: _Work) -> str | None:
-        return _edit_each(w, rule, lambda d, ins, f: _insert_in_command(ins, pattern, insert, already),
+        return _edit_each(w, rule, lambda d, ins, f: _insert_in_command(ins, pattern, insert, table),
                           once_per_line=True)
 
     fixer.__name__ = f"fix_{rule}"
@@ -580,7 +583,7 @@ def _fix_package_cache(w: _Work) -> str | None:
     def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
         manager = f.evidence.get("manager")
         if manager == "apk":
-            return _insert_in_command(ins, _APK_ADD, "--no-cache", "--no-cache")
+            return _insert_in_command(ins, _APK_ADD, "--no-cache", APK)
         command = _CACHE_CLEAN.get(str(manager))
         return _append_command(d, ins, command) if command else None
 
@@ -813,9 +816,9 @@ _FIXERS: tuple[Callable[[_Work], str | None], ...] = (
     _fix_go_multistage,
     _fix_npm_multistage,
     _fix_apt_update_alone,
-    _fix_regex("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", "--no-install-recommends"),
+    _fix_regex("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", APT),
     _fix_apt_lists,
-    _fix_regex("pip-cache", _PIP_INSTALL, "--no-cache-dir", "--no-cache-dir"),
+    _fix_regex("pip-cache", _PIP_INSTALL, "--no-cache-dir", PIP),
     _fix_package_cache,
     _fix_cache_mount,
     _fix_add,

@@ -230,8 +230,8 @@ def _without_tools(body: list[str], tools: ToolInstall) -> list[str]:
 
 def _remove_words(text: str, words: tuple[str, ...], *, replacement: str = "") -> str:
     """Remove the first whitespace-delimited occurrence of `words` (consecutive, as written) from `text`."""
-    pattern = r"[ \t]*(?<![^\s])" + r"(?:\s|\\\n)+".join(re.escape(w) for w in words) + r"(?![^\s\\])"
-    return re.sub(pattern, f" {replacement}" if replacement else "", text, count=1)
+    pattern = r"([ \t]*)(?<![^\s])" + r"(?:\s|\\\n)+".join(re.escape(w) for w in words) + r"(?![^\s\\])"
+    return re.sub(pattern, lambda m: m.group(1) + replacement if replacement else "", text, count=1)
 
 
 _COMPILERS = re.compile(r"^(build-essential|build-base|gcc.*|g\+\+.*|clang.*|llvm.*|make|cmake|autoconf|automake|"
@@ -243,7 +243,8 @@ def notes(split: WheelSplit) -> list[str]:
     """What the split did, and for each dropped toolkit the runtime package to install if it is needed."""
     dropped = split.dropped
     out = [f"build-tools-in-final-stage: split into a `{split.builder_name}` stage that builds the wheels and a "
-           f"final stage on {split.final_base} that installs them; {', '.join(dropped)} no longer ship"]
+           f"final stage on {split.final_base} that installs them; {', '.join(dropped)} no longer "
+           + ("ships" if len(dropped) == 1 else "ship")]
     compilers = [p for p in dropped if _COMPILERS.match(p)]
     if compilers:
         out.append(f"build-tools-in-final-stage: {', '.join(compilers)} only run in the builder now: the wheels "
