@@ -49,7 +49,7 @@ def main() -> None:
         whole = KubernetesClusterReader.from_kubeconfig(sim.kubeconfig, sim.context, pool_size=args.workers,
                                                         page_size=args.nodes)
         official = KubernetesClusterReader.from_kubeconfig(sim.kubeconfig, sim.context, pool_size=args.workers)
-        official._proxy = None  # noqa: SLF001 - the generated method, for comparison
+        official._proxy = None  # the generated method, for comparison
         names = [n.name for n in paged.list_nodes()]
         pool = urllib3.PoolManager(maxsize=args.workers, headers={"Authorization": f"Bearer {SIM_TOKEN}"})
         urls = [f"{sim.url}/api/v1/nodes/{n}/proxy/stats%2Fsummary" for n in names]

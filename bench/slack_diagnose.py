@@ -180,7 +180,7 @@ def measure(src: Path, kubeconfig: Path, *, commands: int, concurrency: int, rep
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
     with running_slack_web() as double:
-        server = subprocess.Popen(  # noqa: S603 - this script, with fixed arguments
+        server = subprocess.Popen(  # this script, with fixed arguments
             [sys.executable, __file__, "--serve", "--kubeconfig", str(kubeconfig), "--slack-api", double.api_url,
              "--concurrency", str(concurrency), *(["--gc-freeze"] if gc_freeze else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,

@@ -230,7 +230,7 @@ class Services:
         if self.settings.slack_bot_token is None:
             return {}
         status = self.slack_health.status()
-        report = {"slack": status.state}
+        report: dict[str, str] = {"slack": status.state}
         if status.state != "ok" and status.last_error:
             report["slack_error"] = status.last_error
         return report

@@ -44,7 +44,7 @@ class Memo:
         if owner:
             try:
                 future.set_result(compute())
-            except BaseException as exc:  # re-raised below, to every waiter
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, to every waiter
                 future.set_exception(exc)
         return future.result()
 

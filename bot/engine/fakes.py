@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,10 +43,9 @@ PERMISSION = {
 }
 
 
-def _matches(labels: dict[str, str] | object, selector: str | None) -> bool:
+def _matches(labels: Mapping[str, str], selector: str | None) -> bool:
     if not selector:
         return True
-    labels = dict(labels)  # type: ignore[call-overload]
     for part in selector.split(","):
         key, _, value = part.partition("=")
         if labels.get(key) != value:

@@ -12,7 +12,7 @@ def test_generated_cluster_in_a_child_process(tmp_path):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="exactly one of scenario or generate_nodes"):
         with sim_process("x", scenario="registry-meltdown", generate_nodes=3):
             pass
 

@@ -37,7 +37,7 @@ def start(tmp_path, *forbidden):
     return sim, server, server.write_kubeconfig(tmp_path / "config", context="meltdown")
 
 
-@pytest.fixture()
+@pytest.fixture
 def cluster(tmp_path):
     sim, server, kubeconfig = start(tmp_path)
     with KubernetesRollbacker.connect(kubeconfig, "meltdown") as rollbacker, \

@@ -54,7 +54,7 @@ def test_the_role_grants_exactly_the_calls_a_rollback_makes(tmp_path):
 
 def test_every_rule_of_the_role_is_needed(tmp_path):
     """Forbid each granted permission in turn: the rollback must fail for want of exactly that one."""
-    for group, resource, verb in sorted(granted(role()["rules"])):
+    for _group, resource, verb in sorted(granted(role()["rules"])):
         scenario = load_scenario("registry-meltdown")
         scenario.forbidden = (Forbidden(verb, resource, NS),)
         with running_sim(scenario) as sim:

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from images_fakes import RegistryDouble  # noqa: E402
+from images_fakes import RegistryDouble
 
 
 @pytest.fixture
