@@ -66,17 +66,8 @@ class ParsedArgs:
     def values(self, *names: str) -> list[str]:
         return [o.value for o in self.options if o.known and o.name in names and o.value is not None]
 
-    def flag(self, name: str, default: bool = False) -> bool:
-        """A boolean long option's final state: `--X`, `--X=false`, `--no-X`; the last one given wins."""
-        state = default
-        for o in self.options:
-            if not o.known:
-                continue
-            if o.name == name:
-                state = o.value is None or not is_false(o.value)
-            elif o.name == "--no-" + name.removeprefix("--"):
-                state = False
-        return state
+
+NO_ARGS = ParsedArgs((), ())  # a manager whose options are not read
 
 
 def parse_args(words: Sequence[str], table: OptionTable) -> ParsedArgs:
@@ -135,8 +126,8 @@ def parse_args(words: Sequence[str], table: OptionTable) -> ParsedArgs:
 
 
 def _table(flags: str, valued: str, short_flags: str, short_valued: str, **kw: bool) -> OptionTable:
-    long = {name: False for name in flags.split()} | {name: True for name in valued.split()}
-    short = {c: False for c in short_flags} | {c: True for c in short_valued}
+    long = dict.fromkeys(flags.split(), False) | dict.fromkeys(valued.split(), True)
+    short = dict.fromkeys(short_flags, False) | dict.fromkeys(short_valued, True)
     return OptionTable(long, short, **kw)
 
 
@@ -198,5 +189,3 @@ NPM = _table(
     short_valued="w",
     negation=True,
 )
-
-TABLES: dict[str, OptionTable] = {"pip": PIP, "apt": APT, "apk": APK, "npm": NPM}

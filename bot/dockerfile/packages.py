@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.dockerfile.options import APK, APT as APT_OPTIONS, NPM, PIP, ParsedArgs, parse_args
+from bot.dockerfile.options import APK, NO_ARGS, NPM, PIP, ParsedArgs, parse_args
+from bot.dockerfile.options import APT as APT_OPTIONS
 from bot.dockerfile.shell import Command, positional_words
 
 APT = ("apt-get", "apt", "aptitude")
@@ -25,7 +26,7 @@ class PackageCall:
     packages: tuple[str, ...]
     command: Command
     # The options as the tool itself reads them (pip, apt, apk, npm); empty for the other managers.
-    args: ParsedArgs = ParsedArgs((), ())
+    args: ParsedArgs = NO_ARGS
 
     def has_option(self, *names: str) -> bool:
         """Whether the tool would see one of the canonical options `names` (`--no-cache-dir`, `-y`)."""
@@ -38,12 +39,12 @@ def classify(command: Command) -> PackageCall | None:
     words = c.words
     if name in APT:
         args = parse_args(words[1:], APT_OPTIONS)
-        pos = args.positional
-        return PackageCall("apt", pos[0], tuple(pos[1:]), command, args) if pos else None
+        given = args.positional
+        return PackageCall("apt", given[0], given[1:], command, args) if given else None
     if name == "apk":
         args = parse_args(words[1:], APK)
-        pos = args.positional
-        return PackageCall("apk", pos[0], tuple(pos[1:]), command, args) if pos else None
+        given = args.positional
+        return PackageCall("apk", given[0], given[1:], command, args) if given else None
     if name in ("yum", "dnf", "microdnf", "zypper", "tdnf"):
         pos = _positional(words[1:])
         if not pos:
@@ -54,16 +55,16 @@ def classify(command: Command) -> PackageCall | None:
     pip = _pip_args(words)
     if pip is not None:
         args = parse_args(pip, PIP)
-        pos = args.positional
-        return PackageCall("pip", pos[0], tuple(pos[1:]), command, args) if pos else None
+        given = args.positional
+        return PackageCall("pip", given[0], given[1:], command, args) if given else None
     if name in ("npm", "pnpm"):
         args = parse_args(words[1:], NPM)
-        pos = args.positional
-        action = pos[0] if pos else ""
+        given = args.positional
+        action = given[0] if given else ""
         action = {"i": "install", "add": "install", "clean-install": "ci", "isntall": "install",
                   "in": "install", "ins": "install", "inst": "install", "insta": "install", "instal": "install",
                   "ic": "ci", "install-clean": "ci"}.get(action, action)
-        return PackageCall(name, action, tuple(pos[1:]), command, args) if action else None
+        return PackageCall(name, action, given[1:], command, args) if action else None
     if name == "yarn":
         pos = _positional(words[1:])
         if not pos and any(w in ("--version", "-v", "--help", "-h") for w in words[1:]):

@@ -26,7 +26,7 @@ from bot.dockerfile.images import (
 from bot.dockerfile.options import is_false
 from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, expand
-from bot.dockerfile.shell import Command, Script, parse_script
+from bot.dockerfile.shell import Script, parse_script
 from bot.domain import Finding, sort_findings
 from bot.units import human_bytes
 
@@ -436,8 +436,10 @@ def _check_build_tools(st: _State) -> None:
             if tools:
                 if splittable is None:
                     wheels = split.plan(d) if stage is d.final_stage else "a stage the final one builds on"
-                    splittable = go_build_output(d) is not None or npm_pattern(d) is not None or not isinstance(wheels, str)
-                    why_not = None if splittable else wheels
+                    why_not = wheels if isinstance(wheels, str) else None
+                    splittable = go_build_output(d) is not None or npm_pattern(d) is not None or why_not is None
+                    if splittable:
+                        why_not = None
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
                        fixable=splittable, why_not=why_not,

@@ -84,8 +84,8 @@ def _calls(ins: Instruction) -> list[tuple[str, PackageCall | None]]:
     return [(c.unwrapped().name, classify(c)) for c in parse_script(ins.shell_script).commands]
 
 
-def _is_pip_install(call: PackageCall | None) -> bool:
-    return call is not None and call.manager == "pip" and call.action == "install"
+def _pip_installs(calls: list[tuple[str, PackageCall | None]]) -> list[PackageCall]:
+    return [c for _, c in calls if c is not None and c.manager == "pip" and c.action == "install"]
 
 
 def _local_packages(call: PackageCall) -> bool:
@@ -111,7 +111,7 @@ def plan(d: Dockerfile) -> WheelSplit | str:
             others.append(ins)
             continue
         calls = _calls(ins)
-        pips = [call for _, call in calls if _is_pip_install(call)]
+        pips = _pip_installs(calls)
         if pips:
             if len(pips) != len(calls):
                 return f"line {ins.line} mixes pip with other commands"
@@ -180,7 +180,7 @@ _PIP_INSTALL = re.compile(r"\b(pip[0-9.]*|python[0-9.]*\s+-m\s+pip)(\s+)install\
 def _to_wheel(body: list[str]) -> list[str]:
     """`pip install ARGS` -> `pip wheel --wheel-dir /wheels ARGS` without the options only install has."""
     text = "\n".join(body)
-    for call in (c for _, c in _calls_of(text) if _is_pip_install(c)):
+    for call in _pip_installs(_calls_of(text)):
         for option in call.args.options:
             if option.known and option.name in _INSTALL_ONLY and option.written:
                 text = _remove_words(text, option.written)
