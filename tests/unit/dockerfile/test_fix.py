@@ -204,7 +204,7 @@ def test_unified_diff_of_equal_texts_is_empty() -> None:
 
 
 def test_pin_comes_from_the_image_when_at_hand() -> None:
-    from bot.dockerfile.fix import pin_from_image
+    from bot.dockerfile.rules.base_image import pin_from_image
 
     assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9"
     assert pin_from_image("python:3.11-slim", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9-slim"
