@@ -126,7 +126,7 @@ def plan(d: Dockerfile) -> WheelSplit | str:
             tool_installs.append(ToolInstall(ins, tuple(tools), added))
         others.append(ins)
     if not pip_runs:
-        return "no `pip install` RUN to build wheels from"
+        return "no `pip install`, `npm ci` or `go build` RUN to move into a builder stage"
     if not tool_installs:
         return "the build tools are not installed by a package manager in this stage"
     for ins in others:
