@@ -30,7 +30,7 @@ TOOL_COMMANDS = frozenset({
     "go", "rustc", "cargo", "mvn", "gradle", "javac", "ld", "meson",
 })
 # Instructions that describe the running container: they mean nothing in a builder stage.
-_FINAL_ONLY = frozenset({"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "USER", "VOLUME", "STOPSIGNAL", "LABEL",
+FINAL_ONLY = frozenset({"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "USER", "VOLUME", "STOPSIGNAL", "LABEL",
                          "ONBUILD", "MAINTAINER"})
 _SYSTEM_MANAGERS = frozenset({"apt", "apk", "dnf", "yum", "zypper"})
 # pip install options `pip wheel` does not accept: dropped from the builder's command.
@@ -73,10 +73,11 @@ class WheelSplit:
 
     @property
     def dropped(self) -> list[str]:
-        return sorted({_name(p) for t in self.tool_installs for p in t.dropped})
+        return sorted({package_name(p) for t in self.tool_installs for p in t.dropped})
 
 
-def _name(package: str) -> str:
+def package_name(package: str) -> str:
+    """`gcc=4:12.2.0-3` -> `gcc`."""
     return re.split(r"[=<>~]", package, maxsplit=1)[0]
 
 
@@ -94,6 +95,20 @@ def _local_packages(call: PackageCall) -> bool:
         return True
     return any(p == "." or p.startswith(("./", "../", "/")) or p.endswith(("/", ".whl", ".tar.gz"))
                for p in call.packages)
+
+
+def tool_installs(stage: Stage, *, skip: Instruction | None = None) -> list[ToolInstall]:
+    """The stage's shell RUNs (but `skip`) that install build tools with a system package manager."""
+    found = (_tool_install(ins, _calls(ins)) for ins in stage.shell_runs() if ins is not skip and not ins.heredocs)
+    return [t for t in found if t is not None]
+
+
+def _tool_install(ins: Instruction, calls: list[tuple[str, PackageCall | None]]) -> ToolInstall | None:
+    tools = [p for _, call in calls if call is not None and call.manager in _SYSTEM_MANAGERS
+             and call.action in ("install", "add") for p in call.packages if is_build_tool(package_name(p))]
+    if not tools:
+        return None
+    return ToolInstall(ins, tuple(tools), tuple(RUNTIME_LIBRARY[package_name(p)] for p in tools if package_name(p) in RUNTIME_LIBRARY))
 
 
 def plan(d: Dockerfile) -> WheelSplit | str:
@@ -119,11 +134,9 @@ def plan(d: Dockerfile) -> WheelSplit | str:
                 return f"line {ins.line} installs the project itself"
             pip_runs.append(ins)
             continue
-        tools = [p for _, call in calls if call is not None and call.manager in _SYSTEM_MANAGERS
-                 and call.action in ("install", "add") for p in call.packages if is_build_tool(_name(p))]
-        if tools:
-            added = tuple(RUNTIME_LIBRARY[_name(p)] for p in tools if _name(p) in RUNTIME_LIBRARY)
-            tool_installs.append(ToolInstall(ins, tuple(tools), added))
+        tools = _tool_install(ins, calls)
+        if tools is not None:
+            tool_installs.append(tools)
         others.append(ins)
     if not pip_runs:
         return "no `pip install`, `npm ci` or `go build` RUN to move into a builder stage"
@@ -150,7 +163,7 @@ def rewrite(d: Dockerfile, split: WheelSplit) -> str:
     builder = [f"{from_head}{stage.base_image_raw} AS {split.builder_name}"]
     last_pip = split.pip_runs[-1]
     for ins in stage.instructions[1:]:
-        if ins.keyword not in _FINAL_ONLY:
+        if ins.keyword not in FINAL_ONLY:
             body = ins.original.split("\n")
             builder += _to_wheel(body) if ins in split.pip_runs else body
         if ins is last_pip:
@@ -165,7 +178,7 @@ def rewrite(d: Dockerfile, split: WheelSplit) -> str:
         prev_end = ins.end_line
         body = ins.original.split("\n")
         if ins.line in tools:
-            out += _without_tools(body, tools[ins.line])
+            out += without_tools(body, tools[ins.line])
         elif ins in split.pip_runs:
             out += _from_wheels(body, split.builder_name)
         else:
@@ -208,13 +221,13 @@ def _shell_text(original: str) -> str:
     return re.sub(r"^\s*RUN\s+(?:--\S+\s+)*", "", text, flags=re.I)
 
 
-def _without_tools(body: list[str], tools: ToolInstall) -> list[str]:
+def without_tools(body: list[str], tools: ToolInstall) -> list[str]:
     """The RUN with the build-tool packages taken out of its install commands (and runtime libraries of
     the -dev ones put in). Lines left holding only a continuation go; a RUN left installing nothing but
     apt/apk/dnf bookkeeping goes."""
     text = "\n".join(body)
     for package in tools.dropped:
-        text = _remove_words(text, (package,), replacement=RUNTIME_LIBRARY.get(_name(package), ""))
+        text = _remove_words(text, (package,), replacement=RUNTIME_LIBRARY.get(package_name(package), ""))
     lines = [line for line in text.split("\n") if not re.fullmatch(r"\s*\\\s*", line)]
     if lines and lines[-1].rstrip().endswith("\\"):
         lines[-1] = lines[-1].rstrip()[:-1].rstrip()

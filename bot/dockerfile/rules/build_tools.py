@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.dockerfile import split
 from bot.dockerfile.images import parse_ref, slim_variant, toolchain_image
 from bot.dockerfile.packages import classify, is_build_tool
-from bot.dockerfile.parser import Dockerfile, Instruction, Stage
+from bot.dockerfile.parser import Dockerfile, Instruction
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, lines_of, split_head
 from bot.dockerfile.rules.state import Check, State, has_shell_features
 from bot.dockerfile.shell import parse_script
@@ -57,7 +57,6 @@ def _check_build_tools(st: State) -> None:
 GO_RUNTIME_IMAGE = "gcr.io/distroless/base-debian12:nonroot"  # glibc, CA certificates, tzdata; no shell
 
 
-_FINAL_ONLY = frozenset({"CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "USER", "VOLUME", "STOPSIGNAL", "LABEL"})
 
 
 def go_build_output(dockerfile: Dockerfile) -> str | None:
@@ -151,35 +150,6 @@ def _fix_multistage(w: Work) -> str | None:
     return split.rewrite(d, found)
 
 
-def _apt_tool_runs(stage: Stage, *, skip: Instruction) -> tuple[list[Instruction], dict[int, list[str]], list[str]]:
-    """The apt-only RUNs that install build tools (and a lone `apt-get update`), the runtime packages to
-    keep per RUN, and the build tools dropped."""
-    tool_runs: list[Instruction] = []
-    runtime_packages: dict[int, list[str]] = {}
-    dropped: list[str] = []
-    for ins in stage.instructions:
-        if ins.keyword != "RUN" or ins is skip:
-            continue
-        calls = [classify(c) for c in parse_script(ins.shell_script).commands]
-        if not calls or any(c is None or c.manager != "apt" for c in calls):
-            continue
-        installs = [c for c in calls if c and c.action == "install"]
-        if all(c and c.action == "update" for c in calls):
-            tool_runs.append(ins)
-            continue
-        if installs and any(is_build_tool(p.split("=", 1)[0]) for c in installs for p in c.packages):
-            tool_runs.append(ins)
-            runtime_packages[ins.line] = [p for c in installs for p in c.packages if not is_build_tool(p.split("=", 1)[0])]
-            dropped += [p for c in installs for p in c.packages if is_build_tool(p.split("=", 1)[0])]
-    return tool_runs, runtime_packages, dropped
-
-
-def _runtime_install(ins: Instruction, runtime_packages: dict[int, list[str]]) -> list[str]:
-    """What a build-tool RUN becomes in the final stage: an install of its runtime packages, if any."""
-    keep = runtime_packages.get(ins.line, [])
-    return [f"{indent_of(ins)}RUN apt-get update && apt-get install -y {' '.join(keep)}"] if keep else []
-
-
 def _fix_npm_multistage(w: Work) -> str | None:
     """Single-stage Node image that compiles native modules: build node_modules in a builder stage."""
     d = w.parsed()
@@ -190,8 +160,8 @@ def _fix_npm_multistage(w: Work) -> str | None:
         return None
     npm_run, workdir = found
     stage = d.stages[0]
-    tool_runs, runtime_packages, dropped = _apt_tool_runs(stage, skip=npm_run)
-    if not tool_runs:
+    tools = {t.instruction.line: t for t in split.tool_installs(stage, skip=npm_run)}
+    if not tools:
         return None
     slim = slim_variant(parse_ref(stage.base_image)) or stage.base_image_raw
     lines = lines_of(d.text)
@@ -200,7 +170,7 @@ def _fix_npm_multistage(w: Work) -> str | None:
     for ins in stage.instructions[1:]:
         if ins is npm_run:
             break
-        if ins in tool_runs or ins.keyword in ("ARG", "ENV", "WORKDIR", "SHELL"):
+        if ins.line in tools or ins.keyword in ("ARG", "ENV", "WORKDIR", "SHELL"):
             out += ins.original.split("\n")
     out += ["COPY package.json package-lock.json* ./", *npm_run.original.split("\n"), ""]
     out.append(f"{split_head(from_ins)[0]}{slim}" + (f" AS {stage.name}" if stage.name else ""))
@@ -208,18 +178,20 @@ def _fix_npm_multistage(w: Work) -> str | None:
     for ins in stage.instructions[1:]:
         out += lines[prev_end : ins.line - 1]
         prev_end = ins.end_line
-        if ins in tool_runs:
-            out += _runtime_install(ins, runtime_packages)
+        if ins.line in tools:
+            out += split.without_tools(ins.original.split("\n"), tools[ins.line])
             continue
         if ins is npm_run:
             out.append(f"{indent_of(ins)}COPY --from=builder {workdir.rstrip('/')}/node_modules ./node_modules")
             continue
         out += ins.original.split("\n")
     out += lines[prev_end:]
+    dropped = sorted({split.package_name(p) for t in tools.values() for p in t.dropped})
     w.notes.append(
         "build-tools-in-final-stage: split into a `builder` stage that compiles node_modules and a final stage "
-        f"on {slim}; {', '.join(sorted(set(dropped)))} no longer ship"
+        f"on {slim}; {', '.join(dropped)} no longer " + ("ships" if len(dropped) == 1 else "ship")
     )
+    w.dropped += dropped
     return "\n".join(out)
 
 
@@ -243,7 +215,7 @@ def _fix_go_multistage(w: Work) -> str | None:
         gap = lines[prev_end : ins.line - 1]
         prev_end = ins.end_line
         body = ins.original.split("\n")
-        if ins.keyword in _FINAL_ONLY:
+        if ins.keyword in split.FINAL_ONLY:
             if ins.keyword == "USER":
                 w.notes.append(f"build-tools-in-final-stage: USER {ins.arguments} dropped; the runtime image runs as nonroot (65532)")
                 continue
