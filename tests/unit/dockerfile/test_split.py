@@ -123,3 +123,25 @@ def test_an_unsafe_split_is_left_alone_with_the_reason(text: str, why: str) -> N
     r = fix(text)
     assert len(parse(r.text).stages) == 1
     assert any(n.startswith("build-tools-in-final-stage") and why in n for n in r.notes)
+
+
+NODE_MIXED = """\
+FROM node:20
+WORKDIR /app
+RUN apt-get update && apt-get install -y python3 make g++ curl && curl -fsSL -o /usr/local/bin/w https://x/w
+COPY package.json package-lock.json ./
+RUN npm ci --omit dev
+COPY . .
+CMD ["node", "server.js"]
+"""
+
+
+def test_node_split_takes_the_compilers_out_of_a_mixed_run() -> None:
+    r = fix(NODE_MIXED)
+    d = parse(r.text)
+    assert [s.base_image for s in d.stages] == ["node:20", "node:20-slim"]
+    assert installed(d, 1) == {"python3", "curl"} and {"make", "g++"} <= installed(d, 0)
+    final = "\n".join(i.original for i in d.stages[1].instructions)
+    assert "curl -fsSL -o /usr/local/bin/w https://x/w" in final  # the rest of the RUN stays
+    assert "COPY --link --from=builder /app/node_modules ./node_modules" in final
+    assert set(r.dropped_packages) == {"make", "g++"}
