@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from images_fakes import RegistryDouble, tar_bytes
+from tests.doubles.images import RegistryDouble, tar_bytes
 
 from bot.cli import main
 from bot.dockerfile.parser import parse
