@@ -85,7 +85,9 @@ class ClusterReader(Protocol):
     cluster's notion of now (the API server's, for the real reader), which ages are measured against."""
 
     context: str | None
-    clock: Clock
+
+    @property
+    def clock(self) -> Clock: ...
 
     def list_nodes(self) -> list[NodeSnapshot]: ...
 

@@ -34,7 +34,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.images.model import FileEntry
@@ -158,9 +158,10 @@ class LayerBlob:
 def _chunks(parts: Iterable[Part]) -> Iterator[bytes]:
     for part in parts:
         if isinstance(part, _Repeat):
-            # A few hundred repeated blocks per write keep the socket busy without a big buffer.
-            batch = part.block * 256
-            full, rest = divmod(part.times, 256)
+            # Small (deflated) blocks go out a mebibyte's worth per write; plain ones one by one.
+            per_write = max(1, _BLOCK // len(part.block))
+            batch = part.block * per_write
+            full, rest = divmod(part.times, per_write)
             for _ in range(full):
                 yield batch
             if rest:
@@ -218,7 +219,7 @@ def build_layer(files: tuple[FileEntry, ...], mtime: float, compression: str = "
 
 
 def _ts(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 @dataclass(frozen=True)
