@@ -27,13 +27,14 @@ COMMANDS: dict[str, str] = {
     "fix": "bot.dockerfile.cli:fix_command",
     "postmortem": "bot.postmortem.cli:postmortem",
     "serve": "bot.server:serve",
+    "certs": "bot.admission.cli:certs_command",
     "db": "bot.store.cli:db",
     "sim": "bot.sim.cli:sim_command",
 }
 
 # Commands that read no settings: they run once per CI job, and pydantic's import would double their
 # start-up time (docs/benchmarks-dockerfile.md). Their log level comes from -v alone.
-SETTINGS_FREE = frozenset({"lint", "fix"})
+SETTINGS_FREE = frozenset({"lint", "fix", "certs"})
 
 
 class CoronerGroup(click.Group):
