@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from bot.deadline import Deadline
+from bot.deadline import Deadline, DeadlineExceeded
 from bot.images.autopsy import ImageReport, autopsy
 from bot.logs import carry_log_context
 from bot.ports import CoronerError, ImageReader
@@ -33,20 +33,28 @@ class StillReading(CoronerError):
 
 
 class AutopsyCache:
-    def __init__(self, store: Store, images: Callable[[], ImageReader], *, workers: int = 2,
-                 background_seconds: float = BACKGROUND_SECONDS) -> None:
+    def __init__(self, store: Store, images: Callable[[], ImageReader], *, manifests: ImageReader | None = None,
+                 workers: int = 2, background_seconds: float = BACKGROUND_SECONDS) -> None:
+        """`images` makes a reader per autopsy (its byte budget is per autopsy); `manifests` is one reader
+        kept for naming digests, so that a cache hit reuses its connections instead of opening new ones."""
         self._store = store
         self._images = images
+        self._manifests = manifests or images()
         self._background_seconds = background_seconds
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate-autopsy")
         self._lock = threading.Lock()
         self._running: dict[str, concurrent.futures.Future[ImageReport]] = {}
 
     def report(self, ref: str, deadline: Deadline) -> ImageReport:
-        """`ref`'s report: cached, or read now if that ends before `deadline`. Raises `ImageReadError`,
-        `DeadlineExceeded` (the registry did not even name the digest in time) or `StillReading`."""
-        manifest = self._images().manifest(ref, deadline=deadline)
-        digest = manifest.digest
+        """`ref`'s report: cached, or read now if that ends before `deadline`. Raises `ImageReadError`, or
+        `StillReading` when the deadline comes first (the autopsy goes on in the background)."""
+        try:
+            digest = self._manifests.manifest(ref, deadline=deadline).digest
+        except DeadlineExceeded:
+            # The registry is slow even to name the digest: read the image anyway, for the next review.
+            self._start(ref, None)
+            raise StillReading(f"{ref}: the registry did not answer in time; the image is being read and the "
+                               "next review of it is judged from the cache") from None
         if digest is not None:
             cached = self._cached(digest)
             if cached is not None:
@@ -55,7 +63,8 @@ class AutopsyCache:
         try:
             return future.result(timeout=max(deadline.remaining(), 0.0))
         except concurrent.futures.TimeoutError:
-            raise StillReading(f"{ref} is not in the autopsy cache and is still being read") from None
+            raise StillReading(f"{ref} is not in the autopsy cache yet; it is being read and the next "
+                               "review of it is judged from the cache") from None
 
     def running(self) -> int:
         with self._lock:

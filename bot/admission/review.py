@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 API_VERSION = "admission.k8s.io/v1"
@@ -61,6 +61,8 @@ class ReviewRequest:
     dry_run: bool
     annotations: Mapping[str, str] = field(default_factory=dict)
     changes: tuple[ImageChange, ...] = ()
+    template: Mapping[str, Any] = field(default_factory=dict)  # the new pod template, as sent
+    replicas: int | None = None  # the new spec.replicas (none for a DaemonSet)
 
     @property
     def gated(self) -> bool:
@@ -98,9 +100,10 @@ def parse_review(body: bytes) -> ReviewRequest:
                         namespace=str(request.get("namespace") or metadata.get("namespace") or "default"),
                         name=str(name))
     annotations = _mapping(metadata.get("annotations") or {}, "request.object.metadata.annotations")
-    user_info = request.get("userInfo") if isinstance(request.get("userInfo"), dict) else {}
+    user_info = request.get("userInfo")
+    user = user_info.get("username") if isinstance(user_info, dict) else None
     review = ReviewRequest(
-        uid=uid, operation=operation, workload=workload, user=str(user_info.get("username") or "?"),
+        uid=uid, operation=operation, workload=workload, user=str(user or "?"),
         dry_run=request.get("dryRun") is True,
         annotations={str(k): str(v) for k, v in annotations.items()},
     )
@@ -108,7 +111,11 @@ def parse_review(body: bytes) -> ReviewRequest:
         return review
     if operation == "UPDATE" and old is None:
         raise MalformedReview("request.oldObject is missing on an UPDATE")
-    return ReviewRequest(**{**review.__dict__, "changes": image_changes(new_object, old_object)})
+    spec = _mapping(new_object.get("spec"), "request.object.spec")
+    replicas = spec.get("replicas")
+    return replace(review, changes=image_changes(new_object, old_object),
+                   template=_mapping(spec.get("template"), "request.object.spec.template"),
+                   replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None)
 
 
 def image_changes(new: Mapping[str, Any], old: Mapping[str, Any]) -> tuple[ImageChange, ...]:
