@@ -9,11 +9,11 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -97,7 +97,7 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool, 
     if worker:
         start_workers(services.store, lambda name: services.handlers(worker=name), count=settings.workers,
                       stop=stop)
-    closers = []
+    closers: list[Callable[[], None]] = []
     if settings.slack_bot_token is not None:
         # Slack may be down at start: serve starts anyway, /readyz says degraded until auth.test answers.
         closers.append(start_auth_check(services.slack_app(socket_mode=socket_mode).client,
@@ -118,7 +118,8 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool, 
 
 
 @contextmanager
-def serving(app: Any, *, lifespan: str = "on", start_timeout: float = 10.0, tls: TlsFiles | None = None) -> Iterator[str]:
+def serving(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", start_timeout: float = 10.0,
+            tls: TlsFiles | None = None) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its base URL (https://
     with `tls`)."""
     import uvicorn

@@ -5,22 +5,24 @@ builds through `build(settings, ...)`, with overrides for doubles, so there is o
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from starlette.applications import Starlette
-
-import functools
 
 from slack_bolt import App
+from slack_sdk import WebClient
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from bot.admission.autopsies import AutopsyCache
+from bot.admission.mode import NamespaceModes
+from bot.admission.slack_notice import GateDenialHandler
+from bot.admission.webhook import AdmissionGate, admission_routes
 from bot.app import create_app
+from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
 from bot.incidents.pagerduty_api import PagerDutyClient, enrich_timeline
 from bot.incidents.pagerduty_api import build_client as build_pagerduty_client
 from bot.jobs.note_to_pagerduty import KIND as NOTE_KIND
@@ -36,6 +38,7 @@ from bot.engine.diagnose import Diagnosis, diagnose
 from bot.engine.playbook import Playbook, load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
 from bot.engine.runner import OnCheckDone, configure_check_slots
+from bot.gate import GatePolicy
 from bot.incidents.service import IncidentService
 from bot.jobs.diagnose_incident import KIND as DIAGNOSE_KIND
 from bot.jobs.draft_postmortem import KIND as DRAFT_KIND
@@ -44,42 +47,23 @@ from bot.jobs.post_to_slack import KIND as POST_KIND
 from bot.lifecycle.diagnosis import DiagnosisHandler
 from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
-from bot.admission.slack_notice import GateDenialHandler
 from bot.ports import ChatPoster, ClusterReader, ClusterReadError, ClusterRollbacker, Clock, ImageReader
+from bot.readers import cluster_reader, image_reader
 from bot.settings import Settings
+from bot.slack.app import create_slack_app_from_settings
+from bot.slack.asgi import slack_routes
 from bot.slack.diagnose_command import IncidentThread, ServiceRef, SlashRun
 from bot.slack.health import SlackHealth
+from bot.slack.incident_listeners import register_incident_actions
+from bot.slack.poster import SlackChatPoster
+from bot.slack.reviewers import Reviewers
 from bot.store import Store
 from bot.worker import Handler, default_worker_name
-
-if TYPE_CHECKING:
-    from bot.admission.webhook import AdmissionGate
 
 log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
 JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND, GATE_DENIAL_KIND)
-
-
-def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
-    """The official kubernetes client: the given kubeconfig, else CORONER_KUBECONFIG, else in-cluster."""
-    from bot.cluster.kubernetes_reader import KubernetesClusterReader
-
-    return KubernetesClusterReader.connect(kubeconfig or settings.kubeconfig, context or settings.kube_context)
-
-
-def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:
-    """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine."""
-    if (source or settings.image_source) == "docker":
-        from bot.images.docker_reader import DockerImageReader
-
-        return DockerImageReader(contents=docker_contents)
-    from bot.images.registry_auth import RegistryAuth
-    from bot.images.registry_reader import RegistryImageReader
-
-    # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
-    auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
 
 
 def split_service(text: str) -> tuple[str | None, str]:
@@ -118,8 +102,6 @@ class Services:
 
     def rollbacker(self, context: str | None) -> ClusterRollbacker:
         """The opt-in writer (CORONER_ROLLBACK_ENABLED), one per context like the readers."""
-        from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
-
         context = context or self.settings.kube_context
         with self._lock:
             if context not in self._rollbackers:
@@ -142,11 +124,6 @@ class Services:
 
     def admission_gate(self) -> AdmissionGate:
         """The admission webhook's gate, one per process: its autopsies run in one pool, once per image."""
-        from bot.admission.autopsies import AutopsyCache
-        from bot.admission.mode import NamespaceModes
-        from bot.admission.webhook import AdmissionGate
-        from bot.gate import GatePolicy
-
         settings = self.settings
         # Connect now, not on the first review: loading the kubernetes client takes longer than a review may.
         self.admission_cluster()
@@ -236,10 +213,6 @@ class Services:
 
     def slack_app(self, *, socket_mode: bool = False) -> App:
         """The bolt app (`/diagnose` and the incident's buttons), built once: HTTP and Socket Mode share it."""
-        from bot.slack.app import create_slack_app_from_settings
-        from bot.slack.incident_listeners import register_incident_actions
-        from bot.slack.reviewers import Reviewers
-
         settings = self.settings
 
         def incident_buttons(app: App) -> None:
@@ -269,7 +242,7 @@ class Services:
         if self.settings.slack_bot_token is None:
             return {}
         status = self.slack_health.status()
-        report = {"slack": status.state}
+        report: dict[str, str] = {"slack": status.state}
         if status.state != "ok" and status.last_error:
             report["slack_error"] = status.last_error
         return report
@@ -293,10 +266,6 @@ def build(
     configure_check_slots(settings.check_concurrency)
     health = SlackHealth()
     if chat is None and settings.slack_bot_token is not None:
-        from slack_sdk import WebClient
-
-        from bot.slack.poster import SlackChatPoster
-
         # No retry handler here: a rate-limited post goes back to the queue with Slack's Retry-After.
         chat = SlackChatPoster(WebClient(token=settings.slack_bot_token.get_secret_value(),
                                          base_url=settings.slack_api_url, timeout=10), health=health)
@@ -323,14 +292,10 @@ def build(
 def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0) -> Starlette:
     """The production app: PagerDuty intake, health, metrics, Slack (`/diagnose` and the incident's
     buttons) when Slack is configured, and the postmortem web view when CORONER_WEB_SECRET is set."""
-    from bot.admission.webhook import admission_routes
-
     settings = services.settings
     routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS),
                                *admission_routes(services.admission_gate())]
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
-        from bot.slack.asgi import slack_routes
-
         routes += slack_routes(services.slack_app())
     else:
         log.info("Slack is not configured (CORONER_SLACK_SIGNING_SECRET, CORONER_SLACK_BOT_TOKEN): /slack/events is off")

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from bot.ports import ClusterReader, ClusterReadError
 
@@ -66,4 +66,4 @@ class NamespaceModes:
         if value not in GATE_MODES:
             return ModeChoice(self._default, "CORONER_GATE_MODE",
                               note=f"label {MODE_LABEL}={value!r} is not one of {', '.join(GATE_MODES)}")
-        return ModeChoice(cast(GateMode, value), f"namespace label {MODE_LABEL}")
+        return ModeChoice(value, f"namespace label {MODE_LABEL}")

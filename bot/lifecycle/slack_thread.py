@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.catalog import Catalog
-from bot.domain import Incident, RollbackCandidate
+from bot.domain import Incident
 from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.cause import probable_cause
 from bot.ports import ChatPoster
-from bot.postmortem.evidence import ImageSummary
-from bot.postmortem.bundle import load_bundle
 from bot.slack.blocks import SlackMessage, diagnosis_message
 from bot.slack.incident_blocks import ReviewNotice, review_notice, root_message, thread_line
 from bot.slack.poster import ChatPostError
@@ -48,22 +46,14 @@ def diagnosis_data(run: DiagnosisRun, *, service: str) -> dict[str, object]:
         "target": run.target,
         "findings": [f.to_json() for f in run.findings],
         "rollback_candidates": list(run.rollback_candidates),
+        "rollback": run.rollback,
+        "cause": run.cause,
         "timeline": [],
     }
 
 
 def stored_cause(run: DiagnosisRun) -> str | None:
-    bundle = load_bundle({"incident": _placeholder_incident(run), "findings": [f.to_json() for f in run.findings],
-                          "rollback_candidates": list(run.rollback_candidates)})
-    candidates: list[RollbackCandidate] = bundle["rollback_candidates"]
-    image = ImageSummary.from_json(run.image) if run.image else None
-    return probable_cause(run.findings, image=image, recommended=next((c for c in candidates if c.recommended), None))
-
-
-def _placeholder_incident(run: DiagnosisRun) -> dict[str, object]:
-    # load_bundle wants an incident; only the candidates are read from this bundle.
-    return {"id": run.incident_id or "-", "source": "coroner", "title": "", "status": "triggered",
-            "created_at": run.started_at.isoformat()}
+    return probable_cause(run.cause, run.rollback, run.findings)
 
 
 @dataclass

@@ -10,7 +10,6 @@ import gzip
 import json
 import random
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +26,9 @@ from bot.sim.server import running_sim
 from bot.store.records import AuditRecord
 from bot.wiring import Services, build, build_app
 from bot.worker import start_workers
+from tests.doubles.admission_reviews import review, workload
+from tests.doubles.images import RegistryDouble, sha, tar_bytes
 from tests.doubles.slack_web import SlackDouble, running_slack_web
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "images"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "admission"))
-
-from images_fakes import RegistryDouble, sha, tar_bytes
-from reviews import review, workload
 
 NAMESPACE, NAME = "payments", "checkout-api"  # crashloop-bad-config: three healthy nodes, 80 GiB each
 CHANNEL = "#checkout"

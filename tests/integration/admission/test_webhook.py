@@ -6,7 +6,7 @@ import ssl
 
 import httpx
 import pytest
-from reviews import review, workload
+from tests.doubles.admission_reviews import review, workload
 
 from tests.integration.admission.harness import (
     CHANNEL,
@@ -156,6 +156,7 @@ def test_a_cache_hit_is_answered_in_under_50_ms(webhook):
     assert webhook.registry.layer_reads() == layers  # no layer read again: the manifests name the digests
 
 
+@pytest.mark.slow
 def test_a_slow_registry_fails_open_before_the_deadline_and_the_cache_fills_behind(webhook):
     v1 = webhook.registry.ref("checkout", "v1")
     slow = webhook.registry.add_slow("checkout", "v4-slow", grown_layer(40), stall=SLOW_BLOB_SECONDS)

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "images"))
-
-from images_fakes import FakeImageReader, entries  # noqa: E402
-
-from bot.images.autopsy import autopsy  # noqa: E402
-from bot.store.models import ImageAutopsyRow  # noqa: E402
+from bot.images.autopsy import autopsy
+from bot.store.models import ImageAutopsyRow
+from tests.doubles.images import FakeImageReader, entries
 
 DIGEST = "sha256:" + "a" * 64
 

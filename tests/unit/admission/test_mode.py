@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.admission.mode import MODE_LABEL, NamespaceModes
-from bot.engine.fakes import FakeClusterReader
+from tests.doubles.cluster_reader import FakeClusterReader
 
 
 class Ticks:

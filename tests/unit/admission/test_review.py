@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from reviews import review, workload
+from tests.doubles.admission_reviews import review, workload
 
 from bot.admission.review import MalformedReview, parse_review, review_response
 

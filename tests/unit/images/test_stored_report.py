@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from images_fakes import FakeImageReader, entries
-from test_autopsy import DOCKERFILE, incident_reader
+from tests.doubles.images import FakeImageReader, entries
+from tests.unit.images.test_autopsy import DOCKERFILE, incident_reader
 
 from bot.domain import Severity
 from bot.images.autopsy import autopsy
