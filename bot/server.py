@@ -45,10 +45,11 @@ class TlsFiles:
 
     def check(self) -> None:
         """Load the pair once before serving, so a bad file is one line, not uvicorn's traceback."""
+        for path in (self.cert, self.key):
+            if not path.is_file():
+                raise TlsError(f"{path}: no such file")
         try:
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key)
-        except FileNotFoundError as exc:
-            raise TlsError(f"{exc.filename}: no such file") from None
         except (ssl.SSLError, OSError) as exc:
             raise TlsError(f"{self.cert} / {self.key}: not a PEM certificate and its private key ({exc})") from None
 

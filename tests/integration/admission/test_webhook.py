@@ -6,14 +6,15 @@ import ssl
 
 import httpx
 import pytest
-from tests.doubles.admission_reviews import review, workload
 
+from tests.doubles.admission_reviews import review, workload
 from tests.integration.admission.harness import (
     CHANNEL,
     NAME,
     NAMESPACE,
     SLOW_BLOB_SECONDS,
     grown_layer,
+    running_webhook,
     wait_until,
 )
 
@@ -223,3 +224,19 @@ def test_the_webhook_is_https_only_and_its_certificate_is_checked(webhook):
     pinned = ssl.create_default_context(cafile=webhook.ca)
     assert httpx.get(f"{webhook.url}/healthz", verify=pinned, timeout=5).status_code == 200
 
+
+
+def test_replicas_share_the_autopsy_cache(tmp_path, images, certificates, postgres_url):
+    v1, v2 = images.ref("checkout", "v1"), images.ref("checkout", "v2")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with running_webhook(tmp_path / "a", images, certificates, database_url=postgres_url) as first, \
+            running_webhook(tmp_path / "b", images, certificates, database_url=postgres_url) as second:
+        first.warm(v1, v2)
+        layers = images.layer_reads()
+
+        sent = second.change(v1, v2)
+        response = response_of(second.post(sent), sent["request"]["uid"])
+
+        assert response["allowed"] is False and "image-growth" in response["status"]["message"]
+        assert images.layer_reads() == layers  # the second replica read no layer: the first one's autopsies
