@@ -130,6 +130,10 @@ class AdmissionGate:
         if review.overridden:
             return Outcome(allowed=True, action="admission.overridden", mode=choice,
                            warnings=(override_warning(review),))
+        # The cluster is read while the images are: neither waits for the other.
+        cluster = self.cluster()
+        pressures = {change.image: self._lookups.submit(carry_log_context(self._pressure), cluster, review, change)
+                     for change in review.changes} if cluster is not None else {}
         reports = self._reports(review, deadline)
         verdicts: list[ImageVerdict] = []
         undecided: list[str] = []
@@ -141,8 +145,7 @@ class AdmissionGate:
                 undecided.append(problem)
                 continue
             assert isinstance(candidate, ImageReport) and not isinstance(reference, str)
-            notes: list[str] = []
-            pressure = self._pressure(review, change, candidate, notes)
+            pressure, notes = _within(pressures.get(change.image), deadline)
             decision = decide(candidate, reference, pressure=pressure, policy=self.policy)
             verdicts.append(ImageVerdict(change, replace(decision, notes=(*decision.notes, *notes))))
         failed = [v for v in verdicts if v.decision.verdict == "fail"]
@@ -171,22 +174,18 @@ class AdmissionGate:
                 reports[ref] = f"{ref}: {exc}"
         return reports
 
-    def _pressure(self, review: ReviewRequest, change: ImageChange, candidate: ImageReport,
-                  notes: list[str]) -> ClusterPressure | None:
+    def _pressure(self, cluster: ClusterReader, review: ReviewRequest,
+                  change: ImageChange) -> tuple[ClusterPressure | None, list[str]]:
         """The nodes' figures now, for the object as it will be (its new template and replicas, the HPA
-        that scales it); None, with a note, when the cluster cannot say."""
-        cluster = self.cluster()
-        if cluster is None:
-            return None
+        that scales it); None, with a note, when the cluster cannot say. The image's size is left to the
+        gate (`image_bytes=0`: the candidate report's), so this runs before the report is there."""
         workload = review.workload
         try:
-            return read_pressure(cluster, workload.namespace, workload.name, image_bytes=candidate.totals.size_bytes,
-                                 kind=workload.kind, image=change.image, replicas=review.replicas,
-                                 template=review.template)
+            return read_pressure(cluster, workload.namespace, workload.name, image_bytes=0, kind=workload.kind,
+                                 image=change.image, replicas=review.replicas, template=review.template), []
         except ClusterReadError as exc:
             log.info("pull pressure of %s not assessed: %s", workload, exc)
-            notes.append(f"pull pressure not assessed: {exc}")
-            return None
+            return None, [f"pull pressure not assessed: {exc}"]
 
     def _fail_open(self, review: ReviewRequest, choice: ModeChoice | None, verdicts: list[ImageVerdict],
                    undecided: list[str]) -> Outcome:
@@ -231,6 +230,16 @@ class AdmissionGate:
         self._judges.shutdown(wait=False, cancel_futures=True)
         self._lookups.shutdown(wait=False, cancel_futures=True)
         self.autopsies.close()
+
+
+def _within(future: concurrent.futures.Future[tuple[ClusterPressure | None, list[str]]] | None,
+            deadline: Deadline) -> tuple[ClusterPressure | None, list[str]]:
+    if future is None:
+        return None, []
+    try:
+        return future.result(timeout=max(deadline.remaining(), 0.0))
+    except concurrent.futures.TimeoutError:
+        return None, ["pull pressure not assessed: the cluster did not answer in time"]
 
 
 def admission_routes(gate: AdmissionGate) -> list[BaseRoute]:
