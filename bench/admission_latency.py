@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.admission.certs import write_certificates  # noqa: E402
-from bot.server import TlsFiles  # noqa: E402
-from tests.doubles.admission_reviews import review, workload  # noqa: E402
-from tests.doubles.images import RegistryDouble, tar_bytes  # noqa: E402
-from tests.integration.admission.harness import (  # noqa: E402
+from bot.admission.certs import write_certificates
+from bot.server import TlsFiles
+from tests.doubles.admission_reviews import review, workload
+from tests.doubles.images import RegistryDouble, tar_bytes
+from tests.integration.admission.harness import (
     BASE,
     MB,
     NAME,
