@@ -240,3 +240,24 @@ def test_replicas_share_the_autopsy_cache(tmp_path, images, certificates, postgr
 
         assert response["allowed"] is False and "image-growth" in response["status"]["message"]
         assert images.layer_reads() == layers  # the second replica read no layer: the first one's autopsies
+
+
+def test_a_created_daemonset_is_judged_without_a_reference_and_its_init_containers_too(webhook):
+    v1, v2 = webhook.registry.ref("checkout", "v1"), webhook.registry.ref("checkout", "v2")
+    webhook.warm(v1, v2)
+    sent = review(workload(v1, kind="DaemonSet", namespace=NAMESPACE, name="log-shipper", init_image=v2))
+
+    response = response_of(webhook.post(sent), sent["request"]["uid"])
+
+    # No image is replaced, so no growth to judge: the .git directory is new, whatever it replaced.
+    assert response["allowed"] is False
+    message = response["status"]["message"]
+    assert message.startswith("Coroner's gate denied this DaemonSet: ")
+    assert f"{v2} (init container migrate): new-critical-finding: vcs-directory" in message
+    assert "image-growth" not in message
+    (record,) = webhook.audit()
+    assert record.target == f"DaemonSet {NAMESPACE}/log-shipper"
+    verdicts = {d["container"]: d for d in record.details["decisions"]}
+    assert verdicts["app"]["verdict"] == "pass" and verdicts["migrate"]["verdict"] == "fail"
+    # A DaemonSet reaches every node that can take it: the sim's three healthy ones.
+    assert any("pull pressure" in note for note in verdicts["migrate"]["notes"])
