@@ -231,7 +231,7 @@ class Services:
     def post_waiting_now(self) -> None:
         """Slack is back: the posts waiting out their backoff go now, not at their next retry time."""
         with self.store.unit_of_work() as uow:
-            due = uow.jobs.make_due(POST_KIND)
+            due = uow.jobs.make_due(POST_KIND) + uow.jobs.make_due(GATE_DENIAL_KIND)
             uow.commit()
         if due:
             log.info("Slack is back: %d waiting posts go now", due)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 
 import httpx
 import pytest
 
+from bot.store.records import JobStatus
 from tests.doubles.admission_reviews import review, workload
 from tests.integration.admission.harness import (
     CHANNEL,
@@ -261,3 +263,26 @@ def test_a_created_daemonset_is_judged_without_a_reference_and_its_init_containe
     assert verdicts["app"]["verdict"] == "pass" and verdicts["migrate"]["verdict"] == "fail"
     # A DaemonSet reaches every node that can take it: the sim's three healthy ones.
     assert any("pull pressure" in note for note in verdicts["migrate"]["notes"])
+
+
+def test_a_denial_made_while_slack_is_down_is_posted_once_slack_is_back(webhook):
+    v1, v2 = webhook.registry.ref("checkout", "v1"), webhook.registry.ref("checkout", "v2")
+    webhook.warm(v1, v2)
+    webhook.slack.down = True
+    sent = webhook.change(v1, v2)
+
+    assert response_of(webhook.post(sent), sent["request"]["uid"])["allowed"] is False  # Slack is not on the path
+    wait_until(lambda: webhook.slack.calls("/api/chat.postMessage"), what="a first attempt at the post")
+    webhook.slack.down = False
+
+    def posted() -> list:
+        return [m for (channel, _), m in webhook.slack.messages.items()
+                if channel == CHANNEL and "Admission gate denied" in json.dumps(m)]
+
+    def job_done() -> bool:
+        with webhook.services.store.unit_of_work() as uow:
+            job = uow.jobs.get_by_key(f"post_gate_denial:{sent['request']['uid']}")
+        return job is not None and job.status == JobStatus.DONE
+
+    wait_until(job_done, timeout=60, what="the denial's post job done after the outage")
+    assert len(posted()) == 1
