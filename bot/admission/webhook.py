@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -120,7 +119,15 @@ class AdmissionGate:
             outcome = self._fail_open(review, None, [], [f"no decision within {self.deadline_seconds:g} s"])
         outcome = replace(outcome, seconds=time.monotonic() - started)
         if outcome.action is not None and not review.dry_run:
-            await run_in_threadpool(self.record, review, outcome)
+            # Written before the answer when the database allows it (a denial's Slack post is then queued
+            # before kubectl prints it); a slow database does not push the answer past the deadline.
+            recording = asyncio.get_running_loop().run_in_executor(self._judges, carry_log_context(self.record),
+                                                                   review, outcome)
+            try:
+                await asyncio.wait_for(asyncio.shield(recording), timeout=max(answer_by.remaining(), 0.05))
+            except TimeoutError:
+                log.warning("admission decision on %s answered before its record was written", review.workload,
+                            extra={"uid": review.uid})
         return outcome
 
     def judge(self, review: ReviewRequest, deadline: Deadline) -> Outcome:
