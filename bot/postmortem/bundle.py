@@ -13,9 +13,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from bot.domain import Finding, Incident, RollbackCandidate, Severity, TimelineEntry
+from bot.domain import (
+    CauseLink,
+    Confidence,
+    Finding,
+    Incident,
+    ProbableCause,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    TimelineEntry,
+)
 from bot.ports import CoronerError
-from bot.postmortem.evidence import DockerfileFix, ImageSummary
+from bot.postmortem.evidence import DockerfileFix, ImageSummary, SizeEstimate
 
 T = TypeVar("T")
 
@@ -87,7 +97,27 @@ def _fix(d: Mapping[str, Any]) -> DockerfileFix:
         rules=tuple(str(r) for r in d.get("rules") or ()),
         dockerignore=d.get("dockerignore"),
         dockerignore_path=str(d.get("dockerignore_path") or ".dockerignore"),
+        size_estimate=SizeEstimate.from_json(d["size_estimate"]) if d.get("size_estimate") else None,
     )
+
+
+def _cause(d: Mapping[str, Any]) -> ProbableCause:
+    return ProbableCause(
+        summary=str(d["summary"]),
+        chain=tuple(CauseLink(str(link["role"]), str(link["text"]), tuple(str(r) for r in link.get("rules") or ()))
+                    for link in d.get("chain") or ()),
+        supporting=tuple(str(r) for r in d.get("supporting") or ()),
+        ruled_out=tuple(str(r) for r in d.get("ruled_out") or ()),
+        confidence=Confidence(d.get("confidence", "low")),
+        candidates=tuple(str(c) for c in d.get("candidates") or ()),
+    )
+
+
+def _decision(d: Mapping[str, Any]) -> RollbackDecision:
+    revision = d.get("revision")
+    return RollbackDecision(recommended=bool(d["recommended"]), revision=int(revision) if revision is not None else None,
+                            reason=str(d.get("reason") or ""),
+                            implicated_by=tuple(str(r) for r in d.get("implicated_by") or ()))
 
 
 def _parse(where: str, parse: Callable[[Mapping[str, Any]], T], value: Any) -> T:
@@ -123,4 +153,7 @@ def load_bundle(data: Any) -> dict[str, Any]:
         "dockerfile_fix": (
             _parse("dockerfile_fix", _fix, data["dockerfile_fix"]) if data.get("dockerfile_fix") else None
         ),
+        # The diagnosis's own decisions (issue 9); without them `build_view` falls back.
+        "cause": _parse("cause", _cause, data["cause"]) if data.get("cause") else None,
+        "rollback": _parse("rollback", _decision, data["rollback"]) if data.get("rollback") else None,
     }

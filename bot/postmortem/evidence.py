@@ -143,6 +143,38 @@ def _path_size(raw: Any) -> PathSize:
 
 
 @dataclass(frozen=True)
+class SizeEstimate:
+    """The fix's predicted image size (`size_estimate` in the fix's JSON), labelled an estimate wherever it
+    is shown. `items` says what the fixed image drops, one line each ("usr/local/cuda-12.1 1.9 GB")."""
+
+    summary: str
+    items: tuple[str, ...] = ()
+    raw: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.raw) if self.raw is not None else {"summary": self.summary, "items": list(self.items)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SizeEstimate:
+        """`summary` when given; else from `estimated_bytes` and `current_bytes`. Items from `removed`
+        (`{item|path, bytes|size_bytes}`) or `items` (strings)."""
+        from bot.units import human_bytes
+
+        summary = data.get("summary")
+        if not summary and data.get("estimated_bytes") is not None:
+            current = data.get("current_bytes")
+            summary = f"≈ {human_bytes(int(data['estimated_bytes']))}" + (
+                f" instead of {human_bytes(int(current))}" if current is not None else "")
+        items: list[str] = [str(i) for i in data.get("items") or () if isinstance(i, str)]
+        for removed in data.get("removed") or ():
+            if isinstance(removed, Mapping):
+                what = removed.get("item") or removed.get("path") or removed.get("what") or "?"
+                size = removed.get("bytes", removed.get("size_bytes"))
+                items.append(f"{what} {human_bytes(int(size))}" if size is not None else str(what))
+        return cls(summary=str(summary or "no estimate"), items=tuple(items), raw=data)
+
+
+@dataclass(frozen=True)
 class DockerfileFix:
     """The Dockerfile doctor's proposal: a unified diff and one note per change."""
 
@@ -152,6 +184,7 @@ class DockerfileFix:
     rules: tuple[str, ...] = ()  # rule ids the fix addresses
     dockerignore: str | None = None  # a proposed .dockerignore, when the build context lacks one
     dockerignore_path: str = ".dockerignore"
+    size_estimate: SizeEstimate | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,6 +194,7 @@ class DockerfileFix:
             "rules": list(self.rules),
             "dockerignore": self.dockerignore,
             "dockerignore_path": self.dockerignore_path,
+            "size_estimate": self.size_estimate.to_json() if self.size_estimate else None,
         }
 
     @classmethod
@@ -174,7 +208,16 @@ class DockerfileFix:
             rules=tuple(sorted({f.rule for f in result.fixed})),
             dockerignore=getattr(result, "dockerignore", None),
             dockerignore_path=getattr(result, "dockerignore_path", None) or ".dockerignore",
+            size_estimate=_estimate(getattr(result, "size_estimate", None)),
         )
+
+
+def _estimate(value: Any) -> SizeEstimate | None:
+    """The fixer's estimate, as an object with `to_json()` or as its JSON."""
+    if value is None:
+        return None
+    data = value.to_json() if hasattr(value, "to_json") else value
+    return SizeEstimate.from_json(data) if isinstance(data, Mapping) else None
 
 
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")

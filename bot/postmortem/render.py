@@ -19,7 +19,7 @@ import jinja2
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from bot.ports import CoronerError
-from bot.postmortem.markdown import Md, code, fenced, inline, table_code
+from bot.postmortem.markdown import Md, code, fenced, inline, table_cell, table_code
 from bot.postmortem.view import PostmortemView
 from bot.redact import redact
 from bot.report import stamp
@@ -77,6 +77,7 @@ def make_environment(templates_dir: Path | None = None) -> Environment:
     env.filters["md"] = inline
     env.filters["fence"] = fenced
     env.filters["table_code"] = table_code
+    env.filters["cell"] = table_cell
     return env
 
 
