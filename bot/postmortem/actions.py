@@ -101,11 +101,10 @@ def _disk_alert(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
 def _rollout_alert(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
     if ctx.detect_seconds is None or ctx.detect_seconds < 10 * 60:
         return None  # detection was quick enough: nothing to learn here
-    minutes = ctx.detect_seconds // 60
     name = ctx.service or "SERVICE"
     change = Md("Alert on " + code(f'kube_deployment_status_replicas_unavailable{{deployment="{name}"}} > 0')
                 + f" for 5 min after a rollout, and watch rollouts with {code('kubectl rollout status --timeout')}")
-    return ActionItem("P1", "detect", Md(f"Detect a failing rollout before the SLO alert ({minutes} min this time)"),
+    return ActionItem("P1", "detect", Md("Detect a failing rollout before the SLO alert does"),
                       change, refs)
 
 

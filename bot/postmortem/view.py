@@ -402,7 +402,8 @@ def _moment_line(moment: tl.Moment) -> MomentLine:
     at = f"{moment.first:%H:%M:%S}"
     if moment.last > moment.first and moment.folded:
         at += f"–{moment.last:%H:%M:%S}"
-    return MomentLine(at=at, label=moment.label or moment.kind, text=moment.text)
+    text = f"{moment.text} (×{moment.count})" if moment.count > 1 else moment.text
+    return MomentLine(at=at, label=moment.label or moment.kind, text=text)
 
 
 def _impact(incident: Incident, resp: Response, findings: Sequence[Finding],
@@ -465,7 +466,7 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
 def _factors(cause: CauseView | None, refs_by_rule: dict[str, tuple[str, ...]],
              findings: dict[str, Finding]) -> tuple[Claim, ...]:
     """The amplifiers of the chain, and the missing gate when the trigger was a change that grew the image."""
-    claims = [Claim(Md(f"{_role(link.role)}: {inline(link.text)}"), link.refs)
+    claims = [Claim(Md(inline(link.text[0].upper() + link.text[1:])), link.refs)
               for link in (cause.links if cause else ()) if link.role == "amplifier"]
     growth = refs_by_rule.get("image-size-regression") or refs_by_rule.get("size-regression")
     if growth:
@@ -541,7 +542,7 @@ def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView],
                                "factors)"), tuple(sorted({r for a in amplifiers for r in a.refs}, key=_ref_key))))
     mitigate = _figure(figures, "Time to mitigate")
     if mitigate is not None and mitigate.value is not None and mitigate.span.endswith("recovery"):
-        claims.append(Claim(Md(f"No rollback was recorded: recovery took {mitigate.value} from the page")))
+        claims.append(Claim(Md("The recommended rollback was not taken, so mitigation waited for the resolution")))
     return tuple(claims)
 
 

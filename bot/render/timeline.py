@@ -71,6 +71,14 @@ class Moment:
     def folded(self) -> bool:
         return self.count > 1 or self.subjects > 1
 
+    @property
+    def line(self) -> str:
+        """The text with what was folded into it: `… (×21, 02:58:32–03:06:56)`."""
+        span = f"{_clock(self.first)}–{_clock(self.last)}" if self.last > self.first else ""
+        if self.count > 1:
+            return f"{self.text} (×{self.count}" + (f", {span})" if span else ")")
+        return f"{self.text} ({span})" if span and self.folded else self.text
+
 
 @dataclass(frozen=True)
 class _Parsed:
@@ -181,9 +189,6 @@ def _moment(members: Sequence[_Parsed]) -> Moment:
             text = f"{who}: image pull failed: {': '.join(first.message.rsplit(': ', 2)[-2:])}"
         else:
             text = f"{who}: {first.reason}: {message}"
-    if count > 1 or len(members) > 1:
-        span = f", {_clock(start)}–{_clock(end)}" if end > start else ""
-        text += f" (×{count}{span})" if count > 1 else (f" ({span[2:]})" if span else "")
     return Moment(kind=first.kind, first=start, last=end, text=_cut(text), count=count, subjects=max(subjects, 1),
                   reason=first.reason)
 
