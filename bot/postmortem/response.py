@@ -54,15 +54,21 @@ def response(moments: Sequence[tl.Moment], *, resolved_at: datetime | None) -> R
     resolve = tl.first_of(moments, tl.RESOLVE, after=after)
     resolved = resolve.first if resolve is not None else resolved_at
     page_at = page.first if page is not None else None
+
+    def missing(start: datetime | None, end: datetime | None, *, no_start: str, no_end: str) -> str | None:
+        return no_start if start is None else (no_end if end is None else None)
+
     no_page = "no page in the timeline"
+    change_at = change.first if change is not None else None
+    ack_at = ack.first if ack is not None else None
     figures = (
-        Figure("Time to detect", "change → page", change.first if change else None, page_at,
-               None if change and page else (no_page if change else "no rollout before the first symptom")),
-        Figure("Time to acknowledge", "page → acknowledgement", page_at, ack.first if ack else None,
-               None if ack and page else (no_page if ack else "no acknowledgement in the timeline")),
+        Figure("Time to detect", "change → page", change_at, page_at,
+               missing(change_at, page_at, no_start="no rollout before the first symptom", no_end=no_page)),
+        Figure("Time to acknowledge", "page → acknowledgement", page_at, ack_at,
+               missing(page_at, ack_at, no_start=no_page, no_end="no acknowledgement in the timeline")),
         _mitigation(page_at, rollback, resolved),
         Figure("Time to resolve", "page → resolution", page_at, resolved,
-               None if resolved and page else (no_page if resolved else "not resolved yet")),
+               missing(page_at, resolved, no_start=no_page, no_end="not resolved yet")),
     )
     return Response(change, first_symptom, page, ack, rollback, resolve, figures)
 

@@ -56,11 +56,16 @@ def test_culprits_are_big_layers_or_layers_named_by_a_finding(incident, image) -
 
 
 def test_findings_get_stable_references_in_severity_order(incident, findings) -> None:
-    view = build_view(incident=incident, timeline=[], findings=list(reversed(findings)))
-    assert [(f.ref, f.severity) for f in view.findings][:3] == [("F1", "critical"), ("F2", "critical"), ("F3", "high")]
-    assert view.affected_nodes == ("node-1", "node-3")
-    assert [f.label for f in view.factors] == [
-        "HPA pull amplification", "Disk pressure on nodes", "Registry errors and image pulls"]
+    growth = Finding("image-size-regression", Severity.CRITICAL, "Revision 8's image is 4.2 GB",
+                     {"current_revision": 8, "previous_revision": 7, "current_size_bytes": 4509715660,
+                      "previous_size_bytes": 230686720}, None, "rollout")
+    view = build_view(incident=incident, timeline=[], findings=[growth, *reversed(findings)])
+    assert [(f.ref, f.severity) for f in view.findings][:3] == [("F1", "critical"), ("F2", "critical"), ("F3", "critical")]
+    assert view.impact.nodes == ("node-1", "node-3")
+    # The amplifiers of the chain are the contributing factors, each citing its evidence.
+    assert [(str(c.text), c.refs) for c in view.factors][:2] == [("12 new pods pulling 50.4 GB", ("F5",)),
+                                                                ("Registry answered 503 to 14 pulls", ("F6",))]
+    assert view.cause is not None and view.cause.links[0].text == "revision 8 (image 4.2 GB, 19.5× revision 7)"
 
 
 def test_duration_text() -> None:
@@ -126,7 +131,7 @@ def test_affected_nodes_from_strings_lists_and_counts(incident) -> None:
         Finding("node-not-ready", Severity.HIGH, "down", {"node": "n3"}),
         Finding("node-disk-high", Severity.HIGH, "full", {"nodes": ["n1", "n4"]}),
     ]
-    assert build_view(incident=incident, timeline=[], findings=findings).affected_nodes == ("n1", "n2", "n3", "n4")
+    assert build_view(incident=incident, timeline=[], findings=findings).impact.nodes == ("n1", "n2", "n3", "n4")
 
 
 def test_image_summary_reads_the_autopsy_json() -> None:
