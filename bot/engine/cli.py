@@ -11,6 +11,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.engine.diagnose import diagnose
 from bot.engine.playbook import load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
+from bot.render.text import render_text
 
 
 @click.command("diagnose")
@@ -63,7 +64,7 @@ def diagnose_command(
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
-        click.echo(result.render_text(), nl=False)
+        click.echo(render_text(result), nl=False)
 
 
 @click.group("playbooks")

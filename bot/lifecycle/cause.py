@@ -10,10 +10,9 @@ diagnosis's own object is one line there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain import (
-    NO_ROLLBACK_DECISION,
     CauseLink,
     Confidence,
     Finding,
@@ -22,8 +21,10 @@ from bot.domain import (
     RollbackDecision,
     Severity,
 )
-from bot.postmortem.evidence import ImageSummary
 from bot.units import human_bytes
+
+if TYPE_CHECKING:  # the engine imports this module; the postmortem package imports the engine's types
+    from bot.postmortem.evidence import ImageSummary
 
 _NOT_CAUSES = ("rollback-candidate", "check-failed", "check-forbidden")
 
@@ -177,7 +178,7 @@ def fallback_rollback(candidates: Sequence[RollbackCandidate], findings: Sequenc
     recommended = next((c for c in candidates if c.recommended), None)
     if recommended is None:
         if not candidates:
-            return NO_ROLLBACK_DECISION
+            return RollbackDecision(False, None, "no earlier revision to roll back to")
         return RollbackDecision(False, None, "no earlier revision was healthy")
     finding = next((f for f in findings if f.rule == "rollback-candidate"), None)
     reason = " ".join(finding.title.split()) if finding is not None else f"revision {recommended.revision} was healthy"

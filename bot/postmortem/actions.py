@@ -16,7 +16,7 @@ from bot.domain import RollbackDecision
 from bot.postmortem.markdown import Md, code, inline
 
 MAX_ITEMS = 10
-OWNER = "_owner to assign_"
+OWNER = "owner to assign"
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ActionItem:
     title: Md
     change: Md  # the diff, command or config, as Markdown
     refs: tuple[str, ...] = ()
-    owner: Md = Md(OWNER)
+    owner: str = OWNER
 
 
 @dataclass(frozen=True)

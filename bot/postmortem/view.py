@@ -15,15 +15,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import Finding, Incident, ProbableCause, RollbackCandidate, RollbackDecision, Severity, TimelineEntry
+from bot.domain import (
+    Finding,
+    Incident,
+    ProbableCause,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    TimelineEntry,
+)
 from bot.lifecycle.cause import fallback_cause, fallback_rollback
 from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary
 from bot.postmortem.markdown import Md, code, fenced, inline
 from bot.postmortem.response import Figure, Response, response
 from bot.render import timeline as tl
-from bot.render.order import order_findings, order_timeline
-from bot.report import evidence_pairs, stamp, utc
+from bot.render.order import order_findings, order_timeline, utc
+from bot.render.values import evidence_pairs, stamp
 from bot.units import human_bytes
 
 # Findings that explain why the image was big: they name the layers of the layer table.

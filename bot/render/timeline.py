@@ -175,7 +175,7 @@ def _moment(members: Sequence[_Parsed]) -> Moment:
     if len(members) == 1 and first.kind not in (EVENT, NODE):
         text = " ".join(first.entry.text.split())
     elif first.kind == NODE:
-        shown = sorted(names, key=lambda n: min(utc(p.entry.at) for p in members if n in p.names))
+        shown = sorted(names, key=lambda n: (min(utc(p.entry.at) for p in members if n in p.names), n))
         why = f" ({first.message})" if first.message else ""
         if subjects == 1:
             text = f"Node {shown[0]} {first.reason}{why}"
@@ -189,8 +189,9 @@ def _moment(members: Sequence[_Parsed]) -> Moment:
             text = f"{who}: image pull failed: {': '.join(first.message.rsplit(': ', 2)[-2:])}"
         else:
             text = f"{who}: {first.reason}: {message}"
-    return Moment(kind=first.kind, first=start, last=end, text=_cut(text), count=count, subjects=max(subjects, 1),
-                  reason=first.reason)
+    # A node condition happens once per node: its count is the nodes, said in the text.
+    return Moment(kind=first.kind, first=start, last=end, text=_cut(text), count=1 if first.kind == NODE else count,
+                  subjects=max(subjects, 1), reason=first.reason)
 
 
 def _span_numbers(first: str, last: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.domain import RollbackCandidate, Severity
 from bot.redact import redact, redact_json
-from bot.report import format_value, stamp
+from bot.render.values import format_value, stamp
 from bot.slack.mrkdwn import code, escape, one_line, truncate
 from bot.units import human_bytes
 
