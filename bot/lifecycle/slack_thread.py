@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.catalog import Catalog
-from bot.domain import Incident, RollbackCandidate
+from bot.domain import Incident
 from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.cause import probable_cause
+from bot.lifecycle.stored import stored_diagnosis
 from bot.ports import ChatPoster
+from bot.postmortem.bundle import candidate_from_json
 from bot.postmortem.evidence import ImageSummary
-from bot.postmortem.bundle import load_bundle
-from bot.slack.blocks import SlackMessage, diagnosis_message
-from bot.slack.incident_blocks import ReviewNotice, review_notice, root_message, thread_line
+from bot.render.slack import diagnosis_message
+from bot.slack.blocks import SlackMessage
+from bot.slack.incident_blocks import (
+    ReviewNotice,
+    review_notice,
+    root_message,
+    thread_line,
+)
 from bot.slack.poster import ChatPostError
 from bot.store import Store
 from bot.store.outbox import Reservation
@@ -41,29 +48,10 @@ def post_key(command: PostToSlack) -> str:
     return f"{command.incident_id}:{command.kind}:{command.ref}"
 
 
-def diagnosis_data(run: DiagnosisRun, *, service: str) -> dict[str, object]:
-    """A stored run in the diagnosis JSON shape the Slack builders read."""
-    return {
-        "service": service,
-        "target": run.target,
-        "findings": [f.to_json() for f in run.findings],
-        "rollback_candidates": list(run.rollback_candidates),
-        "timeline": [],
-    }
-
-
 def stored_cause(run: DiagnosisRun) -> str | None:
-    bundle = load_bundle({"incident": _placeholder_incident(run), "findings": [f.to_json() for f in run.findings],
-                          "rollback_candidates": list(run.rollback_candidates)})
-    candidates: list[RollbackCandidate] = bundle["rollback_candidates"]
+    candidates = [candidate_from_json(c) for c in run.rollback_candidates]
     image = ImageSummary.from_json(run.image) if run.image else None
     return probable_cause(run.findings, image=image, recommended=next((c for c in candidates if c.recommended), None))
-
-
-def _placeholder_incident(run: DiagnosisRun) -> dict[str, object]:
-    # load_bundle wants an incident; only the candidates are read from this bundle.
-    return {"id": run.incident_id or "-", "source": "coroner", "title": "", "status": "triggered",
-            "created_at": run.started_at.isoformat()}
 
 
 @dataclass
@@ -143,9 +131,8 @@ class SlackThreadHandler:
                     return None
                 uow.incidents.set_probable_cause(incident.id, stored_cause(run))
                 uow.commit()
-            recommends = any(c.get("recommended") for c in run.rollback_candidates)
-            return diagnosis_message(diagnosis_data(run, service=incident.service or run.target.get("name", "?")),
-                                     offer_rollback=self.offer_rollback and recommends)
+            diagnosis = stored_diagnosis(run, service=incident.service or str(run.target.get("name", "?")))
+            return diagnosis_message(diagnosis, offer_rollback=self.offer_rollback)
         if command.kind == "postmortem":
             with self.store.unit_of_work() as uow:
                 versions = [v for v in uow.postmortems.versions(incident.id) if str(v.version) == command.ref]

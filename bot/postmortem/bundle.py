@@ -75,7 +75,7 @@ def _finding(d: Mapping[str, Any]) -> Finding:
     )
 
 
-def _candidate(d: Mapping[str, Any]) -> RollbackCandidate:
+def candidate_from_json(d: Mapping[str, Any]) -> RollbackCandidate:
     return RollbackCandidate(
         revision=int(d["revision"]),
         image=str(d["image"]),
@@ -148,7 +148,7 @@ def load_bundle(data: Any) -> dict[str, Any]:
         "incident": _parse("incident", _incident, data["incident"]),
         "timeline": _list(data, "timeline", _timeline),
         "findings": _list(data, "findings", _finding),
-        "rollback_candidates": _list(data, "rollback_candidates", _candidate),
+        "rollback_candidates": _list(data, "rollback_candidates", candidate_from_json),
         "image": _parse("image", ImageSummary.from_json, data["image"]) if data.get("image") else None,
         "dockerfile_fix": (
             _parse("dockerfile_fix", _fix, data["dockerfile_fix"]) if data.get("dockerfile_fix") else None

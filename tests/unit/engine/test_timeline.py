@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot import timeline as tl
 from bot.domain import Finding, Severity, TimelineEntry
