@@ -6,7 +6,6 @@ This is the public entry point for the CLI, the Slack command and the PagerDuty 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -43,7 +42,7 @@ from bot.ports import (
     CoronerError,
     ImageReader,
 )
-from bot.redact import redact_json
+from bot.render.json import diagnosis_json
 from bot.render.order import order_findings
 
 log = logging.getLogger(__name__)
@@ -66,22 +65,8 @@ class Diagnosis:
     cause: ProbableCause | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms.
-        Credentials in any string are redacted (`bot.redact`): this JSON is printed and posted."""
-        return redact_json({
-            "service": self.service,
-            "target": self.target.to_json(),
-            "findings": [
-                {"rule": f.rule, "severity": f.severity.value, "title": f.title, "evidence": _jsonable(f.evidence)}
-                for f in self.findings
-            ],
-            "rollback_candidates": [
-                {"revision": c.revision, "image": c.image, "size_bytes": c.size_bytes, "healthy": c.healthy}
-                for c in self.rollback_candidates
-            ],
-            "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
-            "duration_ms": self.duration_ms,
-        })
+        """The JSON sink's rendering (`bot.render.json`): what `--format json` prints."""
+        return diagnosis_json(self)
 
     @property
     def recommended(self) -> RollbackCandidate | None:
@@ -89,10 +74,6 @@ class Diagnosis:
         if not self.rollback.recommended:
             return None
         return next((c for c in self.rollback_candidates if c.revision == self.rollback.revision), None)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def diagnose(

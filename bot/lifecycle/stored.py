@@ -31,7 +31,6 @@ def stored_diagnosis(run: DiagnosisRun, *, service: str, timeline: Sequence[Time
         timeline=tuple(order_timeline(timeline)),
         duration_ms=int((finished - run.started_at).total_seconds() * 1000),
         playbook=run.playbook or "diagnose",
-        resolved_via="catalog",
         rollback=fallback_rollback(candidates, findings),
         cause=fallback_cause(findings),
     )

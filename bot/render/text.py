@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 def render_text(d: Diagnosis) -> str:
     t = d.target
     context = f", context {t.context}" if t.context else ""
+    found = f"found by {d.resolved_via}; " if d.resolved_via else ""
     head = (f"Coroner diagnosis of {d.service}: {t.kind} {t.namespace}/{t.name}{context} "
-            f"(found by {d.resolved_via or 'name'}; playbook {d.playbook}; {d.duration_ms} ms)")
+            f"({found}playbook {d.playbook}; {d.duration_ms} ms)")
     lines = [head, "", *cause_lines(d), ""]
     counts = {s: sum(1 for f in d.findings if f.severity is s) for s in Severity}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
