@@ -87,6 +87,7 @@ class _Parsed:
     reason: str | None = None
     shape: str = ""
     message: str = ""
+    generic: str = ""  # the message with its own object's name blanked ("… in pod <pod>"), for folded lines
     subject_kind: str = ""
     names: frozenset[str] = frozenset()
     subjects: int = 1
@@ -116,6 +117,7 @@ def _parse(entry: TimelineEntry) -> _Parsed:
         if reason not in ROUTINE_REASONS and _REGISTRY.search(message) and "pull" in message.lower():
             reason = "registry"
         subject, names, subjects, plural = m.group("subject"), frozenset[str](), 1, ""
+        generic = message
         if g := _GROUP.match(subject):
             subjects, plural = int(g.group("n")), g.group("plural")
             listed = g.group("names")
@@ -123,6 +125,8 @@ def _parse(entry: TimelineEntry) -> _Parsed:
         else:
             kind_word, name = subject.split(" ", 1)
             names, plural = frozenset({name}), _plural(kind_word)
+            # The same failure on twelve pods names each pod in its message: blanked, it is one shape.
+            generic = message.replace(name, f"<{kind_word.lower()}>")
         last = None
         if m.group("last"):
             hh, mm, ss = (int(p) for p in m.group("last").split(":"))
@@ -130,7 +134,7 @@ def _parse(entry: TimelineEntry) -> _Parsed:
             last = at.replace(hour=hh, minute=mm, second=ss)
             if last < at:  # the repeats ran past midnight
                 last += timedelta(days=1)
-        return _Parsed(entry, EVENT, reason=reason, shape=_SHAPE.sub("#", message), message=message,
+        return _Parsed(entry, EVENT, reason=reason, shape=_SHAPE.sub("#", generic), message=message, generic=generic,
                        subject_kind=plural, names=names, subjects=max(subjects, len(names)),
                        count=int(m.group("count") or 1), last=last)
     return _Parsed(entry, OTHER)
@@ -182,8 +186,9 @@ def _moment(members: Sequence[_Parsed]) -> Moment:
         else:
             text = f"{subjects} nodes {first.reason}, first {shown[0]}{why}"
     else:
-        message = _span_numbers(first.message, members[-1].message)
         who = _who(first, subjects, names)
+        one = subjects == 1 and len(names) == 1
+        message = _span_numbers(*((first.message, members[-1].message) if one else (first.generic, members[-1].generic)))
         if first.reason == "registry":
             # A Go error chain ends with the innermost error: "received unexpected HTTP status: 503 …".
             text = f"{who}: image pull failed: {': '.join(first.message.rsplit(': ', 2)[-2:])}"
