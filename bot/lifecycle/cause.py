@@ -78,8 +78,10 @@ def _nodes(group: Sequence[Finding]) -> int:
 
 def _growth(group: Sequence[Finding]) -> str:
     ev = group[0].evidence
-    return (f"revision {ev.get('current_revision', '?')} (image {human_bytes(ev.get('current_size_bytes'))}, "
-            f"{_ratio(ev):.1f}× revision {ev.get('previous_revision', '?')})")
+    size = ev.get("current_size_bytes")
+    image = f"image {human_bytes(size)}, " if isinstance(size, int | float) else ""
+    return (f"revision {ev.get('current_revision', '?')} ({image}{_ratio(ev):.1f}× revision "
+            f"{ev.get('previous_revision', '?')})")
 
 
 def _disk(group: Sequence[Finding]) -> str:
