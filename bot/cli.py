@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "image": "bot.images.cli:image_command",
     "lint": "bot.dockerfile.cli:lint_command",
     "fix": "bot.dockerfile.cli:fix_command",
+    "gate": "bot.gate.cli:gate_command",
     "postmortem": "bot.postmortem.cli:postmortem",
     "serve": "bot.server:serve",
     "db": "bot.store.cli:db",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
         NodeSnapshot,
         PodSnapshot,
         ReplicaSetSnapshot,
+        WorkloadSnapshot,
     )
     from bot.deadline import Deadline
     from bot.images.model import FileEntry, ImageManifest, LayerRef
@@ -86,8 +87,9 @@ class ClusterReader(Protocol):
 
     def list_nodes(self) -> list[NodeSnapshot]: ...
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        """Kubelet summary API through `nodes/{node}/proxy`; raises `ClusterForbidden` without that RBAC."""
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        """Kubelet summary API through `nodes/{node}/proxy`; raises `ClusterForbidden` without that RBAC.
+        With `pods`, the per-pod stats too (`NodeFsSummary.pods`); without, they are not parsed."""
         ...
 
     def list_namespaces(self) -> list[str]: ...
@@ -107,6 +109,10 @@ class ClusterReader(Protocol):
     def list_replicasets(self, namespace: str, *, label_selector: str | None = None) -> list[ReplicaSetSnapshot]: ...
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]: ...
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """batch/v1 Jobs (a Job pod's owner; the Job's own owner is its CronJob, if any)."""
+        ...
 
 
 class ClusterRollbacker(Protocol):

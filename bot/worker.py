@@ -189,7 +189,7 @@ class JobWorker:
                 continue
             except LeaseLost:
                 job = None
-            except Exception:  # noqa: BLE001 - recorded on the job; the worker must outlive one bad job
+            except Exception:  # recorded on the job; the worker must outlive one bad job
                 log.exception("job failed")
                 job = None
             if outage_attempts:

@@ -39,6 +39,7 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, CoronerError
 
@@ -58,7 +59,9 @@ def status_message(exc: ApiException) -> str:
     if not isinstance(body, dict):
         body = {}
     message = str(body.get("message") or exc.reason or "no detail")
-    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    details = body.get("details")
+    if not isinstance(details, dict):
+        details = {}
     causes = [str(c.get("message")) for c in details.get("causes") or () if isinstance(c, dict) and c.get("message")]
     missing = [c for c in causes if c not in message]
     return f"{message}: {'; '.join(missing)}" if missing else message
@@ -206,6 +209,7 @@ class KubernetesClusterReader(connection.ApiClientOwner):
         self._core = k8s.CoreV1Api(api_client)
         self._apps = k8s.AppsV1Api(api_client)
         self._autoscaling = k8s.AutoscalingV2Api(api_client)
+        self._batch = k8s.BatchV1Api(api_client)
         self._timeout = timeout
         self._page_size = page_size
         self._proxy = _ProxyGetter(api_client, timeout) if _ProxyGetter.applies(api_client) else None
@@ -284,17 +288,17 @@ class KubernetesClusterReader(connection.ApiClientOwner):
     def list_nodes(self) -> list[NodeSnapshot]:
         return [convert.node(n) for n in self._list(self._core.list_node, what="list nodes", resource="nodes")]
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
         # The node proxy returns the kubelet's JSON as a string; parsed by the SDK it comes back mangled
         # (kubernetes-client/python#2158), hence the raw body.
         what = f"kubelet summary of node {node}"
         if self._proxy is None:
             body = self._call(self._core.connect_get_node_proxy_with_path, node, SUMMARY_PATH,
                               what=what, verb="get", resource="nodes/proxy")
-            return convert.node_fs_summary(node, body)
+            return convert.node_fs_summary(node, body, pods=pods)
         data = self._get_proxy(node, SUMMARY_PATH, what=what)
         try:
-            return convert.node_fs_summary_body(node, data)
+            return convert.node_fs_summary_body(node, data, pods=pods)
         except ValueError as exc:
             raise ClusterReadError(f"{what}: the API server answered with something other than JSON") from exc
 
@@ -344,6 +348,16 @@ class KubernetesClusterReader(connection.ApiClientOwner):
                            what=f"list replicasets of {namespace}", resource="replicasets",
                            **self._selectors(label_selector, None))
         return [convert.replicaset(r) for r in items]
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """batch/v1 Jobs: a pod's Job, and through the Job's owner references its CronJob."""
+        if namespace is None:
+            items = self._list(self._batch.list_job_for_all_namespaces, what="list jobs in all namespaces",
+                               resource="jobs")
+        else:
+            items = self._list(self._batch.list_namespaced_job, namespace, what=f"list jobs of {namespace}",
+                               resource="jobs")
+        return [convert.workload(j, "Job") for j in items]
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._list(self._autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace,

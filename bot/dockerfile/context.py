@@ -102,7 +102,7 @@ def _to_regex(pattern: str) -> str:
             if j < 0:
                 raise re.error("unterminated character class")
             body = pattern[i + 1 : j]
-            if body.startswith("^") or body.startswith("!"):
+            if body.startswith(("^", "!")):
                 body = "^" + body[1:]
             out.append("[" + body.replace("/", "") + "]")
             i = j

@@ -571,7 +571,7 @@ def _fix_apt_update_alone(w: _Work) -> str | None:
         flags = [fl for fl in _head(nxt)[0].split()[1:] if fl not in head.split()]
         first = ins.original.split("\n")
         if flags:
-            first[0] = re.sub(r"^(\s*\S+)", lambda m: m.group(1) + " " + " ".join(flags), first[0], count=1)
+            first[0] = re.sub(r"^(\s*\S+)", lambda m: m.group(1) + " " + " ".join(flags), first[0], count=1)  # noqa: B023 - called at once
         first[-1] = first[-1].rstrip() + f" {d.escape}"
         nxt_lines = nxt.original.split("\n")
         nxt_lines[0] = f"{_indent(ins)}    && {_head(nxt)[1]}"
@@ -723,7 +723,7 @@ def _fix_user_order(w: _Work) -> str | None:
         users = [ins for ins in stage.instructions if ins.keyword == "USER" and ins.line < last_root.line]
         text_lines = _lines(d.text)
         moved = [line for u in users for line in text_lines[u.line - 1 : u.end_line]]
-        edits = [(u.line - 1, u.end_line, []) for u in users]
+        edits: list[tuple[int, int, list[str]]] = [(u.line - 1, u.end_line, []) for u in users]
         edits.append((last_root.end_line, last_root.end_line, moved))
         w.notes.append(
             f"root-command-after-user: USER moved after line {last_root.line}; the RUNs in between now run as root"
@@ -889,7 +889,7 @@ def _keep_copied(lines: list[str], copied: list[str]) -> list[str]:
     """Drop the patterns that would exclude a path the Dockerfile COPYs by name: the build would fail."""
     out = []
     for line in lines:
-        if line.startswith("#") or line.startswith("!"):
+        if line.startswith(("#", "!")):
             out.append(line)
             continue
         m = ctxmod.Matcher(ctxmod.parse_dockerignore(line))
@@ -929,7 +929,7 @@ def _dockerignore(
     if existing_path is None:
         return None, None, ()
     existing = ctxmod.read_dockerignore(existing_path)
-    add = [m for m in incomplete[0].evidence.get("missing", [])]
+    add = list(incomplete[0].evidence.get("missing", []))
     lines = _keep_copied([m.rstrip("/") for m in add], copied)
     if not lines:
         return None, None, ()

@@ -11,7 +11,7 @@ APT = ("apt-get", "apt", "aptitude")
 # Options that take a value, so the value is not mistaken for a subcommand or package.
 _VALUE_OPTIONS = frozenset(
     {"-o", "-c", "-t", "--option", "--target-release", "-r", "--requirement", "-e", "--editable", "-f",
-     "--find-links", "-i", "--index-url", "--extra-index-url", "-X", "--repo", "--virtual", "-t", "--target",
+     "--find-links", "-i", "--index-url", "--extra-index-url", "-X", "--repo", "--virtual", "--target",
      "--prefix", "--root", "-w", "--wheel-dir", "-d", "--dest", "--constraint", "--cache-dir", "--platform",
      "--enablerepo", "--disablerepo", "--setopt", "--installroot", "--repository"}
 )

@@ -1022,9 +1022,9 @@ def _apply_ignores(d: Dockerfile, findings: list[Finding], extra: tuple[str, ...
             by_line[ins.line] = ids
     kept = []
     for f in findings:
-        line = int(f.evidence.get("line", 0))
+        at_line = int(f.evidence.get("line", 0))
         code = f.evidence.get("hadolint")
-        ids = global_ids | by_line.get(line, set())
+        ids = global_ids | by_line.get(at_line, set())
         if f.rule in ids or (code and code in ids):
             continue
         kept.append(f)

@@ -7,11 +7,10 @@ request. Errors are memoised too, so a forbidden list is refused once, not once 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bot.checks.context import Memo
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -20,37 +19,11 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterReader
 
 T = TypeVar("T")
-
-
-class Memo:
-    """Single-flight memoisation keyed by any hashable value; thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[Hashable, Future[Any]] = {}
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if owner:
-                future = Future()
-                self._futures[key] = future
-        assert future is not None
-        if owner:
-            try:
-                future.set_result(compute())
-            except BaseException as exc:  # re-raised below, to every waiter
-                future.set_exception(exc)
-        return future.result()
-
-    def calls(self) -> int:
-        with self._lock:
-            return len(self._futures)
 
 
 class CachingClusterReader:
@@ -67,8 +40,8 @@ class CachingClusterReader:
     def list_nodes(self) -> list[NodeSnapshot]:
         return self._get(("nodes",), self.inner.list_nodes)
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        return self._get(("summary", node), lambda: self.inner.node_fs_summary(node))
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        return self._get(("summary", node, pods), lambda: self.inner.node_fs_summary(node, pods=pods))
 
     def list_namespaces(self) -> list[str]:
         return self._get(("namespaces",), self.inner.list_namespaces)
@@ -104,3 +77,6 @@ class CachingClusterReader:
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self._get(("hpas", namespace), lambda: self.inner.list_hpas(namespace))
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("jobs", namespace), lambda: self.inner.list_jobs(namespace))

@@ -17,6 +17,7 @@ from typing import Any
 from bot import timeline as tl
 from bot.catalog import Catalog
 from bot.checks import facts, rollout
+from bot.checks.context import CheckContext
 from bot.domain import (
     NO_ROLLBACK_DECISION,
     Finding,
@@ -27,11 +28,9 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, run_playbook
-from bot.lifecycle.cause import fallback_cause, fallback_rollback
 from bot.logs import carry_log_context
 from bot.ports import (
     Clock,
@@ -42,6 +41,7 @@ from bot.ports import (
     CoronerError,
     ImageReader,
 )
+from bot.reasoning import reason
 from bot.render.json import diagnosis_json
 from bot.render.order import order_findings
 
@@ -159,24 +159,21 @@ def _diagnose(
         node_proxy_enabled=node_proxy_enabled,
     )
     runs = run_playbook(ctx, playbook, on_check_done=on_check_done)
-    findings = order_findings(merge_forbidden([f for run in runs for f in run.findings]))
-    candidates = _candidates(ctx)
+    found = merge_forbidden([f for run in runs for f in run.findings])
+    reasoned = reason(found, _candidates(ctx), where=f"{target.namespace}/{target.name}")
     timeline = _timeline(ctx, limit=timeline_limit)
-    # Until the diagnosis reasons about cause itself (issue 9), the fallbacks decide, once, here.
-    rollback = fallback_rollback(candidates, findings)
-    cause = fallback_cause(findings)
     return Diagnosis(
         service=service,
         target=target,
-        findings=tuple(findings),
-        rollback_candidates=tuple(candidates),
+        findings=tuple(order_findings(list(reasoned.findings))),
+        rollback_candidates=reasoned.candidates,
         timeline=tuple(timeline),
         duration_ms=int((time.monotonic() - started) * 1000),
         playbook=playbook.name,
         resolved_via=resolution.via,
         checks=tuple(runs),
-        rollback=rollback,
-        cause=cause,
+        rollback=reasoned.rollback,
+        cause=reasoned.cause,
     )
 
 

@@ -19,16 +19,9 @@ from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.cause import probable_cause
 from bot.lifecycle.stored import stored_diagnosis
 from bot.ports import ChatPoster
-from bot.postmortem.bundle import candidate_from_json
-from bot.postmortem.evidence import ImageSummary
 from bot.render.slack import diagnosis_message
 from bot.slack.blocks import SlackMessage
-from bot.slack.incident_blocks import (
-    ReviewNotice,
-    review_notice,
-    root_message,
-    thread_line,
-)
+from bot.slack.incident_blocks import ReviewNotice, review_notice, root_message, thread_line
 from bot.slack.poster import ChatPostError
 from bot.store import Store
 from bot.store.outbox import Reservation
@@ -49,9 +42,7 @@ def post_key(command: PostToSlack) -> str:
 
 
 def stored_cause(run: DiagnosisRun) -> str | None:
-    candidates = [candidate_from_json(c) for c in run.rollback_candidates]
-    image = ImageSummary.from_json(run.image) if run.image else None
-    return probable_cause(run.findings, image=image, recommended=next((c for c in candidates if c.recommended), None))
+    return probable_cause(run.cause, run.rollback, run.findings)
 
 
 @dataclass

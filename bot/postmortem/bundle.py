@@ -101,7 +101,7 @@ def _fix(d: Mapping[str, Any]) -> DockerfileFix:
     )
 
 
-def _cause(d: Mapping[str, Any]) -> ProbableCause:
+def cause_from_json(d: Mapping[str, Any]) -> ProbableCause:
     return ProbableCause(
         summary=str(d["summary"]),
         chain=tuple(CauseLink(str(link["role"]), str(link["text"]), tuple(str(r) for r in link.get("rules") or ()))
@@ -113,7 +113,7 @@ def _cause(d: Mapping[str, Any]) -> ProbableCause:
     )
 
 
-def _decision(d: Mapping[str, Any]) -> RollbackDecision:
+def decision_from_json(d: Mapping[str, Any]) -> RollbackDecision:
     revision = d.get("revision")
     return RollbackDecision(recommended=bool(d["recommended"]), revision=int(revision) if revision is not None else None,
                             reason=str(d.get("reason") or ""),
@@ -154,6 +154,6 @@ def load_bundle(data: Any) -> dict[str, Any]:
             _parse("dockerfile_fix", _fix, data["dockerfile_fix"]) if data.get("dockerfile_fix") else None
         ),
         # The diagnosis's own decisions (issue 9); without them `build_view` falls back.
-        "cause": _parse("cause", _cause, data["cause"]) if data.get("cause") else None,
-        "rollback": _parse("rollback", _decision, data["rollback"]) if data.get("rollback") else None,
+        "cause": _parse("cause", cause_from_json, data["cause"]) if data.get("cause") else None,
+        "rollback": _parse("rollback", decision_from_json, data["rollback"]) if data.get("rollback") else None,
     }

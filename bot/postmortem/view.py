@@ -24,11 +24,11 @@ from bot.domain import (
     Severity,
     TimelineEntry,
 )
-from bot.lifecycle.cause import fallback_cause, fallback_rollback
 from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary
 from bot.postmortem.markdown import Md, code, fenced, inline
 from bot.postmortem.response import Figure, Response, response
+from bot.reasoning import reason
 from bot.render import timeline as tl
 from bot.render.order import order_findings, order_timeline, utc
 from bot.render.values import evidence_pairs, stamp
@@ -236,7 +236,13 @@ def build_view(
     gaps: Sequence[str] = (),
 ) -> PostmortemView:
     """Assemble the view. Pure and deterministic: input order does not change the output. Without the
-    diagnosis's own `cause` and `rollback` (a bundle written before issue 9), the fallbacks decide them."""
+    diagnosis's own `cause` and `rollback` (a bundle written before issue 9), `bot.reasoning.reason` decides
+    them from the findings and candidates, as the engine does."""
+    if cause is None or rollback is None:
+        target = incident.service or "the service"
+        reasoned = reason(findings, rollback_candidates, where=target)
+        findings, rollback_candidates = reasoned.findings, reasoned.candidates
+        cause, rollback = cause or reasoned.cause, rollback or reasoned.rollback
     ordered = order_findings(findings)
     finding_views = tuple(_finding_view(i + 1, f) for i, f in enumerate(ordered))
     raw_by_ref = {fv.ref: f for fv, f in zip(finding_views, ordered, strict=True)}
@@ -244,8 +250,7 @@ def build_view(
     for fv in finding_views:
         refs_by_rule[fv.rule] = (*refs_by_rule.get(fv.rule, ()), fv.ref)
     candidates = sorted(rollback_candidates, key=lambda c: (not c.recommended, not c.healthy, -c.revision))
-    decision = rollback if rollback is not None else fallback_rollback(candidates, ordered)
-    cause = cause if cause is not None else fallback_cause(ordered)
+    decision = rollback
     recommended = next((c for c in candidates if decision.recommended and c.revision == decision.revision), None)
     image_view = _image_view(image, raw_by_ref, recommended) if image else None
 
@@ -450,6 +455,8 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
     sentences = [broke + "."]
     if cause is not None and cause.chain:
         sentences.append(f"Probable cause ({cause.confidence.value} confidence): {inline(cause.summary)}.")
+        if cause.candidates:
+            sentences.append("Other candidates: " + "; ".join(inline(c) for c in cause.candidates) + ".")
     elif cause is not None and cause.candidates:
         sentences.append("The evidence does not single out one cause; candidates: "
                          + "; ".join(inline(c) for c in cause.candidates) + ".")

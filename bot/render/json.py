@@ -1,6 +1,7 @@
 """The JSON sink: what `coroner diagnose --format json` prints and what a diagnosis posts as data.
 
-Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms.
+Exactly the documented keys: service, target, findings, rollback_candidates, rollback, cause, timeline,
+duration_ms.
 Credentials in any string are redacted (`bot.redact`): this JSON is printed and posted.
 """
 
@@ -27,6 +28,8 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
             {"revision": c.revision, "image": c.image, "size_bytes": c.size_bytes, "healthy": c.healthy}
             for c in d.rollback_candidates
         ],
+        "rollback": d.rollback.to_json(),
+        "cause": d.cause.to_json() if d.cause is not None else None,
         "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in d.timeline],
         "duration_ms": d.duration_ms,
     })

@@ -31,8 +31,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.sim.controller import DeploymentController
 from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
+from bot.sim.objects import events_v1
 from bot.sim.patch import PATCH_TYPES
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.selectors import (
     SelectorError,
     fields_match,
@@ -147,9 +149,17 @@ class SimApi:
             _Resource("replicasets", "ReplicaSet", "apps", "v1", True, scenario.replicasets, mutable=True),
             _Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2", True,
                       scenario.hpas),
+            _Resource("jobs", "Job", "batch", "v1", True, scenario.jobs),
+            _Resource("cronjobs", "CronJob", "batch", "v1", True, scenario.cronjobs),
+            _Resource("daemonsets", "DaemonSet", "apps", "v1", True, scenario.daemonsets),
+            _Resource("statefulsets", "StatefulSet", "apps", "v1", True, scenario.statefulsets),
+            _Resource("priorityclasses", "PriorityClass", "scheduling.k8s.io", "v1", False, scenario.priorityclasses),
         ]
-        self.resources = {(r.group, r.version, r.resource): r for r in resources}
         self._by_plural = {r.resource: r for r in resources}
+        # The same events through the newer API, converted as the API server converts them.
+        resources.append(_Resource("events", "Event", "events.k8s.io", "v1", True,
+                                   [events_v1(e) for e in scenario.events]))
+        self.resources = {(r.group, r.version, r.resource): r for r in resources}
         self.summaries = {name: dumps(summary) for name, summary in scenario.summaries.items()}
         self._list_cache: dict[tuple[Any, ...], bytes] = {}
         self._cache_lock = threading.Lock()
@@ -320,13 +330,13 @@ class SimApi:
         fields = query.get("fieldSelector") or ""
         limit = int(query["limit"]) if query.get("limit", "").isdigit() and int(query["limit"]) > 0 else None
         cont = query.get("continue") or ""
-        cache_key = (resource.resource, namespace, label, fields, limit, cont)
+        cache_key = (resource.qualified, namespace, label, fields, limit, cont)
         cached = self._list_cache.get(cache_key)
         if cached is not None:
             return cached
         try:
             label_reqs = parse_label_selector(label)
-            field_reqs = parse_field_selector(fields, supported_fields(resource.resource))
+            field_reqs = parse_field_selector(fields, supported_fields(resource.qualified))
         except SelectorError as exc:
             raise SimError(400, "BadRequest", str(exc), None) from None
         if namespace is None:
@@ -357,7 +367,8 @@ class SimApi:
     # ------------------------------------------------------------ discovery
 
     def _build_discovery(self, resources: list[_Resource]) -> dict[str, bytes]:
-        groups = {"apps": "v1", "autoscaling": "v2"}
+        groups = {"apps": "v1", "autoscaling": "v2", "batch": "v1", "scheduling.k8s.io": "v1",
+                  "events.k8s.io": "v1"}
         out = {
             "/version": dumps(_version(self.scenario.server_version)),
             "/api": dumps({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
@@ -416,22 +427,22 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16
     server: _HttpServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         self._answer("GET")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer("HEAD")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer("POST")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._answer("PATCH")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._answer("PUT")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._answer("DELETE")
 
     def _answer(self, method: str) -> None:
@@ -450,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:  # signature of the base class
         log.debug("sim: " + format, *args)
 
 

@@ -39,11 +39,12 @@ CALLS: dict[str, dict[str, Call]] = {
         "list_deployments": lambda r: (r.list_deployments(None), r.list_deployments(NAMESPACE)),
         "list_replicasets": lambda r: r.list_replicasets(NAMESPACE),
         "list_hpas": lambda r: r.list_hpas(NAMESPACE),
+        "list_jobs": lambda r: (r.list_jobs(None), r.list_jobs(NAMESPACE)),
         # /version is a non-resource URL every authenticated user may read (system:public-info-viewer).
         "server_version": lambda r: r.server_version(),
     },
     "opt-in/node-proxy.yaml": {
-        "node_fs_summary": lambda r: r.node_fs_summary(NODE),
+        "node_fs_summary": lambda r: (r.node_fs_summary(NODE), r.node_fs_summary(NODE, pods=True)),
     },
 }
 # Building and closing a reader is not a call to the API.

@@ -47,8 +47,13 @@ def test_registry_meltdown(cluster, playbook):
     assert "pod-template-hash" not in template["metadata"]["labels"]
     assert [(c.revision, c.healthy) for c in d.rollback_candidates][:1] == [(4, True)]
     assert d.recommended.revision == 4
+    assert d.rollback.recommended and d.rollback.revision == 4
+    assert "image-size-regression" in d.rollback.implicated_by
+    assert d.cause is not None and d.cause.summary.startswith("revision 5 (image 4.2 GB, 19.5× revision 4) → ")
+    assert d.cause.summary.endswith("→ registry 503")
     out = d.to_json()
-    assert list(out) == ["service", "target", "findings", "rollback_candidates", "timeline", "duration_ms"]
+    assert list(out) == ["service", "target", "findings", "rollback_candidates", "rollback", "cause", "timeline",
+                         "duration_ms"]
     assert [e["at"] for e in out["timeline"]] == sorted(e["at"] for e in out["timeline"])
     assert {"rollout", "node", "kubernetes"} <= {e["source"] for e in out["timeline"]}
     assert finding(d, "registry-errors").evidence["registries"] == {"registry.internal:5000": 24}

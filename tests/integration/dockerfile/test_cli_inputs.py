@@ -78,4 +78,4 @@ def test_error_lines_carry_no_control_characters(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         line = proc.stderr.decode()
         assert line.count("\n") == 1 and line.startswith("coroner: error:"), line
-        assert not any(ord(c) < 32 and c != "\n" or ord(c) == 127 for c in line), repr(line)
+        assert not any((ord(c) < 32 and c != "\n") or ord(c) == 127 for c in line), repr(line)

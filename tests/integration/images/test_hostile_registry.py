@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "images"))
+from tests.doubles.images import deep_layer, pax_layer
 
-from images_fakes import deep_layer, pax_layer  # noqa: E402
-
-from bot.images.autopsy import autopsy  # noqa: E402
-from bot.images.registry_reader import RegistryImageReader  # noqa: E402
-from bot.ports import ImageReadError  # noqa: E402
+from bot.images.autopsy import autopsy
+from bot.images.registry_reader import RegistryImageReader
+from bot.ports import ImageReadError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

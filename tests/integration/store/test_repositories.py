@@ -117,6 +117,29 @@ def test_diagnosis_is_recorded_once_per_dedupe_key(store, clock):
         assert [r.id for r in uow.diagnoses.list_for_incident(incident_id)] == [run.id]
 
 
+def test_a_diagnosis_keeps_its_probable_cause_and_rollback_decision(store, clock):
+    from bot.domain import CauseLink, Confidence, ProbableCause, RollbackDecision
+
+    incident_id = make_incident(store)
+    cause = ProbableCause(
+        summary="revision 5 (image 4.2 GB, 19.5× revision 4) → 3 nodes' imagefs full → registry 503",
+        chain=(CauseLink("trigger", "revision 5 (image 4.2 GB, 19.5× revision 4)", ("image-size-regression",)),),
+        supporting=("image-size-regression",), ruled_out=(), confidence=Confidence.HIGH,
+    )
+    decision = RollbackDecision(True, 4, "the image grew 19.5×; roll back to revision 4", ("image-size-regression",))
+    with store.unit_of_work() as uow:
+        run, _ = uow.diagnoses.record(dedupe_key="diagnose:cause", incident_id=incident_id, findings=findings(),
+                                      started_at=clock.now(), cause=cause.to_json(), rollback=decision.to_json())
+        uow.commit()
+    with store.unit_of_work() as uow:
+        (stored,) = uow.diagnoses.list_for_incident(incident_id)
+    assert stored.cause == cause.to_json() and stored.rollback == decision.to_json()
+    # A run recorded without them (as before issue 9) reads back as None, not as an empty decision.
+    plain, _ = store.record_diagnosis(dedupe_key="diagnose:plain", incident_id=incident_id, findings=findings(),
+                                      started_at=clock.now())
+    assert plain.cause is None and plain.rollback is None
+
+
 def test_postmortem_versions_skip_identical_content(store):
     incident_id = make_incident(store)
     v1, added = store.save_postmortem_version(incident_id=incident_id, body_markdown="# Draft\n")

@@ -23,7 +23,12 @@ def playbook():
 def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
     d = diagnose("user-profile-service", cluster=meltdown, playbook=playbook, node_proxy_enabled=True, clock=FixedClock())
     out = json.loads(json.dumps(d.to_json()))
-    assert list(out) == ["service", "target", "findings", "rollback_candidates", "timeline", "duration_ms"]
+    assert list(out) == ["service", "target", "findings", "rollback_candidates", "rollback", "cause", "timeline",
+                         "duration_ms"]
+    assert list(out["rollback"]) == ["recommended", "revision", "reason", "implicated_by"]
+    assert out["rollback"]["recommended"] is True and out["rollback"]["revision"] == 6
+    assert list(out["cause"]) == ["summary", "chain", "supporting", "ruled_out", "confidence", "candidates"]
+    assert out["cause"]["summary"].startswith("revision 7 (image 4.2 GB, 19.5× revision 6) → ")
     assert out["target"] == {"context": "fake", "namespace": "prod", "kind": "Deployment", "name": "user-profile-service"}
     assert all(list(f) == ["rule", "severity", "title", "evidence"] for f in out["findings"])
     assert out["rollback_candidates"][0] == {
@@ -58,7 +63,7 @@ def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
     assert "other-service" not in text
     # It leads with the probable cause, then numbers the findings in the diagnosis's order.
     assert text.split("\n")[2].startswith(
-        "Probable cause (high confidence): revision 7 (image 4.2 GB, 19.5× revision 6) → 3 node(s)' disk full")
+        "Probable cause (high confidence): revision 7 (image 4.2 GB, 19.5× revision 6) → 3 nodes' disk full")
     assert "   1. [CRITICAL] image-size-regression: Revision 7's image is 4.2 GB" in text
 
 

@@ -12,7 +12,7 @@ from bot.postmortem.view import build_view
 
 
 @pytest.fixture
-def story(incident, timeline, findings, candidates, image, fix) -> dict:
+def story(incident, timeline, findings, candidates, image, fix, cause, rollback) -> dict:
     return dict(
         incident=incident,
         timeline=timeline,
@@ -20,6 +20,8 @@ def story(incident, timeline, findings, candidates, image, fix) -> dict:
         rollback_candidates=candidates,
         image=image,
         dockerfile_fix=fix,
+        cause=cause,
+        rollback=rollback,
     )
 
 
@@ -114,9 +116,9 @@ def test_draft_without_optional_evidence_renders(incident: Incident) -> None:
                                         findings=[]))
     assert "Coroner recorded no findings." in text
     assert "No timeline entries were recorded." in text
-    assert "No rollback was recommended: no rollout history was read." in text
+    assert "No rollback was recommended: no earlier revision to roll back to." in text
     assert "ongoing since the page at 2024-05-14 03:02:11 UTC" in text
-    assert "No probable cause was established from the evidence" in text
+    assert "No finding explains the root cause yet" in text
     # Every response figure is there, missing ones said so with the reason.
     assert "| Time to detect | change → page | missing |" in text
     assert "- Time to acknowledge: no page in the timeline." in text

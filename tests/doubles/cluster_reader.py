@@ -1,5 +1,5 @@
-"""`FakeClusterReader`: an in-memory `ClusterReader` written against our own protocol, for tests and
-for callers (Slack, jobs) that want to exercise the engine without a cluster.
+"""`FakeClusterReader`: an in-memory `ClusterReader` written against our own protocol, for the unit tests
+of the checks and the engine (the integration tests read the sim through the real kubernetes client).
 
 It can refuse calls (`forbidden={"nodes/proxy": ("get", "nodes/proxy")}`), hang (`slow={"list_hpas": 5}`)
 and fail, and it counts calls so tests can prove that a run fetched each list once.
@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.cluster.snapshots import (
@@ -26,8 +26,10 @@ from bot.cluster.snapshots import (
     OwnerRef,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+from bot.sim.selectors import labels_match, parse_label_selector
 
 # Which permission each call needs, as the message of a refusal names it.
 PERMISSION = {
@@ -43,15 +45,9 @@ PERMISSION = {
 }
 
 
-def _matches(labels: dict[str, str] | object, selector: str | None) -> bool:
-    if not selector:
-        return True
-    labels = dict(labels)  # type: ignore[call-overload]
-    for part in selector.split(","):
-        key, _, value = part.partition("=")
-        if labels.get(key) != value:
-            return False
-    return True
+def _matches(labels: Mapping[str, str], selector: str | None) -> bool:
+    """The API server's label-selector semantics, as the sim serves them."""
+    return labels_match(parse_label_selector(selector), labels)
 
 
 @dataclass
@@ -63,6 +59,7 @@ class FakeClusterReader:
     deployments: list[DeploymentSnapshot] = field(default_factory=list)
     replicasets: list[ReplicaSetSnapshot] = field(default_factory=list)
     hpas: list[HpaSnapshot] = field(default_factory=list)
+    jobs: list[WorkloadSnapshot] = field(default_factory=list)
     namespaces: list[str] | None = None
     context: str | None = "fake"
     forbidden: set[str] = field(default_factory=set)  # method names, or "list_deployments:<ns|*>"
@@ -101,11 +98,12 @@ class FakeClusterReader:
         self._enter("list_nodes")
         return list(self.nodes)
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
         self._enter("node_fs_summary")
         if node not in self.summaries:
             raise ClusterReadError(f"summary of node {node}: 503 kubelet unreachable")
-        return self.summaries[node]
+        summary = self.summaries[node]
+        return summary if pods else replace(summary, pods=None)
 
     def list_namespaces(self) -> list[str]:
         self._enter("list_namespaces")
@@ -152,6 +150,10 @@ class FakeClusterReader:
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         self._enter("list_hpas", namespace)
         return [h for h in self.hpas if h.namespace == namespace]
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        self._enter("list_jobs", namespace)
+        return [j for j in self.jobs if namespace is None or j.namespace == namespace]
 
 
 # --- small builders, so a test states only what it is about ----------------------------------------

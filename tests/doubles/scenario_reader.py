@@ -20,9 +20,10 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
-from bot.sim.scenario import Scenario
+from bot.sim.model import Scenario
 from bot.sim.server import SimApi
 
 
@@ -53,10 +54,10 @@ class ScenarioClusterReader:
     def list_nodes(self) -> list[NodeSnapshot]:
         return [convert.node(n) for n in self._items("/api/v1/nodes", what="list nodes", resource="nodes")]
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
         body = self._get(f"/api/v1/nodes/{quote(node)}/proxy/stats/summary",
                          what=f"kubelet summary of node {node}", verb="get", resource="nodes/proxy")
-        return convert.node_fs_summary(node, body)
+        return convert.node_fs_summary(node, body, pods=pods)
 
     def list_namespaces(self) -> list[str]:
         items = self._items("/api/v1/namespaces", what="list namespaces", resource="namespaces")
@@ -92,6 +93,11 @@ class ScenarioClusterReader:
                             what=f"list replicasets of {namespace}", resource="replicasets",
                             labelSelector=label_selector)
         return [convert.replicaset(r) for r in items]
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        path = f"/apis/batch/v1/namespaces/{namespace}/jobs" if namespace else "/apis/batch/v1/jobs"
+        items = self._items(path, what=f"list jobs of {namespace or 'all namespaces'}", resource="jobs")
+        return [convert.workload(j, "Job") for j in items]
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._items(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",

@@ -124,7 +124,7 @@ class RegistryDouble:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 host = f"http://127.0.0.1:{double.port}"
                 double.seen.append((self.path, self.headers.get("Authorization")))
                 if self.path.startswith("/token"):
