@@ -87,6 +87,7 @@ class DraftHandler:
             # The diagnosis's own conclusions; a run stored before them is reasoned about by `build_view`.
             "cause": run.cause if run else None,
             "rollback": run.rollback if run else None,
+            "target": run.target if run else None,
         })
         if run is None:
             gaps.append("no diagnosis was stored for this incident")

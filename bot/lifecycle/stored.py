@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain import Target, TimelineEntry
+from bot.domain import TimelineEntry
 from bot.engine.diagnose import Diagnosis
-from bot.postmortem.bundle import candidate_from_json, cause_from_json, decision_from_json
+from bot.postmortem.bundle import candidate_from_json, cause_from_json, decision_from_json, target_from_json
 from bot.reasoning import reason
 from bot.render.order import order_findings, order_timeline
 from bot.store.records import DiagnosisRun
 
 
 def stored_diagnosis(run: DiagnosisRun, *, service: str, timeline: Sequence[TimelineEntry] = ()) -> Diagnosis:
-    target = run.target
-    workload = Target(context=target.get("context"), namespace=str(target.get("namespace", "?")),
-                      kind=str(target.get("kind", "Deployment")), name=str(target.get("name", service)))
+    workload = target_from_json({"namespace": "?", "name": service, **run.target})
     findings = tuple(run.findings)
     candidates = tuple(candidate_from_json(c) for c in run.rollback_candidates)
     if run.cause is not None and run.rollback is not None:

@@ -72,10 +72,12 @@ def _shrink(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
 
 
 def _gate(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
-    change = Md(f"In CI, before the push: {code('coroner lint --fail-on warning Dockerfile')}, and compare the "
-                f"built image with the running one: {code('coroner image NEW_REF --against RUNNING_REF')}; "
-                "fail the pipeline past a growth threshold")
-    return ActionItem("P0", "prevent", Md("Gate image size and Dockerfile lint in CI"), change, refs)
+    workload = f"{ctx.namespace or 'NAMESPACE'}/{ctx.service or 'SERVICE'}"
+    command = f"coroner gate NEW_IMAGE --deployed {workload} --dockerfile {ctx.fix_path or 'Dockerfile'}"
+    change = Md(f"In CI, after the build and before the push: {code(command)} (fails past 1.5× growth, on a "
+                "secret, a VCS directory or a toolchain, or when the receiving nodes' disks would fill; see "
+                f"{code('docs/gate.md')})")
+    return ActionItem("P0", "prevent", Md("Gate the image in CI before it can roll out"), change, refs)
 
 
 def _hpa(ctx: Context, refs: tuple[str, ...]) -> ActionItem:

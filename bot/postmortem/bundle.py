@@ -22,6 +22,7 @@ from bot.domain import (
     RollbackCandidate,
     RollbackDecision,
     Severity,
+    Target,
     TimelineEntry,
 )
 from bot.ports import CoronerError
@@ -120,6 +121,11 @@ def decision_from_json(d: Mapping[str, Any]) -> RollbackDecision:
                             implicated_by=tuple(str(r) for r in d.get("implicated_by") or ()))
 
 
+def target_from_json(d: Mapping[str, Any]) -> Target:
+    return Target(context=d.get("context"), namespace=str(d["namespace"]), kind=str(d.get("kind", "Deployment")),
+                  name=str(d["name"]))
+
+
 def _parse(where: str, parse: Callable[[Mapping[str, Any]], T], value: Any) -> T:
     try:
         if not isinstance(value, Mapping):
@@ -156,4 +162,5 @@ def load_bundle(data: Any) -> dict[str, Any]:
         # The diagnosis's own decisions (issue 9); without them `build_view` falls back.
         "cause": _parse("cause", cause_from_json, data["cause"]) if data.get("cause") else None,
         "rollback": _parse("rollback", decision_from_json, data["rollback"]) if data.get("rollback") else None,
+        "target": _parse("target", target_from_json, data["target"]) if data.get("target") else None,
     }

@@ -22,6 +22,7 @@ from bot.domain import (
     RollbackCandidate,
     RollbackDecision,
     Severity,
+    Target,
     TimelineEntry,
 )
 from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
@@ -233,14 +234,15 @@ def build_view(
     dockerfile_fix: DockerfileFix | None = None,
     cause: ProbableCause | None = None,
     rollback: RollbackDecision | None = None,
+    target: Target | None = None,
     gaps: Sequence[str] = (),
 ) -> PostmortemView:
     """Assemble the view. Pure and deterministic: input order does not change the output. Without the
     diagnosis's own `cause` and `rollback` (a bundle written before issue 9), `bot.reasoning.reason` decides
     them from the findings and candidates, as the engine does."""
     if cause is None or rollback is None:
-        target = incident.service or "the service"
-        reasoned = reason(findings, rollback_candidates, where=target)
+        where = f"{target.namespace}/{target.name}" if target else incident.service or "the service"
+        reasoned = reason(findings, rollback_candidates, where=where)
         findings, rollback_candidates = reasoned.findings, reasoned.candidates
         cause, rollback = cause or reasoned.cause, rollback or reasoned.rollback
     ordered = order_findings(findings)
@@ -263,7 +265,7 @@ def build_view(
         Context(refs_by_rule=refs_by_rule, fix_path=dockerfile_fix.path if dockerfile_fix else None,
                 fix_estimate=fix_view.estimate if fix_view else None, rollback=decision,
                 undo_command=recommended.undo_command or None if recommended else None, detect_seconds=detect,
-                service=incident.service, namespace=None),
+                service=target.name if target else incident.service, namespace=target.namespace if target else None),
         contributing=frozenset(cause.supporting if cause else ()),
         remedies={rule: [Remedy(fv.ref, fv.remediation, Severity(fv.severity).rank <= Severity.HIGH.rank)
                          for fv in finding_views if fv.rule == rule] for rule in refs_by_rule},
