@@ -35,7 +35,7 @@ class Context:
 
     refs_by_rule: dict[str, tuple[str, ...]]
     fix_path: str | None  # the Dockerfile the fix changes, when there is a fix
-    fix_estimate: str | None  # "≈ 390 MB instead of 4.2 GB"
+    fix_estimate: str | None  # "≈ 390 MB instead of 4.2 GB (estimate)"
     rollback: RollbackDecision
     undo_command: str | None
     detect_seconds: int | None
@@ -63,9 +63,9 @@ GROWTH_RULES = ("image-size-regression", "size-regression")
 
 def _shrink(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
     if ctx.fix_path is not None:
-        estimate = f" Predicted: {inline(ctx.fix_estimate)}." if ctx.fix_estimate else ""
-        change = Md(f"Apply the patch in *Dockerfile fix* below (`git apply`): multi-stage build, "
-                    f"{code('.dockerignore')}.{estimate}")
+        estimate = f" Predicted size: {inline(ctx.fix_estimate)}." if ctx.fix_estimate else ""
+        change = Md(f"Apply the patch in *Dockerfile fix* below ({code('git apply')}); its notes say what it "
+                    f"leaves to a person.{estimate}")
         return ActionItem("P0", "prevent", Md(f"Remove the culprit layers from {code(ctx.fix_path)}"), change, refs)
     return ActionItem("P0", "prevent", Md("Remove the culprit layers from the image"),
                       Md(f"Run {code('coroner fix --write Dockerfile')} and review the patch"), refs)

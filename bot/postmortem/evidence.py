@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.images.model import ImageManifest
+from bot.units import human_bytes
 
 
 @dataclass(frozen=True)
@@ -143,35 +144,58 @@ def _path_size(raw: Any) -> PathSize:
 
 
 @dataclass(frozen=True)
-class SizeEstimate:
-    """The fix's predicted image size (`size_estimate` in the fix's JSON), labelled an estimate wherever it
-    is shown. `items` says what the fixed image drops, one line each ("usr/local/cuda-12.1 1.9 GB")."""
+class Removal:
+    """One thing the fixed image no longer holds: `item` ("usr/local/cuda-12.1"), its size, the rule whose
+    fix removes it and the layer it sat in."""
 
-    summary: str
-    items: tuple[str, ...] = ()
-    raw: Mapping[str, Any] | None = None
+    item: str
+    size_bytes: int
+    rule: str
+    layer: int
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """The fix's predicted image size, from the layer evidence: the JSON `size_estimate` of the Dockerfile
+    doctor's fix (`coroner fix --image --format json`). Labelled an estimate wherever it is shown."""
+
+    current_bytes: int
+    estimated_bytes: int
+    removed: tuple[Removal, ...]
+    baseline: str | None = None  # the image it is compared with, e.g. "revision 4"
+    baseline_bytes: int | None = None
+
+    def describe(self) -> str:
+        """One line: `≈ 390 MB instead of 4.2 GB (estimate), within 1.8× of revision 4's 220 MB`."""
+        text = f"≈ {human_bytes(self.estimated_bytes)} instead of {human_bytes(self.current_bytes)} (estimate)"
+        if self.baseline_bytes:
+            whose = f"{self.baseline}'s " if self.baseline else ""
+            ratio = self.estimated_bytes / self.baseline_bytes
+            text += f", within {ratio:.1f}× of {whose}{human_bytes(self.baseline_bytes)}"
+        return text
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.raw) if self.raw is not None else {"summary": self.summary, "items": list(self.items)}
+        return {
+            "estimate": True,
+            "current_bytes": self.current_bytes,
+            "estimated_bytes": self.estimated_bytes,
+            "removed": [{"item": r.item, "size_bytes": r.size_bytes, "rule": r.rule, "layer": r.layer}
+                        for r in self.removed],
+            "baseline": self.baseline,
+            "baseline_bytes": self.baseline_bytes,
+            "summary": self.describe(),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SizeEstimate:
-        """`summary` when given; else from `estimated_bytes` and `current_bytes`. Items from `removed`
-        (`{item|path, bytes|size_bytes}`) or `items` (strings)."""
-        from bot.units import human_bytes
-
-        summary = data.get("summary")
-        if not summary and data.get("estimated_bytes") is not None:
-            current = data.get("current_bytes")
-            summary = f"≈ {human_bytes(int(data['estimated_bytes']))}" + (
-                f" instead of {human_bytes(int(current))}" if current is not None else "")
-        items: list[str] = [str(i) for i in data.get("items") or () if isinstance(i, str)]
-        for removed in data.get("removed") or ():
-            if isinstance(removed, Mapping):
-                what = removed.get("item") or removed.get("path") or removed.get("what") or "?"
-                size = removed.get("bytes", removed.get("size_bytes"))
-                items.append(f"{what} {human_bytes(int(size))}" if size is not None else str(what))
-        return cls(summary=str(summary or "no estimate"), items=tuple(items), raw=data)
+        return cls(
+            current_bytes=int(data["current_bytes"]),
+            estimated_bytes=int(data["estimated_bytes"]),
+            removed=tuple(Removal(str(r["item"]), int(r["size_bytes"]), str(r["rule"]), int(r["layer"]))
+                          for r in data.get("removed") or ()),
+            baseline=data.get("baseline"),
+            baseline_bytes=data.get("baseline_bytes"),
+        )
 
 
 @dataclass(frozen=True)
@@ -208,16 +232,8 @@ class DockerfileFix:
             rules=tuple(sorted({f.rule for f in result.fixed})),
             dockerignore=getattr(result, "dockerignore", None),
             dockerignore_path=getattr(result, "dockerignore_path", None) or ".dockerignore",
-            size_estimate=_estimate(getattr(result, "size_estimate", None)),
+            size_estimate=getattr(result, "size_estimate", None),
         )
-
-
-def _estimate(value: Any) -> SizeEstimate | None:
-    """The fixer's estimate, as an object with `to_json()` or as its JSON."""
-    if value is None:
-        return None
-    data = value.to_json() if hasattr(value, "to_json") else value
-    return SizeEstimate.from_json(data) if isinstance(data, Mapping) else None
 
 
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")

@@ -263,7 +263,8 @@ def build_view(
     detect = resp.figures[0].seconds
     items = action_items(
         Context(refs_by_rule=refs_by_rule, fix_path=dockerfile_fix.path if dockerfile_fix else None,
-                fix_estimate=fix_view.estimate if fix_view else None, rollback=decision,
+                fix_estimate=fix_view.estimate if fix_view else None,
+                rollback=decision,
                 undo_command=recommended.undo_command or None if recommended else None, detect_seconds=detect,
                 service=target.name if target else incident.service, namespace=target.namespace if target else None),
         contributing=frozenset(cause.supporting if cause else ()),
@@ -579,8 +580,9 @@ def _fix_view(fix: DockerfileFix) -> FixView:
         rules=fix.rules,
         dockerignore_path=fix.dockerignore_path,
         dockerignore_block=fenced(fix.dockerignore, "gitignore") if fix.dockerignore else None,
-        estimate=fix.size_estimate.summary if fix.size_estimate else None,
-        estimate_items=fix.size_estimate.items if fix.size_estimate else (),
+        estimate=fix.size_estimate.describe() if fix.size_estimate else None,
+        estimate_items=tuple(f"{r.item} {human_bytes(r.size_bytes)} ({r.rule}, layer {r.layer})"
+                             for r in (fix.size_estimate.removed if fix.size_estimate else ())),
     )
 
 

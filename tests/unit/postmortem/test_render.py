@@ -6,7 +6,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bot.domain import Finding, Incident, Severity, TimelineEntry
-from bot.postmortem.evidence import DockerfileFix, ImageSummary
+from bot.postmortem.bundle import load_bundle
+from bot.postmortem.evidence import DockerfileFix, ImageSummary, SizeEstimate
 from bot.postmortem.render import PostmortemRenderError, content_hash, render_postmortem
 from bot.postmortem.view import build_view
 
@@ -229,3 +230,23 @@ def test_an_edited_override_is_picked_up(story: dict, tmp_path: Path) -> None:
     stat = template.stat()
     os.utime(template, (stat.st_atime, stat.st_mtime + 5))  # a later mtime, whatever the clock resolution
     assert render_postmortem(build_view(**story), templates_dir=tmp_path) == "second\n"
+
+
+def test_the_fixs_predicted_size_is_shown_as_an_estimate(story: dict) -> None:
+    estimate = {"estimate": True, "current_bytes": 4509715660, "estimated_bytes": 408944640,
+                "removed": [{"item": "usr/local/cuda-12.1", "size_bytes": 2040109465, "rule": "build-tools-in-final-stage",
+                             "layer": 1},
+                            {"item": "app/.git", "size_bytes": 838860800, "rule": "vcs-directory", "layer": 4}],
+                "baseline": "revision 7", "baseline_bytes": 230686720}
+    story["dockerfile_fix"] = DockerfileFix.from_fix_result(dataclasses.make_dataclass(
+        "FixResult", ["diff", "notes", "path", "fixed", "size_estimate"])(
+        "--- a/Dockerfile\n+++ b/Dockerfile\n", (), "Dockerfile", (), SizeEstimate.from_json(estimate)))
+    text = render_postmortem(build_view(**story))
+    assert ("Predicted size after the fix, from the layer evidence: ≈ 390 MB instead of 4.2 GB (estimate), within "
+            "1.8× of revision 7's 220 MB.") in text
+    assert "- drops usr/local/cuda-12.1 1.9 GB (build-tools-in-final-stage, layer 1)" in text
+    # The P0 item carries the same estimate.
+    assert "its notes say what it leaves to a person. Predicted size: ≈ 390 MB instead of 4.2 GB (estimate)" in text
+    # The bundle reads the fix's JSON back to the same draft.
+    bundle = {"incident": story["incident"].to_json(), "dockerfile_fix": story["dockerfile_fix"].to_json()}
+    assert load_bundle(bundle)["dockerfile_fix"] == story["dockerfile_fix"]
