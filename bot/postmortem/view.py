@@ -579,7 +579,9 @@ def _fix_view(fix: DockerfileFix) -> FixView:
         notes=fix.notes,
         rules=fix.rules,
         dockerignore_path=fix.dockerignore_path,
-        dockerignore_block=fenced(fix.dockerignore, "gitignore") if fix.dockerignore else None,
+        # A patch that already carries the .dockerignore as a hunk says it once, in the diff.
+        dockerignore_block=(fenced(fix.dockerignore, "gitignore")
+                            if fix.dockerignore and f"+++ b/{fix.dockerignore_path}" not in fix.diff else None),
         estimate=fix.size_estimate.describe() if fix.size_estimate else None,
         estimate_items=tuple(f"{r.item} {human_bytes(r.size_bytes)} ({r.rule}, layer {r.layer})"
                              for r in (fix.size_estimate.removed if fix.size_estimate else ())),

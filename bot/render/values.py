@@ -66,10 +66,6 @@ def evidence_pairs(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(key, format_value(key, evidence[key])) for key in sorted(evidence)]
 
 
-def evidence_text(evidence: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={text}" for key, text in evidence_pairs(evidence))
-
-
 def rollback_text(candidate: RollbackCandidate) -> str:
     size = human_bytes(candidate.size_bytes) if candidate.size_bytes is not None else "size unknown"
     health = "healthy" if candidate.healthy else "not healthy"

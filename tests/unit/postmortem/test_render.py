@@ -250,3 +250,12 @@ def test_the_fixs_predicted_size_is_shown_as_an_estimate(story: dict) -> None:
     # The bundle reads the fix's JSON back to the same draft.
     bundle = {"incident": story["incident"].to_json(), "dockerfile_fix": story["dockerfile_fix"].to_json()}
     assert load_bundle(bundle)["dockerfile_fix"] == story["dockerfile_fix"]
+
+
+def test_a_patch_with_the_dockerignore_hunk_says_it_once(story: dict) -> None:
+    patch = ("--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1 @@\n-FROM x\n+FROM y\n"
+             "--- /dev/null\n+++ b/.dockerignore\n@@ -0,0 +1,2 @@\n+.git\n+tests/data\n")
+    story["dockerfile_fix"] = DockerfileFix(diff=patch, dockerignore=".git\ntests/data\n")
+    text = render_postmortem(build_view(**story))
+    fences = [t.info for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"]
+    assert "gitignore" not in fences and text.count("+tests/data") == 1
