@@ -7,13 +7,16 @@ Regenerate after an intended change (one command), then review `git diff tests/e
 
 The draft is the one `coroner demo` stores through `serve`'s path (signed PagerDuty deliveries, the
 workers, the store). Only what changes from run to run is normalised: the demo's working directory,
-which the Dockerfile findings name as their `file`. Everything else is deterministic by design.
+which the Dockerfile findings name as their `file`, and the wall-clock time the diagnosis ran, which the
+rollback evidence records as `now`. Everything else is deterministic by design (the incident's own times
+come from the scenario).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -25,11 +28,15 @@ GOLDEN = Path(__file__).parent / "golden" / "demo-postmortem.md"
 UPDATE = os.environ.get("CORONER_UPDATE_GOLDEN") == "1"
 
 
+# `"now": "2026-11-29T21:58:59.098704+00:00"` in the rollback evidence: when the diagnosis ran.
+RUN_TIME = re.compile(r'("now": ")\d{4}-\d\d-\d\dT[\d:.]+(?:\+00:00|Z)?(")')
+
+
 def normalise(text: str, workdir: Path) -> str:
-    """The working directory, as the draft prints it (Markdown-escaped) and plain."""
+    """The working directory, as the draft prints it (Markdown-escaped) and plain; the run's clock."""
     for path in {str(workdir.resolve()), str(workdir)}:
         text = text.replace(escape(path), "<workdir>").replace(path, "<workdir>")
-    return text
+    return RUN_TIME.sub(r"\1<run time>\2", text)
 
 
 def test_the_demos_draft_matches_the_golden_file(tmp_path: Path) -> None:
