@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.domain import Severity
+from bot.domain import Finding, Severity
 from bot.redact import redact
 from bot.render.timeline import fold
 from bot.render.values import SEVERITY_LABEL, rollback_text, stamp
@@ -28,7 +28,7 @@ def render_text(d: Diagnosis) -> str:
     lines.append(f"Findings ({summary or 'none'}):")
     advised: set[str] = set()
     for i, f in enumerate(d.findings, 1):
-        lines.append(f"  {i:>2}. [{SEVERITY_LABEL[f.severity]}] {f.rule}: {' '.join(f.title.split())}")
+        lines.append(finding_line(i, f))
         # One piece of advice per rule: three full nodes need the same remedy once.
         if f.remediation and f.severity.rank <= Severity.HIGH.rank and f.rule not in advised:
             advised.add(f.rule)
@@ -44,6 +44,11 @@ def render_text(d: Diagnosis) -> str:
         lines += ["", "Gaps:"]
         lines.extend(f"  {r.check}: {r.status}: {r.error}" for r in gaps)
     return redact("\n".join(lines)) + "\n"
+
+
+def finding_line(number: int, f: Finding) -> str:
+    """`   1. [CRITICAL] image-size-regression: Revision 5's image is 4.2 GB, …`"""
+    return f"  {number:>2}. [{SEVERITY_LABEL[f.severity]}] {f.rule}: {' '.join(f.title.split())}"
 
 
 def cause_lines(d: Diagnosis) -> list[str]:
