@@ -50,7 +50,7 @@ def format_value(key: str, value: Any, *, max_items: int = 10) -> str:
     if isinstance(value, str | int):
         return str(value)
     if isinstance(value, Mapping):
-        return json.dumps(value, sort_keys=True, default=str)
+        return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)  # "19.5×", not "19.5\\u00d7"
     if isinstance(value, Sequence):
         if not value:
             return "none"
