@@ -1,16 +1,19 @@
-"""The readers Settings ask for: the kubernetes client for clusters, an OCI registry or the Docker engine
-for images. The CLI's commands and the composition root (`bot.wiring`) build their readers here.
+"""The readers built from settings: the kubernetes client and the image source.
 
-Each adapter is imported when it is built, so a command pays only for the one it uses (`coroner image`
-reading a registry never loads the Docker SDK, nor the kubernetes client).
+Both the composition root (`bot.wiring`) and the CLI commands that read without serving (`coroner
+diagnose`, `coroner image`) build them here, so those commands do not import the composition root and
+with it SQLAlchemy, bolt and the web app (docs/benchmarks-startup.md).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.ports import ClusterReader, ImageReader
-from bot.settings import Settings
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.ports import ClusterReader, ImageReader
+    from bot.settings import Settings
 
 
 def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
@@ -21,7 +24,9 @@ def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, contex
 
 
 def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:
-    """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine."""
+    """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine.
+
+    Each source imports only its own client: the registry reader never pays for the docker SDK."""
     if (source or settings.image_source) == "docker":
         from bot.images.docker_reader import DockerImageReader  # lazy: start-up time
 
@@ -31,4 +36,5 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
 
     # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
     auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
+    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth,
+                               mirrors=settings.registry_mirror_map())

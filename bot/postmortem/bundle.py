@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bot.dockerfile.estimate import SizeEstimate
 from bot.domain import (
     CauseLink,
     Confidence,
@@ -26,7 +27,7 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.ports import CoronerError
-from bot.postmortem.evidence import DockerfileFix, ImageSummary, SizeEstimate
+from bot.postmortem.evidence import DockerfileFix, ImageSummary
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.dockerfile.estimate import SizeEstimate
 from bot.images.model import ImageManifest
-from bot.units import human_bytes
 
 
 @dataclass(frozen=True)
@@ -144,61 +144,6 @@ def _path_size(raw: Any) -> PathSize:
 
 
 @dataclass(frozen=True)
-class Removal:
-    """One thing the fixed image no longer holds: `item` ("usr/local/cuda-12.1"), its size, the rule whose
-    fix removes it and the layer it sat in."""
-
-    item: str
-    size_bytes: int
-    rule: str
-    layer: int
-
-
-@dataclass(frozen=True)
-class SizeEstimate:
-    """The fix's predicted image size, from the layer evidence: the JSON `size_estimate` of the Dockerfile
-    doctor's fix (`coroner fix --image --format json`). Labelled an estimate wherever it is shown."""
-
-    current_bytes: int
-    estimated_bytes: int
-    removed: tuple[Removal, ...]
-    baseline: str | None = None  # the image it is compared with, e.g. "revision 4"
-    baseline_bytes: int | None = None
-
-    def describe(self) -> str:
-        """One line: `≈ 390 MB instead of 4.2 GB (estimate), within 1.8× of revision 4's 220 MB`."""
-        text = f"≈ {human_bytes(self.estimated_bytes)} instead of {human_bytes(self.current_bytes)} (estimate)"
-        if self.baseline_bytes:
-            whose = f"{self.baseline}'s " if self.baseline else ""
-            ratio = self.estimated_bytes / self.baseline_bytes
-            text += f", within {ratio:.1f}× of {whose}{human_bytes(self.baseline_bytes)}"
-        return text
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "estimate": True,
-            "current_bytes": self.current_bytes,
-            "estimated_bytes": self.estimated_bytes,
-            "removed": [{"item": r.item, "size_bytes": r.size_bytes, "rule": r.rule, "layer": r.layer}
-                        for r in self.removed],
-            "baseline": self.baseline,
-            "baseline_bytes": self.baseline_bytes,
-            "summary": self.describe(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SizeEstimate:
-        return cls(
-            current_bytes=int(data["current_bytes"]),
-            estimated_bytes=int(data["estimated_bytes"]),
-            removed=tuple(Removal(str(r["item"]), int(r["size_bytes"]), str(r["rule"]), int(r["layer"]))
-                          for r in data.get("removed") or ()),
-            baseline=data.get("baseline"),
-            baseline_bytes=data.get("baseline_bytes"),
-        )
-
-
-@dataclass(frozen=True)
 class DockerfileFix:
     """The Dockerfile doctor's proposal: a unified diff and one note per change."""
 
@@ -208,6 +153,7 @@ class DockerfileFix:
     rules: tuple[str, ...] = ()  # rule ids the fix addresses
     dockerignore: str | None = None  # a proposed .dockerignore, when the build context lacks one
     dockerignore_path: str = ".dockerignore"
+    # The estimated size of the image the fix builds, from the layer evidence (None without an image).
     size_estimate: SizeEstimate | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -218,15 +164,16 @@ class DockerfileFix:
             "rules": list(self.rules),
             "dockerignore": self.dockerignore,
             "dockerignore_path": self.dockerignore_path,
-            "size_estimate": self.size_estimate.to_json() if self.size_estimate else None,
+            "size_estimate": self.size_estimate.to_json() if self.size_estimate is not None else None,
         }
 
     @classmethod
     def from_fix_result(cls, result: Any) -> DockerfileFix:
-        """Adapt the Dockerfile doctor's `FixResult` (`diff`, `notes`, `path`, `fixed` findings,
-        `dockerignore`) without importing it: the postmortem depends on data, not on the fixer."""
+        """Adapt the Dockerfile doctor's `FixResult` (`patch`, `notes`, `path`, `fixed` findings,
+        `dockerignore`, `size_estimate`) without importing it: the postmortem depends on data, not on the
+        fixer. `diff` is the whole patch, the .dockerignore's hunk included, so `git apply` takes it all."""
         return cls(
-            diff=result.diff,
+            diff=getattr(result, "patch", None) or result.diff,
             notes=tuple(result.notes),
             path=result.path,
             rules=tuple(sorted({f.rule for f in result.fixed})),

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from bot.dockerfile.estimate import SizeEstimate
 from bot.domain import Finding, Incident, Severity, TimelineEntry
 from bot.postmortem.bundle import load_bundle
-from bot.postmortem.evidence import DockerfileFix, ImageSummary, SizeEstimate
+from bot.postmortem.evidence import DockerfileFix, ImageSummary
 from bot.postmortem.render import PostmortemRenderError, content_hash, render_postmortem
 from bot.postmortem.view import build_view
 
