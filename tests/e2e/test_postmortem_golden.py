@@ -74,3 +74,17 @@ def test_the_golden_draft_reads_like_a_postmortem() -> None:
     for figure in ("Time to detect", "Time to acknowledge", "Time to mitigate", "Time to resolve"):
         row = next(line for line in detection.splitlines() if line.startswith(f"| {figure} "))
         assert "| missing |" not in row, row
+
+
+def test_the_golden_drafts_fix_removes_the_culprit() -> None:
+    """The patch in the draft: a final stage without the build toolchain, the .dockerignore as a hunk of the
+    same patch listing what the image's `COPY .` layer held, and the predicted size, labelled an estimate."""
+    text = GOLDEN.read_text(encoding="utf-8")
+    patch = text.split("```diff\n", 1)[1].split("\n```", 1)[0]
+    dockerfile, dockerignore = patch.split("--- /dev/null\n+++ b/.dockerignore\n", 1)
+    fixed = [line[1:] for line in dockerfile.splitlines()[2:] if line[:1] in (" ", "+")]
+    final = fixed[max(i for i, line in enumerate(fixed) if line.startswith("FROM ")):]
+    assert not [line for line in final if re.search(r"cuda-toolkit|build-essential|\bgit\b", line)], final
+    added = {line[1:] for line in dockerignore.splitlines() if line.startswith("+")}
+    assert {".git", ".venv", "tests/data"} <= added
+    assert "Predicted size after the fix, from the layer evidence: ≈ " in text and "(estimate)" in text
