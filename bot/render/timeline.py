@@ -200,10 +200,11 @@ def _moment(members: Sequence[_Parsed]) -> Moment:
 
 
 def _span_numbers(first: str, last: str) -> str:
-    """`New size: 9 → 30; reason: …`: the first message, each number that changed by the last shown as a
-    range (the two have one shape, so their numbers pair up)."""
+    """`New size: 9 → 30; reason: …`: the first message, with the one number that changed by the last shown
+    as a range (the two have one shape, so their numbers pair up). When several changed (`4m12.5s` and
+    `6m48.2s`), a range per number would garble the text: the first message is shown as it is."""
     a, b = _SHAPE.findall(first), _SHAPE.findall(last)
-    if a == b or len(a) != len(b):
+    if len(a) != len(b) or sum(x != y for x, y in zip(a, b, strict=True)) != 1:
         return first
     pieces = _SHAPE.split(first)
     out = [pieces[0]]

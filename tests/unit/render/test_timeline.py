@@ -103,3 +103,14 @@ def test_the_curated_timeline_never_exceeds_its_limit() -> None:
 def test_unparsed_lines_pass_through_unfolded() -> None:
     lines = [entry(at(1, 0), "coroner", "Coroner finds x"), entry(at(1, 0), "coroner", "Coroner finds y")]
     assert [m.line for m in tl.fold(lines)] == ["Coroner finds x", "Coroner finds y"]
+
+
+def test_one_changed_number_is_shown_as_a_range_several_are_not() -> None:
+    hpa = [entry(at(2, 47 + i), "kubernetes", f"HorizontalPodAutoscaler web: SuccessfulRescale: New size: {n}; "
+                                                 "reason: cpu above target") for i, n in enumerate((9, 14, 30))]
+    pulls = [entry(at(2, 40 + i), "kubernetes", f"Pod p{i}: Pulled: Successfully pulled image in {m}m{s}s")
+             for i, (m, s) in enumerate(((4, 12.5), (6, 48.2)))]
+    lines = [m.line for m in tl.fold([*hpa, *pulls])]
+    assert "HorizontalPodAutoscaler web: SuccessfulRescale: New size: 9 → 30; reason: cpu above target (×3, " \
+           "02:47:00–02:49:00)" in lines
+    assert "2 pods: Pulled: Successfully pulled image in 4m12.5s (×2, 02:40:00–02:41:00)" in lines
