@@ -114,11 +114,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class LinkView:
-    """One link of the causal chain with the findings it rests on."""
+    """One link of the causal chain with the findings it rests on. `amplifies`: the link is load the platform
+    added to the failure (an amplifier, or the autoscaler, pull or registry load), told under Contributing
+    factors rather than in the chain, so it is said once."""
 
     role: str
     text: str
     refs: tuple[str, ...]
+    amplifies: bool = False
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,7 @@ def build_view(
         rollback_reason=decision.reason if decision.reason else None,
         cause=cause_view,
         image=image_view,
-        factors=_factors(cause_view, refs_by_rule, raw_by_ref),
+        factors=_factors(cause_view, refs_by_rule),
         timeline=tuple(_moment_line(m) for m in tl.curate(moments)),
         full_timeline=tuple(TimelineLine(stamp(e.at), e.source, e.text) for e in order_timeline(timeline)),
         action_items=items,
@@ -392,8 +395,16 @@ def _image_view(
     )
 
 
+# Rules whose facts are load the platform put on itself once the change failed: the autoscaler adding
+# pods, their pulls, the registry answering errors under them.
+AMPLIFYING_RULES = frozenset({"hpa-scaling", "pull-pressure", "registry-errors", "image-pull-slow"})
+
+
 def _cause_view(cause: ProbableCause, refs_by_rule: dict[str, tuple[str, ...]]) -> CauseView:
-    links = tuple(LinkView(link.role, link.text, _refs_of(refs_by_rule, link.rules)) for link in cause.chain)
+    links = tuple(
+        LinkView(link.role, link.text, _refs_of(refs_by_rule, link.rules),
+                 amplifies=link.role == "amplifier" or (bool(link.rules) and set(link.rules) <= AMPLIFYING_RULES))
+        for link in cause.chain)
     return CauseView(summary=cause.summary, confidence=cause.confidence.value, links=links,
                      ruled_out=cause.ruled_out, candidates=cause.candidates,
                      refs=_refs_of(refs_by_rule, cause.supporting))
@@ -481,22 +492,17 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
     return Md(" ".join(sentences))
 
 
-def _factors(cause: CauseView | None, refs_by_rule: dict[str, tuple[str, ...]],
-             findings: dict[str, Finding]) -> tuple[Claim, ...]:
-    """The amplifiers of the chain, and the missing gate when the trigger was a change that grew the image."""
+def _factors(cause: CauseView | None, refs_by_rule: dict[str, tuple[str, ...]]) -> tuple[Claim, ...]:
+    """What amplified the failure (`LinkView.amplifies`), and the missing gate when the trigger was a change
+    that grew the image."""
     claims = [Claim(Md(inline(link.text[0].upper() + link.text[1:])), link.refs)
-              for link in (cause.links if cause else ()) if link.role == "amplifier"]
+              for link in (cause.links if cause else ()) if link.amplifies]
     growth = refs_by_rule.get("image-size-regression") or refs_by_rule.get("size-regression")
     if growth:
         claims.append(Claim(Md("No gate stopped the change: nothing in CI compared the new image with the running "
                                "one or failed on the Dockerfile's findings, so the grown image was pushed and "
                                "rolled out"), growth))
     return tuple(claims)
-
-
-def _role(role: str) -> str:
-    return {"amplifier": "Amplifier", "trigger": "Trigger", "mechanism": "Mechanism", "symptom": "Symptom"}.get(
-        role, role.capitalize())
 
 
 def _affected_nodes(findings: Sequence[Finding]) -> tuple[str, ...]:
@@ -554,7 +560,7 @@ def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView],
     if detect is not None and detect.value is not None and _seconds(detect) > DETECT_WELL_SECONDS:
         claims.append(Claim(Md(f"Detection took {detect.value}: the page came from the symptom, not from the "
                                "rollout's own health")))
-    amplifiers = [link for link in (cause.links if cause else ()) if link.role == "amplifier"]
+    amplifiers = [link for link in (cause.links if cause else ()) if link.amplifies]
     if amplifiers:
         claims.append(Claim(Md("The platform amplified the failure instead of containing it (see Contributing "
                                "factors)"), tuple(sorted({r for a in amplifiers for r in a.refs}, key=_ref_key))))

@@ -149,3 +149,19 @@ def test_uncompressed_stored_sizes_win_over_file_sums() -> None:
     compressed = dict(layer, compressed=True)
     summary = ImageSummary.from_json({"image": {"ref": "r"}, "layers": [compressed], "totals": {"size_bytes": 1900}})
     assert (summary.layers[0].size_bytes, summary.size_bytes) == (1900, 1900)
+
+
+def test_load_the_platform_added_is_a_contributing_factor_said_once(incident, findings, cause, rollback) -> None:
+    """A chain link resting only on autoscaler, pull or registry findings is told under Contributing factors,
+    whatever its role, and not again in the chain."""
+    import dataclasses
+
+    from bot.domain import CauseLink
+
+    chain = (*cause.chain[:2], CauseLink("symptom", "registry 503", ("registry-errors",)))
+    view = build_view(incident=incident, timeline=[], findings=findings, rollback=rollback,
+                      cause=dataclasses.replace(cause, chain=chain))
+    assert view.cause is not None
+    assert [link.text for link in view.cause.links if not link.amplifies] == [
+        "revision 8 (image 4.2 GB, 19.5× revision 7)", "2 nodes' imagefs full"]
+    assert [str(c.text) for c in view.factors] == ["Registry 503"]
