@@ -46,7 +46,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "lint": LazyCommand("bot.dockerfile.cli:lint_command", "Lint Dockerfiles (default: ./Dockerfile)."),
     "fix": LazyCommand(
         "bot.dockerfile.cli:fix_command",
-        "Print a unified diff that fixes PATH (applies with `patch -p1`); --write applies it.",
+        "Print the fix of PATH as one patch, .dockerignore included (applies with `patch -p1` and `git apply`).",
     ),
     "gate": LazyCommand(
         "bot.gate.cli:gate_command",
