@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision, Severity
 from bot.reasoning.evidence import counts, every, first
-from bot.units import human_bytes
+from bot.units import human_bytes, plural
 
 NODE_RULES = ("node-pressure", "node-disk-high", "node-not-ready", "evictions", "noisy-neighbour", "blast-radius")
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
@@ -61,6 +61,8 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision, wher
                        + (("image-size-regression",) if growth is not None else ()))]
     if growth is not None:
         chain += _disk_links(findings)
+    if "noisy-neighbour" in decision.implicated_by:
+        chain += _node_mechanism(findings)
     if "crashloop" in decision.implicated_by and (crash := first(findings, "crashloop")) is not None:
         chain.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     if growth is None and "image-pull-failing" in decision.implicated_by and (pull := first(findings, "image-pull-failing")) is not None:
@@ -141,19 +143,21 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision, where: 
     chain: list[CauseLink] = []
     confidence = Confidence.LOW
     culprit = first(findings, "noisy-neighbour")
-    if culprit is not None:
+    fill = _disk_filler(findings)
+    if fill is not None:
+        # What fills the disk (logs, emptyDir...) says more than "no ephemeral-storage limit".
+        on_disk = culprit is not None and culprit.evidence.get("resource") == "ephemeral-storage"
+        chain.append(CauseLink("trigger", fill, ("node-disk-high",) + (("noisy-neighbour",) if on_disk else ())))
+        confidence = Confidence.HIGH
+    elif culprit is not None:
         chain.append(CauseLink("trigger", str(culprit.evidence.get("summary") or culprit.title), ("noisy-neighbour",)))
         confidence = Confidence.HIGH if culprit.evidence.get("source") == "kubelet summary API" else Confidence.MEDIUM
-    else:
-        disk = next((f for f in every(findings, "node-disk-high") if f.evidence.get("attributed_to")), None)
-        if disk is not None:
-            chain.append(CauseLink("trigger", str(disk.evidence["attributed_to"]), ("node-disk-high",)))
-            confidence = Confidence.MEDIUM
     chain += _node_mechanism(findings)
     chain += _symptoms(findings, skip=set())
     if (blast := first(findings, "blast-radius")) is not None and blast.evidence.get("other_pods"):
-        chain.append(CauseLink("symptom", f"{blast.evidence['other_pods']} pods of "
-                                          f"{blast.evidence.get('other_workloads')} other workloads hit too",
+        ev = blast.evidence
+        chain.append(CauseLink("symptom", f"{plural(int(ev['other_pods']), 'pod')} of "
+                                          f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} hit too",
                                ("blast-radius",)))
     if not any(link.role == "trigger" for link in chain):
         unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
@@ -162,6 +166,18 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision, where: 
         candidates = tuple(f.title for f in every(findings, "node-disk-high")[:3])
         return _cause(chain, _ruled_out_revision(decision), confidence, candidates)
     return _cause(chain, _ruled_out_revision(decision), confidence)
+
+
+def _disk_filler(findings: Sequence[Finding]) -> str | None:
+    """"container logs of batch/log-shipper (Deployment), 61 GB": what node-disk-high says fills the disk."""
+    for f in every(findings, "node-disk-high"):
+        blamed, top = f.evidence.get("attribution"), f.evidence.get("top_consumers") or []
+        if blamed == "images":
+            return f"images on {f.evidence.get('filesystem')} ({human_bytes(int(f.evidence.get('images_total_bytes') or 0))})"
+        if blamed and top and isinstance(top[0], dict):
+            what = {"logs": "container logs", "emptyDir": "emptyDir volumes"}.get(str(blamed), str(blamed))
+            return f"{what} of {top[0].get('workload')} ({top[0].get('kind')}), {human_bytes(int(top[0].get('bytes') or 0))}"
+    return None
 
 
 def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:

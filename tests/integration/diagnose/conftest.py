@@ -11,7 +11,6 @@ import pytest
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.engine.playbook import load_playbooks
-from bot.settings import packaged_dir
 from bot.sim.images import ScenarioImageReader
 from bot.sim.scenario import load_scenario
 from bot.sim.server import SimServer, running_sim
@@ -41,4 +40,5 @@ def cluster(tmp_path):
 
 @pytest.fixture(scope="session")
 def playbook():
-    return load_playbooks(packaged_dir("playbooks"))["diagnose"]
+    # The repository's playbooks (what the wheel packages), so that a worktree tests its own.
+    return load_playbooks(Path(__file__).resolve().parents[3] / "playbooks")["diagnose"]
