@@ -1,0 +1,97 @@
+"""Each shipped scenario's SRE answer, through the official kubernetes client against the sim: the right
+probable cause first, a rollback recommended exactly where it helps, the culprit workload named."""
+
+from bot.domain import Confidence
+from bot.engine.diagnose import diagnose
+
+
+def only(d, rule):
+    (found,) = [f for f in d.findings if f.rule == rule]
+    return found
+
+
+def rules(d):
+    return {f.rule for f in d.findings}
+
+
+def consistent(d):
+    """Every sink reads the same answer: the decision, the candidates' flag, the findings, the JSON."""
+    flagged = [c.revision for c in d.rollback_candidates if c.recommended]
+    assert flagged == ([d.rollback.revision] if d.rollback.recommended else [])
+    assert ("rollback-candidate" in rules(d)) is d.rollback.recommended
+    assert d.to_json()["rollback"] == d.rollback.to_json()
+    assert d.to_json()["cause"]["summary"] == d.cause.summary
+
+
+def test_registry_meltdown_blames_revision_5s_image_and_rolls_back_to_4(cluster, playbook):
+    with cluster("registry-meltdown") as c:
+        d = diagnose("user-profile-service", cluster=c.reader, images=c.images, playbook=playbook,
+                     node_proxy_enabled=True)
+    consistent(d)
+    assert d.rollback.recommended and d.rollback.revision == 4
+    assert d.rollback.implicated_by[-1] == "image-size-regression"
+    assert d.cause.summary == (
+        "revision 5 (image 4.2 GB, 19.5× revision 4) → 3 nodes' imagefs full → DiskPressure/NotReady → "
+        "25 of 30 pods not ready (mostly Pending), 3 pods evicted, HPA pulls 63 GB → registry 503")
+    assert [link.role for link in d.cause.chain][:3] == ["trigger", "mechanism", "mechanism"]
+    assert d.cause.confidence is Confidence.HIGH
+    # The autopsy's size-regression rides on the rollout's finding: one fact, one finding.
+    assert "size-regression" not in rules(d)
+    assert only(d, "image-size-regression").evidence["also"][0]["rule"] == "size-regression"
+    disks = [f for f in d.findings if f.rule == "node-disk-high"]
+    assert all(f.evidence["attribution"] == "images" and "crictl rmi --prune" in f.remediation for f in disks)
+
+
+def test_crashloop_after_a_config_change_rolls_back_to_6_naming_the_configmap(cluster, playbook):
+    with cluster("crashloop-bad-config") as c:
+        d = diagnose("checkout-api", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    consistent(d)
+    assert d.rollback.recommended and d.rollback.revision == 6 and d.rollback.implicated_by == ("crashloop",)
+    assert "envFrom configMap checkout-api-config-v6 -> checkout-api-config-v7" in d.rollback.reason
+    assert d.cause.summary.startswith("revision 7 (envFrom configMap checkout-api-config-v6 -> checkout-api-config-v7")
+    assert "→ containers exit (Error) →" in d.cause.summary
+    assert d.cause.confidence is Confidence.HIGH
+    assert not {"noisy-neighbour", "blast-radius"} & rules(d)
+
+
+def test_memory_pressure_storm_tells_report_worker_to_set_a_limit_not_to_roll_back(cluster, playbook):
+    with cluster("memory-pressure-storm") as c:
+        d = diagnose("report-worker", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    consistent(d)
+    assert not d.rollback.recommended
+    assert "the service itself has no memory limit" in d.rollback.reason
+    noisy = only(d, "noisy-neighbour")
+    assert noisy.evidence["workload"] == "analytics/report-worker" and noisy.evidence["is_service"]
+    assert "resources.limits.memory on analytics/report-worker" in noisy.remediation
+    assert d.cause.chain[0].text == "analytics/report-worker (Deployment), no memory limit"
+    assert "MemoryPressure on 3 nodes" in d.cause.summary
+    blast = only(d, "blast-radius")
+    assert blast.evidence["workloads_hit"] == {"edge/api-gateway": 2}
+
+
+def test_noisy_neighbour_names_the_cronjob_and_does_not_roll_back_cart_service(cluster, playbook):
+    with cluster("noisy-neighbour") as c:
+        d = diagnose("cart-service", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    consistent(d)
+    assert not d.rollback.recommended and d.rollback.revision is None
+    assert d.rollback.reason.startswith("revision 18 has been live ")
+    assert "hit 2 pods of 1 other workload" in d.rollback.reason
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["kind"]) == ("analytics/nightly-reindex", "CronJob")
+    assert noisy.evidence["source"] == "kubelet summary API" and noisy.evidence["priority_class"] == "batch-high"
+    assert "analytics/nightly-reindex" in noisy.remediation and "cart-service" not in noisy.remediation
+    assert d.cause.chain[0].text == "analytics/nightly-reindex (CronJob), no memory limit, 58.8 GB memory on 2 nodes"
+    assert d.cause.confidence is Confidence.HIGH
+    assert any(line.startswith("a rollback: revision 18") for line in d.cause.ruled_out)
+
+
+def test_noisy_neighbour_without_the_summary_api_suspects_the_cronjob_from_its_spec(cluster, playbook):
+    with cluster("noisy-neighbour") as c:
+        d = diagnose("cart-service", cluster=c.reader, playbook=playbook, node_proxy_enabled=False)
+        assert not any("/proxy/" in p for p in c.sim.paths())
+    consistent(d)
+    assert not d.rollback.recommended
+    noisy = only(d, "noisy-neighbour")
+    assert noisy.evidence["workload"] == "analytics/nightly-reindex" and noisy.evidence["source"] == "pod specs"
+    assert "summary API" in only(d, "blast-radius").evidence["unseen"]
+    assert d.cause.confidence is Confidence.MEDIUM
