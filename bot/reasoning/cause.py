@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision, Severity
-from bot.reasoning.evidence import counts, every, first
+from bot.reasoning.evidence import counts, every, first, growth_ratio
 from bot.units import human_bytes, plural
 
 NODE_RULES = ("node-pressure", "node-disk-high", "node-not-ready", "evictions", "noisy-neighbour", "blast-radius")
@@ -27,11 +27,11 @@ NOT_CAUSES = {"rollback-candidate", "rollback-not-indicated", "check-failed", "c
 
 def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, where: str) -> ProbableCause:
     if decision.implicated_by:
-        return _from_revision(findings, decision, where)
+        return _from_revision(findings, decision)
     if any(first(findings, r) for r in NODE_RULES):
-        return _from_nodes(findings, decision, where)
+        return _from_nodes(findings, decision)
     if any(first(findings, r) for r in OWN_RULES):
-        return _own_failures(findings, decision, where)
+        return _own_failures(findings, decision)
     serious = [f for f in findings if f.severity.rank <= Severity.MEDIUM.rank and f.rule not in NOT_CAUSES]
     if not serious:
         return ProbableCause(
@@ -44,21 +44,20 @@ def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, w
 # --- a revision to blame ----------------------------------------------------------------------------
 
 
-def _from_revision(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
     fact = first(findings, "rollback-candidate")
     imp = (fact.evidence.get("implication") if fact is not None else None) or {}
     rev = imp.get("current_revision", "?")
     growth = first(findings, "image-size-regression") if "image-size-regression" in decision.implicated_by else None
     if growth is not None:
         ev = growth.evidence
-        size, before = ev.get("current_size_bytes"), ev.get("previous_size_bytes")
-        ratio = f"{size / before:.1f}" if isinstance(size, int) and isinstance(before, int) and before else ev.get("ratio")
-        trigger = f"revision {rev} (image {human_bytes(size) if isinstance(size, int) else '?'}, {ratio}× revision {ev.get('previous_revision')})"
+        size = ev.get("current_size_bytes")
+        trigger = (f"revision {rev} (image {human_bytes(size) if isinstance(size, int) else '?'}, "
+                   f"{growth_ratio(ev)}× revision {ev.get('previous_revision')})")
     else:
         changed = [str(c.get("detail") or c.get("what")) for c in imp.get("changes") or () if isinstance(c, dict)]
         trigger = f"revision {rev}" + (f" ({'; '.join(changed[:2])})" if changed else "")
-    chain = [CauseLink("trigger", trigger, tuple(r for r in decision.implicated_by if r != "image-size-regression")
-                       + (("image-size-regression",) if growth is not None else ()))]
+    chain = [CauseLink("trigger", trigger, decision.implicated_by)]
     if growth is not None:
         chain += _disk_links(findings)
     if "noisy-neighbour" in decision.implicated_by:
@@ -139,7 +138,7 @@ def _amplifiers(findings: Sequence[Finding]) -> list[CauseLink]:
 # --- node trouble the revision did not cause --------------------------------------------------------
 
 
-def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
     chain: list[CauseLink] = []
     confidence = Confidence.LOW
     culprit = first(findings, "noisy-neighbour")
@@ -202,7 +201,7 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
 # --- the service's own failures, not from its rollout ---------------------------------------------
 
 
-def _own_failures(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
     chain = _symptoms(findings, skip=set())
     chain.insert(0, CauseLink("trigger", f"unknown: not the rollout ({decision.reason})", ()))
     candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)

@@ -33,6 +33,14 @@ def counts(value: Any) -> dict[str, int]:
     return {str(k): int(n) for k, n in value.items() if isinstance(n, int | float)}
 
 
+def growth_ratio(evidence: Mapping[str, Any]) -> str:
+    """An image-size-regression's growth as its title shows it: from the sizes, not the rounded `ratio`."""
+    current, previous = evidence.get("current_size_bytes"), evidence.get("previous_size_bytes")
+    if isinstance(current, int) and isinstance(previous, int) and previous:
+        return f"{current / previous:.1f}"
+    return f"{float(evidence.get('ratio') or 0):.1f}"
+
+
 @dataclass(frozen=True)
 class Implication:
     """`rollback-candidate`'s `implication` evidence (written by `bot.checks.rollout.implication`)."""

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from bot.checks.facts import human_duration
 from bot.domain import NO_ROLLBACK_DECISION, Finding, RollbackCandidate, RollbackDecision, Severity
-from bot.reasoning.evidence import Implication, every, first, when
+from bot.reasoning.evidence import Implication, every, first, growth_ratio, when
 from bot.units import plural
 
 # The finding whose evidence says which failure kind implicates the revision.
@@ -115,7 +115,7 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
     if growth is not None and _size_symptoms(findings, imp):
         rules.append("image-size-regression")
         ev = growth.evidence
-        reasons.insert(0, f"revision {rev}'s image is {_ratio(ev)}× revision {ev.get('previous_revision')}'s and "
+        reasons.insert(0, f"revision {rev}'s image is {growth_ratio(ev)}× revision {ev.get('previous_revision')}'s and "
                        f"{_size_effects(findings)} followed its rollout")
     return rules, "; ".join(reasons) if rules else dismissed
 
@@ -144,9 +144,8 @@ def _pressure_followed(findings: Sequence[Finding], imp: Implication, *, conditi
 
 
 def _images_fill(finding: Finding) -> bool:
-    """A node-disk-high finding blames images unless its attribution says something else fills the disk."""
-    blamed = finding.evidence.get("attribution")
-    return blamed is None or blamed == "images"
+    """Whether node-disk-high found images filling the disk (not merely present: unknown is not images)."""
+    return finding.evidence.get("attribution") == "images"
 
 
 def _size_effects(findings: Sequence[Finding]) -> str:
@@ -197,14 +196,6 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
 def _change_detail(imp: Implication, what: str) -> str:
     detail = next((c.get("detail") for c in imp.changes if c.get("what") == what and c.get("detail")), None)
     return str(detail) if detail else what
-
-
-def _ratio(ev: dict[str, object] | object) -> str:
-    evidence = ev if isinstance(ev, dict) else {}
-    current, previous = evidence.get("current_size_bytes"), evidence.get("previous_size_bytes")
-    if isinstance(current, int) and isinstance(previous, int) and previous:
-        return f"{current / previous:.1f}"
-    return f"{float(str(evidence.get('ratio', 0))):.1f}"
 
 
 # --- applying the decision to what every sink reads -------------------------------------------------
