@@ -349,7 +349,7 @@ def render_text(d: Diagnosis) -> str:
         paths = ", ".join(f"{p['op']} {p['path']}" for p in rec.patch)
         lines.append(f"  Patch Coroner would apply (not applied): JSON patch {paths} (see --format json).")
     elif d.rollback_candidates:
-        lines.append("  No earlier revision was healthy; nothing to recommend.")
+        lines.append(f"  Not recommended: {d.rollback.reason}.")  # the engine's decision, not re-derived
     else:
         lines.append("  No earlier revision to roll back to.")
     for c in d.rollback_candidates:
