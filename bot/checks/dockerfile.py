@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES: tuple[str, ...] = ("dockerfile-fix",)  # plus the Dockerfile doctor's own rules, passed through
 

@@ -16,7 +16,7 @@ from bot.checks import facts
 from bot.checks.pulls import parse_pulled, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES = (
     "pods-not-ready",

@@ -32,7 +32,8 @@ from bot.ports import CoronerError
 from bot.server import serving
 from bot.settings import Settings
 from bot.sim.images import ScenarioImageReader
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 from bot.store.records import DiagnosisRun, JobStatus
 from bot.wiring import Services, build, build_app

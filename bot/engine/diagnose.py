@@ -29,7 +29,7 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, order_findings, run_playbook

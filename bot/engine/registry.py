@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from bot import reasoning
 from bot.checks import disk, dockerfile, hpa, image, neighbours, nodes, rollout, workload
 from bot.domain import Finding
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bot.deadline import Deadline, DeadlineExceeded
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
 from bot.logs import carry_log_context, log_context

@@ -38,7 +38,7 @@ from bot.sim.pods import (
     repository_of,
 )
 from bot.sim.quantity import format_binary, parse_bytes
-from bot.sim.scenario import Forbidden, ImageEvidence, Scenario
+from bot.sim.model import Forbidden, ImageEvidence, Scenario
 from bot.sim.schema import (
     ContainerStatsSpec,
     DeploymentSpec,

@@ -33,7 +33,8 @@ from bot.sim.controller import DeploymentController
 from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
 from bot.sim.objects import events_v1
 from bot.sim.patch import PATCH_TYPES
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.selectors import (
     SelectorError,
     fields_match,

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.engine.diagnose import diagnose
 from bot.engine.resolve import UnknownService
+from tests.cli_process import CORONER
 
 
 def rules(d):
@@ -191,7 +192,6 @@ def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
     # urllib3's retry warnings do not bury Coroner's own line.
     import socket
     import subprocess
-    import sys
 
     from bot.sim.kubeconfig import write_kubeconfig
 
@@ -201,7 +201,7 @@ def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
     kubeconfig = tmp_path / "config"
     write_kubeconfig(kubeconfig, f"http://127.0.0.1:{port}")
     result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
+        [*CORONER, "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
          "--no-images"],
         capture_output=True, text=True, timeout=60,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.sim.process import sim_process
+from tests.doubles.sim_process import sim_process
 from tests.integration.gate.conftest import GateImages, coroner
 
 NEAR = ("node-near-1", "node-near-2")

@@ -2,12 +2,13 @@
 
 import sqlalchemy as sa
 
-from bot.app import app_from_settings, create_app
+from bot.app import create_app
 from bot.incidents.pagerduty import parse_envelope
 from bot.incidents.service import IncidentService, Processed
 from bot.incidents.simulate import incident_event_body
 from bot.settings import load_settings
 from bot.store import Store
+from bot.wiring import build, build_app
 
 
 def unreachable_stores(tmp_path):
@@ -126,11 +127,11 @@ def test_an_event_that_keeps_failing_is_left_for_a_person(store, clock):
     assert stuck.last_error.startswith("MalformedEvent")
 
 
-def test_app_from_settings_serves_signed_webhooks(tmp_path, pagerduty, serve_app):
+def test_the_app_built_from_settings_serves_signed_webhooks(tmp_path, pagerduty, serve_app):
     url = f"sqlite:///{tmp_path / 'served.db'}"
     settings = load_settings(database_url=url, pagerduty_webhook_secrets="whsec-old, whsec-new")
     Store.from_url(url).upgrade()
-    client = serve_app(app_from_settings(settings))
+    client = serve_app(build_app(build(settings)))
     assert pagerduty.post(client, pagerduty.body(), secret="whsec-old").status_code == 202
     assert pagerduty.post(client, pagerduty.body(), secret="nope").status_code == 401
     assert client.get("/readyz").status_code == 200

@@ -2,13 +2,13 @@
 
 import signal
 import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
+from tests.cli_process import CORONER
 
 
 @pytest.mark.parametrize(("source", "banner", "nodes"), [
@@ -18,7 +18,7 @@ from bot.cluster.kubernetes_reader import KubernetesClusterReader
 def test_sim_serves_until_interrupted(tmp_path, source, banner, nodes):
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "sim", *source,
+        [*CORONER, "sim", *source,
          "--port", "0", "--write-kubeconfig", str(kubeconfig), "--context", "meltdown"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -172,6 +172,7 @@ def text_of(message: dict[str, Any]) -> str:
     return json.dumps(json.loads(blocks) if isinstance(blocks, str) else blocks, ensure_ascii=False)
 
 
+@pytest.mark.chromium  # opens the draft link in Chromium at the end
 def test_page_to_thread_to_draft(bot: Bot) -> None:
     slack = bot.slack
     started = time.monotonic()

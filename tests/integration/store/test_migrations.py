@@ -7,6 +7,7 @@ from bot.cli import main
 from bot.store import migrate
 from bot.store.migrate import MigrationError
 from bot.store.models import Base
+from tests.cli_process import python
 
 TABLES = {
     "incidents",
@@ -132,11 +133,10 @@ def test_cli_unknown_revision_is_a_clear_error(tmp_path):
 def test_replicas_upgrading_at_once_do_not_collide(fresh_database_url):
     """Separate processes, like replicas starting together (Alembic's context is per process)."""
     import subprocess
-    import sys
 
     script = "import sys; from bot.store import migrate; migrate.upgrade(sys.argv[1])"
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, fresh_database_url], stderr=subprocess.PIPE) for _ in range(3)
+        subprocess.Popen([*python(script), fresh_database_url], stderr=subprocess.PIPE) for _ in range(3)
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=120)

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from bot.sim.reader import ScenarioClusterReader
+from tests.doubles.scenario_reader import ScenarioClusterReader
 from bot.sim.scenario import ScenarioError, load_scenario
 from bot.sim.server import SimApi
 
