@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.cluster.snapshots import NodeSnapshot, PodSnapshot, PodStats
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.ports import ClusterReadError
 from bot.units import human_bytes, quantity_bytes
 

@@ -23,7 +23,7 @@ from bot.checks import consumers, facts, revision_health
 from bot.checks.consumers import Consumer, Workload
 from bot.cluster.snapshots import NodeFsSummary, NodeSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.ports import ClusterForbidden, ClusterReadError
 from bot.units import human_bytes, plural
 

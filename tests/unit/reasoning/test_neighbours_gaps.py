@@ -5,7 +5,7 @@ from bot.checks import neighbours
 from bot.cluster.snapshots import OwnerRef, WorkloadSnapshot
 from bot.domain import Target
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from tests.unit.reasoning.world import NOW, World, ago
 
 

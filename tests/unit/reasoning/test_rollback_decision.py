@@ -3,7 +3,7 @@
 import pytest
 
 from bot.domain import Confidence
-from bot.engine.fakes import event
+from tests.doubles.cluster_reader import event
 from tests.unit.reasoning.world import World, ago
 
 

@@ -20,7 +20,7 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
 )
 from bot.engine.diagnose import Diagnosis, diagnose
-from bot.engine.fakes import FakeClusterReader, event, node
+from tests.doubles.cluster_reader import FakeClusterReader, event, node
 from bot.engine.playbook import load_playbooks
 
 NOW = datetime(2024, 7, 9, 9, 48, tzinfo=UTC)
