@@ -13,6 +13,7 @@ saying what cannot be seen rather than guessing images.
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -78,7 +79,8 @@ def run(ctx: CheckContext, params: DiskParams) -> list[Finding]:
             else _from_conditions(ctx, node, params, summary_on=use_summary)
         )
         if finding is not None:
-            hits.append((node.name in mine, finding))
+            hosts = node.name in mine
+            hits.append((hosts, dataclasses.replace(finding, evidence={**finding.evidence, "hosts_service": hosts})))
     hits.sort(key=lambda h: (not h[0], h[1].severity.rank, -float(h[1].evidence.get("used_percent") or 0)))
     out.extend(f for _, f in hits[: params.max_nodes])
     rest = [f for _, f in hits[params.max_nodes :]]

@@ -15,30 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision, Severity
-from bot.reasoning.evidence import counts, every, first, growth_ratio
+from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
+from bot.reasoning.evidence import NODE_SYMPTOMS, counts, every, first, growth_ratio, on_service
 from bot.units import human_bytes, plural
 
-NODE_RULES = ("node-pressure", "node-disk-high", "node-not-ready", "evictions", "noisy-neighbour", "blast-radius")
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
-NOT_CAUSES = {"rollback-candidate", "rollback-not-indicated", "check-failed", "check-forbidden", "check-timeout",
-              "dockerfile-fix", "blast-radius"}
 
 
 def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, where: str) -> ProbableCause:
+    symptoms = [f for f in findings if on_service(f)]
     if decision.implicated_by:
         return _from_revision(findings, decision)
-    if any(first(findings, r) for r in NODE_RULES):
+    if any(f.rule in NODE_SYMPTOMS or f.rule == "evictions" for f in symptoms):
         return _from_nodes(findings, decision)
-    if any(first(findings, r) for r in OWN_RULES):
+    if any(f.rule in OWN_RULES for f in symptoms):
         return _own_failures(findings, decision)
-    serious = [f for f in findings if f.severity.rank <= Severity.MEDIUM.rank and f.rule not in NOT_CAUSES]
-    if not serious:
+    if not symptoms:
+        elsewhere = sorted({str(f.evidence.get("node")) for f in findings if f.rule in NODE_SYMPTOMS})
+        ruled_out = _ruled_out_revision(decision) + (
+            (f"node trouble elsewhere ({', '.join(elsewhere[:3])}): none of its pods runs there",) if elsewhere else ())
         return ProbableCause(
             summary=f"no fault found in {where}: its pods are ready and its nodes are healthy",
-            chain=(), supporting=(), ruled_out=_ruled_out_revision(decision), confidence=Confidence.HIGH,
+            chain=(), supporting=(), ruled_out=ruled_out, confidence=Confidence.HIGH,
         )
-    return _undecided(serious, decision)
+    return _undecided(symptoms, decision)
 
 
 # --- a revision to blame ----------------------------------------------------------------------------
@@ -179,20 +179,26 @@ def _disk_filler(findings: Sequence[Finding]) -> str | None:
     return None
 
 
+def _hosting(found: list[Finding]) -> list[Finding]:
+    """The node findings about the service's nodes, when there are any; else all of them."""
+    mine = [f for f in found if f.evidence.get("hosts_service") is True]
+    return mine or found
+
+
 def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
     links = []
-    disks = [f for f in every(findings, "node-disk-high") if "node" in f.evidence]
+    disks = [f for f in _hosting(every(findings, "node-disk-high")) if "node" in f.evidence]
     measured = [f for f in disks if isinstance(f.evidence.get("used_percent"), int | float)]
     if measured:
         worst = max(measured, key=lambda f: float(f.evidence["used_percent"]))
         links.append(CauseLink("mechanism", f"{worst.evidence.get('filesystem')} {worst.evidence['used_percent']:g}% "
                                             f"used on {len(disks)} nodes", ("node-disk-high",)))
     by_condition: dict[str, set[str]] = {}
-    for f in every(findings, "node-pressure"):
+    for f in _hosting(every(findings, "node-pressure")):
         by_condition.setdefault(str(f.evidence.get("condition")), set()).add(str(f.evidence.get("node")))
     for condition, nodes in sorted(by_condition.items()):
         links.append(CauseLink("mechanism", f"{condition} on {len(nodes)} nodes", ("node-pressure",)))
-    not_ready = {str(f.evidence.get("node")) for f in every(findings, "node-not-ready")}
+    not_ready = {str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))}
     if not_ready:
         links.append(CauseLink("mechanism", f"{len(not_ready)} nodes NotReady", ("node-not-ready",)))
     return links

@@ -10,6 +10,20 @@ from typing import Any
 from bot.domain import Finding
 
 
+# What the service itself shows, and what its nodes show (node findings say whether the node hosts it).
+SERVICE_SYMPTOMS = ("crashloop", "pods-not-ready", "image-pull-failing", "image-pull-slow", "evictions",
+                    "registry-errors", "pull-pressure")
+NODE_SYMPTOMS = ("node-pressure", "node-not-ready", "node-disk-high")
+
+
+def on_service(finding: Finding) -> bool:
+    """Whether a finding is a symptom of this service: its pods' trouble, or trouble on a node hosting them.
+    Node trouble elsewhere in the cluster, and configuration findings, are not."""
+    if finding.rule in SERVICE_SYMPTOMS:
+        return True
+    return finding.rule in NODE_SYMPTOMS and finding.evidence.get("hosts_service") is True
+
+
 def first(findings: Sequence[Finding], rule: str) -> Finding | None:
     return next((f for f in findings if f.rule == rule), None)
 

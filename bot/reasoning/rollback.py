@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from bot.checks.facts import human_duration
 from bot.domain import NO_ROLLBACK_DECISION, Finding, RollbackCandidate, RollbackDecision, Severity
-from bot.reasoning.evidence import Implication, every, first, growth_ratio, when
+from bot.reasoning.evidence import Implication, every, first, growth_ratio, on_service, when
 from bot.units import plural
 
 # The finding whose evidence says which failure kind implicates the revision.
@@ -45,10 +45,6 @@ FAILURE_WORDS = {
 }
 # What a bigger image does to a cluster, as findings.
 SIZE_SYMPTOMS = ("pull-pressure", "image-pull-slow", "registry-errors")
-TROUBLE_RULES = (
-    "crashloop", "pods-not-ready", "image-pull-failing", "evictions", "node-pressure", "node-not-ready",
-    "node-disk-high", "registry-errors",
-)
 
 
 def decide(findings: Sequence[Finding], candidates: Sequence[RollbackCandidate]) -> RollbackDecision:
@@ -187,7 +183,7 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
                     f"hit {plural(int(ev['other_pods']), 'pod')} of "
                     f"{plural(int(ev.get('other_workloads') or 0), 'other workload')}")
         return f"{live}; its pods fail only for reasons outside it ({what}), not by themselves"
-    if not any(first(findings, r) for r in TROUBLE_RULES):
+    if not any(on_service(f) for f in findings):
         ready = f"{imp.pods_ready}/{imp.replicas} pods ready" if imp.replicas is not None else "its pods are ready"
         return f"{live} and is healthy ({ready}): nothing points at it"
     return f"{live} and nothing points at it: its pods do not fail by themselves"

@@ -168,3 +168,20 @@ def test_evictions_on_not_ready_nodes_do_not_blame_a_revision_live_for_days():
     assert not d.rollback.recommended
     assert d.rollback.reason.startswith("revision 41 has been live 4 d; its pods fail only for reasons outside it "
                                         "(2 on NotReady nodes)")
+
+
+def test_trouble_on_nodes_it_does_not_run_on_and_config_findings_are_not_a_fault():
+    w = World(namespace="web", name="landing", replicas=3)
+    names = nodes(w, 2)
+    far = w.add_node("far-1", pressure=("DiskPressure",), since=ago(minutes=9)).name
+    w.other("batch", "StatefulSet", "etl", "etl-0", far, evicted="ephemeral-storage")
+    w.revision(2, ago(days=20), memory_limit=None)
+    rs = w.revision(3, ago(days=6), memory_limit=None, current=True)  # no-memory-limit: hygiene, not a fault
+    for i in range(3):
+        w.pod(rs, f"p{i}", names[i % 2])
+    d = w.diagnose()
+    assert "no-memory-limit" in rules(d) and "node-pressure" in rules(d)
+    assert_consistent(d)
+    assert not d.rollback.recommended and "is healthy (3/3 pods ready)" in d.rollback.reason
+    assert d.cause.summary == "no fault found in web/landing: its pods are ready and its nodes are healthy"
+    assert "node trouble elsewhere (far-1): none of its pods runs there" in d.cause.ruled_out
