@@ -137,9 +137,10 @@ def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapsho
     if not failing and not failed_events:
         return []
     reasons = Counter(c.state_reason for _, c in failing)
-    sample = next((c.state_message for _, c in failing if c.state_message), None) or (
-        failed_events[-1].message if failed_events else None
-    )
+    # The failed pull's event says why ("not found", "unauthorized", a 503); "Back-off pulling image" does not.
+    waiting = next((c.state_message for _, c in failing if c.state_message), None)
+    sample = failed_events[-1].message if failed_events and (waiting is None or waiting.startswith("Back-off")) \
+        else waiting
     images = sorted({c.image for _, c in failing})
     pods_named = sorted({p.name for p, _ in failing} | {e.involved_name for e in failed_events if e.involved_kind == "Pod"})
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "pull failures in events"

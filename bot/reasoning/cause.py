@@ -87,8 +87,11 @@ def _exits(crash: Finding) -> str:
 
 
 def _pull_failure(pull: Finding) -> str:
+    """The runtime's error ends with the reason: "...: registry/app:2.5.O: not found" -> "not found"."""
     message = pull.evidence.get("message")
-    return f"the image cannot be pulled: {_short(str(message))}" if message else "the image cannot be pulled"
+    if not message:
+        return "the image cannot be pulled"
+    return f"the image cannot be pulled ({_short(str(message).rstrip().rsplit(': ', 1)[-1], 60)})"
 
 
 def _disk_links(findings: Sequence[Finding]) -> list[CauseLink]:
@@ -160,7 +163,7 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
                                ("blast-radius",)))
     if not any(link.role == "trigger" for link in chain):
         unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
-        text = "unknown consumer" + (f" ({unseen})" if unseen else "")
+        text = "unknown consumer" + (f" (cannot see {unseen})" if unseen else "")
         chain.insert(0, CauseLink("trigger", text, ()))
         candidates = tuple(f.title for f in every(findings, "node-disk-high")[:3])
         return _cause(chain, _ruled_out_revision(decision), confidence, candidates)

@@ -24,11 +24,12 @@ class Cluster:
 
 
 @contextmanager
-def _cluster(name: str, tmp: Path) -> Iterator[Cluster]:
+def _cluster(name: str | Path, tmp: Path) -> Iterator[Cluster]:
+    """A shipped scenario by name, or a scenario file by path; the kubeconfig context is the scenario's name."""
     scenario = load_scenario(name)
     with running_sim(scenario) as sim:
-        kubeconfig = sim.write_kubeconfig(tmp / "config", context=name)
-        with KubernetesClusterReader.from_kubeconfig(kubeconfig, name) as reader:
+        kubeconfig = sim.write_kubeconfig(tmp / "config", context=scenario.name)
+        with KubernetesClusterReader.from_kubeconfig(kubeconfig, scenario.name) as reader:
             yield Cluster(sim, kubeconfig, reader, ScenarioImageReader(scenario))
 
 

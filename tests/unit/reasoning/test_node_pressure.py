@@ -118,7 +118,7 @@ def test_two_unlimited_workloads_without_figures_name_no_culprit():
         w.other("ml", "StatefulSet", "trainer", f"trainer-{node[-1]}", node, memory_limit=None)
     d = w.diagnose(node_proxy=False)
     assert by_rule(d, "noisy-neighbour") == []
-    assert d.cause.chain[0].text.startswith("unknown consumer (how much memory and disk each pod uses")
+    assert d.cause.chain[0].text.startswith("unknown consumer (cannot see how much memory and disk each pod uses")
     assert d.cause.confidence is Confidence.LOW and not d.rollback.recommended
 
 

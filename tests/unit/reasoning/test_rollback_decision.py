@@ -90,7 +90,7 @@ def test_a_tag_that_does_not_exist_is_rolled_back():
     assert_consistent(d)
     assert d.rollback.recommended and d.rollback.revision == 8
     assert d.rollback.implicated_by == ("image-pull-failing",)
-    assert d.cause.summary.startswith("revision 9 (image search:8 -> search:9-typo) → the image cannot be pulled")
+    assert d.cause.summary.startswith("revision 9 (image search:8 -> search:9-typo) → the image cannot be pulled (not found)")
 
 
 def test_a_registry_down_for_everyone_does_not_blame_the_new_revision():
