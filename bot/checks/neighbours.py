@@ -83,7 +83,15 @@ def run(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
         except ClusterForbidden as exc:
             ctx.forbidden("neighbours", exc)
             return []
-        summary = _summary(ctx, node.name) if use_summary else None
+        summary: NodeFsSummary | None = None
+        if use_summary:
+            try:
+                summary = ctx.cluster.node_fs_summary(node.name, pods=True)
+            except ClusterForbidden as exc:
+                ctx.forbidden("neighbours", exc)
+                use_summary = False  # RBAC is not per node: ask no other kubelet
+            except ClusterReadError:
+                pass  # this kubelet does not answer: its figures stay unseen
         stats = summary.pods if summary is not None else None
         hit = [(p, kind, consumers.owner(ctx, p)) for p in pods if p.name not in mine
                for kind in [revision_health.pod_failure(p, nodes_by_name)]
@@ -113,16 +121,6 @@ def _troubled_nodes(ctx: CheckContext) -> list[tuple[NodeSnapshot, list[str]]]:
         if pressures or node.name in evicted_on:
             out.append((node, pressures))
     return sorted(out, key=lambda item: (item[0].name not in mine, item[0].name))
-
-
-def _summary(ctx: CheckContext, node: str) -> NodeFsSummary | None:
-    try:
-        return ctx.cluster.node_fs_summary(node, pods=True)
-    except ClusterForbidden as exc:
-        ctx.forbidden("neighbours", exc)
-        return None
-    except ClusterReadError:
-        return None
 
 
 def _evicted_for(pods: list[PodSnapshot]) -> str | None:

@@ -89,3 +89,14 @@ def test_two_workloads_without_limits_are_not_guessed_between():
     w.other("batch", "StatefulSet", "b", "b-0", node, memory_limit=None)
     _, found = run(w)
     assert [f.rule for f in found] == ["blast-radius"]
+
+
+def test_a_forbidden_summary_api_is_asked_once_and_reported():
+    w, node = pressured()
+    w.add_node("n2", pressure=("MemoryPressure",), since=ago(minutes=5))
+    w.reader.forbidden.add("node_fs_summary")
+    ctx, found = run(w, node_proxy=True)
+    assert w.reader.calls["node_fs_summary"] == 1
+    assert [(check, exc.resource) for check, exc in ctx.gaps] == [("neighbours", "nodes/proxy")]
+    blast = next(f for f in found if f.rule == "blast-radius")
+    assert len(blast.evidence["nodes"]) == 2 and "nodes/proxy" in blast.evidence["unseen"]
