@@ -82,7 +82,8 @@ def run(ctx: CheckContext, params: DiskParams) -> list[Finding]:
             hosts = node.name in mine
             hits.append((hosts, dataclasses.replace(finding, evidence={**finding.evidence, "hosts_service": hosts})))
     hits.sort(key=lambda h: (not h[0], h[1].severity.rank, -float(h[1].evidence.get("used_percent") or 0)))
-    out.extend(f for _, f in hits[: params.max_nodes])
+    # Per-pod figures cost a request and a pod list per node: only for the nodes shown one by one.
+    out.extend(_with_pod_figures(ctx, f, summaries, params) for _, f in hits[: params.max_nodes])
     rest = [f for _, f in hits[params.max_nodes :]]
     if rest:
         names = [str(f.evidence["node"]) for f in rest]
@@ -147,7 +148,23 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
 
 
-def _measured(ctx: CheckContext, node: NodeSnapshot, summary: NodeFsSummary, params: DiskParams) -> Finding | None:
+def _with_pod_figures(
+    ctx: CheckContext, finding: Finding, summaries: dict[str, NodeFsSummary], params: DiskParams
+) -> Finding:
+    """A nodefs finding that images do not explain, measured again with the node's per-pod figures."""
+    ev = finding.evidence
+    summary = summaries.get(str(ev.get("node")))
+    if summary is None or ev.get("filesystem") != "nodefs" or ev.get("attribution") is not None:
+        return finding
+    node = facts.nodes_by_name(ctx)[str(ev["node"])]
+    again = _measured(ctx, node, summary, params, pod_figures=True)
+    return dataclasses.replace(again, evidence={**again.evidence, "hosts_service": ev.get("hosts_service")}) \
+        if again is not None else finding
+
+
+def _measured(
+    ctx: CheckContext, node: NodeSnapshot, summary: NodeFsSummary, params: DiskParams, *, pod_figures: bool = False
+) -> Finding | None:
     # Without a separate image filesystem the kubelet reports nodefs twice: images then live on nodefs.
     separate = summary.imagefs is not None and summary.separate_imagefs is not False
     candidates: list[tuple[Severity, str, str, FsStats]] = []
@@ -178,7 +195,8 @@ def _measured(ctx: CheckContext, node: NodeSnapshot, summary: NodeFsSummary, par
         service_on_node = next(
             (i.size_bytes for i in node.images if facts.node_has_image_entry(i.names, service_image)), None
         )
-    fill = attribute(ctx, node, fs, images_here=label == "imagefs" or not separate, nodefs=label == "nodefs")
+    pods = _pod_consumers(ctx, node.name) if pod_figures and label == "nodefs" else None
+    fill = attribute(node, fs, images_here=label == "imagefs" or not separate, is_nodefs=label == "nodefs", pods=pods)
     used_pct = _pct(fs.used_ratio)
     title = (
         f"Node {node.name} {label} {used_pct:g}% used ({facts.human_bytes(fs.available_bytes)} free of "
@@ -254,40 +272,35 @@ class Fill:
 FILL_WORDS = {"logs": "container logs", "emptyDir": "emptyDir volumes", "writable layers": "writable layers"}
 
 
-def attribute(ctx: CheckContext, node: NodeSnapshot, fs: FsStats, *, images_here: bool, nodefs: bool) -> Fill:
-    """Which of the kubelet's categories fills `fs`, from the node's images (status.images) and, for
-    nodefs, the summary's per-pod stats. Images are blamed only when they are on this filesystem and take
-    most of it, or take more than anything measured."""
+def attribute(node: NodeSnapshot, fs: FsStats, *, images_here: bool, is_nodefs: bool,
+              pods: list[consumers.Consumer] | None) -> Fill:
+    """Which of the kubelet's categories fills `fs`: the node's images (status.images) when they are on it,
+    and on nodefs the pods' logs, emptyDir volumes and writable layers (`pods`: the summary's per-pod
+    figures, None when not had). Images are blamed when they take at least half of the use, or more than
+    everything measured beside them; nodefs without per-pod figures is otherwise not guessed at."""
     used = fs.used_bytes if fs.used_bytes is not None else (
         fs.capacity_bytes - fs.available_bytes if fs.capacity_bytes and fs.available_bytes is not None else None)
     images = sum(i.size_bytes for i in node.images) if images_here else None
     breakdown: dict[str, int | None] = {"images": images} if images_here else {}
-    top: list[dict[str, object]] = []
-    if nodefs:
-        pods = _pod_consumers(ctx, node.name)
-        if pods is None:
-            breakdown.update({"logs": None, "emptyDir": None, "writable layers": None})
-        else:
-            breakdown.update({
-                "logs": sum(c.logs_bytes or 0 for c in pods),
-                "emptyDir": sum(c.empty_dir_bytes or 0 for c in pods),
-                "writable layers": sum(c.rootfs_bytes or 0 for c in pods),
-            })
-    known = {k: v for k, v in breakdown.items() if v is not None}
     if images and used and images * 2 >= used:
-        return Fill("images", breakdown, top)
-    unknown = [k for k, v in breakdown.items() if v is None]
-    if unknown and nodefs:
-        return Fill(None, breakdown, top, unseen="the pods' logs, emptyDir volumes and writable layers (the kubelet "
-                    "summary gave no per-pod stats)")
-    if not known or not any(known.values()):
-        return Fill(None, breakdown, top, unseen="nothing measured on it accounts for its use")
+        return Fill("images", breakdown, [])
+    if is_nodefs and pods is None:
+        return Fill(None, breakdown, [], unseen="the pods' logs, emptyDir volumes and writable layers (the "
+                    "kubelet summary gave no per-pod figures)")
+    figures = {"logs": "logs_bytes", "emptyDir": "empty_dir_bytes", "writable layers": "rootfs_bytes"}
+    for category, attr in figures.items():
+        if pods is not None:
+            breakdown[category] = sum(getattr(c, attr) or 0 for c in pods)
+    known = {k: v for k, v in breakdown.items() if v}
+    if not known:
+        return Fill(None, breakdown, [], unseen="nothing measured on it accounts for its use")
     blamed = max(known, key=lambda k: known[k] or 0)
-    if blamed != "images":
-        field_of = {"logs": "logs_bytes", "emptyDir": "empty_dir_bytes", "writable layers": "rootfs_bytes"}[blamed]
-        ranked = sorted(_pod_consumers(ctx, node.name) or [], key=lambda c: -(getattr(c, field_of) or 0))
-        top = [{"workload": c.workload.ref, "kind": c.workload.kind, "bytes": getattr(c, field_of) or 0,
-                "pods": len(c.pods)} for c in ranked[:3] if getattr(c, field_of)]
+    top: list[dict[str, object]] = []
+    if blamed != "images" and pods is not None:
+        attr = figures[blamed]
+        ranked = sorted(pods, key=lambda c: -(getattr(c, attr) or 0))
+        top = [{"workload": c.workload.ref, "kind": c.workload.kind, "bytes": getattr(c, attr), "pods": len(c.pods)}
+               for c in ranked[:3] if getattr(c, attr)]
     return Fill(blamed, breakdown, top)
 
 

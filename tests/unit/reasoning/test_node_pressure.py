@@ -232,3 +232,19 @@ def test_without_the_summary_api_a_disk_pressure_says_what_cannot_be_seen_and_gu
     assert "crictl" not in disk.remediation and "summary API" in disk.remediation
     assert not d.rollback.recommended
     assert d.cause.chain[0].text.startswith("unknown consumer") and d.cause.confidence is Confidence.LOW
+
+
+def test_per_pod_figures_are_read_only_for_the_nodes_shown_one_by_one():
+    from bot.checks import disk
+    from bot.checks.context import CheckContext
+    from bot.domain import Target
+    from bot.engine.cache import CachingClusterReader
+    from tests.unit.reasoning.world import NOW
+
+    w = disk_world()
+    ctx = CheckContext(service=w.name, target=Target(None, w.namespace, "Deployment", w.name),
+                       cluster=CachingClusterReader(w.reader), now=NOW, node_proxy_enabled=True)
+    found = disk.run(ctx, disk.DiskParams(max_nodes=1))
+    shown, rest = found
+    assert shown.evidence["attribution"] == "logs" and rest.evidence["count"] == 1
+    assert w.reader.calls["node_fs_summary"] == 2 + 1  # every node's summary, one node's per-pod figures
