@@ -13,8 +13,11 @@ from bot.cluster.snapshots import (
     VolumeStats,
     WorkloadSnapshot,
 )
-from bot.domain import Confidence
-from tests.unit.reasoning.world import GiB, World, ago
+from bot.checks import disk
+from bot.checks.context import CheckContext
+from bot.domain import Confidence, Target
+from bot.engine.cache import CachingClusterReader
+from tests.unit.reasoning.world import NOW, GiB, World, ago
 
 
 def by_rule(d, rule):
@@ -235,12 +238,6 @@ def test_without_the_summary_api_a_disk_pressure_says_what_cannot_be_seen_and_gu
 
 
 def test_per_pod_figures_are_read_only_for_the_nodes_shown_one_by_one():
-    from bot.checks import disk
-    from bot.checks.context import CheckContext
-    from bot.domain import Target
-    from bot.engine.cache import CachingClusterReader
-    from tests.unit.reasoning.world import NOW
-
     w = disk_world()
     ctx = CheckContext(service=w.name, target=Target(None, w.namespace, "Deployment", w.name),
                        cluster=CachingClusterReader(w.reader), now=NOW, node_proxy_enabled=True)
