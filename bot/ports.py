@@ -81,9 +81,13 @@ class ImageReadError(CoronerError):
 
 
 class ClusterReader(Protocol):
-    """Read-only view of one cluster context. Methods raise `ClusterReadError` subclasses."""
+    """Read-only view of one cluster context. Methods raise `ClusterReadError` subclasses. `clock` is the
+    cluster's notion of now (the API server's, for the real reader), which ages are measured against."""
 
     context: str | None
+
+    @property
+    def clock(self) -> Clock: ...  # read-only: a reader may keep a richer clock (ServerClock)
 
     def list_nodes(self) -> list[NodeSnapshot]: ...
 

@@ -126,12 +126,14 @@ class Services:
 
     def record_slash_run(self, run: SlashRun) -> None:
         """Who ran `/diagnose`, when, and what came of it: in the audit log, next to the clicks."""
-        self.store.audit(
-            actor=run.user_id, action="slack.diagnose", target=str(ServiceRef(run.namespace, run.service)),
-            details={"user_name": run.user_name, "channel_id": run.channel_id, "started_at": run.started_at.isoformat(),
-                     "finished_at": run.finished_at.isoformat(), "outcome": run.outcome, "summary": run.summary,
-                     "error": run.error},
-        )
+        with self.store.unit_of_work() as uow:
+            uow.audit.record(
+                actor=run.user_id, action="slack.diagnose", target=str(ServiceRef(run.namespace, run.service)),
+                details={"user_name": run.user_name, "channel_id": run.channel_id,
+                         "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat(),
+                         "outcome": run.outcome, "summary": run.summary, "error": run.error},
+            )
+            uow.commit()
 
     def incident_thread_for(self, service: ServiceRef) -> IncidentThread | None:
         """The open incident of the service, when it has a Slack thread: `/diagnose` answers there too."""

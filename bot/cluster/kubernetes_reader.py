@@ -31,6 +31,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from bot.cluster import connection, convert
+from bot.cluster.server_clock import ServerClock
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -213,6 +214,7 @@ class KubernetesClusterReader(connection.ApiClientOwner):
         self._timeout = timeout
         self._page_size = page_size
         self._proxy = _ProxyGetter(api_client, timeout) if _ProxyGetter.applies(api_client) else None
+        self.clock = ServerClock()  # "now" for ages, on the API server's clock (its answers' Date)
 
     # ------------------------------------------------------------ construction
 
@@ -240,8 +242,9 @@ class KubernetesClusterReader(connection.ApiClientOwner):
     def _call(self, fn: Callable[..., Any], *args: Any, what: str, verb: str, resource: str,
               **kwargs: Any) -> Any:
         """One request, its body parsed as JSON; every failure converted at this boundary."""
-        _, data = _send(lambda: fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs),
-                        what=what, verb=verb, resource=resource)
+        response, data = _send(lambda: fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs),
+                               what=what, verb=verb, resource=resource)
+        self.clock.observe(response.headers.get("Date"))
         try:
             return json.loads(data)
         except ValueError as exc:

@@ -40,6 +40,14 @@ class ClusterAsOf:
         self.arrived = tuple(arrived)
         self.context = inner.context
 
+    def now(self) -> datetime:
+        return self.at
+
+    @property
+    def clock(self) -> ClusterAsOf:
+        """The view's own "now" is `at`: ages are measured as of the moment it rewinds to."""
+        return self
+
     def _arrived(self, names: Iterable[str]) -> bool:
         names = tuple(names)
         return any(node_has_image_entry(names, ref) for ref in self.arrived)

@@ -32,6 +32,7 @@ class CachingClusterReader:
     def __init__(self, inner: ClusterReader, memo: Memo | None = None) -> None:
         self.inner = inner
         self.context = inner.context
+        self.clock = inner.clock
         self._memo = memo or Memo()
 
     def _get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:

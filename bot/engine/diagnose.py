@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from bot import timeline as tl
@@ -162,7 +161,7 @@ def _diagnose(
             verb=exc.verb,
             resource=exc.resource,
         ) from exc
-    now = clock.now() if clock else datetime.now(UTC)
+    now = clock.now() if clock else cached.clock.now()  # the cluster's clock: ages as its timestamps see them
     ctx = CheckContext(
         service=service,
         target=target,

@@ -74,7 +74,8 @@ class SlackThreadHandler:
             log.warning("Slack is not configured (CORONER_SLACK_BOT_TOKEN): nothing posted for %s",
                         command.incident_id, extra={"incident_id": command.incident_id})
             return
-        incident = self.store.get_incident(command.incident_id)
+        with self.store.unit_of_work() as uow:
+            incident = uow.incidents.get(command.incident_id)
         if incident is None:
             log.warning("post for an unknown incident dropped", extra={"incident_id": command.incident_id})
             return
@@ -87,7 +88,8 @@ class SlackThreadHandler:
             ts = self._post_once(post_key(command), incident.id, channel, thread_ts, message, lease)
             if command.kind == "postmortem" and ts is not None:
                 log.info("postmortem notice posted", extra={"incident_id": incident.id, "ts": ts})
-        refreshed = self.store.get_incident(incident.id) or incident
+        with self.store.unit_of_work() as uow:
+            refreshed = uow.incidents.get(incident.id) or incident
         lease.ensure_held()
         self._call(lambda chat: chat.update(channel=channel, ts=thread_ts, **self._root(refreshed).to_json()))
 
@@ -122,7 +124,8 @@ class SlackThreadHandler:
     def _message(self, command: PostToSlack, incident: Incident) -> SlackMessage | None:
         if command.kind == "event":
             key = f"pagerduty:{command.ref}"
-            entry = next((e for e in self.store.timeline(incident.id) if e.key == key), None)
+            with self.store.unit_of_work() as uow:
+                entry = next((e for e in uow.timeline.list(incident.id) if e.key == key), None)
             if entry is None or entry.text.startswith("PagerDuty triggers."):
                 return None  # the root message is the trigger's line
             return thread_line(entry)

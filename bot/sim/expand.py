@@ -555,7 +555,7 @@ def build_image(spec: ImageSpec) -> ImageEvidence:
         layers=tuple(layers), architecture=spec.architecture, os=spec.os, created=spec.created,
     )
     return ImageEvidence(ref=spec.ref, manifest=manifest, layer_files=layer_files, dockerfile=spec.dockerfile,
-                         dockerignore=spec.dockerignore)
+                         dockerignore=spec.dockerignore, layer_compression=spec.layer_compression)
 
 
 # ---------------------------------------------------------------- the whole scenario

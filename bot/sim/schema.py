@@ -453,6 +453,8 @@ class ImageSpec(_Model):
     layers: list[LayerSpec] = Field(default_factory=list)
     dockerfile: str | None = None
     dockerignore: str | None = None
+    layer_compression: Literal["gzip", "none"] = Field(
+        default="gzip", description="how the sim's registry serves the layers: gzip'd tar, or plain tar")
 
     @model_validator(mode="after")
     def _history_matches_layers(self) -> ImageSpec:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
 from bot.sim.objects import events_v1
 from bot.sim.patch import PATCH_TYPES
 from bot.sim.model import Scenario
+from bot.sim.registry import SimRegistry
 from bot.sim.scenario import load_scenario
 from bot.sim.selectors import (
     SelectorError,
@@ -427,6 +429,11 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16
     server: _HttpServer
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Every answer's `Date` is the scenario's time, as a real API server dates answers by its clock:
+        clients that take "now" from the cluster (`ServerClock`) see the scenario's `now`."""
+        return format_datetime(self.server.sim.api.now(), usegmt=True)
+
     def do_GET(self) -> None:  # http.server's naming
         self._answer("GET")
 
@@ -450,6 +457,9 @@ class _Handler(BaseHTTPRequestHandler):
         request_body = self.rfile.read(length) if length else b""
         sim = self.server.sim
         sim.record(method, self.path)
+        if self.path == "/v2" or self.path.startswith("/v2/"):
+            self._registry(method)
+            return
         if sim.api.scenario.latency_ms:
             time.sleep(sim.api.scenario.latency_ms / 1000)
         code, body = sim.api.handle(method, self.path, request_body, self.headers.get("Content-Type"))
@@ -460,6 +470,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(body)
+
+    def _registry(self, method: str) -> None:
+        answer = self.server.sim.registry.handle(method, urlsplit(self.path).path)
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        self.end_headers()
+        if method != "HEAD":
+            for chunk in answer.body:
+                self.wfile.write(chunk)
 
     def log_message(self, format: str, *args: Any) -> None:  # signature of the base class
         log.debug("sim: " + format, *args)
@@ -510,6 +531,7 @@ class SimServer:
     def __init__(self, scenario: Scenario, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.scenario = scenario
         self.api = SimApi(scenario)
+        self.registry = SimRegistry(scenario)
         self._httpd = _HttpServer((host, port), _Handler)
         self._httpd.sim = self
         self._thread: threading.Thread | None = None
@@ -550,6 +572,11 @@ class SimServer:
             self._thread = None
         self._httpd.close_connections()
         self._httpd.server_close()
+
+    def mirror_setting(self) -> str:
+        """`CORONER_REGISTRY_MIRRORS=…` sending every registry the scenario's images name to this sim."""
+        return "CORONER_REGISTRY_MIRRORS=" + ",".join(f"{registry}={self.url}"
+                                                      for registry in sorted(self.registry.registries))
 
     def write_kubeconfig(self, path: str | Path, *, context: str = DEFAULT_CONTEXT,
                          namespace: str | None = None) -> Path:

@@ -28,7 +28,8 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
     WorkloadSnapshot,
 )
-from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
+from bot.clock import SystemClock
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, Clock
 from bot.sim.selectors import labels_match, parse_label_selector
 
 # Which permission each call needs, as the message of a refusal names it.
@@ -63,6 +64,7 @@ class FakeClusterReader:
     jobs: list[WorkloadSnapshot] = field(default_factory=list)
     namespaces: list[str] | None = None
     context: str | None = "fake"
+    clock: Clock = field(default_factory=SystemClock)
     forbidden: set[str] = field(default_factory=set)  # method names, or "list_deployments:<ns|*>"
     failing: set[str] = field(default_factory=set)
     slow: dict[str, float] = field(default_factory=dict)

@@ -32,6 +32,7 @@ class ScenarioClusterReader:
         self.context = context
         self.scenario = scenario
         self._api = SimApi(scenario)
+        self.clock = self._api  # the scenario's time, as the HTTP sim dates its answers
 
     def _get(self, path: str, *, what: str, verb: str, resource: str, **query: str | None) -> Any:
         params = {k: v for k, v in query.items() if v}

@@ -252,10 +252,10 @@ def test_stored_rows(report, database_url: str) -> None:
             uow.incidents.set_probable_cause("pd-1", diagnosis.findings[-1].title)
             uow.diagnoses.record(dedupe_key="d1", incident_id="pd-1", findings=diagnosis.findings, started_at=T0,
                                  target={"name": "app"}, image=bundle["image"], dockerfile_fix=bundle["dockerfile_fix"])
+            uow.timeline.add_entries(incident_id="pd-1", entries=diagnosis.timeline)
+            body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
+            uow.postmortems.save_version(incident_id="pd-1", body_markdown=body)
             uow.commit()
-        store.add_timeline_entries(incident_id="pd-1", entries=diagnosis.timeline)
-        body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
-        store.save_postmortem_version(incident_id="pd-1", body_markdown=body)
         dumped = []
         with store.engine.connect() as conn:
             for table in ("incidents", "diagnosis_runs", "findings", "timeline_entries", "postmortem_versions"):
