@@ -5,19 +5,8 @@ from pathlib import Path
 
 from bot.domain import Confidence
 from bot.engine.diagnose import diagnose
-from bot.sim.scenario import load_scenario
 
 HERE = Path(__file__).parent / "scenarios"
-
-
-class AsOf:
-    """The scenario's own `now`, so ages read as they would during the incident."""
-
-    def __init__(self, path: Path) -> None:
-        self.at = load_scenario(path).now
-
-    def now(self):
-        return self.at
 
 
 def only(d, rule):
@@ -26,8 +15,7 @@ def only(d, rule):
 
 def test_a_nodefs_filled_with_logs_names_the_writer_and_blames_no_image(cluster, playbook):
     with cluster(HERE / "nodefs-logs.yaml") as c:
-        d = diagnose("search-api", cluster=c.reader, playbook=playbook, node_proxy_enabled=True,
-                     clock=AsOf(HERE / "nodefs-logs.yaml"))
+        d = diagnose("search-api", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
     disks = only(d, "node-disk-high")
     assert [f.evidence["filesystem"] for f in disks] == ["nodefs", "nodefs"]
     assert all(f.evidence["attribution"] == "logs" and f.evidence["separate_imagefs"] for f in disks)
