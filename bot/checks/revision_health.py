@@ -192,6 +192,10 @@ def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: l
             parts += [f"envFrom {kind} {name} added" for kind, name in added]
             parts += [f"envFrom {kind} {name} removed" for kind, name in removed]
         return ", ".join(parts) or "env changed"
+    if what == "command":
+        # What it runs now: "args --config /etc/worker/config.yaml --queue v2".
+        parts = [f"{f} {' '.join(str(x) for x in new.get(f) or ()) or 'unset'}" for f in fields if f != "workingDir"]
+        return "; ".join(parts) if parts else "workingDir changed"
     return ", ".join(fields) + " changed"
 
 

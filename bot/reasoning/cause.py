@@ -80,10 +80,13 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
 def _exits(crash: Finding) -> str:
     reasons = counts(crash.evidence.get("last_terminated_reasons"))
     reason = max(reasons, key=lambda r: reasons[r]) if reasons else "an error"
-    message = crash.evidence.get("message")
-    text = f"containers exit ({reason})"
-    # The waiting message ("back-off 5m0s restarting failed container") says nothing about why.
-    return f"{text}: {_short(str(message))}" if message and "back-off" not in str(message).lower() else text
+    codes = counts(crash.evidence.get("last_exit_codes"))
+    code = f", status {max(codes, key=lambda c: codes[c])}" if codes else ""
+    # The container's termination message says why; the waiting one ("back-off 5m0s restarting failed
+    # container") says nothing about it.
+    message = crash.evidence.get("exit_message") or crash.evidence.get("message")
+    text = f"containers exit ({reason}{code})"
+    return f"{text}: {_tail(str(message))}" if message and "back-off" not in str(message).lower() else text
 
 
 def _pull_failure(pull: Finding) -> str:
@@ -261,6 +264,12 @@ def _summary(chain: Sequence[CauseLink]) -> str:
 
 def _ruled_out_revision(decision: RollbackDecision) -> tuple[str, ...]:
     return () if decision.recommended or not decision.reason else (f"a rollback: {decision.reason}",)
+
+
+def _tail(text: str, limit: int = 90) -> str:
+    """The end of an error message, where its reason is: "…No such file or directory: '/etc/app.yaml'"."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
 def _short(text: str, limit: int = 90) -> str:

@@ -49,7 +49,7 @@ def test_crashloop_after_a_config_change_rolls_back_to_6_naming_the_configmap(cl
     assert d.rollback.recommended and d.rollback.revision == 6 and d.rollback.implicated_by == ("crashloop",)
     assert "envFrom configMap checkout-api-config-v6 -> checkout-api-config-v7" in d.rollback.reason
     assert d.cause.summary.startswith("revision 7 (envFrom configMap checkout-api-config-v6 -> checkout-api-config-v7")
-    assert "→ containers exit (Error) →" in d.cause.summary
+    assert "→ containers exit (Error, status 1) →" in d.cause.summary
     assert d.cause.confidence is Confidence.HIGH
     assert not {"noisy-neighbour", "blast-radius"} & rules(d)
 

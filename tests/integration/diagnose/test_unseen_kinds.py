@@ -43,7 +43,7 @@ def test_a_memory_limit_cut_is_rolled_back(cluster, playbook):
         d = diagnose("pricing", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
     assert d.rollback.recommended and d.rollback.revision == 8 and d.rollback.implicated_by == ("crashloop",)
     assert "limits.memory 1Gi -> 128Mi" in d.rollback.reason
-    assert d.cause.summary.startswith("revision 9 (limits.memory 1Gi -> 128Mi) → containers exit (OOMKilled)")
+    assert d.cause.summary.startswith("revision 9 (limits.memory 1Gi -> 128Mi) → containers exit (OOMKilled, status 137)")
     assert [c.revision for c in d.rollback_candidates if c.recommended] == [8]
 
 
