@@ -99,7 +99,8 @@ def _pull_failure(pull: Finding) -> str:
 
 def _disk_links(findings: Sequence[Finding]) -> list[CauseLink]:
     links = []
-    disks = [f for f in every(findings, "node-disk-high") if "node" in f.evidence]
+    # Only disks that images are seen to fill; a DiskPressure whose filler cannot be seen stays a condition.
+    disks = [f for f in every(findings, "node-disk-high") if f.evidence.get("attribution") == "images"]
     if disks:
         filesystems = sorted({str(f.evidence.get("filesystem") or "disk") for f in disks})
         links.append(CauseLink("mechanism", f"{len(disks)} nodes' {'/'.join(filesystems)} full", ("node-disk-high",)))
