@@ -185,3 +185,20 @@ def test_trouble_on_nodes_it_does_not_run_on_and_config_findings_are_not_a_fault
     assert not d.rollback.recommended and "is healthy (3/3 pods ready)" in d.rollback.reason
     assert d.cause.summary == "no fault found in web/landing: its pods are ready and its nodes are healthy"
     assert "node trouble elsewhere (far-1): none of its pods runs there" in d.cause.ruled_out
+
+
+def test_evidence_that_singles_out_no_cause_says_so_and_lists_the_candidates():
+    w = World(name="thumbs", replicas=2)
+    names = nodes(w, 2)
+    w.revision(4, ago(days=9))
+    rs = w.revision(5, ago(days=2), current=True)
+    pods = [w.pod(rs, f"p{i}", names[i]) for i in range(2)]
+    for i, pod in enumerate(pods):  # slow pulls, and nothing else wrong
+        w.reader.events.append(event(pod.name, "Pulled", f'Successfully pulled image "x" in 2m{10 + i}s. '
+                                     "Image size: 900000000 bytes.", namespace="shop", type="Normal", at=ago(days=2)))
+    d = w.diagnose()
+    assert_consistent(d)
+    assert not d.rollback.recommended
+    assert d.cause.summary == "no single cause stands out; candidates: image-pull-slow"
+    assert d.cause.confidence is Confidence.LOW and d.cause.chain == ()
+    assert d.cause.candidates[0].endswith("(image-pull-slow)")
