@@ -154,7 +154,7 @@ def _image_report(ref: str, dockerfile_text: str, dockerfile_path: str, against:
     """The autopsy of the image the Dockerfile built, through the same readers as `coroner image`."""
     from bot.images.autopsy import autopsy
     from bot.settings import load_settings
-    from bot.wiring import image_reader
+    from bot.readers import image_reader
 
     settings = load_settings()
     reader = image_reader(settings, source=source or settings.image_source)

@@ -106,7 +106,7 @@ def fix(
     original_df = parse(norm, path=path)
     scripts: dict[str, Script] = {}
     before = lint(original_df, context=context, measure_context=measure_context, script_cache=scripts)
-    work = Work(original_df, context, measure_context, pins=dict(pins or {}), _findings=before, _scripts=scripts)
+    work = Work(original_df, context, measure_context, lint, pins=dict(pins or {}), _findings=before, _scripts=scripts)
     for _ in range(_MAX_ROUNDS):
         start = work.text
         for fixer in FIXERS:

@@ -25,6 +25,9 @@ class Work:
     dockerfile: Dockerfile
     context: Path | None
     measure: bool
+    # The rule set's `lint`, handed in by `fix`: the rules package imports this module, so it cannot
+    # import the package back.
+    lint: Callable[..., list[Finding]]
     notes: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # build tools a split took out of the final stage
     pins: Mapping[str, str] = field(default_factory=dict)
@@ -45,9 +48,7 @@ class Work:
 
     def findings(self) -> list[Finding]:
         if self._findings is None:
-            from bot.dockerfile.rules import lint  # the package imports this module: bound at first use
-
-            self._findings = lint(self.dockerfile, context=self.context, measure_context=self.measure,
+            self._findings = self.lint(self.dockerfile, context=self.context, measure_context=self.measure,
                                   script_cache=self._scripts)
         return self._findings
 
