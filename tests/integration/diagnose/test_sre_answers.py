@@ -97,3 +97,52 @@ def test_noisy_neighbour_without_the_summary_api_suspects_the_cronjob_from_its_s
     assert noisy.evidence["workload"] == "analytics/nightly-reindex" and noisy.evidence["source"] == "pod specs"
     assert "summary API" in only(d, "blast-radius").evidence["unseen"]
     assert d.cause.confidence is Confidence.MEDIUM
+
+
+def test_a_healthy_service_gets_no_rollback_and_no_fault(cluster, playbook):
+    with cluster("healthy-service") as c:
+        d = diagnose("order-api", cluster=c.reader, images=c.images, playbook=playbook, node_proxy_enabled=True)
+    consistent(d)
+    assert not d.rollback.recommended and d.recommended is None
+    assert d.rollback.reason == "revision 12 has been live 7 d and is healthy (4/4 pods ready): nothing points at it"
+    assert d.cause.summary == "no fault found in orders/order-api: its pods are ready and its nodes are healthy"
+    assert d.cause.confidence is Confidence.HIGH and d.cause.chain == ()
+    assert not {"noisy-neighbour", "blast-radius", "node-disk-high", "node-pressure"} & rules(d)
+
+
+def test_nodefs_filled_by_a_daemonsets_spool_names_it_and_no_image_advice(cluster, playbook):
+    with cluster("nodefs-logs-fill") as c:
+        d = diagnose("catalog-api", cluster=c.reader, images=c.images, playbook=playbook, node_proxy_enabled=True)
+    consistent(d)
+    assert not d.rollback.recommended
+    assert d.rollback.reason == ("revision 31 has been live 6 d; its pods fail only for reasons outside it (3 evicted, "
+                                 "3 unschedulable), and the same nodes' trouble also hit 1 pod of 1 other workload")
+    disks = [f for f in d.findings if f.rule == "node-disk-high"]
+    assert len(disks) == 3 and all(f.evidence["filesystem"] == "nodefs" and f.evidence["separate_imagefs"]
+                                   for f in disks)
+    assert all(f.evidence["attribution"] == "emptyDir" for f in disks)
+    assert all(f.evidence["top_consumers"][0]["workload"] == "telemetry/event-collector" for f in disks)
+    advice = " ".join(f.remediation or "" for f in d.findings)
+    assert "crictl" not in advice and "garbage-collecting" not in advice
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["kind"]) == ("telemetry/event-collector", "DaemonSet")
+    assert only(d, "blast-radius").evidence["workloads_hit"] == {"catalog/search-indexer": 1}
+    assert d.cause.chain[0].text.startswith("emptyDir volumes of telemetry/event-collector (DaemonSet), 80")
+    assert "→ nodefs 95.2% used on 3 nodes → DiskPressure on 3 nodes →" in d.cause.summary
+    assert d.cause.confidence is Confidence.HIGH
+
+
+def test_a_config_change_that_crash_loops_rolls_back_to_14(cluster, playbook):
+    with cluster("config-change-crashloop") as c:
+        d = diagnose("notification-worker", cluster=c.reader, images=c.images, playbook=playbook,
+                     node_proxy_enabled=True)
+    consistent(d)
+    assert d.rollback.recommended and d.rollback.revision == 14 and d.rollback.implicated_by == ("crashloop",)
+    assert "args --queue notifications.v2 --config /etc/worker/config.yaml" in d.rollback.reason
+    rb = only(d, "rollback-candidate")
+    assert rb.evidence["undo_command"] == ("kubectl rollout undo deployment/notification-worker -n notifications "
+                                           "--to-revision=14")
+    assert d.cause.summary.startswith("revision 15 (args --queue notifications.v2 --config /etc/worker/config.yaml; "
+                                      "env QUEUE_SCHEMA) → containers exit (Error, status 2): …")
+    assert "No such file or directory: '/etc/worker/config.yaml'" in d.cause.summary
+    assert d.cause.confidence is Confidence.HIGH
