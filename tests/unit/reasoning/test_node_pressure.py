@@ -245,3 +245,31 @@ def test_per_pod_figures_are_read_only_for_the_nodes_shown_one_by_one():
     shown, rest = found
     assert shown.evidence["attribution"] == "logs" and rest.evidence["count"] == 1
     assert w.reader.calls["node_fs_summary"] == 2 + 1  # every node's summary, one node's per-pod figures
+
+
+def test_a_fresh_rollout_is_not_blamed_for_evictions_a_neighbour_causes():
+    w, _, _, _ = noisy_world()
+    rs18 = next(rs for rs in w.reader.replicasets if rs.revision == 18)
+    fresh = dataclasses.replace(rs18, created_at=ago(minutes=40))
+    w.reader.replicasets[w.reader.replicasets.index(rs18)] = fresh
+    d = w.diagnose(node_proxy=True)
+    assert not d.rollback.recommended
+    assert d.rollback.reason.startswith("revision 18 has been live 40 min; its pods fail only for reasons outside it")
+    assert d.cause.chain[0].rules == ("noisy-neighbour",)
+
+
+def test_a_grown_image_is_not_blamed_for_a_disk_that_logs_fill():
+    w = disk_world()
+    old, new = "registry.internal:5000/catalog:7", "registry.internal:5000/catalog:8"
+    rs7 = next(rs for rs in w.reader.replicasets if rs.revision == 7)
+    rs8 = next(rs for rs in w.reader.replicasets if rs.revision == 8)
+    w.reader.replicasets = [dataclasses.replace(rs7, containers=(dataclasses.replace(rs7.containers[0], image=old),)),
+                            dataclasses.replace(rs8, created_at=ago(hours=2),
+                                                containers=(dataclasses.replace(rs8.containers[0], image=new),))]
+    w.reader.deployments = [dataclasses.replace(w.reader.deployments[0], containers=w.reader.replicasets[1].containers)]
+    w.reader.nodes = [dataclasses.replace(n, images=n.images + ((type(n.images[0])((old,), 200 * 1024**2)),))
+                      for n in w.reader.nodes]
+    d = w.diagnose(node_proxy=True)
+    assert "image-size-regression" in {f.rule for f in d.findings}  # 2 GB against 200 MB
+    assert not d.rollback.recommended
+    assert d.cause.chain[0].text.startswith("container logs of batch/log-spammer")
