@@ -44,6 +44,7 @@ PERMISSION = {
     "list_deployments": ("list", "deployments"),
     "list_replicasets": ("list", "replicasets"),
     "list_hpas": ("list", "horizontalpodautoscalers"),
+    "list_jobs": ("list", "jobs"),
 }
 
 
@@ -126,8 +127,12 @@ class FakeClusterReader:
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[PodSnapshot]:
         self._enter("list_pods", namespace)
+        # The one pod field selector Coroner sends: the pods bound to a node.
+        on_node = field_selector.removeprefix("spec.nodeName=") if field_selector else None
         return [
-            p for p in self.pods if (namespace is None or p.namespace == namespace) and _matches(p.labels, label_selector)
+            p for p in self.pods
+            if (namespace is None or p.namespace == namespace) and _matches(p.labels, label_selector)
+            and (on_node is None or p.node_name == on_node)
         ]
 
     def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[EventSnapshot]:

@@ -99,7 +99,7 @@ def test_rbac_forbidden_names_what_is_missing_and_the_rest_reports(cluster, play
         d = diagnose("user-profile-service", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
     gaps = sorted(f.title for f in d.findings if f.rule == "check-forbidden")
     assert gaps == [
-        "disk: forbidden: needs get on nodes/proxy",
+        "disk, neighbours: forbidden: needs get on nodes/proxy",
         "hpa, rollout, workload: forbidden: needs list on events",
     ]
     found = set(rules(d))
