@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
         NodeSnapshot,
         PodSnapshot,
         ReplicaSetSnapshot,
+        WorkloadSnapshot,
     )
     from bot.deadline import Deadline
     from bot.images.model import FileEntry, ImageManifest, LayerRef
@@ -80,17 +81,27 @@ class ImageReadError(CoronerError):
 
 
 class ClusterReader(Protocol):
-    """Read-only view of one cluster context. Methods raise `ClusterReadError` subclasses."""
+    """Read-only view of one cluster context. Methods raise `ClusterReadError` subclasses. `clock` is the
+    cluster's notion of now (the API server's, for the real reader), which ages are measured against."""
 
     context: str | None
 
+    @property
+    def clock(self) -> Clock: ...  # read-only: a reader may keep a richer clock (ServerClock)
+
     def list_nodes(self) -> list[NodeSnapshot]: ...
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        """Kubelet summary API through `nodes/{node}/proxy`; raises `ClusterForbidden` without that RBAC."""
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        """Kubelet summary API through `nodes/{node}/proxy`; raises `ClusterForbidden` without that RBAC.
+        With `pods`, the per-pod stats too (`NodeFsSummary.pods`); without, they are not parsed."""
         ...
 
     def list_namespaces(self) -> list[str]: ...
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        """The labels of one namespace (read with `list namespaces` and a field selector: the read-only
+        ClusterRole's grant); raises `ClusterNotFound` for a namespace that does not exist."""
+        ...
 
     def list_pods(
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
@@ -107,6 +118,10 @@ class ClusterReader(Protocol):
     def list_replicasets(self, namespace: str, *, label_selector: str | None = None) -> list[ReplicaSetSnapshot]: ...
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]: ...
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """batch/v1 Jobs (a Job pod's owner; the Job's own owner is its CronJob, if any)."""
+        ...
 
 
 class ClusterRollbacker(Protocol):

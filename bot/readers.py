@@ -36,4 +36,5 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
 
     # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
     auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth)
+    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth,
+                               mirrors=settings.registry_mirror_map())

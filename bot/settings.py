@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.ports import CoronerError
 
 if TYPE_CHECKING:
+    from bot.images.mirrors import Mirror
     from bot.images.registry_auth import Credential
 
 ENV_PREFIX = "CORONER_"
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
     )
     registry_username: str | None = Field(default=None, description="Registry user, for CORONER_REGISTRY_HOST only.")
     registry_password: SecretStr | None = Field(default=None, description="Registry password or token.")
+    registry_mirrors: str | None = Field(
+        default=None,
+        description="Pull-through caches: comma-separated registry=URL (registry.internal:5000=http://127.0.0.1:5001); "
+        "a registry's images are read from its mirror, with the mirror host's credentials.",
+    )
     image_platform: str = Field(
         default="linux/amd64", description="Platform picked from a multi-arch image index (os/arch)."
     )
@@ -121,6 +127,24 @@ class Settings(BaseSettings):
     web_link_ttl_seconds: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long a signed postmortem link stays valid."
     )
+    gate_mode: Literal["deny", "warn", "off"] = Field(
+        default="deny",
+        description="The admission gate: deny a failing image change, only warn, or off. A namespace's "
+        "label coroner.dev/gate-mode overrides it (docs/admission.md).",
+    )
+    gate_deadline_seconds: float = Field(
+        default=2.0, gt=0, le=4.5,
+        description="The admission webhook answers within this; an image not yet read is allowed with a "
+        "warning then (fail-open) and its autopsy goes on in the background.",
+    )
+    gate_max_growth: float = Field(
+        default=1.5, gt=1, description="The admission gate fails an image that grew to this many times the "
+        "image it replaces, and by at least CORONER_GATE_MIN_GROWTH_BYTES.",
+    )
+    gate_min_growth_bytes: int = Field(
+        default=100_000_000, ge=0, description="The growth in bytes below which the admission gate lets any "
+        "growth factor pass.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Log level of every command; -v raises it to INFO, -vv to DEBUG."
     )
@@ -143,6 +167,20 @@ class Settings(BaseSettings):
 
             load_registry_auth(value.get_secret_value())  # RegistryAuthError is a ValueError, without secrets
         return value
+
+    @field_validator("registry_mirrors")
+    @classmethod
+    def _registry_mirrors_parse(cls, value: str | None) -> str | None:
+        from bot.images.mirrors import parse_mirrors
+
+        parse_mirrors(value)  # MirrorError is a ValueError naming the entry
+        return value
+
+    def registry_mirror_map(self) -> dict[str, Mirror]:
+        """CORONER_REGISTRY_MIRRORS by registry host (validated when the settings were read)."""
+        from bot.images.mirrors import parse_mirrors
+
+        return parse_mirrors(self.registry_mirrors)
 
     @field_validator("registry_username")
     @classmethod

@@ -24,7 +24,7 @@ from bot.checks import facts, revision_health
 from bot.cluster.rollback import rollback_patch
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
 from bot.domain import Finding, RollbackCandidate, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.ports import ClusterReadError
 
 RULES = ("image-size-regression", "rollback-candidate")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.cluster.snapshots import (
     Condition,
     ContainerSnapshot,
+    ContainerStats,
     DeploymentSnapshot,
     EventSnapshot,
     FsStats,
@@ -25,8 +26,13 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     OwnerRef,
     PodSnapshot,
+    PodStats,
     Probe,
     ReplicaSetSnapshot,
+    TerminatedState,
+    VolumeSnapshot,
+    VolumeStats,
+    WorkloadSnapshot,
 )
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -94,7 +100,8 @@ def _conditions(status: Json) -> tuple[Condition, ...]:
 
 def owner_refs(meta: Json) -> tuple[OwnerRef, ...]:
     return tuple(
-        OwnerRef(kind=str(o.get("kind", "")), name=str(o.get("name", "")), uid=o.get("uid"))
+        OwnerRef(kind=str(o.get("kind", "")), name=str(o.get("name", "")), uid=o.get("uid"),
+                 controller=bool(o.get("controller", False)), api_version=o.get("apiVersion") or None)
         for o in meta.get("ownerReferences") or ()
     )
 
@@ -133,15 +140,50 @@ def fs_stats(raw: Json | None) -> FsStats | None:
     )
 
 
-def node_fs_summary(name: str, summary: Json) -> NodeFsSummary:
-    """The kubelet Summary (`/stats/summary`): nodefs = node.fs, imagefs = node.runtime.imageFs."""
+def _used(raw: Any) -> int | None:
+    return _int(raw.get("usedBytes")) if isinstance(raw, dict) else None
+
+
+def container_stats(raw: Json) -> ContainerStats:
+    memory = raw.get("memory") or {}
+    return ContainerStats(
+        name=str(raw.get("name", "")),
+        memory_working_set_bytes=_int(memory.get("workingSetBytes")),
+        rootfs_used_bytes=_used(raw.get("rootfs")),
+        logs_used_bytes=_used(raw.get("logs")),
+    )
+
+
+def pod_stats(raw: Json) -> PodStats:
+    """One `pods[]` entry of the Summary (kubelet's `statsapi.PodStats`)."""
+    ref = raw.get("podRef") or {}
+    memory = raw.get("memory") or {}
+    return PodStats(
+        name=str(ref.get("name", "")),
+        namespace=str(ref.get("namespace", "")),
+        uid=ref.get("uid") or None,
+        memory_working_set_bytes=_int(memory.get("workingSetBytes")),
+        ephemeral_storage_used_bytes=_used(raw.get("ephemeral-storage")),
+        containers=tuple(container_stats(c) for c in raw.get("containers") or () if isinstance(c, dict)),
+        volumes=tuple(VolumeStats(name=str(v.get("name", "")), used_bytes=_int(v.get("usedBytes")))
+                      for v in raw.get("volume") or () if isinstance(v, dict)),
+    )
+
+
+def node_fs_summary(name: str, summary: Json, *, pods: bool = False) -> NodeFsSummary:
+    """The kubelet Summary (`/stats/summary`): nodefs = node.fs, imagefs = node.runtime.imageFs; with
+    `pods`, the per-pod stats too (an absent `pods` list is an empty one: a node running nothing)."""
     node_part = summary.get("node") or {}
     runtime = node_part.get("runtime") or {}
+    memory = node_part.get("memory") or {}
     return NodeFsSummary(
         node=str(node_part.get("nodeName") or name),
         nodefs=fs_stats(node_part.get("fs")),
         imagefs=fs_stats(runtime.get("imageFs")),
         container_fs=fs_stats(runtime.get("containerFs")),
+        memory_working_set_bytes=_int(memory.get("workingSetBytes")),
+        memory_available_bytes=_int(memory.get("availableBytes")),
+        pods=tuple(pod_stats(p) for p in summary.get("pods") or () if isinstance(p, dict)) if pods else None,
     )
 
 
@@ -150,12 +192,13 @@ _SUMMARY_HEAD = re.compile(r'\s*\{\s*"node"\s*:\s*')
 _DECODER = json.JSONDecoder()
 
 
-def node_fs_summary_body(name: str, body: bytes | str) -> NodeFsSummary:
-    """The kubelet Summary from its raw body, parsing only the `node` object when it comes first: the
-    per-pod stats after it, most of the body on a busy node, are never read. Anything else is parsed
-    whole. Raises ValueError when the body is not a JSON object (or its `node` is not one)."""
+def node_fs_summary_body(name: str, body: bytes | str, *, pods: bool = False) -> NodeFsSummary:
+    """The kubelet Summary from its raw body. Without `pods`, only the `node` object is parsed when it
+    comes first: the per-pod stats after it, most of the body on a busy node, are never read. Anything
+    else is parsed whole. Raises ValueError when the body is not a JSON object (or its `node` is not one,
+    or its `pods` not a list)."""
     text = body.decode("utf-8") if isinstance(body, bytes) else body
-    head = _SUMMARY_HEAD.match(text)
+    head = None if pods else _SUMMARY_HEAD.match(text)
     if head is not None:
         node_part, _ = _DECODER.raw_decode(text, head.end())
         summary: Any = {"node": node_part}
@@ -163,7 +206,9 @@ def node_fs_summary_body(name: str, body: bytes | str) -> NodeFsSummary:
         summary = json.loads(text)
     if not isinstance(summary, dict) or not isinstance(summary.get("node") or {}, dict):
         raise ValueError("a kubelet summary is a JSON object with a `node` object")
-    return node_fs_summary(name, summary)
+    if pods and not isinstance(summary.get("pods") or [], list):
+        raise ValueError("a kubelet summary's `pods` is a list")
+    return node_fs_summary(name, summary, pods=pods)
 
 
 # ---------------------------------------------------------------- containers and pods
@@ -185,6 +230,20 @@ def probe(raw: Json | None) -> Probe | None:
     return Probe(kind="unknown")
 
 
+def terminated(raw: Json | None) -> TerminatedState | None:
+    """`state.terminated` / `lastState.terminated`, or None when the container is not in that state."""
+    detail = (raw or {}).get("terminated")
+    if not isinstance(detail, dict):
+        return None
+    return TerminatedState(
+        reason=detail.get("reason") or None,
+        exit_code=_int(detail.get("exitCode")),
+        message=detail.get("message") or None,
+        started_at=parse_time(detail.get("startedAt")),
+        finished_at=parse_time(detail.get("finishedAt")),
+    )
+
+
 def _state(raw: Json | None) -> tuple[str | None, str | None, str | None]:
     """(state, reason, message) of a containerStatus `state` or `lastState`."""
     for name in ("waiting", "terminated", "running"):
@@ -194,9 +253,12 @@ def _state(raw: Json | None) -> tuple[str | None, str | None, str | None]:
     return None, None, None
 
 
-def container(spec: Json, status: Json | None = None) -> ContainerSnapshot:
+def container(spec: Json, status: Json | None = None, *, kind: str = "container") -> ContainerSnapshot:
+    """A container spec with its status; `kind` "init" becomes "sidecar" for `restartPolicy: Always`."""
     resources = spec.get("resources") or {}
     limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+    if kind == "init" and spec.get("restartPolicy") == "Always":
+        kind = "sidecar"
     state, reason, message = _state(status.get("state")) if status else (None, None, None)
     last_state, last_reason, _ = _state(status.get("lastState")) if status else (None, None, None)
     return ContainerSnapshot(
@@ -213,12 +275,34 @@ def container(spec: Json, status: Json | None = None) -> ContainerSnapshot:
         state_message=message,
         last_terminated_reason=last_reason if last_state == "terminated" else None,
         image_id=(status.get("imageID") or None) if status else None,
+        limits=_str_map(limits),
+        requests=_str_map(requests),
+        last_terminated=terminated(status.get("lastState")) if status else None,
+        kind=kind,
     )
 
 
-def _containers(spec: Json, statuses: list[Json] | None = None) -> tuple[ContainerSnapshot, ...]:
+def _containers(spec: Json, statuses: list[Json] | None = None, *, key: str = "containers",
+                kind: str = "container") -> tuple[ContainerSnapshot, ...]:
     by_name = {s.get("name"): s for s in statuses or ()}
-    return tuple(container(c, by_name.get(c.get("name"))) for c in spec.get("containers") or ())
+    return tuple(container(c, by_name.get(c.get("name")), kind=kind) for c in spec.get(key) or ())
+
+
+_VOLUME_SOURCES = ("emptyDir", "configMap", "secret", "persistentVolumeClaim", "hostPath", "projected",
+                   "downwardAPI", "ephemeral", "csi", "nfs")
+
+
+def volume(raw: Json) -> VolumeSnapshot:
+    kind = next((k for k in _VOLUME_SOURCES if k in raw), None) or next(
+        (k for k in raw if k != "name"), "unknown")
+    source = raw.get("emptyDir")
+    empty_dir: Json = source if isinstance(source, dict) else {}
+    return VolumeSnapshot(
+        name=str(raw.get("name", "")),
+        kind=kind,
+        medium=empty_dir.get("medium") or None,
+        size_limit=str(empty_dir["sizeLimit"]) if empty_dir.get("sizeLimit") is not None else None,
+    )
 
 
 def pod(obj: Json) -> PodSnapshot:
@@ -235,29 +319,49 @@ def pod(obj: Json) -> PodSnapshot:
         created_at=parse_time(meta.get("creationTimestamp")),
         reason=status.get("reason") or None,
         message=status.get("message") or None,
+        uid=meta.get("uid") or None,
+        priority=_int(spec.get("priority")),
+        priority_class=spec.get("priorityClassName") or None,
+        qos_class=status.get("qosClass") or None,
+        init_containers=_containers(spec, status.get("initContainerStatuses"), key="initContainers", kind="init"),
+        volumes=tuple(volume(v) for v in spec.get("volumes") or () if isinstance(v, dict)),
+        start_time=parse_time(status.get("startTime")),
     )
 
 
 # ---------------------------------------------------------------- events
 
 
+_CORE_EVENT_FIELDS = {f: f for f in ("involvedObject", "message", "firstTimestamp", "lastTimestamp", "count",
+                                      "source")}
+# events.k8s.io/v1 names of the same core/v1 fields (the API server converts one into the other).
+_EVENTS_V1_FIELDS = {"involvedObject": "regarding", "message": "note", "firstTimestamp": "deprecatedFirstTimestamp",
+                     "lastTimestamp": "deprecatedLastTimestamp", "count": "deprecatedCount",
+                     "source": "deprecatedSource"}
+
+
 def event(obj: Json) -> EventSnapshot:
-    """A core/v1 Event. Newer writers leave firstTimestamp/lastTimestamp empty and set eventTime/series."""
+    """A core/v1 Event, or an events.k8s.io/v1 one (`regarding`, `note`, `deprecated*`). Newer writers
+    leave firstTimestamp/lastTimestamp and count empty and set eventTime/series: the series count is then
+    the number of occurrences, and its lastObservedTime the last one."""
     meta = _meta(obj)
-    involved = obj.get("involvedObject") or {}
+    new_form = "regarding" in obj or "note" in obj
+    names = _EVENTS_V1_FIELDS if new_form else _CORE_EVENT_FIELDS
+    involved = obj.get(names["involvedObject"]) or {}
     series = obj.get("series") or {}
     event_time = parse_time(obj.get("eventTime"))
-    first = parse_time(obj.get("firstTimestamp")) or event_time
-    last = (parse_time(obj.get("lastTimestamp")) or parse_time(series.get("lastObservedTime"))
+    first = parse_time(obj.get(names["firstTimestamp"])) or event_time
+    last = (parse_time(obj.get(names["lastTimestamp"])) or parse_time(series.get("lastObservedTime"))
             or event_time or first)
-    count = _int(obj.get("count")) or _int(series.get("count")) or 1
-    source = (obj.get("source") or {}).get("component") or obj.get("reportingComponent") or None
+    count = _int(obj.get(names["count"])) or _int(series.get("count")) or 1
+    source = ((obj.get(names["source"]) or {}).get("component") or obj.get("reportingComponent")
+              or obj.get("reportingController") or None)
     return EventSnapshot(
         namespace=meta.get("namespace") or involved.get("namespace") or None,
         involved_kind=str(involved.get("kind", "")),
         involved_name=str(involved.get("name", "")),
         reason=str(obj.get("reason") or ""),
-        message=str(obj.get("message") or ""),
+        message=str(obj.get(names["message"]) or ""),
         type=str(obj.get("type") or "Normal"),
         count=count,
         first_at=first,
@@ -334,4 +438,23 @@ def hpa(obj: Json) -> HpaSnapshot:
         last_scale_time=parse_time(status.get("lastScaleTime")),
         conditions=_conditions(status),
         current_metrics=tuple(dict(m) for m in status.get("currentMetrics") or ()),
+    )
+
+
+def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
+    """A Job, CronJob, DaemonSet or StatefulSet (a CronJob's pod template is under its jobTemplate). List
+    items carry no `kind`: the caller, who knows what it listed, passes it."""
+    meta, spec = _meta(obj), obj.get("spec") or {}
+    template = spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    template_spec = template.get("spec") or {}
+    return WorkloadSnapshot(
+        kind=str(obj.get("kind") or kind),
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=_str_map(meta.get("labels")),
+        owners=owner_refs(meta),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        uid=meta.get("uid") or None,
+        containers=_containers(template_spec),
+        priority_class=template_spec.get("priorityClassName") or None,
     )

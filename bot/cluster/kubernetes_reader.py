@@ -31,6 +31,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from bot.cluster import connection, convert
+from bot.cluster.server_clock import ServerClock
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -39,6 +40,7 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, CoronerError
 
@@ -208,9 +210,11 @@ class KubernetesClusterReader(connection.ApiClientOwner):
         self._core = k8s.CoreV1Api(api_client)
         self._apps = k8s.AppsV1Api(api_client)
         self._autoscaling = k8s.AutoscalingV2Api(api_client)
+        self._batch = k8s.BatchV1Api(api_client)
         self._timeout = timeout
         self._page_size = page_size
         self._proxy = _ProxyGetter(api_client, timeout) if _ProxyGetter.applies(api_client) else None
+        self.clock = ServerClock()  # "now" for ages, on the API server's clock (its answers' Date)
 
     # ------------------------------------------------------------ construction
 
@@ -238,8 +242,9 @@ class KubernetesClusterReader(connection.ApiClientOwner):
     def _call(self, fn: Callable[..., Any], *args: Any, what: str, verb: str, resource: str,
               **kwargs: Any) -> Any:
         """One request, its body parsed as JSON; every failure converted at this boundary."""
-        _, data = _send(lambda: fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs),
-                        what=what, verb=verb, resource=resource)
+        response, data = _send(lambda: fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs),
+                               what=what, verb=verb, resource=resource)
+        self.clock.observe(response.headers.get("Date"))
         try:
             return json.loads(data)
         except ValueError as exc:
@@ -286,23 +291,30 @@ class KubernetesClusterReader(connection.ApiClientOwner):
     def list_nodes(self) -> list[NodeSnapshot]:
         return [convert.node(n) for n in self._list(self._core.list_node, what="list nodes", resource="nodes")]
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
         # The node proxy returns the kubelet's JSON as a string; parsed by the SDK it comes back mangled
         # (kubernetes-client/python#2158), hence the raw body.
         what = f"kubelet summary of node {node}"
         if self._proxy is None:
             body = self._call(self._core.connect_get_node_proxy_with_path, node, SUMMARY_PATH,
                               what=what, verb="get", resource="nodes/proxy")
-            return convert.node_fs_summary(node, body)
+            return convert.node_fs_summary(node, body, pods=pods)
         data = self._get_proxy(node, SUMMARY_PATH, what=what)
         try:
-            return convert.node_fs_summary_body(node, data)
+            return convert.node_fs_summary_body(node, data, pods=pods)
         except ValueError as exc:
             raise ClusterReadError(f"{what}: the API server answered with something other than JSON") from exc
 
     def list_namespaces(self) -> list[str]:
         items = self._list(self._core.list_namespace, what="list namespaces", resource="namespaces")
         return [str((n.get("metadata") or {}).get("name", "")) for n in items]
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        items = list(self._list(self._core.list_namespace, what=f"labels of namespace {namespace}",
+                                resource="namespaces", field_selector=f"metadata.name={namespace}"))
+        if not items:
+            raise ClusterNotFound(f"namespace {namespace} not found")
+        return {str(k): str(v) for k, v in ((items[0].get("metadata") or {}).get("labels") or {}).items()}
 
     def list_pods(self, namespace: str | None, *, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[PodSnapshot]:
@@ -346,6 +358,16 @@ class KubernetesClusterReader(connection.ApiClientOwner):
                            what=f"list replicasets of {namespace}", resource="replicasets",
                            **self._selectors(label_selector, None))
         return [convert.replicaset(r) for r in items]
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """batch/v1 Jobs: a pod's Job, and through the Job's owner references its CronJob."""
+        if namespace is None:
+            items = self._list(self._batch.list_job_for_all_namespaces, what="list jobs in all namespaces",
+                               resource="jobs")
+        else:
+            items = self._list(self._batch.list_namespaced_job, namespace, what=f"list jobs of {namespace}",
+                               resource="jobs")
+        return [convert.workload(j, "Job") for j in items]
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._list(self._autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace,

@@ -72,13 +72,72 @@ class FsStats:
 
 
 @dataclass(frozen=True)
+class ContainerStats:
+    """One container of a kubelet summary's pod: memory working set, writable layer and logs (bytes)."""
+
+    name: str
+    memory_working_set_bytes: int | None = None
+    rootfs_used_bytes: int | None = None  # the writable layer: on nodefs, or imagefs when the runtime keeps it there
+    logs_used_bytes: int | None = None  # on nodefs (/var/log/pods)
+
+
+@dataclass(frozen=True)
+class VolumeStats:
+    """A pod volume the kubelet measures (emptyDir, configMap, secret, ...), `usedBytes` on its filesystem."""
+
+    name: str
+    used_bytes: int | None
+
+
+@dataclass(frozen=True)
+class PodStats:
+    """One `pods[]` entry of the kubelet summary. `ephemeral_storage_used_bytes` is the kubelet's own sum
+    (rootfs + logs + local volumes), the figure eviction ranks pods by under DiskPressure."""
+
+    name: str
+    namespace: str
+    uid: str | None = None
+    memory_working_set_bytes: int | None = None
+    ephemeral_storage_used_bytes: int | None = None
+    containers: tuple[ContainerStats, ...] = ()
+    volumes: tuple[VolumeStats, ...] = ()
+
+    @property
+    def logs_used_bytes(self) -> int:
+        return sum(c.logs_used_bytes or 0 for c in self.containers)
+
+    @property
+    def rootfs_used_bytes(self) -> int:
+        return sum(c.rootfs_used_bytes or 0 for c in self.containers)
+
+    @property
+    def volumes_used_bytes(self) -> int:
+        return sum(v.used_bytes or 0 for v in self.volumes)
+
+
+@dataclass(frozen=True)
 class NodeFsSummary:
-    """`GET /api/v1/nodes/{name}/proxy/stats/summary`, reduced to what disk checks need."""
+    """`GET /api/v1/nodes/{name}/proxy/stats/summary`: the node's filesystems and, when asked for
+    (`node_fs_summary(node, pods=True)`), its pods' stats. `pods` is None when they were not read.
+
+    When the runtime has no separate image filesystem the kubelet reports nodefs twice (`imagefs` has the
+    same figures as `nodefs`); `separate_imagefs` tells the two cases apart."""
 
     node: str
     nodefs: FsStats | None
     imagefs: FsStats | None
     container_fs: FsStats | None = None
+    memory_working_set_bytes: int | None = None
+    memory_available_bytes: int | None = None
+    pods: tuple[PodStats, ...] | None = None
+
+    @property
+    def separate_imagefs(self) -> bool | None:
+        """False when imagefs is nodefs (same capacity and usage), None when either is unknown."""
+        if self.nodefs is None or self.imagefs is None:
+            return None
+        return (self.nodefs.capacity_bytes, self.nodefs.available_bytes) != (
+            self.imagefs.capacity_bytes, self.imagefs.available_bytes)
 
 
 @dataclass(frozen=True)
@@ -106,6 +165,21 @@ class ContainerSnapshot:
     state_message: str | None = None
     last_terminated_reason: str | None = None
     image_id: str | None = None
+    limits: Mapping[str, str] = field(default_factory=dict)  # resources.limits, quantities as written
+    requests: Mapping[str, str] = field(default_factory=dict)  # resources.requests (defaulted from limits)
+    last_terminated: TerminatedState | None = None  # lastState.terminated, with its own times
+    kind: str = "container"  # "container" | "init" | "sidecar" (an init container with restartPolicy Always)
+
+
+@dataclass(frozen=True)
+class TerminatedState:
+    """A container's `state.terminated` or `lastState.terminated`."""
+
+    reason: str | None
+    exit_code: int | None
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +187,8 @@ class OwnerRef:
     kind: str
     name: str
     uid: str | None = None
+    controller: bool = False
+    api_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,16 +204,57 @@ class PodSnapshot:
     created_at: datetime | None = None
     reason: str | None = None  # e.g. "Evicted"
     message: str | None = None
+    uid: str | None = None
+    priority: int | None = None  # spec.priority, resolved from the class at admission
+    priority_class: str | None = None  # spec.priorityClassName
+    qos_class: str | None = None  # status.qosClass: "Guaranteed" | "Burstable" | "BestEffort"
+    init_containers: tuple[ContainerSnapshot, ...] = ()  # in spec order; sidecars have kind "sidecar"
+    volumes: tuple[VolumeSnapshot, ...] = ()
+    start_time: datetime | None = None
 
     @property
     def ready(self) -> bool:
         cond = next((c for c in self.conditions if c.type == "Ready"), None)
         return cond is not None and cond.status == "True"
 
+    @property
+    def controller(self) -> OwnerRef | None:
+        """The owner reference with `controller: true` (the ReplicaSet, Job, DaemonSet, ...), else the first."""
+        return next((o for o in self.owners if o.controller), self.owners[0] if self.owners else None)
+
+
+@dataclass(frozen=True)
+class VolumeSnapshot:
+    """A pod volume: its source kind (`emptyDir`, `configMap`, `persistentVolumeClaim`, ...) and, for an
+    emptyDir, its medium and sizeLimit."""
+
+    name: str
+    kind: str
+    medium: str | None = None
+    size_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadSnapshot:
+    """A Job, CronJob, DaemonSet or StatefulSet: enough to follow ownership up (a Job's CronJob) and to
+    name a workload with its pod template's resources."""
+
+    kind: str
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    owners: tuple[OwnerRef, ...] = ()
+    created_at: datetime | None = None
+    uid: str | None = None
+    containers: tuple[ContainerSnapshot, ...] = ()
+    priority_class: str | None = None
+
 
 @dataclass(frozen=True)
 class EventSnapshot:
-    """A core/v1 Event. `last_at` falls back to `eventTime` and `firstTimestamp` when absent."""
+    """A core/v1 or events.k8s.io/v1 Event. Newer writers set `eventTime` and `series` instead of
+    first/lastTimestamp and count: `first_at` is then `eventTime`, `last_at` the series' last observed
+    time, and `count` the series count (1 without a series)."""
 
     namespace: str | None
     involved_kind: str

@@ -23,6 +23,7 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterReader
 
@@ -38,6 +39,14 @@ class ClusterAsOf:
         self.at = at
         self.arrived = tuple(arrived)
         self.context = inner.context
+
+    def now(self) -> datetime:
+        return self.at
+
+    @property
+    def clock(self) -> ClusterAsOf:
+        """The view's own "now" is `at`: ages are measured as of the moment it rewinds to."""
+        return self
 
     def _arrived(self, names: Iterable[str]) -> bool:
         names = tuple(names)
@@ -60,8 +69,8 @@ class ClusterAsOf:
             for node in self.inner.list_nodes()
         ]
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        summary = self.inner.node_fs_summary(node)
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        summary = self.inner.node_fs_summary(node, pods=pods)
         snapshot = next((n for n in self.inner.list_nodes() if n.name == node), None)
         freed = sum(i.size_bytes for i in snapshot.images if self._arrived(i.names)) if snapshot else 0
         if summary.imagefs is not None:
@@ -70,6 +79,9 @@ class ClusterAsOf:
 
     def list_namespaces(self) -> list[str]:
         return self.inner.list_namespaces()
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        return self.inner.namespace_labels(namespace)
 
     def list_pods(self, namespace: str | None, *, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[PodSnapshot]:
@@ -89,6 +101,9 @@ class ClusterAsOf:
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self.inner.list_hpas(namespace)
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self.inner.list_jobs(namespace)
 
 
 def _without(fs: FsStats, freed: int) -> FsStats:

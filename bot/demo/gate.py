@@ -13,7 +13,7 @@ from bot.gate import GateDecision, decide, read_pressure
 from bot.images.autopsy import autopsy
 from bot.ports import ClusterReader
 from bot.sim.images import ScenarioImageReader
-from bot.sim.scenario import Scenario
+from bot.sim.model import Scenario
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ request. Errors are memoised too, so a forbidden list is refused once, not once 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bot.checks.context import Memo
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -20,37 +19,11 @@ from bot.cluster.snapshots import (
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    WorkloadSnapshot,
 )
 from bot.ports import ClusterReader
 
 T = TypeVar("T")
-
-
-class Memo:
-    """Single-flight memoisation keyed by any hashable value; thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[Hashable, Future[Any]] = {}
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if owner:
-                future = Future()
-                self._futures[key] = future
-        assert future is not None
-        if owner:
-            try:
-                future.set_result(compute())
-            except BaseException as exc:  # noqa: BLE001 - re-raised below, to every waiter
-                future.set_exception(exc)
-        return future.result()
-
-    def calls(self) -> int:
-        with self._lock:
-            return len(self._futures)
 
 
 class CachingClusterReader:
@@ -59,6 +32,7 @@ class CachingClusterReader:
     def __init__(self, inner: ClusterReader, memo: Memo | None = None) -> None:
         self.inner = inner
         self.context = inner.context
+        self.clock = inner.clock
         self._memo = memo or Memo()
 
     def _get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
@@ -67,11 +41,14 @@ class CachingClusterReader:
     def list_nodes(self) -> list[NodeSnapshot]:
         return self._get(("nodes",), self.inner.list_nodes)
 
-    def node_fs_summary(self, node: str) -> NodeFsSummary:
-        return self._get(("summary", node), lambda: self.inner.node_fs_summary(node))
+    def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:
+        return self._get(("summary", node, pods), lambda: self.inner.node_fs_summary(node, pods=pods))
 
     def list_namespaces(self) -> list[str]:
         return self._get(("namespaces",), self.inner.list_namespaces)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        return self._get(("namespace_labels", namespace), lambda: self.inner.namespace_labels(namespace))
 
     def list_pods(
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
@@ -104,3 +81,6 @@ class CachingClusterReader:
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self._get(("hpas", namespace), lambda: self.inner.list_hpas(namespace))
+
+    def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("jobs", namespace), lambda: self.inner.list_jobs(namespace))

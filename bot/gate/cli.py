@@ -10,9 +10,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+from bot.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,6 +68,7 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
     of the nodes that receive it. Exit 0 pass, 1 fail, 2 could not decide."""
     from bot.gate.decision import GatePolicy, decide
     from bot.gate.render import render_github, render_json, render_text
+    from bot.ports import CoronerError
 
     if (against is None) == (deployed is None):
         raise click.UsageError("give exactly one of --against REF or --deployed NS/NAME")
@@ -76,11 +79,9 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
         candidate, reference, pressure = _gather(image, against=against, deployed=deployed, kubeconfig=kubeconfig,
                                                  context=context, source=source, dockerfile=given)
     except Undecided as exc:
-        if fail_open and exc.fail_open:
-            click.echo(f"coroner gate: warning: could not decide, passing (--fail-open): {exc}", err=True)
-            sys.exit(PASS)
-        click.echo(f"coroner gate: could not decide: {exc}", err=True)
-        sys.exit(UNDECIDED)
+        _undecided(exc, fail_open=fail_open)
+    except CoronerError as exc:  # whatever else stopped the reading is not a verdict either
+        _undecided(Undecided(str(exc)), fail_open=fail_open)
     decision = decide(candidate, reference, pressure=pressure,
                       policy=GatePolicy(max_growth=max_growth, min_growth_bytes=min_growth_bytes))
     fix = _fix(given) if given is not None else None
@@ -93,13 +94,22 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
     sys.exit(FAIL if decision.verdict == "fail" else PASS)
 
 
+def _undecided(exc: Undecided, *, fail_open: bool) -> NoReturn:
+    why = redact(" ".join(str(exc).split()))  # one line, whatever the error carried
+    if fail_open and exc.fail_open:
+        click.echo(f"coroner gate: warning: could not decide, passing (--fail-open): {why}", err=True)
+        sys.exit(PASS)
+    click.echo(f"coroner gate: could not decide: {why}", err=True)
+    sys.exit(UNDECIDED)
+
+
 def _gather(image: str, *, against: str | None, deployed: str | None, kubeconfig: Path | None, context: str | None,
             source: str | None, dockerfile: Dockerfile | None) -> tuple[ImageReport, ImageReport, ClusterPressure | None]:
     """Both images' autopsies and, with --deployed, the cluster's figures. Raises `Undecided`."""
     from bot.gate.pressure import read_pressure
     from bot.ports import ClusterReadError
     from bot.settings import load_settings
-    from bot.wiring import cluster_reader, image_reader
+    from bot.readers import cluster_reader, image_reader
 
     settings = load_settings()
     reader = image_reader(settings, source=source)

@@ -230,8 +230,8 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
         notes.append(f"pull pressure: none ({len(receiving)} receiving nodes, {len(pulling_nodes)} without the "
                      f"image, {pressure.max_replicas} replicas at most)")
         return []
-    fraction = len(pulling_nodes) / len(receiving)
-    pods = math.ceil(pressure.max_replicas * fraction - 1e-9)
+    # replicas x the fraction of nodes without the image, rounded up, in integers (no float edge)
+    pods = -(-pressure.max_replicas * len(pulling_nodes) // len(receiving))
     landings = []
     for node, count in _spread(pods, pulling_nodes):
         after = node.used_bytes + count * size
@@ -262,6 +262,8 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
         f"{pressure.max_replicas} replicas at most, {len(pulling_nodes)} of {len(receiving)} nodes without "
         f"the image: {human_bytes(total)} to pull"
     )
+    heaviest = sorted(candidate.layers, key=lambda layer: (-layer.size_bytes, layer.index))[:CULPRIT_LAYERS]
+    heaviest = [layer for layer in heaviest if layer.size_bytes > 0]
     return [GateReason(
         code=PULL_PRESSURE,
         message=message,
@@ -282,7 +284,9 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
                  "crosses": list(landing.crosses)}
                 for landing in over
             ],
+            "layers": [_layer_json(layer) for layer in heaviest],  # what every pull carries
         },
+        line=next((layer.line for layer in heaviest if layer.line is not None), None),
     )]
 
 

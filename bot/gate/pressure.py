@@ -63,13 +63,15 @@ class ClusterPressure:
 
 def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_bytes: int,
                   kind: str = "Deployment", image: str | None = None, replicas: int | None = None,
-                  template: Mapping[str, Any] | None = None) -> ClusterPressure:
+                  template: Mapping[str, Any] | None = None, use_summary: bool = True) -> ClusterPressure:
     """Read the cluster for the gate. Raises `ClusterReadError` (and its `ClusterNotFound`,
     `ClusterForbidden`) when the workload, its autoscaler or the nodes cannot be read.
 
     `image`: the candidate's reference, to tell the nodes that already hold it (none do, for an image
     just built). The reader can only fetch Deployments: for a StatefulSet or a DaemonSet the caller
     (the admission webhook, which holds the object) passes `replicas` and the pod `template`.
+    `use_summary=False` skips the kubelet summary API (one request per node) for `status.images`, when
+    time is short.
     """
     if kind not in KINDS:
         raise ClusterReadError(f"the gate reads {', '.join(KINDS)}, not {kind}")
@@ -83,7 +85,7 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
     if len(nodes) == 0:
         notes.append("no node can receive the pods now (not ready, cordoned, tainted or not selected)")
     reach = _reach(cluster, namespace, name, kind, replicas, len(nodes), notes)
-    figures = _figures(cluster, nodes, image, notes)
+    figures = _figures(cluster, nodes, image, notes, use_summary=use_summary)
     sources = {f.source for f in figures}
     source = sources.pop() if len(sources) == 1 else ("mixed" if sources else SUMMARY)
     return ClusterPressure(workload=f"{kind} {namespace}/{name}", max_replicas=reach, nodes=tuple(figures),
@@ -130,9 +132,12 @@ def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
     return toleration.get("operator") == "Exists" or toleration.get("value", "") == taint.get("value", "")
 
 
-def _figures(cluster: ClusterReader, nodes: list[NodeSnapshot], image: str | None,
-             notes: list[str]) -> list[NodeImageFs]:
-    summaries, why_not = _summaries(cluster, [n.name for n in nodes])
+def _figures(cluster: ClusterReader, nodes: list[NodeSnapshot], image: str | None, notes: list[str], *,
+             use_summary: bool) -> list[NodeImageFs]:
+    if use_summary:
+        summaries, why_not = _summaries(cluster, [n.name for n in nodes])
+    else:
+        summaries, why_not = {}, "the summary API was not asked"
     figures: list[NodeImageFs] = []
     fallback: list[str] = []
     for node in nodes:
@@ -162,12 +167,13 @@ def _summaries(cluster: ClusterReader, names: list[str]) -> tuple[dict[str, Node
     one request is refused rather than one per node. Returns the summaries and why some are missing."""
     if not names:
         return {}, ""
+    found: dict[str, NodeFsSummary] = {}
     try:
-        first = cluster.node_fs_summary(names[0])
+        found[names[0]] = cluster.node_fs_summary(names[0])
     except ClusterForbidden:
         return {}, "the summary API is forbidden: no get nodes/proxy"
-    except ClusterReadError as exc:
-        return {}, f"the summary API did not answer: {exc}"
+    except ClusterReadError:
+        pass  # that kubelet is down; the others may answer
 
     def fetch(name: str) -> tuple[str, NodeFsSummary | None]:
         try:
@@ -175,7 +181,6 @@ def _summaries(cluster: ClusterReader, names: list[str]) -> tuple[dict[str, Node
         except ClusterReadError:
             return name, None
 
-    found = {names[0]: first}
     rest = names[1:]
     if rest:
         with ThreadPoolExecutor(max_workers=min(MAX_SUMMARY_REQUESTS, len(rest))) as pool:

@@ -57,11 +57,21 @@ def base_url(registry: str) -> str:
     return f"{'http' if is_loopback(registry) else 'https'}://{registry}"
 
 
+def is_registry_host(text: str) -> bool:
+    """`host[:port]` as a reference's registry part may be written (`registry.internal:5000`, `[::1]:5000`)."""
+    return _HOST.fullmatch(text) is not None
+
+
 @dataclass(frozen=True)
 class ImageRef:
+    """`registry` is the host[:port] requests and credentials go to. Read through a mirror, that is the
+    mirror's host, `endpoint` its base URL and `mirror_of` the registry the reference names."""
+
     registry: str
     repository: str
     reference: str  # a tag or a digest
+    endpoint: str | None = None
+    mirror_of: str | None = None
 
     @property
     def is_loopback(self) -> bool:
@@ -69,7 +79,12 @@ class ImageRef:
 
     @property
     def base_url(self) -> str:
-        return base_url(self.registry)
+        return self.endpoint or base_url(self.registry)
+
+    @property
+    def label(self) -> str:
+        """How messages name the registry: `registry.internal:5000`, or `127.0.0.1:5001 (mirror of ...)`."""
+        return f"{self.registry} (mirror of {self.mirror_of})" if self.mirror_of else self.registry
 
 
 def parse_reference(ref: str) -> ImageRef:

@@ -21,7 +21,7 @@ import socket
 import tarfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import oci
 from bot.images.config import MalformedDocument
 from bot.images.errors import ByteBudgetExceeded
+from bot.images.mirrors import Mirror, route
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.reference import ImageRef, is_digest, parse_reference
 from bot.images.registry_auth import Credential, RegistryAuth
@@ -103,6 +104,7 @@ class RegistryImageReader:
         auth: RegistryAuth | None = None,
         timeout: float = 30.0,
         layer_limits: LayerLimits = LayerLimits(),
+        mirrors: Mapping[str, Mirror] | None = None,
     ) -> None:
         # Redirects are followed by hand (`_open`), so that none carries credentials.
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
@@ -114,6 +116,7 @@ class RegistryImageReader:
         self._budget_lock = threading.Lock()
         self._auth = auth or RegistryAuth()
         self._limits = layer_limits
+        self._mirrors = dict(mirrors or {})  # registry host -> its pull-through cache
         self._tokens: dict[tuple[str, str], str] = {}  # (registry, repository) -> bearer token
         self._basic: set[str] = set()  # registries that asked for Basic credentials, and have some
 
@@ -156,7 +159,7 @@ class RegistryImageReader:
     def _get(self, ref: ImageRef, url: str, *, deadline: Deadline, accept: str | None = None) -> httpx.Response:
         """A 200 response with its body still to read; a 401 is answered once with the challenge's auth."""
         extra = {"Accept": accept} if accept else {}
-        where = f"registry {ref.registry}"
+        where = f"registry {ref.label}"
         for attempt in (1, 2):
             response = self._open(url, headers={**extra, **self._authorization(ref)}, deadline=deadline, where=where)
             if response.status_code == 200:
@@ -203,7 +206,7 @@ class RegistryImageReader:
         try:
             return json.loads(data), response.headers
         except (ValueError, RecursionError) as exc:  # RecursionError: `[[[[...` nested past the stack
-            raise ImageReadError(f"registry {ref.registry} sent invalid JSON for {what}") from exc
+            raise ImageReadError(f"registry {ref.label} sent invalid JSON for {what}") from exc
 
     def _authenticate(self, ref: ImageRef, challenge: str, deadline: Deadline) -> None:
         scheme, _, params_text = challenge.partition(" ")
@@ -212,20 +215,20 @@ class RegistryImageReader:
         if scheme.lower() == "basic":
             if credential is None:
                 raise ImageReadError(
-                    f"registry {ref.registry} refused access to {ref.repository}: it wants credentials "
+                    f"registry {ref.label} refused access to {ref.repository}: it wants credentials "
                     "(none are configured for this host in CORONER_REGISTRY_AUTH)"
                 )
             self._basic.add(ref.registry)
             return
         if scheme.lower() != "bearer" or "realm" not in params:
-            raise ImageReadError(f"registry {ref.registry} refused access to {ref.repository} (no usable challenge)")
+            raise ImageReadError(f"registry {ref.label} refused access to {ref.repository} (no usable challenge)")
         realm = params["realm"]
         try:
             url = httpx.URL(realm)
         except httpx.InvalidURL as exc:
-            raise ImageReadError(f"registry {ref.registry} named a token service that is not a URL") from exc
+            raise ImageReadError(f"registry {ref.label} named a token service that is not a URL") from exc
         if url.scheme not in ("http", "https"):
-            raise ImageReadError(f"registry {ref.registry} named a token service that is not HTTP(S)")
+            raise ImageReadError(f"registry {ref.label} named a token service that is not HTTP(S)")
         query = {k: v for k, v in params.items() if k in ("service", "scope")}
         query.setdefault("scope", f"repository:{ref.repository}:pull")
         headers = {}
@@ -239,7 +242,7 @@ class RegistryImageReader:
         try:
             if answer.status_code != 200:
                 raise ImageReadError(
-                    f"registry {ref.registry} refused access to {ref.repository}: token service answered {answer.status_code}"
+                    f"registry {ref.label} refused access to {ref.repository}: token service answered {answer.status_code}"
                 )
             data = self._read(answer, limit=MAX_TOKEN_BYTES, deadline=deadline, what=f"the answer of {where}")
         finally:
@@ -265,19 +268,19 @@ class RegistryImageReader:
         except (ValueError, AttributeError, TypeError, RecursionError):
             detail = text[:200].decode("utf-8", "replace")
         detail = _one_line(detail)
-        where = f"{ref.registry}/{ref.repository}:{ref.reference}"
+        where = f"{ref.mirror_of or ref.registry}/{ref.repository}:{ref.reference}"
         if response.status_code == 404:
             return ImageReadError(f"image {where} not found in the registry ({detail or 'not found'})")
         if response.status_code in (401, 403):
-            return ImageReadError(f"registry {ref.registry} refused access to {ref.repository} ({response.status_code})")
-        return ImageReadError(f"registry {ref.registry} answered {response.status_code} for {where}: {detail}")
+            return ImageReadError(f"registry {ref.label} refused access to {ref.repository} ({response.status_code})")
+        return ImageReadError(f"registry {ref.label} answered {response.status_code} for {where}: {detail}")
 
     # -- ImageReader ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _parse(ref: str) -> ImageRef:
+    def _parse(self, ref: str) -> ImageRef:
+        """The reference, routed through its registry's mirror when one is configured."""
         try:
-            return parse_reference(ref)
+            return route(parse_reference(ref), self._mirrors)
         except ValueError as exc:
             raise ImageReadError(str(exc)) from exc
 

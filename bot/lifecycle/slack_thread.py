@@ -17,8 +17,10 @@ from bot.catalog import Catalog
 from bot.domain import Incident
 from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.cause import probable_cause
+from bot.lifecycle.stored import stored_diagnosis
 from bot.ports import ChatPoster
-from bot.slack.blocks import SlackMessage, diagnosis_message
+from bot.render.slack import diagnosis_message
+from bot.slack.blocks import SlackMessage
 from bot.slack.incident_blocks import ReviewNotice, review_notice, root_message, thread_line
 from bot.slack.poster import ChatPostError
 from bot.store import Store
@@ -37,19 +39,6 @@ def root_key(incident_id: str) -> str:
 
 def post_key(command: PostToSlack) -> str:
     return f"{command.incident_id}:{command.kind}:{command.ref}"
-
-
-def diagnosis_data(run: DiagnosisRun, *, service: str) -> dict[str, object]:
-    """A stored run in the diagnosis JSON shape the Slack builders read."""
-    return {
-        "service": service,
-        "target": run.target,
-        "findings": [f.to_json() for f in run.findings],
-        "rollback_candidates": list(run.rollback_candidates),
-        "rollback": run.rollback,
-        "cause": run.cause,
-        "timeline": [],
-    }
 
 
 def stored_cause(run: DiagnosisRun) -> str | None:
@@ -74,7 +63,8 @@ class SlackThreadHandler:
             log.warning("Slack is not configured (CORONER_SLACK_BOT_TOKEN): nothing posted for %s",
                         command.incident_id, extra={"incident_id": command.incident_id})
             return
-        incident = self.store.get_incident(command.incident_id)
+        with self.store.unit_of_work() as uow:
+            incident = uow.incidents.get(command.incident_id)
         if incident is None:
             log.warning("post for an unknown incident dropped", extra={"incident_id": command.incident_id})
             return
@@ -87,7 +77,8 @@ class SlackThreadHandler:
             ts = self._post_once(post_key(command), incident.id, channel, thread_ts, message, lease)
             if command.kind == "postmortem" and ts is not None:
                 log.info("postmortem notice posted", extra={"incident_id": incident.id, "ts": ts})
-        refreshed = self.store.get_incident(incident.id) or incident
+        with self.store.unit_of_work() as uow:
+            refreshed = uow.incidents.get(incident.id) or incident
         lease.ensure_held()
         self._call(lambda chat: chat.update(channel=channel, ts=thread_ts, **self._root(refreshed).to_json()))
 
@@ -122,7 +113,8 @@ class SlackThreadHandler:
     def _message(self, command: PostToSlack, incident: Incident) -> SlackMessage | None:
         if command.kind == "event":
             key = f"pagerduty:{command.ref}"
-            entry = next((e for e in self.store.timeline(incident.id) if e.key == key), None)
+            with self.store.unit_of_work() as uow:
+                entry = next((e for e in uow.timeline.list(incident.id) if e.key == key), None)
             if entry is None or entry.text.startswith("PagerDuty triggers."):
                 return None  # the root message is the trigger's line
             return thread_line(entry)
@@ -133,9 +125,8 @@ class SlackThreadHandler:
                     return None
                 uow.incidents.set_probable_cause(incident.id, stored_cause(run))
                 uow.commit()
-            recommends = any(c.get("recommended") for c in run.rollback_candidates)
-            return diagnosis_message(diagnosis_data(run, service=incident.service or run.target.get("name", "?")),
-                                     offer_rollback=self.offer_rollback and recommends)
+            diagnosis = stored_diagnosis(run, service=incident.service or str(run.target.get("name", "?")))
+            return diagnosis_message(diagnosis, offer_rollback=self.offer_rollback)
         if command.kind == "postmortem":
             with self.store.unit_of_work() as uow:
                 versions = [v for v in uow.postmortems.versions(incident.id) if str(v.version) == command.ref]

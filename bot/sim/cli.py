@@ -63,6 +63,8 @@ def sim_command(scenario_name: str | None, generate_nodes: int | None, pods_per_
             raise click.ClickException(f"cannot write the kubeconfig {kubeconfig}: {exc.strerror}") from exc
         click.echo(f"kubeconfig: {kubeconfig} (context {context})")
         click.echo(f"try: kubectl --kubeconfig {kubeconfig} get nodes")
+        if server.registry.registries:
+            click.echo(f"images: export {server.mirror_setting()}")
     click.echo("Ctrl-C to stop.", err=True)
     try:
         server.serve_forever()

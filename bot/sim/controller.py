@@ -27,8 +27,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.cluster.rollback import ANNOTATIONS_TO_SKIP, POD_TEMPLATE_HASH, REVISION, equal_ignore_hash, without_hash
-from bot.sim.expand import object_meta, safe_hash, ts
+from bot.cluster.rollback import (
+    ANNOTATIONS_TO_SKIP,
+    POD_TEMPLATE_HASH,
+    REVISION,
+    equal_ignore_hash,
+    without_hash,
+)
+from bot.sim.objects import object_meta, safe_hash, ts
 
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"

@@ -6,67 +6,53 @@ same bytes (tests and timeline dedupe keys depend on it).
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta, UTC
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.images.model import FileEntry, HistoryEntry, ImageConfig, ImageManifest, LayerRef
+from bot.images.model import (
+    FileEntry,
+    HistoryEntry,
+    ImageConfig,
+    ImageManifest,
+    LayerRef,
+)
+from bot.sim.objects import (
+    API_VERSIONS,
+    build_event,
+    ip_for,
+    object_meta,
+    owner_reference,
+    safe_hash,
+    ts,
+    uid_for,
+)
+from bot.sim.pods import (
+    PodBuilder,
+    PodOwner,
+    Priorities,
+    build_container,
+    build_template,
+    pod_ready,
+    repository_of,
+)
 from bot.sim.quantity import format_binary, parse_bytes
-from bot.sim.scenario import Forbidden, ImageEvidence, Scenario
+from bot.sim.model import Forbidden, ImageEvidence, Scenario
 from bot.sim.schema import (
-    ContainerSpec,
+    ContainerStatsSpec,
     DeploymentSpec,
     EventSpec,
     FileSpec,
     HpaSpec,
     ImageSpec,
     NodeSpec,
-    PodGroupSpec,
+    PodStatsSpec,
     PressureSpec,
-    ProbeSpec,
-    RevisionSpec,
+    PriorityClassSpec,
     ScenarioFile,
 )
-
-_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' SafeEncodeString
-_UID_NAMESPACE = uuid.UUID("6f1c2a6e-6c1d-4c1e-9f53-8c1f0d3c0a11")
-
-
-@functools.lru_cache(maxsize=65536)
-def ts(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a Z, as the API server writes `metav1.Time`."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def safe_hash(seed: str, length: int) -> str:
-    digest = hashlib.sha256(seed.encode()).digest()
-    return "".join(_HASH_ALPHABET[b % len(_HASH_ALPHABET)] for b in digest[:length])
-
-
-def uid_for(*parts: str) -> str:
-    return str(uuid.uuid5(_UID_NAMESPACE, "/".join(parts)))
-
-
-def _ip(seed: str, prefix: str = "10.0") -> str:
-    digest = hashlib.sha256(seed.encode()).digest()
-    return f"{prefix}.{digest[0] % 250 + 2}.{digest[1] % 250 + 2}"
-
-
-def object_meta(name: str, namespace: str | None, created: datetime, kind: str, **extra: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    meta["uid"] = uid_for(kind, namespace or "", name)
-    meta["resourceVersion"] = str(int(hashlib.sha256(f"{kind}/{namespace}/{name}".encode()).hexdigest()[:7], 16))
-    meta["creationTimestamp"] = ts(created)
-    meta.update({k: v for k, v in extra.items() if v})
-    return meta
-
+from bot.sim.workloads import WorkloadObjects, expand_workload
 
 # ---------------------------------------------------------------- nodes
 
@@ -92,12 +78,6 @@ _PRESSURE_TAINTS = {
 }
 
 
-def repository_of(ref: str) -> str:
-    """`registry:5000/app:tag` -> `registry:5000/app` (a port is not a tag)."""
-    name, _, tag = ref.partition("@")[0].rpartition(":")
-    return name if name and "/" not in tag else ref.partition("@")[0]
-
-
 def _expand_node_specs(specs: list[NodeSpec]) -> list[NodeSpec]:
     out = []
     for spec in specs:
@@ -114,6 +94,9 @@ def _expand_node_specs(specs: list[NodeSpec]) -> list[NodeSpec]:
 def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
                image_digests: dict[str, str]) -> dict[str, Any]:
     pressures: dict[str, PressureSpec] = {p.type: p for p in spec.pressure}
+    unknown = spec.ready == "Unknown"
+    ready = spec.ready is True
+    since = spec.not_ready_since or now
     conditions = []
     for ctype, (ok, bad) in _CONDITION_TEXT.items():
         pressure = pressures.get(ctype)
@@ -124,21 +107,29 @@ def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
             "reason": reason, "message": pressure.message if pressure and pressure.message else message,
         })
     conditions.append({
-        "type": "Ready", "status": "True" if spec.ready else "False",
+        "type": "Ready", "status": "True" if ready else "False",
         "lastHeartbeatTime": ts(now),
-        "lastTransitionTime": ts(spec.not_ready_since if not spec.ready and spec.not_ready_since else spec.created),
-        "reason": "KubeletReady" if spec.ready else "KubeletNotReady",
-        "message": "kubelet is posting ready status" if spec.ready else spec.not_ready_message,
+        "lastTransitionTime": ts(spec.not_ready_since if not ready and spec.not_ready_since else spec.created),
+        "reason": "KubeletReady" if ready else "KubeletNotReady",
+        "message": "kubelet is posting ready status" if ready else spec.not_ready_message,
     })
+    if unknown:
+        # The node lifecycle controller's view once the kubelet stops posting status: every condition
+        # Unknown since then, the last heartbeat before it (the grace period is 40 s).
+        last_heartbeat = ts(since - timedelta(seconds=40))
+        for condition in conditions:
+            condition.update({"status": "Unknown", "reason": "NodeStatusUnknown",
+                              "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": last_heartbeat,
+                              "lastTransitionTime": ts(since)})
     taints = []
     if spec.unschedulable:
         taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": ts(now)})
-    for ctype in pressures:
-        taints.append({"key": _PRESSURE_TAINTS[ctype], "effect": "NoSchedule", "timeAdded": ts(pressures[ctype].since)})
-    if not spec.ready:
-        since = ts(spec.not_ready_since or now)
-        taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule", "timeAdded": since})
-        taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": since})
+    for ctype, pressure_spec in pressures.items():
+        taints.append({"key": _PRESSURE_TAINTS[ctype], "effect": "NoSchedule", "timeAdded": ts(pressure_spec.since)})
+    if not ready:
+        key = "node.kubernetes.io/unreachable" if unknown else "node.kubernetes.io/not-ready"
+        taints.append({"key": key, "effect": "NoSchedule", "timeAdded": ts(since)})
+        taints.append({"key": key, "effect": "NoExecute", "timeAdded": ts(since)})
     images: list[dict[str, Any]] = []
     for image in spec.images:
         if image.ref is not None:
@@ -151,7 +142,7 @@ def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
                 raise ValueError(f"nodes: {spec.name}: an image without ref needs names and size")
             images.append({"names": image.names, "sizeBytes": parse_bytes(image.size)})
     images.sort(key=lambda i: -i["sizeBytes"])
-    ip = spec.internal_ip or _ip(spec.name)
+    ip = spec.internal_ip or ip_for(spec.name)
     capacity = dict(spec.capacity)
     allocatable = dict(capacity)
     if "memory" in capacity:
@@ -195,8 +186,75 @@ def _fs_block(total: int, used: int, inodes: int, inodes_used: int, now: datetim
     }
 
 
-def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
-    """The kubelet's `/stats/summary` for one node, with the fields clients read."""
+_DEFAULT_CONTAINER_STATS = ContainerStatsSpec(memory=268_435_456, rootfs=24_576, logs=1_048_576)
+
+
+def _container_stats(name: str, started: str | None, figures: ContainerStatsSpec, node_fs: dict[str, Any],
+                     now: datetime) -> dict[str, Any]:
+    memory = parse_bytes(figures.memory if figures.memory is not None else _DEFAULT_CONTAINER_STATS.memory or 0)
+    rootfs = parse_bytes(figures.rootfs if figures.rootfs is not None else _DEFAULT_CONTAINER_STATS.rootfs or 0)
+    logs = parse_bytes(figures.logs if figures.logs is not None else _DEFAULT_CONTAINER_STATS.logs or 0)
+    fs = {"time": ts(now), "availableBytes": node_fs["availableBytes"], "capacityBytes": node_fs["capacityBytes"]}
+    return {
+        "name": name, "startTime": started,
+        "cpu": {"time": ts(now), "usageNanoCores": 180_000_000, "usageCoreNanoSeconds": 9_000_000_000_000},
+        "memory": {"time": ts(now), "workingSetBytes": memory, "rssBytes": memory * 3 // 4},
+        "rootfs": {**fs, "usedBytes": rootfs, "inodesUsed": 7},
+        "logs": {**fs, "usedBytes": logs, "inodesUsed": 2},
+    }
+
+
+def _pod_summary(pod: dict[str, Any], figures: PodStatsSpec | None, node_fs: dict[str, Any],
+                 now: datetime) -> dict[str, Any]:
+    """One `pods[]` entry as the kubelet writes it (statsapi.PodStats). The pod's ephemeral-storage is the
+    kubelet's sum: containers' rootfs and logs plus the local ephemeral volumes (emptyDir on disk,
+    configMap)."""
+    meta, spec = pod["metadata"], pod["spec"]
+    figures = figures or PodStatsSpec()
+    names = [c.get("name", "") for c in spec.get("containers") or ()]
+    names += [c.get("name", "") for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
+    unknown = set(figures.containers) - set(names)
+    if unknown:
+        raise ValueError(f"pod {meta['name']}: stats name containers it does not have: {sorted(unknown)}")
+    containers = []
+    for index, name in enumerate(names):
+        own = figures if index == 0 else figures.containers.get(name, ContainerStatsSpec())
+        if index == 0 and name in figures.containers:
+            raise ValueError(f"pod {meta['name']}: give the main container's stats as memory/rootfs/logs")
+        containers.append(_container_stats(name, meta.get("creationTimestamp"), own, node_fs, now))
+    volumes_by_name = {v["name"]: v for v in spec.get("volumes") or ()}
+    unknown = set(figures.volumes) - set(volumes_by_name)
+    if unknown:
+        raise ValueError(f"pod {meta['name']}: stats name volumes it does not have: {sorted(unknown)}")
+    fs = {"time": ts(now), "availableBytes": node_fs["availableBytes"], "capacityBytes": node_fs["capacityBytes"]}
+    volumes, local_volumes = [], 0
+    for name, volume in volumes_by_name.items():
+        if "persistentVolumeClaim" in volume and name not in figures.volumes:
+            continue  # measured by its CSI driver, not on the node's filesystem
+        used = parse_bytes(figures.volumes.get(name, 4096))
+        volumes.append({**fs, "usedBytes": used, "inodesFree": 6_000_000, "inodes": 6_553_600, "inodesUsed": 12,
+                        "name": name})
+        empty_dir = volume.get("emptyDir")
+        if (empty_dir is not None and empty_dir.get("medium") != "Memory") or "configMap" in volume:
+            local_volumes += used
+    memory = sum(c["memory"]["workingSetBytes"] for c in containers)
+    ephemeral = sum(c["rootfs"]["usedBytes"] + c["logs"]["usedBytes"] for c in containers) + local_volumes
+    entry: dict[str, Any] = {
+        "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid", "")},
+        "startTime": meta.get("creationTimestamp"), "containers": containers,
+        "cpu": {"time": ts(now), "usageNanoCores": 180_000_000 * len(containers)},
+        "memory": {"time": ts(now), "workingSetBytes": memory, "usageBytes": memory},
+    }
+    if volumes:
+        entry["volume"] = volumes
+    entry["ephemeral-storage"] = {**fs, "usedBytes": ephemeral, "inodesUsed": 9}
+    return entry
+
+
+def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datetime,
+                  stats: dict[tuple[str, str], PodStatsSpec] | None = None) -> dict[str, Any]:
+    """The kubelet's `/stats/summary` for one node, with the fields clients read; per-pod figures from
+    the scenario's pod groups (`stats:`), defaults for the rest."""
     storage = parse_bytes(spec.capacity.get("ephemeral-storage", "100Gi"))
     nodefs = spec.nodefs
     node_fs = (
@@ -211,27 +269,9 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
     memory = parse_bytes(spec.capacity.get("memory", "32Gi"))
     memory_used = parse_bytes(spec.memory_used) if spec.memory_used is not None else memory * 55 // 100
     started = ts(spec.created)
-    pods = []
-    for pod in node_pods:
-        meta = pod["metadata"]
-        containers = []
-        for container in pod["spec"].get("containers") or ():
-            containers.append({
-                "name": container.get("name", ""), "startTime": meta.get("creationTimestamp"),
-                "cpu": {"time": ts(now), "usageNanoCores": 180_000_000, "usageCoreNanoSeconds": 9_000_000_000_000},
-                "memory": {"time": ts(now), "workingSetBytes": 268_435_456, "rssBytes": 201_326_592},
-                "rootfs": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
-                           "capacityBytes": node_fs["capacityBytes"], "usedBytes": 24_576, "inodesUsed": 7},
-                "logs": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
-                         "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_048_576, "inodesUsed": 2},
-            })
-        pods.append({
-            "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid", "")},
-            "startTime": meta.get("creationTimestamp"), "containers": containers,
-            "ephemeral-storage": {"time": ts(now), "availableBytes": node_fs["availableBytes"],
-                                  "capacityBytes": node_fs["capacityBytes"], "usedBytes": 1_073_152,
-                                  "inodesUsed": 9},
-        })
+    stats = stats or {}
+    pods = [_pod_summary(p, stats.get((p["metadata"]["namespace"], p["metadata"]["name"])), node_fs, now)
+            for p in node_pods]
     return {
         "node": {
             "nodeName": spec.name,
@@ -258,86 +298,12 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
 # ---------------------------------------------------------------- workloads
 
 
-def _probe(spec: ProbeSpec | None) -> dict[str, Any] | None:
-    if spec is None:
-        return None
-    probe: dict[str, Any]
-    if spec.http is not None:
-        probe = {"httpGet": {"path": spec.http, "port": spec.port, "scheme": "HTTP"}}
-    elif spec.tcp:
-        probe = {"tcpSocket": {"port": spec.port}}
-    elif spec.exec is not None:
-        probe = {"exec": {"command": list(spec.exec)}}
-    else:
-        probe = {"grpc": {"port": spec.port, "service": ""}}
-    probe.update({
-        "initialDelaySeconds": spec.initial_delay, "timeoutSeconds": spec.timeout, "periodSeconds": spec.period,
-        "successThreshold": 1, "failureThreshold": spec.failure_threshold,
-    })
-    return probe
-
-
-def _container(base: ContainerSpec, revision: RevisionSpec) -> dict[str, Any]:
-    spec = base
-    if revision.container is not None:
-        spec = base.model_copy(update=revision.container.model_dump(exclude_none=True))
-    container: dict[str, Any] = {"name": spec.name, "image": revision.image}
-    if spec.command is not None:
-        container["command"] = list(spec.command)
-    if spec.args is not None:
-        container["args"] = list(spec.args)
-    if spec.ports:
-        container["ports"] = [{"name": "http" if i == 0 else f"port-{p}", "containerPort": p, "protocol": "TCP"}
-                              for i, p in enumerate(spec.ports)]
-    if spec.env_from_configmaps:
-        container["envFrom"] = [{"configMapRef": {"name": name}} for name in spec.env_from_configmaps]
-    if spec.env:
-        container["env"] = [{"name": k, "value": v} for k, v in spec.env.items()]
-    resources: dict[str, Any] = {}
-    if spec.limits:
-        resources["limits"] = dict(spec.limits)
-    if spec.requests:
-        resources["requests"] = dict(spec.requests)
-    container["resources"] = resources
-    for key, probe in (("livenessProbe", spec.liveness), ("readinessProbe", spec.readiness)):
-        if (converted := _probe(probe)) is not None:
-            container[key] = converted
-    container.update({
-        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-        "imagePullPolicy": "IfNotPresent",
-    })
-    return container
-
-
-def _template(dep: DeploymentSpec, revision: RevisionSpec, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "metadata": {"creationTimestamp": None, "labels": dict(labels)},
-        "spec": {
-            "containers": [_container(dep.container, revision)],
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-            "serviceAccountName": dep.name, "serviceAccount": dep.name, "securityContext": {},
-            "schedulerName": "default-scheduler",
-        },
-    }
-
-
-def _qos(container: dict[str, Any]) -> str:
-    resources = container.get("resources") or {}
-    if not resources:
-        return "BestEffort"
-    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-    if limits and all(requests.get(k, limits[k]) == limits[k] for k in ("cpu", "memory") if k in limits) and \
-            {"cpu", "memory"} <= set(limits):
-        return "Guaranteed"
-    return "Burstable"
-
-
 class _Workload:
     """Builds one Deployment with its ReplicaSets, pods and pod events."""
 
-    def __init__(self, dep: DeploymentSpec, now: datetime, image_digests: dict[str, str]) -> None:
+    def __init__(self, dep: DeploymentSpec, now: datetime, builder: PodBuilder) -> None:
         self.dep = dep
-        self.image_digests = image_digests
+        self.builder = builder
         self.now = now
         self.selector = dep.selector or dict(dep.labels) or {"app": dep.name}
         self.pod_labels = {**dep.labels, **self.selector}
@@ -346,15 +312,14 @@ class _Workload:
         self.hashes: dict[int, str] = {}
         self.templates: dict[int, dict[str, Any]] = {}
         for revision in dep.revisions:
-            template = _template(dep, revision, self.pod_labels)
+            main = build_container(dep.container, revision.image, revision.container)
+            template = build_template(main, dep, self.pod_labels, service_account=dep.name)
             pod_hash = revision.pod_template_hash or safe_hash(
                 f"{dep.namespace}/{dep.name}/{revision.image}/{revision.revision}", 10)
             self.hashes[revision.revision] = pod_hash
             self.rs_names[revision.revision] = f"{dep.name}-{pod_hash}"
             template["metadata"]["labels"]["pod-template-hash"] = pod_hash
             self.templates[revision.revision] = template
-        self.qos = {rev: _qos(t["spec"]["containers"][0]) for rev, t in self.templates.items()}
-        self._owners: dict[tuple[str, str], dict[str, Any]] = {}
 
     def replicasets(self, pods_by_revision: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         dep = self.dep
@@ -363,7 +328,7 @@ class _Workload:
         for revision in dep.revisions:
             pods = pods_by_revision.get(revision.revision, [])
             live = [p for p in pods if p["status"]["phase"] in ("Running", "Pending")]
-            ready = revision.ready if revision.ready is not None else sum(1 for p in live if _pod_ready(p))
+            ready = revision.ready if revision.ready is not None else sum(1 for p in live if pod_ready(p))
             annotations = {
                 "deployment.kubernetes.io/desired-replicas": str(dep.replicas),
                 "deployment.kubernetes.io/max-replicas": str(dep.replicas + max_surge),
@@ -394,131 +359,22 @@ class _Workload:
         return out
 
     def _owner(self, api_version: str, kind: str, name: str) -> dict[str, Any]:
-        key = (kind, name)
-        if key not in self._owners:
-            self._owners[key] = self._new_owner(api_version, kind, name)
-        return dict(self._owners[key])
-
-    def _new_owner(self, api_version: str, kind: str, name: str) -> dict[str, Any]:
-        return {"apiVersion": api_version, "kind": kind, "name": name,
-                "uid": uid_for(kind, self.dep.namespace, name), "controller": True, "blockOwnerDeletion": True}
+        return owner_reference(api_version, kind, name, uid_for(kind, self.dep.namespace, name))
 
     def pods(self) -> tuple[dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
         by_revision: dict[int, list[dict[str, Any]]] = defaultdict(list)
         events: list[dict[str, Any]] = []
         for group_index, group in enumerate(self.dep.pods):
+            rs_name = self.rs_names[group.revision]
+            owner = PodOwner(self.dep.namespace, self.templates[group.revision],
+                             self._owner("apps/v1", "ReplicaSet", rs_name), f"{rs_name}-",
+                             f"deployments: {self.dep.name}")
             for i in range(group.count):
-                pod, pod_events = self._pod(group, group_index, i)
+                name = group.names[i] if group.names else f"{rs_name}-{safe_hash(f'{rs_name}/{group_index}/{i}', 5)}"
+                pod, pod_events = self.builder.pod(owner, group, name, i)
                 by_revision[group.revision].append(pod)
                 events.extend(pod_events)
         return by_revision, events
-
-    def _pod(self, group: PodGroupSpec, group_index: int, i: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        dep = self.dep
-        rs_name = self.rs_names[group.revision]
-        name = group.names[i] if group.names else f"{rs_name}-{safe_hash(f'{rs_name}/{group_index}/{i}', 5)}"
-        created = group.created + timedelta(seconds=group.stagger * i)
-        node = group.nodes[i % len(group.nodes)] if group.nodes else None
-        template = self.templates[group.revision]
-        container = dict(template["spec"]["containers"][0])
-        image = container["image"]
-        ip = _ip(f"pod/{dep.namespace}/{name}", "10.0") if node and group.phase == "Running" else None
-        meta = object_meta(name, dep.namespace, created, "Pod", labels=dict(template["metadata"]["labels"]))
-        meta["generateName"] = f"{rs_name}-"
-        meta["ownerReferences"] = [self._owner("apps/v1", "ReplicaSet", rs_name)]
-        spec = {**template["spec"], "containers": [container]}
-        spec["tolerations"] = [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300},
-        ]
-        if node:
-            spec["nodeName"] = node
-        started = ts(created + timedelta(seconds=2)) if node else None
-        fmt = {"pod": name, "node": node or "", "image": image, "namespace": dep.namespace,
-               "container": container["name"], "ip": ip or "", "uid": meta["uid"]}
-        status: dict[str, Any] = {"phase": group.phase, "qosClass": self.qos[group.revision]}
-        if group.pod_reason:
-            status["reason"] = group.pod_reason
-        if group.pod_message:
-            status["message"] = group.pod_message.format(**fmt)
-        scheduled_at = ts(created + timedelta(seconds=1))
-        conditions = []
-        if node is None:
-            conditions.append({
-                "type": "PodScheduled", "status": "False", "lastProbeTime": None, "lastTransitionTime": ts(created),
-                "reason": "Unschedulable",
-                "message": group.unschedulable_message or "0/6 nodes are available: 6 Insufficient cpu.",
-            })
-        else:
-            ready = group.ready and group.phase == "Running"
-            ready_reason = None if ready else "ContainersNotReady"
-            ready_message = None if ready else f"containers with unready status: [{container['name']}]"
-            conditions.extend([
-                {"type": "Initialized", "status": "True", "lastProbeTime": None, "lastTransitionTime": scheduled_at},
-                {"type": "Ready", "status": "True" if ready else "False", "lastProbeTime": None,
-                 "lastTransitionTime": scheduled_at, **({"reason": ready_reason, "message": ready_message}
-                                                         if ready_reason else {})},
-                {"type": "ContainersReady", "status": "True" if ready else "False", "lastProbeTime": None,
-                 "lastTransitionTime": scheduled_at, **({"reason": ready_reason, "message": ready_message}
-                                                         if ready_reason else {})},
-                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": scheduled_at},
-            ])
-            status["hostIP"] = _ip(f"host/{node}")
-            if ip:
-                status["podIP"] = ip
-                status["podIPs"] = [{"ip": ip}]
-            status["startTime"] = ts(created)
-            status["containerStatuses"] = [self._container_status(group, container, started, name, fmt)]
-        status["conditions"] = conditions
-        pod = {"kind": "Pod", "apiVersion": "v1", "metadata": meta, "spec": spec, "status": status}
-        events = []
-        for template_event in group.events:
-            first = created + timedelta(seconds=template_event.at)
-            last = created + timedelta(seconds=template_event.last if template_event.last is not None
-                                       else template_event.at)
-            message = template_event.message.format(**fmt)
-            events.append(build_event(
-                kind="Pod", name=name, namespace=dep.namespace, reason=template_event.reason, message=message,
-                type_=template_event.type, first=first, last=last, count=template_event.count,
-                component=template_event.component, host=node, field_path=f"spec.containers{{{container['name']}}}",
-                involved_uid=meta["uid"],
-            ))
-        return pod, events
-
-    def _container_status(
-        self, group: PodGroupSpec, container: dict[str, Any], started: str | None, pod_name: str,
-        fmt: dict[str, str],
-    ) -> dict[str, Any]:
-        image = container["image"]
-        status: dict[str, Any] = {
-            "name": container["name"], "image": image, "imageID": "", "ready": group.ready and group.phase == "Running",
-            "restartCount": group.restarts, "started": group.phase == "Running" and group.waiting is None,
-        }
-        if group.waiting:
-            waiting = {"reason": group.waiting}
-            if group.waiting_message:
-                waiting["message"] = group.waiting_message.format(**fmt)
-            status["state"] = {"waiting": waiting}
-        elif group.terminated or group.phase in ("Failed", "Succeeded"):
-            status["state"] = {"terminated": {
-                "exitCode": group.exit_code if group.exit_code is not None else 137,
-                "reason": group.terminated or "Error", "startedAt": started, "finishedAt": ts(self.now)}}
-        else:
-            status["state"] = {"running": {"startedAt": started}}
-        if group.waiting is None or group.waiting == "CrashLoopBackOff":
-            digest = self.image_digests.get(image) or "sha256:" + hashlib.sha256(image.encode()).hexdigest()
-            status["imageID"] = f"{repository_of(image)}@{digest}"
-            container_seed = f"{self.dep.namespace}/{pod_name}".encode()
-            status["containerID"] = "containerd://" + hashlib.sha256(container_seed).hexdigest()
-        if group.last_terminated:
-            status["lastState"] = {"terminated": {
-                "exitCode": group.last_exit_code if group.last_exit_code is not None else 1,
-                "reason": group.last_terminated, "startedAt": started, "finishedAt": started}}
-        else:
-            status["lastState"] = {}
-        return status
 
     def deployment(self, pods_by_revision: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
         dep = self.dep
@@ -527,7 +383,7 @@ class _Workload:
                         if p["status"]["phase"] in ("Running", "Pending")]
         all_live = [p for pods in pods_by_revision.values() for p in pods
                     if p["status"]["phase"] in ("Running", "Pending")]
-        ready = sum(1 for p in all_live if _pod_ready(p))
+        ready = sum(1 for p in all_live if pod_ready(p))
         updated = len(current_pods)
         unavailable = max(dep.replicas - ready, 0)
         max_unavailable = dep.replicas * 25 // 100
@@ -573,10 +429,6 @@ class _Workload:
         if dep.paused:
             spec["paused"] = True
         return {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": meta, "spec": spec, "status": status}
-
-
-def _pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
 def build_hpa(spec: HpaSpec, now: datetime) -> dict[str, Any]:
@@ -631,36 +483,6 @@ def build_hpa(spec: HpaSpec, now: datetime) -> dict[str, Any]:
     }
 
 
-_API_VERSIONS = {"Pod": "v1", "Node": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1",
-                 "HorizontalPodAutoscaler": "autoscaling/v2", "Namespace": "v1", "Service": "v1"}
-
-
-def build_event(*, kind: str, name: str, namespace: str | None, reason: str, message: str, type_: str,
-                first: datetime, last: datetime | None, count: int, component: str, host: str | None,
-                field_path: str | None = None, involved_uid: str | None = None) -> dict[str, Any]:
-    """A core/v1 Event as the kubelet and controllers write it (name `<object>.<hex>`)."""
-    event_ns = namespace if namespace is not None else "default"
-    last = last or first
-    suffix = hashlib.sha256(f"{kind}/{event_ns}/{name}/{reason}/{first.isoformat()}/{message}".encode()).hexdigest()
-    event_name = f"{name}.{int(suffix[:15], 16):x}"[:253]
-    involved: dict[str, Any] = {"kind": kind, "name": name, "apiVersion": _API_VERSIONS.get(kind, "v1"),
-                                "uid": involved_uid or uid_for(kind, namespace or "", name)}
-    if kind != "Node":
-        involved["namespace"] = event_ns
-    if field_path:
-        involved["fieldPath"] = field_path
-    source: dict[str, Any] = {"component": component}
-    if host:
-        source["host"] = host
-    meta = object_meta(event_name, event_ns, first, "Event")
-    return {
-        "kind": "Event", "apiVersion": "v1", "metadata": meta, "involvedObject": involved, "reason": reason,
-        "message": message, "source": source, "firstTimestamp": ts(first), "lastTimestamp": ts(last),
-        "count": count, "type": type_, "eventTime": None, "reportingComponent": component,
-        "reportingInstance": host or "",
-    }
-
-
 def _event_from_spec(spec: EventSpec, objects: dict[tuple[str, str | None, str], dict[str, Any]]) -> dict[str, Any]:
     namespace = spec.namespace
     if namespace is None and spec.kind not in ("Node", "Namespace"):
@@ -670,7 +492,7 @@ def _event_from_spec(spec: EventSpec, objects: dict[tuple[str, str | None, str],
     uid = target["metadata"]["uid"] if target else None
     return build_event(kind=spec.kind, name=spec.name, namespace=namespace, reason=spec.reason,
                        message=spec.message, type_=spec.type, first=spec.first, last=spec.last, count=spec.count,
-                       component=spec.component, host=spec.host, involved_uid=uid)
+                       component=spec.component, host=spec.host, involved_uid=uid, api=spec.api)
 
 
 # ---------------------------------------------------------------- images
@@ -733,7 +555,7 @@ def build_image(spec: ImageSpec) -> ImageEvidence:
         layers=tuple(layers), architecture=spec.architecture, os=spec.os, created=spec.created,
     )
     return ImageEvidence(ref=spec.ref, manifest=manifest, layer_files=layer_files, dockerfile=spec.dockerfile,
-                         dockerignore=spec.dockerignore)
+                         dockerignore=spec.dockerignore, layer_compression=spec.layer_compression)
 
 
 # ---------------------------------------------------------------- the whole scenario
@@ -746,7 +568,9 @@ def _namespace(name: str, created: datetime) -> dict[str, Any]:
 
 
 _RAW_TARGETS = {"Node": "nodes", "Namespace": "namespaces", "Pod": "pods", "Event": "events",
-                "Deployment": "deployments", "ReplicaSet": "replicasets", "HorizontalPodAutoscaler": "hpas"}
+                "Deployment": "deployments", "ReplicaSet": "replicasets", "HorizontalPodAutoscaler": "hpas",
+                "Job": "jobs", "CronJob": "cronjobs", "DaemonSet": "daemonsets", "StatefulSet": "statefulsets",
+                "PriorityClass": "priorityclasses"}
 
 
 def expand(spec: ScenarioFile) -> Scenario:
@@ -770,12 +594,14 @@ def expand(spec: ScenarioFile) -> Scenario:
         resource_version=spec.resource_version, latency_ms=spec.latency_ms, user=spec.rbac.user,
         forbidden=tuple(Forbidden(f.verb, f.resource, f.namespace) for f in spec.rbac.forbidden),
         incident=spec.incident, nodes=nodes, images=images,
-        unavailable_summaries=frozenset(n.name for n in node_specs if n.summary_unavailable),
+        unavailable_summaries=frozenset(n.name for n in node_specs if n.summary_unavailable or n.ready == "Unknown"),
     )
     earliest = min([n.created for n in node_specs] + [d.created for d in spec.deployments] + [now])
     known_nodes = set(names)
+    builder = PodBuilder(now=now, image_digests=image_digests, priorities=Priorities(spec.priority_classes))
+    scenario.priorityclasses.extend(_priority_class(p, earliest) for p in spec.priority_classes)
     for dep in spec.deployments:
-        workload = _Workload(dep, now, image_digests)
+        workload = _Workload(dep, now, builder)
         by_revision, pod_events = workload.pods()
         for pods in by_revision.values():
             for pod in pods:
@@ -787,6 +613,19 @@ def expand(spec: ScenarioFile) -> Scenario:
         scenario.deployments.append(workload.deployment(by_revision))
         scenario.events.extend(pod_events)
     scenario.hpas.extend(build_hpa(h, now) for h in spec.hpas)
+    workloads = WorkloadObjects()
+    for workload_spec in spec.workloads:
+        expand_workload(workload_spec, builder, workloads)
+    for pod in workloads.pods:
+        node = pod["spec"].get("nodeName")
+        if node and node not in known_nodes:
+            raise ValueError(f"workloads: pod {pod['metadata']['name']} is placed on unknown node {node!r}")
+    scenario.pods.extend(workloads.pods)
+    scenario.events.extend(workloads.events)
+    scenario.jobs.extend(workloads.jobs)
+    scenario.cronjobs.extend(workloads.cronjobs)
+    scenario.daemonsets.extend(workloads.daemonsets)
+    scenario.statefulsets.extend(workloads.statefulsets)
 
     for index, raw in enumerate(spec.raw):
         kind = raw.get("kind")
@@ -795,25 +634,27 @@ def expand(spec: ScenarioFile) -> Scenario:
         meta = raw.get("metadata")
         if not isinstance(meta, dict) or not meta.get("name"):
             raise ValueError(f"raw.{index}: a {kind} needs metadata.name")
-        if kind not in ("Node", "Namespace") and not meta.get("namespace"):
+        if kind not in ("Node", "Namespace", "PriorityClass") and not meta.get("namespace"):
             raise ValueError(f"raw.{index}: a {kind} needs metadata.namespace")
         obj = dict(raw)
-        obj.setdefault("apiVersion", _API_VERSIONS[kind])
+        obj.setdefault("apiVersion", API_VERSIONS[kind])
         if kind in ("Pod", "Node"):
             obj.setdefault("spec", {})
             obj.setdefault("status", {})
         getattr(scenario, _RAW_TARGETS[kind]).append(obj)
 
     objects = {}
-    for collection in (scenario.nodes, scenario.pods, scenario.deployments, scenario.replicasets, scenario.hpas):
+    for collection in (scenario.nodes, scenario.pods, scenario.deployments, scenario.replicasets, scenario.hpas,
+                       scenario.jobs, scenario.cronjobs, scenario.daemonsets, scenario.statefulsets):
         for obj in collection:
             meta = obj["metadata"]
             objects[(obj["kind"], meta.get("namespace"), meta["name"])] = obj
     scenario.events.extend(_event_from_spec(e, objects) for e in spec.events)
-    scenario.events.sort(key=lambda e: (e.get("lastTimestamp") or "", e["metadata"]["name"]))
+    scenario.events.sort(key=lambda e: (_last_seen(e), e["metadata"]["name"]))
 
     namespaces = set(spec.namespaces) | {"default", "kube-system"}
-    for collection in (scenario.pods, scenario.deployments, scenario.replicasets, scenario.hpas, scenario.events):
+    for collection in (scenario.pods, scenario.deployments, scenario.replicasets, scenario.hpas, scenario.events,
+                       scenario.jobs, scenario.cronjobs, scenario.daemonsets, scenario.statefulsets):
         namespaces.update(o["metadata"]["namespace"] for o in collection if o["metadata"].get("namespace"))
     existing = {n["metadata"]["name"] for n in scenario.namespaces}
     scenario.namespaces.extend(_namespace(n, earliest) for n in sorted(namespaces - existing))
@@ -823,5 +664,27 @@ def expand(spec: ScenarioFile) -> Scenario:
         if pod["spec"].get("nodeName") and pod["status"].get("phase") in ("Running", "Pending"):
             pods_by_node[pod["spec"]["nodeName"]].append(pod)
     for node_spec in node_specs:
-        scenario.summaries[node_spec.name] = build_summary(node_spec, pods_by_node.get(node_spec.name, []), now=now)
+        scenario.summaries[node_spec.name] = build_summary(node_spec, pods_by_node.get(node_spec.name, []), now=now,
+                                                           stats=builder.stats)
     return scenario
+
+
+def _last_seen(event: dict[str, Any]) -> str:
+    """When an event was last seen, in one sortable form for both of the recorders' shapes."""
+    if event.get("lastTimestamp"):
+        return str(event["lastTimestamp"])
+    seen = (event.get("series") or {}).get("lastObservedTime") or event.get("eventTime") or ""
+    return str(seen)[:19] + "Z" if seen else ""
+
+
+def _priority_class(spec: PriorityClassSpec, created: datetime) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": "PriorityClass", "apiVersion": "scheduling.k8s.io/v1",
+        "metadata": object_meta(spec.name, None, spec.created or created, "PriorityClass", generation=1),
+        "value": spec.value, "preemptionPolicy": spec.preemption_policy,
+    }
+    if spec.global_default:
+        out["globalDefault"] = True
+    if spec.description:
+        out["description"] = spec.description
+    return out

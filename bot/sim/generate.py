@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from bot.sim.scenario import SHIPPED_PACKAGE, Scenario, parse_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import SHIPPED_PACKAGE, parse_scenario
 
 NOW = datetime(2024, 5, 14, 3, 7, tzinfo=UTC)
 TARGET = "user-profile-service"

@@ -82,7 +82,9 @@ class NodeSpec(_Model):
     count: int | None = Field(default=None, ge=1, description="Repeat; `{i}` in name is 1..count.")
     created: datetime
     labels: dict[str, str] = Field(default_factory=dict)
-    ready: bool = True
+    ready: bool | Literal["Unknown"] = Field(
+        default=True, description="Unknown: the kubelet stopped posting status (node lifecycle controller's "
+                                  "NodeStatusUnknown, unreachable taints; its summary does not answer)")
     not_ready_since: datetime | None = None
     not_ready_message: str = "PLEG is not healthy: pleg was last seen active 3m12.4s ago; threshold is 3m0s"
     pressure: list[PressureSpec] = Field(default_factory=list)
@@ -125,6 +127,7 @@ class ProbeSpec(_Model):
 class ContainerSpec(_Model):
     name: str = "app"
     ports: list[int] = Field(default_factory=list)
+    mounts: dict[str, str] = Field(default_factory=dict, description="volume name -> mount path")
     env: dict[str, str] = Field(default_factory=dict)
     env_from_configmaps: list[str] = Field(default_factory=list)
     command: list[str] | None = None
@@ -133,6 +136,53 @@ class ContainerSpec(_Model):
     liveness: ProbeSpec | None = None
     requests: dict[str, str] = Field(default_factory=dict)
     limits: dict[str, str] = Field(default_factory=dict)
+
+
+class ExtraContainerSpec(ContainerSpec):
+    """An init container or a sidecar. `image` defaults to the pod's main image. An init container with
+    `restart_policy: Always` is a native sidecar (Kubernetes 1.29+)."""
+
+    image: str | None = None
+    restart_policy: Literal["Always"] | None = None
+
+
+class EmptyDirSpec(_Model):
+    medium: Literal["", "Memory"] = ""
+    size_limit: Quantity | None = None
+
+    @field_validator("size_limit")
+    @classmethod
+    def _size(cls, value: Quantity | None) -> Quantity | None:
+        if value is not None:
+            parse_bytes(value)
+        return value
+
+
+class VolumeSpec(_Model):
+    """Exactly one source: empty_dir, config_map, secret or pvc."""
+
+    name: str
+    empty_dir: EmptyDirSpec | None = None
+    config_map: str | None = None
+    secret: str | None = None
+    pvc: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VolumeSpec:
+        sources = [k for k in ("empty_dir", "config_map", "secret", "pvc") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"volume {self.name}: needs exactly one of empty_dir, config_map, secret, pvc "
+                             f"(got {sources or 'none'})")
+        return self
+
+
+class PodTemplateExtras(_Model):
+    """What a pod template has besides its main container: shared by deployments and other workloads."""
+
+    priority_class: str | None = Field(default=None, description="a name from priority_classes (or a built-in)")
+    init_containers: list[ExtraContainerSpec] = Field(default_factory=list)
+    sidecars: list[ExtraContainerSpec] = Field(default_factory=list, description="more regular containers")
+    volumes: list[VolumeSpec] = Field(default_factory=list)
 
 
 class ContainerOverride(_Model):
@@ -162,6 +212,11 @@ class RevisionSpec(_Model):
     _tz = field_validator("created")(_aware)
 
 
+EventApi = Literal["v1", "events.k8s.io/v1"]
+EVENT_API_DESCRIPTION = ("who wrote it: v1 (the kubelet's and most controllers' recorder: first/lastTimestamp, "
+                         "count) or events.k8s.io/v1 (the scheduler's: eventTime and series)")
+
+
 class EventTemplate(_Model):
     """An event attached to every pod of a group. `{pod}`, `{node}`, `{image}`, `{namespace}`,
     `{container}` and `{ip}` are substituted in the message. Offsets count from the pod's creation."""
@@ -173,10 +228,46 @@ class EventTemplate(_Model):
     last: int | None = Field(default=None, description="seconds after creation of the last occurrence")
     count: int = 1
     component: str = "kubelet"
+    api: EventApi = Field(default="v1", description=EVENT_API_DESCRIPTION)
 
 
-class PodGroupSpec(_Model):
-    revision: int
+class TerminatedSpec(_Model):
+    """A container's `lastState.terminated`, with its own times."""
+
+    reason: str
+    exit_code: int = 1
+    message: str | None = None
+    started: datetime
+    finished: datetime
+
+    _tz = field_validator("started", "finished")(_aware)
+
+    @model_validator(mode="after")
+    def _order(self) -> TerminatedSpec:
+        if self.finished < self.started:
+            raise ValueError("finished is before started")
+        return self
+
+
+class ContainerStatsSpec(_Model):
+    """Kubelet summary figures for one container: memory working set, writable layer, logs."""
+
+    memory: Quantity | None = None
+    rootfs: Quantity | None = None
+    logs: Quantity | None = None
+
+
+class PodStatsSpec(ContainerStatsSpec):
+    """What the kubelet summary reports for each pod of the group. `memory`, `rootfs` and `logs` are the
+    main container's; `containers` gives other containers' (sidecars); `volumes` the bytes used on each
+    volume. The pod's ephemeral-storage figure is derived as the kubelet does (rootfs + logs + local
+    volumes)."""
+
+    containers: dict[str, ContainerStatsSpec] = Field(default_factory=dict)
+    volumes: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class PodGroupBase(_Model):
     count: int = Field(default=1, ge=1)
     names: list[str] | None = None
     nodes: list[str] = Field(default_factory=list, description="round-robin; empty = unscheduled")
@@ -189,6 +280,8 @@ class PodGroupSpec(_Model):
     restarts: int = 0
     last_terminated: str | None = None
     last_exit_code: int | None = None
+    last_state: TerminatedSpec | None = Field(default=None, description="lastState.terminated in full")
+    stats: PodStatsSpec | None = Field(default=None, description="the kubelet summary's figures for these pods")
     pod_reason: str | None = None
     pod_message: str | None = None
     unschedulable_message: str | None = None
@@ -199,13 +292,19 @@ class PodGroupSpec(_Model):
     _tz = field_validator("created")(_aware)
 
     @model_validator(mode="after")
-    def _names(self) -> PodGroupSpec:
+    def _names(self) -> PodGroupBase:
         if self.names is not None and len(self.names) != self.count:
             raise ValueError(f"names lists {len(self.names)} pods but count is {self.count}")
+        if self.last_state is not None and (self.last_terminated or self.last_exit_code is not None):
+            raise ValueError("give last_state, or last_terminated/last_exit_code, not both")
         return self
 
 
-class DeploymentSpec(_Model):
+class PodGroupSpec(PodGroupBase):
+    revision: int
+
+
+class DeploymentSpec(PodTemplateExtras):
     name: str
     namespace: str = "default"
     created: datetime
@@ -232,6 +331,39 @@ class DeploymentSpec(_Model):
             if group.revision not in numbers:
                 raise ValueError(f"pods refer to revision {group.revision}, which is not in revisions {numbers}")
         return self
+
+
+class PriorityClassSpec(_Model):
+    name: str
+    value: int
+    global_default: bool = False
+    preemption_policy: Literal["PreemptLowerPriority", "Never"] = "PreemptLowerPriority"
+    description: str = ""
+    created: datetime | None = None
+
+    _tz = field_validator("created")(_aware)
+
+
+class WorkloadSpec(PodTemplateExtras):
+    """A Job, CronJob, DaemonSet or StatefulSet with its pods. A CronJob's pod groups are its Jobs' runs:
+    each group is one Job, named after the group's `created` minute as the CronJob controller names them."""
+
+    kind: Literal["Job", "CronJob", "DaemonSet", "StatefulSet"]
+    name: str
+    namespace: str = "default"
+    created: datetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    image: str
+    container: ContainerSpec = Field(default_factory=ContainerSpec)
+    replicas: int | None = Field(default=None, description="StatefulSet replicas (default: its pods)")
+    completions: int | None = None
+    parallelism: int | None = None
+    backoff_limit: int = 6
+    restart_policy: Literal["OnFailure", "Never"] = Field(default="OnFailure", description="Jobs and CronJobs")
+    schedule: str = "0 * * * *"
+    pods: list[PodGroupBase] = Field(default_factory=list)
+
+    _tz = field_validator("created")(_aware)
 
 
 class HpaConditionSpec(_Model):
@@ -273,6 +405,7 @@ class EventSpec(_Model):
     count: int = 1
     component: str = "kubelet"
     host: str | None = None
+    api: EventApi = Field(default="v1", description=EVENT_API_DESCRIPTION)
 
     _tz = field_validator("first", "last")(_aware)
 
@@ -320,6 +453,8 @@ class ImageSpec(_Model):
     layers: list[LayerSpec] = Field(default_factory=list)
     dockerfile: str | None = None
     dockerignore: str | None = None
+    layer_compression: Literal["gzip", "none"] = Field(
+        default="gzip", description="how the sim's registry serves the layers: gzip'd tar, or plain tar")
 
     @model_validator(mode="after")
     def _history_matches_layers(self) -> ImageSpec:
@@ -369,7 +504,10 @@ class ScenarioFile(_Model):
     rbac: RbacSpec = Field(default_factory=RbacSpec)
     namespaces: list[str] = Field(default_factory=list)
     nodes: list[NodeSpec] = Field(default_factory=list)
+    priority_classes: list[PriorityClassSpec] = Field(default_factory=list)
     deployments: list[DeploymentSpec] = Field(default_factory=list)
+    workloads: list[WorkloadSpec] = Field(default_factory=list, description="Jobs, CronJobs, DaemonSets, "
+                                                                            "StatefulSets")
     hpas: list[HpaSpec] = Field(default_factory=list)
     events: list[EventSpec] = Field(default_factory=list)
     images: list[ImageSpec] = Field(default_factory=list)

@@ -134,10 +134,16 @@ SUPPORTED_FIELDS: Mapping[str, frozenset[str]] = {
                                    "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
                                    "reportingComponent", "source", "type"}),
     "nodes": frozenset(_COMMON | {"spec.unschedulable"}),
+    # The same events through events.k8s.io/v1, under that API's field names.
+    "events.events.k8s.io": frozenset(_COMMON | {"regarding.kind", "regarding.namespace", "regarding.name",
+                                                 "regarding.uid", "regarding.apiVersion",
+                                                 "regarding.resourceVersion", "regarding.fieldPath", "reason",
+                                                 "reportingController", "type"}),
 }
 
 
 def supported_fields(resource: str) -> frozenset[str]:
+    """By the resource's qualified name (`pods`, `events.events.k8s.io`)."""
     return SUPPORTED_FIELDS.get(resource, frozenset(_COMMON))
 
 

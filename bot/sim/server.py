@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,8 +32,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.sim.controller import DeploymentController
 from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
+from bot.sim.objects import events_v1
 from bot.sim.patch import PATCH_TYPES
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.model import Scenario
+from bot.sim.registry import SimRegistry
+from bot.sim.scenario import load_scenario
 from bot.sim.selectors import (
     SelectorError,
     fields_match,
@@ -147,9 +151,17 @@ class SimApi:
             _Resource("replicasets", "ReplicaSet", "apps", "v1", True, scenario.replicasets, mutable=True),
             _Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2", True,
                       scenario.hpas),
+            _Resource("jobs", "Job", "batch", "v1", True, scenario.jobs),
+            _Resource("cronjobs", "CronJob", "batch", "v1", True, scenario.cronjobs),
+            _Resource("daemonsets", "DaemonSet", "apps", "v1", True, scenario.daemonsets),
+            _Resource("statefulsets", "StatefulSet", "apps", "v1", True, scenario.statefulsets),
+            _Resource("priorityclasses", "PriorityClass", "scheduling.k8s.io", "v1", False, scenario.priorityclasses),
         ]
-        self.resources = {(r.group, r.version, r.resource): r for r in resources}
         self._by_plural = {r.resource: r for r in resources}
+        # The same events through the newer API, converted as the API server converts them.
+        resources.append(_Resource("events", "Event", "events.k8s.io", "v1", True,
+                                   [events_v1(e) for e in scenario.events]))
+        self.resources = {(r.group, r.version, r.resource): r for r in resources}
         self.summaries = {name: dumps(summary) for name, summary in scenario.summaries.items()}
         self._list_cache: dict[tuple[Any, ...], bytes] = {}
         self._cache_lock = threading.Lock()
@@ -320,13 +332,13 @@ class SimApi:
         fields = query.get("fieldSelector") or ""
         limit = int(query["limit"]) if query.get("limit", "").isdigit() and int(query["limit"]) > 0 else None
         cont = query.get("continue") or ""
-        cache_key = (resource.resource, namespace, label, fields, limit, cont)
+        cache_key = (resource.qualified, namespace, label, fields, limit, cont)
         cached = self._list_cache.get(cache_key)
         if cached is not None:
             return cached
         try:
             label_reqs = parse_label_selector(label)
-            field_reqs = parse_field_selector(fields, supported_fields(resource.resource))
+            field_reqs = parse_field_selector(fields, supported_fields(resource.qualified))
         except SelectorError as exc:
             raise SimError(400, "BadRequest", str(exc), None) from None
         if namespace is None:
@@ -357,7 +369,8 @@ class SimApi:
     # ------------------------------------------------------------ discovery
 
     def _build_discovery(self, resources: list[_Resource]) -> dict[str, bytes]:
-        groups = {"apps": "v1", "autoscaling": "v2"}
+        groups = {"apps": "v1", "autoscaling": "v2", "batch": "v1", "scheduling.k8s.io": "v1",
+                  "events.k8s.io": "v1"}
         out = {
             "/version": dumps(_version(self.scenario.server_version)),
             "/api": dumps({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
@@ -416,6 +429,11 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16
     server: _HttpServer
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Every answer's `Date` is the scenario's time, as a real API server dates answers by its clock:
+        clients that take "now" from the cluster (`ServerClock`) see the scenario's `now`."""
+        return format_datetime(self.server.sim.api.now(), usegmt=True)
+
     def do_GET(self) -> None:  # http.server's naming
         self._answer("GET")
 
@@ -439,6 +457,9 @@ class _Handler(BaseHTTPRequestHandler):
         request_body = self.rfile.read(length) if length else b""
         sim = self.server.sim
         sim.record(method, self.path)
+        if self.path == "/v2" or self.path.startswith("/v2/"):
+            self._registry(method)
+            return
         if sim.api.scenario.latency_ms:
             time.sleep(sim.api.scenario.latency_ms / 1000)
         code, body = sim.api.handle(method, self.path, request_body, self.headers.get("Content-Type"))
@@ -449,6 +470,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(body)
+
+    def _registry(self, method: str) -> None:
+        answer = self.server.sim.registry.handle(method, urlsplit(self.path).path)
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        self.end_headers()
+        if method != "HEAD":
+            for chunk in answer.body:
+                self.wfile.write(chunk)
 
     def log_message(self, format: str, *args: Any) -> None:  # signature of the base class
         log.debug("sim: " + format, *args)
@@ -499,6 +531,7 @@ class SimServer:
     def __init__(self, scenario: Scenario, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.scenario = scenario
         self.api = SimApi(scenario)
+        self.registry = SimRegistry(scenario)
         self._httpd = _HttpServer((host, port), _Handler)
         self._httpd.sim = self
         self._thread: threading.Thread | None = None
@@ -540,6 +573,11 @@ class SimServer:
             self._thread = None
         self._httpd.close_connections()
         self._httpd.server_close()
+
+    def mirror_setting(self) -> str:
+        """`CORONER_REGISTRY_MIRRORS=…` sending every registry the scenario's images name to this sim."""
+        return "CORONER_REGISTRY_MIRRORS=" + ",".join(f"{registry}={self.url}"
+                                                      for registry in sorted(self.registry.registries))
 
     def write_kubeconfig(self, path: str | Path, *, context: str = DEFAULT_CONTEXT,
                          namespace: str | None = None) -> Path:

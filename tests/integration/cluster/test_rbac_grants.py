@@ -32,6 +32,7 @@ CALLS: dict[str, dict[str, Call]] = {
     "clusterrole-readonly.yaml": {
         "list_nodes": lambda r: r.list_nodes(),
         "list_namespaces": lambda r: r.list_namespaces(),
+        "namespace_labels": lambda r: r.namespace_labels(NAMESPACE),
         "list_pods": lambda r: (r.list_pods(None), r.list_pods(NAMESPACE, label_selector=f"app={NAME}")),
         "list_events": lambda r: (r.list_events(None, field_selector="involvedObject.kind=Node"),
                                   r.list_events(NAMESPACE)),
@@ -39,11 +40,12 @@ CALLS: dict[str, dict[str, Call]] = {
         "list_deployments": lambda r: (r.list_deployments(None), r.list_deployments(NAMESPACE)),
         "list_replicasets": lambda r: r.list_replicasets(NAMESPACE),
         "list_hpas": lambda r: r.list_hpas(NAMESPACE),
+        "list_jobs": lambda r: (r.list_jobs(None), r.list_jobs(NAMESPACE)),
         # /version is a non-resource URL every authenticated user may read (system:public-info-viewer).
         "server_version": lambda r: r.server_version(),
     },
     "opt-in/node-proxy.yaml": {
-        "node_fs_summary": lambda r: r.node_fs_summary(NODE),
+        "node_fs_summary": lambda r: (r.node_fs_summary(NODE), r.node_fs_summary(NODE, pods=True)),
     },
 }
 # Building and closing a reader is not a call to the API.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.sim.process import sim_process
+from tests.doubles.sim_process import sim_process
 from tests.integration.gate.conftest import GateImages, coroner
 
 pytestmark = pytest.mark.slow  # coroner gate as a process against the sim in a child process

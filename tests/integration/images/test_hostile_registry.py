@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "images"))
-
-from images_fakes import deep_layer, pax_layer
+from tests.doubles.images import deep_layer, pax_layer
 
 from bot.images.autopsy import autopsy
 from bot.images.registry_reader import RegistryImageReader

@@ -27,8 +27,9 @@ from bot.engine.diagnose import Diagnosis
 from bot.images.autopsy import autopsy
 from bot.images.registry_reader import RegistryImageReader
 from bot.postmortem.evidence import ImageSummary, instruction_of
-from bot.report import text_report
-from bot.slack.blocks import PostmortemNotice, diagnosis_message, postmortem_message
+from bot.render.text import render_text
+from bot.render.slack import diagnosis_message
+from bot.slack.blocks import PostmortemNotice, postmortem_message
 from bot.slack.incident_blocks import root_message, thread_line
 from bot.store import Store
 from tests.cli_process import CORONER, cli_env
@@ -197,10 +198,8 @@ def _diagnosis(report) -> Diagnosis:
 
 def test_engine_text_and_json(report) -> None:
     diagnosis = _diagnosis(report)
-    assert leaks(diagnosis.render_text()) == []
+    assert leaks(render_text(diagnosis)) == []
     assert leaks(json.dumps(diagnosis.to_json())) == []
-    text = text_report(title="app", findings=diagnosis.findings, timeline=diagnosis.timeline)
-    assert leaks(text) == []
 
 
 def test_slack_blocks(report) -> None:
@@ -252,10 +251,10 @@ def test_stored_rows(report, database_url: str) -> None:
             uow.incidents.set_probable_cause("pd-1", diagnosis.findings[-1].title)
             uow.diagnoses.record(dedupe_key="d1", incident_id="pd-1", findings=diagnosis.findings, started_at=T0,
                                  target={"name": "app"}, image=bundle["image"], dockerfile_fix=bundle["dockerfile_fix"])
+            uow.timeline.add_entries(incident_id="pd-1", entries=diagnosis.timeline)
+            body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
+            uow.postmortems.save_version(incident_id="pd-1", body_markdown=body)
             uow.commit()
-        store.add_timeline_entries(incident_id="pd-1", entries=diagnosis.timeline)
-        body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
-        store.save_postmortem_version(incident_id="pd-1", body_markdown=body)
         dumped = []
         with store.engine.connect() as conn:
             for table in ("incidents", "diagnosis_runs", "findings", "timeline_entries", "postmortem_versions"):

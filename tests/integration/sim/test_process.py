@@ -1,7 +1,7 @@
 import pytest
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
-from bot.sim.process import sim_process
+from tests.doubles.sim_process import sim_process
 
 pytestmark = pytest.mark.slow  # starts the sim in child processes
 
@@ -20,7 +20,7 @@ def test_bad_arguments():
 
 
 def test_a_sim_that_cannot_start_is_an_error(tmp_path):
-    from bot.sim.process import SimProcessError
+    from tests.doubles.sim_process import SimProcessError
 
     with pytest.raises(SimProcessError, match="did not start"):
         with sim_process(tmp_path / "config", scenario="no-such-scenario"):

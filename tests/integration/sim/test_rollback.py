@@ -21,7 +21,8 @@ from bot.ports import (
     RolloutTimeout,
 )
 from bot.sim.kubeconfig import write_kubeconfig
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.model import Forbidden
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
 NS, NAME = "prod", "user-profile-service"

@@ -13,7 +13,8 @@ import yaml
 
 from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
 from bot.ports import RollbackError
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.model import Forbidden
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
 ROLE_FILE = Path(__file__).resolve().parents[3] / "deploy" / "kubernetes" / "opt-in" / "rollback-role.yaml"

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from bot.slack.app import create_slack_app
 from bot.slack.asgi import slack_routes
-from bot.slack.manifest import APP_TOKEN_SCOPES, WEB_API_SCOPES, app_manifest, bot_scopes
+from tests.integration.slack.manifest import APP_TOKEN_SCOPES, WEB_API_SCOPES, app_manifest, bot_scopes
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "docs" / "slack.md").read_text()

@@ -48,7 +48,7 @@ def test_rollback_candidate_is_newest_healthy_with_exact_command_and_patch(meltd
 
 
 def test_revision_with_failure_events_while_live_is_not_recommended(meltdown, ctx_of):
-    from bot.engine.fakes import event
+    from tests.doubles.cluster_reader import event
 
     rs6 = next(rs for rs in meltdown.replicasets if rs.revision == 6)
     meltdown.events.append(event(f"{rs6.name}-x", "BackOff", "Back-off restarting failed container", count=30,

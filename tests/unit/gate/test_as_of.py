@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bot.cluster.snapshots import FsStats, NodeFsSummary
 from bot.demo.as_of import ClusterAsOf
-from bot.engine.fakes import FakeClusterReader, node
+from tests.doubles.cluster_reader import FakeClusterReader, node
 
 GiB = 1 << 30
 NEW, OLD = "registry.example.com/app:v5", "registry.example.com/app:v4"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gate_reports import BASE, MB, report
+from tests.unit.gate.gate_reports import BASE, MB, report
 
 from bot.gate import ClusterPressure, GatePolicy, NodeImageFs, decide
 from bot.images.autopsy import ImageReport
@@ -141,6 +141,7 @@ def test_pull_pressure_fails_on_the_nodes_that_would_cross_the_thresholds():
     assert [n["node"] for n in ev["nodes"]] == ["node-5", "node-4", "node-3"]
     assert all(n["pods"] == 5 and n["crosses"] == ["image-gc-high", "imagefs-eviction"] for n in ev["nodes"])
     assert "HPA api max 30" in decision.notes
+    assert [layer["index"] for layer in ev["layers"]] == [1, 0]  # the layers every pull carries, heaviest first
 
 
 def test_nodes_that_already_hold_the_image_pull_nothing():

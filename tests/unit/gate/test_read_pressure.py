@@ -12,7 +12,7 @@ from bot.cluster.snapshots import (
     HpaSnapshot,
     NodeFsSummary,
 )
-from bot.engine.fakes import FakeClusterReader, node
+from tests.doubles.cluster_reader import FakeClusterReader, node
 from bot.gate import read_pressure
 from bot.ports import ClusterNotFound, ClusterReadError
 
@@ -89,12 +89,22 @@ def test_without_nodes_proxy_the_figures_fall_back_to_status_images_and_say_so()
     assert "3 of 3 nodes" in note and "get nodes/proxy" in note
 
 
-def test_one_unreachable_kubelet_falls_back_for_that_node_only():
+def test_the_summary_api_can_be_skipped_when_time_is_short():
     reader = world()
-    del reader.summaries["n3"]
+    pressure = read_pressure(reader, "prod", "api", image_bytes=1, use_summary=False)
+    assert reader.calls["node_fs_summary"] == 0 and pressure.source == "status.images"
+    assert any("(the summary API was not asked)" in n for n in pressure.notes)
+
+
+@pytest.mark.parametrize("down", ["n1", "n3"])  # the first node, asked alone as the probe, or another
+def test_one_unreachable_kubelet_falls_back_for_that_node_only(down):
+    reader = world()
+    del reader.summaries[down]
     pressure = read_pressure(reader, "prod", "api", image_bytes=1)
     assert pressure.source == "mixed"
-    assert {n.node: n.source for n in pressure.nodes} == {"n1": "summary", "n2": "summary", "n3": "status.images"}
+    sources = {n.node: n.source for n in pressure.nodes}
+    assert sources == {name: "status.images" if name == down else "summary" for name in ("n1", "n2", "n3")}
+    assert any("status.images on 1 of 3 nodes (the summary API did not answer for them)" in n for n in pressure.notes)
 
 
 def test_without_an_hpa_the_spec_replicas_are_the_reach():

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from images_fakes import RegistryDouble, basic_header, tar_bytes
+from tests.doubles.images import RegistryDouble, basic_header, tar_bytes
 
 from bot.images.registry_auth import Credential, RegistryAuth, load_registry_auth
 from bot.images.registry_reader import RegistryImageReader

@@ -5,7 +5,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from images_fakes import sha, tar_bytes
+from tests.doubles.images import sha, tar_bytes
 
 from bot.cli import main
 from bot.images.reference import DOCKER_HUB, parse_reference

@@ -18,7 +18,7 @@ def api():
 @pytest.fixture(scope="module")
 def forbidden_api():
     scenario = load_scenario("registry-meltdown")
-    from bot.sim.scenario import Forbidden
+    from bot.sim.model import Forbidden
 
     scenario.forbidden = (Forbidden("get", "nodes/proxy"), Forbidden("list", "events"))
     return SimApi(scenario)
@@ -125,7 +125,7 @@ def test_discovery_and_version(api):
     assert get(api, "/version")[1]["gitVersion"] == "v1.29.3-eks-adc7111"
     assert get(api, "/api")[1]["versions"] == ["v1"]
     groups = {g["name"] for g in get(api, "/apis")[1]["groups"]}
-    assert groups == {"apps", "autoscaling"}
+    assert groups == {"apps", "autoscaling", "batch", "scheduling.k8s.io", "events.k8s.io"}
 
 
 def test_writes_other_than_patching_a_deployment_are_refused(api):

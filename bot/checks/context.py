@@ -1,0 +1,81 @@
+"""What a check receives: the readers, the target and a per-run memo shared by every check.
+
+The engine builds it and runs the checks; checks import nothing from the engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bot.catalog import CatalogEntry
+from bot.deadline import NO_DEADLINE, Deadline
+from bot.domain import Target
+from bot.ports import ClusterForbidden, ClusterReader, ImageReader
+
+T = TypeVar("T")
+
+
+class Memo:
+    """Single-flight memoisation keyed by any hashable value; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[Hashable, Future[Any]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if owner:
+                future = Future()
+                self._futures[key] = future
+        assert future is not None
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, to every waiter
+                future.set_exception(exc)
+        return future.result()
+
+    def calls(self) -> int:
+        with self._lock:
+            return len(self._futures)
+
+
+@dataclass
+class CheckContext:
+    """`cluster` is already memoised for the run: checks may call it freely.
+
+    `memo` shares derived facts (the service's pods, its revisions, image sizes) between checks
+    running concurrently, so each is computed once.
+    """
+
+    service: str
+    target: Target
+    cluster: ClusterReader
+    now: datetime
+    images: ImageReader | None = None
+    entry: CatalogEntry | None = None
+    node_proxy_enabled: bool = False
+    # When this check's time is up. The runner gives each check its own; readers that wait on a network
+    # (the image reader) stop at it, so the check's thread ends instead of being abandoned.
+    deadline: Deadline = NO_DEADLINE
+    memo_store: Memo = field(default_factory=Memo)
+    gaps: list[tuple[str, ClusterForbidden]] = field(default_factory=list)
+    _gaps_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def container(self) -> str | None:
+        return self.entry.container if self.entry else None
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        return self.memo_store.get(("fact", key), compute)
+
+    def forbidden(self, check: str, exc: ClusterForbidden) -> None:
+        """A check went on without data RBAC refused; the engine reports the missing permission once."""
+        with self._gaps_lock:
+            self.gaps.append((check, exc))
