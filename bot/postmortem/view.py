@@ -512,8 +512,13 @@ def _affected_nodes(findings: Sequence[Finding]) -> tuple[str, ...]:
             value = finding.evidence.get(key)
             if isinstance(value, str):
                 nodes.add(value)
-            elif isinstance(value, Mapping | list | tuple):  # a mapping counts per node: its keys
+            elif isinstance(value, Mapping):  # a mapping counts per node: its keys
                 nodes.update(str(v) for v in value)
+            elif isinstance(value, list | tuple):  # names, or per-node records that carry their "node"
+                for item in value:
+                    name = item.get("node") if isinstance(item, Mapping) else item
+                    if isinstance(name, str):
+                        nodes.add(name)
     return tuple(sorted(nodes))
 
 

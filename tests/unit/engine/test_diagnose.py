@@ -64,8 +64,10 @@ def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
     assert "Recommended: revision 6, registry.example.com/shop/user-profile-service:v6 (220 MB)" in text
     assert "other-service" not in text
     # It leads with the probable cause, then numbers the findings in the diagnosis's order.
+    # Without the summary API what fills the disks is not seen, so the chain says DiskPressure, not "disk full
+    # of images" (issue 9: do not guess images).
     assert text.split("\n")[2].startswith(
-        "Probable cause (high confidence): revision 7 (image 4.2 GB, 19.5× revision 6) → 3 nodes' disk full")
+        "Probable cause (high confidence): revision 7 (image 4.2 GB, 19.5× revision 6) → DiskPressure/NotReady")
     assert "   1. [CRITICAL] image-size-regression: Revision 7's image is 4.2 GB" in text
 
 

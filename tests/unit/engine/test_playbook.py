@@ -16,7 +16,7 @@ def test_shipped_playbooks_load():
     assert select_playbook(books, trigger="pagerduty:incident.triggered").name == "pagerduty-triggered"
     assert select_playbook(books).name == "diagnose"
     assert [s.check for s in books["diagnose"].steps] == [
-        "nodes", "disk", "workload", "rollout", "hpa", "image", "dockerfile"
+        "nodes", "disk", "workload", "rollout", "neighbours", "hpa", "image", "dockerfile"
     ]
 
 
