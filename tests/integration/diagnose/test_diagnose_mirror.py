@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.sim.server import running_sim
 
+pytestmark = pytest.mark.slow  # the whole diagnosis with the image autopsy from a registry
+
 
 @pytest.fixture(scope="module")
 def meltdown(tmp_path_factory):
