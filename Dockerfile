@@ -10,7 +10,7 @@ COPY --link pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip wheel --wheel-dir /wheels -r requirements.txt
-COPY --link README.md ./
+COPY --link README.md setup.py ./
 COPY --link bot/ bot/
 COPY --link playbooks/ playbooks/
 COPY --link migrations/ migrations/

@@ -64,10 +64,10 @@ def main() -> None:
     print("| input | parser | one pass | lint | fix | lint / one pass | fix / one pass | fix / lint |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, text in cases:
-        parser = cpu(lambda: parse(text), args.repeat)
-        base = cpu(lambda: one_pass(text), args.repeat)
-        linted = cpu(lambda: lint(parse(text)), args.repeat)
-        fixed = cpu(lambda: fix(text, measure_context=False), args.repeat)
+        parser = cpu(lambda text=text: parse(text), args.repeat)
+        base = cpu(lambda text=text: one_pass(text), args.repeat)
+        linted = cpu(lambda text=text: lint(parse(text)), args.repeat)
+        fixed = cpu(lambda text=text: fix(text, measure_context=False), args.repeat)
         print(f"| {label} | {parser:.3f} s | {base:.3f} s | {linted:.3f} s | {fixed:.3f} s "
               f"| {linted / base:.2f}× | {fixed / base:.2f}× | {fixed / linted:.2f}× |", flush=True)
 

@@ -17,21 +17,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKES = ROOT / "tests" / "unit" / "images"
-sys.path[:0] = [str(ROOT), str(FAKES)]
+sys.path.insert(0, str(ROOT))
 
-from test_hostile_layers import BOMB  # noqa: E402 - the bombs the regression tests refuse, built the same way
+from tests.unit.images.test_hostile_layers import BOMB  # noqa: E402 - the bombs the regression tests refuse, built the same way
 
 
 def bomb(kind: str) -> tuple[str, int, int, float]:
-    result = subprocess.run([sys.executable, "-c", BOMB, str(FAKES), kind],
+    result = subprocess.run([sys.executable, "-c", BOMB, kind],
                             capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)})
     elapsed, message, compressed, peak = result.stdout.strip().splitlines()[-4:]
     return message, int(compressed), int(peak), float(elapsed)
 
 
 def hot_path(files: int) -> float:
-    from images_fakes import tar_bytes
+    from tests.doubles.images import tar_bytes
 
     from bot.images.tarstream import iter_layer_blob
 
@@ -46,7 +45,7 @@ def hot_path(files: int) -> float:
 
 
 def deep_walk(depth: int) -> float:
-    from images_fakes import deep_layer
+    from tests.doubles.images import deep_layer
 
     from bot.images.model import LayerRef
     from bot.images.tarstream import iter_layer_blob

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.incidents.simulate import delivery_headers, incident_event_body  # noqa: E402
+from bot.incidents.simulate import delivery_headers, incident_event_body
 
 SECRET = "bench-intake-secret"
 ADMIN_URL = os.environ.get("CORONER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/reader_breakdown.py [--nodes 2000] [--runs 5] [--workers 32]
 
-Against the generated cluster served by `coroner sim` in a child process (`bot.sim.process`), with the
+Against the generated cluster served by `coroner sim` in a child process (`tests/doubles/sim_process.py`), with the
 official client's `KubernetesClusterReader`, interleaved per run:
 - `list_nodes` at page sizes 500 (kubectl's) and 2,000;
 - every node's summary from 32 threads, through the fast path (`_ProxyGetter`) and through the generated
@@ -28,7 +28,7 @@ import urllib3
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.sim.kubeconfig import SIM_TOKEN
-from bot.sim.process import sim_process
+from tests.doubles.sim_process import sim_process
 
 
 def timed(fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -49,7 +49,7 @@ def main() -> None:
         whole = KubernetesClusterReader.from_kubeconfig(sim.kubeconfig, sim.context, pool_size=args.workers,
                                                         page_size=args.nodes)
         official = KubernetesClusterReader.from_kubeconfig(sim.kubeconfig, sim.context, pool_size=args.workers)
-        official._proxy = None  # noqa: SLF001 - the generated method, for comparison
+        official._proxy = None  # the generated method, for comparison
         names = [n.name for n in paged.list_nodes()]
         pool = urllib3.PoolManager(maxsize=args.workers, headers={"Authorization": f"Bearer {SIM_TOKEN}"})
         urls = [f"{sim.url}/api/v1/nodes/{n}/proxy/stats%2Fsummary" for n in names]

@@ -4,7 +4,7 @@
                                    [--no-gc-freeze]
 
 1. The cluster: `coroner sim --scenario registry-meltdown --latency-ms N` in a child process
-   (`bot.sim.process`), so every Kubernetes API answer takes N ms. One diagnosis of
+   (`tests/doubles/sim_process.py`), so every Kubernetes API answer takes N ms. One diagnosis of
    `user-profile-service` makes about four rounds of requests one after the other (resolve, the
    deployment, the checks, the rollout history), so 350 ms per answer gives ≈ 1.5 s per diagnosis;
    the app's process times one before the bursts and reports it (`one_diagnosis_s`).
@@ -180,7 +180,7 @@ def measure(src: Path, kubeconfig: Path, *, commands: int, concurrency: int, rep
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
     with running_slack_web() as double:
-        server = subprocess.Popen(  # noqa: S603 - this script, with fixed arguments
+        server = subprocess.Popen(  # this script, with fixed arguments
             [sys.executable, __file__, "--serve", "--kubeconfig", str(kubeconfig), "--slack-api", double.api_url,
              "--concurrency", str(concurrency), *(["--gc-freeze"] if gc_freeze else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
@@ -257,7 +257,7 @@ def main() -> None:
     # This tree first, for the client and the sim (the installed `coroner` may point at another checkout).
     sys.path.insert(0, str(ROOT))
     os.environ["PYTHONPATH"] = str(ROOT)
-    from bot.sim.process import sim_process
+    from tests.doubles.sim_process import sim_process
 
     sources = ([args.baseline_src.resolve()] if args.baseline_src else []) + [ROOT]
     load = os.getloadavg()

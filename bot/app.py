@@ -28,7 +28,6 @@ from bot.incidents.pagerduty import SIGNATURE_HEADER, MalformedEvent, delivery_i
 from bot.incidents.service import IncidentService
 from bot.metrics import WEBHOOKS
 from bot.ports import Clock
-from bot.settings import Settings
 from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -134,13 +133,6 @@ def create_app(
         *extra_routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-def app_from_settings(settings: Settings) -> Starlette:
-    """The production app, assembled from Settings by the composition root (what `coroner serve` runs)."""
-    from bot.wiring import build, build_app
-
-    return build_app(build(settings))
 
 
 def _count(event_type: str, outcome: str) -> None:

@@ -106,7 +106,7 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:  # logging's name
         line = super().formatMessage(record)
         fields = " ".join(f"{key}={value}" for key, value in record_fields(record).items())
         return f"{line} [{fields}]" if fields else line

@@ -87,7 +87,7 @@ class ClusterReader(Protocol):
     context: str | None
 
     @property
-    def clock(self) -> Clock: ...
+    def clock(self) -> Clock: ...  # read-only: a reader may keep a richer clock (ServerClock)
 
     def list_nodes(self) -> list[NodeSnapshot]: ...
 

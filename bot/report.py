@@ -72,7 +72,7 @@ def format_value(key: str, value: Any, *, max_items: int = 10) -> str:
         return json.dumps(value)
     if isinstance(value, int | float) and is_size_key(key):
         return human_bytes(value)
-    if isinstance(value, float) and (key.endswith("ratio") or key.endswith("_fraction")):
+    if isinstance(value, float) and key.endswith(("ratio", "_fraction")):
         # A used/free ratio is a share; a growth ratio (19.55) is a factor.
         return f"{value * 100:.0f}%" if 0 <= value <= 1 else f"{value:.1f}×"
     if isinstance(value, float):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -43,7 +43,7 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool) 
     if worker:
         start_workers(services.store, lambda name: services.handlers(worker=name), count=settings.workers,
                       stop=stop)
-    closers = []
+    closers: list[Callable[[], None]] = []
     if settings.slack_bot_token is not None:
         # Slack may be down at start: serve starts anyway, /readyz says degraded until auth.test answers.
         closers.append(start_auth_check(services.slack_app(socket_mode=socket_mode).client,
@@ -63,7 +63,7 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool) 
 
 
 @contextmanager
-def serving(app: Any, *, lifespan: str = "on", start_timeout: float = 10.0) -> Iterator[str]:
+def serving(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", start_timeout: float = 10.0) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its base URL."""
     import uvicorn
 

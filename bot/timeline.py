@@ -45,7 +45,7 @@ def event_entries(events: Iterable[EventSnapshot], *, routine: bool = False, gro
         groups.setdefault((ev.involved_kind, ev.reason, _shape(ev), bucket), []).append(ev)
     out = []
     for (kind, reason, shape, _), members in groups.items():
-        members.sort(key=lambda e: (e.first_at or e.last_at, e.involved_name))  # type: ignore[arg-type, return-value]
+        members.sort(key=lambda e: (e.first_at or e.last_at, e.involved_name))
         first = members[0]
         at = first.first_at or first.last_at
         assert at is not None

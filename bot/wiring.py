@@ -5,21 +5,20 @@ builds through `build(settings, ...)`, with overrides for doubles, so there is o
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-
-from starlette.applications import Starlette
-
-import functools
 
 from slack_bolt import App
+from slack_sdk import WebClient
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from bot.app import create_app
+from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
 from bot.incidents.pagerduty_api import PagerDutyClient, enrich_timeline
 from bot.incidents.pagerduty_api import build_client as build_pagerduty_client
 from bot.jobs.note_to_pagerduty import KIND as NOTE_KIND
@@ -43,9 +42,15 @@ from bot.lifecycle.diagnosis import DiagnosisHandler
 from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
 from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
+from bot.readers import cluster_reader, image_reader
 from bot.settings import Settings
+from bot.slack.app import create_slack_app_from_settings
+from bot.slack.asgi import slack_routes
 from bot.slack.diagnose_command import IncidentThread, ServiceRef, SlashRun
 from bot.slack.health import SlackHealth
+from bot.slack.incident_listeners import register_incident_actions
+from bot.slack.poster import SlackChatPoster
+from bot.slack.reviewers import Reviewers
 from bot.store import Store
 from bot.worker import Handler, default_worker_name
 
@@ -53,28 +58,6 @@ log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
 JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND)
-
-
-def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, context: str | None = None) -> ClusterReader:
-    """The official kubernetes client: the given kubeconfig, else CORONER_KUBECONFIG, else in-cluster."""
-    from bot.cluster.kubernetes_reader import KubernetesClusterReader
-
-    return KubernetesClusterReader.connect(kubeconfig or settings.kubeconfig, context or settings.kube_context)
-
-
-def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:
-    """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine."""
-    if (source or settings.image_source) == "docker":
-        from bot.images.docker_reader import DockerImageReader
-
-        return DockerImageReader(contents=docker_contents)
-    from bot.images.registry_auth import RegistryAuth
-    from bot.images.registry_reader import RegistryImageReader
-
-    # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
-    auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth,
-                               mirrors=settings.registry_mirror_map())
 
 
 def split_service(text: str) -> tuple[str | None, str]:
@@ -112,8 +95,6 @@ class Services:
 
     def rollbacker(self, context: str | None) -> ClusterRollbacker:
         """The opt-in writer (CORONER_ROLLBACK_ENABLED), one per context like the readers."""
-        from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
-
         context = context or self.settings.kube_context
         with self._lock:
             if context not in self._rollbackers:
@@ -145,12 +126,14 @@ class Services:
 
     def record_slash_run(self, run: SlashRun) -> None:
         """Who ran `/diagnose`, when, and what came of it: in the audit log, next to the clicks."""
-        self.store.audit(
-            actor=run.user_id, action="slack.diagnose", target=str(ServiceRef(run.namespace, run.service)),
-            details={"user_name": run.user_name, "channel_id": run.channel_id, "started_at": run.started_at.isoformat(),
-                     "finished_at": run.finished_at.isoformat(), "outcome": run.outcome, "summary": run.summary,
-                     "error": run.error},
-        )
+        with self.store.unit_of_work() as uow:
+            uow.audit.record(
+                actor=run.user_id, action="slack.diagnose", target=str(ServiceRef(run.namespace, run.service)),
+                details={"user_name": run.user_name, "channel_id": run.channel_id,
+                         "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat(),
+                         "outcome": run.outcome, "summary": run.summary, "error": run.error},
+            )
+            uow.commit()
 
     def incident_thread_for(self, service: ServiceRef) -> IncidentThread | None:
         """The open incident of the service, when it has a Slack thread: `/diagnose` answers there too."""
@@ -198,10 +181,6 @@ class Services:
 
     def slack_app(self, *, socket_mode: bool = False) -> App:
         """The bolt app (`/diagnose` and the incident's buttons), built once: HTTP and Socket Mode share it."""
-        from bot.slack.app import create_slack_app_from_settings
-        from bot.slack.incident_listeners import register_incident_actions
-        from bot.slack.reviewers import Reviewers
-
         settings = self.settings
 
         def incident_buttons(app: App) -> None:
@@ -231,7 +210,7 @@ class Services:
         if self.settings.slack_bot_token is None:
             return {}
         status = self.slack_health.status()
-        report = {"slack": status.state}
+        report: dict[str, str] = {"slack": status.state}
         if status.state != "ok" and status.last_error:
             report["slack_error"] = status.last_error
         return report
@@ -255,10 +234,6 @@ def build(
     configure_check_slots(settings.check_concurrency)
     health = SlackHealth()
     if chat is None and settings.slack_bot_token is not None:
-        from slack_sdk import WebClient
-
-        from bot.slack.poster import SlackChatPoster
-
         # No retry handler here: a rate-limited post goes back to the queue with Slack's Retry-After.
         chat = SlackChatPoster(WebClient(token=settings.slack_bot_token.get_secret_value(),
                                          base_url=settings.slack_api_url, timeout=10), health=health)
@@ -288,8 +263,6 @@ def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0)
     settings = services.settings
     routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS)]
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
-        from bot.slack.asgi import slack_routes
-
         routes += slack_routes(services.slack_app())
     else:
         log.info("Slack is not configured (CORONER_SLACK_SIGNING_SECRET, CORONER_SLACK_BOT_TOKEN): /slack/events is off")

@@ -93,7 +93,9 @@ class JobLease:
 
     def renew(self) -> None:
         try:
-            self._store.renew_job(self.job.id, worker=self._worker, lease=self._lease)
+            with self._store.unit_of_work() as uow:
+                uow.jobs.renew(self.job.id, worker=self._worker, lease=self._lease)
+                uow.commit()
         except LeaseLost as exc:
             self._lost = str(exc)
             log.warning("lease lost; the job stops before its next side effect")
@@ -135,7 +137,9 @@ class JobWorker:
     def run_once(self) -> Job | None:
         """Run the oldest claimable job; None when the queue is empty. A handler's failure is recorded on
         the job (queued again after a backoff while attempts remain) and re-raised."""
-        job = self._store.claim_job(worker=self.name, lease=self._lease, kinds=list(self._handlers))
+        with self._store.unit_of_work() as uow:  # committed before the handler runs: the lease holds from here
+            job = uow.jobs.claim(worker=self.name, lease=self._lease, kinds=list(self._handlers))
+            uow.commit()
         if job is None:
             return None
         with log_context(job_id=job.id, kind=job.kind, incident_id=job.payload.get("incident_id")):
@@ -165,13 +169,17 @@ class JobWorker:
             raise
         finally:
             JOB_DURATION.labels(kind=job.kind, outcome=outcome).observe(time.monotonic() - started)
-        done = self._store.complete_job(job.id, worker=self.name)
+        with self._store.unit_of_work() as uow:
+            done = uow.jobs.complete(job.id, worker=self.name)
+            uow.commit()
         log.info("job done in %.2f s", time.monotonic() - started)
         return done
 
     def _fail(self, job: Job, error: str, *, retry_in: float) -> None:
         try:
-            self._store.fail_job(job.id, worker=self.name, error=error, retry_in=timedelta(seconds=retry_in))
+            with self._store.unit_of_work() as uow:
+                uow.jobs.fail(job.id, worker=self.name, error=error, retry_in=timedelta(seconds=retry_in))
+                uow.commit()
         except LeaseLost:
             log.warning("failed job was no longer ours", extra={"job_id": job.id})
 
@@ -189,7 +197,7 @@ class JobWorker:
                 continue
             except LeaseLost:
                 job = None
-            except Exception:  # noqa: BLE001 - recorded on the job; the worker must outlive one bad job
+            except Exception:  # recorded on the job; the worker must outlive one bad job
                 log.exception("job failed")
                 job = None
             if outage_attempts:

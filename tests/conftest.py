@@ -75,3 +75,28 @@ def pagerduty_api() -> Iterator[PagerDutyApiDouble]:
         yield double
     finally:
         double.stop()
+
+
+# --- markers follow what a test really starts -------------------------------------------------------
+# A test that receives one of these fixtures (directly or through another fixture) needs that service,
+# so it carries its marker: `pytest -m "not postgres"` deselects exactly the tests that would start one.
+SERVICE_FIXTURES = {
+    "postgres_url": "postgres",
+    "shared_postgres_url": "postgres",
+    "docker_client": "docker",
+    "registry_url": "registry",
+    "chromium": "chromium",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in fixtures:
+                item.add_marker(marker)
+        # Fixtures parametrized over the databases (database_url, fresh_database_url, the Slack lifecycle's
+        # bot) fetch PostgreSQL only in their "postgres" case.
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgres" in callspec.params.values():
+            item.add_marker("postgres")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.checks import facts
 from bot.cluster.snapshots import FsStats, NodeFsSummary, NodeSnapshot
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterReadError
 

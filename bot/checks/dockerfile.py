@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES: tuple[str, ...] = ("dockerfile-fix",)  # plus the Dockerfile doctor's own rules, passed through
 
@@ -86,7 +86,7 @@ def _propose_fix(text: str, path: Path, *, measure_context: bool) -> Finding | N
         title=f"Proposed fix for {path.name}{what}",
         evidence={
             "path": str(path),
-            "diff": result.diff,
+            "diff": result.patch,
             "fixed": fixed_rules,
             "remaining": sorted({f.rule for f in result.remaining}),
             "notes": list(result.notes),

@@ -20,7 +20,7 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
     selector_string,
 )
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
 

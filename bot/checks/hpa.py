@@ -17,7 +17,7 @@ from bot.checks import facts
 from bot.checks.pulls import parse_pulled
 from bot.cluster.snapshots import HpaSnapshot
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.ports import ClusterForbidden
 
 RULES = ("hpa-scaling", "pull-pressure")

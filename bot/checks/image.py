@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES: tuple[str, ...] = ()  # the autopsy's rules; the engine adds nothing of its own here
 

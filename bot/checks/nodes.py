@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.checks import facts
 from bot.cluster.snapshots import Condition, NodeSnapshot
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES = ("node-not-ready", "node-pressure", "node-cordoned")
 PRESSURES = ("DiskPressure", "MemoryPressure", "PIDPressure")

@@ -2,9 +2,12 @@
 
 Revisions come from the Deployment's ReplicaSets (annotation `deployment.kubernetes.io/revision`). A
 revision was live from its ReplicaSet's creation until the next revision's; it was healthy then unless
-the events of its pods in that window show failures (crash loops, failed pulls, probe failures,
-evictions). The current revision is judged on its pods now. Nothing is applied: the finding carries
-the `kubectl rollout undo` equivalent and the exact JSON patch kubectl would send (REFERENCE §3.5).
+its pods failed by themselves in that window (crash loops, own OOM kills, pull or config errors, failing
+probes: `revision_health`); evictions and other node-level failures say nothing against a revision. The
+current revision is judged on its pods now. The candidate finding carries the `implication` facts (its
+pods' failures beside the previous revision's, what it changed, when) from which the engine decides
+whether to recommend a rollback (`bot.reasoning.rollback`). Nothing is applied: the finding carries the
+`kubectl rollout undo` equivalent and the exact JSON patch kubectl would send (REFERENCE §3.5).
 """
 
 from __future__ import annotations
@@ -15,16 +18,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.checks import facts
+from typing import Any
+
+from bot.checks import facts, revision_health
 from bot.cluster.rollback import rollback_patch
-from bot.cluster.snapshots import EventSnapshot, ReplicaSetSnapshot
-from bot.checks.workload import PULL_FAILURES
+from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
 from bot.domain import Finding, RollbackCandidate, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
+from bot.ports import ClusterReadError
 
 RULES = ("image-size-regression", "rollback-candidate")
-
-FAILURE_REASONS = {"BackOff", "Failed", "Unhealthy", "Evicted", "OOMKilling", "ErrImagePull", "FailedCreate"}
 
 
 class RolloutParams(BaseModel):
@@ -33,6 +36,9 @@ class RolloutParams(BaseModel):
     min_ratio: float = Field(default=1.5, gt=1, description="Current / previous image size that counts as a regression.")
     min_delta_bytes: int = Field(default=100_000_000, ge=0, description="And at least this many more bytes.")
     max_candidates: int = Field(default=5, ge=1)
+    implication_window_hours: float = Field(
+        default=24, gt=0, description="Symptoms that begin later than this after a rollout do not implicate it."
+    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def _revisions(ctx: CheckContext) -> list[Revision]:
         if current:
             healthy, note = _current_health(ctx, rs)
         else:
-            healthy, note = _past_health(rs, events, rs.created_at, live_until)
+            healthy, note = _past_health(ctx, rs, events, rs.created_at, live_until)
             if not events_known:
                 note = "events unreadable (forbidden): assumed healthy, no failure evidence either way"
         out.append(
@@ -92,39 +98,79 @@ def _revisions(ctx: CheckContext) -> list[Revision]:
 
 
 def _current_health(ctx: CheckContext, rs: ReplicaSetSnapshot) -> tuple[bool, str]:
-    pods = [p for p in facts.pods(ctx) if any(o.name == rs.name for o in p.owners) or p.name.startswith(f"{rs.name}-")]
-    bad = Counter(
-        c.state_reason
-        for p in pods
-        for c in p.containers
-        if c.state == "waiting" and c.state_reason and (c.state_reason == "CrashLoopBackOff" or c.state_reason in PULL_FAILURES)
-    )
+    """Unhealthy only when its pods fail by themselves (crash loops, own OOM kills, pull or config errors,
+    failing probes). Pods evicted, unschedulable or on NotReady nodes say nothing against the revision."""
+    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), [], _nodes(ctx))
     desired = rs.replicas or 0
     ready = rs.ready_replicas or 0
-    if bad:
-        return False, "now: " + ", ".join(f"{n} {r}" for r, n in bad.most_common())
-    if desired and ready < desired:
-        return False, f"now: {ready}/{desired} ready"
-    return True, f"now: {ready}/{desired} ready"
+    own = revision_health.own(counts)
+    if own:
+        return False, "now: " + ", ".join(f"{n} {k}" for k, n in Counter(own).most_common())
+    note = f"now: {ready}/{desired} ready"
+    others = {k: n for k, n in counts.items() if k not in own}
+    if others:
+        note += " (" + ", ".join(f"{n} {k}" for k, n in Counter(others).most_common()) + ": node-level)"
+    return True, note
+
+
+def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:
+    try:
+        return facts.nodes_by_name(ctx)
+    except ClusterReadError:
+        return {}
 
 
 def _past_health(
-    rs: ReplicaSetSnapshot, events: list[EventSnapshot], start: datetime | None, end: datetime | None
+    ctx: CheckContext, rs: ReplicaSetSnapshot, events: list[EventSnapshot], start: datetime | None, end: datetime | None
 ) -> tuple[bool, str]:
-    prefix = f"{rs.name}-"
-    failures: Counter[str] = Counter()
-    for ev in events:
-        if ev.type != "Warning" or ev.reason not in FAILURE_REASONS:
-            continue
-        if not (ev.involved_name == rs.name or ev.involved_name.startswith(prefix)):
-            continue
-        at = ev.last_at or ev.first_at
-        if at is not None and ((start and at < start) or (end and at > end)):
-            continue
-        failures[ev.reason] += ev.count
-    if failures:
-        return False, "failure events while live: " + ", ".join(f"{n}× {r}" for r, n in failures.most_common())
-    return True, "no failure events while live"
+    """Healthy unless its pods failed by themselves while it was live (events in its window, or its pods
+    still running now); evictions and other node-level failures say nothing against it."""
+    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), events, _nodes(ctx), start=start, end=end)
+    own = revision_health.own(counts)
+    if own:
+        return False, "failures while live: " + ", ".join(f"{n}× {k}" for k, n in Counter(own).most_common())
+    return True, "no failures of its own while live"
+
+
+def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> dict[str, Any]:
+    """The facts that say whether the current revision is to blame, for the engine's rollback decision
+    (`bot.reasoning.rollback`): its pods' failures beside the previous revision's, what it changed, and
+    when its failures began against when it rolled out."""
+    nodes = _nodes(ctx)
+    pods = facts.pods(ctx)
+    events = facts.readable_service_events(ctx, "rollout")
+    counts, since = revision_health.failures(current.replicaset.name, pods, events, nodes, start=current.live_from)
+    earlier = [r for r in revisions(ctx) if r.revision < current.revision and r.replicaset.template != current.replicaset.template]
+    previous = earlier[-1] if earlier else None
+    before: dict[str, int] = {}
+    changed: list[dict[str, str]] = []
+    if previous is not None:
+        prev_counts, _ = revision_health.failures(
+            previous.replicaset.name, pods, events, nodes, start=previous.live_from, end=previous.live_until
+        )
+        before = dict(prev_counts)
+        changed = revision_health.changes(previous.replicaset.template, current.replicaset.template)
+    what = {c["what"] for c in changed}
+    explained = {
+        kind: sorted(what & set(revision_health.EXPLAINS[kind])) for kind in revision_health.own(counts)
+    }
+    ready = sum(1 for p in pods if p.ready and (any(o.name == current.replicaset.name for o in p.owners)
+                                                or revision_health.owned_by(p.name, current.replicaset.name)))
+    return {
+        "current_revision": current.revision,
+        "rolled_out_at": facts.ts(current.live_from),
+        "failures": dict(counts),
+        "own_failures": revision_health.own(counts),
+        "failing_since": facts.ts(since),
+        "previous_revision": previous.revision if previous else None,
+        "previous_failures": before,
+        "changes": changed,
+        "explained_by": explained,
+        "pods_ready": ready,
+        "replicas": current.replicaset.replicas,
+        "window_hours": params.implication_window_hours,
+        "now": facts.ts(ctx.now),
+    }
 
 
 def undo_command(namespace: str, name: str, revision: int, *, context: str | None = None) -> str:
@@ -223,13 +269,14 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
     ]
     recommended = next((c for c in ranked if c.recommended), None)
     trouble = not current.healthy or regression
+    why = implication(ctx, current, params)
     if recommended is None:
         return [
             Finding(
                 rule="rollback-candidate",
                 severity=Severity.MEDIUM if trouble else Severity.INFO,
                 title=f"No earlier revision of {dep.namespace}/{dep.name} was healthy: no rollback to recommend",
-                evidence={"current_revision": current.revision, "candidates": listing},
+                evidence={"current_revision": current.revision, "candidates": listing, "implication": why},
             )
         ]
     rev = next(r for r in revisions(ctx) if r.revision == recommended.revision)
@@ -261,6 +308,7 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
                 "paused": dep.paused,
                 "notes": notes,
                 "candidates": listing,
+                "implication": why,
             },
             remediation=f"`{recommended.undo_command}` (not applied: Coroner only recommends).",
         )

@@ -16,7 +16,7 @@ from bot.checks import facts
 from bot.checks.pulls import parse_pulled, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 RULES = (
     "pods-not-ready",
@@ -162,11 +162,10 @@ def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapsho
 
 def _pull_slow(where: str, events: list[EventSnapshot], params: WorkloadParams) -> list[Finding]:
     pulls = [r for e in events if e.reason == "Pulled" for r in [parse_pulled(e.message)] if r and not r.cached]
-    timed = [r for r in pulls if r.seconds is not None]
-    slow = [r for r in timed if r.seconds >= params.slow_pull_seconds]  # type: ignore[operator]
+    durations = [r.seconds for r in pulls if r.seconds is not None]
+    slow = [r for r in pulls if r.seconds is not None and r.seconds >= params.slow_pull_seconds]
     if not slow:
         return []
-    durations = [r.seconds for r in timed]  # type: ignore[misc]
     sizes = [r.size_bytes for r in slow if r.size_bytes]
     worst = max(slow, key=lambda r: r.seconds or 0)
     throughput = None
@@ -177,12 +176,12 @@ def _pull_slow(where: str, events: list[EventSnapshot], params: WorkloadParams) 
         Finding(
             rule="image-pull-slow",
             severity=Severity.MEDIUM,
-            title=f"{len(slow)} of {len(timed)} image pulls for {where} took over {params.slow_pull_seconds:g}s "
+            title=f"{len(slow)} of {len(durations)} image pulls for {where} took over {params.slow_pull_seconds:g}s "
             f"(slowest {facts.human_duration(worst.seconds or 0)}{size_text}, median "
             f"{facts.human_duration(statistics.median(durations))})",
             evidence={
                 "count": len(slow),
-                "pulls": len(timed),
+                "pulls": len(durations),
                 "slowest_seconds": worst.seconds,
                 "median_seconds": statistics.median(durations),
                 "image": worst.image,

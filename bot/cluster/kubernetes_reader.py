@@ -60,7 +60,9 @@ def status_message(exc: ApiException) -> str:
     if not isinstance(body, dict):
         body = {}
     message = str(body.get("message") or exc.reason or "no detail")
-    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    details = body.get("details")
+    if not isinstance(details, dict):
+        details = {}
     causes = [str(c.get("message")) for c in details.get("causes") or () if isinstance(c, dict) and c.get("message")]
     missing = [c for c in causes if c not in message]
     return f"{message}: {'; '.join(missing)}" if missing else message

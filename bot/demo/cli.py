@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.units import human_bytes
+
+if TYPE_CHECKING:
+    from bot.demo.gate import DemoGate
 
 # Layers below this share of the image are not the story: the on-call reads the few that are.
 CULPRIT_SHARE = 0.2
@@ -68,8 +72,21 @@ def demo(workdir: Path, scenario_name: str) -> None:
                 click.echo(f"  layer {layer.index}: {layer.instruction[:70]}  {human_bytes(layer.size_bytes)}"
                            + (f"  ({inside})" if inside else ""))
             click.echo("")
+    if run.gate is not None:
+        _echo_gate(run.gate)
     state = "new draft" if run.postmortem_is_new else "unchanged, no new version"
     click.echo(f"Postmortem draft v{run.postmortem_version} ({state}): {run.postmortem_path}")
     click.echo(f"Stored in {workdir / 'coroner.db'}; finished in {time.monotonic() - started:.1f} s")
     click.echo(f"Review it: CORONER_DATABASE_URL=sqlite:///{workdir / 'coroner.db'} "
                f"coroner postmortem review {incident.id} in_review --by <you>")
+
+
+def _echo_gate(gate: DemoGate) -> None:
+    """How the outage ends when the gate runs first: its decision on the culprit revision."""
+    from bot.gate.render import render_text
+
+    at = gate.at.strftime("%Y-%m-%d %H:%M:%S")
+    click.echo(f"The gate on revision {gate.revision}, as if it had run at {at} "
+               f"(coroner gate IMAGE --deployed {gate.workload}):")
+    click.echo("\n".join(f"  {line}" for line in render_text(gate.decision).splitlines()))
+    click.echo("")

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from bot.demo.gate import DemoGate, gate_at_rollout
 from bot.demo.slack_double import Conversation, running_slack_double
 from bot.domain import Incident, TimelineEntry
 from bot.incidents.service import incident_id_for
@@ -31,7 +32,8 @@ from bot.ports import CoronerError
 from bot.server import serving
 from bot.settings import Settings
 from bot.sim.images import ScenarioImageReader
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 from bot.store.records import DiagnosisRun, JobStatus
 from bot.wiring import Services, build, build_app
@@ -60,6 +62,7 @@ class DemoRun:
     postmortem_version: int
     postmortem_is_new: bool
     duplicates: int  # deliveries the intake recognised as already received (a second run)
+    gate: DemoGate | None = None  # `coroner gate` on the culprit revision, as if it had run at its rollout
 
 
 def pagerduty_id(scenario: Scenario) -> str:
@@ -130,20 +133,22 @@ def replay(*, workdir: Path, base: Settings, scenario_name: str = "registry-melt
                     # The on-call acknowledges once the diagnosis is in the thread, as they would.
                     _settle(services, incident_id, until=lambda: latest_diagnosis(services.store, incident_id))
         _settle(services, incident_id, until=lambda: _version_count(services, incident_id) > 0)
-        incident = services.store.get_incident(incident_id)
+        with services.store.unit_of_work() as uow:
+            incident = uow.incidents.get(incident_id)
+            version = uow.postmortems.latest(incident_id)
+            timeline = uow.timeline.list(incident_id)
         if incident is None:
             raise DemoError(f"the intake did not create incident {incident_id}")
-        with services.store.unit_of_work() as uow:
-            version = uow.postmortems.latest(incident_id)
         if version is None:
             raise DemoError(f"no postmortem was drafted for {incident_id}")
         path = workdir / f"postmortem-{pd_id}.md"
         path.write_text(version.body_markdown, encoding="utf-8")
+        gate = gate_at_rollout(scenario, services.cluster_for(spec.service), namespace, spec.service)
         run = DemoRun(
             incident=incident, diagnosis=latest_diagnosis(services.store, incident_id),
-            timeline=services.store.timeline(incident_id), conversation=conversation, postmortem_path=path,
+            timeline=timeline, conversation=conversation, postmortem_path=path,
             postmortem_version=version.version, postmortem_is_new=_version_count(services, incident_id) > before,
-            duplicates=duplicates,
+            duplicates=duplicates, gate=gate,
         )
         services.store.dispose()
         return run

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from bot.images.autopsy import ImageReport
 
 _FAIL_ON = ("error", "warning", "info", "none")
 
@@ -85,33 +89,74 @@ def lint_command(
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--context", "context_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Build context (default: the Dockerfile's directory); also measured when given.")
-@click.option("--write", is_flag=True, help="Apply the fix in place, and write the missing .dockerignore.")
+@click.option("--image", "image_ref", metavar="REF",
+              help="The image this Dockerfile built: its layers estimate the fixed image's size, and what its "
+                   "`COPY .` layer holds goes into the .dockerignore.")
+@click.option("--against", "against", metavar="REF2", help="With --image: the healthy image to compare the estimate with.")
+@click.option("--source", type=click.Choice(["docker", "registry"]), default=None,
+              help="With --image: read from the Docker engine or an OCI registry (default: CORONER_IMAGE_SOURCE).")
+@click.option("--write", is_flag=True, help="Apply the fix in place, and write the .dockerignore.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def fix_command(path: Path, context_dir: Path | None, write: bool, fmt: str) -> None:
-    """Print a unified diff that fixes PATH (applies with `patch -p1`); --write applies it."""
+def fix_command(
+    path: Path, context_dir: Path | None, image_ref: str | None, against: str | None, source: str | None,
+    write: bool, fmt: str,
+) -> None:
+    """Print the fix of PATH as one patch, .dockerignore included (applies with `patch -p1` and `git apply`)."""
     import json
 
-    from bot.dockerfile.fix import fix
+    from bot.dockerfile.fix import fix, with_size_estimate
     from bot.dockerfile.source import read_dockerfile, to_bytes, write_text
     from bot.redact import redact
 
     raw = read_dockerfile(str(path))
     context = context_dir if context_dir is not None else path.parent
-    result = fix(raw, path=str(path), context=context, measure_context=context_dir is not None)
+    report = _image_report(image_ref, raw, str(path), against, source) if image_ref else None
+    context_files: dict[str, int] = {}
+    if report is not None:
+        from bot.dockerfile.estimate import context_files as copied, copy_destination, from_report
+        from bot.dockerfile.parser import parse
+
+        context_files = copied(from_report(report), copy_destination(parse(raw, path=str(path))))
+    result = fix(raw, path=str(path), context=context, measure_context=context_dir is not None,
+                 context_files=context_files)
+    if report is not None:
+        comparison = report.comparison
+        result = with_size_estimate(
+            result, from_report(report), total_bytes=report.totals.size_bytes,
+            baseline=comparison.against if comparison else None,
+            baseline_bytes=comparison.against_size_bytes if comparison else None)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        if result.diff:
-            click.echo(to_bytes(result.diff), nl=False)  # the file's own bytes: the diff applies
-        if result.dockerignore and result.dockerignore_path:
-            verb = "write" if write else "would write"
-            click.echo(f"# {verb} {result.dockerignore_path}:", err=True)
-            for line in result.dockerignore.splitlines():
-                click.echo(f"#   {redact(line)}", err=True)
+        if result.patch:
+            click.echo(to_bytes(result.patch), nl=False)  # the file's own bytes: the patch applies
         for note in result.notes:
             click.echo(f"note: {redact(note)}", err=True)
+        if result.size_estimate is not None:
+            click.echo(f"size: {result.size_estimate.describe()}", err=True)
+            for removed in result.size_estimate.removed:
+                click.echo(f"size:   - {redact(removed.item)}: {_human(removed.size_bytes)} ({removed.rule})", err=True)
     if write:
         if result.changed:
             write_text(path, result.text)
         if result.dockerignore and result.dockerignore_path:
             write_text(Path(result.dockerignore_path), result.dockerignore)
+
+
+def _human(size: int) -> str:
+    from bot.units import human_bytes
+
+    return human_bytes(size)
+
+
+def _image_report(ref: str, dockerfile_text: str, dockerfile_path: str, against: str | None,
+                  source: str | None) -> ImageReport:
+    """The autopsy of the image the Dockerfile built, through the same readers as `coroner image`."""
+    from bot.images.autopsy import autopsy
+    from bot.settings import load_settings
+    from bot.readers import image_reader
+
+    settings = load_settings()
+    reader = image_reader(settings, source=source or settings.image_source)
+    return autopsy(reader, ref, dockerfile_text=dockerfile_text, dockerfile_path=dockerfile_path, against=against,
+                   workers=4)

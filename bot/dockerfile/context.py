@@ -102,7 +102,7 @@ def _to_regex(pattern: str) -> str:
             if j < 0:
                 raise re.error("unterminated character class")
             body = pattern[i + 1 : j]
-            if body.startswith("^") or body.startswith("!"):
+            if body.startswith(("^", "!")):
                 body = "^" + body[1:]
             out.append("[" + body.replace("/", "") + "]")
             i = j
@@ -316,63 +316,77 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
     )
 
 
-def audit_from_files(files: Mapping[str, int], *, root: str = "(listed files)", top: int = 10) -> ContextAudit:
-    """The same audit from a list of context paths and sizes, for example the files a `COPY . .` layer
-    holds in an image: the postmortem knows what the context was without having it."""
-    per_top: dict[str, list[int]] = {}
-    kinds: dict[str, str] = {}
-    is_dir: dict[str, bool] = {}
-    secrets: list[str] = []
-    data_bytes: dict[str, int] = {}
-    for raw, size in files.items():
-        path = raw.strip("/")
-        if not path:
-            continue
-        parts = path.split("/")
-        top_name = parts[0]
-        is_dir[top_name] = is_dir.get(top_name, False) or len(parts) > 1
-        bucket = per_top.setdefault(top_name, [0, 0])
-        bucket[0] += size
-        bucket[1] += size
-        for part in parts[:-1]:
-            if part in _JUNK_DIRS:
-                kinds.setdefault(top_name, "git" if part == ".git" else "cache")
-        if parts[-1] == "pyvenv.cfg" and len(parts) > 1:
-            kinds[top_name] = "venv"
-        if _SECRET_NAME.match(parts[-1]):
-            secrets.append(path)
-        low = parts[-1].lower()
-        for ext in DATA_EXTENSIONS:
-            if low.endswith(ext):
-                data_bytes[ext] = data_bytes.get(ext, 0) + size
-                break
-    entries = [
-        ContextEntry(name + ("/" if is_dir.get(name) else ""), sent, total, kinds.get(name, ""))
-        for name, (sent, total) in per_top.items()
-    ]
-    entries.sort(key=lambda e: (-e.sent_bytes, e.path))
-    total = sum(files.values())
-    return ContextAudit(
-        root=root,
-        dockerignore=None,
-        total_bytes=total,
-        total_files=len(files),
-        sent_bytes=total,
-        sent_files=len(files),
-        largest=tuple(entries[:top]),
-        junk=tuple(e for e in entries if e.kind),
-        secrets=tuple(sorted(secrets)),
-        data_patterns=tuple(f"**/*{ext}" for ext, size in sorted(data_bytes.items()) if size >= LARGE_BYTES),
-    )
-
-
 def missing_standard_entries(patterns: list[Pattern]) -> list[str]:
     matcher = Matcher(patterns)
     return [entry for entry, sample in STANDARD_ENTRIES if not matcher.excluded(sample)]
 
 
-def recommended_dockerignore(audit_result: ContextAudit | None) -> list[str]:
-    """The lines a .dockerignore should have: the standard ones, plus what this context actually holds."""
+_TEST_DIRS = frozenset({"tests", "test", "testdata", "test_data", "fixtures", "__tests__", "spec", "specs"})
+_DATA_DIRS = frozenset({"data", "fixtures", "testdata", "test_data", "samples", "datasets"})
+_SITE_PACKAGES = re.compile(r"^lib/python[0-9.]*/site-packages(/|$)")
+
+
+@dataclass(frozen=True)
+class SeenPath:
+    """A path of the build context that an image's `COPY .` layer holds and the image should not."""
+
+    path: str  # relative to the context: `.git`, `.venv`, `tests/data`, `config/.env`
+    size_bytes: int
+    kind: str  # "git", "venv", "cache", "test-data", "secret"
+
+
+def unshipped_paths(files: Mapping[str, int]) -> list[SeenPath]:
+    """What of `files` should not ship, each named by the directory or file a .dockerignore line should
+    hold, largest first. `files` maps context paths to bytes: files or directories, as an image autopsy
+    lists a `COPY . .` layer's largest paths (`.git`, `app/.venv`, `tests/data`)."""
+    sizes: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+    for raw, size in files.items():
+        parts = raw.strip("/").split("/")
+        for k, part in enumerate(parts):
+            below = "/".join(parts[k + 1 :])
+            last = k == len(parts) - 1
+            kind = ""
+            if part == ".git":
+                kind = "git"
+            elif (part in _VENV_NAMES and (not last or part != "env")) or _SITE_PACKAGES.match(below) \
+                    or below == "pyvenv.cfg":
+                kind = "venv"
+            elif part in _JUNK_DIRS:
+                kind = "cache"
+            elif last and _SECRET_NAME.match(part):
+                kind = "secret"
+            elif last and _TEST_DIRS & set(parts[:-1]) and (
+                    part.lower().endswith(DATA_EXTENSIONS) or part in _DATA_DIRS or size >= LARGE_BYTES):
+                kind = "test-data"
+                if part.lower().endswith(DATA_EXTENSIONS) and k > 0:
+                    k -= 1  # a data file: its directory is the line (`tests/data`, not each CSV)
+            elif last and part.lower().endswith(DATA_EXTENSIONS) and size >= LARGE_BYTES:
+                kind = "data"  # outside the tests: only the data files of that directory, not its code
+                ext = next(e for e in DATA_EXTENSIONS if part.lower().endswith(e))
+                parts = [*parts[:-1], "**", f"*{ext}"] if k > 0 else [f"*{ext}"]
+                k = len(parts) - 1
+            if kind:
+                path = "/".join(parts[: k + 1])
+                sizes[path] = sizes.get(path, 0) + size
+                kinds.setdefault(path, kind)
+                break
+    seen = [SeenPath(path, size, kinds[path]) for path, size in sizes.items()]
+    return sorted(seen, key=lambda s: (-s.size_bytes, s.path))
+
+
+def recommended_dockerignore(audit_result: ContextAudit | None, seen: list[SeenPath] | None = None) -> list[str]:
+    """The lines a .dockerignore should have: the standard ones, plus what this context actually holds.
+
+    `seen`: paths an image's `COPY .` layer held that should not ship; each gets its own uncommented
+    line, by its path relative to the context, ahead of the standard lines."""
+    from bot.units import human_bytes
+
+    evidence: list[str] = []
+    if seen:
+        sizes = ", ".join(f"{s.path} ({human_bytes(s.size_bytes)})" for s in seen)
+        evidence = ["# Seen in the image's `COPY .` layer, not needed at run time: " + sizes,
+                    *(s.path for s in seen)]
     lines = [
         "# Written by `coroner fix`: keep the build context to what the image needs.",
         ".git",
@@ -388,6 +402,11 @@ def recommended_dockerignore(audit_result: ContextAudit | None) -> list[str]:
         ".pytest_cache",
         ".mypy_cache",
     ]
+    if evidence:
+        lines = [lines[0], *evidence, "# Never needed in an image:",
+                 *(line for line in lines[1:] if line not in evidence)]
+    if audit_result is None and seen:
+        return lines  # the image showed what the context holds: no guesses about data files
     if audit_result is None:
         lines += [
             "# Data files: uncomment the ones the image does not need at run time.",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.dockerfile.options import APK, NO_ARGS, NPM, PIP, ParsedArgs, parse_args
+from bot.dockerfile.options import APT as APT_OPTIONS
 from bot.dockerfile.shell import Command, positional_words
 
 APT = ("apt-get", "apt", "aptitude")
 # Options that take a value, so the value is not mistaken for a subcommand or package.
 _VALUE_OPTIONS = frozenset(
     {"-o", "-c", "-t", "--option", "--target-release", "-r", "--requirement", "-e", "--editable", "-f",
-     "--find-links", "-i", "--index-url", "--extra-index-url", "-X", "--repo", "--virtual", "-t", "--target",
+     "--find-links", "-i", "--index-url", "--extra-index-url", "-X", "--repo", "--virtual", "--target",
      "--prefix", "--root", "-w", "--wheel-dir", "-d", "--dest", "--constraint", "--cache-dir", "--platform",
      "--enablerepo", "--disablerepo", "--setopt", "--installroot", "--repository"}
 )
@@ -23,6 +25,12 @@ class PackageCall:
     action: str  # install, update, upgrade, remove, clean, wheel, ci, download, build, ...
     packages: tuple[str, ...]
     command: Command
+    # The options as the tool itself reads them (pip, apt, apk, npm); empty for the other managers.
+    args: ParsedArgs = NO_ARGS
+
+    def has_option(self, *names: str) -> bool:
+        """Whether the tool would see one of the canonical options `names` (`--no-cache-dir`, `-y`)."""
+        return self.args.has(*names)
 
 
 def classify(command: Command) -> PackageCall | None:
@@ -30,11 +38,13 @@ def classify(command: Command) -> PackageCall | None:
     name = c.name
     words = c.words
     if name in APT:
-        pos = _positional(words[1:])
-        return PackageCall("apt", pos[0] if pos else "", tuple(pos[1:]), command) if pos else None
+        args = parse_args(words[1:], APT_OPTIONS)
+        given = args.positional
+        return PackageCall("apt", given[0], given[1:], command, args) if given else None
     if name == "apk":
-        pos = _positional(words[1:])
-        return PackageCall("apk", pos[0], tuple(pos[1:]), command) if pos else None
+        args = parse_args(words[1:], APK)
+        given = args.positional
+        return PackageCall("apk", given[0], given[1:], command, args) if given else None
     if name in ("yum", "dnf", "microdnf", "zypper", "tdnf"):
         pos = _positional(words[1:])
         if not pos:
@@ -44,13 +54,17 @@ def classify(command: Command) -> PackageCall | None:
         return PackageCall(mgr, action, tuple(pos[1:]), command)
     pip = _pip_args(words)
     if pip is not None:
-        pos = _positional(pip)
-        return PackageCall("pip", pos[0] if pos else "", tuple(pos[1:]), command) if pos else None
+        args = parse_args(pip, PIP)
+        given = args.positional
+        return PackageCall("pip", given[0], given[1:], command, args) if given else None
     if name in ("npm", "pnpm"):
-        pos = _positional(words[1:])
-        action = pos[0] if pos else ""
-        action = {"i": "install", "add": "install", "clean-install": "ci"}.get(action, action)
-        return PackageCall(name, action, tuple(pos[1:]), command) if action else None
+        args = parse_args(words[1:], NPM)
+        given = args.positional
+        action = given[0] if given else ""
+        action = {"i": "install", "add": "install", "clean-install": "ci", "isntall": "install",
+                  "in": "install", "ins": "install", "inst": "install", "insta": "install", "instal": "install",
+                  "ic": "ci", "install-clean": "ci"}.get(action, action)
+        return PackageCall(name, action, given[1:], command, args) if action else None
     if name == "yarn":
         pos = _positional(words[1:])
         if not pos and any(w in ("--version", "-v", "--help", "-h") for w in words[1:]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.dockerfile.source import MAX_DOCKERFILE_BYTES, printable
@@ -21,6 +22,8 @@ KEYWORDS = frozenset(
     }
 )
 # Instructions whose leading `--name[=value]` words are flags, not arguments.
+# Shells whose RUN scripts the rules read (a `SHELL ["pwsh", "-c"]` RUN is not one of them).
+POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"})
 _FLAGGED = frozenset({"ADD", "COPY", "FROM", "HEALTHCHECK", "RUN"})
 # Instructions whose exec form is a JSON array (BuildKit falls back to shell form when the JSON is invalid).
 _EXEC_CAPABLE = frozenset({"CMD", "ENTRYPOINT", "RUN", "SHELL", "ADD", "COPY", "VOLUME"})
@@ -128,6 +131,16 @@ class Stage:
         """The earlier stage this one builds on (`FROM builder`), or None for an image."""
         return stages[self.base_index] if self.base_index is not None else None
 
+    def shell_runs(self) -> Iterator[Instruction]:
+        """The stage's RUN instructions that a POSIX shell executes: after `SHELL ["pwsh", ...]` a RUN is
+        no shell script the rules can read, until a SHELL puts a POSIX shell back."""
+        posix = True
+        for ins in self.instructions:
+            if ins.keyword == "SHELL" and ins.exec_form:
+                posix = ins.exec_form[0].rsplit("/", 1)[-1].lower() in POSIX_SHELLS
+            if ins.keyword == "RUN" and posix:
+                yield ins
+
 
 @dataclass(frozen=True)
 class Dockerfile:
@@ -149,6 +162,15 @@ class Dockerfile:
             if s.name == name.lower():
                 return s
         return None
+
+    def shipped_indexes(self) -> set[int]:
+        """The final stage and the stages it is built FROM: their layers are in the image that ships."""
+        return {s.index for s in self.chain(self.final_stage)}
+
+    def shell_runs(self) -> Iterator[Instruction]:
+        """Every stage's shell RUNs (`Stage.shell_runs`), in file order."""
+        for stage in self.stages:
+            yield from stage.shell_runs()
 
     def chain(self, stage: Stage) -> list[Stage]:
         """The stage and the stages it builds on, oldest first."""

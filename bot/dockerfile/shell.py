@@ -68,9 +68,9 @@ class Command:
             if w in options:
                 return True
             for o in options:
-                if len(o) == 2 and o[0] == "-" and o[1] != "-" and w.startswith("-") and not w.startswith("--"):
-                    if o[1] in w[1:]:
-                        return True
+                if (len(o) == 2 and o[0] == "-" and o[1] != "-" and w.startswith("-") and not w.startswith("--")
+                        and o[1] in w[1:]):
+                    return True
                 if o.startswith("--") and w.startswith(o + "="):
                     return True
         return False

@@ -6,5 +6,4 @@
 - `bot.engine.registry.CHECKS`: the explicit table of checks (name, function, params model, rules).
 - `bot.engine.runner.run_playbook`: concurrent checks, per-check and whole-run timeouts, gaps as findings.
 - `bot.engine.resolve`: service -> workload (catalog, Deployment name, app labels).
-- `bot.engine.fakes.FakeClusterReader`: the in-memory `ClusterReader` for tests.
 """

@@ -7,11 +7,10 @@ request. Errors are memoised too, so a forbidden list is refused once, not once 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bot.checks.context import Memo
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -25,33 +24,6 @@ from bot.cluster.snapshots import (
 from bot.ports import ClusterReader
 
 T = TypeVar("T")
-
-
-class Memo:
-    """Single-flight memoisation keyed by any hashable value; thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[Hashable, Future[Any]] = {}
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if owner:
-                future = Future()
-                self._futures[key] = future
-        assert future is not None
-        if owner:
-            try:
-                future.set_result(compute())
-            except BaseException as exc:  # re-raised below, to every waiter
-                future.set_exception(exc)
-        return future.result()
-
-    def calls(self) -> int:
-        with self._lock:
-            return len(self._futures)
 
 
 class CachingClusterReader:

@@ -11,6 +11,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.engine.diagnose import diagnose
 from bot.engine.playbook import load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
+from bot.readers import cluster_reader, image_reader
 
 
 @click.command("diagnose")
@@ -47,8 +48,6 @@ def diagnose_command(
     playbooks = load_playbooks(settings.playbooks_dir)
     playbook = select_playbook(playbooks, name=playbook_name, trigger="diagnose")
     chosen_context = context or catalog_context(catalog, service) or settings.kube_context
-    from bot.wiring import cluster_reader, image_reader
-
     cluster = cluster_reader(settings, kubeconfig=kubeconfig, context=chosen_context)
     images = image_reader(settings) if read_images else None
     result = diagnose(

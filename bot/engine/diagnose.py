@@ -28,12 +28,13 @@ from bot.domain import (
     TimelineEntry,
 )
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
 from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, order_findings, run_playbook
 from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
+from bot.reasoning import reason
 from bot.redact import redact, redact_json
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ class Diagnosis:
     cause: ProbableCause | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the documented keys: service, target, findings, rollback_candidates, timeline, duration_ms.
-        Credentials in any string are redacted (`bot.redact`): this JSON is printed and posted."""
+        """Exactly the documented keys: service, target, findings, rollback_candidates, rollback, cause,
+        timeline, duration_ms. Credentials in any string are redacted (`bot.redact`): this JSON is printed
+        and posted."""
         return redact_json({
             "service": self.service,
             "target": self.target.to_json(),
@@ -69,6 +71,8 @@ class Diagnosis:
                 {"revision": c.revision, "image": c.image, "size_bytes": c.size_bytes, "healthy": c.healthy}
                 for c in self.rollback_candidates
             ],
+            "rollback": self.rollback.to_json(),
+            "cause": self.cause.to_json() if self.cause is not None else None,
             "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
             "duration_ms": self.duration_ms,
         })
@@ -168,19 +172,21 @@ def _diagnose(
         node_proxy_enabled=node_proxy_enabled,
     )
     runs = run_playbook(ctx, playbook, on_check_done=on_check_done)
-    findings = order_findings(merge_forbidden([f for run in runs for f in run.findings]))
-    candidates = _candidates(ctx)
+    found = merge_forbidden([f for run in runs for f in run.findings])
+    reasoned = reason(found, _candidates(ctx), where=f"{target.namespace}/{target.name}")
     timeline = _timeline(ctx, limit=timeline_limit)
     return Diagnosis(
         service=service,
         target=target,
-        findings=tuple(findings),
-        rollback_candidates=tuple(candidates),
+        findings=tuple(order_findings(list(reasoned.findings))),
+        rollback_candidates=reasoned.candidates,
         timeline=tuple(timeline),
         duration_ms=int((time.monotonic() - started) * 1000),
         playbook=playbook.name,
         resolved_via=resolution.via,
         checks=tuple(runs),
+        rollback=reasoned.rollback,
+        cause=reasoned.cause,
     )
 
 
@@ -261,8 +267,8 @@ _MARK = {
 def summary_lines(d: Diagnosis) -> list[str]:
     """What happened, in causal order, one sentence per kind of evidence; each names its rule."""
     by_rule: dict[str, list[Finding]] = {}
-    for f in d.findings:
-        by_rule.setdefault(f.rule, []).append(f)
+    for finding in d.findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
 
     def first(rule: str) -> Finding | None:
         return by_rule.get(rule, [None])[0]

@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot import reasoning
 from bot.checks import dockerfile, disk, hpa, image, nodes, rollout, workload
 from bot.domain import Finding
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 
 
 @dataclass(frozen=True)
@@ -41,5 +42,9 @@ CHECKS: dict[str, CheckSpec] = {
 
 # Findings the engine itself emits when a check cannot run.
 ENGINE_RULES = ("check-forbidden", "check-failed", "check-timeout")
+# Findings the engine's reasoning writes over the checks' (bot.reasoning).
+REASONING_RULES = reasoning.RULES
 
-ALL_RULES: tuple[str, ...] = tuple(rule for spec in CHECKS.values() for rule in spec.rules) + ENGINE_RULES
+ALL_RULES: tuple[str, ...] = (
+    tuple(rule for spec in CHECKS.values() for rule in spec.rules) + ENGINE_RULES + REASONING_RULES
+)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bot.deadline import Deadline, DeadlineExceeded
 from bot.domain import Finding, Severity
-from bot.engine.context import CheckContext
+from bot.checks.context import CheckContext
 from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
 from bot.logs import carry_log_context, log_context
@@ -110,7 +110,7 @@ def _start(
                 result = list(spec.run(check_ctx, step.params))
             finished[id(future)] = time.monotonic()
             future.set_result(result)
-        except BaseException as exc:  # handed to the waiting runner, which turns it into a finding
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting runner, which turns it into a finding
             finished[id(future)] = time.monotonic()
             future.set_exception(exc)
         finally:
@@ -148,7 +148,7 @@ def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnChec
         except CoronerError as exc:
             status, error = "failed", str(exc)
             findings = [_failed_finding(step.check, str(exc))]
-        except Exception as exc:  # noqa: BLE001 - the one place a broken check must not break the run
+        except Exception as exc:  # the one place a broken check must not break the run
             log.exception("check %s raised", step.check, extra={"check": step.check})
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             findings = [_failed_finding(step.check, error)]

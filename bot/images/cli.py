@@ -12,6 +12,7 @@ from bot.images.autopsy import autopsy
 from bot.images.render import render_json, render_text
 from bot.images.reference import DOCKER_HUB, parse_reference
 from bot.ports import CoronerError, ImageReadError
+from bot.readers import image_reader
 from bot.settings import load_settings
 
 
@@ -36,8 +37,6 @@ def image_command(
     ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
 ) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
-    from bot.wiring import image_reader
-
     settings = load_settings()
     source = source or settings.image_source
     dockerfile_text = None

@@ -27,7 +27,7 @@ OPAQUE_PREFIX = ".wh..wh.."
 
 
 class _Node:
-    __slots__ = ("children", "size", "is_dir")
+    __slots__ = ("children", "is_dir", "size")
 
     def __init__(self, size: int = 0, is_dir: bool = False) -> None:
         self.children: dict[str, _Node] = {}

@@ -185,7 +185,7 @@ class DockerImageReader:
             path = os.path.join(info["DockerRootDir"], "image", info["Driver"], "imagedb", "content", "sha256",
                                 image.id.split(":", 1)[-1])
             with open(path, "rb") as handle:
-                return json.load(handle)  # type: ignore[no-any-return]
+                return json.load(handle)
         except (OSError, ValueError, KeyError, docker.errors.DockerException):
             return None
 

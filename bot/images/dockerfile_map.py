@@ -96,7 +96,7 @@ def map_history(
         return reconstructed
     instructions = parse_instructions(dockerfile_text, path)
     last_from = max((i for i, ins in enumerate(instructions) if ins.keyword.upper() == "FROM"), default=-1)
-    stage = [ins for ins in instructions[last_from + 1 :]]
+    stage = instructions[last_from + 1 :]
     result = list(reconstructed)
     h, d = len(history) - 1, len(stage) - 1
     while h >= 0 and d >= 0:

@@ -72,7 +72,7 @@ def _object(document: object, what: str) -> dict[str, Any]:
     fields = expect(document, dict, what)
     if fields is None:
         raise MalformedDocument(f"{what} is null")
-    return fields  # type: ignore[no-any-return]
+    return fields
 
 
 def is_index(document: object, header_type: str) -> bool:

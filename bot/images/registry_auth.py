@@ -80,7 +80,7 @@ def registrable_domain(host: str) -> str:
         return host
     except ValueError:
         pass
-    return _public_suffixes().privatesuffix(host) or host  # type: ignore[no-any-return]
+    return _public_suffixes().privatesuffix(host) or host
 
 
 class RegistryAuth:

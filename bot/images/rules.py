@@ -241,7 +241,7 @@ def runs_as_root(manifest: ImageManifest, layers: Sequence[LayerInfo]) -> list[F
     last = layers[-1]
     return [
         _finding("runs-as-root", Severity.MEDIUM,
-                 f"The image runs as root (USER {'is not set' if not user else user})",
+                 f"The image runs as root (USER {user or 'is not set'})",
                  {"layer": last.index, "bytes": 0, "instruction": "USER " + (manifest.config.user or "(not set)"), "user": manifest.config.user},
                  "Add a non-root user and a numeric `USER 10001:10001` before the CMD (runAsNonRoot can only verify a number).")
     ]

@@ -13,11 +13,14 @@ import tarfile
 import zlib
 from dataclasses import dataclass, replace
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING, Literal
 
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import classify
 from bot.images.model import FileEntry
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 # tarfile reads in blocks of `bufsize`; its 10 KiB default makes a gigabyte layer cost 100k calls.
 TAR_BUFSIZE = 1 << 20
@@ -37,15 +40,16 @@ class ChunkStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)
         while len(self._pending) - self._offset == 0:
             try:
                 self._pending = next(self._chunks)
             except StopIteration:
                 return 0
             self._offset = 0
-        n = min(len(buffer), len(self._pending) - self._offset)
-        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
+        n = min(len(view), len(self._pending) - self._offset)
+        view[:n] = memoryview(self._pending)[self._offset : self._offset + n]
         self._offset += n
         return n
 
@@ -53,25 +57,26 @@ class ChunkStream(io.RawIOBase):
 class PrefixedStream(io.RawIOBase):
     """Puts back bytes already read (a peeked header) in front of a stream."""
 
-    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, prefix: bytes, rest: IO[bytes] | io.RawIOBase) -> None:
         self._prefix = prefix
         self._rest = rest
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)
         if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
+            n = min(len(view), len(self._prefix))
+            view[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
         readinto = getattr(self._rest, "readinto", None)
         if readinto is not None:
-            return readinto(buffer) or 0
-        data = self._rest.read(len(buffer))
+            return readinto(view) or 0
+        data = self._rest.read(len(view))
         n = len(data)
-        buffer[:n] = data
+        view[:n] = data
         return n
 
 
@@ -109,9 +114,12 @@ def entry_from_member(member: tarfile.TarInfo) -> FileEntry | None:
     )
 
 
+_TAR_MODES: dict[str, Literal["r|", "r|gz", "r|*"]] = {"": "r|", "gz": "r|gz", "*": "r|*"}
+
+
 def iter_tar(fileobj: IO[bytes], *, compression: str = "") -> Iterator[FileEntry]:
     """Entries of an (optionally gzip) tar read in one streaming pass. `compression` is "", "gz" or "*"."""
-    mode = f"r|{compression}" if compression else "r|"
+    mode = _TAR_MODES[compression]
     with tarfile.open(fileobj=fileobj, mode=mode, bufsize=TAR_BUFSIZE) as archive:
         for member in archive:
             entry = entry_from_member(member)
@@ -119,7 +127,7 @@ def iter_tar(fileobj: IO[bytes], *, compression: str = "") -> Iterator[FileEntry
                 yield entry
 
 
-def open_layer_stream(raw: IO[bytes]) -> tuple[IO[bytes], str]:
+def open_layer_stream(raw: IO[bytes] | io.RawIOBase) -> tuple[IO[bytes], str]:
     """Sniff the compression of a layer blob and return a stream of the plain tar plus what was found.
 
     gzip is left to tarfile (`r|gz`); zstd needs the optional `zstandard` package.
@@ -130,10 +138,10 @@ def open_layer_stream(raw: IO[bytes]) -> tuple[IO[bytes], str]:
         return stream, "gz"
     if head == ZSTD_MAGIC:
         try:
-            import zstandard  # type: ignore[import-not-found]
+            import zstandard
         except ImportError as exc:
             raise UnsupportedLayer("zstd-compressed layer: install the `zstandard` package to read it") from exc
-        return zstandard.ZstdDecompressor().stream_reader(stream), ""  # type: ignore[no-any-return]
+        return zstandard.ZstdDecompressor().stream_reader(stream), ""
     return stream, ""
 
 
@@ -149,7 +157,8 @@ class GzipStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)
         while self._offset >= len(self._out):
             if self._inflate.eof:
                 rest = self._inflate.unused_data
@@ -161,8 +170,8 @@ class GzipStream(io.RawIOBase):
             if not data:
                 return 0
             self._out, self._offset = self._inflate.decompress(data, TAR_BUFSIZE), 0
-        n = min(len(buffer), len(self._out) - self._offset)
-        buffer[:n] = memoryview(self._out)[self._offset : self._offset + n]
+        n = min(len(view), len(self._out) - self._offset)
+        view[:n] = memoryview(self._out)[self._offset : self._offset + n]
         self._offset += n
         return n
 
@@ -189,10 +198,11 @@ class BoundedStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         if self.remaining <= 0:
             return 0
-        view = memoryview(buffer)[: min(len(buffer), self.remaining)]
+        view = memoryview(buffer)
+        view = view[: min(len(view), self.remaining)]
         n = self._raw.readinto(view)  # type: ignore[attr-defined]
         if not n:
             raise EOFError("tar member truncated")
@@ -369,13 +379,13 @@ def iter_tar_fast(
 
 
 def iter_layer_blob(
-    raw: IO[bytes], *, limits: LayerLimits = LayerLimits(), deadline: Deadline = NO_DEADLINE
+    raw: IO[bytes] | io.RawIOBase, *, limits: LayerLimits = LayerLimits(), deadline: Deadline = NO_DEADLINE
 ) -> Iterator[FileEntry]:
     """The entries of a layer blob (plain, gzip or zstd tar). Raises `LayerError` for a layer that cannot
     be read, `EOFError` for a truncated one and `DeadlineExceeded` when time runs out."""
     stream, compression = open_layer_stream(raw)
     if compression == "gz":
-        stream = GzipStream(stream)
-    if not hasattr(stream, "readinto") or compression == "gz":
-        stream = io.BufferedReader(stream, buffer_size=TAR_BUFSIZE)  # type: ignore[arg-type]
+        stream = io.BufferedReader(GzipStream(stream), buffer_size=TAR_BUFSIZE)
+    elif not hasattr(stream, "readinto"):  # BufferedReader reads through readinto: PrefixedStream adds it
+        stream = io.BufferedReader(PrefixedStream(b"", stream), buffer_size=TAR_BUFSIZE)
     yield from iter_tar_fast(stream, limits=limits, deadline=deadline)

@@ -76,7 +76,7 @@ class IntakeWriter:
                 for waiting in batch:
                     waiting.done.set_exception(exc)
                 continue
-            except Exception as exc:  # noqa: BLE001 - nothing was stored: every sender is told to retry
+            except Exception as exc:  # nothing was stored: every sender is told to retry
                 log.exception("storing %d PagerDuty events failed", len(batch))
                 failure = StoreUnavailable(f"storing the event failed: {type(exc).__name__}")
                 for waiting in batch:

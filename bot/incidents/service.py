@@ -156,7 +156,7 @@ class IncidentService:
                 return Processed.DONE
         except StoreUnavailable:
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug in processing must not lose the stored event
+        except Exception as exc:  # a bug in processing must not lose the stored event
             log.exception("processing PagerDuty event failed; it stays pending", extra={"inbound_id": inbound_id})
             with self._store.unit_of_work() as uow:
                 uow.events.mark_failed(inbound_id, error=f"{type(exc).__name__}: {exc}")
@@ -170,7 +170,7 @@ class IncidentService:
         max_attempts = None if retry_exhausted else MAX_PROCESS_ATTEMPTS
         with self._store.unit_of_work() as uow:
             pending = uow.events.pending(limit=limit, max_attempts=max_attempts)
-        counts = {outcome: 0 for outcome in Processed}
+        counts = dict.fromkeys(Processed, 0)
         for event in pending:
             counts[self.process(event.id)] += 1
         return counts

@@ -30,7 +30,9 @@ class IncidentActions:
     rollbacker_for: Callable[[str | None], ClusterRollbacker] | None = None
 
     def audit(self, *, actor: str, action: str, target: str, **details: Any) -> None:
-        self.store.audit(actor=actor, action=action, target=target, details=details)
+        with self.store.unit_of_work() as uow:
+            uow.audit.record(actor=actor, action=action, target=target, details=details)
+            uow.commit()
 
     def refuse(self, *, actor: str, action: str, target: str, reason: str) -> ActionRefused:
         self.audit(actor=actor, action=f"{action}.refused", target=target, reason=reason)
@@ -49,7 +51,8 @@ class IncidentActions:
                              comment=comment)
 
     def set_pagerduty_status(self, *, incident_id: str, status: str, actor: str, email: str | None) -> None:
-        incident = self.store.get_incident(incident_id)
+        with self.store.unit_of_work() as uow:
+            incident = uow.incidents.get(incident_id)
         if self.pagerduty is None:
             raise ActionRefused("PagerDuty write-back is not configured (CORONER_PAGERDUTY_API_TOKEN)")
         if incident is None or incident.external_id is None:

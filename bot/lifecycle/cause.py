@@ -1,47 +1,31 @@
-"""The one-line probable cause shown on the incident's root message, decided once from the diagnosis:
-"image grew 19.5× in revision 5: layer 1 cuda-toolkit 1.9 GB; roll back to revision 4"."""
+"""The one-line probable cause shown on the incident's root message (and in the PagerDuty note), read from
+the diagnosis's own cause, never re-derived: "revision 5 (image 4.2 GB, 19.5× revision 4) → 3 nodes'
+imagefs full → … → registry 503; roll back to revision 4". The rollback clause is there only when the
+diagnosis's rollback decision recommends it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from bot.domain import Finding, RollbackCandidate, Severity
-from bot.postmortem.evidence import ImageSummary
-from bot.units import human_bytes
+from bot.domain import Finding, Severity
+
+NOT_CAUSES = ("rollback-candidate", "rollback-not-indicated", "check-failed", "check-forbidden", "check-timeout")
 
 
 def probable_cause(
-    findings: Sequence[Finding], *, image: ImageSummary | None, recommended: RollbackCandidate | None
+    cause: Mapping[str, Any] | None, rollback: Mapping[str, Any] | None, findings: Sequence[Finding]
 ) -> str | None:
     parts: list[str] = []
-    growth = next((f for f in findings if f.rule == "image-size-regression"), None)
-    if growth is not None:
-        ev = growth.evidence
-        current, previous = ev.get("current_size_bytes"), ev.get("previous_size_bytes")
-        # The same ratio the finding's title shows: from the sizes, not from the rounded `ratio`.
-        ratio = current / previous if isinstance(current, int) and isinstance(previous, int) and previous else \
-            float(ev.get("ratio", 0))
-        head = f"image grew {ratio:.1f}× in revision {ev.get('current_revision', '?')}"
-        culprit = _largest_layer(image)
-        parts.append(f"{head}: {culprit}" if culprit else head)
+    summary = (cause or {}).get("summary")
+    if summary:
+        parts.append(" ".join(str(summary).split()))
     else:
-        worst = sorted((f for f in findings if f.severity.rank <= Severity.HIGH.rank and f.rule not in
-                        ("rollback-candidate", "check-failed", "check-forbidden")), key=lambda f: f.severity.rank)
+        # A run stored before the engine reasoned about cause: its most severe finding.
+        worst = sorted((f for f in findings if f.severity.rank <= Severity.HIGH.rank and f.rule not in NOT_CAUSES),
+                       key=lambda f: f.severity.rank)
         if worst:
             parts.append(" ".join(worst[0].title.split()))
-    rollback = next((f for f in findings if f.rule == "rollback-candidate"), None)
-    if recommended is not None and rollback is not None and rollback.severity.rank <= Severity.HIGH.rank:
-        parts.append(f"roll back to revision {recommended.revision}")
+    if rollback and rollback.get("recommended") and rollback.get("revision") is not None:
+        parts.append(f"roll back to revision {rollback['revision']}")
     return "; ".join(parts) if parts else None
-
-
-def _largest_layer(image: ImageSummary | None) -> str | None:
-    if image is None or not image.layers:
-        return None
-    layer = max(image.layers, key=lambda la: la.size_bytes)
-    if layer.top_paths:
-        # The path that weighs most in the layer says more than the instruction's first words.
-        top = max(layer.top_paths, key=lambda p: p.size_bytes)
-        return f"layer {layer.index} {top.path.rstrip('/').rsplit('/', 1)[-1] or top.path} {human_bytes(top.size_bytes)}"
-    words = layer.instruction.split()
-    return f"layer {layer.index} {' '.join(words[:3]) if words else '?'} {human_bytes(layer.size_bytes)}"

@@ -63,6 +63,8 @@ class DiagnosisHandler:
                 rollback_candidates=[c.to_json() for c in diagnosis.rollback_candidates],
                 image=evidence.image.to_json() if evidence.image is not None else None,
                 dockerfile_fix=evidence.dockerfile_fix.to_json() if evidence.dockerfile_fix is not None else None,
+                cause=diagnosis.cause.to_json() if diagnosis.cause is not None else None,
+                rollback=diagnosis.rollback.to_json(),
             )
             uow.commit()
         # Serialised with incidents joining this job (they lock the same row): each incident gets the post

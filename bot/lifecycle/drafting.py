@@ -63,7 +63,8 @@ class DraftHandler:
 
     def __call__(self, job: Job, lease: JobLease) -> None:
         command = DraftPostmortem.from_payload(job.payload)
-        incident = self.store.get_incident(command.incident_id)
+        with self.store.unit_of_work() as uow:
+            incident = uow.incidents.get(command.incident_id)
         if incident is None:
             raise DraftError(f"no incident {command.incident_id}")
         if diagnosis_in_progress(self.store, incident.id):
@@ -73,13 +74,17 @@ class DraftHandler:
         if incident.external_id and self.enrich is not None:
             enrichment = self.enrich(incident.external_id)
             if enrichment.entries:
-                self.store.add_timeline_entries(incident_id=incident.id, entries=enrichment.entries)
+                with self.store.unit_of_work() as uow:
+                    uow.timeline.add_entries(incident_id=incident.id, entries=enrichment.entries)
+                    uow.commit()
             if enrichment.missing:
                 gaps.append(enrichment.missing)
         run = latest_diagnosis(self.store, incident.id)
+        with self.store.unit_of_work() as uow:
+            timeline = uow.timeline.list(incident.id)
         bundle = load_bundle({
             "incident": incident.to_json(),
-            "timeline": [e.to_json() for e in self.store.timeline(incident.id)],
+            "timeline": [e.to_json() for e in timeline],
             "findings": [f.to_json() for f in run.findings] if run else [],
             "rollback_candidates": list(run.rollback_candidates) if run else [],
             "image": run.image if run else None,
@@ -89,10 +94,13 @@ class DraftHandler:
             gaps.append("no diagnosis was stored for this incident")
         markdown = render_postmortem(build_view(**bundle, gaps=gaps), templates_dir=self.templates_dir)
         lease.ensure_held()
-        version, created = self.store.save_postmortem_version(
-            incident_id=incident.id, body_markdown=markdown, author="coroner")
-        post = PostToSlack(incident_id=incident.id, kind="postmortem", ref=str(version.version))
-        self.store.enqueue_job(kind=POST_KIND, dedupe_key=post.dedupe_key(), payload=post.to_payload(),
-                               max_attempts=POST_MAX_ATTEMPTS)
+        # One transaction: the version is numbered once, and its Slack notice is queued with it or not at all.
+        with self.store.unit_of_work() as uow:
+            version, created = uow.postmortems.save_version(
+                incident_id=incident.id, body_markdown=markdown, author="coroner")
+            post = PostToSlack(incident_id=incident.id, kind="postmortem", ref=str(version.version))
+            uow.jobs.enqueue(kind=POST_KIND, dedupe_key=post.dedupe_key(), payload=post.to_payload(),
+                             max_attempts=POST_MAX_ATTEMPTS)
+            uow.commit()
         log.info("postmortem v%d %s", version.version, "drafted" if created else "unchanged",
                  extra={"incident_id": incident.id})

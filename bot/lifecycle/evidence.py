@@ -5,13 +5,14 @@ drafted from what was seen during the incident, not from what the cluster looks 
 from __future__ import annotations
 
 import logging
-import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.deadline import Deadline
 from bot.domain import RollbackCandidate
-from bot.dockerfile.fix import fix
+from bot.dockerfile.estimate import context_files, copy_destination, from_report
+from bot.dockerfile.fix import fix, with_size_estimate
+from bot.dockerfile.parser import parse
 from bot.images.autopsy import ImageReport, autopsy
 from bot.ports import CoronerError, ImageReader
 from bot.postmortem.evidence import DockerfileFix, ImageSummary
@@ -30,15 +31,16 @@ class ImageEvidence:
     gap: str | None = None  # why part of it is missing, said in the draft
 
 
-def copied_context_files(report: ImageReport) -> dict[str, int]:
-    """Context path -> bytes for the layer a whole-context `COPY . <dir>` made, from its largest paths.
-    The layer's paths sit under the destination directory, so their common prefix is stripped."""
-    layer = next((lay for lay in report.layers if lay.instruction.split()[:2] == ["COPY", "."]), None)
-    if layer is None or not layer.top_paths:
-        return {}
-    paths = [p.path for p in layer.top_paths]
-    prefix = posixpath.commonpath(paths) if len(paths) > 1 else posixpath.dirname(paths[0])
-    return {posixpath.relpath(p.path, prefix or "."): p.bytes for p in layer.top_paths}
+def copied_context_files(report: ImageReport, dockerfile_text: str | None = None) -> dict[str, int]:
+    """Context path -> bytes for the layer a whole-context `COPY . <dir>` made, from its largest paths;
+    the destination comes from the Dockerfile when it is known."""
+    destination = None
+    if dockerfile_text is not None:
+        try:
+            destination = copy_destination(parse(dockerfile_text))
+        except CoronerError:
+            destination = None
+    return context_files(from_report(report), destination)
 
 
 def gather(
@@ -59,16 +61,25 @@ def gather(
                              gap=f"image {image_ref} could not be read: {exc}")
     summary = ImageSummary.from_json(report.to_json(),
                                      previous_total_bytes=previous.size_bytes if previous else None)
-    return ImageEvidence(image=summary, dockerfile_fix=_fix(text, dockerfile, report))
+    return ImageEvidence(image=summary, dockerfile_fix=_fix(text, dockerfile, report, previous))
 
 
-def _fix(text: str | None, dockerfile: Path | None, report: ImageReport | None) -> DockerfileFix | None:
+def _fix(
+    text: str | None, dockerfile: Path | None, report: ImageReport | None, previous: RollbackCandidate | None = None
+) -> DockerfileFix | None:
+    """The fix of the catalog's Dockerfile: its .dockerignore lists what the image's `COPY .` layer held,
+    and the image's layers give the estimated size after it (against the rollback candidate's)."""
     if text is None or dockerfile is None:
         return None
     missing = not (dockerfile.parent / ".dockerignore").exists()
     try:
         result = fix(text, dockerignore_missing=missing,
-                     context_files=copied_context_files(report) if report is not None else {})
+                     context_files=copied_context_files(report, text) if report is not None else {})
+        if report is not None:
+            result = with_size_estimate(
+                result, from_report(report), total_bytes=report.totals.size_bytes,
+                baseline=f"revision {previous.revision}" if previous is not None else None,
+                baseline_bytes=previous.size_bytes if previous is not None else None)
     except CoronerError as exc:
         log.warning("no Dockerfile fix for %s: %s", dockerfile, exc)
         return None

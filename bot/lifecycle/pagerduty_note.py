@@ -43,8 +43,8 @@ class PagerDutyNoteHandler:
 
     def __call__(self, job: Job, lease: JobLease) -> None:
         command = NoteToPagerDuty.from_payload(job.payload)
-        incident = self.store.get_incident(command.incident_id)
         with self.store.unit_of_work() as uow:
+            incident = uow.incidents.get(command.incident_id)
             run = uow.diagnoses.get_by_id(command.run_id)
         if incident is None or incident.external_id is None or run is None:
             log.warning("no PagerDuty note: unknown incident or diagnosis", extra={"incident_id": command.incident_id})

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.catalog import Catalog
-from bot.domain import Incident, RollbackCandidate
+from bot.domain import Incident
 from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.cause import probable_cause
 from bot.ports import ChatPoster
-from bot.postmortem.evidence import ImageSummary
-from bot.postmortem.bundle import load_bundle
 from bot.slack.blocks import SlackMessage, diagnosis_message
 from bot.slack.incident_blocks import ReviewNotice, review_notice, root_message, thread_line
 from bot.slack.poster import ChatPostError
@@ -48,22 +46,14 @@ def diagnosis_data(run: DiagnosisRun, *, service: str) -> dict[str, object]:
         "target": run.target,
         "findings": [f.to_json() for f in run.findings],
         "rollback_candidates": list(run.rollback_candidates),
+        "rollback": run.rollback,
+        "cause": run.cause,
         "timeline": [],
     }
 
 
 def stored_cause(run: DiagnosisRun) -> str | None:
-    bundle = load_bundle({"incident": _placeholder_incident(run), "findings": [f.to_json() for f in run.findings],
-                          "rollback_candidates": list(run.rollback_candidates)})
-    candidates: list[RollbackCandidate] = bundle["rollback_candidates"]
-    image = ImageSummary.from_json(run.image) if run.image else None
-    return probable_cause(run.findings, image=image, recommended=next((c for c in candidates if c.recommended), None))
-
-
-def _placeholder_incident(run: DiagnosisRun) -> dict[str, object]:
-    # load_bundle wants an incident; only the candidates are read from this bundle.
-    return {"id": run.incident_id or "-", "source": "coroner", "title": "", "status": "triggered",
-            "created_at": run.started_at.isoformat()}
+    return probable_cause(run.cause, run.rollback, run.findings)
 
 
 @dataclass
@@ -84,7 +74,8 @@ class SlackThreadHandler:
             log.warning("Slack is not configured (CORONER_SLACK_BOT_TOKEN): nothing posted for %s",
                         command.incident_id, extra={"incident_id": command.incident_id})
             return
-        incident = self.store.get_incident(command.incident_id)
+        with self.store.unit_of_work() as uow:
+            incident = uow.incidents.get(command.incident_id)
         if incident is None:
             log.warning("post for an unknown incident dropped", extra={"incident_id": command.incident_id})
             return
@@ -97,7 +88,8 @@ class SlackThreadHandler:
             ts = self._post_once(post_key(command), incident.id, channel, thread_ts, message, lease)
             if command.kind == "postmortem" and ts is not None:
                 log.info("postmortem notice posted", extra={"incident_id": incident.id, "ts": ts})
-        refreshed = self.store.get_incident(incident.id) or incident
+        with self.store.unit_of_work() as uow:
+            refreshed = uow.incidents.get(incident.id) or incident
         lease.ensure_held()
         self._call(lambda chat: chat.update(channel=channel, ts=thread_ts, **self._root(refreshed).to_json()))
 
@@ -132,7 +124,8 @@ class SlackThreadHandler:
     def _message(self, command: PostToSlack, incident: Incident) -> SlackMessage | None:
         if command.kind == "event":
             key = f"pagerduty:{command.ref}"
-            entry = next((e for e in self.store.timeline(incident.id) if e.key == key), None)
+            with self.store.unit_of_work() as uow:
+                entry = next((e for e in uow.timeline.list(incident.id) if e.key == key), None)
             if entry is None or entry.text.startswith("PagerDuty triggers."):
                 return None  # the root message is the trigger's line
             return thread_line(entry)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bot.dockerfile.estimate import SizeEstimate
 from bot.domain import Finding, Incident, RollbackCandidate, Severity, TimelineEntry
 from bot.ports import CoronerError
 from bot.postmortem.evidence import DockerfileFix, ImageSummary
@@ -87,6 +88,7 @@ def _fix(d: Mapping[str, Any]) -> DockerfileFix:
         rules=tuple(str(r) for r in d.get("rules") or ()),
         dockerignore=d.get("dockerignore"),
         dockerignore_path=str(d.get("dockerignore_path") or ".dockerignore"),
+        size_estimate=SizeEstimate.from_json(d["size_estimate"]) if d.get("size_estimate") else None,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.dockerfile.estimate import SizeEstimate
 from bot.images.model import ImageManifest
 
 
@@ -152,6 +153,8 @@ class DockerfileFix:
     rules: tuple[str, ...] = ()  # rule ids the fix addresses
     dockerignore: str | None = None  # a proposed .dockerignore, when the build context lacks one
     dockerignore_path: str = ".dockerignore"
+    # The estimated size of the image the fix builds, from the layer evidence (None without an image).
+    size_estimate: SizeEstimate | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,19 +164,22 @@ class DockerfileFix:
             "rules": list(self.rules),
             "dockerignore": self.dockerignore,
             "dockerignore_path": self.dockerignore_path,
+            "size_estimate": self.size_estimate.to_json() if self.size_estimate is not None else None,
         }
 
     @classmethod
     def from_fix_result(cls, result: Any) -> DockerfileFix:
-        """Adapt the Dockerfile doctor's `FixResult` (`diff`, `notes`, `path`, `fixed` findings,
-        `dockerignore`) without importing it: the postmortem depends on data, not on the fixer."""
+        """Adapt the Dockerfile doctor's `FixResult` (`patch`, `notes`, `path`, `fixed` findings,
+        `dockerignore`, `size_estimate`) without importing it: the postmortem depends on data, not on the
+        fixer. `diff` is the whole patch, the .dockerignore's hunk included, so `git apply` takes it all."""
         return cls(
-            diff=result.diff,
+            diff=getattr(result, "patch", None) or result.diff,
             notes=tuple(result.notes),
             path=result.path,
             rules=tuple(sorted({f.rule for f in result.fixed})),
             dockerignore=getattr(result, "dockerignore", None),
             dockerignore_path=getattr(result, "dockerignore_path", None) or ".dockerignore",
+            size_estimate=getattr(result, "size_estimate", None),
         )
 
 

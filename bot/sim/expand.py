@@ -38,7 +38,7 @@ from bot.sim.pods import (
     repository_of,
 )
 from bot.sim.quantity import format_binary, parse_bytes
-from bot.sim.scenario import Forbidden, ImageEvidence, Scenario
+from bot.sim.model import Forbidden, ImageEvidence, Scenario
 from bot.sim.schema import (
     ContainerStatsSpec,
     DeploymentSpec,
@@ -168,7 +168,7 @@ def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
             "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": spec.name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
-                "machineID": hashlib.md5(spec.name.encode()).hexdigest(),
+                "machineID": hashlib.md5(spec.name.encode()).hexdigest(),  # an id, not security
                 "systemUUID": uid_for("system", spec.name), "bootID": uid_for("boot", spec.name),
                 "kernelVersion": "5.10.215-203.850.amzn2.x86_64", "osImage": "Amazon Linux 2",
                 "containerRuntimeVersion": "containerd://1.7.11", "kubeletVersion": spec.kubelet_version,

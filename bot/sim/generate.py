@@ -8,15 +8,16 @@ same story to find at 2,000 nodes as at 6. Output is deterministic for the same 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from bot.sim.scenario import SHIPPED_PACKAGE, Scenario, parse_scenario
+from bot.sim.model import Scenario
+from bot.sim.scenario import SHIPPED_PACKAGE, parse_scenario
 
-NOW = datetime(2024, 5, 14, 3, 7, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 14, 3, 7, tzinfo=UTC)
 TARGET = "user-profile-service"
 CURRENT_IMAGE = "registry.internal:5000/user-profile-service:2024.05.14-1"
 PREVIOUS_IMAGE = "registry.internal:5000/user-profile-service:2024.05.02-3"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.ports import ImageReadError
-from bot.sim.scenario import ImageEvidence, Scenario
+from bot.sim.model import ImageEvidence, Scenario
 
 
 class ScenarioImageReader:

@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.images.model import FileEntry
 from bot.images.reference import is_digest, parse_reference
-from bot.sim.scenario import ImageEvidence, Scenario
+from bot.sim.model import ImageEvidence, Scenario
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"

@@ -34,8 +34,9 @@ from bot.sim.controller import DeploymentController
 from bot.sim.kubeconfig import DEFAULT_CONTEXT, write_kubeconfig
 from bot.sim.objects import events_v1
 from bot.sim.patch import PATCH_TYPES
+from bot.sim.model import Scenario
 from bot.sim.registry import SimRegistry
-from bot.sim.scenario import Scenario, load_scenario
+from bot.sim.scenario import load_scenario
 from bot.sim.selectors import (
     SelectorError,
     fields_match,
@@ -433,7 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
         clients that take "now" from the cluster (`ServerClock`) see the scenario's `now`."""
         return format_datetime(self.server.sim.api.now(), usegmt=True)
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # http.server's naming
         self._answer("GET")
 
     def do_HEAD(self) -> None:
@@ -481,7 +482,7 @@ class _Handler(BaseHTTPRequestHandler):
             for chunk in answer.body:
                 self.wfile.write(chunk)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # signature of the base class
         log.debug("sim: " + format, *args)
 
 
@@ -553,8 +554,9 @@ class SimServer:
         return [path for _, path in self.requests]
 
     def start(self) -> SimServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"coroner-sim:{self.port}",
-                                        daemon=True)
+        # A short poll: stop() waits for the loop to look (0.5 s by default), and the demo and tests stop often.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"coroner-sim:{self.port}", daemon=True)
         self._thread.start()
         log.info("sim serving %s on %s", self.scenario.name, self.url)
         return self

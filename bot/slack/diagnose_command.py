@@ -254,7 +254,7 @@ class DiagnoseCommand:
         except CoronerError as exc:
             self._answer(live, respond, error_reply(doing, exc), fallback="ephemeral")
             return "failed", None, one_line(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the pool's Slack error handler: logged, answered, recorded
+        except Exception as exc:  # the pool's Slack error handler: logged, answered, recorded
             log.error("/diagnose %s failed", service, exc_info=exc, extra={"service": str(service)})
             self._answer(live, respond, error_reply(doing, exc), fallback="ephemeral")
             return "error", None, f"internal error ({type(exc).__name__})"

@@ -73,7 +73,7 @@ class SlackHealth:
             for callback in self._on_recovered:
                 try:
                     callback()
-                except Exception:  # noqa: BLE001 - a hook's failure must not turn a good post into an error
+                except Exception:  # a hook's failure must not turn a good post into an error
                     log.exception("Slack recovery hook failed")
 
     def record_failure(self, error: str) -> None:

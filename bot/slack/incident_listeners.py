@@ -72,7 +72,8 @@ def register_incident_actions(
 ) -> None:
     def update_notice(client: WebClient, *, channel: str | None, ts: str | None, incident_id: str, version: int,
                       status: str, change: str) -> None:
-        incident = actions.store.get_incident(incident_id)
+        with actions.store.unit_of_work() as uow:
+            incident = uow.incidents.get(incident_id)
         if channel is None or ts is None:
             return
         notice = review_notice(ReviewNotice(incident_id=incident_id, title=incident.title if incident else incident_id,

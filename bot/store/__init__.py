@@ -2,7 +2,9 @@
 
 store = Store.from_url(settings.database_url)
 store.upgrade()                      # Alembic, to head
-store.add_timeline_entries(incident_id=..., entries=[...])
+with store.unit_of_work() as uow:    # the one way to read and write: repositories in one transaction
+    uow.timeline.add_entries(incident_id=..., entries=[...])
+    uow.commit()
 """
 
 from bot.store.db import StoreError, StoreUnavailable, make_engine

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -139,11 +139,12 @@ class JobRepository:
         """Queued jobs of `kind` waiting out a backoff become claimable now (their cause went away: Slack
         is back). Returns how many."""
         now = self._clock.now()
-        result = self._session.execute(
+        # An UPDATE runs through a cursor: its result has a rowcount, which Session.execute's type omits.
+        result = cast("sa.CursorResult[Any]", self._session.execute(
             sa.update(JobRow)
             .where(JobRow.kind == kind, JobRow.status == JobStatus.QUEUED.value, JobRow.available_at > now)
             .values(available_at=now, updated_at=now)
-        )
+        ))
         return int(result.rowcount or 0)
 
     def renew(self, job_id: int, *, worker: str, lease: timedelta = DEFAULT_LEASE) -> Job:

@@ -55,6 +55,8 @@ class DiagnosisRun:
     rollback_candidates: tuple[dict[str, Any], ...] = ()
     image: dict[str, Any] | None = None  # bot.postmortem.evidence.ImageSummary JSON
     dockerfile_fix: dict[str, Any] | None = None  # bot.postmortem.evidence.DockerfileFix JSON
+    cause: dict[str, Any] | None = None  # bot.domain.ProbableCause JSON; None for runs stored before it existed
+    rollback: dict[str, Any] | None = None  # bot.domain.RollbackDecision JSON
 
 
 @dataclass(frozen=True)

@@ -409,6 +409,8 @@ class DiagnosisRepository:
         rollback_candidates: Sequence[Mapping[str, Any]] | None = None,
         image: Mapping[str, Any] | None = None,
         dockerfile_fix: Mapping[str, Any] | None = None,
+        cause: Mapping[str, Any] | None = None,
+        rollback: Mapping[str, Any] | None = None,
     ) -> tuple[DiagnosisRun, bool]:
         """Store a run and its findings once per `dedupe_key`. Returns the stored run and whether it is new;
         a repeat returns the run recorded first, untouched."""
@@ -428,6 +430,8 @@ class DiagnosisRepository:
                     "rollback_candidates": redact_json([dict(c) for c in rollback_candidates or []]),
                     "image": redact_json(dict(image)) if image is not None else None,
                     "dockerfile_fix": redact_json(dict(dockerfile_fix)) if dockerfile_fix is not None else None,
+                    "cause": redact_json(dict(cause)) if cause is not None else None,
+                    "rollback": redact_json(dict(rollback)) if rollback is not None else None,
                 }
             ],
             returning=run_table.c.id,
@@ -498,6 +502,8 @@ class DiagnosisRepository:
             rollback_candidates=tuple(dict(c) for c in row.rollback_candidates or ()),
             image=dict(row.image) if row.image is not None else None,
             dockerfile_fix=dict(row.dockerfile_fix) if row.dockerfile_fix is not None else None,
+            cause=dict(row.cause) if row.cause is not None else None,
+            rollback=dict(row.rollback) if row.rollback is not None else None,
         )
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+
+pytestmark = pytest.mark.slow  # the whole demo, twice
 
 TABLES = ("incidents", "inbound_events", "timeline_entries", "diagnosis_runs", "findings",
           "postmortems", "postmortem_versions", "jobs", "audit_log", "slack_posts", "diagnosis_requests")
@@ -28,7 +31,7 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     # moved on, with the probable cause, and the thread: the diagnosis, each event, the draft's notice.
     assert "Slack #inc-user-profile-service (root message" in out
     assert "Resolved: [prod] user-profile-service" in out and "*Assignee:* Dana On-Call" in out
-    assert "Probable cause:* image grew 19.5× in revision 5" in out and "roll back to revision 4" in out
+    assert "Probable cause:* revision 5 (image 4.2 GB, 19.5× revision 4) →" in out and "roll back to revision 4" in out
     assert "└─ Diagnosis: user-profile-service" in out
     assert "PagerDuty acknowledged." in out and "PagerDuty resolves." in out
     assert "*Postmortem draft v1*" in out and "[Start review] [Approve] [Request changes]" in out
@@ -44,6 +47,20 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     for rule in ("node-not-ready", "node-pressure", "node-disk-high", "registry-errors", "pull-pressure",
                  "hpa-scaling", "vcs-directory", "image-size-regression"):
         assert f" {rule}: " in out, rule
+
+    # The ending: the gate on revision 5 as it would have decided at 02:38, from the same evidence.
+    gate = out.split("The gate on revision 5, as if it had run at 2024-05-14 02:38:03", 1)[1].split("Postmortem draft", 1)[0]
+    assert ("coroner gate: FAIL registry.internal:5000/user-profile-service:2024.05.14-1 against "
+            "registry.internal:5000/user-profile-service:2024.05.02-3") in gate
+    assert "image-growth: 4.2 GB against 220 MB (19.5x" in gate
+    (pressure,) = [line for line in gate.splitlines() if "pull-pressure: " in line]
+    assert "pull-pressure: 15 pods × 4.2 GB against the free imagefs on the three nodes" in pressure
+    full = ("ip-10-0-2-63.ec2.internal", "ip-10-0-3-29.ec2.internal", "ip-10-0-3-84.ec2.internal")
+    healthy = ("ip-10-0-1-21.ec2.internal", "ip-10-0-1-47.ec2.internal", "ip-10-0-2-18.ec2.internal")
+    assert all(name in pressure for name in full) and not any(name in pressure for name in healthy)
+    assert "30 replicas at most, 6 of 6 nodes without the image" in pressure
+    for rule in ("vcs-directory", "build-toolchain", "secret-in-history"):
+        assert f"new-critical-finding: {rule}: " in gate, rule
 
     drafts = list(workdir.glob("postmortem-*.md"))
     assert len(drafts) == 1 and str(drafts[0].name) in out

@@ -6,14 +6,17 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from bot.incidents.simulate import delivery_headers, incident_event_body
 from bot.sim.server import running_sim
+from tests.cli_process import CORONER
+
+pytestmark = pytest.mark.slow  # starts `coroner serve` as a process
 
 
 def free_port() -> int:
@@ -37,7 +40,7 @@ def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         env = {**os.environ, "CORONER_DATABASE_URL": f"sqlite:///{db}", "CORONER_KUBECONFIG": str(kubeconfig),
                "CORONER_PAGERDUTY_WEBHOOK_SECRETS": "whsec-e2e", "CORONER_NODE_PROXY_ENABLED": "true"}
-        proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port",
+        proc = subprocess.Popen([*CORONER, "serve", "--port",
                                  str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -37,7 +37,7 @@ def test_secret_values_are_not_in_repr(monkeypatch):
 
 def test_registry_settings_reach_the_registry_reader(monkeypatch):
     from bot.images.registry_reader import RegistryImageReader
-    from bot.wiring import image_reader
+    from bot.readers import image_reader
 
     monkeypatch.setenv("CORONER_IMAGE_BYTE_BUDGET", "1048576")
     monkeypatch.setenv("CORONER_IMAGE_PLATFORM", "linux/arm64")

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.engine.diagnose import diagnose
 from bot.engine.resolve import UnknownService
+from tests.cli_process import CORONER
 
 
 def rules(d):
@@ -47,8 +48,13 @@ def test_registry_meltdown(cluster, playbook):
     assert "pod-template-hash" not in template["metadata"]["labels"]
     assert [(c.revision, c.healthy) for c in d.rollback_candidates][:1] == [(4, True)]
     assert d.recommended.revision == 4
+    assert d.rollback.recommended and d.rollback.revision == 4
+    assert "image-size-regression" in d.rollback.implicated_by
+    assert d.cause is not None and d.cause.summary.startswith("revision 5 (image 4.2 GB, 19.5× revision 4) → ")
+    assert d.cause.summary.endswith("→ registry 503")
     out = d.to_json()
-    assert list(out) == ["service", "target", "findings", "rollback_candidates", "timeline", "duration_ms"]
+    assert list(out) == ["service", "target", "findings", "rollback_candidates", "rollback", "cause", "timeline",
+                         "duration_ms"]
     assert [e["at"] for e in out["timeline"]] == sorted(e["at"] for e in out["timeline"])
     assert {"rollout", "node", "kubernetes"} <= {e["source"] for e in out["timeline"]}
     assert finding(d, "registry-errors").evidence["registries"] == {"registry.internal:5000": 24}
@@ -181,12 +187,12 @@ def test_unknown_context_is_a_clear_error(cluster):
     assert "coroner: error: cannot load kubeconfig" in result.output and "prod-eu" in result.output
 
 
+@pytest.mark.slow  # waits out the client's connection timeout
 def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
     # In a real process: the exit code is the error's (an abort at shutdown used to make it 134), and
     # urllib3's retry warnings do not bury Coroner's own line.
     import socket
     import subprocess
-    import sys
 
     from bot.sim.kubeconfig import write_kubeconfig
 
@@ -196,7 +202,7 @@ def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
     kubeconfig = tmp_path / "config"
     write_kubeconfig(kubeconfig, f"http://127.0.0.1:{port}")
     result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
+        [*CORONER, "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
          "--no-images"],
         capture_output=True, text=True, timeout=60,
     )

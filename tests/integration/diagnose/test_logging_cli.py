@@ -7,9 +7,13 @@ events); DEBUG adds urllib3's request lines, emitted in the check threads.
 import json
 import os
 import subprocess
-import sys
+
+import pytest
 
 from bot.engine.registry import CHECKS
+from tests.cli_process import python
+
+pytestmark = pytest.mark.slow  # whole coroner processes against the sim
 
 # The CLI entry point as the worker runs a job: inside a log context.
 AS_A_JOB = (
@@ -20,7 +24,7 @@ AS_A_JOB = (
 
 def coroner(kubeconfig, env: dict[str, str], code: str = "from bot.cli import main; main()") -> str:
     result = subprocess.run(
-        [sys.executable, "-c", code, "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
+        [*python(code), "diagnose", "user-profile-service", "--kubeconfig", str(kubeconfig),
          "--no-images"],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
     )

@@ -3,15 +3,13 @@ an endless device, control characters in what gets echoed back."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.cli_process import CORONER, cli_env
 
-ROOT = Path(__file__).resolve().parents[3]
 # A Latin-1 comment (0xE9, 0xFC are not UTF-8) next to lines that `coroner fix` rewrites.
 LATIN1 = (
     b"FROM python:3.12-slim\n"
@@ -23,8 +21,8 @@ LATIN1 = (
 
 
 def coroner(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = [sys.executable, "-c", "from bot.cli import main; main()"]
+    env = cli_env()
+    cli = CORONER
     return subprocess.run([*cli, *args], input=stdin, capture_output=True, env=env, timeout=timeout)
 
 
@@ -78,4 +76,4 @@ def test_error_lines_carry_no_control_characters(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         line = proc.stderr.decode()
         assert line.count("\n") == 1 and line.startswith("coroner: error:"), line
-        assert not any(ord(c) < 32 and c != "\n" or ord(c) == 127 for c in line), repr(line)
+        assert not any((ord(c) < 32 and c != "\n") or ord(c) == 127 for c in line), repr(line)

@@ -7,17 +7,15 @@ bits like any user, so the files are really unreadable.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import service_unavailable
+from tests.cli_process import CORONER, cli_env
 
-ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = "FROM alpine:3.20\nCOPY . /app\nUSER 10001\nCMD [\"/app/run\"]\n"
 
 
@@ -29,8 +27,8 @@ def run_without_dac(*args: str) -> subprocess.CompletedProcess[str]:
     probe = subprocess.run([*drop, "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         service_unavailable(f"cannot drop capabilities here: {probe.stderr.strip()}")
-    cli = [sys.executable, "-c", "from bot.cli import main; main()"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = CORONER
+    env = cli_env()
     return subprocess.run([*drop, *cli, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -61,7 +59,7 @@ def test_fix_with_an_unreadable_directory_writes_no_traceback(context: Path) -> 
     proc = run_without_dac("fix", "--context", str(context), str(context.parent / "Dockerfile"))
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
-    assert "would write" in proc.stderr  # the .dockerignore it proposes, as usual
+    assert "+++ b/" in proc.stdout and ".dockerignore" in proc.stdout  # the .dockerignore it proposes, in the patch
 
 
 def test_an_unreadable_dockerignore_is_one_line(context: Path) -> None:

@@ -59,7 +59,7 @@ def registry_url() -> Iterator[str]:
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
         f"    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n"
     )
-    log = open(workdir / "registry.log", "wb")
+    log = open(workdir / "registry.log", "wb")  # noqa: SIM115 - the registry writes it until teardown
     process = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "images"))
+from tests.doubles.images import deep_layer, pax_layer
 
-from images_fakes import deep_layer, pax_layer  # noqa: E402
-
-from bot.images.autopsy import autopsy  # noqa: E402
-from bot.images.registry_reader import RegistryImageReader  # noqa: E402
-from bot.ports import ImageReadError  # noqa: E402
+from bot.images.autopsy import autopsy
+from bot.images.registry_reader import RegistryImageReader
+from bot.ports import ImageReadError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -60,6 +56,7 @@ def test_a_pax_loop_from_a_real_registry_is_one_line_naming_the_layer(registry_u
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow  # pushes and walks a 2,000-deep tree
 def test_a_directory_thousands_deep_from_a_real_registry_is_walked(registry_url):
     ref = _push_image(registry_url, deep_layer(2000))
     report = autopsy(RegistryImageReader(), ref)

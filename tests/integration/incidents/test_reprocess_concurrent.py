@@ -4,19 +4,19 @@ applied it, and neither reports events as still pending because the other held t
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
+
+import pytest
 
 from bot.incidents.pagerduty import parse_envelope
 from bot.incidents.service import IncidentService
 from bot.incidents.simulate import incident_event_body
 from bot.store import Store
+from tests.cli_process import CORONER, cli_env
 
-ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow  # several coroner processes at once on PostgreSQL
 
 
 def test_two_reprocess_runs_count_each_event_once(postgres_url):
@@ -28,8 +28,8 @@ def test_two_reprocess_runs_count_each_event_once(postgres_url):
                                    service=f"s{n % 3}", occurred_at=datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC))
         service.record(event=parse_envelope(body), body=body, headers={})
     store.dispose()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", "from bot.cli import main; main()", "db", "reprocess", "--url", postgres_url]
+    env = cli_env()
+    command = [*CORONER, "db", "reprocess", "--url", postgres_url]
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)]
     outputs = [(run.wait(timeout=120), run.stdout.read()) for run in runs]

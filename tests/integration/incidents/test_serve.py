@@ -1,12 +1,15 @@
 import os
 import socket
 import subprocess
-import sys
 import time
 
 import httpx
+import pytest
 
 from bot.incidents.simulate import delivery_headers
+from tests.cli_process import CORONER
+
+pytestmark = pytest.mark.slow  # starts `coroner serve` as a process
 
 
 def free_port() -> int:
@@ -23,7 +26,7 @@ def test_coroner_serve_upgrades_the_schema_and_serves(tmp_path, pagerduty):
         "CORONER_PAGERDUTY_WEBHOOK_SECRETS": "whsec-a,whsec-b",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port", str(port)],
+        [*CORONER, "serve", "--port", str(port)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -125,12 +125,14 @@ def test_triggered_acknowledged_resolved_lifecycle(client, store, pagerduty):
     for body in deliveries:
         assert pagerduty.post(client, body).json() == {"status": "duplicate"}
 
-    [incident] = store.list_incidents()
+    with store.unit_of_work() as uow:
+        [incident] = uow.incidents.list()
+        timeline = uow.timeline.list(incident.id)
     assert incident.id == "pd-PGR0VU2" and incident.external_id == "PGR0VU2"
     assert incident.status == "resolved"
     assert incident.resolved_at.isoformat() == "2024-05-14T05:32:00+00:00"
     assert incident.service == "user-profile-service"
-    assert [(e.at.strftime("%H:%M:%S"), e.text) for e in store.timeline(incident.id)] == [
+    assert [(e.at.strftime("%H:%M:%S"), e.text) for e in timeline] == [
         ("03:02:11", "PagerDuty triggers. user-profile-service: readiness probes failing (P1, high urgency)"),
         ("03:05:40", "PagerDuty acknowledged. user-profile-service: readiness probes failing [by Dana (on call)]"),
         ("05:32:00", "PagerDuty resolves. user-profile-service: readiness probes failing [by Dana (on call)]"),
@@ -157,8 +159,10 @@ def test_a_second_trigger_adds_no_diagnosis_but_a_reopening_does(client, store, 
     assert pagerduty.post(client, pagerduty.body("incident.triggered")).status_code == 202
     assert [d.generation for d in diagnoses()] == [0]
     # The trigger's diagnosis runs; a reopening later wants a fresh one.
-    job = store.claim_job(worker="w", kinds=["diagnose_incident"])
-    store.complete_job(job.id, worker="w")
+    with store.unit_of_work() as uow:
+        job = uow.jobs.claim(worker="w", kinds=["diagnose_incident"])
+        uow.jobs.complete(job.id, worker="w")
+        uow.commit()
     assert pagerduty.post(client, pagerduty.body("incident.reopened")).status_code == 202
     assert [d.generation for d in diagnoses()] == [0, 1]
     assert count(store, "incidents") == 1
@@ -173,9 +177,11 @@ def test_late_processing_of_an_older_event_does_not_reopen(client, store, pagerd
         pagerduty.post(client, pagerduty.body("incident.triggered", occurred_at="2024-05-14T03:00:00Z")).status_code
         == 202
     )
-    [incident] = store.list_incidents()
+    with store.unit_of_work() as uow:
+        [incident] = uow.incidents.list()
+        timeline = uow.timeline.list(incident.id)
     assert incident.status == "resolved"
-    assert [e.text.split(".")[0] for e in store.timeline(incident.id)] == ["PagerDuty triggers", "PagerDuty resolves"]
+    assert [e.text.split(".")[0] for e in timeline] == ["PagerDuty triggers", "PagerDuty resolves"]
 
 
 def test_healthz_and_readyz(client):

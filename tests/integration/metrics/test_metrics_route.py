@@ -69,7 +69,7 @@ def test_queue_depth_and_oldest_age_by_kind_count_only_queued_jobs(store, clock)
     assert claimed is not None and claimed.dedupe_key == "a"  # the oldest leaves the queue
     clock.advance(seconds=30)
     metrics = scrape(store, kinds=["diagnose", "postmortem", "rollback"])
-    assert FAMILIES <= set(metrics)
+    assert set(metrics) >= FAMILIES
     assert metrics["coroner_job_queue_depth"] == {
         ("coroner_job_queue_depth", ("kind", "diagnose")): 2,
         ("coroner_job_queue_depth", ("kind", "postmortem")): 1,

@@ -22,8 +22,8 @@ def stored(tmp_path, monkeypatch):
         uow.incidents.add_if_absent(Incident(id="pd-Q1", source="pagerduty", external_id="Q1", title="5xx",
                                              service="svc", status="resolved", urgency="high",
                                              created_at=datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)))
+        uow.postmortems.save_version(incident_id="pd-Q1", body_markdown="# Postmortem v1\n", author="coroner")
         uow.commit()
-    store.save_postmortem_version(incident_id="pd-Q1", body_markdown="# Postmortem v1\n", author="coroner")
     yield store
     store.dispose()
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
-import sys
 import tarfile
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -33,10 +31,10 @@ from bot.report import text_report
 from bot.slack.blocks import PostmortemNotice, diagnosis_message, postmortem_message
 from bot.slack.incident_blocks import root_message, thread_line
 from bot.store import Store
+from tests.cli_process import CORONER, cli_env
 
-pytestmark = pytest.mark.registry
+pytestmark = [pytest.mark.registry, pytest.mark.slow]  # slow: whole coroner processes against a registry
 
-ROOT = Path(__file__).resolve().parents[3]
 PLANTED = ("hunter2-planted", "tok3n-planted", "opt-planted", "bearer-planted", "pa55-planted", "envtok-planted")
 # What a redaction must leave alone: where a secret lives is not the secret.
 KEPT = "--password-file=/run/secrets/db"
@@ -134,8 +132,8 @@ def dockerfile(tmp_path: Path) -> Path:
 
 
 def coroner(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = [sys.executable, "-c", "from bot.cli import main; main()"]
+    env = cli_env()
+    cli = CORONER
     return subprocess.run([*cli, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -254,10 +252,10 @@ def test_stored_rows(report, database_url: str) -> None:
             uow.incidents.set_probable_cause("pd-1", diagnosis.findings[-1].title)
             uow.diagnoses.record(dedupe_key="d1", incident_id="pd-1", findings=diagnosis.findings, started_at=T0,
                                  target={"name": "app"}, image=bundle["image"], dockerfile_fix=bundle["dockerfile_fix"])
+            uow.timeline.add_entries(incident_id="pd-1", entries=diagnosis.timeline)
+            body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
+            uow.postmortems.save_version(incident_id="pd-1", body_markdown=body)
             uow.commit()
-        store.add_timeline_entries(incident_id="pd-1", entries=diagnosis.timeline)
-        body = "# Postmortem\n\n" + "\n".join(f"- `{line}`" for line in INSTRUCTIONS) + "\n"
-        store.save_postmortem_version(incident_id="pd-1", body_markdown=body)
         dumped = []
         with store.engine.connect() as conn:
             for table in ("incidents", "diagnosis_runs", "findings", "timeline_entries", "postmortem_versions"):

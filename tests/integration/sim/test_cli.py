@@ -2,13 +2,13 @@
 
 import signal
 import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
+from tests.cli_process import CORONER
 from bot.images.mirrors import parse_mirrors
 from bot.images.registry_reader import RegistryImageReader
 
@@ -20,7 +20,7 @@ from bot.images.registry_reader import RegistryImageReader
 def test_sim_serves_until_interrupted(tmp_path, source, banner, nodes):
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "sim", *source,
+        [*CORONER, "sim", *source,
          "--port", "0", "--write-kubeconfig", str(kubeconfig), "--context", "meltdown"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -43,7 +43,7 @@ def test_sim_serves_until_interrupted(tmp_path, source, banner, nodes):
 def test_sim_prints_the_mirror_setting_and_serves_the_images_there(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "sim", "--scenario", "config-change-crashloop",
+        [*CORONER, "sim", "--scenario", "config-change-crashloop",
          "--port", "0", "--write-kubeconfig", str(kubeconfig)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )

@@ -75,7 +75,7 @@ def test_noisy_neighbour(tmp_path):
         assert {p.namespace for p in evicted} == {"checkout", "shop"} and len(evicted) == 5
         pressured = {n.name for n in reader.list_nodes() if n.condition("MemoryPressure").status == "True"}
         assert pressured == {p.node_name for p in evicted}
-        job_pods = [p for p in reader.list_pods("analytics")]
+        job_pods = list(reader.list_pods("analytics"))
         assert all(p.containers[0].limits.get("memory") is None and p.priority == 100000 for p in job_pods)
         cart = [p for p in reader.list_pods("checkout") if p.phase == "Running"]
         assert cart and all(p.priority == 10000 and p.containers[0].limits["memory"] == "1Gi" for p in cart)

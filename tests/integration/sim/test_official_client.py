@@ -7,7 +7,8 @@ from kubernetes.client.exceptions import ApiException
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.model import Forbidden
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
 BAD_NODE = "ip-10-0-2-63.ec2.internal"

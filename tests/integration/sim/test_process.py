@@ -1,7 +1,9 @@
 import pytest
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
-from bot.sim.process import sim_process
+from tests.doubles.sim_process import sim_process
+
+pytestmark = pytest.mark.slow  # starts the sim in child processes
 
 
 def test_generated_cluster_in_a_child_process(tmp_path):
@@ -12,13 +14,13 @@ def test_generated_cluster_in_a_child_process(tmp_path):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="exactly one of scenario or generate_nodes"):
         with sim_process("x", scenario="registry-meltdown", generate_nodes=3):
             pass
 
 
 def test_a_sim_that_cannot_start_is_an_error(tmp_path):
-    from bot.sim.process import SimProcessError
+    from tests.doubles.sim_process import SimProcessError
 
     with pytest.raises(SimProcessError, match="did not start"):
         with sim_process(tmp_path / "config", scenario="no-such-scenario"):

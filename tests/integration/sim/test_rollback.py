@@ -21,7 +21,8 @@ from bot.ports import (
     RolloutTimeout,
 )
 from bot.sim.kubeconfig import write_kubeconfig
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.model import Forbidden
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
 NS, NAME = "prod", "user-profile-service"
@@ -37,7 +38,7 @@ def start(tmp_path, *forbidden):
     return sim, server, server.write_kubeconfig(tmp_path / "config", context="meltdown")
 
 
-@pytest.fixture()
+@pytest.fixture
 def cluster(tmp_path):
     sim, server, kubeconfig = start(tmp_path)
     with KubernetesRollbacker.connect(kubeconfig, "meltdown") as rollbacker, \

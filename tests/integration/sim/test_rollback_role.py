@@ -13,7 +13,8 @@ import yaml
 
 from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
 from bot.ports import RollbackError
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.model import Forbidden
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
 ROLE_FILE = Path(__file__).resolve().parents[3] / "deploy" / "kubernetes" / "opt-in" / "rollback-role.yaml"
@@ -54,7 +55,7 @@ def test_the_role_grants_exactly_the_calls_a_rollback_makes(tmp_path):
 
 def test_every_rule_of_the_role_is_needed(tmp_path):
     """Forbid each granted permission in turn: the rollback must fail for want of exactly that one."""
-    for group, resource, verb in sorted(granted(role()["rules"])):
+    for _group, resource, verb in sorted(granted(role()["rules"])):
         scenario = load_scenario("registry-meltdown")
         scenario.forbidden = (Forbidden(verb, resource, NS),)
         with running_sim(scenario) as sim:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -24,7 +25,7 @@ BAD_NODE = "ip-10-0-2-63.ec2.internal"
 
 
 def _official(reader: KubernetesClusterReader) -> KubernetesClusterReader:
-    reader._proxy = None  # noqa: SLF001 - the generated method, to compare against
+    reader._proxy = None  # the generated method, to compare against
     return reader
 
 
@@ -43,9 +44,9 @@ class _Capture(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     status = 200
     body = b"{}"
-    seen: list[tuple[str, dict[str, str]]] = []
+    seen: ClassVar[list[tuple[str, dict[str, str]]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         type(self).seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
@@ -80,9 +81,9 @@ SUMMARY = {"node": {"nodeName": "n1", "fs": {"capacityBytes": 100, "availableByt
 def test_fast_path_sends_what_the_generated_method_sends(tmp_path):
     with _capturing(tmp_path, body=json.dumps(SUMMARY).encode()) as (path, handler):
         with KubernetesClusterReader.from_kubeconfig(path) as fast:
-            assert fast._proxy is not None  # noqa: SLF001
-            manager = fast._api_client.rest_client.pool_manager  # noqa: SLF001
-            assert fast._proxy._connection_pool(manager) is not None  # noqa: SLF001 - straight to the pool
+            assert fast._proxy is not None
+            manager = fast._api_client.rest_client.pool_manager
+            assert fast._proxy._connection_pool(manager) is not None  # straight to the pool
             via_fast = fast.node_fs_summary("node/1 a")
         with KubernetesClusterReader.from_kubeconfig(path) as reader:
             via_sdk = _official(reader).node_fs_summary("node/1 a")
@@ -177,7 +178,7 @@ def test_fast_path_follows_a_token_refreshed_by_the_clients_hook(tmp_path, monke
     with _capturing(tmp_path, body=json.dumps(SUMMARY).encode()) as (path, handler):
         with KubernetesClusterReader.from_kubeconfig(path) as reader:
             reader.node_fs_summary("n1")
-            configuration = reader._api_client.configuration  # noqa: SLF001
+            configuration = reader._api_client.configuration
 
             def rotate(config: object) -> None:
                 configuration.api_key["BearerToken"] = "Bearer rotated-token"  # as kube_config stores it
@@ -189,9 +190,9 @@ def test_fast_path_follows_a_token_refreshed_by_the_clients_hook(tmp_path, monke
 
 def test_client_go_retries_fall_back_to_the_generated_method(tmp_path):
     with _reader("registry-meltdown", tmp_path) as reader:
-        reader._api_client.configuration.client_go_retries = True  # noqa: SLF001
-        again = KubernetesClusterReader(reader._api_client)  # noqa: SLF001
-        assert again._proxy is None  # noqa: SLF001
+        reader._api_client.configuration.client_go_retries = True
+        again = KubernetesClusterReader(reader._api_client)
+        assert again._proxy is None
         assert again.node_fs_summary(BAD_NODE).imagefs is not None
 
 
@@ -231,8 +232,8 @@ def test_fast_path_goes_through_a_kubeconfig_proxy_like_the_client(tmp_path):
                                                     "proxy-url": f"http://127.0.0.1:{port}"})
         via_fast, via_sdk = _both(config)
         with KubernetesClusterReader.from_kubeconfig(config) as reader:
-            manager = reader._api_client.rest_client.pool_manager  # noqa: SLF001
-            assert reader._proxy._connection_pool(manager) is None  # noqa: SLF001 - through the ProxyManager
+            manager = reader._api_client.rest_client.pool_manager
+            assert reader._proxy._connection_pool(manager) is None  # through the ProxyManager
     assert via_fast == via_sdk and via_fast.nodefs is not None
     (fast_path, fast_headers), (sdk_path, sdk_headers) = handler.seen
     assert fast_path == sdk_path == "http://kube.invalid:6443/api/v1/nodes/n1/proxy/stats%2Fsummary"
@@ -243,9 +244,9 @@ def test_fast_path_follows_a_redirect_like_the_client(tmp_path):
     summary = json.dumps(SUMMARY).encode()
 
     class Redirecting(_Capture):
-        seen: list[tuple[str, dict[str, str]]] = []
+        seen: ClassVar[list[tuple[str, dict[str, str]]]] = []
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             type(self).seen.append((self.path, {}))
             moved = self.path.endswith("stats%2Fsummary")
             body = b"" if moved else summary

@@ -19,14 +19,17 @@ import pytest
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.ports import ClusterReadError
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for test certificates")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for test certificates"),
+    pytest.mark.slow,  # makes a CA and certificates with the openssl CLI
+]
 
 SUMMARY = json.dumps({"node": {"nodeName": "n1", "fs": {"capacityBytes": 100, "availableBytes": 10,
                                                        "usedBytes": 90}}, "pods": []}).encode()
 
 
 def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)  # noqa: S603,S607
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def _tls_server(pki: Path) -> Iterator[tuple[int, list[str]]]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             peer = self.connection.getpeercert()  # type: ignore[attr-defined]
             seen.append(dict(x[0] for x in peer["subject"])["commonName"])
             self.send_response(200)
@@ -100,10 +103,10 @@ def test_fast_path_presents_the_kubeconfigs_client_certificate(pki, tmp_path):
     with _tls_server(pki) as (port, seen):
         config = _kubeconfig(tmp_path / "config", port, pki)
         with KubernetesClusterReader.from_kubeconfig(config) as fast:
-            assert fast._proxy is not None  # noqa: SLF001
+            assert fast._proxy is not None
             via_fast = fast.node_fs_summary("n1")
         with KubernetesClusterReader.from_kubeconfig(config) as reader:
-            reader._proxy = None  # noqa: SLF001 - the generated method
+            reader._proxy = None  # the generated method
             via_sdk = reader.node_fs_summary("n1")
     assert via_fast == via_sdk and via_fast.nodefs is not None and via_fast.nodefs.used_ratio == 0.9
     assert seen == ["coroner", "coroner"]
@@ -116,7 +119,7 @@ def test_fast_path_refuses_a_server_the_kubeconfigs_ca_did_not_sign(pki, tmp_pat
         for fast in (True, False):
             with KubernetesClusterReader.from_kubeconfig(config, timeout=5) as reader:
                 if not fast:
-                    reader._proxy = None  # noqa: SLF001
+                    reader._proxy = None
                 with pytest.raises(ClusterReadError) as info:
                     reader.node_fs_summary("n1")
                 errors.append(str(info.value))

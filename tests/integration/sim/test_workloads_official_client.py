@@ -9,7 +9,8 @@ from kubernetes import config as k8s_config
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.ports import ClusterForbidden
-from bot.sim.scenario import Forbidden, load_scenario
+from bot.sim.model import Forbidden
+from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
 PRESSURED = ("ip-10-3-1-1.ec2.internal", "ip-10-3-1-2.ec2.internal")

@@ -36,6 +36,8 @@ from tests.conftest import service_unavailable
 from tests.doubles.pagerduty_api import incident_story
 from tests.integration.web.test_browser import run_chromium
 
+pytestmark = pytest.mark.slow  # the whole serve pipeline per test, with Slack, PagerDuty and the sim
+
 SECRET = "pd-lifecycle-secret"
 WEB_SECRET = "lifecycle-web-secret-0123456789abcdef"
 SERVICE = "user-profile-service"
@@ -121,7 +123,6 @@ def bot(request, tmp_path: Path, slack_api, kit, pagerduty_api) -> Iterator[Bot]
         f"services:\n  {SERVICE}:\n    namespace: prod\n    pagerduty_service_id: {service_id_for(SERVICE)}\n"
         f"    slack_channel: '{CHANNEL}'\n    dockerfile: service/Dockerfile\n"
     )
-    stop = threading.Event()
     with running_sim(scenario) as sim, contextlib.ExitStack() as stack:
         settings = Settings(
             database_url=database, kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
@@ -173,6 +174,7 @@ def text_of(message: dict[str, Any]) -> str:
     return json.dumps(json.loads(blocks) if isinstance(blocks, str) else blocks, ensure_ascii=False)
 
 
+@pytest.mark.chromium  # opens the draft link in Chromium at the end
 def test_page_to_thread_to_draft(bot: Bot) -> None:
     slack = bot.slack
     started = time.monotonic()
@@ -187,7 +189,9 @@ def test_page_to_thread_to_draft(bot: Bot) -> None:
     assert "image-size-regression" in text_of(diagnosis) and "--to-revision=4" in text_of(diagnosis)
     cause = wait_until(lambda: "Probable cause" in text_of(current_root(slack)) and current_root(slack),
                        what="the probable cause on the root")
-    assert "19.5×" in text_of(cause) and "revision 4" in text_of(cause)
+    # Leads with the diagnosis's cause, and keeps the rollback clause because the decision recommends it.
+    assert "Probable cause:* revision 5 (image 4.2 GB, 19.5× revision 4) →" in text_of(cause)
+    assert "roll back to revision 4" in text_of(cause)
     assert time.monotonic() - started < 10
 
     # Later events: the root is edited in place, one line each in the thread.
@@ -398,11 +402,11 @@ def test_pagerduty_both_ways_note_buttons_and_enrichment(bot: Bot) -> None:
     slack.users["U0LEAD"] = {"id": "U0LEAD", "profile": {"email": "alice@example.com"}}
     bot.send(bot.event("incident.triggered", minutes=0))
     note = pd.wait_for("POST", f"/incidents/{bot.incident_pd_id}/notes", timeout=40)[0]
-    assert note.header("From") == "coroner@example.com" and "Probable cause: image grew 19.5×" in json.dumps(
+    assert note.header("From") == "coroner@example.com" and "Probable cause: revision 5 (image 4.2 GB, 19.5× revision 4) →" in json.dumps(
         note.body, ensure_ascii=False)
     # The root offers Acknowledge and Resolve; a click calls PUT /incidents/{id} as the clicking person.
-    root = wait_until(lambda: "coroner_pd_acknowledge" in text_of(current_root(slack)) and current_root(slack),
-                      what="the PagerDuty buttons on the root")
+    wait_until(lambda: "coroner_pd_acknowledge" in text_of(current_root(slack)) and current_root(slack),
+               what="the PagerDuty buttons on the root")
     message = {"ts": root_ts(slack), "channel": CHANNEL}
     value = json.dumps({"incident_id": f"pd-{bot.incident_pd_id}"})
     assert bot.click("coroner_pd_acknowledge", value, user="U0LEAD", message=message).status_code == 200

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from bot.slack.app import create_slack_app
 from bot.slack.asgi import slack_routes
-from bot.slack.manifest import APP_TOKEN_SCOPES, WEB_API_SCOPES, app_manifest, bot_scopes
+from tests.integration.slack.manifest import APP_TOKEN_SCOPES, WEB_API_SCOPES, app_manifest, bot_scopes
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "docs" / "slack.md").read_text()
@@ -58,6 +58,7 @@ def test_the_doc_shows_exactly_what_the_code_builds(manifest) -> None:
     assert manifest == app_manifest(public_url=None if socket_mode else "https://coroner.example.com")
 
 
+@pytest.mark.slow  # drives every Slack path of serve's app
 def test_every_web_api_method_the_code_calls_has_its_scopes_in_the_manifest(manifest) -> None:
     called = web_api_calls_in_bot()
     assert {"chat.postMessage", "auth.test"} <= called  # the walk finds real calls, it is not vacuous

@@ -35,6 +35,6 @@ def test_one_insert_answers_each_delivery(database_url):
         stored = {e.event_id: e.delivery_id for e in uow.events.pending(limit=10)}
     assert first is not None
     assert [i is not None for i in ids] == [True, False, False, False, True, True]
-    assert len(set(i for i in ids if i is not None) | {first}) == 4
+    assert len({i for i in ids if i is not None} | {first}) == 4
     assert stored == {"e0": "d0", "e1": "d1", "e3": None, "e4": "d4"}
     store.dispose()

@@ -9,12 +9,36 @@ from bot.store import JobStatus, LeaseLost, Store, make_engine
 LEASE = timedelta(minutes=5)
 
 
-def enqueue(store, key, **kwargs):
-    return store.enqueue_job(kind="diagnose", dedupe_key=key, payload={"key": key}, **kwargs)
+# Each step of a job's life in its own committed unit of work, as the worker runs them.
 
 
-def claim(store, worker, lease=LEASE):
-    return store.claim_job(worker=worker, lease=lease)
+def enqueue(store, key, *, kind="diagnose", payload=None, **kwargs):
+    with store.unit_of_work() as uow:
+        queued = uow.jobs.enqueue(kind=kind, dedupe_key=key, payload={"key": key} if payload is None else payload,
+                                  **kwargs)
+        uow.commit()
+    return queued is not None
+
+
+def claim(store, worker, lease=LEASE, kinds=None):
+    with store.unit_of_work() as uow:
+        job = uow.jobs.claim(worker=worker, lease=lease, kinds=kinds)
+        uow.commit()
+    return job
+
+
+def complete(store, job_id, *, worker):
+    with store.unit_of_work() as uow:
+        job = uow.jobs.complete(job_id, worker=worker)
+        uow.commit()
+    return job
+
+
+def fail(store, job_id, *, worker, error, retry_in=None):
+    with store.unit_of_work() as uow:
+        job = uow.jobs.fail(job_id, worker=worker, error=error, retry_in=retry_in)
+        uow.commit()
+    return job
 
 
 def test_enqueue_is_once_per_dedupe_key(store):
@@ -25,10 +49,10 @@ def test_enqueue_is_once_per_dedupe_key(store):
 
 
 def test_claim_filters_by_kind(store):
-    store.enqueue_job(kind="postmortem", dedupe_key="pm:1", payload={})
-    store.enqueue_job(kind="diagnose", dedupe_key="d:1", payload={})
-    assert store.claim_job(worker="w", kinds=["diagnose"]).dedupe_key == "d:1"
-    assert store.claim_job(worker="w", kinds=["diagnose"]) is None
+    enqueue(store, "pm:1", kind="postmortem", payload={})
+    enqueue(store, "d:1", kind="diagnose", payload={})
+    assert claim(store, "w", kinds=["diagnose"]).dedupe_key == "d:1"
+    assert claim(store, "w", kinds=["diagnose"]) is None
 
 
 def test_claim_complete(store):
@@ -37,7 +61,7 @@ def test_claim_complete(store):
     assert job.status is JobStatus.RUNNING and job.attempts == 1 and job.claimed_by == "w1"
     assert job.payload == {"key": "k1"}
     assert claim(store, "w2") is None  # leased to w1
-    done = store.complete_job(job.id, worker="w1")
+    done = complete(store, job.id, worker="w1")
     assert done.status is JobStatus.DONE
     assert claim(store, "w2") is None
 
@@ -51,16 +75,18 @@ def test_expired_lease_makes_the_job_claimable_again(store, clock):
     second = claim(store, "w2")
     assert second.id == first.id and second.claimed_by == "w2" and second.attempts == 2
     with pytest.raises(LeaseLost):
-        store.complete_job(first.id, worker="w1")  # w1 came back too late
+        complete(store, first.id, worker="w1")  # w1 came back too late
     with pytest.raises(LeaseLost):
-        store.fail_job(first.id, worker="w1", error="late")
+        fail(store, first.id, worker="w1", error="late")
 
 
 def test_a_renewed_lease_keeps_the_job(store, clock):
     enqueue(store, "k1")
     job = claim(store, "w1")
     clock.advance(minutes=4)
-    store.renew_job(job.id, worker="w1", lease=LEASE)
+    with store.unit_of_work() as uow:
+        uow.jobs.renew(job.id, worker="w1", lease=LEASE)
+        uow.commit()
     clock.advance(minutes=4)
     assert claim(store, "w2") is None
 
@@ -68,9 +94,9 @@ def test_a_renewed_lease_keeps_the_job(store, clock):
 def test_failures_requeue_until_attempts_run_out(store):
     enqueue(store, "k1", max_attempts=2)
     job = claim(store, "w1")
-    assert store.fail_job(job.id, worker="w1", error="cluster unreachable").status is JobStatus.QUEUED
+    assert fail(store, job.id, worker="w1", error="cluster unreachable").status is JobStatus.QUEUED
     job = claim(store, "w1")
-    failed = store.fail_job(job.id, worker="w1", error="cluster unreachable")
+    failed = fail(store, job.id, worker="w1", error="cluster unreachable")
     assert failed.status is JobStatus.FAILED and failed.last_error == "cluster unreachable"
     assert claim(store, "w1") is None
 
@@ -132,15 +158,15 @@ def test_make_due_brings_forward_the_queued_jobs_of_one_kind(database_url):
     from datetime import timedelta
 
     store = Store.from_url(database_url)
-    store.enqueue_job(kind="post_to_slack", dedupe_key="p1", payload={})
-    store.enqueue_job(kind="diagnose_incident", dedupe_key="d1", payload={})
+    enqueue(store, "p1", kind="post_to_slack", payload={})
+    enqueue(store, "d1", kind="diagnose_incident", payload={})
     for kind in ("post_to_slack", "diagnose_incident"):
-        job = store.claim_job(worker="w", kinds=[kind])
-        store.fail_job(job.id, worker="w", error="Slack down", retry_in=timedelta(minutes=10))
-    assert store.claim_job(worker="w") is None  # both wait out their backoff
+        job = claim(store, "w", kinds=[kind])
+        fail(store, job.id, worker="w", error="Slack down", retry_in=timedelta(minutes=10))
+    assert claim(store, "w") is None  # both wait out their backoff
     with store.unit_of_work() as uow:
         assert uow.jobs.make_due("post_to_slack") == 1
         uow.commit()
-    assert store.claim_job(worker="w").kind == "post_to_slack"
-    assert store.claim_job(worker="w") is None  # the other kind still waits
+    assert claim(store, "w").kind == "post_to_slack"
+    assert claim(store, "w") is None  # the other kind still waits
     store.dispose()

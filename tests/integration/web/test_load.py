@@ -41,8 +41,14 @@ def test_unknown_incident_has_no_page(store: Store) -> None:
     assert load_postmortem_page(store, "pd-Q1") is None  # an incident without a draft yet
 
 
+def save_draft(store: Store, body: str) -> None:
+    with store.unit_of_work() as uow:
+        uow.postmortems.save_version(incident_id="pd-Q1", body_markdown=body, author="coroner")
+        uow.commit()
+
+
 def test_page_shows_the_latest_version_and_its_review(store: Store, clock: FakeClock) -> None:
-    store.save_postmortem_version(incident_id="pd-Q1", body_markdown="# Postmortem v1\n", author="coroner")
+    save_draft(store, "# Postmortem v1\n")
     clock.advance(minutes=5)
     change_status(store, incident_id="pd-Q1", version=1, to=PostmortemStatus.IN_REVIEW, actor="alice")
     clock.advance(minutes=5)
@@ -51,7 +57,7 @@ def test_page_shows_the_latest_version_and_its_review(store: Store, clock: FakeC
                          details={"version": 1, "comment": "Add the 02:41 rollout to the timeline."})
         uow.commit()
     clock.advance(minutes=5)
-    store.save_postmortem_version(incident_id="pd-Q1", body_markdown="# Postmortem v2\n", author="coroner")
+    save_draft(store, "# Postmortem v2\n")
 
     page = load_postmortem_page(store, "pd-Q1")
     assert page is not None

@@ -90,7 +90,7 @@ def test_signed_link_serves_the_page(http: httpx.Client, loads: Loads) -> None:
     assert "coroner-http" not in loads.threads  # the blocking load ran off the event loop
 
 
-@pytest.mark.parametrize("tamper, text", [
+@pytest.mark.parametrize(("tamper", "text"), [
     (lambda u: u.split("?")[0], "no signature"),
     (lambda u: u.replace("pd-QA0449E", "pd-QB1111X"), "not valid"),
     (lambda u: u.replace("exp=", "exp=9"), "not valid"),

@@ -28,7 +28,9 @@ def store(tmp_path):
 
 
 def enqueue(store: Store, key: str = "k1", **kwargs) -> None:
-    assert store.enqueue_job(kind=KIND, dedupe_key=key, payload={"key": key}, **kwargs)
+    with store.unit_of_work() as uow:
+        assert uow.jobs.enqueue(kind=KIND, dedupe_key=key, payload={"key": key}, **kwargs)
+        uow.commit()
 
 
 def only_job(store: Store) -> Job:
@@ -83,7 +85,9 @@ def test_the_lease_is_renewed_while_the_handler_runs(store):
         # Longer than the lease: without a heartbeat, another worker could claim it meanwhile.
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:
-            second_claim.append(store.claim_job(worker="w2", kinds=[KIND]))
+            with store.unit_of_work() as uow:
+                second_claim.append(uow.jobs.claim(worker="w2", kinds=[KIND]))
+                uow.commit()
             time.sleep(0.1)
 
     worker = JobWorker(store, {KIND: long_job}, name="w1", lease=timedelta(seconds=0.6))
@@ -132,19 +136,21 @@ def test_run_forever_survives_a_bad_job_and_stops_when_told(store):
     assert sorted(calls) == ["k1", "k1", "k2"]
 
 
+@pytest.mark.slow  # waits out the claim backoff, seconds
 def test_a_database_outage_is_waited_out_with_backoff_and_two_log_lines(tmp_path, caplog):
     """Regression: with the database away the worker spun at 96 % CPU and logged ~10,000 tracebacks in 11 s."""
     path = tmp_path / "c.db"
     store = Store.from_url(f"sqlite:///{path}")
     store.upgrade()
     enqueue(store)
-    # A database that cannot be reached: every claim fails like a lost connection. Claims are counted.
+    # A database that cannot be reached: every claim fails like a lost connection. Claims are counted
+    # (each opens a unit of work, which is all a worker does while the queue is unreachable).
     class CountingStore(Store):
         claims = 0
 
-        def claim_job(self, **kwargs):
+        def unit_of_work(self):
             CountingStore.claims += 1
-            return super().claim_job(**kwargs)
+            return super().unit_of_work()
 
     broken = CountingStore.from_url(f"sqlite:///{tmp_path / 'missing' / 'c.db'}")
     worker = JobWorker(broken, {KIND: lambda job, lease: None}, name="w1",

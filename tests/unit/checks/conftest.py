@@ -17,8 +17,8 @@ from bot.cluster.snapshots import (
 )
 from bot.domain import Target
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
-from bot.engine.fakes import FakeClusterReader, container, event, node, pod
+from bot.checks.context import CheckContext
+from tests.doubles.cluster_reader import FakeClusterReader, container, event, node, pod
 
 T0 = datetime(2024, 5, 14, 2, 0, 0, tzinfo=UTC)
 NS, NAME = "prod", "user-profile-service"

@@ -66,7 +66,7 @@ def test_healthy_disks_give_nothing(healthy, ctx_of):
 
 def test_summaries_are_fetched_concurrently_through_a_bounded_pool(ctx_of):
     from bot.cluster.snapshots import FsStats, NodeFsSummary
-    from bot.engine.fakes import FakeClusterReader, node
+    from tests.doubles.cluster_reader import FakeClusterReader, node
 
     names = [f"n{i:03}" for i in range(60)]
     reader = FakeClusterReader(

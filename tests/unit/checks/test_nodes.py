@@ -1,6 +1,6 @@
 from bot.checks import nodes
 from bot.domain import Severity
-from bot.engine.fakes import FakeClusterReader, node
+from tests.doubles.cluster_reader import FakeClusterReader, node
 
 
 def rules(findings):

@@ -3,7 +3,7 @@ import pytest
 from bot.checks import workload
 from bot.checks.pulls import go_duration, parse_pulled, registry_error_kind, registry_host
 from bot.domain import Severity
-from bot.engine.fakes import container, pod
+from tests.doubles.cluster_reader import container, pod
 
 
 def by_rule(findings):

@@ -1,12 +1,12 @@
 """API JSON -> snapshots, on hand-written responses shaped like a real cluster's (kubectl get -o json)."""
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
 from bot.cluster import convert
 
-UTC = timezone.utc
+UTC = UTC
 IMAGE = "registry.internal:5000/user-profile-service:2024.05.14-1"
 
 NODE = {
@@ -239,7 +239,7 @@ def test_summary_body_with_node_not_first_is_parsed_whole():
 def test_summary_body_that_is_not_a_summary_raises_value_error():
     for body in (b"<html>bad gateway</html>", b"[1, 2]", b'{"node": [1]}', b'{"node": {"fs": ', b"\xff\xfe",
                  b'{"node": 3, "pods": []}'):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError):  # noqa: PT011 - JSON, UTF-8 and shape errors each raise their own kind
             convert.node_fs_summary_body("n1", body)
 
 

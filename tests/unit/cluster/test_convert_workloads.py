@@ -3,13 +3,12 @@ containers and sidecars, volumes, last terminated state, per-pod kubelet stats, 
 inputs are shaped like `kubectl get -o json` and the kubelet's `/stats/summary` on a real cluster."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.cluster import convert
 
-UTC = timezone.utc
 
 JOB_POD = {
     "metadata": {

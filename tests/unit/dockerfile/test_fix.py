@@ -204,7 +204,7 @@ def test_unified_diff_of_equal_texts_is_empty() -> None:
 
 
 def test_pin_comes_from_the_image_when_at_hand() -> None:
-    from bot.dockerfile.fix import pin_from_image
+    from bot.dockerfile.rules.base_image import pin_from_image
 
     assert pin_from_image("python:3.11", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9"
     assert pin_from_image("python:3.11-slim", env={"PYTHON_VERSION": "3.11.9"}) == "python:3.11.9-slim"
@@ -266,7 +266,7 @@ def test_dockerignore_from_the_files_a_copy_layer_held() -> None:
     r = fix(POSTMORTEM, dockerignore_missing=True, context_files=files)
     assert r.dockerignore is not None
     lines = r.dockerignore.splitlines()
-    assert {".git", "**/venv", "**/*.csv", ".env"} <= set(lines)
+    assert {".git", "venv", "data/**/*.csv", ".env"} <= set(lines)
     assert "# **/*.csv" not in lines
 
 
@@ -356,3 +356,14 @@ def test_diff_never_prints_a_secret_and_still_applies(tmp_path: Path) -> None:
 def test_a_changed_line_holding_a_secret_is_masked() -> None:
     diff = unified_diff("ENV A_TOKEN=s3cr3t\n", "ENV A_TOKEN=s3cr3t B=1\n", secrets=frozenset({"s3cr3t"}))
     assert "s3cr3t" not in diff and "A_TOKEN=***" in diff and "will not apply" in diff
+
+
+def test_an_existing_dockerignore_gets_what_the_image_showed(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(".git\n**/node_modules\n**/__pycache__\n**/*.log\n.env\n")
+    r = fix(POSTMORTEM, context=tmp_path, measure_context=False,
+            context_files={".git": 800, ".venv": 600, "tests/data": 400, "app.py": 10})
+    assert r.dockerignore_before == (tmp_path / ".dockerignore").read_text()
+    assert r.dockerignore is not None and r.dockerignore.startswith(r.dockerignore_before)
+    added = r.dockerignore[len(r.dockerignore_before):].splitlines()
+    assert added == ["# Added by `coroner fix`", ".venv", "tests/data"]  # .git was there already
+    assert "--- a/" in r.patch and r.patch.count("+++ b/") == 2

@@ -22,7 +22,12 @@ def playbook():
 def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
     d = diagnose("user-profile-service", cluster=meltdown, playbook=playbook, node_proxy_enabled=True, clock=FixedClock())
     out = json.loads(json.dumps(d.to_json()))
-    assert list(out) == ["service", "target", "findings", "rollback_candidates", "timeline", "duration_ms"]
+    assert list(out) == ["service", "target", "findings", "rollback_candidates", "rollback", "cause", "timeline",
+                         "duration_ms"]
+    assert list(out["rollback"]) == ["recommended", "revision", "reason", "implicated_by"]
+    assert out["rollback"]["recommended"] is True and out["rollback"]["revision"] == 6
+    assert list(out["cause"]) == ["summary", "chain", "supporting", "ruled_out", "confidence", "candidates"]
+    assert out["cause"]["summary"].startswith("revision 7 (image 4.2 GB, 19.5× revision 6) → ")
     assert out["target"] == {"context": "fake", "namespace": "prod", "kind": "Deployment", "name": "user-profile-service"}
     assert all(list(f) == ["rule", "severity", "title", "evidence"] for f in out["findings"])
     assert out["rollback_candidates"][0] == {

@@ -3,8 +3,8 @@ import threading
 from bot.domain import Finding, Severity
 from bot.engine import registry
 from bot.engine.cache import CachingClusterReader
-from bot.engine.context import CheckContext
-from bot.engine.fakes import FakeClusterReader, node
+from bot.checks.context import CheckContext
+from tests.doubles.cluster_reader import FakeClusterReader, node
 from bot.engine.playbook import parse_playbook
 from bot.engine.runner import order_findings, run_playbook
 from bot.domain import Target

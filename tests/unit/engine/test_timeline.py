@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from bot import timeline as tl
 from bot.domain import Finding, Severity, TimelineEntry
-from bot.engine.fakes import event, node
+from tests.doubles.cluster_reader import event, node
 
 T = datetime(2024, 5, 14, 2, 58, 32, tzinfo=UTC)
 MSG = 'Failed to pull image "r:5000/app:v5": received unexpected HTTP status: 503 Service Unavailable'

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.engine.registry import ALL_RULES, CHECKS, ENGINE_RULES
+from bot.engine.registry import ALL_RULES, CHECKS, ENGINE_RULES, REASONING_RULES
 
 ROOT = Path(__file__).resolve().parents[3]
 CHECKS_DOC = (ROOT / "docs" / "checks.md").read_text()
@@ -29,8 +29,20 @@ def test_the_docs_table_lists_each_checks_rules(name):
 
 
 def test_every_engine_rule_is_documented():
-    for rule in ENGINE_RULES:
+    for rule in ENGINE_RULES + REASONING_RULES:
         assert f"`{rule}`" in CHECKS_DOC
+
+
+def test_the_reasoning_writes_only_the_rules_it_declares():
+    source = "".join(p.read_text() for p in sorted((ROOT / "bot" / "reasoning").glob("*.py")))
+    assert set(RULE_LITERAL.findall(source)) <= set(REASONING_RULES)
+
+
+def test_the_documented_diagnosis_json_names_the_rollback_and_cause_fields():
+    playbooks_doc = (ROOT / "docs" / "playbooks.md").read_text()
+    for field in ("`rollback`", "`cause`", "`recommended`", "`implicated_by`", "`chain[]`", "`ruled_out`",
+                  "`confidence`", "`candidates`"):
+        assert field in playbooks_doc
 
 
 def test_shipped_playbooks_name_registered_checks_and_the_documented_triggers():

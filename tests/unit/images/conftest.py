@@ -1,16 +1,12 @@
-"""Fixtures of the images feature's unit tests; the doubles live in images_fakes.py."""
+"""Fixtures of the images feature's unit tests; the doubles live in tests/doubles/images.py."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from images_fakes import RegistryDouble  # noqa: E402
+from tests.doubles.images import RegistryDouble
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import json
 
-from images_fakes import FakeImageReader, entries
+from tests.doubles.images import FakeImageReader, entries
 
 from bot.images.autopsy import autopsy
 from bot.images.model import ImageConfig

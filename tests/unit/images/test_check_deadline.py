@@ -4,11 +4,11 @@ still reading from a hostile registry (one that trickles a layer forever, or nev
 import threading
 import time
 
-from images_fakes import file_header, pax_layer, tar_bytes
+from tests.doubles.images import file_header, pax_layer, tar_bytes
 
 from bot.cluster.snapshots import DeploymentSnapshot
 from bot.engine.diagnose import diagnose
-from bot.engine.fakes import FakeClusterReader, container, pod
+from tests.doubles.cluster_reader import FakeClusterReader, container, pod
 from bot.engine.playbook import parse_playbook
 from bot.images.registry_reader import RegistryImageReader
 

@@ -1,7 +1,7 @@
 import json
 
 from click.testing import CliRunner
-from images_fakes import tar_bytes
+from tests.doubles.images import tar_bytes
 
 from bot.cli import main
 

@@ -6,7 +6,7 @@ import os
 import tarfile
 
 import pytest
-from images_fakes import sha, tar_bytes
+from tests.doubles.images import sha, tar_bytes
 
 from bot.images.docker_reader import DockerImageReader
 from bot.images.overlay import scan_diff
@@ -98,7 +98,7 @@ def test_overlay_listing_peeks_at_npmrc_for_a_token(tmp_path):
 
 
 def test_a_hostile_layer_in_a_save_is_one_line_naming_it():
-    from images_fakes import pax_layer
+    from tests.doubles.images import pax_layer
 
     from bot.ports import ImageReadError
 

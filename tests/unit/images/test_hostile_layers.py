@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from images_fakes import deep_layer, file_header, pax_layer, pax_record, special_header, tar_bytes
+from tests.doubles.images import deep_layer, file_header, pax_layer, pax_record, special_header, tar_bytes
 
 from bot.images.autopsy import autopsy
 from bot.images.registry_reader import RegistryImageReader
@@ -79,6 +79,7 @@ def test_a_bad_tar_header_checksum_is_one_line_naming_the_layer(registry):
         list(reader.layer_files(ref, manifest.layers[0]))
 
 
+@pytest.mark.slow  # builds and walks a 2,000-deep tree
 @pytest.mark.parametrize("depth", [500, 2000])
 def test_a_directory_thousands_deep_is_walked_iteratively(registry, depth):
     ref = _one_layer_image(registry, deep_layer(depth))
@@ -112,14 +113,13 @@ def test_names_longer_than_the_limit_are_one_line_naming_the_layer(registry):
 BOMB = textwrap.dedent(
     """
     import sys, tarfile, time
-    sys.path.insert(0, sys.argv[1])
-    from images_fakes import RegistryDouble, file_header, gzip_chunks, pax_record, sha, special_header
+    from tests.doubles.images import RegistryDouble, file_header, gzip_chunks, pax_record, sha, special_header
     from bot.images.autopsy import autopsy
     from bot.images.registry_reader import RegistryImageReader
     from bot.ports import ImageReadError
 
     MIB = 1 << 20
-    kind = sys.argv[2]
+    kind = sys.argv[1]
 
     def one_huge(header_type):
         # A 300 MB extended header: records of "A"s, which gzip to almost nothing.
@@ -157,10 +157,11 @@ BOMB = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process under a memory limit per bomb
 @pytest.mark.parametrize("kind", ["pax", "gnu-longname", "global-pax", "pax-chain"])
 def test_extended_header_bomb_is_refused_in_bounded_memory(kind):
     result = subprocess.run(
-        [sys.executable, "-c", BOMB, str(Path(__file__).parent), kind],
+        [sys.executable, "-c", BOMB, kind],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(WORKTREE)},
     )
     assert result.returncode == 0, result.stderr[-2000:]

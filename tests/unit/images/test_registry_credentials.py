@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from images_fakes import RegistryDouble, basic_header, tar_bytes
+from tests.doubles.images import RegistryDouble, basic_header, tar_bytes
 
 from bot.images.registry_auth import Credential, RegistryAuth, load_registry_auth
 from bot.images.registry_reader import RegistryImageReader
@@ -195,7 +195,7 @@ def test_the_legacy_username_needs_the_host_it_belongs_to(monkeypatch):
 
 
 def test_settings_build_a_reader_whose_credentials_are_scoped(monkeypatch, doubles):
-    from bot.wiring import image_reader
+    from bot.readers import image_reader
 
     mine, other = make(doubles, basic=ALICE), make(doubles, basic=("bob", "pw-of-bob"))
     monkeypatch.setenv("CORONER_REGISTRY_USERNAME", "alice")

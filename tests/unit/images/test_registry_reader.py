@@ -1,5 +1,5 @@
 import pytest
-from images_fakes import tar_bytes
+from tests.doubles.images import tar_bytes
 
 from bot.images.autopsy import autopsy
 from bot.images.registry_reader import RegistryImageReader

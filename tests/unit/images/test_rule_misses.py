@@ -2,7 +2,7 @@
 (The hits are in test_autopsy's incident image and the integration build.)"""
 
 import pytest
-from images_fakes import FakeImageReader, entries
+from tests.doubles.images import FakeImageReader, entries
 
 from bot.images.autopsy import autopsy
 from bot.images.model import ImageConfig

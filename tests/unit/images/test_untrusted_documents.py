@@ -5,7 +5,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from images_fakes import sha, tar_bytes
+from tests.doubles.images import sha, tar_bytes
 
 from bot.cli import main
 from bot.images.reference import DOCKER_HUB, parse_reference
@@ -79,7 +79,7 @@ def test_a_config_digest_that_is_a_path_is_never_requested(registry):
 
 def test_a_layer_digest_that_is_a_path_is_never_requested(registry):
     ref = _image_with(registry, layer_digest=HOSTILE_DIGEST)
-    with pytest.raises(ImageReadError, match="not a digest"):
+    with pytest.raises(ImageReadError, match="not a digest"):  # noqa: PT012 - whichever step meets it refuses
         reader = RegistryImageReader()
         manifest = reader.manifest(ref)
         list(reader.layer_files(ref, manifest.layers[0]))

@@ -1,4 +1,4 @@
-from images_fakes import entries
+from tests.doubles.images import entries
 
 from bot.images.dive import DiveEfficiency
 from bot.images.model import LayerRef

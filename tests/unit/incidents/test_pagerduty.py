@@ -123,7 +123,7 @@ def test_pagey_ping_without_data_parses():
 
 
 @pytest.mark.parametrize(
-    "body, reason",
+    ('body', 'reason'),
     [
         (b"{not json", "not JSON"),
         (b"\xff\xfe", "not JSON"),

@@ -40,5 +40,5 @@ def test_headers_carry_one_signature_per_secret():
 
 
 def test_naive_time_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         body(occurred_at=datetime(2024, 5, 14))

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.postmortem import build_view, content_hash, render_postmortem
+from tests.cli_process import CORONER
 
 
 @pytest.fixture
@@ -70,16 +71,16 @@ def test_bad_bundle_is_a_clear_error(tmp_path: Path, content: str, message: str)
     assert message in result.output
 
 
+@pytest.mark.slow  # renders in several processes
 def test_same_bytes_across_processes_and_hash_seeds(bundle: Path) -> None:
     import os
     import subprocess
-    import sys
 
     outputs = set()
     for seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         run = subprocess.run(
-            [sys.executable, "-c", "from bot.cli import main; main()", "postmortem", "render", str(bundle)],
+            [*CORONER, "postmortem", "render", str(bundle)],
             capture_output=True, env=env, check=True,
         )
         outputs.add(run.stdout)

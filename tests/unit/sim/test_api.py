@@ -18,7 +18,7 @@ def api():
 @pytest.fixture(scope="module")
 def forbidden_api():
     scenario = load_scenario("registry-meltdown")
-    from bot.sim.scenario import Forbidden
+    from bot.sim.model import Forbidden
 
     scenario.forbidden = (Forbidden("get", "nodes/proxy"), Forbidden("list", "events"))
     return SimApi(scenario)

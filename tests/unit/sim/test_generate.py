@@ -34,7 +34,7 @@ def test_generation_is_deterministic():
 
 
 def test_bad_sizes_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be at least 1"):
         generate_scenario(nodes=0)
 
 

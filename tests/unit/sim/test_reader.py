@@ -4,7 +4,7 @@ import pytest
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.ports import ClusterForbidden, ClusterNotFound
-from bot.sim.reader import ScenarioClusterReader
+from tests.doubles.scenario_reader import ScenarioClusterReader
 from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 

@@ -14,7 +14,7 @@ REVISION = "deployment.kubernetes.io/revision"
 NEW_IMAGE = "registry.internal:5000/user-profile-service:2024.05.14-2"
 
 
-@pytest.fixture()
+@pytest.fixture
 def api():
     return SimApi(load_scenario("registry-meltdown"))
 

@@ -1,5 +1,5 @@
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -43,7 +43,7 @@ def test_minimal_file_expands_shorthand(tmp_path):
     assert scenario.replicasets[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     assert set(scenario.summaries) == {"node-1", "node-2"}
     assert {n["metadata"]["name"] for n in scenario.namespaces} >= {"shop", "default"}
-    assert scenario.now == datetime(2024, 5, 14, 3, tzinfo=timezone.utc)
+    assert scenario.now == datetime(2024, 5, 14, 3, tzinfo=UTC)
 
 
 def test_expansion_is_deterministic(tmp_path):

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from bot.sim.reader import ScenarioClusterReader
+from tests.doubles.scenario_reader import ScenarioClusterReader
 from bot.sim.scenario import ScenarioError, load_scenario
 from bot.sim.server import SimApi
 
@@ -228,8 +228,7 @@ def test_separate_imagefs_reported_apart_from_nodefs(reader):
 def test_node_whose_kubelet_stopped_posting_status(api, reader):
     node = next(n for n in reader.list_nodes() if n.name == "node-gone")
     assert not node.ready
-    assert {c.type: (c.status, c.reason) for c in node.conditions} == {
-        t: ("Unknown", "NodeStatusUnknown") for t in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")}
+    assert {c.type: (c.status, c.reason) for c in node.conditions} == dict.fromkeys(("MemoryPressure", "DiskPressure", "PIDPressure", "Ready"), ("Unknown", "NodeStatusUnknown"))
     ready = node.condition("Ready")
     assert ready.message == "Kubelet stopped posting node status."
     assert ready.last_transition.isoformat() == "2024-07-09T09:30:00+00:00"

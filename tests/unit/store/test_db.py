@@ -28,8 +28,8 @@ def test_unopenable_sqlite_file_is_unavailable_and_names_the_database(tmp_path):
     store = Store.from_url(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
     with pytest.raises(StoreUnavailable, match="missing/x.db is unavailable: unable to open database file"):
         store.ping()
-    with pytest.raises(StoreUnavailable):
-        store.list_incidents()
+    with pytest.raises(StoreUnavailable), store.unit_of_work() as uow:
+        uow.incidents.list()
 
 
 def test_building_a_store_does_not_connect(tmp_path):

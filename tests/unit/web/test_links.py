@@ -74,12 +74,12 @@ def test_an_expired_forgery_is_a_bad_signature():
     assert reason("pd-QA0449E", link) is LinkFailure.BAD_SIGNATURE
 
 
-@pytest.mark.parametrize("exp, sig", [(None, "a" * 64), ("1716271200", None), ("", ""), (None, None)])
+@pytest.mark.parametrize(("exp", "sig"), [(None, "a" * 64), ("1716271200", None), ("", ""), (None, None)])
 def test_missing_parts_are_missing(exp, sig):
     assert reason("pd-QA0449E", {"exp": exp, "sig": sig}) is LinkFailure.MISSING
 
 
-@pytest.mark.parametrize("exp, sig", [
+@pytest.mark.parametrize(("exp", "sig"), [
     ("17e8", "a" * 64),             # not digits
     ("-1", "a" * 64),
     ("1" * 13, "a" * 64),           # past any plausible expiry, and big-number parsing stays bounded

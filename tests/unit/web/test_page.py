@@ -107,7 +107,7 @@ def test_the_drafts_own_title_heading_is_not_repeated(page):
     assert html.count("readiness failing</h1>") == 1
 
 
-@pytest.mark.parametrize("status, css, label", [
+@pytest.mark.parametrize(("status", "css", "label"), [
     ("draft", "draft", "Draft"),
     ("in_review", "in-review", "In review"),
     ("approved", "approved", "Approved"),

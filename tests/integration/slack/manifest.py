@@ -1,4 +1,4 @@
-"""The Slack app manifest an admin pastes at app creation (REFERENCE.md §5.2), built from the code.
+"""The Slack app manifest an admin pastes at app creation (REFERENCE.md §5.2), as docs/slack.md shows it.
 
 `WEB_API_SCOPES` is the one list of the Web API methods Coroner calls with the bot token and the
 scopes each needs; a test walks bot/ for every WebClient method call and fails on one missing here,

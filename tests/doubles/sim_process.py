@@ -44,7 +44,7 @@ def sim_process(kubeconfig: str | Path, *, scenario: str | Path | None = None, g
         args += ["--generate-nodes", str(generate_nodes), "--pods-per-node", str(pods_per_node)]
     if latency_ms is not None:
         args += ["--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: queue.Queue[str] = queue.Queue()
     # A thread reads stdout: select() on a buffered pipe misses lines already read into the buffer.
     pump = threading.Thread(target=_pump, args=(process, lines), daemon=True, name="coroner-sim-stdout")

@@ -1,5 +1,5 @@
-"""`FakeClusterReader`: an in-memory `ClusterReader` written against our own protocol, for tests and
-for callers (Slack, jobs) that want to exercise the engine without a cluster.
+"""`FakeClusterReader`: an in-memory `ClusterReader` written against our own protocol, for the unit tests
+of the checks and the engine (the integration tests read the sim through the real kubernetes client).
 
 It can refuse calls (`forbidden={"nodes/proxy": ("get", "nodes/proxy")}`), hang (`slow={"list_hpas": 5}`)
 and fail, and it counts calls so tests can prove that a run fetched each list once.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from bot.cluster.snapshots import (
 )
 from bot.clock import SystemClock
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, Clock
+from bot.sim.selectors import labels_match, parse_label_selector
 
 # Which permission each call needs, as the message of a refusal names it.
 PERMISSION = {
@@ -45,15 +46,9 @@ PERMISSION = {
 }
 
 
-def _matches(labels: dict[str, str] | object, selector: str | None) -> bool:
-    if not selector:
-        return True
-    labels = dict(labels)  # type: ignore[call-overload]
-    for part in selector.split(","):
-        key, _, value = part.partition("=")
-        if labels.get(key) != value:
-            return False
-    return True
+def _matches(labels: Mapping[str, str], selector: str | None) -> bool:
+    """The API server's label-selector semantics, as the sim serves them."""
+    return labels_match(parse_label_selector(selector), labels)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from bot.cluster.snapshots import (
     WorkloadSnapshot,
 )
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
-from bot.sim.scenario import Scenario
+from bot.sim.model import Scenario
 from bot.sim.server import SimApi
 
 

@@ -1,20 +1,49 @@
-"""What a check receives: the readers, the target and a per-run memo shared by every check."""
+"""What a check receives: the readers, the target and a per-run memo shared by every check.
+
+The engine builds it and runs the checks; checks import nothing from the engine."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.catalog import CatalogEntry
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.domain import Target
-from bot.engine.cache import Memo
 from bot.ports import ClusterForbidden, ClusterReader, ImageReader
 
 T = TypeVar("T")
+
+
+class Memo:
+    """Single-flight memoisation keyed by any hashable value; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[Hashable, Future[Any]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if owner:
+                future = Future()
+                self._futures[key] = future
+        assert future is not None
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, to every waiter
+                future.set_exception(exc)
+        return future.result()
+
+    def calls(self) -> int:
+        with self._lock:
+            return len(self._futures)
 
 
 @dataclass

@@ -1,0 +1,205 @@
+"""How a revision's pods fail, and what a revision changed: the facts that decide whether a rollout is to
+blame (issue 9). Two ReplicaSets are compared side by side with the same words.
+
+A failure is *its own* when the revision's pods fail by themselves: crash loops, OOM kills at the
+container's own limit, image pull errors the registry did not cause, config errors, failing probes. It
+is *node-level* when the pods fail through where they run: evictions, pods that cannot be scheduled, nodes
+that are NotReady, the node's OOM killer (a container without a memory limit can only be killed by it),
+and a registry that is down for everyone. A rollback helps with the first kind only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.checks.pulls import registry_error_kind
+from bot.checks.workload import PULL_FAILURES
+from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
+
+OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe-failure")
+NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error")
+CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+RESTART_THRESHOLD = 5
+
+
+def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | None:
+    """The one kind of failure a pod shows now, or None when it is fine (or finished)."""
+    if pod.reason == "Evicted":
+        return "evicted"
+    if pod.phase == "Succeeded":
+        return None
+    node = nodes.get(pod.node_name or "")
+    if node is not None and not node.ready:
+        return "node-not-ready"
+    if pod.phase == "Pending" and not pod.node_name:
+        return "unschedulable"
+    for c in pod.containers:
+        if c.state == "waiting" and c.state_reason in PULL_FAILURES:
+            return "registry-error" if registry_error_kind(c.state_message or "") else "pull-error"
+        if c.state == "waiting" and c.state_reason in CONFIG_ERRORS:
+            return "config-error"
+        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= RESTART_THRESHOLD:
+            if c.last_terminated_reason == "OOMKilled":
+                # Without a limit the container's cgroup has none: only the node's OOM killer kills it.
+                return "oom-killed" if c.memory_limit else "system-oom"
+            return "crash-loop"
+    if pod.phase == "Running" and not pod.ready and any(c.state == "running" and c.ready is False for c in pod.containers):
+        return "probe-failure"
+    return None
+
+
+def event_failure(ev: EventSnapshot) -> str | None:
+    """The kind of failure a Warning event of a pod records, or None."""
+    if ev.type != "Warning":
+        return None
+    message = ev.message.lower()
+    if ev.reason == "Evicted":
+        return "evicted"
+    if ev.reason == "FailedScheduling":
+        return "unschedulable"
+    if (ev.reason in ("ErrImagePull", "Failed") and "pull" in message) or (ev.reason == "BackOff" and "pulling image" in message):
+        return "registry-error" if registry_error_kind(ev.message) else "pull-error"
+    if ev.reason == "Failed" and ("configmap" in message or "secret" in message or "createcontainer" in message):
+        return "config-error"
+    if ev.reason == "BackOff":
+        return "crash-loop"
+    if ev.reason == "OOMKilling":
+        return "oom-killed"
+    if (ev.reason == "Unhealthy" and "readiness" in message) or (ev.reason == "Unhealthy" and "liveness" in message):
+        return "probe-failure"
+    return None
+
+
+def owned_by(name: str, owner_rs: str) -> bool:
+    return name.startswith(f"{owner_rs}-")
+
+
+def failures(
+    rs_name: str,
+    pods: Iterable[PodSnapshot],
+    events: Iterable[EventSnapshot],
+    nodes: Mapping[str, NodeSnapshot],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[Counter[str], datetime | None]:
+    """Failures of one ReplicaSet's pods: pods failing now (one kind each) plus kinds that its pods'
+    Warning events in [start, end] record and no live pod shows. Returns the counts and when the first
+    failure was seen (the first failure event, else the creation of the first failing pod)."""
+    counts: Counter[str] = Counter()
+    first: datetime | None = None
+    for pod in pods:
+        if not (any(o.name == rs_name for o in pod.owners) or owned_by(pod.name, rs_name)):
+            continue
+        kind = pod_failure(pod, nodes)
+        if kind is not None:
+            counts[kind] += 1
+            if pod.created_at is not None and (first is None or pod.created_at < first):
+                first = pod.created_at
+    from_events: Counter[str] = Counter()
+    for ev in events:
+        if ev.involved_kind != "Pod" or not owned_by(ev.involved_name, rs_name):
+            continue
+        at = ev.first_at or ev.last_at
+        if at is not None and ((start and at < start) or (end and at > end)):
+            continue
+        kind = event_failure(ev)
+        if kind is None:
+            continue
+        from_events[kind] += 1
+        if ev.first_at is not None and (first is None or ev.first_at < first):
+            first = ev.first_at
+    for kind, n in from_events.items():
+        counts.setdefault(kind, n)
+    return counts, first
+
+
+def own(counts: Mapping[str, int]) -> dict[str, int]:
+    return {k: n for k, n in counts.items() if k in OWN_FAILURES}
+
+
+# --- what a revision changed ------------------------------------------------------------------------
+
+# What a pod template change can be: the words the evidence and the docs use.
+_CONTAINER_FIELDS = {
+    "image": ("image",),
+    "command": ("command", "args", "workingDir"),
+    "env": ("env", "envFrom"),
+    "resources": ("resources",),
+    "probes": ("readinessProbe", "livenessProbe", "startupProbe"),
+    "volumes": ("volumeMounts",),
+}
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, str]]:
+    """What the pod template `after` changed against `before`, per container and aspect (image, command,
+    env, resources, probes, volumes), each with a short detail an on-call can check."""
+    out: list[dict[str, str]] = []
+    spec_a, spec_b = before.get("spec") or {}, after.get("spec") or {}
+    old = {c.get("name"): c for c in list(spec_a.get("initContainers") or ()) + list(spec_a.get("containers") or ())}
+    new = {c.get("name"): c for c in list(spec_b.get("initContainers") or ()) + list(spec_b.get("containers") or ())}
+    for name, c_new in new.items():
+        c_old = old.get(name)
+        if c_old is None:
+            out.append({"what": "containers", "container": str(name), "detail": f"container {name} added"})
+            continue
+        for what, fields in _CONTAINER_FIELDS.items():
+            diffs = [f for f in fields if c_old.get(f) != c_new.get(f)]
+            if diffs:
+                out.append({"what": what, "container": str(name), "detail": _detail(what, c_old, c_new, diffs)})
+    for name in old.keys() - new.keys():
+        out.append({"what": "containers", "container": str(name), "detail": f"container {name} removed"})
+    if spec_a.get("volumes") != spec_b.get("volumes"):
+        out.append({"what": "volumes", "container": "", "detail": "pod volumes changed"})
+    return out
+
+
+def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: list[str]) -> str:
+    if what == "image":
+        return f"image {_tag(str(old.get('image')))} -> {_tag(str(new.get('image')))}"
+    if what == "resources":
+        parts = []
+        for section in ("limits", "requests"):
+            a = (old.get("resources") or {}).get(section) or {}
+            b = (new.get("resources") or {}).get(section) or {}
+            for key in sorted(set(a) | set(b)):
+                if a.get(key) != b.get(key):
+                    parts.append(f"{section}.{key} {a.get(key, 'unset')} -> {b.get(key, 'unset')}")
+        return ", ".join(parts) or "resources changed"
+    if what == "env":
+        a = {e.get("name"): e for e in old.get("env") or ()}
+        b = {e.get("name"): e for e in new.get("env") or ()}
+        names = sorted(str(n) for n in set(a) | set(b) if a.get(n) != b.get(n))
+        parts = [f"env {', '.join(names)}"] if names else []
+        refs_a, refs_b = _env_from(old), _env_from(new)
+        parts += [f"envFrom {r} added" for r in sorted(refs_b - refs_a)]
+        parts += [f"envFrom {r} removed" for r in sorted(refs_a - refs_b)]
+        return ", ".join(parts) or "env changed"
+    return ", ".join(fields) + " changed"
+
+
+def _tag(image: str) -> str:
+    """`registry/app:1.2` -> `app:1.2`: the repository is the same on both sides of a change."""
+    return image.rsplit("/", 1)[-1]
+
+
+def _env_from(container: Mapping[str, Any]) -> set[str]:
+    out = set()
+    for source in container.get("envFrom") or ():
+        for kind in ("configMapRef", "secretRef"):
+            if ref := (source or {}).get(kind):
+                out.add(f"{kind.removesuffix('Ref')} {ref.get('name')}")
+    return out
+
+
+# Which changes can explain which kind of failure of the revision's own pods.
+EXPLAINS: dict[str, tuple[str, ...]] = {
+    "crash-loop": ("image", "command", "env", "volumes", "containers", "resources"),
+    "oom-killed": ("resources", "image", "env", "command"),
+    "pull-error": ("image",),
+    "config-error": ("env", "volumes", "command", "containers", "image"),
+    "probe-failure": ("probes", "image", "env", "command", "resources"),
+}

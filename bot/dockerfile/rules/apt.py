@@ -1,0 +1,108 @@
+"""apt-get in RUN: update alone, recommends, lists left behind, upgrades; and their fixes."""
+
+from __future__ import annotations
+
+import re
+
+from bot.dockerfile.options import APT, is_false
+from bot.dockerfile.packages import PackageCall
+from bot.dockerfile.rules.edits import (
+    Fixer,
+    Work,
+    append_command,
+    by_rule,
+    edit_each,
+    fix_option,
+    indent_of,
+    lines_of,
+    splice,
+    split_head,
+)
+from bot.dockerfile.rules.state import Check, State, removes_apt_lists
+
+
+def _check_apt(st: State) -> None:
+    d = st.dockerfile
+    for stage in d.stages:
+        following = {a.line: b for a, b in zip(stage.instructions, stage.instructions[1:])}
+        for ins in stage.shell_runs():
+            calls = st.calls(ins)
+            apt = [c for c in calls if c.manager == "apt"]
+            actions = {c.action for c in apt}
+            if "update" in actions and not actions & {"install", "upgrade", "dist-upgrade", "full-upgrade"}:
+                nxt = following.get(ins.line)
+                joinable = nxt is not None and nxt.keyword == "RUN" and not nxt.heredocs and not ins.heredocs and any(
+                    c.manager == "apt" and c.action == "install" for c in st.calls(nxt)
+                )
+                st.add("apt-update-alone", ins, fixable=joinable,
+                       remediation="Run `apt-get update && apt-get install …` in the same RUN.")
+            for call in apt:
+                if call.action == "install" and not _no_recommends(call):
+                    st.add("apt-no-install-recommends", ins, packages=list(call.packages)[:20],
+                           remediation="apt-get install -y --no-install-recommends …")
+                if call.action in ("upgrade", "dist-upgrade", "full-upgrade"):
+                    st.add("apt-upgrade", ins, f"apt-get {call.action} in the image: unpinned and unreproducible",
+                           remediation="Rebuild on a fresher base image instead of upgrading inside it.")
+            if stage.index in st.shipped and "update" in actions and not removes_apt_lists(st, ins):
+                st.add("apt-lists-not-removed", ins, remediation="End the RUN with `&& rm -rf /var/lib/apt/lists/*`.")
+            for call in calls:
+                if call.manager in ("apk", "dnf", "yum") and call.action == "upgrade":
+                    st.add("apt-upgrade", ins, f"{call.command.unwrapped().name} upgrade in the image: unpinned",
+                           remediation="Rebuild on a fresher base image instead of upgrading inside it.")
+
+
+def _no_recommends(call: PackageCall) -> bool:
+    """apt-get's own reading: `--no-install-recommends`, `--install-recommends=no`, or
+    `-o APT::Install-Recommends=false`; the last one given wins."""
+    recommends = True
+    for option in call.args.options:
+        if option.name in ("-o", "--option") and option.value:
+            key, _, value = option.value.partition("=")
+            if key.lower() == "apt::install-recommends":
+                recommends = not is_false(value)
+        elif option.name == "--install-recommends":
+            recommends = option.value is None or not is_false(option.value)
+        elif option.name == "--no-install-recommends":
+            recommends = False
+    return not recommends
+
+
+_APT_INSTALL = re.compile(r"\bapt(?:-get)?\b(?:\s+(?:-o\s+\S+|-{1,2}[\w:=.-]+))*\s+install\b")
+
+
+def _fix_apt_update_alone(w: Work) -> str | None:
+    d = w.parsed()
+    for f in by_rule(w.findings(), "apt-update-alone"):
+        ins = w.instruction_at(f.evidence["line"])
+        if ins is None:
+            continue
+        stage = d.stages[ins.stage_index]
+        idx = stage.instructions.index(ins)
+        nxt = stage.instructions[idx + 1] if idx + 1 < len(stage.instructions) else None
+        if nxt is None or nxt.keyword != "RUN" or nxt.heredocs or ins.heredocs:
+            continue
+        head, _ = split_head(ins)
+        flags = [fl for fl in split_head(nxt)[0].split()[1:] if fl not in head.split()]
+        first = ins.original.split("\n")
+        if flags:
+            first[0] = re.sub(r"^(\s*\S+)", lambda m: m.group(1) + " " + " ".join(flags), first[0], count=1)  # noqa: B023 - called at once
+        first[-1] = first[-1].rstrip() + f" {d.escape}"
+        nxt_lines = nxt.original.split("\n")
+        nxt_lines[0] = f"{indent_of(ins)}    && {split_head(nxt)[1]}"
+        # drop the blank/comment lines between the two RUNs only when there are none; otherwise keep them above
+        between = lines_of(d.text)[ins.end_line : nxt.line - 1]
+        return splice(d.text, [(ins.line - 1, nxt.end_line, between + first + nxt_lines)])
+    return None
+
+
+def _fix_apt_lists(w: Work) -> str | None:
+    return edit_each(w, "apt-lists-not-removed",
+                      lambda d, ins, f: append_command(d, ins, "rm -rf /var/lib/apt/lists/*"))
+
+
+CHECKS: tuple[Check, ...] = (_check_apt,)
+FIXERS: tuple[Fixer, ...] = (_fix_apt_update_alone, fix_option("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", APT), _fix_apt_lists)
+# Why `coroner fix` leaves a finding of these rules alone (said in its notes).
+WHY_LEFT: dict[str, str] = {
+    "apt-upgrade": "removing the upgrade changes which package versions ship; rebuild on a fresher base instead",
+}

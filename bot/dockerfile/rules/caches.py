@@ -1,0 +1,158 @@
+"""Package-manager caches left in a layer, and builder stages without a cache mount; their fixes."""
+
+from __future__ import annotations
+
+import re
+
+from bot.dockerfile.options import APK, PIP
+from bot.dockerfile.parser import Dockerfile, Instruction
+from bot.dockerfile.rules.edits import (
+    Fixer,
+    Work,
+    add_flag,
+    append_command,
+    by_rule,
+    edit_each,
+    fix_option,
+    insert_in_command,
+    span_of,
+    splice,
+)
+from bot.dockerfile.rules.state import Check, State, cache_mount_targets, root_user_at
+from bot.domain import Finding
+
+
+def _inherited_env(d: Dockerfile, name: str) -> list[str | None]:
+    """Per stage, the value of ENV `name` at its end, inherited from the stages it builds on.
+
+    One pass in stage order: a base stage always comes earlier, so its value is known by then.
+    """
+    values: list[str | None] = []
+    for stage in d.stages:
+        value = values[stage.base_index] if stage.base_index is not None else None
+        for ins in stage.instructions:
+            if ins.keyword == "ENV":
+                for k, v in ins.pairs:
+                    if k == name:
+                        value = v
+        values.append(value)
+    return values
+
+
+def _check_caches(st: State) -> None:
+    d = st.dockerfile
+    pip_no_cache = _inherited_env(d, "PIP_NO_CACHE_DIR")
+    for stage in d.stages:
+        pip_env = (pip_no_cache[stage.index] or "").lower()
+        pip_env_off = pip_env in ("1", "true", "yes", "on", "off", "0", "false") and pip_env != ""
+        shipped = stage.index in st.shipped
+        root_at = root_user_at(stage)
+        for ins in stage.shell_runs():
+            mounts = cache_mount_targets(ins)
+            calls = st.calls(ins)
+            for call in calls:
+                u = call.command.unwrapped()
+                if call.manager == "pip" and call.action in ("install", "wheel", "download"):
+                    cached = bool(mounts) or pip_env_off
+                    if call.action == "install" and shipped and not cached and not call.has_option("--no-cache-dir"):
+                        st.add("pip-cache", ins, remediation="pip install --no-cache-dir … (or a cache mount).")
+                    if not shipped and not mounts and not cached and not call.has_option("--no-cache-dir"):
+                        st.add("no-cache-mount", ins, "pip in a builder stage without a cache mount: every rebuild downloads again",
+                               fixable=root_at[ins.line], target="/root/.cache/pip",
+                               remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
+                if call.manager in ("npm", "yarn", "go") and call.action in ("install", "ci", "download", "build", ""):
+                    target = {"npm": "/root/.npm", "yarn": "/usr/local/share/.cache/yarn", "go": "/root/go/pkg/mod"}[call.manager]
+                    if call.manager == "go" and call.action in ("build", "install"):
+                        target = "/root/.cache/go-build"
+                    if not shipped and not mounts:
+                        st.add("no-cache-mount", ins, f"{call.manager} in a builder stage without a cache mount",
+                               fixable=root_at[ins.line], target=target,
+                               remediation=f"RUN --mount=type=cache,target={target} …")
+                if not shipped or mounts:
+                    continue
+                if call.manager == "apk" and call.action == "add" and not call.has_option("--no-cache", "--no-network") and not _script_has(st, ins, "rm", "/var/cache/apk"):
+                    st.add("package-cache", ins, "apk add without --no-cache", hadolint="DL3019", manager="apk",
+                           remediation="apk add --no-cache …")
+                if call.manager in ("yum", "dnf") and call.action == "install" and not _cleans(st, ins, call.manager):
+                    name = u.name
+                    st.add("package-cache", ins, f"{name} install without `{name} clean all`",
+                           hadolint="DL3032" if call.manager == "yum" else "DL3040", manager=name,
+                           remediation=f"End the RUN with `&& {name} clean all`.")
+                if call.manager == "yarn" and call.action in ("install", "") and not _cleans(st, ins, "yarn"):
+                    st.add("package-cache", ins, "yarn install without `yarn cache clean`", hadolint="DL3060",
+                           manager="yarn", remediation="End the RUN with `&& yarn cache clean`.")
+                if call.manager == "npm" and call.action in ("install", "ci") and not _cleans(st, ins, "npm"):
+                    st.add("package-cache", ins, f"npm {call.action} leaves its cache in ~/.npm", hadolint="",
+                           manager="npm", remediation="End the RUN with `&& npm cache clean --force`.")
+
+
+def _script_has(st: State, ins: Instruction, name: str, arg_prefix: str) -> bool:
+    for c in st.script(ins).commands:
+        u = c.unwrapped()
+        if u.name == name and any(w.startswith(arg_prefix) for w in u.words[1:]):
+            return True
+    return False
+
+
+def _cleans(st: State, ins: Instruction, manager: str) -> bool:
+    for c in st.script(ins).commands:
+        u = c.unwrapped()
+        if manager in ("yum", "dnf") and u.name in ("yum", "dnf", "microdnf") and "clean" in u.words:
+            return True
+        if manager in ("yum", "dnf") and u.name == "rm" and any(w.startswith(("/var/cache/yum", "/var/cache/dnf")) for w in u.words):
+            return True
+        if manager == "yarn" and u.name == "yarn" and "cache" in u.words and "clean" in u.words:
+            return True
+        if manager == "npm" and u.name == "npm" and "cache" in u.words and ("clean" in u.words or "clear" in u.words):
+            return True
+        if manager == "npm" and u.name == "rm" and any(".npm" in w for w in u.words):
+            return True
+    return False
+
+
+_PIP_INSTALL = re.compile(r"\b(?:pip[0-9.]*|python[0-9.]*\s+-m\s+pip)\s+install\b")
+
+
+_APK_ADD = re.compile(r"\bapk\s+add\b")
+
+
+_CACHE_CLEAN = {"yum": "yum clean all", "dnf": "dnf clean all", "microdnf": "microdnf clean all",
+                "yarn": "yarn cache clean", "npm": "npm cache clean --force"}
+
+
+def _fix_package_cache(w: Work) -> str | None:
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
+        manager = f.evidence.get("manager")
+        if manager == "apk":
+            return insert_in_command(ins, _APK_ADD, "--no-cache", APK)
+        command = _CACHE_CLEAN.get(str(manager))
+        return append_command(d, ins, command) if command else None
+
+    return edit_each(w, "package-cache", edit, once_per_line=True)
+
+
+def _fix_cache_mount(w: Work) -> str | None:
+    d = w.parsed()
+    targets: dict[int, list[str]] = {}
+    for f in by_rule(w.findings(), "no-cache-mount"):
+        targets.setdefault(f.evidence["line"], [])
+        if f.evidence["target"] not in targets[f.evidence["line"]]:
+            targets[f.evidence["line"]].append(f.evidence["target"])
+    edits = []
+    for line, ts in targets.items():
+        ins = w.instruction_at(line)
+        if ins is None:
+            continue
+        lines = ins.original.split("\n")
+        for t in reversed(ts):
+            tmp = Instruction(ins.keyword, ins.line, ins.end_line, "\n".join(lines), ins.arguments)
+            lines = add_flag(tmp, f"--mount=type=cache,target={t}")
+        edits.append((*span_of(ins), lines))
+    return splice(d.text, edits) if edits else None
+
+
+CHECKS: tuple[Check, ...] = (_check_caches,)
+FIXERS: tuple[Fixer, ...] = (fix_option("pip-cache", _PIP_INSTALL, "--no-cache-dir", PIP), _fix_package_cache, _fix_cache_mount)
+# Why `coroner fix` leaves a finding of these rules alone (said in its notes).
+WHY_LEFT: dict[str, str] = {
+}

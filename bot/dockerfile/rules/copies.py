@@ -1,0 +1,218 @@
+"""COPY and ADD: source before dependencies, no --link, ADD for local files; their fixes."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatch
+from pathlib import Path
+
+from bot.dockerfile.packages import classify
+from bot.dockerfile.parser import Dockerfile, Instruction
+from bot.dockerfile.rules.edits import Fixer, Work, add_flag, by_rule, edit_each, lines_of, splice, split_head
+from bot.dockerfile.rules.state import Check, State, copy_sources
+from bot.dockerfile.shell import parse_script
+from bot.domain import Finding
+
+
+_MANIFESTS = {
+    "pip": ("requirements*.txt", "pyproject.toml", "poetry.lock", "Pipfile*", "setup.py", "setup.cfg", "uv.lock"),
+    "poetry": ("pyproject.toml", "poetry.lock"),
+    "uv": ("pyproject.toml", "uv.lock"),
+    "pipenv": ("Pipfile", "Pipfile.lock"),
+    "npm": ("package.json", "package-lock.json", "npm-shrinkwrap.json"),
+    "pnpm": ("package.json", "pnpm-lock.yaml"),
+    "yarn": ("package.json", "yarn.lock"),
+    "go": ("go.mod", "go.sum"),
+    "bundle": ("Gemfile", "Gemfile.lock"),
+    "composer": ("composer.json", "composer.lock"),
+    "cargo": ("Cargo.toml", "Cargo.lock"),
+    "mvn": ("pom.xml",),
+    "gradle": ("build.gradle", "build.gradle.kts", "settings.gradle", "gradle.properties"),
+}
+
+
+_ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tb2|tar\.xz|txz|tar\.lz|tlz|tar\.z|tz|tar\.zst|gz|bz2|xz)$", re.I)
+
+
+def _check_copy_order(st: State) -> None:
+    for stage in st.dockerfile.stages:
+        whole: Instruction | None = None
+        manifests_copied: set[str] = set()
+        for ins in stage.instructions:
+            if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
+                srcs = copy_sources(ins)
+                if whole is None and any(s.rstrip("/") in (".", "", "*") or s == "./" for s in srcs):
+                    whole = ins
+                elif whole is None:
+                    manifests_copied.update(Path(s).name for s in srcs)
+            if ins.keyword != "RUN" or whole is None:
+                continue
+            for call in st.calls(ins):
+                manager = call.manager
+                install = (
+                    (manager == "pip" and call.action == "install" and call.has_option("-r", "--requirement"))
+                    or (manager in ("npm", "pnpm") and call.action in ("install", "ci") and not call.packages)
+                    or (manager == "yarn" and call.action == "install")
+                    or (manager == "go" and call.action == "download")
+                    or (manager in ("bundle", "composer", "poetry", "pipenv") and call.action == "install")
+                    or (manager == "uv" and call.action == "sync")
+                )
+                if not install:
+                    continue
+                wanted = _MANIFESTS.get(manager, ())
+                if any(_fn_any(name, wanted) for name in manifests_copied):
+                    continue
+                items = list(stage.instructions)
+                blocker = copy_order_blocker(items[items.index(whole) + 1 : items.index(ins) + 1])
+                st.add("copy-before-deps", whole,
+                       f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
+                       install_line=ins.line, manager=manager, fixable=blocker is None and manager in _MANIFEST_MOVE,
+                       blocker=blocker,
+                       remediation="COPY the dependency manifests and install them first, then COPY the source.")
+                break
+            else:
+                continue
+            break
+
+
+_MOVABLE_BETWEEN = frozenset({"RUN", "ENV", "ARG", "LABEL", "EXPOSE", "USER"})
+
+
+# Managers whose manifests `coroner fix` knows how to copy ahead of the source.
+_MANIFEST_MOVE = frozenset({"pip", "npm", "pnpm", "yarn", "go", "bundle", "composer", "poetry", "uv", "pipenv"})
+
+
+_SAFE_CLEANUP = re.compile(r"^(/var/|/tmp/|/root/\.cache|/root/\.npm|/usr/local/share/\.cache)")
+
+
+def copy_order_blocker(instructions: list[Instruction]) -> str | None:
+    """Why the source COPY cannot move after these instructions (they may need the source), or None."""
+    for ins in instructions:
+        if ins.keyword not in _MOVABLE_BETWEEN:
+            return f"line {ins.line} ({ins.keyword}) sits between the source COPY and the install"
+        if ins.keyword != "RUN":
+            continue
+        for c in parse_script(ins.shell_script).commands:
+            u = c.unwrapped()
+            if u.name == "rm" and all(_SAFE_CLEANUP.match(w) for w in u.words[1:] if not w.startswith("-")):
+                continue
+            call = classify(c)
+            if call is None:
+                return f"line {ins.line} runs `{u.name}`, which may need the source"
+            if call.manager == "pip" and (
+                "-e" in c.words or any(p in (".", "-e") or p.startswith(("./", "/")) for p in call.packages)
+            ):
+                return f"line {ins.line} installs the project itself"
+            if call.manager in ("npm", "pnpm", "yarn") and call.action not in ("install", "ci", "", "cache"):
+                return f"line {ins.line} runs `{u.name} {call.action}`, which may need the source"
+            if call.manager == "go" and call.action != "download":
+                return f"line {ins.line} runs `go {call.action}`, which needs the source"
+    return None
+
+
+def _fn_any(name: str, patterns: tuple[str, ...]) -> bool:
+
+    return any(fnmatch(name, p) for p in patterns)
+
+
+def _check_copy_link(st: State) -> None:
+    final = st.dockerfile.final_stage
+    for ins in final.instructions:
+        if ins.keyword == "COPY" and ins.flag("link") is None:
+            st.add("copy-without-link", ins, remediation="COPY --link … (BuildKit): the layer survives a base change.")
+
+
+def _check_add(st: State) -> None:
+    for ins in st.dockerfile.instructions:
+        if ins.keyword != "ADD" or ins.heredocs:
+            continue
+        srcs = copy_sources(ins)
+        if not srcs:
+            continue
+        if any(re.match(r"^(https?|git|ssh)://|^git@", s) or _ARCHIVE.search(s) or "$" in s for s in srcs):
+            continue
+        st.add("add-instead-of-copy", ins, remediation="COPY copies local files without ADD's archive and URL magic.")
+
+
+def _fix_add(w: Work) -> str | None:
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
+        if any(fl.name in ("checksum", "keep-git-dir", "unpack") for fl in ins.flags):
+            return None
+        lines = ins.original.split("\n")
+        lines[0] = re.sub(r"^(\s*)ADD\b", r"\1COPY", lines[0], count=1, flags=re.I)
+        return lines
+
+    return edit_each(w, "add-instead-of-copy", edit)
+
+
+_MANIFEST_COPY = {
+    "npm": "package.json package-lock.json*",
+    "pnpm": "package.json pnpm-lock.yaml*",
+    "yarn": "package.json yarn.lock*",
+    "go": "go.mod go.sum*",
+    "bundle": "Gemfile Gemfile.lock*",
+    "composer": "composer.json composer.lock*",
+    "poetry": "pyproject.toml poetry.lock*",
+    "uv": "pyproject.toml uv.lock*",
+    "pipenv": "Pipfile Pipfile.lock*",
+}
+
+
+def _fix_copy_order(w: Work) -> str | None:
+    d = w.parsed()
+    for f in by_rule(w.findings(), "copy-before-deps"):
+        whole = w.instruction_at(f.evidence["line"])
+        install = w.instruction_at(f.evidence["install_line"])
+        if whole is None or install is None:
+            continue
+        manager = str(f.evidence.get("manager"))
+        stage = d.stages[whole.stage_index]
+        items = list(stage.instructions)
+        between = items[items.index(whole) + 1 : items.index(install)]
+        reason = copy_order_blocker(between + [install])
+        if reason:
+            w.notes.append(f"copy-before-deps (line {whole.line}): left alone, {reason}")
+            continue
+        if manager == "pip":
+            manifests = " ".join(_requirement_files(install))
+        else:
+            manifests = _MANIFEST_COPY.get(manager, "")
+        if not manifests:
+            continue
+        srcs_dest = whole.exec_form[-1] if whole.exec_form else whole.arguments.split()[-1]
+        dest = srcs_dest if srcs_dest.endswith("/") else ("./" if srcs_dest in (".", "./") else srcs_dest + "/")
+        head, _ = split_head(whole)
+        copy_line = f"{head}{manifests} {dest}"
+        lines = lines_of(d.text)
+        whole_lines = lines[whole.line - 1 : whole.end_line]
+        edits = [
+            (whole.line - 1, whole.end_line, []),
+            (install.line - 1, install.line - 1, [copy_line]),
+            (install.end_line, install.end_line, whole_lines),
+        ]
+        return splice(d.text, edits)
+    return None
+
+
+def _requirement_files(ins: Instruction) -> list[str]:
+    out = []
+    for c in parse_script(ins.shell_script).commands:
+        words = list(c.unwrapped().words)
+        for i, word in enumerate(words):
+            if word in ("-r", "--requirement", "-c", "--constraint") and i + 1 < len(words):
+                out.append(words[i + 1])
+            elif re.fullmatch(r"-r\S+", word):
+                out.append(word[2:])
+    return out
+
+
+def _fix_copy_link(w: Work) -> str | None:
+    return edit_each(w, "copy-without-link",
+                      lambda d, ins, f: add_flag(ins, "--link") if ins.flag("link") is None else None)
+
+
+CHECKS: tuple[Check, ...] = (_check_copy_order, _check_copy_link, _check_add)
+FIXERS: tuple[Fixer, ...] = (_fix_add, _fix_copy_order, _fix_copy_link)
+# Why `coroner fix` leaves a finding of these rules alone (said in its notes).
+WHY_LEFT: dict[str, str] = {
+}

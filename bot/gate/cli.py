@@ -1,0 +1,190 @@
+"""`coroner gate IMAGE (--against REF | --deployed NS/NAME) ...`: refuse an image in CI.
+
+Exit codes: 0 pass, 1 fail, 2 could not decide (an image that cannot be read, a cluster that cannot be
+reached, a Dockerfile that cannot be read, bad usage), said in one line. `--fail-open` turns the
+image and cluster cases of 2 into 0 with a warning: a registry outage then does not block every merge.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from bot.redact import redact
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bot.cluster.snapshots import ContainerSnapshot
+    from bot.dockerfile.fix import FixResult
+    from bot.gate.pressure import ClusterPressure
+    from bot.images.autopsy import ImageReport
+    from bot.ports import ImageReader
+
+PASS, FAIL, UNDECIDED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    path: str
+    text: str
+
+
+class Undecided(Exception):
+    """The gate could not decide; the message says why in one line. `fail_open` says whether
+    `--fail-open` may let the change through (an outage may; a typo on the command line may not)."""
+
+    def __init__(self, message: str, *, fail_open: bool = True) -> None:
+        super().__init__(message)
+        self.fail_open = fail_open
+
+
+@click.command("gate")
+@click.argument("image")
+@click.option("--against", metavar="REF", help="The image this one replaces (the previous release).")
+@click.option("--deployed", metavar="NS/NAME",
+              help="Compare with the image the Deployment runs now, and check its nodes' disks.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --deployed: kubeconfig file (default: CORONER_KUBECONFIG, ~/.kube/config, in-cluster).")
+@click.option("--context", help="With --deployed: kubeconfig context (default: CORONER_KUBE_CONTEXT, then current).")
+@click.option("--source", type=click.Choice(["docker", "registry"]), default=None,
+              help="Read the images from the Docker engine or an OCI registry (default: CORONER_IMAGE_SOURCE, registry).")
+@click.option("--dockerfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Dockerfile that built IMAGE: reasons point at its lines, and the fix diff is printed.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+@click.option("--max-growth", type=click.FloatRange(min=1.0), default=1.5, show_default=True,
+              help="Fail when the image grew by this factor or more (and by --min-growth-bytes).")
+@click.option("--min-growth-bytes", type=click.IntRange(min=0), default=100_000_000, show_default=True,
+              help="Fail when the image grew by this many bytes or more (and by --max-growth).")
+@click.option("--fail-open", is_flag=True, help="When the gate cannot decide (exit 2), warn and exit 0.")
+def gate_command(image: str, against: str | None, deployed: str | None, kubeconfig: Path | None,
+                 context: str | None, source: str | None, dockerfile: Path | None, fmt: str, max_growth: float,
+                 min_growth_bytes: int, fail_open: bool) -> None:
+    """Fail when IMAGE grew too much, adds a secret, a VCS directory or a toolchain, or would fill the disks
+    of the nodes that receive it. Exit 0 pass, 1 fail, 2 could not decide."""
+    from bot.gate.decision import GatePolicy, decide
+    from bot.gate.render import render_github, render_json, render_text
+    from bot.ports import CoronerError
+
+    if (against is None) == (deployed is None):
+        raise click.UsageError("give exactly one of --against REF or --deployed NS/NAME")
+    if deployed is None and (kubeconfig is not None or context is not None):
+        raise click.UsageError("--kubeconfig and --context go with --deployed")
+    try:
+        given = _read_dockerfile(dockerfile) if dockerfile is not None else None
+        candidate, reference, pressure = _gather(image, against=against, deployed=deployed, kubeconfig=kubeconfig,
+                                                 context=context, source=source, dockerfile=given)
+    except Undecided as exc:
+        _undecided(exc, fail_open=fail_open)
+    except CoronerError as exc:  # whatever else stopped the reading is not a verdict either
+        _undecided(Undecided(str(exc)), fail_open=fail_open)
+    decision = decide(candidate, reference, pressure=pressure,
+                      policy=GatePolicy(max_growth=max_growth, min_growth_bytes=min_growth_bytes))
+    fix = _fix(given) if given is not None else None
+    if fmt == "json":
+        click.echo(render_json(decision, fix=fix))
+    elif fmt == "github":
+        click.echo(render_github(decision, dockerfile=given.path if given else None, fix=fix), nl=False)
+    else:
+        click.echo(render_text(decision, fix=fix), nl=False)
+    sys.exit(FAIL if decision.verdict == "fail" else PASS)
+
+
+def _undecided(exc: Undecided, *, fail_open: bool) -> NoReturn:
+    why = redact(" ".join(str(exc).split()))  # one line, whatever the error carried
+    if fail_open and exc.fail_open:
+        click.echo(f"coroner gate: warning: could not decide, passing (--fail-open): {why}", err=True)
+        sys.exit(PASS)
+    click.echo(f"coroner gate: could not decide: {why}", err=True)
+    sys.exit(UNDECIDED)
+
+
+def _gather(image: str, *, against: str | None, deployed: str | None, kubeconfig: Path | None, context: str | None,
+            source: str | None, dockerfile: Dockerfile | None) -> tuple[ImageReport, ImageReport, ClusterPressure | None]:
+    """Both images' autopsies and, with --deployed, the cluster's figures. Raises `Undecided`."""
+    from bot.gate.pressure import read_pressure
+    from bot.ports import ClusterReadError
+    from bot.settings import load_settings
+    from bot.readers import cluster_reader, image_reader
+
+    settings = load_settings()
+    reader = image_reader(settings, source=source)
+    if deployed is None:
+        assert against is not None
+        return _autopsy(reader, image, dockerfile), _autopsy(reader, against, None), None
+    namespace, name = _split(deployed)
+    try:
+        cluster = cluster_reader(settings, kubeconfig=kubeconfig, context=context)
+        deployment = cluster.get_deployment(namespace, name)
+        running = _running_image(deployment.containers, image, f"{namespace}/{name}")
+        candidate = _autopsy(reader, image, dockerfile)
+        reference = _autopsy(reader, running, None)
+        pressure = read_pressure(cluster, namespace, name, image_bytes=candidate.totals.size_bytes, image=image,
+                                 replicas=deployment.replicas, template=deployment.template)
+    except ClusterReadError as exc:
+        where = context or settings.kube_context or "current context"
+        raise Undecided(f"cannot read the cluster ({where}): {exc}") from exc
+    return candidate, reference, pressure
+
+
+def _autopsy(reader: ImageReader, ref: str, dockerfile: Dockerfile | None) -> ImageReport:
+    from bot.images.autopsy import autopsy
+    from bot.ports import ImageReadError
+
+    try:
+        return autopsy(reader, ref, dockerfile_text=dockerfile.text if dockerfile else None,
+                       dockerfile_path=dockerfile.path if dockerfile else None, workers=4)
+    except ImageReadError as exc:
+        raise Undecided(f"cannot read image {ref}: {exc}") from exc
+
+
+def _split(deployed: str) -> tuple[str, str]:
+    namespace, slash, name = deployed.partition("/")
+    if not slash or not namespace or not name or "/" in name:
+        raise Undecided(f"--deployed takes NAMESPACE/NAME, not {deployed!r}", fail_open=False)
+    return namespace, name
+
+
+def _running_image(containers: Sequence[ContainerSnapshot], image: str, workload: str) -> str:
+    """The image the candidate replaces: the container from the same repository, else the only one."""
+    from bot.images.reference import parse_reference
+
+    def repository(ref: str) -> tuple[str, str] | None:
+        try:
+            parsed = parse_reference(ref)
+        except ValueError:
+            return None
+        return parsed.registry, parsed.repository
+
+    wanted = repository(image)
+    same = [c for c in containers if repository(c.image) == wanted]
+    if len(same) == 1 or (not same and len(containers) == 1):
+        return (same or list(containers))[0].image
+    running = ", ".join(f"{c.name} ({c.image})" for c in containers) or "no containers"
+    raise Undecided(f"Deployment {workload} runs {running}: none is the one {image} replaces; "
+                    "use --against with the image to compare", fail_open=False)
+
+
+def _read_dockerfile(path: Path) -> Dockerfile:
+    from bot.dockerfile.source import DockerfileInputError, read_dockerfile
+
+    try:
+        return Dockerfile(str(path), read_dockerfile(str(path)))  # capped in size, as for `coroner lint`
+    except DockerfileInputError as exc:
+        raise Undecided(str(exc), fail_open=False) from exc
+
+
+def _fix(dockerfile: Dockerfile) -> FixResult | None:
+    """The Dockerfile's fix, as `coroner fix` prints it; a Dockerfile that does not parse has none."""
+    from bot.dockerfile.fix import fix
+    from bot.ports import CoronerError
+
+    try:
+        return fix(dockerfile.text, path=dockerfile.path, context=Path(dockerfile.path).parent, measure_context=False)
+    except CoronerError as exc:
+        click.echo(f"coroner gate: warning: no fix for {dockerfile.path}: {exc}", err=True)
+        return None

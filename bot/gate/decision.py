@@ -1,0 +1,298 @@
+"""The gate's rules: pass or fail a candidate image against the image it replaces, and the cluster.
+
+Three reasons fail it, each with the evidence a reviewer needs to act on it:
+
+- `image-growth`: the image grew by at least `max_growth` times AND `min_growth_bytes` (both, so a
+  10 MB image doubling and a 3 GB image gaining 100 MB pass); evidence: the culprit layers.
+- `new-critical-finding`: the image rules (bot/images/rules.py) found a secret, a VCS directory or a
+  build toolchain above `toolchain_min_bytes` that the reference does not have. A finding the
+  reference already ships is an old debt, not this change's.
+- `pull-pressure`: the replicas at the HPA's max, spread over the nodes that can receive them, each pull
+  the image where it is not stored yet; fail when that pushes a node's imagefs past the kubelet's
+  image-GC high threshold (`--image-gc-high-threshold`, 85 %) or the imagefs eviction threshold
+  (`imagefs.available<15%`). Every pulling pod is counted on its node: that is what fills a disk when
+  the image GC deletes the image between pulls, as in the outage Coroner was built around.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.domain import Finding
+from bot.gate.pressure import ClusterPressure, NodeImageFs
+from bot.images.autopsy import ImageReport, LayerReport
+from bot.units import human_bytes
+
+IMAGE_GROWTH = "image-growth"
+NEW_CRITICAL_FINDING = "new-critical-finding"
+PULL_PRESSURE = "pull-pressure"
+REASON_CODES = (IMAGE_GROWTH, NEW_CRITICAL_FINDING, PULL_PRESSURE)
+
+# The image rules whose findings are critical at the gate, and the evidence field naming what they found
+# (so that the same secret or the same .git in both images is recognised as already there).
+CRITICAL_RULES: Mapping[str, str] = {
+    "secret-file": "path",
+    "secret-in-history": "names",
+    "vcs-directory": "paths",
+    "build-toolchain": "paths",
+}
+CULPRIT_LAYERS = 3
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    max_growth: float = 1.5
+    min_growth_bytes: int = 100 * 1000 * 1000
+    toolchain_min_bytes: int = 50 * 1000 * 1000  # a build toolchain above this is a critical finding
+    image_gc_high_percent: int = 85  # kubelet --image-gc-high-threshold default
+    imagefs_available_percent: int = 15  # kubelet eviction imagefs.available<15% default
+
+
+@dataclass(frozen=True)
+class GateReason:
+    code: str  # "image-growth" | "new-critical-finding" | "pull-pressure"
+    message: str
+    evidence: Mapping[str, Any]
+    line: int | None = None  # the Dockerfile line to annotate (`--format github`)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "line": self.line, "evidence": dict(self.evidence)}
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    verdict: Literal["pass", "fail"]
+    reasons: tuple[GateReason, ...]
+    candidate: str
+    reference: str | None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "candidate": self.candidate,
+            "reference": self.reference,
+            "reasons": [r.to_json() for r in self.reasons],
+            "notes": list(self.notes),
+        }
+
+
+def decide(candidate: ImageReport, reference: ImageReport | None, *, pressure: ClusterPressure | None = None,
+           policy: GatePolicy = GatePolicy()) -> GateDecision:
+    """Judge `candidate` against `reference` (the image it replaces) and, given, the cluster. Pure."""
+    notes: list[str] = []
+    reasons: list[GateReason] = []
+    if reference is None:
+        notes.append("no reference image: growth not checked, every critical finding counts as new")
+    else:
+        growth = _growth(candidate, reference, policy)
+        if growth is not None:
+            reasons.append(growth)
+    reasons += _new_critical_findings(candidate, reference, policy)
+    if pressure is not None:
+        notes += pressure.notes
+        reasons += _pull_pressure(candidate, pressure, policy, notes)
+    if not candidate.totals.complete or any(layer.compressed and not layer.contents_read for layer in candidate.layers):
+        notes.append("some layer contents were not read: sizes are the reader's (compressed for a registry)")
+    return GateDecision(
+        verdict="fail" if reasons else "pass",
+        reasons=tuple(reasons),
+        candidate=candidate.ref,
+        reference=reference.ref if reference is not None else None,
+        notes=tuple(notes),
+    )
+
+
+def _layer_json(layer: LayerReport) -> dict[str, Any]:
+    return {
+        "index": layer.index,
+        "instruction": layer.instruction,
+        "bytes": layer.size_bytes,
+        "line": layer.line,
+        "top_paths": [p.to_json() for p in layer.top_paths[:3]],
+    }
+
+
+def _culprits(candidate: ImageReport, reference: ImageReport) -> list[LayerReport]:
+    """The candidate's largest layers the reference does not have (by digest), largest first."""
+    known = {layer.digest for layer in reference.layers}
+    new = [layer for layer in candidate.layers if layer.digest not in known and layer.size_bytes > 0]
+    return sorted(new, key=lambda layer: (-layer.size_bytes, layer.index))[:CULPRIT_LAYERS]
+
+
+def _growth(candidate: ImageReport, reference: ImageReport, policy: GatePolicy) -> GateReason | None:
+    size, before = candidate.totals.size_bytes, reference.totals.size_bytes
+    grew = size - before
+    factor = size / before if before else math.inf
+    if grew < policy.min_growth_bytes or factor < policy.max_growth:
+        return None
+    culprits = _culprits(candidate, reference)
+    shown = "; ".join(f"layer {c.index} ({_short(c.instruction)}) {human_bytes(c.size_bytes)}" for c in culprits)
+    ratio = f"{factor:.1f}x" if before else "from nothing"
+    return GateReason(
+        code=IMAGE_GROWTH,
+        message=f"{human_bytes(size)} against {human_bytes(before)} ({ratio}, +{human_bytes(grew)})"
+                + (f": {shown}" if shown else ""),
+        evidence={
+            "bytes": size,
+            "reference_bytes": before,
+            "growth_bytes": grew,
+            "growth_factor": round(factor, 2) if before else None,
+            "max_growth": policy.max_growth,
+            "min_growth_bytes": policy.min_growth_bytes,
+            "layers": [_layer_json(c) for c in culprits],
+        },
+        line=next((c.line for c in culprits if c.line is not None), None),
+    )
+
+
+def _identity(finding: Finding) -> set[str]:
+    value = finding.evidence.get(CRITICAL_RULES[finding.rule])
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, Sequence):
+        return {str(v) for v in value}
+    return set()
+
+
+def _is_critical(finding: Finding, policy: GatePolicy) -> bool:
+    if finding.rule not in CRITICAL_RULES:
+        return False
+    return finding.rule != "build-toolchain" or int(finding.evidence.get("bytes") or 0) >= policy.toolchain_min_bytes
+
+
+def _in_a_layer(finding: Finding) -> bool:
+    """A secret set in the image config (ENV) is in no layer: its finding names the last one for want of
+    better, and the gate would point at the wrong Dockerfile line."""
+    return finding.rule != "secret-in-history" or "history" in finding.evidence
+
+
+def _new_critical_findings(candidate: ImageReport, reference: ImageReport | None,
+                           policy: GatePolicy) -> list[GateReason]:
+    known: dict[str, set[str]] = {}
+    for finding in reference.findings if reference is not None else ():
+        if finding.rule in CRITICAL_RULES:
+            known.setdefault(finding.rule, set()).update(_identity(finding))
+    layers = {layer.index: layer for layer in candidate.layers}
+    reasons = []
+    for finding in candidate.findings:
+        if not _is_critical(finding, policy):
+            continue
+        what = _identity(finding)
+        new = sorted(what - known.get(finding.rule, set()))
+        if what and not new:
+            continue  # the reference ships it too
+        index = finding.evidence.get("layer")
+        layer = layers.get(index) if isinstance(index, int) and _in_a_layer(finding) else None
+        line = finding.evidence.get("line") if layer is not None else None
+        reasons.append(GateReason(
+            code=NEW_CRITICAL_FINDING,
+            message=f"{finding.rule}: {finding.title}",
+            evidence={
+                "rule": finding.rule,
+                "severity": finding.severity.value,
+                "new": new,
+                "bytes": int(finding.evidence.get("bytes") or 0),
+                "layers": [_layer_json(layer)] if layer is not None else [],
+                "remediation": finding.remediation,
+            },
+            line=line if isinstance(line, int) else (layer.line if layer is not None else None),
+        ))
+    return reasons
+
+
+@dataclass(frozen=True)
+class _Landing:
+    node: NodeImageFs
+    pods: int
+    used_after: int
+    crosses: tuple[str, ...]  # "image-gc-high", "imagefs-eviction"
+
+
+def _spread(pods: int, nodes: Sequence[NodeImageFs]) -> list[tuple[NodeImageFs, int]]:
+    """`pods` spread evenly, as the scheduler's spreading does; the remainder goes to the fullest nodes
+    first (the conservative guess)."""
+    ordered = sorted(nodes, key=lambda n: (n.free_bytes, n.node))
+    base, extra = divmod(pods, len(ordered))
+    return [(node, base + (1 if i < extra else 0)) for i, node in enumerate(ordered)]
+
+
+def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: GatePolicy,
+                   notes: list[str]) -> list[GateReason]:
+    size = pressure.image_bytes or candidate.totals.size_bytes
+    receiving = [n for n in pressure.nodes if n.capacity_bytes > 0]  # no capacity, no percentages
+    pulling_nodes = [n for n in receiving if not n.has_image]
+    if not receiving or not pulling_nodes or pressure.max_replicas <= 0 or size <= 0:
+        notes.append(f"pull pressure: none ({len(receiving)} receiving nodes, {len(pulling_nodes)} without the "
+                     f"image, {pressure.max_replicas} replicas at most)")
+        return []
+    # replicas x the fraction of nodes without the image, rounded up, in integers (no float edge)
+    pods = -(-pressure.max_replicas * len(pulling_nodes) // len(receiving))
+    landings = []
+    for node, count in _spread(pods, pulling_nodes):
+        after = node.used_bytes + count * size
+        crosses = []
+        if after * 100 >= policy.image_gc_high_percent * node.capacity_bytes:
+            crosses.append("image-gc-high")
+        if (node.capacity_bytes - after) * 100 < policy.imagefs_available_percent * node.capacity_bytes:
+            crosses.append("imagefs-eviction")
+        landings.append(_Landing(node, count, after, tuple(crosses)))
+    over = [landing for landing in landings if landing.crosses and landing.pods > 0]
+    total = pods * size
+    if not over:
+        notes.append(f"pull pressure: {pods} pods x {human_bytes(size)} ({human_bytes(total)}) stay under the "
+                     f"thresholds on the {len(pulling_nodes)} nodes without the image")
+        return []
+    over_pods = sum(landing.pods for landing in over)
+    free = sum(landing.node.free_bytes for landing in over)
+    thresholds = sorted({c for landing in over for c in landing.crosses})
+    past = " and ".join(
+        {"image-gc-high": f"the image-GC high threshold ({policy.image_gc_high_percent}%)",
+         "imagefs-eviction": f"the imagefs eviction threshold (imagefs.available<{policy.imagefs_available_percent}%)"}[c]
+        for c in thresholds
+    )
+    names = ", ".join(landing.node.node for landing in over[:5]) + (", ..." if len(over) > 5 else "")
+    message = (
+        f"{over_pods} pods × {human_bytes(size)} against the free imagefs on the {_count(len(over))} "
+        f"node{'s' if len(over) != 1 else ''} ({human_bytes(free)} free: {names}) would push them past {past}; "
+        f"{pressure.max_replicas} replicas at most, {len(pulling_nodes)} of {len(receiving)} nodes without "
+        f"the image: {human_bytes(total)} to pull"
+    )
+    heaviest = sorted(candidate.layers, key=lambda layer: (-layer.size_bytes, layer.index))[:CULPRIT_LAYERS]
+    heaviest = [layer for layer in heaviest if layer.size_bytes > 0]
+    return [GateReason(
+        code=PULL_PRESSURE,
+        message=message,
+        evidence={
+            "workload": pressure.workload,
+            "max_replicas": pressure.max_replicas,
+            "image_bytes": size,
+            "nodes_receiving": len(receiving),
+            "nodes_without_image": len(pulling_nodes),
+            "pods_pulling": pods,
+            "bytes": total,
+            "source": pressure.source,
+            "thresholds": {"image_gc_high_percent": policy.image_gc_high_percent,
+                           "imagefs_available_percent": policy.imagefs_available_percent},
+            "nodes": [
+                {**landing.node.to_json(), "pods": landing.pods, "used_bytes_after": landing.used_after,
+                 "used_percent_after": round(100 * landing.used_after / landing.node.capacity_bytes, 1),
+                 "crosses": list(landing.crosses)}
+                for landing in over
+            ],
+            "layers": [_layer_json(layer) for layer in heaviest],  # what every pull carries
+        },
+        line=next((layer.line for layer in heaviest if layer.line is not None), None),
+    )]
+
+
+def _count(n: int) -> str:
+    return _WORDS[n] if n < len(_WORDS) else str(n)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,244 @@
+"""One probable cause on top (issue 9, part 3): the chain trigger → mechanism → symptoms (and what amplified
+them), the findings that support it, what was ruled out, and how sure.
+
+The chain is built from the evidence, not from a scenario:
+- a revision to blame (the rollback decision implicated it) triggers what its change does: disks full of
+  a bigger image, containers that exit, an image that cannot be pulled;
+- node trouble the revision did not cause is triggered by the workload that dominates the nodes
+  (`noisy-neighbour`, or the consumer `node-disk-high` attributes the disk to), else the trigger is unknown
+  and the cause says what could not be seen;
+- a healthy service says so.
+When none of these fits, the cause says there is no single cause and lists the candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision, Severity
+from bot.reasoning.evidence import counts, every, first
+from bot.units import human_bytes
+
+NODE_RULES = ("node-pressure", "node-disk-high", "node-not-ready", "evictions", "noisy-neighbour", "blast-radius")
+OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
+NOT_CAUSES = {"rollback-candidate", "rollback-not-indicated", "check-failed", "check-forbidden", "check-timeout",
+              "dockerfile-fix", "blast-radius"}
+
+
+def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, where: str) -> ProbableCause:
+    if decision.implicated_by:
+        return _from_revision(findings, decision, where)
+    if any(first(findings, r) for r in NODE_RULES):
+        return _from_nodes(findings, decision, where)
+    if any(first(findings, r) for r in OWN_RULES):
+        return _own_failures(findings, decision, where)
+    serious = [f for f in findings if f.severity.rank <= Severity.MEDIUM.rank and f.rule not in NOT_CAUSES]
+    if not serious:
+        return ProbableCause(
+            summary=f"no fault found in {where}: its pods are ready and its nodes are healthy",
+            chain=(), supporting=(), ruled_out=_ruled_out_revision(decision), confidence=Confidence.HIGH,
+        )
+    return _undecided(serious, decision)
+
+
+# --- a revision to blame ----------------------------------------------------------------------------
+
+
+def _from_revision(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+    fact = first(findings, "rollback-candidate")
+    imp = (fact.evidence.get("implication") if fact is not None else None) or {}
+    rev = imp.get("current_revision", "?")
+    growth = first(findings, "image-size-regression") if "image-size-regression" in decision.implicated_by else None
+    if growth is not None:
+        ev = growth.evidence
+        size, before = ev.get("current_size_bytes"), ev.get("previous_size_bytes")
+        ratio = f"{size / before:.1f}" if isinstance(size, int) and isinstance(before, int) and before else ev.get("ratio")
+        trigger = f"revision {rev} (image {human_bytes(size) if isinstance(size, int) else '?'}, {ratio}× revision {ev.get('previous_revision')})"
+    else:
+        changed = [str(c.get("detail") or c.get("what")) for c in imp.get("changes") or () if isinstance(c, dict)]
+        trigger = f"revision {rev}" + (f" ({'; '.join(changed[:2])})" if changed else "")
+    chain = [CauseLink("trigger", trigger, tuple(r for r in decision.implicated_by if r != "image-size-regression")
+                       + (("image-size-regression",) if growth is not None else ()))]
+    if growth is not None:
+        chain += _disk_links(findings)
+    if "crashloop" in decision.implicated_by and (crash := first(findings, "crashloop")) is not None:
+        chain.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
+    if growth is None and "image-pull-failing" in decision.implicated_by and (pull := first(findings, "image-pull-failing")) is not None:
+        chain.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
+    chain += _amplifiers(findings)
+    ruled_out = []
+    if not any(first(findings, r) for r in ("node-pressure", "node-not-ready", "node-disk-high")):
+        ruled_out.append("the nodes: none is under pressure or NotReady")
+    own = counts(imp.get("own_failures"))
+    explained = imp.get("explained_by") or {}
+    strong = (bool(own) and any(explained.get(k) for k in own)) or (growth is not None and len(chain) >= 4)
+    return _cause(chain, ruled_out, Confidence.HIGH if strong else Confidence.MEDIUM)
+
+
+def _exits(crash: Finding) -> str:
+    reasons = counts(crash.evidence.get("last_terminated_reasons"))
+    reason = max(reasons, key=lambda r: reasons[r]) if reasons else "an error"
+    message = crash.evidence.get("message")
+    text = f"containers exit ({reason})"
+    # The waiting message ("back-off 5m0s restarting failed container") says nothing about why.
+    return f"{text}: {_short(str(message))}" if message and "back-off" not in str(message).lower() else text
+
+
+def _pull_failure(pull: Finding) -> str:
+    message = pull.evidence.get("message")
+    return f"the image cannot be pulled: {_short(str(message))}" if message else "the image cannot be pulled"
+
+
+def _disk_links(findings: Sequence[Finding]) -> list[CauseLink]:
+    links = []
+    disks = [f for f in every(findings, "node-disk-high") if "node" in f.evidence]
+    if disks:
+        filesystems = sorted({str(f.evidence.get("filesystem") or "disk") for f in disks})
+        links.append(CauseLink("mechanism", f"{len(disks)} nodes' {'/'.join(filesystems)} full", ("node-disk-high",)))
+    conditions = sorted({str(f.evidence.get("condition")) for f in every(findings, "node-pressure") if f.evidence.get("condition")})
+    rules = ["node-pressure"] if conditions else []
+    if first(findings, "node-not-ready") is not None:
+        conditions.append("NotReady")
+        rules.append("node-not-ready")
+    if conditions:
+        links.append(CauseLink("mechanism", "/".join(conditions), tuple(rules)))
+    return links
+
+
+def _symptoms(findings: Sequence[Finding], *, skip: set[str]) -> list[CauseLink]:
+    links = []
+    if "crashloop" not in skip and (crash := first(findings, "crashloop")) is not None:
+        links.append(CauseLink("symptom", f"{len(crash.evidence.get('pods') or ())} pods crash-looping", ("crashloop",)))
+    if (ready := first(findings, "pods-not-ready")) is not None:
+        reasons = counts(ready.evidence.get("reasons"))
+        top = max(reasons, key=lambda r: reasons[r]) if reasons else "not ready"
+        links.append(CauseLink("symptom", f"{ready.evidence.get('count')} of {ready.evidence.get('pods_total')} "
+                                          f"pods not ready (mostly {top})", ("pods-not-ready",)))
+    if (evicted := first(findings, "evictions")) is not None:
+        links.append(CauseLink("symptom", f"{evicted.evidence.get('count')} pods evicted", ("evictions",)))
+    return links
+
+
+def _amplifiers(findings: Sequence[Finding]) -> list[CauseLink]:
+    links = []
+    pressure = first(findings, "pull-pressure")
+    if pressure is not None and isinstance(pressure.evidence.get("bytes"), int):
+        who = "HPA" if first(findings, "hpa-scaling") is not None else "new pods"
+        links.append(CauseLink("amplifier", f"{who} pulls {human_bytes(pressure.evidence['bytes'])}",
+                               ("pull-pressure",) + (("hpa-scaling",) if who == "HPA" else ())))
+    if (registry := first(findings, "registry-errors")) is not None:
+        errors = counts(registry.evidence.get("errors"))
+        kinds = ", ".join(sorted(errors, key=lambda k: -errors[k])[:2]) or "errors"
+        links.append(CauseLink("symptom", f"registry {kinds}", ("registry-errors",)))
+    return links
+
+
+# --- node trouble the revision did not cause --------------------------------------------------------
+
+
+def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+    chain: list[CauseLink] = []
+    confidence = Confidence.LOW
+    culprit = first(findings, "noisy-neighbour")
+    if culprit is not None:
+        chain.append(CauseLink("trigger", str(culprit.evidence.get("summary") or culprit.title), ("noisy-neighbour",)))
+        confidence = Confidence.HIGH if culprit.evidence.get("source") == "kubelet summary API" else Confidence.MEDIUM
+    else:
+        disk = next((f for f in every(findings, "node-disk-high") if f.evidence.get("attributed_to")), None)
+        if disk is not None:
+            chain.append(CauseLink("trigger", str(disk.evidence["attributed_to"]), ("node-disk-high",)))
+            confidence = Confidence.MEDIUM
+    chain += _node_mechanism(findings)
+    chain += _symptoms(findings, skip=set())
+    if (blast := first(findings, "blast-radius")) is not None and blast.evidence.get("other_pods"):
+        chain.append(CauseLink("symptom", f"{blast.evidence['other_pods']} pods of "
+                                          f"{blast.evidence.get('other_workloads')} other workloads hit too",
+                               ("blast-radius",)))
+    if not any(link.role == "trigger" for link in chain):
+        unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
+        text = "unknown consumer" + (f" ({unseen})" if unseen else "")
+        chain.insert(0, CauseLink("trigger", text, ()))
+        candidates = tuple(f.title for f in every(findings, "node-disk-high")[:3])
+        return _cause(chain, _ruled_out_revision(decision), confidence, candidates)
+    return _cause(chain, _ruled_out_revision(decision), confidence)
+
+
+def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
+    links = []
+    disks = [f for f in every(findings, "node-disk-high") if "node" in f.evidence]
+    measured = [f for f in disks if isinstance(f.evidence.get("used_percent"), int | float)]
+    if measured:
+        worst = max(measured, key=lambda f: float(f.evidence["used_percent"]))
+        links.append(CauseLink("mechanism", f"{worst.evidence.get('filesystem')} {worst.evidence['used_percent']:g}% "
+                                            f"used on {len(disks)} nodes", ("node-disk-high",)))
+    by_condition: dict[str, set[str]] = {}
+    for f in every(findings, "node-pressure"):
+        by_condition.setdefault(str(f.evidence.get("condition")), set()).add(str(f.evidence.get("node")))
+    for condition, nodes in sorted(by_condition.items()):
+        links.append(CauseLink("mechanism", f"{condition} on {len(nodes)} nodes", ("node-pressure",)))
+    not_ready = {str(f.evidence.get("node")) for f in every(findings, "node-not-ready")}
+    if not_ready:
+        links.append(CauseLink("mechanism", f"{len(not_ready)} nodes NotReady", ("node-not-ready",)))
+    return links
+
+
+# --- the service's own failures, not from its rollout ---------------------------------------------
+
+
+def _own_failures(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+    chain = _symptoms(findings, skip=set())
+    chain.insert(0, CauseLink("trigger", f"unknown: not the rollout ({decision.reason})", ()))
+    candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)
+    return _cause(chain, (), Confidence.LOW, candidates)
+
+
+def _undecided(serious: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
+    titles = tuple(f"{f.title} ({f.rule})" for f in serious[:5])
+    return ProbableCause(
+        summary=f"no single cause stands out; candidates: {'; '.join(f.rule for f in serious[:5])}",
+        chain=(), supporting=tuple(dict.fromkeys(f.rule for f in serious)), ruled_out=_ruled_out_revision(decision),
+        confidence=Confidence.LOW, candidates=titles,
+    )
+
+
+# --- shared -----------------------------------------------------------------------------------------
+
+
+def _cause(
+    chain: list[CauseLink], ruled_out: Sequence[str], confidence: Confidence, candidates: tuple[str, ...] = ()
+) -> ProbableCause:
+    return ProbableCause(
+        summary=_summary(chain),
+        chain=tuple(chain),
+        supporting=tuple(dict.fromkeys(rule for link in chain for rule in link.rules)),
+        ruled_out=tuple(ruled_out),
+        confidence=confidence,
+        candidates=candidates,
+    )
+
+
+def _summary(chain: Sequence[CauseLink]) -> str:
+    """trigger → each mechanism → the symptoms (with what amplified them) → what the amplification broke."""
+    steps: list[str] = []
+    tail: list[str] = []
+    symptoms: list[str] = []
+    for link in chain:
+        if link.role in ("trigger", "mechanism"):
+            steps.append(link.text)
+        elif link.role == "symptom" and link.rules == ("registry-errors",):
+            tail.append(link.text)
+        else:
+            symptoms.append(link.text)
+    if symptoms:
+        steps.append(", ".join(symptoms))
+    return " → ".join(steps + tail)
+
+
+def _ruled_out_revision(decision: RollbackDecision) -> tuple[str, ...]:
+    return () if decision.recommended or not decision.reason else (f"a rollback: {decision.reason}",)
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,84 @@
+"""Typed reads of the findings' evidence that the reasoning needs, so the decision code reads like the rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain import Finding
+
+
+def first(findings: Sequence[Finding], rule: str) -> Finding | None:
+    return next((f for f in findings if f.rule == rule), None)
+
+
+def every(findings: Sequence[Finding], rule: str) -> list[Finding]:
+    return [f for f in findings if f.rule == rule]
+
+
+def when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def counts(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): int(n) for k, n in value.items() if isinstance(n, int | float)}
+
+
+@dataclass(frozen=True)
+class Implication:
+    """`rollback-candidate`'s `implication` evidence (written by `bot.checks.rollout.implication`)."""
+
+    current_revision: int | None
+    rolled_out_at: datetime | None
+    failures: dict[str, int]
+    own_failures: dict[str, int]
+    failing_since: datetime | None
+    previous_revision: int | None
+    previous_failures: dict[str, int]
+    changes: tuple[Mapping[str, str], ...]
+    explained_by: dict[str, list[str]]
+    pods_ready: int | None
+    replicas: int | None
+    window_hours: float
+    now: datetime | None
+
+    @classmethod
+    def of(cls, finding: Finding | None) -> Implication | None:
+        raw = (finding.evidence.get("implication") if finding is not None else None) or None
+        if not isinstance(raw, Mapping):
+            return None
+        explained = raw.get("explained_by") or {}
+        return cls(
+            current_revision=raw.get("current_revision"),
+            rolled_out_at=when(raw.get("rolled_out_at")),
+            failures=counts(raw.get("failures")),
+            own_failures=counts(raw.get("own_failures")),
+            failing_since=when(raw.get("failing_since")),
+            previous_revision=raw.get("previous_revision"),
+            previous_failures=counts(raw.get("previous_failures")),
+            changes=tuple(c for c in raw.get("changes") or () if isinstance(c, Mapping)),
+            explained_by={str(k): [str(x) for x in v] for k, v in explained.items()} if isinstance(explained, Mapping) else {},
+            pods_ready=raw.get("pods_ready"),
+            replicas=raw.get("replicas"),
+            window_hours=float(raw.get("window_hours") or 24),
+            now=when(raw.get("now")),
+        )
+
+    @property
+    def live_seconds(self) -> float | None:
+        if self.now is None or self.rolled_out_at is None:
+            return None
+        return (self.now - self.rolled_out_at).total_seconds()
+
+    @property
+    def node_level_failures(self) -> dict[str, int]:
+        return {k: n for k, n in self.failures.items() if k not in self.own_failures}

@@ -1,0 +1,217 @@
+"""Roll back only when the change is to blame (issue 9, part 1).
+
+The current revision is implicated when
+- its pods fail by themselves (crash loop, OOM kill at its own limit, pull or config error, failing probe)
+  where the previous revision's did not, and the failures began within `window_hours` of its rollout; or
+- its image grew (`image-size-regression`) and what a bigger image does followed its rollout within that
+  window: disks filled with images, slow pulls, a pull storm, registry errors.
+
+It is not implicated when its pods fail only through node-level causes (evictions, unschedulable pods,
+NotReady nodes, the node's OOM killer), when the previous revision failed the same way, or when it had
+been live long before the symptoms began. Only an implicated revision with a healthy earlier revision to
+go back to gives `recommended=True`; every other outcome says why not, in one sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.checks.facts import human_duration
+from bot.domain import NO_ROLLBACK_DECISION, Finding, RollbackCandidate, RollbackDecision, Severity
+from bot.reasoning.evidence import Implication, every, first, when
+
+# The finding whose evidence says which failure kind implicates the revision.
+FAILURE_RULE = {
+    "crash-loop": "crashloop",
+    "oom-killed": "crashloop",
+    "pull-error": "image-pull-failing",
+    "config-error": "pods-not-ready",
+    "probe-failure": "pods-not-ready",
+}
+FAILURE_WORDS = {
+    "crash-loop": "crash-looping",
+    "oom-killed": "OOM-killed at their memory limit",
+    "pull-error": "failing to pull their image",
+    "config-error": "failing on their config",
+    "probe-failure": "failing their probes",
+    "evicted": "evicted",
+    "unschedulable": "unschedulable",
+    "node-not-ready": "on NotReady nodes",
+    "system-oom": "killed by the node's OOM killer",
+    "registry-error": "failing pulls on registry errors",
+}
+# What a bigger image does to a cluster, as findings.
+SIZE_SYMPTOMS = ("pull-pressure", "image-pull-slow", "registry-errors")
+TROUBLE_RULES = (
+    "crashloop", "pods-not-ready", "image-pull-failing", "evictions", "node-pressure", "node-not-ready",
+    "node-disk-high", "registry-errors",
+)
+
+
+def decide(findings: Sequence[Finding], candidates: Sequence[RollbackCandidate]) -> RollbackDecision:
+    fact = first(findings, "rollback-candidate")
+    imp = Implication.of(fact)
+    if imp is None:
+        if not candidates:
+            return RollbackDecision(False, None, "no earlier revision to roll back to")
+        return NO_ROLLBACK_DECISION
+    rev = imp.current_revision
+    implicated, why = _implicated(findings, imp)
+    if not implicated:
+        return RollbackDecision(False, None, why or _not_implicated(findings, imp))
+    target = next((c for c in candidates if c.healthy), None)
+    if target is None:
+        return RollbackDecision(
+            False, None, f"revision {rev} is to blame ({why}), but no earlier revision was healthy to go back to",
+            implicated_by=tuple(implicated),
+        )
+    return RollbackDecision(True, target.revision, f"{why}; roll back to revision {target.revision}",
+                            implicated_by=tuple(implicated))
+
+
+def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str], str]:
+    """The rules that implicate the revision and the sentence that says so; or no rules and, when the
+    revision's own failures were weighed and dismissed, the sentence that says why."""
+    rev, prev = imp.current_revision, imp.previous_revision
+    rules: list[str] = []
+    reasons: list[str] = []
+    dismissed = ""
+    new = {k: n for k, n in imp.own_failures.items() if k not in imp.previous_failures}
+    same = sorted(k for k in imp.own_failures if k in imp.previous_failures)
+    if new:
+        late = _late(imp, imp.failing_since)
+        if late is not None:
+            dismissed = (f"revision {rev} had been live {late} before its pods began to fail "
+                         f"({', '.join(sorted(new))}): something other than the rollout changed")
+        else:
+            kinds = sorted(new, key=lambda k: -new[k])
+            for kind in kinds:
+                rule = FAILURE_RULE[kind]
+                if rule not in rules and first(findings, rule) is not None:
+                    rules.append(rule)
+            what = " and ".join(f"{new[k]} {FAILURE_WORDS[k]}" for k in kinds)
+            where = f", where revision {prev}'s did not" if prev is not None else ""
+            text = f"pods of revision {rev}: {what}{where}"
+            changed = sorted({c for k in kinds for c in imp.explained_by.get(k, [])})
+            if changed:
+                text += f", and it changed {', '.join(_change_detail(imp, c) for c in changed)}"
+            reasons.append(text)
+            if not rules:
+                rules.append("rollback-candidate")
+    elif same:
+        dismissed = (f"revision {prev} failed the same way ({', '.join(same)}) while it was live: rolling "
+                     "back would not help")
+    growth = first(findings, "image-size-regression")
+    if growth is not None and _size_symptoms(findings, imp):
+        rules.append("image-size-regression")
+        ev = growth.evidence
+        reasons.append(f"revision {rev}'s image is {_ratio(ev)}× revision {ev.get('previous_revision')}'s and "
+                       f"{_size_effects(findings)} followed its rollout")
+    return rules, "; ".join(reasons) if rules else dismissed
+
+
+def _size_symptoms(findings: Sequence[Finding], imp: Implication) -> bool:
+    """Whether what a bigger image does (disks full of images, slow pulls, a pull storm) is happening, and
+    began after the rollout, within the window."""
+    present = [r for r in SIZE_SYMPTOMS if first(findings, r) is not None] + [
+        "node-disk-high" for f in every(findings, "node-disk-high") if _images_fill(f)
+    ]
+    if not present:
+        return False
+    onsets = [
+        t for f in every(findings, "node-pressure") + every(findings, "node-not-ready")
+        if f.evidence.get("condition", "DiskPressure") == "DiskPressure" and (t := when(f.evidence.get("since")))
+    ]
+    if not onsets or imp.rolled_out_at is None:
+        return True
+    onset = min(onsets)
+    return onset >= imp.rolled_out_at and _late(imp, onset) is None
+
+
+def _images_fill(finding: Finding) -> bool:
+    """A node-disk-high finding blames images unless its attribution says something else fills the disk."""
+    blamed = finding.evidence.get("attribution")
+    return blamed is None or blamed == "images"
+
+
+def _size_effects(findings: Sequence[Finding]) -> str:
+    effects = []
+    if any(_images_fill(f) for f in every(findings, "node-disk-high")):
+        effects.append("disks full of images")
+    if first(findings, "pull-pressure") is not None or first(findings, "image-pull-slow") is not None:
+        effects.append("slow, heavy pulls")
+    if first(findings, "registry-errors") is not None:
+        effects.append("registry errors")
+    return ", ".join(effects) or "the pulls"
+
+
+def _late(imp: Implication, onset: datetime | None) -> str | None:
+    """How long the revision had been live at `onset`, when that is beyond the plausible window."""
+    if onset is None or imp.rolled_out_at is None:
+        return None
+    lag = onset - imp.rolled_out_at
+    return human_duration(lag.total_seconds()) if lag > timedelta(hours=imp.window_hours) else None
+
+
+def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
+    rev = imp.current_revision
+    live = f"revision {rev} has been live {human_duration(imp.live_seconds)}" if imp.live_seconds is not None \
+        else f"revision {rev} is live"
+    node_level = imp.node_level_failures
+    if node_level:
+        what = ", ".join(f"{n} {FAILURE_WORDS.get(k, k)}" for k, n in sorted(node_level.items(), key=lambda kv: -kv[1]))
+        blast = first(findings, "blast-radius")
+        if blast is not None and blast.evidence.get("other_pods"):
+            ev = blast.evidence
+            return (f"{live}; its pods fail only through their nodes ({what}), and the same nodes' trouble also "
+                    f"hit {ev['other_pods']} pods of {ev.get('other_workloads', '?')} other workloads")
+        return f"{live}; its pods fail only through their nodes ({what}), not by themselves"
+    if not any(first(findings, r) for r in TROUBLE_RULES):
+        ready = f"{imp.pods_ready}/{imp.replicas} pods ready" if imp.replicas is not None else "its pods are ready"
+        return f"{live} and is healthy ({ready}): nothing points at it"
+    return f"{live} and nothing points at it: its pods do not fail by themselves"
+
+
+def _change_detail(imp: Implication, what: str) -> str:
+    detail = next((c.get("detail") for c in imp.changes if c.get("what") == what and c.get("detail")), None)
+    return str(detail) if detail else what
+
+
+def _ratio(ev: dict[str, object] | object) -> str:
+    evidence = ev if isinstance(ev, dict) else {}
+    current, previous = evidence.get("current_size_bytes"), evidence.get("previous_size_bytes")
+    if isinstance(current, int) and isinstance(previous, int) and previous:
+        return f"{current / previous:.1f}"
+    return f"{float(str(evidence.get('ratio', 0))):.1f}"
+
+
+# --- applying the decision to what every sink reads -------------------------------------------------
+
+
+def apply(
+    decision: RollbackDecision, findings: Sequence[Finding], candidates: Sequence[RollbackCandidate]
+) -> tuple[list[Finding], list[RollbackCandidate]]:
+    """The candidates' `recommended` and the rollout's finding follow the decision: a finding says
+    `rollback-candidate` (high) only when rolling back is recommended, else `rollback-not-indicated` (info)."""
+    marked = [dataclasses.replace(c, recommended=decision.recommended and c.revision == decision.revision)
+              for c in candidates]
+    out = []
+    for f in findings:
+        if f.rule != "rollback-candidate":
+            out.append(f)
+        elif decision.recommended:
+            out.append(dataclasses.replace(
+                f, severity=Severity.HIGH, evidence={**f.evidence, "decision": decision.to_json()}))
+        else:
+            out.append(Finding(
+                rule="rollback-not-indicated",
+                severity=Severity.INFO,
+                title=f"No rollback: {decision.reason}",
+                evidence={k: v for k, v in f.evidence.items() if k in ("current_revision", "candidates", "implication")}
+                | {"decision": decision.to_json()},
+                check=f.check,
+            ))
+    return out, marked
+
