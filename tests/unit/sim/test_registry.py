@@ -136,6 +136,7 @@ def test_plain_tar_layers_by_default(registry):
     assert "sha256:" + hashlib.sha256(blob).hexdigest() == layer["digest"]
 
 
+@pytest.mark.slow  # hashes 1.25 GiB
 def test_big_layers_are_streamed_in_small_pieces():
     gib = 1 << 30
     blob = build_layer((FileEntry(path="huge.bin", size_bytes=gib),), 0.0, "gzip")
