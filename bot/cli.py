@@ -56,7 +56,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "postmortem": LazyCommand("bot.postmortem.cli:postmortem", "Postmortem drafts."),
     "serve": LazyCommand(
         "bot.server:serve",
-        "Serve the PagerDuty webhook (POST /pagerduty/webhook), Slack (/slack/events), /healthz and /readyz.",
+        "Serve the PagerDuty webhook (POST /pagerduty/webhook), Slack (/slack/events), the admission webhook "
+        "(POST /admission/validate), /healthz and /readyz.",
+    ),
+    "certs": LazyCommand(
+        "bot.admission.cli:certs_command",
+        "Write a self-signed CA and a serving certificate for the admission webhook (docs/admission.md).",
     ),
     "db": LazyCommand("bot.store.cli:db", "Create, upgrade and check the database schema (Alembic migrations)."),
     "sim": LazyCommand("bot.sim.cli:sim_command", "Serve a simulated cluster until Ctrl-C."),
@@ -64,7 +69,7 @@ COMMANDS: dict[str, LazyCommand] = {
 
 # Commands that read no settings: they run once per file or CI job, and pydantic's import would double
 # their start-up time. Their log level comes from -v alone, and without -v logging is not even imported.
-SETTINGS_FREE = frozenset({"lint", "fix"})
+SETTINGS_FREE = frozenset({"lint", "fix", "certs"})
 
 
 def load_command(name: str) -> click.Command | None:

@@ -98,6 +98,11 @@ class ClusterReader(Protocol):
 
     def list_namespaces(self) -> list[str]: ...
 
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        """The labels of one namespace (read with `list namespaces` and a field selector: the read-only
+        ClusterRole's grant); raises `ClusterNotFound` for a namespace that does not exist."""
+        ...
+
     def list_pods(
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[PodSnapshot]: ...

@@ -1,16 +1,65 @@
-"""`coroner serve`: the ASGI app under uvicorn; `serving` runs one in a thread (the demo, the tests)."""
+"""`coroner serve`: the ASGI app under uvicorn; `serving` runs one in a thread (the demo, the tests).
+
+Both build uvicorn's config with `server_config`, so the tests serve HTTPS exactly as `serve --tls-cert`
+does (the admission webhook must be HTTPS: the API server calls nothing else).
+"""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
+from bot.ports import CoronerError
 from bot.settings import load_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+class TlsError(CoronerError):
+    """--tls-cert/--tls-key cannot be used; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path
+    key: Path
+
+    @classmethod
+    def from_options(cls, cert: Path | None, key: Path | None) -> TlsFiles | None:
+        if cert is None and key is None:
+            return None
+        if cert is None or key is None:
+            raise TlsError("--tls-cert and --tls-key go together")
+        files = cls(cert, key)
+        files.check()
+        return files
+
+    def check(self) -> None:
+        """Load the pair once before serving, so a bad file is one line, not uvicorn's traceback."""
+        for path in (self.cert, self.key):
+            if not path.is_file():
+                raise TlsError(f"{path}: no such file")
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise TlsError(f"{self.cert} / {self.key}: not a PEM certificate and its private key ({exc})") from None
+
+
+def server_config(app: Any, *, host: str, port: int, tls: TlsFiles | None = None, **options: Any) -> uvicorn.Config:
+    import uvicorn
+
+    if tls is not None:
+        options.update(ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key))
+    return uvicorn.Config(app, host=host, port=port, **options)
 
 
 @click.command("serve")
@@ -21,8 +70,13 @@ from bot.settings import load_settings
               help="Also run the job workers (diagnoses, Slack posts, drafts) in this process.")
 @click.option("--socket-mode", is_flag=True,
               help="Receive Slack over Socket Mode (CORONER_SLACK_APP_TOKEN): no public URL needed.")
-def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool) -> None:
-    """Serve the PagerDuty webhook (POST /pagerduty/webhook), Slack (/slack/events), /healthz and /readyz."""
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path),
+              help="Serve HTTPS with this PEM certificate (chain); the admission webhook needs it.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="The certificate's PEM private key.")
+def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool, tls_cert: Path | None,
+          tls_key: Path | None) -> None:
+    """Serve the PagerDuty webhook (POST /pagerduty/webhook), Slack (/slack/events), the admission webhook
+    (POST /admission/validate), /healthz and /readyz."""
     import uvicorn
 
     from bot.settings import SettingsError
@@ -33,6 +87,7 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool) 
     from bot.worker import start_workers
 
     settings = load_settings()
+    tls = TlsFiles.from_options(tls_cert, tls_key)
     if socket_mode and (settings.slack_app_token is None or settings.slack_bot_token is None):
         raise SettingsError("serve --socket-mode needs CORONER_SLACK_APP_TOKEN (xapp-…, scope connections:write) "
                             "and CORONER_SLACK_BOT_TOKEN")
@@ -55,7 +110,8 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool) 
                                          api_url=settings.slack_api_url).close)
     try:
         # log_config=None: uvicorn's own lines go through Coroner's handler (JSON with CORONER_LOG_FORMAT=json).
-        uvicorn.run(build_app(services), host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
+        uvicorn.Server(server_config(build_app(services), host=host, port=port, tls=tls,
+                                     log_level=settings.log_level.lower(), log_config=None)).run()
     finally:
         for close in closers:
             close()
@@ -63,11 +119,14 @@ def serve(host: str, port: int, upgrade: bool, worker: bool, socket_mode: bool) 
 
 
 @contextmanager
-def serving(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", start_timeout: float = 10.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its base URL."""
+def serving(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", start_timeout: float = 10.0,
+            tls: TlsFiles | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its base URL (https://
+    with `tls`)."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, tls=tls, log_level="warning",
+                                          lifespan=lifespan))
     thread = threading.Thread(target=server.run, name="coroner-http", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout
@@ -77,7 +136,7 @@ def serving(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", start_ti
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=start_timeout)

@@ -127,6 +127,24 @@ class Settings(BaseSettings):
     web_link_ttl_seconds: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long a signed postmortem link stays valid."
     )
+    gate_mode: Literal["deny", "warn", "off"] = Field(
+        default="deny",
+        description="The admission gate: deny a failing image change, only warn, or off. A namespace's "
+        "label coroner.dev/gate-mode overrides it (docs/admission.md).",
+    )
+    gate_deadline_seconds: float = Field(
+        default=2.0, gt=0, le=4.5,
+        description="The admission webhook answers within this; an image not yet read is allowed with a "
+        "warning then (fail-open) and its autopsy goes on in the background.",
+    )
+    gate_max_growth: float = Field(
+        default=1.5, gt=1, description="The admission gate fails an image that grew to this many times the "
+        "image it replaces, and by at least CORONER_GATE_MIN_GROWTH_BYTES.",
+    )
+    gate_min_growth_bytes: int = Field(
+        default=100_000_000, ge=0, description="The growth in bytes below which the admission gate lets any "
+        "growth factor pass.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Log level of every command; -v raises it to INFO, -vv to DEBUG."
     )

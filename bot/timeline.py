@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
 from bot.domain import Finding, TimelineEntry
+from bot.render.order import order_timeline
 
 BAD_CONDITIONS = {"DiskPressure": "True", "MemoryPressure": "True", "PIDPressure": "True", "NetworkUnavailable": "True"}
-_SOURCE_ORDER = {"rollout": 0, "node": 1, "kubernetes": 2, "coroner": 3}
 
 
 # Normal events that only narrate a pod's life; the report keeps warnings and the ones that explain.
@@ -164,18 +164,6 @@ def finding_entries(findings: Iterable[Finding], *, at: datetime, incident: str 
 
 
 def merge(*groups: Iterable[TimelineEntry], limit: int | None = None) -> list[TimelineEntry]:
-    """Deduplicated by key (first wins), ordered by time then source. `limit` keeps the latest entries."""
-    seen: dict[str, TimelineEntry] = {}
-    for group in groups:
-        for entry in group:
-            seen.setdefault(entry.key, entry)
-    ordered = sorted(seen.values(), key=lambda e: (e.at, _SOURCE_ORDER.get(e.source, 9), e.text))
-    if limit is not None and len(ordered) > limit:
-        ordered = ordered[-limit:]
-    return ordered
-
-
-def render_line(entry: TimelineEntry) -> str:
-    """`[2024-05-14 03:02:11] text`, in UTC as the incident report writes it."""
-    at = entry.at.astimezone(UTC) if entry.at.tzinfo else entry.at
-    return f"[{at:%Y-%m-%d %H:%M:%S}] {entry.text}"
+    """Deduplicated by key (first wins), in the one timeline order (`bot.render.order`). `limit` keeps the
+    latest entries."""
+    return order_timeline((entry for group in groups for entry in group), limit=limit)

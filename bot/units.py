@@ -78,3 +78,8 @@ def quantity_bytes(text: str) -> int:
     value = parse_quantity(text)
     whole = int(value)
     return whole + 1 if value > whole else whole
+
+
+def plural(count: int, noun: str) -> str:
+    """`plural(1, "pod")` -> "1 pod", `plural(3, "other workload")` -> "3 other workloads"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -17,6 +17,10 @@ from slack_sdk import WebClient
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from bot.admission.autopsies import AutopsyCache
+from bot.admission.mode import NamespaceModes
+from bot.admission.slack_notice import GateDenialHandler
+from bot.admission.webhook import AdmissionGate, admission_routes
 from bot.app import create_app
 from bot.cluster.kubernetes_rollbacker import KubernetesRollbacker
 from bot.incidents.pagerduty_api import PagerDutyClient, enrich_timeline
@@ -34,14 +38,16 @@ from bot.engine.diagnose import Diagnosis, diagnose
 from bot.engine.playbook import Playbook, load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
 from bot.engine.runner import OnCheckDone, configure_check_slots
+from bot.gate import GatePolicy
 from bot.incidents.service import IncidentService
 from bot.jobs.diagnose_incident import KIND as DIAGNOSE_KIND
 from bot.jobs.draft_postmortem import KIND as DRAFT_KIND
+from bot.jobs.post_gate_denial import KIND as GATE_DENIAL_KIND
 from bot.jobs.post_to_slack import KIND as POST_KIND
 from bot.lifecycle.diagnosis import DiagnosisHandler
 from bot.lifecycle.drafting import DraftHandler
 from bot.lifecycle.slack_thread import SlackThreadHandler
-from bot.ports import ChatPoster, ClusterReader, ClusterRollbacker, Clock, ImageReader
+from bot.ports import ChatPoster, ClusterReader, ClusterReadError, ClusterRollbacker, Clock, ImageReader
 from bot.readers import cluster_reader, image_reader
 from bot.settings import Settings
 from bot.slack.app import create_slack_app_from_settings
@@ -57,7 +63,7 @@ from bot.worker import Handler, default_worker_name
 log = logging.getLogger(__name__)
 
 PAGERDUTY_TRIGGER = "pagerduty:incident.triggered"
-JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND)
+JOB_KINDS = (DIAGNOSE_KIND, POST_KIND, DRAFT_KIND, NOTE_KIND, GATE_DENIAL_KIND)
 
 
 def split_service(text: str) -> tuple[str | None, str]:
@@ -81,6 +87,7 @@ class Services:
     _clusters: dict[str | None, ClusterReader] = field(default_factory=dict)
     _rollbackers: dict[str | None, ClusterRollbacker] = field(default_factory=dict)
     _images: ImageReader | None = None
+    _gate: AdmissionGate | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cluster(self, context: str | None) -> ClusterReader:
@@ -105,6 +112,31 @@ class Services:
         """A reader per use: the registry reader's byte budget (CORONER_IMAGE_BYTE_BUDGET) is per autopsy,
         so one process-wide reader would stop reading layers once 8 GiB had been read in total."""
         return self._images if self._images is not None else image_reader(self.settings)
+
+    def admission_cluster(self) -> ClusterReader | None:
+        """The cluster the admission webhook runs in (CORONER_KUBECONFIG/CONTEXT, else in-cluster), or None
+        when there is none to read: the gate then decides without node figures and namespace labels."""
+        try:
+            return self.cluster(self.settings.kube_context)
+        except ClusterReadError as exc:
+            log.warning("admission gate: no cluster to read (%s): no pull pressure, no namespace modes", exc)
+            return None
+
+    def admission_gate(self) -> AdmissionGate:
+        """The admission webhook's gate, one per process: its autopsies run in one pool, once per image."""
+        settings = self.settings
+        # Connect now, not on the first review: loading the kubernetes client takes longer than a review may.
+        self.admission_cluster()
+        with self._lock:
+            if self._gate is None:
+                self._gate = AdmissionGate(
+                    store=self.store, autopsies=AutopsyCache(self.store, self.images),
+                    modes=NamespaceModes(settings.gate_mode, self.admission_cluster), cluster=self.admission_cluster,
+                    policy=GatePolicy(max_growth=settings.gate_max_growth,
+                                      min_growth_bytes=settings.gate_min_growth_bytes),
+                    deadline_seconds=settings.gate_deadline_seconds,
+                )
+            return self._gate
 
     def diagnose(self, service: str, *, trigger: str = "diagnose", namespace: str | None = None,
                  on_check_done: OnCheckDone | None = None) -> Diagnosis:
@@ -173,6 +205,8 @@ class Services:
             ),
             DRAFT_KIND: DraftHandler(store=self.store, templates_dir=self.settings.templates_dir,
                                      enrich=lambda pd_id: enrich_timeline(self.pagerduty, pd_id)),
+            GATE_DENIAL_KIND: GateDenialHandler(store=self.store, chat=self.chat, catalog=self.catalog,
+                                                default_channel=self.settings.slack_default_channel, worker=name),
         }
         if self.pagerduty is not None and self.settings.pagerduty_from_email:
             handlers[NOTE_KIND] = PagerDutyNoteHandler(store=self.store, client=self.pagerduty,
@@ -199,7 +233,7 @@ class Services:
     def post_waiting_now(self) -> None:
         """Slack is back: the posts waiting out their backoff go now, not at their next retry time."""
         with self.store.unit_of_work() as uow:
-            due = uow.jobs.make_due(POST_KIND)
+            due = uow.jobs.make_due(POST_KIND) + uow.jobs.make_due(GATE_DENIAL_KIND)
             uow.commit()
         if due:
             log.info("Slack is back: %d waiting posts go now", due)
@@ -261,7 +295,8 @@ def build_app(services: Services, *, pending_sweep_seconds: float | None = 60.0)
     """The production app: PagerDuty intake, health, metrics, Slack (`/diagnose` and the incident's
     buttons) when Slack is configured, and the postmortem web view when CORONER_WEB_SECRET is set."""
     settings = services.settings
-    routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS)]
+    routes: list[BaseRoute] = [*metrics_routes(services.store, kinds=JOB_KINDS),
+                               *admission_routes(services.admission_gate())]
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
         routes += slack_routes(services.slack_app())
     else:

@@ -98,9 +98,13 @@ def _pressure_finding(ctx: CheckContext, node: NodeSnapshot, cond: Condition, ho
             "hosts_service": hosts_service,
             **evidence,
         },
+        # Which filesystem is full and who uses the memory are node-disk-high's and noisy-neighbour's to say:
+        # a node condition alone does not tell whether images are the cause or which workload is.
         remediation={
-            "DiskPressure": "The kubelet is garbage-collecting images and will evict pods: free the disk (see node-disk-high).",
-            "MemoryPressure": "The kubelet evicts pods over their requests: check memory limits (no-memory-limit).",
+            "DiskPressure": "The kubelet reclaims disk and evicts pods: see node-disk-high for which filesystem "
+            "is full and what fills it before removing anything.",
+            "MemoryPressure": "The kubelet evicts pods using more than their requests, lowest priority first: see "
+            "noisy-neighbour and blast-radius for who uses the memory.",
             "PIDPressure": "A process is forking without bound: find the pod with the most processes.",
         }.get(cond.type),
     )

@@ -87,22 +87,32 @@ def failures(
     end: datetime | None = None,
 ) -> tuple[Counter[str], datetime | None]:
     """Failures of one ReplicaSet's pods: pods failing now (one kind each) plus kinds that its pods'
-    Warning events in [start, end] record and no live pod shows. Returns the counts and when the first
-    failure was seen (the first failure event, else the creation of the first failing pod)."""
+    Warning events in [start, end] record and no live pod shows. Returns the counts and when the failures
+    began: the first failure event, else the creation of the first failing pod."""
     counts: Counter[str] = Counter()
-    first: datetime | None = None
+    pod_kinds: dict[str, str] = {}
+    first_pod: datetime | None = None
     for pod in pods:
         if not (any(o.name == rs_name for o in pod.owners) or owned_by(pod.name, rs_name)):
             continue
         kind = pod_failure(pod, nodes)
         if kind is not None:
             counts[kind] += 1
-            if pod.created_at is not None and (first is None or pod.created_at < first):
-                first = pod.created_at
+            pod_kinds[pod.name] = kind
+            if pod.created_at is not None and (first_pod is None or pod.created_at < first_pod):
+                first_pod = pod.created_at
+    # A failure event dates the failure; a failing pod's creation only bounds it from below.
+    first: datetime | None = None
     from_events: Counter[str] = Counter()
-    for ev in events:
-        if ev.involved_kind != "Pod" or not owned_by(ev.involved_name, rs_name):
-            continue
+    mine = [ev for ev in events if ev.involved_kind == "Pod" and owned_by(ev.involved_name, rs_name)]
+    # "Back-off pulling image" does not say why; the pod's events say whether the registry failed it.
+    registry_failed = {ev.involved_name for ev in mine if event_failure(ev) == "registry-error"}
+    for pod_name in registry_failed & set(pod_kinds):
+        if pod_kinds[pod_name] == "pull-error":
+            counts["pull-error"] -= 1
+            counts["registry-error"] += 1
+    counts += Counter()  # drops the kinds counted down to zero
+    for ev in mine:
         at = ev.first_at or ev.last_at
         if at is not None and ((start and at < start) or (end and at > end)):
             continue
@@ -114,7 +124,7 @@ def failures(
             first = ev.first_at
     for kind, n in from_events.items():
         counts.setdefault(kind, n)
-    return counts, first
+    return counts, first or first_pod
 
 
 def own(counts: Mapping[str, int]) -> dict[str, int]:
@@ -124,13 +134,14 @@ def own(counts: Mapping[str, int]) -> dict[str, int]:
 # --- what a revision changed ------------------------------------------------------------------------
 
 # What a pod template change can be: the words the evidence and the docs use.
+# In the order they are told: the specific changes before the image, which changes with nearly every rollout.
 _CONTAINER_FIELDS = {
-    "image": ("image",),
     "command": ("command", "args", "workingDir"),
     "env": ("env", "envFrom"),
     "resources": ("resources",),
     "probes": ("readinessProbe", "livenessProbe", "startupProbe"),
     "volumes": ("volumeMounts",),
+    "image": ("image",),
 }
 
 
@@ -174,10 +185,17 @@ def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: l
         b = {e.get("name"): e for e in new.get("env") or ()}
         names = sorted(str(n) for n in set(a) | set(b) if a.get(n) != b.get(n))
         parts = [f"env {', '.join(names)}"] if names else []
-        refs_a, refs_b = _env_from(old), _env_from(new)
-        parts += [f"envFrom {r} added" for r in sorted(refs_b - refs_a)]
-        parts += [f"envFrom {r} removed" for r in sorted(refs_a - refs_b)]
+        added, removed = sorted(_env_from(new) - _env_from(old)), sorted(_env_from(old) - _env_from(new))
+        if len(added) == len(removed) == 1 and added[0][0] == removed[0][0]:
+            parts.append(f"envFrom {added[0][0]} {removed[0][1]} -> {added[0][1]}")
+        else:
+            parts += [f"envFrom {kind} {name} added" for kind, name in added]
+            parts += [f"envFrom {kind} {name} removed" for kind, name in removed]
         return ", ".join(parts) or "env changed"
+    if what == "command":
+        # What it runs now: "args --config /etc/worker/config.yaml --queue v2".
+        parts = [f"{f} {' '.join(str(x) for x in new.get(f) or ()) or 'unset'}" for f in fields if f != "workingDir"]
+        return "; ".join(parts) if parts else "workingDir changed"
     return ", ".join(fields) + " changed"
 
 
@@ -186,12 +204,13 @@ def _tag(image: str) -> str:
     return image.rsplit("/", 1)[-1]
 
 
-def _env_from(container: Mapping[str, Any]) -> set[str]:
+def _env_from(container: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The ConfigMaps and Secrets a container takes its environment from: {("configMap", "app-config-v7")}."""
     out = set()
     for source in container.get("envFrom") or ():
         for kind in ("configMapRef", "secretRef"):
             if ref := (source or {}).get(kind):
-                out.add(f"{kind.removesuffix('Ref')} {ref.get('name')}")
+                out.add((kind.removesuffix("Ref"), str(ref.get("name"))))
     return out
 
 

@@ -105,6 +105,11 @@ def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> l
     restarts = max(c.restart_count or 0 for _, c in looping)
     last = Counter(c.last_terminated_reason for _, c in looping if c.last_terminated_reason)
     message = next((c.state_message for _, c in looping if c.state_message), None)
+    # The container's own last words (terminationMessagePath), when it left any: why it exits.
+    exit_message = next((c.last_terminated.message.strip() for _, c in looping
+                         if c.last_terminated is not None and c.last_terminated.message), None)
+    exit_codes = Counter(c.last_terminated.exit_code for _, c in looping
+                         if c.last_terminated is not None and c.last_terminated.exit_code is not None)
     containers = sorted({c.name for _, c in looping})
     exit_reason = f"; last exit {last.most_common(1)[0][0]}" if last else ""
     oom = "OOMKilled" in last
@@ -119,6 +124,8 @@ def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> l
                 "containers": containers,
                 "restarts": restarts,
                 "last_terminated_reasons": dict(last),
+                "last_exit_codes": {str(code): n for code, n in exit_codes.items()},
+                "exit_message": exit_message,
                 "message": message,
             },
             remediation=(
@@ -137,9 +144,10 @@ def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapsho
     if not failing and not failed_events:
         return []
     reasons = Counter(c.state_reason for _, c in failing)
-    sample = next((c.state_message for _, c in failing if c.state_message), None) or (
-        failed_events[-1].message if failed_events else None
-    )
+    # The failed pull's event says why ("not found", "unauthorized", a 503); "Back-off pulling image" does not.
+    waiting = next((c.state_message for _, c in failing if c.state_message), None)
+    sample = failed_events[-1].message if failed_events and (waiting is None or waiting.startswith("Back-off")) \
+        else waiting
     images = sorted({c.image for _, c in failing})
     pods_named = sorted({p.name for p, _ in failing} | {e.involved_name for e in failed_events if e.involved_kind == "Pod"})
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "pull failures in events"

@@ -309,6 +309,13 @@ class KubernetesClusterReader(connection.ApiClientOwner):
         items = self._list(self._core.list_namespace, what="list namespaces", resource="namespaces")
         return [str((n.get("metadata") or {}).get("name", "")) for n in items]
 
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        items = list(self._list(self._core.list_namespace, what=f"labels of namespace {namespace}",
+                                resource="namespaces", field_selector=f"metadata.name={namespace}"))
+        if not items:
+            raise ClusterNotFound(f"namespace {namespace} not found")
+        return {str(k): str(v) for k, v in ((items[0].get("metadata") or {}).get("labels") or {}).items()}
+
     def list_pods(self, namespace: str | None, *, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[PodSnapshot]:
         selectors = self._selectors(label_selector, field_selector)

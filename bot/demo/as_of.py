@@ -80,6 +80,9 @@ class ClusterAsOf:
     def list_namespaces(self) -> list[str]:
         return self.inner.list_namespaces()
 
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        return self.inner.namespace_labels(namespace)
+
     def list_pods(self, namespace: str | None, *, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[PodSnapshot]:
         return self.inner.list_pods(namespace, label_selector=label_selector, field_selector=field_selector)

@@ -27,10 +27,9 @@ def demo(workdir: Path, scenario_name: str) -> None:
     """Replay an outage end to end: page, Slack thread, diagnosis, postmortem draft with the Dockerfile fix."""
     from bot.demo.replay import replay
     from bot.demo.slack_double import plain_text
-    from bot.domain import Severity
-    from bot.postmortem.bundle import load_bundle
+    from bot.lifecycle.stored import stored_diagnosis
     from bot.postmortem.evidence import ImageSummary
-    from bot.report import text_report
+    from bot.render.text import render_text
     from bot.settings import load_settings
 
     started = time.monotonic()
@@ -52,16 +51,9 @@ def demo(workdir: Path, scenario_name: str) -> None:
                 click.echo(f"       … {len(lines) - 12} more lines")
     click.echo("")
     d = run.diagnosis
-    bundle = load_bundle({"incident": incident.to_json(),
-                          "rollback_candidates": list(d.rollback_candidates) if d else []})
-    click.echo(text_report(title="Timeline and rollback", findings=[], timeline=run.timeline,
-                           rollback_candidates=bundle["rollback_candidates"]).replace("Findings\n  none\n", ""))
     if d is not None:
-        urgent = [f for f in d.findings if f.severity.rank <= Severity.MEDIUM.rank]
-        click.echo(f"Findings ({len(urgent)} shown; {len(d.findings) - len(urgent)} low/info in the draft)")
-        for finding in urgent:
-            click.echo(f"  {finding.severity.value.upper():<8} {finding.rule}: {' '.join(finding.title.split())}")
-        click.echo("")
+        # The same text `coroner diagnose` prints, from the stored run and the incident's merged timeline.
+        click.echo(render_text(stored_diagnosis(d, service=incident.service or "?", timeline=run.timeline)))
         if d.image is not None:
             image = ImageSummary.from_json(d.image)
             click.echo(f"Culprit layers of {image.ref} ({human_bytes(image.size_bytes)})")

@@ -47,6 +47,9 @@ class CachingClusterReader:
     def list_namespaces(self) -> list[str]:
         return self._get(("namespaces",), self.inner.list_namespaces)
 
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        return self._get(("namespace_labels", namespace), lambda: self.inner.namespace_labels(namespace))
+
     def list_pods(
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[PodSnapshot]:

@@ -12,6 +12,8 @@ from bot.engine.diagnose import diagnose
 from bot.engine.playbook import load_playbooks, select_playbook
 from bot.engine.resolve import catalog_context
 from bot.readers import cluster_reader, image_reader
+from bot.render.markdown import render_markdown
+from bot.render.text import render_text
 
 
 @click.command("diagnose")
@@ -21,7 +23,7 @@ from bot.readers import cluster_reader, image_reader
 @click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="kubeconfig file (default: CORONER_KUBECONFIG, else ~/.kube/config, else in-cluster).")
 @click.option("--playbook", "playbook_name", help="Playbook name (default: the one triggered by 'diagnose').")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--catalog", "catalog_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Service catalog YAML (default: CORONER_CATALOG_FILE).")
 @click.option("--node-proxy/--no-node-proxy", default=None,
@@ -61,8 +63,10 @@ def diagnose_command(
     )
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    elif fmt == "markdown":
+        click.echo(render_markdown(result), nl=False)
     else:
-        click.echo(result.render_text(), nl=False)
+        click.echo(render_text(result), nl=False)
 
 
 @click.group("playbooks")

@@ -6,7 +6,6 @@ This is the public entry point for the CLI, the Slack command and the PagerDuty 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -17,25 +16,33 @@ from typing import Any
 from bot import timeline as tl
 from bot.catalog import Catalog
 from bot.checks import facts, rollout
+from bot.checks.context import CheckContext
 from bot.domain import (
     NO_ROLLBACK_DECISION,
     Finding,
     ProbableCause,
     RollbackCandidate,
     RollbackDecision,
-    Severity,
     Target,
     TimelineEntry,
 )
 from bot.engine.cache import CachingClusterReader
-from bot.checks.context import CheckContext
 from bot.engine.playbook import Playbook
 from bot.engine.resolve import WorkloadNotFound, resolve
-from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, order_findings, run_playbook
+from bot.engine.runner import CheckRun, OnCheckDone, merge_forbidden, run_playbook
 from bot.logs import carry_log_context
-from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, ClusterReader, Clock, CoronerError, ImageReader
+from bot.ports import (
+    Clock,
+    ClusterForbidden,
+    ClusterNotFound,
+    ClusterReader,
+    ClusterReadError,
+    CoronerError,
+    ImageReader,
+)
 from bot.reasoning import reason
-from bot.redact import redact, redact_json
+from bot.render.json import diagnosis_json
+from bot.render.order import order_findings
 
 log = logging.getLogger(__name__)
 MAX_TIMELINE_NODES = 50
@@ -57,36 +64,15 @@ class Diagnosis:
     cause: ProbableCause | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the documented keys: service, target, findings, rollback_candidates, rollback, cause,
-        timeline, duration_ms. Credentials in any string are redacted (`bot.redact`): this JSON is printed
-        and posted."""
-        return redact_json({
-            "service": self.service,
-            "target": self.target.to_json(),
-            "findings": [
-                {"rule": f.rule, "severity": f.severity.value, "title": f.title, "evidence": _jsonable(f.evidence)}
-                for f in self.findings
-            ],
-            "rollback_candidates": [
-                {"revision": c.revision, "image": c.image, "size_bytes": c.size_bytes, "healthy": c.healthy}
-                for c in self.rollback_candidates
-            ],
-            "rollback": self.rollback.to_json(),
-            "cause": self.cause.to_json() if self.cause is not None else None,
-            "timeline": [{"at": e.at.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
-            "duration_ms": self.duration_ms,
-        })
+        """The JSON sink's rendering (`bot.render.json`): what `--format json` prints."""
+        return diagnosis_json(self)
 
     @property
     def recommended(self) -> RollbackCandidate | None:
-        return next((c for c in self.rollback_candidates if c.recommended), None)
-
-    def render_text(self) -> str:
-        return render_text(self)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+        """The candidate the rollback decision names, when it recommends one."""
+        if not self.rollback.recommended:
+            return None
+        return next((c for c in self.rollback_candidates if c.revision == self.rollback.revision), None)
 
 
 def diagnose(
@@ -251,119 +237,3 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
     except ClusterReadError as exc:
         log.info("timeline without nodes: %s", exc)
     return tl.merge(*groups, limit=limit)
-
-
-# --- the text rendering: it reads like the incident report ----------------------------------------
-
-_MARK = {
-    Severity.CRITICAL: "CRITICAL",
-    Severity.HIGH: "HIGH",
-    Severity.MEDIUM: "MEDIUM",
-    Severity.LOW: "LOW",
-    Severity.INFO: "INFO",
-}
-
-
-def summary_lines(d: Diagnosis) -> list[str]:
-    """What happened, in causal order, one sentence per kind of evidence; each names its rule."""
-    by_rule: dict[str, list[Finding]] = {}
-    for finding in d.findings:
-        by_rule.setdefault(finding.rule, []).append(finding)
-
-    def first(rule: str) -> Finding | None:
-        return by_rule.get(rule, [None])[0]
-
-    def nodes_of(rule: str) -> int:
-        return len({str(f.evidence["node"]) for f in by_rule.get(rule, []) if "node" in f.evidence})
-
-    out = []
-    if (f := first("image-size-regression")) is not None:
-        out.append(f"The current revision's image grew: {f.title} (image-size-regression).")
-    if (f := first("crashloop")) is not None:
-        out.append(f"{f.title} (crashloop).")
-    if by_rule.get("node-disk-high") and nodes_of("node-disk-high"):
-        worst = by_rule["node-disk-high"][0]
-        ev = worst.evidence
-        detail = (
-            f"{ev['node']} {ev.get('filesystem', 'disk')} {ev['used_percent']:g}% used"
-            if ev.get("used_percent") is not None
-            else f"{ev['node']} reports DiskPressure"
-        )
-        out.append(f"{nodes_of('node-disk-high')} node(s) are short of disk, worst {detail} (node-disk-high).")
-    if (n := nodes_of("node-not-ready")):
-        out.append(f"{n} node(s) are NotReady (node-not-ready).")
-    pressures = sorted({str(f.evidence.get("condition")) for f in by_rule.get("node-pressure", [])})
-    if pressures and (n := nodes_of("node-pressure")):
-        out.append(f"{n} node(s) report {', '.join(pressures)} (node-pressure).")
-    if (f := first("hpa-scaling")) is not None:
-        out.append(f"{f.title} (hpa-scaling).")
-    if (f := first("pull-pressure")) is not None:
-        out.append(f"{f.title} (pull-pressure).")
-    if (f := first("registry-errors")) is not None:
-        out.append(f"{f.title} (registry-errors).")
-    if (f := first("evictions")) is not None:
-        out.append(f"{f.title} (evictions).")
-    if (f := first("pods-not-ready")) is not None:
-        out.append(f"{f.title} (pods-not-ready).")
-    rec = d.recommended
-    if rec is not None and (f := first("rollback-candidate")) is not None and f.severity.rank <= Severity.HIGH.rank:
-        out.append(f"Recommended: roll back to revision {rec.revision} ({rec.image}): {rec.undo_command}")
-    return out
-
-
-def render_text(d: Diagnosis) -> str:
-    t = d.target
-    context = f", context {t.context}" if t.context else ""
-    lines = [
-        f"Coroner diagnosis of {d.service}: {t.kind} {t.namespace}/{t.name}{context} "
-        f"(found by {d.resolved_via or 'name'}; playbook {d.playbook}; {d.duration_ms} ms)",
-        "",
-    ]
-    story = summary_lines(d)
-    if story:
-        lines.append("Summary:")
-        lines.extend(f"  {line}" for line in story)
-        lines.append("")
-    counts = {s: sum(1 for f in d.findings if f.severity is s) for s in Severity}
-    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-    lines.append(f"Findings ({summary or 'none'}):")
-    advised: set[str] = set()
-    for i, f in enumerate(d.findings, 1):
-        lines.append(f"  {i:>2}. [{_MARK[f.severity]}] {f.rule}: {f.title}")
-        # One piece of advice per rule: three full nodes need the same remedy once.
-        if f.remediation and f.severity.rank <= Severity.HIGH.rank and f.rule not in advised:
-            advised.add(f.rule)
-            lines.append(f"      → {f.remediation}")
-    if not d.findings:
-        lines.append("  nothing wrong found.")
-    lines.append("")
-    lines.append("Rollback:")
-    rec = d.recommended
-    if rec is not None:
-        size = facts.human_bytes(rec.size_bytes)
-        window = f", live from {rec.live_from:%Y-%m-%d %H:%M:%S}" if rec.live_from else ""
-        window += f" to {rec.live_until:%Y-%m-%d %H:%M:%S}" if rec.live_until else ""
-        lines.append(f"  Recommended: revision {rec.revision}, {rec.image} ({size}), healthy then{window}.")
-        lines.append(f"  Equivalent:  {rec.undo_command}")
-        paths = ", ".join(f"{p['op']} {p['path']}" for p in rec.patch)
-        lines.append(f"  Patch Coroner would apply (not applied): JSON patch {paths} (see --format json).")
-    elif d.rollback_candidates:
-        lines.append("  No earlier revision was healthy; nothing to recommend.")
-    else:
-        lines.append("  No earlier revision to roll back to.")
-    for c in d.rollback_candidates:
-        if c is rec:
-            continue
-        state = "healthy" if c.healthy else "unhealthy"
-        lines.append(f"  - revision {c.revision}: {c.image} ({facts.human_bytes(c.size_bytes)}), {state}")
-    lines.append("")
-    lines.append("Timeline (UTC):")
-    lines.extend(f"  {tl.render_line(e)}" for e in d.timeline)
-    if not d.timeline:
-        lines.append("  no events, revisions or condition changes recorded.")
-    gaps = [r for r in d.checks if r.status != "ok"]
-    if gaps:
-        lines.append("")
-        lines.append("Gaps:")
-        lines.extend(f"  {r.check}: {r.status}: {r.error}" for r in gaps)
-    return redact("\n".join(lines)) + "\n"

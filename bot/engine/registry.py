@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot import reasoning
-from bot.checks import dockerfile, disk, hpa, image, nodes, rollout, workload
+from bot.checks import disk, dockerfile, hpa, image, neighbours, nodes, rollout, workload
 from bot.domain import Finding
 from bot.checks.context import CheckContext
 
@@ -34,6 +34,7 @@ CHECKS: dict[str, CheckSpec] = {
         CheckSpec("disk", disk.run, disk.DiskParams, disk.RULES, "Node filesystems vs image-GC and eviction thresholds."),
         CheckSpec("workload", workload.run, workload.WorkloadParams, workload.RULES, "The service's pods, pulls, limits, probes."),
         CheckSpec("rollout", rollout.run, rollout.RolloutParams, rollout.RULES, "Revision history, image size regression, rollback candidates."),
+        CheckSpec("neighbours", neighbours.run, neighbours.NeighboursParams, neighbours.RULES, "Who uses pressured nodes, whom their trouble hit, the noisy neighbour."),
         CheckSpec("hpa", hpa.run, hpa.HpaParams, hpa.RULES, "Autoscaler at max or scaling fast, and the pull pressure it creates."),
         CheckSpec("image", image.run, image.ImageParams, image.RULES, "Image autopsy of the current revision's image."),
         CheckSpec("dockerfile", dockerfile.run, dockerfile.DockerfileParams, dockerfile.RULES, "Lint and fix the catalog's Dockerfile."),

@@ -229,21 +229,3 @@ def _timeout_finding(check: str, timeout: float, *, whole_run: bool) -> Finding:
         evidence={"check": check, "timeout_seconds": timeout, "whole_run": whole_run},
         check=check,
     )
-
-
-# Evidence keys that measure how bad a finding is, most telling first. Within one severity, the
-# finding with the larger measure comes first: the fullest disk, the largest pull, the most restarts.
-_WEIGHT_KEYS = ("used_percent", "ratio", "bytes", "restarts", "count", "pods")
-
-
-def _weight(finding: Finding) -> float:
-    for key in _WEIGHT_KEYS:
-        value = finding.evidence.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    return 0.0
-
-
-def order_findings(findings: list[Finding]) -> list[Finding]:
-    """By severity, then by the evidence (rule, then the larger measure first, then the title)."""
-    return sorted(findings, key=lambda f: (f.severity.rank, f.rule, -_weight(f), f.title))

@@ -89,6 +89,10 @@ class DraftHandler:
             "rollback_candidates": list(run.rollback_candidates) if run else [],
             "image": run.image if run else None,
             "dockerfile_fix": run.dockerfile_fix if run else None,
+            # The diagnosis's own conclusions; a run stored before them is reasoned about by `build_view`.
+            "cause": run.cause if run else None,
+            "rollback": run.rollback if run else None,
+            "target": run.target if run else None,
         })
         if run is None:
             gaps.append("no diagnosis was stored for this incident")

@@ -10,6 +10,8 @@ from bot.domain import Severity
 from bot.incidents.pagerduty_api import PagerDutyClient, PagerDutyError, PagerDutyUnavailable
 from bot.jobs.note_to_pagerduty import NoteToPagerDuty
 from bot.lifecycle.slack_thread import stored_cause
+from bot.lifecycle.stored import stored_diagnosis
+from bot.render.text import finding_line
 from bot.store import Store
 from bot.store.outbox import Reservation
 from bot.store.records import DiagnosisRun, Job
@@ -20,15 +22,16 @@ log = logging.getLogger(__name__)
 NOTE_FINDINGS = 8
 
 
-def note_text(run: DiagnosisRun) -> str:
-    """Plain text (PagerDuty notes are not markdown): the probable cause, then the most severe findings."""
+def note_text(run: DiagnosisRun, *, service: str) -> str:
+    """Plain text (PagerDuty notes are not markdown): the probable cause, then the most severe findings, in
+    the diagnosis's order and the text sink's words."""
     lines = ["Coroner diagnosis"]
     cause = stored_cause(run)
     if cause:
         lines.append(f"Probable cause: {cause}")
-    urgent = sorted((f for f in run.findings if f.severity.rank <= Severity.HIGH.rank), key=lambda f: f.severity.rank)
-    for finding in urgent[:NOTE_FINDINGS]:
-        lines.append(f"- [{finding.severity.value}] {finding.rule}: {' '.join(finding.title.split())}")
+    findings = stored_diagnosis(run, service=service).findings
+    urgent = [f for f in findings if f.severity.rank <= Severity.HIGH.rank]
+    lines += [finding_line(i, f) for i, f in enumerate(urgent[:NOTE_FINDINGS], 1)]
     if len(urgent) > NOTE_FINDINGS:
         lines.append(f"... {len(urgent) - NOTE_FINDINGS} more high or critical findings in the Slack thread")
     return "\n".join(lines)
@@ -59,7 +62,7 @@ class PagerDutyNoteHandler:
             raise RetryLater(f"note {key} is being sent by another worker", after_seconds=5)
         lease.ensure_held()
         try:
-            note_id = self.client.add_note(incident.external_id, content=note_text(run), from_email=self.from_email)
+            note_id = self.client.add_note(incident.external_id, content=note_text(run, service=incident.service or str(run.target.get("name", "?"))), from_email=self.from_email)
         except PagerDutyError as exc:
             with self.store.unit_of_work() as uow:
                 uow.slack_posts.release(key, worker=self.worker)

@@ -17,8 +17,10 @@ from bot.catalog import Catalog
 from bot.domain import Incident
 from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.cause import probable_cause
+from bot.lifecycle.stored import stored_diagnosis
 from bot.ports import ChatPoster
-from bot.slack.blocks import SlackMessage, diagnosis_message
+from bot.render.slack import diagnosis_message
+from bot.slack.blocks import SlackMessage
 from bot.slack.incident_blocks import ReviewNotice, review_notice, root_message, thread_line
 from bot.slack.poster import ChatPostError
 from bot.store import Store
@@ -37,19 +39,6 @@ def root_key(incident_id: str) -> str:
 
 def post_key(command: PostToSlack) -> str:
     return f"{command.incident_id}:{command.kind}:{command.ref}"
-
-
-def diagnosis_data(run: DiagnosisRun, *, service: str) -> dict[str, object]:
-    """A stored run in the diagnosis JSON shape the Slack builders read."""
-    return {
-        "service": service,
-        "target": run.target,
-        "findings": [f.to_json() for f in run.findings],
-        "rollback_candidates": list(run.rollback_candidates),
-        "rollback": run.rollback,
-        "cause": run.cause,
-        "timeline": [],
-    }
 
 
 def stored_cause(run: DiagnosisRun) -> str | None:
@@ -136,9 +125,8 @@ class SlackThreadHandler:
                     return None
                 uow.incidents.set_probable_cause(incident.id, stored_cause(run))
                 uow.commit()
-            recommends = any(c.get("recommended") for c in run.rollback_candidates)
-            return diagnosis_message(diagnosis_data(run, service=incident.service or run.target.get("name", "?")),
-                                     offer_rollback=self.offer_rollback and recommends)
+            diagnosis = stored_diagnosis(run, service=incident.service or str(run.target.get("name", "?")))
+            return diagnosis_message(diagnosis, offer_rollback=self.offer_rollback)
         if command.kind == "postmortem":
             with self.store.unit_of_work() as uow:
                 versions = [v for v in uow.postmortems.versions(incident.id) if str(v.version) == command.ref]

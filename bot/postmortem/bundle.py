@@ -14,7 +14,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.dockerfile.estimate import SizeEstimate
-from bot.domain import Finding, Incident, RollbackCandidate, Severity, TimelineEntry
+from bot.domain import (
+    CauseLink,
+    Confidence,
+    Finding,
+    Incident,
+    ProbableCause,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    Target,
+    TimelineEntry,
+)
 from bot.ports import CoronerError
 from bot.postmortem.evidence import DockerfileFix, ImageSummary
 
@@ -66,7 +77,7 @@ def _finding(d: Mapping[str, Any]) -> Finding:
     )
 
 
-def _candidate(d: Mapping[str, Any]) -> RollbackCandidate:
+def candidate_from_json(d: Mapping[str, Any]) -> RollbackCandidate:
     return RollbackCandidate(
         revision=int(d["revision"]),
         image=str(d["image"]),
@@ -90,6 +101,30 @@ def _fix(d: Mapping[str, Any]) -> DockerfileFix:
         dockerignore_path=str(d.get("dockerignore_path") or ".dockerignore"),
         size_estimate=SizeEstimate.from_json(d["size_estimate"]) if d.get("size_estimate") else None,
     )
+
+
+def cause_from_json(d: Mapping[str, Any]) -> ProbableCause:
+    return ProbableCause(
+        summary=str(d["summary"]),
+        chain=tuple(CauseLink(str(link["role"]), str(link["text"]), tuple(str(r) for r in link.get("rules") or ()))
+                    for link in d.get("chain") or ()),
+        supporting=tuple(str(r) for r in d.get("supporting") or ()),
+        ruled_out=tuple(str(r) for r in d.get("ruled_out") or ()),
+        confidence=Confidence(d.get("confidence", "low")),
+        candidates=tuple(str(c) for c in d.get("candidates") or ()),
+    )
+
+
+def decision_from_json(d: Mapping[str, Any]) -> RollbackDecision:
+    revision = d.get("revision")
+    return RollbackDecision(recommended=bool(d["recommended"]), revision=int(revision) if revision is not None else None,
+                            reason=str(d.get("reason") or ""),
+                            implicated_by=tuple(str(r) for r in d.get("implicated_by") or ()))
+
+
+def target_from_json(d: Mapping[str, Any]) -> Target:
+    return Target(context=d.get("context"), namespace=str(d["namespace"]), kind=str(d.get("kind", "Deployment")),
+                  name=str(d["name"]))
 
 
 def _parse(where: str, parse: Callable[[Mapping[str, Any]], T], value: Any) -> T:
@@ -120,9 +155,13 @@ def load_bundle(data: Any) -> dict[str, Any]:
         "incident": _parse("incident", _incident, data["incident"]),
         "timeline": _list(data, "timeline", _timeline),
         "findings": _list(data, "findings", _finding),
-        "rollback_candidates": _list(data, "rollback_candidates", _candidate),
+        "rollback_candidates": _list(data, "rollback_candidates", candidate_from_json),
         "image": _parse("image", ImageSummary.from_json, data["image"]) if data.get("image") else None,
         "dockerfile_fix": (
             _parse("dockerfile_fix", _fix, data["dockerfile_fix"]) if data.get("dockerfile_fix") else None
         ),
+        # The diagnosis's own decisions (issue 9); without them `build_view` falls back.
+        "cause": _parse("cause", cause_from_json, data["cause"]) if data.get("cause") else None,
+        "rollback": _parse("rollback", decision_from_json, data["rollback"]) if data.get("rollback") else None,
+        "target": _parse("target", target_from_json, data["target"]) if data.get("target") else None,
     }

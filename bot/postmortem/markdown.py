@@ -49,6 +49,12 @@ def table_code(text: str) -> Md:
     return Md(code(text).replace("|", "\\|"))
 
 
+def table_cell(text: str) -> Md:
+    """Markdown (already escaped) inside a GFM table cell: every pipe not yet escaped is, since GFM splits
+    cells before it parses code spans."""
+    return Md(re.sub(r"(?<!\\)\|", r"\\|", " ".join(str(text).split())))
+
+
 def fenced(text: str, lang: str = "") -> Md:
     """A fenced code block longer than any backtick fence inside the text, so a diff cannot close it."""
     runs = [len(m) for m in re.findall(r"^ {0,3}(`{3,})", text, flags=re.MULTILINE)]

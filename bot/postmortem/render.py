@@ -16,14 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+)
 
 from bot.ports import CoronerError
-from bot.postmortem.markdown import Md, code, fenced, inline, table_code
+from bot.postmortem.markdown import Md, code, fenced, inline, table_cell, table_code
 from bot.postmortem.view import PostmortemView
 from bot.redact import redact
-from bot.report import stamp
-from bot.store.repositories import content_hash as content_hash  # the store's version key, re-exported for the CLI
+from bot.render.values import stamp
+from bot.store.repositories import (
+    content_hash as content_hash,  # the store's version key, re-exported for the CLI
+)
 from bot.units import human_bytes
 
 TEMPLATE = "postmortem.md.j2"
@@ -77,6 +85,7 @@ def make_environment(templates_dir: Path | None = None) -> Environment:
     env.filters["md"] = inline
     env.filters["fence"] = fenced
     env.filters["table_code"] = table_code
+    env.filters["cell"] = table_cell
     return env
 
 

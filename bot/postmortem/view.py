@@ -15,13 +15,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import Finding, Incident, RollbackCandidate, Severity, TimelineEntry
+from bot.domain import (
+    Finding,
+    Incident,
+    ProbableCause,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    Target,
+    TimelineEntry,
+)
+from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary
-from bot.postmortem.markdown import Md, code, escape, fenced, inline
-from bot.report import evidence_pairs, ordered_findings, ordered_timeline, stamp, utc
+from bot.postmortem.markdown import Md, code, fenced, inline
+from bot.postmortem.response import Figure, Response, response
+from bot.reasoning import reason
+from bot.render import timeline as tl
+from bot.render.order import order_findings, order_timeline, utc
+from bot.render.values import evidence_pairs, stamp
 from bot.units import human_bytes
 
-# Findings that explain why the image was big: the root cause of this class of outage.
+# Findings that explain why the image was big: they name the layers of the layer table.
 ROOT_CAUSE_RULES = (
     "fat-layer",
     "vcs-directory",
@@ -32,32 +46,6 @@ ROOT_CAUSE_RULES = (
     "wasted-space",
     "size-regression",
     "image-size-regression",
-)
-
-# Contributing factors, grouped the way an SRE tells the story. Rule ids are the checks' own words.
-FACTOR_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("HPA pull amplification", ("hpa-scaling", "pull-pressure")),
-    ("Disk pressure on nodes", ("node-disk-high", "node-pressure", "node-not-ready", "node-cordoned", "evictions")),
-    ("Registry errors and image pulls", ("registry-errors", "image-pull-failing", "image-pull-slow")),
-    ("Workload health", ("pods-not-ready", "crashloop", "no-memory-limit", "weak-probe")),
-)
-OTHER_FACTORS = "Other findings"
-
-# What went badly, one sentence per rule that was seen; `{refs}` is filled with the finding references.
-WENT_BADLY: tuple[tuple[str, str], ...] = (
-    ("vcs-directory", "The `.git` directory was copied into the image: the build context had no `.dockerignore`"),
-    ("host-dependencies", "A local virtualenv or `node_modules` was copied in from the build context"),
-    ("data-files", "Test data files were shipped inside the image"),
-    ("build-toolchain", "Build tools stayed in the runtime image"),
-    ("package-cache-left", "Package manager caches were left in the layers"),
-    ("image-size-regression", "The image grew sharply over the previous revision and nothing stopped the rollout"),
-    ("size-regression", "The image grew sharply over the previous image and nothing stopped the build"),
-    ("pull-pressure", "The HPA multiplied the image pulls while nodes were already short of disk"),
-    ("hpa-scaling", "The HPA kept scaling up while new pods could not start"),
-    ("registry-errors", "The registry answered errors under the pull load"),
-    ("node-disk-high", "Node image filesystems filled up"),
-    ("node-pressure", "Nodes reported pressure conditions"),
-    ("evictions", "Pods were evicted"),
 )
 
 # Layers at least this share of the image and this big are culprits even when no finding names them.
@@ -117,17 +105,63 @@ class ImageView:
 
 
 @dataclass(frozen=True)
-class FactorView:
-    label: str
-    findings: tuple[FindingView, ...]
-
-
-@dataclass(frozen=True)
 class Claim:
     """A sentence (Markdown, built here) and the evidence it rests on."""
 
     text: Md
     refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """One link of the causal chain with the findings it rests on. `amplifies`: the link is load the platform
+    added to the failure (an amplifier, or the autoscaler, pull or registry load), told under Contributing
+    factors rather than in the chain, so it is said once."""
+
+    role: str
+    text: str
+    refs: tuple[str, ...]
+    amplifies: bool = False
+
+
+@dataclass(frozen=True)
+class CauseView:
+    summary: str
+    confidence: str
+    links: tuple[LinkView, ...]
+    ruled_out: tuple[str, ...]
+    candidates: tuple[str, ...]
+    refs: tuple[str, ...]  # every finding the chain cites
+
+
+@dataclass(frozen=True)
+class MomentLine:
+    """A line of the curated timeline: `at` (`02:58:21`, or a range `02:58:21–03:03:30`), a label, the text."""
+
+    at: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FigureView:
+    name: str
+    span: str
+    value: str | None  # "24 min"; None = missing
+    start: str | None
+    end: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ImpactView:
+    duration: str | None  # page -> resolution
+    since_first_symptom: str | None  # first symptom -> resolution
+    first_symptom: str | None
+    services: tuple[str, ...]
+    nodes: tuple[str, ...]
+    pods_not_ready_peak: str | None  # "25 of 30"
+    pods_ref: str | None
 
 
 @dataclass(frozen=True)
@@ -150,6 +184,8 @@ class FixView:
     rules: tuple[str, ...]
     dockerignore_path: str
     dockerignore_block: Md | None
+    estimate: str | None = None  # "≈ 390 MB instead of 4.2 GB": the fix's predicted size, an estimate
+    estimate_items: tuple[str, ...] = ()  # what the fixed image drops, one line each
 
 
 @dataclass(frozen=True)
@@ -171,15 +207,19 @@ class IncidentView:
 @dataclass(frozen=True)
 class PostmortemView:
     incident: IncidentView
-    severity_counts: tuple[tuple[str, int], ...]  # only severities present, most severe first
-    timeline: tuple[TimelineLine, ...]
-    root_cause: tuple[FindingView, ...]
+    summary: Md  # one paragraph: what broke, how long, the cause, the resolution, what to change
+    impact: ImpactView
+    response: tuple[FigureView, ...]
+    rollback_reason: str | None  # the diagnosis's rollback decision, in its words
+    cause: CauseView | None
     image: ImageView | None
-    factors: tuple[FactorView, ...]
-    affected_nodes: tuple[str, ...]
+    factors: tuple[Claim, ...]  # the amplifiers
+    timeline: tuple[MomentLine, ...]  # curated, repeats folded
+    full_timeline: tuple[TimelineLine, ...]  # the appendix
+    action_items: tuple[ActionItem, ...]
     went_well: tuple[Claim, ...]
-    went_badly: tuple[Claim, ...]
-    action_items: tuple[Claim, ...]
+    went_wrong: tuple[Claim, ...]
+    lucky: tuple[Claim, ...]
     fix: FixView | None
     rollback: RollbackView | None  # the recommended candidate
     other_candidates: tuple[RollbackView, ...]
@@ -195,35 +235,65 @@ def build_view(
     rollback_candidates: Sequence[RollbackCandidate] = (),
     image: ImageSummary | None = None,
     dockerfile_fix: DockerfileFix | None = None,
+    cause: ProbableCause | None = None,
+    rollback: RollbackDecision | None = None,
+    target: Target | None = None,
     gaps: Sequence[str] = (),
 ) -> PostmortemView:
-    """Assemble the view. Pure and deterministic: input order does not change the output."""
-    ordered = ordered_findings(findings)
+    """Assemble the view. Pure and deterministic: input order does not change the output. Without the
+    diagnosis's own `cause` and `rollback` (a bundle written before issue 9), `bot.reasoning.reason` decides
+    them from the findings and candidates, as the engine does."""
+    if cause is None or rollback is None:
+        where = f"{target.namespace}/{target.name}" if target else incident.service or "the service"
+        reasoned = reason(findings, rollback_candidates, where=where)
+        findings, rollback_candidates = reasoned.findings, reasoned.candidates
+        cause, rollback = cause or reasoned.cause, rollback or reasoned.rollback
+    ordered = order_findings(findings)
     finding_views = tuple(_finding_view(i + 1, f) for i, f in enumerate(ordered))
     raw_by_ref = {fv.ref: f for fv, f in zip(finding_views, ordered, strict=True)}
-    by_rule: dict[str, list[FindingView]] = {}
+    refs_by_rule: dict[str, tuple[str, ...]] = {}
     for fv in finding_views:
-        by_rule.setdefault(fv.rule, []).append(fv)
-
-    root_cause = tuple(fv for fv in finding_views if fv.rule in ROOT_CAUSE_RULES)
+        refs_by_rule[fv.rule] = (*refs_by_rule.get(fv.rule, ()), fv.ref)
     candidates = sorted(rollback_candidates, key=lambda c: (not c.recommended, not c.healthy, -c.revision))
-    recommended = next((c for c in candidates if c.recommended), None)
+    decision = rollback
+    recommended = next((c for c in candidates if decision.recommended and c.revision == decision.revision), None)
     image_view = _image_view(image, raw_by_ref, recommended) if image else None
 
+    moments = tl.fold(timeline)
+    resp = response(moments, resolved_at=incident.resolved_at)
+    cause_view = _cause_view(cause, refs_by_rule) if cause is not None else None
+    fix_view = _fix_view(dockerfile_fix) if dockerfile_fix else None
+    detect = resp.figures[0].seconds
+    items = action_items(
+        Context(refs_by_rule=refs_by_rule, fix_path=dockerfile_fix.path if dockerfile_fix else None,
+                fix_estimate=fix_view.estimate if fix_view else None,
+                rollback=decision,
+                undo_command=recommended.undo_command or None if recommended else None, detect_seconds=detect,
+                service=target.name if target else incident.service, namespace=target.namespace if target else None),
+        contributing=frozenset(cause.supporting if cause else ()),
+        remedies={rule: [Remedy(fv.ref, fv.remediation, Severity(fv.severity).rank <= Severity.HIGH.rank)
+                         for fv in finding_views if fv.rule == rule] for rule in refs_by_rule},
+        fix_rules=frozenset(dockerfile_fix.rules if dockerfile_fix else ()),
+    )
+    incident_view = _incident_view(incident)
+    impact = _impact(incident, resp, ordered, refs_by_rule)
+    figures = tuple(_figure_view(f) for f in resp.figures)
     return PostmortemView(
-        incident=_incident_view(incident),
-        severity_counts=tuple(
-            (s.value, n) for s in Severity if (n := sum(1 for fv in finding_views if fv.severity == s.value))
-        ),
-        timeline=tuple(TimelineLine(stamp(e.at), e.source, e.text) for e in ordered_timeline(timeline)),
-        root_cause=root_cause,
+        incident=incident_view,
+        summary=_summary(incident_view, impact, cause, resp, decision, recommended, items),
+        impact=impact,
+        response=figures,
+        rollback_reason=decision.reason if decision.reason else None,
+        cause=cause_view,
         image=image_view,
-        factors=_factors(finding_views),
-        affected_nodes=_affected_nodes(findings),
-        went_well=_went_well(image_view, recommended, dockerfile_fix, timeline),
-        went_badly=_went_badly(by_rule, incident),
-        action_items=_action_items(finding_views, dockerfile_fix, root_cause, recommended),
-        fix=_fix_view(dockerfile_fix) if dockerfile_fix else None,
+        factors=_factors(cause_view, refs_by_rule),
+        timeline=tuple(_moment_line(m) for m in tl.curate(moments)),
+        full_timeline=tuple(TimelineLine(stamp(e.at), e.source, e.text) for e in order_timeline(timeline)),
+        action_items=items,
+        went_well=_went_well(image_view, recommended, figures),
+        went_wrong=_went_wrong(cause_view, figures, refs_by_rule),
+        lucky=_lucky(recommended, candidates),
+        fix=fix_view,
         rollback=_rollback_view(recommended) if recommended else None,
         other_candidates=tuple(_rollback_view(c) for c in candidates if c is not recommended),
         findings=finding_views,
@@ -325,22 +395,114 @@ def _image_view(
     )
 
 
-def _factors(findings: Sequence[FindingView]) -> tuple[FactorView, ...]:
-    grouped = {rule for _, rules in FACTOR_GROUPS for rule in rules}
-    factors = []
-    for label, rules in FACTOR_GROUPS:
-        members = tuple(fv for fv in findings if fv.rule in rules)
-        if members:
-            factors.append(FactorView(label, members))
-    others = tuple(
-        fv
-        for fv in findings
-        if fv.rule not in grouped and fv.rule not in ROOT_CAUSE_RULES and fv.rule != "rollback-candidate"
-        and fv.severity != Severity.INFO.value
+# Rules whose facts are load the platform put on itself once the change failed: the autoscaler adding
+# pods, their pulls, the registry answering errors under them.
+AMPLIFYING_RULES = frozenset({"hpa-scaling", "pull-pressure", "registry-errors", "image-pull-slow"})
+
+
+def _cause_view(cause: ProbableCause, refs_by_rule: dict[str, tuple[str, ...]]) -> CauseView:
+    links = tuple(
+        LinkView(link.role, link.text, _refs_of(refs_by_rule, link.rules),
+                 amplifies=link.role == "amplifier" or (bool(link.rules) and set(link.rules) <= AMPLIFYING_RULES))
+        for link in cause.chain)
+    return CauseView(summary=cause.summary, confidence=cause.confidence.value, links=links,
+                     ruled_out=cause.ruled_out, candidates=cause.candidates,
+                     refs=_refs_of(refs_by_rule, cause.supporting))
+
+
+def _refs_of(refs_by_rule: dict[str, tuple[str, ...]], rules: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({r for rule in rules for r in refs_by_rule.get(rule, ())}, key=_ref_key))
+
+
+def _figure_view(figure: Figure) -> FigureView:
+    seconds = figure.seconds
+    return FigureView(
+        name=figure.name, span=figure.span,
+        value=duration_text(start=figure.start, end=figure.end) if seconds is not None and figure.start
+        and figure.end else None,
+        start=stamp(figure.start) if figure.start else None, end=stamp(figure.end) if figure.end else None,
+        note=figure.note,
     )
-    if others:
-        factors.append(FactorView(OTHER_FACTORS, others))
-    return tuple(factors)
+
+
+def _moment_line(moment: tl.Moment) -> MomentLine:
+    at = f"{moment.first:%H:%M:%S}"
+    if moment.last > moment.first and moment.folded:
+        at += f"–{moment.last:%H:%M:%S}"
+    text = f"{moment.text} (×{moment.count})" if moment.count > 1 else moment.text
+    return MomentLine(at=at, label=moment.label or moment.kind, text=text)
+
+
+def _impact(incident: Incident, resp: Response, findings: Sequence[Finding],
+            refs_by_rule: dict[str, tuple[str, ...]]) -> ImpactView:
+    end = incident.resolved_at
+    symptom = resp.first_symptom.first if resp.first_symptom else None
+    peak = max((f for f in findings if f.rule == "pods-not-ready" and isinstance(f.evidence.get("count"), int)),
+               key=lambda f: f.evidence["count"], default=None)
+    peak_text = None
+    if peak is not None:
+        total = peak.evidence.get("pods_total") or peak.evidence.get("desired")
+        peak_text = f"{peak.evidence['count']} of {total}" if total else str(peak.evidence["count"])
+    return ImpactView(
+        duration=duration_text(start=incident.created_at, end=end) if end else None,
+        since_first_symptom=duration_text(start=symptom, end=end) if symptom and end else None,
+        first_symptom=stamp(symptom) if symptom else None,
+        services=(incident.service,) if incident.service else (),
+        nodes=_affected_nodes(findings),
+        pods_not_ready_peak=peak_text,
+        pods_ref=refs_by_rule.get("pods-not-ready", (None,))[0],
+    )
+
+
+def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None, resp: Response,
+             decision: RollbackDecision, recommended: RollbackCandidate | None,
+             items: Sequence[ActionItem]) -> Md:
+    """One paragraph a reviewer can stop after: what broke and for how long, why, how it ended, what to do."""
+    who = code(inc.service) if inc.service else "The service"
+    broke = f"{who} was degraded ({inline(inc.title)})"
+    if inc.duration:
+        broke += f" for {inc.duration}, from the page at {inc.started} to the resolution at {inc.resolved} UTC"
+        if impact.since_first_symptom:
+            broke += f" ({impact.since_first_symptom} since the first symptom at {impact.first_symptom})"
+    else:
+        broke += f", ongoing since the page at {inc.started} UTC"
+    sentences = [broke + "."]
+    if cause is not None and cause.chain:
+        sentences.append(f"Probable cause ({cause.confidence.value} confidence): {inline(cause.summary)}.")
+        if cause.candidates:
+            sentences.append("Other candidates: " + "; ".join(inline(c) for c in cause.candidates) + ".")
+    elif cause is not None and cause.candidates:
+        sentences.append("The evidence does not single out one cause; candidates: "
+                         + "; ".join(inline(c) for c in cause.candidates) + ".")
+    else:
+        sentences.append("No probable cause was established from the evidence; the reviewers should state it.")
+    if resp.change is not None and resp.page is not None:
+        sentences.append(f"The change went out at {resp.change.first:%H:%M:%S} and was detected "
+                         f"{duration_text(start=resp.change.first, end=resp.page.first)} later by the page.")
+    if resp.rollback is not None:
+        sentences.append(f"It was mitigated by a rollback at {resp.rollback.first:%H:%M:%S}.")
+    elif decision.recommended and recommended is not None:
+        sentences.append(f"Coroner recommended rolling back to revision {recommended.revision} "
+                         f"({code(recommended.undo_command) if recommended.undo_command else 'see Rollback'}); "
+                         "no rollback is recorded in the timeline.")
+    first = [i for i in items if i.priority == "P0"] or list(items[:1])
+    if first:
+        sentences.append("To prevent a recurrence: " + "; ".join(
+            Md(i.title[0].lower() + i.title[1:]) for i in first) + " (see Action items).")
+    return Md(" ".join(sentences))
+
+
+def _factors(cause: CauseView | None, refs_by_rule: dict[str, tuple[str, ...]]) -> tuple[Claim, ...]:
+    """What amplified the failure (`LinkView.amplifies`), and the missing gate when the trigger was a change
+    that grew the image."""
+    claims = [Claim(Md(inline(link.text[0].upper() + link.text[1:])), link.refs)
+              for link in (cause.links if cause else ()) if link.amplifies]
+    growth = refs_by_rule.get("image-size-regression") or refs_by_rule.get("size-regression")
+    if growth:
+        claims.append(Claim(Md("No gate stopped the change: nothing in CI compared the new image with the running "
+                               "one or failed on the Dockerfile's findings, so the grown image was pushed and "
+                               "rolled out"), growth))
+    return tuple(claims)
 
 
 def _affected_nodes(findings: Sequence[Finding]) -> tuple[str, ...]:
@@ -355,76 +517,65 @@ def _affected_nodes(findings: Sequence[Finding]) -> tuple[str, ...]:
     return tuple(sorted(nodes))
 
 
-def _went_well(
-    image: ImageView | None,
-    recommended: RollbackCandidate | None,
-    fix: DockerfileFix | None,
-    timeline: Sequence[TimelineEntry],
-) -> tuple[Claim, ...]:
+def _figure(figures: Sequence[FigureView], name: str) -> FigureView | None:
+    return next((f for f in figures if f.name == name), None)
+
+
+# Below these, a response step went well; above, it is a lesson (PagerDuty's guide: detect and acknowledge
+# within minutes).
+DETECT_WELL_SECONDS = 10 * 60
+ACK_WELL_SECONDS = 5 * 60
+
+
+def _went_well(image: ImageView | None, recommended: RollbackCandidate | None,
+               figures: Sequence[FigureView]) -> tuple[Claim, ...]:
+    claims = []
+    ack = _figure(figures, "Time to acknowledge")
+    if ack is not None and ack.value is not None and _seconds(ack) <= ACK_WELL_SECONDS:
+        claims.append(Claim(Md(f"The page was acknowledged {ack.value} after it fired")))
+    if image is not None and image.culprits:
+        refs = tuple(sorted({r for la in image.culprits for r in la.refs}, key=_ref_key))
+        claims.append(Claim(Md(f"The image history named the culprit layers ({len(image.culprits)}), with their "
+                               "largest paths, while the incident was open"), refs))
+    if recommended is not None and recommended.healthy:
+        claims.append(Claim(Md(f"The diagnosis named a healthy revision to roll back to (revision "
+                               f"{recommended.revision})")))
+    return tuple(claims)
+
+
+def _seconds(figure: FigureView) -> int:
+    assert figure.start is not None and figure.end is not None
+    return int((datetime.fromisoformat(figure.end) - datetime.fromisoformat(figure.start)).total_seconds())
+
+
+def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView],
+                refs_by_rule: dict[str, tuple[str, ...]]) -> tuple[Claim, ...]:
+    claims = []
+    if cause is not None:
+        trigger = next((link for link in cause.links if link.role == "trigger"), None)
+        if trigger is not None:
+            claims.append(Claim(Md("The change that triggered it reached production unchecked (see Contributing "
+                                   "factors)"), trigger.refs))
+    detect = _figure(figures, "Time to detect")
+    if detect is not None and detect.value is not None and _seconds(detect) > DETECT_WELL_SECONDS:
+        claims.append(Claim(Md(f"Detection took {detect.value}: the page came from the symptom, not from the "
+                               "rollout's own health")))
+    amplifiers = [link for link in (cause.links if cause else ()) if link.amplifies]
+    if amplifiers:
+        claims.append(Claim(Md("The platform amplified the failure instead of containing it (see Contributing "
+                               "factors)"), tuple(sorted({r for a in amplifiers for r in a.refs}, key=_ref_key))))
+    mitigate = _figure(figures, "Time to mitigate")
+    if mitigate is not None and mitigate.value is not None and mitigate.span.endswith("recovery"):
+        claims.append(Claim(Md("The recommended rollback was not taken, so mitigation waited for the resolution")))
+    return tuple(claims)
+
+
+def _lucky(recommended: RollbackCandidate | None, candidates: Sequence[RollbackCandidate]) -> tuple[Claim, ...]:
     claims = []
     if recommended is not None and recommended.healthy:
-        size = f", {human_bytes(recommended.size_bytes)}" if recommended.size_bytes is not None else ""
-        claims.append(
-            Claim(Md(f"A healthy earlier revision was there to roll back to: revision {recommended.revision} "
-                     f"({code(recommended.image)}{size})"))
-        )
-    if image is not None and image.culprits:
-        named = "; ".join(f"layer {la.index} {code(la.instruction)} {la.size}" for la in image.culprits)
-        refs = tuple(sorted({r for la in image.culprits for r in la.refs}, key=_ref_key))
-        claims.append(Claim(Md(f"The image history named the culprit layers: {named}"), refs))
-    if fix is not None:
-        claims.append(Claim(Md(f"A fix for {code(fix.path)} was drafted from the same evidence"), fix.rules))
-    sources = sorted({e.source for e in timeline})
-    if sources:
-        claims.append(
-            Claim(Md(f"The timeline was rebuilt from {len(sources)} source(s): {', '.join(code(s) for s in sources)}"))
-        )
+        claims.append(Claim(Md(f"Revision {recommended.revision}'s ReplicaSet was still in the history, so a "
+                               "rollback needed no rebuild")))
     return tuple(claims)
-
-
-def _went_badly(by_rule: dict[str, list[FindingView]], incident: Incident) -> tuple[Claim, ...]:
-    claims = []
-    for rule, sentence in WENT_BADLY:
-        if rule in by_rule:
-            claims.append(Claim(_backticks_to_code(sentence), tuple(fv.ref for fv in by_rule[rule])))
-    if incident.resolved_at is not None:
-        took = duration_text(start=incident.created_at, end=incident.resolved_at)
-        claims.append(
-            Claim(Md(f"Recovery took {took}, from {stamp(incident.created_at)} to {stamp(incident.resolved_at)}"))
-        )
-    return tuple(claims)
-
-
-def _action_items(
-    findings: Sequence[FindingView],
-    fix: DockerfileFix | None,
-    root_cause: Sequence[FindingView],
-    recommended: RollbackCandidate | None,
-) -> tuple[Claim, ...]:
-    items = []
-    if fix is not None:
-        items.append(Claim(Md(f"Merge the {code(fix.path)} fix below"), fix.rules))
-    if root_cause:
-        items.append(
-            Claim(
-                Md(f"Run {code('coroner lint')} on the Dockerfile in CI, so the next oversized image is stopped "
-                   "before it merges"),
-                tuple(fv.ref for fv in root_cause),
-            )
-        )
-    # One item per distinct remediation, citing every finding that asked for it, in severity order.
-    remediations: dict[str, list[str]] = {}
-    for fv in findings:
-        if fv.remediation and fv.rule != "rollback-candidate":
-            remediations.setdefault(" ".join(fv.remediation.split()), []).append(fv.ref)
-    for text, refs in remediations.items():
-        items.append(Claim(inline(text), tuple(refs)))
-    if recommended is not None and recommended.undo_command:
-        items.append(
-            Claim(Md(f"Keep revision {recommended.revision} available until the fixed image is live: "
-                     f"{code(recommended.undo_command)}"))
-        )
-    return tuple(items)
 
 
 def _fix_view(fix: DockerfileFix) -> FixView:
@@ -434,7 +585,12 @@ def _fix_view(fix: DockerfileFix) -> FixView:
         notes=fix.notes,
         rules=fix.rules,
         dockerignore_path=fix.dockerignore_path,
-        dockerignore_block=fenced(fix.dockerignore, "gitignore") if fix.dockerignore else None,
+        # A patch that already carries the .dockerignore as a hunk says it once, in the diff.
+        dockerignore_block=(fenced(fix.dockerignore, "gitignore")
+                            if fix.dockerignore and f"+++ b/{fix.dockerignore_path}" not in fix.diff else None),
+        estimate=fix.size_estimate.describe() if fix.size_estimate else None,
+        estimate_items=tuple(f"{r.item} {human_bytes(r.size_bytes)} ({r.rule}, layer {r.layer})"
+                             for r in (fix.size_estimate.removed if fix.size_estimate else ())),
     )
 
 
@@ -453,12 +609,6 @@ def _rollback_view(candidate: RollbackCandidate) -> RollbackView:
 
 def _ref_key(ref: str) -> int:
     return int(ref[1:])
-
-
-def _backticks_to_code(sentence: str) -> Md:
-    """Sentences in the tables above are trusted Markdown with `code` spans; escape the rest."""
-    parts = sentence.split("`")
-    return Md("".join(code(p) if i % 2 else escape(p) for i, p in enumerate(parts)))
 
 
 def _shorten(text: str, limit: int) -> str:

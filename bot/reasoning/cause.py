@@ -15,52 +15,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision, Severity
-from bot.reasoning.evidence import counts, every, first
-from bot.units import human_bytes
+from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
+from bot.reasoning.evidence import NODE_SYMPTOMS, counts, every, first, growth_ratio, on_service
+from bot.units import human_bytes, plural
 
-NODE_RULES = ("node-pressure", "node-disk-high", "node-not-ready", "evictions", "noisy-neighbour", "blast-radius")
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
-NOT_CAUSES = {"rollback-candidate", "rollback-not-indicated", "check-failed", "check-forbidden", "check-timeout",
-              "dockerfile-fix", "blast-radius"}
 
 
 def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, where: str) -> ProbableCause:
+    symptoms = [f for f in findings if on_service(f)]
     if decision.implicated_by:
-        return _from_revision(findings, decision, where)
-    if any(first(findings, r) for r in NODE_RULES):
-        return _from_nodes(findings, decision, where)
-    if any(first(findings, r) for r in OWN_RULES):
-        return _own_failures(findings, decision, where)
-    serious = [f for f in findings if f.severity.rank <= Severity.MEDIUM.rank and f.rule not in NOT_CAUSES]
-    if not serious:
+        return _from_revision(findings, decision)
+    if any(f.rule in NODE_SYMPTOMS or f.rule == "evictions" for f in symptoms):
+        return _from_nodes(findings, decision)
+    if any(f.rule in OWN_RULES for f in symptoms):
+        return _own_failures(findings, decision)
+    if not symptoms:
+        elsewhere = sorted({str(f.evidence.get("node")) for f in findings if f.rule in NODE_SYMPTOMS})
+        ruled_out = _ruled_out_revision(decision) + (
+            (f"node trouble elsewhere ({', '.join(elsewhere[:3])}): none of its pods runs there",) if elsewhere else ())
         return ProbableCause(
             summary=f"no fault found in {where}: its pods are ready and its nodes are healthy",
-            chain=(), supporting=(), ruled_out=_ruled_out_revision(decision), confidence=Confidence.HIGH,
+            chain=(), supporting=(), ruled_out=ruled_out, confidence=Confidence.HIGH,
         )
-    return _undecided(serious, decision)
+    return _undecided(symptoms, decision)
 
 
 # --- a revision to blame ----------------------------------------------------------------------------
 
 
-def _from_revision(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
     fact = first(findings, "rollback-candidate")
     imp = (fact.evidence.get("implication") if fact is not None else None) or {}
     rev = imp.get("current_revision", "?")
     growth = first(findings, "image-size-regression") if "image-size-regression" in decision.implicated_by else None
     if growth is not None:
         ev = growth.evidence
-        size, before = ev.get("current_size_bytes"), ev.get("previous_size_bytes")
-        ratio = f"{size / before:.1f}" if isinstance(size, int) and isinstance(before, int) and before else ev.get("ratio")
-        trigger = f"revision {rev} (image {human_bytes(size) if isinstance(size, int) else '?'}, {ratio}× revision {ev.get('previous_revision')})"
+        size = ev.get("current_size_bytes")
+        trigger = (f"revision {rev} (image {human_bytes(size) if isinstance(size, int) else '?'}, "
+                   f"{growth_ratio(ev)}× revision {ev.get('previous_revision')})")
     else:
         changed = [str(c.get("detail") or c.get("what")) for c in imp.get("changes") or () if isinstance(c, dict)]
         trigger = f"revision {rev}" + (f" ({'; '.join(changed[:2])})" if changed else "")
-    chain = [CauseLink("trigger", trigger, tuple(r for r in decision.implicated_by if r != "image-size-regression")
-                       + (("image-size-regression",) if growth is not None else ()))]
+    chain = [CauseLink("trigger", trigger, decision.implicated_by)]
     if growth is not None:
         chain += _disk_links(findings)
+    if "noisy-neighbour" in decision.implicated_by:
+        chain += _node_mechanism(findings)
     if "crashloop" in decision.implicated_by and (crash := first(findings, "crashloop")) is not None:
         chain.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     if growth is None and "image-pull-failing" in decision.implicated_by and (pull := first(findings, "image-pull-failing")) is not None:
@@ -79,20 +80,27 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision, wher
 def _exits(crash: Finding) -> str:
     reasons = counts(crash.evidence.get("last_terminated_reasons"))
     reason = max(reasons, key=lambda r: reasons[r]) if reasons else "an error"
-    message = crash.evidence.get("message")
-    text = f"containers exit ({reason})"
-    # The waiting message ("back-off 5m0s restarting failed container") says nothing about why.
-    return f"{text}: {_short(str(message))}" if message and "back-off" not in str(message).lower() else text
+    codes = counts(crash.evidence.get("last_exit_codes"))
+    code = f", status {max(codes, key=lambda c: codes[c])}" if codes else ""
+    # The container's termination message says why; the waiting one ("back-off 5m0s restarting failed
+    # container") says nothing about it.
+    message = crash.evidence.get("exit_message") or crash.evidence.get("message")
+    text = f"containers exit ({reason}{code})"
+    return f"{text}: {_tail(str(message))}" if message and "back-off" not in str(message).lower() else text
 
 
 def _pull_failure(pull: Finding) -> str:
+    """The runtime's error ends with the reason: "...: registry/app:2.5.O: not found" -> "not found"."""
     message = pull.evidence.get("message")
-    return f"the image cannot be pulled: {_short(str(message))}" if message else "the image cannot be pulled"
+    if not message:
+        return "the image cannot be pulled"
+    return f"the image cannot be pulled ({_short(str(message).rstrip().rsplit(': ', 1)[-1], 60)})"
 
 
 def _disk_links(findings: Sequence[Finding]) -> list[CauseLink]:
     links = []
-    disks = [f for f in every(findings, "node-disk-high") if "node" in f.evidence]
+    # Only disks that images are seen to fill; a DiskPressure whose filler cannot be seen stays a condition.
+    disks = [f for f in every(findings, "node-disk-high") if f.evidence.get("attribution") == "images"]
     if disks:
         filesystems = sorted({str(f.evidence.get("filesystem") or "disk") for f in disks})
         links.append(CauseLink("mechanism", f"{len(disks)} nodes' {'/'.join(filesystems)} full", ("node-disk-high",)))
@@ -137,47 +145,67 @@ def _amplifiers(findings: Sequence[Finding]) -> list[CauseLink]:
 # --- node trouble the revision did not cause --------------------------------------------------------
 
 
-def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
     chain: list[CauseLink] = []
     confidence = Confidence.LOW
     culprit = first(findings, "noisy-neighbour")
-    if culprit is not None:
+    fill = _disk_filler(findings)
+    if fill is not None:
+        # What fills the disk (logs, emptyDir...) says more than "no ephemeral-storage limit".
+        on_disk = culprit is not None and culprit.evidence.get("resource") == "ephemeral-storage"
+        chain.append(CauseLink("trigger", fill, ("node-disk-high",) + (("noisy-neighbour",) if on_disk else ())))
+        confidence = Confidence.HIGH
+    elif culprit is not None:
         chain.append(CauseLink("trigger", str(culprit.evidence.get("summary") or culprit.title), ("noisy-neighbour",)))
         confidence = Confidence.HIGH if culprit.evidence.get("source") == "kubelet summary API" else Confidence.MEDIUM
-    else:
-        disk = next((f for f in every(findings, "node-disk-high") if f.evidence.get("attributed_to")), None)
-        if disk is not None:
-            chain.append(CauseLink("trigger", str(disk.evidence["attributed_to"]), ("node-disk-high",)))
-            confidence = Confidence.MEDIUM
     chain += _node_mechanism(findings)
     chain += _symptoms(findings, skip=set())
     if (blast := first(findings, "blast-radius")) is not None and blast.evidence.get("other_pods"):
-        chain.append(CauseLink("symptom", f"{blast.evidence['other_pods']} pods of "
-                                          f"{blast.evidence.get('other_workloads')} other workloads hit too",
+        ev = blast.evidence
+        chain.append(CauseLink("symptom", f"{plural(int(ev['other_pods']), 'pod')} of "
+                                          f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} hit too",
                                ("blast-radius",)))
     if not any(link.role == "trigger" for link in chain):
         unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
-        text = "unknown consumer" + (f" ({unseen})" if unseen else "")
+        text = "unknown consumer" + (f" (cannot see {unseen})" if unseen else "")
         chain.insert(0, CauseLink("trigger", text, ()))
         candidates = tuple(f.title for f in every(findings, "node-disk-high")[:3])
         return _cause(chain, _ruled_out_revision(decision), confidence, candidates)
     return _cause(chain, _ruled_out_revision(decision), confidence)
 
 
+def _disk_filler(findings: Sequence[Finding]) -> str | None:
+    """"container logs of batch/log-shipper (Deployment), 61 GB": what node-disk-high says fills the disk."""
+    for f in every(findings, "node-disk-high"):
+        blamed, top = f.evidence.get("attribution"), f.evidence.get("top_consumers") or []
+        if blamed == "images":
+            return f"images on {f.evidence.get('filesystem')} ({human_bytes(int(f.evidence.get('images_total_bytes') or 0))})"
+        if blamed and top and isinstance(top[0], dict):
+            what = {"logs": "container logs", "emptyDir": "emptyDir volumes"}.get(str(blamed), str(blamed))
+            return f"{what} of {top[0].get('workload')} ({top[0].get('kind')}), {human_bytes(int(top[0].get('bytes') or 0))}"
+    return None
+
+
+def _hosting(found: list[Finding]) -> list[Finding]:
+    """The node findings about the service's nodes, when there are any; else all of them."""
+    mine = [f for f in found if f.evidence.get("hosts_service") is True]
+    return mine or found
+
+
 def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
     links = []
-    disks = [f for f in every(findings, "node-disk-high") if "node" in f.evidence]
+    disks = [f for f in _hosting(every(findings, "node-disk-high")) if "node" in f.evidence]
     measured = [f for f in disks if isinstance(f.evidence.get("used_percent"), int | float)]
     if measured:
         worst = max(measured, key=lambda f: float(f.evidence["used_percent"]))
         links.append(CauseLink("mechanism", f"{worst.evidence.get('filesystem')} {worst.evidence['used_percent']:g}% "
                                             f"used on {len(disks)} nodes", ("node-disk-high",)))
     by_condition: dict[str, set[str]] = {}
-    for f in every(findings, "node-pressure"):
+    for f in _hosting(every(findings, "node-pressure")):
         by_condition.setdefault(str(f.evidence.get("condition")), set()).add(str(f.evidence.get("node")))
     for condition, nodes in sorted(by_condition.items()):
         links.append(CauseLink("mechanism", f"{condition} on {len(nodes)} nodes", ("node-pressure",)))
-    not_ready = {str(f.evidence.get("node")) for f in every(findings, "node-not-ready")}
+    not_ready = {str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))}
     if not_ready:
         links.append(CauseLink("mechanism", f"{len(not_ready)} nodes NotReady", ("node-not-ready",)))
     return links
@@ -186,7 +214,7 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
 # --- the service's own failures, not from its rollout ---------------------------------------------
 
 
-def _own_failures(findings: Sequence[Finding], decision: RollbackDecision, where: str) -> ProbableCause:
+def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
     chain = _symptoms(findings, skip=set())
     chain.insert(0, CauseLink("trigger", f"unknown: not the rollout ({decision.reason})", ()))
     candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)
@@ -237,6 +265,12 @@ def _summary(chain: Sequence[CauseLink]) -> str:
 
 def _ruled_out_revision(decision: RollbackDecision) -> tuple[str, ...]:
     return () if decision.recommended or not decision.reason else (f"a rollback: {decision.reason}",)
+
+
+def _tail(text: str, limit: int = 90) -> str:
+    """The end of an error message, where its reason is: "…No such file or directory: '/etc/app.yaml'"."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
 def _short(text: str, limit: int = 90) -> str:

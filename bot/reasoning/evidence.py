@@ -10,6 +10,20 @@ from typing import Any
 from bot.domain import Finding
 
 
+# What the service itself shows, and what its nodes show (node findings say whether the node hosts it).
+SERVICE_SYMPTOMS = ("crashloop", "pods-not-ready", "image-pull-failing", "image-pull-slow", "evictions",
+                    "registry-errors", "pull-pressure")
+NODE_SYMPTOMS = ("node-pressure", "node-not-ready", "node-disk-high")
+
+
+def on_service(finding: Finding) -> bool:
+    """Whether a finding is a symptom of this service: its pods' trouble, or trouble on a node hosting them.
+    Node trouble elsewhere in the cluster, and configuration findings, are not."""
+    if finding.rule in SERVICE_SYMPTOMS:
+        return True
+    return finding.rule in NODE_SYMPTOMS and finding.evidence.get("hosts_service") is True
+
+
 def first(findings: Sequence[Finding], rule: str) -> Finding | None:
     return next((f for f in findings if f.rule == rule), None)
 
@@ -31,6 +45,14 @@ def counts(value: Any) -> dict[str, int]:
     if not isinstance(value, Mapping):
         return {}
     return {str(k): int(n) for k, n in value.items() if isinstance(n, int | float)}
+
+
+def growth_ratio(evidence: Mapping[str, Any]) -> str:
+    """An image-size-regression's growth as its title shows it: from the sizes, not the rounded `ratio`."""
+    current, previous = evidence.get("current_size_bytes"), evidence.get("previous_size_bytes")
+    if isinstance(current, int) and isinstance(previous, int) and previous:
+        return f"{current / previous:.1f}"
+    return f"{float(evidence.get('ratio') or 0):.1f}"
 
 
 @dataclass(frozen=True)

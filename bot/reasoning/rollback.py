@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 
 from bot.checks.facts import human_duration
 from bot.domain import NO_ROLLBACK_DECISION, Finding, RollbackCandidate, RollbackDecision, Severity
-from bot.reasoning.evidence import Implication, every, first, when
+from bot.reasoning.evidence import Implication, every, first, growth_ratio, on_service, when
+from bot.units import plural
 
 # The finding whose evidence says which failure kind implicates the revision.
 FAILURE_RULE = {
@@ -44,10 +45,6 @@ FAILURE_WORDS = {
 }
 # What a bigger image does to a cluster, as findings.
 SIZE_SYMPTOMS = ("pull-pressure", "image-pull-slow", "registry-errors")
-TROUBLE_RULES = (
-    "crashloop", "pods-not-ready", "image-pull-failing", "evictions", "node-pressure", "node-not-ready",
-    "node-disk-high", "registry-errors",
-)
 
 
 def decide(findings: Sequence[Finding], candidates: Sequence[RollbackCandidate]) -> RollbackDecision:
@@ -103,11 +100,18 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
     elif same:
         dismissed = (f"revision {prev} failed the same way ({', '.join(same)}) while it was live: rolling "
                      "back would not help")
+    noisy = first(findings, "noisy-neighbour")
+    limits = [c for c in imp.changes if c.get("what") == "resources"]
+    if noisy is not None and noisy.evidence.get("is_service") and limits and _pressure_followed(findings, imp):
+        # The revision changed its resources and now crowds its nodes: the change explains the pressure.
+        rules.append("noisy-neighbour")
+        reasons.append(f"revision {rev} changed {limits[0].get('detail')} and now takes most of its nodes' "
+                       f"{noisy.evidence.get('resource', 'memory')}")
     growth = first(findings, "image-size-regression")
     if growth is not None and _size_symptoms(findings, imp):
         rules.append("image-size-regression")
         ev = growth.evidence
-        reasons.append(f"revision {rev}'s image is {_ratio(ev)}× revision {ev.get('previous_revision')}'s and "
+        reasons.insert(0, f"revision {rev}'s image is {growth_ratio(ev)}× revision {ev.get('previous_revision')}'s and "
                        f"{_size_effects(findings)} followed its rollout")
     return rules, "; ".join(reasons) if rules else dismissed
 
@@ -118,11 +122,16 @@ def _size_symptoms(findings: Sequence[Finding], imp: Implication) -> bool:
     present = [r for r in SIZE_SYMPTOMS if first(findings, r) is not None] + [
         "node-disk-high" for f in every(findings, "node-disk-high") if _images_fill(f)
     ]
-    if not present:
-        return False
+    return bool(present) and _pressure_followed(findings, imp, condition="DiskPressure")
+
+
+def _pressure_followed(findings: Sequence[Finding], imp: Implication, *, condition: str | None = None) -> bool:
+    """Whether the nodes' trouble (pressure of `condition`, or any, and NotReady) began after the rollout,
+    within the window; true when its onset is not known."""
     onsets = [
         t for f in every(findings, "node-pressure") + every(findings, "node-not-ready")
-        if f.evidence.get("condition", "DiskPressure") == "DiskPressure" and (t := when(f.evidence.get("since")))
+        if (condition is None or f.evidence.get("condition", condition) == condition)
+        and (t := when(f.evidence.get("since")))
     ]
     if not onsets or imp.rolled_out_at is None:
         return True
@@ -131,9 +140,8 @@ def _size_symptoms(findings: Sequence[Finding], imp: Implication) -> bool:
 
 
 def _images_fill(finding: Finding) -> bool:
-    """A node-disk-high finding blames images unless its attribution says something else fills the disk."""
-    blamed = finding.evidence.get("attribution")
-    return blamed is None or blamed == "images"
+    """Whether node-disk-high found images filling the disk (not merely present: unknown is not images)."""
+    return finding.evidence.get("attribution") == "images"
 
 
 def _size_effects(findings: Sequence[Finding]) -> str:
@@ -160,15 +168,22 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
     live = f"revision {rev} has been live {human_duration(imp.live_seconds)}" if imp.live_seconds is not None \
         else f"revision {rev} is live"
     node_level = imp.node_level_failures
+    noisy = first(findings, "noisy-neighbour")
+    if noisy is not None and noisy.evidence.get("is_service"):
+        resource = noisy.evidence.get("resource", "memory")
+        crowds = (f"takes most of its nodes' {resource}" if noisy.evidence.get("used_bytes")
+                  else "is the only workload without one on its pressured nodes")
+        return f"{live}; the service itself has no {resource} limit and {crowds}: a limit fixes that, a rollback does not"
     if node_level:
         what = ", ".join(f"{n} {FAILURE_WORDS.get(k, k)}" for k, n in sorted(node_level.items(), key=lambda kv: -kv[1]))
         blast = first(findings, "blast-radius")
         if blast is not None and blast.evidence.get("other_pods"):
             ev = blast.evidence
-            return (f"{live}; its pods fail only through their nodes ({what}), and the same nodes' trouble also "
-                    f"hit {ev['other_pods']} pods of {ev.get('other_workloads', '?')} other workloads")
-        return f"{live}; its pods fail only through their nodes ({what}), not by themselves"
-    if not any(first(findings, r) for r in TROUBLE_RULES):
+            return (f"{live}; its pods fail only for reasons outside it ({what}), and the same nodes' trouble also "
+                    f"hit {plural(int(ev['other_pods']), 'pod')} of "
+                    f"{plural(int(ev.get('other_workloads') or 0), 'other workload')}")
+        return f"{live}; its pods fail only for reasons outside it ({what}), not by themselves"
+    if not any(on_service(f) for f in findings):
         ready = f"{imp.pods_ready}/{imp.replicas} pods ready" if imp.replicas is not None else "its pods are ready"
         return f"{live} and is healthy ({ready}): nothing points at it"
     return f"{live} and nothing points at it: its pods do not fail by themselves"
@@ -177,14 +192,6 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
 def _change_detail(imp: Implication, what: str) -> str:
     detail = next((c.get("detail") for c in imp.changes if c.get("what") == what and c.get("detail")), None)
     return str(detail) if detail else what
-
-
-def _ratio(ev: dict[str, object] | object) -> str:
-    evidence = ev if isinstance(ev, dict) else {}
-    current, previous = evidence.get("current_size_bytes"), evidence.get("previous_size_bytes")
-    if isinstance(current, int) and isinstance(previous, int) and previous:
-        return f"{current / previous:.1f}"
-    return f"{float(str(evidence.get('ratio', 0))):.1f}"
 
 
 # --- applying the decision to what every sink reads -------------------------------------------------

@@ -22,18 +22,22 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk.errors import SlackClientError
 
 from bot.clock import SystemClock
 from bot.ports import Clock, CoronerError
-from bot.slack.blocks import FALLBACK_TEXT_MAX, DiagnosisLike, SlackMessage, context, diagnosis_message, section
+from bot.render.slack import diagnosis_message
+from bot.slack.blocks import FALLBACK_TEXT_MAX, SlackMessage, context, section
 from bot.slack.listeners import NAME, error_reply
 from bot.slack.live_message import PROGRESS_INTERVAL_SECONDS, LiveMessage
 from bot.slack.mrkdwn import code, escape, one_line, truncate
 from bot.slack.poster import ChatPostError, SlackChatPoster
+
+if TYPE_CHECKING:
+    from bot.engine.diagnose import Diagnosis
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ class SlashDiagnose(Protocol):
     """Diagnose `service`, telling `on_check_done` as each check finishes; raises `CoronerError` for an
     unknown service, a forbidden API, an unreachable cluster."""
 
-    def __call__(self, service: ServiceRef, on_check_done: OnCheckDone) -> DiagnosisLike: ...
+    def __call__(self, service: ServiceRef, on_check_done: OnCheckDone) -> Diagnosis: ...
 
 
 class IncidentThread(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain import Incident, TimelineEntry
 from bot.redact import redact
-from bot.report import stamp
+from bot.render.values import stamp
 from bot.slack.blocks import FALLBACK_TEXT_MAX, SECTION_TEXT_MAX, SlackMessage, context, header, section
 from bot.slack.mrkdwn import code, escape, one_line, truncate
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SystemClock
 from bot.ports import Clock
+from bot.store.autopsies import ImageAutopsyRepository
 from bot.store.db import UNAVAILABLE_ERRORS, make_engine, ping, unavailable
 from bot.store.diagnosis_requests import DiagnosisRequestRepository
 from bot.store.jobs import JobRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.jobs = JobRepository(self.session, self.clock)
         self.slack_posts = SlackPostRepository(self.session, self.clock)
         self.diagnosis_requests = DiagnosisRequestRepository(self.session)
+        self.image_autopsies = ImageAutopsyRepository(self.session, self.clock)
         return self
 
     def __exit__(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from bot.ports import CoronerError
-from bot.report import utc
+from bot.render.order import utc
 
 if TYPE_CHECKING:
     from bot.settings import Settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.report import utc
+from bot.render.order import utc
 from bot.store import Store
 from bot.store.records import AuditRecord
 from bot.web.page import PostmortemPage, ReviewEvent

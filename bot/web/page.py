@@ -24,7 +24,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
-from bot.report import stamp, utc
+from bot.render.order import utc
+from bot.render.values import stamp
 
 TEMPLATE = "postmortem.html.j2"
 STYLESHEET = "postmortem.css"

@@ -37,12 +37,14 @@ PERMISSION = {
     "list_nodes": ("list", "nodes"),
     "node_fs_summary": ("get", "nodes/proxy"),
     "list_namespaces": ("list", "namespaces"),
+    "namespace_labels": ("list", "namespaces"),
     "list_pods": ("list", "pods"),
     "list_events": ("list", "events"),
     "get_deployment": ("get", "deployments"),
     "list_deployments": ("list", "deployments"),
     "list_replicasets": ("list", "replicasets"),
     "list_hpas": ("list", "horizontalpodautoscalers"),
+    "list_jobs": ("list", "jobs"),
 }
 
 
@@ -62,6 +64,7 @@ class FakeClusterReader:
     hpas: list[HpaSnapshot] = field(default_factory=list)
     jobs: list[WorkloadSnapshot] = field(default_factory=list)
     namespaces: list[str] | None = None
+    namespace_label_sets: dict[str, dict[str, str]] = field(default_factory=dict)
     context: str | None = "fake"
     clock: Clock = field(default_factory=SystemClock)
     forbidden: set[str] = field(default_factory=set)  # method names, or "list_deployments:<ns|*>"
@@ -113,12 +116,23 @@ class FakeClusterReader:
             return list(self.namespaces)
         return sorted({d.namespace for d in self.deployments} | {p.namespace for p in self.pods})
 
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        self._enter("namespace_labels")
+        known = self.namespaces if self.namespaces is not None else {d.namespace for d in self.deployments}
+        if namespace not in known and namespace not in self.namespace_label_sets:
+            raise ClusterNotFound(f"namespace {namespace} not found")
+        return dict(self.namespace_label_sets.get(namespace, {}))
+
     def list_pods(
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[PodSnapshot]:
         self._enter("list_pods", namespace)
+        # The one pod field selector Coroner sends: the pods bound to a node.
+        on_node = field_selector.removeprefix("spec.nodeName=") if field_selector else None
         return [
-            p for p in self.pods if (namespace is None or p.namespace == namespace) and _matches(p.labels, label_selector)
+            p for p in self.pods
+            if (namespace is None or p.namespace == namespace) and _matches(p.labels, label_selector)
+            and (on_node is None or p.node_name == on_node)
         ]
 
     def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[EventSnapshot]:

@@ -64,6 +64,13 @@ class ScenarioClusterReader:
         items = self._items("/api/v1/namespaces", what="list namespaces", resource="namespaces")
         return [n["metadata"]["name"] for n in items]
 
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        items = self._items("/api/v1/namespaces", what=f"labels of namespace {namespace}", resource="namespaces",
+                            fieldSelector=f"metadata.name={namespace}")
+        if not items:
+            raise ClusterNotFound(f"namespace {namespace} not found")
+        return dict(items[0]["metadata"].get("labels") or {})
+
     def list_pods(self, namespace: str | None, *, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[PodSnapshot]:
         path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"

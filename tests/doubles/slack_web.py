@@ -26,10 +26,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from bot.domain import (
+    Finding,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    Target,
+    TimelineEntry,
+)
+from bot.engine.diagnose import Diagnosis
 from tests.doubles.loopback import serving_http
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -249,35 +259,25 @@ def block_action_body(value: str, *, response_url: str) -> str:
     return urlencode({"payload": json.dumps(block_action_payload(value, response_url=response_url))})
 
 
-@dataclass
-class FakeDiagnosis:
-    """A diagnosis as the engine would hand it over: only `to_json()` matters to the Slack surface."""
+def story_diagnosis(service: str, findings: list[Finding] | None = None) -> Diagnosis:
+    """A diagnosis as the engine hands it over: the typed `Diagnosis` every sink renders."""
+    undo = f"kubectl rollout undo deployment/{service} -n prod --to-revision=7"
+    return Diagnosis(
+        service=service,
+        target=Target(context="prod-eu", namespace="prod", kind="Deployment", name=service),
+        findings=tuple(findings if findings is not None else [
+            Finding("node-disk-high", Severity.CRITICAL, "imagefs 97% on node-3",
+                    {"node": "node-3", "imagefs_used_ratio": 0.97}),
+            Finding("fat-layer", Severity.HIGH, "Layer 3 COPY . . adds 1.8 GB", {"layer": 3, "bytes": 1932735283}),
+        ]),
+        rollback_candidates=(
+            RollbackCandidate(7, "registry.local/ups:7", 230686720, True, recommended=True, undo_command=undo),
+            RollbackCandidate(8, "registry.local/ups:8", 4509715660, False),
+        ),
+        timeline=(TimelineEntry(datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC), "pagerduty", "PagerDuty triggers.",
+                                "pagerduty:story"),),
+        duration_ms=640,
+        rollback=RollbackDecision(True, 7, "revision 8's image grew 19.5× and its pods cannot start",
+                                  ("image-size-regression",)),
+    )
 
-    data: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return self.data
-
-
-def story_diagnosis(service: str, findings: list[dict[str, Any]] | None = None) -> FakeDiagnosis:
-    return FakeDiagnosis({
-        "service": service,
-        "target": {"context": "prod-eu", "namespace": "prod", "kind": "Deployment", "name": service},
-        "findings": findings if findings is not None else [
-            {"rule": "node-disk-high", "severity": "critical", "title": "imagefs 97% on node-3",
-             "evidence": {"node": "node-3", "imagefs_used_ratio": 0.97}},
-            {"rule": "fat-layer", "severity": "high", "title": "Layer 3 COPY . . adds 1.8 GB",
-             "evidence": {"layer": 3, "bytes": 1932735283}},
-        ],
-        "rollback_candidates": [
-            {"revision": 7, "image": "registry.local/ups:7", "size_bytes": 230686720, "healthy": True,
-             "recommended": True,
-             "undo_command": f"kubectl rollout undo deployment/{service} -n prod --to-revision=7"},
-            {"revision": 8, "image": "registry.local/ups:8", "size_bytes": 4509715660, "healthy": False},
-        ],
-        "timeline": [{"at": "2024-05-14T03:02:11+00:00", "source": "pagerduty", "text": "PagerDuty triggers."}],
-        "duration_ms": 640,
-    })
-
-
-DiagnoseFn = Callable[[str], FakeDiagnosis]

@@ -42,7 +42,11 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     # The culprits, with their sizes, and the rollback to the 220 MB revision.
     assert "COPY . ." in out and "app/.git 800 MB" in out and "app/.venv 600 MB" in out
     assert "apt-get install" in out
-    assert "revision 4: registry.internal:5000/user-profile-service:2024.05.02-3 (220 MB, healthy)" in out
+    assert "Recommended: revision 4, registry.internal:5000/user-profile-service:2024.05.02-3 (220 MB)" in out
+    # The same text sink as `coroner diagnose`: the probable cause first, findings numbered, repeats folded.
+    assert "Probable cause (high confidence): revision 5 (image 4.2 GB, 19.5× revision 4)" in out
+    assert "[CRITICAL] image-size-regression: Revision 5's image is 4.2 GB" in out
+    assert "6 pods: image pull failed: received unexpected HTTP status: 503 Service Unavailable (×21, " in out
     assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=4" in out
     for rule in ("node-not-ready", "node-pressure", "node-disk-high", "registry-errors", "pull-pressure",
                  "hpa-scaling", "vcs-directory", "image-size-regression"):

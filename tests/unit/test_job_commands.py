@@ -52,3 +52,15 @@ def test_the_dedupe_keys_tell_generations_and_resolutions_apart() -> None:
                              pagerduty_incident_id=None, generation=1)
     assert first.dedupe_key() != again.dedupe_key()
     assert DraftPostmortem("pd-Q1", 0).dedupe_key() != DraftPostmortem("pd-Q1", 1).dedupe_key()
+
+
+def test_a_gate_denial_round_trips_and_refuses_a_renamed_field() -> None:
+    from bot.jobs.post_gate_denial import PostGateDenial
+
+    command = PostGateDenial(review_uid="u-1", kind="Deployment", namespace="prod", name="api",
+                             user="alice", reason="too big")
+    assert PostGateDenial.from_payload(command.to_payload()) == command
+    payload = command.to_payload()
+    payload["reviewUid"] = payload.pop("review_uid")
+    with pytest.raises(JobPayloadError, match="unknown reviewUid; missing review_uid"):
+        PostGateDenial.from_payload(payload)

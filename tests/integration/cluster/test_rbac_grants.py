@@ -32,6 +32,7 @@ CALLS: dict[str, dict[str, Call]] = {
     "clusterrole-readonly.yaml": {
         "list_nodes": lambda r: r.list_nodes(),
         "list_namespaces": lambda r: r.list_namespaces(),
+        "namespace_labels": lambda r: r.namespace_labels(NAMESPACE),
         "list_pods": lambda r: (r.list_pods(None), r.list_pods(NAMESPACE, label_selector=f"app={NAME}")),
         "list_events": lambda r: (r.list_events(None, field_selector="involvedObject.kind=Node"),
                                   r.list_events(NAMESPACE)),

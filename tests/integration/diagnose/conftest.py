@@ -11,7 +11,6 @@ import pytest
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.engine.playbook import load_playbooks
-from bot.settings import packaged_dir
 from bot.sim.images import ScenarioImageReader
 from bot.sim.scenario import load_scenario
 from bot.sim.server import SimServer, running_sim
@@ -25,11 +24,12 @@ class Cluster:
 
 
 @contextmanager
-def _cluster(name: str, tmp: Path) -> Iterator[Cluster]:
+def _cluster(name: str | Path, tmp: Path) -> Iterator[Cluster]:
+    """A shipped scenario by name, or a scenario file by path; the kubeconfig context is the scenario's name."""
     scenario = load_scenario(name)
     with running_sim(scenario) as sim:
-        kubeconfig = sim.write_kubeconfig(tmp / "config", context=name)
-        with KubernetesClusterReader.from_kubeconfig(kubeconfig, name) as reader:
+        kubeconfig = sim.write_kubeconfig(tmp / "config", context=scenario.name)
+        with KubernetesClusterReader.from_kubeconfig(kubeconfig, scenario.name) as reader:
             yield Cluster(sim, kubeconfig, reader, ScenarioImageReader(scenario))
 
 
@@ -41,4 +41,5 @@ def cluster(tmp_path):
 
 @pytest.fixture(scope="session")
 def playbook():
-    return load_playbooks(packaged_dir("playbooks"))["diagnose"]
+    # The repository's playbooks (what the wheel packages), so that a worktree tests its own.
+    return load_playbooks(Path(__file__).resolve().parents[3] / "playbooks")["diagnose"]

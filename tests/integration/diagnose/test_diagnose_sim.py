@@ -99,7 +99,7 @@ def test_rbac_forbidden_names_what_is_missing_and_the_rest_reports(cluster, play
         d = diagnose("user-profile-service", cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
     gaps = sorted(f.title for f in d.findings if f.rule == "check-forbidden")
     assert gaps == [
-        "disk: forbidden: needs get on nodes/proxy",
+        "disk, neighbours: forbidden: needs get on nodes/proxy",
         "hpa, rollout, workload: forbidden: needs list on events",
     ]
     found = set(rules(d))
@@ -146,6 +146,16 @@ def test_cli_json_and_text(cluster):
         assert text.exit_code == 0
         assert "[2024-05-14 02:38:03] Deployment prod/user-profile-service revision 5 rolled out" in text.output
         assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=4" in text.output
+        # The text and Markdown sinks lead with the same probable cause and number the findings alike.
+        assert "Probable cause (high confidence): revision 5 (image 4.2 GB" in text.output
+        markdown = runner.invoke(main, [*base, "--format", "markdown"])
+        assert markdown.exit_code == 0, markdown.output
+        assert markdown.output.startswith("## Diagnosis: user-profile-service\n")
+        assert "**Probable cause (high confidence): revision 5 (image 4.2 GB" in markdown.output
+        first = next(line for line in text.output.splitlines() if line.strip().startswith("1. ["))
+        rule = first.split("] ", 1)[1].split(":", 1)[0]
+        assert f"1. **{first.split('[', 1)[1].split(']', 1)[0]}** `{rule}`:" in markdown.output
+        assert "```sh\nkubectl rollout undo deployment/user-profile-service -n prod --to-revision=4\n```" in markdown.output
         unknown = runner.invoke(main, ["diagnose", "nope-service", "--kubeconfig", str(c.kubeconfig)])
         assert unknown.exit_code == 3 and "unknown service 'nope-service'" in unknown.output
         bad_playbook = runner.invoke(main, [*base, "--playbook", "diagnoze"])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
-
-import threading
 
 import pytest
 
@@ -14,7 +13,6 @@ from tests.doubles.slack_socket import SlackSocketDouble, running_slack_socket
 from tests.doubles.slack_web import (
     BOT_TOKEN,
     SIGNING_SECRET,
-    FakeDiagnosis,
     SlackDouble,
     block_action_body,
     running_slack_web,
@@ -65,7 +63,7 @@ def kit() -> Any:
 
     return SimpleNamespace(
         sign=sign, slash=slash_command_body, action=block_action_body, story=story_diagnosis,
-        FakeDiagnosis=FakeDiagnosis, secret=SIGNING_SECRET, token=BOT_TOKEN,
+        secret=SIGNING_SECRET, token=BOT_TOKEN,
         collaborators=slash_collaborators, answers=wait_for_answers,
     )
 
@@ -91,7 +89,7 @@ class SlashHarness:
         self.incident_threads: dict[str, tuple[str, str]] = {}
         self._recorded = threading.Condition()
 
-    def story(self, service: Any, on_check_done: Callable[[str, str], None]) -> FakeDiagnosis:
+    def story(self, service: Any, on_check_done: Callable[[str, str], None]) -> Any:
         self.diagnosed.append(service)
         return story_diagnosis(service.name)
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.domain import Finding, Severity
 from bot.engine.resolve import UnknownService
 from bot.ports import ClusterForbidden
 from bot.slack.diagnose_command import ServiceRef
@@ -236,8 +237,8 @@ def test_bad_service_text_gets_usage_and_nothing_runs(slash, slack_api, text) ->
 
 
 def test_untrusted_finding_text_is_escaped(slash, slack_api, kit) -> None:
-    hostile = [{"rule": "registry-errors", "severity": "high",
-                "title": "<!channel> pull failed & <@U123> <https://evil|x>", "evidence": {"message": "<!here> 503"}}]
+    hostile = [Finding("registry-errors", Severity.HIGH, "<!channel> pull failed & <@U123> <https://evil|x>",
+                       {"message": "<!here> 503"})]
     client = slash.start(lambda service, on_check_done: kit.story(service.name, hostile))
     slash.command(client, SERVICE)
     slash.wait_runs()
@@ -248,8 +249,8 @@ def test_untrusted_finding_text_is_escaped(slash, slack_api, kit) -> None:
 
 
 def test_200_findings_respect_block_limits(slash, kit) -> None:
-    many = [{"rule": "node-disk-high", "severity": ("critical", "high", "medium")[i % 3],
-             "title": f"imagefs {90 + i % 10}% on node-{i}", "evidence": {"node": f"node-{i}", "bytes": 10**9 + i}}
+    many = [Finding("node-disk-high", (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)[i % 3],
+                    f"imagefs {90 + i % 10}% on node-{i}", {"node": f"node-{i}", "bytes": 10**9 + i})
             for i in range(200)]
     client = slash.start(lambda service, on_check_done: kit.story(service.name, many), offer_rollback=True)
     slash.command(client, SERVICE)

@@ -197,3 +197,21 @@ def test_expired_link_shows_the_403_text(chromium: str, served: Served, tmp_path
     dom = run_chromium(chromium, tmp_path / "profile", url, "--dump-dom")
     assert "403 Forbidden: this link has expired" in dom
     assert served.page.title not in dom
+
+
+def test_the_drafts_sections_and_tables_render(chromium: str, served: Served, tmp_path: Path) -> None:
+    """The postmortem's sections are headings and its figures and action items are real tables, with every
+    row's cells in place (an unescaped pipe in a change would add a cell)."""
+    dom = run_chromium(chromium, tmp_path / "profile", signed(served, "pd-QA0449E", expires_at=NOW + timedelta(days=1)),
+                       "--dump-dom")
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", dom)
+    for section in ("Summary", "Impact", "Detection and response", "Root cause and trigger", "Contributing factors",
+                    "Timeline", "Action items", "Lessons", "Appendix"):
+        assert section in headings, section
+    tables = re.findall(r"<table.*?</table>", dom, flags=re.DOTALL)
+    figures = next(t for t in tables if "Time to detect" in t)
+    actions = next(t for t in tables if "<th>Priority</th>" in t)
+    assert "Time to resolve" in figures
+    rows = re.findall(r"<tr>(.*?)</tr>", actions.split("<tbody>")[1], flags=re.DOTALL)
+    assert rows and all(len(re.findall(r"<td[ >]", row)) == 7 for row in rows)
+    assert "<td>P0</td>" in actions and "<td>P2</td>" in actions

@@ -6,6 +6,7 @@ import pytest
 from bot.engine.diagnose import diagnose
 from bot.engine.playbook import load_playbooks
 from bot.engine.resolve import UnknownService
+from bot.render.text import render_text
 from bot.settings import packaged_dir
 
 
@@ -44,7 +45,8 @@ def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
     assert severities == sorted(severities, key=order.index)
     # Each list was fetched once for all the checks and the timeline.
     assert meltdown.calls["list_nodes"] == 1 and meltdown.calls["list_replicasets"] == 1
-    assert meltdown.calls["node_fs_summary"] == 6
+    # One summary per node, plus per-pod stats for the three full nodes (disk and neighbours share them).
+    assert meltdown.calls["node_fs_summary"] == 6 + 3
 
 
 def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
@@ -53,19 +55,17 @@ def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
     assert times == sorted(times)
     sources = {e.source for e in d.timeline}
     assert {"rollout", "node", "kubernetes"} <= sources
-    text = d.render_text()
+    text = render_text(d)
     assert "[2024-05-14 02:30:00] Deployment prod/user-profile-service revision 7 rolled out" in text
-    assert "[2024-05-14 02:50:00] Node node-1 DiskPressure (KubeletHasDiskPressure)" in text
+    # The same condition on three nodes is one line, naming the first.
+    assert "[2024-05-14 02:50:00] 3 nodes DiskPressure, first node-1 (KubeletHasDiskPressure)\n" in text
     assert "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=6" in text
     assert "Recommended: revision 6, registry.example.com/shop/user-profile-service:v6 (220 MB)" in text
     assert "other-service" not in text
-    summary = text.split("Summary:\n")[1].split("\n\n")[0]
-    assert "(image-size-regression)" in summary and "(pull-pressure)" in summary
-    assert "3 node(s) are NotReady (node-not-ready)." in summary
-    assert summary.splitlines()[-1].strip() == (
-        "Recommended: roll back to revision 6 (registry.example.com/shop/user-profile-service:v6): "
-        "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=6"
-    )
+    # It leads with the probable cause, then numbers the findings in the diagnosis's order.
+    assert text.split("\n")[2].startswith(
+        "Probable cause (high confidence): revision 7 (image 4.2 GB, 19.5× revision 6) → 3 nodes' disk full")
+    assert "   1. [CRITICAL] image-size-regression: Revision 7's image is 4.2 GB" in text
 
 
 def test_unknown_service(meltdown, playbook):
@@ -87,4 +87,4 @@ def test_healthy_service_has_no_serious_findings(healthy, playbook):
     d = diagnose("user-profile-service", cluster=healthy, playbook=playbook, node_proxy_enabled=True)
     assert [f.rule for f in d.findings if f.severity.rank <= 2] == []
     assert d.rollback_candidates == ()
-    assert "No earlier revision to roll back to." in d.render_text()
+    assert "Not recommended: no earlier revision to roll back to." in render_text(d)

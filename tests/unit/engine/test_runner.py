@@ -6,7 +6,8 @@ from bot.engine.cache import CachingClusterReader
 from bot.checks.context import CheckContext
 from tests.doubles.cluster_reader import FakeClusterReader, node
 from bot.engine.playbook import parse_playbook
-from bot.engine.runner import order_findings, run_playbook
+from bot.engine.runner import run_playbook
+from bot.render.order import order_findings
 from bot.domain import Target
 from datetime import UTC, datetime
 

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot import timeline as tl
 from bot.domain import Finding, Severity, TimelineEntry
@@ -53,12 +53,6 @@ def test_merge_orders_by_time_then_source_and_keeps_the_latest():
     c = TimelineEntry(T - timedelta(minutes=1), "node", "c", "k3")
     assert [e.key for e in tl.merge([a, b, c])] == ["k3", "k2", "k1"]
     assert [e.key for e in tl.merge([a, b, c], limit=2)] == ["k2", "k1"]
-
-
-def test_render_line_is_utc_like_the_incident_report():
-    cest = timezone(timedelta(hours=2))
-    entry = TimelineEntry(datetime(2024, 5, 14, 5, 2, 11, tzinfo=cest), "pagerduty", "PagerDuty triggers.", "k")
-    assert tl.render_line(entry) == "[2024-05-14 03:02:11] PagerDuty triggers."
 
 
 def test_finding_entries():

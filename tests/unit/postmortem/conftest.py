@@ -6,7 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.domain import Finding, Incident, RollbackCandidate, Severity, TimelineEntry
+from bot.domain import (
+    CauseLink,
+    Confidence,
+    Finding,
+    Incident,
+    ProbableCause,
+    RollbackCandidate,
+    RollbackDecision,
+    Severity,
+    TimelineEntry,
+)
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary, PathSize
 
 GiB = 1024**3
@@ -108,3 +118,25 @@ def fix() -> DockerfileFix:
         notes=("Added --no-install-recommends and an apt cache cleanup",),
         rules=("DL3015", "DL3009"),
     )
+
+
+@pytest.fixture
+def cause() -> ProbableCause:
+    """The diagnosis's own probable cause, as the engine decides it (bot.reasoning) and the store keeps it."""
+    return ProbableCause(
+        summary="revision 8 (image 4.2 GB, 19.5× revision 7) → 2 nodes' imagefs full → HPA pulls 50.4 GB → registry 503",
+        chain=(
+            CauseLink("trigger", "revision 8 (image 4.2 GB, 19.5× revision 7)", ("fat-layer", "vcs-directory")),
+            CauseLink("mechanism", "2 nodes' imagefs full", ("node-disk-high",)),
+            CauseLink("amplifier", "HPA pulls 50.4 GB", ("pull-pressure",)),
+            CauseLink("amplifier", "registry 503", ("registry-errors",)),
+        ),
+        supporting=("fat-layer", "vcs-directory", "node-disk-high", "pull-pressure", "registry-errors"),
+        ruled_out=("a noisy neighbour: no other workload uses more than 2% of the nodes' disk",),
+        confidence=Confidence.HIGH,
+    )
+
+
+@pytest.fixture
+def rollback() -> RollbackDecision:
+    return RollbackDecision(True, 7, "revision 8's image grew 19.5× and its pods cannot pull it", ("fat-layer",))

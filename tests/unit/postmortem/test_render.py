@@ -5,14 +5,16 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from bot.dockerfile.estimate import SizeEstimate
 from bot.domain import Finding, Incident, Severity, TimelineEntry
+from bot.postmortem.bundle import load_bundle
 from bot.postmortem.evidence import DockerfileFix, ImageSummary
 from bot.postmortem.render import PostmortemRenderError, content_hash, render_postmortem
 from bot.postmortem.view import build_view
 
 
 @pytest.fixture
-def story(incident, timeline, findings, candidates, image, fix) -> dict:
+def story(incident, timeline, findings, candidates, image, fix, cause, rollback) -> dict:
     return dict(
         incident=incident,
         timeline=timeline,
@@ -20,6 +22,8 @@ def story(incident, timeline, findings, candidates, image, fix) -> dict:
         rollback_candidates=candidates,
         image=image,
         dockerfile_fix=fix,
+        cause=cause,
+        rollback=rollback,
     )
 
 
@@ -52,29 +56,34 @@ def test_draft_has_every_section(story: dict) -> None:
         "Postmortem: user-profile-service: readiness failing",
         "Summary",
         "Impact",
-        "Timeline",
-        "Root cause",
+        "Detection and response",
+        "Root cause and trigger",
         "Contributing factors",
-        "HPA pull amplification",
-        "Disk pressure on nodes",
-        "Registry errors and image pulls",
-        "What went well",
-        "What went badly",
+        "Timeline",
         "Action items",
         "Dockerfile fix",
-        "Rollback",
+        "Lessons",
+        "What went well",
+        "What went wrong",
+        "Where we got lucky",
+        "Appendix",
         "Evidence",
+        "Full timeline",
+        "Layers of `registry.local/ups:8`",
+        "Other revisions",
     ]
 
 
 def test_draft_names_the_culprits_with_their_sizes_and_evidence(story: dict) -> None:
     text = render_postmortem(build_view(**story))
-    assert "was 4.2 GB, 19.5× the 220 MB of `registry.local/ups:7`." in text
+    assert "(`registry.local/ups:8`, 4.2 GB, 19.5× `registry.local/ups:7`):" in text
     assert (
-        "- Layer 3, `COPY . .`: 1.8 GB (43% of the image): `app/.git` 800 MB, `app/.venv` 600 MB, "
+        "- Layer 3, `COPY . .`: 1.8 GB (43%): `app/.git` 800 MB, `app/.venv` 600 MB, "
         "`app/data/test.csv` 400 MB (F3, F6)"
     ) in text
     assert "- Layer 2, `RUN apt-get update && apt-get install -y build-essential cuda-toolkit-12-1`: 2.1 GB" in text
+    # The curated timeline labels the moments; the appendix keeps every line.
+    assert "- **03:02:11** Page: PagerDuty triggers. user-profile-service: readiness failing" in text
     assert "- [2024-05-14 03:02:11] PagerDuty triggers. user-profile-service: readiness failing" in text
     # F-references resolve to the evidence appendix, with the rule id and the raw facts.
     assert "- **F6** `vcs-directory` (high, check `image`): .git (800 MB) is in the image" in text
@@ -87,7 +96,7 @@ def test_diff_block_and_rollback_command_are_present(story: dict) -> None:
     fences = {t.info: t.content for t in tokens if t.type == "fence"}
     assert fences["diff"] == story["dockerfile_fix"].diff
     assert fences["sh"] == "kubectl rollout undo deployment/user-profile-service -n prod --to-revision=7\n"
-    assert "Recommended: revision 7, `registry.local/ups:7` (220 MB), healthy" in text
+    assert "Rollback: revision 7, `registry.local/ups:7` (220 MB), healthy" in text
 
 
 def test_untrusted_text_cannot_break_the_structure(story: dict, incident: Incident) -> None:
@@ -109,8 +118,12 @@ def test_draft_without_optional_evidence_renders(incident: Incident) -> None:
                                         findings=[]))
     assert "Coroner recorded no findings." in text
     assert "No timeline entries were recorded." in text
-    assert "No rollback candidate was recommended." in text
-    assert "ongoing since 2024-05-14 03:02:11" in text
+    assert "No rollback was recommended: no earlier revision to roll back to." in text
+    assert "ongoing since the page at 2024-05-14 03:02:11 UTC" in text
+    assert "No finding explains the root cause yet" in text
+    # Every response figure is there, missing ones said so with the reason.
+    assert "| Time to detect | change → page | missing |" in text
+    assert "- Time to acknowledge: no page in the timeline." in text
     assert "Dockerfile fix" not in headings(text)
 
 
@@ -183,7 +196,8 @@ def test_pipes_in_instructions_stay_inside_their_table_cell(story: dict, image: 
                 rows.append([])
         elif t.type == "inline" and in_row:
             rows[-1].append(t.content)
-    layer_rows = [r for r in rows if len(r) and r[0] in {"Layer", "0", "1", "2 (culprit)", "3 (culprit)"}]
+    start = next(i for i, r in enumerate(rows) if r and r[0] == "Layer")
+    layer_rows = rows[start:start + 1 + len(image.layers)]
     assert all(len(r) == 4 for r in layer_rows)
     assert any("RUN a" in cell and "| c" in cell for r in layer_rows for cell in r)
 
@@ -217,3 +231,32 @@ def test_an_edited_override_is_picked_up(story: dict, tmp_path: Path) -> None:
     stat = template.stat()
     os.utime(template, (stat.st_atime, stat.st_mtime + 5))  # a later mtime, whatever the clock resolution
     assert render_postmortem(build_view(**story), templates_dir=tmp_path) == "second\n"
+
+
+def test_the_fixs_predicted_size_is_shown_as_an_estimate(story: dict) -> None:
+    estimate = {"estimate": True, "current_bytes": 4509715660, "estimated_bytes": 408944640,
+                "removed": [{"item": "usr/local/cuda-12.1", "size_bytes": 2040109465, "rule": "build-tools-in-final-stage",
+                             "layer": 1},
+                            {"item": "app/.git", "size_bytes": 838860800, "rule": "vcs-directory", "layer": 4}],
+                "baseline": "revision 7", "baseline_bytes": 230686720}
+    story["dockerfile_fix"] = DockerfileFix.from_fix_result(dataclasses.make_dataclass(
+        "FixResult", ["diff", "notes", "path", "fixed", "size_estimate"])(
+        "--- a/Dockerfile\n+++ b/Dockerfile\n", (), "Dockerfile", (), SizeEstimate.from_json(estimate)))
+    text = render_postmortem(build_view(**story))
+    assert ("Predicted size after the fix, from the layer evidence: ≈ 390 MB instead of 4.2 GB (estimate), within "
+            "1.8× of revision 7's 220 MB.") in text
+    assert "- drops usr/local/cuda-12.1 1.9 GB (build-tools-in-final-stage, layer 1)" in text
+    # The P0 item carries the same estimate.
+    assert "its notes say what it leaves to a person. Predicted size: ≈ 390 MB instead of 4.2 GB (estimate)" in text
+    # The bundle reads the fix's JSON back to the same draft.
+    bundle = {"incident": story["incident"].to_json(), "dockerfile_fix": story["dockerfile_fix"].to_json()}
+    assert load_bundle(bundle)["dockerfile_fix"] == story["dockerfile_fix"]
+
+
+def test_a_patch_with_the_dockerignore_hunk_says_it_once(story: dict) -> None:
+    patch = ("--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1 @@\n-FROM x\n+FROM y\n"
+             "--- /dev/null\n+++ b/.dockerignore\n@@ -0,0 +1,2 @@\n+.git\n+tests/data\n")
+    story["dockerfile_fix"] = DockerfileFix(diff=patch, dockerignore=".git\ntests/data\n")
+    text = render_postmortem(build_view(**story))
+    fences = [t.info for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"]
+    assert "gitignore" not in fences and text.count("+tests/data") == 1

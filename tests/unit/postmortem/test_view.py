@@ -6,7 +6,8 @@ from bot.domain import Finding, Severity, TimelineEntry
 from bot.images.model import HistoryEntry, ImageConfig, ImageManifest, LayerRef
 from bot.postmortem.evidence import ImageSummary, PathSize, instruction_of
 from bot.postmortem.view import build_view, duration_text
-from bot.report import ordered_timeline, stamp, text_report, timeline_line
+from bot.render.order import order_timeline
+from bot.render.values import stamp
 
 
 @pytest.mark.parametrize(
@@ -55,12 +56,13 @@ def test_culprits_are_big_layers_or_layers_named_by_a_finding(incident, image) -
     assert view.image.growth is None  # nothing to compare against
 
 
-def test_findings_get_stable_references_in_severity_order(incident, findings) -> None:
-    view = build_view(incident=incident, timeline=[], findings=list(reversed(findings)))
+def test_findings_get_stable_references_in_severity_order(incident, findings, cause, rollback) -> None:
+    view = build_view(incident=incident, timeline=[], findings=list(reversed(findings)), cause=cause, rollback=rollback)
     assert [(f.ref, f.severity) for f in view.findings][:3] == [("F1", "critical"), ("F2", "critical"), ("F3", "high")]
-    assert view.affected_nodes == ("node-1", "node-3")
-    assert [f.label for f in view.factors] == [
-        "HPA pull amplification", "Disk pressure on nodes", "Registry errors and image pulls"]
+    assert view.impact.nodes == ("node-1", "node-3")
+    # The amplifiers of the diagnosis's chain are the contributing factors, each citing its findings.
+    assert [(str(c.text), c.refs) for c in view.factors] == [("HPA pulls 50.4 GB", ("F4",)), ("Registry 503", ("F5",))]
+    assert view.cause is not None and view.cause.links[1].refs == ("F1", "F2")
 
 
 def test_duration_text() -> None:
@@ -78,23 +80,13 @@ def test_timeline_is_ordered_in_utc_and_deduplicated_by_key() -> None:
         TimelineEntry(datetime(2024, 5, 14, 3, 0, 0), "kubernetes", "Pulled\nslowly", "ev:1"),  # naive = UTC
         TimelineEntry(datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC), "pagerduty", "again", "pd:1"),
     ]
-    lines = [timeline_line(e) for e in ordered_timeline(entries)]
-    assert lines == ["[2024-05-14 03:00:00] Pulled slowly", "[2024-05-14 03:02:11] PagerDuty triggers."]
+    lines = [f"[{stamp(e.at)}] {e.text}" for e in order_timeline(entries)]
+    assert lines == ["[2024-05-14 03:00:00] Pulled\nslowly", "[2024-05-14 03:02:11] PagerDuty triggers."]
     assert stamp(datetime(2024, 5, 14, 5, 2, 11, 999, tzinfo=cest)) == "2024-05-14 03:02:11"
 
 
-def test_text_report_reads_like_the_incident_report(findings, timeline, candidates) -> None:
-    text = text_report(title="user-profile-service", findings=findings, timeline=timeline,
-                       rollback_candidates=candidates)
-    assert "[2024-05-14 03:02:11] PagerDuty triggers." in text
-    assert "  CRITICAL node-disk-high: imagefs 96% on node-1" in text
-    assert "evidence: imagefs_used_ratio=96%, node=node-1" in text
-    assert " * revision 7: registry.local/ups:7 (220 MB, healthy)" in text
-    assert "undo: kubectl rollout undo deployment/user-profile-service -n prod --to-revision=7" in text
-
-
 def test_evidence_values_read_like_people_write_them() -> None:
-    from bot.report import format_value
+    from bot.render.values import format_value
 
     assert format_value("bytes_if_max", 67645734900) == "63 GB"
     assert format_value("imagefs_used_ratio", 0.978) == "98%"
@@ -126,7 +118,7 @@ def test_affected_nodes_from_strings_lists_and_counts(incident) -> None:
         Finding("node-not-ready", Severity.HIGH, "down", {"node": "n3"}),
         Finding("node-disk-high", Severity.HIGH, "full", {"nodes": ["n1", "n4"]}),
     ]
-    assert build_view(incident=incident, timeline=[], findings=findings).affected_nodes == ("n1", "n2", "n3", "n4")
+    assert build_view(incident=incident, timeline=[], findings=findings).impact.nodes == ("n1", "n2", "n3", "n4")
 
 
 def test_image_summary_reads_the_autopsy_json() -> None:
@@ -157,3 +149,19 @@ def test_uncompressed_stored_sizes_win_over_file_sums() -> None:
     compressed = dict(layer, compressed=True)
     summary = ImageSummary.from_json({"image": {"ref": "r"}, "layers": [compressed], "totals": {"size_bytes": 1900}})
     assert (summary.layers[0].size_bytes, summary.size_bytes) == (1900, 1900)
+
+
+def test_load_the_platform_added_is_a_contributing_factor_said_once(incident, findings, cause, rollback) -> None:
+    """A chain link resting only on autoscaler, pull or registry findings is told under Contributing factors,
+    whatever its role, and not again in the chain."""
+    import dataclasses
+
+    from bot.domain import CauseLink
+
+    chain = (*cause.chain[:2], CauseLink("symptom", "registry 503", ("registry-errors",)))
+    view = build_view(incident=incident, timeline=[], findings=findings, rollback=rollback,
+                      cause=dataclasses.replace(cause, chain=chain))
+    assert view.cause is not None
+    assert [link.text for link in view.cause.links if not link.amplifies] == [
+        "revision 8 (image 4.2 GB, 19.5× revision 7)", "2 nodes' imagefs full"]
+    assert [str(c.text) for c in view.factors] == ["Registry 503"]

@@ -1,0 +1,281 @@
+"""neighbours: blast-radius and noisy-neighbour, for every node under MemoryPressure, DiskPressure or
+PIDPressure, or where the service's pods were evicted (issue 9, part 2).
+
+On each such node: who uses it (`consumers`: the pods grouped by owning workload, with the summary API's
+per-pod figures when it is on, else what the pod specs say), and which pods of *other* workloads its
+trouble hit (evicted, OOM-killed by the node, on a NotReady node). A workload without a limit on the
+pressured resource that takes most of what the node's pods use is a `noisy-neighbour`: the advice points
+at that workload, not at the service. Without per-pod figures a workload is named only under memory
+pressure, when it is the one workload on those nodes without a memory limit, and the finding says it is
+suspected from the specs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.checks import consumers, facts, revision_health
+from bot.checks.consumers import Consumer, Workload
+from bot.cluster.snapshots import NodeFsSummary, NodeSnapshot, PodSnapshot
+from bot.domain import Finding, Severity
+from bot.checks.context import CheckContext
+from bot.ports import ClusterForbidden, ClusterReadError
+from bot.units import human_bytes, plural
+
+RULES = ("noisy-neighbour", "blast-radius")
+RESOURCE = {"MemoryPressure": "memory", "DiskPressure": "ephemeral-storage", "PIDPressure": "pids"}
+SUMMARY_SOURCE = "kubelet summary API"
+SPEC_SOURCE = "pod specs"
+LOW_ON = re.compile(r"low on resource: ([a-z-]+)")
+
+
+class NeighboursParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Per-pod figures from the kubelet summary API: auto follows CORONER_NODE_PROXY_ENABLED."
+    )
+    max_nodes: int = Field(default=10, ge=1, description="Troubled nodes examined (the service's first).")
+    top: int = Field(default=3, ge=1, le=20, description="Consumers listed per node.")
+    dominant_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of what the node's pods use that makes one workload dominant."
+    )
+
+
+@dataclass
+class NodeView:
+    node: NodeSnapshot
+    pressures: list[str]
+    consumers: list[Consumer]
+    hit: list[tuple[PodSnapshot, str, Workload]]  # other workloads' pods the node's trouble hit: how, whose
+    measured: bool
+    evicted_for: str | None  # the resource the kubelet named when it evicted pods here
+    summary: NodeFsSummary | None = None
+
+    def in_use(self, resource: str) -> int:
+        """What the node uses of `resource`, as the kubelet measures it: the larger of the node's own figure
+        and the sum of its pods' (pods the summary does not list still use the node)."""
+        pods = sum(c.uses(resource) or 0 for c in self.consumers)
+        if self.summary is None:
+            return pods
+        if resource == "memory":
+            return max(pods, self.summary.memory_working_set_bytes or 0)
+        nodefs = self.summary.nodefs
+        return max(pods, nodefs.used_bytes or 0) if nodefs is not None else pods
+
+
+def run(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
+    troubled = _troubled_nodes(ctx)[: params.max_nodes]
+    if not troubled:
+        return []
+    use_summary = params.summary == "on" or (params.summary == "auto" and ctx.node_proxy_enabled)
+    mine = {p.name for p in _service_pods(ctx)}
+    nodes_by_name = facts.nodes_by_name(ctx)
+    views = []
+    for node, pressures in troubled:
+        try:
+            pods = consumers.pods_on(ctx, node.name)
+        except ClusterForbidden as exc:
+            ctx.forbidden("neighbours", exc)
+            return []
+        summary: NodeFsSummary | None = None
+        if use_summary:
+            try:
+                summary = ctx.cluster.node_fs_summary(node.name, pods=True)
+            except ClusterForbidden as exc:
+                ctx.forbidden("neighbours", exc)
+                use_summary = False  # RBAC is not per node: ask no other kubelet
+            except ClusterReadError:
+                pass  # this kubelet does not answer: its figures stay unseen
+        stats = summary.pods if summary is not None else None
+        hit = [(p, kind, consumers.owner(ctx, p)) for p in pods if p.name not in mine
+               for kind in [revision_health.pod_failure(p, nodes_by_name)]
+               if kind in revision_health.NODE_LEVEL_FAILURES]
+        views.append(NodeView(node, pressures, consumers.consumers(ctx, pods, stats), hit, stats is not None,
+                              _evicted_for(pods), summary))
+    me = Workload(ctx.target.namespace, ctx.target.kind, ctx.target.name)
+    out = [_blast_radius(views, me, params, use_summary)]
+    out += _noisy(views, me, params)
+    return out
+
+
+def _service_pods(ctx: CheckContext) -> list[PodSnapshot]:
+    try:
+        return facts.pods(ctx)
+    except ClusterReadError:
+        return []
+
+
+def _troubled_nodes(ctx: CheckContext) -> list[tuple[NodeSnapshot, list[str]]]:
+    """Nodes with a pressure condition, or where the service's pods were evicted; the service's first."""
+    evicted_on = {p.node_name for p in _service_pods(ctx) if p.reason == "Evicted" and p.node_name}
+    mine = facts.readable_service_node_names(ctx)
+    out = []
+    for node in facts.nodes(ctx):
+        pressures = [c.type for c in node.conditions if c.type in RESOURCE and c.status == "True"]
+        if pressures or node.name in evicted_on:
+            out.append((node, pressures))
+    return sorted(out, key=lambda item: (item[0].name not in mine, item[0].name))
+
+
+def _evicted_for(pods: list[PodSnapshot]) -> str | None:
+    """"The node was low on resource: memory." -> memory: the kubelet names what it reclaimed."""
+    found = Counter(m.group(1) for p in pods if p.reason == "Evicted" and p.message
+                    for m in [LOW_ON.search(p.message)] if m)
+    return found.most_common(1)[0][0] if found else None
+
+
+def _resource(view: NodeView) -> str:
+    """The resource the node is short of: its pressure condition, else what its evictions were for."""
+    if view.pressures:
+        return RESOURCE[view.pressures[0]]
+    return view.evicted_for or "memory"
+
+
+def _blast_radius(views: list[NodeView], me: Workload, params: NeighboursParams, use_summary: bool) -> Finding:
+    hit_workloads: Counter[str] = Counter()
+    how: Counter[str] = Counter()
+    for view in views:
+        for _, kind, workload in view.hit:
+            hit_workloads[workload.ref] += 1
+            how[kind] += 1
+    other_pods = sum(hit_workloads.values())
+    nodes = []
+    for view in views:
+        resource = _resource(view)
+        top = consumers.ranked(view.consumers, resource)[: params.top]
+        nodes.append({
+            "node": view.node.name,
+            "conditions": view.pressures,
+            "resource": resource,
+            "consumers": [c.to_json() for c in top],
+            "hit": sorted(f"{p.namespace}/{p.name}" for p, _, _ in view.hit)[:20],
+        })
+    measured = any(v.measured for v in views)
+    leader = _leader(views)
+    names = [v.node.name for v in views]
+    conditions = sorted({c for v in views for c in v.pressures}) or ["evictions"]
+    title = f"{'/'.join(conditions)} on {len(views)} node(s) ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+    title += (f" also hit {plural(other_pods, 'pod')} of {plural(len(hit_workloads), 'other workload')} "
+              f"({', '.join(list(hit_workloads)[:4])})" if other_pods else ": no other workload's pods were hit")
+    if leader is not None:
+        title += f"; top consumer {leader}"
+    evidence: dict[str, object] = {
+        "nodes": nodes,
+        "other_pods": other_pods,
+        "other_workloads": len(hit_workloads),
+        "workloads_hit": dict(hit_workloads),
+        "how": dict(how),
+        "source": SUMMARY_SOURCE if measured else SPEC_SOURCE,
+    }
+    if not measured:
+        evidence["unseen"] = (
+            "how much memory and disk each pod uses (the kubelet summary API is "
+            + ("unreachable" if use_summary else "off: set CORONER_NODE_PROXY_ENABLED and bind get on nodes/proxy")
+            + ")"
+        )
+    return Finding(
+        rule="blast-radius",
+        severity=Severity.MEDIUM if other_pods else Severity.INFO,
+        title=title,
+        evidence=evidence,
+    )
+
+
+def _leader(views: list[NodeView]) -> str | None:
+    best: tuple[int, str] | None = None
+    for view in views:
+        resource = _resource(view)
+        top = consumers.ranked(view.consumers, resource)
+        # A leader that uses a sliver of the node leads nothing.
+        if top and (used := top[0].uses(resource)) and used * 10 >= view.in_use(resource):
+            text = f"{top[0].workload.label} {consumers.figure(top[0], resource, view.node)} on {view.node.name}"
+            if best is None or used > best[0]:
+                best = (used, text)
+    return best[1] if best else None
+
+
+def _noisy(views: list[NodeView], me: Workload, params: NeighboursParams) -> list[Finding]:
+    """One finding per workload without a limit that dominates troubled nodes."""
+    found: dict[Workload, list[tuple[NodeView, Consumer, float | None]]] = {}
+    for view in views:
+        resource = _resource(view)
+        if resource == "pids":
+            continue  # the summary has no per-pod process counts; nothing to weigh
+        measured = sum(c.uses(resource) or 0 for c in view.consumers)
+        if view.measured and measured * 2 >= view.in_use(resource):
+            total = view.in_use(resource)
+            top = consumers.ranked(view.consumers, resource)
+            if top and total and top[0].unlimited(resource):
+                share = (top[0].uses(resource) or 0) / total
+                if share >= params.dominant_share:
+                    found.setdefault(top[0].workload, []).append((view, top[0], share))
+        elif resource == "memory":
+            # Unmeasured, or the pods' figures do not account for most of what the node uses. Services set
+            # memory limits as a rule, so the one workload without is a real suspect; almost nothing sets
+            # ephemeral-storage limits, so lacking one singles out no one.
+            unlimited = [c for c in view.consumers if c.unlimited(resource)]
+            if len(unlimited) == 1:
+                found.setdefault(unlimited[0].workload, []).append((view, unlimited[0], None))
+    return [_noisy_finding(workload, hits, me) for workload, hits in sorted(found.items())]
+
+
+def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, float | None]], me: Workload) -> Finding:
+    view, first, share = hits[0]
+    resource = _resource(view)
+    measured = share is not None
+    nodes = [v.node.name for v, _, _ in hits]
+    used = sum(c.uses(resource) or 0 for _, c, _ in hits)
+    limit = "memory limit" if resource == "memory" else "ephemeral-storage limit or emptyDir sizeLimit"
+    itself = " (the service itself)" if workload == me else ""
+    if measured:
+        what = f"takes {consumers.figure(first, resource, view.node)} on {view.node.name}"
+        if len(hits) > 1:
+            what += f" ({human_bytes(used)} on {len(hits)} nodes)"
+        how = f"{share:.0%} of what the node uses"
+    else:
+        what = f"is the only workload without one on {', '.join(nodes[:3])}"
+        how = "suspected from the pod specs: " + (
+            "the pods' measured figures do not account for what the node uses" if view.measured
+            else "per-pod figures need the kubelet summary API")
+    priority = f", priority {first.priority} ({first.priority_class})" if first.priority_class else ""
+    hit = sum(len(v.hit) for v, _, _ in hits)
+    title = f"{workload.label}{itself} has no {limit} and {what}: {how}{priority}"
+    advice = f"Set resources.limits.{'memory' if resource == 'memory' else 'ephemeral-storage'} on {workload.label}"
+    if resource != "memory":
+        advice += " (and a sizeLimit on its emptyDir volumes)"
+    if first.priority_class:
+        advice += f"; its PriorityClass {first.priority_class} ({first.priority}) lets it outrank the pods it crowds out"
+    advice += "; until then, stop or move it. Rolling back other services frees nothing."
+    summary = f"{workload.label}, no {resource} limit" + (
+        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
+        if measured else "")
+    return Finding(
+        rule="noisy-neighbour",
+        severity=Severity.HIGH if hit or workload != me else Severity.MEDIUM,
+        title=title,
+        evidence={
+            "workload": workload.ref,
+            "namespace": workload.namespace,
+            "kind": workload.kind,
+            "name": workload.name,
+            "resource": resource,
+            "nodes": nodes,
+            "used_bytes": used if measured else None,
+            "share": round(share, 3) if share is not None else None,
+            "pods": sorted({p for _, c, _ in hits for p in c.pods})[:20],
+            "priority": first.priority,
+            "priority_class": first.priority_class,
+            "qos": first.qos,
+            "is_service": workload == me,
+            "other_pods_hit": hit,
+            "source": SUMMARY_SOURCE if measured else SPEC_SOURCE,
+            "summary": summary,
+        },
+        remediation=advice,
+    )

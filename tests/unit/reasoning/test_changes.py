@@ -1,0 +1,36 @@
+"""What a revision changed against the previous one, in the words the rollback decision quotes."""
+
+from bot.checks.revision_health import changes
+
+
+def template(**container):
+    return {"spec": {"containers": [{"name": "app", "image": "r/app:1", **container}]}}
+
+
+def test_each_aspect_is_named_with_what_it_is_now():
+    before = template(args=["--queue", "a"], env=[{"name": "A", "value": "1"}],
+                      envFrom=[{"configMapRef": {"name": "cfg-v1"}}], resources={"limits": {"memory": "1Gi"}})
+    after = template(image="r/app:2", args=["--config", "/etc/app.yaml"], env=[{"name": "A", "value": "2"}],
+                     envFrom=[{"configMapRef": {"name": "cfg-v2"}}], resources={"limits": {"memory": "256Mi"}},
+                     readinessProbe={"httpGet": {"path": "/ready"}})
+    assert [(c["what"], c["detail"]) for c in changes(before, after)] == [
+        ("command", "args --config /etc/app.yaml"),
+        ("env", "env A, envFrom configMap cfg-v1 -> cfg-v2"),
+        ("resources", "limits.memory 1Gi -> 256Mi"),
+        ("probes", "readinessProbe changed"),
+        ("image", "image app:1 -> app:2"),
+    ]
+
+
+def test_containers_and_volumes_added_or_removed_are_changes_too():
+    before = {"spec": {"containers": [{"name": "app", "image": "r/app:1"}, {"name": "proxy", "image": "r/p:1"}]}}
+    after = {"spec": {"containers": [{"name": "app", "image": "r/app:1"}], "initContainers": [{"name": "migrate", "image": "r/m:1"}],
+                      "volumes": [{"name": "scratch", "emptyDir": {}}]}}
+    found = [(c["what"], c["detail"]) for c in changes(before, after)]
+    assert ("containers", "container migrate added") in found and ("containers", "container proxy removed") in found
+    assert ("volumes", "pod volumes changed") in found
+
+
+def test_the_same_template_changed_nothing():
+    same = template(args=["--x"])
+    assert changes(same, same) == []
