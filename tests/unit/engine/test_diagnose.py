@@ -45,8 +45,9 @@ def test_meltdown_json_has_exactly_the_documented_shape(meltdown, playbook):
     assert severities == sorted(severities, key=order.index)
     # Each list was fetched once for all the checks and the timeline.
     assert meltdown.calls["list_nodes"] == 1 and meltdown.calls["list_replicasets"] == 1
-    # One summary per node, plus per-pod stats for the three full nodes (disk and neighbours share them).
-    assert meltdown.calls["node_fs_summary"] == 6 + 3
+    # One summary per node, plus per-pod stats for the nodes in trouble (disk and neighbours share them):
+    # the three full nodes and node-4, where the service's pods were evicted.
+    assert meltdown.calls["node_fs_summary"] == 6 + 4
 
 
 def test_timeline_is_ordered_and_reads_like_the_report(meltdown, playbook):
