@@ -27,7 +27,7 @@ import concurrent.futures
 import functools
 import hashlib
 import json
-import os
+import posixpath
 import re
 import struct
 import tarfile
@@ -135,9 +135,8 @@ def _with_unlisted(files: tuple[FileEntry, ...], size: int) -> tuple[FileEntry, 
     missing = size - sum(f.size_bytes for f in files if f.kind == "file")
     if missing <= 0:
         return files
-    listed = [f.path.split("/")[:-1] for f in files if f.kind == "file"]
-    parts = os.path.commonprefix(listed) if listed else []
-    parent = "/".join(parts) or _UNLISTED_DIR
+    listed = [posixpath.dirname(f.path) for f in files if f.kind == "file"]
+    parent = (posixpath.commonpath(listed) if listed else "") or _UNLISTED_DIR
     present = {f.path for f in files}
     extra = [FileEntry(path=directory, size_bytes=0, kind="dir", mode=0o755)
              for directory in ("/".join(parent.split("/")[:depth]) for depth in range(1, parent.count("/") + 2))
