@@ -453,8 +453,9 @@ class ImageSpec(_Model):
     layers: list[LayerSpec] = Field(default_factory=list)
     dockerfile: str | None = None
     dockerignore: str | None = None
-    layer_compression: Literal["gzip", "none"] = Field(
-        default="gzip", description="how the sim's registry serves the layers: gzip'd tar, or plain tar")
+    layer_compression: Literal["none", "gzip"] = Field(
+        default="none", description="how the sim's registry serves the layers: plain tar, or gzip'd tar "
+                                    "(for images of gigabytes: far fewer bytes to send, far smaller sizes)")
 
     @model_validator(mode="after")
     def _history_matches_layers(self) -> ImageSpec:

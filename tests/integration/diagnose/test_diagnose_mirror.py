@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.sim.server import running_sim
 
+pytestmark = pytest.mark.slow  # reads registry-meltdown's 4.2 GB image through the sim's registry
+
 
 @pytest.fixture(scope="module")
 def meltdown(tmp_path_factory):
