@@ -10,7 +10,8 @@ hits every command alike), the median wall time of:
 - `coroner image REF --source docker` against `dive --ci REF` on the same small local image (target:
   coroner's median <= dive's). The image is built here: a `docker import` of busybox-static plus two
   RUN layers, as tests/integration/images/conftest.py does; it needs dockerd and /usr/bin/busybox.
-- `python -c pass` from the same interpreter: the floor every Python command pays before its first import.
+- `python -c pass` from the same interpreter: the floor every Python command pays before its first import,
+  and the same with the standard-library modules `coroner lint` needs (dataclasses, re, pathlib, ...).
 
 The console scripts are run from the interpreter's bin directory (`--bin`, default: next to
 sys.executable), never through a pyenv shim, which adds its own start-up to every command. The `.pyc`
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX = Path("/usr/bin/busybox")
 BASE_IMAGE = "coroner-bench/busybox:1"
 SMALL_IMAGE = "coroner-bench/small:1"
+# The standard library that `coroner lint` cannot do without (its findings are dataclasses, its parser
+# regular expressions, its paths pathlib): a floor for any Python linter, before click or our own code.
+STDLIB_OF_LINT = "import dataclasses, enum, pathlib, re, typing"
 
 
 @dataclass
@@ -112,6 +116,7 @@ def main() -> None:
     dockerfile = str(args.dockerfile)
     commands = [
         Command("python -c pass", [str(tools["python"]), "-c", "pass"]),
+        Command("python stdlib", [str(tools["python"]), "-c", STDLIB_OF_LINT]),
         Command("coroner --help", [str(tools["coroner"]), "--help"]),
         Command("coroner lint", [str(tools["coroner"]), "lint", dockerfile]),
         Command("hadolint", [str(tools["hadolint"]), dockerfile]),
@@ -133,6 +138,7 @@ def main() -> None:
     print("| command | median | target | ratio | met |")
     print("|---|---:|---|---:|---|")
     print(f"| `python -c pass` (floor) | {by_name['python -c pass']:.1f} ms | | | |")
+    print(f"| `python -c '{STDLIB_OF_LINT}'` (lint's stdlib floor) | {by_name['python stdlib']:.1f} ms | | | |")
     help_ms = by_name["coroner --help"]
     print(f"| `coroner --help` | {help_ms:.1f} ms | < 80 ms | {help_ms / 80:.2f} of budget | {'yes' if help_ms < 80 else 'NO'} |")
     for ours, anchor in (("coroner lint", "hadolint"), ("coroner image", "dive --ci")):

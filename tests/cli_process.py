@@ -13,6 +13,9 @@ from pathlib import Path
 import bot
 
 BOT_HOME = str(Path(bot.__file__).resolve().parents[1])
+# Where `tests` itself is, for child code that imports the doubles; after BOT_HOME, so that a checkout's
+# `bot/` next to `tests/` never shadows the installed package.
+TESTS_HOME = str(Path(__file__).resolve().parents[1])
 CORONER = [sys.executable, "-P", "-c", "from bot.cli import main; main()"]
 
 
@@ -22,5 +25,6 @@ def python(code: str) -> list[str]:
 
 
 def cli_env(**overrides: str) -> dict[str, str]:
-    """The environment, with the tests' `bot` package first on PYTHONPATH."""
-    return {**os.environ, "PYTHONPATH": BOT_HOME, **overrides}
+    """The environment, with the tests' `bot` package first on PYTHONPATH, then the `tests` package."""
+    path = BOT_HOME if BOT_HOME == TESTS_HOME else os.pathsep.join([BOT_HOME, TESTS_HOME])
+    return {**os.environ, "PYTHONPATH": path, **overrides}

@@ -267,10 +267,14 @@ def audit(context: Path, *, dockerfile: str | None = None, top: int = 10) -> Con
             if stat.S_ISDIR(st.st_mode):
                 if not rel:
                     is_dir[top_name] = True
-                if entry.name in _JUNK_DIRS and top_name not in kinds:
+                # Below the top level, a junk directory the .dockerignore already excludes does not make its
+                # top entry junk: with `**/__pycache__` ignored, `bot/` holding `bot/__pycache__` is source.
+                labels_top = not (excluded and rel)
+                if entry.name in _JUNK_DIRS and labels_top and top_name not in kinds:
                     kinds[top_name] = "git" if entry.name == ".git" else "cache"
                 venv_marker = _is_file(Path(entry.path) / "pyvenv.cfg")
-                if venv_marker or (entry.name in _VENV_NAMES and _is_file(Path(entry.path) / "bin" / "activate")):
+                is_venv = venv_marker or (entry.name in _VENV_NAMES and _is_file(Path(entry.path) / "bin" / "activate"))
+                if is_venv and labels_top:
                     kinds.setdefault(top_name, "venv")
                 # an excluded directory stays excluded below unless an exception can reach inside it
                 below_excluded = excluded and not matcher.may_reinclude_below(path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from bot.ports import CoronerError
 from bot.sim.kubeconfig import DEFAULT_CONTEXT
+from tests.cli_process import CORONER
 
 
 class SimProcessError(CoronerError):
@@ -36,7 +36,7 @@ def sim_process(kubeconfig: str | Path, *, scenario: str | Path | None = None, g
     """Run `coroner sim` in a child process until the block ends (then SIGINT, then kill)."""
     if (scenario is None) == (generate_nodes is None):
         raise ValueError("give exactly one of scenario or generate_nodes")
-    args = [sys.executable, "-c", "from bot.cli import main; main()", "sim", "--port", "0",
+    args = [*CORONER, "sim", "--port", "0",
             "--write-kubeconfig", str(kubeconfig), "--context", context]
     if scenario is not None:
         args += ["--scenario", str(scenario)]

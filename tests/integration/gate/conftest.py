@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ import pytest
 
 from tests.conftest import service_unavailable
 from tests.integration.images.conftest import BUSYBOX, _busybox_rootfs, registry_url  # noqa: F401 - the fixture
+from tests.cli_process import CORONER, cli_env
 
-ROOT = Path(__file__).resolve().parents[3]
 
 REFERENCE = """FROM {base}
 WORKDIR /app
@@ -49,10 +48,9 @@ class GateImages:
 
 
 def coroner(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`coroner ARGS` as a process, on this worktree's code."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    cli = [sys.executable, "-c", "from bot.cli import main; main()"]
-    return subprocess.run([*cli, *args], check=False, capture_output=True, text=True, env=full_env, timeout=timeout)
+    """`coroner ARGS` as a process, on the tests' `bot` package."""
+    return subprocess.run([*CORONER, *args], check=False, capture_output=True, text=True, env=cli_env(**(env or {})),
+                          timeout=timeout)
 
 
 def _context(root: Path, dockerfile: str) -> Path:

@@ -151,3 +151,16 @@ def test_unreadable_directory_is_reported_not_hidden(tmp_path: Path, monkeypatch
     assert result.unreadable == ("locked",)
     assert result.to_json()["unreadable"] == ["locked"]
     assert result.total_files == 1
+
+
+def test_an_ignored_cache_below_a_source_directory_does_not_make_it_junk(tmp_path: Path) -> None:
+    # Any Python checkout after a run: bot/__pycache__ next to the sources, ignored by `**/__pycache__`.
+    _sized(tmp_path / "bot" / "app.py", 1000)
+    _sized(tmp_path / "bot" / "__pycache__" / "app.cpython-311.pyc", 800)
+    _sized(tmp_path / "app" / ".venv" / "pyvenv.cfg", 10)
+    _sized(tmp_path / "app" / "main.py", 100)
+    (tmp_path / ".dockerignore").write_text("**/__pycache__\n**/.venv\n")
+    assert audit(tmp_path).junk == ()
+    # Without the .dockerignore the same cache and venv are sent, and their top entries are junk.
+    (tmp_path / ".dockerignore").unlink()
+    assert {e.path for e in audit(tmp_path).junk} == {"bot/", "app/"}

@@ -2,12 +2,9 @@
 one `ImageReadError` that names the layer, in bounded time and memory, never a traceback or a hang."""
 
 import io
-import os
 import subprocess
-import sys
 import tarfile
 import textwrap
-from pathlib import Path
 
 import pytest
 from tests.doubles.images import deep_layer, file_header, pax_layer, pax_record, special_header, tar_bytes
@@ -16,8 +13,8 @@ from bot.images.autopsy import autopsy
 from bot.images.registry_reader import RegistryImageReader
 from bot.images.tarstream import iter_layer_blob
 from bot.ports import ImageReadError
+from tests.cli_process import CORONER, cli_env, python
 
-WORKTREE = Path(__file__).resolve().parents[3]
 HISTORY = [{"created_by": "/bin/sh -c #(nop) ADD file:abc in / "}]
 
 
@@ -30,8 +27,8 @@ def test_pax_record_of_length_zero_makes_coroner_image_fail_instead_of_hanging(r
     ref = _one_layer_image(registry, pax_layer(b"0 path=x\n"))
     try:
         result = subprocess.run(
-            [sys.executable, "-c", "from bot.cli import main; main()", "image", ref, "--source", "registry"],
-            capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(WORKTREE)},
+            [*CORONER, "image", ref, "--source", "registry"],
+            capture_output=True, text=True, timeout=60, env=cli_env(),
         )
     except subprocess.TimeoutExpired:
         pytest.fail("coroner image did not return within 60 s on a PAX record of length 0")
@@ -161,8 +158,8 @@ BOMB = textwrap.dedent(
 @pytest.mark.parametrize("kind", ["pax", "gnu-longname", "global-pax", "pax-chain"])
 def test_extended_header_bomb_is_refused_in_bounded_memory(kind):
     result = subprocess.run(
-        [sys.executable, "-c", BOMB, kind],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(WORKTREE)},
+        [*python(BOMB), kind],
+        capture_output=True, text=True, timeout=300, env=cli_env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     message, compressed, peak_kib = result.stdout.strip().splitlines()[-3:]

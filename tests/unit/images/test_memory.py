@@ -1,14 +1,11 @@
 """A 1 GB layer streams through the registry reader and the walk with flat memory."""
 
-import os
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from tests.cli_process import cli_env, python
 
-WORKTREE = Path(__file__).resolve().parents[3]
 
 SCRIPT = textwrap.dedent(
     """
@@ -59,8 +56,8 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("compression", ["plain", "gzip"])
 def test_one_gigabyte_layer_keeps_peak_rss_under_200_mb(compression):
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, compression],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(WORKTREE)},
+        [*python(SCRIPT), compression],
+        capture_output=True, text=True, timeout=300, env=cli_env(),
     )
     assert result.returncode == 0, result.stderr
     peak_kib = int(result.stdout.strip().splitlines()[-1])
