@@ -34,7 +34,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.images.model import FileEntry
@@ -158,9 +158,10 @@ class LayerBlob:
 def _chunks(parts: Iterable[Part]) -> Iterator[bytes]:
     for part in parts:
         if isinstance(part, _Repeat):
-            # A few hundred repeated blocks per write keep the socket busy without a big buffer.
-            batch = part.block * 256
-            full, rest = divmod(part.times, 256)
+            # Small (deflated) blocks go out a mebibyte's worth per write; plain ones one by one.
+            per_write = max(1, _BLOCK // len(part.block))
+            batch = part.block * per_write
+            full, rest = divmod(part.times, per_write)
             for _ in range(full):
                 yield batch
             if rest:

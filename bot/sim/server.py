@@ -554,8 +554,9 @@ class SimServer:
         return [path for _, path in self.requests]
 
     def start(self) -> SimServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"coroner-sim:{self.port}",
-                                        daemon=True)
+        # A short poll: stop() waits for the loop to look (0.5 s by default), and the demo and tests stop often.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"coroner-sim:{self.port}", daemon=True)
         self._thread.start()
         log.info("sim serving %s on %s", self.scenario.name, self.url)
         return self

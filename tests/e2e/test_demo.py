@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+
+pytestmark = pytest.mark.slow  # the whole demo, twice
 
 TABLES = ("incidents", "inbound_events", "timeline_entries", "diagnosis_runs", "findings",
           "postmortems", "postmortem_versions", "jobs", "audit_log", "slack_posts", "diagnosis_requests")

@@ -10,10 +10,13 @@ import time
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from bot.incidents.simulate import delivery_headers, incident_event_body
 from bot.sim.server import running_sim
 from tests.cli_process import CORONER
+
+pytestmark = pytest.mark.slow  # starts `coroner serve` as a process
 
 
 def free_port() -> int:

@@ -187,6 +187,7 @@ def test_unknown_context_is_a_clear_error(cluster):
     assert "coroner: error: cannot load kubeconfig" in result.output and "prod-eu" in result.output
 
 
+@pytest.mark.slow  # waits out the client's connection timeout
 def test_unreachable_api_server_is_one_line_and_exit_1(tmp_path):
     # In a real process: the exit code is the error's (an abort at shutdown used to make it 134), and
     # urllib3's retry warnings do not bury Coroner's own line.

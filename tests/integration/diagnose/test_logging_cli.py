@@ -8,8 +8,12 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from bot.engine.registry import CHECKS
 from tests.cli_process import python
+
+pytestmark = pytest.mark.slow  # whole coroner processes against the sim
 
 # The CLI entry point as the worker runs a job: inside a log context.
 AS_A_JOB = (

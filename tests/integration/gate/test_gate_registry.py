@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import socket
 
+import pytest
+
 from tests.integration.gate.conftest import GateImages, coroner
+
+pytestmark = pytest.mark.slow  # coroner gate as a process per test, against images in a registry
 
 SMALL_GROWTH = ("--min-growth-bytes", "5000000")  # the test images grow by 12 MiB, not by 100 MB
 

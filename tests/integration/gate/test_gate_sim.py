@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.doubles.sim_process import sim_process
 from tests.integration.gate.conftest import GateImages, coroner
+
+pytestmark = pytest.mark.slow  # coroner gate as a process against the sim in a child process
 
 NEAR = ("node-near-1", "node-near-2")
 ROOMY = ("node-roomy-1", "node-roomy-2")

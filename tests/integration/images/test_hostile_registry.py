@@ -56,6 +56,7 @@ def test_a_pax_loop_from_a_real_registry_is_one_line_naming_the_layer(registry_u
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow  # pushes and walks a 2,000-deep tree
 def test_a_directory_thousands_deep_from_a_real_registry_is_walked(registry_url):
     ref = _push_image(registry_url, deep_layer(2000))
     report = autopsy(RegistryImageReader(), ref)

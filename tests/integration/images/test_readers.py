@@ -14,7 +14,7 @@ from bot.images.registry_reader import RegistryImageReader
 from bot.ports import ImageReadError
 from tests.conftest import service_unavailable
 
-pytestmark = [pytest.mark.docker, pytest.mark.registry]
+pytestmark = [pytest.mark.docker, pytest.mark.registry, pytest.mark.slow]  # slow: builds and pushes a real image, runs dive and coroner as processes
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,15 @@ import re
 import subprocess
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.incidents.pagerduty import parse_envelope
 from bot.incidents.service import IncidentService
 from bot.incidents.simulate import incident_event_body
 from bot.store import Store
 from tests.cli_process import CORONER, cli_env
 
+pytestmark = pytest.mark.slow  # several coroner processes at once on PostgreSQL
 
 
 def test_two_reprocess_runs_count_each_event_once(postgres_url):

@@ -4,9 +4,12 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from bot.incidents.simulate import delivery_headers
 from tests.cli_process import CORONER
+
+pytestmark = pytest.mark.slow  # starts `coroner serve` as a process
 
 
 def free_port() -> int:

@@ -33,7 +33,7 @@ from bot.slack.incident_blocks import root_message, thread_line
 from bot.store import Store
 from tests.cli_process import CORONER, cli_env
 
-pytestmark = pytest.mark.registry
+pytestmark = [pytest.mark.registry, pytest.mark.slow]  # slow: whole coroner processes against a registry
 
 PLANTED = ("hunter2-planted", "tok3n-planted", "opt-planted", "bearer-planted", "pa55-planted", "envtok-planted")
 # What a redaction must leave alone: where a secret lives is not the secret.

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from tests.cli_process import CORONER
+from bot.images.mirrors import parse_mirrors
+from bot.images.registry_reader import RegistryImageReader
 
 
 @pytest.mark.parametrize(("source", "banner", "nodes"), [
@@ -36,6 +38,26 @@ def test_sim_serves_until_interrupted(tmp_path, source, banner, nodes):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_sim_prints_the_mirror_setting_and_serves_the_images_there(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    process = subprocess.Popen(
+        [*CORONER, "sim", "--scenario", "config-change-crashloop",
+         "--port", "0", "--write-kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        url = process.stdout.readline().rsplit(" at ", 1)[1].strip()
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[2] == f"images: export CORONER_REGISTRY_MIRRORS=registry.internal:5000={url}\n"
+        setting = lines[2].split("export ", 1)[1].strip().partition("=")[2]
+        manifest = RegistryImageReader(mirrors=parse_mirrors(setting)).manifest(
+            "registry.internal:5000/notification-worker:2024.10.30-1")
+        assert len(manifest.layers) == 2
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
 
 
 def test_list_and_usage_errors():

@@ -3,6 +3,8 @@ import pytest
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from tests.doubles.sim_process import sim_process
 
+pytestmark = pytest.mark.slow  # starts the sim in child processes
+
 
 def test_generated_cluster_in_a_child_process(tmp_path):
     with sim_process(tmp_path / "config", generate_nodes=8, pods_per_node=3, context="bench") as sim:

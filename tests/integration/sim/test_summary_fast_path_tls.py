@@ -19,7 +19,10 @@ import pytest
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
 from bot.ports import ClusterReadError
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for test certificates")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for test certificates"),
+    pytest.mark.slow,  # makes a CA and certificates with the openssl CLI
+]
 
 SUMMARY = json.dumps({"node": {"nodeName": "n1", "fs": {"capacityBytes": 100, "availableBytes": 10,
                                                        "usedBytes": 90}}, "pods": []}).encode()

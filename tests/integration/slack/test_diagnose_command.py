@@ -16,6 +16,8 @@ from bot.engine.resolve import UnknownService
 from bot.ports import ClusterForbidden
 from bot.slack.diagnose_command import ServiceRef
 
+pytestmark = pytest.mark.slow  # diagnoses on a slow simulated cluster
+
 SERVICE = "user-profile-service"
 
 

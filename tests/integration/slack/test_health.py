@@ -13,6 +13,8 @@ from bot.slack.health import SlackHealth, SlackStatus, start_auth_check
 from bot.slack.poster import ChatPostError, SlackChatPoster, SlackUnavailable
 from tests.doubles.slack_web import running_slack_web
 
+pytestmark = pytest.mark.slow  # waits out Slack's health-check intervals
+
 
 def wait_for_status(health: SlackHealth, test: Callable[[SlackStatus], bool], timeout: float = 10.0) -> SlackStatus:
     deadline = time.monotonic() + timeout

@@ -36,6 +36,8 @@ from tests.conftest import service_unavailable
 from tests.doubles.pagerduty_api import incident_story
 from tests.integration.web.test_browser import run_chromium
 
+pytestmark = pytest.mark.slow  # the whole serve pipeline per test, with Slack, PagerDuty and the sim
+
 SECRET = "pd-lifecycle-secret"
 WEB_SECRET = "lifecycle-web-secret-0123456789abcdef"
 SERVICE = "user-profile-service"

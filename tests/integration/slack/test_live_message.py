@@ -24,6 +24,7 @@ def edits(slack_api) -> list[str]:
     return [r.body["text"] for r in slack_api.calls("/api/chat.update")]
 
 
+@pytest.mark.slow  # waits a whole edit interval
 def test_progress_within_one_interval_is_one_edit_with_the_newest_then_finish_replaces_it(poster, slack_api) -> None:
     live = LiveMessage.post(poster, channel="C0INC", message=message("Diagnosing…"), interval=2.0)
     for text in ("nodes ✓", "nodes ✓ disk ✓", "nodes ✓ disk ✓ hpa ✓"):

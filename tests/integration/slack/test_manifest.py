@@ -58,6 +58,7 @@ def test_the_doc_shows_exactly_what_the_code_builds(manifest) -> None:
     assert manifest == app_manifest(public_url=None if socket_mode else "https://coroner.example.com")
 
 
+@pytest.mark.slow  # drives every Slack path of serve's app
 def test_every_web_api_method_the_code_calls_has_its_scopes_in_the_manifest(manifest) -> None:
     called = web_api_calls_in_bot()
     assert {"chat.postMessage", "auth.test"} <= called  # the walk finds real calls, it is not vacuous

@@ -16,6 +16,8 @@ from bot.slack.app import create_slack_app
 from bot.slack.socket_mode import SocketModeError, SocketModeRunner, start_socket_mode
 from tests.doubles.slack_socket import APP_TOKEN, running_slack_socket
 
+pytestmark = pytest.mark.slow  # each test opens and closes real WebSocket sessions (seconds of reconnect windows)
+
 StartFn = Callable[..., SocketModeRunner]
 
 

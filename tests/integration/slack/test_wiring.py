@@ -12,6 +12,8 @@ from bot.settings import Settings
 from bot.sim.server import running_sim
 from bot.wiring import build, build_app
 
+pytestmark = pytest.mark.slow  # builds serve's whole app per test
+
 
 @pytest.fixture
 def sim_kubeconfig(tmp_path):

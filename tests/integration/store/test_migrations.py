@@ -130,6 +130,7 @@ def test_cli_unknown_revision_is_a_clear_error(tmp_path):
     assert "nope" in result.output
 
 
+@pytest.mark.slow  # three processes migrate at once
 def test_replicas_upgrading_at_once_do_not_collide(fresh_database_url):
     """Separate processes, like replicas starting together (Alembic's context is per process)."""
     import subprocess

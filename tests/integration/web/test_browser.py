@@ -37,7 +37,7 @@ from tests.conftest import service_unavailable
 from tests.integration.conftest import FakeClock
 from tests.integration.web.png import decode_png
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.slow]  # slow: starts headless Chromium per test
 
 SECRET = "browser-test-secret-0123456789abcdef"
 NOW = datetime(2024, 5, 14, 9, 0, tzinfo=UTC)

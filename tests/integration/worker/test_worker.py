@@ -136,6 +136,7 @@ def test_run_forever_survives_a_bad_job_and_stops_when_told(store):
     assert sorted(calls) == ["k1", "k1", "k2"]
 
 
+@pytest.mark.slow  # waits out the claim backoff, seconds
 def test_a_database_outage_is_waited_out_with_backoff_and_two_log_lines(tmp_path, caplog):
     """Regression: with the database away the worker spun at 96 % CPU and logged ~10,000 tracebacks in 11 s."""
     path = tmp_path / "c.db"

@@ -79,6 +79,7 @@ def test_a_bad_tar_header_checksum_is_one_line_naming_the_layer(registry):
         list(reader.layer_files(ref, manifest.layers[0]))
 
 
+@pytest.mark.slow  # builds and walks a 2,000-deep tree
 @pytest.mark.parametrize("depth", [500, 2000])
 def test_a_directory_thousands_deep_is_walked_iteratively(registry, depth):
     ref = _one_layer_image(registry, deep_layer(depth))
@@ -156,6 +157,7 @@ BOMB = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process under a memory limit per bomb
 @pytest.mark.parametrize("kind", ["pax", "gnu-longname", "global-pax", "pax-chain"])
 def test_extended_header_bomb_is_refused_in_bounded_memory(kind):
     result = subprocess.run(

@@ -55,6 +55,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # streams 1 GiB through the reader in a child process
 @pytest.mark.parametrize("compression", ["plain", "gzip"])
 def test_one_gigabyte_layer_keeps_peak_rss_under_200_mb(compression):
     result = subprocess.run(

@@ -71,6 +71,7 @@ def test_bad_bundle_is_a_clear_error(tmp_path: Path, content: str, message: str)
     assert message in result.output
 
 
+@pytest.mark.slow  # renders in several processes
 def test_same_bytes_across_processes_and_hash_seeds(bundle: Path) -> None:
     import os
     import subprocess
