@@ -22,7 +22,7 @@ class ImageEvidence:
     layer_files: Mapping[str, tuple[FileEntry, ...]]  # layer digest -> tar members, in tar order
     dockerfile: str | None = None
     dockerignore: str | None = None
-    layer_compression: str = "gzip"  # how the sim's registry serves the layers: "gzip" or "none" (plain tar)
+    layer_compression: str = "none"  # how the sim's registry serves the layers: "none" (plain tar) or "gzip"
 
 
 @dataclass(frozen=True)

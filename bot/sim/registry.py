@@ -1,18 +1,18 @@
 """The scenario's images as an OCI registry (the distribution API, `/v2/`), so `coroner diagnose` against
 the sim reads them through `RegistryImageReader`, as in production.
 
-Each image becomes real content: one tar per layer (gzip'd when the scenario says `layer_compression:
-gzip`), holding the files the scenario lists (regular
-files full of zeros, of their declared sizes; directories, links) and, when the layer's declared size is
-larger than its listed files, unlisted files under `coroner-sim-unlisted/` that make up the difference. The
-config blob carries the layer's real diff ids (sha256 of the tar) and the manifest the blobs' real
-digests and sizes. Scenario-declared digests are the in-process evidence's (`ScenarioImageReader`); a
+Each image becomes real content: one tar per layer (gzip'd when the image says `layer_compression: gzip`),
+holding the files the scenario lists (regular files of their declared sizes, directories, links) and,
+when the layer's declared size is larger than its listed files, small unlisted files (`sim-unlisted-*`)
+in the directory the listed files share, making up the difference. The config blob carries the layers'
+real diff ids (sha256 of the tar) and the manifest the blobs' real digests and sizes. Scenario-declared digests are the in-process evidence's (`ScenarioImageReader`); a
 registry can only serve digests of what it serves.
 
 Layers are plain tars by default (`application/vnd.oci.image.layer.v1.tar`, which registries may serve
-and `RegistryImageReader` reads): zlib inflates long runs of zeros at about a byte per nanosecond, so a
-4 GiB gzip'd layer would cost the reader more time than the image check has, where a plain one is read
-at memory speed. Sizes in the manifest are then the uncompressed sizes the scenario declares.
+and `RegistryImageReader` reads), so the manifest's sizes are the image's real ones (plus tar headers).
+An image of gigabytes is better gzip'd: its blobs shrink about 200 times (the contents repeat), and the
+reader inflates the pattern at memory speed instead of receiving gigabytes through a socket; its
+registry sizes are then far below a real image's compressed ones.
 
 Nothing as large as a layer is ever held in memory. A layer is a list of pieces: literal bytes (tar
 headers, short runs) and runs of zero bytes, sent from one shared mebibyte of zeros. Gzip'd, each piece is
@@ -27,6 +27,7 @@ import concurrent.futures
 import functools
 import hashlib
 import json
+import posixpath
 import re
 import struct
 import tarfile
@@ -53,7 +54,7 @@ _PATTERN = hashlib.sha256(b"coroner-sim").digest() * 8 + b"\x00\x00"  # 8 * 32 +
 _BLOCK = _PERIOD * 4064  # just under 1 MiB
 _FILL = _PATTERN * (_BLOCK // _PERIOD)
 _LITERAL = 64 << 10  # shorter fills are deflated with the headers around them
-_UNLISTED_DIR = "coroner-sim-unlisted"
+_UNLISTED_DIR = "usr/lib"  # where a layer that lists no file keeps its bytes
 _UNLISTED_FILE = 256 << 10
 _TAR_END = bytes(1024)  # two zero records, as Go's archive/tar ends an archive
 
@@ -127,16 +128,22 @@ def _tar_pieces(files: Iterable[FileEntry], mtime: float) -> Iterator[Piece]:
     yield _TAR_END
 
 
-def _with_unlisted(files: tuple[FileEntry, ...], size: int, index: int) -> tuple[FileEntry, ...]:
-    """The listed files, and unlisted ones making up a declared layer size the list does not reach."""
+def _with_unlisted(files: tuple[FileEntry, ...], size: int) -> tuple[FileEntry, ...]:
+    """The listed files, and unlisted ones making up a declared layer size the list does not reach: small
+    files in the directory the listed files share (usr/lib when none is listed), so the layer's weight
+    shows where its listed files are, as it would in the real layer, and no made-up file looks big."""
     missing = size - sum(f.size_bytes for f in files if f.kind == "file")
     if missing <= 0:
         return files
-    extra = [FileEntry(path=_UNLISTED_DIR, size_bytes=0, kind="dir", mode=0o755)]
-    count = -(-missing // _UNLISTED_FILE)
-    for n in range(count):
+    listed = [posixpath.dirname(f.path) for f in files if f.kind == "file"]
+    parent = (posixpath.commonpath(listed) if listed else "") or _UNLISTED_DIR
+    present = {f.path for f in files}
+    extra = [FileEntry(path=directory, size_bytes=0, kind="dir", mode=0o755)
+             for directory in ("/".join(parent.split("/")[:depth]) for depth in range(1, parent.count("/") + 2))
+             if directory not in present]
+    for n in range(-(-missing // _UNLISTED_FILE)):
         chunk = min(_UNLISTED_FILE, missing - n * _UNLISTED_FILE)
-        extra.append(FileEntry(path=f"{_UNLISTED_DIR}/layer{index}-{n:06d}.bin", size_bytes=chunk))
+        extra.append(FileEntry(path=f"{parent}/sim-unlisted-{n:06d}", size_bytes=chunk))
     return (*files, *extra)
 
 
@@ -281,8 +288,8 @@ def serve_image(evidence: ImageEvidence) -> ServedImage:
     # hashlib and zlib release the GIL on large buffers: the layers of a big image hash on every core.
     with concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="sim-registry") as pool:
         layers = tuple(pool.map(
-            lambda layer: build_layer(_with_unlisted(evidence.layer_files.get(layer.digest, ()), layer.size_bytes,
-                                                     layer.index), mtime, evidence.layer_compression),
+            lambda layer: build_layer(_with_unlisted(evidence.layer_files.get(layer.digest, ()), layer.size_bytes),
+                                      mtime, evidence.layer_compression),
             manifest.layers))
     config = _canonical(_config_document(evidence, [layer.diff_id for layer in layers]))
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.sim.server import running_sim
 
-pytestmark = pytest.mark.slow  # the whole diagnosis with the image autopsy from a registry
+pytestmark = pytest.mark.slow  # reads registry-meltdown's 4.2 GB image through the sim's registry
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def test_sim_serves_until_interrupted(tmp_path, source, banner, nodes):
             process.wait()
 
 
+@pytest.mark.slow  # a coroner process
 def test_sim_prints_the_mirror_setting_and_serves_the_images_there(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     process = subprocess.Popen(
