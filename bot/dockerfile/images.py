@@ -115,6 +115,16 @@ def runs_non_root(ref: ImageRef) -> bool:
     return "nonroot" in tag or "non-root" in tag or ref.repository.startswith("chainguard/")
 
 
+# Windows container images (servercore, nanoserver, and the language images built on them): no uids,
+# no POSIX shell; `USER 10001:10001` does not start there.
+_WINDOWS_TAG = re.compile(r"(nanoserver|windowsservercore|servercore|ltsc20\d\d|windows-?\d)", re.I)
+
+
+def windows_image(ref: ImageRef) -> bool:
+    return ref.repository.startswith("windows/") or ref.name in ("windows", "nanoserver", "servercore") or bool(
+        _WINDOWS_TAG.search(ref.tag or ""))
+
+
 # Images whose whole purpose is building: shipping them ships compilers and headers.
 def toolchain_image(ref: ImageRef) -> bool:
     tag = ref.tag or ""

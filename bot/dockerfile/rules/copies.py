@@ -6,7 +6,7 @@ import re
 from fnmatch import fnmatch
 from pathlib import Path
 
-from bot.dockerfile.packages import classify
+from bot.dockerfile.packages import PackageCall, classify
 from bot.dockerfile.parser import Dockerfile, Instruction
 from bot.dockerfile.rules.edits import Fixer, Work, add_flag, by_rule, edit_each, lines_of, splice, split_head
 from bot.dockerfile.rules.state import Check, State, copy_sources
@@ -34,10 +34,36 @@ _MANIFESTS = {
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tb2|tar\.xz|txz|tar\.lz|tlz|tar\.z|tz|tar\.zst|gz|bz2|xz)$", re.I)
 
 
+def _dependency_install(call: PackageCall) -> bool:
+    """Whether the call installs a project's dependencies from its manifests (`pip install -r`, `npm ci`)."""
+    manager = call.manager
+    return (
+        (manager == "pip" and call.action == "install" and call.has_option("-r", "--requirement"))
+        or (manager in ("npm", "pnpm") and call.action in ("install", "ci") and not call.packages)
+        or (manager == "yarn" and call.action == "install")
+        or (manager == "go" and call.action == "download")
+        or (manager in ("bundle", "composer", "poetry", "pipenv") and call.action == "install")
+        or (manager == "uv" and call.action == "sync")
+    )
+
+
+# Managers whose install also installs the project itself unless told not to: that run needs the source,
+# and the dependencies-first form is one more run with this option before the source COPY.
+_DEPS_ONLY = {"uv": ("--no-install-project", "--no-install-workspace"), "poetry": ("--no-root",)}
+
+
+def _installs_project(call: PackageCall) -> bool:
+    words = call.command.unwrapped().words
+    return call.manager in _DEPS_ONLY and not any(w in words for w in _DEPS_ONLY[call.manager])
+
+
 def _check_copy_order(st: State) -> None:
     for stage in st.dockerfile.stages:
         whole: Instruction | None = None
         manifests_copied: set[str] = set()
+        # managers whose dependencies were installed before the source COPY (`uv sync --no-install-project`
+        # with bind-mounted manifests): a later run of theirs installs only the project, which needs the source
+        installed_before: set[str] = set()
         for ins in stage.instructions:
             if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
                 srcs = copy_sources(ins)
@@ -45,29 +71,27 @@ def _check_copy_order(st: State) -> None:
                     whole = ins
                 elif whole is None:
                     manifests_copied.update(Path(s).name for s in srcs)
-            if ins.keyword != "RUN" or whole is None:
+            if ins.keyword != "RUN":
+                continue
+            if whole is None:
+                installed_before.update(call.manager for call in st.calls(ins) if _dependency_install(call))
                 continue
             for call in st.calls(ins):
                 manager = call.manager
-                install = (
-                    (manager == "pip" and call.action == "install" and call.has_option("-r", "--requirement"))
-                    or (manager in ("npm", "pnpm") and call.action in ("install", "ci") and not call.packages)
-                    or (manager == "yarn" and call.action == "install")
-                    or (manager == "go" and call.action == "download")
-                    or (manager in ("bundle", "composer", "poetry", "pipenv") and call.action == "install")
-                    or (manager == "uv" and call.action == "sync")
-                )
-                if not install:
+                if not _dependency_install(call) or manager in installed_before:
                     continue
                 wanted = _MANIFESTS.get(manager, ())
                 if any(_fn_any(name, wanted) for name in manifests_copied):
                     continue
                 items = list(stage.instructions)
                 blocker = copy_order_blocker(items[items.index(whole) + 1 : items.index(ins) + 1])
+                if blocker is None and _installs_project(call) and len(st.script(ins).commands) > 1:
+                    blocker = (f"line {ins.line} installs the project itself along with other commands; install "
+                               f"the dependencies first with `{manager} {call.action} {_DEPS_ONLY[manager][0]}`")
                 st.add("copy-before-deps", whole,
                        f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
                        install_line=ins.line, manager=manager, fixable=blocker is None and manager in _MANIFEST_MOVE,
-                       blocker=blocker,
+                       blocker=blocker, installs_project=_installs_project(call), action=call.action,
                        remediation="COPY the dependency manifests and install them first, then COPY the source.")
                 break
             else:
@@ -185,6 +209,20 @@ def _fix_copy_order(w: Work) -> str | None:
         copy_line = f"{head}{manifests} {dest}"
         lines = lines_of(d.text)
         whole_lines = lines[whole.line - 1 : whole.end_line]
+        if f.evidence.get("installs_project"):
+            # `uv sync` / `poetry install` also installs the project, which needs the source: the
+            # dependencies install first with the deps-only option, the original run stays after the source
+            option = _DEPS_ONLY[manager][0]
+            deps_only, found = re.subn(rf"\b({manager}\s+{re.escape(str(f.evidence.get('action')))})\b",
+                                       rf"\1 {option}", install.original, count=1)
+            if not found:  # options between the tool and its subcommand: not a rewrite to guess at
+                w.notes.append(f"copy-before-deps (line {whole.line}): left alone, add `{option}` to a "
+                               "dependencies-only install before the source COPY")
+                continue
+            return splice(d.text, [
+                (whole.line - 1, whole.end_line, []),
+                (install.line - 1, install.line - 1, [copy_line, *deps_only.split("\n"), *whole_lines]),
+            ])
         edits = [
             (whole.line - 1, whole.end_line, []),
             (install.line - 1, install.line - 1, [copy_line]),
