@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from bot.dockerfile.options import APT, is_false
 from bot.dockerfile.packages import PackageCall
@@ -83,12 +84,14 @@ def _fix_apt_update_alone(w: Work) -> str | None:
             continue
         head, _ = split_head(ins)
         flags = [fl for fl in split_head(nxt)[0].split()[1:] if fl not in head.split()]
-        first = ins.original.split("\n")
+        # an exec-form RUN joins as the same words in shell form: a JSON array is no command to chain
+        first = [head + shlex.join(ins.exec_form)] if ins.exec_form is not None else ins.original.split("\n")
         if flags:
             first[0] = re.sub(r"^(\s*\S+)", lambda m: m.group(1) + " " + " ".join(flags), first[0], count=1)  # noqa: B023 - called at once
         first[-1] = first[-1].rstrip() + f" {d.escape}"
-        nxt_lines = nxt.original.split("\n")
-        nxt_lines[0] = f"{indent_of(ins)}    && {split_head(nxt)[1]}"
+        nxt_lines = [""] if nxt.exec_form is not None else nxt.original.split("\n")
+        nxt_args = shlex.join(nxt.exec_form) if nxt.exec_form is not None else split_head(nxt)[1]
+        nxt_lines[0] = f"{indent_of(ins)}    && {nxt_args}"
         # drop the blank/comment lines between the two RUNs only when there are none; otherwise keep them above
         between = lines_of(d.text)[ins.end_line : nxt.line - 1]
         return splice(d.text, [(ins.line - 1, nxt.end_line, between + first + nxt_lines)])
