@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.dockerfile.images import parse_ref, slim_variant
+from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant
 from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.shell import parse_script
@@ -140,7 +140,9 @@ def plan(d: Dockerfile) -> WheelSplit | str:
         others.append(ins)
     if not pip_runs:
         return "no `pip install`, `npm ci` or `go build` RUN to move into a builder stage"
-    if not tool_installs:
+    ref = parse_ref(stage.base_image)
+    runtime_base = cuda_runtime_variant(ref)  # a CUDA devel base is the toolkit itself: the final stage drops it
+    if not tool_installs and runtime_base is None:
         return "the build tools are not installed by a package manager in this stage"
     for ins in others:
         for name, _ in _calls(ins):
@@ -148,8 +150,7 @@ def plan(d: Dockerfile) -> WheelSplit | str:
                 return f"line {ins.line} runs `{name}`, which needs the build tools"
     names = {s.name for s in d.stages if s.name}
     builder = next(n for n in ("builder", "wheels", "wheel-builder", "python-builder") if n not in names)
-    ref = parse_ref(stage.base_image)
-    final_base = (slim_variant(ref) if ref.name == "python" else None) or stage.base_image_raw
+    final_base = runtime_base or (slim_variant(ref) if ref.name == "python" else None) or stage.base_image_raw
     return WheelSplit(stage, tuple(pip_runs), tuple(tool_installs), final_base, builder)
 
 
@@ -256,8 +257,12 @@ def notes(split: WheelSplit) -> list[str]:
     """What the split did, and for each dropped toolkit the runtime package to install if it is needed."""
     dropped = split.dropped
     out = [f"build-tools-in-final-stage: split into a `{split.builder_name}` stage that builds the wheels and a "
-           f"final stage on {split.final_base} that installs them; {', '.join(dropped)} no longer "
-           + ("ships" if len(dropped) == 1 else "ship")]
+           f"final stage on {split.final_base} that installs them"
+           + (f"; {', '.join(dropped)} no longer " + ("ships" if len(dropped) == 1 else "ship") if dropped else "")]
+    if cuda_runtime_variant(parse_ref(split.stage.base_image)) == split.final_base:
+        out.append(f"build-tools-in-final-stage: the final stage runs on {split.final_base}, the CUDA runtime "
+                   f"libraries without nvcc and the headers; if the app compiles CUDA code at run time (JIT "
+                   f"extensions), keep {split.stage.base_image} there")
     compilers = [p for p in dropped if _COMPILERS.match(p)]
     if compilers:
         out.append(f"build-tools-in-final-stage: {', '.join(compilers)} only run in the builder now: the wheels "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.dockerfile import split
-from bot.dockerfile.images import parse_ref, slim_variant, toolchain_image
+from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant, toolchain_image
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, lines_of, split_head
@@ -23,9 +23,12 @@ def _check_build_tools(st: State) -> None:
         if stage.base_stage(d.stages) is None:
             ref = parse_ref(stage.base_image)
             if toolchain_image(ref):
+                # a CUDA devel base moves to its runtime twin when the Python split applies
+                cuda_split = cuda_runtime_variant(ref) is not None and stage is d.final_stage and not isinstance(
+                    split.plan(d), str)
                 st.add("build-tools-in-final-stage", stage.from_instruction,
                        f"{stage.base_image} is a toolchain image, and it ships",
-                       fixable=go_build_output(d) is not None, image=stage.base_image,
+                       fixable=go_build_output(d) is not None or cuda_split, image=stage.base_image,
                        **({"why_not": cgo_blocker} if (cgo_blocker := _cgo_blocker(d)) else {}),
                        remediation="Build in this image, then COPY --from the artifact into a runtime image.")
         for ins in stage.shell_runs():
@@ -183,7 +186,8 @@ def _apk_virtual_removed(st: State, ins: Instruction) -> bool:
 
 def _fix_multistage(w: Work) -> str | None:
     """Python with build tools in the final stage, on any base: build wheels in a builder stage."""
-    if not [f for f in by_rule(w.findings(), "build-tools-in-final-stage") if f.evidence.get("instruction") == "RUN"]:
+    if not [f for f in by_rule(w.findings(), "build-tools-in-final-stage") if f.evidence.get("instruction") == "RUN"
+            or cuda_runtime_variant(parse_ref(str(f.evidence.get("image", ""))))]:
         return None
     d = w.parsed()
     found = split.plan(d)
