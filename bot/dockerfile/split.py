@@ -61,6 +61,7 @@ class ToolInstall:
     instruction: Instruction
     dropped: tuple[str, ...]  # as written (`gcc=4:12.2.0-3`)
     added: tuple[str, ...]  # runtime libraries of dropped -dev packages
+    virtuals: tuple[str, ...] = ()  # `apk add --virtual .build-deps …`: the name a later `apk del` removes
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,28 @@ def _tool_install(ins: Instruction, calls: list[tuple[str, PackageCall | None]])
              and call.action in ("install", "add") for p in call.packages if is_build_tool(package_name(p))]
     if not tools:
         return None
-    return ToolInstall(ins, tuple(tools), tuple(RUNTIME_LIBRARY[package_name(p)] for p in tools if package_name(p) in RUNTIME_LIBRARY))
+    virtuals = []
+    for _, call in calls:
+        if call is not None and call.manager == "apk":
+            words = list(call.command.unwrapped().words)
+            for i, word in enumerate(words):
+                if word in ("--virtual", "-t") and i + 1 < len(words):
+                    virtuals.append(words[i + 1])
+                elif word.startswith("--virtual="):
+                    virtuals.append(word.split("=", 1)[1])
+    return ToolInstall(ins, tuple(tools), tuple(RUNTIME_LIBRARY[package_name(p)] for p in tools if package_name(p) in RUNTIME_LIBRARY),
+                       tuple(virtuals))
+
+
+def _removes_only(ins: Instruction, names: set[str]) -> bool:
+    """Whether the RUN only removes packages (`apk del .build-deps`, `apt-get purge gcc`) among `names`:
+    once the split takes their install out of the final stage, it removes nothing there (and `apk del`
+    of a name it does not know fails the build)."""
+    calls = _calls(ins)
+    return bool(calls) and all(
+        call is not None and call.manager in _SYSTEM_MANAGERS and call.action in ("del", "remove", "purge")
+        and call.packages and all(package_name(p) in names for p in call.packages)
+        for _, call in calls)
 
 
 def plan(d: Dockerfile) -> WheelSplit | str:
@@ -173,11 +195,15 @@ def rewrite(d: Dockerfile, split: WheelSplit) -> str:
     final_from[0] = final_from[0].replace(stage.base_image_raw, split.final_base, 1)
     out = lines[: from_ins.line - 1] + builder + [""] + final_from
     tools = {t.instruction.line: t for t in split.tool_installs}
+    gone = {package_name(p) for t in split.tool_installs for p in t.dropped} | {
+        v for t in split.tool_installs for v in t.virtuals}
     prev_end = from_ins.end_line
     for ins in stage.instructions[1:]:
         out += lines[prev_end : ins.line - 1]  # comments and blank lines between instructions stay
         prev_end = ins.end_line
         body = ins.original.split("\n")
+        if ins.keyword == "RUN" and ins.exec_form is None and not ins.heredocs and _removes_only(ins, gone):
+            continue
         if ins.line in tools:
             out += without_tools(body, tools[ins.line])
         elif ins in split.pip_runs:
@@ -286,7 +312,8 @@ def notes(split: WheelSplit) -> list[str]:
         elif package in RUNTIME_LIBRARY:
             out.append(f"build-tools-in-final-stage: {package} is replaced by its runtime library "
                        f"{RUNTIME_LIBRARY[package]} in the final stage")
-        elif package.endswith(("-dev", "-devel")) and not re.match(r"^python[0-9.]*-dev", package):
+        elif package.endswith(("-dev", "-devel")) and not re.match(r"^python[0-9.]*-dev", package) and not _COMPILERS.match(package):
             out.append(f"build-tools-in-final-stage: {package} no longer ships; if a wheel links against it, install "
-                       f"its runtime library in the final stage (the package `apt-cache depends {package}` names)")
+                       f"its runtime library in the final stage (the package `apt-cache depends {package}` or "
+                       f"`apk info -R {package}` names)")
     return out

@@ -6,7 +6,8 @@ import re
 
 from bot.dockerfile.images import parse_ref
 from bot.dockerfile.options import APK, PIP
-from bot.dockerfile.parser import Dockerfile, Instruction
+from bot.dockerfile.packages import PackageCall
+from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import (
     Fixer,
     Work,
@@ -19,7 +20,7 @@ from bot.dockerfile.rules.edits import (
     span_of,
     splice,
 )
-from bot.dockerfile.rules.state import Check, State, cache_mount_targets, root_user_at
+from bot.dockerfile.rules.state import Check, State, cache_mount_targets, copy_sources, root_user_at
 from bot.domain import Finding
 
 
@@ -57,6 +58,19 @@ def _go_caches(d: Dockerfile) -> tuple[list[str], list[str]]:
         mods.append(modcache[stage.index] or f"{path.rstrip('/')}/pkg/mod")
         builds.append(gocache[stage.index] or "/root/.cache/go-build")
     return mods, builds
+
+
+# Options only Yarn 2+ (Berry) knows; Yarn 1 calls them --frozen-lockfile and --prefer-offline.
+_BERRY_OPTIONS = frozenset({"--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"})
+
+
+def _yarn_berry(stage: Stage, call: PackageCall) -> bool:
+    """Yarn 2+ (a `.yarnrc.yml` copied in, or a Berry-only option): its cache is where Plug'n'Play loads the
+    packages from at run time, so `yarn cache clean` would break the app, not slim it."""
+    if any(w.split("=", 1)[0] in _BERRY_OPTIONS for w in call.command.unwrapped().words):
+        return True
+    return any(ins.keyword in ("COPY", "ADD") and any(src.rstrip("/").endswith(".yarnrc.yml") for src in copy_sources(ins))
+               for ins in stage.instructions)
 
 
 def _check_caches(st: State) -> None:
@@ -101,7 +115,7 @@ def _check_caches(st: State) -> None:
                     st.add("package-cache", ins, f"{name} install without `{name} clean all`",
                            hadolint="DL3032" if call.manager == "yum" else "DL3040", manager=name,
                            remediation=f"End the RUN with `&& {name} clean all`.")
-                if call.manager == "yarn" and call.action in ("install", "") and not _cleans(st, ins, "yarn"):
+                if call.manager == "yarn" and call.action in ("install", "") and not _cleans(st, ins, "yarn") and not _yarn_berry(stage, call):
                     st.add("package-cache", ins, "yarn install without `yarn cache clean`", hadolint="DL3060",
                            manager="yarn", remediation="End the RUN with `&& yarn cache clean`.")
                 if call.manager == "npm" and call.action in ("install", "ci") and not _cleans(st, ins, "npm"):
