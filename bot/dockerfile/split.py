@@ -62,6 +62,7 @@ class ToolInstall:
     dropped: tuple[str, ...]  # as written (`gcc=4:12.2.0-3`)
     added: tuple[str, ...]  # runtime libraries of dropped -dev packages
     virtuals: tuple[str, ...] = ()  # `apk add --virtual .build-deps …`: the name a later `apk del` removes
+    manager: str = "apt"  # the system package manager that installs them
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,9 @@ def _tool_install(ins: Instruction, calls: list[tuple[str, PackageCall | None]])
                     virtuals.append(words[i + 1])
                 elif word.startswith("--virtual="):
                     virtuals.append(word.split("=", 1)[1])
+    manager = next(call.manager for _, call in calls if call is not None and call.manager in _SYSTEM_MANAGERS)
     return ToolInstall(ins, tuple(tools), tuple(RUNTIME_LIBRARY[package_name(p)] for p in tools if package_name(p) in RUNTIME_LIBRARY),
-                       tuple(virtuals))
+                       tuple(virtuals), manager)
 
 
 def _removes_only(ins: Instruction, names: set[str]) -> bool:
@@ -279,6 +281,11 @@ _COMPILERS = re.compile(r"^(build-essential|build-base|gcc.*|g\+\+.*|clang.*|llv
 _CUDA = re.compile(r"^(cuda-toolkit|cuda-nvcc|cuda-compiler|nvidia-cuda-toolkit)(-(?P<version>\d+-\d+))?")
 
 
+# How each package manager names what a package depends on (a -dev package's runtime library among them).
+_DEPENDS = {"apt": "apt-cache depends", "apk": "apk info -R", "dnf": "dnf repoquery --requires",
+            "yum": "repoquery --requires", "zypper": "zypper info --requires"}
+
+
 def notes(split: WheelSplit) -> list[str]:
     """What the split did, and for each dropped toolkit the runtime package to install if it is needed."""
     dropped = split.dropped
@@ -289,6 +296,7 @@ def notes(split: WheelSplit) -> list[str]:
         out.append(f"build-tools-in-final-stage: the final stage runs on {split.final_base}, the CUDA runtime "
                    f"libraries without nvcc and the headers; if the app compiles CUDA code at run time (JIT "
                    f"extensions), keep {split.stage.base_image} there")
+    managers = {package_name(p): t.manager for t in split.tool_installs for p in t.dropped}
     compilers = [p for p in dropped if _COMPILERS.match(p)]
     if compilers:
         out.append(f"build-tools-in-final-stage: {', '.join(compilers)} only run in the builder now: the wheels "
@@ -314,6 +322,6 @@ def notes(split: WheelSplit) -> list[str]:
                        f"{RUNTIME_LIBRARY[package]} in the final stage")
         elif package.endswith(("-dev", "-devel")) and not re.match(r"^python[0-9.]*-dev", package) and not _COMPILERS.match(package):
             out.append(f"build-tools-in-final-stage: {package} no longer ships; if a wheel links against it, install "
-                       f"its runtime library in the final stage (the package `apt-cache depends {package}` or "
-                       f"`apk info -R {package}` names)")
+                       f"its runtime library in the final stage (the package `{_DEPENDS[managers.get(package, 'apt')]} "
+                       f"{package}` names)")
     return out

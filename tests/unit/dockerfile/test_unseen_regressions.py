@@ -221,10 +221,13 @@ CMD ["python", "-c", "import cffi"]
 
 
 def test_the_split_drops_the_removal_of_what_it_took_out() -> None:
-    text = fix(APK_VIRTUAL_LATER).text
-    final = text.split("\n\nFROM ", 1)[1]
+    result = fix(APK_VIRTUAL_LATER)
+    final = result.text.split("\n\nFROM ", 1)[1]
     assert "apk del" not in final  # `apk del .build-deps` of a name the final stage never added
     assert "RUN apk add --no-cache libffi" in final
+    # the hint names the image's own package manager
+    assert any("`apk info -R libffi-dev`" in n for n in result.notes)
+    assert not any("apt-cache" in n for n in result.notes)
 
 
 # --- caches ---------------------------------------------------------------------------------------
