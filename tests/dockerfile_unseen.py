@@ -15,6 +15,7 @@ CONTEXT_FILES = (
     "Pipfile", "Pipfile.lock", "uv.lock", "environment.yml", "requirements.txt", "requirements-dev.txt",
     "app.py", "main.py", "serve.py", "run.sh", "entrypoint.sh", "src/app.py", "cmd/app/main.go",
     ".yarn/releases/yarn.cjs", ".git/HEAD", "node_modules/left-pad/index.js", "tests/data/big.csv",
+    "rootfs.tar.gz", "config/app.toml", "target/app.jar", "build.gradle", "settings.gradle", "app.sh",
 )
 
 UNSEEN: dict[str, str] = {
@@ -445,5 +446,134 @@ RUN apt-get update && apt-get -o APT::Install-Recommends=false -yqq install ngin
 RUN apt-get update && apt-get install --install-recommends=no -y curl && rm -rf /var/lib/apt/lists/*
 EXPOSE 8080
 CMD ["nginx", "-g", "daemon off;"]
+''',
+    "heredoc-variants": r'''# syntax=docker/dockerfile:1.7
+FROM ubuntu:24.04
+RUN <<EOT bash
+  set -euo pipefail
+  apt-get update
+  apt-get install -y python3-venv
+EOT
+RUN <<-EOF
+	echo one > /a
+	echo two > /b
+EOF
+RUN cat <<EOF > /etc/motd
+hello $USER
+EOF
+COPY --chmod=755 <<EOF /usr/local/bin/start
+#!/bin/sh
+exec python3 -m http.server 8080
+EOF
+CMD ["/usr/local/bin/start"]
+''',
+    "go-cross-platform": r'''FROM --platform=$BUILDPLATFORM golang:1.23-alpine AS build
+ARG TARGETOS TARGETARCH
+WORKDIR /src
+COPY go.* ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" -o /out/app ./cmd/app
+
+FROM alpine:3.20
+RUN apk add --no-cache ca-certificates tzdata
+COPY --from=build /out/app /usr/bin/app
+USER 65534
+ENTRYPOINT ["/usr/bin/app"]
+''',
+    "ubi-microdnf": r'''FROM registry.access.redhat.com/ubi9/ubi-minimal:9.4
+RUN microdnf install -y java-17-openjdk-headless shadow-utils && microdnf clean all
+RUN dnf install -y gcc make
+COPY target/app.jar /opt/app.jar
+CMD java -jar /opt/app.jar
+''',
+    "add-variants": r'''FROM debian:bookworm-slim
+ADD rootfs.tar.gz /
+ADD https://example.com/tool.tgz /tmp/
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/x /x
+ADD config/ /etc/app/
+ADD git@github.com:moby/buildkit.git#v0.14.0 /src
+CMD ["/bin/app"]
+''',
+    "apt-pins-backports": r'''FROM debian:bookworm
+RUN echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/bp.list \
+ && apt-get update \
+ && apt-get install -y -t bookworm-backports golang-1.22-go=1.22.* git=1:2.39.* \
+ && apt-get install -y --no-install-recommends ca-certificates
+COPY . /src
+RUN cd /src && /usr/lib/go-1.22/bin/go build -o /usr/local/bin/app .
+CMD ["app"]
+''',
+    "arg-uid-user": r'''FROM python:3.12-slim
+ARG UID=1000
+ARG GID=1000
+RUN groupadd -g ${GID} app && useradd -u ${UID} -g app -m app
+WORKDIR /home/app
+COPY --chown=${UID}:${GID} requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY --chown=${UID}:${GID} . .
+USER ${UID}:${GID}
+HEALTHCHECK --interval=30s CMD curl -f http://localhost:8000/ || exit 1
+CMD ["python", "main.py"]
+''',
+    "npm-global-and-pm2": r'''FROM node:22-alpine
+RUN npm install -g pm2@5.4.2 && npm cache clean --force
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --production
+COPY . .
+EXPOSE 3000
+CMD ["pm2-runtime", "ecosystem.config.js"]
+''',
+    "java-jlink": r'''FROM eclipse-temurin:21-jdk AS jre
+RUN jlink --add-modules java.base,java.logging,java.sql --strip-debug --no-man-pages --no-header-files --compress=2 --output /jre
+
+FROM gradle:8.10-jdk21 AS build
+WORKDIR /w
+COPY build.gradle settings.gradle ./
+RUN gradle dependencies --no-daemon
+COPY src src
+RUN gradle bootJar --no-daemon
+
+FROM debian:bookworm-slim
+COPY --from=jre /jre /opt/jre
+COPY --from=build /w/build/libs/app.jar /app.jar
+ENV PATH=/opt/jre/bin:$PATH
+USER 10001
+ENTRYPOINT ["java", "-jar", "/app.jar"]
+''',
+    "escape-backtick-linux": r'''# escape=`
+FROM alpine:3.20
+RUN apk add `
+      curl `
+      jq
+COPY app.sh /app.sh
+CMD ["/app.sh"]
+''',
+    "pip-env-nocache-and-prefixes": r'''FROM python:3.12-slim
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.txt /tmp/
+RUN pip install -r /tmp/requirements.txt
+RUN python -m pip install --no-cache-d gunicorn==22.0.0
+RUN pip3 install --no-cache-dir=false uvicorn==0.30.1
+COPY . /app
+WORKDIR /app
+USER 10001
+CMD ["gunicorn", "app:app"]
+''',
+    "existing-final-named-stage": r'''FROM python:3.11-slim AS build
+RUN apt-get update && apt-get install -y build-essential
+COPY requirements.txt .
+RUN pip wheel -w /w -r requirements.txt
+
+FROM build AS test
+COPY . .
+RUN pytest
+
+FROM python:3.11-slim AS final
+COPY --from=build /w /w
+RUN pip install /w/*.whl
+COPY . /app
+CMD ["python", "/app/main.py"]
 ''',
 }

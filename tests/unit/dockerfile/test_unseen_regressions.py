@@ -241,3 +241,9 @@ def test_yarn_berry_keeps_its_cache() -> None:
         assert "yarn cache clean" not in fix(text).text
     classic = "FROM node:20-slim\nCOPY package.json yarn.lock ./\nRUN yarn install --frozen-lockfile\nUSER node\nCMD [\"node\", \"i.js\"]\n"
     assert by("package-cache", classic)
+
+
+def test_a_versioned_go_compiler_package_is_a_build_tool() -> None:
+    text = "FROM debian:12-slim\nRUN apt-get install -y --no-install-recommends golang-1.22-go\nUSER 1\nCMD [\"app\"]\n"
+    [finding] = by("build-tools-in-final-stage", text)
+    assert finding.evidence["packages"] == ["golang-1.22-go"]
