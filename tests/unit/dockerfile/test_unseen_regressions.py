@@ -247,3 +247,28 @@ def test_a_versioned_go_compiler_package_is_a_build_tool() -> None:
     text = "FROM debian:12-slim\nRUN apt-get install -y --no-install-recommends golang-1.22-go\nUSER 1\nCMD [\"app\"]\n"
     [finding] = by("build-tools-in-final-stage", text)
     assert finding.evidence["packages"] == ["golang-1.22-go"]
+
+
+PPA = """\
+FROM ubuntu:22.04
+RUN apt-get update && apt-get install -y software-properties-common \\
+    && add-apt-repository -y ppa:git-core/ppa \\
+    && apt-get install -y git-man \\
+    && rm -rf /var/lib/apt/lists/*
+USER 10001
+CMD ["sleep", "infinity"]
+"""
+
+
+def test_without_recommends_add_apt_repository_still_has_its_gpg_agent() -> None:
+    # software-properties-common only recommends gpg-agent; add-apt-repository fails without it
+    text = fix(PPA).text
+    assert "apt-get install --no-install-recommends -y software-properties-common gpg-agent \\\n" in text
+    assert "apt-get install --no-install-recommends -y git-man \\\n" in text
+    assert text.count("gpg-agent") == 1
+    assert by("apt-no-install-recommends", text) == []
+    # no PPA added: nothing needs the agent
+    plain = "FROM ubuntu:22.04\nRUN apt-get install -y software-properties-common\nUSER 1\nCMD [\"x\"]\n"
+    assert "gpg-agent" not in fix(plain).text
+    with_gnupg = PPA.replace("software-properties-common", "software-properties-common gnupg")
+    assert "gpg-agent" not in fix(with_gnupg).text
