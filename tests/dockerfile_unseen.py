@@ -16,6 +16,8 @@ CONTEXT_FILES = (
     "app.py", "main.py", "serve.py", "run.sh", "entrypoint.sh", "src/app.py", "cmd/app/main.go",
     ".yarn/releases/yarn.cjs", ".git/HEAD", "node_modules/left-pad/index.js", "tests/data/big.csv",
     "rootfs.tar.gz", "config/app.toml", "target/app.jar", "build.gradle", "settings.gradle", "app.sh",
+    "requirements/prod.txt", "requirements/base.txt", "web/package.json", "deploy/requirements.txt",
+    "constraints.txt",
 )
 
 UNSEEN: dict[str, str] = {
@@ -575,5 +577,33 @@ COPY --from=build /w /w
 RUN pip install /w/*.whl
 COPY . /app
 CMD ["python", "/app/main.py"]
+''',
+    "pip-nested-requirements": r'''FROM python:3.12-slim
+WORKDIR /app
+COPY . .
+RUN pip install --no-cache-dir -r requirements/prod.txt
+USER 10001
+CMD ["python", "-m", "svc"]
+''',
+    "npm-subdir": r'''FROM node:20-slim
+WORKDIR /app
+COPY . /app
+RUN npm ci --prefix web && npm cache clean --force
+USER node
+CMD ["node", "web/server.js"]
+''',
+    "copy-dest-abs": r'''FROM python:3.12-slim
+COPY . /srv/app
+WORKDIR /srv/app
+RUN pip install --no-cache-dir -r requirements.txt
+USER 10001
+CMD ["python", "app.py"]
+''',
+    "pip-abs-requirements": r'''FROM python:3.12-slim
+WORKDIR /opt
+COPY . /srv/app
+RUN pip install --no-cache-dir -r /srv/app/deploy/requirements.txt -c /srv/app/constraints.txt
+USER 10001
+CMD ["python", "/srv/app/main.py"]
 ''',
 }

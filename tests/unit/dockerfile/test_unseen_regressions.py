@@ -272,3 +272,33 @@ def test_without_recommends_add_apt_repository_still_has_its_gpg_agent() -> None
     assert "gpg-agent" not in fix(plain).text
     with_gnupg = PPA.replace("software-properties-common", "software-properties-common gnupg")
     assert "gpg-agent" not in fix(with_gnupg).text
+
+
+# --- copy-before-deps: where the manifests go ------------------------------------------------------
+
+def test_a_requirements_file_in_a_directory_is_copied_where_pip_reads_it() -> None:
+    # `requirements/prod.txt` copied to ./prod.txt made `pip install -r requirements/prod.txt` fail; its
+    # directory comes along, for the `-r base.txt` such files hold
+    text = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements/prod.txt\nUSER 1\nCMD [\"svc\"]\n"
+    lines = fix(text).text.splitlines()
+    assert lines[2:5] == ["COPY --link requirements/ ./requirements/",
+                          "RUN pip install --no-cache-dir -r requirements/prod.txt", "COPY --link . ."]
+
+
+def test_absolute_requirement_paths_map_back_into_the_context() -> None:
+    text = ("FROM python:3.12-slim\nWORKDIR /opt\nCOPY . /srv/app\n"
+            "RUN pip install --no-cache-dir -r /srv/app/deploy/requirements.txt -c /srv/app/constraints.txt\n"
+            "USER 1\nCMD [\"svc\"]\n")
+    lines = fix(text).text.splitlines()
+    assert lines[2:4] == ["COPY --link constraints.txt /srv/app/", "COPY --link deploy/ /srv/app/deploy/"]
+    outside = text.replace("/srv/app/constraints.txt", "/etc/constraints.txt")
+    result = fix(outside)
+    assert "COPY --link . /srv/app\nRUN pip" in result.text
+    assert any("`/etc/constraints.txt` is not in the copied context" in n for n in result.notes)
+
+
+def test_an_install_pointed_at_another_directory_is_not_reordered() -> None:
+    text = "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci --prefix web\nUSER node\nCMD [\"node\", \"web/s.js\"]\n"
+    [finding] = by("copy-before-deps", text)
+    assert not finding.evidence["fixable"]
+    assert "COPY --link . .\nRUN npm ci --prefix web" in fix(text).text
