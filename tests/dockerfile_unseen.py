@@ -606,4 +606,62 @@ RUN pip install --no-cache-dir -r /srv/app/deploy/requirements.txt -c /srv/app/c
 USER 10001
 CMD ["python", "/srv/app/main.py"]
 ''',
+    "shell-cmd-vars": r'''FROM python:3.12-slim
+ENV PORT=8000
+COPY app.py /app.py
+USER 10001
+CMD python /app.py --port $PORT
+''',
+    "entrypoint-exec-and-sh-c": r'''FROM python:3.12-slim
+COPY app.py /app.py
+USER 10001
+ENTRYPOINT exec gunicorn --bind 0.0.0.0:${PORT:-8000} app:app
+''',
+    "secret-mount-pip": r'''# syntax=docker/dockerfile:1
+FROM python:3.12-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN --mount=type=secret,id=netrc,target=/root/.netrc pip install -r requirements.txt
+RUN --network=none python -c "print('offline')"
+COPY . .
+USER 10001
+CMD ["python", "app.py"]
+''',
+    "apt-var-packages": r'''FROM debian:bookworm-slim
+ARG PACKAGES="curl ca-certificates"
+RUN apt-get update && apt-get install -y $PACKAGES $(cat /dev/null) && rm -rf /var/lib/apt/lists/*
+USER 10001
+CMD ["curl", "--version"]
+''',
+    "scratch-final": r'''FROM rust:1.80-alpine AS build
+RUN apk add --no-cache musl-dev
+WORKDIR /src
+COPY . .
+RUN cargo build --release --target x86_64-unknown-linux-musl
+
+FROM scratch
+COPY --from=build /src/target/x86_64-unknown-linux-musl/release/app /app
+CMD ["/app"]
+''',
+    "distroless-python": r'''FROM python:3.11-slim AS build
+COPY requirements.txt .
+RUN pip install --target=/deps -r requirements.txt
+FROM gcr.io/distroless/python3-debian12
+COPY --from=build /deps /deps
+COPY app.py /app.py
+ENV PYTHONPATH=/deps
+CMD ["/app.py"]
+''',
+    "pip-multiline-flags": r'''FROM python:3.12
+WORKDIR /app
+COPY requirements.txt .
+RUN set -ex; \
+    pip install \
+      --upgrade \
+      -r requirements.txt; \
+    pip check
+COPY . .
+USER 10001
+CMD ["python", "app.py"]
+''',
 }
