@@ -24,13 +24,17 @@ NOTE_FINDINGS = 8
 
 def note_text(run: DiagnosisRun, *, service: str) -> str:
     """Plain text (PagerDuty notes are not markdown): the probable cause, then the most severe findings, in
-    the diagnosis's order and the text sink's words."""
+    the diagnosis's order and the text sink's words (Dockerfile hygiene left to the thread and the draft)."""
     lines = ["Coroner diagnosis"]
     cause = stored_cause(run)
     if cause:
         lines.append(f"Probable cause: {cause}")
-    findings = stored_diagnosis(run, service=service).findings
-    urgent = [f for f in findings if f.severity.rank <= Severity.HIGH.rank]
+    diagnosis = stored_diagnosis(run, service=service)
+    # The on-call reads the incident's evidence: Dockerfile lint that neither the cause nor the rollback
+    # decision rests on is hygiene for the draft, not something to act on during the page.
+    blamed = set(diagnosis.rollback.implicated_by) | set(diagnosis.cause.supporting if diagnosis.cause else ())
+    urgent = [f for f in diagnosis.findings if f.severity.rank <= Severity.HIGH.rank
+              and (f.check != "dockerfile" or f.rule in blamed)]
     lines += [finding_line(i, f) for i, f in enumerate(urgent[:NOTE_FINDINGS], 1)]
     if len(urgent) > NOTE_FINDINGS:
         lines.append(f"... {len(urgent) - NOTE_FINDINGS} more high or critical findings in the Slack thread")
