@@ -587,11 +587,14 @@ def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView], decision
     """A change reached production unchecked only when the trigger was the service's own change; a rollback
     was not taken only when one was recommended."""
     claims = []
-    if cause is not None and change_implicated:
-        trigger = next((link for link in cause.links if link.role == "trigger"), None)
-        if trigger is not None:
-            claims.append(Claim(Md("The change that triggered it reached production unchecked (see Contributing "
-                                   "factors)"), trigger.refs))
+    trigger = next((link for link in cause.links if link.role == "trigger"), None) if cause is not None else None
+    if trigger is not None and change_implicated:
+        claims.append(Claim(Md("The change that triggered it reached production unchecked (see Contributing "
+                               "factors)"), trigger.refs))
+    elif trigger is not None:
+        # Not the service's own change: what went wrong is that nothing contained the trigger.
+        claims.append(Claim(Md(f"Nothing contained the trigger ({inline(trigger.text)}) before it reached the "
+                               "service's pods"), trigger.refs))
     detect = _figure(figures, "Time to detect")
     if detect is not None and detect.value is not None and _seconds(detect) > DETECT_WELL_SECONDS:
         why = ("the page came from the symptom, not from the rollout's own health" if detect.span.startswith("change")

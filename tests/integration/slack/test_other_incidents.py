@@ -245,6 +245,10 @@ def test_the_user_sees_the_sre_answer(incident: Incident, expected: Expected) ->
         assert not rollback_rows and "No rollback was recommended" in response
         assert "change → page" not in response  # the last rollout did not start this incident
         assert "recommended rollback was not taken" not in draft
+        lessons = section(draft, "Lessons")
+        assert "reached production unchecked" not in lessons  # no change of the service's was the trigger
+        if expected.p0:
+            assert re.search(rf"Nothing contained the trigger \([^)]*{re.escape(expected.p0[0])}", lessons), lessons
     else:
         assert len(rollback_rows) == 1 and f"--to-revision={expected.rollback_revision}" in rollback_rows[0]
     # Figures: each is a value or says why it is missing; none is negative or measured from days before.
