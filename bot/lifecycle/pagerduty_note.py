@@ -11,6 +11,7 @@ from bot.incidents.pagerduty_api import PagerDutyClient, PagerDutyError, PagerDu
 from bot.jobs.note_to_pagerduty import NoteToPagerDuty
 from bot.lifecycle.slack_thread import stored_cause
 from bot.lifecycle.stored import stored_diagnosis
+from bot.render.blame import DOCKERFILE_CHECK, image_blamed
 from bot.render.text import finding_line
 from bot.store import Store
 from bot.store.outbox import Reservation
@@ -30,11 +31,11 @@ def note_text(run: DiagnosisRun, *, service: str) -> str:
     if cause:
         lines.append(f"Probable cause: {cause}")
     diagnosis = stored_diagnosis(run, service=service)
-    # The on-call reads the incident's evidence: Dockerfile lint that neither the cause nor the rollback
-    # decision rests on is hygiene for the draft, not something to act on during the page.
-    blamed = set(diagnosis.rollback.implicated_by) | set(diagnosis.cause.supporting if diagnosis.cause else ())
+    # The on-call reads the incident's evidence: when the image is not the cause, the Dockerfile's lint is
+    # hygiene for the thread and the draft, not something to act on during the page.
+    hygiene = not image_blamed(diagnosis.cause, diagnosis.rollback)
     urgent = [f for f in diagnosis.findings if f.severity.rank <= Severity.HIGH.rank
-              and (f.check != "dockerfile" or f.rule in blamed)]
+              and not (hygiene and f.check == DOCKERFILE_CHECK)]
     lines += [finding_line(i, f) for i, f in enumerate(urgent[:NOTE_FINDINGS], 1)]
     if len(urgent) > NOTE_FINDINGS:
         lines.append(f"... {len(urgent) - NOTE_FINDINGS} more high or critical findings in the Slack thread")

@@ -31,22 +31,11 @@ from bot.postmortem.markdown import Md, code, fenced, inline
 from bot.postmortem.response import Figure, Response, response
 from bot.reasoning import reason
 from bot.render import timeline as tl
+from bot.render.blame import IMAGE_SIZE_RULES, image_blamed
 from bot.render.order import order_findings, order_timeline, utc
 from bot.render.values import evidence_pairs, stamp
 from bot.units import human_bytes
 
-# Findings that explain why the image was big: they name the layers of the layer table.
-ROOT_CAUSE_RULES = (
-    "fat-layer",
-    "vcs-directory",
-    "host-dependencies",
-    "data-files",
-    "package-cache-left",
-    "build-toolchain",
-    "wasted-space",
-    "size-regression",
-    "image-size-regression",
-)
 
 # Layers at least this share of the image and this big are culprits even when no finding names them.
 CULPRIT_SHARE = 0.20
@@ -261,8 +250,7 @@ def build_view(
     # The service's own rollout is to blame only when the decision says so; the image only when its size
     # findings are in the chain. Otherwise the last rollout is context and the Dockerfile's findings hygiene.
     change_implicated = decision.recommended or bool(decision.implicated_by)
-    blamed = set(decision.implicated_by) | set(cause.supporting if cause else ())
-    image_is_cause = bool(blamed & set(ROOT_CAUSE_RULES))
+    image_is_cause = image_blamed(cause, decision)
     image_view = _image_view(image, raw_by_ref, recommended, image_is_cause=image_is_cause) if image else None
 
     moments = tl.fold(timeline)
@@ -358,7 +346,7 @@ def _layer_refs(layer: LayerSummary, findings: dict[str, Finding]) -> tuple[str,
     """Size findings whose evidence names this layer by index (`layer`, `layer_index`) or by digest."""
     refs = []
     for ref, finding in findings.items():
-        if finding.rule not in ROOT_CAUSE_RULES:
+        if finding.rule not in IMAGE_SIZE_RULES:  # the findings that name the layers of the layer table
             continue  # runs-as-root or a secret names a layer too, but does not make it big
         evidence = finding.evidence
         named = [evidence.get(k) for k in ("layer", "layer_index")]

@@ -214,6 +214,11 @@ def test_the_user_sees_the_sre_answer(incident: Incident, expected: Expected) ->
         assert word in cause_line.group(1), (word, cause_line.group(1))
         assert word in note
     assert "&lt;!channel&gt; &lt;b&gt;" in root and "<!channel>" not in root
+    # The thread keeps the diagnosis's order but says which High findings are the Dockerfile's hygiene.
+    lint = re.search(r"[^•]*`build-tools-in-final-stage`[^\\]*", diagnosis)
+    assert lint and "hygiene, not this cause" in lint.group(0), diagnosis
+    assert "hygiene, not this cause" not in re.search(r"[^•]*`(evictions|crashloop|rollback-not-indicated)`[^\\]*",
+                                                      diagnosis).group(0)  # type: ignore[union-attr]
     # The PagerDuty note lists the incident's evidence; the Dockerfile's lint is hygiene, left to the draft.
     assert "build-tools-in-final-stage" not in note and "dockerignore-missing" not in note
     # Rollback: advised (root, note, button) exactly when the service's own change is the cause.
