@@ -1,5 +1,6 @@
 """neighbours: blast-radius and noisy-neighbour, for every node under MemoryPressure, DiskPressure or
-PIDPressure, or where the service's pods were evicted (issue 9, part 2).
+PIDPressure, where the service's pods were evicted, or NotReady with the service's pods on it (issue 9,
+part 2).
 
 On each such node: who uses it (`consumers`: the pods grouped by owning workload, with the summary API's
 per-pod figures when it is on, else what the pod specs say), and which pods of *other* workloads its
@@ -31,6 +32,7 @@ RULES = ("noisy-neighbour", "blast-radius")
 RESOURCE = {"MemoryPressure": "memory", "DiskPressure": "ephemeral-storage", "PIDPressure": "pids"}
 SUMMARY_SOURCE = "kubelet summary API"
 SPEC_SOURCE = "pod specs"
+NOT_READY = "NotReady"  # a condition a node view can carry that no resource explains
 LOW_ON = re.compile(r"low on resource: ([a-z-]+)")
 
 
@@ -112,12 +114,15 @@ def _service_pods(ctx: CheckContext) -> list[PodSnapshot]:
 
 
 def _troubled_nodes(ctx: CheckContext) -> list[tuple[NodeSnapshot, list[str]]]:
-    """Nodes with a pressure condition, or where the service's pods were evicted; the service's first."""
+    """Nodes with a pressure condition, where the service's pods were evicted, or NotReady under the
+    service's pods (a lost node takes every workload's pods with it); the service's first."""
     evicted_on = {p.node_name for p in _service_pods(ctx) if p.reason == "Evicted" and p.node_name}
     mine = facts.readable_service_node_names(ctx)
     out = []
     for node in facts.nodes(ctx):
         pressures = [c.type for c in node.conditions if c.type in RESOURCE and c.status == "True"]
+        if not node.ready and node.name in mine:
+            pressures.append(NOT_READY)
         if pressures or node.name in evicted_on:
             out.append((node, pressures))
     return sorted(out, key=lambda item: (item[0].name not in mine, item[0].name))
@@ -131,10 +136,12 @@ def _evicted_for(pods: list[PodSnapshot]) -> str | None:
 
 
 def _resource(view: NodeView) -> str:
-    """The resource the node is short of: its pressure condition, else what its evictions were for."""
-    if view.pressures:
-        return RESOURCE[view.pressures[0]]
-    return view.evicted_for or "memory"
+    """The resource the node is short of: its pressure condition, else what its evictions were for; none
+    for a NotReady node without either (nothing was short: the node is gone)."""
+    short = [RESOURCE[p] for p in view.pressures if p in RESOURCE]
+    if short:
+        return short[0]
+    return view.evicted_for or ("none" if NOT_READY in view.pressures else "memory")
 
 
 def _blast_radius(views: list[NodeView], me: Workload, params: NeighboursParams, use_summary: bool) -> Finding:
@@ -205,8 +212,8 @@ def _noisy(views: list[NodeView], me: Workload, params: NeighboursParams) -> lis
     found: dict[Workload, list[tuple[NodeView, Consumer, float | None]]] = {}
     for view in views:
         resource = _resource(view)
-        if resource == "pids":
-            continue  # the summary has no per-pod process counts; nothing to weigh
+        if resource in ("pids", "none"):
+            continue  # the summary has no per-pod process counts, and a lost node no figures: nothing to weigh
         measured = sum(c.uses(resource) or 0 for c in view.consumers)
         if view.measured and measured * 2 >= view.in_use(resource):
             total = view.in_use(resource)

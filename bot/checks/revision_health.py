@@ -196,7 +196,23 @@ def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: l
         # What it runs now: "args --config /etc/worker/config.yaml --queue v2".
         parts = [f"{f} {' '.join(str(x) for x in new.get(f) or ()) or 'unset'}" for f in fields if f != "workingDir"]
         return "; ".join(parts) if parts else "workingDir changed"
+    if what == "probes":
+        # "readinessProbe httpGet /healthz:8080 -> httpGet /health/ready:8080": what to compare with the app.
+        return ", ".join(f"{f} {_probe(old.get(f))} -> {_probe(new.get(f))}" for f in fields)
     return ", ".join(fields) + " changed"
+
+
+def _probe(probe: Any) -> str:
+    if not isinstance(probe, Mapping):
+        return "unset"
+    for kind, target in (("httpGet", "path"), ("tcpSocket", "port"), ("grpc", "port"), ("exec", "command")):
+        action = probe.get(kind)
+        if isinstance(action, Mapping):
+            value = action.get(target)
+            text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            port = action.get("port") if kind == "httpGet" else None
+            return f"{kind} {text}" + (f":{port}" if port is not None else "")
+    return "changed"
 
 
 def _tag(image: str) -> str:

@@ -29,16 +29,11 @@ def render_text(decision: GateDecision, *, fix: FixResult | None = None) -> str:
 
 
 def _fix_lines(fix: FixResult | None) -> list[str]:
-    """The fix as `coroner fix` gives it: the diff, then the .dockerignore to write."""
-    if fix is None or not (fix.diff or fix.dockerignore):
+    """The fix as `coroner fix` prints it: one patch, the .dockerignore's hunk included."""
+    if fix is None or not fix.patch:
         return []
-    out = ["", f"Fix for {fix.path} (coroner fix --write applies it):"]
-    if fix.diff:
-        out.append(fix.diff.rstrip("\n"))
-    if fix.dockerignore and fix.dockerignore_path:
-        out.append(f"and write {fix.dockerignore_path}:")
-        out += [f"  {line}" for line in fix.dockerignore.splitlines()]
-    return out
+    return ["", f"Fix for {fix.path} (apply with `patch -p1` or `git apply`; coroner fix --write applies it):",
+            fix.patch.rstrip("\n")]
 
 
 def _evidence_lines(reason: GateReason) -> list[str]:

@@ -30,6 +30,8 @@ def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, w
         return _from_nodes(findings, decision)
     if any(f.rule in OWN_RULES for f in symptoms):
         return _own_failures(findings, decision)
+    if not symptoms and (hpa := _hpa_at_max(findings)) is not None:
+        return _load_beyond_max(hpa, decision)
     if not symptoms:
         elsewhere = sorted({str(f.evidence.get("node")) for f in findings if f.rule in NODE_SYMPTOMS})
         ruled_out = _ruled_out_revision(decision) + (
@@ -165,6 +167,12 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
         chain.append(CauseLink("symptom", f"{plural(int(ev['other_pods']), 'pod')} of "
                                           f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} hit too",
                                ("blast-radius",)))
+    lost = _lost_nodes(findings)
+    if not any(link.role == "trigger" for link in chain) and lost and not every(findings, "node-pressure"):
+        # No pressure on the nodes: nothing consumed them, they stopped answering.
+        chain.insert(0, CauseLink("trigger", f"{'node ' if len(lost) == 1 else 'nodes '}{', '.join(lost[:3])} "
+                                             "stopped reporting (kubelet or node down)", ("node-not-ready",)))
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     if not any(link.role == "trigger" for link in chain):
         unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
         text = "unknown consumer" + (f" (cannot see {unseen})" if unseen else "")
@@ -172,6 +180,12 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
         candidates = tuple(f.title for f in every(findings, "node-disk-high")[:3])
         return _cause(chain, _ruled_out_revision(decision), confidence, candidates)
     return _cause(chain, _ruled_out_revision(decision), confidence)
+
+
+def _lost_nodes(findings: Sequence[Finding]) -> list[str]:
+    """The NotReady nodes hosting the service whose kubelet stopped posting status (Ready=Unknown)."""
+    return sorted(str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))
+                  if f.evidence.get("ready") == "Unknown")
 
 
 def _disk_filler(findings: Sequence[Finding]) -> str | None:
@@ -215,10 +229,37 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
 
 
 def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
-    chain = _symptoms(findings, skip=set())
-    chain.insert(0, CauseLink("trigger", f"unknown: not the rollout ({decision.reason})", ()))
+    """The service's pods fail by themselves, but not from its rollout: the chain says how they fail (the
+    mechanism); what changed is known only when the HPA at its maximum says the load outgrew the limit."""
+    mechanism: list[CauseLink] = []
+    if (crash := first(findings, "crashloop")) is not None:
+        mechanism.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
+    elif (pull := first(findings, "image-pull-failing")) is not None:
+        mechanism.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
+    hpa = _hpa_at_max(findings)
+    if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):
+        chain.insert(0, CauseLink("trigger", f"load beyond the memory limit ({_hpa_text(hpa)})", ("hpa-scaling",)))
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
+    # What changed outside the rollout (a dependency, the data, a secret) is not seen: say so, list what was.
+    chain.insert(0, CauseLink("trigger", decision.reason, ()))
     candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)
-    return _cause(chain, (), Confidence.LOW, candidates)
+    return _cause(chain, _ruled_out_revision(decision), Confidence.LOW, candidates)
+
+
+def _hpa_at_max(findings: Sequence[Finding]) -> Finding | None:
+    return next((f for f in every(findings, "hpa-scaling") if f.evidence.get("at_max")), None)
+
+
+def _hpa_text(hpa: Finding) -> str:
+    return f"HPA at its maximum, {hpa.evidence.get('current_replicas')} of max {hpa.evidence.get('max_replicas')} replicas"
+
+
+def _load_beyond_max(hpa: Finding, decision: RollbackDecision) -> ProbableCause:
+    """Every pod ready and the nodes fine, but the HPA can add no more: the load outgrew maxReplicas."""
+    chain = [CauseLink("trigger", f"load beyond what the HPA may add ({_hpa_text(hpa)})", ("hpa-scaling",)),
+             CauseLink("symptom", "the pods that run are saturated (latency, errors)", ("hpa-scaling",))]
+    return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
 
 
 def _undecided(serious: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:

@@ -121,7 +121,8 @@ def build_node(spec: NodeSpec, *, now: datetime, image_sizes: dict[str, int],
             condition.update({"status": "Unknown", "reason": "NodeStatusUnknown",
                               "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": last_heartbeat,
                               "lastTransitionTime": ts(since)})
-    taints = []
+    taints: list[dict[str, Any]] = [{"key": t.key, "effect": t.effect} | ({"value": t.value} if t.value is not None else {})
+                                    for t in spec.taints]
     if spec.unschedulable:
         taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": ts(now)})
     for ctype, pressure_spec in pressures.items():

@@ -58,7 +58,9 @@ def build_container(spec: ContainerSpec, image: str, override: ContainerOverride
                     *, restart_policy: str | None = None) -> dict[str, Any]:
     """A container as stored: requests defaulted from limits, as the API server's defaulting does."""
     if override is not None:
-        spec = spec.model_copy(update=override.model_dump(exclude_none=True))
+        # The fields themselves, not model_dump's dicts: a probe stays a ProbeSpec.
+        spec = spec.model_copy(update={k: getattr(override, k) for k in type(override).model_fields
+                                       if getattr(override, k) is not None})
     container: dict[str, Any] = {"name": spec.name, "image": image}
     if spec.command is not None:
         container["command"] = list(spec.command)

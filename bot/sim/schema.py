@@ -77,6 +77,12 @@ class NodeImageSpec(_Model):
     size: Quantity | None = None
 
 
+class TaintSpec(_Model):
+    key: str
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
 class NodeSpec(_Model):
     name: str
     count: int | None = Field(default=None, ge=1, description="Repeat; `{i}` in name is 1..count.")
@@ -89,6 +95,7 @@ class NodeSpec(_Model):
     not_ready_message: str = "PLEG is not healthy: pleg was last seen active 3m12.4s ago; threshold is 3m0s"
     pressure: list[PressureSpec] = Field(default_factory=list)
     unschedulable: bool = False
+    taints: list[TaintSpec] = Field(default_factory=list, description="Taints someone put on the node (a GPU pool's).")
     capacity: dict[str, str] = Field(
         default_factory=lambda: {"cpu": "8", "memory": "32Gi", "ephemeral-storage": "100Gi", "pods": "110"}
     )

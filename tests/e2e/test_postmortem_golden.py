@@ -19,10 +19,13 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
 from bot.postmortem.markdown import escape
+
+pytestmark = pytest.mark.slow  # the whole demo
 
 GOLDEN = Path(__file__).parent / "golden" / "demo-postmortem.md"
 UPDATE = os.environ.get("CORONER_UPDATE_GOLDEN") == "1"

@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cli_process import CORONER, cli_env
 from tests.doubles.admission_reviews import review, workload
+
+pytestmark = pytest.mark.slow  # starts `coroner serve` over TLS as a process
 
 
 def free_port() -> int:

@@ -9,9 +9,12 @@ import json
 import uuid
 
 import httpx
+import pytest
 
 from tests.doubles.images import tar_bytes
 from tests.integration.admission.harness import NAME, NAMESPACE
+
+pytestmark = pytest.mark.slow  # builds an image with dockerd and pushes it to a real registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -17,7 +17,7 @@ def test_each_aspect_is_named_with_what_it_is_now():
         ("command", "args --config /etc/app.yaml"),
         ("env", "env A, envFrom configMap cfg-v1 -> cfg-v2"),
         ("resources", "limits.memory 1Gi -> 256Mi"),
-        ("probes", "readinessProbe changed"),
+        ("probes", "readinessProbe unset -> httpGet /ready"),
         ("image", "image app:1 -> app:2"),
     ]
 

@@ -122,7 +122,8 @@ def test_pods_that_begin_to_crash_days_after_the_rollout_do_not_blame_it():
     assert_consistent(d)
     assert not d.rollback.recommended
     assert d.rollback.reason.startswith("revision 31 had been live 5 d before its pods began to fail (crash-loop)")
-    assert d.cause.confidence is Confidence.LOW and d.cause.chain[0].text.startswith("unknown: not the rollout")
+    assert d.cause.confidence is Confidence.LOW and d.cause.chain[0].text == d.rollback.reason
+    assert d.cause.chain[1].text.startswith("containers exit (Error")  # how they fail, though not what changed
     assert d.cause.candidates  # says it cannot single out one cause, and lists what it saw
 
 

@@ -135,3 +135,28 @@ raw:
 """)
     scenario = load_scenario(path)
     assert any(p["podRef"]["name"] == "bare" for p in scenario.summaries["node-1"]["pods"])
+
+
+def test_a_node_carries_the_taints_it_declares_before_those_its_conditions_add(tmp_path):
+    text = MINIMAL.replace("    count: 2\n", "    count: 2\n    unschedulable: true\n"
+                                           "    taints: [{key: nvidia.com/gpu, value: present}, {key: spot, effect: NoExecute}]\n", 1)
+    scenario = load_scenario(write(tmp_path, text))
+    assert scenario.nodes[0]["spec"]["taints"][:3] == [
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
+        {"key": "spot", "effect": "NoExecute"},
+        {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
+         "timeAdded": scenario.nodes[0]["spec"]["taints"][2]["timeAdded"]},
+    ]
+
+
+def test_a_revision_that_changes_a_probe_serves_the_new_probe(tmp_path):
+    text = MINIMAL.replace("    replicas: 2\n", "    replicas: 2\n    container: {readiness: {http: /healthz}}\n", 1).replace(
+        "      - {revision: 1, image: \"reg:5000/web:1\", created: 2024-05-01T00:00:00Z, replicas: 2}\n",
+        "      - {revision: 1, image: \"reg:5000/web:1\", created: 2024-04-01T00:00:00Z}\n"
+        "      - {revision: 2, image: \"reg:5000/web:1\", created: 2024-05-01T00:00:00Z, replicas: 2,"
+        " container: {readiness: {http: /health/ready, port: 9090}}}\n").replace("{revision: 1, count: 2", "{revision: 2, count: 2")
+    scenario = load_scenario(write(tmp_path, text))
+    probes = {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]:
+              rs["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"] for rs in scenario.replicasets}
+    assert probes == {"1": {"path": "/healthz", "port": 8080, "scheme": "HTTP"},
+                      "2": {"path": "/health/ready", "port": 9090, "scheme": "HTTP"}}
