@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,7 +47,7 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     events = facts.readable_service_events(ctx, "workload")
     where = f"{ctx.target.namespace}/{ctx.target.name}"
     out: list[Finding] = []
-    out += _not_ready(where, dep.replicas, pods)
+    out += _not_ready(where, dep.replicas, pods, events)
     out += _crashloop(where, pods, params)
     out += _pull_failing(where, pods, events)
     out += _pull_slow(where, events, params)
@@ -57,11 +58,15 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     return out
 
 
+# At most this share of the wanted pods not ready is a small shortfall (1 of 6: LOW; 1 of 4: MEDIUM).
+SMALL_SHORTFALL = 0.2
+
+
 def _waiting(pod: PodSnapshot) -> list[ContainerSnapshot]:
     return [c for c in pod.containers if c.state == "waiting" and c.state_reason]
 
 
-def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot]) -> list[Finding]:
+def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:
     live = [p for p in pods if p.phase not in ("Succeeded", "Failed")]
     bad = [p for p in live if not p.ready]
     if not bad:
@@ -74,7 +79,15 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot]) -> list
         else:
             reasons["Running but not ready" if pod.phase == "Running" else (pod.phase or "Unknown")] += 1
     ready = len(live) - len(bad)
-    severity = Severity.CRITICAL if ready == 0 else Severity.HIGH if ready * 2 < (desired or len(live)) else Severity.MEDIUM
+    wanted = desired or len(live)
+    if ready == 0:
+        severity = Severity.CRITICAL
+    elif ready * 2 < wanted:
+        severity = Severity.HIGH
+    elif (wanted - ready) <= wanted * SMALL_SHORTFALL:
+        severity = Severity.LOW  # one pod of many short: capacity is mostly there, worth a look, not a page
+    else:
+        severity = Severity.MEDIUM
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
     return [
         Finding(
@@ -88,9 +101,21 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot]) -> list
                 "desired": desired,
                 "reasons": dict(reasons),
                 "pods": sorted(p.name for p in bad)[:MAX_LISTED],
+                **_scheduler_says(bad, events),
             },
         )
     ]
+
+
+def _scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, str]:
+    """Why Pending pods are not placed, in the scheduler's own words (its latest FailedScheduling event for
+    one of them): "0/6 nodes are available: ... untolerated taint {gpu: }" names the taint or the shortage."""
+    pending = {p.name for p in bad if p.phase == "Pending"}
+    said = [e for e in events if e.reason == "FailedScheduling" and e.involved_kind == "Pod" and e.involved_name in pending]
+    if not said:
+        return {}
+    latest = max(said, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC))
+    return {"scheduler_message": " ".join(latest.message.split())[:300]}
 
 
 def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> list[Finding]:

@@ -236,6 +236,10 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         mechanism.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     elif (pull := first(findings, "image-pull-failing")) is not None:
         mechanism.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    elif (ready := first(findings, "pods-not-ready")) is not None and ready.evidence.get("scheduler_message"):
+        # Nothing fails inside the pods: they are not placed, and the scheduler says why (a taint, a shortage).
+        said = ready.evidence["scheduler_message"]
+        mechanism.append(CauseLink("mechanism", f"the scheduler cannot place them: {said}", ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):

@@ -112,8 +112,6 @@ def test_one_pod_pending_on_a_tainted_pool_is_no_rollback(cluster, playbook):
     assert not d.rollback.recommended and "1 unschedulable" in d.rollback.reason
 
 
-@pytest.mark.xfail(strict=True, reason="pods-not-ready is MEDIUM for 1 of 6 pods Pending; the SRE answer is low "
-                                       "severity, and the cause does not quote the scheduler's taint message")
 def test_one_pod_pending_on_a_tainted_pool_is_low_severity(cluster, playbook):
     d = run(cluster, playbook, "tainted-pending", "profile-api")
     assert only(d, "pods-not-ready").severity <= Severity.LOW and "untolerated taint" in d.cause.summary
