@@ -92,7 +92,7 @@ def _cause_blocks(d: Diagnosis) -> list[dict[str, Any]]:
     cause = d.cause
     if cause is None:
         return []
-    if cause.chain:
+    if cause.chain or not cause.candidates:  # a chain, or a finding of its own ("no fault found in ...")
         text = f":mag: *Probable cause* ({escape(cause.confidence.value)} confidence): {_clean(cause.summary)}"
     else:
         candidates = "\n".join(f"• {_clean(c)}" for c in cause.candidates)

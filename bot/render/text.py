@@ -55,7 +55,7 @@ def cause_lines(d: Diagnosis) -> list[str]:
     cause = d.cause
     if cause is None:
         return ["Probable cause: none established from the evidence."]
-    if not cause.chain:
+    if not cause.chain and cause.candidates:
         return ["Probable cause: the evidence does not single out one cause. Candidates:",
                 *(f"  - {c}" for c in cause.candidates)]
     lines = [f"Probable cause ({cause.confidence.value} confidence): {cause.summary}"]

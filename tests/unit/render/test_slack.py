@@ -81,6 +81,14 @@ def test_undecided_cause_lists_the_candidates() -> None:
     assert "does not single out one cause" in text and "• crash loop &lt;b&gt;\n• OOM kills" in text
 
 
+def test_a_cause_without_chain_or_candidates_is_said_as_the_finding_it_is() -> None:
+    # "no fault found in ..." is a conclusion, not an undecided cause: the thread says what the root says.
+    cause = ProbableCause("no fault found in payments/ledger: its pods are ready", (), (), (), Confidence.HIGH)
+    text = sections(diagnosis_message(diagnosis([], cause=cause)).blocks)[0]
+    assert "*Probable cause* (high confidence): no fault found in payments/ledger" in text
+    assert "single out" not in text
+
+
 def test_findings_keep_the_diagnosis_order_one_section_per_severity() -> None:
     message = diagnosis_message(diagnosis([finding(2, Severity.CRITICAL), finding(3, Severity.CRITICAL),
                                            finding(1, Severity.LOW)]))

@@ -34,6 +34,13 @@ def test_undecided_cause_lists_the_candidates() -> None:
     assert "Probable cause: the evidence does not single out one cause. Candidates:\n  - crash loop\n  - OOM kills" in text
 
 
+def test_a_cause_without_chain_or_candidates_is_said_as_the_finding_it_is() -> None:
+    cause = ProbableCause("no fault found in cart: its pods are ready", (), (), (), Confidence.HIGH)
+    text = render_text(dataclasses.replace(story_diagnosis("cart"), cause=cause))
+    assert "Probable cause (high confidence): no fault found in cart: its pods are ready" in text
+    assert "single out" not in text
+
+
 def test_markdown_escapes_untrusted_text_and_keeps_the_structure() -> None:
     hostile = Finding("crashloop", Severity.HIGH, "x\n## Injected | <script>alert(1)</script> [a](http://evil)")
     markdown = render_markdown(story_diagnosis("cart", [hostile]))
