@@ -87,6 +87,7 @@ SERVICE_FIXTURES = {
     "registry_url": "registry",
     "chromium": "chromium",
 }
+SERVICE_MARKERS = ("postgres", "docker", "registry", "chromium")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -100,3 +101,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "postgres" in callspec.params.values():
             item.add_marker("postgres")
+        # The fast subset (`pytest -m "not slow"`) runs with no service at all: a test that needs one
+        # (fixture, parameter or its own mark) is slow too. The full run still runs it.
+        if any(item.get_closest_marker(service) for service in SERVICE_MARKERS):
+            item.add_marker("slow")
