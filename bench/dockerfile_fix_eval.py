@@ -48,7 +48,12 @@ class Outcome:
 
 def run(cmd: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(cwd)}
-    return subprocess.run(cmd, cwd=cwd, input=stdin, capture_output=True, text=True, env=env, timeout=120)
+    # Bytes, decoded without newline translation: text mode turns a CRLF Dockerfile's patch into LF lines,
+    # which then no longer apply.
+    done = subprocess.run(cmd, cwd=cwd, input=stdin.encode("utf-8", "surrogateescape") if stdin is not None else None,
+                          capture_output=True, env=env, timeout=120)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "surrogateescape"),
+                                       done.stderr.decode("utf-8", "replace"))
 
 
 def evaluate(src: Path, tmp: Path) -> Outcome:
@@ -88,8 +93,9 @@ def evaluate(src: Path, tmp: Path) -> Outcome:
         return out
     for f in findings:
         rule = f.get("rule")
-        if f.get("evidence", {}).get("fixable") or rule == "dockerignore-missing":
-            out.left.append(f"{rule}@{f.get('evidence', {}).get('line')}")
+        # `fixable` and `line` are top-level fields of the JSON finding (bot/dockerfile/report.py), not evidence
+        if f.get("fixable") or rule == "dockerignore-missing":
+            out.left.append(f"{rule}@{f.get('line')}")
         if rule == "build-tools-in-final-stage":
             out.tools_left = True
     return out

@@ -125,3 +125,7 @@ def main(ctx: click.Context, verbose: int) -> None:
     from bot.settings import load_settings  # lazy: start-up time
 
     configure_logging(load_settings(), verbose=verbose)
+
+
+if __name__ == "__main__":  # `python -m bot.cli …`, as documented: without this it ran nothing and exited 0
+    main()

@@ -244,6 +244,9 @@ def _notes(after: list[Finding]) -> list[str]:
         if f.rule in ("copy-without-link", "no-cache-mount") or f.rule.startswith("dockerignore-"):
             continue
         why = WHY_LEFT.get(f.rule, "no safe automatic rewrite")
+        own = f.evidence.get("why_left") or f.evidence.get("blocker")
+        if own:  # this finding's own reason, where the rule's usual one does not fit
+            why = str(own)
         if f.evidence.get("why_not"):
             why = f"no safe multi-stage split: {f.evidence['why_not']}"
         if f.evidence.get("fixable"):

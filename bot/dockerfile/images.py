@@ -115,6 +115,26 @@ def runs_non_root(ref: ImageRef) -> bool:
     return "nonroot" in tag or "non-root" in tag or ref.repository.startswith("chainguard/")
 
 
+# Windows container images (servercore, nanoserver, and the language images built on them): no uids,
+# no POSIX shell; `USER 10001:10001` does not start there.
+_WINDOWS_TAG = re.compile(r"(nanoserver|windowsservercore|servercore|ltsc20\d\d|windows-?\d)", re.I)
+
+
+def windows_image(ref: ImageRef) -> bool:
+    return ref.repository.startswith("windows/") or ref.name in ("windows", "nanoserver", "servercore") or bool(
+        _WINDOWS_TAG.search(ref.tag or ""))
+
+
+def cuda_runtime_variant(ref: ImageRef) -> str | None:
+    """`nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04` -> the `-runtime-` tag of the same version (the CUDA
+    runtime libraries without nvcc and the headers), or None when `ref` is no nvidia/cuda devel image. A
+    digest pins the devel image itself, so there is no runtime twin to name."""
+    tag = ref.tag or ""
+    if ref.name != "cuda" or ref.digest or "$" in tag or not re.search(r"(^|-)devel(-|$)", tag):
+        return None
+    return ref.with_tag(re.sub(r"(^|-)devel(-|$)", r"\1runtime\2", tag, count=1))
+
+
 # Images whose whole purpose is building: shipping them ships compilers and headers.
 def toolchain_image(ref: ImageRef) -> bool:
     tag = ref.tag or ""

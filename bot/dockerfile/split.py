@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.dockerfile.images import parse_ref, slim_variant
+from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant
 from bot.dockerfile.packages import PackageCall, classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.shell import parse_script
@@ -61,6 +61,8 @@ class ToolInstall:
     instruction: Instruction
     dropped: tuple[str, ...]  # as written (`gcc=4:12.2.0-3`)
     added: tuple[str, ...]  # runtime libraries of dropped -dev packages
+    virtuals: tuple[str, ...] = ()  # `apk add --virtual .build-deps …`: the name a later `apk del` removes
+    manager: str = "apt"  # the system package manager that installs them
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,29 @@ def _tool_install(ins: Instruction, calls: list[tuple[str, PackageCall | None]])
              and call.action in ("install", "add") for p in call.packages if is_build_tool(package_name(p))]
     if not tools:
         return None
-    return ToolInstall(ins, tuple(tools), tuple(RUNTIME_LIBRARY[package_name(p)] for p in tools if package_name(p) in RUNTIME_LIBRARY))
+    virtuals = []
+    for _, call in calls:
+        if call is not None and call.manager == "apk":
+            words = list(call.command.unwrapped().words)
+            for i, word in enumerate(words):
+                if word in ("--virtual", "-t") and i + 1 < len(words):
+                    virtuals.append(words[i + 1])
+                elif word.startswith("--virtual="):
+                    virtuals.append(word.split("=", 1)[1])
+    manager = next(call.manager for _, call in calls if call is not None and call.manager in _SYSTEM_MANAGERS)
+    return ToolInstall(ins, tuple(tools), tuple(RUNTIME_LIBRARY[package_name(p)] for p in tools if package_name(p) in RUNTIME_LIBRARY),
+                       tuple(virtuals), manager)
+
+
+def _removes_only(ins: Instruction, names: set[str]) -> bool:
+    """Whether the RUN only removes packages (`apk del .build-deps`, `apt-get purge gcc`) among `names`:
+    once the split takes their install out of the final stage, it removes nothing there (and `apk del`
+    of a name it does not know fails the build)."""
+    calls = _calls(ins)
+    return bool(calls) and all(
+        call is not None and call.manager in _SYSTEM_MANAGERS and call.action in ("del", "remove", "purge")
+        and call.packages and all(package_name(p) in names for p in call.packages)
+        for _, call in calls)
 
 
 def plan(d: Dockerfile) -> WheelSplit | str:
@@ -140,7 +164,9 @@ def plan(d: Dockerfile) -> WheelSplit | str:
         others.append(ins)
     if not pip_runs:
         return "no `pip install`, `npm ci` or `go build` RUN to move into a builder stage"
-    if not tool_installs:
+    ref = parse_ref(stage.base_image)
+    runtime_base = cuda_runtime_variant(ref)  # a CUDA devel base is the toolkit itself: the final stage drops it
+    if not tool_installs and runtime_base is None:
         return "the build tools are not installed by a package manager in this stage"
     for ins in others:
         for name, _ in _calls(ins):
@@ -148,8 +174,7 @@ def plan(d: Dockerfile) -> WheelSplit | str:
                 return f"line {ins.line} runs `{name}`, which needs the build tools"
     names = {s.name for s in d.stages if s.name}
     builder = next(n for n in ("builder", "wheels", "wheel-builder", "python-builder") if n not in names)
-    ref = parse_ref(stage.base_image)
-    final_base = (slim_variant(ref) if ref.name == "python" else None) or stage.base_image_raw
+    final_base = runtime_base or (slim_variant(ref) if ref.name == "python" else None) or stage.base_image_raw
     return WheelSplit(stage, tuple(pip_runs), tuple(tool_installs), final_base, builder)
 
 
@@ -172,11 +197,15 @@ def rewrite(d: Dockerfile, split: WheelSplit) -> str:
     final_from[0] = final_from[0].replace(stage.base_image_raw, split.final_base, 1)
     out = lines[: from_ins.line - 1] + builder + [""] + final_from
     tools = {t.instruction.line: t for t in split.tool_installs}
+    gone = {package_name(p) for t in split.tool_installs for p in t.dropped} | {
+        v for t in split.tool_installs for v in t.virtuals}
     prev_end = from_ins.end_line
     for ins in stage.instructions[1:]:
         out += lines[prev_end : ins.line - 1]  # comments and blank lines between instructions stay
         prev_end = ins.end_line
         body = ins.original.split("\n")
+        if ins.keyword == "RUN" and ins.exec_form is None and not ins.heredocs and _removes_only(ins, gone):
+            continue
         if ins.line in tools:
             out += without_tools(body, tools[ins.line])
         elif ins in split.pip_runs:
@@ -252,12 +281,22 @@ _COMPILERS = re.compile(r"^(build-essential|build-base|gcc.*|g\+\+.*|clang.*|llv
 _CUDA = re.compile(r"^(cuda-toolkit|cuda-nvcc|cuda-compiler|nvidia-cuda-toolkit)(-(?P<version>\d+-\d+))?")
 
 
+# How each package manager names what a package depends on (a -dev package's runtime library among them).
+_DEPENDS = {"apt": "apt-cache depends", "apk": "apk info -R", "dnf": "dnf repoquery --requires",
+            "yum": "repoquery --requires", "zypper": "zypper info --requires"}
+
+
 def notes(split: WheelSplit) -> list[str]:
     """What the split did, and for each dropped toolkit the runtime package to install if it is needed."""
     dropped = split.dropped
     out = [f"build-tools-in-final-stage: split into a `{split.builder_name}` stage that builds the wheels and a "
-           f"final stage on {split.final_base} that installs them; {', '.join(dropped)} no longer "
-           + ("ships" if len(dropped) == 1 else "ship")]
+           f"final stage on {split.final_base} that installs them"
+           + (f"; {', '.join(dropped)} no longer " + ("ships" if len(dropped) == 1 else "ship") if dropped else "")]
+    if cuda_runtime_variant(parse_ref(split.stage.base_image)) == split.final_base:
+        out.append(f"build-tools-in-final-stage: the final stage runs on {split.final_base}, the CUDA runtime "
+                   f"libraries without nvcc and the headers; if the app compiles CUDA code at run time (JIT "
+                   f"extensions), keep {split.stage.base_image} there")
+    managers = {package_name(p): t.manager for t in split.tool_installs for p in t.dropped}
     compilers = [p for p in dropped if _COMPILERS.match(p)]
     if compilers:
         out.append(f"build-tools-in-final-stage: {', '.join(compilers)} only run in the builder now: the wheels "
@@ -281,7 +320,8 @@ def notes(split: WheelSplit) -> list[str]:
         elif package in RUNTIME_LIBRARY:
             out.append(f"build-tools-in-final-stage: {package} is replaced by its runtime library "
                        f"{RUNTIME_LIBRARY[package]} in the final stage")
-        elif package.endswith(("-dev", "-devel")) and not re.match(r"^python[0-9.]*-dev", package):
+        elif package.endswith(("-dev", "-devel")) and not re.match(r"^python[0-9.]*-dev", package) and not _COMPILERS.match(package):
             out.append(f"build-tools-in-final-stage: {package} no longer ships; if a wheel links against it, install "
-                       f"its runtime library in the final stage (the package `apt-cache depends {package}` names)")
+                       f"its runtime library in the final stage (the package `{_DEPENDS[managers.get(package, 'apt')]} "
+                       f"{package}` names)")
     return out

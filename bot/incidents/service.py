@@ -27,12 +27,14 @@ from bot.jobs.post_to_slack import KIND as POST_KIND
 from bot.jobs.post_to_slack import PostToSlack
 from bot.ports import Clock
 from bot.store import Store, StoreUnavailable, UnitOfWork
+from bot.store.db import TransactionConflict
 
 log = logging.getLogger(__name__)
 
 PAGERDUTY = "pagerduty"
 # A raw event that failed this many times is left for a person (`inbound_events.last_error` says why).
 MAX_PROCESS_ATTEMPTS = 5
+CONFLICT_ATTEMPTS = 3  # a deadlock between two appliers is resolved by running the loser again
 # Posts wait out Slack outages: 20 attempts with backoff capped at 5 minutes is about an hour.
 POST_MAX_ATTEMPTS = 20
 DEFAULT_COALESCE = timedelta(seconds=120)
@@ -144,7 +146,22 @@ class IncidentService:
         return Recorded(inbound_id)
 
     def process(self, inbound_id: int) -> Processed:
-        """Apply one stored event. Raises `StoreUnavailable` only if the database is down."""
+        """Apply one stored event. Raises `StoreUnavailable` only if the database is down.
+
+        Two appliers (replicas, `coroner db reprocess`) can take events whose effects touch the same rows
+        (jobs and diagnosis requests shared by a service) in different orders; PostgreSQL then aborts one
+        of them as a deadlock. The transaction is the whole of the event's effect, so it is run again."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return self._process_once(inbound_id)
+            except TransactionConflict:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("processing PagerDuty event conflicted with another transaction; running it again",
+                         extra={"inbound_id": inbound_id, "attempt": attempt})
+        raise AssertionError("unreachable")
+
+    def _process_once(self, inbound_id: int) -> Processed:
         try:
             with self._store.unit_of_work() as uow:
                 stored = uow.events.lock_pending(inbound_id)

@@ -11,6 +11,7 @@ from bot.incidents.pagerduty_api import PagerDutyClient, PagerDutyError, PagerDu
 from bot.jobs.note_to_pagerduty import NoteToPagerDuty
 from bot.lifecycle.slack_thread import stored_cause
 from bot.lifecycle.stored import stored_diagnosis
+from bot.render.blame import DOCKERFILE_CHECK, image_blamed
 from bot.render.text import finding_line
 from bot.store import Store
 from bot.store.outbox import Reservation
@@ -24,13 +25,17 @@ NOTE_FINDINGS = 8
 
 def note_text(run: DiagnosisRun, *, service: str) -> str:
     """Plain text (PagerDuty notes are not markdown): the probable cause, then the most severe findings, in
-    the diagnosis's order and the text sink's words."""
+    the diagnosis's order and the text sink's words (Dockerfile hygiene left to the thread and the draft)."""
     lines = ["Coroner diagnosis"]
     cause = stored_cause(run)
     if cause:
         lines.append(f"Probable cause: {cause}")
-    findings = stored_diagnosis(run, service=service).findings
-    urgent = [f for f in findings if f.severity.rank <= Severity.HIGH.rank]
+    diagnosis = stored_diagnosis(run, service=service)
+    # The on-call reads the incident's evidence: when the image is not the cause, the Dockerfile's lint is
+    # hygiene for the thread and the draft, not something to act on during the page.
+    hygiene = not image_blamed(diagnosis.cause, diagnosis.rollback)
+    urgent = [f for f in diagnosis.findings if f.severity.rank <= Severity.HIGH.rank
+              and not (hygiene and f.check == DOCKERFILE_CHECK)]
     lines += [finding_line(i, f) for i, f in enumerate(urgent[:NOTE_FINDINGS], 1)]
     if len(urgent) > NOTE_FINDINGS:
         lines.append(f"... {len(urgent) - NOTE_FINDINGS} more high or critical findings in the Slack thread")

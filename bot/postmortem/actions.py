@@ -17,6 +17,7 @@ from bot.postmortem.markdown import Md, code, inline
 
 MAX_ITEMS = 10
 OWNER = "owner to assign"
+FIX_RULE = "dockerfile-fix"  # the finding that carries the proposed patch
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ class Context:
     detect_seconds: int | None
     service: str | None
     namespace: str | None
+    # Whether the image is what broke (its growth or culprit layers are in the causal chain). When it is
+    # not, the Dockerfile's findings are hygiene: the patch is offered, never as the incident's fix.
+    image_is_cause: bool = True
+    # The causal chain's trigger: its rule ids and its text ("revision 15 (args …)"), and whether it is the
+    # service's own rollout. A trigger elsewhere (a neighbour workload) makes its own remediation the P0.
+    trigger_rules: tuple[str, ...] = ()
+    trigger_text: str | None = None
+    rollout_is_trigger: bool = False
+    node_conditions: tuple[str, ...] = ()  # MemoryPressure, DiskPressure, ... from the findings
+    filesystems: tuple[str, ...] = ()  # nodefs, imagefs: the filesystems found full
 
 
 @dataclass(frozen=True)
@@ -93,11 +104,40 @@ def _registry(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
     return ActionItem("P1", "mitigate", Md("Protect the registry from pull storms"), change, refs)
 
 
-def _disk_alert(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
-    change = Md("Alert on " + code('kube_node_status_condition{condition="DiskPressure",status="true"} == 1')
-                + " for 2 min, and on the image filesystem above the kubelet's GC high threshold, before "
-                "nodes go NotReady")
-    return ActionItem("P1", "detect", Md("Page on node disk pressure"), change, refs)
+# What each filesystem holds, for the alert's wording: a full nodefs is logs and emptyDir volumes, not images.
+_FILESYSTEM_ALERT = {
+    "imagefs": "the image filesystem above the kubelet's image GC high threshold",
+    "nodefs": "the node's root filesystem (nodefs: logs, emptyDir volumes) above 85 % used",
+}
+
+
+def _node_alert(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
+    """The node conditions the findings saw, each with its alert; disk also by the filesystem that filled."""
+    memory = "MemoryPressure" in ctx.node_conditions
+    disk = "DiskPressure" in ctx.node_conditions or bool(ctx.filesystems) or not memory
+    alerts, what = [], []
+    if memory:
+        alerts.append(code('kube_node_status_condition{condition="MemoryPressure",status="true"} == 1')
+                      + " and on a node's memory working set above 90 % of allocatable")
+        what.append("memory")
+    if disk:
+        filesystems = [_FILESYSTEM_ALERT[f] for f in ("nodefs", "imagefs") if f in ctx.filesystems]
+        alerts.append(code('kube_node_status_condition{condition="DiskPressure",status="true"} == 1') + ", and on "
+                      + (" and on ".join(filesystems) if filesystems else _FILESYSTEM_ALERT["imagefs"]))
+        what.append("disk")
+    change = Md("Alert on " + "; on ".join(alerts) + ", for 2 min, before the kubelet evicts pods or nodes go NotReady")
+    return ActionItem("P1", "detect", Md(f"Page on node {' and '.join(what)} pressure"), change, refs)
+
+
+def _revision_fix(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
+    """The service's own rollout broke it without the image being the cause (a config, args or env change):
+    fix that change before rolling forward again."""
+    if not ctx.rollout_is_trigger or ctx.image_is_cause or not ctx.trigger_text:
+        return None
+    change = Md(f"Correct what {inline(ctx.trigger_text)} changed, and start the new pod template once in staging "
+                "(or behind a readiness probe that fails the rollout) before it reaches production")
+    return ActionItem("P0", "prevent", Md("Fix the change that broke the rollout before rolling forward"),
+                      change, refs)
 
 
 def _rollout_alert(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
@@ -126,12 +166,12 @@ def _secret(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
 
 
 THEMES: tuple[Theme, ...] = (
-    Theme(IMAGE_CULPRIT_RULES, lambda ctx, refs: _shrink(ctx, refs)),
+    Theme(IMAGE_CULPRIT_RULES, lambda ctx, refs: _shrink(ctx, refs) if ctx.image_is_cause else None),
     Theme(GROWTH_RULES, _gate),
     Theme(("rollback-candidate",), _rollback),
     Theme(("hpa-scaling", "pull-pressure"), _hpa),
     Theme(("registry-errors", "image-pull-failing", "image-pull-slow"), _registry),
-    Theme(("node-disk-high", "node-pressure", "node-not-ready", "evictions"), _disk_alert),
+    Theme(("node-disk-high", "node-pressure", "node-not-ready", "evictions"), _node_alert),
     Theme(("pods-not-ready",), _rollout_alert),
     Theme(("secret-in-history", "secret-in-layer", "secret-in-env"), _secret),
 )
@@ -152,7 +192,8 @@ def action_items(ctx: Context, *, contributing: frozenset[str], remedies: dict[s
     """`contributing`: rule ids in the causal chain; `remedies`: rule -> the advice of each of its findings;
     `fix_rules`: rule ids the Dockerfile fix addresses."""
     items: list[ActionItem] = []
-    claimed: set[str] = set()
+    claimed: set[str] = {FIX_RULE}  # the proposed patch is not a finding to act on: it is the action
+    hygiene: list[str] = []
     for theme in THEMES:
         present = [r for r in theme.rules if r in ctx.refs_by_rule]
         if not present:
@@ -161,25 +202,36 @@ def action_items(ctx: Context, *, contributing: frozenset[str], remedies: dict[s
         item = theme.build(ctx, _refs(ctx, present))
         if item is not None:
             items.append(item)
+        elif theme.rules is IMAGE_CULPRIT_RULES:
+            hygiene.extend(present)  # the image did not break: its culprit findings are hygiene here
+    fix = _revision_fix(ctx, _refs(ctx, ctx.trigger_rules))
+    if fix is not None:
+        items.append(fix)
     # Findings no theme claims: serious or contributing ones keep their own remediation, the rest is hygiene.
-    hygiene: list[str] = []
-    own: dict[str, list[str]] = {}
+    # The trigger's own remediation, when the trigger is not the service's rollout (a neighbour), is the P0.
+    own: dict[str, tuple[str, list[str]]] = {}
     for rule, entries in remedies.items():
         if rule in claimed:
             continue
         advice = next((e.text for e in entries if e.text), None)
         if advice is not None and (rule in contributing or any(e.serious for e in entries)):
-            own.setdefault(" ".join(advice.split()), []).extend(e.ref for e in entries)
+            priority = "P0" if rule in ctx.trigger_rules and not ctx.rollout_is_trigger else "P1"
+            key = " ".join(advice.split())
+            previous = own.get(key, (priority, []))
+            own[key] = (min(previous[0], priority), previous[1] + [e.ref for e in entries])
         elif advice is not None:
             hygiene.append(rule)
-    for text, refs in own.items():
-        items.append(ActionItem("P1", "mitigate", inline(text), Md("see the finding's evidence"), tuple(refs)))
+    for text, (priority, refs) in own.items():
+        kind = "prevent" if priority == "P0" else "mitigate"
+        items.append(ActionItem(priority, kind, inline(text), Md("see the finding's evidence"), tuple(refs)))
     items.sort(key=lambda i: _PRIORITY[i.priority])
     hygiene_rules = sorted(set(hygiene))
     if hygiene_rules:
         in_fix = [r for r in hygiene_rules if r in fix_rules]
-        where = (f"{len(in_fix)} of them are already fixed by the patch in *Dockerfile fix*; "
-                 if in_fix else "") + f"the rest: {code('coroner lint Dockerfile')}"
+        rest = [r for r in hygiene_rules if r not in fix_rules]
+        where = ", ".join(code(r) for r in in_fix) + " fixed by the patch in *Dockerfile fix*" if in_fix else ""
+        if rest:
+            where += ("; " if where else "") + ", ".join(code(r) for r in rest) + ": " + code("coroner lint Dockerfile")
         items = items[: MAX_ITEMS - 1]
         items.append(ActionItem("P2", "prevent", Md("Dockerfile and image hygiene (did not contribute): "
                                                     + ", ".join(code(r) for r in hygiene_rules)),

@@ -38,15 +38,18 @@ class Response:
     figures: tuple[Figure, ...]
 
 
-def response(moments: Sequence[tl.Moment], *, resolved_at: datetime | None) -> Response:
+def response(moments: Sequence[tl.Moment], *, resolved_at: datetime | None,
+             change_implicated: bool = True) -> Response:
     """`moments` is the folded timeline (`bot.render.timeline.fold`); `resolved_at` the incident's own
-    resolution time, used when the timeline has no resolve line."""
+    resolution time, used when the timeline has no resolve line. `change_implicated`: the diagnosis blamed
+    the service's own rollout. When it did not (a neighbour, the nodes, nothing found), the last rollout is
+    not the start of the incident: time to detect runs from the first symptom instead."""
     page = tl.first_of(moments, tl.PAGE)
     symptoms = [m for m in moments if m.kind == tl.EVENT and m.reason not in tl.ROUTINE_REASONS]
     first_symptom = symptoms[0] if symptoms else None
     onset = min((m.first for m in (first_symptom, page) if m is not None), default=None)
     change = None
-    if onset is not None:
+    if onset is not None and change_implicated:
         change = next((m for m in reversed(moments) if m.kind == tl.DEPLOY and m.first <= onset), None)
     after = page.first if page is not None else None
     ack = tl.first_of(moments, tl.ACK, after=after)
@@ -61,9 +64,16 @@ def response(moments: Sequence[tl.Moment], *, resolved_at: datetime | None) -> R
     no_page = "no page in the timeline"
     change_at = change.first if change is not None else None
     ack_at = ack.first if ack is not None else None
+    if change_implicated:
+        detect = Figure("Time to detect", "change → page", change_at, page_at,
+                        missing(change_at, page_at, no_start="no rollout before the first symptom", no_end=no_page))
+    else:
+        symptom_at = first_symptom.first if first_symptom is not None else None
+        detect = Figure("Time to detect", "first symptom → page", symptom_at, page_at,
+                        missing(symptom_at, page_at, no_start="no symptom in the timeline before the page",
+                                no_end=no_page))
     figures = (
-        Figure("Time to detect", "change → page", change_at, page_at,
-               missing(change_at, page_at, no_start="no rollout before the first symptom", no_end=no_page)),
+        detect,
         Figure("Time to acknowledge", "page → acknowledgement", page_at, ack_at,
                missing(page_at, ack_at, no_start=no_page, no_end="no acknowledgement in the timeline")),
         _mitigation(page_at, rollback, resolved),

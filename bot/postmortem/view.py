@@ -31,22 +31,11 @@ from bot.postmortem.markdown import Md, code, fenced, inline
 from bot.postmortem.response import Figure, Response, response
 from bot.reasoning import reason
 from bot.render import timeline as tl
+from bot.render.blame import IMAGE_SIZE_RULES, image_blamed
 from bot.render.order import order_findings, order_timeline, utc
 from bot.render.values import evidence_pairs, stamp
 from bot.units import human_bytes
 
-# Findings that explain why the image was big: they name the layers of the layer table.
-ROOT_CAUSE_RULES = (
-    "fat-layer",
-    "vcs-directory",
-    "host-dependencies",
-    "data-files",
-    "package-cache-left",
-    "build-toolchain",
-    "wasted-space",
-    "size-regression",
-    "image-size-regression",
-)
 
 # Layers at least this share of the image and this big are culprits even when no finding names them.
 CULPRIT_SHARE = 0.20
@@ -185,6 +174,7 @@ class FixView:
     dockerignore_path: str
     dockerignore_block: Md | None
     estimate: str | None = None  # "≈ 390 MB instead of 4.2 GB": the fix's predicted size, an estimate
+    hygiene: bool = False  # the image did not cause this incident: the patch is hygiene, not the fix
     estimate_items: tuple[str, ...] = ()  # what the fixed image drops, one line each
 
 
@@ -257,23 +247,32 @@ def build_view(
     candidates = sorted(rollback_candidates, key=lambda c: (not c.recommended, not c.healthy, -c.revision))
     decision = rollback
     recommended = next((c for c in candidates if decision.recommended and c.revision == decision.revision), None)
-    image_view = _image_view(image, raw_by_ref, recommended) if image else None
+    # The service's own rollout is to blame only when the decision says so; the image only when its size
+    # findings are in the chain. Otherwise the last rollout is context and the Dockerfile's findings hygiene.
+    change_implicated = decision.recommended or bool(decision.implicated_by)
+    image_is_cause = image_blamed(cause, decision)
+    image_view = _image_view(image, raw_by_ref, recommended, image_is_cause=image_is_cause) if image else None
 
     moments = tl.fold(timeline)
-    resp = response(moments, resolved_at=incident.resolved_at)
+    resp = response(moments, resolved_at=incident.resolved_at, change_implicated=change_implicated)
     cause_view = _cause_view(cause, refs_by_rule) if cause is not None else None
-    fix_view = _fix_view(dockerfile_fix) if dockerfile_fix else None
+    fix_view = _fix_view(dockerfile_fix, hygiene=not image_is_cause) if dockerfile_fix else None
     detect = resp.figures[0].seconds
+    trigger = next((link for link in (cause.chain if cause else ()) if link.role == "trigger"), None)
     items = action_items(
         Context(refs_by_rule=refs_by_rule, fix_path=dockerfile_fix.path if dockerfile_fix else None,
                 fix_estimate=fix_view.estimate if fix_view else None,
                 rollback=decision,
                 undo_command=recommended.undo_command or None if recommended else None, detect_seconds=detect,
-                service=target.name if target else incident.service, namespace=target.namespace if target else None),
+                service=target.name if target else incident.service, namespace=target.namespace if target else None,
+                image_is_cause=image_is_cause, trigger_rules=tuple(trigger.rules) if trigger else (),
+                trigger_text=trigger.text if trigger else None, rollout_is_trigger=change_implicated,
+                node_conditions=_evidence_values(ordered, "node-pressure", "condition"),
+                filesystems=_evidence_values(ordered, "node-disk-high", "filesystem")),
         contributing=frozenset(cause.supporting if cause else ()),
         remedies={rule: [Remedy(fv.ref, fv.remediation, Severity(fv.severity).rank <= Severity.HIGH.rank)
                          for fv in finding_views if fv.rule == rule] for rule in refs_by_rule},
-        fix_rules=frozenset(dockerfile_fix.rules if dockerfile_fix else ()),
+        fix_rules=frozenset(fix_view.rules if fix_view else ()),
     )
     incident_view = _incident_view(incident)
     impact = _impact(incident, resp, ordered, refs_by_rule)
@@ -287,11 +286,12 @@ def build_view(
         cause=cause_view,
         image=image_view,
         factors=_factors(cause_view, refs_by_rule),
-        timeline=tuple(_moment_line(m) for m in tl.curate(moments)),
+        timeline=tuple(_moment_line(m, day=incident.created_at)
+                       for m in tl.curate(moments, change_implicated=change_implicated)),
         full_timeline=tuple(TimelineLine(stamp(e.at), e.source, e.text) for e in order_timeline(timeline)),
         action_items=items,
         went_well=_went_well(image_view, recommended, figures),
-        went_wrong=_went_wrong(cause_view, figures, refs_by_rule),
+        went_wrong=_went_wrong(cause_view, figures, decision, change_implicated=change_implicated),
         lucky=_lucky(recommended, candidates),
         fix=fix_view,
         rollback=_rollback_view(recommended) if recommended else None,
@@ -346,7 +346,7 @@ def _layer_refs(layer: LayerSummary, findings: dict[str, Finding]) -> tuple[str,
     """Size findings whose evidence names this layer by index (`layer`, `layer_index`) or by digest."""
     refs = []
     for ref, finding in findings.items():
-        if finding.rule not in ROOT_CAUSE_RULES:
+        if finding.rule not in IMAGE_SIZE_RULES:  # the findings that name the layers of the layer table
             continue  # runs-as-root or a secret names a layer too, but does not make it big
         evidence = finding.evidence
         named = [evidence.get(k) for k in ("layer", "layer_index")]
@@ -357,8 +357,10 @@ def _layer_refs(layer: LayerSummary, findings: dict[str, Finding]) -> tuple[str,
 
 
 def _image_view(
-    image: ImageSummary, findings: dict[str, Finding], recommended: RollbackCandidate | None
+    image: ImageSummary, findings: dict[str, Finding], recommended: RollbackCandidate | None, *,
+    image_is_cause: bool = True,
 ) -> ImageView:
+    """The image's layers; the culprits (big or named by a size finding) only when the image is the cause."""
     total = image.size_bytes
     layers = []
     for layer in sorted(image.layers, key=lambda la: la.index):
@@ -373,7 +375,7 @@ def _image_view(
                 size=human_bytes(layer.size_bytes),
                 size_bytes=layer.size_bytes,
                 share=f"{layer.size_bytes / total * 100:.0f}%" if total else "0%",
-                culprit=big or bool(refs),
+                culprit=image_is_cause and (big or bool(refs)),
                 top_paths=tuple(PathView(p.path, human_bytes(p.size_bytes)) for p in paths),
                 refs=refs,
             )
@@ -425,12 +427,22 @@ def _figure_view(figure: Figure) -> FigureView:
     )
 
 
-def _moment_line(moment: tl.Moment) -> MomentLine:
-    at = f"{moment.first:%H:%M:%S}"
+def _moment_line(moment: tl.Moment, *, day: datetime) -> MomentLine:
+    """Times of the incident's own day as `HH:MM:SS`; a moment of another day (a rollout days before)
+    carries its date, so the list reads in order."""
+    at = _clock_on(moment.first, day)
     if moment.last > moment.first and moment.folded:
-        at += f"–{moment.last:%H:%M:%S}"
+        at += f"–{_clock_on(moment.last, day)}"
     text = f"{moment.text} (×{moment.count})" if moment.count > 1 else moment.text
     return MomentLine(at=at, label=moment.label or moment.kind, text=text)
+
+
+def _clock_on(at: datetime, day: datetime) -> str:
+    return f"{utc(at):%H:%M:%S}" if utc(at).date() == utc(day).date() else stamp(at)
+
+
+def _evidence_values(findings: Sequence[Finding], rule: str, key: str) -> tuple[str, ...]:
+    return tuple(sorted({str(f.evidence[key]) for f in findings if f.rule == rule and f.evidence.get(key)}))
 
 
 def _impact(incident: Incident, resp: Response, findings: Sequence[Finding],
@@ -474,10 +486,15 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
     elif cause is not None and cause.candidates:
         sentences.append("The evidence does not single out one cause; candidates: "
                          + "; ".join(inline(c) for c in cause.candidates) + ".")
+    elif cause is not None and cause.summary:
+        # The diagnosis looked and found nothing wrong in the cluster: say so, and where to look instead.
+        sentences.append(f"Coroner found nothing in the cluster that explains the page ({inline(cause.summary)}); "
+                         "the cause lies outside the cluster's state (dependencies, traffic, the alert's own "
+                         "data), and the reviewers should state it.")
     else:
         sentences.append("No probable cause was established from the evidence; the reviewers should state it.")
     if resp.change is not None and resp.page is not None:
-        sentences.append(f"The change went out at {resp.change.first:%H:%M:%S} and was detected "
+        sentences.append(f"The change went out at {_clock_on(resp.change.first, resp.page.first)} and was detected "
                          f"{duration_text(start=resp.change.first, end=resp.page.first)} later by the page.")
     if resp.rollback is not None:
         sentences.append(f"It was mitigated by a rollback at {resp.rollback.first:%H:%M:%S}.")
@@ -485,10 +502,10 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
         sentences.append(f"Coroner recommended rolling back to revision {recommended.revision} "
                          f"({code(recommended.undo_command) if recommended.undo_command else 'see Rollback'}); "
                          "no rollback is recorded in the timeline.")
-    first = [i for i in items if i.priority == "P0"] or list(items[:1])
+    first = [i for i in items if i.priority == "P0"]
     if first:
         sentences.append("To prevent a recurrence: " + "; ".join(
-            Md(i.title[0].lower() + i.title[1:]) for i in first) + " (see Action items).")
+            Md(i.title[0].lower() + i.title[1:].rstrip(".")) for i in first) + " (see Action items).")
     return Md(" ".join(sentences))
 
 
@@ -553,24 +570,31 @@ def _seconds(figure: FigureView) -> int:
     return int((datetime.fromisoformat(figure.end) - datetime.fromisoformat(figure.start)).total_seconds())
 
 
-def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView],
-                refs_by_rule: dict[str, tuple[str, ...]]) -> tuple[Claim, ...]:
+def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView], decision: RollbackDecision, *,
+                change_implicated: bool) -> tuple[Claim, ...]:
+    """A change reached production unchecked only when the trigger was the service's own change; a rollback
+    was not taken only when one was recommended."""
     claims = []
-    if cause is not None:
-        trigger = next((link for link in cause.links if link.role == "trigger"), None)
-        if trigger is not None:
-            claims.append(Claim(Md("The change that triggered it reached production unchecked (see Contributing "
-                                   "factors)"), trigger.refs))
+    trigger = next((link for link in cause.links if link.role == "trigger"), None) if cause is not None else None
+    if trigger is not None and change_implicated:
+        claims.append(Claim(Md("The change that triggered it reached production unchecked (see Contributing "
+                               "factors)"), trigger.refs))
+    elif trigger is not None:
+        # Not the service's own change: what went wrong is that nothing contained the trigger.
+        claims.append(Claim(Md(f"Nothing contained the trigger ({inline(trigger.text)}) before it reached the "
+                               "service's pods"), trigger.refs))
     detect = _figure(figures, "Time to detect")
     if detect is not None and detect.value is not None and _seconds(detect) > DETECT_WELL_SECONDS:
-        claims.append(Claim(Md(f"Detection took {detect.value}: the page came from the symptom, not from the "
-                               "rollout's own health")))
+        why = ("the page came from the symptom, not from the rollout's own health" if detect.span.startswith("change")
+               else "nothing paged on the first symptom")
+        claims.append(Claim(Md(f"Detection took {detect.value}: {why}")))
     amplifiers = [link for link in (cause.links if cause else ()) if link.amplifies]
     if amplifiers:
         claims.append(Claim(Md("The platform amplified the failure instead of containing it (see Contributing "
                                "factors)"), tuple(sorted({r for a in amplifiers for r in a.refs}, key=_ref_key))))
     mitigate = _figure(figures, "Time to mitigate")
-    if mitigate is not None and mitigate.value is not None and mitigate.span.endswith("recovery"):
+    if (decision.recommended and mitigate is not None and mitigate.value is not None
+            and mitigate.span.endswith("recovery")):
         claims.append(Claim(Md("The recommended rollback was not taken, so mitigation waited for the resolution")))
     return tuple(claims)
 
@@ -583,19 +607,24 @@ def _lucky(recommended: RollbackCandidate | None, candidates: Sequence[RollbackC
     return tuple(claims)
 
 
-def _fix_view(fix: DockerfileFix) -> FixView:
+def _fix_view(fix: DockerfileFix, *, hygiene: bool) -> FixView:
+    estimate = fix.size_estimate
+    # "≈ 43 MB instead of 43 MB" says nothing: the estimate is shown only when the fix changes the size.
+    changes_size = estimate is not None and human_bytes(estimate.estimated_bytes) != human_bytes(estimate.current_bytes)
     return FixView(
+        hygiene=hygiene,
         path=fix.path,
         diff_block=fenced(fix.diff, "diff"),
         notes=fix.notes,
-        rules=fix.rules,
+        # The .dockerignore the patch writes answers `dockerignore-missing` too.
+        rules=tuple(sorted({*fix.rules, *(("dockerignore-missing",) if fix.dockerignore else ())})),
         dockerignore_path=fix.dockerignore_path,
         # A patch that already carries the .dockerignore as a hunk says it once, in the diff.
         dockerignore_block=(fenced(fix.dockerignore, "gitignore")
                             if fix.dockerignore and f"+++ b/{fix.dockerignore_path}" not in fix.diff else None),
-        estimate=fix.size_estimate.describe() if fix.size_estimate else None,
+        estimate=estimate.describe() if estimate is not None and changes_size else None,
         estimate_items=tuple(f"{r.item} {human_bytes(r.size_bytes)} ({r.rule}, layer {r.layer})"
-                             for r in (fix.size_estimate.removed if fix.size_estimate else ())),
+                             for r in (estimate.removed if estimate is not None and changes_size else ())),
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain import Finding, RollbackCandidate, Severity
 from bot.redact import redact, redact_json
+from bot.render.blame import DOCKERFILE_CHECK, image_blamed
 from bot.render.timeline import fold
 from bot.render.values import format_value, stamp
 from bot.slack.blocks import (
@@ -59,8 +60,10 @@ def _clean(text: str) -> str:
     return one_line(redact(text))
 
 
-def _finding_line(finding: Finding) -> str:
-    line = f"• *{_clean(finding.title)}*  {code(finding.rule)}"
+def _finding_line(finding: Finding, *, hygiene: bool = False) -> str:
+    """`hygiene`: the finding is the Dockerfile's lint and the image is not the cause: said on the line, so
+    a High lint finding is not read as the incident's cause (the order stays the diagnosis's)."""
+    line = f"• *{_clean(finding.title)}*  {code(finding.rule)}" + ("  _hygiene, not this cause_" if hygiene else "")
     evidence = redact_json(dict(finding.evidence))
     # Chat gets the scalar facts only; nested evidence (image lists, patches) is in the JSON and the draft.
     scalars = [k for k in sorted(evidence) if isinstance(evidence[k], str | int | float | bool)]
@@ -184,7 +187,8 @@ def diagnosis_message(d: Diagnosis, *, offer_rollback: bool = False, timeline_li
         return context(f"… {omitted} more findings not shown. Full list: {full}")
 
     reserve = blocks_size([more_note(len(d.findings))]) + 2
-    body, omitted = _finding_sections(d.findings, head=head, tail=tail, reserve=reserve)
+    hygiene = d.cause is not None and not image_blamed(d.cause, d.rollback)
+    body, omitted = _finding_sections(d.findings, head=head, tail=tail, reserve=reserve, hygiene=hygiene)
     if omitted:
         body.append(more_note(omitted))
     elif not d.findings:
@@ -194,7 +198,7 @@ def diagnosis_message(d: Diagnosis, *, offer_rollback: bool = False, timeline_li
 
 
 def _finding_sections(findings: Sequence[Finding], *, head: list[dict[str, Any]], tail: list[dict[str, Any]],
-                      reserve: int) -> tuple[list[dict[str, Any]], int]:
+                      reserve: int, hygiene: bool = False) -> tuple[list[dict[str, Any]], int]:
     """Pack finding lines into sections, one run per severity, until blocks or characters run out.
 
     Returns the sections and how many findings did not fit.
@@ -208,7 +212,7 @@ def _finding_sections(findings: Sequence[Finding], *, head: list[dict[str, Any]]
     shown = 0
     for finding in findings:
         severity = finding.severity
-        line = _finding_line(finding)
+        line = _finding_line(finding, hygiene=hygiene and finding.check == DOCKERFILE_CHECK)
         grown = [*current, line]
         if severity is current_severity and len("\n".join(grown)) <= SECTION_TEXT_MAX:
             proposal, new_block = grown, False

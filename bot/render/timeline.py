@@ -150,13 +150,16 @@ def fold(entries: Iterable[TimelineEntry]) -> list[Moment]:
     message shape (numbers blanked) on any number of objects, and the same node condition on several nodes,
     become one line at the first occurrence with the count and the range. Rollouts and pages never fold."""
     parsed = [_parse(e) for e in order_timeline(entries)]
-    # A rollout to an image that an earlier revision ran is a rollback.
+    # A rollout back to an image that an earlier revision ran is a rollback. A rollout that keeps the
+    # previous rollout's image changed something else (args, env, config): a change, not a rollback.
     seen_images: set[str] = set()
+    previous: str | None = None
     for i, p in enumerate(parsed):
         if p.kind == DEPLOY and p.image:
-            if p.image in seen_images:
+            if p.image in seen_images and p.image != previous:
                 parsed[i] = replace(p, kind=ROLLBACK)
             seen_images.add(p.image)
+            previous = p.image
     groups: dict[tuple[str, str | None, str], list[_Parsed]] = {}
     order: list[tuple[str, str | None, str]] = []
     for p in parsed:
@@ -234,10 +237,11 @@ def _cut(text: str, limit: int = LINE_MAX) -> str:
     return text[: limit - len(keep) - 1].rstrip() + "…" + keep
 
 
-def curate(moments: Sequence[Moment], *, limit: int = CURATED_MAX) -> list[Moment]:
+def curate(moments: Sequence[Moment], *, limit: int = CURATED_MAX, change_implicated: bool = True) -> list[Moment]:
     """The key moments of an incident, at most `limit`, oldest first, each labelled:
 
-    the change (the last rollout before the first symptom or the page) and any rollout after it, the first
+    the change (the last rollout before the first symptom or the page; labelled "Last rollout" when the
+    diagnosis did not implicate it, so the line does not read as the trigger) and any rollout after it, the first
     symptom, each node condition, the page, the first acknowledgement and the resolution always; then the
     event lines that tell the story (`STORY_REASONS`, one per reason, in that order) while room is left.
     Echoes of a line already kept (pull back-offs after a pull failure) and routine events are left out.
@@ -256,7 +260,7 @@ def curate(moments: Sequence[Moment], *, limit: int = CURATED_MAX) -> list[Momen
         if moment is not None and id(moment) not in chosen:
             chosen[id(moment)] = label
 
-    keep(change, "Change")
+    keep(change, "Change" if change_implicated else "Last rollout")
     keep(first_symptom, "First symptom")
     for m in moments:
         if m.kind == NODE:

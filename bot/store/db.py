@@ -35,6 +35,13 @@ class StoreUnavailable(StoreError):
     exit_code = 3
 
 
+class TransactionConflict(StoreUnavailable):
+    """The database aborted this transaction because it conflicted with another one (PostgreSQL's
+    SQLSTATE class 40: deadlock detected, serialization failure). Nothing of it was written, and running
+    the same transaction again is safe: callers that own the whole transaction retry it at once; the rest
+    treat it as the transient error it is (a `StoreUnavailable`)."""
+
+
 # Errors that mean "the database is not reachable / usable right now", as opposed to a bug or a
 # constraint violation: OperationalError covers refused connections, timeouts, SQLite's "unable to open
 # database file" and "database is locked"; InterfaceError a connection closed under us.
@@ -95,4 +102,6 @@ def ping(engine: Engine) -> None:
 def unavailable(engine: Engine, exc: BaseException) -> StoreUnavailable:
     orig = getattr(exc, "orig", None) or exc
     first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if str(getattr(orig, "sqlstate", "") or "").startswith("40"):
+        return TransactionConflict(f"database {describe_url(engine.url)} aborted a conflicting transaction: {first_line}")
     return StoreUnavailable(f"database {describe_url(engine.url)} is unavailable: {first_line}")

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import re
+import shlex
+from typing import Any
 
 from bot.dockerfile.options import APT, is_false
 from bot.dockerfile.packages import PackageCall
+from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import (
     Fixer,
     Work,
     append_command,
     by_rule,
     edit_each,
-    fix_option,
+    insert_in_command,
     indent_of,
     lines_of,
     splice,
     split_head,
 )
 from bot.dockerfile.rules.state import Check, State, removes_apt_lists
+from bot.domain import Finding
 
 
 def _check_apt(st: State) -> None:
@@ -38,8 +42,9 @@ def _check_apt(st: State) -> None:
                        remediation="Run `apt-get update && apt-get install …` in the same RUN.")
             for call in apt:
                 if call.action == "install" and not _no_recommends(call):
+                    extra: dict[str, Any] = {"with_package": _GPG_AGENT} if _needs_gpg_agent(st, stage, ins, call) else {}
                     st.add("apt-no-install-recommends", ins, packages=list(call.packages)[:20],
-                           remediation="apt-get install -y --no-install-recommends …")
+                           remediation="apt-get install -y --no-install-recommends …", **extra)
                 if call.action in ("upgrade", "dist-upgrade", "full-upgrade"):
                     st.add("apt-upgrade", ins, f"apt-get {call.action} in the image: unpinned and unreproducible",
                            remediation="Rebuild on a fresher base image instead of upgrading inside it.")
@@ -49,6 +54,35 @@ def _check_apt(st: State) -> None:
                 if call.manager in ("apk", "dnf", "yum") and call.action == "upgrade":
                     st.add("apt-upgrade", ins, f"{call.command.unwrapped().name} upgrade in the image: unpinned",
                            remediation="Rebuild on a fresher base image instead of upgrading inside it.")
+
+
+# add-apt-repository imports the PPA's key with gpg, which needs gpg-agent: software-properties-common only
+# recommends it, so without recommends the build fails ("gpg: failed to start agent"). gnupg depends on it.
+_GPG_AGENT = "gpg-agent"
+_ADD_REPOSITORY = frozenset({"add-apt-repository", "apt-add-repository"})
+_SPC = re.compile(r"(?<![\w.+-])software-properties-common(=\S+)?(?![\w.+=-])")
+
+
+def _needs_gpg_agent(st: State, stage: Stage, ins: Instruction, call: PackageCall) -> bool:
+    names = {p.split("=", 1)[0] for p in call.packages}
+    if "software-properties-common" not in names or names & {_GPG_AGENT, "gnupg", "gnupg2"}:
+        return False
+    return any(c.unwrapped().name in _ADD_REPOSITORY
+               for later in stage.shell_runs() if later.line >= ins.line for c in st.script(later).commands)
+
+
+def _fix_no_recommends(w: Work) -> str | None:
+    # the RUNs (one finding per install command) where an install also needs gpg-agent named
+    with_agent = {f.evidence["line"] for f in by_rule(w.findings(), "apt-no-install-recommends") if f.evidence.get("with_package")}
+
+    def edit(d: Dockerfile, ins: Instruction, f: Finding) -> list[str] | None:
+        lines = insert_in_command(ins, _APT_INSTALL, "--no-install-recommends", APT)
+        if lines is None or ins.line not in with_agent:
+            return lines
+        text, found = _SPC.subn(lambda m: f"{m.group(0)} {_GPG_AGENT}", "\n".join(lines), count=1)
+        return text.split("\n") if found else None
+
+    return edit_each(w, "apt-no-install-recommends", edit, once_per_line=True)
 
 
 def _no_recommends(call: PackageCall) -> bool:
@@ -83,12 +117,14 @@ def _fix_apt_update_alone(w: Work) -> str | None:
             continue
         head, _ = split_head(ins)
         flags = [fl for fl in split_head(nxt)[0].split()[1:] if fl not in head.split()]
-        first = ins.original.split("\n")
+        # an exec-form RUN joins as the same words in shell form: a JSON array is no command to chain
+        first = [head + shlex.join(ins.exec_form)] if ins.exec_form is not None else ins.original.split("\n")
         if flags:
             first[0] = re.sub(r"^(\s*\S+)", lambda m: m.group(1) + " " + " ".join(flags), first[0], count=1)  # noqa: B023 - called at once
         first[-1] = first[-1].rstrip() + f" {d.escape}"
-        nxt_lines = nxt.original.split("\n")
-        nxt_lines[0] = f"{indent_of(ins)}    && {split_head(nxt)[1]}"
+        nxt_lines = [""] if nxt.exec_form is not None else nxt.original.split("\n")
+        nxt_args = shlex.join(nxt.exec_form) if nxt.exec_form is not None else split_head(nxt)[1]
+        nxt_lines[0] = f"{indent_of(ins)}    && {nxt_args}"
         # drop the blank/comment lines between the two RUNs only when there are none; otherwise keep them above
         between = lines_of(d.text)[ins.end_line : nxt.line - 1]
         return splice(d.text, [(ins.line - 1, nxt.end_line, between + first + nxt_lines)])
@@ -101,7 +137,7 @@ def _fix_apt_lists(w: Work) -> str | None:
 
 
 CHECKS: tuple[Check, ...] = (_check_apt,)
-FIXERS: tuple[Fixer, ...] = (_fix_apt_update_alone, fix_option("apt-no-install-recommends", _APT_INSTALL, "--no-install-recommends", APT), _fix_apt_lists)
+FIXERS: tuple[Fixer, ...] = (_fix_apt_update_alone, _fix_no_recommends, _fix_apt_lists)
 # Why `coroner fix` leaves a finding of these rules alone (said in its notes).
 WHY_LEFT: dict[str, str] = {
     "apt-upgrade": "removing the upgrade changes which package versions ship; rebuild on a fresher base instead",

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.dockerfile import split
-from bot.dockerfile.images import parse_ref, slim_variant, toolchain_image
+from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant, toolchain_image
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, lines_of, split_head
@@ -21,9 +23,13 @@ def _check_build_tools(st: State) -> None:
         if stage.base_stage(d.stages) is None:
             ref = parse_ref(stage.base_image)
             if toolchain_image(ref):
+                # a CUDA devel base moves to its runtime twin when the Python split applies
+                cuda_split = cuda_runtime_variant(ref) is not None and stage is d.final_stage and not isinstance(
+                    split.plan(d), str)
                 st.add("build-tools-in-final-stage", stage.from_instruction,
                        f"{stage.base_image} is a toolchain image, and it ships",
-                       fixable=go_build_output(d) is not None, image=stage.base_image,
+                       fixable=go_build_output(d) is not None or cuda_split, image=stage.base_image,
+                       **({"why_not": cgo_blocker} if (cgo_blocker := _cgo_blocker(d)) else {}),
                        remediation="Build in this image, then COPY --from the artifact into a runtime image.")
         for ins in stage.shell_runs():
             calls = st.calls(ins)
@@ -47,6 +53,8 @@ def _check_build_tools(st: State) -> None:
                     splittable = go_build_output(d) is not None or npm_pattern(d) is not None or why_not is None
                     if splittable:
                         why_not = None
+                    elif _cgo_blocker(d):
+                        why_not = _cgo_blocker(d)
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
                        fixable=splittable, why_not=why_not,
@@ -55,6 +63,17 @@ def _check_build_tools(st: State) -> None:
 
 
 GO_RUNTIME_IMAGE = "gcr.io/distroless/base-debian12:nonroot"  # glibc, CA certificates, tzdata; no shell
+
+
+def _cgo_blocker(d: Dockerfile) -> str | None:
+    """Why a single-stage Go build on a golang image cannot move onto the distroless runtime, or None."""
+    if len(d.stages) != 1 or parse_ref(d.stages[0].base_image).name != "golang":
+        return None
+    libraries = cgo_libraries(d)
+    if not libraries:
+        return None
+    return (f"the Go build may link {', '.join(libraries[:4])} with cgo, and {GO_RUNTIME_IMAGE} lacks those "
+            "libraries; build with CGO_ENABLED=0, or ship on a slim image that installs their runtime packages")
 
 
 
@@ -98,7 +117,35 @@ def go_build_output(dockerfile: Dockerfile) -> str | None:
         return None
     if any(ins.keyword in ("RUN", "COPY", "ADD") for ins in stage.instructions[build_index + 1 :]):
         return None
+    if cgo_libraries(dockerfile):
+        return None
     return output
+
+
+# -dev packages that add no shared library a cgo binary would need at run time beyond glibc
+_NO_RUNTIME_LIBRARY = frozenset({"libc6-dev", "libc-dev", "linux-libc-dev", "linux-headers", "musl-dev"})
+_CGO_OFF = re.compile(r"\bCGO_ENABLED=[\"']?0\b")
+
+
+def cgo_libraries(dockerfile: Dockerfile) -> list[str]:
+    """The -dev packages a single-stage Go build may link with cgo (on by default where gcc is, as in the
+    golang images): their shared libraries are not in the distroless runtime, so the binary would not
+    start there. Empty when CGO_ENABLED=0 is set for the build."""
+    stage = dockerfile.stages[0]
+    libraries: list[str] = []
+    for ins in stage.instructions:
+        if ins.keyword in ("ENV", "ARG") and any(k == "CGO_ENABLED" and v == "0" for k, v in ins.pairs):
+            return []
+        if ins.keyword != "RUN" or ins.exec_form is not None:
+            continue
+        if _CGO_OFF.search(ins.shell_script):
+            return []
+        for c in parse_script(ins.shell_script).commands:
+            call = classify(c)
+            if call is not None and call.action in ("install", "add"):
+                libraries += [p.split("=", 1)[0] for p in call.packages
+                              if re.search(r"-dev(el)?(=|$)", p) and p.split("=", 1)[0] not in _NO_RUNTIME_LIBRARY]
+    return libraries
 
 
 def npm_pattern(dockerfile: Dockerfile) -> tuple[Instruction, str] | None:
@@ -139,7 +186,8 @@ def _apk_virtual_removed(st: State, ins: Instruction) -> bool:
 
 def _fix_multistage(w: Work) -> str | None:
     """Python with build tools in the final stage, on any base: build wheels in a builder stage."""
-    if not [f for f in by_rule(w.findings(), "build-tools-in-final-stage") if f.evidence.get("instruction") == "RUN"]:
+    if not [f for f in by_rule(w.findings(), "build-tools-in-final-stage") if f.evidence.get("instruction") == "RUN"
+            or cuda_runtime_variant(parse_ref(str(f.evidence.get("image", ""))))]:
         return None
     d = w.parsed()
     found = split.plan(d)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from bot.dockerfile.images import parse_ref
 from bot.dockerfile.options import APK, PIP
-from bot.dockerfile.parser import Dockerfile, Instruction
+from bot.dockerfile.packages import PackageCall
+from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import (
     Fixer,
     Work,
@@ -18,7 +20,7 @@ from bot.dockerfile.rules.edits import (
     span_of,
     splice,
 )
-from bot.dockerfile.rules.state import Check, State, cache_mount_targets, root_user_at
+from bot.dockerfile.rules.state import Check, State, cache_mount_targets, copy_sources, root_user_at
 from bot.domain import Finding
 
 
@@ -39,9 +41,42 @@ def _inherited_env(d: Dockerfile, name: str) -> list[str | None]:
     return values
 
 
+def _go_caches(d: Dockerfile) -> tuple[list[str], list[str]]:
+    """Per stage, where Go keeps its module cache and its build cache, as `go env` would say: GOMODCACHE,
+    else $GOPATH/pkg/mod (the golang images set GOPATH=/go; Go's default is $HOME/go), and GOCACHE, else
+    $HOME/.cache/go-build. A mount anywhere else caches nothing."""
+    # a value that refers to another variable is not resolved here: Go's default stands in for it
+    modcache, gopath, gocache = ([v if v and "$" not in v else None for v in _inherited_env(d, name)]
+                                 for name in ("GOMODCACHE", "GOPATH", "GOCACHE"))
+    mods: list[str] = []
+    builds: list[str] = []
+    on_golang: list[bool] = []  # built on a golang image, through the stages it builds FROM (one pass: a chain walk per stage was quadratic)
+    for stage in d.stages:
+        on_golang.append(on_golang[stage.base_index] if stage.base_index is not None
+                         else parse_ref(stage.base_image).name == "golang")
+        path = gopath[stage.index] or ("/go" if on_golang[-1] else "/root/go")
+        mods.append(modcache[stage.index] or f"{path.rstrip('/')}/pkg/mod")
+        builds.append(gocache[stage.index] or "/root/.cache/go-build")
+    return mods, builds
+
+
+# Options only Yarn 2+ (Berry) knows; Yarn 1 calls them --frozen-lockfile and --prefer-offline.
+_BERRY_OPTIONS = frozenset({"--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"})
+
+
+def _yarn_berry(stage: Stage, call: PackageCall) -> bool:
+    """Yarn 2+ (a `.yarnrc.yml` copied in, or a Berry-only option): its cache is where Plug'n'Play loads the
+    packages from at run time, so `yarn cache clean` would break the app, not slim it."""
+    if any(w.split("=", 1)[0] in _BERRY_OPTIONS for w in call.command.unwrapped().words):
+        return True
+    return any(ins.keyword in ("COPY", "ADD") and any(src.rstrip("/").endswith(".yarnrc.yml") for src in copy_sources(ins))
+               for ins in stage.instructions)
+
+
 def _check_caches(st: State) -> None:
     d = st.dockerfile
     pip_no_cache = _inherited_env(d, "PIP_NO_CACHE_DIR")
+    go_mod, go_build = _go_caches(d)
     for stage in d.stages:
         pip_env = (pip_no_cache[stage.index] or "").lower()
         pip_env_off = pip_env in ("1", "true", "yes", "on", "off", "0", "false") and pip_env != ""
@@ -61,13 +96,15 @@ def _check_caches(st: State) -> None:
                                fixable=root_at[ins.line], target="/root/.cache/pip",
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
                 if call.manager in ("npm", "yarn", "go") and call.action in ("install", "ci", "download", "build", ""):
-                    target = {"npm": "/root/.npm", "yarn": "/usr/local/share/.cache/yarn", "go": "/root/go/pkg/mod"}[call.manager]
+                    targets = [{"npm": "/root/.npm", "yarn": "/usr/local/share/.cache/yarn", "go": go_mod[stage.index]}[call.manager]]
                     if call.manager == "go" and call.action in ("build", "install"):
-                        target = "/root/.cache/go-build"
+                        # the modules a cached `go mod download` fetched are in its cache, not in a layer:
+                        # the build mounts that cache too, or it downloads them again
+                        targets = [go_build[stage.index], go_mod[stage.index]]
                     if not shipped and not mounts:
                         st.add("no-cache-mount", ins, f"{call.manager} in a builder stage without a cache mount",
-                               fixable=root_at[ins.line], target=target,
-                               remediation=f"RUN --mount=type=cache,target={target} …")
+                               fixable=root_at[ins.line], target=targets[0], targets=targets,
+                               remediation=f"RUN --mount=type=cache,target={targets[0]} …")
                 if not shipped or mounts:
                     continue
                 if call.manager == "apk" and call.action == "add" and not call.has_option("--no-cache", "--no-network") and not _script_has(st, ins, "rm", "/var/cache/apk"):
@@ -78,7 +115,7 @@ def _check_caches(st: State) -> None:
                     st.add("package-cache", ins, f"{name} install without `{name} clean all`",
                            hadolint="DL3032" if call.manager == "yum" else "DL3040", manager=name,
                            remediation=f"End the RUN with `&& {name} clean all`.")
-                if call.manager == "yarn" and call.action in ("install", "") and not _cleans(st, ins, "yarn"):
+                if call.manager == "yarn" and call.action in ("install", "") and not _cleans(st, ins, "yarn") and not _yarn_berry(stage, call):
                     st.add("package-cache", ins, "yarn install without `yarn cache clean`", hadolint="DL3060",
                            manager="yarn", remediation="End the RUN with `&& yarn cache clean`.")
                 if call.manager == "npm" and call.action in ("install", "ci") and not _cleans(st, ins, "npm"):
@@ -136,8 +173,9 @@ def _fix_cache_mount(w: Work) -> str | None:
     targets: dict[int, list[str]] = {}
     for f in by_rule(w.findings(), "no-cache-mount"):
         targets.setdefault(f.evidence["line"], [])
-        if f.evidence["target"] not in targets[f.evidence["line"]]:
-            targets[f.evidence["line"]].append(f.evidence["target"])
+        for target in f.evidence.get("targets") or [f.evidence["target"]]:
+            if target not in targets[f.evidence["line"]]:
+                targets[f.evidence["line"]].append(target)
     edits = []
     for line, ts in targets.items():
         ins = w.instruction_at(line)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from fnmatch import fnmatch
 from pathlib import Path
 
-from bot.dockerfile.packages import classify
-from bot.dockerfile.parser import Dockerfile, Instruction
+from bot.dockerfile.packages import PackageCall, classify
+from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import Fixer, Work, add_flag, by_rule, edit_each, lines_of, splice, split_head
 from bot.dockerfile.rules.state import Check, State, copy_sources
 from bot.dockerfile.shell import parse_script
@@ -34,10 +35,53 @@ _MANIFESTS = {
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tb2|tar\.xz|txz|tar\.lz|tlz|tar\.z|tz|tar\.zst|gz|bz2|xz)$", re.I)
 
 
+def _dependency_install(call: PackageCall) -> bool:
+    """Whether the call installs a project's dependencies from its manifests (`pip install -r`, `npm ci`)."""
+    manager = call.manager
+    return (
+        (manager == "pip" and call.action == "install" and call.has_option("-r", "--requirement"))
+        or (manager in ("npm", "pnpm") and call.action in ("install", "ci") and not call.packages)
+        or (manager == "yarn" and call.action == "install")
+        or (manager == "go" and call.action == "download")
+        or (manager in ("bundle", "composer", "poetry", "pipenv") and call.action == "install")
+        or (manager == "uv" and call.action == "sync")
+    )
+
+
+# Managers whose install also installs the project itself unless told not to: that run needs the source,
+# and the dependencies-first form is one more run with this option before the source COPY.
+_DEPS_ONLY = {"uv": ("--no-install-project", "--no-install-workspace"), "poetry": ("--no-root",)}
+
+
+# Per tool, the options that point it at manifests in another directory than the one the fix copies them
+# to (pip's manifests are its -r files, placed by `_requirement_copies`).
+_ELSEWHERE = {
+    "npm": ("--prefix",), "pnpm": ("-C", "--dir"), "yarn": ("--cwd",), "composer": ("-d", "--working-dir"),
+    "bundle": ("--gemfile",), "poetry": ("-C", "--directory", "-P", "--project"), "uv": ("--directory", "--project"),
+    "go": ("-C",), "cargo": ("--manifest-path",),
+}
+
+
+def _elsewhere_option(call: PackageCall) -> str | None:
+    options = _ELSEWHERE.get(call.manager, ())
+    for word in call.command.unwrapped().words[1:]:
+        if word.split("=", 1)[0] in options:
+            return word
+    return None
+
+
+def _installs_project(call: PackageCall) -> bool:
+    words = call.command.unwrapped().words
+    return call.manager in _DEPS_ONLY and not any(w in words for w in _DEPS_ONLY[call.manager])
+
+
 def _check_copy_order(st: State) -> None:
     for stage in st.dockerfile.stages:
         whole: Instruction | None = None
         manifests_copied: set[str] = set()
+        # managers whose dependencies were installed before the source COPY (`uv sync --no-install-project`
+        # with bind-mounted manifests): a later run of theirs installs only the project, which needs the source
+        installed_before: set[str] = set()
         for ins in stage.instructions:
             if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
                 srcs = copy_sources(ins)
@@ -45,29 +89,30 @@ def _check_copy_order(st: State) -> None:
                     whole = ins
                 elif whole is None:
                     manifests_copied.update(Path(s).name for s in srcs)
-            if ins.keyword != "RUN" or whole is None:
+            if ins.keyword != "RUN":
+                continue
+            if whole is None:
+                installed_before.update(call.manager for call in st.calls(ins) if _dependency_install(call))
                 continue
             for call in st.calls(ins):
                 manager = call.manager
-                install = (
-                    (manager == "pip" and call.action == "install" and call.has_option("-r", "--requirement"))
-                    or (manager in ("npm", "pnpm") and call.action in ("install", "ci") and not call.packages)
-                    or (manager == "yarn" and call.action == "install")
-                    or (manager == "go" and call.action == "download")
-                    or (manager in ("bundle", "composer", "poetry", "pipenv") and call.action == "install")
-                    or (manager == "uv" and call.action == "sync")
-                )
-                if not install:
+                if not _dependency_install(call) or manager in installed_before:
                     continue
                 wanted = _MANIFESTS.get(manager, ())
                 if any(_fn_any(name, wanted) for name in manifests_copied):
                     continue
                 items = list(stage.instructions)
                 blocker = copy_order_blocker(items[items.index(whole) + 1 : items.index(ins) + 1])
+                elsewhere = _elsewhere_option(call)
+                if blocker is None and elsewhere:
+                    blocker = f"line {ins.line} installs from another directory (`{elsewhere}`)"
+                if blocker is None and _installs_project(call) and len(st.script(ins).commands) > 1:
+                    blocker = (f"line {ins.line} installs the project itself along with other commands; install "
+                               f"the dependencies first with `{manager} {call.action} {_DEPS_ONLY[manager][0]}`")
                 st.add("copy-before-deps", whole,
                        f"COPY {whole.arguments} comes before `{' '.join(call.command.unwrapped().words[:4])}` (line {ins.line}): every source change reinstalls dependencies",
                        install_line=ins.line, manager=manager, fixable=blocker is None and manager in _MANIFEST_MOVE,
-                       blocker=blocker,
+                       blocker=blocker, installs_project=_installs_project(call), action=call.action,
                        remediation="COPY the dependency manifests and install them first, then COPY the source.")
                 break
             else:
@@ -173,25 +218,90 @@ def _fix_copy_order(w: Work) -> str | None:
         if reason:
             w.notes.append(f"copy-before-deps (line {whole.line}): left alone, {reason}")
             continue
-        if manager == "pip":
-            manifests = " ".join(_requirement_files(install))
-        else:
-            manifests = _MANIFEST_COPY.get(manager, "")
-        if not manifests:
-            continue
         srcs_dest = whole.exec_form[-1] if whole.exec_form else whole.arguments.split()[-1]
         dest = srcs_dest if srcs_dest.endswith("/") else ("./" if srcs_dest in (".", "./") else srcs_dest + "/")
         head, _ = split_head(whole)
-        copy_line = f"{head}{manifests} {dest}"
+        if manager == "pip":
+            copies = _requirement_copies(_requirement_files(install), dest, _workdir_at(stage, install))
+            if isinstance(copies, str):
+                w.notes.append(f"copy-before-deps (line {whole.line}): left alone, {copies}")
+                continue
+            copy_lines = [f"{head}{sources} {target}" for sources, target in copies]
+        else:
+            manifests = _MANIFEST_COPY.get(manager, "")
+            copy_lines = [f"{head}{manifests} {dest}"] if manifests else []
+        if not copy_lines:
+            continue
         lines = lines_of(d.text)
         whole_lines = lines[whole.line - 1 : whole.end_line]
+        if f.evidence.get("installs_project"):
+            # `uv sync` / `poetry install` also installs the project, which needs the source: the
+            # dependencies install first with the deps-only option, the original run stays after the source
+            option = _DEPS_ONLY[manager][0]
+            deps_only, found = re.subn(rf"\b({manager}\s+{re.escape(str(f.evidence.get('action')))})\b",
+                                       rf"\1 {option}", install.original, count=1)
+            if not found:  # options between the tool and its subcommand: not a rewrite to guess at
+                w.notes.append(f"copy-before-deps (line {whole.line}): left alone, add `{option}` to a "
+                               "dependencies-only install before the source COPY")
+                continue
+            return splice(d.text, [
+                (whole.line - 1, whole.end_line, []),
+                (install.line - 1, install.line - 1, [*copy_lines, *deps_only.split("\n"), *whole_lines]),
+            ])
         edits = [
             (whole.line - 1, whole.end_line, []),
-            (install.line - 1, install.line - 1, [copy_line]),
+            (install.line - 1, install.line - 1, copy_lines),
             (install.end_line, install.end_line, whole_lines),
         ]
         return splice(d.text, edits)
     return None
+
+
+def _workdir_at(stage: Stage, ins: Instruction) -> str | None:
+    """The absolute WORKDIR `ins` runs in, or None when a variable or a relative start hides it."""
+    workdir: str | None = "/"
+    for item in stage.instructions:
+        if item is ins:
+            break
+        if item.keyword == "WORKDIR":
+            path = item.arguments.strip()
+            if "$" in path:
+                workdir = None
+            elif path.startswith("/"):
+                workdir = path
+            elif workdir is not None:
+                workdir = posixpath.join(workdir, path)
+    return posixpath.normpath(workdir) if workdir else None
+
+
+def _requirement_copies(files: list[str], dest: str, workdir: str | None) -> list[tuple[str, str]] | str:
+    """(sources, destination) COPY lines that put each requirement file where `pip install -r` reads it,
+    given that the source COPY put the context at `dest`. A file in a subdirectory brings its whole
+    directory (`requirements/prod.txt` commonly says `-r base.txt`); a file outside the copied context
+    cannot be placed, and the reason is returned instead."""
+    flat: list[str] = []
+    dirs: list[tuple[str, str]] = []
+    root = dest if dest.startswith("/") else (posixpath.join(workdir, dest) if workdir else None)
+    for name in files:
+        if "/" not in name.rstrip("/") and "$" not in name:
+            flat.append(name)  # next to the install, where the source COPY put it too
+            continue
+        read_at = name if name.startswith("/") else (posixpath.join(workdir, name) if workdir else None)
+        if read_at is None or root is None or "$" in name:
+            return f"where `{name}` sits in the build context is not known here"
+        read_at, root_dir = posixpath.normpath(read_at), posixpath.normpath(root)
+        if not (read_at + "/").startswith(root_dir.rstrip("/") + "/"):
+            return f"`{name}` is not in the copied context"
+        in_context = posixpath.relpath(posixpath.dirname(read_at), root_dir)
+        if in_context == ".":
+            flat.append(posixpath.basename(read_at))
+        else:
+            target = posixpath.dirname(read_at)
+            if workdir is not None and (target + "/").startswith(workdir.rstrip("/") + "/"):
+                target = "./" + posixpath.relpath(target, workdir)  # as the install names it
+            if (in_context + "/", target + "/") not in dirs:
+                dirs.append((in_context + "/", target + "/"))
+    return ([(" ".join(flat), dest)] if flat else []) + dirs
 
 
 def _requirement_files(ins: Instruction) -> list[str]:

@@ -3,7 +3,9 @@ so the lines a rule did not ask about stay byte for byte."""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,11 @@ def add_flag(ins: Instruction, flag: str) -> list[str]:
 
 def append_command(d: Dockerfile, ins: Instruction, command: str) -> list[str]:
     """`… && command` at the end of a RUN; inside the heredoc for `RUN <<EOF`."""
+    if ins.exec_form is not None:
+        # `RUN ["npm", "ci"]` has no shell to chain in: it becomes the same argv in shell form, quoted so
+        # the shell hands the program the same words (the rules read exec-form RUNs only under a POSIX SHELL)
+        head, _ = split_head(ins)
+        return [f"{head}{shlex.join(ins.exec_form)} {d.escape}", f"{indent_of(ins)}    && {command}"]
     lines = ins.original.split("\n")
     if ins.heredocs and ins.shell_script != ins.arguments:
         doc = ins.heredocs[-1]
@@ -126,8 +133,22 @@ def append_command(d: Dockerfile, ins: Instruction, command: str) -> list[str]:
 
 def insert_in_command(ins: Instruction, pattern: re.Pattern[str], insert: str, table: OptionTable) -> list[str] | None:
     """Insert the option ` insert` after each match of `pattern` whose command does not already give it,
-    as the tool reads its options (`table`: `--no-cache` is pip's `--no-cache-dir`)."""
-    text = ins.original
+    as the tool reads its options (`table`: `--no-cache` is pip's `--no-cache-dir`).
+
+    An exec-form RUN (`RUN ["apt-get", "install", "-y", "curl"]`) is read as the words it runs, and
+    written back as a JSON array with the option among them."""
+    if ins.exec_form is not None:
+        joined = insert_in_text(shlex.join(ins.exec_form), pattern, insert, table)
+        if joined is None:
+            return None
+        head, _ = split_head(ins)
+        return [head + json.dumps(shlex.split(joined))]
+    joined = insert_in_text(ins.original, pattern, insert, table)
+    return joined.split("\n") if joined is not None else None
+
+
+def insert_in_text(text: str, pattern: re.Pattern[str], insert: str, table: OptionTable) -> str | None:
+    """`text` with ` insert` after each match of `pattern` whose command lacks it; None when none does."""
     out: list[str] = []
     pos = 0
     changed = False
@@ -143,7 +164,7 @@ def insert_in_command(ins: Instruction, pattern: re.Pattern[str], insert: str, t
     if not changed:
         return None
     out.append(text[pos:])
-    return "".join(out).split("\n")
+    return "".join(out)
 
 
 def by_rule(findings: list[Finding], rule: str) -> list[Finding]:

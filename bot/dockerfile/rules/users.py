@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.dockerfile.images import parse_ref, runs_non_root
+from bot.dockerfile.images import parse_ref, runs_non_root, windows_image
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage, expand
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, edit_each, indent_of, lines_of, splice
 from bot.dockerfile.rules.state import Check, State, is_root, user_of
@@ -54,11 +54,19 @@ def _check_users(st: State) -> None:
             if ins.keyword == "USER":
                 last_user = ins
     root_ref = parse_ref(chain[0].base_image)
+    if windows_image(root_ref):
+        return  # no root and no uids on Windows: ContainerAdministrator/ContainerUser is another question
     if last_user is None:
         if runs_non_root(root_ref):
             return
+        # ONBUILD triggers run in every child build as this image's USER: a `USER 10001` here makes the
+        # child's `ONBUILD RUN pip install` fail, so the USER belongs in the child Dockerfile.
+        onbuild = next((ins for s in chain for ins in s.instructions if ins.keyword == "ONBUILD"), None)
         st.add("runs-as-root", final.from_instruction, "No USER in the final stage: the container runs as root",
-               hadolint=None, reason="no-user", remediation="Add a numeric non-root USER, e.g. USER 10001:10001.")
+               hadolint=None, reason="no-user", remediation="Add a numeric non-root USER, e.g. USER 10001:10001.",
+               fixable=onbuild is None,
+               **({} if onbuild is None else {"why_left": f"the ONBUILD triggers (line {onbuild.line}) run as this "
+                                              "image's USER in every child build; set USER in the child Dockerfile"}))
     elif is_root(resolved.get(last_user.line, user_of(last_user.arguments))):
         st.add("runs-as-root", last_user, f"The last USER is {last_user.arguments}: the container runs as root",
                hadolint="DL3002", fixable=False, reason="last-user-root",

@@ -9,10 +9,11 @@ HYGIENE = ("apt-no-install-recommends", "pip-cache", "runs-as-root", "shell-form
            "copy-without-link", "apt-lists-not-removed")
 
 
-def test_meltdown_items_are_themes_not_findings(incident, timeline, findings, candidates, image, fix) -> None:
+def test_meltdown_items_are_themes_not_findings(incident, timeline, findings, candidates, image, fix, cause,
+                                                rollback) -> None:
     lint = [Finding(rule, Severity.MEDIUM, f"{rule} title", {"line": 3}, f"fix {rule}", "dockerfile") for rule in HYGIENE]
     view = build_view(incident=incident, timeline=timeline, findings=[*findings, *lint], rollback_candidates=candidates,
-                      image=image, dockerfile_fix=fix)
+                      image=image, dockerfile_fix=fix, cause=cause, rollback=rollback)
     items = view.action_items
     assert len(items) <= MAX_ITEMS
     assert [i.priority for i in items] == sorted(i.priority for i in items)
@@ -40,3 +41,31 @@ def test_the_same_advice_from_several_findings_is_one_item(incident) -> None:
             for i in range(4)]
     view = build_view(incident=incident, timeline=[], findings=same)
     assert [(str(i.title), i.refs) for i in view.action_items] == [("Fix the config map", ("F1", "F2", "F3", "F4"))]
+
+
+def test_when_a_neighbour_is_the_cause_the_image_findings_are_hygiene_and_its_fix_is_the_p0(
+        incident, timeline, findings, image, fix) -> None:
+    """The same image findings, but the diagnosis blames another workload: the Dockerfile patch is offered
+    as hygiene, the neighbour's own remediation leads, and no rollback or culprit layer is claimed."""
+    from bot.domain import CauseLink, Confidence, ProbableCause, RollbackDecision
+
+    neighbour = Finding("noisy-neighbour", Severity.HIGH, "batch/reindex takes 29 GB", {"workload": "batch/reindex"},
+                        "Set resources.limits.memory on batch/reindex.", "neighbours")
+    pressure = Finding("node-pressure", Severity.HIGH, "node-1 MemoryPressure",
+                       {"node": "node-1", "condition": "MemoryPressure"}, None, "nodes")
+    cause = ProbableCause("batch/reindex → MemoryPressure on 1 node", (
+        CauseLink("trigger", "batch/reindex, no memory limit", ("noisy-neighbour",)),
+        CauseLink("mechanism", "MemoryPressure on 1 node", ("node-pressure",))),
+        supporting=("noisy-neighbour", "node-pressure"), ruled_out=(), confidence=Confidence.HIGH)
+    decision = RollbackDecision(False, None, "revision 8 has been live 3 d")
+    view = build_view(incident=incident, timeline=timeline, findings=[*findings, neighbour, pressure], image=image,
+                      dockerfile_fix=fix, cause=cause, rollback=decision)
+    items = view.action_items
+    assert not [i for i in items if "culprit layers" in i.title or "rollout undo" in i.change]
+    assert items[0].priority == "P0" and "batch/reindex" in items[0].title
+    assert [str(i.title) for i in items if i.kind == "detect"][0] == "Page on node memory pressure"
+    hygiene = items[-1]
+    assert hygiene.priority == "P2" and all(f"`{r}`" in hygiene.title for r in ("fat-layer", "vcs-directory"))
+    assert view.image is not None and view.image.culprits == ()
+    assert view.fix is not None and view.fix.hygiene
+    assert "culprit layers" not in view.summary and "batch/reindex" in view.summary

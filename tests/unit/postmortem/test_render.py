@@ -120,9 +120,10 @@ def test_draft_without_optional_evidence_renders(incident: Incident) -> None:
     assert "No timeline entries were recorded." in text
     assert "No rollback was recommended: no earlier revision to roll back to." in text
     assert "ongoing since the page at 2024-05-14 03:02:11 UTC" in text
-    assert "No finding explains the root cause yet" in text
-    # Every response figure is there, missing ones said so with the reason.
-    assert "| Time to detect | change → page | missing |" in text
+    assert "Coroner found no fault in the cluster" in text
+    # Every response figure is there, missing ones said so with the reason. No rollout is blamed, so
+    # detection is measured from the first symptom.
+    assert "| Time to detect | first symptom → page | missing |" in text
     assert "- Time to acknowledge: no page in the timeline." in text
     assert "Dockerfile fix" not in headings(text)
 
@@ -216,7 +217,8 @@ def test_fix_from_the_doctors_result_with_a_dockerignore(story: dict) -> None:
                         Finding("DL3009", Severity.LOW, "z")), ".git\n.venv\n*.csv\n")
     story["dockerfile_fix"] = DockerfileFix.from_fix_result(result)
     text = render_postmortem(build_view(**story))
-    assert "Proposed change to `svc/Dockerfile`, addressing `DL3009`, `DL3015`:" in text
+    # The .dockerignore it writes answers dockerignore-missing too.
+    assert "Proposed change to `svc/Dockerfile`, addressing `DL3009`, `DL3015`, `dockerignore-missing`:" in text
     fences = {t.info: t.content for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"}
     assert fences["gitignore"] == ".git\n.venv\n*.csv\n"
 

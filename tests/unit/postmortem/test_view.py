@@ -47,13 +47,17 @@ def test_image_summary_from_manifest_pairs_history_with_layers() -> None:
     assert (summary.size_bytes, summary.previous_ref, summary.previous_total_bytes) == (1000, "r/app:7", 100)
 
 
-def test_culprits_are_big_layers_or_layers_named_by_a_finding(incident, image) -> None:
+def test_culprits_are_big_layers_or_layers_named_by_a_finding(incident, image, cause, rollback) -> None:
     small_named = Finding("data-files", Severity.HIGH, "CSV in layer 1", {"layer": 1})
-    view = build_view(incident=incident, timeline=[], findings=[small_named], image=image)
+    view = build_view(incident=incident, timeline=[], findings=[small_named], image=image, cause=cause,
+                      rollback=rollback)
     assert view.image is not None
     assert [la.index for la in view.image.culprits] == [2, 3, 1]  # largest first
     assert view.image.layers[1].refs == ("F1",)
     assert view.image.growth is None  # nothing to compare against
+    # When the diagnosis does not blame the image, no layer is called a culprit.
+    unblamed = build_view(incident=incident, timeline=[], findings=[small_named], image=image)
+    assert unblamed.image is not None and unblamed.image.culprits == ()
 
 
 def test_findings_get_stable_references_in_severity_order(incident, findings, cause, rollback) -> None:

@@ -178,3 +178,18 @@ def test_untrusted_text_is_escaped_and_credentials_redacted() -> None:
     text = json.dumps(diagnosis_message(diagnosis([f])).blocks)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert "AKIAIOSFODNN7EXAMPLE" not in text
+
+
+def test_dockerfile_lint_is_marked_hygiene_only_when_the_image_is_not_the_cause() -> None:
+    """Same findings, two causes: when a neighbour is the cause, the Dockerfile's High lint says it is
+    hygiene on its line (in the diagnosis's order); when the image is, it does not."""
+    lint = Finding("dockerignore-missing", Severity.HIGH, "No .dockerignore", {"line": 3}, None, "dockerfile")
+    evicted = Finding("evictions", Severity.HIGH, "3 pods evicted", {"count": 3}, None, "workload")
+    neighbour = ProbableCause("batch/reindex → MemoryPressure", (CauseLink("trigger", "batch/reindex", ("noisy-neighbour",)),),
+                              ("noisy-neighbour", "evictions"), (), Confidence.HIGH)
+    elsewhere = sections(diagnosis_message(diagnosis(
+        [lint, evicted], cause=neighbour, rollback=RollbackDecision(False, None, "revision 8 is 3 d old"))).blocks)
+    assert "`dockerignore-missing`  _hygiene, not this cause_" in elsewhere[1]
+    assert "`evictions`  _hygiene" not in elsewhere[1]
+    blamed = sections(diagnosis_message(diagnosis([lint, evicted])).blocks)
+    assert "hygiene" not in "".join(blamed)

@@ -48,6 +48,32 @@ def test_a_rollout_back_to_an_earlier_image_is_a_rollback() -> None:
     assert kinds == [tl.DEPLOY, tl.DEPLOY, tl.ROLLBACK]
 
 
+def test_a_rollout_that_keeps_the_image_is_a_change_not_a_rollback() -> None:
+    """A config-only revision (new args or env, the same image as the one before it) is the change; only a
+    later return to that image after a different one is a rollback."""
+    rollout = "Deployment jobs/worker revision {} rolled out (ReplicaSet worker-{}): image registry.example/worker:{}"
+    entries = [entry(at(9, 0), "rollout", rollout.format(14, "a", "v1")),
+               entry(at(10, 0), "rollout", rollout.format(15, "b", "v1")),
+               entry(at(10, 30), "rollout", rollout.format(16, "c", "v2")),
+               entry(at(11, 0), "rollout", rollout.format(17, "d", "v1"))]
+    kinds = [m.kind for m in tl.fold(entries)]
+    assert kinds == [tl.DEPLOY, tl.DEPLOY, tl.DEPLOY, tl.ROLLBACK]
+
+
+def test_when_the_rollout_is_not_implicated_detection_runs_from_the_first_symptom() -> None:
+    """A neighbour or the nodes broke the service: its last rollout (here the day before) is context,
+    labelled as such, and time to detect is first symptom -> page, not a day-long "change -> page"."""
+    old = [entry(at(10, 0, day=13), "rollout",
+                 "Deployment shop/cart revision 12 rolled out (ReplicaSet cart-b): image registry.example/cart:v12")]
+    moments = tl.fold(old + crashloop()[2:9])
+    figures = {f.name: f for f in response(moments, resolved_at=None, change_implicated=False).figures}
+    assert (figures["Time to detect"].span, figures["Time to detect"].seconds) == ("first symptom → page", 8 * 60)
+    blamed = {f.name: f for f in response(moments, resolved_at=None).figures}
+    assert blamed["Time to detect"].seconds == (24 * 60 + 9) * 60
+    labels = {m.label for m in tl.curate(moments, change_implicated=False)}
+    assert "Last rollout" in labels and "Change" not in labels
+
+
 def test_the_curated_timeline_keeps_the_key_moments_in_order() -> None:
     curated = tl.curate(tl.fold(crashloop()))
     assert [(m.first, m.label) for m in curated] == [
