@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,6 +90,7 @@ SERVICE_FIXTURES = {
     "registry_url": "registry",
     "chromium": "chromium",
 }
+SERVICE_MARKERS = ("postgres", "docker", "registry", "chromium")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -100,3 +104,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "postgres" in callspec.params.values():
             item.add_marker("postgres")
+        # The fast subset (`pytest -m "not slow"`) runs with no service at all: a test that needs one
+        # (fixture, parameter or its own mark) is slow too. The full run still runs it.
+        if any(item.get_closest_marker(service) for service in SERVICE_MARKERS):
+            item.add_marker("slow")
+
+
+# --- the fast subset starts no Python process ---------------------------------------------------------
+# A fresh interpreter costs a second of imports on its own, so a test that starts one (the CLI as a
+# process, a gate, pre-commit) is `slow`: `pytest -m "not slow"` stays the in-process subset.
+# Native tools (git, patch, hadolint) start in milliseconds and are allowed.
+PYTHONS = {sys.executable, str(Path(sys.executable).resolve())}
+_pythons_started: list[list[str]] | None = None  # set while a test's setup or call runs
+
+
+def _runs_python(executable: Any, args: Any) -> bool:
+    """The interpreter as the program, or as an argument of a wrapper (`setpriv ... python`)."""
+    words = [executable, *(args if isinstance(args, list | tuple) else [args])]
+    return any(word is not None and os.fsdecode(word) in PYTHONS for word in words)
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen" and _pythons_started is not None and _runs_python(args[0], args[1]):
+        _pythons_started.append([os.fsdecode(a) for a in args[1]] if isinstance(args[1], list | tuple) else [str(args[1])])
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _no_python_unless_slow(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _no_python_unless_slow(item))
+
+
+def _no_python_unless_slow(item: pytest.Item) -> Generator[None, None, None]:
+    global _pythons_started
+    started: list[list[str]] = []
+    _pythons_started = started
+    try:
+        result = yield
+    finally:
+        _pythons_started = None
+    if started and item.get_closest_marker("slow") is None:
+        pytest.fail(f"starts a Python process ({' '.join(started[0])[:120]}): mark it @pytest.mark.slow", pytrace=False)
+    return result

@@ -85,10 +85,18 @@ class SlackHealth:
             self._status = SlackStatus(state="degraded", since=since, last_error=error, last_error_at=now)
             self._changed.notify_all()
 
-    def wait_until(self, state: SlackState, timeout: float | None = None) -> bool:
-        """Block until Slack is in `state`; False on timeout."""
+    def wait_until(self, state: SlackState, timeout: float | None = None, *,
+                   unless: threading.Event | None = None) -> bool:
+        """Block until Slack is in `state` (or `unless` is set and `wake()` called); False on timeout."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._status.state == state, timeout)
+            return self._changed.wait_for(
+                lambda: self._status.state == state or (unless is not None and unless.is_set()), timeout
+            )
+
+    def wake(self) -> None:
+        """Make the waiters look again at what they wait for: a closing AuthCheck's `unless` was set."""
+        with self._changed:
+            self._changed.notify_all()
 
 
 def failure_reason(exc: Exception, *, base_url: str) -> str:
@@ -131,6 +139,7 @@ class AuthCheck:
 
     def close(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._health.wake()  # at once, not after the wait's bound: `coroner serve` stops without a pause
         self._thread.join(timeout)
 
     def check_once(self) -> bool:
@@ -149,8 +158,8 @@ class AuthCheck:
         while not self._stop.is_set():
             if self._health.ok:
                 delay = self._retry_seconds
-                # Sleep until a post fails; the timeout only bounds how long close() waits.
-                self._health.wait_until("degraded", timeout=1.0)
+                # Sleep until a post fails, or close() wakes it.
+                self._health.wait_until("degraded", unless=self._stop)
                 continue
             if self.check_once():
                 continue

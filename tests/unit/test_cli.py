@@ -41,6 +41,7 @@ def top_level(modules: set[str]) -> set[str]:
     return {name.partition(".")[0] for name in modules}
 
 
+@pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_lint_imports_none_of_the_server_dependencies(tmp_path: Path) -> None:
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM python:3.12\nRUN pip install flask\nCMD python app.py\n")
@@ -51,6 +52,7 @@ def test_lint_imports_none_of_the_server_dependencies(tmp_path: Path) -> None:
     assert "bot.logs" not in modules
 
 
+@pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_help_imports_no_subcommand(tmp_path: Path) -> None:
     modules = imported_by("--help", cwd=tmp_path)
     assert "bot.cli" in modules
@@ -59,6 +61,7 @@ def test_help_imports_no_subcommand(tmp_path: Path) -> None:
     assert loaded == set(), f"--help imported {sorted(loaded)}"
 
 
+@pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_image_from_the_engine_does_not_import_the_composition_root(tmp_path: Path) -> None:
     # No engine needed: the path is imported before the reader connects, and a missing engine is an error line.
     modules = imported_by("image", "coroner-test/absent:1", "--source", "docker", cwd=tmp_path)

@@ -1,5 +1,6 @@
 """The service markers follow the fixtures a test uses (tests/conftest.py), so `-m "not postgres"` leaves
-out exactly the tests that would start PostgreSQL, and `-m "not slow"` the ones that take seconds."""
+out exactly the tests that would start PostgreSQL, and `-m "not slow"` the ones that take seconds, need a
+service or start a Python process."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 STORE_TESTS = "tests/integration/store/test_repositories.py"
 
 pytestmark = [pytest.mark.skipif(not (ROOT / STORE_TESTS).exists(), reason="needs the source tree's tests"), pytest.mark.slow]  # slow: collects the suite in pytest subprocesses
+
+
+def pytest_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120, check=False)
 
 
 def collected(*args: str) -> set[str]:
@@ -41,3 +47,40 @@ def test_a_test_that_receives_the_registry_fixture_is_marked_registry() -> None:
 def test_the_gigabyte_layer_is_slow() -> None:
     slow = collected("tests/unit/images/test_memory.py", "-m", "slow")
     assert slow and all("one_gigabyte" in test for test in slow)
+
+
+def test_the_fast_subset_needs_no_service() -> None:
+    services = "postgres or docker or registry or chromium"
+    assert collected("-m", services)
+    assert collected("-m", f"not slow and ({services})") == set()
+
+
+SPAWNING = """
+import subprocess
+import sys
+
+import pytest
+
+
+def test_unmarked_python():
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+
+@pytest.mark.slow
+def test_marked_python():
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+
+def test_native_tool():
+    subprocess.run(["true"], check=True)
+"""
+
+
+def test_a_test_that_starts_python_unmarked_fails_and_says_to_mark_it_slow(tmp_path: Path) -> None:
+    (tmp_path / "test_spawning.py").write_text(SPAWNING)
+    proc = pytest_run("-c", str(ROOT / "pyproject.toml"), "-p", "tests.conftest", "--rootdir", str(tmp_path),
+                      "-rf", str(tmp_path / "test_spawning.py"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 2 passed" in proc.stdout
+    assert "FAILED" in proc.stdout and "test_unmarked_python" in proc.stdout
+    assert "starts a Python process" in proc.stdout and "mark it @pytest.mark.slow" in proc.stdout

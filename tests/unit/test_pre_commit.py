@@ -36,6 +36,7 @@ def local_hooks() -> dict[str, dict[str, Any]]:
     return {hook["id"]: hook for hook in repo["hooks"]}
 
 
+@pytest.mark.slow  # pre-commit as a process
 @pytest.mark.parametrize(("command", "path"), [("validate-manifest", MANIFEST), ("validate-config", CONFIG)])
 def test_pre_commit_accepts_the_file(command: str, path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pre_commit", command, str(path)],

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from tests.cli_process import CORONER, cli_env
 
+pytestmark = pytest.mark.slow  # each test runs coroner as a process
+
 # A Latin-1 comment (0xE9, 0xFC are not UTF-8) next to lines that `coroner fix` rewrites.
 LATIN1 = (
     b"FROM python:3.12-slim\n"

@@ -65,6 +65,7 @@ def test_fix_applies_whole_relints_clean_and_is_idempotent(
         assert b"\n" not in applied["patch"].replace(b"\r\n", b""), "a CRLF file got LF lines"
 
 
+@pytest.mark.slow  # a coroner process
 def test_python_dash_m_bot_cli_runs_the_cli(tmp_path: Path) -> None:
     """`python -m bot.cli lint …` (the documented way to run a checkout) lints, it does not exit 0 silently."""
     (tmp_path / "Dockerfile").write_text(UNSEEN["node-yarn"])

@@ -48,6 +48,7 @@ def context(tmp_path: Path):
         path.chmod(0o755)
 
 
+@pytest.mark.slow  # a coroner process as another user
 def test_an_unreadable_directory_is_listed_not_a_traceback(context: Path) -> None:
     proc = run_without_dac("lint", "--context", str(context), "--no-color", str(context.parent / "Dockerfile"))
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -55,6 +56,7 @@ def test_an_unreadable_directory_is_listed_not_a_traceback(context: Path) -> Non
     assert "unreadable, not measured: locked" in proc.stdout
 
 
+@pytest.mark.slow  # a coroner process as another user
 def test_fix_with_an_unreadable_directory_writes_no_traceback(context: Path) -> None:
     proc = run_without_dac("fix", "--context", str(context), str(context.parent / "Dockerfile"))
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -62,6 +64,7 @@ def test_fix_with_an_unreadable_directory_writes_no_traceback(context: Path) -> 
     assert "+++ b/" in proc.stdout and ".dockerignore" in proc.stdout  # the .dockerignore it proposes, in the patch
 
 
+@pytest.mark.slow  # a coroner process as another user
 def test_an_unreadable_dockerignore_is_one_line(context: Path) -> None:
     ignore = context / ".dockerignore"
     ignore.write_text(".git\n")

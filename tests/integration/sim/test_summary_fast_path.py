@@ -4,10 +4,9 @@ request on the wire as the generated `connect_get_node_proxy_with_path`, the sam
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,6 +19,7 @@ from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
 from bot.sim.kubeconfig import SIM_TOKEN, write_kubeconfig
 from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
+from tests.doubles.loopback import serving_http
 
 BAD_NODE = "ip-10-0-2-63.ec2.internal"
 
@@ -61,16 +61,9 @@ class _Capture(BaseHTTPRequestHandler):
 @contextmanager
 def _capturing(tmp_path: Path, *, status: int = 200, body: bytes = b"{}") -> Iterator[tuple[Path, type[_Capture]]]:
     handler = type("Handler", (_Capture,), {"status": status, "body": body, "seen": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    handler.port = server.server_address[1]  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        path = write_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{server.server_address[1]}")
-        yield path, handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_http(handler) as server:
+        handler.port = int(server.url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+        yield write_kubeconfig(tmp_path / "config", server.url), handler
 
 
 SUMMARY = {"node": {"nodeName": "n1", "fs": {"capacityBytes": 100, "availableBytes": 10, "usedBytes": 90},
@@ -257,14 +250,8 @@ def test_fast_path_follows_a_redirect_like_the_client(tmp_path):
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        config = write_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{server.server_address[1]}")
-        via_fast, via_sdk = _both(config)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_http(Redirecting) as server:
+        via_fast, via_sdk = _both(write_kubeconfig(tmp_path / "config", server.url))
     assert via_fast == via_sdk and via_fast.nodefs is not None
     paths = [p for p, _ in Redirecting.seen]
     assert paths.count("/moved/summary") == 2

@@ -1,5 +1,7 @@
 import threading
 
+import pytest
+
 from bot.domain import Finding, Severity
 from bot.engine import registry
 from bot.engine.cache import CachingClusterReader
@@ -10,6 +12,16 @@ from bot.engine.runner import run_playbook
 from bot.render.order import order_findings
 from bot.domain import Target
 from datetime import UTC, datetime
+
+
+@pytest.fixture(autouse=True)
+def short_stop_grace(monkeypatch):
+    """The fake reader's slow reads ignore the check's deadline (as a client's socket read would), so the
+    runner would wait out its whole stop grace for them on every timeout test; what these tests check is
+    decided at the deadline, not after the grace."""
+    from bot.engine import runner
+
+    monkeypatch.setattr(runner, "STOP_GRACE_SECONDS", 0.05)
 
 
 def ctx(reader):
@@ -176,7 +188,7 @@ def test_checks_of_concurrent_diagnoses_share_one_process_wide_bound():
     previous = runner.CHECK_SLOTS.size
     slots = runner.configure_check_slots(2)
     try:
-        reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_nodes": 0.3, "list_hpas": 0.3},
+        reader = FakeClusterReader(nodes=[node("n1", ready=False)], slow={"list_nodes": 0.2, "list_hpas": 0.2},
                                    forbidden={"get_deployment"})
         results = []
         threads = [threading.Thread(target=lambda: results.append(run_playbook(ctx(reader), book("nodes", "hpa"))))

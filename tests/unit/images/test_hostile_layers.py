@@ -23,6 +23,7 @@ def _one_layer_image(registry, layer: bytes, tag: str = "v1") -> str:
     return f"127.0.0.1:{registry.port}/app:{tag}"
 
 
+@pytest.mark.slow  # a coroner process
 def test_pax_record_of_length_zero_makes_coroner_image_fail_instead_of_hanging(registry):
     ref = _one_layer_image(registry, pax_layer(b"0 path=x\n"))
     try:
