@@ -12,19 +12,15 @@ from dataclasses import dataclass
 
 from bot.catalog import Catalog
 from bot.jobs.post_gate_denial import PostGateDenial
-from bot.lifecycle.slack_thread import as_retry
+from bot.lifecycle.slack_thread import post_once
 from bot.ports import ChatPoster
 from bot.slack.blocks import SlackMessage
 from bot.slack.mrkdwn import code, escape
-from bot.slack.poster import ChatPostError
 from bot.store import Store
-from bot.store.outbox import Reservation
 from bot.store.records import Job
-from bot.worker import JobLease, RetryLater
+from bot.worker import JobLease
 
 log = logging.getLogger(__name__)
-
-BUSY_RETRY_SECONDS = 5.0
 
 
 def denial_message(command: PostGateDenial) -> SlackMessage:
@@ -54,26 +50,8 @@ class GateDenialHandler:
             log.warning("gate denial of %s/%s not posted: no catalog entry with a slack_channel and "
                         "CORONER_SLACK_DEFAULT_CHANNEL is not set", command.namespace, command.name)
             return
-        key = f"gate:{command.review_uid}"
-        with self.store.unit_of_work() as uow:
-            state, _ = uow.slack_posts.reserve(key, incident_id=None, worker=self.worker)
-            uow.commit()
-        if state is Reservation.POSTED:
-            return
-        if state is Reservation.BUSY:
-            raise RetryLater(f"post {key} is being sent by another worker", after_seconds=BUSY_RETRY_SECONDS)
-        lease.ensure_held()
-        message = denial_message(command)
-        try:
-            ts = self.chat.post(channel=channel, text=message.text, blocks=message.blocks)
-        except ChatPostError as exc:
-            with self.store.unit_of_work() as uow:
-                uow.slack_posts.release(key, worker=self.worker)
-                uow.commit()
-            raise as_retry(exc) from exc
-        with self.store.unit_of_work() as uow:
-            uow.slack_posts.mark_posted(key, channel=channel, ts=ts)
-            uow.commit()
+        post_once(self.store, self.chat, worker=self.worker, lease=lease, key=f"gate:{command.review_uid}",
+                  incident_id=None, channel=channel, message=denial_message(command))
 
     def channel_for(self, command: PostGateDenial) -> str | None:
         entry = next((e for e in self.catalog.services.values()

@@ -141,26 +141,9 @@ class SlackThreadHandler:
 
     def _post_once(self, key: str, incident_id: str, channel: str, thread_ts: str | None, message: SlackMessage,
                    lease: JobLease) -> str | None:
-        with self.store.unit_of_work() as uow:
-            state, existing = uow.slack_posts.reserve(key, incident_id=incident_id, worker=self.worker)
-            uow.commit()
-        if state is Reservation.POSTED:
-            return existing.ts if existing is not None else None
-        if state is Reservation.BUSY:
-            raise RetryLater(f"post {key} is being sent by another worker", after_seconds=BUSY_RETRY_SECONDS)
-        lease.ensure_held()
-        try:
-            assert self.chat is not None
-            ts = self.chat.post(channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
-        except ChatPostError as exc:
-            with self.store.unit_of_work() as uow:
-                uow.slack_posts.release(key, worker=self.worker)
-                uow.commit()
-            raise as_retry(exc) from exc
-        with self.store.unit_of_work() as uow:
-            uow.slack_posts.mark_posted(key, channel=channel, ts=ts)
-            uow.commit()
-        return ts
+        assert self.chat is not None
+        return post_once(self.store, self.chat, worker=self.worker, lease=lease, key=key, incident_id=incident_id,
+                         channel=channel, message=message, thread_ts=thread_ts)
 
     def _call(self, call: Callable[[ChatPoster], None]) -> None:
         assert self.chat is not None
@@ -168,6 +151,32 @@ class SlackThreadHandler:
             call(self.chat)
         except ChatPostError as exc:
             raise as_retry(exc) from exc
+
+
+def post_once(store: Store, chat: ChatPoster, *, worker: str, lease: JobLease, key: str, incident_id: str | None,
+              channel: str, message: SlackMessage, thread_ts: str | None = None) -> str | None:
+    """Post `message` once for `key`, whatever retries, lost leases and other workers do: the outbox row is
+    reserved before Slack is called, released if the call fails (the job retries), marked with the message's
+    ts once posted. Returns the ts (the earlier post's, if it was already made)."""
+    with store.unit_of_work() as uow:
+        state, existing = uow.slack_posts.reserve(key, incident_id=incident_id, worker=worker)
+        uow.commit()
+    if state is Reservation.POSTED:
+        return existing.ts if existing is not None else None
+    if state is Reservation.BUSY:
+        raise RetryLater(f"post {key} is being sent by another worker", after_seconds=BUSY_RETRY_SECONDS)
+    lease.ensure_held()
+    try:
+        ts = chat.post(channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
+    except ChatPostError as exc:
+        with store.unit_of_work() as uow:
+            uow.slack_posts.release(key, worker=worker)
+            uow.commit()
+        raise as_retry(exc) from exc
+    with store.unit_of_work() as uow:
+        uow.slack_posts.mark_posted(key, channel=channel, ts=ts)
+        uow.commit()
+    return ts
 
 
 def as_retry(exc: ChatPostError) -> Exception:

@@ -392,8 +392,13 @@ def test_slash_diagnose_in_namespace_form_is_audited_and_answers_in_the_incident
     answer = wait_until(lambda: posts(slack, thread_ts=ts)[before:], what="the /diagnose answer in the thread",
                         timeout=60)
     assert "image-size-regression" in text_of(answer[-1])
-    with bot.services.store.unit_of_work() as uow:
-        runs = [r for r in uow.audit.list(target="prod/user-profile-service") if r.action == "slack.diagnose"]
+
+    def audited() -> list[Any]:
+        # The run is audited once its answer is out: the audit row may land just after the thread post.
+        with bot.services.store.unit_of_work() as uow:
+            return [r for r in uow.audit.list(target="prod/user-profile-service") if r.action == "slack.diagnose"]
+
+    runs = wait_until(audited, what="the /diagnose audit record")
     assert len(runs) == 1 and runs[0].actor == "U0ONCALL" and runs[0].details["outcome"] == "ok"
 
 
