@@ -80,6 +80,18 @@ def test_expired_lease_makes_the_job_claimable_again(store, clock):
         fail(store, first.id, worker="w1", error="late")
 
 
+def test_a_lapsed_lease_no_one_claimed_is_still_the_workers(store, clock):
+    """Regression: a heartbeat that ran late on a busy machine made the worker throw away finished work."""
+    enqueue(store, "k1")
+    job = claim(store, "w1")
+    clock.advance(minutes=6)
+    with store.unit_of_work() as uow:
+        uow.jobs.renew(job.id, worker="w1", lease=LEASE)
+        uow.commit()
+    assert claim(store, "w2") is None
+    assert complete(store, job.id, worker="w1").status is JobStatus.DONE
+
+
 def test_a_renewed_lease_keeps_the_job(store, clock):
     enqueue(store, "k1")
     job = claim(store, "w1")

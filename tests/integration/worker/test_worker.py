@@ -83,14 +83,14 @@ def test_the_lease_is_renewed_while_the_handler_runs(store):
 
     def long_job(job, lease):
         # Longer than the lease: without a heartbeat, another worker could claim it meanwhile.
-        deadline = time.monotonic() + 1.5
+        deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             with store.unit_of_work() as uow:
                 second_claim.append(uow.jobs.claim(worker="w2", kinds=[KIND]))
                 uow.commit()
             time.sleep(0.1)
 
-    worker = JobWorker(store, {KIND: long_job}, name="w1", lease=timedelta(seconds=0.6))
+    worker = JobWorker(store, {KIND: long_job}, name="w1", lease=timedelta(seconds=1.0))
     assert worker.run_once() is not None
     assert second_claim and all(claim is None for claim in second_claim)
     assert only_job(store).status == JobStatus.DONE and only_job(store).attempts == 1
