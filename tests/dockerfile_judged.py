@@ -18,10 +18,13 @@ class Judged:
     expected: frozenset[str]
     files: tuple[str, ...]
     stages: int
+    # Not yet split by `coroner fix` (no builder-stage rewrite for this toolchain): the finding stays, marked
+    # not fixable. Empty for every case the fix must leave with no build toolchain in the final stage.
+    toolchain_stays: str = ""
 
 
-def _case(text: str, expected: str, files: str, stages: int = 1) -> Judged:
-    return Judged(text, frozenset(expected.split()), tuple(files.split()), stages)
+def _case(text: str, expected: str, files: str, stages: int = 1, toolchain_stays: str = "") -> Judged:
+    return Judged(text, frozenset(expected.split()), tuple(files.split()), stages, toolchain_stays)
 
 
 JUDGED: dict[str, Judged] = {
@@ -57,7 +60,7 @@ RUN go build -o /usr/local/bin/app .
 EXPOSE 8080
 CMD ["app"]
 ''', "build-tools-in-final-stage package-cache runs-as-root copy-without-link dockerignore-missing no-healthcheck",
-        "go.mod go.sum main.go .git/HEAD"),
+        "go.mod go.sum main.go .git/HEAD", toolchain_stays="the Go split handles golang images only"),
 
     # `apk update` leaves the index in /var/cache/apk, alone or before an `apk add --no-cache`.
     "alpine-apk-update-index": _case(r'''FROM alpine:3.19.1
@@ -204,7 +207,7 @@ COPY src ./src
 RUN cargo build --release --locked
 CMD ["./target/release/app"]
 ''', "build-tools-in-final-stage runs-as-root copy-without-link no-healthcheck",
-        "Cargo.toml Cargo.lock src/main.rs"),
+        "Cargo.toml Cargo.lock src/main.rs", toolchain_stays="no cargo split yet"),
 
     # composer from an external image with COPY --from; composer keeps its download cache.
     "php-composer-cache": _case(r'''FROM php:8.3-cli-bookworm
@@ -264,5 +267,5 @@ RUN mvn -B -q package -DskipTests
 EXPOSE 8080
 CMD ["java", "-jar", "target/app.jar"]
 ''', "build-tools-in-final-stage runs-as-root copy-without-link no-healthcheck",
-        "pom.xml src/main/java/App.java"),
+        "pom.xml src/main/java/App.java", toolchain_stays="no maven split yet"),
 }

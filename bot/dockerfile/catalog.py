@@ -26,6 +26,8 @@ RULES: tuple[Rule, ...] = (
     Rule("apt-upgrade", S.LOW, "Package upgrade inside the image: unpinned and unreproducible"),
     Rule("pip-cache", S.MEDIUM, "pip install keeps its download cache in the layer", ("DL3042",), True),
     Rule("package-cache", S.MEDIUM, "Package manager cache is left in the layer", ("DL3019", "DL3032", "DL3040", "DL3060"), True),
+    Rule("gem-docs", S.LOW, "gem install generates ri/rdoc documentation into the layer", (), True),
+    Rule("npm-install-not-ci", S.MEDIUM, "npm install with a lockfile copied in: npm ci installs exactly the lock", (), True),
     Rule("cleanup-in-later-layer", S.HIGH, "A later layer deletes what an earlier layer added: the bytes stay in the image"),
     Rule("consecutive-run", S.INFO, "Consecutive RUN instructions: each one is a layer", ("DL3059",)),
     Rule("build-tools-in-final-stage", S.HIGH, "Build tools ship in the final image", (), True),

@@ -109,10 +109,14 @@ def cgroup_unaware(ref: ImageRef) -> str | None:
     return None
 
 
-# Base images that already run as a non-root user.
+# Images whose own last USER is not root (their Dockerfiles say so): mambaorg/micromamba (mambauser),
+# bitnami (1001), nginxinc/nginx-unprivileged (101), the Jupyter stacks (jovyan), Chainguard (nonroot).
+_NON_ROOT_REPOSITORIES = ("mambaorg/micromamba", "nginxinc/nginx-unprivileged", "jupyter/", "chainguard/", "bitnami/")
+
+
 def runs_non_root(ref: ImageRef) -> bool:
     tag = ref.tag or ""
-    return "nonroot" in tag or "non-root" in tag or ref.repository.startswith("chainguard/")
+    return "nonroot" in tag or "non-root" in tag or ref.repository.startswith(_NON_ROOT_REPOSITORIES)
 
 
 # Windows container images (servercore, nanoserver, and the language images built on them): no uids,

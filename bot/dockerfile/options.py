@@ -189,3 +189,27 @@ NPM = _table(
     short_valued="w",
     negation=True,
 )
+
+# RubyGems' `gem install` / `gem update` (Ruby's OptionParser: unambiguous prefixes, `--[no-]X`).
+GEM = _table(
+    flags="no-document prerelease vendor env-shebang force wrappers ignore-dependencies format-executable "
+    "user-install development development-all conservative minimal-deps post-install-message default explain "
+    "lock suggestions local remote both clear-sources http-proxy help verbose quiet silent backtrace debug norc "
+    "system",
+    valued="platform version install-dir bindir document build-root trust-policy file without bulk-threshold "
+    "source config-file target-rbconfig",
+    short_flags="NEfwlrbhVq",
+    short_valued="vinPgBsp",
+    prefixes=True,
+    negation=True,
+)
+
+# `conda clean` / `mamba clean` (argparse: unambiguous prefixes of long options).
+CONDA_CLEAN = _table(
+    flags="all index-cache packages tarballs force-pkgs-dirs tempfiles logfiles yes dry-run quiet verbose json "
+    "console help offline",
+    valued="",
+    short_flags="aiptfclydqvh",
+    short_valued="",
+    prefixes=True,
+)

@@ -21,7 +21,7 @@ _VALUE_OPTIONS = frozenset(
 
 @dataclass(frozen=True)
 class PackageCall:
-    manager: str  # apt, apk, yum, dnf, microdnf, zypper, pip, npm, yarn, pnpm, go, gem, bundle, composer
+    manager: str  # apt, apk, yum, dnf, microdnf, zypper, pip, npm, yarn, pnpm, go, gem, bundle, composer, conda
     action: str  # install, update, upgrade, remove, clean, wheel, ci, download, build, ...
     packages: tuple[str, ...]
     command: Command
@@ -76,6 +76,11 @@ def classify(command: Command) -> PackageCall | None:
             return PackageCall("go", "download", (), command)
         if pos and pos[0] in ("build", "install"):
             return PackageCall("go", pos[0], tuple(pos[1:]), command)
+    if name in ("conda", "mamba", "micromamba"):
+        pos = _positional(words[1:])
+        if pos[:1] == ["env"] and len(pos) > 1:  # `conda env create -f environment.yml`
+            return PackageCall("conda", f"env {pos[1]}", tuple(pos[2:]), command)
+        return PackageCall("conda", pos[0], tuple(pos[1:]), command) if pos else None
     if name in ("gem", "bundle", "composer", "cargo", "mvn", "gradle", "poetry", "uv", "pipenv"):
         pos = _positional(words[1:])
         return PackageCall(name, pos[0] if pos else "", tuple(pos[1:]), command)

@@ -26,6 +26,7 @@ from bot.dockerfile.rules import (
     dockerignore,
     hygiene,
     layers,
+    lockfile,
     process,
     secrets,
     users,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 # The fixers run in this order, each round; a split into stages comes first so the later fixes see it.
 FAMILIES: tuple[ModuleType, ...] = (
-    base_image, build_tools, apt, caches, layers, users, secrets, process, dockerignore, copies, hygiene,
+    base_image, build_tools, apt, caches, lockfile, layers, users, secrets, process, dockerignore, copies, hygiene,
 )
 CHECKS: tuple[Check, ...] = tuple(check for family in FAMILIES for check in family.CHECKS)
 FIXERS: tuple[Fixer, ...] = tuple(fixer for family in FAMILIES for fixer in family.FIXERS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.dockerfile.images import parse_ref
-from bot.dockerfile.options import APK, PIP
+from bot.dockerfile.options import APK, CONDA_CLEAN, GEM, PIP, parse_args
 from bot.dockerfile.packages import PackageCall
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import (
@@ -77,6 +77,8 @@ def _check_caches(st: State) -> None:
     d = st.dockerfile
     pip_no_cache = _inherited_env(d, "PIP_NO_CACHE_DIR")
     go_mod, go_build = _go_caches(d)
+    poetry_cache = _inherited_env(d, "POETRY_CACHE_DIR")
+    gem_docs_off = _gem_docs_off(d)
     for stage in d.stages:
         pip_env = (pip_no_cache[stage.index] or "").lower()
         pip_env_off = pip_env in ("1", "true", "yes", "on", "off", "0", "false") and pip_env != ""
@@ -121,6 +123,117 @@ def _check_caches(st: State) -> None:
                 if call.manager == "npm" and call.action in ("install", "ci") and not _cleans(st, ins, "npm"):
                     st.add("package-cache", ins, f"npm {call.action} leaves its cache in ~/.npm", hadolint="",
                            manager="npm", remediation="End the RUN with `&& npm cache clean --force`.")
+            if shipped and not mounts:
+                _check_leftovers(st, stage, ins, calls, root_at[ins.line], poetry_cache[stage.index],
+                                 gem_docs_off[stage.index])
+
+
+# What each manager leaves behind, past the five above: checked per shipped RUN with no cache mount.
+_CONDA_INSTALLS = frozenset({"install", "create", "update", "upgrade", "env create", "env update"})
+_GO_FETCHES = frozenset({"build", "install", "download"})
+
+
+def _check_leftovers(st: State, stage: Stage, ins: Instruction, calls: list[PackageCall], as_root: bool,
+                     poetry_cache: str | None, gem_docs_off: bool) -> None:
+    reported: set[str] = set()  # one finding per manager and RUN: `go mod download && go build` leave one cache
+    for call in calls:
+        u = call.command.unwrapped()
+        kind: str | None = None
+        if call.manager == "apk" and call.action == "update" and not _script_has(st, ins, "rm", "/var/cache/apk"):
+            kind, title, fixable = "apk-index", "apk update leaves the package index in /var/cache/apk", True
+            remediation = "apk add --no-cache fetches a fresh index and keeps none: drop `apk update`, or end the RUN with `&& rm -rf /var/cache/apk/*`."
+        elif call.manager == "conda" and call.action in _CONDA_INSTALLS and not _conda_cleaned(st, ins):
+            kind, title, fixable = u.name, f"{u.name} {call.action} keeps the package tarballs in pkgs/", True
+            remediation = f"End the RUN with `&& {_conda_clean(u.name)}`."
+        elif call.manager == "poetry" and call.action in ("install", "add", "update", "sync") and "--no-cache" not in u.words \
+                and not _poetry_cleaned(st, ins, poetry_cache):
+            kind, title = "poetry", "poetry keeps its download caches in POETRY_CACHE_DIR (~/.cache/pypoetry)"
+            fixable = poetry_cache is not None or as_root
+            remediation = "End the RUN with `&& rm -rf $POETRY_CACHE_DIR/cache $POETRY_CACHE_DIR/artifacts` (not virtualenvs/)."
+        elif call.manager == "composer" and call.action in ("install", "update", "require", "create-project") \
+                and "--no-cache" not in u.words and not _composer_cleaned(st, ins):
+            kind, title, fixable = "composer", "composer keeps the downloaded archives in its cache", True
+            remediation = "End the RUN with `&& composer clear-cache` (or composer --no-cache)."
+        elif call.manager == "go" and call.action in _GO_FETCHES and not _go_vendored(u.words) and not _go_cleaned(st, ins):
+            builds = any(c.manager == "go" and c.action in ("build", "install") for c in calls)
+            kind, title, fixable = "go", "go keeps the module cache and the build cache in the layer", builds
+            remediation = "Build in a builder stage and COPY --from the binary (or end the RUN with `&& go clean -cache -modcache`)."
+        elif call.manager == "gem" and call.action in ("install", "update") and not gem_docs_off \
+                and not parse_args(u.words[2:], GEM).has("--no-document", "-N"):
+            st.add("gem-docs", ins, remediation="gem install --no-document … (or `gem: --no-document` in /etc/gemrc).")
+            continue
+        if kind is None or kind in reported:
+            continue
+        reported.add(kind)
+        st.add("package-cache", ins, title, hadolint="", manager=kind, fixable=fixable, remediation=remediation,
+               **({} if fixable else {"why_not": "the modules of this layer are what a later RUN builds with; "
+                                                 "build in a builder stage and COPY --from the binary"}))
+
+
+def _conda_clean(tool: str) -> str:
+    return "micromamba clean --all --yes" if tool == "micromamba" else f"{tool} clean -afy"
+
+
+def _conda_cleaned(st: State, ins: Instruction) -> bool:
+    """`conda clean -a` (or `-t`: the tarballs; the extracted packages are hard links into the env), or the
+    pkgs directory removed."""
+    for c in st.script(ins).commands:
+        u = c.unwrapped()
+        if u.name in ("conda", "mamba", "micromamba") and len(u.words) > 1 and u.words[1] == "clean" and parse_args(
+                u.words[2:], CONDA_CLEAN).has("--all", "-a", "--tarballs", "-t"):
+            return True
+        if u.name == "rm" and any(w.rstrip("/*").endswith("/pkgs") for w in u.words[1:]):
+            return True
+    return False
+
+
+def _poetry_cleaned(st: State, ins: Instruction, cache: str | None) -> bool:
+    for c in st.script(ins).commands:
+        u = c.unwrapped()
+        if u.name == "poetry" and u.words[1:3] == ("cache", "clear"):
+            return True
+        if u.name == "rm" and any("pypoetry" in w or "POETRY_CACHE_DIR" in w or (cache and w.startswith(cache))
+                                  or w.rstrip("/*") in ("/root/.cache", "~/.cache", "$HOME/.cache") for w in u.words[1:]):
+            return True
+    return False
+
+
+def _composer_cleaned(st: State, ins: Instruction) -> bool:
+    for c in st.script(ins).commands:
+        u = c.unwrapped()
+        if u.name == "composer" and any(w in ("clear-cache", "clearcache", "cc") for w in u.words[1:]):
+            return True
+        if u.name == "rm" and any("composer" in w.lower() and "cache" in w.lower() for w in u.words[1:]):
+            return True
+    return False
+
+
+def _go_vendored(words: tuple[str, ...]) -> bool:
+    return "-mod=vendor" in words
+
+
+def _go_cleaned(st: State, ins: Instruction) -> bool:
+    for c in st.script(ins).commands:
+        u = c.unwrapped()
+        if u.name == "go" and len(u.words) > 1 and u.words[1] == "clean" and "-modcache" in u.words:
+            return True
+        if u.name == "rm" and any("pkg/mod" in w or "GOMODCACHE" in w for w in u.words[1:]):
+            return True
+    return False
+
+
+def _gem_docs_off(d: Dockerfile) -> list[bool]:
+    """Per stage, whether RubyGems is told not to generate ri/rdoc: the official ruby images write
+    `gem: --no-document` to their gemrc, and a RUN or COPY may write one."""
+    out: list[bool] = []
+    for stage in d.stages:
+        off = out[stage.base_index] if stage.base_index is not None else parse_ref(stage.base_image).name == "ruby"
+        for ins in stage.instructions:
+            text = ins.original
+            if "gemrc" in text and ("no-document" in text or ins.keyword in ("COPY", "ADD")):
+                off = True
+        out.append(off)
+    return out
 
 
 def _script_has(st: State, ins: Instruction, name: str, arg_prefix: str) -> bool:
@@ -154,7 +267,9 @@ _APK_ADD = re.compile(r"\bapk\s+add\b")
 
 
 _CACHE_CLEAN = {"yum": "yum clean all", "dnf": "dnf clean all", "microdnf": "microdnf clean all",
-                "yarn": "yarn cache clean", "npm": "npm cache clean --force"}
+                "yarn": "yarn cache clean", "npm": "npm cache clean --force", "apk-index": "rm -rf /var/cache/apk/*",
+                "conda": _conda_clean("conda"), "mamba": _conda_clean("mamba"), "micromamba": _conda_clean("micromamba"),
+                "composer": "composer clear-cache", "go": "go clean -cache -modcache"}
 
 
 def _fix_package_cache(w: Work) -> str | None:
@@ -162,10 +277,16 @@ def _fix_package_cache(w: Work) -> str | None:
         manager = f.evidence.get("manager")
         if manager == "apk":
             return insert_in_command(ins, _APK_ADD, "--no-cache", APK)
+        if manager == "poetry":  # its virtualenvs/ may be under the same directory: only the caches go
+            root = "$POETRY_CACHE_DIR" if _inherited_env(d, "POETRY_CACHE_DIR")[ins.stage_index] else "/root/.cache/pypoetry"
+            return append_command(d, ins, f'rm -rf "{root}/cache" "{root}/artifacts"')
         command = _CACHE_CLEAN.get(str(manager))
         return append_command(d, ins, command) if command else None
 
-    return edit_each(w, "package-cache", edit, once_per_line=True)
+    return edit_each(w, "package-cache", edit, once_per_line=True)  # one RUN, several managers: the next round
+
+
+_GEM_INSTALL = re.compile(r"\bgem\s+(?:install|update)\b")
 
 
 def _fix_cache_mount(w: Work) -> str | None:
@@ -190,7 +311,8 @@ def _fix_cache_mount(w: Work) -> str | None:
 
 
 CHECKS: tuple[Check, ...] = (_check_caches,)
-FIXERS: tuple[Fixer, ...] = (fix_option("pip-cache", _PIP_INSTALL, "--no-cache-dir", PIP), _fix_package_cache, _fix_cache_mount)
+FIXERS: tuple[Fixer, ...] = (fix_option("pip-cache", _PIP_INSTALL, "--no-cache-dir", PIP), _fix_package_cache,
+                              fix_option("gem-docs", _GEM_INSTALL, "--no-document", GEM, ("-N",)), _fix_cache_mount)
 # Why `coroner fix` leaves a finding of these rules alone (said in its notes).
 WHY_LEFT: dict[str, str] = {
 }

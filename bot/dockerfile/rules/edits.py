@@ -131,23 +131,26 @@ def append_command(d: Dockerfile, ins: Instruction, command: str) -> list[str]:
     return lines
 
 
-def insert_in_command(ins: Instruction, pattern: re.Pattern[str], insert: str, table: OptionTable) -> list[str] | None:
+def insert_in_command(ins: Instruction, pattern: re.Pattern[str], insert: str, table: OptionTable,
+                      same: tuple[str, ...] = ()) -> list[str] | None:
     """Insert the option ` insert` after each match of `pattern` whose command does not already give it,
     as the tool reads its options (`table`: `--no-cache` is pip's `--no-cache-dir`).
 
     An exec-form RUN (`RUN ["apt-get", "install", "-y", "curl"]`) is read as the words it runs, and
-    written back as a JSON array with the option among them."""
+    written back as a JSON array with the option among them. `same`: the option's other spellings that the
+    table cannot tell (gem's `-N` is `--no-document`)."""
     if ins.exec_form is not None:
-        joined = insert_in_text(shlex.join(ins.exec_form), pattern, insert, table)
+        joined = insert_in_text(shlex.join(ins.exec_form), pattern, insert, table, same)
         if joined is None:
             return None
         head, _ = split_head(ins)
         return [head + json.dumps(shlex.split(joined))]
-    joined = insert_in_text(ins.original, pattern, insert, table)
+    joined = insert_in_text(ins.original, pattern, insert, table, same)
     return joined.split("\n") if joined is not None else None
 
 
-def insert_in_text(text: str, pattern: re.Pattern[str], insert: str, table: OptionTable) -> str | None:
+def insert_in_text(text: str, pattern: re.Pattern[str], insert: str, table: OptionTable,
+                   same: tuple[str, ...] = ()) -> str | None:
     """`text` with ` insert` after each match of `pattern` whose command lacks it; None when none does."""
     out: list[str] = []
     pos = 0
@@ -155,7 +158,7 @@ def insert_in_text(text: str, pattern: re.Pattern[str], insert: str, table: Opti
     for m in pattern.finditer(text):
         tail = re.split(r"&&|\|\||;|\|(?!\|)|\n\s*\n", text[m.end():], maxsplit=1)[0]
         words = (m.group(0) + " " + tail).replace("\\\n", " ").split()[1:]
-        if parse_args(words, table).has(insert):
+        if parse_args(words, table).has(insert, *same):
             continue
         out.append(text[pos : m.end()])
         out.append(f" {insert}")
@@ -195,9 +198,10 @@ def edit_each(w: Work, rule: str, edit: Edit, *, once_per_line: bool = False) ->
     return splice(d.text, edits) if edits else None
 
 
-def fix_option(rule: str, pattern: re.Pattern[str], insert: str, table: OptionTable) -> Callable[[Work], str | None]:
+def fix_option(rule: str, pattern: re.Pattern[str], insert: str, table: OptionTable,
+               same: tuple[str, ...] = ()) -> Callable[[Work], str | None]:
     def fixer(w: Work) -> str | None:
-        return edit_each(w, rule, lambda d, ins, f: insert_in_command(ins, pattern, insert, table),
+        return edit_each(w, rule, lambda d, ins, f: insert_in_command(ins, pattern, insert, table, same),
                           once_per_line=True)
 
     fixer.__name__ = f"fix_{rule}"

@@ -41,6 +41,14 @@ CASES: dict[str, tuple[str, str]] = {
         "FROM alpine:3.20\nRUN apk add curl\n",
         "FROM alpine:3.20\nRUN apk add --no-cache curl\n",
     ),
+    "gem-docs": (
+        "FROM debian:12-slim\nRUN gem install rake -v 13.2.1\n",
+        "FROM debian:12-slim\nRUN gem install --no-document rake -v 13.2.1\n",
+    ),
+    "npm-install-not-ci": (
+        "FROM node:20-slim AS b\nCOPY package.json package-lock.json ./\nRUN npm install\n",
+        "FROM node:20-slim AS b\nCOPY package.json package-lock.json ./\nRUN npm ci\n",
+    ),
     "cleanup-in-later-layer": (
         "FROM debian:12-slim\nCOPY big.tar /tmp/big.tar\nRUN tar xf /tmp/big.tar -C /opt\nRUN rm /tmp/big.tar\n",
         "FROM debian:12-slim\nRUN curl -fsSLo /tmp/big.tar https://example.com/b.tar && tar xf /tmp/big.tar && rm /tmp/big.tar\n",
