@@ -89,6 +89,9 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
     else:
         severity = Severity.MEDIUM
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+    # Why the kubelet cannot start the containers, in its words ("couldn't find key ... in Secret ...").
+    said = next((c.state_message for p in bad for c in _waiting(p)
+                 if c.state_reason == reasons.most_common(1)[0][0] and c.state_message), None)
     return [
         Finding(
             rule="pods-not-ready",
@@ -101,6 +104,7 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
                 "desired": desired,
                 "reasons": dict(reasons),
                 "pods": sorted(p.name for p in bad)[:MAX_LISTED],
+                **({"waiting_message": " ".join(said.split())[:300]} if said else {}),
                 **_scheduler_says(bad, events),
             },
         )

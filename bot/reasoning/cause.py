@@ -68,6 +68,11 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
         chain.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     if growth is None and "image-pull-failing" in decision.implicated_by and (pull := first(findings, "image-pull-failing")) is not None:
         chain.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    held_back = {"fits-no-node", "config-error"} & set(counts(imp.get("own_failures")))
+    if held_back and "pods-not-ready" in decision.implicated_by and (ready := first(findings, "pods-not-ready")) is not None:
+        # Its pods never ran: who holds them back says why (the scheduler, the kubelet).
+        if (held := _held_back(ready)) is not None:
+            chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
     chain += _amplifiers(findings)
     ruled_out = []
@@ -89,6 +94,22 @@ def _exits(crash: Finding) -> str:
     message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     text = f"containers exit ({reason}{code})"
     return f"{text}: {_tail(str(message))}" if message and "back-off" not in str(message).lower() else text
+
+
+# Waiting reasons that mean the kubelet could not create or start the container from its spec.
+CANNOT_CREATE = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+
+
+def _held_back(ready: Finding) -> str | None:
+    """Why pods that are not ready never ran, in the words of who holds them back: the scheduler
+    ("0/4 nodes are available: 4 Insufficient cpu") or the kubelet ("couldn't find key ... in Secret ...")."""
+    if said := ready.evidence.get("scheduler_message"):
+        return f"the scheduler cannot place them: {said}"
+    reasons = counts(ready.evidence.get("reasons"))
+    top = max(reasons, key=lambda r: reasons[r]) if reasons else None
+    if top in CANNOT_CREATE and (message := ready.evidence.get("waiting_message")):
+        return f"the kubelet cannot create the containers ({top}): {_tail(str(message))}"
+    return None
 
 
 def _pull_failure(pull: Finding) -> str:
@@ -236,10 +257,9 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         mechanism.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     elif (pull := first(findings, "image-pull-failing")) is not None:
         mechanism.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
-    elif (ready := first(findings, "pods-not-ready")) is not None and ready.evidence.get("scheduler_message"):
-        # Nothing fails inside the pods: they are not placed, and the scheduler says why (a taint, a shortage).
-        said = ready.evidence["scheduler_message"]
-        mechanism.append(CauseLink("mechanism", f"the scheduler cannot place them: {said}", ("pods-not-ready",)))
+    elif (ready := first(findings, "pods-not-ready")) is not None and (held := _held_back(ready)) is not None:
+        # Nothing fails inside the pods: they are not placed (a taint, a shortage) or not created.
+        mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):

@@ -30,6 +30,7 @@ FAILURE_RULE = {
     "pull-error": "image-pull-failing",
     "config-error": "pods-not-ready",
     "probe-failure": "pods-not-ready",
+    "fits-no-node": "pods-not-ready",
 }
 FAILURE_WORDS = {
     "crash-loop": "crash-looping",
@@ -37,6 +38,7 @@ FAILURE_WORDS = {
     "pull-error": "failing to pull their image",
     "config-error": "failing on their config",
     "probe-failure": "failing their probes",
+    "fits-no-node": "requesting more than any node can hold",
     "evicted": "evicted",
     "unschedulable": "unschedulable",
     "node-not-ready": "on NotReady nodes",

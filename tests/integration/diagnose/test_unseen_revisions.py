@@ -1,0 +1,34 @@
+"""Incidents where the service's own revision is, or is not, to blame (scenario files next to this test,
+each opening with its SRE answer), through the official kubernetes client against the sim: a rollback
+exactly where the revision is at fault, to the last revision that was good, with the cause on top."""
+
+from pathlib import Path
+
+from bot.domain import Confidence
+from bot.engine.diagnose import diagnose
+
+HERE = Path(__file__).parent / "scenarios"
+
+
+def run(cluster, playbook, scenario, service):
+    with cluster(HERE / f"{scenario}.yaml") as c:
+        return diagnose(service, cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+
+
+def test_a_rollout_reading_a_secret_key_that_does_not_exist_is_rolled_back(cluster, playbook):
+    d = run(cluster, playbook, "secret-key-missing", "auth-api")
+    assert d.rollback.recommended and d.rollback.revision == 13 and d.rollback.implicated_by == ("pods-not-ready",)
+    assert "env JWT_SIGNING_KEY_V2 (from secret auth-keys key signing-key-v2)" in d.rollback.reason
+    assert d.cause.summary.startswith("revision 14 (env JWT_SIGNING_KEY_V2 (from secret auth-keys key signing-key-v2)")
+    assert ("→ the kubelet cannot create the containers (CreateContainerConfigError): couldn't find key "
+            "signing-key-v2 in Secret identity/auth-keys") in d.cause.summary
+    assert d.cause.confidence is Confidence.HIGH
+
+
+def test_a_cpu_request_beyond_every_node_is_rolled_back_not_blamed_on_capacity(cluster, playbook):
+    d = run(cluster, playbook, "requests-unfit", "embedder")
+    assert d.rollback.recommended and d.rollback.revision == 7 and d.rollback.implicated_by == ("pods-not-ready",)
+    assert "2 requesting more than any node can hold" in d.rollback.reason
+    assert "requests.cpu 2 -> 12" in d.rollback.reason
+    assert d.cause.summary.startswith("revision 8 (requests.cpu 2 -> 12) → the scheduler cannot place them: "
+                                      "0/4 nodes are available: 4 Insufficient cpu")
