@@ -26,6 +26,7 @@ OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe
 NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error")
 CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 RESTART_THRESHOLD = 5
+OOM_RESTARTS = 2  # OOM kills that repeat: a container killed once may have met a spike
 
 
 def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | None:
@@ -44,7 +45,9 @@ def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | No
             return "registry-error" if registry_error_kind(c.state_message or "") else "pull-error"
         if c.state == "waiting" and c.state_reason in CONFIG_ERRORS:
             return "config-error"
-        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= RESTART_THRESHOLD:
+        # A slow leak is killed every half hour: below the crash-loop threshold, but the same failure.
+        repeated_oom = c.last_terminated_reason == "OOMKilled" and (c.restart_count or 0) >= OOM_RESTARTS
+        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= RESTART_THRESHOLD or repeated_oom:
             if c.last_terminated_reason == "OOMKilled":
                 # Without a limit the container's cgroup has none: only the node's OOM killer kills it.
                 return "oom-killed" if c.memory_limit else "system-oom"
@@ -239,9 +242,25 @@ def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: l
         parts = [f"{f} {' '.join(str(x) for x in new.get(f) or ()) or 'unset'}" for f in fields if f != "workingDir"]
         return "; ".join(parts) if parts else "workingDir changed"
     if what == "probes":
-        # "readinessProbe httpGet /healthz:8080 -> httpGet /health/ready:8080": what to compare with the app.
-        return ", ".join(f"{f} {_probe(old.get(f))} -> {_probe(new.get(f))}" for f in fields)
+        # "readinessProbe httpGet /healthz:8080 -> httpGet /health/ready:8080": what to compare with the app;
+        # "livenessProbe timeoutSeconds 5 -> 1": a probe that now gives up sooner.
+        return ", ".join(f"{f} {_probe_change(old.get(f), new.get(f))}" for f in fields)
     return ", ".join(fields) + " changed"
+
+
+# A probe's timing, as the API spells it, with the API server's defaults.
+_PROBE_TIMING = {"initialDelaySeconds": 0, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
+                 "failureThreshold": 3}
+
+
+def _probe_change(old: Any, new: Any) -> str:
+    action_old, action_new = _probe(old), _probe(new)
+    parts = [f"{action_old} -> {action_new}"] if action_old != action_new else []
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key, default in _PROBE_TIMING.items():
+            if (before := old.get(key, default)) != (after := new.get(key, default)):
+                parts.append(f"{key} {before} -> {after}")
+    return ", ".join(parts) or f"{action_new} (changed)"
 
 
 def _probe(probe: Any) -> str:

@@ -91,6 +91,11 @@ def _exits(crash: Finding) -> str:
     code = f", status {max(codes, key=lambda c: codes[c])}" if codes else ""
     # The container's termination message says why; the waiting one ("back-off 5m0s restarting failed
     # container") says nothing about it.
+    if kills := crash.evidence.get("liveness_kills"):
+        # The kubelet restarted them: the probe, not the process, decided.
+        said = crash.evidence.get("liveness_message")
+        text = f"the kubelet kills the containers on failed liveness probes ({kills}×)"
+        return f"{text}: {_tail(str(said))}" if said else text
     message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     text = f"containers exit ({reason}{code})"
     return f"{text}: {_tail(str(message))}" if message and "back-off" not in str(message).lower() else text

@@ -32,3 +32,30 @@ def test_a_cpu_request_beyond_every_node_is_rolled_back_not_blamed_on_capacity(c
     assert "requests.cpu 2 -> 12" in d.rollback.reason
     assert d.cause.summary.startswith("revision 8 (requests.cpu 2 -> 12) → the scheduler cannot place them: "
                                       "0/4 nodes are available: 4 Insufficient cpu")
+
+
+def test_a_memory_leak_in_a_three_hour_old_image_is_rolled_back_even_below_the_crash_loop_threshold(cluster, playbook):
+    d = run(cluster, playbook, "memory-leak", "bidder")
+    assert d.rollback.recommended and d.rollback.revision == 18 and d.rollback.implicated_by == ("crashloop",)
+    # All six pods are OOM-killed again and again, the three with 3 restarts too.
+    assert "pods of revision 19: 6 OOM-killed at their memory limit, where revision 18's did not" in d.rollback.reason
+    assert d.cause.summary.startswith("revision 19 (image bidder:3.8.4 -> bidder:3.9.0) → containers exit (OOMKilled, "
+                                      "status 137)")
+    assert "load" not in d.cause.summary  # the HPA is not at its maximum
+
+
+def test_an_image_that_cannot_exec_on_the_nodes_is_rolled_back(cluster, playbook):
+    d = run(cluster, playbook, "exec-format", "geo-router")
+    assert d.rollback.recommended and d.rollback.revision == 5 and d.rollback.implicated_by == ("crashloop",)
+    assert d.cause.summary.startswith("revision 6 (image geo-router:4.0.3 -> geo-router:4.1.0) → containers exit "
+                                      "(Error, status 255)")
+
+
+def test_a_liveness_timeout_cut_is_rolled_back_and_the_kubelets_kills_are_the_mechanism(cluster, playbook):
+    d = run(cluster, playbook, "liveness-timeout", "ledger-api")
+    assert d.rollback.recommended and d.rollback.revision == 30 and d.rollback.implicated_by == ("crashloop",)
+    assert "it changed livenessProbe timeoutSeconds 5 -> 1" in d.rollback.reason
+    assert d.cause.summary.startswith("revision 31 (livenessProbe timeoutSeconds 5 -> 1) → the kubelet kills the "
+                                      "containers on failed liveness probes (28×): …")
+    assert "context deadline exceeded" in d.cause.summary
+    assert "liveness probe" in (next(f for f in d.findings if f.rule == "crashloop").remediation or "")
