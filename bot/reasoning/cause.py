@@ -13,6 +13,7 @@ When none of these fits, the cause says there is no single cause and lists the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
@@ -58,7 +59,10 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
                    f"{growth_ratio(ev)}× revision {ev.get('previous_revision')})")
     else:
         changed = [str(c.get("detail") or c.get("what")) for c in imp.get("changes") or () if isinstance(c, dict)]
-        trigger = f"revision {rev}" + (f" ({'; '.join(changed[:2])})" if changed else "")
+        # A run of bad revisions is one trigger: what they changed against the last good one.
+        between = [r for r in imp.get("failed_between") or () if isinstance(r, int)]
+        revs = f"revisions {', '.join(map(str, between))} and {rev}" if between else f"revision {rev}"
+        trigger = revs + (f" ({'; '.join(changed[:2])})" if changed else "")
     chain = [CauseLink("trigger", trigger, decision.implicated_by)]
     if growth is not None:
         chain += _disk_links(findings)
@@ -98,7 +102,20 @@ def _exits(crash: Finding) -> str:
         return f"{text}: {_tail(str(said))}" if said else text
     message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     text = f"containers exit ({reason}{code})"
-    return f"{text}: {_tail(str(message))}" if message and "back-off" not in str(message).lower() else text
+    return f"{text}: {_tail(_reason_line(str(message)))}" if message and "back-off" not in str(message).lower() else text
+
+
+_ERROR_LINE = re.compile(r"panic|fatal|error|exception", re.IGNORECASE)
+
+
+def _reason_line(message: str) -> str:
+    """The line of a multi-line termination message that says why: a Go panic's first line, a Python
+    traceback's last, a Java "Caused by": the last line naming an error. One line stays as it is."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message
+    errors = [line for line in lines if _ERROR_LINE.search(line)]
+    return errors[-1] if errors else lines[-1]
 
 
 # Waiting reasons that mean the kubelet could not create or start the container from its spec.

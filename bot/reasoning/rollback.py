@@ -80,9 +80,10 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
     new = {k: n for k, n in imp.own_failures.items() if k not in imp.previous_failures}
     same = sorted(k for k in imp.own_failures if k in imp.previous_failures)
     if new:
-        late = _late(imp, imp.failing_since)
+        first_bad = imp.failed_between[0] if imp.failed_between else rev
+        late = _late(imp, imp.failing_since, since=imp.trouble_rolled_out_at)
         if late is not None:
-            dismissed = (f"revision {rev} had been live {late} before its pods began to fail "
+            dismissed = (f"revision {first_bad} had been live {late} before its pods began to fail "
                          f"({', '.join(sorted(new))}): something other than the rollout changed")
         else:
             kinds = sorted(new, key=lambda k: -new[k])
@@ -92,6 +93,9 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
                     rules.append(rule)
             what = " and ".join(f"{new[k]} {FAILURE_WORDS[k]}" for k in kinds)
             where = f", where revision {prev}'s did not" if prev is not None else ""
+            if imp.failed_between:
+                word = "revisions" if len(imp.failed_between) > 1 else "revision"
+                where += f" ({word} {_and(imp.failed_between)} after it failed too)"
             text = f"pods of revision {rev}: {what}{where}"
             changed = sorted({c for k in kinds for c in imp.explained_by.get(k, [])})
             if changed:
@@ -157,11 +161,17 @@ def _size_effects(findings: Sequence[Finding]) -> str:
     return ", ".join(effects) or "the pulls"
 
 
-def _late(imp: Implication, onset: datetime | None) -> str | None:
-    """How long the revision had been live at `onset`, when that is beyond the plausible window."""
-    if onset is None or imp.rolled_out_at is None:
+def _and(revisions: Sequence[int]) -> str:
+    return ", ".join(map(str, revisions[:-1])) + (" and " if len(revisions) > 1 else "") + str(revisions[-1])
+
+
+def _late(imp: Implication, onset: datetime | None, *, since: datetime | None = None) -> str | None:
+    """How long the revision (or the first of a run of bad ones, `since`) had been live at `onset`, when
+    that is beyond the plausible window."""
+    rolled_out = since or imp.rolled_out_at
+    if onset is None or rolled_out is None:
         return None
-    lag = onset - imp.rolled_out_at
+    lag = onset - rolled_out
     return human_duration(lag.total_seconds()) if lag > timedelta(hours=imp.window_hours) else None
 
 

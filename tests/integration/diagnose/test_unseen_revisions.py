@@ -59,3 +59,15 @@ def test_a_liveness_timeout_cut_is_rolled_back_and_the_kubelets_kills_are_the_me
                                       "containers on failed liveness probes (28×): …")
     assert "context deadline exceeded" in d.cause.summary
     assert "liveness probe" in (next(f for f in d.findings if f.rule == "crashloop").remediation or "")
+
+
+def test_after_two_bad_rollouts_in_a_row_the_last_good_revision_is_recommended(cluster, playbook):
+    d = run(cluster, playbook, "two-bad-rollouts", "cart-api")
+    assert d.rollback.recommended and d.rollback.revision == 39 and d.rollback.implicated_by == ("crashloop",)
+    assert d.rollback.reason.startswith("pods of revision 41: 2 crash-looping, where revision 39's did not "
+                                        "(revision 40 after it failed too), and it changed image cart-api:6.2.0 -> "
+                                        "cart-api:6.3.1")
+    assert [c.revision for c in d.rollback_candidates if c.recommended] == [39]
+    assert not next(c for c in d.rollback_candidates if c.revision == 40).healthy
+    assert d.cause.summary.startswith("revisions 40 and 41 (image cart-api:6.2.0 -> cart-api:6.3.1) → containers exit "
+                                      "(Error, status 2): panic: config: REDIS_TLS_CA is required →")
