@@ -23,10 +23,17 @@ from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
 from bot.units import QuantityError, parse_quantity
 
 OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe-failure", "fits-no-node")
-NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error")
+NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error", "sandbox-error")
 CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 RESTART_THRESHOLD = 5
 OOM_RESTARTS = 2  # OOM kills that repeat: a container killed once may have met a spike
+
+
+# Event kinds that only restate what a pod failing now shows: the scheduler's FailedScheduling of a pod that
+# fits no node is that failure, not a second, node-level one.
+# Likewise the BackOff and probe failures of a container that crash-loops or is OOM-killed now.
+SAME_FAILURE = {"fits-no-node": ("unschedulable",), "crash-loop": ("probe-failure",),
+                "oom-killed": ("crash-loop", "probe-failure")}
 
 
 def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | None:
@@ -104,6 +111,8 @@ def event_failure(ev: EventSnapshot) -> str | None:
         return "evicted"
     if ev.reason == "FailedScheduling":
         return "unschedulable"
+    if ev.reason == "FailedCreatePodSandBox":
+        return "sandbox-error"  # the node's runtime or network plugin, before any container of the pod
     if (ev.reason in ("ErrImagePull", "Failed") and "pull" in message) or (ev.reason == "BackOff" and "pulling image" in message):
         return "registry-error" if registry_error_kind(ev.message) else "pull-error"
     if ev.reason == "Failed" and ("configmap" in message or "secret" in message or "createcontainer" in message):
@@ -165,7 +174,7 @@ def failures(
             continue
         if ev.first_at is not None and (first is None or ev.first_at < first):
             first = ev.first_at
-        if ev.involved_name not in pod_kinds:  # a pod failing now is counted once, by what it shows now
+        if kind not in SAME_FAILURE.get(pod_kinds.get(ev.involved_name, ""), ()):
             from_events[kind] += 1
     for kind, n in from_events.items():
         counts.setdefault(kind, n)
@@ -211,6 +220,18 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[st
     if spec_a.get("volumes") != spec_b.get("volumes"):
         out.append({"what": "volumes", "container": "", "detail": "pod volumes changed"})
     return out
+
+
+def metadata_only(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether `after` changed only the pod template's annotations or labels (`kubectl rollout restart`
+    sets kubectl.kubernetes.io/restartedAt): the same pods, restarted."""
+    if before.get("spec") != after.get("spec"):
+        return False
+    def meta(t: Mapping[str, Any]) -> tuple[Any, Any]:
+        m = t.get("metadata") or {}
+        labels = {k: v for k, v in (m.get("labels") or {}).items() if k != "pod-template-hash"}
+        return labels, m.get("annotations") or {}
+    return meta(before) != meta(after)
 
 
 def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: list[str]) -> str:

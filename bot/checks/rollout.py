@@ -180,6 +180,8 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
         "trouble_rolled_out_at": facts.ts(streak[0].live_from if streak else current.live_from),
         "previous_failures": before,
         "changes": changed,
+        "restart_only": previous is not None and revision_health.metadata_only(previous.replicaset.template,
+                                                                                current.replicaset.template),
         "explained_by": explained,
         "pods_ready": ready,
         "replicas": current.replicaset.replicas,

@@ -106,6 +106,7 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
                 "pods": sorted(p.name for p in bad)[:MAX_LISTED],
                 **({"waiting_message": " ".join(said.split())[:300]} if said else {}),
                 **_scheduler_says(bad, events),
+                **_kubelet_says(bad, events),
             },
         )
     ]
@@ -132,6 +133,23 @@ def _liveness_kills(pod_names: set[str], events: list[EventSnapshot]) -> dict[st
     failed = [e for e in mine if e.reason == "Unhealthy" and e.message.lower().startswith("liveness probe")]
     latest = max(failed, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC), default=None)
     return {"liveness_kills": kills} | ({"liveness_message": " ".join(latest.message.split())[:300]} if latest else {})
+
+
+# What the kubelet reports when it cannot start a placed pod at all (no container of it has run).
+POD_START_FAILURES = ("FailedCreatePodSandBox", "FailedMount", "FailedAttachVolume")
+
+
+def _kubelet_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, object]:
+    """Why placed pods never start, in the kubelet's words (its latest such Warning for one of them), with
+    the nodes it happens on: "failed to setup network for sandbox ... failed to assign an IP address"."""
+    placed = {p.name: p.node_name for p in bad if p.phase == "Pending" and p.node_name}
+    said = [e for e in events if e.reason in POD_START_FAILURES and e.involved_kind == "Pod" and e.involved_name in placed]
+    if not said:
+        return {}
+    latest = max(said, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC))
+    nodes = sorted({str(placed[e.involved_name]) for e in said if e.reason == latest.reason})
+    return {"kubelet_reason": latest.reason, "kubelet_message": " ".join(latest.message.split())[:300],
+            "kubelet_nodes": nodes}
 
 
 def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],

@@ -72,11 +72,11 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
         chain.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     if growth is None and "image-pull-failing" in decision.implicated_by and (pull := first(findings, "image-pull-failing")) is not None:
         chain.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
-    held_back = {"fits-no-node", "config-error"} & set(counts(imp.get("own_failures")))
-    if held_back and "pods-not-ready" in decision.implicated_by and (ready := first(findings, "pods-not-ready")) is not None:
-        # Its pods never ran: who holds them back says why (the scheduler, the kubelet).
-        if (held := _held_back(ready)) is not None:
-            chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
+    # Its pods never ran: who holds them back says why (the scheduler, the kubelet).
+    never_ran = bool({"fits-no-node", "config-error"} & set(counts(imp.get("own_failures"))))
+    ready = first(findings, "pods-not-ready") if "pods-not-ready" in decision.implicated_by else None
+    if never_ran and ready is not None and (held := _held_back(ready)) is not None:
+        chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
     chain += _amplifiers(findings)
     ruled_out = []
@@ -131,6 +131,9 @@ def _held_back(ready: Finding) -> str | None:
     top = max(reasons, key=lambda r: reasons[r]) if reasons else None
     if top in CANNOT_CREATE and (message := ready.evidence.get("waiting_message")):
         return f"the kubelet cannot create the containers ({top}): {_tail(str(message))}"
+    if (message := ready.evidence.get("kubelet_message")) and (nodes := ready.evidence.get("kubelet_nodes")):
+        where = f"node {nodes[0]}" if len(nodes) == 1 else f"nodes {', '.join(map(str, nodes[:3]))}"
+        return f"the kubelet cannot start them on {where} ({ready.evidence.get('kubelet_reason')}): {_tail(str(message))}"
     return None
 
 

@@ -74,6 +74,7 @@ class Implication:
     now: datetime | None
     failed_between: tuple[int, ...] = ()  # revisions after previous_revision that failed by themselves too
     trouble_rolled_out_at: datetime | None = None  # the rollout of the first of them (else rolled_out_at)
+    restart_only: bool = False  # it changed only the pod template's annotations or labels
 
     @classmethod
     def of(cls, finding: Finding | None) -> Implication | None:
@@ -97,6 +98,7 @@ class Implication:
             now=when(raw.get("now")),
             failed_between=tuple(int(r) for r in raw.get("failed_between") or () if isinstance(r, int)),
             trouble_rolled_out_at=when(raw.get("trouble_rolled_out_at")),
+            restart_only=raw.get("restart_only") is True,
         )
 
     @property

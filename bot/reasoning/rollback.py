@@ -44,6 +44,7 @@ FAILURE_WORDS = {
     "node-not-ready": "on NotReady nodes",
     "system-oom": "killed by the node's OOM killer",
     "registry-error": "failing pulls on registry errors",
+    "sandbox-error": "without a pod sandbox (the node's runtime or network)",
 }
 # What a bigger image does to a cluster, as findings.
 SIZE_SYMPTOMS = ("pull-pressure", "image-pull-slow", "registry-errors")
@@ -177,8 +178,11 @@ def _late(imp: Implication, onset: datetime | None, *, since: datetime | None = 
 
 def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
     rev = imp.current_revision
-    live = f"revision {rev} has been live {human_duration(imp.live_seconds)}" if imp.live_seconds is not None \
-        else f"revision {rev} is live"
+    # A restart (`kubectl rollout restart`, an annotation) changes no container: undoing it changes nothing.
+    restart = f" (a restart: its containers are revision {imp.previous_revision}'s)" \
+        if imp.restart_only and imp.previous_revision is not None else ""
+    live = f"revision {rev}{restart} has been live {human_duration(imp.live_seconds)}" \
+        if imp.live_seconds is not None else f"revision {rev}{restart} is live"
     node_level = imp.node_level_failures
     noisy = first(findings, "noisy-neighbour")
     if noisy is not None and noisy.evidence.get("is_service"):

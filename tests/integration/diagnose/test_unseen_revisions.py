@@ -71,3 +71,14 @@ def test_after_two_bad_rollouts_in_a_row_the_last_good_revision_is_recommended(c
     assert not next(c for c in d.rollback_candidates if c.revision == 40).healthy
     assert d.cause.summary.startswith("revisions 40 and 41 (image cart-api:6.2.0 -> cart-api:6.3.1) → containers exit "
                                       "(Error, status 2): panic: config: REDIS_TLS_CA is required →")
+
+
+def test_a_restart_onto_a_node_that_cannot_network_pods_is_not_rolled_back(cluster, playbook):
+    d = run(cluster, playbook, "restart-onto-broken-node", "price-sync")
+    assert not d.rollback.recommended and d.rollback.revision is None
+    assert d.rollback.reason.startswith("revision 12 (a restart: its containers are revision 11's) has been live 20 min;"
+                                        " its pods fail only for reasons outside it (2 without a pod sandbox")
+    assert ("the kubelet cannot start them on node w-3 (FailedCreatePodSandBox): …" in d.cause.summary
+            and d.cause.summary.endswith("failed to assign an IP address to container → 2 of 5 pods not ready "
+                                         "(mostly ContainerCreating)"))
+    assert any(r.startswith("a rollback: revision 12 (a restart") for r in d.cause.ruled_out)
