@@ -2,7 +2,8 @@
 blame (issue 9). Two ReplicaSets are compared side by side with the same words.
 
 A failure is *its own* when the revision's pods fail by themselves: crash loops, OOM kills at the
-container's own limit, image pull errors the registry did not cause, config errors, failing probes. It
+container's own limit, image pull errors the registry did not cause, config errors, failing probes, and
+pods that request more than any node can hold (no node will ever fit them, whatever the cluster does). It
 is *node-level* when the pods fail through where they run: evictions, pods that cannot be scheduled, nodes
 that are NotReady, the node's OOM killer (a container without a memory limit can only be killed by it),
 and a registry that is down for everyone. A rollback helps with the first kind only.
@@ -13,16 +14,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bot.checks.pulls import registry_error_kind
 from bot.checks.workload import PULL_FAILURES
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
+from bot.units import QuantityError, parse_quantity
 
-OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe-failure")
-NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error")
+OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe-failure", "fits-no-node")
+NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error", "sandbox-error")
 CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 RESTART_THRESHOLD = 5
+OOM_RESTARTS = 2  # OOM kills that repeat: a container killed once may have met a spike
+
+
+# Event kinds that only restate what a pod failing now shows: the scheduler's FailedScheduling of a pod that
+# fits no node is that failure, not a second, node-level one.
+# Likewise the BackOff and probe failures of a container that crash-loops or is OOM-killed now.
+SAME_FAILURE = {"fits-no-node": ("unschedulable",), "crash-loop": ("probe-failure",),
+                "oom-killed": ("crash-loop", "probe-failure")}
 
 
 def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | None:
@@ -35,13 +46,15 @@ def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | No
     if node is not None and not node.ready:
         return "node-not-ready"
     if pod.phase == "Pending" and not pod.node_name:
-        return "unschedulable"
+        return "fits-no-node" if fits_no_node(pod, nodes) else "unschedulable"
     for c in pod.containers:
         if c.state == "waiting" and c.state_reason in PULL_FAILURES:
             return "registry-error" if registry_error_kind(c.state_message or "") else "pull-error"
         if c.state == "waiting" and c.state_reason in CONFIG_ERRORS:
             return "config-error"
-        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= RESTART_THRESHOLD:
+        # A slow leak is killed every half hour: below the crash-loop threshold, but the same failure.
+        repeated_oom = c.last_terminated_reason == "OOMKilled" and (c.restart_count or 0) >= OOM_RESTARTS
+        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= RESTART_THRESHOLD or repeated_oom:
             if c.last_terminated_reason == "OOMKilled":
                 # Without a limit the container's cgroup has none: only the node's OOM killer kills it.
                 return "oom-killed" if c.memory_limit else "system-oom"
@@ -49,6 +62,44 @@ def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | No
     if pod.phase == "Running" and not pod.ready and any(c.state == "running" and c.ready is False for c in pod.containers):
         return "probe-failure"
     return None
+
+
+SCHEDULED_RESOURCES = ("cpu", "memory")
+
+
+def pod_requests(pod: PodSnapshot) -> dict[str, Decimal]:
+    """What the scheduler reserves for a pod: the sum of its containers' requests, or the largest init
+    container's when that is more (init containers run one at a time, before the others)."""
+    out: dict[str, Decimal] = {}
+    for resource in SCHEDULED_RESOURCES:
+        running = sum((_amount(c.requests.get(resource)) for c in pod.containers), Decimal(0))
+        init = max((_amount(c.requests.get(resource)) for c in pod.init_containers), default=Decimal(0))
+        if max(running, init):
+            out[resource] = max(running, init)
+    return out
+
+
+def fits_no_node(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> dict[str, Decimal]:
+    """The resources a pod requests beyond the allocatable of every node (empty: some node could hold it,
+    or the nodes are not known). Such a pod stays Pending whatever the cluster frees: the spec is wrong."""
+    if not nodes:
+        return {}
+    requested = pod_requests(pod)
+    beyond = {}
+    for resource, amount in requested.items():
+        sizes = [_amount(n.allocatable.get(resource)) for n in nodes.values() if n.allocatable.get(resource)]
+        if sizes and amount > max(sizes):
+            beyond[resource] = amount
+    return beyond
+
+
+def _amount(value: str | None) -> Decimal:
+    if not value:
+        return Decimal(0)
+    try:
+        return parse_quantity(value)
+    except QuantityError:
+        return Decimal(0)
 
 
 def event_failure(ev: EventSnapshot) -> str | None:
@@ -60,6 +111,8 @@ def event_failure(ev: EventSnapshot) -> str | None:
         return "evicted"
     if ev.reason == "FailedScheduling":
         return "unschedulable"
+    if ev.reason == "FailedCreatePodSandBox":
+        return "sandbox-error"  # the node's runtime or network plugin, before any container of the pod
     if (ev.reason in ("ErrImagePull", "Failed") and "pull" in message) or (ev.reason == "BackOff" and "pulling image" in message):
         return "registry-error" if registry_error_kind(ev.message) else "pull-error"
     if ev.reason == "Failed" and ("configmap" in message or "secret" in message or "createcontainer" in message):
@@ -119,9 +172,10 @@ def failures(
         kind = event_failure(ev)
         if kind is None:
             continue
-        from_events[kind] += 1
         if ev.first_at is not None and (first is None or ev.first_at < first):
             first = ev.first_at
+        if kind not in SAME_FAILURE.get(pod_kinds.get(ev.involved_name, ""), ()):
+            from_events[kind] += 1
     for kind, n in from_events.items():
         counts.setdefault(kind, n)
     return counts, first or first_pod
@@ -168,6 +222,18 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[st
     return out
 
 
+def metadata_only(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether `after` changed only the pod template's annotations or labels (`kubectl rollout restart`
+    sets kubectl.kubernetes.io/restartedAt): the same pods, restarted."""
+    if before.get("spec") != after.get("spec"):
+        return False
+    def meta(t: Mapping[str, Any]) -> tuple[Any, Any]:
+        m = t.get("metadata") or {}
+        labels = {k: v for k, v in (m.get("labels") or {}).items() if k != "pod-template-hash"}
+        return labels, m.get("annotations") or {}
+    return meta(before) != meta(after)
+
+
 def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: list[str]) -> str:
     if what == "image":
         return f"image {_tag(str(old.get('image')))} -> {_tag(str(new.get('image')))}"
@@ -184,7 +250,7 @@ def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: l
         a = {e.get("name"): e for e in old.get("env") or ()}
         b = {e.get("name"): e for e in new.get("env") or ()}
         names = sorted(str(n) for n in set(a) | set(b) if a.get(n) != b.get(n))
-        parts = [f"env {', '.join(names)}"] if names else []
+        parts = [f"env {', '.join(n + _env_source(b.get(n)) for n in names)}"] if names else []
         added, removed = sorted(_env_from(new) - _env_from(old)), sorted(_env_from(old) - _env_from(new))
         if len(added) == len(removed) == 1 and added[0][0] == removed[0][0]:
             parts.append(f"envFrom {added[0][0]} {removed[0][1]} -> {added[0][1]}")
@@ -197,9 +263,25 @@ def _detail(what: str, old: Mapping[str, Any], new: Mapping[str, Any], fields: l
         parts = [f"{f} {' '.join(str(x) for x in new.get(f) or ()) or 'unset'}" for f in fields if f != "workingDir"]
         return "; ".join(parts) if parts else "workingDir changed"
     if what == "probes":
-        # "readinessProbe httpGet /healthz:8080 -> httpGet /health/ready:8080": what to compare with the app.
-        return ", ".join(f"{f} {_probe(old.get(f))} -> {_probe(new.get(f))}" for f in fields)
+        # "readinessProbe httpGet /healthz:8080 -> httpGet /health/ready:8080": what to compare with the app;
+        # "livenessProbe timeoutSeconds 5 -> 1": a probe that now gives up sooner.
+        return ", ".join(f"{f} {_probe_change(old.get(f), new.get(f))}" for f in fields)
     return ", ".join(fields) + " changed"
+
+
+# A probe's timing, as the API spells it, with the API server's defaults.
+_PROBE_TIMING = {"initialDelaySeconds": 0, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
+                 "failureThreshold": 3}
+
+
+def _probe_change(old: Any, new: Any) -> str:
+    action_old, action_new = _probe(old), _probe(new)
+    parts = [f"{action_old} -> {action_new}"] if action_old != action_new else []
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key, default in _PROBE_TIMING.items():
+            if (before := old.get(key, default)) != (after := new.get(key, default)):
+                parts.append(f"{key} {before} -> {after}")
+    return ", ".join(parts) or f"{action_new} (changed)"
 
 
 def _probe(probe: Any) -> str:
@@ -220,6 +302,17 @@ def _tag(image: str) -> str:
     return image.rsplit("/", 1)[-1]
 
 
+def _env_source(var: Any) -> str:
+    """" (from secret auth-keys key signing-key-v2)": where a variable read from a Secret or ConfigMap key
+    comes from, so the on-call can check the key exists."""
+    source = var.get("valueFrom") if isinstance(var, Mapping) else None
+    for kind, word in (("secretKeyRef", "secret"), ("configMapKeyRef", "configMap")):
+        ref = source.get(kind) if isinstance(source, Mapping) else None
+        if isinstance(ref, Mapping):
+            return f" (from {word} {ref.get('name')} key {ref.get('key')})"
+    return ""
+
+
 def _env_from(container: Mapping[str, Any]) -> set[tuple[str, str]]:
     """The ConfigMaps and Secrets a container takes its environment from: {("configMap", "app-config-v7")}."""
     out = set()
@@ -232,9 +325,11 @@ def _env_from(container: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 # Which changes can explain which kind of failure of the revision's own pods.
 EXPLAINS: dict[str, tuple[str, ...]] = {
-    "crash-loop": ("image", "command", "env", "volumes", "containers", "resources"),
+    # A liveness probe that fails kills the container: restarts, then CrashLoopBackOff.
+    "crash-loop": ("image", "command", "env", "volumes", "containers", "resources", "probes"),
     "oom-killed": ("resources", "image", "env", "command"),
     "pull-error": ("image",),
     "config-error": ("env", "volumes", "command", "containers", "image"),
     "probe-failure": ("probes", "image", "env", "command", "resources"),
+    "fits-no-node": ("resources", "containers"),
 }

@@ -142,6 +142,19 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
     counts, since = revision_health.failures(current.replicaset.name, pods, events, nodes, start=current.live_from)
     earlier = [r for r in revisions(ctx) if r.revision < current.revision and r.replicaset.template != current.replicaset.template]
     previous = earlier[-1] if earlier else None
+    # Revisions rolled out one after another that each failed by themselves (a "fix" rolled forward over a
+    # bad rollout): the current one is compared with the last good revision before them, and the trouble
+    # is dated from the first bad one's rollout.
+    good = next((r for r in reversed(earlier) if r.healthy), None)
+    streak = [r for r in earlier if good is not None and r.revision > good.revision and not r.healthy]
+    if good is not None and streak and len(streak) == len([r for r in earlier if r.revision > good.revision]):
+        previous = good
+        for bad in streak:
+            _, began = revision_health.failures(bad.replicaset.name, pods, events, nodes, start=bad.live_from,
+                                                end=bad.live_until)
+            since = min((t for t in (since, began) if t is not None), default=None)
+    else:
+        streak = []
     before: dict[str, int] = {}
     changed: list[dict[str, str]] = []
     if previous is not None:
@@ -163,8 +176,12 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
         "own_failures": revision_health.own(counts),
         "failing_since": facts.ts(since),
         "previous_revision": previous.revision if previous else None,
+        "failed_between": [r.revision for r in streak],
+        "trouble_rolled_out_at": facts.ts(streak[0].live_from if streak else current.live_from),
         "previous_failures": before,
         "changes": changed,
+        "restart_only": previous is not None and revision_health.metadata_only(previous.replicaset.template,
+                                                                                current.replicaset.template),
         "explained_by": explained,
         "pods_ready": ready,
         "replicas": current.replicaset.replicas,

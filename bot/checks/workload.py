@@ -48,7 +48,7 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     where = f"{ctx.target.namespace}/{ctx.target.name}"
     out: list[Finding] = []
     out += _not_ready(where, dep.replicas, pods, events)
-    out += _crashloop(where, pods, params)
+    out += _crashloop(where, pods, events, params)
     out += _pull_failing(where, pods, events)
     out += _pull_slow(where, events, params)
     out += _evictions(where, pods, events)
@@ -89,6 +89,9 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
     else:
         severity = Severity.MEDIUM
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+    # Why the kubelet cannot start the containers, in its words ("couldn't find key ... in Secret ...").
+    said = next((c.state_message for p in bad for c in _waiting(p)
+                 if c.state_reason == reasons.most_common(1)[0][0] and c.state_message), None)
     return [
         Finding(
             rule="pods-not-ready",
@@ -101,7 +104,9 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
                 "desired": desired,
                 "reasons": dict(reasons),
                 "pods": sorted(p.name for p in bad)[:MAX_LISTED],
+                **({"waiting_message": " ".join(said.split())[:300]} if said else {}),
                 **_scheduler_says(bad, events),
+                **_kubelet_says(bad, events),
             },
         )
     ]
@@ -118,7 +123,37 @@ def _scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict
     return {"scheduler_message": " ".join(latest.message.split())[:300]}
 
 
-def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> list[Finding]:
+def _liveness_kills(pod_names: set[str], events: list[EventSnapshot]) -> dict[str, object]:
+    """How often the kubelet killed these pods' containers for failing their liveness probe, and the probe's
+    last failure in its words ("...: context deadline exceeded"): a restart the kubelet chose, not a crash."""
+    mine = [e for e in events if e.involved_kind == "Pod" and e.involved_name in pod_names]
+    kills = sum(e.count for e in mine if e.reason == "Killing" and "liveness probe" in e.message.lower())
+    if not kills:
+        return {}
+    failed = [e for e in mine if e.reason == "Unhealthy" and e.message.lower().startswith("liveness probe")]
+    latest = max(failed, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC), default=None)
+    return {"liveness_kills": kills} | ({"liveness_message": " ".join(latest.message.split())[:300]} if latest else {})
+
+
+# What the kubelet reports when it cannot start a placed pod at all (no container of it has run).
+POD_START_FAILURES = ("FailedCreatePodSandBox", "FailedMount", "FailedAttachVolume")
+
+
+def _kubelet_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, object]:
+    """Why placed pods never start, in the kubelet's words (its latest such Warning for one of them), with
+    the nodes it happens on: "failed to setup network for sandbox ... failed to assign an IP address"."""
+    placed = {p.name: p.node_name for p in bad if p.phase == "Pending" and p.node_name}
+    said = [e for e in events if e.reason in POD_START_FAILURES and e.involved_kind == "Pod" and e.involved_name in placed]
+    if not said:
+        return {}
+    latest = max(said, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC))
+    nodes = sorted({str(placed[e.involved_name]) for e in said if e.reason == latest.reason})
+    return {"kubelet_reason": latest.reason, "kubelet_message": " ".join(latest.message.split())[:300],
+            "kubelet_nodes": nodes}
+
+
+def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
+               params: WorkloadParams) -> list[Finding]:
     looping: list[tuple[PodSnapshot, ContainerSnapshot]] = [
         (p, c)
         for p in pods
@@ -138,6 +173,7 @@ def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> l
     containers = sorted({c.name for _, c in looping})
     exit_reason = f"; last exit {last.most_common(1)[0][0]}" if last else ""
     oom = "OOMKilled" in last
+    kills = _liveness_kills({p.name for p, _ in looping}, events)
     return [
         Finding(
             rule="crashloop",
@@ -152,10 +188,14 @@ def _crashloop(where: str, pods: list[PodSnapshot], params: WorkloadParams) -> l
                 "last_exit_codes": {str(code): n for code, n in exit_codes.items()},
                 "exit_message": exit_message,
                 "message": message,
+                **kills,
             },
             remediation=(
                 "The container is killed for memory: raise its limit or fix the leak."
                 if oom
+                else "The kubelet restarts containers that fail their liveness probe: compare the probe's "
+                "timeoutSeconds and failureThreshold with how long the endpoint takes under load."
+                if kills
                 else "Read the previous container's logs (kubectl logs --previous); a bad config or a missing "
                 "secret shows there. If it started with the last rollout, roll back."
             ),

@@ -13,6 +13,7 @@ When none of these fits, the cause says there is no single cause and lists the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
@@ -58,7 +59,10 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
                    f"{growth_ratio(ev)}× revision {ev.get('previous_revision')})")
     else:
         changed = [str(c.get("detail") or c.get("what")) for c in imp.get("changes") or () if isinstance(c, dict)]
-        trigger = f"revision {rev}" + (f" ({'; '.join(changed[:2])})" if changed else "")
+        # A run of bad revisions is one trigger: what they changed against the last good one.
+        between = [r for r in imp.get("failed_between") or () if isinstance(r, int)]
+        revs = f"revisions {', '.join(map(str, between))} and {rev}" if between else f"revision {rev}"
+        trigger = revs + (f" ({'; '.join(changed[:2])})" if changed else "")
     chain = [CauseLink("trigger", trigger, decision.implicated_by)]
     if growth is not None:
         chain += _disk_links(findings)
@@ -68,6 +72,11 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
         chain.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     if growth is None and "image-pull-failing" in decision.implicated_by and (pull := first(findings, "image-pull-failing")) is not None:
         chain.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    # Its pods never ran: who holds them back says why (the scheduler, the kubelet).
+    never_ran = bool({"fits-no-node", "config-error"} & set(counts(imp.get("own_failures"))))
+    ready = first(findings, "pods-not-ready") if "pods-not-ready" in decision.implicated_by else None
+    if never_ran and ready is not None and (held := _held_back(ready)) is not None:
+        chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
     chain += _amplifiers(findings)
     ruled_out = []
@@ -86,9 +95,46 @@ def _exits(crash: Finding) -> str:
     code = f", status {max(codes, key=lambda c: codes[c])}" if codes else ""
     # The container's termination message says why; the waiting one ("back-off 5m0s restarting failed
     # container") says nothing about it.
+    if kills := crash.evidence.get("liveness_kills"):
+        # The kubelet restarted them: the probe, not the process, decided.
+        said = crash.evidence.get("liveness_message")
+        text = f"the kubelet kills the containers on failed liveness probes ({kills}×)"
+        return f"{text}: {_tail(str(said))}" if said else text
     message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     text = f"containers exit ({reason}{code})"
-    return f"{text}: {_tail(str(message))}" if message and "back-off" not in str(message).lower() else text
+    return f"{text}: {_tail(_reason_line(str(message)))}" if message and "back-off" not in str(message).lower() else text
+
+
+_ERROR_LINE = re.compile(r"panic|fatal|error|exception", re.IGNORECASE)
+
+
+def _reason_line(message: str) -> str:
+    """The line of a multi-line termination message that says why: a Go panic's first line, a Python
+    traceback's last, a Java "Caused by": the last line naming an error. One line stays as it is."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message
+    errors = [line for line in lines if _ERROR_LINE.search(line)]
+    return errors[-1] if errors else lines[-1]
+
+
+# Waiting reasons that mean the kubelet could not create or start the container from its spec.
+CANNOT_CREATE = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+
+
+def _held_back(ready: Finding) -> str | None:
+    """Why pods that are not ready never ran, in the words of who holds them back: the scheduler
+    ("0/4 nodes are available: 4 Insufficient cpu") or the kubelet ("couldn't find key ... in Secret ...")."""
+    if said := ready.evidence.get("scheduler_message"):
+        return f"the scheduler cannot place them: {said}"
+    reasons = counts(ready.evidence.get("reasons"))
+    top = max(reasons, key=lambda r: reasons[r]) if reasons else None
+    if top in CANNOT_CREATE and (message := ready.evidence.get("waiting_message")):
+        return f"the kubelet cannot create the containers ({top}): {_tail(str(message))}"
+    if (message := ready.evidence.get("kubelet_message")) and (nodes := ready.evidence.get("kubelet_nodes")):
+        where = f"node {nodes[0]}" if len(nodes) == 1 else f"nodes {', '.join(map(str, nodes[:3]))}"
+        return f"the kubelet cannot start them on {where} ({ready.evidence.get('kubelet_reason')}): {_tail(str(message))}"
+    return None
 
 
 def _pull_failure(pull: Finding) -> str:
@@ -236,10 +282,9 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         mechanism.append(CauseLink("mechanism", _exits(crash), ("crashloop",)))
     elif (pull := first(findings, "image-pull-failing")) is not None:
         mechanism.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
-    elif (ready := first(findings, "pods-not-ready")) is not None and ready.evidence.get("scheduler_message"):
-        # Nothing fails inside the pods: they are not placed, and the scheduler says why (a taint, a shortage).
-        said = ready.evidence["scheduler_message"]
-        mechanism.append(CauseLink("mechanism", f"the scheduler cannot place them: {said}", ("pods-not-ready",)))
+    elif (ready := first(findings, "pods-not-ready")) is not None and (held := _held_back(ready)) is not None:
+        # Nothing fails inside the pods: they are not placed (a taint, a shortage) or not created.
+        mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):

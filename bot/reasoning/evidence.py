@@ -64,7 +64,7 @@ class Implication:
     failures: dict[str, int]
     own_failures: dict[str, int]
     failing_since: datetime | None
-    previous_revision: int | None
+    previous_revision: int | None  # the last good revision when revisions between failed by themselves
     previous_failures: dict[str, int]
     changes: tuple[Mapping[str, str], ...]
     explained_by: dict[str, list[str]]
@@ -72,6 +72,9 @@ class Implication:
     replicas: int | None
     window_hours: float
     now: datetime | None
+    failed_between: tuple[int, ...] = ()  # revisions after previous_revision that failed by themselves too
+    trouble_rolled_out_at: datetime | None = None  # the rollout of the first of them (else rolled_out_at)
+    restart_only: bool = False  # it changed only the pod template's annotations or labels
 
     @classmethod
     def of(cls, finding: Finding | None) -> Implication | None:
@@ -93,6 +96,9 @@ class Implication:
             replicas=raw.get("replicas"),
             window_hours=float(raw.get("window_hours") or 24),
             now=when(raw.get("now")),
+            failed_between=tuple(int(r) for r in raw.get("failed_between") or () if isinstance(r, int)),
+            trouble_rolled_out_at=when(raw.get("trouble_rolled_out_at")),
+            restart_only=raw.get("restart_only") is True,
         )
 
     @property

@@ -30,6 +30,7 @@ FAILURE_RULE = {
     "pull-error": "image-pull-failing",
     "config-error": "pods-not-ready",
     "probe-failure": "pods-not-ready",
+    "fits-no-node": "pods-not-ready",
 }
 FAILURE_WORDS = {
     "crash-loop": "crash-looping",
@@ -37,11 +38,13 @@ FAILURE_WORDS = {
     "pull-error": "failing to pull their image",
     "config-error": "failing on their config",
     "probe-failure": "failing their probes",
+    "fits-no-node": "requesting more than any node can hold",
     "evicted": "evicted",
     "unschedulable": "unschedulable",
     "node-not-ready": "on NotReady nodes",
     "system-oom": "killed by the node's OOM killer",
     "registry-error": "failing pulls on registry errors",
+    "sandbox-error": "without a pod sandbox (the node's runtime or network)",
 }
 # What a bigger image does to a cluster, as findings.
 SIZE_SYMPTOMS = ("pull-pressure", "image-pull-slow", "registry-errors")
@@ -78,9 +81,10 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
     new = {k: n for k, n in imp.own_failures.items() if k not in imp.previous_failures}
     same = sorted(k for k in imp.own_failures if k in imp.previous_failures)
     if new:
-        late = _late(imp, imp.failing_since)
+        first_bad = imp.failed_between[0] if imp.failed_between else rev
+        late = _late(imp, imp.failing_since, since=imp.trouble_rolled_out_at)
         if late is not None:
-            dismissed = (f"revision {rev} had been live {late} before its pods began to fail "
+            dismissed = (f"revision {first_bad} had been live {late} before its pods began to fail "
                          f"({', '.join(sorted(new))}): something other than the rollout changed")
         else:
             kinds = sorted(new, key=lambda k: -new[k])
@@ -90,6 +94,9 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
                     rules.append(rule)
             what = " and ".join(f"{new[k]} {FAILURE_WORDS[k]}" for k in kinds)
             where = f", where revision {prev}'s did not" if prev is not None else ""
+            if imp.failed_between:
+                word = "revisions" if len(imp.failed_between) > 1 else "revision"
+                where += f" ({word} {_and(imp.failed_between)} after it failed too)"
             text = f"pods of revision {rev}: {what}{where}"
             changed = sorted({c for k in kinds for c in imp.explained_by.get(k, [])})
             if changed:
@@ -155,18 +162,27 @@ def _size_effects(findings: Sequence[Finding]) -> str:
     return ", ".join(effects) or "the pulls"
 
 
-def _late(imp: Implication, onset: datetime | None) -> str | None:
-    """How long the revision had been live at `onset`, when that is beyond the plausible window."""
-    if onset is None or imp.rolled_out_at is None:
+def _and(revisions: Sequence[int]) -> str:
+    return ", ".join(map(str, revisions[:-1])) + (" and " if len(revisions) > 1 else "") + str(revisions[-1])
+
+
+def _late(imp: Implication, onset: datetime | None, *, since: datetime | None = None) -> str | None:
+    """How long the revision (or the first of a run of bad ones, `since`) had been live at `onset`, when
+    that is beyond the plausible window."""
+    rolled_out = since or imp.rolled_out_at
+    if onset is None or rolled_out is None:
         return None
-    lag = onset - imp.rolled_out_at
+    lag = onset - rolled_out
     return human_duration(lag.total_seconds()) if lag > timedelta(hours=imp.window_hours) else None
 
 
 def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
     rev = imp.current_revision
-    live = f"revision {rev} has been live {human_duration(imp.live_seconds)}" if imp.live_seconds is not None \
-        else f"revision {rev} is live"
+    # A restart (`kubectl rollout restart`, an annotation) changes no container: undoing it changes nothing.
+    restart = f" (a restart: its containers are revision {imp.previous_revision}'s)" \
+        if imp.restart_only and imp.previous_revision is not None else ""
+    live = f"revision {rev}{restart} has been live {human_duration(imp.live_seconds)}" \
+        if imp.live_seconds is not None else f"revision {rev}{restart} is live"
     node_level = imp.node_level_failures
     noisy = first(findings, "noisy-neighbour")
     if noisy is not None and noisy.evidence.get("is_service"):

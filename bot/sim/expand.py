@@ -320,6 +320,8 @@ class _Workload:
             self.hashes[revision.revision] = pod_hash
             self.rs_names[revision.revision] = f"{dep.name}-{pod_hash}"
             template["metadata"]["labels"]["pod-template-hash"] = pod_hash
+            if revision.annotations:
+                template["metadata"]["annotations"] = dict(revision.annotations)
             self.templates[revision.revision] = template
 
     def replicasets(self, pods_by_revision: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -71,8 +71,11 @@ def build_container(spec: ContainerSpec, image: str, override: ContainerOverride
                               for i, p in enumerate(spec.ports)]
     if spec.env_from_configmaps:
         container["envFrom"] = [{"configMapRef": {"name": name}} for name in spec.env_from_configmaps]
-    if spec.env:
-        container["env"] = [{"name": k, "value": v} for k, v in spec.env.items()]
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in spec.env.items()]
+    env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
+            for k, ref in spec.env_secret_keys.items()]
+    if env:
+        container["env"] = env
     resources: dict[str, Any] = {}
     if spec.limits:
         resources["limits"] = dict(spec.limits)
@@ -246,7 +249,8 @@ class PodBuilder:
         image = main["image"]
         ip = ip_for(f"pod/{namespace}/{name}", "10.0") if node and group.phase == "Running" else None
         labels = {**template["metadata"]["labels"], **(extra_labels or {})}
-        meta = object_meta(name, namespace, created, "Pod", labels=labels)
+        meta = object_meta(name, namespace, created, "Pod", labels=labels,
+                           annotations=template["metadata"].get("annotations"))
         if owner.generate_name:
             meta["generateName"] = owner.generate_name
         meta["ownerReferences"] = [dict(owner.owner_ref)]

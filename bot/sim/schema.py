@@ -131,11 +131,20 @@ class ProbeSpec(_Model):
         return self
 
 
+class SecretKeySpec(_Model):
+    """An env var's `valueFrom.secretKeyRef`: one key of one Secret."""
+
+    secret: str
+    key: str
+
+
 class ContainerSpec(_Model):
     name: str = "app"
     ports: list[int] = Field(default_factory=list)
     mounts: dict[str, str] = Field(default_factory=dict, description="volume name -> mount path")
     env: dict[str, str] = Field(default_factory=dict)
+    env_secret_keys: dict[str, SecretKeySpec] = Field(
+        default_factory=dict, description="env var name -> the Secret key it is read from (valueFrom.secretKeyRef)")
     env_from_configmaps: list[str] = Field(default_factory=list)
     command: list[str] | None = None
     args: list[str] | None = None
@@ -196,6 +205,7 @@ class ContainerOverride(_Model):
     """Per-revision changes to the deployment's container (only the fields given are replaced)."""
 
     env: dict[str, str] | None = None
+    env_secret_keys: dict[str, SecretKeySpec] | None = None
     env_from_configmaps: list[str] | None = None
     command: list[str] | None = None
     args: list[str] | None = None
@@ -214,6 +224,9 @@ class RevisionSpec(_Model):
     revision_history: list[int] = Field(default_factory=list)
     change_cause: str | None = None
     pod_template_hash: str | None = Field(default=None, description="fixed hash, so events can name the RS")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="the pod template's annotations (kubectl rollout restart sets "
+                                          "kubectl.kubernetes.io/restartedAt)")
     container: ContainerOverride | None = None
 
     _tz = field_validator("created")(_aware)

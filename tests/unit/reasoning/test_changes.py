@@ -34,3 +34,21 @@ def test_containers_and_volumes_added_or_removed_are_changes_too():
 def test_the_same_template_changed_nothing():
     same = template(args=["--x"])
     assert changes(same, same) == []
+
+
+def test_a_probe_that_gives_up_sooner_names_its_timing_and_a_secret_variable_its_key():
+    probe = {"httpGet": {"path": "/healthz", "port": 8080}, "timeoutSeconds": 5, "periodSeconds": 10}
+    before = template(livenessProbe=probe, env=[{"name": "A", "value": "1"}])
+    after = template(livenessProbe={**probe, "timeoutSeconds": 1, "failureThreshold": 1},
+                     env=[{"name": "A", "value": "1"},
+                          {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "keys", "key": "v2"}}}])
+    assert [(c["what"], c["detail"]) for c in changes(before, after)] == [
+        ("env", "env KEY (from secret keys key v2)"),
+        ("probes", "livenessProbe timeoutSeconds 5 -> 1, failureThreshold 3 -> 1"),
+    ]
+
+
+def test_a_probe_moved_and_tightened_says_both():
+    before = template(readinessProbe={"httpGet": {"path": "/a"}})
+    after = template(readinessProbe={"httpGet": {"path": "/b"}, "periodSeconds": 2})
+    assert changes(before, after)[0]["detail"] == "readinessProbe httpGet /a -> httpGet /b, periodSeconds 10 -> 2"

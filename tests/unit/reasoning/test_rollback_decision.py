@@ -205,3 +205,40 @@ def test_evidence_that_singles_out_no_cause_says_so_and_lists_the_candidates():
     assert d.cause.summary == "no single cause stands out; candidates: image-pull-slow"
     assert d.cause.confidence is Confidence.LOW and d.cause.chain == ()
     assert d.cause.candidates[0].endswith("(image-pull-slow)")
+
+
+def test_a_revision_rolled_forward_over_an_outage_that_began_days_after_the_one_before_is_not_rolled_back():
+    # Revision 6 ran 4 days, then crash-looped (a dependency); revision 7 was rolled out as a "fix" and
+    # crash-loops the same way. Revision 5 is the last good one, but the trouble did not start with a rollout.
+    w = World(name="billing")
+    names = nodes(w, 2)
+    w.revision(5, ago(days=20))
+    rs6 = w.revision(6, ago(days=4))
+    rs7 = w.revision(7, ago(minutes=20), current=True)
+    w.reader.events.append(event(f"{rs6.name}-old", "BackOff", "Back-off restarting failed container app",
+                                 namespace="shop", at=ago(hours=1), count=30))
+    for i in range(2):
+        w.pod(rs7, f"p{i}", names[i], waiting="CrashLoopBackOff", restarts=6, last="Error")
+    d = w.diagnose()
+    assert_consistent(d)
+    assert not d.rollback.recommended
+    assert d.rollback.reason.startswith("revision 6 had been live 3 d before its pods began to fail (crash-loop)")
+
+
+def test_a_run_of_bad_revisions_rolls_back_past_all_of_them():
+    w = World(name="billing")
+    names = nodes(w, 2)
+    w.revision(5, ago(days=20), env={"MODE": "a"})
+    rs6 = w.revision(6, ago(minutes=50), env={"MODE": "b"})
+    w.revision(7, ago(minutes=30), env={"MODE": "c"})
+    rs8 = w.revision(8, ago(minutes=10), env={"MODE": "d"}, current=True)
+    for rs, at in ((rs6, ago(minutes=49)), (w.reader.replicasets[2], ago(minutes=29))):
+        w.reader.events.append(event(f"{rs.name}-old", "BackOff", "Back-off restarting failed container app",
+                                     namespace="shop", at=at, count=10))
+    for i in range(2):
+        w.pod(rs8, f"p{i}", names[i], waiting="CrashLoopBackOff", restarts=6, last="Error")
+    d = w.diagnose()
+    assert_consistent(d)
+    assert d.rollback.recommended and d.rollback.revision == 5
+    assert "where revision 5's did not (revisions 6 and 7 after it failed too)" in d.rollback.reason
+    assert d.cause.summary.startswith("revisions 6, 7 and 8 (env MODE)")
