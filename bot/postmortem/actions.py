@@ -257,6 +257,21 @@ def _spread(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
                       change, refs)
 
 
+def _placement(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
+    """Pods the scheduler cannot place while no node is under pressure and no change of the service's is to
+    blame: the cluster lacks room where the pods may run."""
+    if ctx.rollout_is_trigger or ctx.node_conditions or "noisy-neighbour" in ctx.refs_by_rule:
+        return None
+    said = next((str(f.evidence["scheduler_message"]) for f in ctx.findings.get("pods-not-ready", ())
+                 if f.evidence.get("scheduler_message")), None)
+    if said is None:
+        return None
+    change = Md(f"The scheduler said: {inline(_clip(said))}. Let the cluster autoscaler add nodes to the pools "
+                f"{code(ctx.workload)} may use (or raise their maximum), or size its requests to what it uses; "
+                "tolerate a taint only where the pods belong")
+    return ActionItem("P1", "mitigate", Md("Give the service's pods room to schedule"), change, refs)
+
+
 def _revision_fix(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
     """The service's own rollout broke it without the image being the cause (a config, args or env change):
     fix that change before rolling forward again."""
@@ -388,6 +403,7 @@ THEMES: tuple[Theme, ...] = (
     Theme(("node-pressure",), _pids),
     Theme(("node-not-ready",), _spread),
     Theme(("pods-not-ready",), _rollout_alert),
+    Theme(("pods-not-ready",), _placement),
     Theme(("secret-in-history", "secret-in-layer", "secret-in-env"), _secret),
     Theme(("check-forbidden", "check-failed", "check-timeout"), _blind_spots),
 )

@@ -73,6 +73,7 @@ class Incident:
     pd: PagerDutyApiDouble
     scenario: Scenario
     channel: str
+    title_suffix: str = TITLE_SUFFIX
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -83,7 +84,7 @@ class Incident:
         spec = self.scenario.incident
         assert spec is not None
         body = incident_event_body(
-            event_type, event_id=f"ev-{event_type}", incident_id=PD_ID, title=spec.title + TITLE_SUFFIX,
+            event_type, event_id=f"ev-{event_type}", incident_id=PD_ID, title=spec.title + self.title_suffix,
             service=spec.service,
             occurred_at=spec.triggered_at + timedelta(minutes=minutes), created_at=spec.triggered_at,
             urgency=spec.urgency, number=spec.incident_number or 8800,
@@ -120,7 +121,7 @@ class Incident:
 
 @contextlib.contextmanager
 def paged(scenario_name: str | Path, *, database: str, tmp_path: Path, slack_api: SlackDouble,
-          pagerduty_api: PagerDutyApiDouble) -> Iterator[Incident]:
+          pagerduty_api: PagerDutyApiDouble, title_suffix: str = TITLE_SUFFIX) -> Iterator[Incident]:
     """`serve` (app and two workers) over the scenario's sim, its service in the catalog with the team's
     Go Dockerfile, ready to be paged."""
     scenario = load_scenario(scenario_name)
@@ -156,7 +157,7 @@ def paged(scenario_name: str | Path, *, database: str, tmp_path: Path, slack_api
         stack.callback(start_auth_check(services.slack_app().client, services.slack_health,
                                         retry_seconds=0.2, max_retry_seconds=1.0).close)
         running = Incident(url=url, services=services, slack=slack_api, pd=pagerduty_api, scenario=scenario,
-                           channel=channel)
+                           channel=channel, title_suffix=title_suffix)
         start_workers(services.store, lambda name: services.handlers(worker=name), count=2, stop=running.stop,
                       idle_seconds=0.05)
         stack.callback(running.stop.set)
