@@ -232,6 +232,26 @@ def _noisy(views: list[NodeView], me: Workload, params: NeighboursParams) -> lis
     return [_noisy_finding(workload, hits, me) for workload, hits in sorted(found.items())]
 
 
+# What to change depends on what the workload fills nodefs with: logs are capped by the kubelet's log
+# rotation and the workload's verbosity, emptyDir volumes by their sizeLimit, writes to the container's own
+# filesystem by a volume. The ephemeral-storage limit covers all three (the kubelet evicts the writer).
+FILL_ADVICE = {
+    "logs": " (it counts the container logs) and cap the logs: make it log less, and rotate them with the "
+            "kubelet's containerLogMaxSize/containerLogMaxFiles",
+    "emptyDir": " and a sizeLimit on its emptyDir volumes",
+    "writable layers": " and have it write to a volume with a sizeLimit, not into its container's filesystem",
+}
+
+
+def _fills(hits: list[Consumer]) -> str | None:
+    """The largest of the workload's logs, emptyDir volumes and writable layers on the nodes it troubles, or
+    None when the summary API gave no per-pod breakdown."""
+    totals = {"logs": sum(c.logs_bytes or 0 for c in hits), "emptyDir": sum(c.empty_dir_bytes or 0 for c in hits),
+              "writable layers": sum(c.rootfs_bytes or 0 for c in hits)}
+    largest = max(totals, key=lambda k: totals[k])
+    return largest if totals[largest] > 0 else None
+
+
 def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, float | None]], me: Workload) -> Finding:
     view, first, share = hits[0]
     resource = _resource(view)
@@ -253,12 +273,14 @@ def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, floa
     priority = f", priority {first.priority} ({first.priority_class})" if first.priority_class else ""
     hit = sum(len(v.hit) for v, _, _ in hits)
     title = f"{workload.label}{itself} has no {limit} and {what}: {how}{priority}"
+    fills = _fills([c for _, c, _ in hits]) if resource != "memory" else None
     advice = f"Set resources.limits.{'memory' if resource == 'memory' else 'ephemeral-storage'} on {workload.label}"
-    if resource != "memory":
-        advice += " (and a sizeLimit on its emptyDir volumes)"
+    advice += FILL_ADVICE.get(fills or "", " (and a sizeLimit on its emptyDir volumes)" if resource != "memory" else "")
     if first.priority_class:
         advice += f"; its PriorityClass {first.priority_class} ({first.priority}) lets it outrank the pods it crowds out"
-    advice += "; until then, stop or move it. Rolling back other services frees nothing."
+    # The service itself is not a neighbour to stop: its own pod template is what changes.
+    advice += ("; a rollback does not add a limit." if workload == me
+               else "; until then, stop or move it. Rolling back other services frees nothing.")
     summary = f"{workload.label}, no {resource} limit" + (
         f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
         if measured else "")
@@ -283,6 +305,7 @@ def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, floa
             "other_pods_hit": hit,
             "source": SUMMARY_SOURCE if measured else SPEC_SOURCE,
             "summary": summary,
+            "fills": fills,
         },
         remediation=advice,
     )

@@ -34,7 +34,7 @@ from bot.render import timeline as tl
 from bot.render.blame import IMAGE_SIZE_RULES, image_blamed
 from bot.render.order import order_findings, order_timeline, utc
 from bot.render.values import evidence_pairs, stamp
-from bot.units import human_bytes
+from bot.units import human_bytes, plural
 
 
 # Layers at least this share of the image and this big are culprits even when no finding names them.
@@ -151,6 +151,8 @@ class ImpactView:
     nodes: tuple[str, ...]
     pods_not_ready_peak: str | None  # "25 of 30"
     pods_ref: str | None
+    also_hit: tuple[str, ...] = ()  # "shop/recommendation-api (2 pods)": other workloads the same trouble hit
+    also_hit_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,9 +270,11 @@ def build_view(
                 image_is_cause=image_is_cause, trigger_rules=tuple(trigger.rules) if trigger else (),
                 trigger_text=trigger.text if trigger else None, rollout_is_trigger=change_implicated,
                 node_conditions=_evidence_values(ordered, "node-pressure", "condition"),
-                filesystems=_evidence_values(ordered, "node-disk-high", "filesystem")),
+                filesystems=_evidence_values(ordered, "node-disk-high", "filesystem"),
+                findings={rule: tuple(f for f in ordered if f.rule == rule) for rule in refs_by_rule},
+                contributing=_chain_rules(cause)),
         contributing=frozenset(cause.supporting if cause else ()),
-        remedies={rule: [Remedy(fv.ref, fv.remediation, Severity(fv.severity).rank <= Severity.HIGH.rank)
+        remedies={rule: [Remedy(fv.ref, fv.remediation, Severity(fv.severity).rank <= Severity.HIGH.rank, fv.check)
                          for fv in finding_views if fv.rule == rule] for rule in refs_by_rule},
         fix_rules=frozenset(fix_view.rules if fix_view else ()),
     )
@@ -285,7 +289,8 @@ def build_view(
         rollback_reason=decision.reason if decision.reason else None,
         cause=cause_view,
         image=image_view,
-        factors=_factors(cause_view, refs_by_rule),
+        factors=_factors(cause_view, refs_by_rule, change_implicated=change_implicated and not image_is_cause,
+                         neighbour=next((f for f in ordered if f.rule == "noisy-neighbour"), None)),
         timeline=tuple(_moment_line(m, day=incident.created_at)
                        for m in tl.curate(moments, change_implicated=change_implicated)),
         full_timeline=tuple(TimelineLine(stamp(e.at), e.source, e.text) for e in order_timeline(timeline)),
@@ -402,10 +407,22 @@ def _image_view(
 AMPLIFYING_RULES = frozenset({"hpa-scaling", "pull-pressure", "registry-errors", "image-pull-slow"})
 
 
+def _chain_rules(cause: ProbableCause | None) -> frozenset[str]:
+    """Every rule the causal chain cites, and the ones it rests on."""
+    if cause is None:
+        return frozenset()
+    return frozenset({*cause.supporting, *(r for link in cause.chain for r in link.rules)})
+
+
 def _cause_view(cause: ProbableCause, refs_by_rule: dict[str, tuple[str, ...]]) -> CauseView:
+    # The platform's load amplifies a failure that started elsewhere; when the load is the trigger itself (an
+    # HPA at its maximum), it is the story, told in the chain, not a contributing factor.
+    trigger_rules = {r for link in cause.chain if link.role == "trigger" for r in link.rules}
     links = tuple(
         LinkView(link.role, link.text, _refs_of(refs_by_rule, link.rules),
-                 amplifies=link.role == "amplifier" or (bool(link.rules) and set(link.rules) <= AMPLIFYING_RULES))
+                 amplifies=link.role == "amplifier" or (
+                     link.role != "trigger" and bool(link.rules) and set(link.rules) <= AMPLIFYING_RULES
+                     and not set(link.rules) & trigger_rules))
         for link in cause.chain)
     return CauseView(summary=cause.summary, confidence=cause.confidence.value, links=links,
                      ruled_out=cause.ruled_out, candidates=cause.candidates,
@@ -463,7 +480,21 @@ def _impact(incident: Incident, resp: Response, findings: Sequence[Finding],
         nodes=_affected_nodes(findings),
         pods_not_ready_peak=peak_text,
         pods_ref=refs_by_rule.get("pods-not-ready", (None,))[0],
+        also_hit=_also_hit(findings, incident.service),
+        also_hit_refs=refs_by_rule.get("blast-radius", ()) if _also_hit(findings, incident.service) else (),
     )
+
+
+def _also_hit(findings: Sequence[Finding], service: str | None) -> tuple[str, ...]:
+    """Other workloads whose pods the same node trouble hit, with their count (the blast radius)."""
+    hit: dict[str, int] = {}
+    for finding in findings:
+        workloads = finding.evidence.get("workloads_hit") if finding.rule == "blast-radius" else None
+        if isinstance(workloads, Mapping):
+            for name, count in workloads.items():
+                if str(name).split("/")[-1] != service and isinstance(count, int):
+                    hit[str(name)] = hit.get(str(name), 0) + count
+    return tuple(f"{name} ({plural(count, 'pod')})" for name, count in sorted(hit.items()))
 
 
 def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None, resp: Response,
@@ -502,6 +533,10 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
         sentences.append(f"Coroner recommended rolling back to revision {recommended.revision} "
                          f"({code(recommended.undo_command) if recommended.undo_command else 'see Rollback'}); "
                          "no rollback is recorded in the timeline.")
+    elif inc.resolved:
+        # How it ended is part of the story; when nothing in the timeline says, the draft says so.
+        sentences.append("No rollback was indicated, and the timeline records no mitigation before the resolution: "
+                         "the reviewers should say what ended it.")
     first = [i for i in items if i.priority == "P0"]
     if first:
         sentences.append("To prevent a recurrence: " + "; ".join(
@@ -509,16 +544,28 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
     return Md(" ".join(sentences))
 
 
-def _factors(cause: CauseView | None, refs_by_rule: dict[str, tuple[str, ...]]) -> tuple[Claim, ...]:
-    """What amplified the failure (`LinkView.amplifies`), and the missing gate when the trigger was a change
-    that grew the image."""
+def _factors(cause: CauseView | None, refs_by_rule: dict[str, tuple[str, ...]], *, change_implicated: bool,
+             neighbour: Finding | None) -> tuple[Claim, ...]:
+    """What amplified the failure (`LinkView.amplifies`); the missing gate when the trigger was a change that
+    grew the image, or the missing check when it was another change of the service's; the PriorityClass that
+    let a neighbour outrank the pods it crowded out."""
     claims = [Claim(Md(inline(link.text[0].upper() + link.text[1:])), link.refs)
               for link in (cause.links if cause else ()) if link.amplifies]
     growth = refs_by_rule.get("image-size-regression") or refs_by_rule.get("size-regression")
+    trigger = next((link for link in cause.links if link.role == "trigger"), None) if cause else None
     if growth:
         claims.append(Claim(Md("No gate stopped the change: nothing in CI compared the new image with the running "
                                "one or failed on the Dockerfile's findings, so the grown image was pushed and "
                                "rolled out"), growth))
+    elif change_implicated and trigger is not None:
+        claims.append(Claim(Md(f"No check before production caught the change ({inline(trigger.text)}): its new "
+                               "pods failed only once they ran there"), trigger.refs))
+    if neighbour is not None and neighbour.evidence.get("priority_class") and not neighbour.evidence.get("is_service"):
+        ev = neighbour.evidence
+        claims.append(Claim(Md(f"{inline(str(ev.get('workload')))} runs at PriorityClass "
+                               f"{code(str(ev['priority_class']))} ({ev.get('priority')}): under pressure the kubelet "
+                               "evicts lower-priority pods first, so the pods around it went before it did"),
+                            refs_by_rule.get("noisy-neighbour", ())))
     return tuple(claims)
 
 
@@ -579,6 +626,10 @@ def _went_wrong(cause: CauseView | None, figures: Sequence[FigureView], decision
     if trigger is not None and change_implicated:
         claims.append(Claim(Md("The change that triggered it reached production unchecked (see Contributing "
                                "factors)"), trigger.refs))
+    elif trigger is not None and not trigger.refs:
+        # The chain's first link rests on no finding ("something other than the rollout changed"): say so.
+        claims.append(Claim(Md(f"The evidence did not establish the trigger ({inline(trigger.text)}): the reviewers "
+                               "should name it")))
     elif trigger is not None:
         # Not the service's own change: what went wrong is that nothing contained the trigger.
         claims.append(Claim(Md(f"Nothing contained the trigger ({inline(trigger.text)}) before it reached the "

@@ -259,15 +259,15 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
     if measured:
         worst = max(measured, key=lambda f: float(f.evidence["used_percent"]))
         links.append(CauseLink("mechanism", f"{worst.evidence.get('filesystem')} {worst.evidence['used_percent']:g}% "
-                                            f"used on {len(disks)} nodes", ("node-disk-high",)))
+                                            f"used on {plural(len(disks), 'node')}", ("node-disk-high",)))
     by_condition: dict[str, set[str]] = {}
     for f in _hosting(every(findings, "node-pressure")):
         by_condition.setdefault(str(f.evidence.get("condition")), set()).add(str(f.evidence.get("node")))
     for condition, nodes in sorted(by_condition.items()):
-        links.append(CauseLink("mechanism", f"{condition} on {len(nodes)} nodes", ("node-pressure",)))
+        links.append(CauseLink("mechanism", f"{condition} on {plural(len(nodes), 'node')}", ("node-pressure",)))
     not_ready = {str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))}
     if not_ready:
-        links.append(CauseLink("mechanism", f"{len(not_ready)} nodes NotReady", ("node-not-ready",)))
+        links.append(CauseLink("mechanism", f"{plural(len(not_ready), 'node')} NotReady", ("node-not-ready",)))
     return links
 
 

@@ -7,51 +7,19 @@ what broke."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from bot.incidents.simulate import delivery_headers, incident_event_body, service_id_for
-from bot.server import serving
-from bot.settings import Settings
-from bot.sim.images import ScenarioImageReader
-from bot.sim.model import Scenario
-from bot.sim.scenario import load_scenario
-from bot.sim.server import running_sim
-from bot.slack.health import start_auth_check
-from bot.web.links import PostmortemLinks
-from bot.wiring import build, build_app
-from bot.worker import start_workers
-from tests.doubles.pagerduty_api import incident_story, trigger_entry
-from tests.integration.slack.test_incident_lifecycle import text_of, wait_until
+from tests.integration.paged import PD_ID, Incident, paged, text_of, wait_until
 
 pytestmark = pytest.mark.slow  # the whole serve pipeline per scenario, with Slack, PagerDuty and the sim
-
-SECRET = "pd-other-incidents-secret"
-PD_ID = "POTHER1"
-TITLE_SUFFIX = " <!channel> <b>"  # untrusted text in the page's title: Slack must show it, not act on it
-
-# The team's Dockerfile for a service whose image is not the incident's cause: a one-stage build that
-# sends the whole checkout (no .dockerignore) and keeps the toolchain in the image. Its findings are
-# hygiene for the draft, never the root cause.
-GO_DOCKERFILE = """\
-FROM golang:1.22
-WORKDIR /src
-COPY . .
-RUN go build -o /app/{service} ./cmd/{service}
-USER 10001
-ENTRYPOINT ["/app/{service}"]
-"""
 
 
 @dataclass(frozen=True)
@@ -79,51 +47,6 @@ SCENARIOS = [
 ]
 
 
-@dataclass
-class Incident:
-    """One scenario's incident, paged to serve over HTTP."""
-
-    url: str
-    services: Any
-    slack: Any
-    pd: Any
-    scenario: Scenario
-    channel: str
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def incident_id(self) -> str:
-        return f"pd-{PD_ID}"
-
-    def send(self, event_type: str, *, minutes: float) -> httpx.Response:
-        spec = self.scenario.incident
-        assert spec is not None
-        body = incident_event_body(
-            event_type, event_id=f"ev-{event_type}", incident_id=PD_ID, title=spec.title + TITLE_SUFFIX,
-            service=spec.service,
-            occurred_at=spec.triggered_at + timedelta(minutes=minutes), created_at=spec.triggered_at,
-            urgency=spec.urgency, number=spec.incident_number or 8800,
-            agent=None if event_type == "incident.triggered" else "Alice Oncall", assignees=("Alice Oncall",),
-        )
-        headers = delivery_headers(body, secrets=[SECRET], webhook_id=f"d-{event_type}")
-        return httpx.post(f"{self.url}/pagerduty/webhook", content=body, headers=headers, timeout=10)
-
-    def root(self) -> dict[str, Any]:
-        with self.slack.lock:
-            (root,) = [m for m in self.slack.messages.values() if not m.get("thread_ts")]
-            return dict(root)
-
-    def thread(self) -> list[dict[str, Any]]:
-        ts = self.root()["ts"]
-        with self.slack.lock:
-            return [dict(m) for (_, t), m in sorted(self.slack.messages.items()) if m.get("thread_ts") == ts]
-
-    def draft(self) -> str | None:
-        with self.services.store.unit_of_work() as uow:
-            latest = uow.postmortems.latest(self.incident_id)
-        return latest.body_markdown if latest else None
-
-
 @pytest.fixture(params=SCENARIOS, ids=[e.scenario for e in SCENARIOS])
 def expected(request: pytest.FixtureRequest) -> Expected:
     return request.param  # type: ignore[no-any-return]
@@ -137,45 +60,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def incident(expected: Expected, database: str, tmp_path: Path, slack_api: Any, kit: Any,
-             pagerduty_api: Any) -> Iterator[Incident]:
-    scenario = load_scenario(expected.scenario)
-    spec = scenario.incident
-    assert spec is not None
-    channel = f"#inc-{spec.service}"
-    lines = ["services:", f"  {spec.service}:", f"    namespace: {spec.namespace}",
-             f"    pagerduty_service_id: {service_id_for(spec.service)}", f"    slack_channel: '{channel}'"]
-    dockerfile = tmp_path / spec.service / "Dockerfile"
-    dockerfile.parent.mkdir()
-    dockerfile.write_text(GO_DOCKERFILE.format(service=spec.service))
-    lines.append(f"    dockerfile: {spec.service}/Dockerfile")
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text("\n".join(lines) + "\n")
-    story = incident_story(spec.triggered_at)
-    pagerduty_api.add_incident(PD_ID, log_entries=[trigger_entry("R01", at=spec.triggered_at, service=spec.service),
-                                                   *story[1:]])
-    with running_sim(scenario) as sim, contextlib.ExitStack() as stack:
-        settings = Settings(
-            database_url=database,
-            kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
-            slack_signing_secret=kit.secret, slack_bot_token=kit.token, slack_api_url=slack_api.api_url,
-            pagerduty_webhook_secrets=[SECRET], catalog_file=catalog, node_proxy_enabled=True,
-            reviewers=["U0LEAD"], web_secret="other-incidents-web-secret-0123456789", rollback_enabled=True,
-            pagerduty_api_token=pagerduty_api.token, pagerduty_api_url=pagerduty_api.url,
-            pagerduty_from_email="coroner@example.com",
-        )
-        services = build(settings, images=ScenarioImageReader(scenario))
-        services.store.upgrade()
-        url = stack.enter_context(serving(build_app(services, pending_sweep_seconds=1.0)))
-        services.settings = settings.model_copy(update={"public_url": url})
-        services.links = PostmortemLinks.from_settings(services.settings)
-        stack.callback(start_auth_check(services.slack_app().client, services.slack_health,
-                                        retry_seconds=0.2, max_retry_seconds=1.0).close)
-        running = Incident(url=url, services=services, slack=slack_api, pd=pagerduty_api, scenario=scenario,
-                           channel=channel)
-        start_workers(services.store, lambda name: services.handlers(worker=name), count=2, stop=running.stop,
-                      idle_seconds=0.05)
-        stack.callback(running.stop.set)
+def incident(expected: Expected, database: str, tmp_path: Path, slack_api: Any, pagerduty_api: Any) -> Iterator[Incident]:
+    with paged(expected.scenario, database=database, tmp_path=tmp_path, slack_api=slack_api,
+               pagerduty_api=pagerduty_api) as running:
         yield running
 
 

@@ -37,7 +37,8 @@ def test_an_unknown_incident_class_keeps_its_serious_advice_and_stays_within_ten
 
 
 def test_the_same_advice_from_several_findings_is_one_item(incident) -> None:
-    same = [Finding("crashloop", Severity.HIGH, f"pod {i} crash-looping", {"pod": f"p{i}"}, "Fix the config map")
+    # A rule no theme answers for keeps its own advice, once for all its findings.
+    same = [Finding("config-invalid", Severity.HIGH, f"pod {i} rejects its config", {"pod": f"p{i}"}, "Fix the config map")
             for i in range(4)]
     view = build_view(incident=incident, timeline=[], findings=same)
     assert [(str(i.title), i.refs) for i in view.action_items] == [("Fix the config map", ("F1", "F2", "F3", "F4"))]
