@@ -63,10 +63,10 @@ class FakeImageReader:
         self.images[ref] = (manifest, layers)
 
     def manifest(self, ref: str, *, deadline: object = None) -> ImageManifest:
-        from bot.ports import ImageReadError
+        from bot.ports import ImageNotFound
 
         if ref not in self.images:
-            raise ImageReadError(f"image {ref} not found")
+            raise ImageNotFound(f"image {ref} not found")
         return self.images[ref][0]
 
     def layer_files(self, ref: str, layer: LayerRef, *, deadline: object = None) -> Iterator[FileEntry]:
@@ -226,8 +226,28 @@ class RegistryDouble:
                 ],
             }).encode()
             self.manifests[(name, tag)] = ("application/vnd.oci.image.index.v1+json", listing)
+            self.manifests[(name, sha(listing))] = ("application/vnd.oci.image.index.v1+json", listing)
         else:
             self.manifests[(name, tag)] = (media, manifest)
+            self.manifests[(name, sha(manifest))] = (media, manifest)  # by digest too, as a registry serves it
+
+    def add_index(self, name: str, tag: str, platforms: dict[str, str]) -> str:
+        """A multi-arch index under `tag` over images already added (`{"linux/arm64": "v2-arm64", ...}`:
+        platform -> tag), with an attestation entry as BuildKit adds; returns the index's digest."""
+        media = "application/vnd.oci.image.manifest.v1+json"
+        entries = []
+        for platform, image_tag in platforms.items():
+            os_name, _, arch = platform.partition("/")
+            _, body = self.manifests[(name, image_tag)]
+            entries.append({"mediaType": media, "digest": sha(body), "size": len(body),
+                            "platform": {"os": os_name, "architecture": arch}})
+        entries.append({"mediaType": media, "digest": sha(b"attestation"), "size": 1,
+                        "platform": {"os": "unknown", "architecture": "unknown"}})
+        listing = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                              "manifests": entries}).encode()
+        for reference in (tag, sha(listing)):
+            self.manifests[(name, reference)] = ("application/vnd.oci.image.index.v1+json", listing)
+        return sha(listing)
 
 
 # -- hostile layers: raw tar bytes that no well-behaved tar writer produces ----------------------------

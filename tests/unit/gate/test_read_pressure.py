@@ -118,7 +118,8 @@ def test_statefulsets_and_daemonsets_take_what_the_caller_holds():
                         replicas=3, template={"spec": {}})
     assert sts.max_replicas == 12 and sts.workload == "StatefulSet prod/api"
     daemons = read_pressure(world(), "prod", "api", image_bytes=1, kind="DaemonSet", template={"spec": {}})
-    assert daemons.max_replicas == 3  # one pod per receiving node
+    # one pod per receiving node, the cordoned one included: the DaemonSet controller tolerates cordoning
+    assert daemons.max_replicas == 4
 
 
 def test_errors_are_cluster_read_errors():
