@@ -99,9 +99,9 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
     figures = _figures(cluster, nodes, image, notes, use_summary=use_summary)
     sources = {f.source for f in figures}
     source = sources.pop() if len(sources) == 1 else ("mixed" if sources else SUMMARY)
+    platform = nodes_platform(nodes, default_platform, notes)
     return ClusterPressure(workload=f"{kind} {namespace}/{name}", max_replicas=reach, nodes=tuple(figures),
-                           source=source, notes=tuple(notes), image_bytes=image_bytes,
-                           platform=nodes_platform(nodes, default_platform, notes))
+                           source=source, notes=tuple(notes), image_bytes=image_bytes, platform=platform)
 
 
 def receiving_nodes(nodes: Sequence[NodeSnapshot], pod_spec: Mapping[str, Any], *, kind: str) -> list[NodeSnapshot]:

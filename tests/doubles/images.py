@@ -192,7 +192,7 @@ class RegistryDouble:
     def add_image(self, name: str, tag: str, layers: list[bytes], history: list[dict[str, object]], *,
                   gzip_layers: bool = True, index: bool = False, config_extra: dict[str, object] | None = None,
                   streamed: list[tuple[str, int, Callable[[], Iterator[bytes]]]] | None = None,
-                  streamed_gzip: bool = False) -> None:
+                  streamed_gzip: bool = False, platform: str = "linux/amd64") -> None:
         descriptors, diff_ids = [], []
         for layer in layers:
             blob = gzip.compress(layer, compresslevel=1) if gzip_layers else layer
@@ -207,7 +207,8 @@ class RegistryDouble:
             media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if streamed_gzip else "")
             descriptors.append({"mediaType": media, "digest": digest, "size": size})
             diff_ids.append(digest)
-        config = {"architecture": "amd64", "os": "linux", "config": {"User": "app", **(config_extra or {})},
+        os_name, _, arch = platform.partition("/")
+        config = {"architecture": arch, "os": os_name, "config": {"User": "app", **(config_extra or {})},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}
         config_blob = json.dumps(config).encode()
         manifest = json.dumps({
