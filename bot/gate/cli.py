@@ -189,18 +189,10 @@ def _split(deployed: str) -> tuple[str, str]:
 
 def _running_image(containers: Sequence[ContainerSnapshot], image: str, workload: str) -> str:
     """The image the candidate replaces: the container from the same repository, else the only one."""
-    from bot.images.reference import parse_reference
+    from bot.images.reference import same_repository
 
-    def repository(ref: str) -> tuple[str, str] | None:
-        try:
-            parsed = parse_reference(ref)
-        except ValueError:
-            return None
-        return parsed.registry, parsed.repository
-
-    wanted = repository(image)
     # Two containers running the same image (an app and its worker) are one reference, not a choice.
-    same = list(dict.fromkeys(c.image for c in containers if repository(c.image) == wanted))
+    same = list(dict.fromkeys(c.image for c in containers if same_repository(c.image, image)))
     every = list(dict.fromkeys(c.image for c in containers))
     if len(same) == 1 or (not same and len(every) == 1):
         return (same or every)[0]
