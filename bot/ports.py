@@ -80,6 +80,11 @@ class ImageReadError(CoronerError):
     """The image could not be read (unknown reference, registry down, auth refused)."""
 
 
+class ImageNotFound(ImageReadError):
+    """The reference names no image: the registry (or the engine) answered that it does not exist, as
+    opposed to not answering. The gate judges a candidate alone when the image it replaces is gone."""
+
+
 class ClusterReader(Protocol):
     """Read-only view of one cluster context. Methods raise `ClusterReadError` subclasses. `clock` is the
     cluster's notion of now (the API server's, for the real reader), which ages are measured against."""

@@ -23,8 +23,10 @@ def cluster_reader(settings: Settings, *, kubeconfig: Path | None = None, contex
     return KubernetesClusterReader.connect(kubeconfig or settings.kubeconfig, context or settings.kube_context)
 
 
-def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto") -> ImageReader:
+def image_reader(settings: Settings, *, source: str | None = None, docker_contents: str = "auto",
+                 platform: str | None = None) -> ImageReader:
     """CORONER_IMAGE_SOURCE's reader: an OCI registry over HTTP (production), or the local Docker engine.
+    `platform` (os/arch) picks the image of a multi-arch index, else CORONER_IMAGE_PLATFORM.
 
     Each source imports only its own client: the registry reader never pays for the docker SDK."""
     if (source or settings.image_source) == "docker":
@@ -36,5 +38,5 @@ def image_reader(settings: Settings, *, source: str | None = None, docker_conten
 
     # Credentials are scoped per registry host: each goes to its own registry only (docs/images.md).
     auth = RegistryAuth(settings.registry_credentials(), trusted_realms=settings.registry_token_realms)
-    return RegistryImageReader(platform=settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth,
+    return RegistryImageReader(platform=platform or settings.image_platform, byte_budget=settings.image_byte_budget, auth=auth,
                                mirrors=settings.registry_mirror_map())

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 
 from bot.admission.autopsies import AutopsyCache
 from bot.admission.mode import NamespaceModes
+from bot.admission.platforms import NodePlatforms
 from bot.admission.slack_notice import GateDenialHandler
 from bot.admission.webhook import AdmissionGate, admission_routes
 from bot.app import create_app
@@ -108,10 +109,11 @@ class Services:
                 self._rollbackers[context] = KubernetesRollbacker.connect(self.settings.kubeconfig, context)
             return self._rollbackers[context]
 
-    def images(self) -> ImageReader:
+    def images(self, platform: str | None = None) -> ImageReader:
         """A reader per use: the registry reader's byte budget (CORONER_IMAGE_BYTE_BUDGET) is per autopsy,
-        so one process-wide reader would stop reading layers once 8 GiB had been read in total."""
-        return self._images if self._images is not None else image_reader(self.settings)
+        so one process-wide reader would stop reading layers once 8 GiB had been read in total. `platform`
+        (os/arch) picks from a multi-arch index, else CORONER_IMAGE_PLATFORM."""
+        return self._images if self._images is not None else image_reader(self.settings, platform=platform)
 
     def admission_cluster(self) -> ClusterReader | None:
         """The cluster the admission webhook runs in (CORONER_KUBECONFIG/CONTEXT, else in-cluster), or None
@@ -135,6 +137,7 @@ class Services:
                     policy=GatePolicy(max_growth=settings.gate_max_growth,
                                       min_growth_bytes=settings.gate_min_growth_bytes),
                     deadline_seconds=settings.gate_deadline_seconds,
+                    platforms=NodePlatforms(self.admission_cluster, default=settings.image_platform),
                 )
             return self._gate
 

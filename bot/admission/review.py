@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.images.reference import same_repository
+
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 GATED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
@@ -79,6 +81,8 @@ def parse_review(body: bytes) -> ReviewRequest:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedReview(f"body is not JSON: {exc}") from None
+    except RecursionError:  # `[[[[...` nested past the stack fits well under the body cap
+        raise MalformedReview("body is not JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise MalformedReview("body is not a JSON object")
     if document.get("apiVersion") != API_VERSION or document.get("kind") != KIND:
@@ -119,13 +123,26 @@ def parse_review(body: bytes) -> ReviewRequest:
 
 
 def image_changes(new: Mapping[str, Any], old: Mapping[str, Any]) -> tuple[ImageChange, ...]:
-    """Containers of the new pod template whose image differs from the same container's in the old one."""
+    """Containers of the new pod template that run an image the old template did not run.
+
+    An image the old pod template already ran, in any container, is no change: a renamed container, a
+    sidecar added with the app's own image or two containers swapping images pull nothing new. The image a
+    change replaces is the same container's (by name, containers and initContainers apart), else that of
+    the one old container from the same repository (a container renamed along with its new image)."""
+    old_images = {image for key in ("containers", "initContainers") for _, image in _images(old, key)}
     changes = []
     for init, key in ((False, "containers"), (True, "initContainers")):
-        before = dict(_images(old, key))
+        before = _images(old, key)
+        by_name = dict(before)
         for container, image in _images(new, key):
-            if before.get(container) != image:
-                changes.append(ImageChange(container=container, init=init, image=image, previous=before.get(container)))
+            if image in old_images:
+                continue
+            previous = by_name.get(container)
+            if previous is None:
+                kept = {name for name, _ in _images(new, key)}
+                gone = {img for name, img in before if name not in kept and same_repository(img, image)}
+                previous = gone.pop() if len(gone) == 1 else None
+            changes.append(ImageChange(container=container, init=init, image=image, previous=previous))
     return tuple(changes)
 
 

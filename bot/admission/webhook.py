@@ -36,6 +36,7 @@ from bot.admission.messages import (
     warn_lines,
 )
 from bot.admission.mode import ModeChoice, NamespaceModes
+from bot.admission.platforms import NodePlatforms
 from bot.admission.review import (
     ImageChange,
     MalformedReview,
@@ -49,7 +50,7 @@ from bot.http_body import read_capped
 from bot.images.autopsy import ImageReport
 from bot.jobs.post_gate_denial import PostGateDenial
 from bot.logs import carry_log_context
-from bot.ports import ClusterReader, ClusterReadError, CoronerError
+from bot.ports import ClusterReader, ClusterReadError, CoronerError, ImageNotFound
 from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ ANSWER_MARGIN_SECONDS = 0.1
 JUDGE_MARGIN_SECONDS = 0.25
 
 ACTIONS = ("admission.allowed", "admission.warned", "admission.denied", "admission.overridden")
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An image the registry says does not exist (`ImageNotFound`), and its words."""
+
+    why: str
 
 
 @dataclass(frozen=True)
@@ -92,11 +100,12 @@ class Outcome:
 class AdmissionGate:
     def __init__(self, *, store: Store, autopsies: AutopsyCache, modes: NamespaceModes,
                  cluster: Callable[[], ClusterReader | None], policy: GatePolicy, deadline_seconds: float,
-                 lookups: int = 8) -> None:
+                 platforms: NodePlatforms | None = None, lookups: int = 8) -> None:
         self.store = store
         self.autopsies = autopsies
         self.modes = modes
         self.cluster = cluster
+        self.platforms = platforms
         self.policy = policy
         self.deadline_seconds = deadline_seconds
         # Own pools, not the event loop's default one: a review that runs out of time is answered while its
@@ -142,18 +151,28 @@ class AdmissionGate:
         cluster = self.cluster()
         pressures = {change.image: self._lookups.submit(carry_log_context(self._pressure), cluster, review, change)
                      for change in review.changes} if cluster is not None else {}
-        reports = self._reports(review, deadline)
+        platform = self.platforms.platform(review.template, kind=review.workload.kind) if self.platforms else None
+        reports = self._reports(review, deadline, platform)
         verdicts: list[ImageVerdict] = []
         undecided: list[str] = []
         for change in review.changes:
             candidate = reports.get(change.image)
             reference = reports.get(change.previous) if change.previous else None
-            problem = next((r for r in (candidate, reference) if isinstance(r, str)), None)
+            notes = []
+            if isinstance(reference, Missing):
+                # The image it replaces is gone from the registry: judged as a first release.
+                notes.append(f"the image replaced does not exist, so {change.image} is judged alone: {reference.why}")
+                reference = None
+            problem = next((r.why if isinstance(r, Missing) else r for r in (candidate, reference)
+                            if isinstance(r, (str, Missing))), None)
             if problem is not None:
                 undecided.append(problem)
                 continue
-            assert isinstance(candidate, ImageReport) and not isinstance(reference, str)
-            pressure, notes = _within(pressures.get(change.image), deadline)
+            assert isinstance(candidate, ImageReport) and isinstance(reference, ImageReport | None)
+            pressure, pressure_notes = _within(pressures.get(change.image), deadline)
+            notes += pressure_notes
+            if platform is not None:
+                notes.append(f"a multi-arch image is judged as {platform}, the platform of the nodes its pods go to")
             decision = decide(candidate, reference, pressure=pressure, policy=self.policy)
             verdicts.append(ImageVerdict(change, replace(decision, notes=(*decision.notes, *notes))))
         failed = [v for v in verdicts if v.decision.verdict == "fail"]
@@ -167,17 +186,20 @@ class AdmissionGate:
         return Outcome(allowed=False, action="admission.denied", mode=choice, verdicts=tuple(verdicts),
                        undecided=tuple(undecided), message=denial_paragraph(review, failed, undecided))
 
-    def _reports(self, review: ReviewRequest, deadline: Deadline) -> dict[str, ImageReport | str]:
+    def _reports(self, review: ReviewRequest, deadline: Deadline,
+                 platform: str | None) -> dict[str, ImageReport | Missing | str]:
         """Every image the review names, read at once (a reference's report is reused from the cache);
-        a string says why one is missing."""
+        `Missing` when the registry says it does not exist, a string says why another one is not there."""
         refs = list(dict.fromkeys(ref for c in review.changes for ref in (c.image, c.previous) if ref))
-        futures = {ref: self._lookups.submit(self.autopsies.report, ref, deadline) for ref in refs}
-        reports: dict[str, ImageReport | str] = {}
+        futures = {ref: self._lookups.submit(self.autopsies.report, ref, deadline, platform) for ref in refs}
+        reports: dict[str, ImageReport | Missing | str] = {}
         for ref, future in futures.items():
             try:
                 reports[ref] = future.result()
             except StillReading as exc:
                 reports[ref] = str(exc)
+            except ImageNotFound as exc:
+                reports[ref] = Missing(f"{ref}: {exc}")
             except CoronerError as exc:  # ImageReadError, DeadlineExceeded
                 reports[ref] = f"{ref}: {exc}"
         return reports

@@ -161,8 +161,12 @@ def readable_service_node_names(ctx: CheckContext) -> set[str]:
 
 
 def normalize_ref(ref: str) -> str:
-    """`nginx:1` -> `docker.io/library/nginx:1`; adds `:latest` when there is neither tag nor digest."""
+    """`nginx:1` -> `docker.io/library/nginx:1`; adds `:latest` when there is neither tag nor digest.
+    With a digest the tag is dropped (`app:v2@sha256:...` -> `app@sha256:...`): the digest is what the
+    runtime pulls, and the name a node lists for it."""
     name, digest = (ref.split("@", 1) + [""])[:2]
+    if digest and ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
     first = name.split("/", 1)[0]
     has_domain = "/" in name and ("." in first or ":" in first or first == "localhost")
     if not has_domain:

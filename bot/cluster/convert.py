@@ -124,7 +124,15 @@ def node(obj: Json) -> NodeSnapshot:
         capacity=_str_map(status.get("capacity")),
         allocatable=_str_map(status.get("allocatable")),
         taints=tuple(dict(t) for t in spec.get("taints") or ()),
+        platform=_platform(status.get("nodeInfo") or {}, _str_map(meta.get("labels"))),
     )
+
+
+def _platform(info: Json, labels: Mapping[str, str]) -> str | None:
+    """The node's os/architecture, as the kubelet reports it, else as its well-known labels say."""
+    os_name = info.get("operatingSystem") or labels.get("kubernetes.io/os")
+    arch = info.get("architecture") or labels.get("kubernetes.io/arch")
+    return f"{os_name}/{arch}" if isinstance(os_name, str) and isinstance(arch, str) and os_name and arch else None
 
 
 def fs_stats(raw: Json | None) -> FsStats | None:

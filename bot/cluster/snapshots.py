@@ -42,6 +42,7 @@ class NodeSnapshot:
     capacity: Mapping[str, str] = field(default_factory=dict)
     allocatable: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Mapping[str, Any], ...] = ()
+    platform: str | None = None  # "linux/arm64": status.nodeInfo's operatingSystem/architecture
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

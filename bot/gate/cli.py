@@ -8,7 +8,7 @@ image and cluster cases of 2 into 0 with a warning: a registry outage then does 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -76,14 +76,15 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
         raise click.UsageError("--kubeconfig and --context go with --deployed")
     try:
         given = _read_dockerfile(dockerfile) if dockerfile is not None else None
-        candidate, reference, pressure = _gather(image, against=against, deployed=deployed, kubeconfig=kubeconfig,
-                                                 context=context, source=source, dockerfile=given)
+        gathered = _gather(image, against=against, deployed=deployed, kubeconfig=kubeconfig, context=context,
+                           source=source, dockerfile=given)
     except Undecided as exc:
         _undecided(exc, fail_open=fail_open)
     except CoronerError as exc:  # whatever else stopped the reading is not a verdict either
         _undecided(Undecided(str(exc)), fail_open=fail_open)
-    decision = decide(candidate, reference, pressure=pressure,
+    decision = decide(gathered.candidate, gathered.reference, pressure=gathered.pressure,
                       policy=GatePolicy(max_growth=max_growth, min_growth_bytes=min_growth_bytes))
+    decision = replace(decision, notes=(*gathered.notes, *decision.notes))
     fix = _fix(given) if given is not None else None
     if fmt == "json":
         click.echo(render_json(decision, fix=fix))
@@ -104,41 +105,78 @@ def _undecided(exc: Undecided, *, fail_open: bool) -> NoReturn:
 
 
 def _gather(image: str, *, against: str | None, deployed: str | None, kubeconfig: Path | None, context: str | None,
-            source: str | None, dockerfile: Dockerfile | None) -> tuple[ImageReport, ImageReport, ClusterPressure | None]:
-    """Both images' autopsies and, with --deployed, the cluster's figures. Raises `Undecided`."""
+            source: str | None, dockerfile: Dockerfile | None) -> Gathered:
+    """Both images' autopsies and, with --deployed, the cluster's figures. Raises `Undecided`.
+
+    The cluster is read first: its receiving nodes' platform picks the image of a multi-arch index."""
     from bot.gate.pressure import read_pressure
-    from bot.ports import ClusterReadError
-    from bot.settings import load_settings
+    from bot.ports import ClusterNotFound, ClusterReadError
     from bot.readers import cluster_reader, image_reader
+    from bot.settings import load_settings
 
     settings = load_settings()
-    reader = image_reader(settings, source=source)
     if deployed is None:
         assert against is not None
-        return _autopsy(reader, image, dockerfile), _autopsy(reader, against, None), None
+        reader = image_reader(settings, source=source)
+        candidate = _autopsy(reader, image, dockerfile)
+        reference, notes = _reference(reader, against)
+        return Gathered(candidate, reference, None, notes)
     namespace, name = _split(deployed)
+    where = context or settings.kube_context or "current context"
     try:
         cluster = cluster_reader(settings, kubeconfig=kubeconfig, context=context)
-        deployment = cluster.get_deployment(namespace, name)
+        try:
+            deployment = cluster.get_deployment(namespace, name)
+        except ClusterNotFound:
+            # A first deploy: nothing runs yet to compare with, nor replicas to count.
+            reader = image_reader(settings, source=source)
+            return Gathered(_autopsy(reader, image, dockerfile), None, None, (
+                f"no Deployment {namespace}/{name} in {where} (a first deploy?): the candidate is judged alone, "
+                "without growth or pull pressure; --deployed reads Deployments only, give a StatefulSet's or "
+                "a DaemonSet's image with --against",))
         running = _running_image(deployment.containers, image, f"{namespace}/{name}")
-        candidate = _autopsy(reader, image, dockerfile)
-        reference = _autopsy(reader, running, None)
-        pressure = read_pressure(cluster, namespace, name, image_bytes=candidate.totals.size_bytes, image=image,
-                                 replicas=deployment.replicas, template=deployment.template)
+        pressure = read_pressure(cluster, namespace, name, image_bytes=0, image=image, replicas=deployment.replicas,
+                                 template=deployment.template, default_platform=settings.image_platform)
     except ClusterReadError as exc:
-        where = context or settings.kube_context or "current context"
         raise Undecided(f"cannot read the cluster ({where}): {exc}") from exc
-    return candidate, reference, pressure
+    reader = image_reader(settings, source=source, platform=pressure.platform)
+    candidate = _autopsy(reader, image, dockerfile)
+    reference, notes = _reference(reader, running)
+    if pressure.platform is not None and pressure.platform != settings.image_platform:
+        notes += (f"images read for {pressure.platform}, the platform of the nodes that receive the pods",)
+    return Gathered(candidate, reference, pressure, notes)
 
 
-def _autopsy(reader: ImageReader, ref: str, dockerfile: Dockerfile | None) -> ImageReport:
+@dataclass(frozen=True)
+class Gathered:
+    candidate: ImageReport
+    reference: ImageReport | None  # None: there is nothing to compare with (a first release)
+    pressure: ClusterPressure | None
+    notes: tuple[str, ...] = ()
+
+
+def _reference(reader: ImageReader, ref: str) -> tuple[ImageReport | None, tuple[str, ...]]:
+    """The image the candidate replaces; one that does not exist (a first release, a deleted tag) leaves
+    the candidate judged alone, with a note. Any other read error is `Undecided`."""
+    from bot.ports import ImageNotFound
+
+    try:
+        return _autopsy(reader, ref, None, missing_ok=True), ()
+    except ImageNotFound as exc:
+        return None, (f"the reference does not exist, so the candidate is judged alone as a first release: {exc}",)
+
+
+def _autopsy(reader: ImageReader, ref: str, dockerfile: Dockerfile | None, *, missing_ok: bool = False) -> ImageReport:
+    """Raises `Undecided`, or `ImageNotFound` with `missing_ok` when the registry says `ref` does not exist."""
     from bot.images.autopsy import autopsy
-    from bot.ports import ImageReadError
+    from bot.ports import ImageNotFound, ImageReadError
 
     try:
         return autopsy(reader, ref, dockerfile_text=dockerfile.text if dockerfile else None,
                        dockerfile_path=dockerfile.path if dockerfile else None, workers=4)
     except ImageReadError as exc:
+        if missing_ok and isinstance(exc, ImageNotFound):
+            raise
         raise Undecided(f"cannot read image {ref}: {exc}") from exc
 
 
@@ -151,19 +189,13 @@ def _split(deployed: str) -> tuple[str, str]:
 
 def _running_image(containers: Sequence[ContainerSnapshot], image: str, workload: str) -> str:
     """The image the candidate replaces: the container from the same repository, else the only one."""
-    from bot.images.reference import parse_reference
+    from bot.images.reference import same_repository
 
-    def repository(ref: str) -> tuple[str, str] | None:
-        try:
-            parsed = parse_reference(ref)
-        except ValueError:
-            return None
-        return parsed.registry, parsed.repository
-
-    wanted = repository(image)
-    same = [c for c in containers if repository(c.image) == wanted]
-    if len(same) == 1 or (not same and len(containers) == 1):
-        return (same or list(containers))[0].image
+    # Two containers running the same image (an app and its worker) are one reference, not a choice.
+    same = list(dict.fromkeys(c.image for c in containers if same_repository(c.image, image)))
+    every = list(dict.fromkeys(c.image for c in containers))
+    if len(same) == 1 or (not same and len(every) == 1):
+        return (same or every)[0]
     running = ", ".join(f"{c.name} ({c.image})" for c in containers) or "no containers"
     raise Undecided(f"Deployment {workload} runs {running}: none is the one {image} replaces; "
                     "use --against with the image to compare", fail_open=False)

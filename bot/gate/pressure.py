@@ -8,6 +8,7 @@ ephemeral-storage capacity: a lower bound, and the pressure says so).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,13 @@ SUMMARY = "summary"
 STATUS_IMAGES = "status.images"
 MAX_SUMMARY_REQUESTS = 16  # concurrent kubelet summary calls
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+DEFAULT_PLATFORM = "linux/amd64"
+# The taints the DaemonSet controller tolerates for every pod it makes (and it ignores cordoning): its
+# pods land on nodes a Deployment's would not.
+DAEMONSET_TOLERATED = frozenset({
+    "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.kubernetes.io/disk-pressure",
+    "node.kubernetes.io/memory-pressure", "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable",
+})
 
 
 @dataclass(frozen=True)
@@ -54,16 +62,18 @@ class ClusterPressure:
     source: str  # "summary" | "status.images" | "mixed"
     notes: tuple[str, ...] = ()
     image_bytes: int = 0  # the candidate's size as a node stores it (uncompressed), when the caller knows it
+    platform: str | None = None  # the os/arch the receiving nodes run: the image of an index to judge
 
     def to_json(self) -> dict[str, Any]:
         return {"workload": self.workload, "max_replicas": self.max_replicas, "source": self.source,
-                "image_bytes": self.image_bytes, "nodes": [n.to_json() for n in self.nodes],
-                "notes": list(self.notes)}
+                "image_bytes": self.image_bytes, "platform": self.platform,
+                "nodes": [n.to_json() for n in self.nodes], "notes": list(self.notes)}
 
 
 def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_bytes: int,
                   kind: str = "Deployment", image: str | None = None, replicas: int | None = None,
-                  template: Mapping[str, Any] | None = None, use_summary: bool = True) -> ClusterPressure:
+                  template: Mapping[str, Any] | None = None, use_summary: bool = True,
+                  default_platform: str = DEFAULT_PLATFORM) -> ClusterPressure:
     """Read the cluster for the gate. Raises `ClusterReadError` (and its `ClusterNotFound`,
     `ClusterForbidden`) when the workload, its autoscaler or the nodes cannot be read.
 
@@ -71,7 +81,8 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
     just built). The reader can only fetch Deployments: for a StatefulSet or a DaemonSet the caller
     (the admission webhook, which holds the object) passes `replicas` and the pod `template`.
     `use_summary=False` skips the kubelet summary API (one request per node) for `status.images`, when
-    time is short.
+    time is short. `platform` is what the receiving nodes run (`default_platform` among equals), so that
+    the caller reads the image of a multi-arch index those nodes would pull.
     """
     if kind not in KINDS:
         raise ClusterReadError(f"the gate reads {', '.join(KINDS)}, not {kind}")
@@ -81,42 +92,73 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
         template = deployment.template
         replicas = deployment.replicas if replicas is None else replicas
     spec: Mapping[str, Any] = (template or {}).get("spec") or {}
-    nodes = [n for n in cluster.list_nodes() if _can_receive(n, spec)]
+    nodes = receiving_nodes(cluster.list_nodes(), spec, kind=kind)
     if len(nodes) == 0:
         notes.append("no node can receive the pods now (not ready, cordoned, tainted or not selected)")
     reach = _reach(cluster, namespace, name, kind, replicas, len(nodes), notes)
     figures = _figures(cluster, nodes, image, notes, use_summary=use_summary)
     sources = {f.source for f in figures}
     source = sources.pop() if len(sources) == 1 else ("mixed" if sources else SUMMARY)
+    platform = nodes_platform(nodes, default_platform, notes)
     return ClusterPressure(workload=f"{kind} {namespace}/{name}", max_replicas=reach, nodes=tuple(figures),
-                           source=source, notes=tuple(notes), image_bytes=image_bytes)
+                           source=source, notes=tuple(notes), image_bytes=image_bytes, platform=platform)
+
+
+def receiving_nodes(nodes: Sequence[NodeSnapshot], pod_spec: Mapping[str, Any], *, kind: str) -> list[NodeSnapshot]:
+    """The nodes a `kind`'s pods with this pod spec could be scheduled on now (`_can_receive`)."""
+    return [n for n in nodes if _can_receive(n, pod_spec, daemon=kind == "DaemonSet")]
+
+
+def nodes_platform(nodes: Sequence[NodeSnapshot], default: str, notes: list[str]) -> str | None:
+    """The os/arch most of `nodes` run (`default` among equals): the image of a multi-arch index their
+    pods pull. None when no node says."""
+    counts = Counter(n.platform for n in nodes if n.platform)
+    if not counts:
+        return None
+    most = max(counts.values())
+    tied = sorted(p for p, c in counts.items() if c == most)
+    platform = default if default in tied else tied[0]
+    if len(counts) > 1:
+        spread = ", ".join(f"{c} {p}" for p, c in counts.most_common())
+        notes.append(f"the receiving nodes run several platforms ({spread}): a multi-arch image is judged "
+                     f"as {platform}")
+    return platform
 
 
 def _reach(cluster: ClusterReader, namespace: str, name: str, kind: str, replicas: int | None, node_count: int,
            notes: list[str]) -> int:
-    """Replicas at the HPA's max; without an HPA, the spec's replicas (one per node for a DaemonSet)."""
+    """Replicas at the HPA's max, or the spec's when more (the rollout makes those pods before the HPA
+    scales down); without an HPA, the spec's replicas (one per node for a DaemonSet)."""
     if kind == "DaemonSet":
         return node_count
-    hpa = next((h for h in cluster.list_hpas(namespace) if h.target_kind == kind and h.target_name == name), None)
+    hpas = [h for h in cluster.list_hpas(namespace) if h.target_kind == kind and h.target_name == name]
+    hpa = max(hpas, key=lambda h: (h.max_replicas, h.name), default=None)
     if hpa is not None:
         notes.append(f"HorizontalPodAutoscaler {hpa.name} can scale {kind} {name} to {hpa.max_replicas} replicas")
+        if replicas is not None and replicas > hpa.max_replicas:
+            notes.append(f"{kind} {name} asks for {replicas} replicas, more than the HPA's max: the rollout "
+                         f"starts {replicas} pods")
+            return replicas
         return hpa.max_replicas
     notes.append(f"no HorizontalPodAutoscaler targets {kind} {name}: its {replicas or 0} replicas are the reach")
     return replicas or 0
 
 
-def _can_receive(node: NodeSnapshot, pod_spec: Mapping[str, Any]) -> bool:
+def _can_receive(node: NodeSnapshot, pod_spec: Mapping[str, Any], *, daemon: bool = False) -> bool:
     """What the scheduler's filters would rule out first: not ready, cordoned, untolerated NoSchedule or
     NoExecute taints, a nodeSelector that does not match. (Resources and affinity are left out: they
-    move with the cluster's load, the disk figures do not.)"""
-    if not node.ready or node.unschedulable:
+    move with the cluster's load, the disk figures do not.) A DaemonSet's pods also go to cordoned nodes
+    and tolerate the node-condition taints, as its controller adds those tolerations."""
+    if not node.ready or (node.unschedulable and not daemon):
         return False
     selector: Mapping[str, str] = pod_spec.get("nodeSelector") or {}
     if any(node.labels.get(key) != value for key, value in selector.items()):
         return False
     tolerations: Sequence[Mapping[str, Any]] = pod_spec.get("tolerations") or ()
     return all(
-        taint.get("effect") not in ("NoSchedule", "NoExecute") or any(_tolerates(t, taint) for t in tolerations)
+        taint.get("effect") not in ("NoSchedule", "NoExecute")
+        or (daemon and taint.get("key") in DAEMONSET_TOLERATED)
+        or any(_tolerates(t, taint) for t in tolerations)
         for taint in node.taints
     )
 

@@ -38,7 +38,7 @@ from bot.images.tarstream import (
     iter_members,
 )
 from bot.images.timeparse import parse_time
-from bot.ports import ImageReadError
+from bot.ports import ImageNotFound, ImageReadError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class DockerImageReader:
         try:
             return self.client.images.get(ref)
         except docker.errors.ImageNotFound as exc:
-            raise ImageReadError(f"image {ref} not found in the Docker engine") from exc
+            raise ImageNotFound(f"image {ref} not found in the Docker engine") from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageReadError(f"Docker engine could not read {ref}: {exc}") from exc
 

@@ -118,3 +118,13 @@ def parse_reference(ref: str) -> ImageRef:
     if len(path) > MAX_NAME_LENGTH:
         raise refuse(f"the repository is longer than {MAX_NAME_LENGTH} characters")
     return ImageRef(registry=registry, repository=path, reference=digest or tag or "latest")
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Whether two references name the same repository (`r.io/app:v1`, `r.io/app@sha256:...`); a text
+    that is not a reference shares none."""
+    try:
+        first, second = parse_reference(a), parse_reference(b)
+    except ValueError:
+        return False
+    return (first.registry, first.repository) == (second.registry, second.repository)

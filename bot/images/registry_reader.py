@@ -36,7 +36,7 @@ from bot.images.model import FileEntry, ImageManifest, LayerRef
 from bot.images.reference import ImageRef, is_digest, parse_reference
 from bot.images.registry_auth import Credential, RegistryAuth
 from bot.images.tarstream import ChunkStream, LayerError, LayerLimits, iter_layer_blob
-from bot.ports import ImageReadError
+from bot.ports import ImageNotFound, ImageReadError
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,11 @@ class RegistryImageReader:
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         raise ImageReadError(f"{where} redirected more than {MAX_REDIRECTS} times")
 
-    def _get(self, ref: ImageRef, url: str, *, deadline: Deadline, accept: str | None = None) -> httpx.Response:
-        """A 200 response with its body still to read; a 401 is answered once with the challenge's auth."""
+    def _get(self, ref: ImageRef, url: str, *, deadline: Deadline, accept: str | None = None,
+             names_image: bool = False) -> httpx.Response:
+        """A 200 response with its body still to read; a 401 is answered once with the challenge's auth.
+        `names_image`: this is the reference's own manifest, whose 404 means the image does not exist
+        (`ImageNotFound`); a 404 for a blob or an index's entry is a broken image, not a missing one."""
         extra = {"Accept": accept} if accept else {}
         where = f"registry {ref.label}"
         for attempt in (1, 2):
@@ -168,7 +171,7 @@ class RegistryImageReader:
                 if response.status_code == 401 and attempt == 1:
                     challenge = response.headers.get("WWW-Authenticate", "")
                 else:
-                    raise self._error(ref, response, deadline)
+                    raise self._error(ref, response, deadline, names_image=names_image)
             finally:
                 response.close()
             self._authenticate(ref, challenge, deadline)
@@ -197,8 +200,8 @@ class RegistryImageReader:
         return bytes(body)
 
     def _json(self, ref: ImageRef, url: str, *, limit: int, deadline: Deadline, what: str,
-              accept: str | None = None) -> tuple[Any, httpx.Headers]:
-        response = self._get(ref, url, deadline=deadline, accept=accept)
+              accept: str | None = None, names_image: bool = False) -> tuple[Any, httpx.Headers]:
+        response = self._get(ref, url, deadline=deadline, accept=accept, names_image=names_image)
         try:
             data = self._read(response, limit=limit, deadline=deadline, what=what)
         finally:
@@ -256,7 +259,8 @@ class RegistryImageReader:
             raise ImageReadError(f"{where} gave no token")
         self._tokens[(ref.registry, ref.repository)] = token
 
-    def _error(self, ref: ImageRef, response: httpx.Response, deadline: Deadline) -> ImageReadError:
+    def _error(self, ref: ImageRef, response: httpx.Response, deadline: Deadline, *,
+               names_image: bool = False) -> ImageReadError:
         try:
             text = self._read(response, limit=MAX_ERROR_BYTES, deadline=deadline, what="an error answer")
         except ImageReadError:
@@ -268,9 +272,11 @@ class RegistryImageReader:
         except (ValueError, AttributeError, TypeError, RecursionError):
             detail = text[:200].decode("utf-8", "replace")
         detail = _one_line(detail)
-        where = f"{ref.mirror_of or ref.registry}/{ref.repository}:{ref.reference}"
+        separator = "@" if is_digest(ref.reference) else ":"
+        where = f"{ref.mirror_of or ref.registry}/{ref.repository}{separator}{ref.reference}"
         if response.status_code == 404:
-            return ImageReadError(f"image {where} not found in the registry ({detail or 'not found'})")
+            missing = ImageNotFound if names_image else ImageReadError
+            return missing(f"image {where} not found in the registry ({detail or 'not found'})")
         if response.status_code in (401, 403):
             return ImageReadError(f"registry {ref.label} refused access to {ref.repository} ({response.status_code})")
         return ImageReadError(f"registry {ref.label} answered {response.status_code} for {where}: {detail}")
@@ -288,7 +294,7 @@ class RegistryImageReader:
         image_ref = self._parse(ref)
         url = self._url(image_ref, "manifests", image_ref.reference)
         document, headers = self._json(image_ref, url, limit=MAX_MANIFEST_BYTES, deadline=deadline,
-                                       what=f"the manifest of {ref}", accept=ACCEPT)
+                                       what=f"the manifest of {ref}", accept=ACCEPT, names_image=True)
         digest = headers.get("Docker-Content-Digest")
         digest = digest if is_digest(digest) else None
         media_type = headers.get("Content-Type", "").split(";")[0]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images.model import FileEntry, ImageManifest, LayerRef
-from bot.ports import ImageReadError
+from bot.ports import ImageNotFound, ImageReadError
 from bot.sim.model import ImageEvidence, Scenario
 
 
@@ -21,7 +21,7 @@ class ScenarioImageReader:
         evidence = self._scenario.image(ref)
         if evidence is None:
             known = ", ".join(sorted(self._scenario.images)) or "none"
-            raise ImageReadError(f"image {ref} is not recorded in scenario {self._scenario.name} (known: {known})")
+            raise ImageNotFound(f"image {ref} is not recorded in scenario {self._scenario.name} (known: {known})")
         return evidence
 
     def manifest(self, ref: str, *, deadline: Deadline = NO_DEADLINE) -> ImageManifest:

@@ -63,10 +63,10 @@ class FakeImageReader:
         self.images[ref] = (manifest, layers)
 
     def manifest(self, ref: str, *, deadline: object = None) -> ImageManifest:
-        from bot.ports import ImageReadError
+        from bot.ports import ImageNotFound
 
         if ref not in self.images:
-            raise ImageReadError(f"image {ref} not found")
+            raise ImageNotFound(f"image {ref} not found")
         return self.images[ref][0]
 
     def layer_files(self, ref: str, layer: LayerRef, *, deadline: object = None) -> Iterator[FileEntry]:
@@ -192,7 +192,7 @@ class RegistryDouble:
     def add_image(self, name: str, tag: str, layers: list[bytes], history: list[dict[str, object]], *,
                   gzip_layers: bool = True, index: bool = False, config_extra: dict[str, object] | None = None,
                   streamed: list[tuple[str, int, Callable[[], Iterator[bytes]]]] | None = None,
-                  streamed_gzip: bool = False) -> None:
+                  streamed_gzip: bool = False, platform: str = "linux/amd64") -> None:
         descriptors, diff_ids = [], []
         for layer in layers:
             blob = gzip.compress(layer, compresslevel=1) if gzip_layers else layer
@@ -207,7 +207,8 @@ class RegistryDouble:
             media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if streamed_gzip else "")
             descriptors.append({"mediaType": media, "digest": digest, "size": size})
             diff_ids.append(digest)
-        config = {"architecture": "amd64", "os": "linux", "config": {"User": "app", **(config_extra or {})},
+        os_name, _, arch = platform.partition("/")
+        config = {"architecture": arch, "os": os_name, "config": {"User": "app", **(config_extra or {})},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}
         config_blob = json.dumps(config).encode()
         manifest = json.dumps({
@@ -226,8 +227,28 @@ class RegistryDouble:
                 ],
             }).encode()
             self.manifests[(name, tag)] = ("application/vnd.oci.image.index.v1+json", listing)
+            self.manifests[(name, sha(listing))] = ("application/vnd.oci.image.index.v1+json", listing)
         else:
             self.manifests[(name, tag)] = (media, manifest)
+            self.manifests[(name, sha(manifest))] = (media, manifest)  # by digest too, as a registry serves it
+
+    def add_index(self, name: str, tag: str, platforms: dict[str, str]) -> str:
+        """A multi-arch index under `tag` over images already added (`{"linux/arm64": "v2-arm64", ...}`:
+        platform -> tag), with an attestation entry as BuildKit adds; returns the index's digest."""
+        media = "application/vnd.oci.image.manifest.v1+json"
+        entries = []
+        for platform, image_tag in platforms.items():
+            os_name, _, arch = platform.partition("/")
+            _, body = self.manifests[(name, image_tag)]
+            entries.append({"mediaType": media, "digest": sha(body), "size": len(body),
+                            "platform": {"os": os_name, "architecture": arch}})
+        entries.append({"mediaType": media, "digest": sha(b"attestation"), "size": 1,
+                        "platform": {"os": "unknown", "architecture": "unknown"}})
+        listing = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                              "manifests": entries}).encode()
+        for reference in (tag, sha(listing)):
+            self.manifests[(name, reference)] = ("application/vnd.oci.image.index.v1+json", listing)
+        return sha(listing)
 
 
 # -- hostile layers: raw tar bytes that no well-behaved tar writer produces ----------------------------

@@ -151,7 +151,7 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str
 def running_webhook(tmp_path: Path, images: Registry, certificates: TlsFiles, *, database_url: str,
                     **settings: Any) -> Iterator[Webhook]:
     scenario = load_scenario("crashloop-bad-config")
-    for name, mode in (("staging", "warn"), ("sandbox", "off")):
+    for name, mode in (("staging", "warn"), ("sandbox", "off"), ("strict", "deny")):
         scenario.namespaces.append({"apiVersion": "v1", "kind": "Namespace",
                                     "metadata": {"name": name, "labels": {"coroner.dev/gate-mode": mode}}})
     catalog = tmp_path / "catalog.yaml"

@@ -286,3 +286,84 @@ def test_a_denial_made_while_slack_is_down_is_posted_once_slack_is_back(webhook)
 
     wait_until(job_done, timeout=60, what="the denial's post job done after the outage")
     assert len(posted()) == 1
+
+
+def test_an_image_replacing_one_gone_from_the_registry_is_judged_alone(webhook):
+    gone, v2 = webhook.registry.ref("checkout", "deleted-long-ago"), webhook.registry.ref("checkout", "v2")
+    webhook.warm(webhook.registry.ref("checkout", "v1"), v2)
+    sent = webhook.change(gone, v2)
+
+    response = response_of(webhook.post(sent), sent["request"]["uid"])
+
+    # Not a fail-open: the candidate is read, and its own .git directory is new whatever it replaced.
+    assert response["allowed"] is False
+    assert "new-critical-finding: vcs-directory" in response["status"]["message"]
+    assert "image-growth" not in response["status"]["message"]
+    (record,) = webhook.audit()
+    (decision,) = record.details["decisions"]
+    assert decision["reference"] is None
+    assert any(note.startswith(f"the image replaced does not exist, so {v2} is judged alone") for note in decision["notes"])
+
+
+@pytest.mark.parametrize("operation", ["DELETE", "CONNECT"])
+def test_delete_and_connect_are_allowed_without_any_work(webhook, operation):
+    v1 = webhook.registry.ref("checkout", "v1")
+    old = workload(v1, namespace=NAMESPACE, name=NAME)
+    sent = review(None, old, operation=operation) if operation == "DELETE" else review(old, operation=operation)
+    reads = webhook.registry.reads()
+
+    assert response_of(webhook.post(sent), sent["request"]["uid"]) == {"uid": sent["request"]["uid"], "allowed": True}
+    assert webhook.registry.reads() == reads and webhook.audit() == []
+
+
+def test_a_renamed_container_keeping_its_image_is_allowed_without_any_work(webhook):
+    v1 = webhook.registry.ref("checkout", "v1")
+    new = workload(v1, namespace=NAMESPACE, name=NAME)
+    new["spec"]["template"]["spec"]["containers"][0]["name"] = "main"
+    sent = review(new, workload(v1, namespace=NAMESPACE, name=NAME))
+    reads = webhook.registry.reads()
+
+    assert response_of(webhook.post(sent), sent["request"]["uid"]) == {"uid": sent["request"]["uid"], "allowed": True}
+    assert webhook.registry.reads() == reads and webhook.audit() == []
+
+
+def test_json_nested_past_the_stack_is_a_400_not_a_crash(webhook):
+    answer = webhook.post(b"[" * 500_000)  # a third of the body cap
+
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "malformed AdmissionReview: body is not JSON: nested too deeply"}
+
+
+def test_a_body_over_the_cap_is_a_413_with_one_line(webhook):
+    answer = webhook.post(b'{"pad": "' + b"x" * (1536 * 1024) + b'"}')
+
+    assert answer.status_code == 413
+    assert "\n" not in answer.json()["error"] and "larger than" in answer.json()["error"]
+
+
+def test_a_dry_run_denial_queues_no_slack_post(webhook):
+    v1, v2 = webhook.registry.ref("checkout", "v1"), webhook.registry.ref("checkout", "v2")
+    webhook.warm(v1, v2)
+    sent = webhook.change(v1, v2)
+    sent["request"]["dryRun"] = True
+
+    assert response_of(webhook.post(sent), sent["request"]["uid"])["allowed"] is False
+    with webhook.services.store.unit_of_work() as uow:
+        assert uow.jobs.get_by_key(f"post_gate_denial:{sent['request']['uid']}") is None
+    assert webhook.audit() == [] and webhook.slack.calls("/api/chat.postMessage") == []
+
+
+def test_a_namespace_label_deny_overrides_a_warn_default(tmp_path, images, certificates):
+    v1, v2 = images.ref("checkout", "v1"), images.ref("checkout", "v2")
+    with running_webhook(tmp_path, images, certificates, database_url=f"sqlite:///{tmp_path / 'c.db'}",
+                         gate_mode="warn") as hook:
+        hook.warm(v1, v2)
+        warned = hook.change(v1, v2)
+        strict = hook.change(v1, v2, namespace="strict")
+
+        assert response_of(hook.post(warned), warned["request"]["uid"])["allowed"] is True
+        answer = response_of(hook.post(strict), strict["request"]["uid"])
+        assert answer["allowed"] is False and "image-growth" in answer["status"]["message"]
+        records = {r.target: r for r in hook.audit()}
+        assert records[f"Deployment strict/{NAME}"].details["mode_source"] == "namespace label coroner.dev/gate-mode"
+        assert records[f"Deployment {NAMESPACE}/{NAME}"].action == "admission.warned"

@@ -88,11 +88,16 @@ def test_without_nodes_proxy_the_gate_falls_back_to_status_images_and_says_so(ga
     assert any("status.images on 4 of 4 nodes" in n and "nodes/proxy" in n for n in decision["notes"])
 
 
-def test_a_missing_deployment_or_an_unreachable_cluster_cannot_decide(gate_images: GateImages, tmp_path: Path):
+def test_a_first_deploy_is_judged_alone_and_an_unreachable_cluster_cannot_decide(gate_images: GateImages,
+                                                                                 tmp_path: Path):
     with sim_process(tmp_path / "kubeconfig", scenario=scenario(tmp_path / "scenario.yaml", gate_images)) as sim:
-        missing = coroner("gate", gate_images.fixed, "--deployed", "prod/nope", "--kubeconfig", str(sim.kubeconfig))
-    assert missing.returncode == 2
-    assert "could not decide: cannot read the cluster" in missing.stderr and "nope" in missing.stderr
+        missing = coroner("gate", gate_images.grown, "--deployed", "prod/nope", "--kubeconfig", str(sim.kubeconfig),
+                          "--format", "json")
+    # No Deployment yet: nothing to compare with, no replicas to count; the candidate's own findings decide.
+    assert missing.returncode == 1, missing.stderr
+    decision = json.loads(missing.stdout)
+    assert decision["reference"] is None and [r["code"] for r in decision["reasons"]] == ["new-critical-finding"]
+    assert "no Deployment prod/nope" in decision["notes"][0] and "judged alone" in decision["notes"][0]
     # the sim has stopped: its kubeconfig now points at a closed port
     gone = coroner("gate", gate_images.fixed, "--deployed", "prod/api", "--kubeconfig", str(sim.kubeconfig))
     assert gone.returncode == 2 and len(gone.stderr.strip().splitlines()) == 1

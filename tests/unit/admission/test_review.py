@@ -94,3 +94,48 @@ def test_the_response_echoes_the_uid_and_carries_the_denial_status():
                       "response": {"uid": "u-1", "allowed": False, "status": {"code": 403, "message": "too big"},
                                    "warnings": ["w"]}}
     assert review_response("u-2", allowed=True)["response"] == {"uid": "u-2", "allowed": True}
+
+
+def test_json_nested_past_the_stack_is_malformed_not_a_crash():
+    for nested in (b"[" * 200_000, b'{"a":' * 200_000):  # well under the 1.5 MiB cap
+        with pytest.raises(MalformedReview, match="body is not JSON: nested too deeply"):
+            parse_review(nested)
+
+
+def test_an_image_the_old_template_already_ran_is_no_change():
+    old = workload("reg/api:v1", sidecar="reg/proxy:1")
+    renamed = workload("reg/api:v1")
+    renamed["spec"]["template"]["spec"]["containers"][0]["name"] = "main"  # renamed, same image
+    renamed["spec"]["template"]["spec"]["containers"].append({"name": "worker", "image": "reg/api:v1"})  # added
+    assert parse_review(body(review(renamed, old))).changes == ()  # the proxy removed: nothing to pull either
+
+
+def test_a_container_renamed_with_a_new_image_is_judged_against_the_one_it_replaces():
+    old = workload("reg/api:v1", sidecar="reg/proxy:1")
+    new = workload("reg/api:v2", sidecar="reg/proxy:1")
+    new["spec"]["template"]["spec"]["containers"][0]["name"] = "main"
+    new["spec"]["template"]["spec"]["containers"].append({"name": "cache", "image": "reg/redis:7"})
+
+    changes = parse_review(body(review(new, old))).changes
+
+    assert [(c.container, c.previous, c.image) for c in changes] == [
+        ("main", "reg/api:v1", "reg/api:v2"),  # the removed `app`, from the same repository
+        ("cache", None, "reg/redis:7"),  # a new repository: judged alone
+    ]
+
+
+def test_only_an_init_containers_new_image_is_a_change():
+    old = workload("reg/api:v1", init_image="reg/api-migrate:v1")
+    new = workload("reg/api:v1", init_image="reg/api-migrate:v2")
+    (change,) = parse_review(body(review(new, old))).changes
+    assert (change.container, change.init, change.previous, change.image) == (
+        "migrate", True, "reg/api-migrate:v1", "reg/api-migrate:v2")
+    assert change.describe() == "init container migrate: reg/api-migrate:v1 -> reg/api-migrate:v2"
+
+
+@pytest.mark.parametrize("operation", ["DELETE", "CONNECT"])
+def test_delete_and_connect_are_not_gated(operation):
+    old = workload("reg/api:v1")
+    sent = review(None, old, operation=operation) if operation == "DELETE" else review(old, operation=operation)
+    request = parse_review(body(sent))
+    assert not request.gated and request.changes == ()

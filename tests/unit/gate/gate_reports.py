@@ -15,7 +15,7 @@ from bot.images.model import (
     ImageManifest,
     LayerRef,
 )
-from bot.ports import ImageReadError
+from bot.ports import ImageNotFound
 
 MB = 1_000_000
 Layer = tuple[str, Sequence[tuple[str, int]]]  # (created_by, [(path, bytes)])
@@ -41,7 +41,7 @@ class ContentReader:
 
     def manifest(self, ref: str, *, deadline: Deadline = NO_DEADLINE) -> ImageManifest:
         if ref not in self.images:
-            raise ImageReadError(f"image {ref} not found")
+            raise ImageNotFound(f"image {ref} not found")
         return self.images[ref][0]
 
     def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = NO_DEADLINE) -> Iterator[FileEntry]:

@@ -118,7 +118,8 @@ def test_statefulsets_and_daemonsets_take_what_the_caller_holds():
                         replicas=3, template={"spec": {}})
     assert sts.max_replicas == 12 and sts.workload == "StatefulSet prod/api"
     daemons = read_pressure(world(), "prod", "api", image_bytes=1, kind="DaemonSet", template={"spec": {}})
-    assert daemons.max_replicas == 3  # one pod per receiving node
+    # one pod per receiving node, the cordoned one included: the DaemonSet controller tolerates cordoning
+    assert daemons.max_replicas == 4
 
 
 def test_errors_are_cluster_read_errors():
@@ -128,3 +129,52 @@ def test_errors_are_cluster_read_errors():
         read_pressure(world(failing={"list_nodes"}), "prod", "api", image_bytes=1)
     with pytest.raises(ClusterReadError, match="not CronJob"):
         read_pressure(world(), "prod", "api", image_bytes=1, kind="CronJob")
+
+
+def test_an_hpa_whose_max_is_below_the_spec_replicas_reaches_the_spec_replicas():
+    pressure = read_pressure(world(hpas=[hpa(2)], deployments=[deployment(replicas=5)]), "prod", "api", image_bytes=1)
+    assert pressure.max_replicas == 5  # the rollout starts 5 pods before the HPA scales down
+    assert any("asks for 5 replicas, more than the HPA's max" in note for note in pressure.notes)
+
+
+def test_of_two_hpas_on_one_deployment_the_larger_max_is_the_reach():
+    pressure = read_pressure(world(hpas=[hpa(6), replace(hpa(40), name="api-burst")]), "prod", "api", image_bytes=1)
+    assert pressure.max_replicas == 40
+
+
+def test_a_node_listing_the_image_by_digest_holds_a_tag_and_digest_reference():
+    digest = "sha256:" + "ab" * 32
+    reader = world()
+    reader.nodes[1] = replace(node("n2", images=[((f"registry.example.com/shop/api@{digest}",
+                                                   "registry.example.com/shop/api:v1"), GiB)]),
+                              capacity={"ephemeral-storage": "50Gi"})
+    pressure = read_pressure(reader, "prod", "api", image_bytes=1, image=f"registry.example.com/shop/api:v2@{digest}")
+    assert {n.node: n.has_image for n in pressure.nodes} == {"n1": False, "n2": True, "n3": False}
+
+
+def test_the_platform_is_the_receiving_nodes_one():
+    reader = world()
+    reader.nodes = [replace(n, platform="linux/arm64") for n in reader.nodes]
+    assert read_pressure(reader, "prod", "api", image_bytes=1).platform == "linux/arm64"
+    # a mixed pool: the most common platform among the nodes the pods can land on, and a note says so
+    reader.nodes[2] = replace(reader.nodes[2], platform="linux/amd64")
+    reader.nodes[5] = replace(reader.nodes[5], platform="linux/amd64")  # the gpu node: not receiving
+    pressure = read_pressure(reader, "prod", "api", image_bytes=1)
+    assert pressure.platform == "linux/arm64"
+    assert any("2 linux/arm64, 1 linux/amd64" in note for note in pressure.notes)
+    # a tie goes to the configured platform
+    reader.nodes[1] = replace(reader.nodes[1], platform=None)
+    assert read_pressure(reader, "prod", "api", image_bytes=1, default_platform="linux/amd64").platform == "linux/amd64"
+    # no node says: None, the reader's own platform
+    reader.nodes = [replace(n, platform=None) for n in reader.nodes]
+    assert read_pressure(reader, "prod", "api", image_bytes=1).platform is None
+
+
+def test_daemonset_pods_land_on_nodes_under_condition_taints_a_deployments_would_not():
+    reader = world()
+    reader.nodes[2] = replace(reader.nodes[2], taints=(
+        {"key": "node.kubernetes.io/disk-pressure", "effect": "NoSchedule"},))
+    assert "n3" not in {n.node for n in read_pressure(reader, "prod", "api", image_bytes=1).nodes}
+    daemons = read_pressure(reader, "prod", "api", image_bytes=1, kind="DaemonSet", template={"spec": {}})
+    assert "n3" in {n.node for n in daemons.nodes}
+    assert "gpu" not in {n.node for n in daemons.nodes}  # a taint of someone's own still needs a toleration
