@@ -87,11 +87,22 @@ def test_pid_pressure_evictions_do_not_roll_back_and_count_the_other_workloads(c
     assert "PIDPressure on 2 nodes" in d.cause.summary
 
 
-@pytest.mark.xfail(strict=True, reason="the kubelet summary (and the sim) carry no per-pod process counts: the "
-                                       "DaemonSet leaking processes cannot be named")
 def test_pid_pressure_names_the_process_leaking_daemonset(cluster, playbook):
     d = run(cluster, playbook, "pid-fork-bomb", "stock-api")
-    assert only(d, "noisy-neighbour").evidence["workload"] == "logging/log-forwarder"
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["resource"], noisy.evidence["processes"]) == (
+        "logging/log-forwarder", "pids", 58_800)
+    assert d.cause.summary.startswith("logging/log-forwarder (DaemonSet), 58,800 processes on 2 nodes → "
+                                      "PIDPressure on 2 nodes")
+
+
+def test_pid_pressure_without_the_summary_api_names_no_one_and_says_what_it_cannot_see(cluster, playbook):
+    with cluster(HERE / "pid-fork-bomb.yaml") as c:
+        d = diagnose("stock-api", cluster=c.reader, playbook=playbook, node_proxy_enabled=False)
+    assert "noisy-neighbour" not in {f.rule for f in d.findings}
+    assert only(d, "blast-radius").evidence["unseen"].startswith(
+        "how many processes each pod runs, which no pod spec limits (the kubelet summary API is off")
+    assert d.cause.summary.startswith("unknown consumer (cannot see how many processes")
 
 
 def test_a_registry_auth_failure_on_a_three_day_old_revision_is_not_rolled_back(cluster, playbook):
