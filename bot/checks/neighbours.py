@@ -1,6 +1,6 @@
 """neighbours: blast-radius and noisy-neighbour, for every node under MemoryPressure, DiskPressure or
 PIDPressure, where the service's pods were evicted, or NotReady with the service's pods on it (issue 9,
-part 2).
+part 2); and for a registry that fails the service's pulls on its side (`registry_radius`).
 
 On each such node: who uses it (`consumers`: the pods grouped by owning workload, with the summary API's
 per-pod figures when it is on, else what the pod specs say), and which pods of *other* workloads its
@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.checks import consumers, facts, revision_health
+from bot.checks import consumers, facts, registry_radius, revision_health
 from bot.checks.consumers import Consumer, Workload
 from bot.cluster.snapshots import NodeFsSummary, NodeSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
@@ -74,6 +74,11 @@ class NodeView:
 
 
 def run(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
+    registry = registry_radius.blast_radius(ctx)
+    return ([registry] if registry is not None else []) + _nodes_radius(ctx, params)
+
+
+def _nodes_radius(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
     troubled = _troubled_nodes(ctx)[: params.max_nodes]
     if not troubled:
         return []
@@ -175,6 +180,7 @@ def _blast_radius(views: list[NodeView], me: Workload, params: NeighboursParams,
     if leader is not None:
         title += f"; top consumer {leader}"
     evidence: dict[str, object] = {
+        "scope": "nodes",
         "nodes": nodes,
         "other_pods": other_pods,
         "other_workloads": len(hit_workloads),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
-from bot.reasoning.evidence import NODE_SYMPTOMS, counts, every, first, growth_ratio, on_service
+from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, growth_ratio, on_service
 from bot.units import human_bytes, plural
 
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
@@ -28,6 +28,8 @@ def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, w
         return _from_revision(findings, decision)
     if any(f.rule in NODE_SYMPTOMS or f.rule == "evictions" for f in symptoms):
         return _from_nodes(findings, decision)
+    if (registry := blast(findings, "registry")) is not None:
+        return _from_registry(registry, findings, decision)
     if any(f.rule in OWN_RULES for f in symptoms):
         return _own_failures(findings, decision)
     if not symptoms and (hpa := _hpa_at_max(findings)) is not None:
@@ -162,8 +164,8 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
         confidence = Confidence.HIGH if culprit.evidence.get("source") == "kubelet summary API" else Confidence.MEDIUM
     chain += _node_mechanism(findings)
     chain += _symptoms(findings, skip=set())
-    if (blast := first(findings, "blast-radius")) is not None and blast.evidence.get("other_pods"):
-        ev = blast.evidence
+    if (radius := blast(findings, "nodes")) is not None and radius.evidence.get("other_pods"):
+        ev = radius.evidence
         chain.append(CauseLink("symptom", f"{plural(int(ev['other_pods']), 'pod')} of "
                                           f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} hit too",
                                ("blast-radius",)))
@@ -223,6 +225,34 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
     if not_ready:
         links.append(CauseLink("mechanism", f"{len(not_ready)} nodes NotReady", ("node-not-ready",)))
     return links
+
+
+# --- a registry that fails or refuses the pulls ------------------------------------------------------
+
+
+def _from_registry(registry: Finding, findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
+    """The registry is down, failing, or refusing the credentials: the trigger is outside the cluster, the
+    service's pulls are its mechanism, and other workloads' pulls failing the same way confirm it."""
+    ev = registry.evidence
+    hosts = ", ".join(str(h) for h in ev.get("registries") or ()) or "the registry"
+    errors = counts(ev.get("errors"))
+    said = ", ".join(sorted(errors, key=lambda e: -errors[e])[:2]) or "errors"
+    auth = any(k in ("401 Unauthorized", "403 Forbidden") for k in errors)
+    trigger = f"{hosts} refuses the pull credentials ({said})" if auth else f"{hosts} fails pulls ({said})"
+    rules = ("blast-radius",) + (("registry-errors",) if first(findings, "registry-errors") is not None else ())
+    chain = [CauseLink("trigger", trigger, rules)]
+    if (pull := first(findings, "image-pull-failing")) is not None:
+        chain.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    chain += _symptoms(findings, skip=set())
+    others = int(ev.get("other_pods") or 0)
+    if others:
+        chain.append(CauseLink("symptom", f"{plural(others, 'pod')} of "
+                                          f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} "
+                                          "fail the same pulls", ("blast-radius",)))
+    # Other workloads failing on the same registry make it the registry's; alone, the service's own secret
+    # or image may still be at fault.
+    confidence = Confidence.HIGH if others else (Confidence.MEDIUM if errors else Confidence.LOW)
+    return _cause(chain, _ruled_out_revision(decision), confidence)
 
 
 # --- the service's own failures, not from its rollout ---------------------------------------------

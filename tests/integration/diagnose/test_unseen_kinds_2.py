@@ -4,7 +4,6 @@ blame, the cause the evidence supports, the culprit or the other workloads named
 
 from pathlib import Path
 
-import pytest
 
 from bot.domain import Confidence, Severity
 from bot.engine.diagnose import diagnose
@@ -111,11 +110,14 @@ def test_a_registry_auth_failure_on_a_three_day_old_revision_is_not_rolled_back(
     assert "the image cannot be pulled (401 Unauthorized)" in d.cause.summary
 
 
-@pytest.mark.xfail(strict=True, reason="a 401 from the registry is not classed as a registry-side error, and no "
-                                       "finding counts the other workloads failing the same pull")
 def test_a_registry_auth_failure_names_the_registry_and_the_other_workloads(cluster, playbook):
     d = run(cluster, playbook, "registry-auth-outage", "invoice-api")
-    assert only(d, "blast-radius").evidence["workloads_hit"] == {"billing/tax-calc": 1, "web/frontend": 1}
+    radius = only(d, "blast-radius")
+    assert radius.evidence["workloads_hit"] == {"billing/tax-calc": 1, "web/frontend": 1}
+    assert (radius.evidence["scope"], radius.evidence["registries"]) == ("registry", ["registry.internal:5000"])
+    assert d.cause.summary.startswith("registry.internal:5000 refuses the pull credentials (401 Unauthorized) → ")
+    assert d.cause.confidence is Confidence.HIGH
+    assert "and the pulls of 2 pods of 2 other workloads too" in d.rollback.reason
 
 
 def test_one_pod_pending_on_a_tainted_pool_is_no_rollback(cluster, playbook):
