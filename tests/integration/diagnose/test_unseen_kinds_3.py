@@ -1,0 +1,48 @@
+"""Node-level and shared-infrastructure incident kinds no shipped scenario covers (files next to this test,
+each opening with its SRE answer), through the official kubernetes client against the sim: no rollback where
+the nodes or the registry are to blame, the cause the evidence supports, the culprit or the others named."""
+
+from pathlib import Path
+
+from bot.domain import Confidence
+from bot.engine.diagnose import diagnose
+
+HERE = Path(__file__).parent / "scenarios"
+
+
+def run(cluster, playbook, scenario, service, *, summary=True):
+    with cluster(HERE / f"{scenario}.yaml") as c:
+        return diagnose(service, cluster=c.reader, playbook=playbook, node_proxy_enabled=summary)
+
+
+def only(d, rule):
+    (found,) = [f for f in d.findings if f.rule == rule]
+    return found
+
+
+def rules(d):
+    return {f.rule for f in d.findings}
+
+
+def advice(d):
+    return " ".join(f.remediation or "" for f in d.findings)
+
+
+def test_a_jobs_writable_layer_filling_a_shared_nodefs_is_named_not_the_images(cluster, playbook):
+    d = run(cluster, playbook, "job-writable-layer", "storefront-api")
+    assert not d.rollback.recommended and d.rollback.reason.startswith("revision 18 has been live 10 d")
+    disks = [f for f in d.findings if f.rule == "node-disk-high"]
+    assert len(disks) == 2 and {f.evidence["attribution"] for f in disks} == {"writable layers"}
+    assert only(d, "noisy-neighbour").evidence["workload"] == "batch/ledger-export"
+    assert d.cause.summary.startswith("writable layers of batch/ledger-export (Job)")
+    assert only(d, "blast-radius").evidence["workloads_hit"] == {"web/cart-svc": 1}
+    assert "crictl" not in advice(d) and "images on" not in d.cause.summary
+
+
+def test_a_jobs_writable_layer_without_the_summary_api_guesses_no_culprit(cluster, playbook):
+    d = run(cluster, playbook, "job-writable-layer", "storefront-api", summary=False)
+    assert not d.rollback.recommended
+    assert "noisy-neighbour" not in rules(d)
+    assert all(f.evidence["attribution"] is None for f in d.findings if f.rule == "node-disk-high")
+    assert d.cause.summary.startswith("unknown consumer (cannot see which filesystem")
+    assert d.cause.confidence is Confidence.LOW and "crictl" not in advice(d)
