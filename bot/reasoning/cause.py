@@ -169,11 +169,11 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
         chain.append(CauseLink("symptom", f"{plural(int(ev['other_pods']), 'pod')} of "
                                           f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} hit too",
                                ("blast-radius",)))
-    lost = _lost_nodes(findings)
-    if not any(link.role == "trigger" for link in chain) and lost and not every(findings, "node-pressure"):
-        # No pressure on the nodes: nothing consumed them, they stopped answering.
-        chain.insert(0, CauseLink("trigger", f"{'node ' if len(lost) == 1 else 'nodes '}{', '.join(lost[:3])} "
-                                             "stopped reporting (kubelet or node down)", ("node-not-ready",)))
+    down = _down_nodes(findings)
+    if not any(link.role == "trigger" for link in chain) and down and not every(findings, "node-pressure"):
+        # No pressure on the nodes: nothing consumed them. They stopped answering, or their kubelet says
+        # what broke under it (the runtime, the network plugin).
+        chain.insert(0, CauseLink("trigger", down, ("node-not-ready",)))
         return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     if not any(link.role == "trigger" for link in chain):
         unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
@@ -184,10 +184,31 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
     return _cause(chain, _ruled_out_revision(decision), confidence)
 
 
-def _lost_nodes(findings: Sequence[Finding]) -> list[str]:
-    """The NotReady nodes hosting the service whose kubelet stopped posting status (Ready=Unknown)."""
-    return sorted(str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))
-                  if f.evidence.get("ready") == "Unknown")
+def _down_nodes(findings: Sequence[Finding]) -> str | None:
+    """What took the NotReady nodes hosting the service down, as far as they tell: a kubelet that stopped
+    posting status (Ready=Unknown), else the reason the kubelet posts ("container runtime is down")."""
+    not_ready = _hosting(every(findings, "node-not-ready"))
+    lost = sorted(str(f.evidence.get("node")) for f in not_ready if f.evidence.get("ready") == "Unknown")
+    if lost:
+        return f"{'node ' if len(lost) == 1 else 'nodes '}{', '.join(lost[:3])} stopped reporting (kubelet or node down)"
+    said: dict[str, list[str]] = {}
+    for f in not_ready:
+        if f.evidence.get("message"):
+            said.setdefault(_first_clause(str(f.evidence["message"])), []).append(str(f.evidence.get("node")))
+    if not said:
+        return None
+    reason, nodes = max(said.items(), key=lambda item: len(item[1]))
+    names = sorted(nodes)
+    return f"{reason} on {'node' if len(names) == 1 else 'nodes'} {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+
+
+def _first_clause(message: str) -> str:
+    """"[container runtime is down, PLEG is not healthy: ...]" -> "container runtime is down": the kubelet
+    lists its errors, the first is what broke."""
+    text = message.strip().lstrip("[").rstrip("]")
+    for sep in (", ", ": "):
+        text = text.split(sep, 1)[0]
+    return _short(text, 80)
 
 
 def _disk_filler(findings: Sequence[Finding]) -> str | None:
@@ -223,7 +244,7 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
         links.append(CauseLink("mechanism", f"{condition} on {len(nodes)} nodes", ("node-pressure",)))
     not_ready = {str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))}
     if not_ready:
-        links.append(CauseLink("mechanism", f"{len(not_ready)} nodes NotReady", ("node-not-ready",)))
+        links.append(CauseLink("mechanism", f"{plural(len(not_ready), 'node')} NotReady", ("node-not-ready",)))
     return links
 
 

@@ -180,6 +180,9 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
         return _registry_side(findings, imp, live)
     if node_level:
         what = ", ".join(f"{n} {FAILURE_WORDS.get(k, k)}" for k, n in sorted(node_level.items(), key=lambda kv: -kv[1]))
+        if imp.previous_revision is not None and any(k in imp.previous_failures for k in node_level):
+            # Mid-rollout, the old pods on the same nodes fail alike: the timing of the rollout is a coincidence.
+            what += f", as revision {imp.previous_revision}'s pods do there"
         nodes = blast(findings, "nodes")
         if nodes is not None and nodes.evidence.get("other_pods"):
             ev = nodes.evidence

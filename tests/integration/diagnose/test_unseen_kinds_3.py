@@ -46,3 +46,14 @@ def test_a_jobs_writable_layer_without_the_summary_api_guesses_no_culprit(cluste
     assert all(f.evidence["attribution"] is None for f in d.findings if f.rule == "node-disk-high")
     assert d.cause.summary.startswith("unknown consumer (cannot see which filesystem")
     assert d.cause.confidence is Confidence.LOW and "crictl" not in advice(d)
+
+
+def test_a_pool_whose_runtime_died_after_an_innocent_rollout_does_not_blame_the_rollout(cluster, playbook):
+    d = run(cluster, playbook, "nodepool-runtime-down", "search-api")
+    assert not d.rollback.recommended
+    assert d.rollback.reason.startswith("revision 15 has been live 33 min; its pods fail only for reasons outside it "
+                                        "(2 on NotReady nodes, as revision 14's pods do there)")
+    assert d.cause.summary.startswith("container runtime is down on nodes b-1, b-2, b-3 → 3 nodes NotReady → ")
+    assert d.cause.chain[0].rules == ("node-not-ready",) and "revision" not in d.cause.chain[0].text
+    assert only(d, "blast-radius").evidence["workloads_hit"] == {"catalog/indexer": 2, "web/frontend": 1}
+    assert "noisy-neighbour" not in rules(d) and "unknown consumer" not in d.cause.summary
