@@ -79,9 +79,12 @@ def _trouble(ctx: CheckContext) -> RegistryTrouble | None:
     hosts = sorted({h for p in failing for c in p.containers
                     if c.state_reason in PULL_FAILURES and (h := image_registry(c.image))})
     names = {p.name for p in failing}
-    messages = [c.state_message or "" for p in failing for c in p.containers if c.state_reason in PULL_FAILURES]
-    messages += [e.message for e in events if e.involved_kind == "Pod" and e.involved_name in names]
-    errors = Counter(kind for m in messages if (kind := registry_error_kind(m) or registry_auth_kind(m)))
+    messages = [(c.state_message or "", 1) for p in failing for c in p.containers if c.state_reason in PULL_FAILURES]
+    messages += [(e.message, e.count) for e in events if e.involved_kind == "Pod" and e.involved_name in names]
+    errors: Counter[str] = Counter()
+    for message, count in messages:
+        if kind := registry_error_kind(message) or registry_auth_kind(message):
+            errors[kind] += count
     return RegistryTrouble(tuple(hosts), Counter(kinds[n] for n in names), errors)
 
 

@@ -282,8 +282,10 @@ def _registry_errors(where: str, pods: list[PodSnapshot], events: list[EventSnap
             severity=Severity.CRITICAL if total >= 20 else Severity.HIGH,
             title=f"The registry{host_text} is failing pulls for {where}: {per_kind}",
             evidence={"count": total, "errors": dict(kinds), "registries": dict(hosts), "samples": samples},
-            remediation="The registry is overloaded or down: stop the pull storm (scale the HPA down, roll back "
-            "to a smaller image) before restarting it.",
+            # Down for everyone or overloaded by this service's own pulls: which one, blast-radius and
+            # pull-pressure say; the advice for each lives with them.
+            remediation="Restore the registry, or point the nodes at a mirror; if this service's own pulls "
+            "overload it (pull-pressure), stop them first.",
         )
     ]
 

@@ -20,6 +20,8 @@ from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, g
 from bot.units import human_bytes, plural
 
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
+# Registry errors (bot.checks.pulls) that say nothing answered, rather than that it answered with an error.
+UNREACHABLE = ("connection refused", "connection reset", "timeout", "DNS")
 
 
 def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, where: str) -> ProbableCause:
@@ -259,7 +261,13 @@ def _from_registry(registry: Finding, findings: Sequence[Finding], decision: Rol
     errors = counts(ev.get("errors"))
     said = ", ".join(sorted(errors, key=lambda e: -errors[e])[:2]) or "errors"
     auth = any(k in ("401 Unauthorized", "403 Forbidden") for k in errors)
-    trigger = f"{hosts} refuses the pull credentials ({said})" if auth else f"{hosts} fails pulls ({said})"
+    top = max(errors, key=lambda e: errors[e]) if errors else ""
+    if auth:
+        trigger = f"{hosts} refuses the pull credentials ({said})"
+    elif top in UNREACHABLE:
+        trigger = f"{hosts} is unreachable ({said})"
+    else:
+        trigger = f"{hosts} fails pulls ({said})"
     rules = ("blast-radius",) + (("registry-errors",) if first(findings, "registry-errors") is not None else ())
     chain = [CauseLink("trigger", trigger, rules)]
     if (pull := first(findings, "image-pull-failing")) is not None:

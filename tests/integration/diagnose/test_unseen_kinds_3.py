@@ -57,3 +57,16 @@ def test_a_pool_whose_runtime_died_after_an_innocent_rollout_does_not_blame_the_
     assert d.cause.chain[0].rules == ("node-not-ready",) and "revision" not in d.cause.chain[0].text
     assert only(d, "blast-radius").evidence["workloads_hit"] == {"catalog/indexer": 2, "web/frontend": 1}
     assert "noisy-neighbour" not in rules(d) and "unknown consumer" not in d.cause.summary
+
+
+def test_a_registry_down_for_every_workload_blames_the_registry_and_names_the_others(cluster, playbook):
+    d = run(cluster, playbook, "registry-down-everyone", "ledger-api")
+    assert not d.rollback.recommended
+    assert d.rollback.reason.startswith("revision 22 had been live 11 d when its pulls began to fail; its pods fail "
+                                        "only on the registry's side")
+    radius = only(d, "blast-radius")
+    assert radius.evidence["workloads_hit"] == {"payments/fx-rates": 1, "ops/metrics-agent": 2}
+    assert d.cause.summary.startswith("registry.internal:5000 is unreachable (connection refused, 503) → "
+                                      "the image cannot be pulled (connection refused)")
+    assert d.cause.confidence is Confidence.HIGH
+    assert "roll back" not in advice(d).lower() and "smaller image" not in advice(d)
