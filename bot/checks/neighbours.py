@@ -308,7 +308,10 @@ def _bytes_texts(workload: Workload, hits: list[tuple[NodeView, Consumer, float 
         advice += " (and a sizeLimit on its emptyDir volumes)"
     if first.priority_class:
         advice += f"; its PriorityClass {first.priority_class} ({first.priority}) lets it outrank the pods it crowds out"
-    advice += "; until then, stop or move it. Rolling back other services frees nothing."
+    # A DaemonSet runs on every node: moving it frees none of them.
+    advice += ("; until then, undo its last change or restart its pods" if workload.kind == "DaemonSet"
+               else "; until then, stop or move it")
+    advice += ". Rolling back other services frees nothing."
     summary = f"{workload.label}, no {resource} limit" + (
         f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
         if share is not None else "")

@@ -70,3 +70,26 @@ def test_a_registry_down_for_every_workload_blames_the_registry_and_names_the_ot
                                       "the image cannot be pulled (connection refused)")
     assert d.cause.confidence is Confidence.HIGH
     assert "roll back" not in advice(d).lower() and "smaller image" not in advice(d)
+
+
+def test_a_daemonset_without_a_memory_limit_is_the_culprit_of_memory_pressure(cluster, playbook):
+    d = run(cluster, playbook, "daemonset-memory-hog", "cart")
+    assert not d.rollback.recommended and d.rollback.reason.startswith("revision 9 has been live 22 d")
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["kind"], noisy.evidence["source"]) == (
+        "observability/trace-agent", "DaemonSet", "kubelet summary API")
+    assert "restart its pods" in noisy.remediation and "move it" not in noisy.remediation
+    assert d.cause.summary.startswith("observability/trace-agent (DaemonSet), no memory limit, 66 GB memory on 3 nodes"
+                                      " → MemoryPressure on 3 nodes")
+    assert d.cause.confidence is Confidence.HIGH
+    assert only(d, "blast-radius").evidence["workloads_hit"] == {"shop/search": 1}
+
+
+def test_a_daemonset_without_a_memory_limit_is_suspected_from_the_specs_without_the_summary_api(cluster, playbook):
+    d = run(cluster, playbook, "daemonset-memory-hog", "cart", summary=False)
+    assert not d.rollback.recommended
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["source"], noisy.evidence["used_bytes"]) == (
+        "observability/trace-agent", "pod specs", None)
+    assert d.cause.summary.startswith("observability/trace-agent (DaemonSet), no memory limit → MemoryPressure")
+    assert d.cause.confidence is Confidence.MEDIUM
