@@ -113,7 +113,14 @@ def _scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict
     pending = {p.name for p in bad if p.phase == "Pending"}
     said = [e for e in events if e.reason == "FailedScheduling" and e.involved_kind == "Pod" and e.involved_name in pending]
     if not said:
-        return {}
+        # The events expire after an hour (or cannot be read); the pod's PodScheduled condition keeps the
+        # scheduler's last word for as long as the pod waits.
+        conditions = [c for p in bad if p.phase == "Pending" for c in p.conditions
+                      if c.type == "PodScheduled" and c.status == "False" and c.message]
+        if not conditions:
+            return {}
+        latest_condition = max(conditions, key=lambda c: c.last_transition or datetime.min.replace(tzinfo=UTC))
+        return {"scheduler_message": " ".join((latest_condition.message or "").split())[:300]}
     latest = max(said, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC))
     return {"scheduler_message": " ".join(latest.message.split())[:300]}
 

@@ -297,9 +297,16 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         mechanism.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
     elif (ready := first(findings, "pods-not-ready")) is not None and ready.evidence.get("scheduler_message"):
         # Nothing fails inside the pods: they are not placed, and the scheduler says why (a taint, a shortage).
-        said = ready.evidence["scheduler_message"]
+        # What it could not do, not the preemption it then tried: "0/5 nodes are available: ... cpu."
+        said = str(ready.evidence["scheduler_message"]).split(" preemption:", 1)[0]
         mechanism.append(CauseLink("mechanism", f"the scheduler cannot place them: {said}", ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
+    cordoned = _cordoned_in_the_way(findings)
+    if cordoned is not None:
+        # The scheduler names cordoned nodes among those it could not use: taking them out of service
+        # (a drain) is what left the others short.
+        chain.insert(0, cordoned)
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):
         chain.insert(0, CauseLink("trigger", f"load beyond the memory limit ({_hpa_text(hpa)})", ("hpa-scaling",)))
@@ -308,6 +315,20 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
     chain.insert(0, CauseLink("trigger", decision.reason, ()))
     candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)
     return _cause(chain, _ruled_out_revision(decision), Confidence.LOW, candidates)
+
+
+def _cordoned_in_the_way(findings: Sequence[Finding]) -> CauseLink | None:
+    """"nodes p-4, p-5 cordoned" when the scheduler's message counts unschedulable nodes among those it
+    could not place the service's pods on, and the nodes check found them."""
+    ready = first(findings, "pods-not-ready")
+    said = str(ready.evidence.get("scheduler_message") or "") if ready is not None else ""
+    if "were unschedulable" not in said and "was unschedulable" not in said:
+        return None
+    nodes = sorted(str(f.evidence.get("node")) for f in every(findings, "node-cordoned") if f.evidence.get("node"))
+    if not nodes:
+        return None
+    listed = ", ".join(nodes[:3]) + (", ..." if len(nodes) > 3 else "")
+    return CauseLink("trigger", f"{'node' if len(nodes) == 1 else 'nodes'} {listed} cordoned", ("node-cordoned",))
 
 
 def _hpa_at_max(findings: Sequence[Finding]) -> Finding | None:

@@ -93,3 +93,15 @@ def test_a_daemonset_without_a_memory_limit_is_suspected_from_the_specs_without_
         "observability/trace-agent", "pod specs", None)
     assert d.cause.summary.startswith("observability/trace-agent (DaemonSet), no memory limit → MemoryPressure")
     assert d.cause.confidence is Confidence.MEDIUM
+
+
+def test_a_drain_without_spare_capacity_names_the_cordoned_nodes_not_the_revision(cluster, playbook):
+    d = run(cluster, playbook, "drain-no-capacity", "order-api")
+    assert not d.rollback.recommended
+    assert d.rollback.reason == ("revision 12 has been live 9 d; its pods fail only for reasons outside it "
+                                 "(3 unschedulable), not by themselves")
+    assert d.cause.summary == ("nodes p-4, p-5 cordoned → the scheduler cannot place them: 0/5 nodes are available: "
+                               "2 node(s) were unschedulable, 3 Insufficient cpu. → 3 of 6 pods not ready (mostly Pending)")
+    assert d.cause.confidence is Confidence.MEDIUM
+    assert only(d, "pods-not-ready").severity.name == "MEDIUM"
+    assert not rules(d) & {"noisy-neighbour", "blast-radius", "node-pressure", "registry-errors"}
