@@ -1,7 +1,7 @@
 """Who uses a node: its pods grouped by the workload that owns them, with what each uses (issue 9, part 2).
 
 Figures come from the kubelet summary API's per-pod stats (memory working set, ephemeral storage, logs,
-writable layers, volumes) when it is on; otherwise only the pod specs can be read (limits, priority, QoS),
+writable layers, volumes, process counts) when it is on; otherwise only the pod specs can be read (limits, priority, QoS),
 and the figures are None. Ownership is followed up to the workload an on-call would edit: a ReplicaSet's
 pods to their Deployment (the ReplicaSet is named `<deployment>-<pod-template-hash>`), a Job's to its
 CronJob (the Job's owner reference, when Jobs can be listed); DaemonSets and StatefulSets own their pods
@@ -45,6 +45,7 @@ class Consumer:
     logs_bytes: int | None = None
     empty_dir_bytes: int | None = None
     rootfs_bytes: int | None = None
+    processes: int | None = None
     no_memory_limit: bool = False
     no_storage_limit: bool = False  # no ephemeral-storage limit and an emptyDir without sizeLimit (or none)
     priority: int | None = None
@@ -52,9 +53,16 @@ class Consumer:
     qos: str | None = None
 
     def uses(self, resource: str) -> int | None:
+        """Bytes of memory or ephemeral storage; processes for `pids`."""
+        if resource == "pids":
+            return self.processes
         return self.memory_bytes if resource == "memory" else self.ephemeral_bytes
 
     def unlimited(self, resource: str) -> bool:
+        if resource == "pids":
+            # A pod spec has no pids limit: only the kubelet's podPidsLimit (node configuration, not
+            # readable here) caps a pod, so no pod can be told apart from another by its spec.
+            return True
         return self.no_memory_limit if resource == "memory" else self.no_storage_limit
 
     def to_json(self) -> dict[str, object]:
@@ -67,6 +75,7 @@ class Consumer:
             "logs_bytes": self.logs_bytes,
             "empty_dir_bytes": self.empty_dir_bytes,
             "writable_layer_bytes": self.rootfs_bytes,
+            "processes": self.processes,
             "no_memory_limit": self.no_memory_limit,
             "no_storage_limit": self.no_storage_limit,
             "priority": self.priority,
@@ -138,6 +147,8 @@ def consumers(ctx: CheckContext, pods: Iterable[PodSnapshot], stats: Iterable[Po
         c.rootfs_bytes = (c.rootfs_bytes or 0) + s.rootfs_used_bytes
         c.empty_dir_bytes = (c.empty_dir_bytes or 0) + sum(
             v.used_bytes or 0 for v in s.volumes if v.name in empty_dir_names)
+        if s.process_count is not None:
+            c.processes = (c.processes or 0) + s.process_count
     return list(grouped.values())
 
 
@@ -148,8 +159,10 @@ def ranked(found: Iterable[Consumer], resource: str) -> list[Consumer]:
 
 
 def figure(c: Consumer, resource: str, node: NodeSnapshot | None = None) -> str:
-    """"29.4 GB of 32.0 GB memory", or "no memory limit" when unmeasured."""
+    """"29.4 GB of 32.0 GB memory", "28,400 processes", or "no memory limit" when unmeasured."""
     used = c.uses(resource)
+    if resource == "pids":
+        return f"{used:,} processes" if used is not None else "processes not measured"
     if used is None:
         return f"no {resource} limit" if c.unlimited(resource) else f"{resource} not measured"
     total = capacity(node, resource)

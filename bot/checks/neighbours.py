@@ -1,6 +1,6 @@
 """neighbours: blast-radius and noisy-neighbour, for every node under MemoryPressure, DiskPressure or
 PIDPressure, where the service's pods were evicted, or NotReady with the service's pods on it (issue 9,
-part 2).
+part 2); and for a registry that fails the service's pulls on its side (`registry_radius`).
 
 On each such node: who uses it (`consumers`: the pods grouped by owning workload, with the summary API's
 per-pod figures when it is on, else what the pod specs say), and which pods of *other* workloads its
@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.checks import consumers, facts, revision_health
+from bot.checks import consumers, facts, registry_radius, revision_health
 from bot.checks.consumers import Consumer, Workload
 from bot.cluster.snapshots import NodeFsSummary, NodeSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
@@ -67,11 +67,18 @@ class NodeView:
             return pods
         if resource == "memory":
             return max(pods, self.summary.memory_working_set_bytes or 0)
+        if resource == "pids":
+            return max(pods, self.summary.processes or 0)
         nodefs = self.summary.nodefs
         return max(pods, nodefs.used_bytes or 0) if nodefs is not None else pods
 
 
 def run(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
+    registry = registry_radius.blast_radius(ctx)
+    return ([registry] if registry is not None else []) + _nodes_radius(ctx, params)
+
+
+def _nodes_radius(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
     troubled = _troubled_nodes(ctx)[: params.max_nodes]
     if not troubled:
         return []
@@ -173,6 +180,7 @@ def _blast_radius(views: list[NodeView], me: Workload, params: NeighboursParams,
     if leader is not None:
         title += f"; top consumer {leader}"
     evidence: dict[str, object] = {
+        "scope": "nodes",
         "nodes": nodes,
         "other_pods": other_pods,
         "other_workloads": len(hit_workloads),
@@ -181,8 +189,12 @@ def _blast_radius(views: list[NodeView], me: Workload, params: NeighboursParams,
         "source": SUMMARY_SOURCE if measured else SPEC_SOURCE,
     }
     if not measured:
+        resources = {_resource(v) for v in views}
+        # Under PIDPressure the pod specs say nothing either: no pod-level field limits processes.
+        unseen = (["how many processes each pod runs, which no pod spec limits"] if "pids" in resources else []) + (
+            ["how much memory and disk each pod uses"] if resources - {"pids"} else [])
         evidence["unseen"] = (
-            "how much memory and disk each pod uses (the kubelet summary API is "
+            " and ".join(unseen) + " (the kubelet summary API is "
             + ("unreachable" if use_summary else "off: set CORONER_NODE_PROXY_ENABLED and bind get on nodes/proxy")
             + ")"
         )
@@ -212,8 +224,8 @@ def _noisy(views: list[NodeView], me: Workload, params: NeighboursParams) -> lis
     found: dict[Workload, list[tuple[NodeView, Consumer, float | None]]] = {}
     for view in views:
         resource = _resource(view)
-        if resource in ("pids", "none"):
-            continue  # the summary has no per-pod process counts, and a lost node no figures: nothing to weigh
+        if resource == "none":
+            continue  # a lost node has no figures: nothing to weigh
         measured = sum(c.uses(resource) or 0 for c in view.consumers)
         if view.measured and measured * 2 >= view.in_use(resource):
             total = view.in_use(resource)
@@ -223,6 +235,7 @@ def _noisy(views: list[NodeView], me: Workload, params: NeighboursParams) -> lis
                 if share >= params.dominant_share:
                     found.setdefault(top[0].workload, []).append((view, top[0], share))
         elif resource == "memory":
+            # (Never for pids: no pod spec limits processes, so without counts nobody stands out.)
             # Unmeasured, or the pods' figures do not account for most of what the node uses. Services set
             # memory limits as a rule, so the one workload without is a real suspect; almost nothing sets
             # ephemeral-storage limits, so lacking one singles out no one.
@@ -258,32 +271,13 @@ def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, floa
     measured = share is not None
     nodes = [v.node.name for v, _, _ in hits]
     used = sum(c.uses(resource) or 0 for _, c, _ in hits)
-    limit = "memory limit" if resource == "memory" else "ephemeral-storage limit or emptyDir sizeLimit"
     itself = " (the service itself)" if workload == me else ""
-    if measured:
-        what = f"takes {consumers.figure(first, resource, view.node)} on {view.node.name}"
-        if len(hits) > 1:
-            what += f" ({human_bytes(used)} on {len(hits)} nodes)"
-        how = f"{share:.0%} of what the node uses"
-    else:
-        what = f"is the only workload without one on {', '.join(nodes[:3])}"
-        how = "suspected from the pod specs: " + (
-            "the pods' measured figures do not account for what the node uses" if view.measured
-            else "per-pod figures need the kubelet summary API")
     priority = f", priority {first.priority} ({first.priority_class})" if first.priority_class else ""
     hit = sum(len(v.hit) for v, _, _ in hits)
-    title = f"{workload.label}{itself} has no {limit} and {what}: {how}{priority}"
-    fills = _fills([c for _, c, _ in hits]) if resource != "memory" else None
-    advice = f"Set resources.limits.{'memory' if resource == 'memory' else 'ephemeral-storage'} on {workload.label}"
-    advice += FILL_ADVICE.get(fills or "", " (and a sizeLimit on its emptyDir volumes)" if resource != "memory" else "")
-    if first.priority_class:
-        advice += f"; its PriorityClass {first.priority_class} ({first.priority}) lets it outrank the pods it crowds out"
-    # The service itself is not a neighbour to stop: its own pod template is what changes.
-    advice += ("; a rollback does not add a limit." if workload == me
-               else "; until then, stop or move it. Rolling back other services frees nothing.")
-    summary = f"{workload.label}, no {resource} limit" + (
-        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
-        if measured else "")
+    if resource == "pids":
+        title, advice, summary = _pids_texts(workload, hits, used, itself, priority)
+    else:
+        title, advice, summary = _bytes_texts(workload, hits, used, itself, priority, is_me=workload == me)
     return Finding(
         rule="noisy-neighbour",
         severity=Severity.HIGH if hit or workload != me else Severity.MEDIUM,
@@ -295,7 +289,8 @@ def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, floa
             "name": workload.name,
             "resource": resource,
             "nodes": nodes,
-            "used_bytes": used if measured else None,
+            "used_bytes": used if measured and resource != "pids" else None,
+            "processes": used if resource == "pids" else None,
             "share": round(share, 3) if share is not None else None,
             "pods": sorted({p for _, c, _ in hits for p in c.pods})[:20],
             "priority": first.priority,
@@ -305,7 +300,60 @@ def _noisy_finding(workload: Workload, hits: list[tuple[NodeView, Consumer, floa
             "other_pods_hit": hit,
             "source": SUMMARY_SOURCE if measured else SPEC_SOURCE,
             "summary": summary,
-            "fills": fills,
+            "fills": _fills([c for _, c, _ in hits]) if resource not in ("memory", "pids") else None,
         },
         remediation=advice,
     )
+
+
+def _bytes_texts(workload: Workload, hits: list[tuple[NodeView, Consumer, float | None]], used: int, itself: str,
+                 priority: str, *, is_me: bool) -> tuple[str, str, str]:
+    """Title, advice and summary for memory or disk: a limit the workload lacks, and what it takes."""
+    view, first, share = hits[0]
+    resource = _resource(view)
+    nodes = [v.node.name for v, _, _ in hits]
+    limit = "memory limit" if resource == "memory" else "ephemeral-storage limit or emptyDir sizeLimit"
+    if share is not None:
+        what = f"takes {consumers.figure(first, resource, view.node)} on {view.node.name}"
+        if len(hits) > 1:
+            what += f" ({human_bytes(used)} on {len(hits)} nodes)"
+        how = f"{share:.0%} of what the node uses"
+    else:
+        what = f"is the only workload without one on {', '.join(nodes[:3])}"
+        how = "suspected from the pod specs: " + (
+            "the pods' measured figures do not account for what the node uses" if view.measured
+            else "per-pod figures need the kubelet summary API")
+    title = f"{workload.label}{itself} has no {limit} and {what}: {how}{priority}"
+    fills = _fills([c for _, c, _ in hits]) if resource != "memory" else None  # also in the evidence
+    advice = f"Set resources.limits.{'memory' if resource == 'memory' else 'ephemeral-storage'} on {workload.label}"
+    advice += FILL_ADVICE.get(fills or "", " (and a sizeLimit on its emptyDir volumes)" if resource != "memory" else "")
+    if first.priority_class:
+        advice += f"; its PriorityClass {first.priority_class} ({first.priority}) lets it outrank the pods it crowds out"
+    if is_me:  # the service itself is not a neighbour to stop: its own pod template is what changes
+        advice += "; a rollback does not add a limit."
+    else:  # a DaemonSet runs on every node: moving it frees none of them
+        advice += ("; until then, undo its last change or restart its pods" if workload.kind == "DaemonSet"
+                   else "; until then, stop or move it")
+        advice += ". Rolling back other services frees nothing."
+    summary = f"{workload.label}, no {resource} limit" + (
+        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
+        if share is not None else "")
+    return title, advice, summary
+
+
+def _pids_texts(workload: Workload, hits: list[tuple[NodeView, Consumer, float | None]], used: int, itself: str,
+                priority: str) -> tuple[str, str, str]:
+    """Title, advice and summary under PIDPressure: the processes counted, and no spec limit to blame (a pod
+    spec has none; the kubelet's podPidsLimit is node configuration)."""
+    view, first, share = hits[0]
+    what = f"runs {consumers.figure(first, 'pids')} on {view.node.name}"
+    if len(hits) > 1:
+        what += f" ({used:,} on {len(hits)} nodes)"
+    title = f"{workload.label}{itself} {what}: {share or 0:.0%} of the node's processes{priority}"
+    advice = (f"Find what {workload.label} leaks (`ps` in one of its pods: children never reaped, threads per "
+              "request) and restart it or undo its last change; set the kubelet's podPidsLimit so one pod cannot "
+              "take the node's PIDs. Rolling back other services frees nothing.")
+    summary = f"{workload.label}, {used:,} processes on {plural(len(hits), 'node')}"
+    return title, advice, summary
+
+

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.images.reference import parse_reference
+
 _PULLED = re.compile(
     r'Successfully pulled image "(?P<image>[^"]+)"'
     r'(?:\s+in\s+(?P<pull>[0-9.]+[a-zµ]+(?:[0-9.]+[a-zµ]+)*))?'
@@ -70,6 +72,48 @@ _REGISTRY_ERRORS = (
 )
 _URL_HOST = re.compile(r"https?://([^/\"\s]+)/v2/")
 _IMAGE_IN_QUOTES = re.compile(r'image "([^"]+)"')
+
+
+# The registry refused the credentials (or had none): a registry-side or credential failure, which hits
+# every workload pulling from it with the same secret, not a fault of the image the revision names.
+_AUTH_ERRORS = (
+    ("401 Unauthorized", re.compile(r"\b401\b|unauthorized|authentication required|no basic auth credentials", re.I)),
+    ("403 Forbidden", re.compile(r"\b403\b|forbidden|denied: requested access to the resource is denied", re.I)),
+)
+# Docker Hub answers a repository that does not exist as if it were private ("pull access denied,
+# repository does not exist or may require authorization"): most often a typo in the image, so not the
+# registry's doing.
+_NOT_THERE = re.compile(r"does not exist|not found|manifest unknown|name unknown", re.I)
+
+
+def registry_auth_kind(message: str) -> str | None:
+    """"401 Unauthorized" or "403 Forbidden" when a pull error says the registry refused the credentials;
+    None for anything else, and for a refusal that may be a repository that does not exist."""
+    if _NOT_THERE.search(message):
+        return None
+    for kind, pattern in _AUTH_ERRORS:
+        if pattern.search(message):
+            return kind
+    return None
+
+
+def image_registry(image: str) -> str | None:
+    """`registry.internal:5000/app:1.2` -> `registry.internal:5000`; `nginx` -> Docker Hub's host; None
+    for what is not an image reference."""
+    try:
+        return parse_reference(image).registry
+    except ValueError:
+        return None
+
+
+def image_repository(image: str) -> str | None:
+    """`registry.internal:5000/team/app:1.2` -> `registry.internal:5000/team/app`: where the pull goes,
+    without the tag or digest."""
+    try:
+        ref = parse_reference(image)
+    except ValueError:
+        return None
+    return f"{ref.registry}/{ref.repository}"
 
 
 def registry_error_kind(message: str) -> str | None:

@@ -6,7 +6,10 @@ container's own limit, image pull errors the registry did not cause, config erro
 pods that request more than any node can hold (no node will ever fit them, whatever the cluster does). It
 is *node-level* when the pods fail through where they run: evictions, pods that cannot be scheduled, nodes
 that are NotReady, the node's OOM killer (a container without a memory limit can only be killed by it),
-and a registry that is down for everyone. A rollback helps with the first kind only.
+a registry that is down for everyone, and a registry that refuses the pull credentials (401/403: an
+expired token or secret hits every workload pulling with it). A rollback helps with the first kind only;
+a refused pull is the revision's own only when it changed where the image is pulled from or with which
+secret (`rollout.implication` counts it back as a pull error then).
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.checks.pulls import registry_error_kind
+from bot.checks.pulls import image_repository, registry_auth_kind, registry_error_kind
 from bot.checks.workload import PULL_FAILURES
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
 from bot.units import QuantityError, parse_quantity
 
 OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe-failure", "fits-no-node")
-NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error", "sandbox-error")
+NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error", "registry-auth",
+                       "sandbox-error")
+REGISTRY_FAILURES = ("registry-error", "registry-auth")
 CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 RESTART_THRESHOLD = 5
 OOM_RESTARTS = 2  # OOM kills that repeat: a container killed once may have met a spike
@@ -49,7 +54,7 @@ def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | No
         return "fits-no-node" if fits_no_node(pod, nodes) else "unschedulable"
     for c in pod.containers:
         if c.state == "waiting" and c.state_reason in PULL_FAILURES:
-            return "registry-error" if registry_error_kind(c.state_message or "") else "pull-error"
+            return pull_failure(c.state_message or "")
         if c.state == "waiting" and c.state_reason in CONFIG_ERRORS:
             return "config-error"
         # A slow leak is killed every half hour: below the crash-loop threshold, but the same failure.
@@ -102,6 +107,28 @@ def _amount(value: str | None) -> Decimal:
         return Decimal(0)
 
 
+def pull_failure(message: str) -> str:
+    """A failed pull's kind from its message: the registry down or failing, the registry refusing the
+    credentials, or the pull's own error (a tag or repository that does not exist, a bad name)."""
+    if registry_error_kind(message):
+        return "registry-error"
+    return "registry-auth" if registry_auth_kind(message) else "pull-error"
+
+
+def pull_failures(pods: Iterable[PodSnapshot], events: Iterable[EventSnapshot],
+                  nodes: Mapping[str, NodeSnapshot]) -> dict[str, str]:
+    """Pod name -> its failure kind now, with "Back-off pulling image" (which does not say why) told by
+    the pod's own Warning events: a pull-error whose events show the registry failing or refusing it is
+    that registry kind."""
+    kinds = {p.name: kind for p in pods if (kind := pod_failure(p, nodes)) is not None}
+    for ev in events:
+        if ev.involved_kind == "Pod" and kinds.get(ev.involved_name) == "pull-error":
+            kind = event_failure(ev)
+            if kind in REGISTRY_FAILURES:
+                kinds[ev.involved_name] = kind
+    return kinds
+
+
 def event_failure(ev: EventSnapshot) -> str | None:
     """The kind of failure a Warning event of a pod records, or None."""
     if ev.type != "Warning":
@@ -114,7 +141,7 @@ def event_failure(ev: EventSnapshot) -> str | None:
     if ev.reason == "FailedCreatePodSandBox":
         return "sandbox-error"  # the node's runtime or network plugin, before any container of the pod
     if (ev.reason in ("ErrImagePull", "Failed") and "pull" in message) or (ev.reason == "BackOff" and "pulling image" in message):
-        return "registry-error" if registry_error_kind(ev.message) else "pull-error"
+        return pull_failure(ev.message)
     if ev.reason == "Failed" and ("configmap" in message or "secret" in message or "createcontainer" in message):
         return "config-error"
     if ev.reason == "BackOff":
@@ -142,29 +169,15 @@ def failures(
     """Failures of one ReplicaSet's pods: pods failing now (one kind each) plus kinds that its pods'
     Warning events in [start, end] record and no live pod shows. Returns the counts and when the failures
     began: the first failure event, else the creation of the first failing pod."""
-    counts: Counter[str] = Counter()
-    pod_kinds: dict[str, str] = {}
-    first_pod: datetime | None = None
-    for pod in pods:
-        if not (any(o.name == rs_name for o in pod.owners) or owned_by(pod.name, rs_name)):
-            continue
-        kind = pod_failure(pod, nodes)
-        if kind is not None:
-            counts[kind] += 1
-            pod_kinds[pod.name] = kind
-            if pod.created_at is not None and (first_pod is None or pod.created_at < first_pod):
-                first_pod = pod.created_at
+    own_pods = [p for p in pods if any(o.name == rs_name for o in p.owners) or owned_by(p.name, rs_name)]
+    mine = [ev for ev in events if ev.involved_kind == "Pod" and owned_by(ev.involved_name, rs_name)]
+    pod_kinds = pull_failures(own_pods, mine, nodes)
+    counts: Counter[str] = Counter(pod_kinds.values())
+    created = [p.created_at for p in own_pods if p.name in pod_kinds and p.created_at is not None]
+    first_pod = min(created) if created else None
     # A failure event dates the failure; a failing pod's creation only bounds it from below.
     first: datetime | None = None
     from_events: Counter[str] = Counter()
-    mine = [ev for ev in events if ev.involved_kind == "Pod" and owned_by(ev.involved_name, rs_name)]
-    # "Back-off pulling image" does not say why; the pod's events say whether the registry failed it.
-    registry_failed = {ev.involved_name for ev in mine if event_failure(ev) == "registry-error"}
-    for pod_name in registry_failed & set(pod_kinds):
-        if pod_kinds[pod_name] == "pull-error":
-            counts["pull-error"] -= 1
-            counts["registry-error"] += 1
-    counts += Counter()  # drops the kinds counted down to zero
     for ev in mine:
         at = ev.first_at or ev.last_at
         if at is not None and ((start and at < start) or (end and at > end)):
@@ -215,10 +228,26 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[st
             diffs = [f for f in fields if c_old.get(f) != c_new.get(f)]
             if diffs:
                 out.append({"what": what, "container": str(name), "detail": _detail(what, c_old, c_new, diffs)})
+        # Where the image is pulled from: a new registry or repository needs credentials the old one did not.
+        repo_old, repo_new = image_repository(str(c_old.get("image"))), image_repository(str(c_new.get("image")))
+        if repo_old != repo_new:
+            out.append({"what": "registry", "container": str(name),
+                        "detail": f"image repository {repo_old or 'unset'} -> {repo_new or 'unset'}"})
     for name in old.keys() - new.keys():
         out.append({"what": "containers", "container": str(name), "detail": f"container {name} removed"})
     if spec_a.get("volumes") != spec_b.get("volumes"):
         out.append({"what": "volumes", "container": "", "detail": "pod volumes changed"})
+    # The pull secrets: listed on the pod, or attached to its service account.
+    secrets_a = sorted(str(s.get("name")) for s in spec_a.get("imagePullSecrets") or ())
+    secrets_b = sorted(str(s.get("name")) for s in spec_b.get("imagePullSecrets") or ())
+    if secrets_a != secrets_b:
+        out.append({"what": "pull-secrets", "container": "",
+                    "detail": f"imagePullSecrets {', '.join(secrets_a) or 'none'} -> {', '.join(secrets_b) or 'none'}"})
+    account_a = spec_a.get("serviceAccountName") or "default"
+    account_b = spec_b.get("serviceAccountName") or "default"
+    if account_a != account_b:
+        out.append({"what": "pull-secrets", "container": "",
+                    "detail": f"serviceAccountName {account_a} -> {account_b}"})
     return out
 
 
@@ -328,7 +357,7 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
     # A liveness probe that fails kills the container: restarts, then CrashLoopBackOff.
     "crash-loop": ("image", "command", "env", "volumes", "containers", "resources", "probes"),
     "oom-killed": ("resources", "image", "env", "command"),
-    "pull-error": ("image",),
+    "pull-error": ("image", "registry", "pull-secrets"),
     "config-error": ("env", "volumes", "command", "containers", "image"),
     "probe-failure": ("probes", "image", "env", "command", "resources"),
     "fits-no-node": ("resources", "containers"),

@@ -164,6 +164,9 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
         before = dict(prev_counts)
         changed = revision_health.changes(previous.replicaset.template, current.replicaset.template)
     what = {c["what"] for c in changed}
+    if counts.get("registry-auth") and what & {"registry", "pull-secrets"}:
+        # Refused credentials for a registry or secret the revision itself switched to: its own pull error.
+        counts["pull-error"] += counts.pop("registry-auth")
     explained = {
         kind: sorted(what & set(revision_health.EXPLAINS[kind])) for kind in revision_health.own(counts)
     }

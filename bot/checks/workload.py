@@ -118,7 +118,14 @@ def _scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict
     pending = {p.name for p in bad if p.phase == "Pending"}
     said = [e for e in events if e.reason == "FailedScheduling" and e.involved_kind == "Pod" and e.involved_name in pending]
     if not said:
-        return {}
+        # The events expire after an hour (or cannot be read); the pod's PodScheduled condition keeps the
+        # scheduler's last word for as long as the pod waits.
+        conditions = [c for p in bad if p.phase == "Pending" for c in p.conditions
+                      if c.type == "PodScheduled" and c.status == "False" and c.message]
+        if not conditions:
+            return {}
+        latest_condition = max(conditions, key=lambda c: c.last_transition or datetime.min.replace(tzinfo=UTC))
+        return {"scheduler_message": " ".join((latest_condition.message or "").split())[:300]}
     latest = max(said, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC))
     return {"scheduler_message": " ".join(latest.message.split())[:300]}
 
@@ -322,8 +329,10 @@ def _registry_errors(where: str, pods: list[PodSnapshot], events: list[EventSnap
             severity=Severity.CRITICAL if total >= 20 else Severity.HIGH,
             title=f"The registry{host_text} is failing pulls for {where}: {per_kind}",
             evidence={"count": total, "errors": dict(kinds), "registries": dict(hosts), "samples": samples},
-            remediation="The registry is overloaded or down: stop the pull storm (scale the HPA down, roll back "
-            "to a smaller image) before restarting it.",
+            # Down for everyone or overloaded by this service's own pulls: which one, blast-radius and
+            # pull-pressure say; the advice for each lives with them.
+            remediation="Restore the registry, or point the nodes at a mirror; if this service's own pulls "
+            "overload it (pull-pressure), stop them first.",
         )
     ]
 

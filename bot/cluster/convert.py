@@ -175,6 +175,8 @@ def pod_stats(raw: Json) -> PodStats:
         containers=tuple(container_stats(c) for c in raw.get("containers") or () if isinstance(c, dict)),
         volumes=tuple(VolumeStats(name=str(v.get("name", "")), used_bytes=_int(v.get("usedBytes")))
                       for v in raw.get("volume") or () if isinstance(v, dict)),
+        process_count=_int(process.get("process_count")) if isinstance(process := raw.get("process_stats"), dict)
+        else None,
     )
 
 
@@ -184,6 +186,7 @@ def node_fs_summary(name: str, summary: Json, *, pods: bool = False) -> NodeFsSu
     node_part = summary.get("node") or {}
     runtime = node_part.get("runtime") or {}
     memory = node_part.get("memory") or {}
+    rlimit = node_part.get("rlimit") or {}
     return NodeFsSummary(
         node=str(node_part.get("nodeName") or name),
         nodefs=fs_stats(node_part.get("fs")),
@@ -192,6 +195,8 @@ def node_fs_summary(name: str, summary: Json, *, pods: bool = False) -> NodeFsSu
         memory_working_set_bytes=_int(memory.get("workingSetBytes")),
         memory_available_bytes=_int(memory.get("availableBytes")),
         pods=tuple(pod_stats(p) for p in summary.get("pods") or () if isinstance(p, dict)) if pods else None,
+        processes=_int(rlimit.get("curproc")),
+        max_pids=_int(rlimit.get("maxpid")),
     )
 
 

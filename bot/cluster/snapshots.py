@@ -102,6 +102,7 @@ class PodStats:
     ephemeral_storage_used_bytes: int | None = None
     containers: tuple[ContainerStats, ...] = ()
     volumes: tuple[VolumeStats, ...] = ()
+    process_count: int | None = None  # `process_stats.process_count`: what PIDPressure evictions rank pods by
 
     @property
     def logs_used_bytes(self) -> int:
@@ -131,6 +132,8 @@ class NodeFsSummary:
     memory_working_set_bytes: int | None = None
     memory_available_bytes: int | None = None
     pods: tuple[PodStats, ...] | None = None
+    processes: int | None = None  # `rlimit.curproc`: every process on the node, the pods' and its own
+    max_pids: int | None = None  # `rlimit.maxpid`
 
     @property
     def separate_imagefs(self) -> bool | None:

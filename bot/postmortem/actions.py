@@ -196,6 +196,14 @@ def _pulls(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
     return None  # a missing image of the service's rollout is that rollout's fix (`_revision_fix`)
 
 
+def _registry_radius_claims(ctx: Context, present: tuple[str, ...]) -> tuple[str, ...]:
+    """The pulls item answers for a blast radius only when it is the registry's (the other workloads failing
+    the same pulls): its advice is the pulls item's own, said twice otherwise. A node blast radius is not."""
+    radius = ctx.findings.get("blast-radius", ())
+    registry_only = bool(radius) and all(f.evidence.get("scope") == "registry" for f in radius)
+    return tuple(r for r in present if r != "blast-radius" or registry_only)
+
+
 # What each filesystem holds, for the alert's wording: a full nodefs is logs and emptyDir volumes, not images.
 _FILESYSTEM_ALERT = {
     "imagefs": "the image filesystem above the kubelet's image GC high threshold",
@@ -365,9 +373,13 @@ def _neighbour(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
     resource = "memory" if ev.get("resource") == "memory" else "ephemeral-storage"
     limit = code(f"resources: {{limits: {{{resource}: …}}}}")
     where = f"In the pod template of {code(str(ev.get('workload') or 'the workload'))} ({ev.get('kind') or 'workload'}): "
-    pattern = _NEIGHBOUR_CHANGE.get(str(ev.get("fills") or ""), "{limit} on its containers")
+    # A pod spec has no process limit (the kubelet's podPidsLimit is the cap, its own item): the change is
+    # the workload's leak.
+    pattern = ("find what leaks processes ({ps} in one of its pods), and run an init that reaps its children "
+               "({init}) as PID 1" if ev.get("resource") == "pids"
+               else _NEIGHBOUR_CHANGE.get(str(ev.get("fills") or ""), "{limit} on its containers"))
     change = where + pattern.format(limit=limit, rotation=code("containerLogMaxSize: 50Mi, containerLogMaxFiles: 3"),
-                                    size_limit=code("sizeLimit"))
+                                    size_limit=code("sizeLimit"), ps=code("ps -eLf"), init=code("tini"))
     if ev.get("priority_class"):
         change += (f"; a PriorityClass below the services' instead of {code(str(ev['priority_class']))} "
                    f"({ev.get('priority')})")
@@ -397,7 +409,8 @@ THEMES: tuple[Theme, ...] = (
     Theme(("rollback-candidate",), _rollback),
     Theme(("noisy-neighbour", "no-memory-limit"), _neighbour, claims=_neighbour_claims),
     Theme(("hpa-scaling", "pull-pressure"), _autoscaler),
-    Theme(("registry-errors", "image-pull-failing", "image-pull-slow"), _pulls),
+    Theme(("registry-errors", "image-pull-failing", "image-pull-slow", "blast-radius"), _pulls,
+          claims=_registry_radius_claims),
     Theme(("crashloop",), _crash),
     Theme(("node-disk-high", "node-pressure", "node-not-ready", "evictions"), _node_alert),
     Theme(("node-pressure",), _pids),

@@ -17,10 +17,12 @@ import re
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
-from bot.reasoning.evidence import NODE_SYMPTOMS, counts, every, first, growth_ratio, on_service
+from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, growth_ratio, on_service
 from bot.units import human_bytes, plural
 
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
+# Registry errors (bot.checks.pulls) that say nothing answered, rather than that it answered with an error.
+UNREACHABLE = ("connection refused", "connection reset", "timeout", "DNS")
 
 
 def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, where: str) -> ProbableCause:
@@ -29,6 +31,8 @@ def probable_cause(findings: Sequence[Finding], decision: RollbackDecision, *, w
         return _from_revision(findings, decision)
     if any(f.rule in NODE_SYMPTOMS or f.rule == "evictions" for f in symptoms):
         return _from_nodes(findings, decision)
+    if (registry := blast(findings, "registry")) is not None:
+        return _from_registry(registry, findings, decision)
     if any(f.rule in OWN_RULES for f in symptoms):
         return _own_failures(findings, decision)
     if not symptoms and (hpa := _hpa_at_max(findings)) is not None:
@@ -126,7 +130,8 @@ def _held_back(ready: Finding) -> str | None:
     """Why pods that are not ready never ran, in the words of who holds them back: the scheduler
     ("0/4 nodes are available: 4 Insufficient cpu") or the kubelet ("couldn't find key ... in Secret ...")."""
     if said := ready.evidence.get("scheduler_message"):
-        return f"the scheduler cannot place them: {said}"
+        # What it could not do, not the preemption it then tried: "0/5 nodes are available: ... cpu."
+        return f"the scheduler cannot place them: {str(said).split(' preemption:', 1)[0]}"
     reasons = counts(ready.evidence.get("reasons"))
     top = max(reasons, key=lambda r: reasons[r]) if reasons else None
     if top in CANNOT_CREATE and (message := ready.evidence.get("waiting_message")):
@@ -208,16 +213,16 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
         confidence = Confidence.HIGH if culprit.evidence.get("source") == "kubelet summary API" else Confidence.MEDIUM
     chain += _node_mechanism(findings)
     chain += _symptoms(findings, skip=set())
-    if (blast := first(findings, "blast-radius")) is not None and blast.evidence.get("other_pods"):
-        ev = blast.evidence
+    if (radius := blast(findings, "nodes")) is not None and radius.evidence.get("other_pods"):
+        ev = radius.evidence
         chain.append(CauseLink("symptom", f"{plural(int(ev['other_pods']), 'pod')} of "
                                           f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} hit too",
                                ("blast-radius",)))
-    lost = _lost_nodes(findings)
-    if not any(link.role == "trigger" for link in chain) and lost and not every(findings, "node-pressure"):
-        # No pressure on the nodes: nothing consumed them, they stopped answering.
-        chain.insert(0, CauseLink("trigger", f"{'node ' if len(lost) == 1 else 'nodes '}{', '.join(lost[:3])} "
-                                             "stopped reporting (kubelet or node down)", ("node-not-ready",)))
+    down = _down_nodes(findings)
+    if not any(link.role == "trigger" for link in chain) and down and not every(findings, "node-pressure"):
+        # No pressure on the nodes: nothing consumed them. They stopped answering, or their kubelet says
+        # what broke under it (the runtime, the network plugin).
+        chain.insert(0, CauseLink("trigger", down, ("node-not-ready",)))
         return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     if not any(link.role == "trigger" for link in chain):
         unseen = next((str(f.evidence["unseen"]) for f in findings if f.evidence.get("unseen")), None)
@@ -228,10 +233,31 @@ def _from_nodes(findings: Sequence[Finding], decision: RollbackDecision) -> Prob
     return _cause(chain, _ruled_out_revision(decision), confidence)
 
 
-def _lost_nodes(findings: Sequence[Finding]) -> list[str]:
-    """The NotReady nodes hosting the service whose kubelet stopped posting status (Ready=Unknown)."""
-    return sorted(str(f.evidence.get("node")) for f in _hosting(every(findings, "node-not-ready"))
-                  if f.evidence.get("ready") == "Unknown")
+def _down_nodes(findings: Sequence[Finding]) -> str | None:
+    """What took the NotReady nodes hosting the service down, as far as they tell: a kubelet that stopped
+    posting status (Ready=Unknown), else the reason the kubelet posts ("container runtime is down")."""
+    not_ready = _hosting(every(findings, "node-not-ready"))
+    lost = sorted(str(f.evidence.get("node")) for f in not_ready if f.evidence.get("ready") == "Unknown")
+    if lost:
+        return f"{'node ' if len(lost) == 1 else 'nodes '}{', '.join(lost[:3])} stopped reporting (kubelet or node down)"
+    said: dict[str, list[str]] = {}
+    for f in not_ready:
+        if f.evidence.get("message"):
+            said.setdefault(_first_clause(str(f.evidence["message"])), []).append(str(f.evidence.get("node")))
+    if not said:
+        return None
+    reason, nodes = max(said.items(), key=lambda item: len(item[1]))
+    names = sorted(nodes)
+    return f"{reason} on {'node' if len(names) == 1 else 'nodes'} {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+
+
+def _first_clause(message: str) -> str:
+    """"[container runtime is down, PLEG is not healthy: ...]" -> "container runtime is down": the kubelet
+    lists its errors, the first is what broke."""
+    text = message.strip().lstrip("[").rstrip("]")
+    for sep in (", ", ": "):
+        text = text.split(sep, 1)[0]
+    return _short(text, 80)
 
 
 def _disk_filler(findings: Sequence[Finding]) -> str | None:
@@ -271,6 +297,40 @@ def _node_mechanism(findings: Sequence[Finding]) -> list[CauseLink]:
     return links
 
 
+# --- a registry that fails or refuses the pulls ------------------------------------------------------
+
+
+def _from_registry(registry: Finding, findings: Sequence[Finding], decision: RollbackDecision) -> ProbableCause:
+    """The registry is down, failing, or refusing the credentials: the trigger is outside the cluster, the
+    service's pulls are its mechanism, and other workloads' pulls failing the same way confirm it."""
+    ev = registry.evidence
+    hosts = ", ".join(str(h) for h in ev.get("registries") or ()) or "the registry"
+    errors = counts(ev.get("errors"))
+    said = ", ".join(sorted(errors, key=lambda e: -errors[e])[:2]) or "errors"
+    auth = any(k in ("401 Unauthorized", "403 Forbidden") for k in errors)
+    top = max(errors, key=lambda e: errors[e]) if errors else ""
+    if auth:
+        trigger = f"{hosts} refuses the pull credentials ({said})"
+    elif top in UNREACHABLE:
+        trigger = f"{hosts} is unreachable ({said})"
+    else:
+        trigger = f"{hosts} fails pulls ({said})"
+    rules = ("blast-radius",) + (("registry-errors",) if first(findings, "registry-errors") is not None else ())
+    chain = [CauseLink("trigger", trigger, rules)]
+    if (pull := first(findings, "image-pull-failing")) is not None:
+        chain.append(CauseLink("mechanism", _pull_failure(pull), ("image-pull-failing",)))
+    chain += _symptoms(findings, skip=set())
+    others = int(ev.get("other_pods") or 0)
+    if others:
+        chain.append(CauseLink("symptom", f"{plural(others, 'pod')} of "
+                                          f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} "
+                                          "fail the same pulls", ("blast-radius",)))
+    # Other workloads failing on the same registry make it the registry's; alone, the service's own secret
+    # or image may still be at fault.
+    confidence = Confidence.HIGH if others else (Confidence.MEDIUM if errors else Confidence.LOW)
+    return _cause(chain, _ruled_out_revision(decision), confidence)
+
+
 # --- the service's own failures, not from its rollout ---------------------------------------------
 
 
@@ -286,6 +346,12 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         # Nothing fails inside the pods: they are not placed (a taint, a shortage) or not created.
         mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
+    cordoned = _cordoned_in_the_way(findings)
+    if cordoned is not None:
+        # The scheduler names cordoned nodes among those it could not use: taking them out of service
+        # (a drain) is what left the others short.
+        chain.insert(0, cordoned)
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):
         chain.insert(0, CauseLink("trigger", f"load beyond the memory limit ({_hpa_text(hpa)})", ("hpa-scaling",)))
@@ -294,6 +360,20 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
     chain.insert(0, CauseLink("trigger", decision.reason, ()))
     candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)
     return _cause(chain, _ruled_out_revision(decision), Confidence.LOW, candidates)
+
+
+def _cordoned_in_the_way(findings: Sequence[Finding]) -> CauseLink | None:
+    """"nodes p-4, p-5 cordoned" when the scheduler's message counts unschedulable nodes among those it
+    could not place the service's pods on, and the nodes check found them."""
+    ready = first(findings, "pods-not-ready")
+    said = str(ready.evidence.get("scheduler_message") or "") if ready is not None else ""
+    if "were unschedulable" not in said and "was unschedulable" not in said:
+        return None
+    nodes = sorted(str(f.evidence.get("node")) for f in every(findings, "node-cordoned") if f.evidence.get("node"))
+    if not nodes:
+        return None
+    listed = ", ".join(nodes[:3]) + (", ..." if len(nodes) > 3 else "")
+    return CauseLink("trigger", f"{'node' if len(nodes) == 1 else 'nodes'} {listed} cordoned", ("node-cordoned",))
 
 
 def _hpa_at_max(findings: Sequence[Finding]) -> Finding | None:

@@ -32,6 +32,11 @@ def every(findings: Sequence[Finding], rule: str) -> list[Finding]:
     return [f for f in findings if f.rule == rule]
 
 
+def blast(findings: Sequence[Finding], scope: str) -> Finding | None:
+    """The `blast-radius` finding of the nodes' trouble (`nodes`) or of a registry's (`registry`)."""
+    return next((f for f in every(findings, "blast-radius") if f.evidence.get("scope", "nodes") == scope), None)
+
+
 def when(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None

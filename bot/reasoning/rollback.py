@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from bot.checks.facts import human_duration
 from bot.domain import NO_ROLLBACK_DECISION, Finding, RollbackCandidate, RollbackDecision, Severity
-from bot.reasoning.evidence import Implication, every, first, growth_ratio, on_service, when
+from bot.reasoning.evidence import Implication, blast, counts, every, first, growth_ratio, on_service, when
 from bot.units import plural
 
 # The finding whose evidence says which failure kind implicates the revision.
@@ -45,7 +45,9 @@ FAILURE_WORDS = {
     "system-oom": "killed by the node's OOM killer",
     "registry-error": "failing pulls on registry errors",
     "sandbox-error": "without a pod sandbox (the node's runtime or network)",
+    "registry-auth": "refused by the registry",
 }
+REGISTRY_FAILURES = ("registry-error", "registry-auth")
 # What a bigger image does to a cluster, as findings.
 SIZE_SYMPTOMS = ("pull-pressure", "image-pull-slow", "registry-errors")
 
@@ -190,11 +192,16 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
         crowds = (f"takes most of its nodes' {resource}" if noisy.evidence.get("used_bytes")
                   else "is the only workload without one on its pressured nodes")
         return f"{live}; the service itself has no {resource} limit and {crowds}: a limit fixes that, a rollback does not"
+    if node_level and set(node_level) <= set(REGISTRY_FAILURES):
+        return _registry_side(findings, imp, live)
     if node_level:
         what = ", ".join(f"{n} {FAILURE_WORDS.get(k, k)}" for k, n in sorted(node_level.items(), key=lambda kv: -kv[1]))
-        blast = first(findings, "blast-radius")
-        if blast is not None and blast.evidence.get("other_pods"):
-            ev = blast.evidence
+        if imp.previous_revision is not None and any(k in imp.previous_failures for k in node_level):
+            # Mid-rollout, the old pods on the same nodes fail alike: the timing of the rollout is a coincidence.
+            what += f", as revision {imp.previous_revision}'s pods do there"
+        nodes = blast(findings, "nodes")
+        if nodes is not None and nodes.evidence.get("other_pods"):
+            ev = nodes.evidence
             return (f"{live}; its pods fail only for reasons outside it ({what}), and the same nodes' trouble also "
                     f"hit {plural(int(ev['other_pods']), 'pod')} of "
                     f"{plural(int(ev.get('other_workloads') or 0), 'other workload')}")
@@ -203,6 +210,31 @@ def _not_implicated(findings: Sequence[Finding], imp: Implication) -> str:
         ready = f"{imp.pods_ready}/{imp.replicas} pods ready" if imp.replicas is not None else "its pods are ready"
         return f"{live} and is healthy ({ready}): nothing points at it"
     return f"{live} and nothing points at it: its pods do not fail by themselves"
+
+
+def _registry_side(findings: Sequence[Finding], imp: Implication, live: str) -> str:
+    """The revision's pods fail only because the registry fails or refuses their pulls: its image pulled
+    fine until then, and (when seen) other workloads' pulls fail on the same registry."""
+    head = live
+    if imp.failing_since is not None and imp.rolled_out_at is not None and imp.failing_since > imp.rolled_out_at:
+        lag = human_duration((imp.failing_since - imp.rolled_out_at).total_seconds())
+        head = f"revision {imp.current_revision} had been live {lag} when its pulls began to fail"
+    failing = imp.node_level_failures
+    what = ", ".join(f"{n} {FAILURE_WORDS[k]}" for k, n in sorted(failing.items(), key=lambda kv: -kv[1]))
+    head += f"; its pods fail only on the registry's side ({what})"
+    radius = blast(findings, "registry")
+    if radius is None:
+        return f"{head}, not on the image the revision names"
+    ev = radius.evidence
+    registry = ", ".join(str(h) for h in ev.get("registries") or ()) or "the registry"
+    errors = counts(ev.get("errors"))
+    said = ", ".join(sorted(errors, key=lambda e: -errors[e])[:2]) or "errors"
+    verb = "refuses them" if "registry-auth" in failing else "fails them"
+    others = int(ev.get("other_pods") or 0)
+    if others:
+        return (f"{head}: {registry} {verb} ({said}), and the pulls of {plural(others, 'pod')} of "
+                f"{plural(int(ev.get('other_workloads') or 0), 'other workload')} too")
+    return f"{head}: {registry} {verb} ({said}), not the image the revision names"
 
 
 def _change_detail(imp: Implication, what: str) -> str:

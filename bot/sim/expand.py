@@ -188,6 +188,8 @@ def _fs_block(total: int, used: int, inodes: int, inodes_used: int, now: datetim
     }
 
 
+DEFAULT_PROCESSES = 4  # per container, when a pod group gives no `processes`
+NODE_PROCESSES = 180  # the node's own (systemd, kubelet, the runtime, kernel threads): curproc beyond the pods'
 _DEFAULT_CONTAINER_STATS = ContainerStatsSpec(memory=268_435_456, rootfs=24_576, logs=1_048_576)
 
 
@@ -250,6 +252,8 @@ def _pod_summary(pod: dict[str, Any], figures: PodStatsSpec | None, node_fs: dic
     if volumes:
         entry["volume"] = volumes
     entry["ephemeral-storage"] = {**fs, "usedBytes": ephemeral, "inodesUsed": 9}
+    processes = figures.processes if figures.processes is not None else DEFAULT_PROCESSES * len(containers)
+    entry["process_stats"] = {"process_count": processes}
     return entry
 
 
@@ -291,7 +295,8 @@ def build_summary(spec: NodeSpec, node_pods: list[dict[str, Any]], *, now: datet
             "network": {"time": ts(now), "name": "eth0", "rxBytes": 91_234_567_890, "txBytes": 12_345_678_901},
             "fs": node_fs,
             "runtime": {"imageFs": image_fs},
-            "rlimit": {"time": ts(now), "maxpid": 4_194_304, "curproc": 1_204},
+            "rlimit": {"time": ts(now), "maxpid": spec.max_pids,
+                       "curproc": NODE_PROCESSES + sum(p["process_stats"]["process_count"] for p in pods)},
         },
         "pods": pods,
     }

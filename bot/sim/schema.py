@@ -106,6 +106,8 @@ class NodeSpec(_Model):
     internal_ip: str | None = None
     kubelet_version: str = "v1.29.3-eks-ae9a62a"
     summary_unavailable: bool = False
+    max_pids: int = Field(default=4_194_304, ge=1, description="the summary's rlimit.maxpid (kernel.pid_max); "
+                          "rlimit.curproc is the pods' processes plus the node's own")
 
     _tz = field_validator("created", "not_ready_since")(_aware)
 
@@ -285,6 +287,8 @@ class PodStatsSpec(ContainerStatsSpec):
 
     containers: dict[str, ContainerStatsSpec] = Field(default_factory=dict)
     volumes: dict[str, Quantity] = Field(default_factory=dict)
+    processes: int | None = Field(default=None, ge=0, description="the pod's process count (the summary's "
+                                  "process_stats.process_count, its cgroup's pids.current); default 4 per container")
 
 
 class PodGroupBase(_Model):

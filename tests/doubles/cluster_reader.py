@@ -127,12 +127,16 @@ class FakeClusterReader:
         self, namespace: str | None, *, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[PodSnapshot]:
         self._enter("list_pods", namespace)
-        # The one pod field selector Coroner sends: the pods bound to a node.
-        on_node = field_selector.removeprefix("spec.nodeName=") if field_selector else None
+        # The pod field selectors Coroner sends: the pods bound to a node, the pods in a phase.
+        fields = dict(part.partition("=")[::2] for part in field_selector.split(",")) if field_selector else {}
+        unknown = set(fields) - {"spec.nodeName", "status.phase"}
+        if unknown:
+            raise ValueError(f"the fake reader does not filter pods on {sorted(unknown)}")
+        on_node, phase = fields.get("spec.nodeName"), fields.get("status.phase")
         return [
             p for p in self.pods
             if (namespace is None or p.namespace == namespace) and _matches(p.labels, label_selector)
-            and (on_node is None or p.node_name == on_node)
+            and (on_node is None or p.node_name == on_node) and (phase is None or p.phase == phase)
         ]
 
     def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[EventSnapshot]:

@@ -100,7 +100,8 @@ def test_rbac_forbidden_names_what_is_missing_and_the_rest_reports(cluster, play
     gaps = sorted(f.title for f in d.findings if f.rule == "check-forbidden")
     assert gaps == [
         "disk, neighbours: forbidden: needs get on nodes/proxy",
-        "hpa, rollout, workload: forbidden: needs list on events",
+        # neighbours reads the pods' pull events to tell a registry's failure from the image's
+        "hpa, neighbours, rollout, workload: forbidden: needs list on events",
     ]
     found = set(rules(d))
     # Nodes, pods, revisions and node images still tell most of the story.

@@ -4,7 +4,6 @@ blame, the cause the evidence supports, the culprit or the other workloads named
 
 from pathlib import Path
 
-import pytest
 
 from bot.domain import Confidence, Severity
 from bot.engine.diagnose import diagnose
@@ -87,11 +86,22 @@ def test_pid_pressure_evictions_do_not_roll_back_and_count_the_other_workloads(c
     assert "PIDPressure on 2 nodes" in d.cause.summary
 
 
-@pytest.mark.xfail(strict=True, reason="the kubelet summary (and the sim) carry no per-pod process counts: the "
-                                       "DaemonSet leaking processes cannot be named")
 def test_pid_pressure_names_the_process_leaking_daemonset(cluster, playbook):
     d = run(cluster, playbook, "pid-fork-bomb", "stock-api")
-    assert only(d, "noisy-neighbour").evidence["workload"] == "logging/log-forwarder"
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["resource"], noisy.evidence["processes"]) == (
+        "logging/log-forwarder", "pids", 58_800)
+    assert d.cause.summary.startswith("logging/log-forwarder (DaemonSet), 58,800 processes on 2 nodes → "
+                                      "PIDPressure on 2 nodes")
+
+
+def test_pid_pressure_without_the_summary_api_names_no_one_and_says_what_it_cannot_see(cluster, playbook):
+    with cluster(HERE / "pid-fork-bomb.yaml") as c:
+        d = diagnose("stock-api", cluster=c.reader, playbook=playbook, node_proxy_enabled=False)
+    assert "noisy-neighbour" not in {f.rule for f in d.findings}
+    assert only(d, "blast-radius").evidence["unseen"].startswith(
+        "how many processes each pod runs, which no pod spec limits (the kubelet summary API is off")
+    assert d.cause.summary.startswith("unknown consumer (cannot see how many processes")
 
 
 def test_a_registry_auth_failure_on_a_three_day_old_revision_is_not_rolled_back(cluster, playbook):
@@ -100,11 +110,14 @@ def test_a_registry_auth_failure_on_a_three_day_old_revision_is_not_rolled_back(
     assert "the image cannot be pulled (401 Unauthorized)" in d.cause.summary
 
 
-@pytest.mark.xfail(strict=True, reason="a 401 from the registry is not classed as a registry-side error, and no "
-                                       "finding counts the other workloads failing the same pull")
 def test_a_registry_auth_failure_names_the_registry_and_the_other_workloads(cluster, playbook):
     d = run(cluster, playbook, "registry-auth-outage", "invoice-api")
-    assert only(d, "blast-radius").evidence["workloads_hit"] == {"billing/tax-calc": 1, "web/frontend": 1}
+    radius = only(d, "blast-radius")
+    assert radius.evidence["workloads_hit"] == {"billing/tax-calc": 1, "web/frontend": 1}
+    assert (radius.evidence["scope"], radius.evidence["registries"]) == ("registry", ["registry.internal:5000"])
+    assert d.cause.summary.startswith("registry.internal:5000 refuses the pull credentials (401 Unauthorized) → ")
+    assert d.cause.confidence is Confidence.HIGH
+    assert "and the pulls of 2 pods of 2 other workloads too" in d.rollback.reason
 
 
 def test_one_pod_pending_on_a_tainted_pool_is_no_rollback(cluster, playbook):

@@ -246,3 +246,16 @@ def test_summary_body_that_is_not_a_summary_raises_value_error():
 def test_summary_body_without_a_node_is_empty():
     summary = convert.node_fs_summary_body("n1", b'{"pods": []}')
     assert summary.node == "n1" and summary.nodefs is None and summary.imagefs is None
+
+
+def test_summary_process_counts_per_pod_and_the_nodes_rlimit():
+    summary = convert.node_fs_summary("n1", {
+        "node": {"nodeName": "n1", "rlimit": {"maxpid": 32768, "curproc": 29800}},
+        "pods": [
+            {"podRef": {"name": "a", "namespace": "x"}, "process_stats": {"process_count": 29400}},
+            {"podRef": {"name": "b", "namespace": "x"}},  # an older kubelet: no process_stats
+            {"podRef": {"name": "c", "namespace": "x"}, "process_stats": "garbage"},
+        ],
+    }, pods=True)
+    assert (summary.processes, summary.max_pids) == (29800, 32768)
+    assert [p.process_count for p in summary.pods or ()] == [29400, None, None]

@@ -55,7 +55,8 @@ class World:
         return made
 
     def revision(self, rev: int, created: datetime, *, image: str | None = None, env: dict[str, str] | None = None,
-                 memory_limit: str | None = "512Mi", current: bool = False) -> ReplicaSetSnapshot:
+                 memory_limit: str | None = "512Mi", current: bool = False,
+                 pull_secrets: tuple[str, ...] = ()) -> ReplicaSetSnapshot:
         image = image or f"registry.internal:5000/{self.name}:stable"
         spec: dict[str, Any] = {"name": "app", "image": image}
         if env:
@@ -64,7 +65,9 @@ class World:
             spec["resources"] = {"limits": {"memory": memory_limit}}
         hash_ = f"h{rev}x"
         labels = {"app": self.name, "pod-template-hash": hash_}
-        template = {"metadata": {"labels": labels}, "spec": {"containers": [spec]}}
+        template: dict[str, Any] = {"metadata": {"labels": labels}, "spec": {"containers": [spec]}}
+        if pull_secrets:
+            template["spec"]["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
         self.templates[rev] = template
         rs = ReplicaSetSnapshot(
             name=f"{self.name}-{hash_}", namespace=self.namespace, labels=labels, revision=rev, revision_history=(),
