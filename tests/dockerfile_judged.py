@@ -282,7 +282,7 @@ RUN groupadd --system app && useradd --system --gid app --uid 10001 app
 USER 10001
 EXPOSE 8080
 ENTRYPOINT ["java", "-jar", "build/libs/app.jar"]
-''', "build-tools-in-final-stage consecutive-run copy-without-link no-healthcheck",
+''', "build-tools-in-final-stage copy-without-link no-healthcheck",
         "gradlew settings.gradle build.gradle gradle/wrapper/gradle-wrapper.properties src/main/java/App.java"),
 
     # Debian's own cargo, with OpenSSL's headers for a crate that links it, in the image that ships.
@@ -313,7 +313,7 @@ RUN adduser -D -u 10001 svc
 USER svc
 EXPOSE 9090
 ENTRYPOINT ["svc"]
-''', "build-tools-in-final-stage copy-without-link dockerignore-missing consecutive-run user-not-numeric no-healthcheck",
+''', "build-tools-in-final-stage copy-without-link dockerignore-missing user-not-numeric no-healthcheck",
         "go.mod go.sum cmd/svc/main.go .git/HEAD"),
 
     # A Maven multi-module build of one module (`-pl api -am`): the jar is under the module's target/.
