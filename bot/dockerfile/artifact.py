@@ -38,6 +38,10 @@ _USER_SETUP = frozenset({"useradd", "adduser", "groupadd", "addgroup", "usermod"
 # Commands that only move what the build wrote: they stay in the builder, and the artifact follows them.
 _FILE_OPS = frozenset({"cp", "mv", "install", "strip", "chmod", "rm", "mkdir", "ln", "ls", "true"})
 _SYSTEM_MANAGERS = frozenset({"apt", "apk", "dnf", "yum", "zypper"})
+# Commands that belong with a package install in the same RUN.
+_PACKAGE_COMPANIONS = frozenset({"rm", "update-ca-certificates", "ldconfig", "apt-mark"})
+# What every distroless image already holds: an install of it has nothing to add there.
+_DISTROLESS_HAS = frozenset({"ca-certificates", "tzdata"})
 # Where a CMD's bare name is found: the PATH of debian, alpine and distroless images.
 _STANDARD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 # Commands every runtime base with a shell has (a HEALTHCHECK or CMD may call them on a new base).
@@ -599,11 +603,12 @@ def _place(stage: Stage, build_lines: set[int], runtime: Runtime, *, changed: bo
             names = {c.unwrapped().name for c in calls}
             managed = [classify(c) for c in calls]
             if any(m is not None and m.manager in _SYSTEM_MANAGERS for m in managed) and all(
-                    (m is not None and m.manager in _SYSTEM_MANAGERS) or c.unwrapped().name in _SETUP | {"rm"}
+                    (m is not None and m.manager in _SYSTEM_MANAGERS) or c.unwrapped().name in _SETUP | _PACKAGE_COMPANIONS
                     for c, m in zip(calls, managed)):
                 if not runtime.shell:
                     packages = [p for m in managed if m is not None and m.action in ("install", "add")
-                                for p in m.packages if not is_build_tool(package_name(p))]
+                                for p in m.packages if not is_build_tool(package_name(p))
+                                and package_name(p) not in _DISTROLESS_HAS]
                     if packages:
                         return f"line {ins.line} installs {', '.join(packages[:4])}, and {runtime.image} has no package manager"
                     out.append((ins, Place.DROP))
