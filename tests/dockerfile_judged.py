@@ -18,8 +18,9 @@ class Judged:
     expected: frozenset[str]
     files: tuple[str, ...]
     stages: int
-    # Not yet split by `coroner fix` (no builder-stage rewrite for this toolchain): the finding stays, marked
-    # not fixable. Empty for every case the fix must leave with no build toolchain in the final stage.
+    # Where `coroner fix` cannot split the build off safely, the words its note must hold to say why: the
+    # finding stays, marked not fixable. Empty for every case the fix must leave with no build toolchain in
+    # the final stage.
     toolchain_stays: str = ""
 
 
@@ -60,7 +61,7 @@ RUN go build -o /usr/local/bin/app .
 EXPOSE 8080
 CMD ["app"]
 ''', "build-tools-in-final-stage package-cache runs-as-root copy-without-link dockerignore-missing no-healthcheck",
-        "go.mod go.sum main.go .git/HEAD", toolchain_stays="the Go split handles golang images only"),
+        "go.mod go.sum main.go .git/HEAD"),
 
     # `apk update` leaves the index in /var/cache/apk, alone or before an `apk add --no-cache`.
     "alpine-apk-update-index": _case(r'''FROM alpine:3.19.1
@@ -207,7 +208,7 @@ COPY src ./src
 RUN cargo build --release --locked
 CMD ["./target/release/app"]
 ''', "build-tools-in-final-stage runs-as-root copy-without-link no-healthcheck",
-        "Cargo.toml Cargo.lock src/main.rs", toolchain_stays="no cargo split yet"),
+        "Cargo.toml Cargo.lock src/main.rs"),
 
     # composer from an external image with COPY --from; composer keeps its download cache.
     "php-composer-cache": _case(r'''FROM php:8.3-cli-bookworm
@@ -267,5 +268,85 @@ RUN mvn -B -q package -DskipTests
 EXPOSE 8080
 CMD ["java", "-jar", "target/app.jar"]
 ''', "build-tools-in-final-stage runs-as-root copy-without-link no-healthcheck",
-        "pom.xml src/main/java/App.java", toolchain_stays="no maven split yet"),
+        "pom.xml src/main/java/App.java"),
+
+    # The Gradle wrapper on a JDK image: the JDK is the build toolchain here, and it ships with the jar.
+    "gradle-wrapper-temurin-jdk": _case(r'''FROM eclipse-temurin:21.0.3_9-jdk-jammy
+WORKDIR /workspace/app
+COPY gradlew settings.gradle build.gradle ./
+COPY gradle ./gradle
+RUN ./gradlew --no-daemon dependencies
+COPY src ./src
+RUN ./gradlew --no-daemon bootJar -x test
+RUN groupadd --system app && useradd --system --gid app --uid 10001 app
+USER 10001
+EXPOSE 8080
+ENTRYPOINT ["java", "-jar", "build/libs/app.jar"]
+''', "build-tools-in-final-stage copy-without-link no-healthcheck",
+        "gradlew settings.gradle build.gradle gradle/wrapper/gradle-wrapper.properties src/main/java/App.java"),
+
+    # Debian's own cargo, with OpenSSL's headers for a crate that links it, in the image that ships.
+    "rust-debian-apt-cargo": _case(r'''FROM debian:bookworm-20240701-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cargo pkg-config libssl-dev ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked --bin api
+USER 65534
+CMD ["/src/target/release/api"]
+''', "build-tools-in-final-stage copy-without-link no-healthcheck",
+        "Cargo.toml Cargo.lock src/main.rs src/bin/api.rs"),
+
+    # Alpine's go with cgo off and cache mounts: the binary is static; the user is created in the file.
+    "go-alpine-cgo-off": _case(r'''FROM alpine:3.20.1
+RUN apk add --no-cache go ca-certificates tzdata
+ENV CGO_ENABLED=0
+WORKDIR /build
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -ldflags="-s -w" -o /usr/local/bin/svc ./cmd/svc
+RUN adduser -D -u 10001 svc
+USER svc
+EXPOSE 9090
+ENTRYPOINT ["svc"]
+''', "build-tools-in-final-stage copy-without-link dockerignore-missing user-not-numeric no-healthcheck",
+        "go.mod go.sum cmd/svc/main.go .git/HEAD"),
+
+    # A Maven multi-module build of one module (`-pl api -am`): the jar is under the module's target/.
+    "maven-multimodule-pl": _case(r'''FROM maven:3.9.8-eclipse-temurin-17
+WORKDIR /build
+COPY pom.xml .
+COPY common/pom.xml common/
+COPY api/pom.xml api/
+RUN mvn -B -q dependency:go-offline
+COPY common/src common/src
+COPY api/src api/src
+RUN mvn -B -q -pl api -am package -DskipTests
+EXPOSE 8080
+ENTRYPOINT ["java", "-jar", "/build/api/target/api.jar"]
+''', "build-tools-in-final-stage runs-as-root copy-without-link no-healthcheck",
+        "pom.xml common/pom.xml api/pom.xml common/src/main/java/Lib.java api/src/main/java/Api.java"),
+
+    # The program is started by cargo itself: the toolchain is needed at run time, so no split is safe.
+    "rust-cargo-run": _case(r'''FROM rust:1.80.1-slim-bookworm
+WORKDIR /usr/src/app
+COPY . .
+RUN cargo build --release
+CMD ["cargo", "run", "--release"]
+''', "build-tools-in-final-stage runs-as-root copy-without-link dockerignore-missing no-healthcheck",
+        "Cargo.toml Cargo.lock src/main.rs .git/HEAD", toolchain_stays="CMD runs `cargo`"),
+
+    # `go build -o` into a path named by a build argument: the artifact's path is only known at build time.
+    "go-output-from-arg": _case(r'''FROM golang:1.22.5-bookworm
+ARG APP=server
+WORKDIR /src
+COPY . .
+RUN go build -o /out/$APP ./cmd/$APP
+CMD ["/out/server"]
+''', "build-tools-in-final-stage package-cache runs-as-root copy-without-link dockerignore-missing no-healthcheck",
+        "go.mod main.go cmd/server/main.go .git/HEAD", toolchain_stays="`-o /out/$APP`"),
 }

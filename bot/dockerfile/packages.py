@@ -108,7 +108,8 @@ _BUILD_TOOL = re.compile(
     r"^(build-essential|build-base|gcc(-[0-9.]+)?|g\+\+(-[0-9.]+)?|gcc-c\+\+|clang(-[0-9]+)?|llvm(-[0-9]+)?|"
     r"make|cmake|autoconf|automake|libtool|pkg-config|pkgconf|git|vim|vim-tiny|nano|"
     r"cuda-toolkit.*|nvidia-cuda-toolkit|cuda-nvcc.*|cuda-compiler.*|"
-    r"golang(-[0-9.]+)?(-go)?|rustc|cargo|maven|gradle|openjdk-[0-9]+-jdk(-headless)?|musl-dev|linux-headers|"
+    r"golang(-[0-9.]+)?(-go)?|go|rust|rustc|cargo|maven|gradle|openjdk-[0-9]+-jdk(-headless)?|openjdk[0-9]+(-jdk)?|"
+    r"default-jdk(-headless)?|musl-dev|linux-headers|"
     r"python3?-dev|python[0-9.]*-dev|.*-dev|.*-devel)(=.*)?$"
 )
 

@@ -289,3 +289,8 @@ def _command(tokens: list[Token], joined_by: str, depth: int) -> Command:
         words.append(t.text)
     raw = " ".join(t.raw for t in tokens)
     return Command(tuple(words), raw, joined_by, depth, tuple(assignments), tuple(redirects))
+
+
+def has_shell_features(text: str) -> bool:
+    """Whether turning shell form into exec form would change what runs (expansion, operators, globs)."""
+    return bool(re.search(r"[$`|&;<>*?~(){}\[\]\\]", text))

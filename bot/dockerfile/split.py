@@ -15,6 +15,7 @@ in words that end up in `coroner fix`'s notes.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant
@@ -250,13 +251,13 @@ def _shell_text(original: str) -> str:
     return re.sub(r"^\s*RUN\s+(?:--\S+\s+)*", "", text, flags=re.I)
 
 
-def without_tools(body: list[str], tools: ToolInstall) -> list[str]:
-    """The RUN with the build-tool packages taken out of its install commands (and runtime libraries of
-    the -dev ones put in). Lines left holding only a continuation go; a RUN left installing nothing but
-    apt/apk/dnf bookkeeping goes."""
+def without_tools(body: list[str], tools: ToolInstall, *, runtime: Mapping[str, str] = RUNTIME_LIBRARY) -> list[str]:
+    """The RUN with the build-tool packages taken out of its install commands (and the runtime half of
+    each put in: a -dev package's library, `runtime`). Lines left holding only a continuation go; a RUN
+    left installing nothing but apt/apk/dnf bookkeeping goes."""
     text = "\n".join(body)
     for package in tools.dropped:
-        text = _remove_words(text, (package,), replacement=RUNTIME_LIBRARY.get(package_name(package), ""))
+        text = _remove_words(text, (package,), replacement=runtime.get(package_name(package), ""))
     lines = [line for line in text.split("\n") if not re.fullmatch(r"\s*\\\s*", line)]
     if lines and lines[-1].rstrip().endswith("\\"):
         lines[-1] = lines[-1].rstrip()[:-1].rstrip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from bot.dockerfile.artifact import java_build_on_jdk
 from bot.dockerfile.images import cgroup_unaware, jdk_heavy, parse_ref, slim_variant
 from bot.dockerfile.rules.edits import Fixer, Work, span_of, splice
 from bot.dockerfile.rules.state import Check, State
@@ -32,7 +33,7 @@ def _check_base_images(st: State) -> None:
                 st.add("base-image-heavy", ins, f"{stage.base_image} is the full image; {slim} is the same version, slim",
                        fixable=False, image=stage.base_image, suggestion=slim,
                        remediation=f"Use {slim} in the stage that ships (build in a full-image builder stage).")
-            elif jdk_heavy(ref):
+            elif jdk_heavy(ref) and not java_build_on_jdk(stage):  # building there, the JDK is a build tool
                 st.add("base-image-heavy", ins, f"{stage.base_image} ships a JDK; the app only needs a JRE",
                        fixable=False, image=stage.base_image, remediation="Use the -jre variant of the same version.")
             why = cgroup_unaware(ref)

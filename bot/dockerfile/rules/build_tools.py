@@ -1,35 +1,41 @@
 """Build tools in the final image, and the multi-stage splits that take them out: Python wheels on any base
-(`bot.dockerfile.split`), Go onto distroless, Node's native modules."""
+(`bot.dockerfile.split`), compiled artifacts of cargo, maven, gradle and go (`bot.dockerfile.artifact`), Node's
+native modules."""
 
 from __future__ import annotations
 
-import re
 
-from bot.dockerfile import split
+from bot.dockerfile import artifact, split
+from bot.dockerfile.artifact import ArtifactSplit
 from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant, toolchain_image
 from bot.dockerfile.packages import classify, is_build_tool
-from bot.dockerfile.parser import Dockerfile, Instruction
+from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, lines_of, split_head
-from bot.dockerfile.rules.state import Check, State, has_shell_features
+from bot.dockerfile.rules.state import Check, State
 from bot.dockerfile.shell import parse_script
 
 
 def _check_build_tools(st: State) -> None:
     d = st.dockerfile
+    artifact_plan: ArtifactSplit | str | None = None
+    planned = False
     for idx in sorted(st.shipped):
         stage = d.stages[idx]
         splittable: bool | None = None  # whether `coroner fix` can split the stage: decided once, if asked
         why_not: str | None = None
+        if not planned:  # the artifact split is decided once, for the final stage, when some finding asks
+            artifact_plan, planned = artifact.plan(d), True
         if stage.base_stage(d.stages) is None:
             ref = parse_ref(stage.base_image)
-            if toolchain_image(ref):
+            if toolchain_image(ref) or artifact.java_build_on_jdk(stage):
                 # a CUDA devel base moves to its runtime twin when the Python split applies
                 cuda_split = cuda_runtime_variant(ref) is not None and stage is d.final_stage and not isinstance(
                     split.plan(d), str)
+                built = isinstance(artifact_plan, ArtifactSplit) and stage is d.final_stage
                 st.add("build-tools-in-final-stage", stage.from_instruction,
                        f"{stage.base_image} is a toolchain image, and it ships",
-                       fixable=go_build_output(d) is not None or cuda_split, image=stage.base_image,
-                       **({"why_not": cgo_blocker} if (cgo_blocker := _cgo_blocker(d)) else {}),
+                       fixable=built or cuda_split, image=stage.base_image,
+                       **({"why_not": artifact_plan} if isinstance(artifact_plan, str) and stage is d.final_stage else {}),
                        remediation="Build in this image, then COPY --from the artifact into a runtime image.")
         for ins in stage.shell_runs():
             calls = st.calls(ins)
@@ -48,13 +54,7 @@ def _check_build_tools(st: State) -> None:
                         tools.append(name)
             if tools:
                 if splittable is None:
-                    wheels = split.plan(d) if stage is d.final_stage else "a stage the final one builds on"
-                    why_not = wheels if isinstance(wheels, str) else None
-                    splittable = go_build_output(d) is not None or npm_pattern(d) is not None or why_not is None
-                    if splittable:
-                        why_not = None
-                    elif _cgo_blocker(d):
-                        why_not = _cgo_blocker(d)
+                    splittable, why_not = _splittable(d, stage, artifact_plan)
                 st.add("build-tools-in-final-stage", ins,
                        f"Build tools ship in the final image: {', '.join(tools[:6])}{' …' if len(tools) > 6 else ''}",
                        fixable=splittable, why_not=why_not,
@@ -62,90 +62,14 @@ def _check_build_tools(st: State) -> None:
                        remediation="Install them in a builder stage and copy only the artifacts into the final stage.")
 
 
-GO_RUNTIME_IMAGE = "gcr.io/distroless/base-debian12:nonroot"  # glibc, CA certificates, tzdata; no shell
-
-
-def _cgo_blocker(d: Dockerfile) -> str | None:
-    """Why a single-stage Go build on a golang image cannot move onto the distroless runtime, or None."""
-    if len(d.stages) != 1 or parse_ref(d.stages[0].base_image).name != "golang":
-        return None
-    libraries = cgo_libraries(d)
-    if not libraries:
-        return None
-    return (f"the Go build may link {', '.join(libraries[:4])} with cgo, and {GO_RUNTIME_IMAGE} lacks those "
-            "libraries; build with CGO_ENABLED=0, or ship on a slim image that installs their runtime packages")
-
-
-
-
-def go_build_output(dockerfile: Dockerfile) -> str | None:
-    """The absolute `go build -o` path of a single-stage Go image that `coroner fix` can split, else None.
-
-    Recognised: one stage on a golang image, one RUN with `go build -o PATH` and no layer after it, no
-    HEALTHCHECK (the runtime image has no shell), and a CMD/ENTRYPOINT that is (or can become) exec form.
-    """
-    if len(dockerfile.stages) != 1:
-        return None
-    stage = dockerfile.stages[0]
-    if parse_ref(stage.base_image).name != "golang":
-        return None
-    workdir: str | None = None
-    output: str | None = None
-    build_index = -1
-    for i, ins in enumerate(stage.instructions):
-        if ins.keyword == "WORKDIR":
-            path = ins.arguments.strip()
-            workdir = path if path.startswith("/") else (f"{workdir.rstrip('/')}/{path}" if workdir else None)
-        if ins.keyword == "HEALTHCHECK" and ins.arguments.strip().upper() != "NONE":
-            return None
-        if ins.keyword in ("CMD", "ENTRYPOINT") and ins.exec_form is None and has_shell_features(ins.arguments):
-            return None
-        if ins.keyword == "RUN" and ins.exec_form is None:
-            for c in parse_script(ins.shell_script).commands:
-                u = c.unwrapped()
-                if u.name == "go" and len(u.words) > 1 and u.words[1] == "build" and "-o" in u.words:
-                    j = u.words.index("-o")
-                    if j + 1 >= len(u.words) or output is not None:
-                        return None
-                    out = u.words[j + 1]
-                    if not out.startswith("/"):
-                        if workdir is None or "$" in workdir:
-                            return None
-                        out = f"{workdir.rstrip('/')}/{out.removeprefix('./')}"
-                    output, build_index = out, i
-    if output is None or "$" in output or output.endswith("/"):
-        return None
-    if any(ins.keyword in ("RUN", "COPY", "ADD") for ins in stage.instructions[build_index + 1 :]):
-        return None
-    if cgo_libraries(dockerfile):
-        return None
-    return output
-
-
-# -dev packages that add no shared library a cgo binary would need at run time beyond glibc
-_NO_RUNTIME_LIBRARY = frozenset({"libc6-dev", "libc-dev", "linux-libc-dev", "linux-headers", "musl-dev"})
-_CGO_OFF = re.compile(r"\bCGO_ENABLED=[\"']?0\b")
-
-
-def cgo_libraries(dockerfile: Dockerfile) -> list[str]:
-    """The -dev packages a single-stage Go build may link with cgo (on by default where gcc is, as in the
-    golang images): their shared libraries are not in the distroless runtime, so the binary would not
-    start there. Empty when CGO_ENABLED=0 is set for the build."""
-    stage = dockerfile.stages[0]
-    libraries: list[str] = []
-    for ins in stage.instructions:
-        if ins.keyword in ("ENV", "ARG") and any(k == "CGO_ENABLED" and v == "0" for k, v in ins.pairs):
-            return []
-        if ins.keyword != "RUN" or ins.exec_form is not None:
-            continue
-        if _CGO_OFF.search(ins.shell_script):
-            return []
-        for c in parse_script(ins.shell_script).commands:
-            call = classify(c)
-            if call is not None and call.action in ("install", "add"):
-                libraries += [p.split("=", 1)[0] for p in call.packages
-                              if re.search(r"-dev(el)?(=|$)", p) and p.split("=", 1)[0] not in _NO_RUNTIME_LIBRARY]
-    return libraries
+def _splittable(d: Dockerfile, stage: Stage, artifact_plan: ArtifactSplit | str | None) -> tuple[bool, str | None]:
+    """Whether `coroner fix` splits the stage whose RUN installs build tools, and if not, why."""
+    if stage is d.final_stage and artifact_plan is not None:  # a compiled artifact: its split, or its reason
+        return (True, None) if isinstance(artifact_plan, ArtifactSplit) else (False, artifact_plan)
+    if npm_pattern(d) is not None:
+        return True, None
+    wheels = split.plan(d) if stage is d.final_stage else "a stage the final one builds on"
+    return (False, wheels) if isinstance(wheels, str) else (True, None)
 
 
 def npm_pattern(dockerfile: Dockerfile) -> tuple[Instruction, str] | None:
@@ -198,6 +122,20 @@ def _fix_multistage(w: Work) -> str | None:
     return split.rewrite(d, found)
 
 
+def _fix_artifact_split(w: Work) -> str | None:
+    """A compiled artifact (cargo, maven, gradle, go) built in the final stage: build it in a builder stage,
+    ship it alone on a runtime base."""
+    if not by_rule(w.findings(), "build-tools-in-final-stage"):
+        return None
+    d = w.parsed()
+    found = artifact.plan(d)
+    if not isinstance(found, ArtifactSplit):
+        return None  # the rule said it is not fixable, with this reason; _notes reports it
+    w.notes += list(found.notes)
+    w.dropped += found.dropped
+    return artifact.rewrite(d, found)
+
+
 def _fix_npm_multistage(w: Work) -> str | None:
     """Single-stage Node image that compiles native modules: build node_modules in a builder stage."""
     d = w.parsed()
@@ -243,48 +181,8 @@ def _fix_npm_multistage(w: Work) -> str | None:
     return "\n".join(out)
 
 
-def _fix_go_multistage(w: Work) -> str | None:
-    """Single-stage Go image: build in the golang image, ship only the binary on a distroless runtime."""
-    d = w.parsed()
-    if not [f for f in w.findings() if f.rule == "build-tools-in-final-stage"]:
-        return None
-    output = go_build_output(d)
-    if output is None:
-        return None
-    stage = d.stages[0]
-    lines = lines_of(d.text)
-    from_ins = stage.from_instruction
-    out: list[str] = lines[: from_ins.line - 1]
-    out.append(f"{split_head(from_ins)[0]}{stage.base_image_raw} AS builder")
-    final: list[str] = []
-    envs: list[str] = []
-    prev_end = from_ins.end_line
-    for ins in stage.instructions[1:]:
-        gap = lines[prev_end : ins.line - 1]
-        prev_end = ins.end_line
-        body = ins.original.split("\n")
-        if ins.keyword in split.FINAL_ONLY:
-            if ins.keyword == "USER":
-                w.notes.append(f"build-tools-in-final-stage: USER {ins.arguments} dropped; the runtime image runs as nonroot (65532)")
-                continue
-            final += gap + body
-            continue
-        if ins.keyword in ("ENV", "WORKDIR"):
-            envs += body  # the program may read them at run time (relative CMD, $PORT): keep them in both stages
-        out += gap + body
-    out += lines[prev_end:]
-    while out and not out[-1].strip():
-        out.pop()
-    out += ["", f"FROM {GO_RUNTIME_IMAGE}", *envs, f"COPY --from=builder {output} {output}", *final]
-    w.notes.append(
-        f"build-tools-in-final-stage: split into a golang `builder` stage and {GO_RUNTIME_IMAGE} (glibc, CA "
-        "certificates, tzdata, no shell); only the binary ships. Pin that image by digest."
-    )
-    return "\n".join(out) + "\n"
-
-
 CHECKS: tuple[Check, ...] = (_check_build_tools,)
-FIXERS: tuple[Fixer, ...] = (_fix_multistage, _fix_go_multistage, _fix_npm_multistage)
+FIXERS: tuple[Fixer, ...] = (_fix_multistage, _fix_artifact_split, _fix_npm_multistage)
 # Why `coroner fix` leaves a finding of these rules alone (said in its notes).
 WHY_LEFT: dict[str, str] = {
     "build-tools-in-final-stage": "no multi-stage split is known for this stage",

@@ -7,7 +7,8 @@ import re
 
 from bot.dockerfile.parser import POSIX_SHELLS, Dockerfile, Instruction, split_words
 from bot.dockerfile.rules.edits import Fixer, Work, edit_each, indent_of
-from bot.dockerfile.rules.state import Check, State, has_shell_features
+from bot.dockerfile.rules.state import Check, State
+from bot.dockerfile.shell import has_shell_features
 from bot.domain import Finding
 
 

@@ -3,7 +3,6 @@ collected) and the small readings of instructions that several families make."""
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,11 +127,6 @@ def whole_context_copies(d: Dockerfile) -> list[Instruction]:
 def copy_sources(ins: Instruction) -> list[str]:
     words = list(ins.exec_form) if ins.exec_form is not None else ins.arguments.split()
     return words[:-1]
-
-
-def has_shell_features(text: str) -> bool:
-    """Whether turning shell form into exec form would change what runs (expansion, operators, globs)."""
-    return bool(re.search(r"[$`|&;<>*?~(){}\[\]\\]", text))
 
 
 Check = Callable[[State], None]

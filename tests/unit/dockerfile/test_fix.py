@@ -287,16 +287,22 @@ CMD ./app --port 8080
 def test_go_single_stage_becomes_builder_plus_distroless() -> None:
     r = fix(GO_SINGLE)
     d = parse(r.text)
-    assert [s.name for s in d.stages] == ["builder", None]
+    assert [s.name for s in d.stages] == ["build", None]
     final = d.final_stage
-    assert final.base_image == "gcr.io/distroless/base-debian12:nonroot"
+    assert final.base_image == "gcr.io/distroless/static-debian12:nonroot"  # CGO_ENABLED=0: a static binary
     kw = [(i.keyword, i.arguments) for i in final.instructions[1:]]
     assert ("WORKDIR", "/src") in kw and ("ENV", "PORT=8080") in kw
     copy = [i for i in final.instructions if i.keyword == "COPY"][0]
-    assert copy.flag("from") == "builder" and copy.arguments == "/src/app /src/app"
+    assert copy.flag("from") == "build" and copy.arguments == "/src/app /src/app"
     assert final.instructions[-1].exec_form == ("./app", "--port", "8080")
     assert "build-tools-in-final-stage" not in {f.rule for f in lint(d)}
     assert "runs-as-root" not in {f.rule for f in lint(d)}
+
+
+def test_go_with_cgo_ships_on_a_glibc_distroless_of_the_same_debian() -> None:
+    for tag, runtime in (("1.22", "base-debian12"), ("1.22-bullseye", "base-debian11")):
+        text = GO_SINGLE.replace("CGO_ENABLED=0 ", "").replace("golang:1.22", f"golang:{tag}")
+        assert parse(fix(text).text).final_stage.base_image == f"gcr.io/distroless/{runtime}:nonroot"
 
 
 def test_go_pattern_not_recognised_with_a_shell_healthcheck() -> None:

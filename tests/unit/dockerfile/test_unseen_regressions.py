@@ -177,7 +177,8 @@ def test_a_cgo_build_that_links_dev_libraries_is_not_moved_onto_distroless() -> 
 
 
 def test_a_go_build_with_cgo_off_still_splits() -> None:
-    assert "FROM gcr.io/distroless/base-debian12:nonroot" in fix(GO_CGO.format(env="ENV CGO_ENABLED=0\n")).text
+    # no cgo: a static binary, on the distroless image without libc
+    assert "FROM gcr.io/distroless/static-debian12:nonroot" in fix(GO_CGO.format(env="ENV CGO_ENABLED=0\n")).text
 
 
 # --- the Python split on other bases ----------------------------------------------------------------
