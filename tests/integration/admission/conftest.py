@@ -10,7 +10,7 @@ import pytest
 from bot.admission.certs import write_certificates
 from bot.server import TlsFiles
 # The images feature's real services: Debian's docker-registry on loopback and an image built by dockerd.
-from tests.integration.images.conftest import built_image, registry_url  # noqa: F401
+from tests.integration.images.conftest import built_image, registry, registry_url  # noqa: F401
 from tests.integration.admission.harness import (
     BASE,
     Registry,
