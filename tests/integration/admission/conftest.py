@@ -25,11 +25,11 @@ from tests.integration.admission.harness import (
 @pytest.fixture(scope="module")
 def images() -> Iterator[Registry]:
     double = RegistryDouble()
-    registry = Registry(double)
-    registry.add("checkout", "v1", [BASE, app_layer("v1")])
-    registry.add("checkout", "v2", [BASE, grown_layer(10)])
-    registry.add("checkout", "v3", [BASE, app_layer("v3")])
-    yield registry
+    served = Registry(double)
+    served.add("checkout", "v1", [BASE, app_layer("v1")])
+    served.add("checkout", "v2", [BASE, grown_layer(10)])
+    served.add("checkout", "v3", [BASE, app_layer("v3")])
+    yield served
     double.close()
 
 
