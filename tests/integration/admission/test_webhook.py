@@ -76,6 +76,24 @@ def test_a_fixed_image_is_allowed_and_audited(webhook):
     assert any("pull pressure" in note for note in decision["notes"])
 
 
+@pytest.mark.parametrize(("hosts", "receiving"), [
+    (["ip-10-1-2-10.ec2.internal"], "on the 1 nodes without the image"),  # one of the sim's three nodes
+    (["ip-10-9-9-10.ec2.internal"], "none (0 receiving nodes"),  # a node that is not there
+])
+def test_the_required_node_affinity_decides_which_nodes_would_pull(webhook, hosts, receiving):
+    v1, v3 = webhook.registry.ref("checkout", "v1"), webhook.registry.ref("checkout", "v3")
+    webhook.warm(v1, v3)
+    pinned = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": hosts}]}]}}}
+    sent = webhook.change(v1, v3, affinity=pinned)
+
+    assert response_of(webhook.post(sent), sent["request"]["uid"])["allowed"] is True
+    (record,) = webhook.audit()
+    (decision,) = record.details["decisions"]
+    (pressure,) = [note for note in decision["notes"] if note.startswith("pull pressure")]
+    assert receiving in pressure, decision["notes"]
+
+
 def test_a_namespace_in_warn_mode_is_warned_not_denied(webhook):
     v1, v2 = webhook.registry.ref("checkout", "v1"), webhook.registry.ref("checkout", "v2")
     webhook.warm(v1, v2)
