@@ -135,7 +135,7 @@ def test_failures_are_one_line_each(registry_url, built_image):
     repository = built_image.remote.rsplit(":", 1)[0].split("/", 1)[1]
     missing = "sha256:" + "0" * 64
     unknown = _coroner_error(f"{registry_url}/{repository}@{missing}", "--source", "registry")
-    assert f"image {registry_url}/{repository}:{missing} not found in the registry (MANIFEST_UNKNOWN" in unknown
+    assert f"image {registry_url}/{repository}@{missing} not found in the registry (MANIFEST_UNKNOWN" in unknown
 
 
 def _push_one(registry: Registry, docker_client, built_image) -> tuple[str, str, bytes]:
