@@ -17,7 +17,7 @@ from bot.checks import consumers, facts, revision_health
 from bot.checks.consumers import Workload
 from bot.checks.context import CheckContext
 from bot.checks.pulls import image_registry, registry_auth_kind, registry_error_kind
-from bot.checks.workload import PULL_FAILURES
+from bot.checks.container_state import PULL_FAILURES
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
 from bot.ports import ClusterForbidden, ClusterReadError

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
+from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_looping
 from bot.checks.pulls import parse_pulled, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
@@ -29,14 +30,16 @@ RULES = (
     "no-memory-limit",
     "weak-probe",
 )
-PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
 MAX_LISTED = 20
 
 
 class WorkloadParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    restart_threshold: int = Field(default=5, ge=1, description="Restarts that count as a crash loop without CrashLoopBackOff.")
+    restart_threshold: int = Field(
+        default=RESTART_THRESHOLD, ge=1,
+        description="Restarts that count as a crash loop without CrashLoopBackOff (the rollback decision counts "
+        "with the default: keep it unless the finding should list more or fewer pods than the decision).")
     slow_pull_seconds: float = Field(default=60, gt=0, description="A pull slower than this is slow.")
     tcp_probe_is_weak: bool = Field(default=True, description="Report readiness probes that only open a TCP socket.")
 
@@ -165,7 +168,7 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
         (p, c)
         for p in pods
         for c in p.containers
-        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= params.restart_threshold
+        if crash_looping(c, restart_threshold=params.restart_threshold)
     ]
     if not looping:
         return []
@@ -181,11 +184,16 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
     exit_reason = f"; last exit {last.most_common(1)[0][0]}" if last else ""
     oom = "OOMKilled" in last
     kills = _liveness_kills({p.name for p, _ in looping}, events)
+    looping_pods = {p.name: p for p, _ in looping}
+    # Every pod down at once is an outage; a slow leak's pods serve between their kills.
+    outage = len(looping_pods) == len(pods) and not any(p.ready for p in looping_pods.values())
+    # Without CrashLoopBackOff the containers run long between exits (a slow leak): they restart, not loop.
+    how = "crash-looping" if any(c.state_reason == "CrashLoopBackOff" for _, c in looping) else "restarting again and again"
     return [
         Finding(
             rule="crashloop",
-            severity=Severity.CRITICAL if len({p.name for p, _ in looping}) == len(pods) else Severity.HIGH,
-            title=f"{len({p.name for p, _ in looping})} pods of {where} are crash-looping (container "
+            severity=Severity.CRITICAL if outage else Severity.HIGH,
+            title=f"{len(looping_pods)} pods of {where} are {how} (container "
             f"{', '.join(containers)}, up to {restarts} restarts{exit_reason})",
             evidence={
                 "pods": sorted({p.name for p, _ in looping})[:MAX_LISTED],

@@ -1,0 +1,35 @@
+"""Incident kinds the earlier scenarios left out (files next to this test, each opening with its SRE
+answer), through the official kubernetes client against the sim: a rollout that is stuck or paused, an
+image built for another CPU architecture, a registry failing the re-pulls of running pods, replacement pods
+that are no pull storm, and a slow leak counted once."""
+
+from pathlib import Path
+
+from bot.engine.diagnose import diagnose
+
+HERE = Path(__file__).parent / "scenarios"
+
+
+def run(cluster, playbook, scenario, service, *, images=None):
+    with cluster(HERE / f"{scenario}.yaml") as c:
+        return diagnose(service, cluster=c.reader, playbook=playbook, node_proxy_enabled=True, images=images)
+
+
+def only(d, rule):
+    (found,) = [f for f in d.findings if f.rule == rule]
+    return found
+
+
+def rules(d):
+    return {f.rule for f in d.findings}
+
+
+def test_a_slow_leak_is_counted_the_same_by_the_finding_and_the_rollback_reason(cluster, playbook):
+    d = run(cluster, playbook, "cache-ttl-leak", "ranker")
+    crash = only(d, "crashloop")
+    assert len(crash.evidence["pods"]) == 8 and "8 pods of recs/ranker are restarting again and again" in crash.title
+    assert crash.severity.name == "HIGH"  # they serve between kills
+    assert d.rollback.recommended and d.rollback.revision == 26 and d.rollback.implicated_by == ("crashloop",)
+    assert d.rollback.reason.startswith("pods of revision 27: 8 OOM-killed at their memory limit, where revision "
+                                        "26's did not, and it changed env CACHE_TTL")
+    assert d.cause.summary.startswith("revision 27 (env CACHE_TTL) → containers exit (OOMKilled, status 137)")
