@@ -33,3 +33,18 @@ def test_a_slow_leak_is_counted_the_same_by_the_finding_and_the_rollback_reason(
     assert d.rollback.reason.startswith("pods of revision 27: 8 OOM-killed at their memory limit, where revision "
                                         "26's did not, and it changed env CACHE_TTL")
     assert d.cause.summary.startswith("revision 27 (env CACHE_TTL) → containers exit (OOMKilled, status 137)")
+
+
+def test_running_pods_that_cannot_pull_their_image_again_are_in_the_registrys_blast_radius(cluster, playbook):
+    d = run(cluster, playbook, "registry-502-repulls", "notifier")
+    assert not d.rollback.recommended
+    assert d.rollback.reason.startswith("revision 9 had been live 6 d when its pulls began to fail; its pods fail only "
+                                        "on the registry's side")
+    radius = only(d, "blast-radius")
+    # Their pods are Running: a Pending-only view saw none of them.
+    assert radius.evidence["workloads_hit"] == {"billing/invoicer": 2, "search/indexer": 1}
+    assert radius.evidence["how"] == {"registry-error": 3} and "unseen" not in radius.evidence
+    assert d.cause.summary.startswith("registry.internal:5000 fails pulls (502) → the image cannot be pulled "
+                                      "(502 Bad Gateway) → 2 of 6 pods not ready")
+    assert d.cause.summary.endswith("3 pods of 2 other workloads fail the same pulls")
+    assert d.cause.confidence.name == "HIGH"
