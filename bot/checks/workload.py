@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
 from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_looping
-from bot.checks.pulls import parse_pulled, registry_error_kind, registry_host
+from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
 from bot.checks.context import CheckContext
@@ -40,7 +40,7 @@ class WorkloadParams(BaseModel):
         default=RESTART_THRESHOLD, ge=1,
         description="Restarts that count as a crash loop without CrashLoopBackOff (the rollback decision counts "
         "with the default: keep it unless the finding should list more or fewer pods than the decision).")
-    slow_pull_seconds: float = Field(default=60, gt=0, description="A pull slower than this is slow.")
+    slow_pull_seconds: float = Field(default=SLOW_PULL_SECONDS, gt=0, description="A pull slower than this is slow.")
     tcp_probe_is_weak: bool = Field(default=True, description="Report readiness probes that only open a TCP socket.")
 
 

@@ -48,3 +48,14 @@ def test_running_pods_that_cannot_pull_their_image_again_are_in_the_registrys_bl
                                       "(502 Bad Gateway) → 2 of 6 pods not ready")
     assert d.cause.summary.endswith("3 pods of 2 other workloads fail the same pulls")
     assert d.cause.confidence.name == "HIGH"
+
+
+def test_replacement_pods_of_a_drain_are_no_pull_storm(cluster, playbook):
+    d = run(cluster, playbook, "drain-replacements", "pricing")
+    assert not d.rollback.recommended and d.rollback.reason.startswith("revision 17 has been live 12 d")
+    # 4 pulls of a 750 MB image, pulled in 14 s before, none failing: no pressure on the registry.
+    assert "pull-pressure" not in rules(d)
+    assert d.cause.summary.startswith("node d-2 cordoned → the scheduler cannot place them: 0/4 nodes are available: "
+                                      "1 node(s) were unschedulable, 3 Insufficient memory. → 4 of 8 pods not ready")
+    assert "pulls" not in d.cause.summary
+    assert "smaller image" not in " ".join(f.remediation or "" for f in d.findings)
