@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.checks import facts
+from bot.checks import facts, platform
 from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_looping
 from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
@@ -51,7 +51,7 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     where = f"{ctx.target.namespace}/{ctx.target.name}"
     out: list[Finding] = []
     out += _not_ready(where, dep.replicas, pods, events)
-    out += _crashloop(where, pods, events, params)
+    out += _crashloop(ctx, where, pods, events, params)
     out += _pull_failing(where, pods, events)
     out += _pull_slow(where, events, params)
     out += _evictions(where, pods, events)
@@ -162,7 +162,7 @@ def _kubelet_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[s
             "kubelet_nodes": nodes}
 
 
-def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
+def _crashloop(ctx: CheckContext, where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
                params: WorkloadParams) -> list[Finding]:
     looping: list[tuple[PodSnapshot, ContainerSnapshot]] = [
         (p, c)
@@ -189,6 +189,9 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
     outage = len(looping_pods) == len(pods) and not any(p.ready for p in looping_pods.values())
     # Without CrashLoopBackOff the containers run long between exits (a slow leak): they restart, not loop.
     how = "crash-looping" if any(c.state_reason == "CrashLoopBackOff" for _, c in looping) else "restarting again and again"
+    # Killed for memory or by the kubelet's probe, the binary ran: only other exits may be one that cannot run.
+    arch = platform.of_crash_loop(ctx, looping, events) if not oom and not kills else None
+    arch_evidence = arch.evidence() if arch is not None else {}
     return [
         Finding(
             rule="crashloop",
@@ -204,9 +207,12 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
                 "exit_message": exit_message,
                 "message": message,
                 **kills,
+                **arch_evidence,
             },
             remediation=(
-                "The container is killed for memory: raise its limit or fix the leak."
+                _platform_advice(arch)
+                if arch is not None and arch_evidence
+                else "The container is killed for memory: raise its limit or fix the leak."
                 if oom
                 else "The kubelet restarts containers that fail their liveness probe: compare the probe's "
                 "timeoutSeconds and failureThreshold with how long the endpoint takes under load."
@@ -216,6 +222,20 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
             ),
         )
     ]
+
+
+def _platform_advice(arch: platform.Platforms) -> str:
+    nodes = arch.nodes_text
+    target = arch.node_platforms[0] if len(arch.node_platforms) == 1 else "the nodes' platform"
+    rebuild = (f"rebuild it for {target} (docker buildx build --platform {target}) or publish a multi-arch image "
+               "that includes it; roll back meanwhile.")
+    if arch.image_platform:
+        return f"The image is built for {arch.image_platform} and the nodes run {nodes}: {rebuild}"
+    # "exec format error" without the image's platform: another architecture, or a script the kernel cannot
+    # run (no #! line) — the image's config says which.
+    return (f"The kernel refuses to run the entrypoint (exec format error): a binary built for another CPU "
+            f"architecture than the nodes' ({nodes}), or a script without a #! line. Check the image's "
+            f"platform (docker image inspect --format '{{{{.Os}}}}/{{{{.Architecture}}}}'), then {rebuild}")
 
 
 def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:

@@ -104,8 +104,15 @@ def _exits(crash: Finding) -> str:
         said = crash.evidence.get("liveness_message")
         text = f"the kubelet kills the containers on failed liveness probes ({kills}×)"
         return f"{text}: {_tail(str(said))}" if said else text
-    message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     text = f"containers exit ({reason}{code})"
+    nodes = ", ".join(str(p) for p in crash.evidence.get("node_platforms") or ()) or "unknown"
+    if platform := crash.evidence.get("image_platform"):
+        # The exit status says nothing of why; the image's platform against the nodes' does.
+        return f"{text}: the image is {platform}, the nodes are {nodes}"
+    if crash.evidence.get("exec_format_error"):
+        return (f"{text}: exec format error: the binary is built for another CPU architecture than the nodes "
+                f"({nodes}), or is a script without a #! line")
+    message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     return f"{text}: {_tail(_reason_line(str(message)))}" if message and "back-off" not in str(message).lower() else text
 
 

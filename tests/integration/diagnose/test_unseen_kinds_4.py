@@ -6,12 +6,17 @@ that are no pull storm, and a slow leak counted once."""
 from pathlib import Path
 
 from bot.engine.diagnose import diagnose
+from bot.images.mirrors import parse_mirrors
+from bot.images.registry_reader import RegistryImageReader
 
 HERE = Path(__file__).parent / "scenarios"
 
 
-def run(cluster, playbook, scenario, service, *, images=None):
+def run(cluster, playbook, scenario, service, *, registry=False):
+    """`registry`: read images as production does, RegistryImageReader through the sim's registry as mirror."""
     with cluster(HERE / f"{scenario}.yaml") as c:
+        images = RegistryImageReader(mirrors=parse_mirrors(c.sim.mirror_setting().partition("=")[2])) \
+            if registry else None
         return diagnose(service, cluster=c.reader, playbook=playbook, node_proxy_enabled=True, images=images)
 
 
@@ -59,3 +64,32 @@ def test_replacement_pods_of_a_drain_are_no_pull_storm(cluster, playbook):
                                       "1 node(s) were unschedulable, 3 Insufficient memory. → 4 of 8 pods not ready")
     assert "pulls" not in d.cause.summary
     assert "smaller image" not in " ".join(f.remediation or "" for f in d.findings)
+
+
+def test_an_image_built_for_arm64_on_amd64_nodes_is_named_from_its_config(cluster, playbook):
+    d = run(cluster, playbook, "arm64-image", "transcoder", registry=True)
+    assert d.rollback.recommended and d.rollback.revision == 11 and d.rollback.implicated_by == ("crashloop",)
+    crash = only(d, "crashloop")
+    assert (crash.evidence["image_platform"], crash.evidence["node_platforms"]) == ("linux/arm64", ["linux/amd64"])
+    assert crash.evidence["platform_image"] == "registry.internal:5000/transcoder:3.2.0"
+    assert "rebuild it for linux/amd64" in crash.remediation
+    assert d.cause.summary.startswith("revision 12 (image transcoder:3.1.4 -> transcoder:3.2.0) → containers exit "
+                                      "(Error, status 1): the image is linux/arm64, the nodes are linux/amd64 →")
+
+
+def test_the_same_image_unread_says_nothing_it_cannot_know(cluster, playbook):
+    d = run(cluster, playbook, "arm64-image", "transcoder")
+    crash = only(d, "crashloop")
+    assert "image_platform" not in crash.evidence and "exec_format_error" not in crash.evidence
+    assert "(Error, status 1) →" in d.cause.summary
+
+
+def test_exec_format_error_in_the_exit_message_is_explained_when_the_image_cannot_be_read(cluster, playbook):
+    d = run(cluster, playbook, "exec-format-unreadable", "report-worker", registry=True)
+    assert d.rollback.recommended and d.rollback.revision == 3
+    crash = only(d, "crashloop")
+    assert crash.evidence["exec_format_error"] is True and "image_platform" not in crash.evidence
+    assert "registry.internal:5000" in crash.evidence["image_unread"]  # why it was not read: said, not guessed
+    assert "exec format error" in crash.remediation and "#! line" in crash.remediation
+    assert ("containers exit (Error, status 255): exec format error: the binary is built for another CPU "
+            "architecture than the nodes (linux/amd64), or is a script without a #! line →") in d.cause.summary
