@@ -93,3 +93,34 @@ def test_exec_format_error_in_the_exit_message_is_explained_when_the_image_canno
     assert "exec format error" in crash.remediation and "#! line" in crash.remediation
     assert ("containers exit (Error, status 255): exec format error: the binary is built for another CPU "
             "architecture than the nodes (linux/amd64), or is a script without a #! line →") in d.cause.summary
+
+
+def test_a_rollout_past_its_deadline_on_full_nodes_is_stuck_not_rolled_back(cluster, playbook):
+    d = run(cluster, playbook, "rollout-deadline-full-nodes", "search-api")
+    assert not d.rollback.recommended
+    assert d.rollback.reason == ("revision 15 has been live 30 min; its pods fail only for reasons outside it "
+                                 "(2 unschedulable), not by themselves")
+    halted = only(d, "rollout-stuck")
+    assert halted.title == ("The rollout of revision 15 of catalog/search-api is stuck since 2025-08-12 11:10 "
+                            "(ProgressDeadlineExceeded): 2 of 2 new pods not ready (2 unschedulable); revision 14 "
+                            "still serves 8 ready of 8 pods")
+    assert (halted.evidence["old_ready"], halted.severity.name) == (8, "MEDIUM")
+    assert d.cause.summary == ("the rollout of revision 15, stuck since 2025-08-12 11:10 (ProgressDeadlineExceeded) → "
+                               "the scheduler cannot place them: 0/4 nodes are available: 4 Insufficient memory. → "
+                               "2 of 10 pods not ready (mostly Pending), revision 14 still serves 8 ready pods")
+    assert d.cause.confidence.name == "MEDIUM"
+
+
+def test_a_paused_rollout_whose_new_pods_crash_is_rolled_back_after_a_resume(cluster, playbook):
+    d = run(cluster, playbook, "rollout-paused-half", "cart-api")
+    assert d.rollback.recommended and d.rollback.revision == 7 and d.rollback.implicated_by == ("crashloop",)
+    halted = only(d, "rollout-stuck")
+    assert halted.title.startswith("The rollout of revision 8 of shop/cart-api is paused since 2025-08-14 13:06 "
+                                   "with 3 of 6 pods updated, 0 ready (3 crash-loop); revision 7 still serves 3 ready")
+    candidate = only(d, "rollback-candidate")
+    assert candidate.remediation.startswith("`kubectl rollout resume deployment/cart-api -n shop`, then `kubectl "
+                                            "rollout undo deployment/cart-api -n shop --to-revision=7`")
+    assert d.cause.summary.startswith("revision 8 (env CART_STORE; image cart-api:2.6.0 -> cart-api:2.7.0) → "
+                                      "containers exit (Error, status 1): fatal: store: dial tcp")
+    assert d.cause.summary.endswith("the rollout of revision 8, paused since 2025-08-14 13:06 with 3 of 6 pods "
+                                    "updated, revision 7 still serves 3 ready pods")
