@@ -21,6 +21,7 @@ from bot.cluster.snapshots import (
     selector_string,
 )
 from bot.checks.context import CheckContext
+from bot.images.model import ImageManifest
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
 
@@ -192,6 +193,28 @@ class ImageSize:
     source: str  # "node status.images" | "registry manifest (compressed)" | "unknown"
 
 
+@dataclass(frozen=True)
+class ImageRead:
+    """The image reader's manifest of one ref, or why there is none (no reader, or its error)."""
+
+    manifest: ImageManifest | None
+    error: str | None = None
+
+
+def image_manifest(ctx: CheckContext, ref: str) -> ImageRead:
+    """The manifest and config of `ref` through the run's image reader, read once per run."""
+
+    def compute() -> ImageRead:
+        if ctx.images is None:
+            return ImageRead(None, "no image reader")
+        try:
+            return ImageRead(ctx.images.manifest(ref))
+        except ImageReadError as exc:
+            return ImageRead(None, str(exc))
+
+    return ctx.memo(("image-manifest", ref), compute)
+
+
 def image_size(ctx: CheckContext, ref: str) -> ImageSize:
     """From the nodes' `status.images` (what the runtime stores), else the image reader's manifest."""
 
@@ -199,14 +222,11 @@ def image_size(ctx: CheckContext, ref: str) -> ImageSize:
         sizes = _node_image_sizes(ctx).get(normalize_ref(ref))
         if sizes:
             return ImageSize(max(sizes), "node status.images")
-        if ctx.images is not None:
-            try:
-                manifest = ctx.images.manifest(ref)
-            except ImageReadError:
-                return ImageSize(None, "unknown")
-            compressed = any(layer.compressed for layer in manifest.layers)
-            return ImageSize(manifest.size_bytes, "registry manifest (compressed)" if compressed else "image reader")
-        return ImageSize(None, "unknown")
+        manifest = image_manifest(ctx, ref).manifest
+        if manifest is None:
+            return ImageSize(None, "unknown")
+        compressed = any(layer.compressed for layer in manifest.layers)
+        return ImageSize(manifest.size_bytes, "registry manifest (compressed)" if compressed else "image reader")
 
     return ctx.memo(("image-size", ref), compute)
 

@@ -4,6 +4,11 @@ pull-pressure is the amplification that takes a registry down: every pod schedul
 the image pulls all of it, and an autoscaler adding pods multiplies that. It is computed as
 image size × pods that still have to pull it (pending, or on a node whose `status.images` lacks it),
 plus the pods the HPA wants but has not created yet, and what scaling to max would add.
+
+Pods that pull are not a pressure by themselves: a drained or lost node's pods are replaced and pull their
+image once, which registries are built for. The finding is made only when the pulls are a pressure: a storm
+(many concurrent pulls of a large image, or more bytes than `pull_pressure_high_bytes`), or pulls of this
+image that already strain (failing, slow, or waiting for the node's pull slot, or the registry erroring).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
-from bot.checks.pulls import parse_pulled
-from bot.cluster.snapshots import HpaSnapshot
+from bot.checks.container_state import pulling_fails
+from bot.checks.pulls import SLOW_PULL_SECONDS, PullRecord, parse_pulled, registry_error_kind
+from bot.cluster.snapshots import EventSnapshot, HpaSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
 from bot.checks.context import CheckContext
 from bot.ports import ClusterForbidden
@@ -31,6 +37,8 @@ class HpaParams(BaseModel):
     fast_growth_ratio: float = Field(default=2.0, gt=1, description="desired / current that counts as scaling fast.")
     pull_pressure_medium_bytes: int = Field(default=1_000_000_000, ge=0)
     pull_pressure_high_bytes: int = Field(default=10_000_000_000, ge=0)
+    storm_pods: int = Field(default=5, ge=1, description="Concurrent pulls of a large image that make a storm.")
+    large_image_bytes: int = Field(default=1_000_000_000, ge=0, description="An image at least this big is large.")
 
 
 def run(ctx: CheckContext, params: HpaParams) -> list[Finding]:
@@ -134,11 +142,17 @@ def _pull_pressure(ctx: CheckContext, hpas: list[HpaSnapshot], params: HpaParams
     )
     if severity is None:
         return None
+    events = facts.readable_service_events(ctx, "hpa")
     pulls = [
-        r for e in facts.readable_service_events(ctx, "hpa") if e.reason == "Pulled"
+        r for e in events if e.reason == "Pulled"
         for r in [parse_pulled(e.message)]
         if r and r.seconds and not r.cached and facts.normalize_ref(r.image) == facts.normalize_ref(image)
     ]
+    storm = (pods_now >= params.storm_pods and size.bytes >= params.large_image_bytes) or (
+        pending_bytes >= params.pull_pressure_high_bytes)
+    strain = _strain(facts.pods(ctx), events, pulls, image)
+    if not storm and not strain:
+        return None  # pods that pull once, from a registry that serves them in time: no pressure
     egress = None
     if pulls:
         # The registry serves every puller at once: bytes pending over the typical pull time.
@@ -167,7 +181,28 @@ def _pull_pressure(ctx: CheckContext, hpas: list[HpaSnapshot], params: HpaParams
             "pods_to_max": to_max,
             "bytes_if_max": size.bytes * (pods_now + to_max),
             "registry_egress_bytes_per_second": round(egress) if egress else None,
+            "storm": storm,
+            "strain": strain,
         },
         remediation="Stop the amplification first: pin the HPA (maxReplicas = current) and roll back to the "
         "smaller image, so new pods stop pulling gigabytes from the registry.",
     )
+
+
+def _strain(pods: list[PodSnapshot], events: list[EventSnapshot], pulls: list[PullRecord], image: str) -> list[str]:
+    """What says the pulls of `image` already strain: pods that cannot pull it, pulls slower than
+    SLOW_PULL_SECONDS (waiting for the node's pull slot included), the registry answering pulls with errors."""
+    wanted = facts.normalize_ref(image)
+    out = []
+    failing = sum(1 for p in pods for c in p.containers if pulling_fails(c) and facts.normalize_ref(c.image) == wanted)
+    if failing:
+        out.append(f"{failing} failing")
+    slow = [r for r in pulls if max(r.seconds or 0, r.total_seconds or 0) >= SLOW_PULL_SECONDS]
+    if slow:
+        out.append(f"{len(slow)} slow (over {SLOW_PULL_SECONDS:g}s)")
+    errors = sum(e.count for e in events if e.type == "Warning" and "pull" in e.message.lower()
+                 and registry_error_kind(e.message))
+    if errors:
+        out.append(f"{errors} registry errors")
+    return out
+

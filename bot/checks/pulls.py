@@ -23,6 +23,11 @@ _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
+# A pull slower than this, pull included or waiting for the node's pull slot, is slow: every new pod waits
+# that long (the workload check's `slow_pull_seconds` default, and what tells the HPA check a pull is strained).
+SLOW_PULL_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class PullRecord:
     image: str

@@ -3,9 +3,12 @@ refusing the credentials), which other workloads' pulls fail on the same registr
 
 A registry that is down, or a pull token that expired, fails every workload pulling from it; a tag that
 does not exist fails one. Counting the others is what tells the two apart for the on-call, and what says
-the revision is not to blame. Pods are read cluster-wide, Pending only (a pod whose image never arrived has
-never started: the field selector keeps a big cluster's list small); "Back-off pulling image" does not say
-why, so the pods' `Failed` pull events do.
+the revision is not to blame. Two kinds of pods wait on a pull: new ones, Pending (read cluster-wide with a
+field selector that keeps a big cluster's list small), and running ones whose container exited and must
+pull its image again (imagePullPolicy Always, or a node that garbage-collected it): their pod stays Running
+while the container waits in ImagePullBackOff. Those are found through the cluster-wide `Failed` pull
+events, which name them, and read from their namespaces only. "Back-off pulling image" does not say why a
+pull fails, so the same events do.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from bot.checks import consumers, facts, revision_health
 from bot.checks.consumers import Workload
 from bot.checks.context import CheckContext
 from bot.checks.pulls import image_registry, registry_auth_kind, registry_error_kind
-from bot.checks.workload import PULL_FAILURES
+from bot.checks.container_state import PULL_FAILURES
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
 from bot.ports import ClusterForbidden, ClusterReadError
@@ -27,6 +30,9 @@ PENDING = "status.phase=Pending"
 PULL_EVENTS = "involvedObject.kind=Pod,type=Warning,reason=Failed"
 SOURCE = "pod statuses and pull events"
 MAX_LISTED = 20
+# Namespaces read for running pods that pull again: a registry down for everyone names many, and each is
+# one list call; past this many, the pods in them are not counted and the finding says so.
+MAX_NAMESPACES = 20
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,13 @@ def blast_radius(ctx: CheckContext) -> Finding | None:
     trouble = _trouble(ctx)
     if trouble is None:
         return None
-    mine = {p.name for p in facts.pods(ctx)}
+    mine = {(ctx.target.namespace, p.name) for p in facts.pods(ctx)}
     unseen = None
     try:
-        pending = [p for p in ctx.cluster.list_pods(None, field_selector=PENDING) if p.name not in mine]
-        candidates = [p for p in pending if _pulls_from(p, trouble.hosts)]
-        events = _pull_events(ctx) if candidates else []
+        pending = [p for p in ctx.cluster.list_pods(None, field_selector=PENDING) if (p.namespace, p.name) not in mine]
+        events = _pull_events(ctx)
+        running, unseen = _pulling_again(ctx, events, skip=mine | {(p.namespace, p.name) for p in pending})
+        candidates = [p for p in pending + running if _pulls_from(p, trouble.hosts)]
     except ClusterForbidden as exc:
         ctx.forbidden("neighbours", exc)
         candidates, events, unseen = [], [], f"other workloads' pods ({exc.verb} {exc.resource} is forbidden)"
@@ -95,6 +102,23 @@ def _pulls_from(pod: PodSnapshot, hosts: tuple[str, ...]) -> bool:
 
 def _pull_events(ctx: CheckContext) -> list[EventSnapshot]:
     return ctx.cluster.list_events(None, field_selector=PULL_EVENTS)
+
+
+def _pulling_again(ctx: CheckContext, events: list[EventSnapshot],
+                   *, skip: set[tuple[str, str]]) -> tuple[list[PodSnapshot], str | None]:
+    """The pods past Pending that the failed-pull events name: running pods whose container waits on its
+    image again. Read per namespace named, at most MAX_NAMESPACES of them (what is left unread is said)."""
+    named = {(e.namespace, e.involved_name) for e in events if e.involved_kind == "Pod" and e.namespace
+             and "pull" in e.message.lower()} - skip
+    namespaces = sorted({ns for ns, _ in named if ns is not None})
+    unseen = None
+    if len(namespaces) > MAX_NAMESPACES:
+        unseen = (f"running pods re-pulling in {len(namespaces) - MAX_NAMESPACES} more namespaces "
+                  f"(read at most {MAX_NAMESPACES})")
+        namespaces = namespaces[:MAX_NAMESPACES]
+    found = [p for ns in namespaces for p in ctx.cluster.list_pods(ns)
+             if (p.namespace, p.name) in named]
+    return found, unseen
 
 
 def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.checks.pulls import image_repository, registry_auth_kind, registry_error_kind
-from bot.checks.workload import PULL_FAILURES
+from bot.checks.container_state import CONFIG_ERRORS, PULL_FAILURES, crash_looping
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, PodSnapshot
 from bot.units import QuantityError, parse_quantity
 
@@ -29,9 +29,6 @@ OWN_FAILURES = ("crash-loop", "oom-killed", "pull-error", "config-error", "probe
 NODE_LEVEL_FAILURES = ("evicted", "unschedulable", "node-not-ready", "system-oom", "registry-error", "registry-auth",
                        "sandbox-error")
 REGISTRY_FAILURES = ("registry-error", "registry-auth")
-CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
-RESTART_THRESHOLD = 5
-OOM_RESTARTS = 2  # OOM kills that repeat: a container killed once may have met a spike
 
 
 # Event kinds that only restate what a pod failing now shows: the scheduler's FailedScheduling of a pod that
@@ -57,9 +54,7 @@ def pod_failure(pod: PodSnapshot, nodes: Mapping[str, NodeSnapshot]) -> str | No
             return pull_failure(c.state_message or "")
         if c.state == "waiting" and c.state_reason in CONFIG_ERRORS:
             return "config-error"
-        # A slow leak is killed every half hour: below the crash-loop threshold, but the same failure.
-        repeated_oom = c.last_terminated_reason == "OOMKilled" and (c.restart_count or 0) >= OOM_RESTARTS
-        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= RESTART_THRESHOLD or repeated_oom:
+        if crash_looping(c):
             if c.last_terminated_reason == "OOMKilled":
                 # Without a limit the container's cgroup has none: only the node's OOM killer kills it.
                 return "oom-killed" if c.memory_limit else "system-oom"

@@ -20,14 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from typing import Any
 
-from bot.checks import facts, revision_health
+from bot.checks import facts, revision_health, rollout_progress
 from bot.cluster.rollback import rollback_patch
 from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
 from bot.domain import Finding, RollbackCandidate, Severity
 from bot.checks.context import CheckContext
 from bot.ports import ClusterReadError
 
-RULES = ("image-size-regression", "rollback-candidate")
+RULES = ("image-size-regression", "rollback-candidate", "rollout-stuck")
 
 
 class RolloutParams(BaseModel):
@@ -235,6 +235,10 @@ def run(ctx: CheckContext, params: RolloutParams) -> list[Finding]:
     if regression is not None:
         out.append(regression)
     out += _rollback(ctx, current, regression is not None, params)
+    halted = rollout_progress.stuck(ctx, facts.deployment(ctx), current.replicaset,
+                                    [r.replicaset for r in revs if not r.current])
+    if halted is not None:
+        out.append(halted)
     return out
 
 
@@ -330,6 +334,9 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
                 "candidates": listing,
                 "implication": why,
             },
-            remediation=f"`{recommended.undo_command}` (not applied: Coroner only recommends).",
+            remediation=(f"`kubectl rollout resume deployment/{dep.name} -n {dep.namespace}`, then "
+                         f"`{recommended.undo_command}` (kubectl refuses to roll back a paused Deployment; not "
+                         "applied: Coroner only recommends)." if dep.paused
+                         else f"`{recommended.undo_command}` (not applied: Coroner only recommends)."),
         )
     ]

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.checks import facts
-from bot.checks.pulls import parse_pulled, registry_error_kind, registry_host
+from bot.checks import facts, platform
+from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_looping
+from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
 from bot.checks.context import CheckContext
@@ -29,15 +30,17 @@ RULES = (
     "no-memory-limit",
     "weak-probe",
 )
-PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
 MAX_LISTED = 20
 
 
 class WorkloadParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    restart_threshold: int = Field(default=5, ge=1, description="Restarts that count as a crash loop without CrashLoopBackOff.")
-    slow_pull_seconds: float = Field(default=60, gt=0, description="A pull slower than this is slow.")
+    restart_threshold: int = Field(
+        default=RESTART_THRESHOLD, ge=1,
+        description="Restarts that count as a crash loop without CrashLoopBackOff (the rollback decision counts "
+        "with the default: keep it unless the finding should list more or fewer pods than the decision).")
+    slow_pull_seconds: float = Field(default=SLOW_PULL_SECONDS, gt=0, description="A pull slower than this is slow.")
     tcp_probe_is_weak: bool = Field(default=True, description="Report readiness probes that only open a TCP socket.")
 
 
@@ -48,7 +51,7 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     where = f"{ctx.target.namespace}/{ctx.target.name}"
     out: list[Finding] = []
     out += _not_ready(where, dep.replicas, pods, events)
-    out += _crashloop(where, pods, events, params)
+    out += _crashloop(ctx, where, pods, events, params)
     out += _pull_failing(where, pods, events)
     out += _pull_slow(where, events, params)
     out += _evictions(where, pods, events)
@@ -159,13 +162,13 @@ def _kubelet_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[s
             "kubelet_nodes": nodes}
 
 
-def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
+def _crashloop(ctx: CheckContext, where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
                params: WorkloadParams) -> list[Finding]:
     looping: list[tuple[PodSnapshot, ContainerSnapshot]] = [
         (p, c)
         for p in pods
         for c in p.containers
-        if c.state_reason == "CrashLoopBackOff" or (c.restart_count or 0) >= params.restart_threshold
+        if crash_looping(c, restart_threshold=params.restart_threshold)
     ]
     if not looping:
         return []
@@ -181,11 +184,19 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
     exit_reason = f"; last exit {last.most_common(1)[0][0]}" if last else ""
     oom = "OOMKilled" in last
     kills = _liveness_kills({p.name for p, _ in looping}, events)
+    looping_pods = {p.name: p for p, _ in looping}
+    # Every pod down at once is an outage; a slow leak's pods serve between their kills.
+    outage = len(looping_pods) == len(pods) and not any(p.ready for p in looping_pods.values())
+    # Without CrashLoopBackOff the containers run long between exits (a slow leak): they restart, not loop.
+    how = "crash-looping" if any(c.state_reason == "CrashLoopBackOff" for _, c in looping) else "restarting again and again"
+    # Killed for memory or by the kubelet's probe, the binary ran: only other exits may be one that cannot run.
+    arch = platform.of_crash_loop(ctx, looping, events) if not oom and not kills else None
+    arch_evidence = arch.evidence() if arch is not None else {}
     return [
         Finding(
             rule="crashloop",
-            severity=Severity.CRITICAL if len({p.name for p, _ in looping}) == len(pods) else Severity.HIGH,
-            title=f"{len({p.name for p, _ in looping})} pods of {where} are crash-looping (container "
+            severity=Severity.CRITICAL if outage else Severity.HIGH,
+            title=f"{len(looping_pods)} pods of {where} are {how} (container "
             f"{', '.join(containers)}, up to {restarts} restarts{exit_reason})",
             evidence={
                 "pods": sorted({p.name for p, _ in looping})[:MAX_LISTED],
@@ -196,9 +207,12 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
                 "exit_message": exit_message,
                 "message": message,
                 **kills,
+                **arch_evidence,
             },
             remediation=(
-                "The container is killed for memory: raise its limit or fix the leak."
+                _platform_advice(arch)
+                if arch is not None and arch_evidence
+                else "The container is killed for memory: raise its limit or fix the leak."
                 if oom
                 else "The kubelet restarts containers that fail their liveness probe: compare the probe's "
                 "timeoutSeconds and failureThreshold with how long the endpoint takes under load."
@@ -208,6 +222,20 @@ def _crashloop(where: str, pods: list[PodSnapshot], events: list[EventSnapshot],
             ),
         )
     ]
+
+
+def _platform_advice(arch: platform.Platforms) -> str:
+    nodes = arch.nodes_text
+    target = arch.node_platforms[0] if len(arch.node_platforms) == 1 else "the nodes' platform"
+    rebuild = (f"rebuild it for {target} (docker buildx build --platform {target}) or publish a multi-arch image "
+               "that includes it; roll back meanwhile.")
+    if arch.image_platform:
+        return f"The image is built for {arch.image_platform} and the nodes run {nodes}: {rebuild}"
+    # "exec format error" without the image's platform: another architecture, or a script the kernel cannot
+    # run (no #! line) — the image's config says which.
+    return (f"The kernel refuses to run the entrypoint (exec format error): a binary built for another CPU "
+            f"architecture than the nodes' ({nodes}), or a script without a #! line. Check the image's "
+            f"platform (docker image inspect --format '{{{{.Os}}}}/{{{{.Architecture}}}}'), then {rebuild}")
 
 
 def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:

@@ -61,6 +61,9 @@ class ImageManifest:
     architecture: str | None = None
     os: str | None = None
     created: datetime | None = None
+    # "os/arch" of every image a multi-arch index offers, when the ref named an index (the reader chose one
+    # of them for its own platform; a node of another listed platform pulls that one instead). Empty: one image.
+    platforms: tuple[str, ...] = ()
 
     @property
     def size_bytes(self) -> int:

@@ -310,9 +310,12 @@ class RegistryImageReader:
         digest = headers.get("Docker-Content-Digest")
         digest = digest if is_digest(digest) else None
         media_type = headers.get("Content-Type", "").split(";")[0]
+        offered: tuple[str, ...] = ()
         try:
             if oci.is_index(document, media_type):
-                chosen = self._pick_platform(image_ref, oci.parse_index(document))
+                listed = oci.parse_index(document)
+                offered = tuple(f"{m.os}/{m.architecture}" for m in listed if m.os != "unknown")
+                chosen = self._pick_platform(image_ref, listed)
                 digest = chosen.digest
                 document, _ = self._json(image_ref, self._url(image_ref, "manifests", digest), limit=MAX_MANIFEST_BYTES,
                                          deadline=deadline, what=f"the {self._os}/{self._arch} manifest of {ref}", accept=ACCEPT)
@@ -344,6 +347,7 @@ class RegistryImageReader:
             architecture=config.architecture,
             os=config.os,
             created=config.created,
+            platforms=offered,
         )
 
     def _pick_platform(self, ref: ImageRef, manifests: tuple[oci.Descriptor, ...]) -> oci.Descriptor:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
-from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, growth_ratio, on_service
+from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, growth_ratio, on_service, when
 from bot.units import human_bytes, plural
 
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
@@ -82,6 +82,8 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
     if never_ran and ready is not None and (held := _held_back(ready)) is not None:
         chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
+    if (halted := first(findings, "rollout-stuck")) is not None:
+        chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
     chain += _amplifiers(findings)
     ruled_out = []
     if not any(first(findings, r) for r in ("node-pressure", "node-not-ready", "node-disk-high")):
@@ -104,8 +106,15 @@ def _exits(crash: Finding) -> str:
         said = crash.evidence.get("liveness_message")
         text = f"the kubelet kills the containers on failed liveness probes ({kills}×)"
         return f"{text}: {_tail(str(said))}" if said else text
-    message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     text = f"containers exit ({reason}{code})"
+    nodes = ", ".join(str(p) for p in crash.evidence.get("node_platforms") or ()) or "unknown"
+    if platform := crash.evidence.get("image_platform"):
+        # The exit status says nothing of why; the image's platform against the nodes' does.
+        return f"{text}: the image is {platform}, the nodes are {nodes}"
+    if crash.evidence.get("exec_format_error"):
+        return (f"{text}: exec format error: the binary is built for another CPU architecture than the nodes "
+                f"({nodes}), or is a script without a #! line")
+    message = crash.evidence.get("exit_message") or crash.evidence.get("message")
     return f"{text}: {_tail(_reason_line(str(message)))}" if message and "back-off" not in str(message).lower() else text
 
 
@@ -346,6 +355,11 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         # Nothing fails inside the pods: they are not placed (a taint, a shortage) or not created.
         mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
+    if (halted := first(findings, "rollout-stuck")) is not None:
+        # The rollout waits on pods held back from outside it: it is what is stuck, and the old revision's
+        # pods are what still serves.
+        chain.insert(0, CauseLink("trigger", _halted(halted), ("rollout-stuck",)))
+        chain.append(CauseLink("symptom", _serving(halted), ("rollout-stuck",)))
     cordoned = _cordoned_in_the_way(findings)
     if cordoned is not None:
         # The scheduler names cordoned nodes among those it could not use: taking them out of service
@@ -356,10 +370,30 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):
         chain.insert(0, CauseLink("trigger", f"load beyond the memory limit ({_hpa_text(hpa)})", ("hpa-scaling",)))
         return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
+    if halted is not None:
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     # What changed outside the rollout (a dependency, the data, a secret) is not seen: say so, list what was.
     chain.insert(0, CauseLink("trigger", decision.reason, ()))
     candidates = tuple(f.title for f in findings if f.rule in OWN_RULES)
     return _cause(chain, _ruled_out_revision(decision), Confidence.LOW, candidates)
+
+
+def _halted(stuck: Finding) -> str:
+    """"the rollout of revision 15, stuck since 2025-08-12 11:10 (ProgressDeadlineExceeded)"."""
+    ev = stuck.evidence
+    since = when(ev.get("since"))
+    at = f" since {since:%Y-%m-%d %H:%M}" if since else ""
+    if ev.get("paused"):
+        return (f"the rollout of revision {ev.get('revision')}, paused{at} with {ev.get('new_pods')} of "
+                f"{ev.get('desired')} pods updated")
+    return f"the rollout of revision {ev.get('revision')}, stuck{at} (ProgressDeadlineExceeded)"
+
+
+def _serving(stuck: Finding) -> str:
+    old = [o for o in stuck.evidence.get("old") or () if isinstance(o, dict)]
+    if not old:
+        return "no older revision left serving"
+    return "; ".join(f"revision {o.get('revision')} still serves {o.get('ready')} ready pods" for o in old)
 
 
 def _cordoned_in_the_way(findings: Sequence[Finding]) -> CauseLink | None:

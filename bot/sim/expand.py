@@ -188,6 +188,8 @@ def _fs_block(total: int, used: int, inodes: int, inodes_used: int, now: datetim
     }
 
 
+PROGRESS_DEADLINE_SECONDS = 600  # the Deployment default: a rollout without progress for this long has failed
+
 DEFAULT_PROCESSES = 4  # per container, when a pod group gives no `processes`
 NODE_PROCESSES = 180  # the node's own (systemd, kubelet, the runtime, kernel threads): curproc beyond the pods'
 _DEFAULT_CONTAINER_STATS = ContainerStatsSpec(memory=268_435_456, rootfs=24_576, logs=1_048_576)
@@ -404,16 +406,24 @@ class _Workload:
         meta = object_meta(dep.name, dep.namespace, dep.created, "Deployment", labels=dict(dep.labels),
                      annotations=annotations)
         meta["generation"] = current.revision + 3
-        progressing: dict[str, Any] = (
-            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-             "message": f'ReplicaSet "{rs_name}" has timed out progressing.'}
-            if dep.progress_deadline_exceeded else
-            {"type": "Progressing", "status": "True",
-             "reason": "NewReplicaSetAvailable" if updated and ready >= dep.replicas else "ReplicaSetUpdated",
-             "message": (f'ReplicaSet "{rs_name}" has successfully progressed.' if ready >= dep.replicas
-                         else f'ReplicaSet "{rs_name}" is progressing.')}
-        )
-        progressing.update({"lastUpdateTime": ts(self.now), "lastTransitionTime": ts(current.created)})
+        # The controller's Progressing condition: Unknown/DeploymentPaused from the pause on (the deadline
+        # is not checked while paused), False/ProgressDeadlineExceeded once progressDeadlineSeconds passed
+        # without progress (from the rollout's start here: its new pods never became available).
+        since = current.created
+        if dep.paused:
+            since = dep.paused_since or current.created
+            progressing: dict[str, Any] = {"type": "Progressing", "status": "Unknown", "reason": "DeploymentPaused",
+                                           "message": "Deployment is paused"}
+        elif dep.progress_deadline_exceeded:
+            since = min(current.created + timedelta(seconds=PROGRESS_DEADLINE_SECONDS), self.now)
+            progressing = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                           "message": f'ReplicaSet "{rs_name}" has timed out progressing.'}
+        else:
+            progressing = {"type": "Progressing", "status": "True",
+                           "reason": "NewReplicaSetAvailable" if updated and ready >= dep.replicas else "ReplicaSetUpdated",
+                           "message": (f'ReplicaSet "{rs_name}" has successfully progressed.' if ready >= dep.replicas
+                                       else f'ReplicaSet "{rs_name}" is progressing.')}
+        progressing.update({"lastUpdateTime": ts(self.now), "lastTransitionTime": ts(since)})
         status: dict[str, Any] = {
             "observedGeneration": meta["generation"], "replicas": len(all_live), "updatedReplicas": updated,
             "readyReplicas": ready, "availableReplicas": ready,
@@ -433,7 +443,7 @@ class _Workload:
             "template": {**self.templates[current.revision],
                          "metadata": {"creationTimestamp": None, "labels": dict(self.pod_labels)}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
-            "revisionHistoryLimit": dep.revision_history_limit, "progressDeadlineSeconds": 600,
+            "revisionHistoryLimit": dep.revision_history_limit, "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
         }
         if dep.paused:
             spec["paused"] = True

@@ -337,12 +337,15 @@ class DeploymentSpec(PodTemplateExtras):
     replicas: int = 1
     revision_history_limit: int = 10
     paused: bool = False
+    paused_since: datetime | None = Field(default=None, description="when `kubectl rollout pause` ran (the "
+                                          "Progressing condition's DeploymentPaused transition); default: the "
+                                          "current revision's creation")
     progress_deadline_exceeded: bool = False
     container: ContainerSpec = Field(default_factory=ContainerSpec)
     revisions: list[RevisionSpec]
     pods: list[PodGroupSpec] = Field(default_factory=list)
 
-    _tz = field_validator("created")(_aware)
+    _tz = field_validator("created", "paused_since")(_aware)
 
     @model_validator(mode="after")
     def _revisions(self) -> DeploymentSpec:

@@ -55,12 +55,32 @@ def test_crashloop_after_bad_config(healthy, ctx_of):
 
 def test_oomkilled_crashloop_points_at_memory(healthy, ctx_of):
     healthy.pods = [
-        pod(p.name, labels={"app": "user-profile-service"}, owner=p.owners[0].name,
-            containers=[container(restarts=9, last_terminated="OOMKilled")])
+        pod(p.name, labels={"app": "user-profile-service"}, owner=p.owners[0].name, ready=False,
+            containers=[container(state="waiting", reason="CrashLoopBackOff", ready=False, restarts=9,
+                                  last_terminated="OOMKilled")])
         for p in healthy.pods
     ]
     crash = by_rule(workload.run(ctx_of(healthy), workload.WorkloadParams()))["crashloop"][0]
     assert crash.severity is Severity.CRITICAL and "memory" in crash.remediation
+    assert "are crash-looping" in crash.title
+
+
+def test_a_slow_leak_counts_every_pod_oom_killed_twice_as_the_rollback_decision_does(healthy, ctx_of):
+    from bot.checks import revision_health
+
+    restarts = [2, 1]  # the healthy world's two pods: killed twice (a leak), killed once (a spike)
+    healthy.pods = [
+        pod(p.name, labels={"app": "user-profile-service"}, owner=p.owners[0].name,
+            containers=[container(restarts=n, last_terminated="OOMKilled")])
+        for p, n in zip(healthy.pods, restarts, strict=True)
+    ]
+    crash = by_rule(workload.run(ctx_of(healthy), workload.WorkloadParams()))["crashloop"][0]
+    looping = [healthy.pods[0].name]
+    assert crash.evidence["pods"] == looping
+    # The same pods, by the decision's own reading of them: one definition.
+    assert sorted(p.name for p in healthy.pods if revision_health.pod_failure(p, {}) == "oom-killed") == looping
+    # Ready between kills: restarting, not an outage.
+    assert crash.severity is Severity.HIGH and "restarting again and again" in crash.title
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,9 @@ def test_reads_index_manifest_config_and_gzip_layers(registry):
     assert [h.empty_layer for h in manifest.history] == [False, True, False]
     assert len(manifest.layers) == 2 and all(layer.compressed for layer in manifest.layers)
     assert manifest.config.user == "app"
+    # The index's platforms, beside the one chosen: an arm64 node would pull the arm64 image it offers.
+    assert manifest.platforms == ("linux/arm64", "linux/amd64") and manifest.architecture == "amd64"
+    assert reader.manifest(f"127.0.0.1:{registry.port}/team/app@{manifest.digest}").platforms == ()
     files = [e.path for e in reader.layer_files(f"127.0.0.1:{registry.port}/team/app:v1", manifest.layers[1])]
     assert "app/.env" in files and "app/.git/HEAD" in files
 
