@@ -198,6 +198,15 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
                                              "Time to resolve"]
     assert all(re.fullmatch(r"missing|\d+ (s|min)|\d+ h( \d+ min)?", value.strip()) for _, value in figures), figures
 
+    # The full timeline is in time order, and Coroner's note (stamped by PagerDuty when it was added, during
+    # the incident) sits between the page and the resolution.
+    full = re.findall(r"^- \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (.*)$", draft.split("### Full timeline", 1)[1], re.M)
+    assert [at for at, _ in full] == sorted(at for at, _ in full)
+    notes = [at for at, text in full if text.startswith("Coroner added a note")]
+    started, resolved = (re.search(rf"^\| {name} \| (.+?) UTC \|$", draft, re.M) for name in ("Started", "Resolved"))
+    assert started and resolved and notes
+    assert all(started.group(1) <= at <= resolved.group(1) for at in notes), (notes, started, resolved)
+
     # The web view renders the same draft: every action item a row of its table.
     assert page.count("<tr>") >= len(items) + 1 and "Action items" in page
 
