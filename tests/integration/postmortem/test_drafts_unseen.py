@@ -207,6 +207,14 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
     assert started and resolved and notes
     assert all(started.group(1) <= at <= resolved.group(1) for at in notes), (notes, started, resolved)
 
+    # The evidence reads as a person reads it, in the draft and its page: no value is dumped as JSON, and the
+    # blast radius names each workload hit with its count.
+    evidence = draft.split("### Evidence", 1)[1].split("### Full timeline", 1)[0]
+    assert not re.search(r'\{"|\\?\["', evidence), re.search(r'.*(\{"|\\?\[").*', evidence)
+    assert not re.search(r"\{(&#34;|&quot;)", page)
+    for hit in case.also_hit:
+        assert re.search(rf"^  - `workloads_hit`: .*{re.escape(hit)}: \d+", evidence, re.M), hit
+
     # The web view renders the same draft: every action item a row of its table.
     assert page.count("<tr>") >= len(items) + 1 and "Action items" in page
 

@@ -89,19 +89,6 @@ def test_timeline_is_ordered_in_utc_and_deduplicated_by_key() -> None:
     assert stamp(datetime(2024, 5, 14, 5, 2, 11, 999, tzinfo=cest)) == "2024-05-14 03:02:11"
 
 
-def test_evidence_values_read_like_people_write_them() -> None:
-    from bot.render.values import format_value
-
-    assert format_value("bytes_if_max", 67645734900) == "63 GB"
-    assert format_value("imagefs_used_ratio", 0.978) == "98%"
-    assert format_value("ratio", 19.55) == "19.6×"
-    assert format_value("diff", "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1 @@\n") == "--- a/Dockerfile … (3 lines)"
-    assert format_value("nodes", ["a", "b"]) == "a, b"
-    assert format_value("paths", [str(i) for i in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … 2 more"
-    assert format_value("patch", {"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
-    assert format_value("paused", False) == "false"
-
-
 def test_long_instructions_are_shortened_and_hygiene_findings_do_not_make_culprits(incident, image) -> None:
     import dataclasses
 
