@@ -187,6 +187,8 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
         assert "**Trigger**" in cause_section, cause_section
     for word in case.also_hit:
         assert word in section(draft, "Impact"), word
+    # Every scenario's rollout check counts the ready pods, so the peak is measured (0 when all were ready).
+    assert re.search(r"^- Pods not ready at peak: \d+ of \d+", section(draft, "Impact"), re.M), section(draft, "Impact")
     for claim in (*case.not_said, *DEMO_STORY):
         assert claim not in story, claim
 
