@@ -209,6 +209,13 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
     assert started and resolved and notes
     assert all(started.group(1) <= at <= resolved.group(1) for at in notes), (notes, started, resolved)
 
+    # A blind spot is an action item only when a check was refused, timed out or could not read; an image
+    # that does not exist (the sims record none for these services) is an answer, kept in the appendix.
+    gaps = re.findall(r"^- \*\*F\d+\*\* `check-(?:failed|forbidden|timeout)`.*\n((?:  - .*\n)*)",
+                      draft.split("### Evidence", 1)[1], re.M)
+    blind = [g for g in gaps if "`not_found`: true" not in g]
+    assert bool(blind) == any(r[3].startswith("Let the diagnosis see") for r in items), (gaps, items)
+
     # The evidence reads as a person reads it, in the draft and its page: no value is dumped as JSON, and the
     # blast radius names each workload hit with its count.
     evidence = draft.split("### Evidence", 1)[1].split("### Full timeline", 1)[0]
