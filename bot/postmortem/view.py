@@ -27,7 +27,7 @@ from bot.domain import (
 )
 from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary
-from bot.postmortem.markdown import Md, code, fenced, inline
+from bot.postmortem.markdown import Md, code, fenced, first_clause, inline
 from bot.postmortem.readiness import NotReady, not_ready_of, peak
 from bot.postmortem.response import Figure, Response, response
 from bot.reasoning import reason
@@ -544,8 +544,10 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
                          "the reviewers should say what ended it.")
     first = [i for i in items if i.priority == "P0"]
     if first:
-        sentences.append("To prevent a recurrence: " + "; ".join(
-            Md(i.title[0].lower() + i.title[1:].rstrip(".")) for i in first) + " (see Action items).")
+        # Each P0's first clause: the Summary says what to change, the Action items say all of it.
+        short = [first_clause(i.title) for i in first]
+        sentences.append("To prevent a recurrence: " + "; ".join(Md(s[0].lower() + s[1:]) for s in short)
+                         + " (see Action items).")
     return Md(" ".join(sentences))
 
 

@@ -167,7 +167,13 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
         assert "To prevent a recurrence" not in summary
     else:
         assert p0 and all(word in " ".join(p0[0]) for word in case.p0), (case.p0, p0)
-        assert "To prevent a recurrence" in summary
+        # The Summary carries each P0's first clause, short; the Action items the whole of it.
+        prevent = re.search(r"To prevent a recurrence: (.*) \(see Action items\)\.$", summary)
+        assert prevent, summary
+        clauses = prevent.group(1).split("; ")
+        assert len(clauses) == len(p0) and all(len(c.split()) <= 26 for c in clauses), clauses
+        for clause, row in zip(clauses, p0, strict=True):
+            assert row[3].lower().startswith(clause.removesuffix(" …").lower()), (clause, row[3])
     for word in case.actions:
         assert any(word in " ".join(r) for r in items), (word, items)
     undo = [r for r in items if "rollout undo" in r[4]]
