@@ -175,6 +175,8 @@ class AdmissionGate:
                 notes.append(f"a multi-arch image is judged as {platform}, the platform of the nodes its pods go to")
             decision = decide(candidate, reference, pressure=pressure, policy=self.policy)
             verdicts.append(ImageVerdict(change, replace(decision, notes=(*decision.notes, *notes))))
+            if decision.verdict == "undecided":  # a rule it could not apply: fail-open, unless another fails
+                undecided += [f"{change.image}: {why}" for why in decision.undecided]
         failed = [v for v in verdicts if v.decision.verdict == "fail"]
         if not failed:
             if undecided:

@@ -1,7 +1,8 @@
 """`coroner gate IMAGE (--against REF | --deployed NS/NAME) ...`: refuse an image in CI.
 
 Exit codes: 0 pass, 1 fail, 2 could not decide (an image that cannot be read, a cluster that cannot be
-reached, a Dockerfile that cannot be read, bad usage), said in one line. `--fail-open` turns the
+reached, a Dockerfile that cannot be read, bad usage, two images whose sizes have no measure in common),
+said in one line. `--fail-open` turns the
 image and cluster cases of 2 into 0 with a warning: a registry outage then does not block every merge.
 """
 
@@ -92,6 +93,8 @@ def gate_command(image: str, against: str | None, deployed: str | None, kubeconf
         click.echo(render_github(decision, dockerfile=given.path if given else None, fix=fix), nl=False)
     else:
         click.echo(render_text(decision, fix=fix), nl=False)
+    if decision.verdict == "undecided":  # a rule that could not be applied is not a pass
+        _undecided(Undecided("; ".join(decision.undecided)), fail_open=fail_open)
     sys.exit(FAIL if decision.verdict == "fail" else PASS)
 
 

@@ -3,7 +3,10 @@
 Three reasons fail it, each with the evidence a reviewer needs to act on it:
 
 - `image-growth`: the image grew by at least `max_growth` times AND `min_growth_bytes` (both, so a
-  10 MB image doubling and a 3 GB image gaining 100 MB pass); evidence: the culprit layers.
+  10 MB image doubling and a 3 GB image gaining 100 MB pass); evidence: the culprit layers. Both sizes
+  are in one measure (`bot.gate.sizes`): uncompressed when both images have it, else compressed; when
+  they have none in common the decision is `undecided`, never a ratio of a compressed size to an
+  uncompressed one.
 - `new-critical-finding`: the image rules (bot/images/rules.py) found a secret, a VCS directory or a
   build toolchain above `toolchain_min_bytes` that the reference does not have. A finding the
   reference already ships is an old debt, not this change's.
@@ -23,6 +26,7 @@ from typing import Any, Literal
 
 from bot.domain import Finding
 from bot.gate.pressure import ClusterPressure, NodeImageFs
+from bot.gate.sizes import COMPRESSED, UNCOMPRESSED, Measure, common_measure, image_bytes, known_measures, layer_bytes
 from bot.images.autopsy import ImageReport, LayerReport
 from bot.units import human_bytes
 
@@ -65,18 +69,25 @@ class GateReason:
 
 @dataclass(frozen=True)
 class GateDecision:
-    verdict: Literal["pass", "fail"]
+    """`fail` when a reason fails it; else `undecided` when a rule could not be applied (`undecided` says
+    which and why: the gate does not pass what it could not compare); else `pass`."""
+
+    verdict: Literal["pass", "fail", "undecided"]
     reasons: tuple[GateReason, ...]
     candidate: str
     reference: str | None
     notes: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
+    size_measure: Measure | None = None  # the measure growth was compared in; None: not compared
 
     def to_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
             "candidate": self.candidate,
             "reference": self.reference,
+            "size_measure": self.size_measure,
             "reasons": [r.to_json() for r in self.reasons],
+            "undecided": list(self.undecided),
             "notes": list(self.notes),
         }
 
@@ -86,67 +97,87 @@ def decide(candidate: ImageReport, reference: ImageReport | None, *, pressure: C
     """Judge `candidate` against `reference` (the image it replaces) and, given, the cluster. Pure."""
     notes: list[str] = []
     reasons: list[GateReason] = []
+    undecided: list[str] = []
+    measure: Measure | None = None
     if reference is None:
         notes.append("no reference image: growth not checked, every critical finding counts as new")
     else:
-        growth = _growth(candidate, reference, policy)
-        if growth is not None:
-            reasons.append(growth)
+        measure = common_measure((candidate, reference))
+        if measure is None:
+            undecided.append(f"{IMAGE_GROWTH}: the two images' sizes are in different measures ("
+                             f"{known_measures(candidate)}; {known_measures(reference)}), and a compressed size "
+                             "is not compared with an uncompressed one")
+        else:
+            growth = _growth(candidate, reference, policy, measure, notes)
+            if growth is not None:
+                reasons.append(growth)
     reasons += _new_critical_findings(candidate, reference, policy)
     if pressure is not None:
         notes += pressure.notes
         reasons += _pull_pressure(candidate, pressure, policy, notes)
     if not candidate.totals.complete or any(layer.compressed and not layer.contents_read for layer in candidate.layers):
-        notes.append("some layer contents were not read: sizes are the reader's (compressed for a registry)")
+        notes.append(f"some layer contents of {candidate.ref} were not read: the image rules judged the layers read")
     return GateDecision(
-        verdict="fail" if reasons else "pass",
+        verdict="fail" if reasons else ("undecided" if undecided else "pass"),
         reasons=tuple(reasons),
         candidate=candidate.ref,
         reference=reference.ref if reference is not None else None,
         notes=tuple(notes),
+        undecided=tuple(undecided),
+        size_measure=measure,
     )
 
 
-def _layer_json(layer: LayerReport) -> dict[str, Any]:
+def _layer_json(layer: LayerReport, measure: Measure = UNCOMPRESSED) -> dict[str, Any]:
+    """`bytes` in `measure` (the reason's `size_measure`); a layer without that figure says the reader's."""
+    size = layer_bytes(layer, measure)
     return {
         "index": layer.index,
         "instruction": layer.instruction,
-        "bytes": layer.size_bytes,
+        "bytes": size if size is not None else layer.size_bytes,
         "line": layer.line,
         "top_paths": [p.to_json() for p in layer.top_paths[:3]],
     }
 
 
-def _culprits(candidate: ImageReport, reference: ImageReport) -> list[LayerReport]:
-    """The candidate's largest layers the reference does not have (by digest), largest first."""
+def _culprits(candidate: ImageReport, reference: ImageReport, measure: Measure) -> list[tuple[LayerReport, int]]:
+    """The candidate's largest layers the reference does not have (by digest), largest first, with their
+    size in `measure`."""
     known = {layer.digest for layer in reference.layers}
-    new = [layer for layer in candidate.layers if layer.digest not in known and layer.size_bytes > 0]
-    return sorted(new, key=lambda layer: (-layer.size_bytes, layer.index))[:CULPRIT_LAYERS]
+    new = [(layer, layer_bytes(layer, measure) or 0) for layer in candidate.layers if layer.digest not in known]
+    new = [(layer, size) for layer, size in new if size > 0]
+    return sorted(new, key=lambda pair: (-pair[1], pair[0].index))[:CULPRIT_LAYERS]
 
 
-def _growth(candidate: ImageReport, reference: ImageReport, policy: GatePolicy) -> GateReason | None:
-    size, before = candidate.totals.size_bytes, reference.totals.size_bytes
+def _growth(candidate: ImageReport, reference: ImageReport, policy: GatePolicy, measure: Measure,
+            notes: list[str]) -> GateReason | None:
+    size, before = image_bytes(candidate, measure) or 0, image_bytes(reference, measure) or 0
+    if measure == COMPRESSED:
+        unread = [r.ref for r in (candidate, reference) if image_bytes(r, UNCOMPRESSED) is None]
+        notes.append(f"growth compared on compressed sizes (the registry's blobs): the layer contents of "
+                     f"{' and '.join(unread)} were not read, so their uncompressed size is not known")
     grew = size - before
     factor = size / before if before else math.inf
     if grew < policy.min_growth_bytes or factor < policy.max_growth:
         return None
-    culprits = _culprits(candidate, reference)
-    shown = "; ".join(f"layer {c.index} ({_short(c.instruction)}) {human_bytes(c.size_bytes)}" for c in culprits)
+    culprits = _culprits(candidate, reference, measure)
+    shown = "; ".join(f"layer {c.index} ({_short(c.instruction)}) {human_bytes(b)}" for c, b in culprits)
     ratio = f"{factor:.1f}x" if before else "from nothing"
     return GateReason(
         code=IMAGE_GROWTH,
-        message=f"{human_bytes(size)} against {human_bytes(before)} ({ratio}, +{human_bytes(grew)})"
+        message=f"{human_bytes(size)} against {human_bytes(before)} {measure} ({ratio}, +{human_bytes(grew)})"
                 + (f": {shown}" if shown else ""),
         evidence={
+            "size_measure": measure,
             "bytes": size,
             "reference_bytes": before,
             "growth_bytes": grew,
             "growth_factor": round(factor, 2) if before else None,
             "max_growth": policy.max_growth,
             "min_growth_bytes": policy.min_growth_bytes,
-            "layers": [_layer_json(c) for c in culprits],
+            "layers": [_layer_json(c, measure) for c, _ in culprits],
         },
-        line=next((c.line for c in culprits if c.line is not None), None),
+        line=next((c.line for c, _ in culprits if c.line is not None), None),
     )
 
 
@@ -223,7 +254,15 @@ def _spread(pods: int, nodes: Sequence[NodeImageFs]) -> list[tuple[NodeImageFs, 
 
 def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: GatePolicy,
                    notes: list[str]) -> list[GateReason]:
-    size = pressure.image_bytes or candidate.totals.size_bytes
+    # The nodes store the image unpacked: charge them that. Without it (contents not read), the compressed
+    # size is a lower bound, and said so. The registry serves the compressed blobs.
+    measure: Measure = UNCOMPRESSED
+    size = pressure.image_bytes or image_bytes(candidate, UNCOMPRESSED)
+    if size is None:
+        measure, size = COMPRESSED, image_bytes(candidate, COMPRESSED) or candidate.totals.size_bytes
+        notes.append(f"pull pressure on the candidate's compressed size, a lower bound of what the nodes store: "
+                     f"the layer contents of {candidate.ref} were not read")
+    compressed = image_bytes(candidate, COMPRESSED)
     receiving = [n for n in pressure.nodes if n.capacity_bytes > 0]  # no capacity, no percentages
     pulling_nodes = [n for n in receiving if not n.has_image]
     if not receiving or not pulling_nodes or pressure.max_replicas <= 0 or size <= 0:
@@ -260,21 +299,25 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
         f"{over_pods} pods × {human_bytes(size)} against the free imagefs on the {_count(len(over))} "
         f"node{'s' if len(over) != 1 else ''} ({human_bytes(free)} free: {names}) would push them past {past}; "
         f"{pressure.max_replicas} replicas at most, {len(pulling_nodes)} of {len(receiving)} nodes without "
-        f"the image: {human_bytes(total)} to pull"
+        f"the image: {human_bytes(total)} {measure} to store"
+        + (f", {human_bytes(pods * compressed)} compressed to pull" if compressed is not None else "")
     )
-    heaviest = sorted(candidate.layers, key=lambda layer: (-layer.size_bytes, layer.index))[:CULPRIT_LAYERS]
-    heaviest = [layer for layer in heaviest if layer.size_bytes > 0]
+    weighed = [(layer, layer_bytes(layer, measure) or 0) for layer in candidate.layers]
+    heaviest = [layer for layer, b in sorted(weighed, key=lambda pair: (-pair[1], pair[0].index)) if b > 0]
+    heaviest = heaviest[:CULPRIT_LAYERS]
     return [GateReason(
         code=PULL_PRESSURE,
         message=message,
         evidence={
             "workload": pressure.workload,
             "max_replicas": pressure.max_replicas,
+            "size_measure": measure,
             "image_bytes": size,
             "nodes_receiving": len(receiving),
             "nodes_without_image": len(pulling_nodes),
             "pods_pulling": pods,
             "bytes": total,
+            "compressed_bytes": pods * compressed if compressed is not None else None,
             "source": pressure.source,
             "thresholds": {"image_gc_high_percent": policy.image_gc_high_percent,
                            "imagefs_available_percent": policy.imagefs_available_percent},
@@ -284,7 +327,7 @@ def _pull_pressure(candidate: ImageReport, pressure: ClusterPressure, policy: Ga
                  "crosses": list(landing.crosses)}
                 for landing in over
             ],
-            "layers": [_layer_json(layer) for layer in heaviest],  # what every pull carries
+            "layers": [_layer_json(layer, measure) for layer in heaviest],  # what every pull carries
         },
         line=next((layer.line for layer in heaviest if layer.line is not None), None),
     )]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.checks.facts import node_has_image
+from bot.cluster.scheduling import can_schedule
 from bot.cluster.snapshots import NodeFsSummary, NodeSnapshot
 from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterReader, ClusterReadError
@@ -25,12 +26,6 @@ STATUS_IMAGES = "status.images"
 MAX_SUMMARY_REQUESTS = 16  # concurrent kubelet summary calls
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 DEFAULT_PLATFORM = "linux/amd64"
-# The taints the DaemonSet controller tolerates for every pod it makes (and it ignores cordoning): its
-# pods land on nodes a Deployment's would not.
-DAEMONSET_TOLERATED = frozenset({
-    "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.kubernetes.io/disk-pressure",
-    "node.kubernetes.io/memory-pressure", "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable",
-})
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,8 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
     spec: Mapping[str, Any] = (template or {}).get("spec") or {}
     nodes = receiving_nodes(cluster.list_nodes(), spec, kind=kind)
     if len(nodes) == 0:
-        notes.append("no node can receive the pods now (not ready, cordoned, tainted or not selected)")
+        notes.append("no node can receive the pods now (not ready, cordoned, tainted, or left out by the "
+                     "nodeSelector or the required node affinity)")
     reach = _reach(cluster, namespace, name, kind, replicas, len(nodes), notes)
     figures = _figures(cluster, nodes, image, notes, use_summary=use_summary)
     sources = {f.source for f in figures}
@@ -105,8 +101,8 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
 
 
 def receiving_nodes(nodes: Sequence[NodeSnapshot], pod_spec: Mapping[str, Any], *, kind: str) -> list[NodeSnapshot]:
-    """The nodes a `kind`'s pods with this pod spec could be scheduled on now (`_can_receive`)."""
-    return [n for n in nodes if _can_receive(n, pod_spec, daemon=kind == "DaemonSet")]
+    """The nodes a `kind`'s pods with this pod spec could be scheduled on now (`bot.cluster.scheduling`)."""
+    return [n for n in nodes if can_schedule(n, pod_spec, daemon=kind == "DaemonSet")]
 
 
 def nodes_platform(nodes: Sequence[NodeSnapshot], default: str, notes: list[str]) -> str | None:
@@ -142,36 +138,6 @@ def _reach(cluster: ClusterReader, namespace: str, name: str, kind: str, replica
         return hpa.max_replicas
     notes.append(f"no HorizontalPodAutoscaler targets {kind} {name}: its {replicas or 0} replicas are the reach")
     return replicas or 0
-
-
-def _can_receive(node: NodeSnapshot, pod_spec: Mapping[str, Any], *, daemon: bool = False) -> bool:
-    """What the scheduler's filters would rule out first: not ready, cordoned, untolerated NoSchedule or
-    NoExecute taints, a nodeSelector that does not match. (Resources and affinity are left out: they
-    move with the cluster's load, the disk figures do not.) A DaemonSet's pods also go to cordoned nodes
-    and tolerate the node-condition taints, as its controller adds those tolerations."""
-    if not node.ready or (node.unschedulable and not daemon):
-        return False
-    selector: Mapping[str, str] = pod_spec.get("nodeSelector") or {}
-    if any(node.labels.get(key) != value for key, value in selector.items()):
-        return False
-    tolerations: Sequence[Mapping[str, Any]] = pod_spec.get("tolerations") or ()
-    return all(
-        taint.get("effect") not in ("NoSchedule", "NoExecute")
-        or (daemon and taint.get("key") in DAEMONSET_TOLERATED)
-        or any(_tolerates(t, taint) for t in tolerations)
-        for taint in node.taints
-    )
-
-
-def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    if toleration.get("effect") and toleration.get("effect") != taint.get("effect"):
-        return False
-    key = toleration.get("key")
-    if not key:  # an empty key with operator Exists tolerates everything
-        return toleration.get("operator") == "Exists"
-    if key != taint.get("key"):
-        return False
-    return toleration.get("operator") == "Exists" or toleration.get("value", "") == taint.get("value", "")
 
 
 def _figures(cluster: ClusterReader, nodes: list[NodeSnapshot], image: str | None, notes: list[str], *,

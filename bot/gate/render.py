@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 
 def render_text(decision: GateDecision, *, fix: FixResult | None = None) -> str:
     against = f" against {decision.reference}" if decision.reference else ""
-    out = [f"coroner gate: {decision.verdict.upper()} {decision.candidate}{against}"]
+    measure = f" (sizes compared {decision.size_measure})" if decision.size_measure else ""
+    out = [f"coroner gate: {decision.verdict.upper()} {decision.candidate}{against}{measure}"]
     for reason in decision.reasons:
         out.append(f"  {reason.code}: {reason.message}")
         out += [f"      {line}" for line in _evidence_lines(reason)]
+    out += [f"  could not decide: {why}" for why in decision.undecided]
     out += [f"note: {note}" for note in decision.notes]
     out += _fix_lines(fix)
     return redact("\n".join(out)) + "\n"
@@ -66,11 +68,15 @@ def render_github(decision: GateDecision, *, dockerfile: str | None, fix: FixRes
             where.append(f"line={reason.line}")
         where.append(f"title={_property('coroner gate: ' + reason.code)}")
         out.append(f"::error {','.join(where)}::{_data(redact(reason.message))}")
+    for why in decision.undecided:
+        out.append(f"::warning title=coroner gate%3A could not decide::{_data(redact(why))}")
     for note in decision.notes:
         out.append(f"::notice title=coroner gate::{_data(redact(note))}")
     summary = f"coroner gate: {decision.verdict} {decision.candidate}"
     if decision.reference:
         summary += f" against {decision.reference}"
+    if decision.size_measure:
+        summary += f" (sizes compared {decision.size_measure})"
     out.append(f"::notice title=coroner gate::{_data(redact(summary))}")
     fix_lines = _fix_lines(fix)
     if fix_lines:

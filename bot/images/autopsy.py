@@ -29,11 +29,6 @@ from bot.ports import ImageReader
 
 log = logging.getLogger(__name__)
 
-# Recorded evidence lists only a layer's largest files: below this share of the reader's own size,
-# the reader's size is the better figure for the layer.
-PARTIAL_CONTENTS = 0.9
-
-
 @dataclass(frozen=True)
 class LayerReport:
     index: int
@@ -218,8 +213,10 @@ def _layer_size(walk: LayerWalk) -> int:
     ref = walk.ref
     if not walk.walked:
         return ref.size_bytes
-    if not ref.compressed and walk.content_bytes < PARTIAL_CONTENTS * ref.size_bytes:
-        return ref.size_bytes
+    # A tar-backed reader's own size is not the file bytes (a registry's plain blob counts every 512-byte
+    # header, the engine its own way): the walk's sum is the size, as dive counts it.
+    if ref.partial_listing:
+        return max(ref.size_bytes, walk.content_bytes)
     return walk.content_bytes
 
 

@@ -21,6 +21,10 @@ DATA_SUFFIXES = (
 # Paths shipped by distributions and language runtimes: their data and key files are not the user's.
 SYSTEM_PREFIXES = ("usr/", "lib/", "lib64/", "bin/", "sbin/", "etc/ssl/", "etc/pki/", "proc/", "sys/")
 
+SETID_BITS = 0o6000  # setuid, setgid
+# Where package managers install their own setuid programs (su, passwd, mount, ping, ssh-keysign).
+SETID_SYSTEM_PREFIXES = ("bin/", "sbin/", "usr/bin/", "usr/sbin/", "usr/lib/", "usr/lib64/", "usr/libexec/", "lib/", "lib64/")
+
 SECRET_NAMES = frozenset(
     {
         ".npmrc", ".pypirc", ".netrc", ".pgpass", ".git-credentials", ".htpasswd",

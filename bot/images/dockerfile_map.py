@@ -1,8 +1,11 @@
 """History entry <-> Dockerfile instruction.
 
-With a Dockerfile, the final stage's instructions are aligned with the end of the history (the
-history's beginning is the base image). Without one, each history entry is turned back into an
-approximate instruction, and the result is labelled as reconstructed.
+With a Dockerfile, the final stage's instructions are aligned with the end of the history, through the
+stages it is built FROM (`FROM deps`). What comes before is the base image's: its entries are mapped to
+the FROM line that names that image, so a base that grew is pointed at where it can be changed. When the
+alignment stops at an entry this Dockerfile did not make, the entries before the first one it attributes
+go to that FROM line too (nothing attributed, nothing is). Without a Dockerfile, each history entry is
+turned back into an approximate instruction, and the result is labelled as reconstructed.
 """
 
 from __future__ import annotations
@@ -29,11 +32,7 @@ class Mapping:
     line: int | None
     keyword: str
     from_dockerfile: bool
-
-
-def parse_instructions(text: str, path: str = "Dockerfile") -> list[Instruction]:
-    """The Dockerfile doctor's parser: a file that does not parse is a DockerfileParseError (exit 2)."""
-    return list(parse(text, path=path).instructions)
+    base_image: bool = False  # made by the base image: `line` is the FROM line that names it
 
 
 _CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
@@ -94,9 +93,9 @@ def map_history(
         reconstructed.append(Mapping(instruction=text, line=None, keyword=keyword, from_dockerfile=False))
     if dockerfile_text is None:
         return reconstructed
-    instructions = parse_instructions(dockerfile_text, path)
-    last_from = max((i for i, ins in enumerate(instructions) if ins.keyword.upper() == "FROM"), default=-1)
-    stage = instructions[last_from + 1 :]
+    parsed = parse(dockerfile_text, path=path)
+    chain = parsed.chain(parsed.final_stage) if parsed.stages else []
+    stage = [ins for s in chain for ins in s.instructions[1:]]  # the shipped stages, FROMs left out
     result = list(reconstructed)
     h, d = len(history) - 1, len(stage) - 1
     while h >= 0 and d >= 0:
@@ -114,7 +113,15 @@ def map_history(
             d -= 1  # BuildKit does not record every ARG
         else:
             break
+    if chain and h < len(history) - 1:  # something attributed: what is before it is the base image's
+        result[: h + 1] = [_base(m, chain[0].from_instruction) for m in reconstructed[: h + 1]]
     return result
+
+
+def _base(mapping: Mapping, from_instruction: Instruction) -> Mapping:
+    written = redact(" ".join(_CONTINUATION.sub(" ", from_instruction.original).split()))
+    return Mapping(instruction=f"{written} (base image: {mapping.instruction})", line=from_instruction.line,
+                   keyword=mapping.keyword, from_dockerfile=False, base_image=True)
 
 
 def reconstruct_dockerfile(history: Sequence[HistoryEntry]) -> str:

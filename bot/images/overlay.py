@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bot.images import classify
-from bot.images.model import FileEntry
+from bot.images.model import FileEntry, printable
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 
@@ -66,7 +66,8 @@ def scan_diff(root: str) -> list[FileEntry]:
         if child is None:
             stack.pop()
             continue
-        path = prefix + child.name
+        name = printable(child.name)  # as the tar reader names it (`tarstream.normalise`)
+        path = prefix + name
         info = child.stat(follow_symlinks=False)
         mode = info.st_mode
         if stat.S_ISDIR(mode):
@@ -75,10 +76,10 @@ def scan_diff(root: str) -> list[FileEntry]:
                 entries.append(FileEntry(path=f"{path}/.wh..wh..opq", size_bytes=0, kind="file"))
             stack.append((_children(child.path), path + "/"))
         elif stat.S_ISCHR(mode) and info.st_rdev == 0:
-            entries.append(FileEntry(path=prefix + ".wh." + child.name, size_bytes=0, kind="file"))
+            entries.append(FileEntry(path=prefix + ".wh." + name, size_bytes=0, kind="file"))
         elif stat.S_ISLNK(mode):
             entries.append(FileEntry(path=path, size_bytes=0, kind="symlink", mode=stat.S_IMODE(mode),
-                                     uid=info.st_uid, link_target=os.readlink(child.path)))
+                                     uid=info.st_uid, link_target=printable(os.readlink(child.path))))
         elif stat.S_ISREG(mode):
             if info.st_nlink > 1:
                 inode = (info.st_dev, info.st_ino)

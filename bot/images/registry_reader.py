@@ -29,6 +29,7 @@ import httpx
 
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import oci
+from bot.images.blobcheck import BlobDigestMismatch, DigestCheck
 from bot.images.config import MalformedDocument
 from bot.images.errors import ByteBudgetExceeded
 from bot.images.mirrors import Mirror, route
@@ -92,6 +93,17 @@ def _cut_when_late(response: httpx.Response, deadline: Deadline) -> Iterator[Non
 
 def _one_line(text: str, limit: int = 200) -> str:
     return " ".join(text.split())[:limit]
+
+
+def _corrupt_or(check: DigestCheck, rest: Iterator[bytes], what: str, error: Exception) -> None:
+    """A layer that does not parse may be a good blob of a bad tar (a hostile layer) or bytes the store
+    damaged: the digest tells which, and names the cause when it is the bytes."""
+    try:
+        check.drain(rest, what)
+    except BlobDigestMismatch as mismatch:
+        raise mismatch from error
+    except ImageReadError:
+        return  # the hash cannot be finished (budget, a broken body): the parse error is all that is known
 
 
 class RegistryImageReader:
@@ -360,12 +372,15 @@ class RegistryImageReader:
     def _stream_layer(self, ref: ImageRef, layer: LayerRef, url: str, deadline: Deadline) -> Iterator[FileEntry]:
         what = f"layer {layer.index} ({layer.digest}) of {ref.repository}"
         response = self._get(ref, url, deadline=deadline)
+        check = DigestCheck(layer.digest, layer.size_bytes)  # the descriptor's digest and size
+        chunks = check.chunks(self._metered(self._chunks(response, deadline, what), layer))
         try:
             with _cut_when_late(response, deadline):
-                chunks = self._metered(self._chunks(response, deadline, what), layer)
                 yield from iter_layer_blob(ChunkStream(chunks), limits=self._limits, deadline=deadline)
+                check.drain(chunks, what)
         except (LayerError, OSError, EOFError, tarfile.TarError, zlib.error) as exc:
             deadline.check(what)  # a body cut short at the deadline is a timeout, not a broken layer
+            _corrupt_or(check, chunks, what, exc)
             raise ImageReadError(f"{what} is unreadable: {exc}") from exc
         finally:
             response.close()

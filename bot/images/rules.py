@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.domain import Finding, Severity
 from bot.units import human_bytes
+from bot.images import classify
 from bot.images.model import ImageManifest
 from bot.images.secrets import find_secrets
 from bot.images.walk import Group, LayerWalk, WalkResult
@@ -65,6 +66,11 @@ def _list(groups: dict[str, Group], limit: int = 3) -> str:
     return shown + (f" and {len(ranked) - limit} more" if len(ranked) > limit else "")
 
 
+def _hidden_by(groups: dict[str, Group]) -> int | None:
+    later = {g.hidden_by for g in groups.values()}
+    return later.pop() if len(later) == 1 else None
+
+
 def _finding(rule: str, severity: Severity, title: str, evidence: dict[str, object], remediation: str) -> Finding:
     return Finding(rule=rule, severity=severity, title=title, evidence=evidence, remediation=remediation, check=CHECK)
 
@@ -82,6 +88,15 @@ def fat_layer(walk: LayerWalk, layer: LayerInfo, t: Thresholds) -> list[Finding]
     ]
 
 
+def _still_shipped(groups: dict[str, Group]) -> str:
+    """Said of files a later layer deleted: `docker run ... ls` no longer finds them, the layer still has them."""
+    later = [g.hidden_by for g in groups.values()]
+    if None in later:
+        return ""  # some of it is visible: the plain message is right
+    layers = ", ".join(str(i) for i in sorted({i for i in later if i is not None}))
+    return f" (deleted by layer {layers}, but still in this layer of the image)"
+
+
 def vcs_directory(walk: LayerWalk, layer: LayerInfo, t: Thresholds) -> list[Finding]:
     groups = walk.groups.get("vcs") or {}
     if not groups:
@@ -89,8 +104,8 @@ def vcs_directory(walk: LayerWalk, layer: LayerInfo, t: Thresholds) -> list[Find
     size = sum(g.bytes for g in groups.values())
     return [
         _finding("vcs-directory", Severity.HIGH if size >= 10 * MiB else Severity.MEDIUM,
-                 f"Version-control history shipped in {_where(layer)}: {_list(groups)}",
-                 _evidence(layer, size, paths=sorted(groups)),
+                 f"Version-control history shipped in {_where(layer)}: {_list(groups)}{_still_shipped(groups)}",
+                 _evidence(layer, size, paths=sorted(groups), hidden_by=_hidden_by(groups)),
                  "Add .git (and .hg/.svn) to .dockerignore; anyone who pulls the image gets the whole history.")
     ]
 
@@ -150,10 +165,34 @@ def secret_file(walk: LayerWalk, layer: LayerInfo, t: Thresholds) -> list[Findin
     findings = []
     for path, group in sorted(groups.items()):
         findings.append(
-            _finding("secret-file", Severity.CRITICAL, f"Secret file /{path} ({group.detail}) in {_where(layer)}",
-                     _evidence(layer, group.bytes, path=path, kind=group.detail),
+            _finding("secret-file", Severity.CRITICAL,
+                     f"Secret file /{path} ({group.detail}) in {_where(layer)}{_still_shipped({path: group})}",
+                     _evidence(layer, group.bytes, path=path, kind=group.detail, hidden_by=group.hidden_by),
                      "Remove it from the build context (.dockerignore) and rotate what it holds: every layer can be "
                      "extracted, even when a later layer deletes the file.")
+        )
+    return findings
+
+
+def setuid_file(walk: LayerWalk, layer: LayerInfo, t: Thresholds) -> list[Finding]:
+    """A setuid/setgid program lets any process in the container take its owner's rights, whatever USER
+    says. Distributions ship a few in their own directories (su, passwd); one elsewhere, or one brought
+    in from the build context, is this Dockerfile's doing."""
+    groups = walk.groups.get("setuid") or {}
+    findings = []
+    for path, group in sorted(groups.items()):
+        if group.hidden_by is not None:
+            continue  # deleted later: nothing can run it
+        if path.startswith(classify.SETID_SYSTEM_PREFIXES) and layer.keyword not in ("COPY", "ADD"):
+            continue
+        mode = int(group.detail or "0", 8)
+        which = "setuid" if mode & 0o4000 else "setgid"
+        findings.append(
+            _finding("setuid-file", Severity.HIGH if mode & 0o4000 else Severity.MEDIUM,
+                     f"{which} file /{path} (mode {group.detail}) in {_where(layer)}",
+                     _evidence(layer, group.bytes, path=path, mode=group.detail),
+                     "Drop the bit (chmod u-s,g-s) or the file; with it, any process in the container can take "
+                     "the file owner's rights. Set allowPrivilegeEscalation: false in the pod's securityContext.")
         )
     return findings
 
@@ -174,7 +213,7 @@ def wasted_space(walk: LayerWalk, layer: LayerInfo, layers: Sequence[LayerInfo],
 
 LayerRule = Callable[[LayerWalk, LayerInfo, Thresholds], list[Finding]]
 LAYER_RULES: tuple[LayerRule, ...] = (
-    fat_layer, vcs_directory, host_dependencies, data_files, package_cache_left, secret_file,
+    fat_layer, vcs_directory, host_dependencies, data_files, package_cache_left, secret_file, setuid_file,
 )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import classify
-from bot.images.model import FileEntry
+from bot.images.model import FileEntry, printable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -81,9 +81,9 @@ class PrefixedStream(io.RawIOBase):
 
 
 def normalise(name: str) -> str:
-    """`./usr/bin/` -> `usr/bin`; "" for the root itself."""
+    """`./usr/bin/` -> `usr/bin`; "" for the root itself. Printable (`bot.images.model.printable`)."""
     cleaned = posixpath.normpath("/" + name).lstrip("/")
-    return "" if cleaned == "." else cleaned
+    return "" if cleaned == "." else printable(cleaned)
 
 
 def _kind(member: tarfile.TarInfo) -> str:
@@ -110,7 +110,7 @@ def entry_from_member(member: tarfile.TarInfo) -> FileEntry | None:
         kind=kind,
         mode=member.mode,
         uid=member.uid,
-        link_target=member.linkname or None,
+        link_target=printable(member.linkname) if member.linkname else None,
     )
 
 

@@ -43,6 +43,9 @@ class Group:
     bytes: int = 0
     files: int = 0
     detail: str | None = None
+    # The later layer that deleted (or overwrote) this path: the bytes still ship in this layer, but a
+    # look inside a running container will not find them. None while the path is visible.
+    hidden_by: int | None = None
 
 
 @dataclass
@@ -55,6 +58,7 @@ class LayerWalk:
     hidden_bytes: int = 0  # bytes of this layer the final filesystem does not show
     hidden_by: dict[int, int] = field(default_factory=dict)  # later layer -> bytes it deleted/overwrote
     deleted: list[str] = field(default_factory=list)  # whiteout targets, for reconstructed Dockerfiles
+    opaque: list[str] = field(default_factory=list)  # directories this layer made opaque ("" is the root)
     groups: dict[str, dict[str, Group]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
@@ -117,6 +121,14 @@ class _Filesystem:
                     self._hide(child, layer)
                 child = node.children[name] = _View(layer, 0, True)
             node = child
+        return node
+
+    def find(self, path: str) -> _View | None:
+        node: _View | None = self.root
+        for name in path.split("/"):
+            if node is None or node.children is None:
+                return None
+            node = node.children.get(name)
         return node
 
     def delete(self, path: str, layer: int) -> None:
@@ -257,6 +269,34 @@ def _classify_layer(walk: LayerWalk, entries: list[FileEntry], data_file_min: in
             cache = classify.cache_root(path)
             if cache:
                 _add(walk, "cache", cache, size)
+        if entry.mode and entry.mode & classify.SETID_BITS and entry.kind in ("file", "hardlink"):
+            _add(walk, "setuid", path, size, f"{entry.mode & 0o7777:04o}")
+
+
+# Culprits that matter whether or not the final filesystem still shows them, so each is told apart.
+_LOOKED_UP = ("secret", "vcs", "setuid")
+
+
+def _hidden_by(path: str, position: int, walks: list[LayerWalk], node: _View | None) -> int | None:
+    """The later layer that hid `path`: the one whose copy is on top now, or the first whose whiteout or
+    opaque directory names the path or a directory above it."""
+    if node is not None:
+        return node.layer
+    for later in range(position + 1, len(walks)):
+        gone = walks[later].deleted + walks[later].opaque
+        if any(path == g or path.startswith(g + "/") or not g for g in gone):
+            return later
+    return None
+
+
+def _mark_hidden(fs: _Filesystem, walks: list[LayerWalk]) -> None:
+    for position, walk in enumerate(walks):
+        for category in _LOOKED_UP:
+            for path, group in (walk.groups.get(category) or {}).items():
+                node = fs.find(path)
+                # A file is visible while this layer's copy is the one on top; a directory while it exists.
+                if node is None or (node.children is None and node.layer != position):
+                    group.hidden_by = _hidden_by(path, position, walks, node)
 
 
 def walk_layers(
@@ -286,8 +326,10 @@ def walk_layers(
         for entry in paced(entries, deadline, "applying a layer's whiteouts"):
             if _is_whiteout(entry.path):
                 fs.delete(entry.path, position)
-                if not posixpath.basename(entry.path).startswith(OPAQUE_PREFIX):
-                    parent, name = posixpath.split(entry.path)
+                parent, name = posixpath.split(entry.path)
+                if name.startswith(OPAQUE_PREFIX):
+                    walk.opaque.append(parent)
+                else:
                     walk.deleted.append(posixpath.join(parent, name[len(WHITEOUT_PREFIX) :]))
         for entry in paced(entries, deadline, "merging a layer"):
             if not _is_whiteout(entry.path):
@@ -296,6 +338,7 @@ def walk_layers(
         _classify_layer(walk, entries, data_file_min)
         if dive is not None:
             dive.add_layer(entries, deadline=deadline)
+    _mark_hidden(fs, walks)
     final_groups: dict[str, dict[str, dict[int, Group]]] = defaultdict(lambda: defaultdict(dict))
     final_bytes = 0
     stack: list[tuple[str, _View]] = [("", fs.root)]

@@ -546,7 +546,8 @@ def build_image(spec: ImageSpec) -> ImageEvidence:
             raise ValueError(f"images: {spec.ref}: layer {index}: files add up to {file_total} bytes, "
                              f"more than the layer's size {size}")
         digest = layer.digest or "sha256:" + hashlib.sha256(f"{spec.ref}/layer/{index}".encode()).hexdigest()
-        layers.append(LayerRef(index=index, digest=digest, size_bytes=size, compressed=False, diff_id=digest))
+        layers.append(LayerRef(index=index, digest=digest, size_bytes=size, compressed=False, diff_id=digest,
+                               partial_listing=file_total < size))
         layer_files[digest] = _with_parent_dirs(files)
     config = spec.config
     manifest = ImageManifest(

@@ -9,12 +9,14 @@ from typing import Any
 
 def workload(image: str, *, kind: str = "Deployment", name: str = "api", namespace: str = "prod",
              init_image: str | None = None, replicas: int = 3, annotations: dict[str, str] | None = None,
-             sidecar: str | None = None) -> dict[str, Any]:
+             sidecar: str | None = None, affinity: dict[str, Any] | None = None) -> dict[str, Any]:
     containers: list[dict[str, Any]] = [{"name": "app", "image": image, "ports": [{"containerPort": 8080}],
                                          "resources": {"requests": {"cpu": "100m"}}}]
     if sidecar:
         containers.append({"name": "proxy", "image": sidecar})
     pod_spec: dict[str, Any] = {"containers": containers}
+    if affinity:
+        pod_spec["affinity"] = affinity
     if init_image:
         pod_spec["initContainers"] = [{"name": "migrate", "image": init_image}]
     spec: dict[str, Any] = {"selector": {"matchLabels": {"app": name}},

@@ -43,7 +43,8 @@ def entries(members: list[tuple[str, int] | tuple[str, int, str]]) -> list[FileE
 
 
 class FakeImageReader:
-    """Layers given as FileEntry lists; history entries as (created_by, empty_layer)."""
+    """Layers given as FileEntry lists; history entries as (created_by, empty_layer). `sizes` larger than
+    a layer's files make it recorded evidence that lists only some of them."""
 
     def __init__(self) -> None:
         self.images: dict[str, tuple[ImageManifest, list[list[FileEntry]]]] = {}
@@ -52,7 +53,7 @@ class FakeImageReader:
             config: ImageConfig | None = None, sizes: list[int] | None = None) -> None:
         refs = tuple(
             LayerRef(index=i, digest=f"sha256:{ref}-{i}", size_bytes=(sizes[i] if sizes else sum(e.size_bytes for e in layer)),
-                     diff_id=f"sha256:{ref}-{i}")
+                     diff_id=f"sha256:{ref}-{i}", partial_listing=bool(sizes) and sizes[i] > sum(e.size_bytes for e in layer))
             for i, layer in enumerate(layers)
         )
         hist = history or [(f"/bin/sh -c step {i}", False) for i in range(len(layers))]

@@ -56,7 +56,7 @@ def test_demo_prints_the_story_writes_the_draft_and_is_idempotent(tmp_path):
     gate = out.split("The gate on revision 5, as if it had run at 2024-05-14 02:38:03", 1)[1].split("Postmortem draft", 1)[0]
     assert ("coroner gate: FAIL registry.internal:5000/user-profile-service:2024.05.14-1 against "
             "registry.internal:5000/user-profile-service:2024.05.02-3") in gate
-    assert "image-growth: 4.2 GB against 220 MB (19.5x" in gate
+    assert "image-growth: 4.2 GB against 220 MB uncompressed (19.5x" in gate
     (pressure,) = [line for line in gate.splitlines() if "pull-pressure: " in line]
     assert "pull-pressure: 15 pods × 4.2 GB against the free imagefs on the three nodes" in pressure
     full = ("ip-10-0-2-63.ec2.internal", "ip-10-0-3-29.ec2.internal", "ip-10-0-3-84.ec2.internal")

@@ -10,7 +10,7 @@ import pytest
 from bot.admission.certs import write_certificates
 from bot.server import TlsFiles
 # The images feature's real services: Debian's docker-registry on loopback and an image built by dockerd.
-from tests.integration.images.conftest import built_image, registry_url  # noqa: F401
+from tests.integration.images.conftest import built_image, registry, registry_url  # noqa: F401
 from tests.integration.admission.harness import (
     BASE,
     Registry,
@@ -25,11 +25,11 @@ from tests.integration.admission.harness import (
 @pytest.fixture(scope="module")
 def images() -> Iterator[Registry]:
     double = RegistryDouble()
-    registry = Registry(double)
-    registry.add("checkout", "v1", [BASE, app_layer("v1")])
-    registry.add("checkout", "v2", [BASE, grown_layer(10)])
-    registry.add("checkout", "v3", [BASE, app_layer("v3")])
-    yield registry
+    served = Registry(double)
+    served.add("checkout", "v1", [BASE, app_layer("v1")])
+    served.add("checkout", "v2", [BASE, grown_layer(10)])
+    served.add("checkout", "v3", [BASE, app_layer("v3")])
+    yield served
     double.close()
 
 

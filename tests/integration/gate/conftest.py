@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import service_unavailable
-from tests.integration.images.conftest import BUSYBOX, _busybox_rootfs, registry_url  # noqa: F401 - the fixture
+from tests.integration.images.conftest import BUSYBOX, busybox_rootfs, registry, registry_url  # noqa: F401 - the fixtures
 from tests.cli_process import CORONER, cli_env
 
 
@@ -78,7 +78,7 @@ def gate_images(docker_client, registry_url) -> Iterator[GateImages]:  # noqa: F
     workdir = Path(tempfile.mkdtemp(prefix="coroner-gate-"))
     created: list[str] = []
     try:
-        docker_client.api.import_image_from_data(_busybox_rootfs(), repository=base.split(":")[0], tag="1")
+        docker_client.api.import_image_from_data(busybox_rootfs(), repository=base.split(":")[0], tag="1")
         created.append(base)
         refs = {}
         for tag, text in (("v1", REFERENCE), ("v2", GROWN), ("v3", FIXED)):

@@ -47,9 +47,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Registry:
+    url: str  # 127.0.0.1:PORT
+    storage: Path  # the filesystem driver's root: tests that corrupt a stored blob write here
+
+    def blob_path(self, digest: str) -> Path:
+        algorithm, hexdigest = digest.split(":", 1)
+        return self.storage / "docker/registry/v2/blobs" / algorithm / hexdigest[:2] / hexdigest / "data"
+
+
 @pytest.fixture(scope="session")
-def registry_url() -> Iterator[str]:
-    """`127.0.0.1:PORT` of a docker-registry started for this session, stopped afterwards."""
+def registry() -> Iterator[Registry]:
+    """A docker-registry started for this session, stopped afterwards."""
     if not os.path.exists(REGISTRY_BIN):
         service_unavailable(f"{REGISTRY_BIN} is not installed (Debian package docker-registry)")
     workdir = Path(tempfile.mkdtemp(prefix="coroner-registry-"))
@@ -72,7 +82,7 @@ def registry_url() -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 service_unavailable(f"docker-registry did not start: {(workdir / 'registry.log').read_text()[-500:]}")
             time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield Registry(url=f"127.0.0.1:{port}", storage=workdir / "data")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -80,7 +90,14 @@ def registry_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _busybox_rootfs() -> bytes:
+@pytest.fixture(scope="session")
+def registry_url(registry: Registry) -> str:
+    """`127.0.0.1:PORT` of the session's registry."""
+    return registry.url
+
+
+def busybox_rootfs(applets: tuple[str, ...] = APPLETS) -> bytes:
+    """A one-layer root filesystem: Debian's static busybox and a symlink per applet."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for directory in ("bin", "tmp", "etc", "var", "usr"):
@@ -88,7 +105,7 @@ def _busybox_rootfs() -> bytes:
             info.type, info.mode = tarfile.DIRTYPE, 0o755
             archive.addfile(info)
         archive.add(BUSYBOX, arcname="bin/busybox")
-        for applet in APPLETS:
+        for applet in applets:
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type, info.linkname = tarfile.SYMTYPE, "busybox"
             archive.addfile(info)
@@ -131,7 +148,7 @@ def built_image(docker_client, registry_url) -> Iterator[BuiltImage]:
     created: list[str] = []
     context = Path(tempfile.mkdtemp(prefix="coroner-ctx-"))
     try:
-        docker_client.api.import_image_from_data(_busybox_rootfs(), repository=base.split(":")[0], tag="1")
+        docker_client.api.import_image_from_data(busybox_rootfs(), repository=base.split(":")[0], tag="1")
         created.append(base)
         dockerfile = DOCKERFILE.format(base=base)
         (context / "Dockerfile").write_text(dockerfile)

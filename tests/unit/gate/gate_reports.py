@@ -15,6 +15,7 @@ from bot.images.model import (
     ImageManifest,
     LayerRef,
 )
+from bot.images.errors import ByteBudgetExceeded
 from bot.ports import ImageNotFound
 
 MB = 1_000_000
@@ -24,14 +25,25 @@ BASE: Layer = ("/bin/sh -c #(nop) ADD file:base in / ", [("usr/lib/libc.so", 5 *
 
 
 class ContentReader:
-    def __init__(self) -> None:
+    """`compressed`: the manifest gives gzip blobs of this share of the contents' size (a registry), else
+    the uncompressed diff sizes (the Docker engine). `contents`: False refuses every layer's contents (a
+    registry reader out of its byte budget), so the report has the manifest's sizes only."""
+
+    def __init__(self, *, compressed: float | None = None, contents: bool = True) -> None:
         self.images: dict[str, tuple[ImageManifest, dict[str, list[FileEntry]]]] = {}
+        self.compressed = compressed
+        self.contents = contents
 
     def add(self, ref: str, layers: Sequence[Layer], *, env: tuple[str, ...] = ()) -> None:
         refs, files = [], {}
         for i, (created_by, members) in enumerate(layers):
             digest = "sha256:" + hashlib.sha256(repr((created_by, list(members))).encode()).hexdigest()
-            refs.append(LayerRef(index=i, digest=digest, size_bytes=sum(size for _, size in members), diff_id=digest))
+            size = sum(size for _, size in members)
+            if self.compressed is None:
+                refs.append(LayerRef(index=i, digest=digest, size_bytes=size, diff_id=digest))
+            else:
+                refs.append(LayerRef(index=i, digest=digest, size_bytes=int(size * self.compressed), compressed=True,
+                                     diff_id="sha256:diff-" + digest[7:]))
             files[digest] = [FileEntry(path=path, size_bytes=size) for path, size in members]
         manifest = ImageManifest(
             ref=ref, digest=None, config=ImageConfig(user="10001", env=env, healthcheck=("CMD", "true")),
@@ -45,10 +57,13 @@ class ContentReader:
         return self.images[ref][0]
 
     def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = NO_DEADLINE) -> Iterator[FileEntry]:
+        if not self.contents:
+            raise ByteBudgetExceeded(f"download budget exhausted in layer {layer.index}")
         return iter(self.images[ref][1][layer.digest])
 
 
-def report(ref: str, layers: Sequence[Layer], *, env: tuple[str, ...] = (), dockerfile: str | None = None) -> ImageReport:
-    reader = ContentReader()
+def report(ref: str, layers: Sequence[Layer], *, env: tuple[str, ...] = (), dockerfile: str | None = None,
+           compressed: float | None = None, contents: bool = True) -> ImageReport:
+    reader = ContentReader(compressed=compressed, contents=contents)
     reader.add(ref, layers, env=env)
     return autopsy(reader, ref, dockerfile_text=dockerfile, dockerfile_path="Dockerfile" if dockerfile else None)

@@ -33,7 +33,7 @@ def test_an_image_grown_19_times_fails_and_names_the_layers_that_grew():
     decision = decide(grown, small())
     assert decision.verdict == "fail"
     (growth,) = [r for r in decision.reasons if r.code == "image-growth"]
-    assert growth.message.startswith("4.2 GB against 220 MB (19.5x, +4 GB): layer 1 (RUN apt-get install")
+    assert growth.message.startswith("4.2 GB against 220 MB uncompressed (19.5x, +4 GB): layer 1 (RUN apt-get install")
     assert growth.evidence["growth_bytes"] == BIG - SMALL
     layers = growth.evidence["layers"]
     assert [(layer["index"], layer["bytes"]) for layer in layers] == [(1, 3 << 30), (2, BIG - (3 << 30) - 6 * MB)]

@@ -77,6 +77,13 @@ def test_tolerations_and_node_selectors_decide_the_receiving_nodes():
     assert [n.node for n in read_pressure(selected, "prod", "api", image_bytes=1).nodes] == ["n3"]
 
 
+def test_required_node_affinity_decides_the_receiving_nodes():
+    pinned = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": ["n1", "n2"]}]}]}}}}
+    assert [n.node for n in read_pressure(world(deployments=[deployment(pinned)]), "prod", "api",
+                                          image_bytes=1).nodes] == ["n3"]
+
+
 def test_without_nodes_proxy_the_figures_fall_back_to_status_images_and_say_so():
     reader = world(forbidden={"node_fs_summary"})
     pressure = read_pressure(reader, "prod", "api", image_bytes=4 * GiB, image=IMAGE)

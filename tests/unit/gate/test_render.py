@@ -45,3 +45,23 @@ def test_json_is_the_decision_and_redacted():
     data = json.loads(render_json(secret))
     assert data["verdict"] == "fail" and data["reference"] is None and "fix" not in data
     assert "hunter2secret" not in json.dumps(data)
+
+
+def test_a_culprit_from_the_base_image_is_annotated_on_the_from_line():
+    from tests.unit.gate.gate_reports import BASE, MB, report
+
+    from bot.gate import decide
+
+    dockerfile = "ARG CUDA=12.1\nFROM nvidia/cuda:${CUDA}-devel\nCOPY . /app\n"
+    app = ("COPY . /app # buildkit", [("app/main.py", 2 * MB)])
+    cuda = ("/bin/sh -c apt-get install -y cuda-toolkit", [("usr/local/cuda/lib64/libcublas.so", 900 * MB)])
+    grown = report("app:v2", [BASE, cuda, app], dockerfile=dockerfile)
+    decision = decide(grown, report("app:v1", [BASE, app]))
+    (growth,) = [r for r in decision.reasons if r.code == "image-growth"]
+    assert growth.line == 2
+    assert "layer 1 (FROM nvidia/cuda:${CUDA}-devel (base image: RUN apt-get" in growth.message
+    assert growth.evidence["layers"][0]["instruction"] == (
+        "FROM nvidia/cuda:${CUDA}-devel (base image: RUN apt-get install -y cuda-toolkit)")
+    (error,) = [line for line in render_github(decision, dockerfile="Dockerfile").splitlines()
+                if "image-growth::" in line]
+    assert error.startswith("::error file=Dockerfile,line=2,title=coroner gate%3A image-growth::")

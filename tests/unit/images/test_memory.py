@@ -9,7 +9,7 @@ from tests.cli_process import cli_env, python
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, tarfile, zlib
+    import hashlib, sys, tarfile, zlib
     from tests.doubles.images import RegistryDouble, tar_bytes
     from bot.images.autopsy import autopsy
     from bot.images.registry_reader import RegistryImageReader
@@ -37,10 +37,14 @@ SCRIPT = textwrap.dedent(
         generate = plain
         media_gzip = False
 
+    digest = hashlib.sha256()  # the reader checks the blob against it, as it streams
+    for chunk in generate():
+        digest.update(chunk)
+
     registry = RegistryDouble()
     registry.add_image("big", "v1", [tar_bytes([("etc/", None)])],
                        [{"created_by": "base"}, {"created_by": "/bin/sh -c #(nop) COPY file:abcdef12 in /data "}],
-                       streamed=[("sha256:" + "b" * 64, total, generate)], streamed_gzip=media_gzip)
+                       streamed=[("sha256:" + digest.hexdigest(), total, generate)], streamed_gzip=media_gzip)
     report = autopsy(RegistryImageReader(), f"127.0.0.1:{registry.port}/big:v1")
     layer = report.layers[1]
     assert layer.size_bytes == SIZE, layer

@@ -93,8 +93,22 @@ def test_corrupt_layer_blob_is_a_clear_error(registry):
     registry.add_image("app", "bad", LAYERS, HISTORY)
     manifest = RegistryImageReader().manifest(f"127.0.0.1:{registry.port}/app:bad")
     registry.blobs[manifest.layers[1].digest] = b"\x1f\x8b\x08\x00" + b"garbage" * 100
-    with pytest.raises(ImageReadError, match="layer 1 .* is unreadable"):
+    with pytest.raises(ImageReadError, match=r"layer 1 \(sha256:\w+\) of app is corrupt: its 704 bytes hash to sha256:\w+, not to the digest"):
         list(RegistryImageReader().layer_files(f"127.0.0.1:{registry.port}/app:bad", manifest.layers[1]))
+
+
+def test_a_blob_cut_short_or_swapped_is_named_as_such(registry):
+    registry.add_image("app", "cut", LAYERS, HISTORY)
+    manifest = RegistryImageReader().manifest(f"127.0.0.1:{registry.port}/app:cut")
+    layer = manifest.layers[1]
+    whole = registry.blobs[layer.digest]
+    registry.blobs[layer.digest] = whole[: len(whole) // 2]
+    with pytest.raises(ImageReadError, match=rf"layer 1 \({layer.digest}\) of app is truncated: the registry sent {len(whole) // 2} of its {len(whole)} bytes"):
+        list(RegistryImageReader().layer_files(f"127.0.0.1:{registry.port}/app:cut", layer))
+    # A good blob with bytes after it (a valid tar, read to its end) is caught by the digest alone.
+    registry.blobs[layer.digest] = whole + bytes(4096)
+    with pytest.raises(ImageReadError, match=rf"of app is corrupt: its {len(whole) + 4096} bytes hash to sha256:"):
+        list(RegistryImageReader().layer_files(f"127.0.0.1:{registry.port}/app:cut", layer))
 
 
 def test_npmrc_is_a_secret_only_with_a_literal_token(registry):

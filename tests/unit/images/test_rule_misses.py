@@ -5,7 +5,7 @@ import pytest
 from tests.doubles.images import FakeImageReader, entries
 
 from bot.images.autopsy import autopsy
-from bot.images.model import ImageConfig
+from bot.images.model import FileEntry, ImageConfig
 
 MB = 1_000_000
 MiB = 1 << 20
@@ -27,6 +27,9 @@ NEAR_MISSES = {
     "secret-file": ([entries([("app/.env.example", 100)])], [COPY], OK),
     "secret-in-history": ([entries([("app/x", 10)])], [("|2 PIP_TOKEN=$PIP_TOKEN TOKEN_FILE=/run/s /bin/sh -c x", False)], OK),
     "wasted-space": ([entries([("app/a", 500_000)]), entries([("app/a", 500_000)])], [COPY, COPY], OK),
+    # Distributions install su and passwd setuid in their own directories.
+    "setuid-file": ([[FileEntry("usr/bin/su", 60_000, mode=0o4755), FileEntry("usr/lib/dbus-1.0/helper", 50_000, mode=0o4754)]],
+                    [("/bin/sh -c apt-get install -y login dbus", False)], OK),
     "runs-as-root": ([], [], ImageConfig(user="10001:10001", healthcheck=("CMD", "true"))),
     "no-healthcheck": ([], [], ImageConfig(user="10001", healthcheck=("CMD-SHELL", "wget -qO- localhost"))),
 }
@@ -64,3 +67,35 @@ def test_rules_shared_with_the_dockerfile_doctor_keep_its_severity():
     found = {f.rule: f.severity for f in autopsy(reader, "x:1").findings}
     for rule in ("runs-as-root", "no-healthcheck"):
         assert found[rule] == BY_ID[rule].severity, rule
+
+
+SUID = 0o4755
+
+
+@pytest.mark.parametrize(("layers", "history", "expected"), [
+    ([[FileEntry("opt/bin/helper", 100, mode=SUID)]], [("/bin/sh -c chmod u+s /opt/bin/helper", False)], {("opt/bin/helper", "4755")}),
+    # Brought in from the build context, a setuid file is this Dockerfile's even in a system directory.
+    ([[FileEntry("usr/bin/tool", 100, mode=0o2755)]], [COPY], {("usr/bin/tool", "2755")}),
+    # Deleted by a later layer: nothing in the container can run it.
+    ([[FileEntry("opt/bin/helper", 100, mode=SUID)], [FileEntry("opt/bin/.wh.helper", 0)]], [COPY, ("/bin/sh -c rm /opt/bin/helper", False)], set()),
+    # chmod u-s later: the later copy is the one the container sees.
+    ([[FileEntry("opt/bin/helper", 100, mode=SUID)], [FileEntry("opt/bin/helper", 100, mode=0o755)]], [COPY, COPY], set()),
+    # A hardlink to a setuid file is the same program under a second name.
+    ([[FileEntry("app/run", 100, mode=SUID), FileEntry("app/run2", 0, kind="hardlink", mode=SUID, link_target="app/run")]], [COPY],
+     {("app/run", "4755"), ("app/run2", "4755")}),
+])
+def test_setuid_file_names_what_the_container_can_run(layers, history, expected):
+    reader = FakeImageReader()
+    reader.add("x:1", [BASE, *layers], history=[ADD, *history], config=OK)
+    found = {(f.evidence["path"], f.evidence["mode"]) for f in autopsy(reader, "x:1").findings if f.rule == "setuid-file"}
+    assert found == expected
+
+
+def test_a_secret_deleted_later_is_still_named_with_the_layer_that_deleted_it():
+    reader = FakeImageReader()
+    reader.add("x:1", [BASE, entries([("app/id_rsa", 1700), ("app/.git/HEAD", 20)]), entries([("app/.wh.id_rsa", 0)]),
+                       entries([("app/.wh..wh..opq", 0), ("app/main.py", 10)])], history=[ADD, COPY, ("/bin/sh -c rm app/id_rsa", False), COPY], config=OK)
+    by_rule = {f.rule: f for f in autopsy(reader, "x:1").findings}
+    assert by_rule["secret-file"].evidence["hidden_by"] == 2  # the whiteout
+    assert by_rule["vcs-directory"].evidence["hidden_by"] == 3  # the opaque directory
+    assert "(deleted by layer 2, but still in this layer of the image)" in by_rule["secret-file"].title

@@ -23,8 +23,40 @@ def test_mapping_aligns_the_final_stage_with_the_end_of_history():
     history = [HistoryEntry("base"), HistoryEntry("/bin/sh -c #(nop) COPY file:1234abcd in /out "),
                HistoryEntry("/bin/sh -c ls")]
     mapped = map_history(history, dockerfile)
-    assert [m.line for m in mapped] == [None, 5, 6]
+    assert [m.line for m in mapped] == [3, 5, 6]  # the base image's layer on the final stage's FROM
     assert mapped[1].instruction == "COPY --from=build /out /out"
+    assert [m.base_image for m in mapped] == [True, False, False]
+
+
+def test_the_base_images_entries_map_to_the_from_line_that_names_it():
+    dockerfile = "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN pip install flask\nCOPY . /app\n"
+    history = [HistoryEntry("/bin/sh -c #(nop) ADD file:abcdef0123 in / "),
+               HistoryEntry('/bin/sh -c #(nop)  CMD ["bash"]', empty_layer=True),
+               HistoryEntry("/bin/sh -c apt-get update && apt-get install -y ca-certificates"),
+               HistoryEntry("RUN /bin/sh -c pip install flask # buildkit"),
+               HistoryEntry("COPY . /app # buildkit")]
+    mapped = map_history(history, dockerfile)
+    assert [m.line for m in mapped] == [2, 2, 2, 3, 4]
+    assert [m.base_image for m in mapped] == [True, True, True, False, False]
+    assert mapped[2].instruction == "FROM python:3.12-slim (base image: RUN apt-get update && apt-get install -y ca-certificates)"
+    assert mapped[2].keyword == "RUN" and not mapped[2].from_dockerfile
+
+
+def test_a_final_stage_built_from_an_earlier_stage_aligns_through_it_to_the_image_it_names():
+    dockerfile = "FROM debian:12 AS deps\nRUN apt-get install -y gcc\nFROM deps\nCOPY . /app\n"
+    history = [HistoryEntry("/bin/sh -c #(nop) ADD file:abcdef0123 in / "),
+               HistoryEntry("/bin/sh -c apt-get install -y gcc"), HistoryEntry("COPY . /app # buildkit")]
+    assert [m.line for m in map_history(history, dockerfile)] == [1, 2, 4]
+
+
+def test_when_the_alignment_stops_the_entries_before_the_first_attributed_one_go_to_from():
+    dockerfile = "FROM alpine\nRUN make\nCOPY . /app\n"
+    history = [HistoryEntry("/bin/sh -c #(nop) ADD file:abcdef0123 in / "),
+               HistoryEntry("/bin/sh -c #(nop) ADD file:0123abcdef in /opt "),  # not this Dockerfile's RUN
+               HistoryEntry("COPY . /app # buildkit")]
+    assert [m.line for m in map_history(history, dockerfile)] == [1, 1, 3]
+    unrelated = "FROM alpine\nRUN make\n"  # nothing attributed: no anchor for anything
+    assert [m.line for m in map_history(history, unrelated)] == [None, None, None]
 
 
 def test_reconstructed_dockerfile_is_labelled_parseable_and_redacted():

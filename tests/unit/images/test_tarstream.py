@@ -43,3 +43,11 @@ def test_truncated_layer_raises_instead_of_returning_a_partial_list():
     data = _tar(tarfile.PAX_FORMAT)
     with pytest.raises(EOFError):
         list(iter_layer_blob(io.BytesIO(data[:1700])))
+
+
+def test_names_that_would_garble_a_report_are_escaped_as_ls_b_does():
+    from bot.images.model import printable
+
+    not_utf8 = b"latin\xe9".decode("utf-8", "surrogateescape")
+    assert [printable(n) for n in ("with space", "new\nline", not_utf8, "back\\slash", "\u202egnp.exe", "café")] == [
+        "with space", "new\\nline", "latin\\xe9", "back\\\\slash", "\\u202egnp.exe", "café"]
