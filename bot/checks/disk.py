@@ -218,7 +218,7 @@ def _measured(
             "source": "kubelet summary API",
             "thresholds": _thresholds(params),
             "attribution": fill.attribution,
-            "breakdown": fill.breakdown,
+            "breakdown_bytes": fill.breakdown,  # bytes per category: `images`, `logs`, `empty_dir`, …
             "top_consumers": fill.top,
             **({"unseen": fill.unseen} if fill.unseen else {}),
             "largest_images": largest,

@@ -26,7 +26,7 @@ from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
 from bot.logs import carry_log_context, log_context
 from bot.metrics import CHECK_DURATION
-from bot.ports import ClusterForbidden, CoronerError
+from bot.ports import ClusterForbidden, CoronerError, ImageNotFound
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,11 @@ def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnChec
         except ClusterForbidden as exc:
             status, error = "forbidden", str(exc)
             findings = [forbidden_finding(step.check, exc)]
+        except ImageNotFound as exc:
+            # The registry answered that the image does not exist: an answer about the image, not a place
+            # the diagnosis could not see (nothing to grant or to wait for).
+            status, error = "failed", str(exc)
+            findings = [_failed_finding(step.check, str(exc), not_found=True)]
         except CoronerError as exc:
             status, error = "failed", str(exc)
             findings = [_failed_finding(step.check, str(exc))]
@@ -210,12 +215,13 @@ def forbidden_finding(check: str, exc: ClusterForbidden) -> Finding:
     )
 
 
-def _failed_finding(check: str, error: str) -> Finding:
+def _failed_finding(check: str, error: str, *, not_found: bool = False) -> Finding:
+    """`not_found`: what the check reads does not exist (`ImageNotFound`), as opposed to could not be read."""
     return Finding(
         rule="check-failed",
         severity=Severity.LOW,
-        title=f"{check}: could not run: {error}",
-        evidence={"check": check, "error": error},
+        title=f"{check}: nothing to examine: {error}" if not_found else f"{check}: could not run: {error}",
+        evidence={"check": check, "error": error, **({"not_found": True} if not_found else {})},
         check=check,
     )
 

@@ -17,6 +17,7 @@ from bot.jobs.post_to_slack import PostToSlack
 from bot.lifecycle.diagnosis import POST_MAX_ATTEMPTS
 from bot.ports import CoronerError
 from bot.postmortem.bundle import load_bundle
+from bot.postmortem.readiness import not_ready_of
 from bot.postmortem.render import render_postmortem
 from bot.postmortem.view import build_view
 from bot.store import Store
@@ -43,8 +44,8 @@ def diagnosis_in_progress(store: Store, incident_id: str) -> bool:
     return any(job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING) for job in jobs)
 
 
-def latest_diagnosis(store: Store, incident_id: str) -> DiagnosisRun | None:
-    """The diagnosis of this incident, its own or the one it shared with others of an alert storm."""
+def diagnoses_of(store: Store, incident_id: str) -> list[DiagnosisRun]:
+    """Every diagnosis run of this incident, its own or shared with others of an alert storm, oldest first."""
     with store.unit_of_work() as uow:
         runs = uow.diagnoses.list_for_incident(incident_id)
         for job_id in uow.diagnosis_requests.jobs_of(incident_id):
@@ -52,7 +53,13 @@ def latest_diagnosis(store: Store, incident_id: str) -> DiagnosisRun | None:
             shared = uow.diagnoses.get(diagnosis_key_for_job(job.dedupe_key)) if job is not None else None
             if shared is not None and all(r.id != shared.id for r in runs):
                 runs.append(shared)
-    return max(runs, key=lambda r: (r.started_at, r.id)) if runs else None
+    return sorted(runs, key=lambda r: (r.started_at, r.id))
+
+
+def latest_diagnosis(store: Store, incident_id: str) -> DiagnosisRun | None:
+    """The diagnosis the draft is written from: the incident's latest."""
+    runs = diagnoses_of(store, incident_id)
+    return runs[-1] if runs else None
 
 
 @dataclass
@@ -79,7 +86,10 @@ class DraftHandler:
                     uow.commit()
             if enrichment.missing:
                 gaps.append(enrichment.missing)
-        run = latest_diagnosis(self.store, incident.id)
+        runs = diagnoses_of(self.store, incident.id)
+        run = runs[-1] if runs else None
+        # The Impact's peak of pods not ready is over every run, not only the one the draft is written from.
+        readiness = [m for r in runs if (m := not_ready_of(r.findings, at=r.started_at)) is not None]
         with self.store.unit_of_work() as uow:
             timeline = uow.timeline.list(incident.id)
         bundle = load_bundle({
@@ -96,7 +106,7 @@ class DraftHandler:
         })
         if run is None:
             gaps.append("no diagnosis was stored for this incident")
-        markdown = render_postmortem(build_view(**bundle, gaps=gaps), templates_dir=self.templates_dir)
+        markdown = render_postmortem(build_view(**bundle, gaps=gaps, readiness=readiness), templates_dir=self.templates_dir)
         lease.ensure_held()
         # One transaction: the version is numbered once, and its Slack notice is queued with it or not at all.
         with self.store.unit_of_work() as uow:

@@ -394,8 +394,23 @@ def _neighbour_claims(ctx: Context, present: tuple[str, ...]) -> tuple[str, ...]
     return tuple(r for r in present if r == "noisy-neighbour" or itself)
 
 
-def _blind_spots(ctx: Context, refs: tuple[str, ...]) -> ActionItem:
-    """Checks that could not look: the next incident's diagnosis is blind there too."""
+BLIND_SPOT_RULES = ("check-forbidden", "check-failed", "check-timeout")
+
+
+def _blind_spots(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
+    """Checks that could not look: the next incident's diagnosis is blind there too. A check that failed
+    because what it reads does not exist (`not_found`: an image no registry holds) saw the answer; it stays
+    in the appendix, and alone it asks for nothing."""
+    blind: set[str] = set()
+    for rule in BLIND_SPOT_RULES:
+        refs_of, found = ctx.refs_by_rule.get(rule, ()), ctx.findings.get(rule, ())
+        if len(found) != len(refs_of):  # the findings' evidence is not at hand: each one counts
+            blind.update(refs_of)
+        else:
+            blind.update(ref for ref, f in zip(refs_of, found, strict=True) if not f.evidence.get("not_found"))
+    if not blind:
+        return None
+    refs = tuple(r for r in refs if r in blind)
     grants = sorted({f"{f.evidence['verb']} {f.evidence['resource']}" for f in ctx.findings.get("check-forbidden", ())
                      if f.evidence.get("verb") and f.evidence.get("resource")})
     change = ("Grant Coroner's service account " + ", ".join(code(g) for g in grants) + "; " if grants else "")
@@ -418,7 +433,7 @@ THEMES: tuple[Theme, ...] = (
     Theme(("pods-not-ready",), _rollout_alert),
     Theme(("pods-not-ready",), _placement),
     Theme(("secret-in-history", "secret-in-layer", "secret-in-env"), _secret),
-    Theme(("check-forbidden", "check-failed", "check-timeout"), _blind_spots),
+    Theme(BLIND_SPOT_RULES, _blind_spots),
 )
 _PRIORITY = {"P0": 0, "P1": 1, "P2": 2}
 # The checks whose findings are the image's and its Dockerfile's: their leftovers are one hygiene item.

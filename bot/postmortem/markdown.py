@@ -61,3 +61,40 @@ def fenced(text: str, lang: str = "") -> Md:
     fence = "`" * max(3, max(runs, default=0) + 1)
     body = text if text.endswith("\n") else text + "\n"
     return Md(f"{fence}{lang}\n{body}{fence}")
+
+
+def first_clause(text: str, *, max_words: int = 25) -> Md:
+    """The first clause of Markdown prose, for a sentence that points at the full text elsewhere: up to the
+    first `;` or the end of the first sentence, cut at `max_words` (with `…`) when still longer. Neither cut
+    falls inside a code span, a parenthesis or after a backslash escape, so the Markdown stays balanced."""
+    text = str(text).strip()
+    breaks: list[int] = []  # the spaces between words, at the top level
+    end = len(text)
+    depth, fence, i = 0, "", 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and not fence:
+            i += 2
+            continue
+        if char == "`":
+            run = len(text[i:]) - len(text[i:].lstrip("`"))
+            if not fence:
+                fence = "`" * run
+            elif run == len(fence):
+                fence = ""
+            i += run
+            continue
+        if not fence:
+            depth += (char == "(") - (char == ")") if char in "()" else 0
+            if depth <= 0 and (char == ";" or (char == "." and text[i + 1: i + 2] == " "
+                                               and text[i + 2: i + 3].isupper())):
+                end = i
+                break
+            if depth <= 0 and char == " ":
+                breaks.append(i)
+        i += 1
+    clause = text[:end].rstrip(" .,:")
+    if len(clause.split()) <= max_words:
+        return Md(clause)
+    fits = [b for b in breaks if b < len(clause) and len(clause[:b].split()) <= max_words]
+    return Md(clause[: fits[-1]].rstrip(" ,:;") + " …") if fits else Md(clause)

@@ -27,7 +27,8 @@ from bot.domain import (
 )
 from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary
-from bot.postmortem.markdown import Md, code, fenced, inline
+from bot.postmortem.markdown import Md, code, fenced, first_clause, inline
+from bot.postmortem.readiness import NotReady, not_ready_of, peak
 from bot.postmortem.response import Figure, Response, response
 from bot.reasoning import reason
 from bot.render import timeline as tl
@@ -231,10 +232,12 @@ def build_view(
     rollback: RollbackDecision | None = None,
     target: Target | None = None,
     gaps: Sequence[str] = (),
+    readiness: Sequence[NotReady] = (),
 ) -> PostmortemView:
     """Assemble the view. Pure and deterministic: input order does not change the output. Without the
     diagnosis's own `cause` and `rollback` (a bundle written before issue 9), `bot.reasoning.reason` decides
-    them from the findings and candidates, as the engine does."""
+    them from the findings and candidates, as the engine does. `readiness`: the pods not ready as the
+    incident's other diagnosis runs measured them, for the peak in Impact."""
     if cause is None or rollback is None:
         where = f"{target.namespace}/{target.name}" if target else incident.service or "the service"
         reasoned = reason(findings, rollback_candidates, where=where)
@@ -279,7 +282,7 @@ def build_view(
         fix_rules=frozenset(fix_view.rules if fix_view else ()),
     )
     incident_view = _incident_view(incident)
-    impact = _impact(incident, resp, ordered, refs_by_rule)
+    impact = _impact(incident, resp, ordered, refs_by_rule, readiness)
     figures = tuple(_figure_view(f) for f in resp.figures)
     return PostmortemView(
         incident=incident_view,
@@ -463,15 +466,17 @@ def _evidence_values(findings: Sequence[Finding], rule: str, key: str) -> tuple[
 
 
 def _impact(incident: Incident, resp: Response, findings: Sequence[Finding],
-            refs_by_rule: dict[str, tuple[str, ...]]) -> ImpactView:
+            refs_by_rule: dict[str, tuple[str, ...]], readiness: Sequence[NotReady]) -> ImpactView:
     end = incident.resolved_at
     symptom = resp.first_symptom.first if resp.first_symptom else None
-    peak = max((f for f in findings if f.rule == "pods-not-ready" and isinstance(f.evidence.get("count"), int)),
-               key=lambda f: f.evidence["count"], default=None)
+    top = peak([not_ready_of(findings), *readiness])
     peak_text = None
-    if peak is not None:
-        total = peak.evidence.get("pods_total") or peak.evidence.get("desired")
-        peak_text = f"{peak.evidence['count']} of {total}" if total else str(peak.evidence["count"])
+    if top is not None:
+        peak_text = top.text()
+        if top.count == 0:
+            peak_text += " (every pod was ready whenever Coroner diagnosed)"
+        elif top.at is not None:  # measured by an earlier run, whose findings the appendix does not list
+            peak_text += f" (diagnosis at {stamp(top.at)})"
     return ImpactView(
         duration=duration_text(start=incident.created_at, end=end) if end else None,
         since_first_symptom=duration_text(start=symptom, end=end) if symptom and end else None,
@@ -479,7 +484,7 @@ def _impact(incident: Incident, resp: Response, findings: Sequence[Finding],
         services=(incident.service,) if incident.service else (),
         nodes=_affected_nodes(findings),
         pods_not_ready_peak=peak_text,
-        pods_ref=refs_by_rule.get("pods-not-ready", (None,))[0],
+        pods_ref=refs_by_rule.get("pods-not-ready", (None,))[0] if top is not None and top.at is None else None,
         also_hit=_also_hit(findings, incident.service),
         also_hit_refs=refs_by_rule.get("blast-radius", ()) if _also_hit(findings, incident.service) else (),
     )
@@ -539,8 +544,10 @@ def _summary(inc: IncidentView, impact: ImpactView, cause: ProbableCause | None,
                          "the reviewers should say what ended it.")
     first = [i for i in items if i.priority == "P0"]
     if first:
-        sentences.append("To prevent a recurrence: " + "; ".join(
-            Md(i.title[0].lower() + i.title[1:].rstrip(".")) for i in first) + " (see Action items).")
+        # Each P0's first clause: the Summary says what to change, the Action items say all of it.
+        short = [first_clause(i.title) for i in first]
+        sentences.append("To prevent a recurrence: " + "; ".join(Md(s[0].lower() + s[1:]) for s in short)
+                         + " (see Action items).")
     return Md(" ".join(sentences))
 
 

@@ -11,6 +11,9 @@ A stdlib `ThreadingHTTPServer` on port 0 answering, over the real wire format:
   show up in the incident's log entries (`annotate_log_entry`, `acknowledge_log_entry`, ...);
 - log entries page with `limit` (default 25, at most 100), `offset`, `more`, `total` (only with
   `total=true`), `since`/`until`; `offset + limit > 10000` is a 400.
+- notes and status changes are stamped `created_at` with the double's `clock` at creation, as PagerDuty
+  stamps them with its server's time: the wall clock by default; a sim scenario's test passes the sim's
+  clock, so Coroner's note lands at the scenario's time, among the incident's other entries;
 - `rate_limit_next(n, reset=...)` answers 429 with `ratelimit-*` headers; `fail_next(n, status=500)`
   answers 5xx; `delay_next(n, seconds)` answers late; `stop()` closes the socket (connection refused).
 
@@ -31,10 +34,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.clock import SystemClock
+from bot.ports import Clock
+
 API_TOKEN = "u+pd-test-token-abc123"
 READ_ONLY_TOKEN = "u+pd-read-only-token-xyz"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
-BASE_TIME = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)
+BASE_TIME = datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC)  # when the canned log entries below start
 
 # PagerDuty's error bodies (docs/REST-API/14-Errors.md; the "From" message as PagerDuty words it).
 AUTH_FAILED = {"message": "Authentication failed", "code": 2006}
@@ -85,6 +91,7 @@ class PagerDutyApiDouble:
         }
     )
     incidents: dict[str, IncidentState] = field(default_factory=dict)
+    clock: Clock = field(default_factory=SystemClock)  # PagerDuty's server time: stamps what the API creates
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Condition = field(default_factory=threading.Condition)
     rate_limited: int = 0
@@ -169,8 +176,7 @@ class PagerDutyApiDouble:
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}"
 
-    def _log(self, state: IncidentState, entry_type: str, *, email: str, **extra: Any) -> None:
-        at = BASE_TIME + timedelta(minutes=len(state.log_entries))
+    def _log(self, state: IncidentState, entry_type: str, *, at: datetime, email: str, **extra: Any) -> None:
         state.log_entries.append(
             log_entry(self._next_id("R"), entry_type, at=at, agent=self.users[email], incident_id=state.id, **extra)
         )
@@ -292,15 +298,16 @@ def _add_note(double: PagerDutyApiDouble, state: IncidentState, email: str, body
         return _invalid("Content can't be blank")
     if len(state.notes) >= 2000:
         return _invalid("A maximum of 2000 notes can be added to an incident")
+    now = double.clock.now()
     created = {
         "id": double._next_id("PN"),
         "user": _user_ref(double.users[email]),
         "channel": {"summary": "The PagerDuty website or APIs"},
         "content": content,
-        "created_at": _iso(BASE_TIME + timedelta(minutes=len(state.log_entries))),
+        "created_at": _iso(now),
     }
     state.notes.append(created)
-    double._log(state, "annotate_log_entry", email=email, channel={"type": "note", "summary": content})
+    double._log(state, "annotate_log_entry", at=now, email=email, channel={"type": "note", "summary": content})
     return 200, {"note": created}, {}
 
 
@@ -315,7 +322,7 @@ def _update(double: PagerDutyApiDouble, state: IncidentState, email: str, body: 
     state.status_changes.append((status, email))
     entry_type = {"acknowledged": "acknowledge_log_entry", "resolved": "resolve_log_entry"}.get(status)
     if entry_type:
-        double._log(state, entry_type, email=email, channel={"type": "api"})
+        double._log(state, entry_type, at=double.clock.now(), email=email, channel={"type": "api"})
     return 200, {"incident": _incident(state)}, {}
 
 
@@ -437,8 +444,10 @@ def resolve_entry(entry_id: str, *, at: datetime, user: str) -> dict[str, Any]:
                      summary=f"Resolved by {user}")
 
 
-def incident_story(start: datetime = BASE_TIME) -> list[dict[str, Any]]:
-    """A typical night: triggered, Alice paged by SMS and push, escalated to Bob, Bob acknowledges and resolves."""
+def incident_story(start: datetime = BASE_TIME, *, resolved_after: timedelta = timedelta(minutes=52)
+                   ) -> list[dict[str, Any]]:
+    """A typical night: triggered, Alice paged by SMS and push, escalated to Bob, Bob acknowledges and resolves
+    `resolved_after` the trigger."""
     return [
         trigger_entry("R01", at=start),
         notify_entry("R02", at=start + timedelta(seconds=5), user="Alice", method="sms"),
@@ -446,5 +455,5 @@ def incident_story(start: datetime = BASE_TIME) -> list[dict[str, Any]]:
         escalate_entry("R04", at=start + timedelta(minutes=15), level=2, assignees=["Bob"]),
         notify_entry("R05", at=start + timedelta(minutes=15, seconds=4), user="Bob", method="phone"),
         acknowledge_entry("R06", at=start + timedelta(minutes=18), user="Bob"),
-        resolve_entry("R07", at=start + timedelta(minutes=52), user="Bob"),
+        resolve_entry("R07", at=start + resolved_after, user="Bob"),
     ]

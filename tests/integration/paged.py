@@ -34,6 +34,7 @@ from tests.doubles.slack_web import BOT_TOKEN, SIGNING_SECRET, SlackDouble
 SECRET = "pd-other-incidents-secret"
 PD_ID = "POTHER1"
 TITLE_SUFFIX = " <!channel> <b>"  # untrusted text in the page's title: Slack must show it, not act on it
+RESOLVE_MINUTES = 52.0  # the page is resolved this long after it fired, or later: see `resolve_minutes_for`
 
 # The team's Dockerfile for a service whose image is not the incident's cause: a one-stage build that
 # sends the whole checkout (no .dockerignore) and keeps the toolchain in the image. Its findings are
@@ -74,6 +75,7 @@ class Incident:
     scenario: Scenario
     channel: str
     title_suffix: str = TITLE_SUFFIX
+    resolve_minutes: float = RESOLVE_MINUTES
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -109,14 +111,24 @@ class Incident:
         return latest.body_markdown if latest else None
 
     def page_to_draft(self) -> str:
-        """Triggered, acknowledged once the probable cause is on the root, resolved 52 min after the page:
-        the draft the workers store."""
+        """Triggered, acknowledged once the probable cause is on the root, resolved `resolve_minutes` after
+        the page: the draft the workers store."""
         assert self.send("incident.triggered", minutes=0).status_code == 202
         wait_until(lambda: self.slack.messages and "Probable cause" in text_of(self.root()),
                    what="the probable cause on the root", timeout=60)
         assert self.send("incident.acknowledged", minutes=4).status_code == 202
-        assert self.send("incident.resolved", minutes=52).status_code == 202
+        assert self.send("incident.resolved", minutes=self.resolve_minutes).status_code == 202
         return str(wait_until(self.draft, what="the draft", timeout=60))
+
+
+def resolve_minutes_for(scenario: Scenario) -> float:
+    """When the page is resolved, in minutes after it fired: RESOLVE_MINUTES, or later for a scenario whose
+    cluster is read long after the page (the diagnosis, and Coroner's note, come at the scenario's `now`),
+    so the resolution follows the diagnosis as it does in life."""
+    spec = scenario.incident
+    assert spec is not None
+    diagnosed = (scenario.now - spec.triggered_at).total_seconds() / 60
+    return max(RESOLVE_MINUTES, float(int(diagnosed) + 10))
 
 
 @contextlib.contextmanager
@@ -136,10 +148,13 @@ def paged(scenario_name: str | Path, *, database: str, tmp_path: Path, slack_api
     lines.append(f"    dockerfile: {spec.service}/Dockerfile")
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text("\n".join(lines) + "\n")
-    story = incident_story(spec.triggered_at)
+    resolve_minutes = resolve_minutes_for(scenario)
+    story = incident_story(spec.triggered_at, resolved_after=timedelta(minutes=resolve_minutes))
     pagerduty_api.add_incident(PD_ID, log_entries=[trigger_entry("R01", at=spec.triggered_at, service=spec.service),
                                                    *story[1:]])
     with running_sim(scenario) as sim, contextlib.ExitStack() as stack:
+        # PagerDuty stamps Coroner's note with its own time: here the scenario's, as the cluster tells it.
+        pagerduty_api.clock = sim.api
         settings = Settings(
             database_url=database,
             kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
@@ -157,7 +172,7 @@ def paged(scenario_name: str | Path, *, database: str, tmp_path: Path, slack_api
         stack.callback(start_auth_check(services.slack_app().client, services.slack_health,
                                         retry_seconds=0.2, max_retry_seconds=1.0).close)
         running = Incident(url=url, services=services, slack=slack_api, pd=pagerduty_api, scenario=scenario,
-                           channel=channel, title_suffix=title_suffix)
+                           channel=channel, title_suffix=title_suffix, resolve_minutes=resolve_minutes)
         start_workers(services.store, lambda name: services.handlers(worker=name), count=2, stop=running.stop,
                       idle_seconds=0.05)
         stack.callback(running.stop.set)

@@ -12,7 +12,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from bot.worker import start_workers
 from tests.doubles.admission_reviews import review, workload
 from tests.doubles.images import RegistryDouble, sha, tar_bytes
 from tests.doubles.slack_web import SlackDouble, running_slack_web
+from tests.integration.paged import wait_until
 
 NAMESPACE, NAME = "payments", "checkout-api"  # crashloop-bad-config: three healthy nodes, 80 GiB each
 CHANNEL = "#checkout"
@@ -135,16 +136,6 @@ class Webhook:
         annotations = options.pop("annotations", None)
         return review(workload(new_image, namespace=namespace, name=NAME, annotations=annotations, **options),
                       workload(old_image, namespace=namespace, name=NAME, **options))
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager

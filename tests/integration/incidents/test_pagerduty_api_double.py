@@ -3,7 +3,7 @@ client tests against it mean something. Raw httpx here: no Coroner code in betwe
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -79,3 +79,32 @@ def test_a_stopped_double_refuses_connections(pd):
     pd.stop()
     with pytest.raises(httpx.ConnectError):
         get(pd, "/incidents/PGR0VU2")
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_a_note_and_its_log_entry_are_stamped_with_the_doubles_clock_at_creation(pd):
+    """As PagerDuty stamps `created_at` with its server's time: a note added later is stamped later."""
+    pd.clock = _Clock(datetime(2024, 7, 9, 9, 48, 2, tzinfo=UTC))
+    writer = {**HEADERS, "From": "coroner@example.com"}
+    first = httpx.post(pd.url + "/incidents/PGR0VU2/notes", headers=writer, json={"note": {"content": "one"}})
+    pd.clock.at += timedelta(minutes=3)
+    httpx.put(pd.url + "/incidents/PGR0VU2", headers=writer,
+              json={"incident": {"type": "incident_reference", "status": "resolved"}})
+    assert first.json()["note"]["created_at"] == "2024-07-09T09:48:02Z"
+    entries = pd.incidents["PGR0VU2"].log_entries[-2:]
+    assert [(e["type"], e["created_at"]) for e in entries] == [
+        ("annotate_log_entry", "2024-07-09T09:48:02Z"), ("resolve_log_entry", "2024-07-09T09:51:02Z")]
+
+
+def test_without_a_clock_the_double_stamps_the_wall_clock(pd):
+    before = datetime.now(UTC).replace(microsecond=0)
+    note = httpx.post(pd.url + "/incidents/PGR0VU2/notes", headers={**HEADERS, "From": "coroner@example.com"},
+                      json={"note": {"content": "now"}}).json()["note"]
+    assert before <= datetime.fromisoformat(note["created_at"].replace("Z", "+00:00")) <= datetime.now(UTC)

@@ -167,7 +167,13 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
         assert "To prevent a recurrence" not in summary
     else:
         assert p0 and all(word in " ".join(p0[0]) for word in case.p0), (case.p0, p0)
-        assert "To prevent a recurrence" in summary
+        # The Summary carries each P0's first clause, short; the Action items the whole of it.
+        prevent = re.search(r"To prevent a recurrence: (.*) \(see Action items\)\.$", summary)
+        assert prevent, summary
+        clauses = prevent.group(1).split("; ")
+        assert len(clauses) == len(p0) and all(len(c.split()) <= 26 for c in clauses), clauses
+        for clause, row in zip(clauses, p0, strict=True):
+            assert row[3].lower().startswith(clause.removesuffix(" …").lower()), (clause, row[3])
     for word in case.actions:
         assert any(word in " ".join(r) for r in items), (word, items)
     undo = [r for r in items if "rollout undo" in r[4]]
@@ -187,6 +193,8 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
         assert "**Trigger**" in cause_section, cause_section
     for word in case.also_hit:
         assert word in section(draft, "Impact"), word
+    # Every scenario's rollout check counts the ready pods, so the peak is measured (0 when all were ready).
+    assert re.search(r"^- Pods not ready at peak: \d+ of \d+", section(draft, "Impact"), re.M), section(draft, "Impact")
     for claim in (*case.not_said, *DEMO_STORY):
         assert claim not in story, claim
 
@@ -197,6 +205,30 @@ def test_the_draft_reads_as_the_sre_answer(case: Case, paged_draft: Any) -> None
     assert [name for name, _ in figures] == ["Time to detect", "Time to acknowledge", "Time to mitigate",
                                              "Time to resolve"]
     assert all(re.fullmatch(r"missing|\d+ (s|min)|\d+ h( \d+ min)?", value.strip()) for _, value in figures), figures
+
+    # The full timeline is in time order, and Coroner's note (stamped by PagerDuty when it was added, during
+    # the incident) sits between the page and the resolution.
+    full = re.findall(r"^- \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (.*)$", draft.split("### Full timeline", 1)[1], re.M)
+    assert [at for at, _ in full] == sorted(at for at, _ in full)
+    notes = [at for at, text in full if text.startswith("Coroner added a note")]
+    started, resolved = (re.search(rf"^\| {name} \| (.+?) UTC \|$", draft, re.M) for name in ("Started", "Resolved"))
+    assert started and resolved and notes
+    assert all(started.group(1) <= at <= resolved.group(1) for at in notes), (notes, started, resolved)
+
+    # A blind spot is an action item only when a check was refused, timed out or could not read; an image
+    # that does not exist (the sims record none for these services) is an answer, kept in the appendix.
+    gaps = re.findall(r"^- \*\*F\d+\*\* `check-(?:failed|forbidden|timeout)`.*\n((?:  - .*\n)*)",
+                      draft.split("### Evidence", 1)[1], re.M)
+    blind = [g for g in gaps if "`not_found`: true" not in g]
+    assert bool(blind) == any(r[3].startswith("Let the diagnosis see") for r in items), (gaps, items)
+
+    # The evidence reads as a person reads it, in the draft and its page: no value is dumped as JSON, and the
+    # blast radius names each workload hit with its count.
+    evidence = draft.split("### Evidence", 1)[1].split("### Full timeline", 1)[0]
+    assert not re.search(r'\{"|\\?\["', evidence), re.search(r'.*(\{"|\\?\[").*', evidence)
+    assert not re.search(r"\{(&#34;|&quot;)", page)
+    for hit in case.also_hit:
+        assert re.search(rf"^  - `workloads_hit`: .*{re.escape(hit)}: \d+", evidence, re.M), hit
 
     # The web view renders the same draft: every action item a row of its table.
     assert page.count("<tr>") >= len(items) + 1 and "Action items" in page

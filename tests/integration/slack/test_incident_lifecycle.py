@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from bot.wiring import build, build_app
 from bot.worker import start_workers
 from tests.conftest import service_unavailable
 from tests.doubles.pagerduty_api import incident_story
+from tests.integration.paged import text_of, wait_until
 from tests.integration.web.test_browser import run_chromium
 
 pytestmark = pytest.mark.slow  # the whole serve pipeline per test, with Slack, PagerDuty and the sim
@@ -99,16 +100,6 @@ class Bot:
         )
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def bot(request, tmp_path: Path, slack_api, kit, pagerduty_api) -> Iterator[Bot]:
     database = (f"sqlite:///{tmp_path / 'coroner.db'}" if request.param == "sqlite"
@@ -124,6 +115,7 @@ def bot(request, tmp_path: Path, slack_api, kit, pagerduty_api) -> Iterator[Bot]
         f"    slack_channel: '{CHANNEL}'\n    dockerfile: service/Dockerfile\n"
     )
     with running_sim(scenario) as sim, contextlib.ExitStack() as stack:
+        pagerduty_api.clock = sim.api  # PagerDuty stamps Coroner's note at the scenario's time, not today's
         settings = Settings(
             database_url=database, kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
             slack_signing_secret=kit.secret, slack_bot_token=kit.token, slack_api_url=slack_api.api_url,
@@ -167,11 +159,6 @@ def root_ts(slack) -> str:
 def current_root(slack) -> dict[str, Any]:
     with slack.lock:
         return dict(slack.messages[(CHANNEL, root_ts(slack))])
-
-
-def text_of(message: dict[str, Any]) -> str:
-    blocks = message.get("blocks")
-    return json.dumps(json.loads(blocks) if isinstance(blocks, str) else blocks, ensure_ascii=False)
 
 
 @pytest.mark.chromium  # opens the draft link in Chromium at the end

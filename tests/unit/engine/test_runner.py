@@ -89,6 +89,25 @@ def test_crashing_check_becomes_check_failed(monkeypatch):
     assert "KeyError" in run.findings[0].title
 
 
+@pytest.mark.parametrize(("error", "not_found", "title"), [
+    ("ImageNotFound", True, "image: nothing to examine: image reg/app:9 does not exist"),
+    ("ImageReadError", None, "image: could not run: image reg/app:9 does not exist"),
+])
+def test_an_image_that_does_not_exist_is_told_apart_from_one_that_could_not_be_read(monkeypatch, error, not_found,
+                                                                                    title):
+    from bot import ports
+
+    def read(ctx, params):
+        raise getattr(ports, error)("image reg/app:9 does not exist")
+
+    spec = registry.CheckSpec("image", read, registry.CHECKS["image"].params, (), "")
+    monkeypatch.setitem(registry.CHECKS, "image", spec)
+    (run,) = run_playbook(ctx(FakeClusterReader()), book("image"))
+    (finding,) = run.findings
+    assert run.status == "failed" and finding.rule == "check-failed" and finding.title == title
+    assert finding.evidence.get("not_found") is not_found
+
+
 def test_read_error_becomes_check_failed_with_the_message():
     reader = FakeClusterReader(failing={"list_nodes"})
     (run,) = run_playbook(ctx(reader), book("nodes"))

@@ -70,3 +70,26 @@ def test_when_a_neighbour_is_the_cause_the_image_findings_are_hygiene_and_its_fi
     assert view.image is not None and view.image.culprits == ()
     assert view.fix is not None and view.fix.hygiene
     assert "culprit layers" not in view.summary and "batch/reindex" in view.summary
+
+
+def _gap(rule: str, check: str, **evidence: object) -> Finding:
+    return Finding(rule, Severity.LOW, f"{check}: {rule}", {"check": check, **evidence}, None, check)
+
+
+def test_an_image_that_does_not_exist_is_no_blind_spot_but_stays_in_the_appendix(incident) -> None:
+    missing = _gap("check-failed", "image", error="image reg/app:9 is not recorded", not_found=True)
+    view = build_view(incident=incident, timeline=[], findings=[missing])
+    assert not [i for i in view.action_items if i.title.startswith("Let the diagnosis see")]
+    assert [f.rule for f in view.findings] == ["check-failed"]
+
+
+def test_a_refusal_or_a_timeout_beside_it_is_a_blind_spot_citing_only_itself(incident) -> None:
+    missing = _gap("check-failed", "image", error="image reg/app:9 is not recorded", not_found=True)
+    refused = _gap("check-forbidden", "hpa", verb="list", resource="horizontalpodautoscalers")
+    slow = _gap("check-timeout", "disk", timeout_seconds=10)
+    unreadable = _gap("check-failed", "image", error="registry answered 503")
+    for others in ([refused], [slow], [unreadable]):
+        view = build_view(incident=incident, timeline=[], findings=[missing, *others])
+        (item,) = [i for i in view.action_items if i.title.startswith("Let the diagnosis see")]
+        cited = {f.ref: f for f in view.findings}
+        assert item.priority == "P2" and [dict(cited[r].evidence).get("not_found") for r in item.refs] == [None], item

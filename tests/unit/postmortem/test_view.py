@@ -5,6 +5,8 @@ import pytest
 from bot.domain import Finding, Severity, TimelineEntry
 from bot.images.model import HistoryEntry, ImageConfig, ImageManifest, LayerRef
 from bot.postmortem.evidence import ImageSummary, PathSize, instruction_of
+from bot.postmortem.readiness import NotReady
+from bot.postmortem.render import render_postmortem
 from bot.postmortem.view import build_view, duration_text
 from bot.render.order import order_timeline
 from bot.render.values import stamp
@@ -89,19 +91,6 @@ def test_timeline_is_ordered_in_utc_and_deduplicated_by_key() -> None:
     assert stamp(datetime(2024, 5, 14, 5, 2, 11, 999, tzinfo=cest)) == "2024-05-14 03:02:11"
 
 
-def test_evidence_values_read_like_people_write_them() -> None:
-    from bot.render.values import format_value
-
-    assert format_value("bytes_if_max", 67645734900) == "63 GB"
-    assert format_value("imagefs_used_ratio", 0.978) == "98%"
-    assert format_value("ratio", 19.55) == "19.6×"
-    assert format_value("diff", "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1 @@\n") == "--- a/Dockerfile … (3 lines)"
-    assert format_value("nodes", ["a", "b"]) == "a, b"
-    assert format_value("paths", [str(i) for i in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … 2 more"
-    assert format_value("patch", {"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
-    assert format_value("paused", False) == "false"
-
-
 def test_long_instructions_are_shortened_and_hygiene_findings_do_not_make_culprits(incident, image) -> None:
     import dataclasses
 
@@ -169,3 +158,19 @@ def test_load_the_platform_added_is_a_contributing_factor_said_once(incident, fi
     assert [link.text for link in view.cause.links if not link.amplifies] == [
         "revision 8 (image 4.2 GB, 19.5× revision 7)", "2 nodes' imagefs full"]
     assert [str(c.text) for c in view.factors] == ["Registry 503"]
+
+
+def test_pods_not_ready_at_peak_is_measured_across_runs_and_zero_when_all_were_ready(incident) -> None:
+    all_ready = Finding("rollback-not-indicated", Severity.INFO, "No rollback", {
+        "current_revision": 12, "implication": {"pods_ready": 4, "replicas": 4}})
+    view = build_view(incident=incident, timeline=[], findings=[all_ready])
+    assert view.impact.pods_not_ready_peak == "0 of 4 (every pod was ready whenever Coroner diagnosed)"
+    assert view.impact.pods_ref is None
+    assert "- Pods not ready at peak: 0 of 4 (every pod" in render_postmortem(view)
+
+    earlier = NotReady(3, 4, at=datetime(2024, 5, 14, 3, 5, 0, tzinfo=UTC))
+    peaked = build_view(incident=incident, timeline=[], findings=[all_ready], readiness=[earlier])
+    assert peaked.impact.pods_not_ready_peak == "3 of 4 (diagnosis at 2024-05-14 03:05:00)"
+
+    unmeasured = build_view(incident=incident, timeline=[], findings=[])
+    assert "- Pods not ready at peak: not measured" in render_postmortem(unmeasured)
