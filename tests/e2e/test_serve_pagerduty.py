@@ -38,7 +38,8 @@ def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
     port = free_port()
     with running_sim("registry-meltdown") as sim:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
-        env = {**os.environ, "CORONER_DATABASE_URL": f"sqlite:///{db}", "CORONER_KUBECONFIG": str(kubeconfig),
+        unset = {name for name in os.environ if name.startswith("CORONER_SLACK_")}  # Slack stays unconfigured
+        env = {**{k: v for k, v in os.environ.items() if k not in unset}, "CORONER_DATABASE_URL": f"sqlite:///{db}", "CORONER_KUBECONFIG": str(kubeconfig),
                "CORONER_PAGERDUTY_WEBHOOK_SECRETS": "whsec-e2e", "CORONER_NODE_PROXY_ENABLED": "true"}
         proc = subprocess.Popen([*CORONER, "serve", "--port",
                                  str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -63,9 +64,18 @@ def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
                     return conn.execute("select count(*) from jobs where kind = 'diagnose_incident' and status = 'done'").fetchone()[0] == 1
 
             wait_until(diagnosed, timeout=60, what="the diagnosis job did not finish", proc=proc)
+
+            def slack_skipped() -> bool:  # the README's laptop run: no CORONER_SLACK_BOT_TOKEN
+                with sqlite3.connect(db) as conn:
+                    rows = conn.execute("select status from jobs where kind = 'post_to_slack'").fetchall()
+                return len(rows) == 2 and {row[0] for row in rows} == {"done"}  # the page's line, the diagnosis
+
+            wait_until(slack_skipped, timeout=60, what="the Slack posts were not skipped", proc=proc)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+        output = proc.stdout.read().decode()
+    assert output.count("Slack is not configured (CORONER_SLACK_BOT_TOKEN): nothing posted for pd-QE2E") == 2, output
 
     with sqlite3.connect(db) as conn:
         rules = {row[0] for row in conn.execute("select rule from findings")}

@@ -29,3 +29,10 @@ def test_ci_runs_the_readme_test_command():
 def test_every_command_is_in_the_readme():
     for name in COMMANDS:
         assert f"`coroner {name}" in README, name
+
+
+def test_the_shipped_scenarios_are_the_ones_listed():
+    from bot.sim.scenario import shipped_scenarios
+
+    listed = README.split("Shipped (`coroner sim --list`): ", 1)[1].split(";", 1)[0]
+    assert re.findall(r"`([a-z-]+)`", listed) == shipped_scenarios()

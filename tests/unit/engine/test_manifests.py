@@ -1,5 +1,6 @@
 """The shipped RBAC stays read-only unless an operator opts in."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -84,3 +85,22 @@ def test_a_mounted_catalog_is_not_optional():
     mount = next(m for m in container["volumeMounts"] if catalog.startswith(m["mountPath"].rstrip("/") + "/"))
     volume = next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
     assert not volume.get("configMap", {}).get("optional", False)
+
+
+def test_the_readmes_set_up_creates_what_the_deployment_reads():
+    """README's "Deploying on Kubernetes" block: the Secret keys and the ConfigMap it creates are the ones
+    the Deployment references, or the pod does not start (CreateContainerConfigError)."""
+    readme = (DEPLOY.parents[1] / "README.md").read_text()
+    block = readme.split("## Deploying on Kubernetes", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    created_keys = set(re.findall(r"--from-literal=([a-z-]+)=", block))
+    (configmap,) = re.findall(r"create configmap (\S+) --from-file=(\S+)", block)
+    (deployment,) = [d for d in docs(DEPLOY / "deployment.yaml") if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+    assert {r["name"] for r in refs} == {"coroner"} and "secret generic coroner " in block
+    assert {r["key"] for r in refs if not r.get("optional")} <= created_keys <= {r["key"] for r in refs}
+    (volume,) = [v for v in pod["volumes"] if "configMap" in v]
+    assert volume["configMap"]["name"] == configmap[0]
+    catalog = next(e["value"] for e in container["env"] if e["name"] == "CORONER_CATALOG_FILE")
+    assert catalog.endswith("/" + configmap[1])

@@ -86,3 +86,14 @@ def test_same_bytes_across_processes_and_hash_seeds(bundle: Path) -> None:
         outputs.add(run.stdout)
     assert len(outputs) == 1
     assert outputs.pop().startswith(b"# Postmortem: user-profile-service")
+
+
+def test_the_docs_smallest_bundle_renders(tmp_path: Path) -> None:
+    """docs/postmortem.md offers a bundle to try `coroner postmortem render` with: it must render."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "postmortem.md").read_text()
+    (example,) = doc.split("```json\n")[1:]
+    path = tmp_path / "evidence.json"
+    path.write_text(example.split("```", 1)[0])
+    result = CliRunner().invoke(main, ["postmortem", "render", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# Postmortem: disk full on the API nodes\n")
