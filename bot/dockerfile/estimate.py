@@ -136,7 +136,7 @@ def context_files(layers: Sequence[LayerEvidence], destination: str | None = Non
 
 def whole_context_layer(layers: Sequence[LayerEvidence]) -> int | None:
     for i, layer in enumerate(layers):
-        words = layer.instruction.split()
+        words = _words(layer.instruction)
         sources = [w for w in words[1:-1] if not w.startswith("--")]
         if words and words[0] in ("COPY", "ADD") and any(s.rstrip("/") in (".", "", "*", "./*") for s in sources):
             return i
@@ -163,7 +163,7 @@ def estimate(
     removed: list[Removal] = []
     for i, layer in enumerate(layers):
         taken: set[str] = set()
-        words = set(layer.instruction.split())
+        words = set(_words(layer.instruction))
         if layer.instruction.startswith("RUN"):
             for package in dropped_packages:
                 if package not in words:
@@ -181,6 +181,12 @@ def estimate(
         removed += _ignored(layers, index, dockerignore, destination, dockerignore_rule)
     gone = sum(r.size_bytes for r in removed)
     return SizeEstimate(current, max(current - gone, 0), tuple(removed), baseline, baseline_bytes)
+
+
+def _words(instruction: str) -> list[str]:
+    """The words of an instruction as the autopsy shows it: its line breaks (a heredoc's) are escaped as
+    `\\n` (`bot.images.dockerfile_map.one_line`), and separate words as much as a space does."""
+    return instruction.replace("\\\\", "\0").replace("\\n", " ").replace("\0", "\\\\").split()
 
 
 def _under(path: str, prefix: str) -> bool:

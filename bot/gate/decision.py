@@ -9,7 +9,9 @@ Three reasons fail it, each with the evidence a reviewer needs to act on it:
   uncompressed one.
 - `new-critical-finding`: the image rules (bot/images/rules.py) found a secret, a VCS directory or a
   build toolchain above `toolchain_min_bytes` that the reference does not have. A finding the
-  reference already ships is an old debt, not this change's.
+  reference already ships is an old debt, not this change's. A layer whose contents were not read (a
+  registry reader out of its byte budget) and that the reference does not ship makes this rule
+  `undecided`: the gate cannot vouch for what it did not see. Growth and pull pressure need only sizes.
 - `pull-pressure`: the replicas at the HPA's max, spread over the nodes that can receive them, each pull
   the image where it is not stored yet; fail when that pushes a node's imagefs past the kubelet's
   image-GC high threshold (`--image-gc-high-threshold`, 85 %) or the imagefs eviction threshold
@@ -112,11 +114,12 @@ def decide(candidate: ImageReport, reference: ImageReport | None, *, pressure: C
             if growth is not None:
                 reasons.append(growth)
     reasons += _new_critical_findings(candidate, reference, policy)
+    unseen = _unread_layers(candidate, reference, notes)
+    if unseen:
+        undecided.append(unseen)
     if pressure is not None:
         notes += pressure.notes
         reasons += _pull_pressure(candidate, pressure, policy, notes)
-    if not candidate.totals.complete or any(layer.compressed and not layer.contents_read for layer in candidate.layers):
-        notes.append(f"some layer contents of {candidate.ref} were not read: the image rules judged the layers read")
     return GateDecision(
         verdict="fail" if reasons else ("undecided" if undecided else "pass"),
         reasons=tuple(reasons),
@@ -126,6 +129,33 @@ def decide(candidate: ImageReport, reference: ImageReport | None, *, pressure: C
         undecided=tuple(undecided),
         size_measure=measure,
     )
+
+
+def _unread_layers(candidate: ImageReport, reference: ImageReport | None, notes: list[str]) -> str | None:
+    """Why `new-critical-finding` cannot be decided, or None. The file rules (secret-file, vcs-directory,
+    build-toolchain) saw only the layers read; `secret-in-history` reads the config, all of it. An unread
+    layer the reference ships too (same digest) holds nothing new: whatever is in it is old debt."""
+    unread = [layer for layer in candidate.layers if not layer.contents_read]
+    shipped = {layer.digest for layer in reference.layers} if reference is not None else set()
+    unseen = [layer for layer in unread if layer.digest not in shipped]
+    old = [layer for layer in unread if layer.digest in shipped]
+    if old:
+        verb, it = ("were", "them") if len(old) > 1 else ("was", "it")
+        notes.append(f"{_layer_list(old, named=False)} of {candidate.ref} {verb} not read: the reference ships "
+                     f"{it} too, so {it} hold{'' if len(old) > 1 else 's'} no new critical finding")
+    if not unseen:
+        return None
+    verb, it = ("were", "them") if len(unseen) > 1 else ("was", "it")
+    shipped_too = f", and the reference does not ship {it}" if reference is not None else ""
+    return (f"{NEW_CRITICAL_FINDING}: {_layer_list(unseen)} of {candidate.ref} {verb} not read{shipped_too}: "
+            f"a secret file, a VCS directory or a build toolchain in {it} cannot be ruled out")
+
+
+def _layer_list(layers: Sequence[LayerReport], *, named: bool = True) -> str:
+    """`layer 2 (RUN make)`, `layers 2 (RUN make) and 3 (COPY . /app)`; without `named`, the indexes only."""
+    items = [f"{layer.index} ({_short(layer.instruction, 40)})" if named else str(layer.index) for layer in layers]
+    listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return f"layer{'s' if len(items) > 1 else ''} {listed}"
 
 
 def _layer_json(layer: LayerReport, measure: Measure = UNCOMPRESSED) -> dict[str, Any]:

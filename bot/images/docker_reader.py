@@ -26,7 +26,9 @@ import requests.exceptions
 
 from bot.deadline import NO_DEADLINE, Deadline, paced
 from bot.images import overlay
+from bot.images.blobcheck import StreamDigest
 from bot.images.config import MalformedDocument, history_entries, image_config
+from bot.images.reference import is_digest
 from bot.images.model import FileEntry, HistoryEntry, ImageManifest, LayerRef
 from bot.images.tarstream import (
     GZIP_MAGIC,
@@ -60,6 +62,15 @@ def _read_head(body: io.RawIOBase, size: int) -> bytes:
 
 def _looks_like_tar(head: bytes) -> bool:
     return head[257:262] == b"ustar" or (len(head) == 512 and not any(head)) or head.startswith(GZIP_MAGIC)
+
+
+def _check_diff_id(index: int, diff_id: object, digest: StreamDigest, ref: str) -> None:
+    """The engine's export against the config's `rootfs.diff_ids` (sha256 of the uncompressed tar, the only
+    algorithm Docker writes): a layer damaged in the engine's store lists like a sound one."""
+    if not isinstance(diff_id, str) or not is_digest(diff_id) or not diff_id.startswith("sha256:"):
+        raise ImageReadError(f"layer {index} of {ref}: its diff id {str(diff_id)[:80]!r} is not a sha256 digest")
+    digest.verify(diff_id, f"layer {index} ({diff_id}) of {ref}", named_by="the diff id the image config names",
+                  measured="uncompressed bytes")
 
 
 class _SavedImage:
@@ -228,6 +239,7 @@ class DockerImageReader:
         ref = ref or image.id
         documents: dict[str, Any] = {}
         layers_by_path: dict[str, list[FileEntry]] = {}
+        digests_by_path: dict[str, StreamDigest] = {}  # of each layer's uncompressed tar, checked at the end
         aliases: dict[str, str] = {}
         chunks = paced(image.save(chunk_size=self._chunk_size, named=False), deadline, f"saving {ref}", every=1)
         stream = io.BufferedReader(ChunkStream(chunks), buffer_size=TAR_BUFSIZE)
@@ -244,8 +256,9 @@ class DockerImageReader:
                 if member.size <= MAX_JSON_BYTES:
                     documents[name] = json.loads(head + body.readall())
             elif _looks_like_tar(head):
+                digests_by_path[name] = digest = StreamDigest("sha256")
                 try:
-                    layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, body), deadline=deadline))
+                    layers_by_path[name] = list(iter_layer_blob(PrefixedStream(head, body), deadline=deadline, plain=digest))
                 except (LayerError, EOFError, tarfile.TarError, zlib.error) as exc:
                     raise ImageReadError(f"layer {name} of the saved image {ref} is unreadable: {exc}") from exc
         manifest = documents.get("manifest.json")
@@ -256,7 +269,8 @@ class DockerImageReader:
         diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
         layer_paths = [aliases.get(p, p) for p in entry["Layers"]]
         layers: dict[str, list[FileEntry]] = {}
-        for diff_id, path in zip(diff_ids, layer_paths):
+        for index, (diff_id, path) in enumerate(zip(diff_ids, layer_paths)):
+            _check_diff_id(index, diff_id, digests_by_path[path], ref)
             layers[diff_id] = layers_by_path[path]
         log.debug("saved image indexed", extra={"image": image.id, "layers": len(layers)})
         return _SavedImage(config=config, layers=layers)

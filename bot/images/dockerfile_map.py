@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.dockerfile.parser import Instruction, parse
-from bot.images.model import HistoryEntry
+from bot.images.model import HistoryEntry, printable
 from bot.images.secrets import redact
 
 RECONSTRUCTED_HEADER = (
@@ -43,6 +43,28 @@ _BUILDKIT_SUFFIX = re.compile(r"\s+# buildkit$")
 _COPY_SOURCE = re.compile(r"^(COPY|ADD) (?:--\S+ )*(?:multi:|dir:|file:)?([0-9a-f]{8,})?\S* in (\S+)\s*$")
 
 
+_LAYOUT = re.compile(r"[ \t]+")
+
+
+def one_line(text: str) -> str:
+    """An instruction as one line of a report or a Slack message. Continuations are joined and layout
+    whitespace folds to one space; the line breaks that carry meaning (a heredoc's body, a newline
+    inside a quoted string) are kept and shown as `\\n`, with every other control character, by
+    `printable`: the one escaping file names get, so a multi-line `RUN` reads as the script it is.
+    Redact first: a secret is recognised in the real text."""
+    lines = (_LAYOUT.sub(" ", line.rstrip("\r")).strip(" ") for line in _CONTINUATION.sub(" ", text).split("\n"))
+    return printable("\n".join(line for line in lines if line))
+
+
+def written(ins: Instruction) -> str:
+    """A Dockerfile instruction as the report shows it (`one_line`). Comment lines inside a
+    continuation are no part of it (BuildKit drops them); inside a heredoc's body they are."""
+    lines = ins.original.split("\n")
+    logical = ins.heredocs[0].line - ins.line if ins.heredocs else len(lines)
+    head = [lines[0]] + [line for line in lines[1:logical] if not line.lstrip().startswith("#")]
+    return one_line(redact("\n".join(head + lines[logical:])))
+
+
 _LEGACY_EXEC = re.compile(r'^(CMD|ENTRYPOINT|SHELL|RUN)\s+\[((?:"(?:[^"\\]|\\.)*"\s*)+)\]$')
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
@@ -67,21 +89,21 @@ def history_instruction(created_by: str) -> tuple[str, str]:
         if copy:
             keyword, _, dest = copy.groups()
             source = "." if "dir:" in body else "<file>"
-            return keyword, redact(f"{keyword} {source} {dest}")
+            return keyword, one_line(redact(f"{keyword} {source} {dest}"))
         keyword = body.split(None, 1)[0].upper()
-        return keyword, redact(_json_form(keyword, body))
+        return keyword, one_line(redact(_json_form(keyword, body)))
     without_args = _ARGS_PREFIX.sub("", text)
     if _SHELL.match(without_args):
-        return "RUN", redact("RUN " + " ".join(_SHELL.sub("", without_args).split()))
+        return "RUN", one_line(redact("RUN " + _SHELL.sub("", without_args)))
     keyword = text.split(None, 1)[0].upper()
     if keyword in ("RUN", "COPY", "ADD", "ENV", "WORKDIR", "CMD", "ENTRYPOINT", "LABEL", "EXPOSE", "USER",
                    "HEALTHCHECK", "VOLUME", "ARG", "SHELL", "STOPSIGNAL", "ONBUILD"):  # fmt: skip
         if keyword == "RUN":
             rest = text.split(None, 1)[1] if " " in text else ""
             rest = _SHELL.sub("", _ARGS_PREFIX.sub("", rest))
-            return "RUN", redact("RUN " + " ".join(rest.split()))
-        return keyword, redact(text)
-    return "RUN", redact("RUN " + text)
+            return "RUN", one_line(redact("RUN " + rest))
+        return keyword, one_line(redact(text))
+    return "RUN", one_line(redact("RUN " + text))
 
 
 def map_history(
@@ -102,7 +124,7 @@ def map_history(
         keyword = stage[d].keyword.upper()
         if reconstructed[h].keyword == keyword:
             result[h] = Mapping(
-                instruction=redact(" ".join(_CONTINUATION.sub(" ", stage[d].original).split())),
+                instruction=written(stage[d]),
                 line=stage[d].line,
                 keyword=keyword,
                 from_dockerfile=True,
@@ -119,8 +141,7 @@ def map_history(
 
 
 def _base(mapping: Mapping, from_instruction: Instruction) -> Mapping:
-    written = redact(" ".join(_CONTINUATION.sub(" ", from_instruction.original).split()))
-    return Mapping(instruction=f"{written} (base image: {mapping.instruction})", line=from_instruction.line,
+    return Mapping(instruction=f"{written(from_instruction)} (base image: {mapping.instruction})", line=from_instruction.line,
                    keyword=mapping.keyword, from_dockerfile=False, base_image=True)
 
 

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import classify
+from bot.images.blobcheck import HashingStream, StreamDigest
 from bot.images.model import FileEntry, printable
 
 if TYPE_CHECKING:
@@ -379,13 +380,28 @@ def iter_tar_fast(
 
 
 def iter_layer_blob(
-    raw: IO[bytes] | io.RawIOBase, *, limits: LayerLimits = LayerLimits(), deadline: Deadline = NO_DEADLINE
+    raw: IO[bytes] | io.RawIOBase,
+    *,
+    limits: LayerLimits = LayerLimits(),
+    deadline: Deadline = NO_DEADLINE,
+    plain: StreamDigest | None = None,
 ) -> Iterator[FileEntry]:
     """The entries of a layer blob (plain, gzip or zstd tar). Raises `LayerError` for a layer that cannot
-    be read, `EOFError` for a truncated one and `DeadlineExceeded` when time runs out."""
-    stream, compression = open_layer_stream(raw)
-    if compression == "gz":
-        stream = io.BufferedReader(GzipStream(stream), buffer_size=TAR_BUFSIZE)
-    elif not hasattr(stream, "readinto"):  # BufferedReader reads through readinto: PrefixedStream adds it
-        stream = io.BufferedReader(PrefixedStream(b"", stream), buffer_size=TAR_BUFSIZE)
+    be read, `EOFError` for a truncated one and `DeadlineExceeded` when time runs out.
+
+    `plain`, given, hashes the uncompressed tar (what a diff id names), to its last byte: what follows
+    the end-of-archive blocks is read once the entries are out."""
+    opened, compression = open_layer_stream(raw)
+    decoded: IO[bytes] | io.RawIOBase = GzipStream(opened) if compression == "gz" else opened
+    if plain is not None:
+        decoded = HashingStream(decoded, plain)
+    if isinstance(decoded, io.RawIOBase):
+        stream: IO[bytes] = io.BufferedReader(decoded, buffer_size=TAR_BUFSIZE)
+    elif not hasattr(decoded, "readinto"):  # BufferedReader reads through readinto: PrefixedStream adds it
+        stream = io.BufferedReader(PrefixedStream(b"", decoded), buffer_size=TAR_BUFSIZE)
+    else:
+        stream = decoded
     yield from iter_tar_fast(stream, limits=limits, deadline=deadline)
+    if plain is not None:
+        while stream.read(TAR_BUFSIZE):
+            deadline.check("reading a layer")

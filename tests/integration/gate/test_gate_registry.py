@@ -99,3 +99,27 @@ def test_bad_usage_is_not_failed_open(tmp_path):
     assert missing.returncode == 2 and "could not decide" in missing.stderr
     deployed = coroner("gate", "app:v2", "--deployed", "just-a-name", "--fail-open")
     assert deployed.returncode == 2 and "NAMESPACE/NAME" in deployed.stderr
+
+
+def test_layers_out_of_the_download_budget_leave_the_critical_finding_rule_undecided(gate_images: GateImages):
+    """With a one-byte budget no layer is read: the shared base is the reference's own, the rest could
+    hold a secret nobody saw. Growth is still compared (on the registry's compressed sizes)."""
+    budget = {"CORONER_IMAGE_BYTE_BUDGET": "1"}
+    proc = coroner("gate", gate_images.grown, "--against", gate_images.reference, "--format", "json", env=budget)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    decision = json.loads(proc.stdout)
+    assert decision["verdict"] == "undecided" and decision["reasons"] == []
+    assert decision["size_measure"] == "compressed"
+    (why,) = decision["undecided"]
+    assert why.startswith("new-critical-finding: layers ") and f"of {gate_images.grown} were not read" in why
+    assert "(COPY . .)" in why and "(RUN dd if=/dev/zero" in why and "layers 0 " not in why
+    # the base layer (and WORKDIR's, when both builds made it alike) is the reference's own
+    assert any(note.startswith(("layer 0 of ", "layers 0 and 1 of ")) and "the reference ships" in note
+               for note in decision["notes"])
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("coroner gate: could not decide: new-critical-finding: layers ")
+    opened = coroner("gate", gate_images.grown, "--against", gate_images.reference, "--fail-open", env=budget)
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    assert opened.stdout.startswith(f"coroner gate: UNDECIDED {gate_images.grown}")
+    (warning,) = opened.stderr.strip().splitlines()
+    assert warning.startswith("coroner gate: warning: could not decide, passing (--fail-open): new-critical-finding: ")

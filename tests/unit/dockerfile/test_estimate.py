@@ -78,3 +78,14 @@ def test_without_a_fix_nothing_is_counted_as_removed() -> None:
     size = with_size_estimate(fix(clean), LAYERS, total_bytes=TOTAL).size_estimate
     assert size is not None and size.removed == () and size.estimated_bytes == TOTAL
     assert size.describe() == "≈ 4.2 GB instead of 4.2 GB (estimate)"
+
+
+def test_a_heredoc_runs_packages_are_words_across_its_escaped_line_breaks() -> None:
+    """The autopsy shows a heredoc RUN as one line, its line breaks escaped (`\\n`): a package at the end
+    of one of its lines is still a word of the instruction."""
+    from bot.dockerfile.estimate import estimate
+
+    heredoc = LayerEvidence(r"RUN <<EOF\napt-get update\napt-get install -y build-essential\nrm -rf /var/lib/apt/lists\nEOF",
+                            300 * MB, (("usr/lib/gcc", 90 * MB),))
+    result = estimate([LAYERS[0], heredoc], dropped_packages=["build-essential"])
+    assert [(r.item, r.size_bytes) for r in result.removed] == [("build-essential", 90 * MB)]

@@ -27,9 +27,10 @@ BASE: Layer = ("/bin/sh -c #(nop) ADD file:base in / ", [("usr/lib/libc.so", 5 *
 class ContentReader:
     """`compressed`: the manifest gives gzip blobs of this share of the contents' size (a registry), else
     the uncompressed diff sizes (the Docker engine). `contents`: False refuses every layer's contents (a
-    registry reader out of its byte budget), so the report has the manifest's sizes only."""
+    registry reader out of its byte budget), so the report has the manifest's sizes only; an int N reads
+    layers 0 to N-1 and runs out of budget at layer N, as a real reader does part way through an image."""
 
-    def __init__(self, *, compressed: float | None = None, contents: bool = True) -> None:
+    def __init__(self, *, compressed: float | None = None, contents: bool | int = True) -> None:
         self.images: dict[str, tuple[ImageManifest, dict[str, list[FileEntry]]]] = {}
         self.compressed = compressed
         self.contents = contents
@@ -57,13 +58,13 @@ class ContentReader:
         return self.images[ref][0]
 
     def layer_files(self, ref: str, layer: LayerRef, *, deadline: Deadline = NO_DEADLINE) -> Iterator[FileEntry]:
-        if not self.contents:
+        if self.contents is False or (self.contents is not True and layer.index >= self.contents):
             raise ByteBudgetExceeded(f"download budget exhausted in layer {layer.index}")
         return iter(self.images[ref][1][layer.digest])
 
 
 def report(ref: str, layers: Sequence[Layer], *, env: tuple[str, ...] = (), dockerfile: str | None = None,
-           compressed: float | None = None, contents: bool = True) -> ImageReport:
+           compressed: float | None = None, contents: bool | int = True) -> ImageReport:
     reader = ContentReader(compressed=compressed, contents=contents)
     reader.add(ref, layers, env=env)
     return autopsy(reader, ref, dockerfile_text=dockerfile, dockerfile_path="Dockerfile" if dockerfile else None)

@@ -64,3 +64,20 @@ def test_dockerfile_that_does_not_parse_is_file_line_and_exit_2(registry, tmp_pa
     assert result.exit_code == 2, result.output
     assert f"{dockerfile}:2:" in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_heredoc_run_is_one_line_of_the_text_report_mapped_to_its_dockerfile_line(registry, tmp_path):
+    history = [HISTORY[0], {"created_by": "RUN /bin/sh -c mkdir -p /app\nprintf 'ok' > /app/state\n # buildkit"}]
+    layers = [LAYERS[0], tar_bytes([("app/", None), ("app/state", b"o" * 3000)])]
+    registry.add_image("app", "v3", layers, history)
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN <<EOF\nmkdir -p /app\nprintf 'ok' > /app/state\nEOF\n")
+    ref = f"127.0.0.1:{registry.port}/app:v3"
+    text = CliRunner().invoke(main, ["image", ref, "--source", "registry", "--dockerfile", str(dockerfile)])
+    assert text.exit_code == 0, text.output
+    shown = r"RUN <<EOF\nmkdir -p /app\nprintf 'ok' > /app/state\nEOF"
+    layer_lines = [line for line in text.output.splitlines() if line.startswith("  #1 ")]
+    assert len(layer_lines) == 1 and shown in layer_lines[0] and "(Dockerfile line 2)" in layer_lines[0]
+    assert not any(line.startswith(("printf", "EOF")) for line in text.output.splitlines())
+    data = json.loads(CliRunner().invoke(main, ["image", ref, "--source", "registry", "--format", "json"]).output)
+    assert data["layers"][1]["instruction"] == r"RUN mkdir -p /app\nprintf 'ok' > /app/state"

@@ -110,3 +110,67 @@ def test_a_hostile_layer_in_a_save_is_one_line_naming_it():
     with pytest.raises(ImageReadError, match="layer aaa/layer.tar of the saved image .* unreadable: PAX record") as info:
         DockerImageReader(client=None, contents="save")._read_save(SavedImageDouble(save), ref="app:1")
     assert "\n" not in str(info.value)
+
+
+# -- layers checked against the config's rootfs.diff_ids (sha256 of the uncompressed tar) ------------
+
+def _tampered(layer: bytes) -> bytes:
+    """The same file list and sizes, one data byte changed: only the diff id can tell."""
+    at = layer.index(b"y" * 50)
+    return layer[:at] + b"z" + layer[at + 1 :]
+
+
+def _save_with_layer_b(layer_b: bytes, layout: str) -> bytes:
+    """A save of CONFIG (whose diff ids name the true LAYER_B) carrying `layer_b` in its place."""
+    config = json.dumps(CONFIG).encode()
+    if layout == "pre-25":
+        manifest = [{"Config": "c.json", "RepoTags": ["app:1"], "Layers": ["aaa/layer.tar", "bbb/layer.tar", "aaa/layer.tar"]}]
+        return _tar([("aaa/layer.tar", LAYER_A, None), ("bbb/layer.tar", layer_b, None), ("c.json", config, None),
+                     ("manifest.json", json.dumps(manifest).encode(), None)])
+    # OCI layout: the blob keeps the name of the digest it should have, as a damaged store would
+    paths = ["blobs/sha256/" + sha(data)[7:] for data in (LAYER_A, LAYER_B, LAYER_A)]
+    manifest = [{"Config": "blobs/sha256/" + sha(config)[7:], "RepoTags": ["app:1"], "Layers": paths}]
+    return _tar([(paths[0], LAYER_A, None), (paths[1], layer_b, None), ("blobs/sha256/" + sha(config)[7:], config, None),
+                 ("manifest.json", json.dumps(manifest).encode(), None)])
+
+
+@pytest.mark.parametrize("layout", ["pre-25", "oci"])
+def test_a_layer_whose_bytes_are_not_its_diff_id_is_one_line_naming_it(layout):
+    from bot.ports import ImageReadError
+
+    save = _save_with_layer_b(_tampered(LAYER_B), layout)
+    with pytest.raises(ImageReadError) as info:
+        DockerImageReader(client=None, contents="save")._read_save(SavedImageDouble(save), ref="app:1")
+    message = str(info.value)
+    assert message.startswith(f"layer 1 ({sha(LAYER_B)}) of app:1 is corrupt: its {len(LAYER_B)} uncompressed bytes "
+                              f"hash to {sha(_tampered(LAYER_B))}, not to the diff id the image config names")
+    assert "\n" not in message
+
+
+def test_bytes_after_the_end_of_archive_count_in_the_diff_id():
+    """The walk stops at the end-of-archive blocks; what follows them is hashed too."""
+    from bot.ports import ImageReadError
+
+    padded = LAYER_B + b"\x01" + bytes(511)
+    with pytest.raises(ImageReadError, match=rf"layer 1 \({sha(LAYER_B)}\) of app:1 is corrupt: its {len(padded)} "):
+        DockerImageReader(client=None, contents="save")._read_save(SavedImageDouble(_save_with_layer_b(padded, "oci")),
+                                                                   ref="app:1")
+
+
+def test_a_gzip_layer_in_a_save_is_checked_on_its_uncompressed_bytes():
+    import gzip
+
+    saved = DockerImageReader(client=None, contents="save")._read_save(
+        SavedImageDouble(_save_with_layer_b(gzip.compress(LAYER_B), "pre-25")), ref="app:1")
+    assert [e.path for e in saved.layers[sha(LAYER_B)]] == ["app", "app/.wh.old", "app/new"]
+
+
+def test_a_diff_id_that_is_not_sha256_is_one_line():
+    from bot.ports import ImageReadError
+
+    config = dict(CONFIG, rootfs={"type": "layers", "diff_ids": ["md5:" + "0" * 32, sha(LAYER_B), sha(LAYER_A)]})
+    manifest = [{"Config": "c.json", "RepoTags": ["app:1"], "Layers": ["aaa/layer.tar", "bbb/layer.tar", "aaa/layer.tar"]}]
+    save = _tar([("aaa/layer.tar", LAYER_A, None), ("bbb/layer.tar", LAYER_B, None),
+                 ("c.json", json.dumps(config).encode(), None), ("manifest.json", json.dumps(manifest).encode(), None)])
+    with pytest.raises(ImageReadError, match=r"^layer 0 of app:1: its diff id 'md5:0+' is not a sha256 digest$"):
+        DockerImageReader(client=None, contents="save")._read_save(SavedImageDouble(save), ref="app:1")

@@ -80,3 +80,61 @@ def test_names_that_only_contain_a_secret_word_are_not_secrets():
         assert find_secrets(text) == [], text
     assert [h.name for h in find_secrets("|2 DB_PASSWORD=x GITHUB_TOKEN=y /bin/sh -c make")] == ["DB_PASSWORD", "GITHUB_TOKEN"]
     assert "me" not in redact("ENV AUTHOR=me").split("=", 1)[1]
+
+
+# -- multi-line created_by: one report line, the line breaks shown as \n (as file names show them) ----
+# BuildKit records `RUN <<EOF` as the shell and the heredoc's body, newlines included, then ` # buildkit`;
+# a RUN with a command after the heredoc (`<<EOT bash`) is recorded with the body and its terminator.
+HEREDOC_RUN = "RUN /bin/sh -c apt-get update\napt-get install -y curl\n # buildkit"
+HEREDOC_WITH_COMMAND = "RUN /bin/sh -c <<EOT bash\n  set -e\n  pip install -r requirements.txt\nEOT # buildkit"
+
+
+def test_a_heredoc_run_is_one_line_with_its_line_breaks_escaped():
+    assert history_instruction(HEREDOC_RUN) == ("RUN", r"RUN apt-get update\napt-get install -y curl")
+    assert history_instruction(HEREDOC_WITH_COMMAND) == (
+        "RUN", r"RUN <<EOT bash\nset -e\npip install -r requirements.txt\nEOT")
+
+
+def test_every_shape_of_created_by_is_one_printable_line():
+    cases = {
+        # the legacy builder under SHELL ["/bin/bash", "-o", "pipefail", "-c"], a newline in a quoted string
+        "/bin/bash -o pipefail -c printf 'a\nb' > /etc/motd": r"RUN /bin/bash -o pipefail -c printf 'a\nb' > /etc/motd",
+        "/bin/sh -c #(nop)  LABEL description=first\nsecond": r"LABEL description=first\nsecond",
+        "ENV GREETING=hello\nworld # buildkit": r"ENV GREETING=hello\nworld",
+        # a terminal escape in someone's history is shown, not obeyed
+        "RUN /bin/sh -c echo \x1b[2Jcleared # buildkit": r"RUN echo \x1b[2Jcleared",
+        # layout whitespace still folds to one space; a backslash is escaped as in file names
+        "/bin/sh -c apt-get update &&     apt-get install -y\tcurl": "RUN apt-get update && apt-get install -y curl",
+        "RUN /bin/sh -c sed -i 's/\\r$//' run.sh # buildkit": r"RUN sed -i 's/\\r$//' run.sh",
+    }
+    for created_by, expected in cases.items():
+        keyword, text = history_instruction(created_by)
+        assert text == expected, created_by
+        assert "\n" not in text and "\x1b" not in text
+
+
+def test_a_secret_in_a_heredoc_body_is_redacted_before_it_is_escaped():
+    _, text = history_instruction("RUN /bin/sh -c export API_TOKEN=abc123\nnpm ci\n # buildkit")
+    assert text == r"RUN export API_TOKEN=***\nnpm ci"
+
+
+def test_heredoc_runs_map_to_their_dockerfile_lines():
+    dockerfile = ("# syntax=docker/dockerfile:1\nFROM debian:12\n"
+                  "RUN <<EOF\napt-get update\napt-get install -y curl\nEOF\n"
+                  "RUN apt-get update && \\\n    # the client only\n    apt-get install -y postgresql-client\n"
+                  "COPY <<EOF /etc/app.conf\nlisten 8080\nEOF\n"
+                  "RUN <<EOT bash\n  set -e\n  pip install -r requirements.txt\nEOT\n")
+    history = [HistoryEntry("/bin/sh -c #(nop) ADD file:abcdef0123 in / "),
+               HistoryEntry('/bin/sh -c #(nop)  CMD ["bash"]', empty_layer=True),
+               HistoryEntry(HEREDOC_RUN),
+               HistoryEntry("RUN /bin/sh -c apt-get update &&     apt-get install -y postgresql-client # buildkit"),
+               HistoryEntry("COPY EOF /etc/app.conf # buildkit"),
+               HistoryEntry(HEREDOC_WITH_COMMAND)]
+    mapped = map_history(history, dockerfile)
+    assert [m.line for m in mapped] == [2, 2, 3, 7, 10, 13]
+    assert [m.from_dockerfile for m in mapped] == [False, False, True, True, True, True]
+    assert mapped[2].instruction == r"RUN <<EOF\napt-get update\napt-get install -y curl\nEOF"
+    # a comment inside a continuation is no part of the instruction (BuildKit drops it); a heredoc's is
+    assert mapped[3].instruction == "RUN apt-get update && apt-get install -y postgresql-client"
+    assert mapped[4].instruction == r"COPY <<EOF /etc/app.conf\nlisten 8080\nEOF"
+    assert mapped[5].instruction == r"RUN <<EOT bash\nset -e\npip install -r requirements.txt\nEOT"
