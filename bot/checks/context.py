@@ -32,7 +32,7 @@ class Memo:
         self._futures: dict[Hashable, Future[Any]] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T], *, deadline: Deadline = NO_DEADLINE,
-            doing: str = "waiting for data another check is reading") -> T:
+            doing: str = "waiting for another check's reads") -> T:
         while True:
             with self._lock:
                 future = self._futures.get(key)
@@ -90,7 +90,9 @@ class CheckContext:
         return self.entry.container if self.entry else None
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        return self.memo_store.get(("fact", key), compute, deadline=self.deadline)
+        name = key[0] if isinstance(key, tuple) and key else key
+        return self.memo_store.get(("fact", key), compute, deadline=self.deadline,
+                                   doing=f"waiting for another check's {name}")
 
     def forbidden(self, check: str, exc: ClusterForbidden) -> None:
         """A check went on without data RBAC refused; the engine reports the missing permission once."""
