@@ -48,8 +48,10 @@ def test_a_stalled_registry_costs_the_thread_only_the_image_findings(tmp_path: P
             timed_out = f"image: no answer within {SHORT:g}s"
 
             def thread_text() -> str:
-                return "\n".join(text_of(m) for m in incident.thread()) if incident.slack.messages else ""
+                return "\n".join(text_of(m) for m in incident.thread())
 
+            wait_until(lambda: incident.slack.messages and "Probable cause" in text_of(incident.root()),
+                       what="the probable cause on the root", timeout=60)
             wait_until(lambda: timed_out in thread_text(), what="the image check's timeout in the thread", timeout=60)
 
             def diagnosis_job_status() -> JobStatus | None:
