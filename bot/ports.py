@@ -94,6 +94,12 @@ class ClusterReader(Protocol):
     @property
     def clock(self) -> Clock: ...  # read-only: a reader may keep a richer clock (ServerClock)
 
+    def within(self, deadline: Deadline) -> ClusterReader:
+        """This reader with its reads bounded by `deadline`: past it they raise `DeadlineExceeded` (each
+        check reads through one, so a stalled API server ends the check on time). An in-process reader,
+        which never waits, may return itself."""
+        ...
+
     def list_nodes(self) -> list[NodeSnapshot]: ...
 
     def node_fs_summary(self, node: str, *, pods: bool = False) -> NodeFsSummary:

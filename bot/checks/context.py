@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.catalog import CatalogEntry
-from bot.deadline import NO_DEADLINE, Deadline
+from bot.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
 from bot.domain import Target
 from bot.ports import ClusterForbidden, ClusterReader, ImageReader
 
@@ -20,26 +21,42 @@ T = TypeVar("T")
 
 
 class Memo:
-    """Single-flight memoisation keyed by any hashable value; thread-safe."""
+    """Single-flight memoisation keyed by any hashable value; thread-safe.
+
+    Callers share one computation but not one deadline: a caller waits for another's computation until its
+    own `deadline` only, and a computation stopped by its owner's deadline is not kept, so a caller with
+    time left computes it again rather than inherit someone else's timeout."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._futures: dict[Hashable, Future[Any]] = {}
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
+    def get(self, key: Hashable, compute: Callable[[], T], *, deadline: Deadline = NO_DEADLINE,
+            doing: str = "waiting for another check's reads") -> T:
+        while True:
+            with self._lock:
+                future = self._futures.get(key)
+                owner = future is None
+                if owner:
+                    future = Future()
+                    self._futures[key] = future
+            assert future is not None
             if owner:
-                future = Future()
-                self._futures[key] = future
-        assert future is not None
-        if owner:
+                try:
+                    future.set_result(compute())
+                except DeadlineExceeded as exc:
+                    with self._lock:
+                        del self._futures[key]
+                    future.set_exception(exc)
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, to every waiter
+                    future.set_exception(exc)
             try:
-                future.set_result(compute())
-            except BaseException as exc:  # noqa: BLE001 - re-raised below, to every waiter
-                future.set_exception(exc)
-        return future.result()
+                return future.result(timeout=max(deadline.remaining(), 0.0) if deadline.bounded else None)
+            except FutureTimeout:
+                raise DeadlineExceeded(doing) from None
+            except DeadlineExceeded:
+                if owner or deadline.expired:
+                    raise
 
     def calls(self) -> int:
         with self._lock:
@@ -73,7 +90,9 @@ class CheckContext:
         return self.entry.container if self.entry else None
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        return self.memo_store.get(("fact", key), compute)
+        name = key[0] if isinstance(key, tuple) and key else key
+        return self.memo_store.get(("fact", key), compute, deadline=self.deadline,
+                                   doing=f"waiting for another check's {name}")
 
     def forbidden(self, check: str, exc: ClusterForbidden) -> None:
         """A check went on without data RBAC refused; the engine reports the missing permission once."""

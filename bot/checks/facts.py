@@ -6,6 +6,7 @@ cause one list call.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from bot.cluster.snapshots import (
     selector_string,
 )
 from bot.checks.context import CheckContext
+from bot.deadline import Deadline, DeadlineExceeded
 from bot.images.model import ImageManifest
 from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
 
@@ -202,15 +204,24 @@ class ImageRead:
 
 
 def image_manifest(ctx: CheckContext, ref: str) -> ImageRead:
-    """The manifest and config of `ref` through the run's image reader, read once per run."""
+    """The manifest and config of `ref` through the run's image reader, read once per run.
+
+    The checks that want it (an image's size for a rollout or a scale-up) have other things to report, so
+    a registry that does not answer gets half the check's remaining time: then the size is unknown, and
+    the check still reports the rest before its deadline."""
 
     def compute() -> ImageRead:
         if ctx.images is None:
             return ImageRead(None, "no image reader")
+        deadline = Deadline(min(ctx.deadline.at, time.monotonic() + ctx.deadline.remaining() / 2))
         try:
-            return ImageRead(ctx.images.manifest(ref))
+            return ImageRead(ctx.images.manifest(ref, deadline=deadline))
         except ImageReadError as exc:
             return ImageRead(None, str(exc))
+        except DeadlineExceeded as exc:
+            if ctx.deadline.expired:
+                raise
+            return ImageRead(None, f"no answer in time while {exc.doing}")
 
     return ctx.memo(("image-manifest", ref), compute)
 

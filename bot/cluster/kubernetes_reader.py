@@ -13,12 +13,20 @@ included). It skips what the generated method redoes on every call and does not 
 argument validation, parameter serialisation and the refresh hook's proxy-environment rescan (it
 reassigns `Configuration.host`): 0.6-0.7 ms of CPU per call instead of about 0.4, paid 2,000 times under
 one GIL. Everything else goes through the generated methods. See docs/benchmarks-diagnose.md.
+
+Every request waits `timeout` at most to connect and get its answer's headers, never past the reader's
+deadline (`within(deadline)`: each check reads through a view bounded by its own), and a body still
+arriving when the deadline passes is cut by the watchdog (`bot.deadline.watching`), so an API server or
+a kubelet that drips its answer cannot hold a check past its time. Past the deadline a read raises
+`DeadlineExceeded` naming the call.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +40,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot.cluster import connection, convert
 from bot.cluster.server_clock import ServerClock
+from bot.deadline import NO_DEADLINE, Deadline, watching
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -93,11 +102,19 @@ def _timed_out(exc: urllib3.exceptions.HTTPError) -> bool:
     return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
 
 
+def _socket_of(response: Any) -> socket.socket | None:
+    connection = getattr(response, "connection", None)  # urllib3's, while the body is unread
+    return getattr(connection, "sock", None)
+
+
 def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiException], CoronerError],
-         error: type[CoronerError] = ClusterReadError, write: bool = False) -> tuple[Any, bytes]:
+         error: type[CoronerError] = ClusterReadError, write: bool = False,
+         deadline: Deadline = NO_DEADLINE) -> tuple[Any, bytes]:
     """Make one unparsed request and read its whole body, converting transport and API errors: `api_error`
     maps the API server's refusals, `error` is raised for the rest. A `write` that got no answer may have
-    been applied, and the message says so."""
+    been applied, and the message says so. A read that fails once `deadline` has passed (a socket timeout
+    bounded by it, or the watchdog's cut) raises `DeadlineExceeded` instead."""
+    doing = f"waiting for the API server: {what}"
     try:
         response = request()
     except ApiException as exc:
@@ -105,19 +122,25 @@ def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiExcep
     except urllib3.exceptions.HTTPError as exc:
         if write and _timed_out(exc):  # the request went out: the API server may have stored it
             raise error(f"{what}: no answer in time; the change may have been applied: check before retrying") from exc
+        deadline.check(doing)
         raise error(f"{what}: cannot reach the API server: {exc}") from exc
     try:
-        data = response.data
+        with watching(deadline) as watch:
+            watch.socket(_socket_of(response))
+            data = response.data
     except urllib3.exceptions.HTTPError as exc:
+        deadline.check(doing)
         raise error(f"{what}: connection lost while reading: {exc}") from exc
     finally:
         response.release_conn()
     return response, data
 
 
-def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str) -> tuple[Any, bytes]:
+def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str,
+          deadline: Deadline) -> tuple[Any, bytes]:
     """`send` for reads: 403 and 404 become `ClusterForbidden` and `ClusterNotFound`."""
-    return send(request, what=what,
+    deadline.check(f"waiting for the API server: {what}")
+    return send(request, what=what, deadline=deadline,
                 api_error=lambda exc: map_api_exception(exc, what=what, verb=verb, resource=resource))
 
 
@@ -132,7 +155,7 @@ class _ProxyGetter:
         self._host = configuration.host
         self._prefix = urllib3.util.parse_url(self._host).path or ""
         self._safe = configuration.safe_chars_for_path_param
-        self._timeout = urllib3.Timeout(total=timeout)
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._headers: dict[str, str] = {}
         self._headers_at = float("-inf")
@@ -176,17 +199,18 @@ class _ProxyGetter:
             return None
         return manager.connection_from_url(self._host)
 
-    def get(self, node: str, path: str) -> urllib3.BaseHTTPResponse:
+    def get(self, node: str, path: str, *, deadline: Deadline) -> urllib3.BaseHTTPResponse:
         """The raw response (not preloaded); errors are raised exactly as the REST layer raises them."""
         resource_path = self.resource_path(node, path)
         manager = self._api_client.rest_client.pool_manager
         headers = self.headers()
+        timeout = urllib3.Timeout(total=deadline.timeout(self._timeout))
         try:
             pool = self._connection_pool(manager)
             if pool is not None:
                 try:
                     response = pool.urlopen("GET", self._prefix + resource_path, headers=headers,
-                                            timeout=self._timeout, preload_content=False,
+                                            timeout=timeout, preload_content=False,
                                             assert_same_host=False, redirect=False)
                 except urllib3.exceptions.ClosedPoolError:
                     response = None  # the manager dropped that pool: let it make a new one
@@ -194,7 +218,7 @@ class _ProxyGetter:
                     return response
                 if response is not None:  # the manager follows redirects as the REST layer's call would
                     response.drain_conn()
-            return manager.request("GET", self._host + resource_path, headers=headers, timeout=self._timeout,
+            return manager.request("GET", self._host + resource_path, headers=headers, timeout=timeout,
                                    preload_content=False)
         except urllib3.exceptions.SSLError as exc:  # the REST layer's own conversion
             raise ApiException(status=0, reason="\n".join([type(exc).__name__, str(exc)])) from exc
@@ -215,6 +239,14 @@ class KubernetesClusterReader(connection.ApiClientOwner):
         self._page_size = page_size
         self._proxy = _ProxyGetter(api_client, timeout) if _ProxyGetter.applies(api_client) else None
         self.clock = ServerClock()  # "now" for ages, on the API server's clock (its answers' Date)
+        self._deadline = NO_DEADLINE
+
+    def within(self, deadline: Deadline) -> KubernetesClusterReader:
+        """A view of this reader (the same connection pool and clock) whose reads stop at `deadline`.
+        Close the reader, not its views."""
+        view = copy.copy(self)
+        view._deadline = deadline
+        return view
 
     # ------------------------------------------------------------ construction
 
@@ -241,9 +273,12 @@ class KubernetesClusterReader(connection.ApiClientOwner):
 
     def _call(self, fn: Callable[..., Any], *args: Any, what: str, verb: str, resource: str,
               **kwargs: Any) -> Any:
-        """One request, its body parsed as JSON; every failure converted at this boundary."""
-        response, data = _send(lambda: fn(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs),
-                               what=what, verb=verb, resource=resource)
+        """One request, its body parsed as JSON; every failure converted at this boundary. Connecting and the
+        answer's headers take `timeout` at most (urllib3's total), never past the deadline."""
+        deadline = self._deadline
+        response, data = _send(
+            lambda: fn(*args, _preload_content=False, _request_timeout=deadline.timeout(self._timeout), **kwargs),
+            what=what, verb=verb, resource=resource, deadline=deadline)
         self.clock.observe(response.headers.get("Date"))
         try:
             return json.loads(data)
@@ -255,7 +290,9 @@ class KubernetesClusterReader(connection.ApiClientOwner):
         assert self._proxy is not None
         proxy = self._proxy
         resource = "nodes/proxy"
-        response, data = _send(lambda: proxy.get(node, path), what=what, verb="get", resource=resource)
+        deadline = self._deadline
+        response, data = _send(lambda: proxy.get(node, path, deadline=deadline), what=what, verb="get",
+                               resource=resource, deadline=deadline)
         if not 200 <= response.status <= 299:
             exc = ApiException(status=response.status, reason=response.reason,
                                body=data.decode("utf-8", "replace"))

@@ -25,6 +25,7 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
     WorkloadSnapshot,
 )
+from bot.deadline import Deadline
 from bot.ports import ClusterReader
 
 _OPPOSITE = {"True": "False", "False": "True"}
@@ -39,6 +40,9 @@ class ClusterAsOf:
         self.at = at
         self.arrived = tuple(arrived)
         self.context = inner.context
+
+    def within(self, deadline: Deadline) -> ClusterAsOf:
+        return ClusterAsOf(self.inner.within(deadline), self.at, self.arrived)
 
     def now(self) -> datetime:
         return self.at

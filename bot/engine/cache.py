@@ -3,6 +3,9 @@
 Checks run in threads and often ask for the same list at the same moment (nodes, the namespace's
 events). The first caller fetches; the others wait on the same future instead of issuing a second
 request. Errors are memoised too, so a forbidden list is refused once, not once per check.
+
+Each check reads through its own view (`within(deadline)`): the same memo, its own deadline, which bounds
+both the requests it makes and its wait for a list another check is fetching.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.checks.context import Memo
+from bot.deadline import NO_DEADLINE, Deadline
 from bot.cluster.snapshots import (
     DeploymentSnapshot,
     EventSnapshot,
@@ -29,14 +33,21 @@ T = TypeVar("T")
 class CachingClusterReader:
     """Implements `ClusterReader` by delegating once per distinct call for the lifetime of one run."""
 
-    def __init__(self, inner: ClusterReader, memo: Memo | None = None) -> None:
-        self.inner = inner
+    def __init__(self, inner: ClusterReader, memo: Memo | None = None, *, deadline: Deadline = NO_DEADLINE) -> None:
+        self.inner = inner.within(deadline) if deadline.bounded else inner
         self.context = inner.context
         self.clock = inner.clock
         self._memo = memo or Memo()
+        self._unbounded = inner
+        self._deadline = deadline
+
+    def within(self, deadline: Deadline) -> CachingClusterReader:
+        """The same cache, its reads and its waits bounded by `deadline`."""
+        return CachingClusterReader(self._unbounded, self._memo, deadline=deadline)
 
     def _get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        return self._memo.get(("cluster",) + key, compute)
+        return self._memo.get(("cluster",) + key, compute, deadline=self._deadline,
+                              doing=f"waiting for the API server ({key[0]})")
 
     def list_nodes(self) -> list[NodeSnapshot]:
         return self._get(("nodes",), self.inner.list_nodes)

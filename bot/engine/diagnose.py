@@ -17,6 +17,7 @@ from bot import timeline as tl
 from bot.catalog import Catalog
 from bot.checks import facts, rollout
 from bot.checks.context import CheckContext
+from bot.deadline import Deadline, DeadlineExceeded
 from bot.domain import (
     NO_ROLLBACK_DECISION,
     Finding,
@@ -92,7 +93,9 @@ def diagnose(
     `ClusterReadError` when the workload itself cannot be read; every other gap becomes a finding.
     `on_check_done(check, status)` hears each check's outcome as the run learns it (Slack's progress)."""
     started = time.monotonic()
-    cached = CachingClusterReader(cluster)
+    # Every read of the run stops at its budget: resolving the service, the prefetches, the timeline and
+    # the candidates; each check reads through a view bounded by its own, shorter deadline (the runner's).
+    cached = CachingClusterReader(cluster, deadline=Deadline(started + playbook.timeout_seconds))
     prefetches = _prefetch(cached)
     try:
         return _diagnose(
@@ -111,7 +114,8 @@ def diagnose(
     finally:
         # Also when resolution fails: a prefetch still talking to the API server while the CLI exits
         # can abort the interpreter at shutdown (exit 134 instead of the error's own exit code).
-        # Bounded by the run's timeout, which already caps every check that waits on these lists.
+        # Bounded by the run's timeout, which already caps every check that waits on these lists and the
+        # prefetches' own reads (the watchdog cuts theirs then).
         deadline = started + playbook.timeout_seconds
         for thread in prefetches:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -156,6 +160,7 @@ def _diagnose(
         images=images,
         entry=resolution.entry,
         node_proxy_enabled=node_proxy_enabled,
+        deadline=Deadline(started + playbook.timeout_seconds),
     )
     runs = run_playbook(ctx, playbook, on_check_done=on_check_done)
     found = merge_forbidden([f for run in runs for f in run.findings])
@@ -209,20 +214,28 @@ def _candidates(ctx: CheckContext) -> list[RollbackCandidate]:
         return []
 
 
+# What the timeline goes without: a read refused or failed, or one the run's budget ended (a list a
+# timed-out check was still waiting for is not waited for again).
+_TIMELINE_GAPS = (ClusterReadError, DeadlineExceeded)
+
+
 def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
     """Built from what the checks already fetched (the run's cache), plus node events."""
     groups: list[list[TimelineEntry]] = []
     try:
         groups.append(tl.event_entries(facts.service_events(ctx)))
-    except ClusterReadError as exc:
+    except _TIMELINE_GAPS as exc:
         log.info("timeline without service events: %s", exc)
     try:
         groups.append(
             tl.revision_entries(ctx.target.namespace, ctx.target.name, facts.replicasets(ctx), container=ctx.container)
         )
-    except ClusterReadError as exc:
+    except _TIMELINE_GAPS as exc:
         log.info("timeline without revisions: %s", exc)
-    mine = facts.readable_service_node_names(ctx)
+    try:
+        mine = facts.readable_service_node_names(ctx)
+    except DeadlineExceeded:
+        mine = set()
     try:
         nodes = facts.nodes(ctx)
         relevant = [n for n in nodes if n.name in mine]
@@ -232,8 +245,8 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
         try:
             node_events = ctx.cluster.list_events(None, field_selector=NODE_EVENTS)
             groups.append(tl.node_event_entries(node_events, chosen))
-        except ClusterReadError as exc:
+        except _TIMELINE_GAPS as exc:
             log.info("timeline without node events: %s", exc)
-    except ClusterReadError as exc:
+    except _TIMELINE_GAPS as exc:
         log.info("timeline without nodes: %s", exc)
     return tl.merge(*groups, limit=limit)

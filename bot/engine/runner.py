@@ -4,7 +4,9 @@ Checks are synchronous (the kubernetes client is), so each runs in a daemon thre
 deadline in its context (`ctx.deadline`), and what it waits on stops there: the image reader's socket
 timeouts are bounded by it and a watchdog cuts a stalled read. The runner reports a late check as timed
 out, then gives its thread `STOP_GRACE_SECONDS` to return, so a diagnosis leaves nothing running behind
-it; a thread still alive after that is logged as the bug it is. A check that raises becomes a finding
+it; a thread still alive after that is logged as the bug it is. A thread that stops on its deadline says
+what it was doing (`DeadlineExceeded.doing`), and the timeout finding names it: the registry or the API
+call that did not answer. A check that raises becomes a finding
 that says what is missing; the other checks still report.
 """
 
@@ -94,7 +96,9 @@ def _start(
 ) -> tuple[Future[list[Finding]], threading.Thread]:
     future: Future[list[Finding]] = Future()
     spec = CHECKS[step.check]
-    check_ctx = dataclasses.replace(ctx, deadline=Deadline(deadline))  # shares the memo and the gaps
+    # Shares the memo and the gaps; its cluster reads, and its waits for another check's, stop at its deadline.
+    bound = Deadline(deadline)
+    check_ctx = dataclasses.replace(ctx, deadline=bound, cluster=ctx.cluster.within(bound))
 
     slots = CHECK_SLOTS
 
@@ -103,7 +107,7 @@ def _start(
             return
         if not slots.acquire(timeout=deadline - time.monotonic()):
             finished[id(future)] = time.monotonic()
-            future.set_exception(DeadlineExceeded(f"no free check slot (CORONER_CHECK_CONCURRENCY={slots.size})"))
+            future.set_exception(DeadlineExceeded(f"waiting for a free check slot (CORONER_CHECK_CONCURRENCY={slots.size})"))
             return
         try:
             with log_context(check=step.check):
@@ -139,9 +143,10 @@ def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnChec
             findings = future.result(timeout=max(0.0, deadline - time.monotonic()))
             status, error = "ok", None
             findings = [f if f.check else dataclasses.replace(f, check=step.check) for f in findings]
-        except (FutureTimeout, DeadlineExceeded):
-            status, error = "timeout", f"no answer within {timeout:g}s"
-            findings = [_timeout_finding(step.check, timeout, whole_run=deadline >= run_deadline)]
+        except (FutureTimeout, DeadlineExceeded) as exc:
+            doing = _doing(exc, future, deadline)
+            status, error = "timeout", f"no answer within {timeout:g}s" + (f" while {doing}" if doing else "")
+            findings = [_timeout_finding(step.check, timeout, whole_run=deadline >= run_deadline, doing=doing)]
         except ClusterForbidden as exc:
             status, error = "forbidden", str(exc)
             findings = [forbidden_finding(step.check, exc)]
@@ -167,6 +172,19 @@ def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnChec
         if thread.is_alive():
             log.warning("check %s is still running after its deadline", step.check, extra={"check": step.check})
     return _with_gaps(ctx, runs)
+
+
+def _doing(exc: BaseException, future: Future[list[Finding]], deadline: float) -> str | None:
+    """What a late check was doing when its deadline passed. Its thread says so when it stops there, which
+    it does within the grace the runner gives it anyway (the final join); one that does not is unknown."""
+    if isinstance(exc, FutureTimeout):
+        try:
+            future.result(timeout=max(0.0, deadline + STOP_GRACE_SECONDS - time.monotonic()))
+        except DeadlineExceeded as stopped:
+            exc = stopped
+        except BaseException:  # noqa: BLE001 - anything else after the deadline says nothing of the wait
+            return None
+    return exc.doing if isinstance(exc, DeadlineExceeded) else None
 
 
 def _with_gaps(ctx: CheckContext, runs: list[CheckRun]) -> list[CheckRun]:
@@ -226,12 +244,14 @@ def _failed_finding(check: str, error: str, *, not_found: bool = False) -> Findi
     )
 
 
-def _timeout_finding(check: str, timeout: float, *, whole_run: bool) -> Finding:
+def _timeout_finding(check: str, timeout: float, *, whole_run: bool, doing: str | None = None) -> Finding:
+    """`doing`: what the check was waiting on when it was stopped ("reading … from registry …")."""
     what = "the run's" if whole_run else "its"
+    where = f" while {doing}" if doing else ""
     return Finding(
         rule="check-timeout",
         severity=Severity.LOW,
-        title=f"{check}: no answer within {timeout:g}s ({what} timeout); its findings are missing",
-        evidence={"check": check, "timeout_seconds": timeout, "whole_run": whole_run},
+        title=f"{check}: no answer within {timeout:g}s ({what} timeout){where}; its findings are missing",
+        evidence={"check": check, "timeout_seconds": timeout, "whole_run": whole_run, **({"doing": doing} if doing else {})},
         check=check,
     )

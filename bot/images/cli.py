@@ -1,4 +1,5 @@
-"""`coroner image REF [--against REF2] [--source docker|registry] [--dockerfile PATH] [--format text|json]`."""
+"""`coroner image REF [--against REF2] [--source docker|registry] [--dockerfile PATH] [--format text|json]
+[--timeout SECONDS]`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.deadline import Deadline, DeadlineExceeded
 from bot.dockerfile.source import DockerfileInputError, read_dockerfile
 from bot.images.autopsy import autopsy
 from bot.images.render import render_json, render_text
@@ -14,6 +16,10 @@ from bot.images.reference import DOCKER_HUB, parse_reference
 from bot.ports import CoronerError, ImageReadError
 from bot.readers import image_reader
 from bot.settings import load_settings
+
+
+# Long enough for a multi-gigabyte image over a slow link; a registry that stalls still ends the command.
+DEFAULT_TIMEOUT = 300.0
 
 
 def _on_docker_hub(ref: str) -> bool:
@@ -31,10 +37,14 @@ def _on_docker_hub(ref: str) -> bool:
 @click.option("--dockerfile", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Map each layer to its instruction and line in this Dockerfile.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timeout", "timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="Give up after this long: a registry that stalls or trickles ends here, with one line.")
 @click.option("--docker-contents", type=click.Choice(["auto", "save"]), default="auto", hidden=True,
               help="Engine only: list layers from overlay2 when possible (auto) or always stream docker save.")
 def image_command(
-    ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, docker_contents: str
+    ref: str, against: str | None, source: str | None, dockerfile: Path | None, fmt: str, timeout: float,
+    docker_contents: str,
 ) -> None:
     """Autopsy of an image: what each layer holds, the waste, the culprits, and the fix."""
     settings = load_settings()
@@ -48,7 +58,10 @@ def image_command(
     try:
         reader = image_reader(settings, source=source, docker_contents=docker_contents)
         report = autopsy(reader, ref, dockerfile_text=dockerfile_text,
-                         dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4)
+                         dockerfile_path=str(dockerfile) if dockerfile else None, against=against, workers=4,
+                         deadline=Deadline.after(timeout))
+    except DeadlineExceeded as exc:
+        raise CoronerError(f"{ref}: no answer within {timeout:g}s (--timeout) while {exc.doing}") from exc
     except ImageReadError as exc:
         if source == "registry" and _on_docker_hub(ref):
             raise ImageReadError(f"{exc} (for an image in the local Docker engine, add --source docker)") from exc

@@ -7,7 +7,7 @@ downloads. Bearer tokens are fetched on a 401 from the realm its `WWW-Authentica
 What a registry sends is untrusted. Documents are read up to a size cap and checked (`bot.images.oci`),
 so no digest that reaches a URL can be a path; layers are parsed under `LayerLimits`; every read obeys
 the caller's `Deadline` (socket timeouts bounded by it, and a watchdog that shuts a stalled socket when
-it passes). Credentials are per registry host (`bot.images.registry_auth`), and redirects are followed
+it passes, from the connection's opening to the body's last byte). Credentials are per registry host (`bot.images.registry_auth`), and redirects are followed
 by hand, without any Authorization header.
 """
 
@@ -22,12 +22,11 @@ import tarfile
 import threading
 import zlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from bot.deadline import NO_DEADLINE, Deadline
+from bot.deadline import NO_DEADLINE, Deadline, watching
 from bot.images import oci
 from bot.images.blobcheck import BlobDigestMismatch, DigestCheck
 from bot.images.config import MalformedDocument
@@ -65,30 +64,9 @@ def _basic(credential: Credential) -> str:
     return "Basic " + base64.b64encode(f"{credential.username}:{credential.password}".encode()).decode()
 
 
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed: nothing left to cut
-
-
-@contextmanager
-def _cut_when_late(response: httpx.Response, deadline: Deadline) -> Iterator[None]:
-    """A read blocked on a stalled server returns when the deadline passes: the socket is shut down
-    under it. (httpx's read timeout is per read: a registry trickling a byte a second never trips it.)"""
+def _socket_of(response: httpx.Response) -> socket.socket | None:
     stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if deadline.bounded and stream is not None else None
-    if sock is None:
-        yield
-        return
-    timer = threading.Timer(max(deadline.remaining(), 0.0), _shutdown, args=(sock,))
-    timer.name = "deadline-watchdog"
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
+    return stream.get_extra_info("socket") if stream is not None else None
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -151,13 +129,21 @@ class RegistryImageReader:
         """GET with a streamed body. Redirects are followed without the Authorization header."""
         headers = {"Accept-Encoding": "identity", **headers}  # a compressed body would inflate unbounded
         for _ in range(MAX_REDIRECTS + 1):
-            deadline.check(f"reading from {where}")
-            request = self._client.build_request("GET", url, headers=headers, timeout=deadline.timeout(self._timeout))
-            try:
-                response = self._client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                deadline.check(f"reading from {where}")
-                raise ImageReadError(f"{where} is unreachable: {exc}") from exc
+            deadline.check(f"waiting for {where}")
+            # Connect and each read wait `timeout` at most, and never past the deadline; the watchdog cuts a
+            # new connection whose server drips its status line and headers past it.
+            with watching(deadline) as watch:
+                def trace(event: str, info: dict[str, Any]) -> None:
+                    if event == "connection.connect_tcp.complete":
+                        watch.socket(info["return_value"].get_extra_info("socket"))
+
+                request = self._client.build_request("GET", url, headers=headers, timeout=deadline.timeout(self._timeout),
+                                                     extensions={"trace": trace})
+                try:
+                    response = self._client.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    deadline.check(f"waiting for {where}")
+                    raise ImageReadError(f"{where} is unreachable: {exc}") from exc
             if not response.is_redirect:
                 return response
             response.close()
@@ -191,12 +177,13 @@ class RegistryImageReader:
 
     def _chunks(self, response: httpx.Response, deadline: Deadline, what: str) -> Iterator[bytes]:
         """The raw body as the network delivers it, the deadline checked after every read."""
+        doing = f"reading {what} from {response.url.host}:{response.url.port or response.url.scheme}"
         try:
             for chunk in response.iter_raw():
-                deadline.check(what)
+                deadline.check(doing)
                 yield chunk
         except httpx.HTTPError as exc:
-            deadline.check(what)  # a read cut by the watchdog is a timeout, not a broken registry
+            deadline.check(doing)  # a read cut by the watchdog is a timeout, not a broken registry
             raise ImageReadError(f"{what}: the registry broke off: {exc}") from exc
 
     def _read(self, response: httpx.Response, *, limit: int, deadline: Deadline, what: str) -> bytes:
@@ -204,7 +191,8 @@ class RegistryImageReader:
         if declared.isdigit() and int(declared) > limit:
             raise ImageReadError(f"{what} is larger than {limit} bytes ({declared})")
         body = bytearray()
-        with _cut_when_late(response, deadline):
+        with watching(deadline) as watch:
+            watch.socket(_socket_of(response))
             for chunk in self._chunks(response, deadline, what):
                 body += chunk
                 if len(body) > limit:
@@ -379,11 +367,12 @@ class RegistryImageReader:
         check = DigestCheck(layer.digest, layer.size_bytes)  # the descriptor's digest and size
         chunks = check.chunks(self._metered(self._chunks(response, deadline, what), layer))
         try:
-            with _cut_when_late(response, deadline):
+            with watching(deadline) as watch:
+                watch.socket(_socket_of(response))
                 yield from iter_layer_blob(ChunkStream(chunks), limits=self._limits, deadline=deadline)
                 check.drain(chunks, what)
         except (LayerError, OSError, EOFError, tarfile.TarError, zlib.error) as exc:
-            deadline.check(what)  # a body cut short at the deadline is a timeout, not a broken layer
+            deadline.check(f"reading {what}")  # a body cut short at the deadline is a timeout, not a broken layer
             _corrupt_or(check, chunks, what, exc)
             raise ImageReadError(f"{what} is unreadable: {exc}") from exc
         finally:

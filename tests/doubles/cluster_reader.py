@@ -29,6 +29,7 @@ from bot.cluster.snapshots import (
     WorkloadSnapshot,
 )
 from bot.clock import SystemClock
+from bot.deadline import Deadline
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError, Clock
 from bot.sim.selectors import labels_match, parse_label_selector
 
@@ -76,6 +77,9 @@ class FakeClusterReader:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()
+
+    def within(self, deadline: Deadline) -> FakeClusterReader:
+        return self  # in-process: `slow` calls sleep past a deadline, as a stalled API server would
 
     def _enter(self, method: str, scope: str | None = None) -> None:
         with self._lock:

@@ -92,7 +92,8 @@ class RegistryDouble:
     `token` turns on bearer auth with a token service at /token (or at `realm`, another double's);
     `basic=(user, password)` answers 401 with a Basic challenge instead. `seen` records the raw path and
     the Authorization header of every request, so a test can tell which host received credentials.
-    `redirect_blobs_to` answers blob requests with a 307 to another double; `stall_manifests` never answers."""
+    `redirect_blobs_to` answers blob requests with a 307 to another double; `stall_manifests` never answers,
+    nor does a manifest request for a reference in `stall_references`."""
 
     def __init__(self, token: str | None = None, *, basic: tuple[str, str] | None = None) -> None:
         self.blobs: dict[str, bytes | Callable[[], Iterator[bytes]]] = {}
@@ -103,6 +104,7 @@ class RegistryDouble:
         self.realm: str | None = None
         self.redirect_blobs_to: str | None = None
         self.stall_manifests = False
+        self.stall_references: set[str] = set()
         self.token_requests: list[str] = []
         self.refuse_tokens = False
         self.blob_requests: list[str] = []
@@ -153,7 +155,7 @@ class RegistryDouble:
                 if kind == "blobs" and double.redirect_blobs_to:
                     self._send(307, b"", headers={"Location": double.redirect_blobs_to + self.path})
                     return
-                if kind == "manifests" and double.stall_manifests:
+                if kind == "manifests" and (double.stall_manifests or reference in double.stall_references):
                     double.closed.wait()
                     return
                 if kind == "manifests" and (name, reference) in double.manifests:

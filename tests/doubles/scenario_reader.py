@@ -22,6 +22,7 @@ from bot.cluster.snapshots import (
     ReplicaSetSnapshot,
     WorkloadSnapshot,
 )
+from bot.deadline import Deadline
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReadError
 from bot.sim.model import Scenario
 from bot.sim.server import SimApi
@@ -33,6 +34,9 @@ class ScenarioClusterReader:
         self.scenario = scenario
         self._api = SimApi(scenario)
         self.clock = self._api  # the scenario's time, as the HTTP sim dates its answers
+
+    def within(self, deadline: Deadline) -> ScenarioClusterReader:
+        return self  # in-process: it never waits
 
     def _get(self, path: str, *, what: str, verb: str, resource: str, **query: str | None) -> Any:
         params = {k: v for k, v in query.items() if v}

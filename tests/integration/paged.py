@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bot.ports import ImageReader
 from bot.incidents.simulate import delivery_headers, incident_event_body, service_id_for
 from bot.server import serving
 from bot.settings import Settings
@@ -133,9 +134,11 @@ def resolve_minutes_for(scenario: Scenario) -> float:
 
 @contextlib.contextmanager
 def paged(scenario_name: str | Path, *, database: str, tmp_path: Path, slack_api: SlackDouble,
-          pagerduty_api: PagerDutyApiDouble, title_suffix: str = TITLE_SUFFIX) -> Iterator[Incident]:
+          pagerduty_api: PagerDutyApiDouble, title_suffix: str = TITLE_SUFFIX,
+          images: ImageReader | None = None, playbooks_dir: Path | None = None) -> Iterator[Incident]:
     """`serve` (app and two workers) over the scenario's sim, its service in the catalog with the team's
-    Go Dockerfile, ready to be paged."""
+    Go Dockerfile, ready to be paged. `images` replaces the scenario's image reader (a registry reader
+    over a double), `playbooks_dir` the shipped playbooks."""
     scenario = load_scenario(scenario_name)
     spec = scenario.incident
     assert spec is not None, f"scenario {scenario.name} has no incident"
@@ -163,8 +166,9 @@ def paged(scenario_name: str | Path, *, database: str, tmp_path: Path, slack_api
             reviewers=["U0LEAD"], web_secret="other-incidents-web-secret-0123456789", rollback_enabled=True,
             pagerduty_api_token=pagerduty_api.token, pagerduty_api_url=pagerduty_api.url,
             pagerduty_from_email="coroner@example.com",
+            **({"playbooks_dir": playbooks_dir} if playbooks_dir is not None else {}),
         )
-        services = build(settings, images=ScenarioImageReader(scenario))
+        services = build(settings, images=images or ScenarioImageReader(scenario))
         services.store.upgrade()
         url = stack.enter_context(serving(build_app(services, pending_sweep_seconds=1.0)))
         services.settings = settings.model_copy(update={"public_url": url})

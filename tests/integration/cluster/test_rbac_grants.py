@@ -49,7 +49,7 @@ CALLS: dict[str, dict[str, Call]] = {
     },
 }
 # Building and closing a reader is not a call to the API.
-LIFECYCLE = {"from_kubeconfig", "in_cluster", "connect", "close"}
+LIFECYCLE = {"from_kubeconfig", "in_cluster", "connect", "close", "within"}  # no request of their own
 
 
 def granted(manifest: str) -> set[tuple[str, str, str]]:
