@@ -153,6 +153,8 @@ def _held_back(ready: Finding) -> str | None:
 
 def _pull_failure(pull: Finding) -> str:
     """The runtime's error ends with the reason: "...: registry/app:2.5.O: not found" -> "not found"."""
+    if missing := pull.evidence.get("missing_platform"):
+        return f"the image cannot be pulled: it has no {missing} variant"
     message = pull.evidence.get("message")
     if not message:
         return "the image cannot be pulled"

@@ -1,0 +1,52 @@
+"""Incident kinds the earlier scenarios left out (files next to this test, each opening with its SRE
+answer), through the official kubernetes client against the sim: an image index without the nodes'
+platform, a cordoned node during a stuck rollout, a bad rollout beside an unrelated neighbour's pressure,
+nodes out of pod slots, and a StatefulSet pod whose volume stayed in another zone."""
+
+from pathlib import Path
+
+from bot.engine.diagnose import diagnose
+from bot.images.mirrors import parse_mirrors
+from bot.images.registry_reader import RegistryImageReader
+
+HERE = Path(__file__).parent / "scenarios"
+
+
+def run(cluster, playbook, scenario, service, *, registry=False):
+    with cluster(HERE / f"{scenario}.yaml") as c:
+        images = RegistryImageReader(mirrors=parse_mirrors(c.sim.mirror_setting().partition("=")[2])) \
+            if registry else None
+        return diagnose(service, cluster=c.reader, playbook=playbook, node_proxy_enabled=True, images=images)
+
+
+def only(d, rule):
+    (found,) = [f for f in d.findings if f.rule == rule]
+    return found
+
+
+def rules(d):
+    return {f.rule for f in d.findings}
+
+
+def test_an_index_without_the_nodes_platform_is_the_revisions_image_and_rolled_back(cluster, playbook):
+    d = run(cluster, playbook, "index-without-amd64", "thumbnailer")
+    assert d.rollback.recommended and d.rollback.revision == 7 and d.rollback.implicated_by == ("image-pull-failing",)
+    # The deciding evidence is in the reason, not only in the finding.
+    assert d.rollback.reason.startswith("pods of revision 8: 2 failing to pull their image (its image has no "
+                                        "linux/amd64 variant), where revision 7's did not")
+    pull = only(d, "image-pull-failing")
+    # containerd does not name the platform: the nodes the pulls failed on do.
+    assert pull.evidence["missing_platform"] == "linux/amd64"
+    assert pull.title.endswith("the image has no linux/amd64 variant")
+    assert "publish it for linux/amd64" in pull.remediation
+    assert d.cause.summary.startswith("revision 8 (image thumbnailer:3.9.2 -> thumbnailer:4.0.0) → the image cannot "
+                                      "be pulled: it has no linux/amd64 variant → 2 of 6 pods not ready")
+    assert d.cause.confidence.name == "HIGH"
+    assert "blast-radius" not in rules(d) and "registry-errors" not in rules(d)
+
+
+def test_a_crash_loop_on_an_image_of_another_architecture_says_so_in_the_rollback_reason(cluster, playbook):
+    d = run(cluster, playbook, "arm64-image", "transcoder", registry=True)
+    assert "2 crash-looping (its image is linux/arm64, the nodes are linux/amd64)" in d.rollback.reason
+    # Unread, the image's platform is not known: the reason does not guess it.
+    assert "linux/arm64" not in run(cluster, playbook, "arm64-image", "transcoder").rollback.reason
