@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
-from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, growth_ratio, on_service, when
+from bot.reasoning.evidence import NODE_SYMPTOMS, Implication, blast, counts, every, first, growth_ratio, on_service, when
 from bot.units import human_bytes, plural
 
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
@@ -357,17 +357,30 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         # Nothing fails inside the pods: they are not placed (a taint, a shortage) or not created.
         mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
-    if (halted := first(findings, "rollout-stuck")) is not None:
+    halted = first(findings, "rollout-stuck")
+    cordoned = _cordoned_in_the_way(findings)
+    if cordoned is not None:
+        # The scheduler names cordoned nodes among those it could not use. One chain, one trigger: a cordon
+        # that came after the rollout began (or whose date the events no longer tell) took the capacity
+        # out of service, and the stuck rollout is what it left behind (a symptom). A cordon older than
+        # the rollout was a standing shortage: the rollout asked for room that was no longer there, so it
+        # is the trigger and the cordon a contributing factor.
+        older = halted is not None and _cordoned_before_rollout(findings)
+        if halted is not None and older:
+            chain.insert(0, CauseLink("trigger", _halted(halted), ("rollout-stuck",)))
+            chain.append(CauseLink("symptom", _serving(halted), ("rollout-stuck",)))
+            chain.append(CauseLink("amplifier", f"{cordoned.text} before the rollout began: the room its new pods "
+                                                "needed was already out of service", cordoned.rules))
+        else:
+            chain.insert(0, cordoned)
+            if halted is not None:
+                chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
+    if halted is not None:
         # The rollout waits on pods held back from outside it: it is what is stuck, and the old revision's
         # pods are what still serves.
         chain.insert(0, CauseLink("trigger", _halted(halted), ("rollout-stuck",)))
         chain.append(CauseLink("symptom", _serving(halted), ("rollout-stuck",)))
-    cordoned = _cordoned_in_the_way(findings)
-    if cordoned is not None:
-        # The scheduler names cordoned nodes among those it could not use: taking them out of service
-        # (a drain) is what left the others short.
-        chain.insert(0, cordoned)
-        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):
         chain.insert(0, CauseLink("trigger", f"load beyond the memory limit ({_hpa_text(hpa)})", ("hpa-scaling",)))
@@ -410,6 +423,14 @@ def _cordoned_in_the_way(findings: Sequence[Finding]) -> CauseLink | None:
         return None
     listed = ", ".join(nodes[:3]) + (", ..." if len(nodes) > 3 else "")
     return CauseLink("trigger", f"{'node' if len(nodes) == 1 else 'nodes'} {listed} cordoned", ("node-cordoned",))
+
+
+def _cordoned_before_rollout(findings: Sequence[Finding]) -> bool:
+    """Whether every cordoned node is known to have been cordoned before the current revision rolled out."""
+    imp = Implication.of(first(findings, "rollback-not-indicated") or first(findings, "rollback-candidate"))
+    started = imp.rolled_out_at if imp is not None else None
+    dates = [when(f.evidence.get("since")) for f in every(findings, "node-cordoned")]
+    return started is not None and bool(dates) and all(d is not None and d < started for d in dates)
 
 
 def _hpa_at_max(findings: Sequence[Finding]) -> Finding | None:

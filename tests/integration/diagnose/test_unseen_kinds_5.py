@@ -50,3 +50,25 @@ def test_a_crash_loop_on_an_image_of_another_architecture_says_so_in_the_rollbac
     assert "2 crash-looping (its image is linux/arm64, the nodes are linux/amd64)" in d.rollback.reason
     # Unread, the image's platform is not known: the reason does not guess it.
     assert "linux/arm64" not in run(cluster, playbook, "arm64-image", "transcoder").rollback.reason
+
+
+def test_a_cordon_during_a_rollout_is_the_one_trigger_and_the_stuck_rollout_its_symptom(cluster, playbook):
+    d = run(cluster, playbook, "cordon-during-rollout", "checkout")
+    assert not d.rollback.recommended
+    assert only(d, "node-cordoned").evidence["since"] == "2025-10-07T10:02:00+00:00"
+    assert [link.role for link in d.cause.chain].count("trigger") == 1
+    assert d.cause.summary == ("node c-4 cordoned → the scheduler cannot place them: 0/4 nodes are available: 1 node(s) "
+                               "were unschedulable, 3 Insufficient cpu. → 2 of 10 pods not ready (mostly Pending), the "
+                               "rollout of revision 22, stuck since 2025-10-07 10:10 (ProgressDeadlineExceeded), "
+                               "revision 21 still serves 8 ready pods")
+    assert d.cause.confidence.name == "MEDIUM"
+
+
+def test_a_cordon_older_than_the_rollout_contributes_and_the_rollout_is_the_trigger(cluster, playbook):
+    d = run(cluster, playbook, "cordoned-before-rollout", "checkout")
+    assert not d.rollback.recommended
+    (trigger,) = [link for link in d.cause.chain if link.role == "trigger"]
+    assert trigger.rules == ("rollout-stuck",)
+    assert trigger.text == "the rollout of revision 22, stuck since 2025-10-07 10:10 (ProgressDeadlineExceeded)"
+    (factor,) = [link for link in d.cause.chain if link.role == "amplifier"]
+    assert factor.rules == ("node-cordoned",) and factor.text.startswith("node c-4 cordoned before the rollout began")
