@@ -336,7 +336,8 @@ def _bytes_texts(workload: Workload, hits: list[tuple[NodeView, Consumer, float 
                    else "; until then, stop or move it")
         advice += ". Rolling back other services frees nothing."
     summary = f"{workload.label}, no {resource} limit" + (
-        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
+        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on "
+        f"{nodes[0] if len(hits) == 1 else plural(len(hits), 'node')}"
         if share is not None else "")
     return title, advice, summary
 

@@ -81,10 +81,15 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
     ready = first(findings, "pods-not-ready") if "pods-not-ready" in decision.implicated_by else None
     if never_ran and ready is not None and (held := _held_back(ready)) is not None:
         chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
-    chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
+    # A change that fails its own pods (not its image's size, not its own resources crowding the nodes)
+    # does not put nodes under pressure: node trouble beside it is a second, unrelated problem, told apart.
+    aside = _beside_the_revision(findings) \
+        if not {"image-size-regression", "noisy-neighbour"} & set(decision.implicated_by) else []
+    skip = {link_rule for link in chain for link_rule in link.rules} | ({"evictions"} if aside else set())
+    chain += _symptoms(findings, skip=skip)
     if (halted := first(findings, "rollout-stuck")) is not None:
         chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
-    chain += _amplifiers(findings)
+    chain += _amplifiers(findings) + aside
     ruled_out = []
     if not any(first(findings, r) for r in ("node-pressure", "node-not-ready", "node-disk-high")):
         ruled_out.append("the nodes: none is under pressure or NotReady")
@@ -187,9 +192,33 @@ def _symptoms(findings: Sequence[Finding], *, skip: set[str]) -> list[CauseLink]
         top = max(reasons, key=lambda r: reasons[r]) if reasons else "not ready"
         links.append(CauseLink("symptom", f"{ready.evidence.get('count')} of {ready.evidence.get('pods_total')} "
                                           f"pods not ready (mostly {top})", ("pods-not-ready",)))
-    if (evicted := first(findings, "evictions")) is not None:
-        links.append(CauseLink("symptom", f"{evicted.evidence.get('count')} pods evicted", ("evictions",)))
+    if "evictions" not in skip and (evicted := first(findings, "evictions")) is not None:
+        links.append(CauseLink("symptom", f"{plural(int(evicted.evidence.get('count') or 0), 'pod')} evicted",
+                               ("evictions",)))
     return links
+
+
+def _beside_the_revision(findings: Sequence[Finding]) -> list[CauseLink]:
+    """Pressure on the service's nodes, and the evictions it caused, when the revision's change cannot
+    explain it: a contributing factor of its own ("separately, batch/etl (Job), no memory limit, 27 GB
+    memory on o-3: MemoryPressure on node o-3, 1 pod evicted"), naming the neighbour when one is found."""
+    pressure = [f for f in every(findings, "node-pressure") if f.evidence.get("hosts_service") is True]
+    evicted = first(findings, "evictions")
+    if not pressure:
+        return []
+    culprit = first(findings, "noisy-neighbour")
+    culprit = culprit if culprit is not None and not culprit.evidence.get("is_service") else None
+    by_condition: dict[str, list[str]] = {}
+    for f in pressure:
+        by_condition.setdefault(str(f.evidence.get("condition")), []).append(str(f.evidence.get("node")))
+    where = "; ".join(f"{c} on {'node' if len(n) == 1 else 'nodes'} {', '.join(sorted(n)[:3])}"
+                      for c, n in sorted(by_condition.items()))
+    text = "separately, " + (f"{culprit.evidence.get('summary') or culprit.title}: " if culprit else "") + where
+    rules = (("noisy-neighbour",) if culprit else ()) + ("node-pressure",)
+    if evicted is not None:
+        text += f", {plural(int(evicted.evidence.get('count') or 0), 'pod')} evicted"
+        rules += ("evictions",)
+    return [CauseLink("amplifier", text, rules)]
 
 
 def _amplifiers(findings: Sequence[Finding]) -> list[CauseLink]:

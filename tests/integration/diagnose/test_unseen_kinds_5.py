@@ -72,3 +72,23 @@ def test_a_cordon_older_than_the_rollout_contributes_and_the_rollout_is_the_trig
     assert trigger.text == "the rollout of revision 22, stuck since 2025-10-07 10:10 (ProgressDeadlineExceeded)"
     (factor,) = [link for link in d.cause.chain if link.role == "amplifier"]
     assert factor.rules == ("node-cordoned",) and factor.text.startswith("node c-4 cordoned before the rollout began")
+
+
+def test_a_bad_rollout_beside_an_unrelated_neighbour_leads_with_the_revision_and_names_the_neighbour(cluster, playbook):
+    d = run(cluster, playbook, "crashloop-beside-neighbour", "orders")
+    assert d.rollback.recommended and d.rollback.revision == 13 and d.rollback.implicated_by == ("crashloop",)
+    noisy = only(d, "noisy-neighbour")
+    assert (noisy.evidence["workload"], noisy.evidence["kind"], noisy.evidence["nodes"]) == (
+        "batch/etl-backfill", "Job", ["o-3"])
+    assert noisy.evidence["summary"] == "batch/etl-backfill (Job), no memory limit, 27 GB memory on o-3"
+    chain = d.cause.chain
+    assert chain[0].role == "trigger" and chain[0].text.startswith("revision 14 (env DATABASE_URL, ORDERS_DB_URL")
+    assert chain[1].text == "containers exit (Error, status 1): panic: config: ORDERS_DB_URL is not set"
+    # The eviction is not the revision's doing: it is told with its own cause, as a contributing factor.
+    (aside,) = [link for link in chain if link.role == "amplifier"]
+    assert aside.rules == ("noisy-neighbour", "node-pressure", "evictions")
+    assert aside.text == ("separately, batch/etl-backfill (Job), no memory limit, 27 GB memory on o-3: MemoryPressure "
+                          "on node o-3, 1 pod evicted")
+    assert not any("evicted" in link.text for link in chain if link.role != "amplifier")
+    # Each symptom has its own well-evidenced explanation: the chain stays high.
+    assert d.cause.confidence.name == "HIGH"
