@@ -108,14 +108,14 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
                 "reasons": dict(reasons),
                 "pods": sorted(p.name for p in bad)[:MAX_LISTED],
                 **({"waiting_message": " ".join(said.split())[:300]} if said else {}),
-                **_scheduler_says(bad, events),
+                **scheduler_says(bad, events),
                 **_kubelet_says(bad, events),
             },
         )
     ]
 
 
-def _scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, str]:
+def scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, str]:
     """Why Pending pods are not placed, in the scheduler's own words (its latest FailedScheduling event for
     one of them): "0/6 nodes are available: ... untolerated taint {gpu: }" names the taint or the shortage."""
     pending = {p.name for p in bad if p.phase == "Pending"}

@@ -387,6 +387,15 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
     halted = first(findings, "rollout-stuck")
+    slots = next((f for f in every(findings, "noisy-neighbour")
+                  if f.evidence.get("resource") == "pods" and not f.evidence.get("is_service")), None)
+    if slots is not None and mechanism:
+        # The scheduler finds no pod slot ("Too many pods") and the pod list says who holds the slots:
+        # counted, not suspected.
+        chain.insert(0, CauseLink("trigger", str(slots.evidence.get("summary") or slots.title), ("noisy-neighbour",)))
+        if halted is not None:
+            chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
+        return _cause(chain, _ruled_out_revision(decision), Confidence.HIGH)
     cordoned = _cordoned_in_the_way(findings)
     if cordoned is not None:
         # The scheduler names cordoned nodes among those it could not use. One chain, one trigger: a cordon

@@ -92,3 +92,20 @@ def test_a_bad_rollout_beside_an_unrelated_neighbour_leads_with_the_revision_and
     assert not any("evicted" in link.text for link in chain if link.role != "amplifier")
     # Each symptom has its own well-evidenced explanation: the chain stays high.
     assert d.cause.confidence.name == "HIGH"
+
+
+def test_nodes_out_of_pod_slots_name_who_holds_them_counted_from_the_pod_list(cluster, playbook):
+    d = run(cluster, playbook, "pod-slots-cronjob", "storefront")
+    assert not d.rollback.recommended and d.rollback.reason.startswith("revision 31 has been live 10 d")
+    slots = only(d, "noisy-neighbour")
+    ev = slots.evidence
+    # The hung runs count, the finished run (6 Succeeded pods) holds no slot.
+    assert (ev["workload"], ev["kind"], ev["resource"], ev["pods_held"], ev["slots"]) == (
+        "reports/export", "CronJob", "pods", 78, 120)
+    assert ev["per_node"] == {f"w-{i}": 13 for i in range(1, 7)}
+    assert ev["top_holders"][1] == {"workload": "web/cart", "kind": "Deployment", "pods": 18}
+    assert "concurrencyPolicy: Forbid" in slots.remediation
+    assert d.cause.summary == ("reports/export (CronJob) holds 78 of the 120 pod slots of 6 nodes at maxPods → the "
+                               "scheduler cannot place them: 0/6 nodes are available: 6 Too many pods. → 4 of 10 pods "
+                               "not ready (mostly Pending)")
+    assert d.cause.confidence.name == "HIGH"
