@@ -147,6 +147,15 @@ def nodes_by_name(ctx: CheckContext) -> dict[str, NodeSnapshot]:
     return ctx.memo("nodes-by-name", lambda: {n.name: n for n in nodes(ctx)})
 
 
+# Events about nodes, cluster-wide: the kubelet's NodeNotSchedulable, NodeNotReady, image GC...
+NODE_EVENTS = "involvedObject.kind=Node"
+
+
+def node_events(ctx: CheckContext) -> list[EventSnapshot]:
+    """Raises `ClusterReadError` (RBAC, the API): callers that only date something go on without them."""
+    return ctx.cluster.list_events(None, field_selector=NODE_EVENTS)
+
+
 def service_node_names(ctx: CheckContext) -> set[str]:
     """Nodes where the service's pods are scheduled."""
     return ctx.memo("service-nodes", lambda: {p.node_name for p in pods(ctx) if p.node_name})

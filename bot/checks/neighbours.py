@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.checks import consumers, facts, registry_radius, revision_health
+from bot.checks import consumers, facts, pod_slots, registry_radius, revision_health
 from bot.checks.consumers import Consumer, Workload
 from bot.cluster.snapshots import NodeFsSummary, NodeSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
@@ -75,7 +75,8 @@ class NodeView:
 
 def run(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
     registry = registry_radius.blast_radius(ctx)
-    return ([registry] if registry is not None else []) + _nodes_radius(ctx, params)
+    slots = pod_slots.noisy(ctx, max_nodes=params.max_nodes, dominant_share=params.dominant_share)
+    return ([registry] if registry is not None else []) + _nodes_radius(ctx, params) + slots
 
 
 def _nodes_radius(ctx: CheckContext, params: NeighboursParams) -> list[Finding]:
@@ -336,7 +337,8 @@ def _bytes_texts(workload: Workload, hits: list[tuple[NodeView, Consumer, float 
                    else "; until then, stop or move it")
         advice += ". Rolling back other services frees nothing."
     summary = f"{workload.label}, no {resource} limit" + (
-        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on {len(hits)} nodes"
+        f", {human_bytes(used)} {'memory' if resource == 'memory' else 'ephemeral storage'} on "
+        f"{nodes[0] if len(hits) == 1 else plural(len(hits), 'node')}"
         if share is not None else "")
     return title, advice, summary
 

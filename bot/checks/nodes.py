@@ -6,11 +6,14 @@ the cluster is summed up in one finding per rule, so 2,000 nodes never make 2,00
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
 from bot.cluster.snapshots import Condition, NodeSnapshot
 from bot.domain import Finding, Severity
+from bot.ports import ClusterReadError
 from bot.checks.context import CheckContext
 
 RULES = ("node-not-ready", "node-pressure", "node-cordoned")
@@ -38,7 +41,8 @@ def run(ctx: CheckContext, params: NodesParams) -> list[Finding]:
         for c in n.conditions
         if c.type in PRESSURES and c.status == "True"
     ]
-    cordoned = [(n, _cordon_finding(n, n.name in mine)) for n in ordered if n.unschedulable]
+    cordoned_at = _cordoned_at(ctx) if any(n.unschedulable for n in ordered) else {}
+    cordoned = [(n, _cordon_finding(n, n.name in mine, cordoned_at.get(n.name))) for n in ordered if n.unschedulable]
     out: list[Finding] = []
     for rule, hits in (("node-not-ready", not_ready), ("node-pressure", pressure), ("node-cordoned", cordoned)):
         out.extend(f for _, f in hits[: params.max_nodes])
@@ -110,13 +114,31 @@ def _pressure_finding(ctx: CheckContext, node: NodeSnapshot, cond: Condition, ho
     )
 
 
-def _cordon_finding(node: NodeSnapshot, hosts_service: bool) -> Finding:
+def _cordon_finding(node: NodeSnapshot, hosts_service: bool, since: datetime | None) -> Finding:
+    at = f" since {since:%Y-%m-%d %H:%M}" if since else ""
     return Finding(
         rule="node-cordoned",
         severity=Severity.LOW,
-        title=f"Node {node.name} is cordoned (unschedulable)",
-        evidence={"node": node.name, "hosts_service": hosts_service, "taints": [dict(t) for t in node.taints]},
+        title=f"Node {node.name} is cordoned (unschedulable){at}",
+        evidence={"node": node.name, "hosts_service": hosts_service, "taints": [dict(t) for t in node.taints]}
+        | ({"since": since.isoformat()} if since else {}),
     )
+
+
+def _cordoned_at(ctx: CheckContext) -> dict[str, datetime]:
+    """Node -> when it was last cordoned: the kubelet's NodeNotSchedulable event (the Node object keeps no
+    date for spec.unschedulable). Whether a cordon came before a rollout or during it decides which of the
+    two the cause blames. Events expire (an hour by default) and may be unreadable: then no date."""
+    try:
+        events = facts.node_events(ctx)
+    except ClusterReadError:
+        return {}
+    out: dict[str, datetime] = {}
+    for ev in events:
+        at = ev.last_at or ev.first_at
+        if ev.reason == "NodeNotSchedulable" and at is not None and (ev.involved_name not in out or at > out[ev.involved_name]):
+            out[ev.involved_name] = at
+    return out
 
 
 _WHAT = {"node-not-ready": "are NotReady", "node-pressure": "report pressure", "node-cordoned": "are cordoned"}

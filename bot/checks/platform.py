@@ -73,7 +73,7 @@ def foreign(manifest: ImageManifest, node_platforms: Iterable[str]) -> str | Non
 def of_crash_loop(ctx: CheckContext, looping: list[tuple[PodSnapshot, ContainerSnapshot]],
                   events: list[EventSnapshot]) -> Platforms:
     pods = {p.name for p, _ in looping}
-    node_platforms = _node_platforms(ctx, {p.node_name for p, _ in looping if p.node_name})
+    node_platforms = nodes_platforms(ctx, {p.node_name for p, _ in looping if p.node_name})
     words = said([c.last_terminated.message for _, c in looping if c.last_terminated is not None]
                  + [c.state_message for _, c in looping]
                  + [e.message for e in events if e.involved_kind == "Pod" and e.involved_name in pods])
@@ -88,7 +88,7 @@ def of_crash_loop(ctx: CheckContext, looping: list[tuple[PodSnapshot, ContainerS
     return Platforms(node_platforms, words, unread="; ".join(errors) or None)
 
 
-def _node_platforms(ctx: CheckContext, names: set[str]) -> tuple[str, ...]:
+def nodes_platforms(ctx: CheckContext, names: set[str]) -> tuple[str, ...]:
     """The platforms of the named nodes, else of every node (pods not placed yet run where any may)."""
     try:
         nodes: dict[str, NodeSnapshot] = facts.nodes_by_name(ctx)

@@ -102,6 +102,38 @@ def registry_auth_kind(message: str) -> str | None:
     return None
 
 
+# A tag that is an image index (a multi-arch manifest list) without the node's platform: the runtime finds
+# the index and no entry it may run. containerd does not name the platform it wanted; Docker and CRI-O do.
+_NO_PLATFORM = (
+    re.compile(r"no matching manifest for (?P<platform>[\w./-]+) in the manifest list entries", re.I),  # Docker
+    re.compile(r'no image found in (?:manifest list|image index) for architecture "?(?P<arch>[\w]+)"?, '
+               r'variant "?(?P<variant>[\w]*)"?, OS "?(?P<os>[\w]+)"?', re.I),  # CRI-O (containers/image)
+    re.compile(r"no match for platform in manifest", re.I),  # containerd
+)
+
+
+@dataclass(frozen=True)
+class PlatformMissing:
+    """A pull failed because the image offers no variant for the node's platform."""
+
+    platform: str | None  # "linux/amd64" when the runtime names it (Docker, CRI-O); None for containerd
+
+
+def platform_missing(message: str) -> PlatformMissing | None:
+    for pattern in _NO_PLATFORM:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        found = match.groupdict()
+        if found.get("platform"):
+            return PlatformMissing(found["platform"])
+        if found.get("arch"):
+            variant = f"/{found['variant']}" if found.get("variant") else ""
+            return PlatformMissing(f"{found['os']}/{found['arch']}{variant}")
+        return PlatformMissing(None)
+    return None
+
+
 def image_registry(image: str) -> str | None:
     """`registry.internal:5000/app:1.2` -> `registry.internal:5000`; `nginx` -> Docker Hub's host; None
     for what is not an image reference."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts, platform
 from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_looping
-from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, registry_error_kind, registry_host
+from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, platform_missing, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
 from bot.checks.context import CheckContext
@@ -52,7 +52,7 @@ def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
     out: list[Finding] = []
     out += _not_ready(where, dep.replicas, pods, events)
     out += _crashloop(ctx, where, pods, events, params)
-    out += _pull_failing(where, pods, events)
+    out += _pull_failing(ctx, where, pods, events)
     out += _pull_slow(where, events, params)
     out += _evictions(where, pods, events)
     out += _registry_errors(where, pods, events)
@@ -108,14 +108,14 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
                 "reasons": dict(reasons),
                 "pods": sorted(p.name for p in bad)[:MAX_LISTED],
                 **({"waiting_message": " ".join(said.split())[:300]} if said else {}),
-                **_scheduler_says(bad, events),
+                **scheduler_says(bad, events),
                 **_kubelet_says(bad, events),
             },
         )
     ]
 
 
-def _scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, str]:
+def scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, str]:
     """Why Pending pods are not placed, in the scheduler's own words (its latest FailedScheduling event for
     one of them): "0/6 nodes are available: ... untolerated taint {gpu: }" names the taint or the shortage."""
     pending = {p.name for p in bad if p.phase == "Pending"}
@@ -238,7 +238,7 @@ def _platform_advice(arch: platform.Platforms) -> str:
             f"platform (docker image inspect --format '{{{{.Os}}}}/{{{{.Architecture}}}}'), then {rebuild}")
 
 
-def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:
+def _pull_failing(ctx: CheckContext, where: str, pods: list[PodSnapshot], events: list[EventSnapshot]) -> list[Finding]:
     failing = [(p, c) for p in pods for c in _waiting(p) if c.state_reason in PULL_FAILURES]
     failed_events = [e for e in events if e.reason in ("Failed", "ErrImagePull") and "pull" in e.message.lower()]
     if not failing and not failed_events:
@@ -251,21 +251,40 @@ def _pull_failing(where: str, pods: list[PodSnapshot], events: list[EventSnapsho
     images = sorted({c.image for _, c in failing})
     pods_named = sorted({p.name for p, _ in failing} | {e.involved_name for e in failed_events if e.involved_kind == "Pod"})
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "pull failures in events"
-    return [
-        Finding(
-            rule="image-pull-failing",
-            severity=Severity.HIGH,
-            title=f"{len(pods_named)} pods of {where} cannot pull their image ({why})",
-            evidence={
-                "pods": pods_named[:MAX_LISTED],
-                "count": len(pods_named),
-                "reasons": dict(reasons),
-                "images": images,
-                "failed_events": sum(e.count for e in failed_events),
-                "message": sample,
-            },
-        )
-    ]
+    evidence: dict[str, object] = {
+        "pods": pods_named[:MAX_LISTED],
+        "count": len(pods_named),
+        "reasons": dict(reasons),
+        "images": images,
+        "failed_events": sum(e.count for e in failed_events),
+        "message": sample,
+    }
+    title = f"{len(pods_named)} pods of {where} cannot pull their image ({why})"
+    remediation = None
+    missing = _platform_missing(ctx, failing, [sample or ""] + [e.message for e in failed_events])
+    if missing is not None:
+        # The tag exists and answers: its index lists other platforms only. The image, not the registry.
+        evidence["missing_platform"] = missing
+        title += f": the image has no {missing} variant"
+        image = images[0] if len(images) == 1 else "the image"
+        remediation = (f"{image} is an index without a {missing} image (its platforms: docker buildx imagetools "
+                       f"inspect {image}): publish it for {missing} (docker buildx build --platform {missing},...), "
+                       "or roll back to a revision whose image has one.")
+    return [Finding(rule="image-pull-failing", severity=Severity.HIGH, title=title, evidence=evidence,
+                    remediation=remediation)]
+
+
+def _platform_missing(ctx: CheckContext, failing: list[tuple[PodSnapshot, ContainerSnapshot]],
+                      messages: list[str]) -> str | None:
+    """The platform the image lacks: as the runtime names it (Docker, CRI-O), else (containerd says only
+    "no match for platform") the platform of the nodes the pulls failed on."""
+    found = next((m for message in messages if (m := platform_missing(message)) is not None), None)
+    if found is None:
+        return None
+    if found.platform:
+        return found.platform
+    nodes = platform.nodes_platforms(ctx, {p.node_name for p, _ in failing if p.node_name})
+    return "/".join(nodes) if nodes else "the nodes' platform"
 
 
 def _pull_slow(where: str, events: list[EventSnapshot], params: WorkloadParams) -> list[Finding]:

@@ -181,9 +181,6 @@ def _diagnose(
     )
 
 
-NODE_EVENTS = "involvedObject.kind=Node"
-
-
 def _prefetch(cached: CachingClusterReader) -> list[threading.Thread]:
     """Start listing nodes and node events while the service is being resolved: every diagnosis needs
     them, and on a 2,000-node cluster the node list is the largest. Errors are memoised and met again
@@ -198,7 +195,7 @@ def _prefetch(cached: CachingClusterReader) -> list[threading.Thread]:
     threads = []
     for name, fetch in (
         ("nodes", cached.list_nodes),
-        ("node-events", lambda: cached.list_events(None, field_selector=NODE_EVENTS)),
+        ("node-events", lambda: cached.list_events(None, field_selector=facts.NODE_EVENTS)),
     ):
         thread = threading.Thread(target=carry_log_context(work), args=(fetch,), name=f"prefetch-{name}", daemon=True)
         thread.start()
@@ -243,7 +240,7 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
         chosen = (relevant + troubled)[:MAX_TIMELINE_NODES]
         groups.append(tl.condition_entries(chosen))
         try:
-            node_events = ctx.cluster.list_events(None, field_selector=NODE_EVENTS)
+            node_events = ctx.cluster.list_events(None, field_selector=facts.NODE_EVENTS)
             groups.append(tl.node_event_entries(node_events, chosen))
         except _TIMELINE_GAPS as exc:
             log.info("timeline without node events: %s", exc)

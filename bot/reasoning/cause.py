@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from bot.domain import CauseLink, Confidence, Finding, ProbableCause, RollbackDecision
-from bot.reasoning.evidence import NODE_SYMPTOMS, blast, counts, every, first, growth_ratio, on_service, when
+from bot.reasoning.evidence import NODE_SYMPTOMS, Implication, blast, counts, every, first, growth_ratio, on_service, when
 from bot.units import human_bytes, plural
 
 OWN_RULES = ("crashloop", "image-pull-failing", "pods-not-ready")
@@ -81,10 +81,15 @@ def _from_revision(findings: Sequence[Finding], decision: RollbackDecision) -> P
     ready = first(findings, "pods-not-ready") if "pods-not-ready" in decision.implicated_by else None
     if never_ran and ready is not None and (held := _held_back(ready)) is not None:
         chain.append(CauseLink("mechanism", held, ("pods-not-ready",)))
-    chain += _symptoms(findings, skip={link_rule for link in chain for link_rule in link.rules})
+    # A change that fails its own pods (not its image's size, not its own resources crowding the nodes)
+    # does not put nodes under pressure: node trouble beside it is a second, unrelated problem, told apart.
+    aside = _beside_the_revision(findings) \
+        if not {"image-size-regression", "noisy-neighbour"} & set(decision.implicated_by) else []
+    skip = {link_rule for link in chain for link_rule in link.rules} | ({"evictions"} if aside else set())
+    chain += _symptoms(findings, skip=skip)
     if (halted := first(findings, "rollout-stuck")) is not None:
         chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
-    chain += _amplifiers(findings)
+    chain += _amplifiers(findings) + aside
     ruled_out = []
     if not any(first(findings, r) for r in ("node-pressure", "node-not-ready", "node-disk-high")):
         ruled_out.append("the nodes: none is under pressure or NotReady")
@@ -153,6 +158,8 @@ def _held_back(ready: Finding) -> str | None:
 
 def _pull_failure(pull: Finding) -> str:
     """The runtime's error ends with the reason: "...: registry/app:2.5.O: not found" -> "not found"."""
+    if missing := pull.evidence.get("missing_platform"):
+        return f"the image cannot be pulled: it has no {missing} variant"
     message = pull.evidence.get("message")
     if not message:
         return "the image cannot be pulled"
@@ -185,9 +192,33 @@ def _symptoms(findings: Sequence[Finding], *, skip: set[str]) -> list[CauseLink]
         top = max(reasons, key=lambda r: reasons[r]) if reasons else "not ready"
         links.append(CauseLink("symptom", f"{ready.evidence.get('count')} of {ready.evidence.get('pods_total')} "
                                           f"pods not ready (mostly {top})", ("pods-not-ready",)))
-    if (evicted := first(findings, "evictions")) is not None:
-        links.append(CauseLink("symptom", f"{evicted.evidence.get('count')} pods evicted", ("evictions",)))
+    if "evictions" not in skip and (evicted := first(findings, "evictions")) is not None:
+        links.append(CauseLink("symptom", f"{plural(int(evicted.evidence.get('count') or 0), 'pod')} evicted",
+                               ("evictions",)))
     return links
+
+
+def _beside_the_revision(findings: Sequence[Finding]) -> list[CauseLink]:
+    """Pressure on the service's nodes, and the evictions it caused, when the revision's change cannot
+    explain it: a contributing factor of its own ("separately, batch/etl (Job), no memory limit, 27 GB
+    memory on o-3: MemoryPressure on node o-3, 1 pod evicted"), naming the neighbour when one is found."""
+    pressure = [f for f in every(findings, "node-pressure") if f.evidence.get("hosts_service") is True]
+    evicted = first(findings, "evictions")
+    if not pressure:
+        return []
+    culprit = first(findings, "noisy-neighbour")
+    culprit = culprit if culprit is not None and not culprit.evidence.get("is_service") else None
+    by_condition: dict[str, list[str]] = {}
+    for f in pressure:
+        by_condition.setdefault(str(f.evidence.get("condition")), []).append(str(f.evidence.get("node")))
+    where = "; ".join(f"{c} on {'node' if len(n) == 1 else 'nodes'} {', '.join(sorted(n)[:3])}"
+                      for c, n in sorted(by_condition.items()))
+    text = "separately, " + (f"{culprit.evidence.get('summary') or culprit.title}: " if culprit else "") + where
+    rules = (("noisy-neighbour",) if culprit else ()) + ("node-pressure",)
+    if evicted is not None:
+        text += f", {plural(int(evicted.evidence.get('count') or 0), 'pod')} evicted"
+        rules += ("evictions",)
+    return [CauseLink("amplifier", text, rules)]
 
 
 def _amplifiers(findings: Sequence[Finding]) -> list[CauseLink]:
@@ -355,17 +386,39 @@ def _own_failures(findings: Sequence[Finding], decision: RollbackDecision) -> Pr
         # Nothing fails inside the pods: they are not placed (a taint, a shortage) or not created.
         mechanism.append(CauseLink("mechanism", held, ("pods-not-ready",)))
     chain = mechanism + _symptoms(findings, skip={"crashloop"} if mechanism and crash is not None else set())
-    if (halted := first(findings, "rollout-stuck")) is not None:
+    halted = first(findings, "rollout-stuck")
+    slots = next((f for f in every(findings, "noisy-neighbour")
+                  if f.evidence.get("resource") == "pods" and not f.evidence.get("is_service")), None)
+    if slots is not None and mechanism:
+        # The scheduler finds no pod slot ("Too many pods") and the pod list says who holds the slots:
+        # counted, not suspected.
+        chain.insert(0, CauseLink("trigger", str(slots.evidence.get("summary") or slots.title), ("noisy-neighbour",)))
+        if halted is not None:
+            chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
+        return _cause(chain, _ruled_out_revision(decision), Confidence.HIGH)
+    cordoned = _cordoned_in_the_way(findings)
+    if cordoned is not None:
+        # The scheduler names cordoned nodes among those it could not use. One chain, one trigger: a cordon
+        # that came after the rollout began (or whose date the events no longer tell) took the capacity
+        # out of service, and the stuck rollout is what it left behind (a symptom). A cordon older than
+        # the rollout was a standing shortage: the rollout asked for room that was no longer there, so it
+        # is the trigger and the cordon a contributing factor.
+        older = halted is not None and _cordoned_before_rollout(findings)
+        if halted is not None and older:
+            chain.insert(0, CauseLink("trigger", _halted(halted), ("rollout-stuck",)))
+            chain.append(CauseLink("symptom", _serving(halted), ("rollout-stuck",)))
+            chain.append(CauseLink("amplifier", f"{cordoned.text} before the rollout began: the room its new pods "
+                                                "needed was already out of service", cordoned.rules))
+        else:
+            chain.insert(0, cordoned)
+            if halted is not None:
+                chain.append(CauseLink("symptom", f"{_halted(halted)}, {_serving(halted)}", ("rollout-stuck",)))
+        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
+    if halted is not None:
         # The rollout waits on pods held back from outside it: it is what is stuck, and the old revision's
         # pods are what still serves.
         chain.insert(0, CauseLink("trigger", _halted(halted), ("rollout-stuck",)))
         chain.append(CauseLink("symptom", _serving(halted), ("rollout-stuck",)))
-    cordoned = _cordoned_in_the_way(findings)
-    if cordoned is not None:
-        # The scheduler names cordoned nodes among those it could not use: taking them out of service
-        # (a drain) is what left the others short.
-        chain.insert(0, cordoned)
-        return _cause(chain, _ruled_out_revision(decision), Confidence.MEDIUM)
     hpa = _hpa_at_max(findings)
     if crash is not None and hpa is not None and "OOMKilled" in counts(crash.evidence.get("last_terminated_reasons")):
         chain.insert(0, CauseLink("trigger", f"load beyond the memory limit ({_hpa_text(hpa)})", ("hpa-scaling",)))
@@ -408,6 +461,14 @@ def _cordoned_in_the_way(findings: Sequence[Finding]) -> CauseLink | None:
         return None
     listed = ", ".join(nodes[:3]) + (", ..." if len(nodes) > 3 else "")
     return CauseLink("trigger", f"{'node' if len(nodes) == 1 else 'nodes'} {listed} cordoned", ("node-cordoned",))
+
+
+def _cordoned_before_rollout(findings: Sequence[Finding]) -> bool:
+    """Whether every cordoned node is known to have been cordoned before the current revision rolled out."""
+    imp = Implication.of(first(findings, "rollback-not-indicated") or first(findings, "rollback-candidate"))
+    started = imp.rolled_out_at if imp is not None else None
+    dates = [when(f.evidence.get("since")) for f in every(findings, "node-cordoned")]
+    return started is not None and bool(dates) and all(d is not None and d < started for d in dates)
 
 
 def _hpa_at_max(findings: Sequence[Finding]) -> Finding | None:

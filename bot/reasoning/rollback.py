@@ -95,6 +95,8 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
                 if rule not in rules and first(findings, rule) is not None:
                     rules.append(rule)
             what = " and ".join(f"{new[k]} {FAILURE_WORDS[k]}" for k in kinds)
+            if arch := _platform_mismatch(findings, rules):
+                what += f" ({arch})"
             where = f", where revision {prev}'s did not" if prev is not None else ""
             if imp.failed_between:
                 word = "revisions" if len(imp.failed_between) > 1 else "revision"
@@ -123,6 +125,22 @@ def _implicated(findings: Sequence[Finding], imp: Implication) -> tuple[list[str
         reasons.insert(0, f"revision {rev}'s image is {growth_ratio(ev)}× revision {ev.get('previous_revision')}'s and "
                        f"{_size_effects(findings)} followed its rollout")
     return rules, "; ".join(reasons) if rules else dismissed
+
+
+def _platform_mismatch(findings: Sequence[Finding], rules: Sequence[str]) -> str | None:
+    """"its image has no linux/amd64 variant" or "its image is linux/arm64, the nodes are linux/amd64" when
+    an implicating finding found the image built for other platforms than the nodes': the evidence that
+    decides, so the reason says it."""
+    for rule in rules:
+        f = first(findings, rule)
+        if f is None:
+            continue
+        if missing := f.evidence.get("missing_platform"):
+            return f"its image has no {missing} variant"
+        if built := f.evidence.get("image_platform"):
+            nodes = ", ".join(str(p) for p in f.evidence.get("node_platforms") or ()) or "another platform"
+            return f"its image is {built}, the nodes are {nodes}"
+    return None
 
 
 def _size_symptoms(findings: Sequence[Finding], imp: Implication) -> bool:
