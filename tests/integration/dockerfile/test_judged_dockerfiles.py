@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.dockerfile.catalog import BY_ID
 from bot.dockerfile.parser import Instruction, parse
 from tests.cli_process import CORONER, cli_env
 from tests.dockerfile_buildkit import BUILDKIT
@@ -75,7 +74,7 @@ def test_one_patch_applies_and_leaves_nothing_fixable_nor_a_toolchain(name: str,
     fixed = coroner(root, "fix", "Dockerfile")
     assert fixed.returncode == 0, fixed.stderr
     patch = fixed.stdout
-    if not any(BY_ID[rule].fixable for rule in CASES[name].expected):
+    if not any(f["fixable"] for f in lint(root)):
         assert patch == "", patch  # nothing to fix: no patch, not an empty one
         return
     assert patch.startswith(("--- a/Dockerfile\n+++ b/Dockerfile\n", "--- /dev/null"))
