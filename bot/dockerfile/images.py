@@ -139,6 +139,17 @@ def cuda_runtime_variant(ref: ImageRef) -> str | None:
     return ref.with_tag(re.sub(r"(^|-)devel(-|$)", r"\1runtime\2", tag, count=1))
 
 
+# CI agents and runners: their job is to run builds, so the compilers installed on them are what they ship
+# for, not leftovers of an app's build.
+_CI_AGENT_REPOSITORIES = ("jenkins/inbound-agent", "jenkins/agent", "jenkins/ssh-agent", "jenkins/jnlp-slave",
+                          "gitlab/gitlab-runner", "actions/actions-runner", "myoung34/github-runner",
+                          "summerwind/actions-runner", "buildkite/agent", "cimg/")
+
+
+def ci_agent_image(ref: ImageRef) -> bool:
+    return ref.repository.startswith(_CI_AGENT_REPOSITORIES)
+
+
 # Images whose whole purpose is building: shipping them ships compilers and headers.
 def toolchain_image(ref: ImageRef) -> bool:
     tag = ref.tag or ""

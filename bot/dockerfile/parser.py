@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from bot.dockerfile.images import parse_ref, windows_image
 from bot.dockerfile.source import MAX_DOCKERFILE_BYTES, printable
 from bot.ports import CoronerError
 
@@ -126,15 +127,18 @@ class Stage:
     # The earlier stage this one builds on (`FROM builder`), resolved once by the parser: a lookup per
     # question made long stage chains cubic.
     base_index: int | None = None
+    # Built on a Windows image (through the stages it builds on): its RUNs go to `cmd /S /C` unless a SHELL
+    # names a POSIX shell, and the legacy builder (no BuildKit) builds it.
+    windows: bool = False
 
     def base_stage(self, stages: tuple[Stage, ...]) -> Stage | None:
         """The earlier stage this one builds on (`FROM builder`), or None for an image."""
         return stages[self.base_index] if self.base_index is not None else None
 
     def shell_runs(self) -> Iterator[Instruction]:
-        """The stage's RUN instructions that a POSIX shell executes: after `SHELL ["pwsh", ...]` a RUN is
-        no shell script the rules can read, until a SHELL puts a POSIX shell back."""
-        posix = True
+        """The stage's RUN instructions that a POSIX shell executes: after `SHELL ["pwsh", ...]`, or on a
+        Windows image (cmd), a RUN is no shell script the rules can read, until a SHELL puts a POSIX shell back."""
+        posix = not self.windows
         for ins in self.instructions:
             if ins.keyword == "SHELL" and ins.exec_form:
                 posix = ins.exec_form[0].rsplit("/", 1)[-1].lower() in POSIX_SHELLS
@@ -156,6 +160,12 @@ class Dockerfile:
     @property
     def final_stage(self) -> Stage:
         return self.stages[-1]
+
+    @property
+    def legacy_builder(self) -> bool:
+        """Built by Docker's legacy builder, not BuildKit: Windows images are (Docker's docs), so BuildKit-only
+        flags (`COPY --link`, `RUN --mount`) fail there, and the whole context is sent whatever the COPYs name."""
+        return any(s.windows for s in self.stages)
 
     def stage_by_name(self, name: str) -> Stage | None:
         for s in self.stages:
@@ -301,6 +311,8 @@ class _Parser:
         def close_stage() -> None:
             if current_from is not None:
                 ins, image, image_raw, name, platform = current_from
+                base_index = stage_index.get(image.lower())
+                windows = stages[base_index].windows if base_index is not None else windows_image(parse_ref(image))
                 stages.append(
                     Stage(
                         index=len(stages),
@@ -310,7 +322,8 @@ class _Parser:
                         from_instruction=ins,
                         instructions=tuple(current),
                         platform=platform,
-                        base_index=stage_index.get(image.lower()),
+                        base_index=base_index,
+                        windows=windows,
                     )
                 )
                 if name is not None:

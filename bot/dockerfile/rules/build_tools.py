@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.dockerfile import artifact, split
 from bot.dockerfile.artifact import ArtifactSplit
-from bot.dockerfile.images import cuda_runtime_variant, parse_ref, slim_variant, toolchain_image
+from bot.dockerfile.images import ci_agent_image, cuda_runtime_variant, parse_ref, slim_variant, toolchain_image
 from bot.dockerfile.packages import classify, is_build_tool
 from bot.dockerfile.parser import Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, lines_of, split_head
@@ -19,8 +19,11 @@ def _check_build_tools(st: State) -> None:
     d = st.dockerfile
     artifact_plan: ArtifactSplit | str | None = None
     planned = False
+    agent = ci_agent_image(parse_ref(d.chain(d.final_stage)[0].base_image))  # the shipped stages share one root
     for idx in sorted(st.shipped):
         stage = d.stages[idx]
+        if agent:
+            break  # a CI agent ships build tools on purpose: the builds run on it
         splittable: bool | None = None  # whether `coroner fix` can split the stage: decided once, if asked
         why_not: str | None = None
         if not planned:  # the artifact split is decided once, for the final stage, when some finding asks

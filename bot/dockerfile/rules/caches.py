@@ -20,7 +20,15 @@ from bot.dockerfile.rules.edits import (
     span_of,
     splice,
 )
-from bot.dockerfile.rules.state import Check, State, cache_mount_targets, copy_sources, root_user_at
+from bot.dockerfile.rules.state import (
+    Check,
+    State,
+    cache_mount_targets,
+    copy_sources,
+    mount_targets,
+    root_user_at,
+    under_mount,
+)
 from bot.domain import Finding
 
 
@@ -73,27 +81,73 @@ def _yarn_berry(stage: Stage, call: PackageCall) -> bool:
                for ins in stage.instructions)
 
 
+def _cache_dirs(d: Dockerfile) -> list[dict[str, list[str]]]:
+    """Per stage, where each manager keeps its download cache: its variable when the Dockerfile sets one,
+    else its default (`~/` for the home of whichever user runs it). A RUN whose mounts cover these paths
+    leaves that manager's cache in no layer."""
+    go_mod, go_build = _go_caches(d)
+    env = {name: _inherited_env(d, name) for name in (
+        "PIP_CACHE_DIR", "npm_config_cache", "NPM_CONFIG_CACHE", "YARN_CACHE_FOLDER", "POETRY_CACHE_DIR",
+        "COMPOSER_CACHE_DIR", "COMPOSER_HOME", "CONDA_PKGS_DIRS")}
+    out: list[dict[str, list[str]]] = []
+    for stage in d.stages:
+        def var(*names: str) -> list[str]:
+            return [v for n in names if (v := env[n][stage.index]) and "$" not in v]  # noqa: B023 - called at once
+        composer_home = var("COMPOSER_HOME")
+        out.append({
+            "pip": var("PIP_CACHE_DIR") or ["~/.cache/pip"],
+            "npm": var("npm_config_cache", "NPM_CONFIG_CACHE") or ["~/.npm"],
+            "yarn": var("YARN_CACHE_FOLDER") or ["/usr/local/share/.cache/yarn", "~/.cache/yarn"],
+            "go": [go_mod[stage.index], go_build[stage.index]], "go-mod": [go_mod[stage.index]],
+            "apk": ["/var/cache/apk"], "apk-index": ["/var/cache/apk"],
+            "yum": ["/var/cache/yum"], "dnf": ["/var/cache/dnf", "/var/cache/libdnf5"], "microdnf": ["/var/cache/yum"],
+            "poetry": var("POETRY_CACHE_DIR") or ["~/.cache/pypoetry"],
+            "composer": var("COMPOSER_CACHE_DIR") or [f"{h.rstrip('/')}/cache" for h in composer_home] or ["~/.cache/composer"],
+            "conda": var("CONDA_PKGS_DIRS") or ["/opt/conda/pkgs"], "mamba": var("CONDA_PKGS_DIRS") or ["/opt/conda/pkgs"],
+            "micromamba": var("CONDA_PKGS_DIRS") or ["/opt/conda/pkgs"],
+        })
+    return out
+
+
+def _mounted(kind: str, dirs: dict[str, list[str]], targets: list[str]) -> bool:
+    """Whether every cache directory of `kind` is under one of the RUN's mounts."""
+    paths = dirs.get(kind)
+    return bool(paths) and all(under_mount(p, targets) for p in paths or ())
+
+
+def _pip_downloads(call: PackageCall) -> bool:
+    """Whether this pip call can download: not with `--no-index` and only local `--find-links` (a wheelhouse
+    built in another stage), where nothing reaches pip's HTTP cache."""
+    if not call.has_option("--no-index"):
+        return True
+    links = [o.value or "" for o in call.args.options if o.name in ("-f", "--find-links")]
+    return any("://" in link for link in links)
+
+
 def _check_caches(st: State) -> None:
     d = st.dockerfile
     pip_no_cache = _inherited_env(d, "PIP_NO_CACHE_DIR")
     go_mod, go_build = _go_caches(d)
     poetry_cache = _inherited_env(d, "POETRY_CACHE_DIR")
     gem_docs_off = _gem_docs_off(d)
+    cache_dirs = _cache_dirs(d)
     for stage in d.stages:
         pip_env = (pip_no_cache[stage.index] or "").lower()
         pip_env_off = pip_env in ("1", "true", "yes", "on", "off", "0", "false") and pip_env != ""
         shipped = stage.index in st.shipped
         root_at = root_user_at(stage)
+        dirs = cache_dirs[stage.index]
         for ins in stage.shell_runs():
-            mounts = cache_mount_targets(ins)
+            caches = cache_mount_targets(ins)  # what persists between builds
+            mounts = mount_targets(ins)  # what is in no layer: caches, tmpfs, bind mounts
             calls = st.calls(ins)
             for call in calls:
                 u = call.command.unwrapped()
-                if call.manager == "pip" and call.action in ("install", "wheel", "download"):
-                    cached = bool(mounts) or pip_env_off
-                    if call.action == "install" and shipped and not cached and not call.has_option("--no-cache-dir"):
+                if call.manager == "pip" and call.action in ("install", "wheel", "download") and _pip_downloads(call):
+                    off = pip_env_off or call.has_option("--no-cache-dir")
+                    if call.action == "install" and shipped and not off and not _mounted("pip", dirs, mounts):
                         st.add("pip-cache", ins, remediation="pip install --no-cache-dir … (or a cache mount).")
-                    if not shipped and not mounts and not cached and not call.has_option("--no-cache-dir"):
+                    if not shipped and not off and not _mounted("pip", dirs, caches):
                         st.add("no-cache-mount", ins, "pip in a builder stage without a cache mount: every rebuild downloads again",
                                fixable=root_at[ins.line], target="/root/.cache/pip",
                                remediation="RUN --mount=type=cache,target=/root/.cache/pip pip …")
@@ -103,11 +157,15 @@ def _check_caches(st: State) -> None:
                         # the modules a cached `go mod download` fetched are in its cache, not in a layer:
                         # the build mounts that cache too, or it downloads them again
                         targets = [go_build[stage.index], go_mod[stage.index]]
-                    if not shipped and not mounts:
+                    # only the caches no mount covers yet: a go build with its module cache mounted wants the build cache
+                    targets = [t for t in targets if not under_mount(t, caches)] if caches else targets
+                    if call.manager != "go" and caches and _mounted(call.manager, dirs, caches):
+                        targets = []
+                    if not shipped and targets:
                         st.add("no-cache-mount", ins, f"{call.manager} in a builder stage without a cache mount",
                                fixable=root_at[ins.line], target=targets[0], targets=targets,
                                remediation=f"RUN --mount=type=cache,target={targets[0]} …")
-                if not shipped or mounts:
+                if not shipped or _mounted(call.manager, dirs, mounts):
                     continue
                 if call.manager == "apk" and call.action == "add" and not call.has_option("--no-cache", "--no-network") and not _script_has(st, ins, "rm", "/var/cache/apk"):
                     st.add("package-cache", ins, "apk add without --no-cache", hadolint="DL3019", manager="apk",
@@ -123,22 +181,25 @@ def _check_caches(st: State) -> None:
                 if call.manager == "npm" and call.action in ("install", "ci") and not _cleans(st, ins, "npm"):
                     st.add("package-cache", ins, f"npm {call.action} leaves its cache in ~/.npm", hadolint="",
                            manager="npm", remediation="End the RUN with `&& npm cache clean --force`.")
-            if shipped and not mounts:
+            if shipped:
                 _check_leftovers(st, stage, ins, calls, root_at[ins.line], poetry_cache[stage.index],
-                                 gem_docs_off[stage.index])
+                                 gem_docs_off[stage.index], dirs, mounts)
 
 
-# What each manager leaves behind, past the five above: checked per shipped RUN with no cache mount.
+# What each manager leaves behind, past the five above: checked per shipped RUN, unless its cache is mounted.
 _CONDA_INSTALLS = frozenset({"install", "create", "update", "upgrade", "env create", "env update"})
 _GO_FETCHES = frozenset({"build", "install", "download"})
 
 
 def _check_leftovers(st: State, stage: Stage, ins: Instruction, calls: list[PackageCall], as_root: bool,
-                     poetry_cache: str | None, gem_docs_off: bool) -> None:
+                     poetry_cache: str | None, gem_docs_off: bool, dirs: dict[str, list[str]], mounts: list[str]) -> None:
     reported: set[str] = set()  # one finding per manager and RUN: `go mod download && go build` leave one cache
     for call in calls:
         u = call.command.unwrapped()
         kind: str | None = None
+        cache: str | None = None  # the cache directories that matter, when not those of `kind`
+        clean: str | None = None  # the command that empties it, when not the manager's usual one
+        left: list[tuple[str, str]] = []  # go: the `go clean` option and the name of each cache left
         if call.manager == "apk" and call.action == "update" and not _script_has(st, ins, "rm", "/var/cache/apk"):
             kind, title, fixable = "apk-index", "apk update leaves the package index in /var/cache/apk", True
             remediation = "apk add --no-cache fetches a fresh index and keeps none: drop `apk update`, or end the RUN with `&& rm -rf /var/cache/apk/*`."
@@ -154,18 +215,29 @@ def _check_leftovers(st: State, stage: Stage, ins: Instruction, calls: list[Pack
                 and "--no-cache" not in u.words and not _composer_cleaned(st, ins):
             kind, title, fixable = "composer", "composer keeps the downloaded archives in its cache", True
             remediation = "End the RUN with `&& composer clear-cache` (or composer --no-cache)."
-        elif call.manager == "go" and call.action in _GO_FETCHES and not _go_vendored(u.words) and not _go_cleaned(st, ins):
+        elif call.manager == "go" and call.action in _GO_FETCHES and not _go_vendored(u.words):
             builds = any(c.manager == "go" and c.action in ("build", "install") for c in calls)
-            kind, title, fixable = "go", "go keeps the module cache and the build cache in the layer", builds
-            remediation = "Build in a builder stage and COPY --from the binary (or end the RUN with `&& go clean -cache -modcache`)."
+            cache = "go" if builds else "go-mod"  # `go mod download` writes the module cache only
+            # a cache the RUN mounts already is not in the layer, and cleaning it would empty the mount
+            mod, build = dirs["go"]
+            cleaned = _go_cleaned(st, ins)
+            left = [(option, what) for option, path, what, written in (
+                ("-cache", build, "build cache", builds), ("-modcache", mod, "module cache", True))
+                if written and not under_mount(path, mounts) and option not in cleaned]
+            clean = "go clean " + " ".join(option for option, _ in left)
+            kind, title, fixable = "go", f"go keeps the {' and the '.join(what for _, what in left)} in the layer", builds
+            remediation = f"Build in a builder stage and COPY --from the binary (or end the RUN with `&& {clean}`)."
         elif call.manager == "gem" and call.action in ("install", "update") and not gem_docs_off \
                 and not parse_args(u.words[2:], GEM).has("--no-document", "-N"):
             st.add("gem-docs", ins, remediation="gem install --no-document … (or `gem: --no-document` in /etc/gemrc).")
             continue
-        if kind is None or kind in reported:
+        if kind == "go" and not left:
+            continue  # each cache it writes is mounted or cleaned
+        if kind is None or kind in reported or _mounted(cache or kind, dirs, mounts):
             continue
         reported.add(kind)
         st.add("package-cache", ins, title, hadolint="", manager=kind, fixable=fixable, remediation=remediation,
+               **({"clean": clean} if clean else {}),
                **({} if fixable else {"why_not": "the modules of this layer are what a later RUN builds with; "
                                                  "build in a builder stage and COPY --from the binary"}))
 
@@ -212,14 +284,19 @@ def _go_vendored(words: tuple[str, ...]) -> bool:
     return "-mod=vendor" in words
 
 
-def _go_cleaned(st: State, ins: Instruction) -> bool:
+def _go_cleaned(st: State, ins: Instruction) -> set[str]:
+    """The `go clean` options whose cache the RUN empties: `-cache` (the build cache), `-modcache`."""
+    out: set[str] = set()
     for c in st.script(ins).commands:
         u = c.unwrapped()
-        if u.name == "go" and len(u.words) > 1 and u.words[1] == "clean" and "-modcache" in u.words:
-            return True
-        if u.name == "rm" and any("pkg/mod" in w or "GOMODCACHE" in w for w in u.words[1:]):
-            return True
-    return False
+        if u.name == "go" and len(u.words) > 1 and u.words[1] == "clean":
+            out.update(w for w in u.words[2:] if w in ("-cache", "-modcache"))
+        if u.name == "rm":
+            if any("pkg/mod" in w or "GOMODCACHE" in w for w in u.words[1:]):
+                out.add("-modcache")
+            if any("go-build" in w or "GOCACHE" in w for w in u.words[1:]):
+                out.add("-cache")
+    return out
 
 
 def _gem_docs_off(d: Dockerfile) -> list[bool]:
@@ -280,7 +357,7 @@ def _fix_package_cache(w: Work) -> str | None:
         if manager == "poetry":  # its virtualenvs/ may be under the same directory: only the caches go
             root = "$POETRY_CACHE_DIR" if _inherited_env(d, "POETRY_CACHE_DIR")[ins.stage_index] else "/root/.cache/pypoetry"
             return append_command(d, ins, f'rm -rf "{root}/cache" "{root}/artifacts"')
-        command = _CACHE_CLEAN.get(str(manager))
+        command = f.evidence.get("clean") or _CACHE_CLEAN.get(str(manager))
         return append_command(d, ins, command) if command else None
 
     return edit_each(w, "package-cache", edit, once_per_line=True)  # one RUN, several managers: the next round

@@ -161,6 +161,8 @@ def _fn_any(name: str, patterns: tuple[str, ...]) -> bool:
 
 
 def _check_copy_link(st: State) -> None:
+    if st.dockerfile.legacy_builder:
+        return  # `--link` is BuildKit's: the legacy builder that builds Windows images refuses it
     final = st.dockerfile.final_stage
     for ins in final.instructions:
         if ins.keyword == "COPY" and ins.flag("link") is None:

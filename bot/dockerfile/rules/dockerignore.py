@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.dockerfile.parser import Dockerfile
 from bot.dockerfile.rules.edits import Fixer
-from bot.dockerfile.rules.state import Check, State, whole_context_copies
+from bot.dockerfile.rules.state import Check, State, whole_context_uses
 from bot.domain import Finding
 from bot.units import human_bytes
 
@@ -20,7 +20,7 @@ def _check_dockerignore(st: State) -> None:
     d = st.dockerfile
     if st.context is None:
         return
-    copies = whole_context_copies(d)
+    copies = whole_context_uses(d)
     if not copies and not st.measure:
         return  # nothing copies the whole context, and no walk was asked for
     from bot.dockerfile import context as ctxmod
@@ -28,8 +28,11 @@ def _check_dockerignore(st: State) -> None:
     ignore_file = ctxmod.find_dockerignore(st.context, d.path)
     audit_result = ctxmod.audit(st.context, dockerfile=d.path) if st.measure else None
     st.audit = audit_result
+    # Without a whole-context COPY or bind mount, BuildKit sends only the paths the build names: the junk
+    # beside them is never sent. The legacy builder (Windows images) sends the whole context whatever is named.
+    sends_all = bool(copies) or d.legacy_builder
     if ignore_file is None:
-        if copies or (audit_result is not None and audit_result.junk):
+        if copies or (sends_all and audit_result is not None and audit_result.junk):
             extra: dict[str, Any] = {}
             title = None
             if audit_result is not None:
@@ -47,7 +50,7 @@ def _check_dockerignore(st: State) -> None:
         extra_missing += [e.path for e in audit_result.junk]
         extra_missing += list(audit_result.data_patterns)
         extra_missing += list(audit_result.secrets)
-    if (missing or extra_missing) and (copies or extra_missing):
+    if (missing or extra_missing) and (copies or (sends_all and extra_missing)):
         shown = missing + [m for m in extra_missing if m not in missing]
         st.add("dockerignore-incomplete", copies[0] if copies else None,
                f".dockerignore misses: {', '.join(shown[:8])}", fixable=True, missing=shown,

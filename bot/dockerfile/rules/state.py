@@ -74,13 +74,41 @@ class State:
         )
 
 
+def mount_options(ins: Instruction) -> list[dict[str, str]]:
+    """Each `--mount=` of a RUN as its options (`type` defaults to bind, as in BuildKit)."""
+    return [dict(p.partition("=")[::2] for p in m.split(",")) for m in ins.flag_values("mount")]
+
+
+def _target(opts: dict[str, str]) -> str:
+    return opts.get("target") or opts.get("dst") or opts.get("destination") or ""
+
+
 def cache_mount_targets(ins: Instruction) -> list[str]:
-    out = []
-    for m in ins.flag_values("mount"):
-        opts = dict(p.partition("=")[::2] for p in m.split(","))
-        if opts.get("type") == "cache":
-            out.append(opts.get("target") or opts.get("dst") or opts.get("destination") or "")
-    return out
+    return [_target(m) for m in mount_options(ins) if m.get("type") == "cache"]
+
+
+def mount_targets(ins: Instruction) -> list[str]:
+    """Where the RUN's cache, tmpfs and bind mounts sit: what is written under them is in no layer (a bind
+    mount's writes are discarded). Secret and ssh mounts are single files, not directories a tool writes to."""
+    return [_target(m) for m in mount_options(ins) if m.get("type", "bind") in ("cache", "tmpfs", "bind") and _target(m)]
+
+
+def under_mount(path: str, targets: list[str]) -> bool:
+    """Whether `path` is at or below one of the mount targets. A path starting with `~/` stands for the same
+    path under any home directory (the user's home is not known from the Dockerfile)."""
+    for target in targets:
+        t = target.rstrip("/") or "/"
+        if path.startswith("~/"):
+            rel = path[2:]
+            parts = rel.split("/")
+            # a mount at the cache itself or at one of its parents under a home: ~/.cache/pip or ~/.cache
+            if any(t.endswith("/" + "/".join(parts[:n])) for n in range(1, len(parts) + 1)):
+                return True
+            if t in ("/root", "/home") or path.replace("~", "/root", 1).startswith(t + "/"):
+                return True
+        elif path == t or path.startswith(t.rstrip("/") + "/"):
+            return True
+    return False
 
 
 def user_of(value: str) -> str:
@@ -103,7 +131,7 @@ def root_user_at(stage: Stage) -> dict[int, bool]:
 
 
 def removes_apt_lists(st: State, ins: Instruction) -> bool:
-    if any(t.startswith("/var/lib/apt") for t in cache_mount_targets(ins)):
+    if under_mount("/var/lib/apt/lists", mount_targets(ins)):
         return True
     for c in st.script(ins).commands:
         u = c.unwrapped()
@@ -114,13 +142,24 @@ def removes_apt_lists(st: State, ins: Instruction) -> bool:
     return False
 
 
-def whole_context_copies(d: Dockerfile) -> list[Instruction]:
+def _whole_context(source: str) -> bool:
+    return source.rstrip("/") in (".", "", "*", "./*") or source == "./"
+
+
+def whole_context_uses(d: Dockerfile) -> list[Instruction]:
+    """The COPY/ADD of the whole build context (`COPY . .`), and the RUNs that bind-mount all of it
+    (`--mount=type=bind,target=.`): with either, every file of the context is sent, and a change to any of
+    them (`.git` included) busts the cache there. Otherwise BuildKit sends only the paths the build names."""
     out = []
     for ins in d.instructions:
         if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and not ins.heredocs:
-            srcs = copy_sources(ins)
-            if any(s.rstrip("/") in (".", "", "*", "./*") or s == "./" for s in srcs):
+            if any(_whole_context(s) for s in copy_sources(ins)):
                 out.append(ins)
+        elif ins.keyword == "RUN":
+            for m in mount_options(ins):
+                if m.get("type", "bind") == "bind" and "from" not in m and _whole_context(m.get("source") or m.get("src") or ""):
+                    out.append(ins)
+                    break
     return out
 
 

@@ -19,6 +19,10 @@ _ROOT_ONLY = {"apt": {"install", "update", "upgrade", "remove", "purge", "dist-u
 def _check_users(st: State) -> None:
     d = st.dockerfile
     global_defaults = {k: v for ins in d.global_args for k, v in ins.pairs}
+    # runAsNonRoot reads the image config, which holds only the final stage's last USER: a builder stage's user,
+    # or one switched away from later, never reaches it
+    chain_users = [ins for s in d.chain(d.final_stage) for ins in s.instructions if ins.keyword == "USER"]
+    configured = {chain_users[-1].line} if chain_users else set()
     resolved: dict[int, str] = {}  # USER line -> the user with the stage's ARG/ENV values substituted
     for stage in d.stages:
         user: Instruction | None = None
@@ -34,7 +38,7 @@ def _check_users(st: State) -> None:
                 name = user_of(expand(ins.arguments, variables, keep_unknown=True))
                 resolved[ins.line] = name
                 user = None if is_root(name) else ins
-                if not re.fullmatch(r"\d+", name) and "$" not in name:
+                if not re.fullmatch(r"\d+", name) and "$" not in name and not is_root(name) and ins.line in configured:
                     st.add("user-not-numeric", ins, f"USER {name} is not numeric: runAsNonRoot cannot verify it",
                            # the fixer rewrites a literal name only; `USER ${U}` is left to the author
                            fixable="$" not in ins.arguments and _known_uid(st, stage, name) is not None, user=name,

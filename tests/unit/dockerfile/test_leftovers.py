@@ -59,7 +59,13 @@ CLEAN = {
     "composer --no-cache": "FROM php:8.3-cli\nRUN composer --no-cache install --no-dev\n",
     "go vendored": "FROM golang:1.22 AS base\nRUN CGO_ENABLED=1 go build -mod=vendor -o /app .\nFROM base\n",
     "go clean -modcache": "FROM golang:1.22 AS base\nRUN go build -o /app . && go clean -cache -modcache\nFROM base\n",
-    "go cache mounts": "FROM golang:1.22 AS base\nRUN --mount=type=cache,target=/go/pkg/mod go build -o /app .\nFROM base\n",
+    "go cache mounts": "FROM golang:1.22 AS base\nRUN --mount=type=cache,target=/go/pkg/mod "
+                       "--mount=type=cache,target=/root/.cache/go-build go build -o /app .\nFROM base\n",
+    "go mod download, module cache mounted": "FROM golang:1.22 AS base\n"
+                                             "RUN --mount=type=cache,target=/go/pkg/mod go mod download\nFROM base\n",
+    "apk cache in a tmpfs": "FROM alpine:3.20\nRUN --mount=type=tmpfs,target=/var/cache/apk apk add curl\n",
+    "npm cache under a non-root home": "FROM node:20-slim\nUSER node\n"
+                                       "RUN --mount=type=cache,target=/home/node/.npm,uid=1000 npm ci\n",
 }
 
 
@@ -94,7 +100,7 @@ def test_poetry_as_another_user_without_a_cache_dir_is_left_to_the_author() -> N
 
 def test_go_module_downloads_in_their_own_layer_need_a_builder_stage() -> None:
     text = ("FROM golang:1.22 AS base\nRUN go mod download\nRUN CGO_ENABLED=1 go build -o /app .\nFROM base\n" + TAIL)
-    download, build = found(text, "package-cache")
+    download, build = sorted(found(text, "package-cache"), key=lambda f: f.evidence["line"])
     assert (download.evidence["fixable"], build.evidence["fixable"]) == (False, True)
     assert "builder stage" in download.evidence["why_not"]
 
@@ -169,3 +175,25 @@ def test_an_exec_form_npm_install_keeps_its_array() -> None:
                                    "quay.io/jupyter/base-notebook:2024-07-02"])
 def test_an_image_that_runs_as_non_root_needs_no_user(image: str) -> None:
     assert found(f'FROM {image}\nCMD ["app"]\n', "runs-as-root") == []
+
+
+def test_a_cache_mount_covers_its_own_paths_only() -> None:
+    # the module cache is mounted, the build cache is written into the layer; cleaning it must not empty the mount
+    text = "FROM golang:1.22 AS base\nRUN --mount=type=cache,target=/go/pkg/mod go build -o /app .\nFROM base\n" + TAIL
+    [finding] = found(text, "package-cache")
+    assert finding.title == "go keeps the build cache in the layer"
+    after = fixed(text)
+    assert "&& go clean -cache\n" in after and "--mount=type=cache,target=/go/pkg/mod" in after
+    assert managers(after) == []
+    # apt's cache mounts hold apt's files, not pip's downloads
+    apt_mounts = ("FROM python:3.12-slim\nRUN --mount=type=cache,target=/var/cache/apt --mount=type=cache,target=/var/lib/apt "
+                  "apt-get update && apt-get install -y --no-install-recommends libpq5 && pip install psycopg==3.2.1\n" + TAIL)
+    assert [f.rule for f in found(apt_mounts, "pip-cache")] == ["pip-cache"]
+    assert found(apt_mounts, "apt-lists-not-removed") == []
+
+
+def test_pip_from_a_local_wheelhouse_fills_no_cache_but_a_remote_one_does() -> None:
+    local = "FROM python:3.12-slim\nRUN pip install --no-index --find-links=/wheels app\n" + TAIL
+    remote = "FROM python:3.12-slim\nRUN pip install --no-index -f https://example.com/wheels/ app\n" + TAIL
+    assert found(local, "pip-cache") == []
+    assert [f.rule for f in found(remote, "pip-cache")] == ["pip-cache"]
