@@ -38,3 +38,22 @@ def printable(text: str, *, escape_backslash: bool = True) -> str:
     """
     pattern = _WITH_BACKSLASH if escape_backslash else _WITHOUT_BACKSLASH
     return pattern.sub(_escape, text) if pattern.search(text) else text
+
+
+# One character, or one escape `printable` writes (`\\`, `\n`, `\xNN`, `\uNNNN`): a cut between two units
+# never leaves half an escape (`\x1`), which would read as a different character or a broken one.
+_UNIT = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|.)|.", re.DOTALL)
+
+
+def clip(text: str, limit: int, *, marker: str = "...") -> str:
+    """`text` if it fits in `limit` characters, else its head and `marker`, `limit` characters at most,
+    cut between two characters or escapes (never inside `\\xNN`). The one cut of every sink."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(marker)
+    end = 0
+    for unit in _UNIT.finditer(text):
+        if unit.end() > room:
+            break
+        end = unit.end()
+    return text[:end] + marker
