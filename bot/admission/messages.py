@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.admission.review import OVERRIDE_ANNOTATION, OVERRIDE_VALUE, ReviewRequest
+from bot.printable import clip
 
 if TYPE_CHECKING:
     from bot.admission.webhook import ImageVerdict
@@ -54,4 +55,4 @@ def override_warning(review: ReviewRequest) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_WARNING else text[: MAX_WARNING - 3] + "..."
+    return clip(text, MAX_WARNING)

@@ -27,8 +27,10 @@ def demo(workdir: Path, scenario_name: str) -> None:
     """Replay an outage end to end: page, Slack thread, diagnosis, postmortem draft with the Dockerfile fix."""
     from bot.demo.replay import replay
     from bot.demo.slack_double import plain_text
+    from bot.images.render import INSTRUCTION_MAX
     from bot.lifecycle.stored import stored_diagnosis
     from bot.postmortem.evidence import ImageSummary
+    from bot.printable import clip
     from bot.render.text import render_text
     from bot.settings import load_settings
 
@@ -61,7 +63,7 @@ def demo(workdir: Path, scenario_name: str) -> None:
                 if layer.size_bytes < CULPRIT_SHARE * image.size_bytes:
                     break
                 inside = ", ".join(f"{p.path} {human_bytes(p.size_bytes)}" for p in layer.top_paths[:3])
-                click.echo(f"  layer {layer.index}: {layer.instruction[:70]}  {human_bytes(layer.size_bytes)}"
+                click.echo(f"  layer {layer.index}: {clip(layer.instruction, INSTRUCTION_MAX, marker='')}  {human_bytes(layer.size_bytes)}"
                            + (f"  ({inside})" if inside else ""))
             click.echo("")
     if run.gate is not None:

@@ -47,7 +47,8 @@ def lint_command(
     from bot.ports import CoronerError
     from bot.dockerfile.report import to_json, to_sarif, to_text
     from bot.dockerfile.rules import lint, lint_with_audit
-    from bot.dockerfile.source import printable, read_dockerfile, to_bytes
+    from bot.dockerfile.source import read_dockerfile, to_bytes
+    from bot.printable import printable
 
     threshold = fail_on or failure_threshold or "warning"
     ignore_ids = tuple(i.strip() for chunk in ignores for i in chunk.split(",") if i.strip())
@@ -67,7 +68,7 @@ def lint_command(
                 default_context = Path(path).parent if path != "-" else None
                 found = lint(dockerfile, context=default_context, measure_context=False, ignore=ignore_ids)
         except CoronerError as exc:  # unreadable, too big, a parse error or a bad .dockerignore: name it, lint the rest
-            click.echo(f"coroner: error: {printable(str(exc))}", err=True)
+            click.echo(f"coroner: error: {printable(str(exc), escape_backslash=False)}", err=True)
             parse_failed = True
             continue
         findings.extend(found)

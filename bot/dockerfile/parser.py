@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.dockerfile.images import parse_ref, windows_image
-from bot.dockerfile.source import MAX_DOCKERFILE_BYTES, printable
+from bot.dockerfile.source import MAX_DOCKERFILE_BYTES
 from bot.ports import CoronerError
+from bot.printable import printable
 
 KEYWORDS = frozenset(
     {
@@ -42,7 +43,7 @@ class DockerfileParseError(CoronerError):
     exit_code = 2
 
     def __init__(self, path: str, line: int, reason: str) -> None:
-        super().__init__(printable(f"{path}:{line}: {reason}"))
+        super().__init__(printable(f"{path}:{line}: {reason}", escape_backslash=False))
         self.path = path
         self.line = line
         self.reason = reason

@@ -8,11 +8,11 @@ change, and the diff it prints carries them, so it still applies.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 from bot.ports import CoronerError
+from bot.printable import printable
 
 MAX_DOCKERFILE_BYTES = 10 * 1024 * 1024
 _ENCODING = "utf-8"
@@ -35,10 +35,10 @@ def read_dockerfile(path: str) -> str:
             with open(path, "rb") as handle:
                 data = handle.read(MAX_DOCKERFILE_BYTES + 1)
     except OSError as exc:
-        raise DockerfileInputError(f"cannot read {printable(path)}: {exc.strerror or exc}") from exc
+        raise DockerfileInputError(f"cannot read {printable(path, escape_backslash=False)}: {exc.strerror or exc}") from exc
     if len(data) > MAX_DOCKERFILE_BYTES:
         limit = MAX_DOCKERFILE_BYTES // (1024 * 1024)
-        raise DockerfileInputError(f"cannot read {printable(path)}: larger than {limit} MB; a Dockerfile is a few KB")
+        raise DockerfileInputError(f"cannot read {printable(path, escape_backslash=False)}: larger than {limit} MB; a Dockerfile is a few KB")
     return data.decode(_ENCODING, _ERRORS)
 
 
@@ -49,14 +49,3 @@ def to_bytes(text: str) -> bytes:
 
 def write_text(path: Path, text: str) -> None:
     path.write_bytes(to_bytes(text))
-
-
-# C0 controls, DEL and C1 controls: on a terminal they move the cursor, retitle the window, clear the screen.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_ESCAPED_BYTE = re.compile(r"[\udc80-\udcff]")  # a byte that was not UTF-8, kept by surrogateescape
-
-
-def printable(text: str) -> str:
-    """`text` for one line on a terminal: control characters and undecodable bytes shown as `\\xNN`."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    return _ESCAPED_BYTE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)

@@ -10,6 +10,8 @@ import json
 from typing import TYPE_CHECKING
 
 from bot.gate.decision import IMAGE_GROWTH, GateDecision, GateReason
+from bot.images.render import INSTRUCTION_MAX
+from bot.printable import clip
 from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
@@ -42,7 +44,7 @@ def _evidence_lines(reason: GateReason) -> list[str]:
     lines = []
     for layer in reason.evidence.get("layers") or ():
         where = f" (Dockerfile line {layer['line']})" if layer.get("line") is not None else ""
-        lines.append(f"layer {layer['index']} {human_bytes(layer['bytes'])}  {layer['instruction'][:70]}{where}")
+        lines.append(f"layer {layer['index']} {human_bytes(layer['bytes'])}  {clip(layer['instruction'], INSTRUCTION_MAX, marker='')}{where}")
         if reason.code == IMAGE_GROWTH:  # a finding's message already says what it found inside
             lines += [f"    {human_bytes(p['bytes']):>9}  /{p['path']}" for p in layer.get("top_paths") or ()]
     for node in reason.evidence.get("nodes") or ():

@@ -26,6 +26,7 @@ from bot.images.secrets import redact
 from bot.images.walk import LayerWalk, PathSize, WalkResult, walk_layers
 from bot.logs import carry_log_context
 from bot.ports import ImageReader
+from bot.printable import clip
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ def size_regression(comparison: Comparison, layers: list[LayerInfo], t: Threshol
     index = worst.index if worst else (layers[-1].index if layers else None)
     layer = layers[index] if index is not None and index < len(layers) else None
     severity = Severity.CRITICAL if factor >= 5 else Severity.HIGH
-    grew = f"; {worst.instruction[:60]} grew by {human_bytes(worst.delta_bytes)}" if worst and worst.delta_bytes > 0 else ""
+    grew = f"; {clip(worst.instruction, 60, marker='')} grew by {human_bytes(worst.delta_bytes)}" if worst and worst.delta_bytes > 0 else ""
     evidence: dict[str, object] = {
         "layer": index,
         "bytes": delta,

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.dockerfile.parser import Instruction, parse
-from bot.images.model import HistoryEntry, printable
+from bot.images.model import HistoryEntry
+from bot.printable import printable
 from bot.images.secrets import redact
 
 RECONSTRUCTED_HEADER = (

@@ -6,7 +6,6 @@ layer walk and the image rules never see an SDK object or an HTTP response.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,26 +83,3 @@ class FileEntry:
     # For a file whose contents decide whether it is a secret (`.npmrc`): whether it holds a literal
     # token. None when the contents were not read.
     token: bool | None = None
-
-
-# A file name is any bytes but "/" and NUL. Control characters (a newline ends a Slack line or a text
-# report's line), bidirectional overrides (they reorder what a reader sees) and bytes that are not UTF-8
-# (read with surrogateescape) are shown escaped, as `ls -b` shows them; so is the backslash itself, so
-# that two different names never print the same.
-_UNPRINTABLE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
-_NAMED = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(name: str) -> str:
-    """`name` with the characters that would garble a report escaped (see `_UNPRINTABLE`)."""
-    return _UNPRINTABLE.sub(_escape, name) if _UNPRINTABLE.search(name) else name

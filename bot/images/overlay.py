@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bot.images import classify
-from bot.images.model import FileEntry, printable
+from bot.images.model import FileEntry
+from bot.printable import printable
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 

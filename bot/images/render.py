@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from bot.images.autopsy import ImageReport
+from bot.printable import clip
 from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
 SHOWN_LAYERS = 5
 SHOWN_FINDINGS = 12
+INSTRUCTION_MAX = 70  # an instruction on a report line
 
 
 def render_text(report: ImageReport) -> str:
@@ -42,8 +44,7 @@ def render_text(report: ImageReport) -> str:
         if layer.size_bytes == 0:
             continue
         line = f"  (Dockerfile line {layer.line})" if layer.line is not None else ""
-        instruction = layer.instruction if len(layer.instruction) <= 70 else layer.instruction[:67] + "..."
-        out.append(f"  #{layer.index:<2} {human_bytes(layer.size_bytes):>9}  {instruction}{line}")
+        out.append(f"  #{layer.index:<2} {human_bytes(layer.size_bytes):>9}  {clip(layer.instruction, INSTRUCTION_MAX)}{line}")
         for path in layer.top_paths[:4]:
             out.append(f"        {human_bytes(path.bytes):>9}  /{path.path}")
     out.append("")
@@ -53,7 +54,7 @@ def render_text(report: ImageReport) -> str:
             out.append(f"Grew since {report.comparison.against}:")
             for delta in grew:
                 where = f"#{delta.index}" if delta.index is not None else "-"
-                out.append(f"  {where:<3} +{human_bytes(delta.delta_bytes):>9}  {delta.instruction[:70]}  ({delta.status})")
+                out.append(f"  {where:<3} +{human_bytes(delta.delta_bytes):>9}  {clip(delta.instruction, INSTRUCTION_MAX, marker='')}  ({delta.status})")
             out.append("")
     if report.findings:
         out.append("Findings:")

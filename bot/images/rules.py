@@ -15,6 +15,7 @@ from bot.images import classify
 from bot.images.model import ImageManifest
 from bot.images.secrets import find_secrets
 from bot.images.walk import Group, LayerWalk, WalkResult
+from bot.printable import clip
 
 CHECK = "image"
 MiB = 1 << 20
@@ -56,7 +57,7 @@ def _evidence(layer: LayerInfo, size: int, **extra: object) -> dict[str, object]
 
 def _where(layer: LayerInfo) -> str:
     line = f", line {layer.line}" if layer.line is not None else ""
-    text = layer.instruction if len(layer.instruction) <= 60 else layer.instruction[:57] + "..."
+    text = clip(layer.instruction, 60)
     return f"layer {layer.index} ({text}{line})"
 
 
@@ -253,7 +254,7 @@ def secret_in_history(manifest: ImageManifest, history_layers: Sequence[int | No
             continue
         seen.update(names)
         instruction = history_text[position]
-        where = _where(layer) if layer and layer.instruction == instruction else f"history entry {position} ({instruction[:60]})"
+        where = _where(layer) if layer and layer.instruction == instruction else f"history entry {position} ({clip(instruction, 60, marker='')})"
         evidence: dict[str, object] = {"layer": index, "bytes": 0, "instruction": instruction, "history": position, "names": names}
         findings.append(
             _finding("secret-in-history", Severity.CRITICAL,

@@ -18,7 +18,8 @@ from typing import IO, TYPE_CHECKING, Literal
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.images import classify
 from bot.images.blobcheck import HashingStream, StreamDigest
-from bot.images.model import FileEntry, printable
+from bot.images.model import FileEntry
+from bot.printable import printable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -82,7 +83,7 @@ class PrefixedStream(io.RawIOBase):
 
 
 def normalise(name: str) -> str:
-    """`./usr/bin/` -> `usr/bin`; "" for the root itself. Printable (`bot.images.model.printable`)."""
+    """`./usr/bin/` -> `usr/bin`; "" for the root itself. Printable (`bot.printable.printable`)."""
     cleaned = posixpath.normpath("/" + name).lstrip("/")
     return "" if cleaned == "." else printable(cleaned)
 

@@ -30,6 +30,7 @@ import httpx
 from bot.clock import SystemClock
 from bot.domain import TimelineEntry
 from bot.ports import Clock, CoronerError
+from bot.printable import clip
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,7 @@ class LogEntry:
 
 def truncate_note(content: str, limit: int = NOTE_CONTENT_LIMIT) -> str:
     """`content` if it fits, else its head and `TRUNCATED_MARKER`, `limit` characters in all."""
-    if len(content) <= limit:
-        return content
-    return content[: max(0, limit - len(TRUNCATED_MARKER))] + TRUNCATED_MARKER
+    return clip(content, limit, marker=TRUNCATED_MARKER)
 
 
 class PagerDutyClient:

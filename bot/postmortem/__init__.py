@@ -6,7 +6,7 @@
     version_key = content_hash(markdown)
 """
 
-from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary, PathSize, instruction_of
+from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary, PathSize
 from bot.postmortem.render import PostmortemRenderError, content_hash, make_environment, render_postmortem
 from bot.postmortem.view import PostmortemView, build_view
 
@@ -19,7 +19,6 @@ __all__ = [
     "PostmortemView",
     "build_view",
     "content_hash",
-    "instruction_of",
     "make_environment",
     "render_postmortem",
 ]

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 from bot.dockerfile.catalog import RULES as DOCKERFILE_RULES
 from bot.domain import Finding, RollbackDecision
-from bot.postmortem.markdown import Md, code, inline
+from bot.postmortem.markdown import Md, code, inline, shorten
 
 MAX_ITEMS = 10
 OWNER = "owner to assign"
 FIX_RULE = "dockerfile-fix"  # the finding that carries the proposed patch
+QUOTE_MAX = 160  # a message quoted from the cluster (the scheduler, an exit message)
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ def _placement(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
                  if f.evidence.get("scheduler_message")), None)
     if said is None:
         return None
-    change = Md(f"The scheduler said: {inline(_clip(said))}. Let the cluster autoscaler add nodes to the pools "
+    change = Md(f"The scheduler said: {inline(shorten(said, QUOTE_MAX))}. Let the cluster autoscaler add nodes to the pools "
                 f"{code(ctx.workload)} may use (or raise their maximum), or size its requests to what it uses; "
                 "tolerate a taint only where the pods belong")
     return ActionItem("P1", "mitigate", Md("Give the service's pods room to schedule"), change, refs)
@@ -344,15 +345,10 @@ def _crash(ctx: Context, refs: tuple[str, ...]) -> ActionItem | None:
                           change, refs)
     crash = ctx.first("crashloop")
     message = str(crash.evidence.get("exit_message") or "") if crash is not None else ""
-    said = f"The containers exit with: {inline(_clip(message))}. " if message else ""
+    said = f"The containers exit with: {inline(shorten(message, QUOTE_MAX))}. " if message else ""
     change = Md(f"{said}Find what failed then (a dependency, a config or a secret) and have the process wait for "
                 "it (retry with backoff, not ready meanwhile) instead of exiting; alert on the dependency itself")
     return ActionItem("P1", "mitigate", Md("Make the service ride out the failure it exits on"), change, refs)
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 # What a neighbour's limit looks like in its pod template, by what it fills.
@@ -507,7 +503,7 @@ def _workload_hygiene(ctx: Context, rules: list[str], remedies: dict[str, list[R
     """The workload's own settings that did not contribute (a weak probe, a missing limit), each with its advice."""
     if not rules:
         return None
-    advice = "; ".join(f"{code(r)}: {inline(_clip(text, 120))}" for r in rules
+    advice = "; ".join(f"{code(r)}: {inline(shorten(text, 120))}" for r in rules
                        if (text := next((e.text for e in remedies.get(r, ()) if e.text), None)))
     return ActionItem("P2", "prevent", Md("Workload settings (did not contribute): " + ", ".join(code(r) for r in rules)),
                       Md(advice), _refs(ctx, rules))

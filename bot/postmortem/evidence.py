@@ -7,12 +7,12 @@ adapts the JSON of `coroner image --format json`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.dockerfile.estimate import SizeEstimate
+from bot.images.dockerfile_map import history_instruction
 from bot.images.model import ImageManifest
 
 
@@ -79,7 +79,7 @@ class ImageSummary:
         previous: ImageManifest | None = None,
     ) -> ImageSummary:
         """Pair the non-empty history entries with the layers, in order (OCI config semantics)."""
-        instructions = [instruction_of(h.created_by) for h in manifest.history if not h.empty_layer]
+        instructions = [history_instruction(h.created_by)[1] for h in manifest.history if not h.empty_layer]
         layers = tuple(
             LayerSummary(
                 index=layer.index,
@@ -112,7 +112,7 @@ class ImageSummary:
         )
         layers = []
         for raw in raw_layers:
-            instruction = raw.get("instruction") or instruction_of(raw.get("created_by") or "")
+            instruction = raw.get("instruction") or history_instruction(raw.get("created_by") or "")[1]
             layers.append(
                 LayerSummary(
                     index=int(raw["index"]),
@@ -181,21 +181,3 @@ class DockerfileFix:
             dockerignore_path=getattr(result, "dockerignore_path", None) or ".dockerignore",
             size_estimate=getattr(result, "size_estimate", None),
         )
-
-
-_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
-_SHELL = re.compile(r"^(?:RUN )?/bin/sh -c\s+")
-
-
-def instruction_of(created_by: str) -> str:
-    """`docker history`'s `created_by` as the Dockerfile instruction a person recognises.
-
-    Classic builder: `/bin/sh -c #(nop)  COPY dir:… in /app` and `/bin/sh -c apt-get …`;
-    BuildKit: `RUN /bin/sh -c apt-get … # buildkit` and `COPY . . # buildkit`.
-    """
-    text = " ".join(created_by.split()).removesuffix(" # buildkit")
-    if _NOP.match(text):
-        return _NOP.sub("", text)
-    if _SHELL.match(text):
-        return "RUN " + _SHELL.sub("", text)
-    return text

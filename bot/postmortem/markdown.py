@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from bot.printable import clip
+
 
 class Md(str):
     """A string that is Markdown already and must be emitted as is."""
@@ -31,6 +33,12 @@ def escape(text: str) -> Md:
 def inline(text: str) -> Md:
     """Escaped and folded onto one line: newlines in a title cannot start a heading or a list."""
     return escape(" ".join(str(text).split()))
+
+
+def shorten(text: str, limit: int) -> str:
+    """Folded onto one line and cut to `limit` characters with `…`, between two escapes (`clip`)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else clip(flat, limit - 1, marker="").rstrip() + "…"
 
 
 def code(text: str) -> Md:

@@ -27,7 +27,7 @@ from bot.domain import (
 )
 from bot.postmortem.actions import ActionItem, Context, Remedy, action_items
 from bot.postmortem.evidence import DockerfileFix, ImageSummary, LayerSummary
-from bot.postmortem.markdown import Md, code, fenced, first_clause, inline
+from bot.postmortem.markdown import Md, code, fenced, first_clause, inline, shorten
 from bot.postmortem.readiness import NotReady, not_ready_of, peak
 from bot.postmortem.response import Figure, Response, response
 from bot.reasoning import reason
@@ -378,7 +378,7 @@ def _image_view(
         layers.append(
             LayerView(
                 index=layer.index,
-                instruction=_shorten(layer.instruction, INSTRUCTION_MAX),
+                instruction=shorten(layer.instruction, INSTRUCTION_MAX),
                 instruction_full=layer.instruction,
                 size=human_bytes(layer.size_bytes),
                 size_bytes=layer.size_bytes,
@@ -701,8 +701,3 @@ def _rollback_view(candidate: RollbackCandidate) -> RollbackView:
 
 def _ref_key(ref: str) -> int:
     return int(ref[1:])
-
-
-def _shorten(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain import TimelineEntry
+from bot.printable import clip
 from bot.render.order import order_timeline, utc
 
 # What a line is. `deploy` is a rollout; `rollback` a rollout back to an image that was live before.
@@ -234,7 +235,7 @@ def _cut(text: str, limit: int = LINE_MAX) -> str:
         return text
     tail = re.search(r" \((?:×\d+[^)]*|\d\d:\d\d:\d\d–\d\d:\d\d:\d\d)\)$", text)
     keep = tail.group(0) if tail else ""
-    return text[: limit - len(keep) - 1].rstrip() + "…" + keep
+    return clip(text, limit - len(keep) - 1, marker="").rstrip() + "…" + keep
 
 
 def curate(moments: Sequence[Moment], *, limit: int = CURATED_MAX, change_implicated: bool = True) -> list[Moment]:

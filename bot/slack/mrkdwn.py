@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from bot.printable import clip
+
 
 def escape(text: str) -> str:
     """`&`, `<`, `>` as Slack entities: `"<!channel> & co"` -> `"&lt;!channel&gt; &amp; co"`."""
@@ -32,10 +34,11 @@ def one_line(text: str) -> str:
 
 
 def truncate(text: str, limit: int, *, marker: str = "…") -> str:
-    """Cut to `limit` characters, never in the middle of an entity such as `&amp;`."""
+    """Cut to `limit` characters, never in the middle of an entity such as `&amp;` nor of an escape such
+    as `\\x1b` (`bot.printable.clip`)."""
     if len(text) <= limit:
         return text
-    cut = text[: max(0, limit - len(marker))]
+    cut = clip(text, max(0, limit - len(marker)), marker="")
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]

@@ -6,7 +6,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import time
 from datetime import UTC, datetime
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from bot.incidents.simulate import delivery_headers, incident_event_body
 from bot.sim.server import running_sim
 from tests.cli_process import CORONER
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # starts `coroner serve` as a process
 
@@ -23,14 +23,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, what: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert proc.poll() is None, proc.stdout.read().decode()
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
@@ -51,7 +43,7 @@ def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
                 except httpx.TransportError:
                     return False
 
-            wait_until(up, timeout=30, what="coroner serve did not come up", proc=proc)
+            wait_until(up, timeout=30, what="coroner serve to come up", proc=proc)
             body = incident_event_body("incident.triggered", event_id="e2e-1", incident_id="QE2E", title="5xx burst",
                                        service="user-profile-service",
                                        occurred_at=datetime(2024, 5, 14, 3, 2, 11, tzinfo=UTC))
@@ -63,14 +55,14 @@ def test_a_page_is_diagnosed_by_the_worker_of_coroner_serve(tmp_path):
                 with sqlite3.connect(db) as conn:
                     return conn.execute("select count(*) from jobs where kind = 'diagnose_incident' and status = 'done'").fetchone()[0] == 1
 
-            wait_until(diagnosed, timeout=60, what="the diagnosis job did not finish", proc=proc)
+            wait_until(diagnosed, timeout=60, what="the diagnosis job to finish", proc=proc)
 
             def slack_skipped() -> bool:  # the README's laptop run: no CORONER_SLACK_BOT_TOKEN
                 with sqlite3.connect(db) as conn:
                     rows = conn.execute("select status from jobs where kind = 'post_to_slack'").fetchall()
                 return len(rows) == 2 and {row[0] for row in rows} == {"done"}  # the page's line, the diagnosis
 
-            wait_until(slack_skipped, timeout=60, what="the Slack posts were not skipped", proc=proc)
+            wait_until(slack_skipped, timeout=60, what="the Slack posts to be skipped", proc=proc)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from bot.wiring import build, build_app
 from bot.worker import start_workers
 from tests.doubles.pagerduty_api import PagerDutyApiDouble, incident_story, trigger_entry
 from tests.doubles.slack_web import BOT_TOKEN, SIGNING_SECRET, SlackDouble
+from tests.waiting import wait_until
 
 SECRET = "pd-other-incidents-secret"
 PD_ID = "POTHER1"
@@ -48,16 +48,6 @@ RUN go build -o /app/{service} ./cmd/{service}
 USER 10001
 ENTRYPOINT ["/app/{service}"]
 """
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def text_of(message: dict[str, Any]) -> str:

@@ -13,21 +13,11 @@ import pytest
 
 from tests.doubles.images import tar_bytes
 from tests.integration.admission.harness import NAME, NAMESPACE
+from tests.integration.images.oci_push import push_blob
 
 pytestmark = pytest.mark.slow  # builds an image with dockerd and pushes it to a real registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def _push_blob(client: httpx.Client, name: str, data: bytes) -> str:
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    started = client.post(f"/v2/{name}/blobs/uploads/")
-    assert started.status_code == 202, started.text
-    location = httpx.URL(started.headers["Location"])
-    done = client.put(client.base_url.join(location.path), params={**dict(location.params), "digest": digest},
-                      content=data, headers={"Content-Type": "application/octet-stream"})
-    assert done.status_code == 201, done.text
-    return digest
 
 
 def push_small_image(registry_url: str) -> str:
@@ -41,9 +31,9 @@ def push_small_image(registry_url: str) -> str:
                              "history": [{"created_by": "/bin/sh -c #(nop) COPY file:main.py in /app "}]}).encode()
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                               "digest": _push_blob(client, name, config), "size": len(config)},
+                               "digest": push_blob(client, name, config), "size": len(config)},
                     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                "digest": _push_blob(client, name, blob), "size": len(blob)}]}
+                                "digest": push_blob(client, name, blob), "size": len(blob)}]}
         pushed = client.put(f"/v2/{name}/manifests/v1", content=json.dumps(manifest).encode(),
                             headers={"Content-Type": OCI_MANIFEST})
         assert pushed.status_code == 201, pushed.text

@@ -26,7 +26,7 @@ from bot.domain import Finding, Incident, Severity, Target, TimelineEntry
 from bot.engine.diagnose import Diagnosis
 from bot.images.autopsy import autopsy
 from bot.images.registry_reader import RegistryImageReader
-from bot.postmortem.evidence import ImageSummary, instruction_of
+from bot.postmortem.evidence import ImageSummary
 from bot.render.text import render_text
 from bot.render.slack import diagnosis_message
 from bot.slack.blocks import PostmortemNotice, postmortem_message
@@ -142,9 +142,9 @@ def raw_history_findings(report) -> list[Finding]:
     """Findings that quote the history as it is, the way a check written tomorrow might: the sinks must
     not rely on every producer having redacted its text."""
     return [
-        Finding(rule="fat-layer", severity=Severity.HIGH, title=f"Layer made by {instruction_of(h.created_by)}",
+        Finding(rule="fat-layer", severity=Severity.HIGH, title=f"Layer made by {h.created_by}",
                 evidence={"created_by": h.created_by, "env": list(report.manifest.config.env)},
-                remediation=f"Rewrite `{instruction_of(h.created_by)}`", check="images")
+                remediation=f"Rewrite `{h.created_by}`", check="images")
         for h in report.manifest.history
     ]
 
@@ -188,7 +188,7 @@ def test_coroner_fix_write_keeps_the_file_as_it_is(dockerfile: Path) -> None:
 
 def _diagnosis(report) -> Diagnosis:
     timeline = tuple(
-        TimelineEntry(at=T0 + timedelta(minutes=i), source="image", text=instruction_of(h.created_by), key=f"h{i}")
+        TimelineEntry(at=T0 + timedelta(minutes=i), source="image", text=h.created_by, key=f"h{i}")
         for i, h in enumerate(report.manifest.history)
     )
     return Diagnosis(service="app", target=Target(context=None, namespace="prod", kind="Deployment", name="app"),

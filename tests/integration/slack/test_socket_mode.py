@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.slack.app import create_slack_app
 from bot.slack.socket_mode import SocketModeError, SocketModeRunner, start_socket_mode
 from tests.doubles.slack_socket import APP_TOKEN, running_slack_socket
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # each test opens and closes real WebSocket sessions (seconds of reconnect windows)
 
@@ -48,14 +49,6 @@ def connect(slack_api, slack_socket, kit, diagnosed) -> Iterator[StartFn]:
     for runner in runners:
         runner.close()
     assert slack_socket.unexpected == []  # the app sent nothing but acks of envelopes it was sent
-
-
-def wait_until(test: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not test():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def test_diagnose_is_acked_over_the_socket_and_answered_in_the_channel(
@@ -121,8 +114,8 @@ def test_a_dropped_connection_reconnects_with_a_new_url(connect, slack_api, slac
     opens = len(slack_socket.opens)
     slack_socket.outage = True  # Slack cannot hand out a new URL for now
     slack_socket.drop()
-    wait_until(lambda: not runner.connected)
-    wait_until(lambda: len(slack_socket.opens) > opens)  # it tried, and was told 503
+    wait_until(lambda: not runner.connected, what="the dropped connection to be noticed")
+    wait_until(lambda: len(slack_socket.opens) > opens, what="a new connection to be tried")  # it tried, and was told 503
 
     slack_socket.outage = False
     slack_socket.wait_connected(hellos=2)

@@ -46,7 +46,7 @@ def test_truncated_layer_raises_instead_of_returning_a_partial_list():
 
 
 def test_names_that_would_garble_a_report_are_escaped_as_ls_b_does():
-    from bot.images.model import printable
+    from bot.printable import printable
 
     not_utf8 = b"latin\xe9".decode("utf-8", "surrogateescape")
     assert [printable(n) for n in ("with space", "new\nline", not_utf8, "back\\slash", "\u202egnp.exe", "café")] == [

@@ -4,7 +4,8 @@ import pytest
 
 from bot.domain import Finding, Severity, TimelineEntry
 from bot.images.model import HistoryEntry, ImageConfig, ImageManifest, LayerRef
-from bot.postmortem.evidence import ImageSummary, PathSize, instruction_of
+from bot.images.dockerfile_map import history_instruction
+from bot.postmortem.evidence import ImageSummary, PathSize
 from bot.postmortem.readiness import NotReady
 from bot.postmortem.render import render_postmortem
 from bot.postmortem.view import build_view, duration_text
@@ -15,15 +16,20 @@ from bot.render.values import stamp
 @pytest.mark.parametrize(
     ("created_by", "instruction"),
     [
-        ("/bin/sh -c #(nop)  COPY dir:9f2 in /app ", "COPY dir:9f2 in /app"),
+        ("/bin/sh -c #(nop)  COPY dir:9f2 in /app ", "COPY . /app"),
         ("/bin/sh -c apt-get update &&     apt-get install -y gcc", "RUN apt-get update && apt-get install -y gcc"),
         ("RUN /bin/sh -c pip install -r requirements.txt # buildkit", "RUN pip install -r requirements.txt"),
         ("COPY . . # buildkit", "COPY . ."),
-        ('/bin/sh -c #(nop)  CMD ["python" "app.py"]', 'CMD ["python" "app.py"]'),
+        ('/bin/sh -c #(nop)  CMD ["python" "app.py"]', 'CMD ["python", "app.py"]'),
+        ("/bin/sh -c #(nop)  ENV TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB", "ENV TOKEN=***"),
     ],
 )
-def test_instruction_of_history(created_by: str, instruction: str) -> None:
-    assert instruction_of(created_by) == instruction
+def test_a_layer_without_an_instruction_is_named_from_its_history_as_the_image_autopsy_names_it(
+    created_by: str, instruction: str
+) -> None:
+    """`coroner postmortem render` given an image JSON whose layers carry only `created_by`."""
+    summary = ImageSummary.from_json({"image": {"ref": "r/app:8"}, "layers": [{"index": 0, "size_bytes": 1, "created_by": created_by}]})
+    assert summary.layers[0].instruction == instruction == history_instruction(created_by)[1]
 
 
 def test_image_summary_from_manifest_pairs_history_with_layers() -> None:
@@ -42,7 +48,7 @@ def test_image_summary_from_manifest_pairs_history_with_layers() -> None:
                              layers=(LayerRef(0, "sha256:a", 100),))
     summary = ImageSummary.from_manifest(manifest, top_paths={1: [PathSize(".git", 800)]}, previous=previous)
     assert [(la.index, la.instruction, la.size_bytes) for la in summary.layers] == [
-        (0, "ADD file:1 in /", 100),
+        (0, "ADD <file> /", 100),
         (1, "COPY . .", 900),
     ]
     assert summary.layers[1].top_paths == (PathSize(".git", 800),)
@@ -128,7 +134,7 @@ def test_image_summary_reads_the_autopsy_json() -> None:
     }
     summary = ImageSummary.from_json(data, previous_total_bytes=7)
     assert (summary.ref, summary.previous_ref, summary.previous_total_bytes) == ("r/ups:5", "r/ups:4", 50)
-    assert [la.instruction for la in summary.layers] == ["ADD file:1 in /", "COPY . ."]
+    assert [la.instruction for la in summary.layers] == ["ADD <file> /", "COPY . ."]
     assert summary.layers[1].top_paths == (PathSize("app/.git", 800),)
     assert ImageSummary.from_json(summary.to_json()) == summary
     data["comparison"] = None
