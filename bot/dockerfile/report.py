@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot import __version__
 from bot.dockerfile.catalog import RULES, level
 from bot.domain import Finding
+from bot.printable import printable
 from bot.redact import redact, redact_json
 from bot.units import human_bytes
 
@@ -52,20 +53,23 @@ def to_text(findings: Sequence[Finding], *, audits: Sequence[ContextAudit] = (),
         sev = f.severity.value
         if color:
             sev = {"critical": "\x1b[1;91m", "high": "\x1b[91m", "medium": "\x1b[93m", "low": "\x1b[93m"}.get(sev, "\x1b[92m") + sev + "\x1b[0m"
-        lines.append(f"{ev.get('file')}:{ev.get('line')} {f.rule}{code} {sev}: {f.title}{fix}")
+        # Titles may quote the Dockerfile and paths come from the build context: a control character in
+        # either must not reach the terminal (an escape sequence retitles or clears it).
+        where = printable(f"{ev.get('file')}:{ev.get('line')}")
+        lines.append(f"{where} {f.rule}{code} {sev}: {printable(f.title, escape_backslash=False)}{fix}")
     for a in audits:
         lines.append("")
-        lines.append(f"build context {a.root}: {human_bytes(a.sent_bytes)} in {a.sent_files} files sent"
+        lines.append(f"build context {printable(str(a.root))}: {human_bytes(a.sent_bytes)} in {a.sent_files} files sent"
                      + (f" with {a.dockerignore}" if a.dockerignore else " (no .dockerignore)")
                      + f"; {human_bytes(a.total_bytes)} in {a.total_files} files without it")
         for e in a.largest:
             kind = f" [{e.kind}]" if e.kind else ""
             ignored = "" if e.sent_bytes == e.total_bytes else f" (of {human_bytes(e.total_bytes)}; rest ignored)"
-            lines.append(f"  {human_bytes(e.sent_bytes):>10}  {e.path}{kind}{ignored}")
+            lines.append(f"  {human_bytes(e.sent_bytes):>10}  {printable(e.path)}{kind}{ignored}")
         for s in a.secrets:
-            lines.append(f"  secret-looking file sent: {s}")
+            lines.append(f"  secret-looking file sent: {printable(s)}")
         for u in a.unreadable:
-            lines.append(f"  unreadable, not measured: {u}")
+            lines.append(f"  unreadable, not measured: {printable(u)}")
     if findings:
         fixable = sum(1 for f in findings if f.evidence.get("fixable"))
         lines.append(f"{len(findings)} finding(s), {fixable} fixable with `coroner fix`")

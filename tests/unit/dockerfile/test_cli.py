@@ -141,3 +141,12 @@ def test_sarif_locations_resolve_in_code_scanning(runner: CliRunner, tmp_path: P
     outside.mkdir()
     elsewhere = write(outside, BAD)
     assert locations(str(elsewhere)) == {(elsewhere.as_uri(), None)}
+
+
+def test_build_context_names_cannot_drive_the_terminal(runner: CliRunner, tmp_path: Path) -> None:
+    """Regression: a file in the build context named with an escape sequence reached the terminal raw."""
+    p = write(tmp_path, "FROM debian:12\nCOPY . /app\n")
+    (tmp_path / "id_rsa\x1b[2Jcleared").write_text("x")
+    res = runner.invoke(main, ["lint", "--context", str(tmp_path), str(p)])
+    assert "\x1b" not in res.output
+    assert "id_rsa\\x1b[2Jcleared" in res.output
