@@ -25,7 +25,7 @@ from bot.dockerfile.images import parse_ref
 from bot.dockerfile.parser import POSIX_SHELLS, Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, span_of, splice, split_head
 from bot.dockerfile.rules.state import Check, State
-from bot.dockerfile.shell import Command, Script, parse_script
+from bot.dockerfile.shell import Script, parse_script
 
 BASH_PIPEFAIL = '["/bin/bash", "-o", "pipefail", "-c"]'
 _DEBIAN_NAMES = frozenset({"debian", "ubuntu", "buildpack-deps"})
