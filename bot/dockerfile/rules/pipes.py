@@ -25,7 +25,7 @@ from bot.dockerfile.images import parse_ref
 from bot.dockerfile.parser import POSIX_SHELLS, Dockerfile, Instruction, Stage
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, span_of, splice, split_head
 from bot.dockerfile.rules.state import Check, State
-from bot.dockerfile.shell import Script, parse_script
+from bot.dockerfile.shell import Script, parse_script, substitutions
 
 BASH_PIPEFAIL = '["/bin/bash", "-o", "pipefail", "-c"]'
 _DEBIAN_NAMES = frozenset({"debian", "ubuntu", "buildpack-deps"})
@@ -51,7 +51,9 @@ def sets_pipefail(words: tuple[str, ...] | list[str]) -> bool:
 
 
 def unguarded_pipe(script: Script) -> Pipe | None:
-    """The first pipe of the script's own shell that no earlier `set -o pipefail` covers.
+    """The first pipe of the script's own shell that no earlier `set -o pipefail` covers: between two
+    commands, or in the command substitution of a bare assignment (`n=$(ls | wc -l) && …`). A pipe in the
+    substitution of an argument (`echo $(a | b)`) decides nothing: the command's own status counts.
 
     A nested `sh -c '…'` is another shell that the RUN's SHELL does not reach: its commands are skipped."""
     commands = script.commands
@@ -69,6 +71,11 @@ def unguarded_pipe(script: Script) -> Pipe | None:
             return None
         if c.joined_by == "|" and i > 0:
             return Pipe(commands[i - 1].unwrapped().name or "…", u.name or "…")
+        if not c.words:  # `x=$(a | b)`: a bare assignment's status is its substitution's, which `&&` and set -e read
+            for sub in (s for a in c.assignments for s in substitutions(a)):
+                inner = unguarded_pipe(parse_script(sub))
+                if inner is not None:
+                    return inner
     return None
 
 

@@ -27,6 +27,9 @@ def lines(text: str) -> list[int]:
     "RUN a || b | c",  # the `|` after `||` is a pipe
     "RUN echo 'x|y' | tr x z",  # quoted bars are text, the last `|` is a pipe
     "RUN a | b && set -o pipefail",  # set too late: the pipe already ran
+    "RUN set -e; n=$(ls /deps | wc -l); test $n -gt 0",  # a bare assignment's status is the substitution's
+    'RUN count="$(find / -name x | wc -l)" && echo $count',
+    "RUN v=`git describe | cut -c2-` && echo $v",
 ])
 def test_a_pipe_under_the_default_shell_is_reported(run: str) -> None:
     assert lines(f"FROM debian:12-slim\n{run}\n") == [2]
@@ -36,7 +39,9 @@ def test_a_pipe_under_the_default_shell_is_reported(run: str) -> None:
     "RUN a || b",
     'RUN echo "a | b" > /etc/motd',
     "RUN echo 'a|b' > /etc/motd && grep -q x /f || echo none",
-    "RUN x=$(ls | wc -l) && echo $x",  # the step's status is not the substitution's
+    "RUN echo $(ls | wc -l) > /count",  # echo's status, not the substitution's, is the command's
+    "RUN n=$((1 | 2)) && echo $n",  # arithmetic, not a pipe
+    "RUN set -o pipefail; n=$(ls | wc -l)",
     'RUN ["sh", "-c", "curl -fsSL https://example.com | tar -xz"]',  # exec form: no SHELL, no pipefail to add
     "RUN set -o pipefail && curl -fsSL https://example.com/a.tgz | tar -xz",
     "RUN set -euxo pipefail; curl -fsSL https://example.com/a.tgz | tar -xz",
