@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from bot.dockerfile.images import parse_ref
-from bot.dockerfile.parser import POSIX_SHELLS, Dockerfile, Instruction, Stage
+from bot.dockerfile.parser import POSIX_SHELLS, Dockerfile, Instruction, Stage, is_posix_shell
 from bot.dockerfile.rules.edits import Fixer, Work, by_rule, indent_of, span_of, splice, split_head
 from bot.dockerfile.rules.state import Check, State
 from bot.dockerfile.shell import Script, parse_script, substitutions
@@ -125,8 +125,7 @@ def _check_pipefail(st: State) -> None:
         for ins, shell in stage.runs_with_shell():
             if ins.exec_form is not None:
                 continue  # an argv, no shell: nothing pipes
-            posix = (not stage.windows) if shell is None else shell[0].rsplit("/", 1)[-1].lower() in POSIX_SHELLS
-            if not posix:
+            if not ((not stage.windows) if shell is None else is_posix_shell(shell)):
                 continue
             shebang = _shebang(ins)
             if shebang is not None:
