@@ -128,7 +128,8 @@ CMD ["/bin/server"]
 ''', "user-not-numeric no-healthcheck", "Cargo.toml Cargo.lock src/main.rs", stages=2),
 
     # ADD of a URL with and without --checksum and of git repositories is what ADD is for, not a local copy;
-    # COPY --parents/--chmod/--chown; tini as PID 1 from a verified download.
+    # COPY --parents/--chmod/--chown; tini as PID 1 from a verified download. wait-for-it's URL names a commit,
+    # but nothing checks the bytes the server returns for it: add-url-without-checksum (the git sources are not).
     "add-remote-and-copy-flags": _case(r'''# syntax=docker/dockerfile:1.7-labs
 FROM alpine:3.20.1
 ADD --checksum=sha256:c5b0666b4cb676901f90dfcb37106783c5fe2077b04590973b885950611b30ee --chmod=755 https://github.com/krallin/tini/releases/download/v0.19.0/tini-static-amd64 /sbin/tini
@@ -140,7 +141,7 @@ COPY --chown=1000:1000 --chmod=755 --link bin/app /usr/local/bin/app
 USER 1000:1000
 ENTRYPOINT ["/sbin/tini", "--"]
 CMD ["app"]
-''', "copy-without-link no-healthcheck", "conf/app.yaml bin/app"),
+''', "copy-without-link no-healthcheck add-url-without-checksum", "conf/app.yaml bin/app"),
 
     # SHELL with pipefail, a user made with a known uid but named in USER, STOPSIGNAL.
     "bash-pipefail-named-user": _case(r'''FROM ubuntu:24.04

@@ -47,6 +47,8 @@ RULES: tuple[Rule, ...] = (
     Rule("workdir-relative", S.MEDIUM, "WORKDIR is a relative path", ("DL3000",)),
     Rule("sudo", S.MEDIUM, "sudo in a RUN: builds run as root already, and sudo ships a setuid binary", ("DL3004",)),
     Rule("curl-pipe-shell", S.HIGH, "A downloaded script is piped straight into a shell"),
+    Rule("pipefail", S.LOW, "A RUN pipes commands without pipefail: a failure before the last `|` is hidden", ("DL4006",), True),
+    Rule("add-url-without-checksum", S.MEDIUM, "ADD downloads a URL without --checksum: the file is not verified"),
     Rule("docker-socket", S.CRITICAL, "The Docker socket is referenced: whoever holds it is root on the node"),
     Rule("cgroup-unaware-runtime", S.MEDIUM, "The runtime ignores cgroup v2 limits: heap and threads sized for the node"),
 )

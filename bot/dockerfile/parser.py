@@ -131,6 +131,9 @@ class Stage:
     # Built on a Windows image (through the stages it builds on): its RUNs go to `cmd /S /C` unless a SHELL
     # names a POSIX shell, and the legacy builder (no BuildKit) builds it.
     windows: bool = False
+    # The SHELL in effect at FROM: a stage built on an earlier stage starts with that stage's last SHELL
+    # (BuildKit carries it in the image config), None for the platform default (`/bin/sh -c`, or cmd).
+    inherited_shell: tuple[str, ...] | None = None
 
     def base_stage(self, stages: tuple[Stage, ...]) -> Stage | None:
         """The earlier stage this one builds on (`FROM builder`), or None for an image."""
@@ -139,12 +142,32 @@ class Stage:
     def shell_runs(self) -> Iterator[Instruction]:
         """The stage's RUN instructions that a POSIX shell executes: after `SHELL ["pwsh", ...]`, or on a
         Windows image (cmd), a RUN is no shell script the rules can read, until a SHELL puts a POSIX shell back."""
-        posix = not self.windows
+        for ins, shell in self.runs_with_shell():
+            if (not self.windows) if shell is None else is_posix_shell(shell):
+                yield ins
+
+    def runs_with_shell(self) -> Iterator[tuple[Instruction, tuple[str, ...] | None]]:
+        """Every RUN of the stage with the SHELL in effect there (None: the platform default)."""
+        shell = self.inherited_shell
         for ins in self.instructions:
             if ins.keyword == "SHELL" and ins.exec_form:
-                posix = ins.exec_form[0].rsplit("/", 1)[-1].lower() in POSIX_SHELLS
-            if ins.keyword == "RUN" and posix:
-                yield ins
+                shell = ins.exec_form
+            elif ins.keyword == "RUN":
+                yield ins, shell
+
+    @property
+    def final_shell(self) -> tuple[str, ...] | None:
+        """The SHELL in effect at the end of the stage: what a stage built FROM this one starts with."""
+        shell = self.inherited_shell
+        for ins in self.instructions:
+            if ins.keyword == "SHELL" and ins.exec_form:
+                shell = ins.exec_form
+        return shell
+
+
+def is_posix_shell(shell: tuple[str, ...]) -> bool:
+    """Whether a SHELL's program is a POSIX shell (`/bin/bash`, `ash`), not pwsh or cmd."""
+    return bool(shell) and shell[0].rsplit("/", 1)[-1].lower() in POSIX_SHELLS
 
 
 @dataclass(frozen=True)
@@ -313,7 +336,8 @@ class _Parser:
             if current_from is not None:
                 ins, image, image_raw, name, platform = current_from
                 base_index = stage_index.get(image.lower())
-                windows = stages[base_index].windows if base_index is not None else windows_image(parse_ref(image))
+                base = stages[base_index] if base_index is not None else None
+                windows = base.windows if base is not None else windows_image(parse_ref(image))
                 stages.append(
                     Stage(
                         index=len(stages),
@@ -325,6 +349,7 @@ class _Parser:
                         platform=platform,
                         base_index=base_index,
                         windows=windows,
+                        inherited_shell=base.final_shell if base is not None else None,
                     )
                 )
                 if name is not None:

@@ -212,6 +212,27 @@ def _matching_paren(text: str, i: int) -> int:
     return n
 
 
+def substitutions(word: str) -> list[str]:
+    """The scripts of the command substitutions in a word: `$(…)` and backticks, outermost only
+    (`$((…))` is arithmetic, not a command)."""
+    out: list[str] = []
+    i, n = 0, len(word)
+    while i < n:
+        if word.startswith("$((", i):
+            i = _matching_paren(word, i + 1)
+        elif word.startswith("$(", i):
+            end = _matching_paren(word, i + 1)
+            out.append(word[i + 2 : end - 1] if word[end - 1 : end] == ")" else word[i + 2 :])
+            i = end
+        elif word[i] == "`":
+            end = word.find("`", i + 1)
+            out.append(word[i + 1 :] if end < 0 else word[i + 1 : end])
+            i = n if end < 0 else end + 1
+        else:
+            i += 1
+    return out
+
+
 def parse_script(text: str) -> Script:
     commands: list[Command] = []
     words: list[Token] = []

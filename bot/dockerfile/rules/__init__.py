@@ -27,7 +27,9 @@ from bot.dockerfile.rules import (
     hygiene,
     layers,
     lockfile,
+    pipes,
     process,
+    remote,
     secrets,
     users,
 )
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 # The fixers run in this order, each round; a split into stages comes first so the later fixes see it.
 FAMILIES: tuple[ModuleType, ...] = (
     base_image, build_tools, apt, caches, lockfile, layers, users, secrets, process, dockerignore, copies, hygiene,
+    pipes, remote,
 )
 CHECKS: tuple[Check, ...] = tuple(check for family in FAMILIES for check in family.CHECKS)
 FIXERS: tuple[Fixer, ...] = tuple(fixer for family in FAMILIES for fixer in family.FIXERS)

@@ -69,7 +69,27 @@ USER svc
 CMD ["/bin/true"]
 """
 
-CASES = {"postmortem": POSTMORTEM, "node": NODE, "alpine": ALPINE, "multi": MULTI, "heredoc": HEREDOC}
+PIPES_DEBIAN = """\
+FROM debian:12-slim AS fetch
+RUN curl -fsSL https://example.com/a.tgz | tar -xzC /opt
+RUN sha256sum /opt/a | cut -d' ' -f1 > /opt/a.sum
+FROM fetch
+RUN ls /opt | sort
+USER 10001
+CMD ["/opt/a"]
+"""
+
+PIPES_ALPINE = """\
+FROM alpine:3.20
+RUN wget -qO- https://example.com/a.tgz | tar -xzC /opt
+RUN <<EOF
+wget -qO- https://example.com/b.tgz | tar -xzC /opt
+EOF
+USER 10001
+CMD ["/opt/a"]
+"""
+
+CASES = {"pipes-debian": PIPES_DEBIAN, "pipes-alpine": PIPES_ALPINE, "postmortem": POSTMORTEM, "node": NODE, "alpine": ALPINE, "multi": MULTI, "heredoc": HEREDOC}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

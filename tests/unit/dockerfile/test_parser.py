@@ -194,3 +194,12 @@ def test_unterminated_substitution_in_from_is_a_parse_error() -> None:
         parse("ARG V=3.20\nFROM alpine:${V:-x\n")
     assert info.value.line == 2 and info.value.exit_code == 2
     assert parse("ARG V=3.20\nFROM alpine:${V:-3.19}\n").stages[0].base_image == "alpine:3.20"
+
+
+def test_a_stage_built_from_a_stage_starts_with_its_shell() -> None:
+    d = parse('FROM debian:12-slim AS base\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nFROM base AS a\n'
+              'RUN x\nSHELL ["pwsh", "-Command"]\nFROM a\nRUN y\nFROM debian:12-slim\nRUN z\n')
+    assert d.stages[1].inherited_shell == ("/bin/bash", "-o", "pipefail", "-c")
+    assert d.stages[2].inherited_shell == ("pwsh", "-Command")  # a's last SHELL, not base's
+    assert d.stages[3].inherited_shell is None  # an image, not a stage: the platform default
+    assert [i.line for i in d.shell_runs()] == [4, 9]  # y runs under pwsh: no shell script to read

@@ -92,6 +92,14 @@ CASES: dict[str, tuple[str, str]] = {
         "FROM alpine:3.20\nRUN curl -fsSLo /tmp/i.sh https://example.com/install.sh && sha256sum -c sums && sh /tmp/i.sh\n",
     ),
     "docker-socket": ("FROM alpine:3.20\nVOLUME /var/run/docker.sock\n", "FROM alpine:3.20\nVOLUME /data\n"),
+    "pipefail": (
+        "FROM debian:12-slim\nRUN curl -fsSL https://example.com/a.tgz | tar -xz\n",
+        'FROM debian:12-slim\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN curl -fsSL https://example.com/a.tgz | tar -xz\n',
+    ),
+    "add-url-without-checksum": (
+        "FROM alpine:3.20\nADD https://example.com/a.tgz /opt/\n",
+        "# syntax=docker/dockerfile:1.6\nFROM alpine:3.20\nADD --checksum=sha256:" + "0" * 64 + " https://example.com/a.tgz /opt/\n",
+    ),
     "cgroup-unaware-runtime": ("FROM openjdk:8-jre\n", "FROM eclipse-temurin:21-jre\n"),
 }
 CONTEXT_RULES = {"dockerignore-missing", "dockerignore-incomplete"}

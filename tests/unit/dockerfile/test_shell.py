@@ -60,3 +60,12 @@ def test_unterminated_quotes_are_lenient() -> None:
 @given(st.text(alphabet=st.sampled_from(list("ab \\'\"$()`|&;<>\n#-e{}")), max_size=60))
 def test_fuzz_never_raises(text: str) -> None:
     parse_script(text)
+
+
+def test_substitutions_are_the_scripts_of_dollar_paren_and_backticks() -> None:
+    from bot.dockerfile.shell import substitutions
+
+    assert substitutions('n="$(ls /d | wc -l)"') == ["ls /d | wc -l"]
+    assert substitutions("v=`git describe`-$(date +%s)") == ["git describe", "date +%s"]
+    assert substitutions("n=$((1 | 2))") == []
+    assert substitutions("a=$(echo $(uname -m))") == ["echo $(uname -m)"]
