@@ -30,11 +30,14 @@ _MIN_TIMEOUT = 0.001
 
 class DeadlineExceeded(CoronerError):
     """The work ran out of time; the runner reports its check as timed out, saying what it was `doing`
-    (a gerund phrase: "reading the manifest of app:1 from registry r.example")."""
+    (a gerund phrase: "reading the manifest of app:1 from registry r.example"). `waited_for` names the
+    service that did not answer, when a reader knows it ("the Kubernetes API (list nodes)"), for a caller
+    that tells a user what it gave up waiting for (the admission webhook's fail-open warning)."""
 
-    def __init__(self, doing: str) -> None:
+    def __init__(self, doing: str, *, waited_for: str | None = None) -> None:
         super().__init__(f"{doing}: out of time")
         self.doing = doing
+        self.waited_for = waited_for
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,10 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
-    def check(self, doing: str) -> None:
+    def check(self, doing: str, *, waited_for: str | None = None) -> None:
         """Raise `DeadlineExceeded` naming what was being done once the deadline has passed."""
         if self.expired:
-            raise DeadlineExceeded(doing)
+            raise DeadlineExceeded(doing, waited_for=waited_for)
 
     def timeout(self, ceiling: float) -> float:
         """A socket timeout that never waits past the deadline."""

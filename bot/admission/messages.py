@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.admission.review import OVERRIDE_ANNOTATION, OVERRIDE_VALUE, ReviewRequest
+from bot.deadline import DeadlineExceeded
 from bot.printable import clip
 
 if TYPE_CHECKING:
@@ -47,6 +48,13 @@ def warn_lines(review: ReviewRequest, failed: Sequence[ImageVerdict]) -> list[st
 def fail_open_warning(undecided: Sequence[str]) -> str:
     return _clip("coroner gate could not judge this change and allowed it (fail-open): "
                  + "; ".join(undecided))
+
+
+def no_answer(exc: DeadlineExceeded) -> str:
+    """What the review gave up waiting for, in the fail-open warning: the service and the call."""
+    if exc.waited_for is None:
+        return str(exc)
+    return f"no answer from {exc.waited_for} before the gate's deadline"
 
 
 def override_warning(review: ReviewRequest) -> str:

@@ -7,7 +7,10 @@ sets no new image is answered at once, with no image read and no record.
 
 Within CORONER_GATE_DEADLINE_SECONDS: the images' reports come from the autopsy cache (the database);
 an image not read yet is allowed with a warning when the deadline comes (fail-open; the webhook's
-failurePolicy is Ignore too), and its autopsy goes on so that the next review finds it.
+failurePolicy is Ignore too), and its autopsy goes on so that the next review finds it. Every cluster
+read (the namespace's labels, the nodes, the HPA) goes through a reader bounded by the same deadline
+(`ClusterReader.within`): an API server that stalls is allowed with a warning naming the call it did not
+answer, as a slow registry is.
 
 Every decision is recorded in the audit log; a denial is also posted to the service's Slack channel.
 On a dry run (`kubectl apply --dry-run=server`) the answer is the same but nothing is recorded or
@@ -32,6 +35,7 @@ from bot.admission.autopsies import AutopsyCache, StillReading
 from bot.admission.messages import (
     denial_paragraph,
     fail_open_warning,
+    no_answer,
     override_warning,
     warn_lines,
 )
@@ -44,7 +48,7 @@ from bot.admission.review import (
     parse_review,
     review_response,
 )
-from bot.deadline import Deadline
+from bot.deadline import Deadline, DeadlineExceeded
 from bot.gate import ClusterPressure, GateDecision, GatePolicy, decide, read_pressure
 from bot.http_body import read_capped
 from bot.images.autopsy import ImageReport
@@ -61,8 +65,12 @@ PATH = "/admission/validate"
 MAX_REVIEW_BYTES = 1536 * 1024
 # The answer must be on its way before the deadline, not start then: the HTTP round trip takes the rest.
 ANSWER_MARGIN_SECONDS = 0.1
-# The image reads stop this much earlier, so that the judge, not the watchdog, says which image was missing.
+# The image and cluster reads stop this much earlier, so that the judge, not the watchdog, says which image
+# was missing or which cluster call did not answer.
 JUDGE_MARGIN_SECONDS = 0.25
+# A cluster read cut at the deadline ends a moment after it (the watchdog's cut, the error's way up): the
+# judge waits that long for its words, well inside the margin above.
+CUT_GRACE_SECONDS = 0.1
 
 ACTIONS = ("admission.allowed", "admission.warned", "admission.denied", "admission.overridden")
 
@@ -72,6 +80,16 @@ class Missing:
     """An image the registry says does not exist (`ImageNotFound`), and its words."""
 
     why: str
+
+
+@dataclass(frozen=True)
+class PressureRead:
+    """The cluster's figures for one change, or why not: `notes` say what was left out; `undecided` says
+    the API server did not answer in time (the pull-pressure rule could not be applied: fail-open)."""
+
+    pressure: ClusterPressure | None
+    notes: tuple[str, ...] = ()
+    undecided: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ class AdmissionGate:
                                                                  review, deadline)
             outcome = await asyncio.wait_for(judging, timeout=max(answer_by.remaining(), 0.0))
         except TimeoutError:
-            # A cluster read that hangs, not an image (image reads stop at the deadline themselves).
+            # A backstop: image and cluster reads stop at the judge's deadline themselves.
             outcome = self._fail_open(review, None, [], [f"no decision within {self.deadline_seconds:g} s"])
         outcome = replace(outcome, seconds=time.monotonic() - started)
         if outcome.action is not None and not review.dry_run:
@@ -140,8 +158,12 @@ class AdmissionGate:
         return outcome
 
     def judge(self, review: ReviewRequest, deadline: Deadline) -> Outcome:
-        """The decision, blocking; reads no image unless the namespace's mode is deny or warn."""
-        choice = self.modes.mode(review.workload.namespace)
+        """The decision, blocking; reads no image unless the namespace's mode is deny or warn. Every read
+        stops at `deadline`; a cluster read that does not end by then makes the decision fail open."""
+        try:
+            choice = self.modes.mode(review.workload.namespace, deadline=deadline)
+        except DeadlineExceeded as exc:
+            return self._fail_open(review, None, [], [no_answer(exc)])
         if choice.mode == "off":
             return Outcome(allowed=True, mode=choice)
         if review.overridden:
@@ -149,9 +171,15 @@ class AdmissionGate:
                            warnings=(override_warning(review),))
         # The cluster is read while the images are: neither waits for the other.
         cluster = self.cluster()
-        pressures = {change.image: self._lookups.submit(carry_log_context(self._pressure), cluster, review, change)
+        pressures = {change.image: self._lookups.submit(carry_log_context(self._pressure), cluster.within(deadline),
+                                                        review, change)
                      for change in review.changes} if cluster is not None else {}
-        platform = self.platforms.platform(review.template, kind=review.workload.kind) if self.platforms else None
+        try:
+            platform = (self.platforms.platform(review.template, kind=review.workload.kind, deadline=deadline)
+                        if self.platforms else None)
+        except DeadlineExceeded as exc:
+            # Which image of an index the nodes pull is unknown: judging another platform's would mislead.
+            return self._fail_open(review, choice, [], [no_answer(exc)])
         reports = self._reports(review, deadline, platform)
         verdicts: list[ImageVerdict] = []
         undecided: list[str] = []
@@ -169,11 +197,13 @@ class AdmissionGate:
                 undecided.append(problem)
                 continue
             assert isinstance(candidate, ImageReport) and isinstance(reference, ImageReport | None)
-            pressure, pressure_notes = _within(pressures.get(change.image), deadline)
-            notes += pressure_notes
+            read = _pressure_by(pressures.get(change.image), deadline)
+            notes += read.notes
+            if read.undecided is not None:
+                undecided.append(f"{change.image}: {read.undecided}")
             if platform is not None:
                 notes.append(f"a multi-arch image is judged as {platform}, the platform of the nodes its pods go to")
-            decision = decide(candidate, reference, pressure=pressure, policy=self.policy)
+            decision = decide(candidate, reference, pressure=read.pressure, policy=self.policy)
             verdicts.append(ImageVerdict(change, replace(decision, notes=(*decision.notes, *notes))))
             if decision.verdict == "undecided":  # a rule it could not apply: fail-open, unless another fails
                 undecided += [f"{change.image}: {why}" for why in decision.undecided]
@@ -206,18 +236,22 @@ class AdmissionGate:
                 reports[ref] = f"{ref}: {exc}"
         return reports
 
-    def _pressure(self, cluster: ClusterReader, review: ReviewRequest,
-                  change: ImageChange) -> tuple[ClusterPressure | None, list[str]]:
+    def _pressure(self, cluster: ClusterReader, review: ReviewRequest, change: ImageChange) -> PressureRead:
         """The nodes' figures now, for the object as it will be (its new template and replicas, the HPA
-        that scales it); None, with a note, when the cluster cannot say. The image's size is left to the
-        gate (`image_bytes=0`: the candidate report's), so this runs before the report is there."""
+        that scales it); None, with a note, when the cluster cannot say, and undecided when it did not
+        answer before the reader's deadline. The image's size is left to the gate (`image_bytes=0`: the
+        candidate report's), so this runs before the report is there."""
         workload = review.workload
         try:
-            return read_pressure(cluster, workload.namespace, workload.name, image_bytes=0, kind=workload.kind,
-                                 image=change.image, replicas=review.replicas, template=review.template), []
+            return PressureRead(read_pressure(cluster, workload.namespace, workload.name, image_bytes=0,
+                                              kind=workload.kind, image=change.image, replicas=review.replicas,
+                                              template=review.template))
+        except DeadlineExceeded as exc:
+            log.info("pull pressure of %s not assessed: %s", workload, exc)
+            return PressureRead(None, undecided=f"pull pressure not assessed: {no_answer(exc)}")
         except ClusterReadError as exc:
             log.info("pull pressure of %s not assessed: %s", workload, exc)
-            return None, [f"pull pressure not assessed: {exc}"]
+            return PressureRead(None, (f"pull pressure not assessed: {exc}",))
 
     def _fail_open(self, review: ReviewRequest, choice: ModeChoice | None, verdicts: list[ImageVerdict],
                    undecided: list[str]) -> Outcome:
@@ -264,14 +298,14 @@ class AdmissionGate:
         self.autopsies.close()
 
 
-def _within(future: concurrent.futures.Future[tuple[ClusterPressure | None, list[str]]] | None,
-            deadline: Deadline) -> tuple[ClusterPressure | None, list[str]]:
+def _pressure_by(future: concurrent.futures.Future[PressureRead] | None, deadline: Deadline) -> PressureRead:
     if future is None:
-        return None, []
+        return PressureRead(None)
     try:
-        return future.result(timeout=max(deadline.remaining(), 0.0))
+        return future.result(timeout=max(deadline.remaining(), 0.0) + CUT_GRACE_SECONDS)
     except concurrent.futures.TimeoutError:
-        return None, ["pull pressure not assessed: the cluster did not answer in time"]
+        # Its read was not cut in time (it should have been): still a call the cluster did not answer.
+        return PressureRead(None, undecided="pull pressure not assessed: the cluster did not answer in time")
 
 
 def admission_routes(gate: AdmissionGate) -> list[BaseRoute]:

@@ -107,6 +107,11 @@ def _socket_of(response: Any) -> socket.socket | None:
     return getattr(connection, "sock", None)
 
 
+def _waiting(what: str) -> tuple[str, str]:
+    """A call's `DeadlineExceeded` words: what the check was doing, and what a user was kept waiting for."""
+    return f"waiting for the API server: {what}", f"the Kubernetes API ({what})"
+
+
 def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiException], CoronerError],
          error: type[CoronerError] = ClusterReadError, write: bool = False,
          deadline: Deadline = NO_DEADLINE) -> tuple[Any, bytes]:
@@ -114,7 +119,7 @@ def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiExcep
     maps the API server's refusals, `error` is raised for the rest. A `write` that got no answer may have
     been applied, and the message says so. A read that fails once `deadline` has passed (a socket timeout
     bounded by it, or the watchdog's cut) raises `DeadlineExceeded` instead."""
-    doing = f"waiting for the API server: {what}"
+    doing, waited_for = _waiting(what)
     try:
         response = request()
     except ApiException as exc:
@@ -122,14 +127,14 @@ def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiExcep
     except urllib3.exceptions.HTTPError as exc:
         if write and _timed_out(exc):  # the request went out: the API server may have stored it
             raise error(f"{what}: no answer in time; the change may have been applied: check before retrying") from exc
-        deadline.check(doing)
+        deadline.check(doing, waited_for=waited_for)
         raise error(f"{what}: cannot reach the API server: {exc}") from exc
     try:
         with watching(deadline) as watch:
             watch.socket(_socket_of(response))
             data = response.data
     except urllib3.exceptions.HTTPError as exc:
-        deadline.check(doing)
+        deadline.check(doing, waited_for=waited_for)
         raise error(f"{what}: connection lost while reading: {exc}") from exc
     finally:
         response.release_conn()
@@ -139,7 +144,8 @@ def send(request: Callable[[], Any], *, what: str, api_error: Callable[[ApiExcep
 def _send(request: Callable[[], Any], *, what: str, verb: str, resource: str,
           deadline: Deadline) -> tuple[Any, bytes]:
     """`send` for reads: 403 and 404 become `ClusterForbidden` and `ClusterNotFound`."""
-    deadline.check(f"waiting for the API server: {what}")
+    doing, waited_for = _waiting(what)
+    deadline.check(doing, waited_for=waited_for)
     return send(request, what=what, deadline=deadline,
                 api_error=lambda exc: map_api_exception(exc, what=what, verb=verb, resource=resource))
 

@@ -1,6 +1,8 @@
 """The admission webhook as the API server meets it: `coroner serve`'s app over HTTPS (certificates from
 `coroner certs`' code, the client verifying against its CA), images in a loopback OCI registry double
 serving real layers, the cluster in the sim through the official client, Slack as its Web API double.
+`stall` puts a stalling proxy between the webhook and the sim: the API server's answers to the matching
+paths never come.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 from bot.server import TlsFiles, serving
 from bot.settings import Settings
 from bot.sim.scenario import load_scenario
+from bot.sim.kubeconfig import write_kubeconfig
 from bot.sim.server import running_sim
 from bot.store.records import AuditRecord
 from bot.wiring import Services, build, build_app
@@ -29,6 +32,7 @@ from bot.worker import start_workers
 from tests.doubles.admission_reviews import review, workload
 from tests.doubles.images import RegistryDouble, sha, tar_bytes
 from tests.doubles.slack_web import SlackDouble, running_slack_web
+from tests.doubles.stalling_proxy import stalling_proxy
 from tests.integration.paged import wait_until
 
 NAMESPACE, NAME = "payments", "checkout-api"  # crashloop-bad-config: three healthy nodes, 80 GiB each
@@ -102,6 +106,7 @@ class Webhook:
     registry: Registry
     slack: SlackDouble
     client: httpx.Client
+    stalled: list[str]  # the API server paths the stalling proxy held (`stall`)
 
     def post(self, document: Any) -> httpx.Response:
         body = document if isinstance(document, bytes) else json.dumps(document).encode()
@@ -112,15 +117,16 @@ class Webhook:
         response = self.post(document)
         return response, time.perf_counter() - started
 
-    def warm(self, old_image: str, new_image: str) -> None:
+    def warm(self, old_image: str, new_image: str, *, new: int = 2) -> None:
         """Fill the autopsy cache with both images, as a first review does (a dry run: no record), and wait
-        for the background autopsies: on a loaded machine the first review may have answered fail-open."""
+        for the background autopsies (`new`: how many of the two are not cached yet): on a loaded machine
+        the first review may have answered fail-open."""
         known = self.cached()
         sent = self.change(old_image, new_image)
         sent["request"]["dryRun"] = True
         answer = self.post(sent)
         assert answer.status_code == 200
-        wait_until(lambda: self.cached() >= known + 2, timeout=60,
+        wait_until(lambda: self.cached() >= known + new, timeout=60,
                    what=f"the autopsies of {old_image}, {new_image} "
                         f"({self.services.admission_gate().autopsies.running()} still running; {answer.text})")
 
@@ -140,7 +146,7 @@ class Webhook:
 
 @contextlib.contextmanager
 def running_webhook(tmp_path: Path, images: Registry, certificates: TlsFiles, *, database_url: str,
-                    **settings: Any) -> Iterator[Webhook]:
+                    stall: str | None = None, **settings: Any) -> Iterator[Webhook]:
     scenario = load_scenario("crashloop-bad-config")
     for name, mode in (("staging", "warn"), ("sandbox", "off"), ("strict", "deny")):
         scenario.namespaces.append({"apiVersion": "v1", "kind": "Namespace",
@@ -149,7 +155,12 @@ def running_webhook(tmp_path: Path, images: Registry, certificates: TlsFiles, *,
     catalog.write_text(f"services:\n  {NAME}:\n    namespace: {NAMESPACE}\n    slack_channel: '{CHANNEL}'\n")
     stop = threading.Event()
     with running_sim(scenario) as sim, running_slack_web() as slack, contextlib.ExitStack() as stack:
-        config = Settings(database_url=database_url, kubeconfig=sim.write_kubeconfig(tmp_path / "kubeconfig"),
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        stalled: list[str] = []
+        if stall is not None:
+            proxy = stack.enter_context(stalling_proxy(sim.url, stall=stall))
+            kubeconfig, stalled = write_kubeconfig(kubeconfig, proxy.url), proxy.stalled
+        config = Settings(database_url=database_url, kubeconfig=kubeconfig,
                           catalog_file=catalog, slack_bot_token="xoxb-test", slack_api_url=slack.api_url,
                           gate_min_growth_bytes=1 * MB, **settings)
         services = build(config)
@@ -161,7 +172,8 @@ def running_webhook(tmp_path: Path, images: Registry, certificates: TlsFiles, *,
         client = stack.enter_context(httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=ca),
                                                   timeout=10))
         try:
-            yield Webhook(url=url, ca=ca, services=services, registry=images, slack=slack, client=client)
+            yield Webhook(url=url, ca=ca, services=services, registry=images, slack=slack, client=client,
+                          stalled=stalled)
         finally:
             stop.set()
             for thread in workers:
