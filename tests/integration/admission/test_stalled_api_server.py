@@ -9,6 +9,9 @@ import pytest
 from tests.integration.admission.harness import NAME, NAMESPACE, Webhook, running_webhook
 from tests.integration.admission.test_webhook import response_of
 
+# Each review waits out the gate's deadline (2 s) for the stalled call.
+pytestmark = pytest.mark.slow
+
 FAIL_OPEN = "coroner gate could not judge this change and allowed it (fail-open)"
 
 
