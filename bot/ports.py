@@ -134,6 +134,14 @@ class ClusterReader(Protocol):
         """batch/v1 Jobs (a Job pod's owner; the Job's own owner is its CronJob, if any)."""
         ...
 
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """apps/v1 StatefulSets: a service that is not a Deployment (kafka, postgres)."""
+        ...
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """apps/v1 DaemonSets: a service that runs one pod per node (a node agent)."""
+        ...
+
 
 class ClusterRollbacker(Protocol):
     """The one change Coroner makes to a cluster: `kubectl rollout undo` of a Deployment, and following

@@ -45,7 +45,7 @@ class WorkloadParams(BaseModel):
 
 
 def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
-    dep = facts.deployment(ctx)
+    dep = facts.workload(ctx)
     pods = facts.pods(ctx)
     events = facts.readable_service_events(ctx, "workload")
     where = f"{ctx.target.namespace}/{ctx.target.name}"

@@ -457,11 +457,14 @@ def hpa(obj: Json) -> HpaSnapshot:
 def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
     """A Job, CronJob, DaemonSet or StatefulSet (a CronJob's pod template is under its jobTemplate). List
     items carry no `kind`: the caller, who knows what it listed, passes it."""
-    meta, spec = _meta(obj), obj.get("spec") or {}
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     template = spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
     template_spec = template.get("spec") or {}
+    kind = str(obj.get("kind") or kind)
+    # A StatefulSet wants spec.replicas (1 when unset); a DaemonSet one pod per eligible node.
+    wanted = spec.get("replicas", 1) if kind == "StatefulSet" else status.get("desiredNumberScheduled")
     return WorkloadSnapshot(
-        kind=str(obj.get("kind") or kind),
+        kind=kind,
         name=str(meta.get("name", "")),
         namespace=str(meta.get("namespace", "")),
         labels=_str_map(meta.get("labels")),
@@ -470,4 +473,8 @@ def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
         uid=meta.get("uid") or None,
         containers=_containers(template_spec),
         priority_class=template_spec.get("priorityClassName") or None,
+        selector=_str_map((spec.get("selector") or {}).get("matchLabels")),
+        replicas=_int(wanted) if kind in ("StatefulSet", "DaemonSet") else None,
+        ready_replicas=_int(status.get("readyReplicas", status.get("numberReady"))),
+        template=dict(template),
     )

@@ -406,6 +406,24 @@ class KubernetesClusterReader(connection.ApiClientOwner):
                                resource="jobs")
         return [convert.workload(j, "Job") for j in items]
 
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        if namespace is None:
+            items = self._list(self._apps.list_stateful_set_for_all_namespaces,
+                               what="list statefulsets in all namespaces", resource="statefulsets")
+        else:
+            items = self._list(self._apps.list_namespaced_stateful_set, namespace,
+                               what=f"list statefulsets of {namespace}", resource="statefulsets")
+        return [convert.workload(s, "StatefulSet") for s in items]
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        if namespace is None:
+            items = self._list(self._apps.list_daemon_set_for_all_namespaces,
+                               what="list daemonsets in all namespaces", resource="daemonsets")
+        else:
+            items = self._list(self._apps.list_namespaced_daemon_set, namespace,
+                               what=f"list daemonsets of {namespace}", resource="daemonsets")
+        return [convert.workload(d, "DaemonSet") for d in items]
+
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._list(self._autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace,
                            what=f"list horizontalpodautoscalers of {namespace}",

@@ -252,6 +252,12 @@ class WorkloadSnapshot:
     uid: str | None = None
     containers: tuple[ContainerSnapshot, ...] = ()
     priority_class: str | None = None
+    # For a StatefulSet or DaemonSet diagnosed as the service: what its pods are found by and how many it
+    # wants (a DaemonSet's `desiredNumberScheduled`), and its pod template (compared with its revisions').
+    selector: Mapping[str, str] = field(default_factory=dict)  # matchLabels
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    template: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -296,6 +302,10 @@ class DeploymentSnapshot:
     observed_generation: int | None = None  # status.observedGeneration: what the controller has acted on
     status_replicas: int | None = None  # status.replicas: pods of every revision, old ones included
 
+    @property
+    def kind(self) -> str:
+        return "Deployment"
+
 
 @dataclass(frozen=True)
 class ReplicaSetSnapshot:
@@ -314,6 +324,10 @@ class ReplicaSetSnapshot:
     created_at: datetime | None
     annotations: Mapping[str, str] = field(default_factory=dict)
     template: Mapping[str, Any] = field(default_factory=dict)
+
+
+# The workload a service resolves to: a Deployment, or a StatefulSet or DaemonSet (`WorkloadSnapshot`).
+ServiceWorkload = DeploymentSnapshot | WorkloadSnapshot
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,12 @@ class ClusterAsOf:
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self.inner.list_jobs(namespace)
 
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self.inner.list_statefulsets(namespace)
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self.inner.list_daemonsets(namespace)
+
 
 def _without(fs: FsStats, freed: int) -> FsStats:
     return replace(

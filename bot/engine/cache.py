@@ -95,3 +95,9 @@ class CachingClusterReader:
 
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self._get(("jobs", namespace), lambda: self.inner.list_jobs(namespace))
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("statefulsets", namespace), lambda: self.inner.list_statefulsets(namespace))
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("daemonsets", namespace), lambda: self.inner.list_daemonsets(namespace))

@@ -111,6 +111,17 @@ class ScenarioClusterReader:
         items = self._items(path, what=f"list jobs of {namespace or 'all namespaces'}", resource="jobs")
         return [convert.workload(j, "Job") for j in items]
 
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._apps_workloads("statefulsets", "StatefulSet", namespace)
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._apps_workloads("daemonsets", "DaemonSet", namespace)
+
+    def _apps_workloads(self, resource: str, kind: str, namespace: str | None) -> list[WorkloadSnapshot]:
+        path = f"/apis/apps/v1/namespaces/{namespace}/{resource}" if namespace else f"/apis/apps/v1/{resource}"
+        items = self._items(path, what=f"list {resource} of {namespace or 'all namespaces'}", resource=resource)
+        return [convert.workload(w, kind) for w in items]
+
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._items(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
                             what=f"list horizontalpodautoscalers of {namespace}",
