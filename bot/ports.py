@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
 
     from bot.cluster.rollback import RollbackResult, RolloutProgress
     from bot.cluster.snapshots import (
+        ControllerRevisionSnapshot,
         DeploymentSnapshot,
         EventSnapshot,
         HpaSnapshot,
@@ -140,6 +141,12 @@ class ClusterReader(Protocol):
 
     def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         """apps/v1 DaemonSets: a service that runs one pod per node (a node agent)."""
+        ...
+
+    def list_controllerrevisions(
+        self, namespace: str, *, label_selector: str | None = None
+    ) -> list[ControllerRevisionSnapshot]:
+        """apps/v1 ControllerRevisions: the revisions of StatefulSets and DaemonSets."""
         ...
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from bot import units
 from bot.cluster.snapshots import (
     ContainerSnapshot,
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     NodeSnapshot,
@@ -93,6 +94,19 @@ def replicasets(ctx: CheckContext) -> list[ReplicaSetSnapshot]:
         return sorted(owned, key=lambda rs: (rs.revision or 0, rs.created_at or datetime.min))
 
     return ctx.memo("replicasets", compute)
+
+
+def controller_revisions(ctx: CheckContext) -> list[ControllerRevisionSnapshot]:
+    """A StatefulSet's or DaemonSet's ControllerRevisions (its revisions), oldest revision first."""
+
+    def compute() -> list[ControllerRevisionSnapshot]:
+        owner = workload(ctx)
+        found = ctx.cluster.list_controllerrevisions(ctx.target.namespace,
+                                                     label_selector=selector_string(owner.selector))
+        owned = [r for r in found if any(o.kind == owner.kind and o.name == owner.name for o in r.owners)]
+        return sorted(owned, key=lambda r: (r.revision, r.created_at or datetime.min))
+
+    return ctx.memo("controllerrevisions", compute)
 
 
 def _replicaset_names(ctx: CheckContext) -> set[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.cluster.snapshots import (
     Condition,
+    ControllerRevisionSnapshot,
     ContainerSnapshot,
     ContainerStats,
     DeploymentSnapshot,
@@ -477,4 +478,22 @@ def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
         replicas=_int(wanted) if kind in ("StatefulSet", "DaemonSet") else None,
         ready_replicas=_int(status.get("readyReplicas", status.get("numberReady"))),
         template=dict(template),
+        update_revision=status.get("updateRevision") or None,
+    )
+
+
+def controller_revision(obj: Json) -> ControllerRevisionSnapshot:
+    meta, data = _meta(obj), obj.get("data") or {}
+    template = dict((data.get("spec") or {}).get("template") or {})
+    template.pop("$patch", None)  # the strategic-merge directive, not part of the template
+    return ControllerRevisionSnapshot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=_str_map(meta.get("labels")),
+        revision=_int(obj.get("revision")) or 0,
+        owners=owner_refs(meta),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        template=template,
+        containers=_containers(template.get("spec") or {}),
+        data=dict(data),
     )

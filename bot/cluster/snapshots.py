@@ -258,6 +258,7 @@ class WorkloadSnapshot:
     replicas: int | None = None
     ready_replicas: int | None = None
     template: Mapping[str, Any] = field(default_factory=dict)
+    update_revision: str | None = None  # a StatefulSet's status.updateRevision: the ControllerRevision it rolls to
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,27 @@ class ReplicaSetSnapshot:
     created_at: datetime | None
     annotations: Mapping[str, str] = field(default_factory=dict)
     template: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ControllerRevisionSnapshot:
+    """apps/v1 ControllerRevision: one revision of a StatefulSet or DaemonSet. `template` is the pod
+    template its `.data` holds (the patch `kubectl rollout undo` applies); `hash` its
+    `controller-revision-hash` label, which a DaemonSet's pods carry (a StatefulSet's carry the name)."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    revision: int
+    owners: tuple[OwnerRef, ...]
+    created_at: datetime | None
+    template: Mapping[str, Any] = field(default_factory=dict)
+    containers: tuple[ContainerSnapshot, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str | None:
+        return self.labels.get("controller-revision-hash")
 
 
 # The workload a service resolves to: a Deployment, or a StatefulSet or DaemonSet (`WorkloadSnapshot`).

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from bot.checks.context import Memo
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.cluster.snapshots import (
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     HpaSnapshot,
@@ -88,6 +89,13 @@ class CachingClusterReader:
         return self._get(
             ("replicasets", namespace, label_selector),
             lambda: self.inner.list_replicasets(namespace, label_selector=label_selector),
+        )
+
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        return self._get(
+            ("controllerrevisions", namespace, label_selector),
+            lambda: self.inner.list_controllerrevisions(namespace, label_selector=label_selector),
         )
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:

@@ -224,9 +224,9 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
     except _TIMELINE_GAPS as exc:
         log.info("timeline without service events: %s", exc)
     try:
-        groups.append(
-            tl.revision_entries(ctx.target.namespace, ctx.target.name, facts.replicasets(ctx), container=ctx.container)
-        )
+        units = facts.replicasets(ctx) if ctx.target.kind == "Deployment" else facts.controller_revisions(ctx)
+        groups.append(tl.revision_entries(ctx.target.namespace, ctx.target.name, units, container=ctx.container,
+                                          kind=ctx.target.kind))
     except (*_TIMELINE_GAPS, NotAssessed) as exc:
         log.info("timeline without revisions: %s", exc)
     try:

@@ -17,6 +17,7 @@ from datetime import datetime
 from bot.cluster.snapshots import (
     Condition,
     ContainerSnapshot,
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     HpaSnapshot,
@@ -48,6 +49,7 @@ PERMISSION = {
     "list_jobs": ("list", "jobs"),
     "list_statefulsets": ("list", "statefulsets"),
     "list_daemonsets": ("list", "daemonsets"),
+    "list_controllerrevisions": ("list", "controllerrevisions"),
 }
 
 
@@ -68,6 +70,7 @@ class FakeClusterReader:
     jobs: list[WorkloadSnapshot] = field(default_factory=list)
     statefulsets: list[WorkloadSnapshot] = field(default_factory=list)
     daemonsets: list[WorkloadSnapshot] = field(default_factory=list)
+    controllerrevisions: list[ControllerRevisionSnapshot] = field(default_factory=list)
     namespaces: list[str] | None = None
     namespace_label_sets: dict[str, dict[str, str]] = field(default_factory=dict)
     context: str | None = "fake"
@@ -190,6 +193,11 @@ class FakeClusterReader:
     def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         self._enter("list_daemonsets", namespace)
         return [d for d in self.daemonsets if namespace is None or d.namespace == namespace]
+
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        self._enter("list_controllerrevisions", namespace)
+        return [r for r in self.controllerrevisions if r.namespace == namespace and _matches(r.labels, label_selector)]
 
 
 # --- small builders, so a test states only what it is about ----------------------------------------

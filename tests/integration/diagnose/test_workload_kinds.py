@@ -37,3 +37,16 @@ def test_a_daemonset_is_found_by_name_and_its_pods_by_its_owner(cluster, playboo
     assert not {"pods-not-ready", "crashloop"} & {f.rule for f in d.findings}
     assert only(d, "no-memory-limit").evidence
     assert not d.rollback.recommended
+
+
+def test_a_statefulset_revision_crash_looping_on_a_config_change_rolls_back_to_the_previous_one(cluster, playbook):
+    d = run(cluster, playbook, "statefulset-config-crashloop", "kafka")
+    assert (d.target.kind, d.resolved_via) == ("StatefulSet", "statefulset name")
+    assert d.rollback.recommended and d.rollback.revision == 2 and d.rollback.implicated_by == ("crashloop",)
+    assert "envFrom configMap kafka-config-v4 -> kafka-config-v5" in d.rollback.reason
+    assert d.recommended.undo_command == "kubectl rollout undo statefulset/kafka -n data --to-revision=2"
+    assert d.recommended.patch[0]["path"] == "/spec/template"
+    assert d.cause.summary.startswith("revision 3 (envFrom configMap kafka-config-v4 -> kafka-config-v5) → "
+                                      "containers exit (Error, status 1)")
+    assert not {"noisy-neighbour", "blast-radius", "check-not-assessed"} & {f.rule for f in d.findings}
+    assert any("StatefulSet data/kafka revision 3 rolled out (ControllerRevision kafka-" in e.text for e in d.timeline)
