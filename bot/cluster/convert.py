@@ -311,11 +311,13 @@ def volume(raw: Json) -> VolumeSnapshot:
         (k for k in raw if k != "name"), "unknown")
     source = raw.get("emptyDir")
     empty_dir: Json = source if isinstance(source, dict) else {}
+    claim = raw.get("persistentVolumeClaim")
     return VolumeSnapshot(
         name=str(raw.get("name", "")),
         kind=kind,
         medium=empty_dir.get("medium") or None,
         size_limit=str(empty_dir["sizeLimit"]) if empty_dir.get("sizeLimit") is not None else None,
+        claim=str(claim.get("claimName")) if isinstance(claim, dict) and claim.get("claimName") else None,
     )
 
 

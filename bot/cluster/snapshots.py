@@ -236,6 +236,7 @@ class VolumeSnapshot:
     kind: str
     medium: str | None = None
     size_limit: str | None = None
+    claim: str | None = None  # a persistentVolumeClaim's claimName
 
 
 @dataclass(frozen=True)

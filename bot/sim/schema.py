@@ -400,6 +400,8 @@ class WorkloadSpec(PodTemplateExtras):
     image: str
     container: ContainerSpec = Field(default_factory=ContainerSpec)
     replicas: int | None = Field(default=None, description="StatefulSet replicas (default: its pods)")
+    max_unavailable: int | str = Field(default=1, description="DaemonSet rollingUpdate.maxUnavailable (1, or a "
+                                                              "percentage such as \"100%\")")
     completions: int | None = None
     parallelism: int | None = None
     backoff_limit: int = 6

@@ -207,7 +207,7 @@ class _Expander:
             "kind": "DaemonSet", "apiVersion": "apps/v1", "metadata": meta,
             "spec": {"selector": {"matchLabels": dict(self.labels)}, "template": newest.template,
                      "updateStrategy": {"type": "RollingUpdate",
-                                        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+                                        "rollingUpdate": {"maxUnavailable": spec.max_unavailable, "maxSurge": 0}},
                      "revisionHistoryLimit": 10},
             "status": status,
         })
@@ -225,6 +225,7 @@ class _Expander:
                          lambda name, ordinal, g: {"controller-revision-hash": self._of(revisions, g).name,
                                                    "statefulset.kubernetes.io/pod-name": name,
                                                    "apps.kubernetes.io/pod-index": str(ordinal)})
+        claims = _claim_templates(pods, revisions)
         live = _live(pods)
         ready = sum(1 for p in live if pod_ready(p))
         replicas = spec.replicas if spec.replicas is not None else len(pods)
@@ -240,6 +241,7 @@ class _Expander:
             "kind": "StatefulSet", "apiVersion": "apps/v1", "metadata": meta,
             "spec": {"replicas": replicas, "selector": {"matchLabels": dict(self.labels)}, "template": newest.template,
                      "serviceName": spec.name, "podManagementPolicy": "OrderedReady",
+                     **({"volumeClaimTemplates": claims} if claims else {}),
                      "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
                      "revisionHistoryLimit": 10, "persistentVolumeClaimRetentionPolicy": {
                          "whenDeleted": "Retain", "whenScaled": "Retain"}},
@@ -248,6 +250,33 @@ class _Expander:
                        "updatedReplicas": len(on_newest), "currentRevision": current,
                        "updateRevision": newest.name, "collisionCount": 0, "availableReplicas": ready},
         })
+
+
+def _claim_templates(pods: list[dict[str, Any]], revisions: list[_Revision]) -> list[dict[str, Any]]:
+    """A StatefulSet's `pvc` volumes are its volumeClaimTemplates: the controller gives each pod its own
+    claim, `<template>-<pod>`, and keeps them out of the pod template (and so out of its revisions)."""
+    names: list[str] = []
+    for rev in revisions:
+        volumes = rev.template["spec"].get("volumes") or []
+        names = [v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v]
+        kept = [v for v in volumes if "persistentVolumeClaim" not in v]
+        if kept:
+            rev.template["spec"]["volumes"] = kept
+        else:
+            rev.template["spec"].pop("volumes", None)
+    for pod in pods:
+        if not pod["spec"].get("volumes"):
+            continue
+        # New dicts: a pod's volumes are its template's objects until here.
+        pod["spec"]["volumes"] = [
+            {"name": v["name"], "persistentVolumeClaim": {
+                "claimName": f"{v['persistentVolumeClaim']['claimName']}-{pod['metadata']['name']}"}}
+            if v.get("persistentVolumeClaim", {}).get("claimName") in names else v
+            for v in pod["spec"]["volumes"]
+        ]
+    return [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                      "volumeMode": "Filesystem"}} for name in names]
 
 
 @dataclass(frozen=True)

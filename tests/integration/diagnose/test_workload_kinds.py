@@ -50,3 +50,24 @@ def test_a_statefulset_revision_crash_looping_on_a_config_change_rolls_back_to_t
                                       "containers exit (Error, status 1)")
     assert not {"noisy-neighbour", "blast-radius", "check-not-assessed"} & {f.rule for f in d.findings}
     assert any("StatefulSet data/kafka revision 3 rolled out (ControllerRevision kafka-" in e.text for e in d.timeline)
+
+
+def test_a_statefulset_pod_pinned_by_its_zonal_volume_is_not_a_rollback_and_names_its_claim(cluster, playbook):
+    d = run(cluster, playbook, "statefulset-volume-node-affinity", "postgres")
+    assert not d.rollback.recommended and "fail only for reasons outside it (1 unschedulable)" in d.rollback.reason
+    ready = only(d, "pods-not-ready")
+    assert ready.evidence["pods"] == ["postgres-1"] and ready.evidence["claims"] == ["data-postgres-1"]
+    assert ("the scheduler cannot place them: 0/3 nodes are available: 3 node(s) had volume node affinity conflict "
+            "(PersistentVolumeClaim data-postgres-1)") in d.cause.summary
+    assert "rollback-candidate" not in {f.rule for f in d.findings}
+
+
+def test_a_daemonset_whose_new_tag_does_not_exist_rolls_back_on_every_node(cluster, playbook):
+    d = run(cluster, playbook, "daemonset-image-pull", "fluent-bit")
+    assert (d.target.kind, d.resolved_via) == ("DaemonSet", "daemonset name")
+    assert d.rollback.recommended and d.rollback.revision == 5
+    assert "4 failing to pull their image, where revision 5's did not" in d.rollback.reason
+    assert d.recommended.undo_command == "kubectl rollout undo daemonset/fluent-bit -n logging --to-revision=5"
+    assert d.cause.summary == ("revision 6 (image fluent-bit:3.1.4 -> fluent-bit:3.1.40) → the image cannot be "
+                               "pulled (not found) → 4 of 4 pods not ready (mostly ImagePullBackOff)")
+    assert not {"registry-errors", "noisy-neighbour", "blast-radius"} & {f.rule for f in d.findings}
