@@ -18,6 +18,7 @@ from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_l
 from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, platform_missing, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
+from bot.units import plural
 from bot.checks.context import CheckContext
 
 RULES = (
@@ -213,7 +214,7 @@ def _crashloop(ctx: CheckContext, where: str, pods: list[PodSnapshot], events: l
         Finding(
             rule="crashloop",
             severity=Severity.CRITICAL if outage else Severity.HIGH,
-            title=f"{len(looping_pods)} pods of {where} are {how} (container "
+            title=f"{plural(len(looping_pods), 'pod')} of {where} {'is' if len(looping_pods) == 1 else 'are'} {how} (container "
             f"{', '.join(containers)}, up to {restarts} restarts{exit_reason})",
             evidence={
                 "pods": sorted({p.name for p, _ in looping})[:MAX_LISTED],
@@ -276,7 +277,7 @@ def _pull_failing(ctx: CheckContext, where: str, pods: list[PodSnapshot], events
         "failed_events": sum(e.count for e in failed_events),
         "message": sample,
     }
-    title = f"{len(pods_named)} pods of {where} cannot pull their image ({why})"
+    title = f"{plural(len(pods_named), 'pod')} of {where} cannot pull {'its' if len(pods_named) == 1 else 'their'} image ({why})"
     remediation = None
     missing = _platform_missing(ctx, failing, [sample or ""] + [e.message for e in failed_events])
     if missing is not None:
@@ -353,7 +354,7 @@ def _evictions(where: str, pods: list[PodSnapshot], events: list[EventSnapshot])
         Finding(
             rule="evictions",
             severity=Severity.HIGH,
-            title=f"{len(names)} pods of {where} were evicted"
+            title=f"{plural(len(names), 'pod')} of {where} {'was' if len(names) == 1 else 'were'} evicted"
             + (f": {resource}" if resource else ""),
             evidence={
                 "count": len(names),
