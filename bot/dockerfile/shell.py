@@ -13,7 +13,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-_OPERATORS = ("&&", "||", ";;", ";", "|", "&", "(", ")", "\n")
+_OPERATORS = ("&&", "||", ";;&", ";;", ";&", ";", "|", "&", "(", ")", "\n")
 # Reserved words that can precede a command without being the command.
 _PREFIX_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time", "fi", "done"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -404,6 +404,12 @@ def substitutions(word: str) -> list[str]:
     return out
 
 
+@dataclass
+class _OpenCase:
+    state: str  # "subject", "in", "pattern" or "body"
+    depth: int  # the subshell depth the `case` opened at
+
+
 def parse_script(text: str) -> Script:
     commands: list[Command] = []
     words: list[Token] = []
@@ -421,24 +427,49 @@ def parse_script(text: str) -> Script:
             joined_by = ""
         words = []
 
-    tokens = tokenize(text)
-    k = 0
-    while k < len(tokens):
-        t = tokens[k]
+    # One frame per open `case`: its state ("subject", "in", "pattern", "body") and the subshell depth it
+    # opened at. Patterns are not commands, and a pattern's `)` closes no subshell.
+    cases: list[_OpenCase] = []
+    for t in tokenize(text):
+        state = cases[-1].state if cases else ""
+        at_command_start = all(w.raw in _PREFIX_WORDS for w in words)
+        if state == "pattern":
+            if t.operator and t.text == ")":
+                cases[-1].state = "body"
+            elif not t.operator and t.raw == "esac":
+                cases.pop()
+            continue  # the pattern's words, its optional `(`, `|` between alternatives, newlines
+        if state in ("subject", "in") and t.raw == "\n":
+            continue
         if t.operator:
-            if t.text == "(":
+            if t.text in (";;", ";;&", ";&") and state == "body" and cases[-1].depth == depth:
+                flush(";")
+                cases[-1].state = "pattern"
+            elif t.text == "(":
                 if words:
                     flush(joined_by)
                 depth += 1
             elif t.text == ")":
                 flush(";")
+                while cases and cases[-1].depth >= depth:
+                    cases.pop()  # an unfinished case inside the subshell ends with it
                 depth = max(0, depth - 1)
             else:
                 flush(t.text)
+        elif state == "subject":
+            words.append(t)
+            cases[-1].state = "in"
+        elif state == "in":
+            flush(";")  # the `case WORD` header stays a command: its word's substitutions run
+            cases[-1].state = "pattern"
+        elif at_command_start and t.raw == "case":
+            words.append(t)
+            cases.append(_OpenCase("subject", depth))
+        elif at_command_start and t.raw == "esac" and state == "body" and cases[-1].depth == depth:
+            flush(";")
+            cases.pop()
         else:
             words.append(t)
-            # a heredoc inside RUN: its body is data, not commands
-        k += 1
     flush("")
     expanded: list[Command] = []
     for c in commands:
