@@ -129,3 +129,38 @@ def test_case_at_the_top_level_runs_its_bodies_not_its_patterns() -> None:
         ("", 0, "case"), (";", 0, ""), (";", 0, ""), (";", 0, "echo"), (";", 0, "exit"),
         ("&&", 1, "cd"), ("&&", 1, "case"), (";", 1, "make"), ("&&", 0, "curl"), ("|", 0, "tar"),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["case", "esac", "in", "a", ")", "(", ";;", ";&", ";;&", "|", "$(", "`", "'", '"',
+                                 "<<EOF", "<<-'E'", "\n", "EOF", "\\", "#", "${x", "}", "&&", " "]), max_size=30))
+def test_fuzz_case_and_heredoc_syntax_never_raises(parts: list[str]) -> None:
+    from bot.dockerfile.shell import substitutions
+
+    script = " ".join(parts)
+    for command in parse_script(script).commands:
+        for word in (*command.words, *command.assignments):
+            for sub in substitutions(word):
+                parse_script(sub)
+
+
+def _project_runs() -> list[tuple[str, int, str]]:
+    from bot.dockerfile.parser import parse
+    from tests.dockerfile_buildkit import BUILDKIT
+    from tests.dockerfile_judged import JUDGED
+    from tests.dockerfile_unseen import UNSEEN
+
+    texts = {**{k: v.text for k, v in JUDGED.items()}, **{k: v.text for k, v in BUILDKIT.items()}, **UNSEEN}
+    return [(name, ins.line, ins.shell_script)
+            for name, text in texts.items() for stage in parse(text).stages for ins in stage.shell_runs()]
+
+
+def test_every_run_of_the_test_dockerfiles_reads_into_commands() -> None:
+    runs = _project_runs()
+    assert len(runs) > 100  # the three case files, not an empty selection
+    for name, line, script in runs:
+        commands = parse_script(script).commands
+        has_command = any(ln.strip() and not ln.strip().startswith("#") for ln in script.splitlines())
+        assert commands or not has_command, f"{name}:{line}"
+        # A `)` ending a command's name is a case pattern or a substitution cut short.
+        assert not [c.name for c in commands if c.name.endswith(")")], f"{name}:{line}"
