@@ -2,7 +2,8 @@
 
 Rules need to know which commands a RUN executes and how they are joined (`&&`, `||`, `;`, `|`), not to
 run them. So this tokenizes quoting, `$(...)`, backticks, redirections, comments and line continuations,
-and splits the script into simple commands. It never raises: an unterminated quote ends at the end of
+and splits the script into simple commands; a `case`'s patterns are not commands, and a pattern's `)`
+closes neither a subshell nor a `$(…)`. It never raises: an unterminated quote ends at the end of
 the script, as a lenient reader should (BuildKit does not validate the shell either).
 """
 
