@@ -249,10 +249,14 @@ def node_has_image(node: NodeSnapshot, ref: str) -> bool:
     return any(node_has_image_entry(img.names, ref) for img in node.images)
 
 
+# The source of a size that was never read: no node stores the image and no image reader is configured.
+NO_IMAGE_READER = "no image reader"
+
+
 @dataclass(frozen=True)
 class ImageSize:
     bytes: int | None
-    source: str  # "node status.images" | "registry manifest (compressed)" | "unknown"
+    source: str  # "node status.images" | "registry manifest (compressed)" | "image reader" | "unknown" | NO_IMAGE_READER
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,7 @@ def image_manifest(ctx: CheckContext, ref: str) -> ImageRead:
 
     def compute() -> ImageRead:
         if ctx.images is None:
-            return ImageRead(None, "no image reader")
+            return ImageRead(None, NO_IMAGE_READER)
         deadline = Deadline(min(ctx.deadline.at, time.monotonic() + ctx.deadline.remaining() / 2))
         try:
             return ImageRead(ctx.images.manifest(ref, deadline=deadline))
@@ -294,8 +298,8 @@ def image_size(ctx: CheckContext, ref: str) -> ImageSize:
         if sizes:
             return ImageSize(max(sizes), "node status.images")
         manifest = image_manifest(ctx, ref).manifest
-        if manifest is None:
-            return ImageSize(None, "unknown")
+        if manifest is None:  # unknown when a read failed; unread, not unknown, when there is no reader
+            return ImageSize(None, NO_IMAGE_READER if ctx.images is None else "unknown")
         compressed = any(layer.compressed for layer in manifest.layers)
         return ImageSize(manifest.size_bytes, "registry manifest (compressed)" if compressed else "image reader")
 

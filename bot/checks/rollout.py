@@ -366,6 +366,8 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
     if recommended.live_from:
         window = f", live {recommended.live_from:%Y-%m-%d %H:%M}"
         window += f" → {recommended.live_until:%Y-%m-%d %H:%M}" if recommended.live_until else ""
+    # A size no one could read (no image reader) is left out; one whose read failed is said to be unknown.
+    size = "" if rev.size_source == facts.NO_IMAGE_READER else f"{facts.human_bytes(recommended.size_bytes)}, "
     notes = []
     if paused:
         notes.append("the Deployment is paused: kubectl refuses to roll back until it is resumed")
@@ -374,7 +376,7 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
             rule="rollback-candidate",
             severity=Severity.HIGH if trouble else Severity.INFO,
             title=f"Roll back {dep.namespace}/{dep.name} from revision {current.revision} to revision "
-            f"{recommended.revision} ({recommended.image}, {facts.human_bytes(recommended.size_bytes)}, healthy{window})",
+            f"{recommended.revision} ({recommended.image}, {size}healthy{window})",
             evidence={
                 "current_revision": current.revision,
                 "current_healthy": current.healthy,
