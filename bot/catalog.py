@@ -6,7 +6,7 @@ services:
   user-profile-service:
     context: prod-eu            # kubeconfig context; absent = the reader's default
     namespace: prod
-    workload: deployment/user-profile-service   # or just the name; kind defaults to Deployment
+    workload: deployment/user-profile-service   # or statefulset/NAME, daemonset/NAME; a bare name is a Deployment
     container: app              # which container's image to examine; absent = the first one
     pagerduty_service_id: PF9KMXH
     slack_channel: "#user-profile"
@@ -28,6 +28,14 @@ class CatalogError(CoronerError):
     """The catalog file cannot be read or does not validate; the message names the file and the field."""
 
 
+# `kubectl`'s spellings of the kinds a service may be.
+_KINDS = {
+    "deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
+    "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sts": "StatefulSet",
+    "daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
+}
+
+
 class CatalogEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,12 +51,14 @@ class CatalogEntry(BaseModel):
     @field_validator("workload")
     @classmethod
     def _kind_is_supported(cls, value: str | None) -> str | None:
-        if value and "/" in value and value.split("/", 1)[0].lower() not in ("deployment", "deployments", "deploy"):
-            raise ValueError("only deployment/<name> workloads are supported")
+        if value and "/" in value and value.split("/", 1)[0].lower() not in _KINDS:
+            raise ValueError("the workload is deployment/<name>, statefulset/<name> or daemonset/<name>")
         return value
 
     @property
     def workload_kind(self) -> str:
+        if self.workload and "/" in self.workload:
+            return _KINDS[self.workload.split("/", 1)[0].lower()]
         return "Deployment"
 
     @property

@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # annotations only: `coroner lint` imports this module and mu
 
     from bot.cluster.rollback import RollbackResult, RolloutProgress
     from bot.cluster.snapshots import (
+        ControllerRevisionSnapshot,
         DeploymentSnapshot,
         EventSnapshot,
         HpaSnapshot,
@@ -132,6 +133,20 @@ class ClusterReader(Protocol):
 
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         """batch/v1 Jobs (a Job pod's owner; the Job's own owner is its CronJob, if any)."""
+        ...
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """apps/v1 StatefulSets: a service that is not a Deployment (kafka, postgres)."""
+        ...
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        """apps/v1 DaemonSets: a service that runs one pod per node (a node agent)."""
+        ...
+
+    def list_controllerrevisions(
+        self, namespace: str, *, label_selector: str | None = None
+    ) -> list[ControllerRevisionSnapshot]:
+        """apps/v1 ControllerRevisions: the revisions of StatefulSets and DaemonSets."""
         ...
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
+from bot.cluster.snapshots import ControllerRevisionSnapshot, EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
 from bot.domain import Finding, TimelineEntry
 from bot.render.order import order_timeline
 
@@ -109,10 +109,14 @@ def node_event_entries(events: Iterable[EventSnapshot], nodes: Iterable[NodeSnap
 
 
 def revision_entries(
-    namespace: str, deployment: str, replicasets: Iterable[ReplicaSetSnapshot], *, container: str | None = None
+    namespace: str, deployment: str, replicasets: Iterable[ReplicaSetSnapshot | ControllerRevisionSnapshot], *,
+    container: str | None = None, kind: str = "Deployment",
 ) -> list[TimelineEntry]:
+    """When each revision rolled out: a Deployment's ReplicaSets, a StatefulSet's or DaemonSet's
+    ControllerRevisions (`kind` names the workload)."""
     out = []
     for rs in replicasets:
+        stored = "ReplicaSet" if isinstance(rs, ReplicaSetSnapshot) else "ControllerRevision"
         if rs.revision is None or rs.created_at is None:
             continue
         chosen = next((c for c in rs.containers if c.name == container), rs.containers[0] if rs.containers else None)
@@ -121,7 +125,7 @@ def revision_entries(
             TimelineEntry(
                 at=rs.created_at,
                 source="rollout",
-                text=f"Deployment {namespace}/{deployment} revision {rs.revision} rolled out (ReplicaSet {rs.name}){image}",
+                text=f"{kind} {namespace}/{deployment} revision {rs.revision} rolled out ({stored} {rs.name}){image}",
                 key=f"rollout:{namespace}/{deployment}:{rs.revision}:{rs.name}",
             )
         )

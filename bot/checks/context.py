@@ -15,9 +15,19 @@ from typing import Any, TypeVar
 from bot.catalog import CatalogEntry
 from bot.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
 from bot.domain import Target
-from bot.ports import ClusterForbidden, ClusterReader, ImageReader
+from bot.ports import ClusterForbidden, ClusterReader, CoronerError, ImageReader
 
 T = TypeVar("T")
+
+
+class NotAssessed(CoronerError):
+    """What a check reads does not exist for this kind of workload (a StatefulSet has no ReplicaSets): the
+    engine says the check was not assessed, and why, instead of a failure or a silent all-clear."""
+
+    def __init__(self, kind: str, why: str) -> None:
+        super().__init__(f"not assessed for a {kind}: {why}")
+        self.kind = kind
+        self.why = why
 
 
 class Memo:

@@ -189,7 +189,7 @@ def _measured(
         return None
     severity, label, why, fs = min(candidates, key=lambda c: (c[0].rank, -(c[3].used_ratio or 0)))
     largest = _largest(node, params.largest_images)
-    service_image = facts.current_image(ctx) if _deployment_readable(ctx) else None
+    service_image = facts.current_image(ctx) if _workload_readable(ctx) else None
     service_on_node = None
     if service_image:
         service_on_node = next(
@@ -321,7 +321,7 @@ def _from_conditions(ctx: CheckContext, node: NodeSnapshot, params: DiskParams, 
         return None
     largest = _largest(node, params.largest_images)
     total = sum(i.size_bytes for i in node.images)
-    service_image = facts.current_image(ctx) if _deployment_readable(ctx) else None
+    service_image = facts.current_image(ctx) if _workload_readable(ctx) else None
     service_on_node = None
     if service_image:
         service_on_node = next(
@@ -367,10 +367,10 @@ def _thresholds(params: DiskParams) -> dict[str, float]:
     }
 
 
-def _deployment_readable(ctx: CheckContext) -> bool:
-    """Whether the Deployment can be read: disk findings stand on their own without it."""
+def _workload_readable(ctx: CheckContext) -> bool:
+    """Whether the service's workload can be read: disk findings stand on their own without it."""
     try:
-        facts.deployment(ctx)
+        facts.workload(ctx)
         return True
     except ClusterReadError:
         return False

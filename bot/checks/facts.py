@@ -7,36 +7,72 @@ cause one list call.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot import units
 from bot.cluster.snapshots import (
     ContainerSnapshot,
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    ServiceWorkload,
+    WorkloadSnapshot,
     selector_string,
 )
-from bot.checks.context import CheckContext
+from bot.checks.context import CheckContext, NotAssessed
 from bot.deadline import Deadline, DeadlineExceeded
 from bot.images.model import ImageManifest
-from bot.ports import ClusterForbidden, ClusterReadError, ImageReadError
+from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReader, ClusterReadError, ImageReadError
 
 
 def deployment(ctx: CheckContext) -> DeploymentSnapshot:
+    """The service's Deployment; `NotAssessed` when the service is a StatefulSet or DaemonSet."""
+    if ctx.target.kind != "Deployment":
+        raise NotAssessed(ctx.target.kind, "this reads the Deployment and its ReplicaSets, which it does not have")
     return ctx.cluster.get_deployment(ctx.target.namespace, ctx.target.name)
 
 
+def list_workloads(cluster: ClusterReader, kind: str, namespace: str | None) -> Sequence[ServiceWorkload]:
+    """The reader's list of one kind a service may be (`namespace` None: all of them)."""
+    if kind == "Deployment":
+        return cluster.list_deployments(namespace)
+    if kind == "StatefulSet":
+        return cluster.list_statefulsets(namespace)
+    if kind == "DaemonSet":
+        return cluster.list_daemonsets(namespace)
+    raise ValueError(f"not a service workload kind: {kind}")
+
+
+def get_workload(cluster: ClusterReader, kind: str, namespace: str, name: str) -> ServiceWorkload:
+    """One workload of a kind a service may be; `ClusterNotFound` when it does not exist."""
+    if kind == "Deployment":
+        return cluster.get_deployment(namespace, name)
+    found = next((w for w in list_workloads(cluster, kind, namespace) if w.name == name), None)
+    if found is None:
+        raise ClusterNotFound(f'{kind.lower()}s.apps "{name}" not found in namespace {namespace}')
+    return found
+
+
+def workload(ctx: CheckContext) -> ServiceWorkload:
+    """The service's workload, whatever its kind: selector, desired pods, containers, pod template."""
+    return get_workload(ctx.cluster, ctx.target.kind, ctx.target.namespace, ctx.target.name)
+
+
 def pods(ctx: CheckContext) -> list[PodSnapshot]:
-    """The Deployment's pods: its selector, narrowed to pods owned by its ReplicaSets when known."""
+    """The workload's pods: its selector, narrowed to pods its ReplicaSets own (a Deployment's, when known)
+    or that it owns itself (a StatefulSet's or DaemonSet's): another workload may share the labels."""
 
     def compute() -> list[PodSnapshot]:
-        dep = deployment(ctx)
-        found = ctx.cluster.list_pods(ctx.target.namespace, label_selector=selector_string(dep.selector))
+        owner = workload(ctx)
+        found = ctx.cluster.list_pods(ctx.target.namespace, label_selector=selector_string(owner.selector))
+        if isinstance(owner, WorkloadSnapshot):
+            return [p for p in found if not p.owners
+                    or any(o.kind == owner.kind and o.name == owner.name for o in p.owners)]
         rs_names = _replicaset_names(ctx)
         if not rs_names:
             return found
@@ -46,7 +82,8 @@ def pods(ctx: CheckContext) -> list[PodSnapshot]:
 
 
 def replicasets(ctx: CheckContext) -> list[ReplicaSetSnapshot]:
-    """The Deployment's ReplicaSets (its revisions), oldest revision first."""
+    """The Deployment's ReplicaSets (its revisions), oldest revision first; `NotAssessed` for a
+    StatefulSet or DaemonSet, whose revisions are ControllerRevisions."""
 
     def compute() -> list[ReplicaSetSnapshot]:
         dep = deployment(ctx)
@@ -59,11 +96,25 @@ def replicasets(ctx: CheckContext) -> list[ReplicaSetSnapshot]:
     return ctx.memo("replicasets", compute)
 
 
+def controller_revisions(ctx: CheckContext) -> list[ControllerRevisionSnapshot]:
+    """A StatefulSet's or DaemonSet's ControllerRevisions (its revisions), oldest revision first."""
+
+    def compute() -> list[ControllerRevisionSnapshot]:
+        owner = workload(ctx)
+        found = ctx.cluster.list_controllerrevisions(ctx.target.namespace,
+                                                     label_selector=selector_string(owner.selector))
+        owned = [r for r in found if any(o.kind == owner.kind and o.name == owner.name for o in r.owners)]
+        return sorted(owned, key=lambda r: (r.revision, r.created_at or datetime.min))
+
+    return ctx.memo("controllerrevisions", compute)
+
+
 def _replicaset_names(ctx: CheckContext) -> set[str]:
-    """Without ReplicaSets (RBAC), pods and events are matched by selector alone; rollout reports the gap."""
+    """Without ReplicaSets (RBAC, or a kind that has none), pods and events are matched by selector and
+    owner alone; rollout reports the gap."""
     try:
         return {rs.name for rs in replicasets(ctx)}
-    except ClusterForbidden:
+    except (ClusterForbidden, NotAssessed):
         return set()
 
 
@@ -72,7 +123,7 @@ def namespace_events(ctx: CheckContext) -> list[EventSnapshot]:
 
 
 def service_events(ctx: CheckContext) -> list[EventSnapshot]:
-    """Events about the Deployment, its ReplicaSets, its pods (live or gone) and its HPA."""
+    """Events about the workload, its ReplicaSets, its pods (live or gone) and its HPA."""
 
     def compute() -> list[EventSnapshot]:
         rs_names = _replicaset_names(ctx)
@@ -82,7 +133,7 @@ def service_events(ctx: CheckContext) -> list[EventSnapshot]:
         for ev in namespace_events(ctx):
             kind, name = ev.involved_kind, ev.involved_name
             if (
-                (kind == "Deployment" and name == ctx.target.name)
+                (kind == ctx.target.kind and name == ctx.target.name)
                 or (kind == "ReplicaSet" and name in rs_names)
                 or (kind == "Pod" and (name in pod_names or (prefixes and name.startswith(prefixes))))
                 or (kind == "HorizontalPodAutoscaler" and name in hpa_names(ctx))
@@ -116,7 +167,7 @@ def hpa_names(ctx: CheckContext) -> set[str]:
             return {
                 h.name
                 for h in ctx.cluster.list_hpas(ctx.target.namespace)
-                if h.target_kind == "Deployment" and h.target_name == ctx.target.name
+                if h.target_kind == ctx.target.kind and h.target_name == ctx.target.name
             }
         except ClusterReadError:
             return set()
@@ -135,7 +186,7 @@ def pick_container(ctx: CheckContext, containers: Iterable[ContainerSnapshot]) -
 
 
 def current_image(ctx: CheckContext) -> str | None:
-    chosen = pick_container(ctx, deployment(ctx).containers)
+    chosen = pick_container(ctx, workload(ctx).containers)
     return chosen.image if chosen else None
 
 
@@ -198,10 +249,14 @@ def node_has_image(node: NodeSnapshot, ref: str) -> bool:
     return any(node_has_image_entry(img.names, ref) for img in node.images)
 
 
+# The source of a size that was never read: no node stores the image and no image reader is configured.
+NO_IMAGE_READER = "no image reader"
+
+
 @dataclass(frozen=True)
 class ImageSize:
     bytes: int | None
-    source: str  # "node status.images" | "registry manifest (compressed)" | "unknown"
+    source: str  # "node status.images" | "registry manifest (compressed)" | "image reader" | "unknown" | NO_IMAGE_READER
 
 
 @dataclass(frozen=True)
@@ -221,7 +276,7 @@ def image_manifest(ctx: CheckContext, ref: str) -> ImageRead:
 
     def compute() -> ImageRead:
         if ctx.images is None:
-            return ImageRead(None, "no image reader")
+            return ImageRead(None, NO_IMAGE_READER)
         deadline = Deadline(min(ctx.deadline.at, time.monotonic() + ctx.deadline.remaining() / 2))
         try:
             return ImageRead(ctx.images.manifest(ref, deadline=deadline))
@@ -243,8 +298,8 @@ def image_size(ctx: CheckContext, ref: str) -> ImageSize:
         if sizes:
             return ImageSize(max(sizes), "node status.images")
         manifest = image_manifest(ctx, ref).manifest
-        if manifest is None:
-            return ImageSize(None, "unknown")
+        if manifest is None:  # unknown when a read failed; unread, not unknown, when there is no reader
+            return ImageSize(None, NO_IMAGE_READER if ctx.images is None else "unknown")
         compressed = any(layer.compressed for layer in manifest.layers)
         return ImageSize(manifest.size_bytes, "registry manifest (compressed)" if compressed else "image reader")
 

@@ -47,7 +47,7 @@ def run(ctx: CheckContext, params: HpaParams) -> list[Finding]:
         hpas = [
             h
             for h in ctx.cluster.list_hpas(ctx.target.namespace)
-            if h.target_kind == "Deployment" and h.target_name == ctx.target.name
+            if h.target_kind == ctx.target.kind and h.target_name == ctx.target.name
         ]
     except ClusterForbidden as exc:
         ctx.forbidden("hpa", exc)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.checks import facts
 from bot.domain import Finding, Severity
-from bot.checks.context import CheckContext
+from bot.checks.context import CheckContext, NotAssessed
 
 RULES: tuple[str, ...] = ()  # the autopsy's rules; the engine adds nothing of its own here
 
@@ -55,5 +55,9 @@ def run(ctx: CheckContext, params: ImageParams) -> list[Finding]:
 def _previous_image(ctx: CheckContext, image: str) -> str | None:
     from bot.checks.rollout import revisions
 
-    earlier = [r for r in revisions(ctx) if not r.current and r.image and r.image != image]
+    try:
+        revs = revisions(ctx)
+    except NotAssessed:
+        return None  # no revision history for this kind: the image is examined alone
+    earlier = [r for r in revs if not r.current and r.image and r.image != image]
     return earlier[-1].image if earlier else None

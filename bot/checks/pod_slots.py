@@ -62,7 +62,7 @@ def _waits_for_a_slot(ctx: CheckContext) -> bool:
     if not pending:
         return False
     said = scheduler_says(pending, facts.readable_service_events(ctx, "neighbours")).get("scheduler_message", "")
-    return TOO_MANY_PODS.search(said) is not None
+    return TOO_MANY_PODS.search(str(said)) is not None
 
 
 def _full_nodes(ctx: CheckContext, max_nodes: int) -> list[FullNode]:

@@ -152,6 +152,26 @@ def owned_by(name: str, owner_rs: str) -> bool:
     return name.startswith(f"{owner_rs}-")
 
 
+CONTROLLER_REVISION_HASH = "controller-revision-hash"
+
+
+def runs_revision(pod: PodSnapshot, revision: str) -> bool:
+    """Whether a pod runs this revision: owned by the ReplicaSet `revision` (or named after it), or
+    labelled with the ControllerRevision `revision`: a StatefulSet's pods carry its name, a DaemonSet's the
+    hash that ends it (the controller names it `<daemonset>-<hash>`)."""
+    if any(o.name == revision for o in pod.owners) or owned_by(pod.name, revision):
+        return True
+    label = pod.labels.get(CONTROLLER_REVISION_HASH)
+    controller = pod.controller
+    return bool(label) and (label == revision or (controller is not None and f"{controller.name}-{label}" == revision))
+
+
+def _pod_of(name: str, controller: str) -> bool:
+    """A pod name a StatefulSet (`<name>-<ordinal>`) or a DaemonSet (`<name>-<suffix>`) gives."""
+    suffix = name.removeprefix(f"{controller}-")
+    return suffix != name and suffix.isalnum()
+
+
 def failures(
     rs_name: str,
     pods: Iterable[PodSnapshot],
@@ -160,12 +180,22 @@ def failures(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    controller: str | None = None,
 ) -> tuple[Counter[str], datetime | None]:
-    """Failures of one ReplicaSet's pods: pods failing now (one kind each) plus kinds that its pods'
+    """Failures of one revision's pods: pods failing now (one kind each) plus kinds that its pods'
     Warning events in [start, end] record and no live pod shows. Returns the counts and when the failures
-    began: the first failure event, else the creation of the first failing pod."""
-    own_pods = [p for p in pods if any(o.name == rs_name for o in p.owners) or owned_by(p.name, rs_name)]
-    mine = [ev for ev in events if ev.involved_kind == "Pod" and owned_by(ev.involved_name, rs_name)]
+    began: the first failure event, else the creation of the first failing pod.
+
+    A ReplicaSet's pods are named after it, so its events are told by name. A ControllerRevision's are not
+    (a StatefulSet's pod keeps its name from revision to revision): with `controller`, the StatefulSet's or
+    DaemonSet's name, events of its pods count by time alone, [start, end], except a live pod's that runs
+    another revision."""
+    pods = list(pods)
+    own_pods = [p for p in pods if runs_revision(p, rs_name)]
+    others = {p.name for p in pods if not runs_revision(p, rs_name)}
+    mine = [ev for ev in events if ev.involved_kind == "Pod" and (
+        owned_by(ev.involved_name, rs_name)
+        or (controller is not None and _pod_of(ev.involved_name, controller) and ev.involved_name not in others))]
     pod_kinds = pull_failures(own_pods, mine, nodes)
     counts: Counter[str] = Counter(pod_kinds.values())
     created = [p.created_at for p in own_pods if p.name in pod_kinds and p.created_at is not None]

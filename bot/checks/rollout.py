@@ -1,6 +1,7 @@
 """rollout: image-size-regression and rollback-candidate.
 
-Revisions come from the Deployment's ReplicaSets (annotation `deployment.kubernetes.io/revision`). A
+Revisions come from the Deployment's ReplicaSets (annotation `deployment.kubernetes.io/revision`), or a
+StatefulSet's or DaemonSet's ControllerRevisions (`.revision`; the pods carry `controller-revision-hash`). A
 revision was live from its ReplicaSet's creation until the next revision's; it was healthy then unless
 its pods failed by themselves in that window (crash loops, own OOM kills, pull or config errors, failing
 probes: `revision_health`); evictions and other node-level failures say nothing against a revision. The
@@ -22,7 +23,15 @@ from typing import Any
 
 from bot.checks import facts, revision_health, rollout_progress
 from bot.cluster.rollback import rollback_patch
-from bot.cluster.snapshots import EventSnapshot, NodeSnapshot, ReplicaSetSnapshot
+from bot.cluster.snapshots import (
+    ControllerRevisionSnapshot,
+    DeploymentSnapshot,
+    EventSnapshot,
+    NodeSnapshot,
+    PodSnapshot,
+    ReplicaSetSnapshot,
+    ServiceWorkload,
+)
 from bot.domain import Finding, RollbackCandidate, Severity
 from bot.checks.context import CheckContext
 from bot.ports import ClusterReadError
@@ -44,7 +53,7 @@ class RolloutParams(BaseModel):
 @dataclass(frozen=True)
 class Revision:
     revision: int
-    replicaset: ReplicaSetSnapshot
+    unit: ReplicaSetSnapshot | ControllerRevisionSnapshot  # what the revision is stored as
     image: str | None
     size_bytes: int | None
     size_source: str
@@ -60,12 +69,23 @@ def revisions(ctx: CheckContext) -> list[Revision]:
     return ctx.memo("revisions", lambda: _revisions(ctx))
 
 
+def _units(ctx: CheckContext) -> tuple[list[ReplicaSetSnapshot | ControllerRevisionSnapshot], int | None]:
+    """The revisions as stored, oldest first, and the current one's number. A StatefulSet's current
+    revision is its `updateRevision` (what it rolls to, even half done); else the highest number, which a
+    rollback bumps to the revision it restores, as `rollout undo` does for a Deployment."""
+    owner = facts.workload(ctx)
+    if isinstance(owner, DeploymentSnapshot):
+        sets = [rs for rs in facts.replicasets(ctx) if rs.revision is not None]
+        return list(sets), owner.revision if owner.revision is not None else (sets[-1].revision if sets else None)
+    revs = facts.controller_revisions(ctx)
+    named = next((r.revision for r in revs if r.name == owner.update_revision), None)
+    return list(revs), named if named is not None else (revs[-1].revision if revs else None)
+
+
 def _revisions(ctx: CheckContext) -> list[Revision]:
-    dep = facts.deployment(ctx)
-    sets = [rs for rs in facts.replicasets(ctx) if rs.revision is not None]
+    sets, current_rev = _units(ctx)
     events = facts.readable_service_events(ctx, "rollout")
     events_known = facts.events_readable(ctx)
-    current_rev = dep.revision if dep.revision is not None else (sets[-1].revision if sets else None)
     out: list[Revision] = []
     for index, rs in enumerate(sets):
         following = sets[index + 1] if index + 1 < len(sets) else None
@@ -83,7 +103,7 @@ def _revisions(ctx: CheckContext) -> list[Revision]:
         out.append(
             Revision(
                 revision=rs.revision or 0,
-                replicaset=rs,
+                unit=rs,
                 image=image,
                 size_bytes=size.bytes,
                 size_source=size.source,
@@ -97,12 +117,12 @@ def _revisions(ctx: CheckContext) -> list[Revision]:
     return out
 
 
-def _current_health(ctx: CheckContext, rs: ReplicaSetSnapshot) -> tuple[bool, str]:
+def _current_health(ctx: CheckContext, rs: ReplicaSetSnapshot | ControllerRevisionSnapshot) -> tuple[bool, str]:
     """Unhealthy only when its pods fail by themselves (crash loops, own OOM kills, pull or config errors,
     failing probes). Pods evicted, unschedulable or on NotReady nodes say nothing against the revision."""
-    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), [], _nodes(ctx))
-    desired = rs.replicas or 0
-    ready = rs.ready_replicas or 0
+    pods = facts.pods(ctx)
+    counts, _ = revision_health.failures(rs.name, pods, [], _nodes(ctx))
+    desired, ready = _pods_of(rs, pods)
     own = revision_health.own(counts)
     if own:
         return False, "now: " + ", ".join(f"{n} {k}" for k, n in Counter(own).most_common())
@@ -113,6 +133,20 @@ def _current_health(ctx: CheckContext, rs: ReplicaSetSnapshot) -> tuple[bool, st
     return True, note
 
 
+def _pods_of(rs: ReplicaSetSnapshot | ControllerRevisionSnapshot, pods: list[PodSnapshot]) -> tuple[int, int]:
+    """How many pods the revision wants and has ready: a ReplicaSet says so; a ControllerRevision is
+    counted from the live pods that run it."""
+    if isinstance(rs, ReplicaSetSnapshot):
+        return rs.replicas or 0, rs.ready_replicas or 0
+    live = [p for p in pods if revision_health.runs_revision(p, rs.name) and p.phase not in ("Succeeded", "Failed")]
+    return len(live), sum(1 for p in live if p.ready)
+
+
+def _controller(ctx: CheckContext) -> str | None:
+    """The StatefulSet's or DaemonSet's name, whose pods' events are told apart by time (`failures`)."""
+    return None if ctx.target.kind == "Deployment" else ctx.target.name
+
+
 def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:
     try:
         return facts.nodes_by_name(ctx)
@@ -121,11 +155,12 @@ def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:
 
 
 def _past_health(
-    ctx: CheckContext, rs: ReplicaSetSnapshot, events: list[EventSnapshot], start: datetime | None, end: datetime | None
+    ctx: CheckContext, rs: ReplicaSetSnapshot | ControllerRevisionSnapshot, events: list[EventSnapshot], start: datetime | None, end: datetime | None
 ) -> tuple[bool, str]:
     """Healthy unless its pods failed by themselves while it was live (events in its window, or its pods
     still running now); evictions and other node-level failures say nothing against it."""
-    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), events, _nodes(ctx), start=start, end=end)
+    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), events, _nodes(ctx), start=start, end=end,
+                                         controller=_controller(ctx))
     own = revision_health.own(counts)
     if own:
         return False, "failures while live: " + ", ".join(f"{n}× {k}" for k, n in Counter(own).most_common())
@@ -139,8 +174,10 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
     nodes = _nodes(ctx)
     pods = facts.pods(ctx)
     events = facts.readable_service_events(ctx, "rollout")
-    counts, since = revision_health.failures(current.replicaset.name, pods, events, nodes, start=current.live_from)
-    earlier = [r for r in revisions(ctx) if r.revision < current.revision and r.replicaset.template != current.replicaset.template]
+    controller = _controller(ctx)
+    counts, since = revision_health.failures(current.unit.name, pods, events, nodes, start=current.live_from,
+                                             controller=controller)
+    earlier = [r for r in revisions(ctx) if r.revision < current.revision and r.unit.template != current.unit.template]
     previous = earlier[-1] if earlier else None
     # Revisions rolled out one after another that each failed by themselves (a "fix" rolled forward over a
     # bad rollout): the current one is compared with the last good revision before them, and the trouble
@@ -150,8 +187,8 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
     if good is not None and streak and len(streak) == len([r for r in earlier if r.revision > good.revision]):
         previous = good
         for bad in streak:
-            _, began = revision_health.failures(bad.replicaset.name, pods, events, nodes, start=bad.live_from,
-                                                end=bad.live_until)
+            _, began = revision_health.failures(bad.unit.name, pods, events, nodes, start=bad.live_from,
+                                                end=bad.live_until, controller=controller)
             since = min((t for t in (since, began) if t is not None), default=None)
     else:
         streak = []
@@ -159,10 +196,11 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
     changed: list[dict[str, str]] = []
     if previous is not None:
         prev_counts, _ = revision_health.failures(
-            previous.replicaset.name, pods, events, nodes, start=previous.live_from, end=previous.live_until
+            previous.unit.name, pods, events, nodes, start=previous.live_from, end=previous.live_until,
+            controller=controller,
         )
         before = dict(prev_counts)
-        changed = revision_health.changes(previous.replicaset.template, current.replicaset.template)
+        changed = revision_health.changes(previous.unit.template, current.unit.template)
     what = {c["what"] for c in changed}
     if counts.get("registry-auth") and what & {"registry", "pull-secrets"}:
         # Refused credentials for a registry or secret the revision itself switched to: its own pull error.
@@ -170,8 +208,7 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
     explained = {
         kind: sorted(what & set(revision_health.EXPLAINS[kind])) for kind in revision_health.own(counts)
     }
-    ready = sum(1 for p in pods if p.ready and (any(o.name == current.replicaset.name for o in p.owners)
-                                                or revision_health.owned_by(p.name, current.replicaset.name)))
+    ready = sum(1 for p in pods if p.ready and revision_health.runs_revision(p, current.unit.name))
     return {
         "current_revision": current.revision,
         "rolled_out_at": facts.ts(current.live_from),
@@ -183,29 +220,46 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
         "trouble_rolled_out_at": facts.ts(streak[0].live_from if streak else current.live_from),
         "previous_failures": before,
         "changes": changed,
-        "restart_only": previous is not None and revision_health.metadata_only(previous.replicaset.template,
-                                                                                current.replicaset.template),
+        "restart_only": previous is not None and revision_health.metadata_only(previous.unit.template,
+                                                                                current.unit.template),
         "explained_by": explained,
         "pods_ready": ready,
-        "replicas": current.replicaset.replicas,
+        "replicas": _desired(ctx, current),
         "window_hours": params.implication_window_hours,
         "now": facts.ts(ctx.now),
     }
 
 
-def undo_command(namespace: str, name: str, revision: int, *, context: str | None = None) -> str:
+def _desired(ctx: CheckContext, current: Revision) -> int | None:
+    """The pods the current revision should run: its ReplicaSet's replicas, or the workload's."""
+    if isinstance(current.unit, ReplicaSetSnapshot):
+        return current.unit.replicas
+    return facts.workload(ctx).replicas
+
+
+def undo_command(namespace: str, name: str, revision: int, *, context: str | None = None,
+                 kind: str = "Deployment") -> str:
+    """kubectl undoes a Deployment, a StatefulSet and a DaemonSet alike (`rollout undo KIND/NAME`)."""
     context_flag = f" --context {context}" if context else ""
-    return f"kubectl{context_flag} rollout undo deployment/{name} -n {namespace} --to-revision={revision}"
+    return f"kubectl{context_flag} rollout undo {kind.lower()}/{name} -n {namespace} --to-revision={revision}"
+
+
+def _patch(owner: ServiceWorkload, unit: ReplicaSetSnapshot | ControllerRevisionSnapshot) -> tuple[dict[str, Any], ...]:
+    """What the undo changes: for a Deployment, kubectl's JSON patch; for a StatefulSet or DaemonSet, the
+    ControllerRevision's template, which kubectl applies as a strategic merge patch replacing the template."""
+    if isinstance(owner, DeploymentSnapshot) and isinstance(unit, ReplicaSetSnapshot):
+        return rollback_patch(owner, unit)
+    return ({"op": "replace", "path": "/spec/template", "value": dict(unit.template)},)
 
 
 def candidates(ctx: CheckContext, max_candidates: int = 10) -> list[RollbackCandidate]:
     """Earlier revisions, ranked: healthy before unhealthy, newest first. The first healthy one is recommended."""
-    dep = facts.deployment(ctx)
+    dep = facts.workload(ctx)
     revs = [r for r in revisions(ctx) if not r.current]
     current = next((r for r in revisions(ctx) if r.current), None)
     if current is not None:
         # A revision whose image is the current one changes nothing when rolled back to.
-        revs = [r for r in revs if r.image != current.image or r.replicaset.template != current.replicaset.template]
+        revs = [r for r in revs if r.image != current.image or r.unit.template != current.unit.template]
     ranked = sorted(revs, key=lambda r: (not r.healthy, -r.revision))[:max_candidates]
     out = []
     for index, r in enumerate(ranked):
@@ -218,8 +272,8 @@ def candidates(ctx: CheckContext, max_candidates: int = 10) -> list[RollbackCand
                 live_from=r.live_from,
                 live_until=r.live_until,
                 recommended=index == 0 and r.healthy,
-                undo_command=undo_command(dep.namespace, dep.name, r.revision),
-                patch=rollback_patch(dep, r.replicaset),
+                undo_command=undo_command(dep.namespace, dep.name, r.revision, kind=dep.kind),
+                patch=_patch(dep, r.unit),
             )
         )
     return out
@@ -235,10 +289,13 @@ def run(ctx: CheckContext, params: RolloutParams) -> list[Finding]:
     if regression is not None:
         out.append(regression)
     out += _rollback(ctx, current, regression is not None, params)
-    halted = rollout_progress.stuck(ctx, facts.deployment(ctx), current.replicaset,
-                                    [r.replicaset for r in revs if not r.current])
-    if halted is not None:
-        out.append(halted)
+    owner = facts.workload(ctx)
+    if isinstance(owner, DeploymentSnapshot) and isinstance(current.unit, ReplicaSetSnapshot):
+        # rollout-stuck reads a Deployment's Progressing condition; a StatefulSet and a DaemonSet have none.
+        older = [r.unit for r in revs if not r.current and isinstance(r.unit, ReplicaSetSnapshot)]
+        halted = rollout_progress.stuck(ctx, owner, current.unit, older)
+        if halted is not None:
+            out.append(halted)
     return out
 
 
@@ -276,7 +333,8 @@ def _size_regression(current: Revision, earlier: list[Revision], params: Rollout
 
 
 def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: RolloutParams) -> list[Finding]:
-    dep = facts.deployment(ctx)
+    dep = facts.workload(ctx)
+    paused = isinstance(dep, DeploymentSnapshot) and dep.paused
     ranked = candidates(ctx, params.max_candidates)
     if not ranked:
         return []
@@ -308,15 +366,17 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
     if recommended.live_from:
         window = f", live {recommended.live_from:%Y-%m-%d %H:%M}"
         window += f" → {recommended.live_until:%Y-%m-%d %H:%M}" if recommended.live_until else ""
+    # A size no one could read (no image reader) is left out; one whose read failed is said to be unknown.
+    size = "" if rev.size_source == facts.NO_IMAGE_READER else f"{facts.human_bytes(recommended.size_bytes)}, "
     notes = []
-    if dep.paused:
+    if paused:
         notes.append("the Deployment is paused: kubectl refuses to roll back until it is resumed")
     return [
         Finding(
             rule="rollback-candidate",
             severity=Severity.HIGH if trouble else Severity.INFO,
             title=f"Roll back {dep.namespace}/{dep.name} from revision {current.revision} to revision "
-            f"{recommended.revision} ({recommended.image}, {facts.human_bytes(recommended.size_bytes)}, healthy{window})",
+            f"{recommended.revision} ({recommended.image}, {size}healthy{window})",
             evidence={
                 "current_revision": current.revision,
                 "current_healthy": current.healthy,
@@ -329,14 +389,14 @@ def _rollback(ctx: CheckContext, current: Revision, regression: bool, params: Ro
                 "live_until": facts.ts(recommended.live_until),
                 "undo_command": recommended.undo_command,
                 "patch": [dict(p) for p in recommended.patch],
-                "paused": dep.paused,
+                "paused": paused,
                 "notes": notes,
                 "candidates": listing,
                 "implication": why,
             },
             remediation=(f"`kubectl rollout resume deployment/{dep.name} -n {dep.namespace}`, then "
                          f"`{recommended.undo_command}` (kubectl refuses to roll back a paused Deployment; not "
-                         "applied: Coroner only recommends)." if dep.paused
+                         "applied: Coroner only recommends)." if paused
                          else f"`{recommended.undo_command}` (not applied: Coroner only recommends)."),
         )
     ]

@@ -18,6 +18,7 @@ from bot.checks.container_state import PULL_FAILURES, RESTART_THRESHOLD, crash_l
 from bot.checks.pulls import SLOW_PULL_SECONDS, parse_pulled, platform_missing, registry_error_kind, registry_host
 from bot.cluster.snapshots import ContainerSnapshot, EventSnapshot, PodSnapshot
 from bot.domain import Finding, Severity
+from bot.units import plural
 from bot.checks.context import CheckContext
 
 RULES = (
@@ -45,7 +46,7 @@ class WorkloadParams(BaseModel):
 
 
 def run(ctx: CheckContext, params: WorkloadParams) -> list[Finding]:
-    dep = facts.deployment(ctx)
+    dep = facts.workload(ctx)
     pods = facts.pods(ctx)
     events = facts.readable_service_events(ctx, "workload")
     where = f"{ctx.target.namespace}/{ctx.target.name}"
@@ -115,7 +116,13 @@ def _not_ready(where: str, desired: int | None, pods: list[PodSnapshot], events:
     ]
 
 
-def scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, str]:
+# The scheduler's words when a pod's volumes, not the nodes' room, keep it from a node: a zonal disk whose
+# zone has no node left ("volume node affinity conflict"), or a claim with no volume to bind.
+VOLUME_BOUND = ("volume node affinity conflict", "unbound immediate persistentvolumeclaims",
+                "didn't find available persistent volumes to bind", "persistentvolumeclaim")
+
+
+def scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[str, object]:
     """Why Pending pods are not placed, in the scheduler's own words (its latest FailedScheduling event for
     one of them): "0/6 nodes are available: ... untolerated taint {gpu: }" names the taint or the shortage."""
     pending = {p.name for p in bad if p.phase == "Pending"}
@@ -128,9 +135,20 @@ def scheduler_says(bad: list[PodSnapshot], events: list[EventSnapshot]) -> dict[
         if not conditions:
             return {}
         latest_condition = max(conditions, key=lambda c: c.last_transition or datetime.min.replace(tzinfo=UTC))
-        return {"scheduler_message": " ".join((latest_condition.message or "").split())[:300]}
+        return _with_claims(" ".join((latest_condition.message or "").split())[:300], bad)
     latest = max(said, key=lambda e: e.last_at or e.first_at or datetime.min.replace(tzinfo=UTC))
-    return {"scheduler_message": " ".join(latest.message.split())[:300]}
+    return _with_claims(" ".join(latest.message.split())[:300], bad)
+
+
+def _with_claims(message: str, bad: list[PodSnapshot]) -> dict[str, object]:
+    """The scheduler's message, and when it blames volumes, the Pending pods' PersistentVolumeClaims (a
+    StatefulSet's `<template>-<pod>`): the disk that pins the pod, which the message does not name."""
+    out: dict[str, object] = {"scheduler_message": message}
+    if any(words in message.lower() for words in VOLUME_BOUND):
+        claims = sorted({v.claim for p in bad if p.phase == "Pending" for v in p.volumes if v.claim})
+        if claims:
+            out["claims"] = claims
+    return out
 
 
 def _liveness_kills(pod_names: set[str], events: list[EventSnapshot]) -> dict[str, object]:
@@ -196,7 +214,7 @@ def _crashloop(ctx: CheckContext, where: str, pods: list[PodSnapshot], events: l
         Finding(
             rule="crashloop",
             severity=Severity.CRITICAL if outage else Severity.HIGH,
-            title=f"{len(looping_pods)} pods of {where} are {how} (container "
+            title=f"{plural(len(looping_pods), 'pod')} of {where} {'is' if len(looping_pods) == 1 else 'are'} {how} (container "
             f"{', '.join(containers)}, up to {restarts} restarts{exit_reason})",
             evidence={
                 "pods": sorted({p.name for p, _ in looping})[:MAX_LISTED],
@@ -259,7 +277,7 @@ def _pull_failing(ctx: CheckContext, where: str, pods: list[PodSnapshot], events
         "failed_events": sum(e.count for e in failed_events),
         "message": sample,
     }
-    title = f"{len(pods_named)} pods of {where} cannot pull their image ({why})"
+    title = f"{plural(len(pods_named), 'pod')} of {where} cannot pull {'its' if len(pods_named) == 1 else 'their'} image ({why})"
     remediation = None
     missing = _platform_missing(ctx, failing, [sample or ""] + [e.message for e in failed_events])
     if missing is not None:
@@ -336,7 +354,7 @@ def _evictions(where: str, pods: list[PodSnapshot], events: list[EventSnapshot])
         Finding(
             rule="evictions",
             severity=Severity.HIGH,
-            title=f"{len(names)} pods of {where} were evicted"
+            title=f"{plural(len(names), 'pod')} of {where} {'was' if len(names) == 1 else 'were'} evicted"
             + (f": {resource}" if resource else ""),
             evidence={
                 "count": len(names),

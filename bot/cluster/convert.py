@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.cluster.snapshots import (
     Condition,
+    ControllerRevisionSnapshot,
     ContainerSnapshot,
     ContainerStats,
     DeploymentSnapshot,
@@ -310,11 +311,13 @@ def volume(raw: Json) -> VolumeSnapshot:
         (k for k in raw if k != "name"), "unknown")
     source = raw.get("emptyDir")
     empty_dir: Json = source if isinstance(source, dict) else {}
+    claim = raw.get("persistentVolumeClaim")
     return VolumeSnapshot(
         name=str(raw.get("name", "")),
         kind=kind,
         medium=empty_dir.get("medium") or None,
         size_limit=str(empty_dir["sizeLimit"]) if empty_dir.get("sizeLimit") is not None else None,
+        claim=str(claim.get("claimName")) if isinstance(claim, dict) and claim.get("claimName") else None,
     )
 
 
@@ -457,11 +460,14 @@ def hpa(obj: Json) -> HpaSnapshot:
 def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
     """A Job, CronJob, DaemonSet or StatefulSet (a CronJob's pod template is under its jobTemplate). List
     items carry no `kind`: the caller, who knows what it listed, passes it."""
-    meta, spec = _meta(obj), obj.get("spec") or {}
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     template = spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
     template_spec = template.get("spec") or {}
+    kind = str(obj.get("kind") or kind)
+    # A StatefulSet wants spec.replicas (1 when unset); a DaemonSet one pod per eligible node.
+    wanted = spec.get("replicas", 1) if kind == "StatefulSet" else status.get("desiredNumberScheduled")
     return WorkloadSnapshot(
-        kind=str(obj.get("kind") or kind),
+        kind=kind,
         name=str(meta.get("name", "")),
         namespace=str(meta.get("namespace", "")),
         labels=_str_map(meta.get("labels")),
@@ -470,4 +476,26 @@ def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
         uid=meta.get("uid") or None,
         containers=_containers(template_spec),
         priority_class=template_spec.get("priorityClassName") or None,
+        selector=_str_map((spec.get("selector") or {}).get("matchLabels")),
+        replicas=_int(wanted) if kind in ("StatefulSet", "DaemonSet") else None,
+        ready_replicas=_int(status.get("readyReplicas", status.get("numberReady"))),
+        template=dict(template),
+        update_revision=status.get("updateRevision") or None,
+    )
+
+
+def controller_revision(obj: Json) -> ControllerRevisionSnapshot:
+    meta, data = _meta(obj), obj.get("data") or {}
+    template = dict((data.get("spec") or {}).get("template") or {})
+    template.pop("$patch", None)  # the strategic-merge directive, not part of the template
+    return ControllerRevisionSnapshot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        labels=_str_map(meta.get("labels")),
+        revision=_int(obj.get("revision")) or 0,
+        owners=owner_refs(meta),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        template=template,
+        containers=_containers(template.get("spec") or {}),
+        data=dict(data),
     )

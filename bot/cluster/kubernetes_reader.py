@@ -42,6 +42,7 @@ from bot.cluster import connection, convert
 from bot.cluster.server_clock import ServerClock
 from bot.deadline import NO_DEADLINE, Deadline, watching
 from bot.cluster.snapshots import (
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     HpaSnapshot,
@@ -411,6 +412,31 @@ class KubernetesClusterReader(connection.ApiClientOwner):
             items = self._list(self._batch.list_namespaced_job, namespace, what=f"list jobs of {namespace}",
                                resource="jobs")
         return [convert.workload(j, "Job") for j in items]
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        if namespace is None:
+            items = self._list(self._apps.list_stateful_set_for_all_namespaces,
+                               what="list statefulsets in all namespaces", resource="statefulsets")
+        else:
+            items = self._list(self._apps.list_namespaced_stateful_set, namespace,
+                               what=f"list statefulsets of {namespace}", resource="statefulsets")
+        return [convert.workload(s, "StatefulSet") for s in items]
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        if namespace is None:
+            items = self._list(self._apps.list_daemon_set_for_all_namespaces,
+                               what="list daemonsets in all namespaces", resource="daemonsets")
+        else:
+            items = self._list(self._apps.list_namespaced_daemon_set, namespace,
+                               what=f"list daemonsets of {namespace}", resource="daemonsets")
+        return [convert.workload(d, "DaemonSet") for d in items]
+
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        items = self._list(self._apps.list_namespaced_controller_revision, namespace,
+                           what=f"list controllerrevisions of {namespace}", resource="controllerrevisions",
+                           **self._selectors(label_selector, None))
+        return [convert.controller_revision(r) for r in items]
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._list(self._autoscaling.list_namespaced_horizontal_pod_autoscaler, namespace,

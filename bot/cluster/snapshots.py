@@ -236,6 +236,7 @@ class VolumeSnapshot:
     kind: str
     medium: str | None = None
     size_limit: str | None = None
+    claim: str | None = None  # a persistentVolumeClaim's claimName
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,13 @@ class WorkloadSnapshot:
     uid: str | None = None
     containers: tuple[ContainerSnapshot, ...] = ()
     priority_class: str | None = None
+    # For a StatefulSet or DaemonSet diagnosed as the service: what its pods are found by and how many it
+    # wants (a DaemonSet's `desiredNumberScheduled`), and its pod template (compared with its revisions').
+    selector: Mapping[str, str] = field(default_factory=dict)  # matchLabels
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    template: Mapping[str, Any] = field(default_factory=dict)
+    update_revision: str | None = None  # a StatefulSet's status.updateRevision: the ControllerRevision it rolls to
 
 
 @dataclass(frozen=True)
@@ -296,6 +304,10 @@ class DeploymentSnapshot:
     observed_generation: int | None = None  # status.observedGeneration: what the controller has acted on
     status_replicas: int | None = None  # status.replicas: pods of every revision, old ones included
 
+    @property
+    def kind(self) -> str:
+        return "Deployment"
+
 
 @dataclass(frozen=True)
 class ReplicaSetSnapshot:
@@ -314,6 +326,31 @@ class ReplicaSetSnapshot:
     created_at: datetime | None
     annotations: Mapping[str, str] = field(default_factory=dict)
     template: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ControllerRevisionSnapshot:
+    """apps/v1 ControllerRevision: one revision of a StatefulSet or DaemonSet. `template` is the pod
+    template its `.data` holds (the patch `kubectl rollout undo` applies); `hash` its
+    `controller-revision-hash` label, which a DaemonSet's pods carry (a StatefulSet's carry the name)."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    revision: int
+    owners: tuple[OwnerRef, ...]
+    created_at: datetime | None
+    template: Mapping[str, Any] = field(default_factory=dict)
+    containers: tuple[ContainerSnapshot, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str | None:
+        return self.labels.get("controller-revision-hash")
+
+
+# The workload a service resolves to: a Deployment, or a StatefulSet or DaemonSet (`WorkloadSnapshot`).
+ServiceWorkload = DeploymentSnapshot | WorkloadSnapshot
 
 
 @dataclass(frozen=True)

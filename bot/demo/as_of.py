@@ -15,6 +15,7 @@ from bot.checks.facts import node_has_image_entry
 from bot.cluster.convert import parse_time
 from bot.cluster.snapshots import (
     Condition,
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     FsStats,
@@ -103,11 +104,21 @@ class ClusterAsOf:
     def list_replicasets(self, namespace: str, *, label_selector: str | None = None) -> list[ReplicaSetSnapshot]:
         return self.inner.list_replicasets(namespace, label_selector=label_selector)
 
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        return self.inner.list_controllerrevisions(namespace, label_selector=label_selector)
+
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self.inner.list_hpas(namespace)
 
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self.inner.list_jobs(namespace)
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self.inner.list_statefulsets(namespace)
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self.inner.list_daemonsets(namespace)
 
 
 def _without(fs: FsStats, freed: int) -> FsStats:

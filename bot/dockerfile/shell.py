@@ -2,7 +2,8 @@
 
 Rules need to know which commands a RUN executes and how they are joined (`&&`, `||`, `;`, `|`), not to
 run them. So this tokenizes quoting, `$(...)`, backticks, redirections, comments and line continuations,
-and splits the script into simple commands. It never raises: an unterminated quote ends at the end of
+and splits the script into simple commands; a `case`'s patterns are not commands, and a pattern's `)`
+closes neither a subshell nor a `$(…)`. It never raises: an unterminated quote ends at the end of
 the script, as a lenient reader should (BuildKit does not validate the shell either).
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-_OPERATORS = ("&&", "||", ";;", ";", "|", "&", "(", ")", "\n")
+_OPERATORS = ("&&", "||", ";;&", ";;", ";&", ";", "|", "&", "(", ")", "\n")
 # Reserved words that can precede a command without being the command.
 _PREFIX_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time", "fi", "done"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -191,16 +192,20 @@ def _redirect_amp(text: str, i: int, out: list[str]) -> bool:
 
 
 def _matching_paren(text: str, i: int) -> int:
-    """Index just past the `)` that closes the `(` at i (quotes and nesting honoured)."""
+    """Index just past the `)` that closes the `(` at i. `$((…))` arithmetic is counted as parentheses;
+    a command substitution's script is read as shell, so that quotes, comments, heredoc bodies and a `case`
+    pattern's `)` (`$(case $a in x) …;; esac)`) do not close it early."""
+    if text.startswith("((", i):
+        return _arithmetic_end(text, i)
+    return _SubstitutionScanner(text).close(i + 1)
+
+
+def _arithmetic_end(text: str, i: int) -> int:
     depth, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == "\\":
             i += 2
-            continue
-        if c == "'":
-            end = text.find("'", i + 1)
-            i = n if end < 0 else end + 1
             continue
         if c == "(":
             depth += 1
@@ -210,6 +215,173 @@ def _matching_paren(text: str, i: int) -> int:
                 return i + 1
         i += 1
     return n
+
+
+_WORD_DELIMITERS = frozenset(" \t\r\n;&|()<>")
+_HEREDOC_OPERATOR = re.compile(r"<<(-?)[ \t]*")
+_CASE_TERMINATORS = (";;&", ";;", ";&")
+
+
+class _SubstitutionScanner:
+    """Finds where a `$(` or `(` ends. The case state is a stack of frames: "(" for a nested subshell, and for a
+    `case`: "subject" (its word), "in", "pattern" (until the pattern's `)`), "body" (until `;;`, `;&`,
+    `;;&` or `esac`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+
+    def close(self, i: int) -> int:
+        text, n = self.text, self.n
+        stack: list[str] = []
+        command_start = True
+        heredocs: list[tuple[str, bool]] = []
+        while i < n:
+            c = text[i]
+            if c in " \t\r" or text.startswith("\\\n", i):
+                i += 1 if c != "\\" else 2
+            elif c == "\n":
+                i = self._heredoc_bodies(i + 1, heredocs)
+                heredocs = []
+                command_start = command_start or not stack or stack[-1] in ("(", "body")
+            elif c == "#":
+                while i < n and text[i] != "\n":
+                    i += 1
+            elif c == ")":
+                i += 1
+                if stack and stack[-1] == "pattern":
+                    stack[-1], command_start = "body", True
+                    continue
+                while stack and stack[-1] != "(":
+                    stack.pop()  # an unfinished case: the `)` still closes what it can
+                if not stack:
+                    return i
+                stack.pop()
+                command_start = False
+            elif c == "(":
+                i += 1
+                if not (stack and stack[-1] == "pattern"):  # else the optional `(` before a pattern
+                    stack.append("(")
+                    command_start = True
+            elif c in ";&|":
+                op = next((t for t in _CASE_TERMINATORS if text.startswith(t, i)), None)
+                if op is not None and stack and stack[-1] == "body":
+                    stack[-1] = "pattern"
+                i += len(op) if op else (2 if text[i : i + 2] in ("&&", "||") else 1)
+                command_start = True
+            elif c in "<>":
+                heredoc = _HEREDOC_OPERATOR.match(text, i) if not text.startswith("<<<", i) else None
+                if heredoc is None:
+                    i += 1
+                    while i < n and text[i] in "<>&|-":
+                        i += 1
+                    continue
+                start = heredoc.end()
+                i = self._word_end(start)
+                delimiter = re.sub(r"[\\'\"]", "", text[start:i])
+                if delimiter:
+                    heredocs.append((delimiter, heredoc.group(1) == "-"))
+            else:
+                start = i
+                i = self._word_end(i)
+                command_start = self._word(text[start:i], stack, command_start)
+        return n
+
+    @staticmethod
+    def _word(word: str, stack: list[str], command_start: bool) -> bool:
+        """Advances the case state on one word; returns whether the next word starts a command."""
+        top = stack[-1] if stack else "("
+        if top == "subject":
+            stack[-1] = "in"
+        elif top == "in":
+            stack[-1] = "pattern"  # `in`, or a malformed case: read patterns from here either way
+        elif top == "pattern" and word == "esac":
+            stack.pop()
+        elif top == "pattern":
+            pass
+        elif command_start and word == "case":
+            stack.append("subject")
+        elif command_start and word == "esac" and top == "body":
+            stack.pop()
+        else:
+            return command_start and word in _PREFIX_WORDS
+        return False
+
+    def _word_end(self, i: int) -> int:
+        """Index just past the word that starts at i: quotes, escapes and nested expansions are inside it."""
+        text, n = self.text, self.n
+        while i < n and text[i] not in _WORD_DELIMITERS:
+            c = text[i]
+            if c == "\\":
+                i += 2
+            elif c == "'":
+                end = text.find("'", i + 1)
+                i = n if end < 0 else end + 1
+            elif c == '"':
+                i = self._double_quoted_end(i + 1)
+            elif c == "`":
+                i = self._backtick_end(i + 1)
+            elif text.startswith("$(", i):
+                i = _matching_paren(text, i + 1)
+            elif text.startswith("${", i):
+                i = self._brace_end(i + 2)
+            else:
+                i += 1
+        return min(i, n)
+
+    def _double_quoted_end(self, i: int) -> int:
+        text, n = self.text, self.n
+        while i < n and text[i] != '"':
+            if text[i] == "\\":
+                i += 2
+            elif text[i] == "`":
+                i = self._backtick_end(i + 1)
+            elif text.startswith("$(", i):
+                i = _matching_paren(text, i + 1)
+            elif text.startswith("${", i):
+                i = self._brace_end(i + 2)
+            else:
+                i += 1
+        return i + 1
+
+    def _backtick_end(self, i: int) -> int:
+        text, n = self.text, self.n
+        while i < n and text[i] != "`":
+            i += 2 if text[i] == "\\" else 1
+        return i + 1
+
+    def _brace_end(self, i: int) -> int:
+        """Past the `}` of a `${…}` (quotes and nested expansions inside honoured)."""
+        text, n = self.text, self.n
+        while i < n and text[i] != "}":
+            c = text[i]
+            if c == "\\":
+                i += 2
+            elif c == "'":
+                end = text.find("'", i + 1)
+                i = n if end < 0 else end + 1
+            elif c == '"':
+                i = self._double_quoted_end(i + 1)
+            elif text.startswith("$(", i):
+                i = _matching_paren(text, i + 1)
+            elif text.startswith("${", i):
+                i = self._brace_end(i + 2)
+            else:
+                i += 1
+        return i + 1
+
+    def _heredoc_bodies(self, i: int, heredocs: list[tuple[str, bool]]) -> int:
+        """Past the bodies of the heredocs opened on the line that just ended: they are data, `)` included."""
+        text, n = self.text, self.n
+        for delimiter, strip_tabs in heredocs:
+            while i < n:
+                end = text.find("\n", i)
+                end = n if end < 0 else end
+                line = text[i:end]
+                i = end + 1
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    break
+        return min(i, n)
 
 
 def substitutions(word: str) -> list[str]:
@@ -233,6 +405,12 @@ def substitutions(word: str) -> list[str]:
     return out
 
 
+@dataclass
+class _OpenCase:
+    state: str  # "subject", "in", "pattern" or "body"
+    depth: int  # the subshell depth the `case` opened at
+
+
 def parse_script(text: str) -> Script:
     commands: list[Command] = []
     words: list[Token] = []
@@ -250,24 +428,49 @@ def parse_script(text: str) -> Script:
             joined_by = ""
         words = []
 
-    tokens = tokenize(text)
-    k = 0
-    while k < len(tokens):
-        t = tokens[k]
+    # One frame per open `case`: its state ("subject", "in", "pattern", "body") and the subshell depth it
+    # opened at. Patterns are not commands, and a pattern's `)` closes no subshell.
+    cases: list[_OpenCase] = []
+    for t in tokenize(text):
+        state = cases[-1].state if cases else ""
+        at_command_start = all(w.raw in _PREFIX_WORDS for w in words)
+        if state == "pattern":
+            if t.operator and t.text == ")":
+                cases[-1].state = "body"
+            elif not t.operator and t.raw == "esac":
+                cases.pop()
+            continue  # the pattern's words, its optional `(`, `|` between alternatives, newlines
+        if state in ("subject", "in") and t.raw == "\n":
+            continue
         if t.operator:
-            if t.text == "(":
+            if t.text in (";;", ";;&", ";&") and state == "body" and cases[-1].depth == depth:
+                flush(";")
+                cases[-1].state = "pattern"
+            elif t.text == "(":
                 if words:
                     flush(joined_by)
                 depth += 1
             elif t.text == ")":
                 flush(";")
+                while cases and cases[-1].depth >= depth:
+                    cases.pop()  # an unfinished case inside the subshell ends with it
                 depth = max(0, depth - 1)
             else:
                 flush(t.text)
+        elif state == "subject":
+            words.append(t)
+            cases[-1].state = "in"
+        elif state == "in":
+            flush(";")  # the `case WORD` header stays a command: its word's substitutions run
+            cases[-1].state = "pattern"
+        elif at_command_start and t.raw == "case":
+            words.append(t)
+            cases.append(_OpenCase("subject", depth))
+        elif at_command_start and t.raw == "esac" and state == "body" and cases[-1].depth == depth:
+            flush(";")
+            cases.pop()
         else:
             words.append(t)
-            # a heredoc inside RUN: its body is data, not commands
-        k += 1
     flush("")
     expanded: list[Command] = []
     for c in commands:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from bot.checks.context import Memo
 from bot.deadline import NO_DEADLINE, Deadline
 from bot.cluster.snapshots import (
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     HpaSnapshot,
@@ -90,8 +91,21 @@ class CachingClusterReader:
             lambda: self.inner.list_replicasets(namespace, label_selector=label_selector),
         )
 
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        return self._get(
+            ("controllerrevisions", namespace, label_selector),
+            lambda: self.inner.list_controllerrevisions(namespace, label_selector=label_selector),
+        )
+
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         return self._get(("hpas", namespace), lambda: self.inner.list_hpas(namespace))
 
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self._get(("jobs", namespace), lambda: self.inner.list_jobs(namespace))
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("statefulsets", namespace), lambda: self.inner.list_statefulsets(namespace))
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._get(("daemonsets", namespace), lambda: self.inner.list_daemonsets(namespace))

@@ -16,7 +16,7 @@ from typing import Any
 from bot import timeline as tl
 from bot.catalog import Catalog
 from bot.checks import facts, rollout
-from bot.checks.context import CheckContext
+from bot.checks.context import CheckContext, NotAssessed
 from bot.deadline import Deadline, DeadlineExceeded
 from bot.domain import (
     NO_ROLLBACK_DECISION,
@@ -138,11 +138,11 @@ def _diagnose(
     resolution = resolve(service, cluster=cached, catalog=catalog, namespace=namespace)
     target = resolution.target
     try:
-        cached.get_deployment(target.namespace, target.name)
+        facts.get_workload(cached, target.kind, target.namespace, target.name)
     except ClusterNotFound:
         where = f" in context {target.context}" if target.context else ""
         raise WorkloadNotFound(
-            f"{service!r} resolves through the {resolution.via} to Deployment {target.namespace}/{target.name}, "
+            f"{service!r} resolves through the {resolution.via} to {target.kind} {target.namespace}/{target.name}, "
             f"which does not exist{where}"
         ) from None
     except ClusterForbidden as exc:
@@ -224,10 +224,10 @@ def _timeline(ctx: CheckContext, *, limit: int) -> list[TimelineEntry]:
     except _TIMELINE_GAPS as exc:
         log.info("timeline without service events: %s", exc)
     try:
-        groups.append(
-            tl.revision_entries(ctx.target.namespace, ctx.target.name, facts.replicasets(ctx), container=ctx.container)
-        )
-    except _TIMELINE_GAPS as exc:
+        units = facts.replicasets(ctx) if ctx.target.kind == "Deployment" else facts.controller_revisions(ctx)
+        groups.append(tl.revision_entries(ctx.target.namespace, ctx.target.name, units, container=ctx.container,
+                                          kind=ctx.target.kind))
+    except (*_TIMELINE_GAPS, NotAssessed) as exc:
         log.info("timeline without revisions: %s", exc)
     try:
         mine = facts.readable_service_node_names(ctx)

@@ -42,7 +42,7 @@ CHECKS: dict[str, CheckSpec] = {
 }
 
 # Findings the engine itself emits when a check cannot run.
-ENGINE_RULES = ("check-forbidden", "check-failed", "check-timeout")
+ENGINE_RULES = ("check-forbidden", "check-failed", "check-timeout", "check-not-assessed")
 # Findings the engine's reasoning writes over the checks' (bot.reasoning).
 REASONING_RULES = reasoning.RULES
 

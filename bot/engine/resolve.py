@@ -1,7 +1,10 @@
 """Service resolution: which workload `/diagnose NAME` means.
 
-In order: the service catalog; a Deployment of that name; Deployments whose `app.kubernetes.io/name`
-or `app` label (on the object or in its selector) is the name, in any namespace the bot may read.
+In order: the service catalog; a Deployment, else a StatefulSet, else a DaemonSet of that name; then
+workloads whose `app.kubernetes.io/name` or `app` label (on the object or in its selector) is the name,
+Deployments before StatefulSets before DaemonSets, in any namespace the bot may read. A name is a
+stronger match than a label: the StatefulSet `kafka` wins over a Deployment `kafka-exporter` labelled
+`app=kafka`. StatefulSets and DaemonSets are listed only when no Deployment matches the name.
 Unknown names get the closest known names; several matches get a request to choose.
 """
 
@@ -12,13 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.catalog import Catalog, CatalogEntry
-from bot.cluster.snapshots import DeploymentSnapshot
+from bot.checks.facts import list_workloads
+from bot.cluster.snapshots import ServiceWorkload
 from bot.domain import Target
 from bot.logs import carry_log_context
 from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReader, CoronerError
 
 NAME_LABELS = ("app.kubernetes.io/name", "app")
-
+# The kinds a service may be, in the order a name resolves to them, with the resource RBAC names.
+KINDS = (("Deployment", "deployments"), ("StatefulSet", "statefulsets"), ("DaemonSet", "daemonsets"))
 
 class UnknownService(CoronerError):
     """No workload matches; `suggestions` holds the closest names."""
@@ -27,7 +32,7 @@ class UnknownService(CoronerError):
 
     def __init__(self, service: str, suggestions: list[str], searched: str) -> None:
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown service {service!r}: no catalog entry, Deployment or app label matches ({searched}).{hint}")
+        super().__init__(f"unknown service {service!r}: no catalog entry, Deployment, StatefulSet, DaemonSet or app label matches ({searched}).{hint}")
         self.service = service
         self.suggestions = suggestions
 
@@ -54,7 +59,8 @@ class WorkloadNotFound(CoronerError):
 class Resolution:
     target: Target
     entry: CatalogEntry | None
-    via: str  # "catalog" | "deployment name" | "label app.kubernetes.io/name" | "label app"
+    # "catalog" | "deployment name" | "statefulset name" | "daemonset name" | "label app.kubernetes.io/name" | "label app"
+    via: str
 
 
 def catalog_context(catalog: Catalog, service: str) -> str | None:
@@ -84,58 +90,72 @@ def resolve(
             return Resolution(_target(cluster, dep), entry, "deployment name")
         except ClusterNotFound:
             pass
-    deployments, searched = _readable_deployments(cluster, namespace)
-    by_name = [d for d in deployments if d.name == service]
-    if by_name:
-        return _one(service, cluster, by_name, entry, "deployment name")
+    listed: dict[str, list[ServiceWorkload]] = {}
+    searched: list[str] = []
+    for kind, resource in KINDS:
+        try:
+            found, where = _readable(cluster, kind, resource, namespace)
+        except ClusterForbidden:
+            if kind == "Deployment":
+                raise
+            searched.append(f"{resource} forbidden")  # a gap in the search, said in the error
+            continue
+        listed[kind] = found
+        if kind == "Deployment":
+            searched.insert(0, where)  # where Deployments were looked for: the others, unless said, alike
+        by_name = [w for w in found if w.name == service]
+        if by_name:
+            return _one(service, cluster, by_name, entry, f"{kind.lower()} name")
     for label in NAME_LABELS:
-        labelled = [d for d in deployments if d.labels.get(label) == service or d.selector.get(label) == service]
-        if labelled:
-            return _one(service, cluster, labelled, entry, f"label {label}")
-    known = {d.name for d in deployments}
-    known |= {d.labels[label] for d in deployments for label in NAME_LABELS if label in d.labels}
+        for kind, _ in KINDS:
+            labelled = [w for w in listed.get(kind, ())
+                        if w.labels.get(label) == service or w.selector.get(label) == service]
+            if labelled:
+                return _one(service, cluster, labelled, entry, f"label {label}")
+    workloads = [w for found in listed.values() for w in found]
+    known = {w.name for w in workloads}
+    known |= {w.labels[label] for w in workloads for label in NAME_LABELS if label in w.labels}
     known |= set(catalog.names()) if catalog else set()
-    raise UnknownService(service, difflib.get_close_matches(service, sorted(known), n=3, cutoff=0.5), searched)
+    raise UnknownService(service, difflib.get_close_matches(service, sorted(known), n=3, cutoff=0.5),
+                         "; ".join(searched))
 
 
-def _target(cluster: ClusterReader, dep: DeploymentSnapshot) -> Target:
-    return Target(cluster.context, dep.namespace, "Deployment", dep.name)
+def _target(cluster: ClusterReader, workload: ServiceWorkload) -> Target:
+    return Target(cluster.context, workload.namespace, workload.kind, workload.name)
 
 
 def _one(
-    service: str, cluster: ClusterReader, found: list[DeploymentSnapshot], entry: CatalogEntry | None, via: str
+    service: str, cluster: ClusterReader, found: list[ServiceWorkload], entry: CatalogEntry | None, via: str
 ) -> Resolution:
-    targets = sorted({_target(cluster, d) for d in found}, key=lambda t: (t.namespace, t.name))
+    targets = sorted({_target(cluster, w) for w in found}, key=lambda t: (t.namespace, t.name))
     if len(targets) > 1:
         raise AmbiguousService(service, targets)
     return Resolution(targets[0], entry, via)
 
 
-def _readable_deployments(
-    cluster: ClusterReader, namespace: str | None
-) -> tuple[list[DeploymentSnapshot], str]:
-    """All Deployments the bot may list: cluster-wide, else namespace by namespace (skipping forbidden ones)."""
+def _readable(
+    cluster: ClusterReader, kind: str, resource: str, namespace: str | None
+) -> tuple[list[ServiceWorkload], str]:
+    """All workloads of one kind the bot may list: cluster-wide, else namespace by namespace (skipping
+    forbidden ones)."""
     if namespace is not None:
-        return cluster.list_deployments(namespace), f"namespace {namespace}"
+        return list(list_workloads(cluster, kind, namespace)), f"namespace {namespace}"
     try:
-        return cluster.list_deployments(None), "all namespaces"
+        return list(list_workloads(cluster, kind, None)), "all namespaces"
     except ClusterForbidden:
         pass
     namespaces = cluster.list_namespaces()
 
-    def one(ns: str) -> list[DeploymentSnapshot] | None:
+    def one(ns: str) -> list[ServiceWorkload] | None:
         try:
-            return cluster.list_deployments(ns)
+            return list(list_workloads(cluster, kind, ns))
         except ClusterForbidden:
             return None
 
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(namespaces)))) as pool:
         results = list(pool.map(carry_log_context(one), namespaces))
     readable = [ns for ns, r in zip(namespaces, results) if r is not None]
-    found = [d for r in results if r for d in r]
+    found = [w for r in results if r for w in r]
     if not readable:
-        raise ClusterForbidden(
-            "cannot list deployments in any namespace", verb="list", resource="deployments"
-        )
+        raise ClusterForbidden(f"cannot list {resource} in any namespace", verb="list", resource=resource)
     return found, f"{len(readable)} readable namespaces of {len(namespaces)}"
-

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bot.deadline import Deadline, DeadlineExceeded
 from bot.domain import Finding, Severity
-from bot.checks.context import CheckContext
+from bot.checks.context import CheckContext, NotAssessed
 from bot.engine.playbook import Playbook, PlaybookStep
 from bot.engine.registry import CHECKS
 from bot.logs import carry_log_context, log_context
@@ -39,7 +39,7 @@ OnCheckDone = Callable[[str, str], None]
 
 @dataclass(frozen=True)
 class CheckRun:
-    """How one check went: `status` is ok | failed | forbidden | timeout."""
+    """How one check went: `status` is ok | failed | forbidden | timeout | not-assessed."""
 
     check: str
     status: str
@@ -150,6 +150,10 @@ def run_playbook(ctx: CheckContext, playbook: Playbook, *, on_check_done: OnChec
         except ClusterForbidden as exc:
             status, error = "forbidden", str(exc)
             findings = [forbidden_finding(step.check, exc)]
+        except NotAssessed as exc:
+            # Not a gap in what the bot may see: what the check reads does not exist for this kind.
+            status, error = "not-assessed", str(exc)
+            findings = [_not_assessed_finding(step.check, exc)]
         except ImageNotFound as exc:
             # The registry answered that the image does not exist: an answer about the image, not a place
             # the diagnosis could not see (nothing to grant or to wait for).
@@ -240,6 +244,16 @@ def _failed_finding(check: str, error: str, *, not_found: bool = False) -> Findi
         severity=Severity.LOW,
         title=f"{check}: nothing to examine: {error}" if not_found else f"{check}: could not run: {error}",
         evidence={"check": check, "error": error, **({"not_found": True} if not_found else {})},
+        check=check,
+    )
+
+
+def _not_assessed_finding(check: str, exc: NotAssessed) -> Finding:
+    return Finding(
+        rule="check-not-assessed",
+        severity=Severity.INFO,
+        title=f"{check}: {exc}",
+        evidence={"check": check, "kind": exc.kind, "why": exc.why},
         check=check,
     )
 

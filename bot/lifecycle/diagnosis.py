@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.checks.facts import get_workload
 from bot.catalog import Catalog
 from bot.engine.diagnose import Diagnosis
 from bot.jobs.diagnose_incident import DiagnoseIncident, diagnosis_key_for_job
@@ -88,10 +89,10 @@ class DiagnosisHandler:
     def _evidence(self, service: str, diagnosis: Diagnosis, dockerfile: Path | None) -> ImageEvidence:
         target = diagnosis.target
         try:
-            deployment = self.cluster_for(service).get_deployment(target.namespace, target.name)
+            workload = get_workload(self.cluster_for(service), target.kind, target.namespace, target.name)
         except CoronerError as exc:
             return ImageEvidence(image=None, dockerfile_fix=None, gap=f"the running image is unknown: {exc}")
-        if not deployment.containers:
-            return ImageEvidence(image=None, dockerfile_fix=None, gap="the Deployment has no containers")
-        return gather(images=self.images(), image_ref=deployment.containers[0].image,
+        if not workload.containers:
+            return ImageEvidence(image=None, dockerfile_fix=None, gap=f"the {target.kind} has no containers")
+        return gather(images=self.images(), image_ref=workload.containers[0].image,
                       previous=diagnosis.recommended, dockerfile=dockerfile)

@@ -145,7 +145,11 @@ def _held_back(ready: Finding) -> str | None:
     ("0/4 nodes are available: 4 Insufficient cpu") or the kubelet ("couldn't find key ... in Secret ...")."""
     if said := ready.evidence.get("scheduler_message"):
         # What it could not do, not the preemption it then tried: "0/5 nodes are available: ... cpu."
-        return f"the scheduler cannot place them: {str(said).split(' preemption:', 1)[0]}"
+        placing = str(said).split(" preemption:", 1)[0]
+        claims = ready.evidence.get("claims")
+        if isinstance(claims, list) and claims:  # the volumes that pin the pods, which the scheduler does not name
+            placing = f"{placing.rstrip('.')} (PersistentVolumeClaim {', '.join(map(str, claims))})"
+        return f"the scheduler cannot place them: {placing}"
     reasons = counts(ready.evidence.get("reasons"))
     top = max(reasons, key=lambda r: reasons[r]) if reasons else None
     if top in CANNOT_CREATE and (message := ready.evidence.get("waiting_message")):

@@ -119,7 +119,9 @@ def _rollback_blocks(d: Diagnosis, *, offer_rollback: bool) -> list[dict[str, An
     if len(others) > CANDIDATES_SHOWN:
         lines.append(f"… {len(others) - CANDIDATES_SHOWN} more revisions")
     blocks = [section("\n".join(lines), block_id="rollback")]
-    if offer_rollback and chosen is not None:
+    # The button's rollback (`ClusterRollbacker`) undoes a Deployment; a StatefulSet or DaemonSet gets the
+    # recommendation and its `kubectl rollout undo` command only.
+    if offer_rollback and chosen is not None and d.target.kind == "Deployment":
         blocks.append(rollback_actions(d, chosen))
     return blocks
 

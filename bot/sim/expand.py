@@ -590,7 +590,7 @@ def _namespace(name: str, created: datetime) -> dict[str, Any]:
 _RAW_TARGETS = {"Node": "nodes", "Namespace": "namespaces", "Pod": "pods", "Event": "events",
                 "Deployment": "deployments", "ReplicaSet": "replicasets", "HorizontalPodAutoscaler": "hpas",
                 "Job": "jobs", "CronJob": "cronjobs", "DaemonSet": "daemonsets", "StatefulSet": "statefulsets",
-                "PriorityClass": "priorityclasses"}
+                "ControllerRevision": "controllerrevisions", "PriorityClass": "priorityclasses"}
 
 
 def expand(spec: ScenarioFile) -> Scenario:
@@ -646,6 +646,7 @@ def expand(spec: ScenarioFile) -> Scenario:
     scenario.cronjobs.extend(workloads.cronjobs)
     scenario.daemonsets.extend(workloads.daemonsets)
     scenario.statefulsets.extend(workloads.statefulsets)
+    scenario.controllerrevisions.extend(workloads.controllerrevisions)
 
     for index, raw in enumerate(spec.raw):
         kind = raw.get("kind")

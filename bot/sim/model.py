@@ -56,6 +56,7 @@ class Scenario:
     cronjobs: list[dict[str, Any]] = field(default_factory=list)
     daemonsets: list[dict[str, Any]] = field(default_factory=list)
     statefulsets: list[dict[str, Any]] = field(default_factory=list)
+    controllerrevisions: list[dict[str, Any]] = field(default_factory=list)
     priorityclasses: list[dict[str, Any]] = field(default_factory=list)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # node name -> Summary JSON
     unavailable_summaries: frozenset[str] = frozenset()  # nodes whose kubelet does not answer

@@ -66,7 +66,7 @@ def owner_reference(api_version: str, kind: str, name: str, uid: str) -> dict[st
 API_VERSIONS = {"Pod": "v1", "Node": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1",
                 "HorizontalPodAutoscaler": "autoscaling/v2", "Namespace": "v1", "Service": "v1",
                 "Job": "batch/v1", "CronJob": "batch/v1", "DaemonSet": "apps/v1", "StatefulSet": "apps/v1",
-                "PriorityClass": "scheduling.k8s.io/v1"}
+                "ControllerRevision": "apps/v1", "PriorityClass": "scheduling.k8s.io/v1"}
 
 EVENTS_V1 = "events.k8s.io/v1"
 

@@ -371,6 +371,23 @@ class PriorityClassSpec(_Model):
     _tz = field_validator("created")(_aware)
 
 
+class WorkloadRevisionSpec(_Model):
+    """One ControllerRevision of a StatefulSet or DaemonSet: its pod template is the workload's container
+    with this revision's image and overrides. The highest revision is the one the workload's spec holds."""
+
+    revision: int = Field(ge=1)
+    image: str | None = Field(default=None, description="default: the workload's image")
+    created: datetime
+    container: ContainerOverride | None = None
+
+    _tz = field_validator("created")(_aware)
+
+
+class WorkloadPodGroupSpec(PodGroupBase):
+    revision: int | None = Field(default=None, description="the ControllerRevision these pods run (default: "
+                                                           "the newest)")
+
+
 class WorkloadSpec(PodTemplateExtras):
     """A Job, CronJob, DaemonSet or StatefulSet with its pods. A CronJob's pod groups are its Jobs' runs:
     each group is one Job, named after the group's `created` minute as the CronJob controller names them."""
@@ -383,14 +400,31 @@ class WorkloadSpec(PodTemplateExtras):
     image: str
     container: ContainerSpec = Field(default_factory=ContainerSpec)
     replicas: int | None = Field(default=None, description="StatefulSet replicas (default: its pods)")
+    max_unavailable: int | str = Field(default=1, description="DaemonSet rollingUpdate.maxUnavailable (1, or a "
+                                                              "percentage such as \"100%\")")
     completions: int | None = None
     parallelism: int | None = None
     backoff_limit: int = 6
     restart_policy: Literal["OnFailure", "Never"] = Field(default="OnFailure", description="Jobs and CronJobs")
     schedule: str = "0 * * * *"
-    pods: list[PodGroupBase] = Field(default_factory=list)
+    revisions: list[WorkloadRevisionSpec] = Field(
+        default_factory=list, description="StatefulSet and DaemonSet ControllerRevisions (default: one, revision 1, "
+                                          "of `image` at `created`)")
+    pods: list[WorkloadPodGroupSpec] = Field(default_factory=list)
 
     _tz = field_validator("created")(_aware)
+
+    @model_validator(mode="after")
+    def _revisions(self) -> WorkloadSpec:
+        numbers = [r.revision for r in self.revisions]
+        if numbers and self.kind not in ("StatefulSet", "DaemonSet"):
+            raise ValueError(f"a {self.kind} has no ControllerRevisions: revisions are for StatefulSets and DaemonSets")
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"revision numbers repeat: {numbers}")
+        for group in self.pods:
+            if group.revision is not None and group.revision not in (numbers or [1]):
+                raise ValueError(f"pods refer to revision {group.revision}, which is not in revisions {numbers or [1]}")
+        return self
 
 
 class HpaConditionSpec(_Model):

@@ -155,6 +155,7 @@ class SimApi:
             _Resource("cronjobs", "CronJob", "batch", "v1", True, scenario.cronjobs),
             _Resource("daemonsets", "DaemonSet", "apps", "v1", True, scenario.daemonsets),
             _Resource("statefulsets", "StatefulSet", "apps", "v1", True, scenario.statefulsets),
+            _Resource("controllerrevisions", "ControllerRevision", "apps", "v1", True, scenario.controllerrevisions),
             _Resource("priorityclasses", "PriorityClass", "scheduling.k8s.io", "v1", False, scenario.priorityclasses),
         ]
         self._by_plural = {r.resource: r for r in resources}

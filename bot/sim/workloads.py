@@ -4,6 +4,8 @@ their scheduled minute, a DaemonSet's pods are one per node, a StatefulSet's are
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ from bot.sim.pods import (
     build_template,
     pod_ready,
 )
-from bot.sim.schema import PodGroupBase, WorkloadSpec
+from bot.sim.schema import PodGroupBase, WorkloadRevisionSpec, WorkloadSpec
 
 
 class WorkloadObjects:
@@ -26,6 +28,7 @@ class WorkloadObjects:
         self.cronjobs: list[dict[str, Any]] = []
         self.daemonsets: list[dict[str, Any]] = []
         self.statefulsets: list[dict[str, Any]] = []
+        self.controllerrevisions: list[dict[str, Any]] = []
         self.pods: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
 
@@ -42,19 +45,24 @@ class _Expander:
         self.what = f"workloads: {spec.kind} {spec.namespace}/{spec.name}"
         self.labels = dict(spec.labels) or {"app": spec.name}
 
-    def template(self, labels: dict[str, str], restart_policy: str = "Always") -> dict[str, Any]:
-        main = build_container(self.spec.container, self.spec.image)
+    def template(self, labels: dict[str, str], restart_policy: str = "Always",
+                 revision: WorkloadRevisionSpec | None = None) -> dict[str, Any]:
+        image = (revision.image if revision else None) or self.spec.image
+        main = build_container(self.spec.container, image, revision.container if revision else None)
         return build_template(main, self.spec, labels, service_account="default", restart_policy=restart_policy)
 
-    def pods(self, owner: PodOwner, groups: list[PodGroupBase], name_of: Any,
+    def pods(self, owner: PodOwner | Callable[[Any], PodOwner], groups: Sequence[PodGroupBase], name_of: Any,
              extra_labels: Any = None) -> list[dict[str, Any]]:
+        """`owner` may depend on the group (a StatefulSet's or DaemonSet's pods of different revisions);
+        `extra_labels(name, ordinal, group)`."""
         out = []
         ordinal = 0
         for group_index, group in enumerate(groups):
+            group_owner = owner(group) if callable(owner) else owner
             for i in range(group.count):
                 name = group.names[i] if group.names else name_of(group_index, i, ordinal)
-                labels = extra_labels(name, ordinal) if extra_labels else None
-                pod, events = self.builder.pod(owner, group, name, i, labels)
+                labels = extra_labels(name, ordinal, group) if extra_labels else None
+                pod, events = self.builder.pod(group_owner, group, name, i, labels)
                 out.append(pod)
                 self.out.events.extend(events)
                 ordinal += 1
@@ -63,7 +71,7 @@ class _Expander:
 
     # ------------------------------------------------------------ Job
 
-    def job(self, name: str, created: datetime, groups: list[PodGroupBase],
+    def job(self, name: str, created: datetime, groups: Sequence[PodGroupBase],
             owner_ref: dict[str, Any] | None = None) -> dict[str, Any]:
         spec = self.spec
         uid = uid_for("Job", spec.namespace, name)
@@ -141,32 +149,65 @@ class _Expander:
 
     # ------------------------------------------------------------ DaemonSet and StatefulSet
 
+    def revisions(self, kind: str, uid: str) -> list[_Revision]:
+        """The workload's ControllerRevisions, oldest first, named `<name>-<hash>` as the controllers name
+        them; `.data` is the pod template as the strategic merge patch `kubectl rollout undo` applies."""
+        spec = self.spec
+        given = sorted(spec.revisions, key=lambda r: r.revision) or [
+            WorkloadRevisionSpec(revision=1, created=spec.created)]
+        out = []
+        for rev in given:
+            image = rev.image or spec.image
+            seed = f"{spec.namespace}/{spec.name}/{image}" if not spec.revisions else \
+                f"{spec.namespace}/{spec.name}/{rev.revision}/{image}"
+            revision_hash = safe_hash(seed, 10)
+            template = self.template(dict(self.labels), revision=rev)
+            name = f"{spec.name}-{revision_hash}"
+            meta = object_meta(name, spec.namespace, rev.created, "ControllerRevision",
+                               labels={**self.labels, "controller-revision-hash": revision_hash})
+            meta["ownerReferences"] = [owner_reference("apps/v1", kind, spec.name, uid)]
+            patch_template = {**template, "$patch": "replace"}
+            self.out.controllerrevisions.append({
+                "kind": "ControllerRevision", "apiVersion": "apps/v1", "metadata": meta,
+                "data": {"spec": {"template": patch_template}}, "revision": rev.revision,
+            })
+            out.append(_Revision(rev.revision, name, revision_hash, template))
+        return out
+
+    def _of(self, revisions: list[_Revision], group: Any) -> _Revision:
+        number = getattr(group, "revision", None)
+        return next((r for r in revisions if r.number == number), revisions[-1])
+
     def daemonset(self) -> None:
         spec = self.spec
         uid = uid_for("DaemonSet", spec.namespace, spec.name)
-        revision_hash = safe_hash(f"{spec.namespace}/{spec.name}/{spec.image}", 10)
-        template = self.template(dict(self.labels))
-        owner = PodOwner(spec.namespace, template, owner_reference("apps/v1", "DaemonSet", spec.name, uid),
-                         f"{spec.name}-", self.what)
-        pods = self.pods(owner, spec.pods, lambda g, i, _: f"{spec.name}-{safe_hash(f'{spec.name}/{g}/{i}', 5)}",
-                         lambda _name, _ordinal: {"controller-revision-hash": revision_hash,
-                                                  "pod-template-generation": "1"})
+        revisions = self.revisions("DaemonSet", uid)
+        ref = owner_reference("apps/v1", "DaemonSet", spec.name, uid)
+        owners = {r.number: PodOwner(spec.namespace, r.template, ref, f"{spec.name}-", self.what) for r in revisions}
+        # A DaemonSet's pods carry the bare hash; its ControllerRevision is named `<name>-<hash>`.
+        pods = self.pods(lambda g: owners[self._of(revisions, g).number], spec.pods,
+                         lambda g, i, _: f"{spec.name}-{safe_hash(f'{spec.name}/{g}/{i}', 5)}",
+                         lambda _name, _ordinal, g: {"controller-revision-hash": self._of(revisions, g).hash,
+                                                     "pod-template-generation": str(len(revisions))})
         scheduled = [p for p in _live(pods) if p["spec"].get("nodeName")]
         ready = sum(1 for p in scheduled if pod_ready(p))
+        newest = revisions[-1]
+        updated = sum(1 for p in scheduled if p["metadata"]["labels"].get("controller-revision-hash") == newest.hash)
+        generation = len(revisions)
         meta = object_meta(spec.name, spec.namespace, spec.created, "DaemonSet", labels=dict(self.labels),
-                           annotations={"deprecated.daemonset.template.generation": "1"})
-        meta["generation"] = 1
+                           annotations={"deprecated.daemonset.template.generation": str(generation)})
+        meta["generation"] = generation
         status: dict[str, Any] = {"currentNumberScheduled": len(scheduled), "numberMisscheduled": 0,
                                   "desiredNumberScheduled": len(scheduled), "numberReady": ready,
-                                  "observedGeneration": 1, "updatedNumberScheduled": len(scheduled),
+                                  "observedGeneration": generation, "updatedNumberScheduled": updated,
                                   "numberAvailable": ready}
         if len(scheduled) - ready:
             status["numberUnavailable"] = len(scheduled) - ready
         self.out.daemonsets.append({
             "kind": "DaemonSet", "apiVersion": "apps/v1", "metadata": meta,
-            "spec": {"selector": {"matchLabels": dict(self.labels)}, "template": template,
+            "spec": {"selector": {"matchLabels": dict(self.labels)}, "template": newest.template,
                      "updateStrategy": {"type": "RollingUpdate",
-                                        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+                                        "rollingUpdate": {"maxUnavailable": spec.max_unavailable, "maxSurge": 0}},
                      "revisionHistoryLimit": 10},
             "status": status,
         })
@@ -174,30 +215,76 @@ class _Expander:
     def statefulset(self) -> None:
         spec = self.spec
         uid = uid_for("StatefulSet", spec.namespace, spec.name)
-        revision = f"{spec.name}-{safe_hash(f'{spec.namespace}/{spec.name}/{spec.image}', 10)}"
-        template = self.template(dict(self.labels))
-        owner = PodOwner(spec.namespace, template, owner_reference("apps/v1", "StatefulSet", spec.name, uid),
-                         None, self.what)
-        pods = self.pods(owner, spec.pods, lambda _g, _i, ordinal: f"{spec.name}-{ordinal}",
-                         lambda name, ordinal: {"controller-revision-hash": revision,
-                                                "statefulset.kubernetes.io/pod-name": name,
-                                                "apps.kubernetes.io/pod-index": str(ordinal)})
+        revisions = self.revisions("StatefulSet", uid)
+        ref = owner_reference("apps/v1", "StatefulSet", spec.name, uid)
+        owners = {r.number: PodOwner(spec.namespace, r.template, ref, None, self.what) for r in revisions}
+        # A StatefulSet's pods carry the ControllerRevision's name, which status.currentRevision and
+        # updateRevision name too.
+        pods = self.pods(lambda g: owners[self._of(revisions, g).number], spec.pods,
+                         lambda _g, _i, ordinal: f"{spec.name}-{ordinal}",
+                         lambda name, ordinal, g: {"controller-revision-hash": self._of(revisions, g).name,
+                                                   "statefulset.kubernetes.io/pod-name": name,
+                                                   "apps.kubernetes.io/pod-index": str(ordinal)})
+        claims = _claim_templates(pods, revisions)
         live = _live(pods)
         ready = sum(1 for p in live if pod_ready(p))
         replicas = spec.replicas if spec.replicas is not None else len(pods)
+        newest = revisions[-1]
+        on_newest = [p for p in live if p["metadata"]["labels"].get("controller-revision-hash") == newest.name]
+        # The rolling update is done when every pod runs the newest revision; until then currentRevision
+        # stays the revision the other pods run.
+        older = [p["metadata"]["labels"].get("controller-revision-hash") for p in live if p not in on_newest]
+        current = older[0] if older else newest.name
         meta = object_meta(spec.name, spec.namespace, spec.created, "StatefulSet", labels=dict(self.labels))
-        meta["generation"] = 1
+        meta["generation"] = len(revisions)
         self.out.statefulsets.append({
             "kind": "StatefulSet", "apiVersion": "apps/v1", "metadata": meta,
-            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(self.labels)}, "template": template,
+            "spec": {"replicas": replicas, "selector": {"matchLabels": dict(self.labels)}, "template": newest.template,
                      "serviceName": spec.name, "podManagementPolicy": "OrderedReady",
+                     **({"volumeClaimTemplates": claims} if claims else {}),
                      "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
                      "revisionHistoryLimit": 10, "persistentVolumeClaimRetentionPolicy": {
                          "whenDeleted": "Retain", "whenScaled": "Retain"}},
-            "status": {"observedGeneration": 1, "replicas": len(live), "readyReplicas": ready,
-                       "currentReplicas": len(live), "updatedReplicas": len(live), "currentRevision": revision,
-                       "updateRevision": revision, "collisionCount": 0, "availableReplicas": ready},
+            "status": {"observedGeneration": len(revisions), "replicas": len(live), "readyReplicas": ready,
+                       "currentReplicas": len(live) - len(on_newest) if older else len(live),
+                       "updatedReplicas": len(on_newest), "currentRevision": current,
+                       "updateRevision": newest.name, "collisionCount": 0, "availableReplicas": ready},
         })
+
+
+def _claim_templates(pods: list[dict[str, Any]], revisions: list[_Revision]) -> list[dict[str, Any]]:
+    """A StatefulSet's `pvc` volumes are its volumeClaimTemplates: the controller gives each pod its own
+    claim, `<template>-<pod>`, and keeps them out of the pod template (and so out of its revisions)."""
+    names: list[str] = []
+    for rev in revisions:
+        volumes = rev.template["spec"].get("volumes") or []
+        names = [v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v]
+        kept = [v for v in volumes if "persistentVolumeClaim" not in v]
+        if kept:
+            rev.template["spec"]["volumes"] = kept
+        else:
+            rev.template["spec"].pop("volumes", None)
+    for pod in pods:
+        if not pod["spec"].get("volumes"):
+            continue
+        # New dicts: a pod's volumes are its template's objects until here.
+        pod["spec"]["volumes"] = [
+            {"name": v["name"], "persistentVolumeClaim": {
+                "claimName": f"{v['persistentVolumeClaim']['claimName']}-{pod['metadata']['name']}"}}
+            if v.get("persistentVolumeClaim", {}).get("claimName") in names else v
+            for v in pod["spec"]["volumes"]
+        ]
+    return [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                      "volumeMode": "Filesystem"}} for name in names]
+
+
+@dataclass(frozen=True)
+class _Revision:
+    number: int
+    name: str  # the ControllerRevision's: `<workload>-<hash>`
+    hash: str
+    template: dict[str, Any]
 
 
 def expand_workload(spec: WorkloadSpec, builder: PodBuilder, out: WorkloadObjects) -> None:

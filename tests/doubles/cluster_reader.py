@@ -17,6 +17,7 @@ from datetime import datetime
 from bot.cluster.snapshots import (
     Condition,
     ContainerSnapshot,
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     HpaSnapshot,
@@ -46,6 +47,9 @@ PERMISSION = {
     "list_replicasets": ("list", "replicasets"),
     "list_hpas": ("list", "horizontalpodautoscalers"),
     "list_jobs": ("list", "jobs"),
+    "list_statefulsets": ("list", "statefulsets"),
+    "list_daemonsets": ("list", "daemonsets"),
+    "list_controllerrevisions": ("list", "controllerrevisions"),
 }
 
 
@@ -64,6 +68,9 @@ class FakeClusterReader:
     replicasets: list[ReplicaSetSnapshot] = field(default_factory=list)
     hpas: list[HpaSnapshot] = field(default_factory=list)
     jobs: list[WorkloadSnapshot] = field(default_factory=list)
+    statefulsets: list[WorkloadSnapshot] = field(default_factory=list)
+    daemonsets: list[WorkloadSnapshot] = field(default_factory=list)
+    controllerrevisions: list[ControllerRevisionSnapshot] = field(default_factory=list)
     namespaces: list[str] | None = None
     namespace_label_sets: dict[str, dict[str, str]] = field(default_factory=dict)
     context: str | None = "fake"
@@ -178,6 +185,19 @@ class FakeClusterReader:
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         self._enter("list_jobs", namespace)
         return [j for j in self.jobs if namespace is None or j.namespace == namespace]
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        self._enter("list_statefulsets", namespace)
+        return [s for s in self.statefulsets if namespace is None or s.namespace == namespace]
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        self._enter("list_daemonsets", namespace)
+        return [d for d in self.daemonsets if namespace is None or d.namespace == namespace]
+
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        self._enter("list_controllerrevisions", namespace)
+        return [r for r in self.controllerrevisions if r.namespace == namespace and _matches(r.labels, label_selector)]
 
 
 # --- small builders, so a test states only what it is about ----------------------------------------

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 from bot.cluster import convert
 from bot.cluster.snapshots import (
+    ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
     HpaSnapshot,
@@ -110,6 +111,24 @@ class ScenarioClusterReader:
         path = f"/apis/batch/v1/namespaces/{namespace}/jobs" if namespace else "/apis/batch/v1/jobs"
         items = self._items(path, what=f"list jobs of {namespace or 'all namespaces'}", resource="jobs")
         return [convert.workload(j, "Job") for j in items]
+
+    def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._apps_workloads("statefulsets", "StatefulSet", namespace)
+
+    def list_daemonsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
+        return self._apps_workloads("daemonsets", "DaemonSet", namespace)
+
+    def _apps_workloads(self, resource: str, kind: str, namespace: str | None) -> list[WorkloadSnapshot]:
+        path = f"/apis/apps/v1/namespaces/{namespace}/{resource}" if namespace else f"/apis/apps/v1/{resource}"
+        items = self._items(path, what=f"list {resource} of {namespace or 'all namespaces'}", resource=resource)
+        return [convert.workload(w, kind) for w in items]
+
+    def list_controllerrevisions(self, namespace: str, *, label_selector: str | None = None
+                                 ) -> list[ControllerRevisionSnapshot]:
+        items = self._items(f"/apis/apps/v1/namespaces/{namespace}/controllerrevisions",
+                            what=f"list controllerrevisions of {namespace}", resource="controllerrevisions",
+                            labelSelector=label_selector)
+        return [convert.controller_revision(r) for r in items]
 
     def list_hpas(self, namespace: str) -> list[HpaSnapshot]:
         items = self._items(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",

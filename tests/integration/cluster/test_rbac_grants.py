@@ -41,6 +41,9 @@ CALLS: dict[str, dict[str, Call]] = {
         "list_replicasets": lambda r: r.list_replicasets(NAMESPACE),
         "list_hpas": lambda r: r.list_hpas(NAMESPACE),
         "list_jobs": lambda r: (r.list_jobs(None), r.list_jobs(NAMESPACE)),
+        "list_statefulsets": lambda r: (r.list_statefulsets(None), r.list_statefulsets(NAMESPACE)),
+        "list_daemonsets": lambda r: (r.list_daemonsets(None), r.list_daemonsets(NAMESPACE)),
+        "list_controllerrevisions": lambda r: r.list_controllerrevisions(NAMESPACE, label_selector=f"app={NAME}"),
         # /version is a non-resource URL every authenticated user may read (system:public-info-viewer).
         "server_version": lambda r: r.server_version(),
     },

@@ -104,7 +104,7 @@ def test_the_run_records_who_where_when_and_the_result(slash) -> None:
 
 @pytest.mark.parametrize(("error", "said"), [
     (UnknownService("user-profil-service", ["user-profile-service"], "all namespaces"),
-     "unknown service 'user-profil-service': no catalog entry, Deployment or app label matches (all namespaces). "
+     "unknown service 'user-profil-service': no catalog entry, Deployment, StatefulSet, DaemonSet or app label matches (all namespaces). "
      "Did you mean: user-profile-service?"),
     (ClusterForbidden("forbidden: needs get on deployments in namespace prod", verb="get", resource="deployments"),
      "forbidden: needs get on deployments in namespace prod"),
@@ -179,8 +179,8 @@ def test_without_the_bot_in_the_channel_an_error_goes_to_the_asker_alone(slash, 
     slash.wait_runs()
     (answer,) = [r.body for r in slack_api.calls("/webhook/private")]
     assert answer["response_type"] == "ephemeral"
-    assert answer["text"] == ("Could not finish diagnosing `x`: unknown service 'x': no catalog entry, Deployment "
-                              "or app label matches (all namespaces).")
+    assert answer["text"] == ("Could not finish diagnosing `x`: unknown service 'x': no catalog entry, Deployment, "
+                              "StatefulSet, DaemonSet or app label matches (all namespaces).")
 
 
 def test_a_message_deleted_meanwhile_still_gets_the_answer_through_response_url(slash, slack_api) -> None:

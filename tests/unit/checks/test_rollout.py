@@ -80,3 +80,36 @@ def test_same_size_is_no_regression(meltdown, ctx_of):
     implication = cand.evidence["implication"]
     assert implication["own_failures"] == {}
     assert implication["failures"] == {"registry-error": 4, "evicted": 3, "node-not-ready": 3}
+
+
+def _without_node_image_sizes(scenario):
+    for n in scenario.nodes:
+        object.__setattr__(n, "images", ())
+
+
+def test_rollback_title_says_nothing_of_a_size_no_reader_could_read(meltdown, ctx_of):
+    _without_node_image_sizes(meltdown)
+    cand = by_rule(rollout.run(ctx_of(meltdown), rollout.RolloutParams()))["rollback-candidate"]
+    assert cand.evidence["revision"] == 6 and cand.evidence["size_bytes"] is None
+    assert "size" not in cand.title and ":v6, healthy, live " in cand.title
+
+
+def test_rollback_title_says_the_size_is_unknown_when_the_read_failed(meltdown, ctx_of):
+    from tests.doubles.images import FakeImageReader
+
+    _without_node_image_sizes(meltdown)
+    reader = FakeImageReader()  # holds no image: every manifest read fails with ImageNotFound
+    cand = by_rule(rollout.run(ctx_of(meltdown, images=reader), rollout.RolloutParams()))["rollback-candidate"]
+    assert cand.evidence["revision"] == 6 and cand.evidence["size_bytes"] is None
+    assert ":v6, unknown size, healthy" in cand.title
+
+
+def test_rollback_title_gives_the_size_the_reader_read(meltdown, ctx_of):
+    from tests.doubles.images import FakeImageReader, entries
+
+    _without_node_image_sizes(meltdown)
+    image = next(rs for rs in meltdown.replicasets if rs.revision == 6).containers[0].image
+    reader = FakeImageReader()
+    reader.add(image, [entries([("app/bin", 5_000_000)])])
+    cand = by_rule(rollout.run(ctx_of(meltdown, images=reader), rollout.RolloutParams()))["rollback-candidate"]
+    assert ":v6, 4.8 MB, healthy" in cand.title

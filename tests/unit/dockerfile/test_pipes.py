@@ -115,6 +115,14 @@ def test_the_finding_names_the_pipe_and_carries_dl4006() -> None:
     assert "curl" in f.title and f.evidence["base_shell"] == "debian"
 
 
+def test_a_case_inside_a_substitution_does_not_hide_which_commands_pipe() -> None:
+    # A `case` pattern's `)` once ended the `$(` early, and the title quoted pattern text as the pipe.
+    run = ('RUN v=$(case "$(uname -m)" in x86_64) echo amd64;; (aarch64|arm64) echo arm64;; esac) '
+           '&& curl -fsSL "https://example.com/$v.tgz" | tar -xz -C /opt')
+    (finding,) = pipefail(f"FROM debian:12-slim\n{run}\n")
+    assert finding.title.startswith("RUN pipes curl into tar without pipefail")
+
+
 def test_hadolint_ignore_applies() -> None:
     assert lines("FROM debian:12-slim\n# hadolint ignore=DL4006\nRUN a | b\n") == []
 

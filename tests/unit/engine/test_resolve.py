@@ -102,3 +102,58 @@ def test_catalog_pointing_at_a_missing_deployment_says_so(meltdown, tmp_path):
     playbook = load_playbooks(packaged_dir("playbooks"))["diagnose"]
     with pytest.raises(WorkloadNotFound, match="'profiles' resolves through the catalog to Deployment prod/profiles-v2"):
         diagnose("profiles", cluster=meltdown, playbook=playbook, catalog=load_catalog(path))
+
+
+def _controller(kind, name, namespace="data", labels=None):
+    from bot.cluster.snapshots import WorkloadSnapshot
+
+    labels = labels if labels is not None else {"app.kubernetes.io/name": name}
+    return WorkloadSnapshot(kind=kind, name=name, namespace=namespace, labels=labels, selector=dict(labels))
+
+
+def test_a_name_without_a_deployment_is_a_statefulset_then_a_daemonset(meltdown):
+    meltdown.statefulsets.append(_controller("StatefulSet", "kafka"))
+    meltdown.daemonsets.append(_controller("DaemonSet", "node-exporter", namespace="monitoring"))
+    res = resolve("kafka", cluster=meltdown)
+    assert (res.via, res.target.kind, res.target.namespace, res.target.name) == (
+        "statefulset name", "StatefulSet", "data", "kafka")
+    res = resolve("node-exporter", cluster=meltdown)
+    assert (res.via, res.target.kind, res.target.name) == ("daemonset name", "DaemonSet", "node-exporter")
+
+
+def test_a_deployment_of_the_name_is_found_without_listing_the_other_kinds(meltdown):
+    meltdown.statefulsets.append(_controller("StatefulSet", "user-profile-service", namespace="prod"))
+    res = resolve("user-profile-service", cluster=meltdown)
+    assert res.target.kind == "Deployment"
+    assert meltdown.calls["list_statefulsets"] == 0 and meltdown.calls["list_daemonsets"] == 0
+
+
+def test_a_name_beats_a_label_and_labels_prefer_deployments(meltdown):
+    dep = meltdown.deployments[0]
+    meltdown.deployments[0] = replace(dep, name="kafka-exporter", labels={"app": "kafka"})
+    meltdown.statefulsets.append(_controller("StatefulSet", "kafka"))
+    assert resolve("kafka", cluster=meltdown).target.kind == "StatefulSet"
+    meltdown.statefulsets[0] = _controller("StatefulSet", "broker", labels={"app": "queue"})
+    meltdown.daemonsets.append(_controller("DaemonSet", "queue-agent", labels={"app": "queue"}))
+    res = resolve("queue", cluster=meltdown)
+    assert (res.via, res.target.kind, res.target.name) == ("label app", "StatefulSet", "broker")
+
+
+def test_statefulsets_that_cannot_be_listed_are_a_gap_the_error_names(meltdown):
+    meltdown.forbidden |= {"list_statefulsets"}
+    meltdown.daemonsets.append(_controller("DaemonSet", "fluent-bit"))
+    assert resolve("fluent-bit", cluster=meltdown).target.kind == "DaemonSet"
+    with pytest.raises(UnknownService, match=r"\(all namespaces; statefulsets forbidden\)"):
+        resolve("kafka", cluster=meltdown)
+
+
+def test_catalog_names_a_statefulset_or_a_daemonset(meltdown, tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text("services:\n  kafka:\n    namespace: data\n    workload: statefulset/kafka\n"
+                    "  agent:\n    namespace: ops\n    workload: ds/node-agent\n")
+    catalog = load_catalog(path)
+    assert resolve("kafka", cluster=meltdown, catalog=catalog).target.kind == "StatefulSet"
+    assert resolve("agent", cluster=meltdown, catalog=catalog).target.name == "node-agent"
+    path.write_text("services:\n  x:\n    namespace: data\n    workload: replicaset/x\n")
+    with pytest.raises(CatalogError, match="deployment/<name>, statefulset/<name> or daemonset/<name>"):
+        load_catalog(path)

@@ -234,3 +234,22 @@ def test_a_check_that_gets_no_slot_within_its_deadline_is_a_timeout():
         slots.release()
     finally:
         runner.configure_check_slots(previous)
+
+
+def test_a_check_reading_replicasets_of_a_statefulset_is_not_assessed_not_failed(monkeypatch):
+    """What a kind does not have is said as such, not as a failure and not as an all-clear."""
+    from bot.checks import facts
+
+    def reads_replicasets(ctx, params):
+        return [Finding("rollout-stuck", Severity.HIGH, str(len(facts.replicasets(ctx))), {})]
+
+    spec = registry.CheckSpec("rollout", reads_replicasets, registry.CHECKS["rollout"].params, (), "")
+    monkeypatch.setitem(registry.CHECKS, "rollout", spec)
+    sts = CheckContext(service="kafka", target=Target("fake", "data", "StatefulSet", "kafka"),
+                       cluster=CachingClusterReader(FakeClusterReader()), now=datetime(2024, 5, 14, tzinfo=UTC))
+    (run,) = run_playbook(sts, book("rollout"))
+    assert run.status == "not-assessed"
+    (finding,) = run.findings
+    assert (finding.rule, finding.severity) == ("check-not-assessed", Severity.INFO)
+    assert finding.title.startswith("rollout: not assessed for a StatefulSet: ")
+    assert finding.evidence["kind"] == "StatefulSet"

@@ -201,3 +201,14 @@ def test_dockerfile_lint_is_marked_hygiene_only_when_the_image_is_not_the_cause(
     assert "`evictions`  _hygiene" not in elsewhere[1]
     blamed = sections(diagnosis_message(diagnosis([lint, evicted])).blocks)
     assert "hygiene" not in "".join(blamed)
+
+
+def test_a_statefulset_gets_the_recommendation_and_its_command_but_no_button() -> None:
+    """The button's rollback undoes a Deployment only: a StatefulSet's is told as its kubectl command."""
+    undo = "kubectl rollout undo statefulset/kafka -n data --to-revision=7"
+    sts = diagnosis([], target=Target(None, "data", "StatefulSet", "kafka"), rollback_candidates=(
+        RollbackCandidate(7, "r/kafka:7", None, True, recommended=True, undo_command=undo),))
+    blocks = diagnosis_message(sts, offer_rollback=True).blocks
+    rollback = next(b for b in blocks if b.get("block_id") == "rollback")["text"]["text"]
+    assert rollback.startswith(":white_check_mark: *Roll back to revision 7:*") and f"`{undo}`" in rollback
+    assert not any(b["type"] == "actions" for b in blocks)

@@ -173,4 +173,5 @@ def test_patching_an_unknown_deployment_is_not_found(api):
 def test_discovery_lists_patch_on_deployments_only(api):
     resources = {r["name"]: r["verbs"] for r in get(api, "/apis/apps/v1")["resources"]}
     assert resources == {"deployments": ["get", "list", "patch", "watch"], "replicasets": ["get", "list", "watch"],
-                         "daemonsets": ["get", "list", "watch"], "statefulsets": ["get", "list", "watch"]}
+                         "daemonsets": ["get", "list", "watch"], "statefulsets": ["get", "list", "watch"],
+                         "controllerrevisions": ["get", "list", "watch"]}
