@@ -36,6 +36,11 @@ _KINDS = {
 }
 
 
+def kind_named(word: str) -> str | None:
+    """The kind `word` spells as kubectl does (`statefulset`, `sts`, `DaemonSets`, ...); None for another word."""
+    return _KINDS.get(word.lower())
+
+
 class CatalogEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,7 +56,7 @@ class CatalogEntry(BaseModel):
     @field_validator("workload")
     @classmethod
     def _kind_is_supported(cls, value: str | None) -> str | None:
-        if value and "/" in value and value.split("/", 1)[0].lower() not in _KINDS:
+        if value and "/" in value and kind_named(value.split("/", 1)[0]) is None:
             raise ValueError("the workload is deployment/<name>, statefulset/<name> or daemonset/<name>")
         return value
 

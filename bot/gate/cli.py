@@ -1,4 +1,4 @@
-"""`coroner gate IMAGE (--against REF | --deployed NS/NAME) ...`: refuse an image in CI.
+"""`coroner gate IMAGE (--against REF | --deployed NS/[KIND/]NAME) ...`: refuse an image in CI.
 
 Exit codes: 0 pass, 1 fail, 2 could not decide (an image that cannot be read, a cluster that cannot be
 reached, a Dockerfile that cannot be read, bad usage, two images whose sizes have no measure in common),
@@ -20,11 +20,11 @@ from bot.redact import redact
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from bot.cluster.snapshots import ContainerSnapshot
+    from bot.cluster.snapshots import ContainerSnapshot, ServiceWorkload
     from bot.dockerfile.fix import FixResult
     from bot.gate.pressure import ClusterPressure
     from bot.images.autopsy import ImageReport
-    from bot.ports import ImageReader
+    from bot.ports import ClusterReader, ImageReader
 
 PASS, FAIL, UNDECIDED = 0, 1, 2
 
@@ -47,8 +47,10 @@ class Undecided(Exception):
 @click.command("gate")
 @click.argument("image")
 @click.option("--against", metavar="REF", help="The image this one replaces (the previous release).")
-@click.option("--deployed", metavar="NS/NAME",
-              help="Compare with the image the Deployment runs now, and check its nodes' disks.")
+@click.option("--deployed", metavar="NS/[KIND/]NAME",
+              help="Compare with the image the workload runs now, and check its nodes' disks. NS/NAME is a "
+                   "Deployment, else a StatefulSet, else a DaemonSet; NS/statefulset/NAME (or deployment/, "
+                   "daemonset/) names the kind.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
               help="With --deployed: kubeconfig file (default: CORONER_KUBECONFIG, ~/.kube/config, in-cluster).")
 @click.option("--context", help="With --deployed: kubeconfig context (default: CORONER_KUBE_CONTEXT, then current).")
@@ -113,7 +115,7 @@ def _gather(image: str, *, against: str | None, deployed: str | None, kubeconfig
 
     The cluster is read first: its receiving nodes' platform picks the image of a multi-arch index."""
     from bot.gate.pressure import read_pressure
-    from bot.ports import ClusterNotFound, ClusterReadError
+    from bot.ports import ClusterReadError
     from bot.readers import cluster_reader, image_reader
     from bot.settings import load_settings
 
@@ -122,29 +124,37 @@ def _gather(image: str, *, against: str | None, deployed: str | None, kubeconfig
         assert against is not None
         reader = image_reader(settings, source=source)
         candidate = _autopsy(reader, image, dockerfile)
-        reference, notes = _reference(reader, against)
-        return Gathered(candidate, reference, None, notes)
-    namespace, name = _split(deployed)
+        reference, missing = _reference(reader, against)
+        return Gathered(candidate, reference, None, missing)
+    namespace, kind, name = _split(deployed)
     where = context or settings.kube_context or "current context"
     try:
         cluster = cluster_reader(settings, kubeconfig=kubeconfig, context=context)
-        try:
-            deployment = cluster.get_deployment(namespace, name)
-        except ClusterNotFound:
+        workload = _find_workload(cluster, namespace, kind, name)
+        if workload is None:
             # A first deploy: nothing runs yet to compare with, nor replicas to count.
             reader = image_reader(settings, source=source)
+            sought = kind or "Deployment, StatefulSet or DaemonSet"
             return Gathered(_autopsy(reader, image, dockerfile), None, None, (
-                f"no Deployment {namespace}/{name} in {where} (a first deploy?): the candidate is judged alone, "
-                "without growth or pull pressure; --deployed reads Deployments only, give a StatefulSet's or "
-                "a DaemonSet's image with --against",))
-        running = _running_image(deployment.containers, image, f"{namespace}/{name}")
-        pressure = read_pressure(cluster, namespace, name, image_bytes=0, image=image, replicas=deployment.replicas,
-                                 template=deployment.template, default_platform=settings.image_platform)
+                f"no {sought} {namespace}/{name} in {where} (a first deploy?): the candidate is judged alone, "
+                "without growth or pull pressure",))
+        found = f"{workload.kind} {namespace}/{name}"
+        running = _running_image(workload.containers, image, found)
+        # The webhook's path: the workload's own pod template and replicas; the kind picks the reach (an
+        # HPA's max for a Deployment or a StatefulSet, every receiving node for a DaemonSet).
+        pressure = read_pressure(cluster, namespace, name, image_bytes=0, kind=workload.kind, image=image,
+                                 replicas=workload.replicas, template=workload.template,
+                                 default_platform=settings.image_platform)
     except ClusterReadError as exc:
         raise Undecided(f"cannot read the cluster ({where}): {exc}") from exc
+    notes: tuple[str, ...] = ()
+    if kind is None:  # a bare name: say which kind it was found as
+        notes += (f"--deployed {namespace}/{name} is the {found}" + (
+            "" if workload.kind == "Deployment" else f" (no {_before(workload.kind)} of that name)"),)
     reader = image_reader(settings, source=source, platform=pressure.platform)
     candidate = _autopsy(reader, image, dockerfile)
-    reference, notes = _reference(reader, running)
+    reference, missing = _reference(reader, running)
+    notes += missing
     if pressure.platform is not None and pressure.platform != settings.image_platform:
         notes += (f"images read for {pressure.platform}, the platform of the nodes that receive the pods",)
     return Gathered(candidate, reference, pressure, notes)
@@ -183,11 +193,38 @@ def _autopsy(reader: ImageReader, ref: str, dockerfile: Dockerfile | None, *, mi
         raise Undecided(f"cannot read image {ref}: {exc}") from exc
 
 
-def _split(deployed: str) -> tuple[str, str]:
-    namespace, slash, name = deployed.partition("/")
-    if not slash or not namespace or not name or "/" in name:
-        raise Undecided(f"--deployed takes NAMESPACE/NAME, not {deployed!r}", fail_open=False)
-    return namespace, name
+def _split(deployed: str) -> tuple[str, str | None, str]:
+    """NAMESPACE/NAME (kind None: resolved in `_find_workload`'s order) or NAMESPACE/KIND/NAME."""
+    from bot.catalog import kind_named
+
+    parts = deployed.split("/")
+    kind = kind_named(parts[1]) if len(parts) == 3 else None
+    if len(parts) not in (2, 3) or not all(parts) or (len(parts) == 3 and kind is None):
+        raise Undecided(f"--deployed takes NAMESPACE/NAME or NAMESPACE/KIND/NAME (KIND: deployment, statefulset "
+                        f"or daemonset), not {deployed!r}", fail_open=False)
+    return parts[0], kind, parts[-1]
+
+
+def _find_workload(cluster: ClusterReader, namespace: str, kind: str | None, name: str) -> ServiceWorkload | None:
+    """The workload `--deployed` names: of `kind`, or the first of a Deployment, a StatefulSet, a
+    DaemonSet of that name (the order `coroner diagnose` resolves a name in). None when there is none."""
+    from bot.checks.facts import get_workload
+    from bot.gate.pressure import KINDS
+    from bot.ports import ClusterNotFound
+
+    for each in (kind,) if kind else KINDS:
+        try:
+            return get_workload(cluster, each, namespace, name)
+        except ClusterNotFound:
+            continue
+    return None
+
+
+def _before(kind: str) -> str:
+    """The kinds a bare name is looked for as before `kind`: "Deployment or StatefulSet"."""
+    from bot.gate.pressure import KINDS
+
+    return " or ".join(KINDS[:KINDS.index(kind)])
 
 
 def _running_image(containers: Sequence[ContainerSnapshot], image: str, workload: str) -> str:
@@ -200,7 +237,7 @@ def _running_image(containers: Sequence[ContainerSnapshot], image: str, workload
     if len(same) == 1 or (not same and len(every) == 1):
         return (same or every)[0]
     running = ", ".join(f"{c.name} ({c.image})" for c in containers) or "no containers"
-    raise Undecided(f"Deployment {workload} runs {running}: none is the one {image} replaces; "
+    raise Undecided(f"{workload} runs {running}: none is the one {image} replaces; "
                     "use --against with the image to compare", fail_open=False)
 
 

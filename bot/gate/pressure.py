@@ -73,8 +73,9 @@ def read_pressure(cluster: ClusterReader, namespace: str, name: str, *, image_by
     `ClusterForbidden`) when the workload, its autoscaler or the nodes cannot be read.
 
     `image`: the candidate's reference, to tell the nodes that already hold it (none do, for an image
-    just built). The reader can only fetch Deployments: for a StatefulSet or a DaemonSet the caller
-    (the admission webhook, which holds the object) passes `replicas` and the pod `template`.
+    just built). Without a `template`, a Deployment is fetched; for a StatefulSet or a DaemonSet the caller
+    passes `replicas` and the pod `template` (the admission webhook from the object under review,
+    `coroner gate --deployed` from the workload it read).
     `use_summary=False` skips the kubelet summary API (one request per node) for `status.images`, when
     time is short. `platform` is what the receiving nodes run (`default_platform` among equals), so that
     the caller reads the image of a multi-arch index those nodes would pull.

@@ -486,7 +486,7 @@ def build_hpa(spec: HpaSpec, now: datetime) -> dict[str, Any]:
         "kind": "HorizontalPodAutoscaler", "apiVersion": "autoscaling/v2",
         "metadata": object_meta(spec.name, spec.namespace, spec.created, "HorizontalPodAutoscaler") | {"generation": 1},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.target},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": spec.target_kind, "name": spec.target},
             "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                 "type": "Utilization", "averageUtilization": spec.cpu_target_utilization}}}],

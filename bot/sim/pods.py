@@ -130,6 +130,10 @@ def build_template(main: dict[str, Any], extras: PodTemplateExtras, labels: dict
     })
     if extras.priority_class:
         spec["priorityClassName"] = extras.priority_class
+    if extras.node_selector:
+        spec["nodeSelector"] = dict(extras.node_selector)
+    if extras.tolerations:
+        spec["tolerations"] = [dict(t) for t in extras.tolerations]
     names = [c["name"] for c in (*spec.get("initContainers", ()), *spec["containers"])]
     if len(set(names)) != len(names):
         raise ValueError(f"container names repeat in a pod: {names}")
@@ -256,7 +260,8 @@ class PodBuilder:
         meta["ownerReferences"] = [dict(owner.owner_ref)]
         if group.stats is not None:
             self.stats[(namespace, name)] = group.stats
-        spec["tolerations"] = [
+        # The template's own, then the two the DefaultTolerationSeconds admission plugin adds to every pod.
+        spec["tolerations"] = [*(template["spec"].get("tolerations") or ()),
             {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
              "tolerationSeconds": 300},
             {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",

@@ -201,6 +201,9 @@ class PodTemplateExtras(_Model):
     init_containers: list[ExtraContainerSpec] = Field(default_factory=list)
     sidecars: list[ExtraContainerSpec] = Field(default_factory=list, description="more regular containers")
     volumes: list[VolumeSpec] = Field(default_factory=list)
+    node_selector: dict[str, str] = Field(default_factory=dict, description="the pod template's nodeSelector")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="the pod template's tolerations, "
+                                                                                "as in a manifest")
 
 
 class ContainerOverride(_Model):
@@ -440,7 +443,8 @@ class HpaConditionSpec(_Model):
 class HpaSpec(_Model):
     name: str
     namespace: str = "default"
-    target: str = Field(description="Deployment name")
+    target: str = Field(description="the scaled workload's name")
+    target_kind: Literal["Deployment", "StatefulSet"] = "Deployment"
     created: datetime
     min_replicas: int = 1
     max_replicas: int

@@ -93,11 +93,12 @@ def test_a_first_deploy_is_judged_alone_and_an_unreachable_cluster_cannot_decide
     with sim_process(tmp_path / "kubeconfig", scenario=scenario(tmp_path / "scenario.yaml", gate_images)) as sim:
         missing = coroner("gate", gate_images.grown, "--deployed", "prod/nope", "--kubeconfig", str(sim.kubeconfig),
                           "--format", "json")
-    # No Deployment yet: nothing to compare with, no replicas to count; the candidate's own findings decide.
+    # No workload of that name yet: nothing to compare with, no replicas to count; the candidate's own findings decide.
     assert missing.returncode == 1, missing.stderr
     decision = json.loads(missing.stdout)
     assert decision["reference"] is None and [r["code"] for r in decision["reasons"]] == ["new-critical-finding"]
-    assert "no Deployment prod/nope" in decision["notes"][0] and "judged alone" in decision["notes"][0]
+    note = decision["notes"][0]
+    assert "no Deployment, StatefulSet or DaemonSet prod/nope" in note and "judged alone" in note
     # the sim has stopped: its kubeconfig now points at a closed port
     gone = coroner("gate", gate_images.fixed, "--deployed", "prod/api", "--kubeconfig", str(sim.kubeconfig))
     assert gone.returncode == 2 and len(gone.stderr.strip().splitlines()) == 1
