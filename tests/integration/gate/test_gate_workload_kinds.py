@@ -61,7 +61,7 @@ def _node(name: str, used: str, **extra: object) -> dict[str, object]:
             "nodefs": {"capacity": "20Mi", "used": "20%"}, "imagefs": {"capacity": "20Mi", "used": used}, **extra}
 
 
-def _scenario(path: Path, registry: RegistryDouble) -> object:
+def _scenario(path: Path, registry: RegistryDouble, *, forbidden: tuple[dict[str, str], ...] = ()) -> object:
     v1 = ref(registry, "v1")
     data = {
         "name": "gate-kinds", "now": "2024-05-14T02:38:00Z", "namespaces": ["data", "logging"],
@@ -82,6 +82,12 @@ def _scenario(path: Path, registry: RegistryDouble) -> object:
              "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}],
              "pods": [{"count": len(DAEMON_NODES), "nodes": list(DAEMON_NODES), "created": "2024-05-01T00:01:00Z"}]},
         ],
+        "deployments": [{
+            "name": "connect", "namespace": "data", "created": "2024-01-01T00:00:00Z", "labels": {"app": "connect"},
+            "replicas": 1, "revisions": [{"revision": 1, "image": v1, "created": "2024-05-01T00:00:00Z", "replicas": 1}],
+            "pods": [{"revision": 1, "count": 1, "nodes": [DATA[0]], "created": "2024-05-01T00:01:00Z"}],
+        }],
+        "rbac": {"forbidden": list(forbidden)},
         "hpas": [{"name": "kafka", "namespace": "data", "target": "kafka", "target_kind": "StatefulSet",
                   "created": "2024-01-01T00:00:00Z", "min_replicas": 3, "max_replicas": 6, "current_replicas": 3,
                   "desired_replicas": 3}],
@@ -172,3 +178,23 @@ def test_a_malformed_workload_is_refused_in_one_line(registry, kubeconfig, deplo
     assert result.exit_code == 2  # a typo is not an outage: --fail-open does not pass it
     (line,) = result.output.strip().splitlines()
     assert "--deployed takes NAMESPACE/NAME or NAMESPACE/KIND/NAME" in line and repr(deployed) in line
+
+
+def test_a_kind_the_gate_may_not_list_is_not_taken_for_a_first_deploy(registry, tmp_path):
+    """Without `list statefulsets`, a bare name that is no Deployment may still be a StatefulSet: judging
+    the image alone would pass what was not compared. A Deployment is found before that question."""
+    scenario = _scenario(tmp_path / "scenario.yaml", registry,
+                         forbidden=({"verb": "list", "resource": "statefulsets", "namespace": "data"},))
+    with running_sim(scenario) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        runs = {deployed: CliRunner().invoke(main, ["gate", ref(registry, "v2"), "--deployed", deployed,
+                                                    "--kubeconfig", str(kubeconfig), "--format", "json"])
+                for deployed in ("data/kafka", "data/statefulset/kafka", "data/connect")}
+
+    for deployed in ("data/kafka", "data/statefulset/kafka"):
+        assert runs[deployed].exit_code == 2, runs[deployed].output
+        (line,) = runs[deployed].output.strip().splitlines()
+        assert "could not decide: cannot read the cluster" in line and "statefulsets" in line
+    found = json.loads(runs["data/connect"].output)
+    assert found["reference"] == ref(registry, "v1")
+    assert "--deployed data/connect is the Deployment data/connect" in found["notes"]
