@@ -4,6 +4,9 @@ maxUnavailable, and a partition held on purpose that is not stuck."""
 
 from pathlib import Path
 
+import pytest
+import yaml
+
 from bot.engine.diagnose import diagnose
 
 HERE = Path(__file__).parent / "scenarios"
@@ -67,3 +70,49 @@ def test_a_daemonset_whose_update_reached_every_node_is_not_stuck_however_broken
     # done; that its pods fail is the rollback's business, not a halted rollout.
     d = run(cluster, playbook, "daemonset-image-pull", "fluent-bit")
     assert not {"rollout-stuck", "rollout-held"} & {f.rule for f in d.findings}
+
+
+def variant(tmp_path, scenario, **changes):
+    """The scenario with top-level keys or the first workload's keys replaced (`workload={...}`)."""
+    data = yaml.safe_load((HERE / f"{scenario}.yaml").read_text())
+    data["workloads"][0].update(changes.pop("workload", {}))
+    data.update(changes)
+    path = tmp_path / f"{scenario}-variant.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def rules_of(cluster, playbook, path, service):
+    with cluster(path) as c:
+        d = diagnose(service, cluster=c.reader, playbook=playbook, node_proxy_enabled=True)
+    return {f.rule: f for f in d.findings}
+
+
+def test_a_halted_statefulset_within_the_deadline_is_not_yet_stuck(cluster, playbook, tmp_path):
+    # Five minutes after the revision: a rolling update may take that long to start a pod.
+    found = rules_of(cluster, playbook, variant(tmp_path, "statefulset-halted-crashloop", now="2025-02-18T08:45:00Z"),
+                     "zookeeper")
+    assert "rollout-stuck" not in found and "rollout-held" not in found
+
+
+def test_an_on_delete_statefulset_is_held_by_its_strategy_not_stuck(cluster, playbook, tmp_path):
+    path = variant(tmp_path, "statefulset-halted-crashloop", workload={"update_strategy": "OnDelete"})
+    found = rules_of(cluster, playbook, path, "zookeeper")
+    assert "rollout-stuck" not in found
+    held = found["rollout-held"]
+    assert (held.evidence["reason"], held.evidence["strategy"]) == ("OnDelete", "OnDelete")
+    assert "replaces no pod by itself, 1 of 3 run revision 5" in held.title
+
+
+def test_a_daemonset_with_room_under_a_percentage_max_unavailable_is_not_stuck(cluster, playbook, tmp_path):
+    # 50% of 5 nodes rounds up to 3: one unavailable pod leaves the controller room to go on.
+    path = variant(tmp_path, "daemonset-maxunavailable-pull", workload={"max_unavailable": "50%"})
+    assert "rollout-stuck" not in rules_of(cluster, playbook, path, "node-exporter")
+
+
+def test_a_partition_on_a_daemonset_is_refused_in_one_line(tmp_path):
+    from bot.sim.scenario import ScenarioError, load_scenario
+
+    path = variant(tmp_path, "daemonset-maxunavailable-pull", workload={"partition": 2})
+    with pytest.raises(ScenarioError, match="a DaemonSet has no partition"):
+        load_scenario(path)
