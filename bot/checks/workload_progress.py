@@ -4,7 +4,7 @@ from the rolling update's counters.
 
 - A StatefulSet rolls from the highest ordinal down and waits for each updated pod to be Running and
   Ready before it replaces the next: `updateRevision != currentRevision` with fewer `updatedReplicas`
-  than it should have is halted when an updated pod is not ready. Ordinals below
+  than it should have is halted when an updated pod is not ready (or, all of them ready, an old one). Ordinals below
   `rollingUpdate.partition` are held back on purpose, and an `OnDelete` StatefulSet never replaces a pod
   by itself: both are `rollout-held` (info), not stuck.
 - A DaemonSet replaces an old pod only while fewer than `maxUnavailable` of its pods are unavailable:
@@ -64,9 +64,12 @@ def progress(ctx: CheckContext, owner: WorkloadSnapshot, current: ControllerRevi
     if not _overdue(ctx, current):
         return None
     if owner.kind == "StatefulSet":
-        if not not_ready:
-            return None  # every updated pod is ready: the controller goes on by itself
-        waiting = min(not_ready, key=_ordinal)
+        # The controller replaces the next pod only while none is unavailable (its rolling update's
+        # maxUnavailable defaults to 1): an updated pod that is not ready holds it, and so does an old one.
+        held_by = not_ready or [p for p in pods if not p.ready]
+        if not held_by:
+            return None  # every pod is ready: the controller goes on by itself
+        waiting = min(held_by, key=_ordinal)
         return _stuck(ctx, owner, current, older, pods, ORDERED_HALT, {
             "halted_at": waiting.name, "ordinal": _ordinal(waiting), "partition": owner.partition,
             "message": f"updatedReplicas {updated} < replicas {desired}: the rolling update waits for "

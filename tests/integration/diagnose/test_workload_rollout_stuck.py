@@ -116,3 +116,18 @@ def test_a_partition_on_a_daemonset_is_refused_in_one_line(tmp_path):
     path = variant(tmp_path, "daemonset-maxunavailable-pull", workload={"partition": 2})
     with pytest.raises(ScenarioError, match="a DaemonSet has no partition"):
         load_scenario(path)
+
+
+def test_a_statefulset_whose_new_pod_is_ready_is_halted_by_an_old_pod_that_is_not(cluster, playbook, tmp_path):
+    # zookeeper-2 runs revision 5 and is ready; zookeeper-0, still on revision 4, is not: the controller
+    # replaces no pod while one is unavailable, so the update waits on the old pod, not the new one.
+    pods = [
+        {"revision": 4, "count": 1, "names": ["zookeeper-0"], "nodes": ["z-1"], "created": "2024-12-03T10:02:00Z",
+         "ready": False},
+        {"revision": 4, "count": 1, "names": ["zookeeper-1"], "nodes": ["z-2"], "created": "2024-12-03T10:02:00Z"},
+        {"revision": 5, "count": 1, "names": ["zookeeper-2"], "nodes": ["z-3"], "created": "2025-02-18T08:40:20Z"},
+    ]
+    found = rules_of(cluster, playbook, variant(tmp_path, "statefulset-halted-crashloop", workload={"pods": pods}),
+                     "zookeeper")
+    ev = found["rollout-stuck"].evidence
+    assert (ev["halted_at"], ev["ordinal"], ev["new_ready"], ev["new_failures"]) == ("zookeeper-0", 0, 1, {})
