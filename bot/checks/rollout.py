@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from typing import Any
 
-from bot.checks import facts, revision_health, rollout_progress
+from bot.checks import facts, revision_health, rollout_progress, workload_progress
 from bot.cluster.rollback import rollback_patch
 from bot.cluster.snapshots import (
     ControllerRevisionSnapshot,
@@ -31,12 +31,13 @@ from bot.cluster.snapshots import (
     PodSnapshot,
     ReplicaSetSnapshot,
     ServiceWorkload,
+    WorkloadSnapshot,
 )
 from bot.domain import Finding, RollbackCandidate, Severity
 from bot.checks.context import CheckContext
 from bot.ports import ClusterReadError
 
-RULES = ("image-size-regression", "rollback-candidate", "rollout-stuck")
+RULES = ("image-size-regression", "rollback-candidate", "rollout-held", "rollout-stuck")
 
 
 class RolloutParams(BaseModel):
@@ -290,12 +291,17 @@ def run(ctx: CheckContext, params: RolloutParams) -> list[Finding]:
         out.append(regression)
     out += _rollback(ctx, current, regression is not None, params)
     owner = facts.workload(ctx)
+    halted: Finding | None = None
     if isinstance(owner, DeploymentSnapshot) and isinstance(current.unit, ReplicaSetSnapshot):
-        # rollout-stuck reads a Deployment's Progressing condition; a StatefulSet and a DaemonSet have none.
+        # A Deployment says it is stuck in its Progressing condition; a StatefulSet and a DaemonSet only
+        # in their rolling update's counters.
         older = [r.unit for r in revs if not r.current and isinstance(r.unit, ReplicaSetSnapshot)]
         halted = rollout_progress.stuck(ctx, owner, current.unit, older)
-        if halted is not None:
-            out.append(halted)
+    elif isinstance(owner, WorkloadSnapshot) and isinstance(current.unit, ControllerRevisionSnapshot):
+        history = [r.unit for r in revs if not r.current and isinstance(r.unit, ControllerRevisionSnapshot)]
+        halted = workload_progress.progress(ctx, owner, current.unit, history)
+    if halted is not None:
+        out.append(halted)
     return out
 
 

@@ -466,6 +466,8 @@ def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
     kind = str(obj.get("kind") or kind)
     # A StatefulSet wants spec.replicas (1 when unset); a DaemonSet one pod per eligible node.
     wanted = spec.get("replicas", 1) if kind == "StatefulSet" else status.get("desiredNumberScheduled")
+    strategy = spec.get("updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
     return WorkloadSnapshot(
         kind=kind,
         name=str(meta.get("name", "")),
@@ -481,7 +483,20 @@ def workload(obj: Json, kind: str = "") -> WorkloadSnapshot:
         ready_replicas=_int(status.get("readyReplicas", status.get("numberReady"))),
         template=dict(template),
         update_revision=status.get("updateRevision") or None,
+        current_revision=status.get("currentRevision") or None,
+        updated_replicas=_int(status.get("updatedReplicas", status.get("updatedNumberScheduled"))),
+        update_strategy=strategy.get("type") or None,
+        partition=_int(rolling.get("partition")) or 0,
+        unavailable=_int(status.get("numberUnavailable")) or 0,
+        max_unavailable=_int_or_percent(rolling.get("maxUnavailable")),
     )
+
+
+def _int_or_percent(value: Any) -> int | str | None:
+    """An IntOrString as the API holds it: a number, or a percentage such as "25%"."""
+    if isinstance(value, str) and value.endswith("%"):
+        return value
+    return _int(value)
 
 
 def controller_revision(obj: Json) -> ControllerRevisionSnapshot:

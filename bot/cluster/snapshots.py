@@ -260,6 +260,16 @@ class WorkloadSnapshot:
     ready_replicas: int | None = None
     template: Mapping[str, Any] = field(default_factory=dict)
     update_revision: str | None = None  # a StatefulSet's status.updateRevision: the ControllerRevision it rolls to
+    # The rolling update's state, from the controller's own status (neither kind has a Progressing
+    # condition): a StatefulSet's currentRevision, updatedReplicas and updateStrategy (type, partition);
+    # a DaemonSet's updatedNumberScheduled, numberUnavailable and rollingUpdate.maxUnavailable (an int or
+    # a percentage of desiredNumberScheduled, as the API allows).
+    current_revision: str | None = None
+    updated_replicas: int | None = None
+    update_strategy: str | None = None
+    partition: int = 0
+    unavailable: int = 0
+    max_unavailable: int | str | None = None
 
 
 @dataclass(frozen=True)

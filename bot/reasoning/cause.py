@@ -443,6 +443,13 @@ def _halted(stuck: Finding) -> str:
     if ev.get("paused"):
         return (f"the rollout of revision {ev.get('revision')}, paused{at} with {ev.get('new_pods')} of "
                 f"{ev.get('desired')} pods updated")
+    if ev.get("halted_at"):
+        # A StatefulSet waits for each updated pod, highest ordinal first.
+        return (f"the rollout of revision {ev.get('revision')}, stuck{at} at ordinal {ev.get('ordinal')} "
+                f"({ev.get('halted_at')} not ready)")
+    if ev.get("max_unavailable") is not None:
+        return (f"the rollout of revision {ev.get('revision')}, stuck{at} with {ev.get('unavailable')} pods "
+                f"unavailable (maxUnavailable {ev.get('max_unavailable')})")
     return f"the rollout of revision {ev.get('revision')}, stuck{at} (ProgressDeadlineExceeded)"
 
 

@@ -405,6 +405,10 @@ class WorkloadSpec(PodTemplateExtras):
     replicas: int | None = Field(default=None, description="StatefulSet replicas (default: its pods)")
     max_unavailable: int | str = Field(default=1, description="DaemonSet rollingUpdate.maxUnavailable (1, or a "
                                                               "percentage such as \"100%\")")
+    partition: int = Field(default=0, ge=0, description="StatefulSet rollingUpdate.partition: ordinals below it "
+                                                         "stay on the old revision")
+    update_strategy: Literal["RollingUpdate", "OnDelete"] = Field(
+        default="RollingUpdate", description="StatefulSet or DaemonSet updateStrategy.type")
     completions: int | None = None
     parallelism: int | None = None
     backoff_limit: int = 6
@@ -420,6 +424,10 @@ class WorkloadSpec(PodTemplateExtras):
     @model_validator(mode="after")
     def _revisions(self) -> WorkloadSpec:
         numbers = [r.revision for r in self.revisions]
+        if self.partition and self.kind != "StatefulSet":
+            raise ValueError(f"a {self.kind} has no partition: partition is a StatefulSet's rollingUpdate field")
+        if self.update_strategy != "RollingUpdate" and self.kind not in ("StatefulSet", "DaemonSet"):
+            raise ValueError(f"a {self.kind} has no updateStrategy: it is a StatefulSet's or DaemonSet's field")
         if numbers and self.kind not in ("StatefulSet", "DaemonSet"):
             raise ValueError(f"a {self.kind} has no ControllerRevisions: revisions are for StatefulSets and DaemonSets")
         if len(set(numbers)) != len(numbers):

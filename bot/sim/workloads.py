@@ -206,8 +206,9 @@ class _Expander:
         self.out.daemonsets.append({
             "kind": "DaemonSet", "apiVersion": "apps/v1", "metadata": meta,
             "spec": {"selector": {"matchLabels": dict(self.labels)}, "template": newest.template,
-                     "updateStrategy": {"type": "RollingUpdate",
-                                        "rollingUpdate": {"maxUnavailable": spec.max_unavailable, "maxSurge": 0}},
+                     "updateStrategy": {"type": "OnDelete"} if spec.update_strategy == "OnDelete" else {
+                         "type": "RollingUpdate",
+                         "rollingUpdate": {"maxUnavailable": spec.max_unavailable, "maxSurge": 0}},
                      "revisionHistoryLimit": 10},
             "status": status,
         })
@@ -242,7 +243,8 @@ class _Expander:
             "spec": {"replicas": replicas, "selector": {"matchLabels": dict(self.labels)}, "template": newest.template,
                      "serviceName": spec.name, "podManagementPolicy": "OrderedReady",
                      **({"volumeClaimTemplates": claims} if claims else {}),
-                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                     "updateStrategy": {"type": "OnDelete"} if spec.update_strategy == "OnDelete" else {
+                         "type": "RollingUpdate", "rollingUpdate": {"partition": spec.partition}},
                      "revisionHistoryLimit": 10, "persistentVolumeClaimRetentionPolicy": {
                          "whenDeleted": "Retain", "whenScaled": "Retain"}},
             "status": {"observedGeneration": len(revisions), "replicas": len(live), "readyReplicas": ready,
