@@ -198,6 +198,15 @@ def nodes_by_name(ctx: CheckContext) -> dict[str, NodeSnapshot]:
     return ctx.memo("nodes-by-name", lambda: {n.name: n for n in nodes(ctx)})
 
 
+def nodes_if_readable(ctx: CheckContext) -> dict[str, NodeSnapshot]:
+    """`nodes_by_name`, or none when the nodes cannot be read: for checks that only use nodes to tell a
+    node-level failure from the pod's own, and still have an answer without them."""
+    try:
+        return nodes_by_name(ctx)
+    except ClusterReadError:
+        return {}
+
+
 # Events about nodes, cluster-wide: the kubelet's NodeNotSchedulable, NodeNotReady, image GC...
 NODE_EVENTS = "involvedObject.kind=Node"
 

@@ -27,7 +27,6 @@ from bot.cluster.snapshots import (
     ControllerRevisionSnapshot,
     DeploymentSnapshot,
     EventSnapshot,
-    NodeSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
     ServiceWorkload,
@@ -35,7 +34,6 @@ from bot.cluster.snapshots import (
 )
 from bot.domain import Finding, RollbackCandidate, Severity
 from bot.checks.context import CheckContext
-from bot.ports import ClusterReadError
 
 RULES = ("image-size-regression", "rollback-candidate", "rollout-held", "rollout-stuck")
 
@@ -122,7 +120,7 @@ def _current_health(ctx: CheckContext, rs: ReplicaSetSnapshot | ControllerRevisi
     """Unhealthy only when its pods fail by themselves (crash loops, own OOM kills, pull or config errors,
     failing probes). Pods evicted, unschedulable or on NotReady nodes say nothing against the revision."""
     pods = facts.pods(ctx)
-    counts, _ = revision_health.failures(rs.name, pods, [], _nodes(ctx))
+    counts, _ = revision_health.failures(rs.name, pods, [], facts.nodes_if_readable(ctx))
     desired, ready = _pods_of(rs, pods)
     own = revision_health.own(counts)
     if own:
@@ -148,19 +146,13 @@ def _controller(ctx: CheckContext) -> str | None:
     return None if ctx.target.kind == "Deployment" else ctx.target.name
 
 
-def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:
-    try:
-        return facts.nodes_by_name(ctx)
-    except ClusterReadError:
-        return {}
-
 
 def _past_health(
     ctx: CheckContext, rs: ReplicaSetSnapshot | ControllerRevisionSnapshot, events: list[EventSnapshot], start: datetime | None, end: datetime | None
 ) -> tuple[bool, str]:
     """Healthy unless its pods failed by themselves while it was live (events in its window, or its pods
     still running now); evictions and other node-level failures say nothing against it."""
-    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), events, _nodes(ctx), start=start, end=end,
+    counts, _ = revision_health.failures(rs.name, facts.pods(ctx), events, facts.nodes_if_readable(ctx), start=start, end=end,
                                          controller=_controller(ctx))
     own = revision_health.own(counts)
     if own:
@@ -172,7 +164,7 @@ def implication(ctx: CheckContext, current: Revision, params: RolloutParams) -> 
     """The facts that say whether the current revision is to blame, for the engine's rollback decision
     (`bot.reasoning.rollback`): its pods' failures beside the previous revision's, what it changed, and
     when its failures began against when it rolled out."""
-    nodes = _nodes(ctx)
+    nodes = facts.nodes_if_readable(ctx)
     pods = facts.pods(ctx)
     events = facts.readable_service_events(ctx, "rollout")
     controller = _controller(ctx)

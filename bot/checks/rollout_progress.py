@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from bot.checks import facts, revision_health
 from bot.checks.context import CheckContext
 from bot.cluster.rollback import PROGRESS_DEADLINE_EXCEEDED
-from bot.cluster.snapshots import DeploymentSnapshot, NodeSnapshot, PodSnapshot, ReplicaSetSnapshot
+from bot.cluster.snapshots import DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot
 from bot.domain import Finding, Severity
-from bot.ports import ClusterReadError
 
 PAUSED = "DeploymentPaused"
 
@@ -47,7 +46,7 @@ def stuck(ctx: CheckContext, dep: DeploymentSnapshot, current: ReplicaSetSnapsho
     since = progressing.last_transition if progressing is not None and progressing.reason in (
         PROGRESS_DEADLINE_EXCEEDED, PAUSED) else None
     failing = Counter(kind for p in _own(current, pods) if not p.ready
-                      and (kind := revision_health.pod_failure(p, _nodes(ctx))) is not None)
+                      and (kind := revision_health.pod_failure(p, facts.nodes_if_readable(ctx))) is not None)
     where = f"{dep.namespace}/{dep.name}"
     when = f" since {since:%Y-%m-%d %H:%M}" if since else ""
     not_ready = new.pods - new.ready
@@ -94,9 +93,3 @@ def _side(rs: ReplicaSetSnapshot, pods: list[PodSnapshot]) -> Side:
     mine = _own(rs, pods)
     return Side(rs.revision or 0, len(mine), sum(1 for p in mine if p.ready))
 
-
-def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:
-    try:
-        return facts.nodes_by_name(ctx)
-    except ClusterReadError:
-        return {}

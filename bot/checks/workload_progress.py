@@ -24,9 +24,8 @@ from collections.abc import Sequence
 
 from bot.checks import facts, revision_health
 from bot.checks.context import CheckContext
-from bot.cluster.snapshots import ControllerRevisionSnapshot, NodeSnapshot, PodSnapshot, WorkloadSnapshot
+from bot.cluster.snapshots import ControllerRevisionSnapshot, PodSnapshot, WorkloadSnapshot
 from bot.domain import Finding, Severity
-from bot.ports import ClusterReadError
 
 DEADLINE_SECONDS = 600  # a Deployment's default progressDeadlineSeconds
 ORDERED_HALT = "OrderedUpdateHalted"
@@ -86,7 +85,7 @@ def progress(ctx: CheckContext, owner: WorkloadSnapshot, current: ControllerRevi
 def _stuck(ctx: CheckContext, owner: WorkloadSnapshot, current: ControllerRevisionSnapshot,
            older: Sequence[ControllerRevisionSnapshot], pods: list[PodSnapshot], reason: str,
            extra: dict[str, object]) -> Finding:
-    nodes = _nodes(ctx)
+    nodes = facts.nodes_if_readable(ctx)
     new = [p for p in pods if revision_health.runs_revision(p, current.name)]
     new_ready = sum(1 for p in new if p.ready)
     failing = Counter(kind for p in new if not p.ready and (kind := revision_health.pod_failure(p, nodes)) is not None)
@@ -164,9 +163,3 @@ def _ordinal(pod: PodSnapshot) -> int:
     tail = pod.name.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else -1
 
-
-def _nodes(ctx: CheckContext) -> dict[str, NodeSnapshot]:
-    try:
-        return facts.nodes_by_name(ctx)
-    except ClusterReadError:
-        return {}
