@@ -24,6 +24,8 @@ RULES: tuple[Rule, ...] = (
     Rule("apt-no-install-recommends", S.MEDIUM, "apt-get install without --no-install-recommends", ("DL3015",), True),
     Rule("apt-lists-not-removed", S.MEDIUM, "apt lists are not removed in the layer that downloaded them", ("DL3009",), True),
     Rule("apt-upgrade", S.LOW, "Package upgrade inside the image: unpinned and unreproducible"),
+    Rule("package-unpinned", S.LOW, "Package installed without a version pin: each build may get a different one",
+         ("DL3008", "DL3018", "DL3013", "DL3016")),
     Rule("pip-cache", S.MEDIUM, "pip install keeps its download cache in the layer", ("DL3042",), True),
     Rule("package-cache", S.MEDIUM, "Package manager cache is left in the layer", ("DL3019", "DL3032", "DL3040", "DL3060"), True),
     Rule("gem-docs", S.LOW, "gem install generates ri/rdoc documentation into the layer", (), True),

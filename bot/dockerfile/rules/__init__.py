@@ -27,6 +27,7 @@ from bot.dockerfile.rules import (
     hygiene,
     layers,
     lockfile,
+    pins,
     pipes,
     process,
     remote,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 # The fixers run in this order, each round; a split into stages comes first so the later fixes see it.
 FAMILIES: tuple[ModuleType, ...] = (
     base_image, build_tools, apt, caches, lockfile, layers, users, secrets, process, dockerignore, copies, hygiene,
-    pipes, remote,
+    pipes, remote, pins,
 )
 CHECKS: tuple[Check, ...] = tuple(check for family in FAMILIES for check in family.CHECKS)
 FIXERS: tuple[Fixer, ...] = tuple(fixer for family in FAMILIES for fixer in family.FIXERS)

@@ -33,6 +33,10 @@ CASES: dict[str, tuple[str, str]] = {
         "FROM debian:12-slim\nRUN apt-get update && apt-get upgrade -y && rm -rf /var/lib/apt/lists/*\n",
         "FROM debian:12-slim\nRUN echo upgrade\n",
     ),
+    "package-unpinned": (
+        "FROM debian:12-slim\nRUN apt-get install -y --no-install-recommends curl\n",
+        "FROM debian:12-slim\nRUN apt-get install -y --no-install-recommends curl=7.88.1-10+deb12u5\n",
+    ),
     "pip-cache": (
         "FROM python:3.12-slim\nRUN pip install flask==3.0.0\n",
         "FROM python:3.12-slim\nRUN pip install --no-cache-dir flask==3.0.0\n",
