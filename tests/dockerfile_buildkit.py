@@ -35,7 +35,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
 COPY --link --chmod=755 entrypoint.sh /usr/local/bin/entrypoint.sh
 USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]
-''', "no-healthcheck no-init", "entrypoint.sh"),
+''', "package-unpinned no-healthcheck no-init", "entrypoint.sh"),
 
     # A cache mount covers the paths it names, not every cache: the apt mounts do not hold pip's downloads.
     "apt-mounts-not-pip": _case(r'''# syntax=docker/dockerfile:1
@@ -47,7 +47,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
 COPY --link app.py /app/app.py
 USER 10001
 CMD ["python", "/app/app.py"]
-''', "pip-cache no-healthcheck", "app.py"),
+''', "package-unpinned pip-cache no-healthcheck", "app.py"),
 
     # An npm token through a secret mount is no secret in the image; the npm cache is a cache mount.
     "npm-secret-and-cache-mount": _case(r'''# syntax=docker/dockerfile:1
@@ -156,7 +156,7 @@ WORKDIR /home/app
 COPY --link --chown=app:app run.py .
 STOPSIGNAL SIGINT
 CMD ["python3", "run.py"]
-''', "user-not-numeric no-healthcheck", "run.py"),
+''', "package-unpinned user-not-numeric no-healthcheck", "run.py"),
 
     # Windows: `# escape=`, PowerShell as SHELL, drive-letter paths. No Linux rule applies (no uids, no
     # apt, and `--link`/`--mount` need BuildKit, which Windows images are not built with).
@@ -244,7 +244,7 @@ COPY --link --from=certs /usr/share/zoneinfo /usr/share/zoneinfo
 COPY --link --from=build /out/app /app
 USER 65534:65534
 ENTRYPOINT ["/app"]
-''', "dockerignore-missing no-healthcheck", "go.mod go.sum cmd/app/main.go .git/HEAD", stages=5),
+''', "package-unpinned dockerignore-missing no-healthcheck", "go.mod go.sum cmd/app/main.go .git/HEAD", stages=5),
 
     # RUN and COPY heredocs next to cache and bind mounts.
     "heredoc-mounts": _case(r'''# syntax=docker/dockerfile:1.4
@@ -266,7 +266,7 @@ COPY --link app.py /opt/app/app.py
 RUN useradd -r -u 10001 app
 USER 10001
 CMD ["python3", "/opt/app/app.py"]
-''', "no-healthcheck", "requirements.txt app.py"),
+''', "package-unpinned no-healthcheck", "requirements.txt app.py"),
 
     # Wheels built with the index URL from a secret; installed with no network from a bind mount of them:
     # nothing is downloaded in the shipped stage, so no pip cache fills there.
@@ -299,7 +299,7 @@ COPY --link --chown=node:node . .
 USER node
 ENTRYPOINT ["/usr/bin/tini", "--", "docker-entrypoint.sh"]
 CMD ["node", "index.js"]
-''', "dockerignore-missing user-not-numeric no-healthcheck", "package.json yarn.lock index.js .git/HEAD"),
+''', "package-unpinned dockerignore-missing user-not-numeric no-healthcheck", "package.json yarn.lock index.js .git/HEAD"),
 
     # Microsoft's multi-arch .NET sample: restore and publish for $TARGETARCH, USER from the image's $APP_UID.
     "dotnet-targetarch-app-uid": _case(r'''# syntax=docker/dockerfile:1

@@ -60,7 +60,7 @@ COPY . .
 RUN go build -o /usr/local/bin/app .
 EXPOSE 8080
 CMD ["app"]
-''', "build-tools-in-final-stage package-cache runs-as-root copy-without-link dockerignore-missing no-healthcheck",
+''', "package-unpinned build-tools-in-final-stage package-cache runs-as-root copy-without-link dockerignore-missing no-healthcheck",
         "go.mod go.sum main.go .git/HEAD"),
 
     # `apk update` leaves the index in /var/cache/apk, alone or before an `apk add --no-cache`.
@@ -70,7 +70,7 @@ RUN apk add curl ca-certificates
 RUN apk update && apk add --no-cache --virtual .run-deps tzdata
 COPY entrypoint.sh /usr/local/bin/
 ENTRYPOINT ["entrypoint.sh"]
-''', "package-cache consecutive-run copy-without-link runs-as-root no-healthcheck no-init",
+''', "package-unpinned package-cache consecutive-run copy-without-link runs-as-root no-healthcheck no-init",
         "entrypoint.sh"),
 
     # conda keeps every downloaded package in /opt/conda/pkgs until `conda clean`.
@@ -163,7 +163,7 @@ WORKDIR /app
 COPY config.ru ./
 USER 10001
 CMD ["puma", "config.ru"]
-''', "gem-docs copy-without-link no-healthcheck", "config.ru"),
+''', "package-unpinned gem-docs copy-without-link no-healthcheck", "config.ru"),
 
     # Two parser directives, a heredoc RUN that adds and deletes its build deps, a backtick continuation
     # with a comment inside, and a USER name whose uid the file gives.
@@ -183,7 +183,7 @@ RUN apk add `
 COPY --chown=10001:10001 app.py /home/app/
 USER app
 CMD ["python", "/home/app/app.py"]
-''', "package-cache user-not-numeric copy-without-link no-healthcheck", "app.py"),
+''', "package-unpinned package-cache user-not-numeric copy-without-link no-healthcheck", "app.py"),
 
     # Ubuntu's apt Python with a compiler and headers, pip into a venv, the whole context copied.
     "ubuntu-python3-dev": _case(r'''FROM ubuntu:24.04
@@ -196,7 +196,7 @@ RUN pip install -r /tmp/requirements.txt
 COPY . /opt/app
 WORKDIR /opt/app
 CMD ["python3", "main.py"]
-''', "apt-no-install-recommends apt-lists-not-removed build-tools-in-final-stage pip-cache runs-as-root "
+''', "package-unpinned apt-no-install-recommends apt-lists-not-removed build-tools-in-final-stage pip-cache runs-as-root "
         "copy-without-link dockerignore-missing no-healthcheck",
         "requirements.txt main.py .git/HEAD .venv/pyvenv.cfg"),
 
@@ -220,7 +220,7 @@ RUN composer install --no-dev --prefer-dist --no-interaction --no-scripts
 COPY . .
 USER www-data
 CMD ["php", "bin/console", "app:run"]
-''', "package-cache user-not-numeric copy-without-link dockerignore-missing no-healthcheck",
+''', "package-unpinned package-cache user-not-numeric copy-without-link dockerignore-missing no-healthcheck",
         "composer.json composer.lock bin/console .git/HEAD vendor/autoload.php"),
 
     # The final stage is chosen by a global ARG; the dev-dependencies stage is a builder.
@@ -296,7 +296,7 @@ COPY src ./src
 RUN cargo build --release --locked --bin api
 USER 65534
 CMD ["/src/target/release/api"]
-''', "build-tools-in-final-stage copy-without-link no-healthcheck",
+''', "package-unpinned build-tools-in-final-stage copy-without-link no-healthcheck",
         "Cargo.toml Cargo.lock src/main.rs src/bin/api.rs"),
 
     # Alpine's go with cgo off and cache mounts: the binary is static; the user is created in the file.
@@ -313,7 +313,7 @@ RUN adduser -D -u 10001 svc
 USER svc
 EXPOSE 9090
 ENTRYPOINT ["svc"]
-''', "build-tools-in-final-stage copy-without-link dockerignore-missing user-not-numeric no-healthcheck",
+''', "package-unpinned build-tools-in-final-stage copy-without-link dockerignore-missing user-not-numeric no-healthcheck",
         "go.mod go.sum cmd/svc/main.go .git/HEAD"),
 
     # A Maven multi-module build of one module (`-pl api -am`): the jar is under the module's target/.
