@@ -78,15 +78,18 @@ def unpinned_packages(call: PackageCall) -> list[str]:
 
 def _check_pins(st: State) -> None:
     for ins in st.dockerfile.shell_runs():
+        # one finding per manager and RUN: `apt-get install a && … && apt-get install b` is one thing to pin
+        by_manager: dict[str, tuple[str, list[str]]] = {}
         for call in st.calls(ins):
             unpinned = unpinned_packages(call)
-            if not unpinned:
-                continue
-            _, _, code, how = _MANAGERS[call.manager]
-            tool = call.command.unwrapped().name
+            if unpinned:
+                written = f"{call.command.unwrapped().name} {call.action}"
+                by_manager.setdefault(call.manager, (written, []))[1].extend(unpinned)
+        for manager, (written, unpinned) in by_manager.items():
+            _, _, code, how = _MANAGERS[manager]
             shown = ", ".join(unpinned[:5]) + (f" and {len(unpinned) - 5} more" if len(unpinned) > 5 else "")
-            st.add("package-unpinned", ins, f"{tool} {call.action} without a version: {shown}", hadolint=code,
-                   packages=unpinned[:20], manager=call.manager,
+            st.add("package-unpinned", ins, f"{written} without a version: {shown}", hadolint=code,
+                   packages=unpinned[:20], manager=manager,
                    remediation=f"Pin each package to the version the build uses; find it with {how}.")
 
 

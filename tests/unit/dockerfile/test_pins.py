@@ -68,6 +68,11 @@ def test_pinned_or_not_a_package(run: str) -> None:
     assert unpinned(run) == []
 
 
+def test_one_finding_per_manager_and_run() -> None:
+    assert unpinned("apt-get update && apt-get install -y curl && pip install flask && apt-get install -y git=1:2.39.2-1 jq") == [
+        ("DL3008", ["curl", "jq"]), ("DL3013", ["flask"])]
+
+
 def test_builder_stages_are_judged_too() -> None:
     text = "FROM debian:12-slim AS build\nRUN apt-get install -y gcc\nFROM scratch\nCOPY --from=build /a /a\n"
     assert [f.evidence["line"] for f in lint(parse(text)) if f.rule == "package-unpinned"] == [2]
