@@ -135,6 +135,16 @@ class ClusterReader(Protocol):
         """batch/v1 Jobs (a Job pod's owner; the Job's own owner is its CronJob, if any)."""
         ...
 
+    def get_statefulset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        """One apps/v1 StatefulSet by name: `ClusterNotFound` when it does not exist, `ClusterForbidden`
+        without `get statefulsets`."""
+        ...
+
+    def get_daemonset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        """One apps/v1 DaemonSet by name: `ClusterNotFound` when it does not exist, `ClusterForbidden`
+        without `get daemonsets`."""
+        ...
+
     def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         """apps/v1 StatefulSets: a service that is not a Deployment (kafka, postgres)."""
         ...

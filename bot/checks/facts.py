@@ -27,7 +27,7 @@ from bot.cluster.snapshots import (
 from bot.checks.context import CheckContext, NotAssessed
 from bot.deadline import Deadline, DeadlineExceeded
 from bot.images.model import ImageManifest
-from bot.ports import ClusterForbidden, ClusterNotFound, ClusterReader, ClusterReadError, ImageReadError
+from bot.ports import ClusterForbidden, ClusterReader, ClusterReadError, ImageReadError
 
 
 def deployment(ctx: CheckContext) -> DeploymentSnapshot:
@@ -49,13 +49,16 @@ def list_workloads(cluster: ClusterReader, kind: str, namespace: str | None) -> 
 
 
 def get_workload(cluster: ClusterReader, kind: str, namespace: str, name: str) -> ServiceWorkload:
-    """One workload of a kind a service may be; `ClusterNotFound` when it does not exist."""
+    """One workload of a kind a service may be, by a GET of its name (never a list of the namespace, which
+    may hold hundreds, and which RBAC may refuse where it grants `get`); `ClusterNotFound` when it does not
+    exist."""
     if kind == "Deployment":
         return cluster.get_deployment(namespace, name)
-    found = next((w for w in list_workloads(cluster, kind, namespace) if w.name == name), None)
-    if found is None:
-        raise ClusterNotFound(f'{kind.lower()}s.apps "{name}" not found in namespace {namespace}')
-    return found
+    if kind == "StatefulSet":
+        return cluster.get_statefulset(namespace, name)
+    if kind == "DaemonSet":
+        return cluster.get_daemonset(namespace, name)
+    raise ValueError(f"not a service workload kind: {kind}")
 
 
 def workload(ctx: CheckContext) -> ServiceWorkload:

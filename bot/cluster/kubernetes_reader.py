@@ -413,6 +413,16 @@ class KubernetesClusterReader(connection.ApiClientOwner):
                                resource="jobs")
         return [convert.workload(j, "Job") for j in items]
 
+    def get_statefulset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        body = self._call(self._apps.read_namespaced_stateful_set, name, namespace,
+                          what=f"get statefulset {namespace}/{name}", verb="get", resource="statefulsets")
+        return convert.workload(body, "StatefulSet")
+
+    def get_daemonset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        body = self._call(self._apps.read_namespaced_daemon_set, name, namespace,
+                          what=f"get daemonset {namespace}/{name}", verb="get", resource="daemonsets")
+        return convert.workload(body, "DaemonSet")
+
     def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         if namespace is None:
             items = self._list(self._apps.list_stateful_set_for_all_namespaces,

@@ -114,6 +114,12 @@ class ClusterAsOf:
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self.inner.list_jobs(namespace)
 
+    def get_statefulset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        return self.inner.get_statefulset(namespace, name)
+
+    def get_daemonset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        return self.inner.get_daemonset(namespace, name)
+
     def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self.inner.list_statefulsets(namespace)
 

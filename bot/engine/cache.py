@@ -104,6 +104,12 @@ class CachingClusterReader:
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self._get(("jobs", namespace), lambda: self.inner.list_jobs(namespace))
 
+    def get_statefulset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        return self._get(("statefulset", namespace, name), lambda: self.inner.get_statefulset(namespace, name))
+
+    def get_daemonset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        return self._get(("daemonset", namespace, name), lambda: self.inner.get_daemonset(namespace, name))
+
     def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self._get(("statefulsets", namespace), lambda: self.inner.list_statefulsets(namespace))
 

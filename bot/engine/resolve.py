@@ -4,7 +4,8 @@ In order: the service catalog; a Deployment, else a StatefulSet, else a DaemonSe
 workloads whose `app.kubernetes.io/name` or `app` label (on the object or in its selector) is the name,
 Deployments before StatefulSets before DaemonSets, in any namespace the bot may read. A name is a
 stronger match than a label: the StatefulSet `kafka` wins over a Deployment `kafka-exporter` labelled
-`app=kafka`. StatefulSets and DaemonSets are listed only when no Deployment matches the name.
+`app=kafka`. StatefulSets and DaemonSets are listed only when no Deployment matches the name; within one
+namespace, a name is read by a GET of each kind, and the kinds are listed only when none has that name.
 Unknown names get the closest known names; several matches get a request to choose.
 """
 
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.catalog import Catalog, CatalogEntry
-from bot.checks.facts import list_workloads
+from bot.checks.facts import get_workload, list_workloads
 from bot.cluster.snapshots import ServiceWorkload
 from bot.domain import Target
 from bot.logs import carry_log_context
@@ -85,11 +86,9 @@ def resolve(
             "catalog",
         )
     if namespace is not None:
-        try:
-            dep = cluster.get_deployment(namespace, service)
-            return Resolution(_target(cluster, dep), entry, "deployment name")
-        except ClusterNotFound:
-            pass
+        named = _named(cluster, namespace, service)
+        if named is not None:
+            return Resolution(_target(cluster, named), entry, f"{named.kind.lower()} name")
     listed: dict[str, list[ServiceWorkload]] = {}
     searched: list[str] = []
     for kind, resource in KINDS:
@@ -118,6 +117,22 @@ def resolve(
     known |= set(catalog.names()) if catalog else set()
     raise UnknownService(service, difflib.get_close_matches(service, sorted(known), n=3, cutoff=0.5),
                          "; ".join(searched))
+
+
+def _named(cluster: ClusterReader, namespace: str, service: str) -> ServiceWorkload | None:
+    """The workload named `service` in `namespace`, by one GET per kind in resolution order: a namespace
+    may hold hundreds of workloads, and a name is the common case. A kind the bot may not `get` is left to
+    the lists below, which say when they are refused too; a refused Deployment is an error, as there."""
+    for kind, _ in KINDS:
+        try:
+            return get_workload(cluster, kind, namespace, service)
+        except ClusterNotFound:
+            continue
+        except ClusterForbidden:
+            if kind == "Deployment":
+                raise
+            continue
+    return None
 
 
 def _target(cluster: ClusterReader, workload: ServiceWorkload) -> Target:

@@ -47,6 +47,8 @@ PERMISSION = {
     "list_replicasets": ("list", "replicasets"),
     "list_hpas": ("list", "horizontalpodautoscalers"),
     "list_jobs": ("list", "jobs"),
+    "get_statefulset": ("get", "statefulsets"),
+    "get_daemonset": ("get", "daemonsets"),
     "list_statefulsets": ("list", "statefulsets"),
     "list_daemonsets": ("list", "daemonsets"),
     "list_controllerrevisions": ("list", "controllerrevisions"),
@@ -56,6 +58,14 @@ PERMISSION = {
 def _matches(labels: Mapping[str, str], selector: str | None) -> bool:
     """The API server's label-selector semantics, as the sim serves them."""
     return labels_match(parse_label_selector(selector), labels)
+
+
+def _named(workloads: Iterable[WorkloadSnapshot], resource: str, namespace: str, name: str) -> WorkloadSnapshot:
+    """A GET by name, with the API server's NotFound message."""
+    for each in workloads:
+        if each.namespace == namespace and each.name == name:
+            return each
+    raise ClusterNotFound(f'{resource}.apps "{name}" not found in namespace {namespace}')
 
 
 @dataclass
@@ -185,6 +195,14 @@ class FakeClusterReader:
     def list_jobs(self, namespace: str | None) -> list[WorkloadSnapshot]:
         self._enter("list_jobs", namespace)
         return [j for j in self.jobs if namespace is None or j.namespace == namespace]
+
+    def get_statefulset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        self._enter("get_statefulset", namespace)
+        return _named(self.statefulsets, "statefulsets", namespace, name)
+
+    def get_daemonset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        self._enter("get_daemonset", namespace)
+        return _named(self.daemonsets, "daemonsets", namespace, name)
 
     def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         self._enter("list_statefulsets", namespace)

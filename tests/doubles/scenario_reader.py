@@ -112,6 +112,17 @@ class ScenarioClusterReader:
         items = self._items(path, what=f"list jobs of {namespace or 'all namespaces'}", resource="jobs")
         return [convert.workload(j, "Job") for j in items]
 
+    def get_statefulset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        return self._apps_workload("statefulsets", "StatefulSet", namespace, name)
+
+    def get_daemonset(self, namespace: str, name: str) -> WorkloadSnapshot:
+        return self._apps_workload("daemonsets", "DaemonSet", namespace, name)
+
+    def _apps_workload(self, resource: str, kind: str, namespace: str, name: str) -> WorkloadSnapshot:
+        body = self._get(f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}",
+                         what=f"get {kind.lower()} {namespace}/{name}", verb="get", resource=resource)
+        return convert.workload(body, kind)
+
     def list_statefulsets(self, namespace: str | None) -> list[WorkloadSnapshot]:
         return self._apps_workloads("statefulsets", "StatefulSet", namespace)
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from bot.cluster.kubernetes_reader import KubernetesClusterReader
+from bot.ports import ClusterNotFound
 from bot.sim.scenario import load_scenario
 from bot.sim.server import running_sim
 
@@ -37,6 +38,9 @@ CALLS: dict[str, dict[str, Call]] = {
         "list_events": lambda r: (r.list_events(None, field_selector="involvedObject.kind=Node"),
                                   r.list_events(NAMESPACE)),
         "get_deployment": lambda r: r.get_deployment(NAMESPACE, NAME),
+        # The scenario has neither kind: the API server authorizes a GET before it answers 404.
+        "get_statefulset": lambda r: absent(lambda: r.get_statefulset(NAMESPACE, NAME)),
+        "get_daemonset": lambda r: absent(lambda: r.get_daemonset(NAMESPACE, NAME)),
         "list_deployments": lambda r: (r.list_deployments(None), r.list_deployments(NAMESPACE)),
         "list_replicasets": lambda r: r.list_replicasets(NAMESPACE),
         "list_hpas": lambda r: r.list_hpas(NAMESPACE),
@@ -53,6 +57,11 @@ CALLS: dict[str, dict[str, Call]] = {
 }
 # Building and closing a reader is not a call to the API.
 LIFECYCLE = {"from_kubeconfig", "in_cluster", "connect", "close", "within"}  # no request of their own
+
+
+def absent(call: Callable[[], object]) -> None:
+    with pytest.raises(ClusterNotFound):
+        call()
 
 
 def granted(manifest: str) -> set[tuple[str, str, str]]:

@@ -4,6 +4,8 @@ to be not assessed rather than failed or silently healthy."""
 
 from pathlib import Path
 
+import pytest
+
 from bot.engine.diagnose import diagnose
 
 HERE = Path(__file__).parent / "scenarios"
@@ -71,3 +73,35 @@ def test_a_daemonset_whose_new_tag_does_not_exist_rolls_back_on_every_node(clust
     assert d.cause.summary == ("revision 6 (image fluent-bit:3.1.4 -> fluent-bit:3.1.40) → the image cannot be "
                                "pulled (not found) → 4 of 4 pods not ready (mostly ImagePullBackOff)")
     assert not {"registry-errors", "noisy-neighbour", "blast-radius"} & {f.rule for f in d.findings}
+
+
+def test_a_named_statefulset_or_daemonset_is_read_by_get_not_by_listing_its_namespace(cluster, playbook):
+    for scenario, service, namespace, resource in (("statefulset-emptydir", "kafka-mirror", "data", "statefulsets"),
+                                                   ("daemonset-memory-hog", "trace-agent", "observability",
+                                                    "daemonsets")):
+        with cluster(HERE / f"{scenario}.yaml") as c:
+            d = diagnose(service, cluster=c.reader, playbook=playbook, namespace=namespace, node_proxy_enabled=True)
+            paths = [path.split("?")[0] for _, path in c.sim.requests]
+        assert d.target.name == service and d.resolved_via == f"{resource[:-1]} name"
+        assert f"/apis/apps/v1/namespaces/{namespace}/{resource}/{service}" in paths
+        assert f"/apis/apps/v1/namespaces/{namespace}/{resource}" not in paths
+
+
+def test_a_statefulset_and_a_daemonset_by_name_over_the_wire_and_404_as_not_found(cluster):
+    from kubernetes.client.exceptions import ApiException
+
+    from bot.ports import ClusterNotFound
+
+    with cluster(HERE / "statefulset-emptydir.yaml") as c:
+        kafka = c.reader.get_statefulset("data", "kafka-mirror")
+        assert (kafka.kind, kafka.namespace, kafka.name) == ("StatefulSet", "data", "kafka-mirror")
+        assert kafka.containers and kafka.selector
+        with pytest.raises(ClusterNotFound, match='statefulsets.apps "nope" not found') as info:
+            c.reader.get_statefulset("data", "nope")
+        assert isinstance(info.value.__cause__, ApiException) and info.value.__cause__.status == 404
+        assert '"kind":"Status"' in info.value.__cause__.body.replace(" ", "")
+    with cluster(HERE / "daemonset-memory-hog.yaml") as c:
+        agent = c.reader.get_daemonset("observability", "trace-agent")
+        assert (agent.kind, agent.name) == ("DaemonSet", "trace-agent")
+        with pytest.raises(ClusterNotFound, match='daemonsets.apps "kafka" not found'):
+            c.reader.get_daemonset("observability", "kafka")

@@ -180,11 +180,11 @@ def test_a_malformed_workload_is_refused_in_one_line(registry, kubeconfig, deplo
     assert "--deployed takes NAMESPACE/NAME or NAMESPACE/KIND/NAME" in line and repr(deployed) in line
 
 
-def test_a_kind_the_gate_may_not_list_is_not_taken_for_a_first_deploy(registry, tmp_path):
-    """Without `list statefulsets`, a bare name that is no Deployment may still be a StatefulSet: judging
+def test_a_kind_the_gate_may_not_read_is_not_taken_for_a_first_deploy(registry, tmp_path):
+    """Without `get statefulsets` (a name is read by a GET), a bare name that is no Deployment may still be a StatefulSet: judging
     the image alone would pass what was not compared. A Deployment is found before that question."""
     scenario = _scenario(tmp_path / "scenario.yaml", registry,
-                         forbidden=({"verb": "list", "resource": "statefulsets", "namespace": "data"},))
+                         forbidden=({"verb": "get", "resource": "statefulsets", "namespace": "data"},))
     with running_sim(scenario) as sim:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
         runs = {deployed: CliRunner().invoke(main, ["gate", ref(registry, "v2"), "--deployed", deployed,

@@ -157,3 +157,44 @@ def test_catalog_names_a_statefulset_or_a_daemonset(meltdown, tmp_path):
     path.write_text("services:\n  x:\n    namespace: data\n    workload: replicaset/x\n")
     with pytest.raises(CatalogError, match="deployment/<name>, statefulset/<name> or daemonset/<name>"):
         load_catalog(path)
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "DaemonSet"])
+def test_a_name_in_a_namespace_is_read_by_a_get_without_listing_the_namespace(meltdown, kind):
+    from bot.engine.diagnose import diagnose
+    from bot.engine.playbook import load_playbooks
+    from bot.settings import packaged_dir
+
+    playbook = load_playbooks(packaged_dir("playbooks"))["diagnose"]
+    many = [_controller(kind, f"other-{i}") for i in range(300)] + [_controller(kind, "kafka")]
+    (meltdown.statefulsets if kind == "StatefulSet" else meltdown.daemonsets).extend(many)
+    res = resolve("kafka", cluster=meltdown, namespace="data")
+    assert (res.via, res.target.kind, res.target.name) == (f"{kind.lower()} name", kind, "kafka")
+    d = diagnose("kafka", cluster=meltdown, playbook=playbook, namespace="data")
+    assert d.target.kind == kind
+    listed = {m: n for m, n in meltdown.calls.items() if m in ("list_deployments", "list_statefulsets", "list_daemonsets")}
+    assert listed == {}
+    assert meltdown.calls[f"get_{kind.lower()}"] >= 2  # resolution, then the run's existence check
+
+
+def test_a_name_in_no_kind_of_the_namespace_falls_back_to_the_lists_for_its_labels(meltdown):
+    meltdown.statefulsets.append(_controller("StatefulSet", "broker", labels={"app": "queue"}))
+    res = resolve("queue", cluster=meltdown, namespace="data")
+    assert (res.via, res.target.name) == ("label app", "broker")
+    assert meltdown.calls["get_statefulset"] == 1 and meltdown.calls["list_statefulsets"] == 1
+
+
+def test_a_kind_that_may_be_listed_but_not_read_by_name_is_still_found(meltdown):
+    meltdown.forbidden |= {"get_statefulset"}
+    meltdown.statefulsets.append(_controller("StatefulSet", "kafka"))
+    assert resolve("kafka", cluster=meltdown, namespace="data").target.kind == "StatefulSet"
+
+
+def test_a_workload_that_cannot_be_read_by_name_is_forbidden_with_the_verb(meltdown):
+    from bot.checks.facts import get_workload
+
+    meltdown.forbidden |= {"get_daemonset"}
+    with pytest.raises(ClusterForbidden) as info:
+        get_workload(meltdown, "DaemonSet", "data", "fluent-bit")
+    assert (info.value.verb, info.value.resource) == ("get", "daemonsets")
+    assert meltdown.calls["list_daemonsets"] == 0
